@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration tests start real servers on loopback ports; keep runs bounded and readable.
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
