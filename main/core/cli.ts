@@ -1,0 +1,196 @@
+/**
+ * `evva-companion`: the headless companion. `run` starts the agent; `status`
+ * asks a running one; `discover` looks for the plugin. Exit codes: 0 done,
+ * 1 failed, 2 bad usage, 3 the companion is not running.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fetch } from 'undici';
+import { LOCAL_API_FILE, LocalApiFile, Status } from '../../protocol/local.ts';
+import { startAgent } from './agent.ts';
+import { discover } from './front/discovery.ts';
+import { explain } from './front/errors.ts';
+import { readJsonFile } from './files.ts';
+import { createLog } from './log.ts';
+import { loadSettings, SettingsError, type SettingsFlags } from './settings.ts';
+import { VERSION } from './version.ts';
+
+const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
+
+Использование:
+  evva-companion run      [--data-dir DIR] [--front-url URL] [--api-port N] [--log-level L]
+  evva-companion status   [--data-dir DIR] [--json]
+  evva-companion discover [--json]
+  evva-companion --help | --version
+
+Команды:
+  run        запустить компаньон (проверка плагина, локальный API на 127.0.0.1:9142)
+  status     показать состояние запущенного компаньона
+  discover   найти плагин Front Web API на этом компьютере
+
+Параметры:
+  --data-dir DIR     папка данных (или EVVA_DATA_DIR); там settings.json, журналы, local-api.json
+  --front-url URL    адрес плагина, например http://127.0.0.1:9042 (или EVVA_FRONT_URL); без него плагин ищется сам
+  --api-port N       порт локального API (или EVVA_API_PORT), по умолчанию 9142
+  --log-level L      error | warn | info | debug
+  --json             вывод в JSON (для скриптов и поддержки)
+
+Коды выхода: 0 готово, 1 ошибка, 2 неверные параметры, 3 компаньон не запущен.`;
+
+class UsageError extends Error {}
+
+const FLAGS = {
+  'data-dir': { type: 'string' },
+  'front-url': { type: 'string' },
+  'api-port': { type: 'string' },
+  'log-level': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+/** Runs one CLI invocation and resolves to its exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+  } catch (e) {
+    return usage(translateParseError(e as Error));
+  }
+  const { values, positionals } = parsed;
+  if (values.version) { console.log(VERSION); return 0; }
+  const [command, ...rest] = positionals;
+  if (values.help || !command) { console.log(HELP); return command || values.help ? 0 : 2; }
+  if (rest.length) return usage(`Лишние аргументы: ${rest.join(' ')}`);
+  const flags: SettingsFlags = {
+    dataDir: values['data-dir'], frontUrl: values['front-url'], apiPort: values['api-port'], logLevel: values['log-level'],
+  };
+  try {
+    switch (command) {
+      case 'run': return await run(flags);
+      case 'status': return await status(flags, values.json ?? false);
+      case 'discover': return await find(values.json ?? false);
+      default: return usage(`Неизвестная команда «${command}».`);
+    }
+  } catch (e) {
+    if (e instanceof SettingsError || e instanceof UsageError) return usage(e.message);
+    console.error(`Ошибка: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function usage(message: string): number {
+  console.error(`${message}\nСправка: evva-companion --help`);
+  return 2;
+}
+
+function translateParseError(e: Error): string {
+  const unknown = /Unknown option '([^']+)'/.exec(e.message);
+  if (unknown) return `Неизвестный параметр ${unknown[1]}.`;
+  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(e.message);
+  if (missing) return `Параметру ${missing[1]} нужно значение.`;
+  return `Неверные параметры: ${e.message}`;
+}
+
+async function run(flags: SettingsFlags): Promise<number> {
+  const settings = loadSettings(flags);
+  const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: true });
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
+  let agent;
+  try {
+    agent = await startAgent({ settings, logger: log });
+  } catch (e) {
+    log.error((e as Error).message);
+    await log.close();
+    return 1;
+  }
+  console.log(`Компаньон запущен. Локальный API: ${agent.api.url} (токен в ${path.join(settings.dataDir, LOCAL_API_FILE)})`);
+  console.log(`Состояние: evva-companion status --data-dir "${settings.dataDir}"`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await agent.stop();
+  await log.close();
+  return 0;
+}
+
+async function status(flags: SettingsFlags, json: boolean): Promise<number> {
+  const settings = loadSettings(flags);
+  const file = path.join(settings.dataDir, LOCAL_API_FILE);
+  const notRunning = (why: string) => {
+    if (json) console.log(JSON.stringify({ running: false, reason: why }));
+    else console.error(`Компаньон не запущен (${why}). Запустите: evva-companion run --data-dir "${settings.dataDir}"`);
+    return 3;
+  };
+  let info: LocalApiFile;
+  try {
+    const raw = readJsonFile(file);
+    if (raw === null) return notRunning(`нет файла ${file}`);
+    info = LocalApiFile.parse(raw);
+  } catch {
+    return notRunning(`файл ${file} повреждён`);
+  }
+  let body: unknown;
+  try {
+    const res = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
+    if (res.status !== 200) return notRunning(`локальный API ответил ${res.status}`);
+    body = await res.json();
+  } catch {
+    return notRunning(`локальный API ${info.url} не отвечает`);
+  }
+  const s = Status.safeParse(body);
+  if (!s.success) { console.error('Компаньон прислал неожиданный ответ о состоянии.'); return 1; }
+  if (json) console.log(JSON.stringify(s.data, null, 2));
+  else console.log(describe(s.data));
+  return 0;
+}
+
+/** The status as a sysadmin reads it in a terminal. */
+export function describe(s: Status): string {
+  const head = { ok: 'всё в порядке', warn: 'требует внимания', error: 'есть проблема' }[s.level];
+  const f = s.front;
+  const frontLine = f.state === 'up'
+    ? `работает, ${f.url}, ${f.latencyMs} мс${f.version ? `, версия ${f.version}` : ''}`
+    : f.state === 'unknown' ? 'проверяется…' : f.error?.message ?? 'не отвечает';
+  const lines = [`EVVA Companion ${s.version}: ${head}`, `  iikoFront (плагин Front Web API): ${frontLine}`];
+  if (f.state !== 'up' && f.error?.hint) lines.push(`    Что делать: ${f.error.hint}`);
+  const t = s.tunnel;
+  const tunnelLine = {
+    connected: `подключено${t.venueId ? `, заведение ${t.venueId}` : ''}${t.rttMs !== null ? `, ${t.rttMs} мс` : ''}`,
+    connecting: 'подключается…',
+    offline: t.error?.message ?? 'нет связи',
+    unpaired: 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
+  }[t.state];
+  lines.push(`  Связь с EVVA: ${tunnelLine}`);
+  if (t.state === 'offline' && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  return lines.join('\n');
+}
+
+async function find(json: boolean): Promise<number> {
+  const r = await discover();
+  if (json) {
+    console.log(JSON.stringify({
+      found: r.found,
+      tried: r.tried.map((t) => ({ url: t.url, kind: t.kind, ...(t.kind === 'not_plugin' ? { why: t.why } : {}), ...(t.kind === 'plugin' && t.version ? { version: t.version } : {}) })),
+      ...(r.error ? { error: explain(r.error, r.errorUrl ?? null) } : {}),
+    }, null, 2));
+    return r.found ? 0 : 1;
+  }
+  for (const t of r.tried) {
+    const what = t.kind === 'plugin' ? `плагин Front Web API${t.version ? ` ${t.version}` : ''}` : t.kind === 'not_plugin' ? `другая программа (${t.why})` : 'не отвечает';
+    console.log(`  ${t.url}: ${what}`);
+  }
+  if (r.found) { console.log(`Найден плагин: ${r.found.url}`); return 0; }
+  const p = explain(r.error, r.errorUrl ?? null);
+  console.error(`${p.message} ${p.hint ?? ''}`);
+  return 1;
+}
+
+// Run when executed as the bin (bin/evva-companion.js imports this module).
+if (!process.env.VITEST) {
+  process.exitCode = await main(process.argv.slice(2));
+  // Done: do not wait for idle keep-alive sockets or log file handles.
+  setImmediate(() => process.exit());
+}

@@ -1,0 +1,302 @@
+/**
+ * The iiko Front Web API plugin client: one session, validated answers, typed errors.
+ *
+ * The plugin counts every live token against a licence slot, so the client
+ * holds exactly one: it logs in lazily, shares one login between concurrent
+ * callers, logs in again only after a 401 (logging the dead token out first),
+ * backs off after failed logins, and logs out on stop.
+ */
+import { Agent, fetch, type Dispatcher, type Response } from 'undici';
+import type { z } from 'zod';
+import { LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import { FrontError, isFrontError } from './errors.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../tunnel/upstream.ts';
+
+/** How long one plugin call may take before it counts as a timeout. */
+export const FRONT_TIMEOUT_MS = 8_000;
+/** First wait after a failed login; doubles with each failure. */
+export const LOGIN_BACKOFF_BASE_MS = 1_000;
+/** Longest wait between login attempts. */
+export const LOGIN_BACKOFF_CAP_MS = 60_000;
+/** Logout on stop must not hold up shutdown for longer than this. */
+export const LOGOUT_TIMEOUT_MS = 2_000;
+/**
+ * Connections to the plugin at once. Its host is known to crash under load
+ * (iiko/front.api.sdk issue 111), so concurrent calls queue here instead.
+ */
+export const FRONT_MAX_CONNECTIONS = 6;
+
+export interface FrontClientOptions {
+  /** Plugin origin, e.g. http://127.0.0.1:9042 (settings ensure it is on loopback). */
+  baseUrl: string;
+  moduleId: string;
+  clock: Clock;
+  logger: Logger;
+  timeoutMs?: number;
+  /** Injected for tests; a private keep-alive pool by default. */
+  dispatcher?: Dispatcher;
+}
+
+export interface FrontClient {
+  readonly origin: string;
+  /** GETs `path` with the session and returns the body validated by `schema`; throws FrontError. */
+  get<S extends z.ZodTypeAny>(path: string, schema: S, opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<z.infer<S>>;
+  /** The plugin's root page, without a session: `{ status, html, version }`. */
+  page(opts?: { timeoutMs?: number }): Promise<{ status: number; html: string; version?: string }>;
+  /** Upstream for the tunnel: replaces any caller key with the session, streams the answer. */
+  forward: Upstream['forward'];
+  /** The plugin version last seen in an answer, if it shows one. */
+  version(): string | undefined;
+  /** True while a session token is held. */
+  hasSession(): boolean;
+  /** Logs the session out (best effort, bounded) and refuses further calls. */
+  close(): Promise<void>;
+}
+
+/** Builds a client for one plugin origin; no request is made until the first call. */
+export function createFrontClient(opts: FrontClientOptions): FrontClient {
+  const origin = new URL(opts.baseUrl).origin;
+  const timeoutMs = opts.timeoutMs ?? FRONT_TIMEOUT_MS;
+  const ownDispatcher = opts.dispatcher ? null : new Agent({ connections: FRONT_MAX_CONNECTIONS, keepAliveTimeout: 4_000, connect: { timeout: timeoutMs } });
+  const dispatcher = opts.dispatcher ?? ownDispatcher!;
+  const log = opts.logger.child({ part: 'front' });
+  const { clock } = opts;
+
+  let token: string | null = null;
+  let loginInFlight: Promise<string> | null = null;
+  let failures = 0;
+  let retryAt = 0;
+  let lastLoginError: FrontError | null = null;
+  let seenVersion: string | undefined;
+  let stopping = false; // no new logins: close() is logging the session out
+  let closed = false;    // no requests at all
+
+  async function request(path: string, init: { method?: string; headers?: Record<string, string>; body?: AsyncIterable<Uint8Array> | null; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Response> {
+    if (closed) throw new FrontError('unreachable', 'client closed');
+    const timeout = AbortSignal.timeout(init.timeoutMs ?? timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    try {
+      const res = await fetch(origin + path, {
+        method: init.method ?? 'GET',
+        headers: init.headers,
+        body: init.body ?? undefined,
+        duplex: init.body ? 'half' : undefined,
+        signal,
+        redirect: 'manual',
+        dispatcher,
+      } as Parameters<typeof fetch>[1]);
+      const v = res.headers.get(VERSION_HEADER);
+      if (v) seenVersion = v.slice(0, 64);
+      return res;
+    } catch (e) {
+      throw toFrontError(e, timeout.aborted && !init.signal?.aborted);
+    }
+  }
+
+  async function readText(res: Response, signal?: AbortSignal): Promise<string> {
+    try {
+      return await res.text();
+    } catch (e) {
+      throw toFrontError(e, signal?.aborted ?? false);
+    }
+  }
+
+  async function login(): Promise<string> {
+    const wait = retryAt - clock.mono();
+    if (wait > 0 && lastLoginError) throw lastLoginError;
+    try {
+      const res = await request(`/api/login/${encodeURIComponent(opts.moduleId)}`);
+      const text = await readText(res);
+      if (res.status === 403 || (res.status !== 200 && LICENCE_REFUSAL.test(text))) {
+        throw new FrontError('unlicensed', clip(text), { status: res.status });
+      }
+      if (res.status !== 200) throw new FrontError('http', `login answered ${res.status}`, { status: res.status });
+      const parsed = LoginToken.safeParse(parseJson(text, res));
+      if (!parsed.success) throw new FrontError('bad_response', 'ответ на вход не содержит ключа');
+      failures = 0;
+      lastLoginError = null;
+      log.info('plugin session opened');
+      return parsed.data;
+    } catch (e) {
+      const err = isFrontError(e) ? e : toFrontError(e, false);
+      failures += 1;
+      const backoff = Math.min(LOGIN_BACKOFF_CAP_MS, LOGIN_BACKOFF_BASE_MS * 2 ** Math.min(failures - 1, 16));
+      retryAt = clock.mono() + backoff;
+      lastLoginError = err;
+      log.warn('plugin login failed', { code: err.code, detail: err.detail, retryInMs: backoff });
+      throw err;
+    }
+  }
+
+  /** The current token, logging in once for all concurrent callers. */
+  function session(): Promise<string> {
+    if (token) return Promise.resolve(token);
+    if (stopping) return Promise.reject(new FrontError('unreachable', 'client closed'));
+    if (!loginInFlight) {
+      loginInFlight = login()
+        .then(async (t) => {
+          if (stopping) { await logout(t); throw new FrontError('unreachable', 'client closed'); }
+          token = t;
+          return t;
+        })
+        .finally(() => { loginInFlight = null; });
+    }
+    return loginInFlight;
+  }
+
+  /** Drops `used` if it is still the current token: a 401 means the plugin forgot it. */
+  async function invalidate(used: string): Promise<void> {
+    if (token !== used) return;
+    token = null;
+    log.info('plugin session expired; logging in again');
+    // The plugin already dropped it on expiry or restart; logging out anyway
+    // makes sure a half-alive token never holds a second licence slot.
+    await logout(used);
+  }
+
+  async function logout(t: string): Promise<void> {
+    try {
+      const res = await request(`/api/logout/${encodeURIComponent(t)}`, { timeoutMs: LOGOUT_TIMEOUT_MS });
+      await res.body?.cancel();
+    } catch {
+      // Best effort: an unreachable plugin has no slot to free.
+    }
+  }
+
+  /** Runs `call` with the session; on 401 logs in again once and retries. */
+  async function withSession(call: (t: string) => Promise<Response>, canRetry: boolean): Promise<Response> {
+    const first = await session();
+    const res = await call(first);
+    if (res.status !== 401) return res;
+    await res.body?.cancel();
+    await invalidate(first);
+    if (!canRetry) throw new FrontError('auth', 'plugin answered 401', { status: 401 });
+    const second = await session();
+    const again = await call(second);
+    if (again.status === 401) {
+      await again.body?.cancel();
+      await invalidate(second);
+      throw new FrontError('auth', 'plugin answered 401 right after login', { status: 401 });
+    }
+    return again;
+  }
+
+  return {
+    origin,
+
+    async get(path, schema, o = {}) {
+      const sep = path.includes('?') ? '&' : '?';
+      const res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, o), true);
+      const text = await readText(res, o.signal);
+      if (res.status !== 200) throw new FrontError('http', `${path} answered ${res.status}`, { status: res.status });
+      const body = parseJson(text, res);
+      const parsed = schema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new FrontError('bad_response', `неожиданная структура данных: ${issue?.path.join('.') || '(корень)'}`);
+      }
+      return parsed.data;
+    },
+
+    async page(o = {}) {
+      const res = await request('/', { timeoutMs: o.timeoutMs, headers: { accept: 'text/html' } });
+      const html = clip(await readText(res), 64_000);
+      return { status: res.status, html, version: seenVersion ?? versionFromPage(html) };
+    },
+
+    async forward(req: UpstreamRequest): Promise<UpstreamResponse> {
+      const target = new URL(req.path, origin);
+      if (target.origin !== origin) throw new FrontError('bad_response', 'target outside the plugin origin');
+      target.searchParams.delete('key');
+      const headers = withoutCallerKey(req.headers);
+      const canRetry = req.body === null;
+      const res = await withSession((t) => {
+        const u = new URL(target);
+        u.searchParams.set('key', t);
+        return request(u.pathname + u.search, { method: req.method, headers, body: req.body, signal: req.signal });
+      }, canRetry);
+      const out: Record<string, string> = {};
+      res.headers.forEach((value, name) => { out[name] = value; });
+      return { status: res.status, headers: out, body: res.body ? streamOf(res, req.signal) : null };
+    },
+
+    version: () => seenVersion,
+    hasSession: () => token !== null,
+
+    async close() {
+      if (stopping) return;
+      stopping = true;
+      // A login still in flight logs its own token out as it lands (see session()).
+      const t = token;
+      token = null;
+      if (t) {
+        await logout(t);
+        log.info('plugin session closed');
+      }
+      await loginInFlight?.catch(() => undefined);
+      closed = true;
+      await ownDispatcher?.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Removes the caller's `key` cookie (the companion adds its own session in the query). */
+function withoutCallerKey(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'cookie') {
+      const kept = value.split(';').map((c) => c.trim()).filter((c) => c && !/^key=/i.test(c));
+      if (kept.length) out.cookie = kept.join('; ');
+      continue;
+    }
+    if (lower === 'host' || lower === 'authorization') continue;
+    out[lower] = value;
+  }
+  return out;
+}
+
+async function* streamOf(res: Response, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) yield chunk;
+  } catch (e) {
+    throw toFrontError(e, signal.aborted);
+  }
+}
+
+function parseJson(text: string, res: Response): unknown {
+  const type = res.headers.get('content-type') ?? '';
+  if (/text\/html/i.test(type) || /^\s*</.test(text)) throw new FrontError('bad_response', 'HTML вместо JSON');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new FrontError('bad_response', 'испорченный JSON');
+  }
+}
+
+/** Maps a fetch failure to a FrontError; `timedOut` says our own deadline fired. */
+export function toFrontError(e: unknown, timedOut: boolean): FrontError {
+  if (isFrontError(e)) return e;
+  if (timedOut) return new FrontError('timeout', undefined, { cause: e });
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err?.name === 'TimeoutError') return new FrontError('timeout', undefined, { cause: e });
+  const code = err?.cause?.code ?? err?.name ?? 'error';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new FrontError('timeout', code, { cause: e });
+  }
+  return new FrontError('unreachable', code, { cause: e });
+}
+
+/** The version the root page shows: `<meta name="generator" content="... 7.4.6012.0">` or a dotted number in text. */
+export function versionFromPage(html: string): string | undefined {
+  const meta = /<meta\s+name=["']generator["']\s+content=["'][^"']*?(\d+(?:\.\d+){1,3})["']/i.exec(html);
+  if (meta) return meta[1];
+  const text = /(?:version|версия)[^0-9]{0,20}(\d+(?:\.\d+){1,3})/i.exec(html);
+  return text?.[1];
+}
+
+function clip(s: string, n = 300): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

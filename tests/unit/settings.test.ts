@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isLoopbackHost, loadSettings, SettingsError } from '../../main/core/settings.ts';
+
+let dir: string;
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-settings-')); });
+afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+const write = (o: unknown) => fs.writeFileSync(path.join(dir, 'settings.json'), typeof o === 'string' ? o : JSON.stringify(o));
+
+describe('settings', () => {
+  it('uses defaults when there is no settings file', () => {
+    const s = loadSettings({ dataDir: dir }, {});
+    expect(s).toMatchObject({ dataDir: dir, frontUrl: null, apiPort: 9142, moduleId: '2050', probeIntervalMs: 3000 });
+    expect(s.tunnel.allowMethods).toEqual(['GET', 'HEAD']);
+  });
+
+  it('takes flags over the environment over the file', () => {
+    write({ frontUrl: 'http://127.0.0.1:9001', apiPort: 9001 });
+    expect(loadSettings({ dataDir: dir }, {}).frontUrl).toBe('http://127.0.0.1:9001');
+    const env = { EVVA_FRONT_URL: 'http://127.0.0.1:9002', EVVA_API_PORT: '9002' };
+    expect(loadSettings({ dataDir: dir }, env)).toMatchObject({ frontUrl: 'http://127.0.0.1:9002', apiPort: 9002 });
+    expect(loadSettings({ dataDir: dir, frontUrl: 'http://localhost:9003/', apiPort: '9003' }, env))
+      .toMatchObject({ frontUrl: 'http://localhost:9003', apiPort: 9003 });
+  });
+
+  it('finds the data dir from EVVA_DATA_DIR', () => {
+    write({ apiPort: 9200 });
+    expect(loadSettings({}, { EVVA_DATA_DIR: dir }).apiPort).toBe(9200);
+  });
+
+  it('names the bad field of the settings file', () => {
+    write({ apiPort: 'abc' });
+    expect(() => loadSettings({ dataDir: dir }, {})).toThrow(/apiPort/);
+    write({ apiPort: 70000 });
+    expect(() => loadSettings({ dataDir: dir }, {})).toThrow(SettingsError);
+    write({ tunnel: { maxRequestBytes: -1 } });
+    expect(() => loadSettings({ dataDir: dir }, {})).toThrow(/tunnel\.maxRequestBytes/);
+  });
+
+  it('names a misspelt field instead of ignoring it', () => {
+    write({ frontUlr: 'http://127.0.0.1:9042' });
+    expect(() => loadSettings({ dataDir: dir }, {})).toThrow(/неизвестное поле «frontUlr»/);
+  });
+
+  it('says the settings file is not JSON', () => {
+    write('{ "apiPort": 9142,, }');
+    expect(() => loadSettings({ dataDir: dir }, {})).toThrow(/не является корректным JSON/);
+  });
+
+  it('refuses a plugin address that is not on this PC', () => {
+    expect(() => loadSettings({ dataDir: dir, frontUrl: 'http://192.168.1.5:9042' }, {})).toThrow(/frontUrl.*127\.0\.0\.1/);
+    expect(() => loadSettings({ dataDir: dir, frontUrl: 'http://127.0.0.1:9042/api' }, {})).toThrow(/frontUrl/);
+    expect(() => loadSettings({ dataDir: dir, frontUrl: 'ftp://127.0.0.1:9042' }, {})).toThrow(/frontUrl/);
+  });
+
+  it('refuses a port flag that is not a number', () => {
+    expect(() => loadSettings({ dataDir: dir, apiPort: '91x' }, {})).toThrow(/--api-port/);
+    expect(() => loadSettings({ dataDir: dir }, { EVVA_API_PORT: '0' })).toThrow(/apiPort/);
+  });
+
+  it('knows which hosts are loopback', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '[::1]', '::1']) expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['10.0.0.1', '128.0.0.1', 'localhost.evil.com', '127.0.0.1.nip.io', '']) expect(isLoopbackHost(h)).toBe(false);
+  });
+});
