@@ -1,0 +1,86 @@
+/**
+ * The relay's HTTP API (docs/relay.md): what the EVVA backend, the relay CLI
+ * and the companion's `pair` command send and receive.
+ */
+import { z } from 'zod';
+import { FrontStatus } from './local.ts';
+
+/** Pairing codes: 8 characters from an alphabet without 0/O/1/I, shown as `K7QF-2MXD`. */
+export const PAIRING_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+export const PAIRING_CODE_RE = /^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/;
+/** How long a pairing code is valid. */
+export const PAIRING_TTL_MS = 15 * 60_000;
+
+export const VenueId = z.string().regex(/^ven_[a-z0-9]{8,32}$/);
+
+export const CreateVenueRequest = z.object({ name: z.string().trim().min(1).max(200) });
+export type CreateVenueRequest = z.infer<typeof CreateVenueRequest>;
+
+/** `POST /v1/venues`, `POST /v1/venues/:id/pairing` and `evva-relay venue add --json`. */
+export const CreateVenueResponse = z.object({
+  venueId: z.string(),
+  pairingCode: z.string(),
+  /** ISO time after which the code is refused. */
+  pairingExpiresAt: z.string(),
+});
+export type CreateVenueResponse = z.infer<typeof CreateVenueResponse>;
+
+export const CompanionInfo = z.object({ version: z.string().min(1).max(64), hostname: z.string().min(1).max(255) });
+export type CompanionInfo = z.infer<typeof CompanionInfo>;
+
+/** `POST /v1/pair`: the code is the credential (no API key). Case, spaces and a missing dash are forgiven. */
+export const PairRequest = z.object({ pairingCode: z.string().min(1).max(32), companion: CompanionInfo });
+export type PairRequest = z.infer<typeof PairRequest>;
+
+export const PairResponse = z.object({ venueId: z.string(), deviceToken: z.string().min(20) });
+export type PairResponse = z.infer<typeof PairResponse>;
+
+/** `GET /v1/venues/:id` and each item of `GET /v1/venues`. */
+export const VenueView = z.object({
+  venueId: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  /** True while a tunnel is up. */
+  online: z.boolean(),
+  /** When the current (or, offline, the last) tunnel connected. */
+  connectedAt: z.string().nullable(),
+  /** When the relay last heard anything from the venue's companion. */
+  lastSeenAt: z.string().nullable(),
+  pairedAt: z.string().nullable(),
+  /** True when the venue's device token was revoked (pair again with a new code). */
+  revoked: z.boolean(),
+  companion: CompanionInfo.nullable(),
+  /** The plugin state as the companion last reported it. */
+  front: FrontStatus.nullable(),
+});
+export type VenueView = z.infer<typeof VenueView>;
+
+export const VenueList = z.object({ venues: z.array(VenueView) });
+export type VenueList = z.infer<typeof VenueList>;
+
+/** Every error the relay answers with. `error` is a stable code, `message` is for people. */
+export const ErrorBody = z.object({ error: z.string(), message: z.string().optional() });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Error codes of the relay API (docs/relay.md lists the HTTP status of each). */
+export const RelayErrorCode = {
+  unauthorized: 'unauthorized',       // 401 no credentials
+  forbidden: 'forbidden',             // 403 wrong API key, or the companion refused the path
+  unknownVenue: 'unknown_venue',      // 404
+  notFound: 'not_found',              // 404 no such route
+  badRequest: 'bad_request',          // 400
+  invalidCode: 'invalid_code',        // 404 pairing: no such code
+  codeExpired: 'code_expired',        // 410 pairing
+  codeUsed: 'code_used',              // 409 pairing
+  rateLimited: 'rate_limited',        // 429 pairing, with Retry-After
+  venueOffline: 'venue_offline',      // 503
+  timeout: 'timeout',                 // 504
+  unreachable: 'plugin_unreachable',  // 502
+  badGateway: 'bad_gateway',          // 502
+  unlicensed: 'plugin_unlicensed',    // 502
+  tooLarge: 'too_large',              // 413
+  overloaded: 'overloaded',           // 503
+} as const;
+
+/** A request header the EVVA backend may send to shorten or lengthen one call's timeout (ms); never forwarded. */
+export const TIMEOUT_HEADER = 'x-evva-timeout-ms';

@@ -1,0 +1,438 @@
+/**
+ * The tunnel protocol `evva-tunnel.1`: one WebSocket from the companion to the
+ * relay carries many concurrent HTTP exchanges, each on its own stream id.
+ * Documented in docs/protocol.md; this file is the single source of its shapes,
+ * limits, timings and the codec both ends use.
+ *
+ * Text frames are JSON control frames (validated with zod). Binary frames carry
+ * body chunks: 1 type byte, a u32 (big-endian) stream id, then the payload.
+ */
+import { z } from 'zod';
+import { FrontStatus } from './local.ts';
+
+/** The protocol version, offered as the WebSocket subprotocol and repeated in hello/welcome. */
+export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
+/** The relay path of the WebSocket upgrade. */
+export const TUNNEL_PATH = '/v1/tunnel';
+
+// ---- limits -----------------------------------------------------------------
+
+/** Largest body chunk in one binary frame; bodies of any size stream as many such chunks. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+/** Bytes in a binary frame before the payload: type (1) + stream id (4). */
+export const DATA_HEADER_BYTES = 5;
+/** Largest JSON control frame; headers of one exchange must fit in it. */
+export const MAX_CONTROL_FRAME_BYTES = 64 * 1024;
+/** Largest WebSocket message either side accepts (ws `maxPayload`); anything bigger closes the link. */
+export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + DATA_HEADER_BYTES;
+/** Credit each stream starts with, per direction: at most this many body bytes are ever unacknowledged. */
+export const STREAM_WINDOW_BYTES = 256 * 1024;
+/** Streams one link may hold open at once; a req beyond it is answered with error `overloaded`. */
+export const MAX_STREAMS_PER_LINK = 256;
+/** Largest stream id; ids are never reused on one link. */
+export const MAX_STREAM_ID = 0xffff_ffff;
+/** Longest request target (path + query) a req frame may carry. */
+export const MAX_PATH_CHARS = 8 * 1024;
+/** Most headers a req/res frame may carry. */
+export const MAX_HEADERS = 100;
+
+// ---- timings ----------------------------------------------------------------
+
+/** How often each side sends a ping; any frame received counts as life. */
+export const PING_INTERVAL_MS = 3_000;
+/** Silence after which a side declares the link dead and terminates it (a link dies within DEAD_AFTER_MS + HEARTBEAT_CHECK_MS < 10 s). */
+export const DEAD_AFTER_MS = 8_000;
+/** How often each side checks for silence. */
+export const HEARTBEAT_CHECK_MS = 1_000;
+/** How long the relay waits for hello after the upgrade, and the companion for welcome after hello. */
+export const HELLO_TIMEOUT_MS = 5_000;
+/** Default per-request timeout: the wait for the response head, and the longest gap between body chunks from the plugin. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+/** Longest per-request timeout a req frame may ask for. */
+export const MAX_REQUEST_TIMEOUT_MS = 120_000;
+/** After go-away, how long in-flight streams on the old link may run before it is closed anyway. */
+export const GOAWAY_DRAIN_MS = 30_000;
+
+// ---- close codes (WebSocket close frames) ----------------------------------
+
+/** Close codes the tunnel uses; 4000-4999 are the application range of RFC 6455. */
+export const CloseCode = {
+  /** Orderly close (drained after go-away, client stopped). */
+  normal: 1000,
+  /** The relay or the companion is shutting down. */
+  goingAway: 1001,
+  /** ws itself: a message larger than MAX_FRAME_BYTES. */
+  tooBig: 1009,
+  /** A frame failed validation: bad JSON, unknown type, wrong shape, bad binary header, unknown stream. */
+  protocolError: 4000,
+  /** A control frame larger than MAX_CONTROL_FRAME_BYTES or a chunk larger than MAX_CHUNK_BYTES. */
+  frameTooLarge: 4001,
+  /** The peer speaks another protocol version. */
+  unsupportedVersion: 4002,
+  /** The device token was revoked or replaced by a new pairing: do not reconnect with it. */
+  revoked: 4003,
+  /** A newer link of the same venue took over, and this one has drained (or the drain timed out). */
+  replaced: 4004,
+  /** No frame arrived for DEAD_AFTER_MS. */
+  heartbeatTimeout: 4005,
+  /** A peer sent body bytes beyond the credit it was given. */
+  flowControl: 4006,
+  /** Too many open streams. */
+  tooManyStreams: 4007,
+  /** No hello (or welcome) within HELLO_TIMEOUT_MS. */
+  helloTimeout: 4008,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+// ---- control frames ---------------------------------------------------------
+
+const sid = z.number().int().min(1).max(MAX_STREAM_ID);
+const headerName = z.string().min(1).max(256).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/);
+const headers = z.record(headerName, z.string().max(16 * 1024)).refine((h) => Object.keys(h).length <= MAX_HEADERS, 'too many headers');
+const companion = z.object({ version: z.string().min(1).max(64), hostname: z.string().min(1).max(255) });
+/** An http(s) origin without path, e.g. `http://127.0.0.1:9042`. */
+const origin = z.string().max(256).regex(/^https?:\/\/[^/?#\s]+$/);
+
+/** Why a stream failed; the relay maps each to an HTTP status (docs/protocol.md). */
+export const StreamErrorCode = z.enum([
+  'forbidden',    // the companion's gate refused the request (403)
+  'unreachable',  // the plugin does not answer (502)
+  'bad_gateway',  // the plugin answered, but not usably (502)
+  'unlicensed',   // the plugin refused the companion's login: no licence slot (502)
+  'timeout',      // no answer within timeoutMs (504)
+  'too_large',    // a body exceeded a size limit (413)
+  'bad_request',  // the req frame made no sense to the companion (400)
+  'overloaded',   // too many streams open (503)
+  'internal',     // anything else (502)
+]);
+export type StreamErrorCode = z.infer<typeof StreamErrorCode>;
+
+export const HelloFrame = z.object({
+  t: z.literal('hello'),
+  v: z.string().max(32),
+  companion,
+  /** The plugin origin the companion's upstream calls; the relay rewrites links that start with it. */
+  frontOrigin: origin.nullable(),
+  front: FrontStatus.optional(),
+});
+export const WelcomeFrame = z.object({
+  t: z.literal('welcome'),
+  v: z.string().max(32),
+  venueId: z.string().max(64),
+  /** Opaque id of this link, for logs on both sides. */
+  linkId: z.string().max(64),
+});
+export const PingFrame = z.object({ t: z.literal('ping'), id: z.number().int().nonnegative() });
+export const PongFrame = z.object({ t: z.literal('pong'), id: z.number().int().nonnegative() });
+/** relay → companion: open stream `sid` with an HTTP request. */
+export const ReqFrame = z.object({
+  t: z.literal('req'),
+  sid,
+  method: z.string().min(1).max(16),
+  /** Origin-form target as the EVVA caller sent it after the venue prefix: `/api/orders?$top=5`. */
+  path: z.string().min(1).max(MAX_PATH_CHARS),
+  headers,
+  /** True when request body chunks follow (then an `end`). */
+  body: z.boolean(),
+  timeoutMs: z.number().int().min(1).max(MAX_REQUEST_TIMEOUT_MS),
+});
+/** companion → relay: the response head of stream `sid`. */
+export const ResFrame = z.object({
+  t: z.literal('res'),
+  sid,
+  status: z.number().int().min(100).max(599),
+  headers,
+  /** True when response body chunks follow (then an `end`). */
+  body: z.boolean(),
+});
+/** Either way: no more body chunks from the sender on `sid`. */
+export const EndFrame = z.object({ t: z.literal('end'), sid });
+/** Either way: the receiver has consumed `bytes` more of `sid`'s body; the sender may send that much more. */
+export const WindowFrame = z.object({ t: z.literal('window'), sid, bytes: z.number().int().min(1).max(STREAM_WINDOW_BYTES) });
+/** Either way: abandon `sid` (caller gone, timeout); the peer stops work and sends nothing more on it. */
+export const CancelFrame = z.object({ t: z.literal('cancel'), sid, reason: z.string().max(200).optional() });
+/** Either way: `sid` failed; nothing more follows on it. */
+export const ErrorFrame = z.object({ t: z.literal('error'), sid, code: StreamErrorCode, message: z.string().max(500).optional() });
+/** relay → companion: open a new link now, then drain this one (no new streams arrive on it). */
+export const GoawayFrame = z.object({
+  t: z.literal('goaway'),
+  reason: z.enum(['drain', 'replaced', 'shutdown']),
+  /** How long in-flight streams may keep the old link. */
+  drainMs: z.number().int().min(0).max(GOAWAY_DRAIN_MS),
+});
+/** companion → relay: the plugin state as the companion sees it (sent on change). */
+export const StatusFrame = z.object({ t: z.literal('status'), front: FrontStatus, frontOrigin: origin.nullable().optional() });
+
+// Reserved for later issues. Validated now so both sides can already receive
+// them safely; a side that does not implement one answers as docs/protocol.md says.
+/** relay → companion (reserved): run a named command (diagnostics, payments, logs). */
+export const CmdFrame = z.object({ t: z.literal('cmd'), id: z.string().min(1).max(64), name: z.string().min(1).max(64), args: z.unknown().optional() });
+/** companion → relay (reserved): the result of `cmd` `id`. */
+export const CmdResultFrame = z.object({
+  t: z.literal('cmd_result'),
+  id: z.string().min(1).max(64),
+  ok: z.boolean(),
+  result: z.unknown().optional(),
+  error: z.object({ code: z.string().max(64), message: z.string().max(500) }).optional(),
+});
+/** companion → relay (reserved): one event of the feed (envelope defined by the feed issue). */
+export const EventFrame = z.object({ t: z.literal('event'), eventId: z.string().min(1).max(64), seq: z.number().int().nonnegative(), event: z.unknown() });
+/** relay → companion (reserved): the relay has stored these events. */
+export const AckFrame = z.object({ t: z.literal('ack'), eventIds: z.array(z.string().min(1).max(64)).max(1000) });
+
+export const ControlFrame = z.discriminatedUnion('t', [
+  HelloFrame, WelcomeFrame, PingFrame, PongFrame, ReqFrame, ResFrame, EndFrame, WindowFrame,
+  CancelFrame, ErrorFrame, GoawayFrame, StatusFrame, CmdFrame, CmdResultFrame, EventFrame, AckFrame,
+]);
+export type ControlFrame = z.infer<typeof ControlFrame>;
+export type HelloFrame = z.infer<typeof HelloFrame>;
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
+export type ReqFrame = z.infer<typeof ReqFrame>;
+export type ResFrame = z.infer<typeof ResFrame>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+export type GoawayFrame = z.infer<typeof GoawayFrame>;
+export type StatusFrame = z.infer<typeof StatusFrame>;
+
+// ---- binary frames ----------------------------------------------------------
+
+/** Binary frame types (the first byte). */
+export const BinaryType = {
+  /** A body chunk of stream `sid`, in the sender's direction. */
+  data: 0x01,
+} as const;
+
+export interface DataFrame {
+  t: 'data';
+  sid: number;
+  payload: Buffer;
+}
+
+/** Every frame either side can receive. */
+export type Frame = ControlFrame | DataFrame;
+
+/** Why a frame was refused: the close code and a reason that fits a close frame (≤ 123 bytes). */
+export class FrameError extends Error {
+  readonly closeCode: CloseCode;
+  constructor(closeCode: CloseCode, reason: string) {
+    super(reason.slice(0, 120));
+    this.name = 'FrameError';
+    this.closeCode = closeCode;
+  }
+}
+
+// ---- codec ------------------------------------------------------------------
+
+/** Serialises a control frame; it never produces a frame the peer would refuse as too large. */
+export function encodeControl(frame: ControlFrame): string {
+  const text = JSON.stringify(frame);
+  if (Buffer.byteLength(text) > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `control frame '${frame.t}' too large`);
+  return text;
+}
+
+/** Builds one binary body-chunk frame; the payload must be at most MAX_CHUNK_BYTES. */
+export function encodeData(streamId: number, payload: Uint8Array): Buffer {
+  if (payload.byteLength > MAX_CHUNK_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'chunk too large');
+  const out = Buffer.allocUnsafe(DATA_HEADER_BYTES + payload.byteLength);
+  out[0] = BinaryType.data;
+  out.writeUInt32BE(streamId, 1);
+  out.set(payload, DATA_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Parses and validates one WebSocket message. Never returns an unvalidated
+ * frame: anything malformed, oversized or unknown throws a FrameError that
+ * names the close code to use.
+ */
+export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Frame {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  if (isBinary) {
+    if (buf.length < DATA_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'binary frame shorter than its header');
+    if (buf[0] !== BinaryType.data) throw new FrameError(CloseCode.protocolError, `unknown binary frame type ${buf[0]}`);
+    const streamId = buf.readUInt32BE(1);
+    if (streamId === 0) throw new FrameError(CloseCode.protocolError, 'stream id 0');
+    const payload = buf.subarray(DATA_HEADER_BYTES);
+    if (payload.length > MAX_CHUNK_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'chunk larger than MAX_CHUNK_BYTES');
+    if (payload.length === 0) throw new FrameError(CloseCode.protocolError, 'empty data frame');
+    return { t: 'data', sid: streamId, payload };
+  }
+  if (buf.length > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'control frame larger than MAX_CONTROL_FRAME_BYTES');
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new FrameError(CloseCode.protocolError, 'control frame is not JSON');
+  }
+  const parsed = ControlFrame.safeParse(json);
+  if (!parsed.success) {
+    const t = typeof json === 'object' && json !== null && 't' in json ? String((json as { t: unknown }).t).slice(0, 20) : '?';
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || 't'}: ${issue.message}` : 'invalid';
+    throw new FrameError(CloseCode.protocolError, `bad '${t}' frame: ${where}`);
+  }
+  return parsed.data;
+}
+
+/** Headers that describe one hop, never forwarded through the tunnel in either direction (RFC 9110 §7.6.1), plus Host. */
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
+]);
+
+/** Copies `h` without hop-by-hop headers and without any header the Connection header names. */
+export function stripHopByHop(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const named = new Set(String(h['connection'] ?? h['Connection'] ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    const name = k.toLowerCase();
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+// ---- shared link mechanics --------------------------------------------------
+// Both ends run the same flow-control accounting and heartbeat, so they live
+// here beside the constants they implement.
+
+/** The part of the core Clock the heartbeat needs (structural, so protocol/ imports nothing from main/). */
+export interface HeartbeatClock {
+  mono(): number;
+  setInterval(fn: () => void, ms: number): NodeJS.Timeout;
+  clearInterval(t: NodeJS.Timeout | undefined): void;
+}
+
+/**
+ * Sends a ping every PING_INTERVAL_MS and calls `onDead` once when nothing has
+ * been received for DEAD_AFTER_MS. Every received frame must be reported with
+ * `seen()`; pongs with `pong(id)`, which updates `rttMs`.
+ */
+export class Heartbeat {
+  rttMs: number | null = null;
+  private lastRx: number;
+  private lastPing = -Infinity;
+  private nextId = 1;
+  private readonly sentAt = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private dead = false;
+
+  constructor(
+    private readonly clock: HeartbeatClock,
+    private readonly sendPing: (id: number) => void,
+    private readonly onDead: (silentMs: number) => void,
+    private readonly timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
+  ) {
+    this.lastRx = clock.mono();
+    this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
+    this.timer.unref?.();
+  }
+
+  /** Any frame from the peer proves the link alive. */
+  seen(): void {
+    this.lastRx = this.clock.mono();
+  }
+
+  pong(id: number): void {
+    const at = this.sentAt.get(id);
+    if (at === undefined) return;
+    this.sentAt.delete(id);
+    this.rttMs = Math.round((this.clock.mono() - at) * 10) / 10;
+  }
+
+  silentMs(): number {
+    return this.clock.mono() - this.lastRx;
+  }
+
+  stop(): void {
+    this.clock.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    if (this.dead) return;
+    const now = this.clock.mono();
+    if (now - this.lastRx > this.timing.deadAfterMs) {
+      this.dead = true;
+      this.stop();
+      this.onDead(now - this.lastRx);
+      return;
+    }
+    if (now - this.lastPing >= this.timing.pingIntervalMs - this.timing.checkMs / 2) {
+      this.lastPing = now;
+      const id = this.nextId++;
+      this.sentAt.set(id, now);
+      // Only the last few pings can still be answered; older ones are lost with a dead link.
+      if (this.sentAt.size > 8) this.sentAt.delete(this.sentAt.keys().next().value as number);
+      this.sendPing(id);
+    }
+  }
+}
+
+/**
+ * Send-side credit of one stream: `take` resolves with how many bytes may be
+ * sent now (≥ 1, ≤ max) once the peer has granted any, so a sender never has
+ * more than STREAM_WINDOW_BYTES unacknowledged.
+ */
+export class SendCredit {
+  private available: number;
+  private waiter: { resolve: (n: number) => void; reject: (e: unknown) => void; max: number } | null = null;
+  private failed: unknown = null;
+  /** The most bytes ever outstanding (sent, not yet granted back): what the tests assert on. */
+  maxOutstanding = 0;
+
+  constructor(private readonly window: number = STREAM_WINDOW_BYTES) {
+    this.available = window;
+  }
+
+  take(max: number): Promise<number> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.available > 0) return Promise.resolve(this.consume(max));
+    if (this.waiter) return Promise.reject(new Error('SendCredit: one sender at a time'));
+    return new Promise((resolve, reject) => { this.waiter = { resolve, reject, max }; });
+  }
+
+  /** The peer's window frame; returns false when it would exceed the window (a protocol violation). */
+  grant(bytes: number): boolean {
+    if (this.available + bytes > this.window) return false;
+    this.available += bytes;
+    const w = this.waiter;
+    if (w && this.available > 0) {
+      this.waiter = null;
+      w.resolve(this.consume(w.max));
+    }
+    return true;
+  }
+
+  /** Fails the pending and every later `take` (stream cancelled, link closed). */
+  fail(err: unknown): void {
+    this.failed = err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(err);
+  }
+
+  private consume(max: number): number {
+    const n = Math.min(max, this.available);
+    this.available -= n;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.window - this.available);
+    return n;
+  }
+}
+
+/** Receive-side credit of one stream: refuses chunks beyond what was granted. */
+export class RecvCredit {
+  private remaining: number;
+  constructor(window: number = STREAM_WINDOW_BYTES) {
+    this.remaining = window;
+  }
+  /** Accounts an arriving chunk; false means the peer overran its credit. */
+  receive(bytes: number): boolean {
+    this.remaining -= bytes;
+    return this.remaining >= 0;
+  }
+  /** Accounts bytes handed back to the peer with a window frame. */
+  grant(bytes: number): void {
+    this.remaining += bytes;
+  }
+}
