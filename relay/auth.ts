@@ -1,0 +1,46 @@
+/**
+ * API-key authentication of the EVVA backend. Keys are compared as SHA-256
+ * digests with timingSafeEqual against every configured key, so neither the
+ * length nor the content of a key leaks through timing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { RelayErrorCode } from '../protocol/relay.ts';
+
+/** Shortest API key the relay accepts: shorter ones are guessable. */
+export const MIN_API_KEY_CHARS = 16;
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** The bearer credential of an Authorization header, or null. */
+export function bearer(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? (m[1] as string) : null;
+}
+
+/** True when `presented` equals one of the keys; takes the same time whichever key (if any) matches. */
+export function keyMatches(presented: string, keyDigests: Buffer[]): boolean {
+  const d = digest(presented);
+  let ok = false;
+  for (const k of keyDigests) ok = timingSafeEqual(d, k) || ok;
+  return ok;
+}
+
+/** Middleware: 401 without credentials, 403 with a wrong key. */
+export function requireApiKey(keys: string[]): RequestHandler {
+  const digests = keys.map(digest);
+  return (req, res, next) => {
+    const presented = bearer(req.header('authorization'));
+    if (!presented) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="evva-relay"');
+      res.status(401).json({ error: RelayErrorCode.unauthorized, message: 'send Authorization: Bearer <api key>' });
+      return;
+    }
+    if (!keyMatches(presented, digests)) {
+      res.status(403).json({ error: RelayErrorCode.forbidden, message: 'API key not accepted' });
+      return;
+    }
+    next();
+  };
+}

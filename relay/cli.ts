@@ -1,0 +1,178 @@
+/**
+ * `evva-relay`: run the relay and manage its venues.
+ *
+ *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
+ *                    [--tls-cert FILE --tls-key FILE] [--log-level info]
+ *   evva-relay venue add "Name" [--json] [--data-dir D]
+ *   evva-relay venue pairing ID [--json] [--data-dir D]
+ *   evva-relay venue revoke ID [--data-dir D]
+ *   evva-relay venues [--json] [--data-dir D]
+ *
+ * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
+ * keys also from EVVA_RELAY_API_KEYS (comma-separated). The management commands
+ * write the same SQLite file a running server uses; it notices revocations
+ * within about a second.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { realClock } from '../main/core/clock.ts';
+import type { VenueView } from '../protocol/relay.ts';
+import { createRelayLogger } from './log.ts';
+import { Pairing } from './pairing.ts';
+import { createRelay } from './server.ts';
+import { RelayStore } from './store.ts';
+
+const USAGE = `usage:
+  evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
+                   [--tls-cert FILE --tls-key FILE] [--log-level info]
+  evva-relay venue add "Name" [--json] [--data-dir DIR]
+  evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
+  evva-relay venue revoke VENUE_ID [--data-dir DIR]
+  evva-relay venues [--json] [--data-dir DIR]
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated)`;
+
+class UsageError extends Error {}
+
+const common = { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+/** Strict parsing: an unknown or malformed flag is a UsageError (non-zero exit, with the usage). */
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options, strict: true, allowPositionals: true });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function dataDir(v: unknown): string {
+  return resolve(typeof v === 'string' ? v : process.env.EVVA_RELAY_DATA_DIR || 'relay-data');
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    ...common,
+    port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
+    'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
+  const port = Number(values.port ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${values.port}`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  const keys = [...((values['api-key'] as string[] | undefined) ?? []), ...(process.env.EVVA_RELAY_API_KEYS ?? '').split(',')]
+    .map((k) => k.trim()).filter(Boolean);
+  const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
+  const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
+  const relay = createRelay({
+    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls,
+    publicUrl: values['public-url'] as string | undefined,
+  });
+  await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
+  // The tests and scripts read this line to learn the port when --port 0 was given.
+  console.log(JSON.stringify({ listening: relay.url }));
+  const stop = async (sig: string) => {
+    logger.info('stopping', { signal: sig });
+    await relay.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt: string }, name: string | null, json: boolean): void {
+  if (json) return void console.log(JSON.stringify(v));
+  console.log(`${name ? `Venue "${name}" ` : ''}${v.venueId}\npairing code: ${v.pairingCode} (valid until ${v.pairingExpiresAt})\n` +
+    `on the POS PC: evva-companion pair ${v.pairingCode} --relay-url <this relay's public URL>`);
+}
+
+function venue(args: string[]): void {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parse(rest, common);
+  const store = new RelayStore(dataDir(values['data-dir']));
+  try {
+    const pairing = new Pairing(store, realClock);
+    switch (sub) {
+      case 'add': {
+        const name = positionals.join(' ').trim();
+        if (!name || positionals.length !== 1) throw new UsageError('venue add takes one quoted name: venue add "Cafe Pushkin"');
+        printVenue(pairing.createVenue(name), name, Boolean(values.json));
+        return;
+      }
+      case 'pairing': {
+        const id = one(positionals, 'venue pairing VENUE_ID');
+        if (!store.getVenue(id)) throw new UsageError(`no venue ${id}`);
+        printVenue(pairing.issueCode(id), null, Boolean(values.json));
+        return;
+      }
+      case 'revoke': {
+        const id = one(positionals, 'venue revoke VENUE_ID');
+        if (!store.revoke(id, Date.now())) throw new UsageError(`no venue ${id}`);
+        if (values.json) console.log(JSON.stringify({ venueId: id, revoked: true }));
+        else console.log(`revoked ${id}: its device token is refused from now on; a running relay closes its tunnel within seconds`);
+        return;
+      }
+      default:
+        throw new UsageError(`unknown venue command: ${sub ?? '(none)'}`);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function venues(args: string[]): void {
+  const { values, positionals } = parse(args, common);
+  if (positionals.length) throw new UsageError('venues takes no arguments');
+  const store = new RelayStore(dataDir(values['data-dir']));
+  try {
+    // Offline view: online state lives in the server; this reads what the store recorded.
+    const list: VenueView[] = store.listVenues().map((r) => ({
+      venueId: r.id, name: r.name, createdAt: new Date(r.createdAt).toISOString(), online: false,
+      connectedAt: r.connectedAt ? new Date(r.connectedAt).toISOString() : null,
+      lastSeenAt: r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : null,
+      pairedAt: r.pairedAt ? new Date(r.pairedAt).toISOString() : null,
+      revoked: r.revokedAt !== null, companion: r.companion, front: r.front,
+    }));
+    if (values.json) return void console.log(JSON.stringify({ venues: list }));
+    if (!list.length) return void console.log('no venues yet: evva-relay venue add "Name"');
+    for (const v of list) {
+      const state = v.revoked ? 'revoked' : v.pairedAt ? `paired, last seen ${v.lastSeenAt ?? 'never'}` : 'not paired';
+      console.log(`${v.venueId}  ${v.name}  (${state})`);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function one(positionals: string[], usage: string): string {
+  if (positionals.length !== 1) throw new UsageError(`usage: evva-relay ${usage}`);
+  return positionals[0] as string;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'serve': await serve(rest); return -1;
+      case 'venue': venue(rest); return 0;
+      case 'venues': venues(rest); return 0;
+      case undefined: case 'help': case '--help': case '-h':
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command: ${cmd}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`evva-relay: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    console.error(`evva-relay: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exitCode = code;

@@ -1,0 +1,321 @@
+/**
+ * The relay's end of one tunnel WebSocket: hello/welcome, heartbeats, and the
+ * streams the relay opens on it. Every frame from the socket is validated;
+ * a bad one closes this link with a reason and touches nothing else.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Clock } from '../main/core/clock.ts';
+import type { Logger } from '../main/core/logger.ts';
+import type { FrontStatus } from '../protocol/local.ts';
+import {
+  CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
+  MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL,
+  decodeFrame, encodeControl, encodeData,
+  type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
+} from '../protocol/tunnel.ts';
+
+export interface LinkTiming {
+  pingIntervalMs: number;
+  deadAfterMs: number;
+  checkMs: number;
+  helloTimeoutMs: number;
+}
+export const DEFAULT_LINK_TIMING: LinkTiming = {
+  pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
+};
+
+/** What the proxy hears about one stream; exactly one of onEnd/onError ends it. */
+export interface StreamHandlers {
+  onHead(res: ResFrame): void;
+  /** A body chunk; the consumer calls `stream.consumed(n)` once its sink has taken it. */
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  /** The companion's error frame, or `link_lost` when the tunnel closed under the stream. */
+  onError(code: StreamErrorCode | 'link_lost', message?: string): void;
+}
+
+export type OpenRequest = Omit<ReqFrame, 't' | 'sid'>;
+
+/** One exchange the relay opened; the proxy drives it. */
+export class RelayStream {
+  readonly send = new SendCredit();
+  readonly recv = new RecvCredit();
+  done = false;
+  constructor(readonly id: number, private readonly link: RelayLink, readonly handlers: StreamHandlers) {}
+
+  /** Sends request body bytes within credit; resolves once all of `chunk` is on the socket's queue. */
+  async write(chunk: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < chunk.byteLength) {
+      const n = await this.send.take(Math.min(MAX_CHUNK_BYTES, chunk.byteLength - off));
+      if (this.done) return;
+      this.link.sendRaw(encodeData(this.id, chunk.subarray(off, off + n)));
+      off += n;
+    }
+  }
+  /** No more request body. */
+  end(): void {
+    if (!this.done) this.link.sendControl({ t: 'end', sid: this.id });
+  }
+  /** Gives the companion `bytes` more credit for the response body. */
+  consumed(bytes: number): void {
+    if (this.done || bytes <= 0) return;
+    this.recv.grant(bytes);
+    this.link.sendControl({ t: 'window', sid: this.id, bytes });
+  }
+  /** Abandons the stream (caller gone, timeout); the companion stops the upstream call. */
+  cancel(reason: string): void {
+    if (this.done) return;
+    this.link.sendControl({ t: 'cancel', sid: this.id, reason });
+    this.link.finish(this, new Error(`cancelled: ${reason}`));
+  }
+}
+
+export interface LinkEvents {
+  /** The hello arrived and was valid: the link may now carry streams. */
+  onReady(link: RelayLink, hello: HelloFrame): void;
+  onStatus(link: RelayLink, front: FrontStatus, frontOrigin: string | null | undefined): void;
+  onClose(link: RelayLink, code: number, reason: string): void;
+}
+
+export class RelayLink {
+  readonly id = randomBytes(6).toString('hex');
+  readonly connectedAt: number;
+  lastSeenAt: number;
+  hello: HelloFrame | null = null;
+  frontOrigin: string | null = null;
+  draining = false;
+  closed = false;
+  private readonly streams = new Map<number, RelayStream>();
+  private nextSid = 1;
+  private readonly heartbeat: Heartbeat;
+  private helloTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** Bytes received/sent in body chunks, for metrics. */
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly venueId: string,
+    readonly tokenHash: string,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly events: LinkEvents,
+    timing: LinkTiming = DEFAULT_LINK_TIMING,
+  ) {
+    this.connectedAt = clock.now();
+    this.lastSeenAt = this.connectedAt;
+    this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
+      this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
+      this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
+    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs });
+    this.helloTimer = clock.setTimeout(() => {
+      if (!this.hello) this.close(CloseCode.helloTimeout, 'no hello');
+    }, timing.helloTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString()));
+    ws.on('error', (err) => this.log.warn('tunnel socket error', { err: err.message }));
+  }
+
+  get rttMs(): number | null {
+    return this.heartbeat.rttMs;
+  }
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Opens a stream, or returns null when this link takes no new ones (not ready, draining, full). */
+  open(req: OpenRequest, handlers: StreamHandlers): RelayStream | null {
+    if (!this.hello || this.draining || this.closed || this.streams.size >= MAX_STREAMS_PER_LINK) return null;
+    const sid = this.nextSid;
+    this.nextSid += 2; // relay-opened streams are odd; even ids are reserved for the companion
+    const s = new RelayStream(sid, this, handlers);
+    this.streams.set(sid, s);
+    this.sendControl({ t: 'req', sid, ...req });
+    return s;
+  }
+
+  /** Stops new streams, tells the companion to reconnect, and closes once in-flight streams end (or drainMs passes). */
+  goaway(reason: 'drain' | 'replaced' | 'shutdown', drainMs: number): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.sendControl({ t: 'goaway', reason, drainMs });
+    this.drainTimer = this.clock.setTimeout(() => this.close(CloseCode.replaced, 'drain timeout'), drainMs);
+    this.maybeDrained();
+  }
+
+  sendControl(frame: ControlFrame): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(encodeControl(frame));
+  }
+
+  sendRaw(buf: Buffer): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.bytesOut += buf.length;
+    this.ws.send(buf);
+  }
+
+  /** Orderly close with a code and reason the companion can act on. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.teardown(code, reason);
+    try { this.ws.close(code, reason); } catch { this.ws.terminate(); }
+    // A peer that never answers the close handshake must not keep the socket.
+    const t = this.clock.setTimeout(() => this.ws.terminate(), 2_000);
+    t.unref?.();
+  }
+
+  /** Drops the socket at once (dead link: a close handshake would only wait). */
+  terminate(code: number, reason: string): void {
+    if (this.closed) return;
+    this.teardown(code, reason);
+    this.ws.terminate();
+  }
+
+  /** Ends a stream's bookkeeping (called once per stream). */
+  finish(s: RelayStream, err: unknown): void {
+    if (s.done) return;
+    s.done = true;
+    s.send.fail(err);
+    this.streams.delete(s.id);
+    this.maybeDrained();
+  }
+
+  private maybeDrained(): void {
+    if (this.draining && this.streams.size === 0) this.close(CloseCode.replaced, 'drained');
+  }
+
+  private teardown(code: number, reason: string): void {
+    this.closed = true;
+    this.heartbeat.stop();
+    this.clock.clearTimeout(this.helloTimer);
+    this.clock.clearTimeout(this.drainTimer);
+    for (const s of [...this.streams.values()]) {
+      this.finish(s, new Error('link closed'));
+      safe(() => s.handlers.onError('link_lost', reason));
+    }
+    this.events.onClose(this, code, reason);
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    if (!this.closed) this.teardown(code, reason || 'socket closed');
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(data, isBinary);
+    } catch (e) {
+      const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'undecodable frame');
+      this.log.warn('bad frame from companion, closing tunnel', { reason: fe.message });
+      this.close(fe.closeCode, fe.message);
+      return;
+    }
+    this.heartbeat.seen();
+    this.lastSeenAt = this.clock.now();
+    try {
+      this.dispatch(frame);
+    } catch (e) {
+      // A bug handling one frame must not take the relay down; it costs this link only.
+      const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'frame handling failed');
+      this.log.error('error handling a tunnel frame', { err: e instanceof Error ? e.message : String(e), t: frame.t });
+      this.close(fe.closeCode, fe.message);
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    if (!this.hello && f.t !== 'hello') throw new FrameError(CloseCode.protocolError, `'${f.t}' before hello`);
+    switch (f.t) {
+      case 'hello': {
+        if (this.hello) throw new FrameError(CloseCode.protocolError, 'second hello');
+        if (f.v !== TUNNEL_PROTOCOL) {
+          this.close(CloseCode.unsupportedVersion, `unsupported version ${f.v}; relay speaks ${TUNNEL_PROTOCOL}`);
+          return;
+        }
+        this.hello = f;
+        this.frontOrigin = f.frontOrigin;
+        this.clock.clearTimeout(this.helloTimer);
+        this.sendControl({ t: 'welcome', v: TUNNEL_PROTOCOL, venueId: this.venueId, linkId: this.id });
+        this.events.onReady(this, f);
+        return;
+      }
+      case 'ping':
+        this.sendControl({ t: 'pong', id: f.id });
+        return;
+      case 'pong':
+        this.heartbeat.pong(f.id);
+        return;
+      case 'status':
+        if (f.frontOrigin !== undefined) this.frontOrigin = f.frontOrigin;
+        this.events.onStatus(this, f.front, f.frontOrigin);
+        return;
+      case 'data': {
+        const s = this.stream(f.sid);
+        if (!s) return;
+        if (!s.recv.receive(f.payload.length)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} overran its credit`);
+        this.bytesIn += f.payload.length;
+        s.handlers.onData(f.payload);
+        return;
+      }
+      case 'res': {
+        const s = this.stream(f.sid);
+        if (!s) return;
+        if (f.body) {
+          s.handlers.onHead(f);
+        } else {
+          // A head without body completes the exchange; no end frame follows.
+          this.finish(s, new Error('ended'));
+          s.handlers.onHead(f);
+          s.handlers.onEnd();
+        }
+        return;
+      }
+      case 'end': {
+        const s = this.stream(f.sid);
+        if (!s) return;
+        this.finish(s, new Error('ended'));
+        s.handlers.onEnd();
+        return;
+      }
+      case 'window': {
+        const s = this.stream(f.sid);
+        if (s && !s.send.grant(f.bytes)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} granted beyond its window`);
+        return;
+      }
+      case 'error': {
+        const s = this.stream(f.sid);
+        if (!s) return;
+        this.finish(s, new Error(f.code));
+        s.handlers.onError(f.code, f.message);
+        return;
+      }
+      case 'cancel': {
+        const s = this.stream(f.sid);
+        if (!s) return;
+        this.finish(s, new Error('cancelled by companion'));
+        s.handlers.onError('internal', f.reason ?? 'cancelled by the companion');
+        return;
+      }
+      case 'cmd_result':
+      case 'event':
+        // Reserved (docs/protocol.md): valid, but this relay does not act on them yet.
+        // Events are not acknowledged, so the companion keeps them in its outbox.
+        return;
+      case 'welcome': case 'req': case 'goaway': case 'cmd': case 'ack':
+        throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the companion`);
+    }
+  }
+
+  /** The open stream `sid`; frames for streams already finished (a race with cancel) are ignored. */
+  private stream(sid: number): RelayStream | undefined {
+    if (sid % 2 === 0 || sid >= this.nextSid) throw new FrameError(CloseCode.protocolError, `unknown stream ${sid}`);
+    return this.streams.get(sid);
+  }
+}
+
+function safe(fn: () => void): void {
+  try { fn(); } catch { /* a handler's failure must not stop the teardown of the others */ }
+}

@@ -1,0 +1,127 @@
+/**
+ * Venues and pairing: short single-use codes that expire, exchanged once for a
+ * device token of which the relay keeps only a SHA-256 hash. Attempts are
+ * rate-limited per client address and globally.
+ */
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { Clock } from '../main/core/clock.ts';
+import { PAIRING_ALPHABET, PAIRING_TTL_MS, type CompanionInfo, type CreateVenueResponse } from '../protocol/relay.ts';
+import type { RelayStore } from './store.ts';
+
+/** Prefix of device tokens, so a leaked one is recognisable in a secret scanner. */
+const TOKEN_PREFIX = 'evd_';
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A fresh code like `K7QF-2MXD`: 8 uniformly random symbols of PAIRING_ALPHABET (40 bits). */
+export function newPairingCode(): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) s += PAIRING_ALPHABET[randomInt(PAIRING_ALPHABET.length)];
+  return `${s.slice(0, 4)}-${s.slice(4)}`;
+}
+
+/** The canonical form of what a person typed (case, spaces, dashes forgiven), or null if it cannot be a code. */
+export function normalizePairingCode(input: string): string | null {
+  const s = input.toUpperCase().replace(/[\s-]/g, '');
+  if (s.length !== 8) return null;
+  for (const ch of s) if (!PAIRING_ALPHABET.includes(ch)) return null;
+  return `${s.slice(0, 4)}-${s.slice(4)}`;
+}
+
+export function newDeviceToken(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function newVenueId(): string {
+  // 16 base32 symbols (80 bits): unguessable enough that ids can appear in URLs and logs.
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  const bytes = randomBytes(16);
+  let s = '';
+  for (const b of bytes) s += alphabet[b & 31];
+  return `ven_${s}`;
+}
+
+export interface RateLimit {
+  /** Attempts allowed per window. */
+  max: number;
+  windowMs: number;
+}
+
+/** Default pairing limits: enough for a person retyping a code, far too few to guess 40 bits. */
+export const PAIR_LIMIT_PER_IP: RateLimit = { max: 10, windowMs: 60_000 };
+export const PAIR_LIMIT_GLOBAL: RateLimit = { max: 120, windowMs: 60_000 };
+/** Most client addresses the limiter remembers; beyond it the oldest windows are forgotten. */
+const MAX_TRACKED_IPS = 10_000;
+
+/** Fixed-window counters; `take` says whether one more attempt is allowed now, and if not, for how long to wait. */
+export class RateLimiter {
+  private readonly perIp = new Map<string, { start: number; count: number }>();
+  private global = { start: 0, count: 0 };
+
+  constructor(private readonly clock: Clock, private readonly ipLimit: RateLimit, private readonly globalLimit: RateLimit) {}
+
+  take(ip: string): { ok: true } | { ok: false; retryAfterMs: number } {
+    const now = this.clock.mono();
+    if (now - this.global.start >= this.globalLimit.windowMs) this.global = { start: now, count: 0 };
+    let w = this.perIp.get(ip);
+    if (!w || now - w.start >= this.ipLimit.windowMs) {
+      w = { start: now, count: 0 };
+      this.perIp.delete(ip);
+      this.perIp.set(ip, w);
+      if (this.perIp.size > MAX_TRACKED_IPS) {
+        const oldest = this.perIp.keys().next().value;
+        if (oldest !== undefined) this.perIp.delete(oldest);
+      }
+    }
+    if (w.count >= this.ipLimit.max) return { ok: false, retryAfterMs: w.start + this.ipLimit.windowMs - now };
+    if (this.global.count >= this.globalLimit.max) return { ok: false, retryAfterMs: this.global.start + this.globalLimit.windowMs - now };
+    w.count++;
+    this.global.count++;
+    return { ok: true };
+  }
+}
+
+export type PairOutcome =
+  | { ok: true; venueId: string; deviceToken: string }
+  | { ok: false; reason: 'malformed' | 'invalid' | 'expired' | 'used' };
+
+/** Venue creation and pairing over the store; the only code that sees a pairing code or a device token in clear. */
+export class Pairing {
+  constructor(private readonly store: RelayStore, private readonly clock: Clock, private readonly ttlMs: number = PAIRING_TTL_MS) {}
+
+  /** Creates a venue with a fresh pairing code. */
+  createVenue(name: string): CreateVenueResponse {
+    const venueId = newVenueId();
+    this.store.addVenue(venueId, name, this.clock.now());
+    return this.issueCode(venueId);
+  }
+
+  /** Issues a new pairing code for an existing venue (its previous unused code stops working). */
+  issueCode(venueId: string): CreateVenueResponse {
+    const code = newPairingCode();
+    const now = this.clock.now();
+    const expiresAt = now + this.ttlMs;
+    this.store.addPairingCode(venueId, sha256(code), now, expiresAt);
+    return { venueId, pairingCode: code, pairingExpiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** Exchanges a code for a new device token, at most once per code; any previous token of the venue stops working. */
+  pair(codeInput: string, companion: CompanionInfo): PairOutcome {
+    const code = normalizePairingCode(codeInput);
+    if (!code) return { ok: false, reason: 'malformed' };
+    const deviceToken = newDeviceToken();
+    const r = this.store.claimPairingCode(sha256(code), sha256(deviceToken), companion, this.clock.now());
+    if (!r.ok) return r;
+    return { ok: true, venueId: r.venueId, deviceToken };
+  }
+
+  /** The venue a presented device token belongs to, or null. Hash lookup: the stored value is not the secret. */
+  authenticate(deviceToken: string): { venueId: string; tokenHash: string } | null {
+    if (!deviceToken.startsWith(TOKEN_PREFIX) || deviceToken.length > 200) return null;
+    const tokenHash = sha256(deviceToken);
+    const venueId = this.store.venueByTokenHash(tokenHash);
+    return venueId ? { venueId, tokenHash } : null;
+  }
+}

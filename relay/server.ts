@@ -1,0 +1,165 @@
+/**
+ * The relay's composition root: `createRelay` wires the store, pairing, the
+ * tunnel registry, the venue API and metrics into one HTTP(S) server. Nothing
+ * here is a module-level singleton, so a test can run several relays at once.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { realClock, type Clock } from '../main/core/clock.ts';
+import { silentLogger, type Logger } from '../main/core/logger.ts';
+import { RelayErrorCode } from '../protocol/relay.ts';
+import { GOAWAY_DRAIN_MS, MAX_FRAME_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
+import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';
+import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
+import { createMetrics, type RelayMetrics } from './metrics.ts';
+import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, type RateLimit } from './pairing.ts';
+import { frontProxy } from './proxy.ts';
+import { RelayStore } from './store.ts';
+import { TunnelRegistry } from './tunnels.ts';
+import { pairRoute, venueRoutes } from './venues.ts';
+
+export interface RelayOptions {
+  dataDir: string;
+  /** Keys the EVVA backend authenticates with (at least one, each ≥ MIN_API_KEY_CHARS). */
+  apiKeys: string[];
+  clock?: Clock;
+  logger?: Logger;
+  /** Public base URL (e.g. https://relay.evva.ru) for rewritten links; else taken from each request's Host. */
+  publicUrl?: string;
+  /** Serve HTTPS/WSS directly with this PEM certificate and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Default per-request timeout (ms); a call may override it with the x-evva-timeout-ms header. */
+  requestTimeoutMs?: number;
+  maxRequestBytes?: number;
+  pairLimits?: { perIp?: RateLimit; global?: RateLimit };
+  pairingTtlMs?: number;
+  /** Heartbeat and hello timings (tests shorten them). */
+  linkTiming?: Partial<LinkTiming>;
+  drainMs?: number;
+  /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
+  trustProxy?: boolean;
+}
+
+export interface Relay {
+  /** Starts listening; resolves with the base URL (http(s)://host:port). */
+  listen(port: number, host?: string): Promise<string>;
+  /** Closes tunnels, connections and the store; safe to call twice. */
+  close(): Promise<void>;
+  readonly url: string | null;
+  readonly store: RelayStore;
+  readonly tunnels: TunnelRegistry;
+  readonly metrics: RelayMetrics;
+  readonly pairing: Pairing;
+}
+
+/** Builds a relay; it serves nothing until `listen`. Throws (in English, for operators) on unusable options. */
+export function createRelay(opts: RelayOptions): Relay {
+  const keys = opts.apiKeys.map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new Error('no API keys: give --api-key or EVVA_RELAY_API_KEYS');
+  if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new Error(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
+  const clock = opts.clock ?? realClock;
+  const log = opts.logger ?? silentLogger;
+  const store = new RelayStore(opts.dataDir);
+  const pairing = new Pairing(store, clock, opts.pairingTtlMs);
+  const limiter = new RateLimiter(clock, opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL);
+  // The registry is created right below; the gauge reads it lazily at scrape time.
+  let tunnels: TunnelRegistry | undefined;
+  const metrics = createMetrics(() => tunnels?.count() ?? 0);
+  tunnels = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics,
+    { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, opts.drainMs ?? GOAWAY_DRAIN_MS);
+  const registry = tunnels;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', opts.trustProxy ?? false);
+  const auth = requireApiKey(keys);
+  const deps = { store, pairing, limiter, tunnels: registry, metrics, clock, log: log.child({ part: 'api' }) };
+
+  app.get('/healthz', (_req, res) => void res.json({ ok: true, tunnels: registry.count() }));
+  app.get('/metrics', auth, async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  app.use(pairRoute(deps));
+  // The venue API streams bodies: it must come before any body parser.
+  app.use('/v1/venues', auth);
+  app.use(frontProxy({ store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }),
+    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes }));
+  app.use(venueRoutes(deps));
+  app.use((_req, res) => void res.status(404).json({ error: RelayErrorCode.notFound }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof err === 'object' && err && 'status' in err && typeof err.status === 'number' ? err.status : 500;
+    if (status >= 500) log.error('request failed', { err: err instanceof Error ? err.message : String(err) });
+    if (res.headersSent) return void res.destroy();
+    res.status(status).json({ error: status === 413 ? RelayErrorCode.tooLarge : status < 500 ? RelayErrorCode.badRequest : 'internal' });
+  });
+
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : createHttpServer(app);
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false),
+  });
+
+  // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== TUNNEL_PATH) return refuseUpgrade(socket, 404, RelayErrorCode.notFound);
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+    if (!offered.includes(TUNNEL_PROTOCOL)) {
+      return refuseUpgrade(socket, 426, 'unsupported_version', `this relay speaks ${TUNNEL_PROTOCOL}`);
+    }
+    const token = bearer(req.headers.authorization);
+    const who = token ? pairing.authenticate(token) : null;
+    if (!who) {
+      log.warn('tunnel refused: bad device token', { ip: req.socket.remoteAddress });
+      return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash));
+  });
+
+  let url: string | null = null;
+  let closed = false;
+  return {
+    get url() { return url; },
+    store, tunnels: registry, metrics, pairing,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const addr = server.address();
+          const p = typeof addr === 'object' && addr ? addr.port : port;
+          const h = host.includes(':') ? `[${host}]` : host;
+          url = `${opts.tls ? 'https' : 'http'}://${h}:${p}`;
+          log.info('relay listening', { url });
+          resolve(url);
+        });
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      registry.closeAll();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      store.close();
+    },
+  };
+}
+
+function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {
+  const body = JSON.stringify(message ? { error, message } : { error });
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}

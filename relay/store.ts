@@ -1,0 +1,196 @@
+/**
+ * The relay's persistent state: venues, their device-token hashes and pairing
+ * codes, in one SQLite file (WAL) in the data dir. The CLI and the server may
+ * open the same file at once; the server notices revocations by polling.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FrontStatus } from '../protocol/local.ts';
+import { FrontStatus as FrontStatusSchema } from '../protocol/local.ts';
+import type { CompanionInfo } from '../protocol/relay.ts';
+
+export const STORE_FILE = 'relay.sqlite';
+/** How long a writer waits for another process's lock before failing. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+export interface VenueRow {
+  id: string;
+  name: string;
+  createdAt: number;
+  tokenHash: string | null;
+  pairedAt: number | null;
+  revokedAt: number | null;
+  companion: CompanionInfo | null;
+  connectedAt: number | null;
+  lastSeenAt: number | null;
+  front: FrontStatus | null;
+}
+
+export type ClaimResult =
+  | { ok: true; venueId: string }
+  | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+
+/** Each entry brings the schema from version i to i+1; never edit a shipped one, append. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE venues (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     token_hash TEXT,
+     paired_at INTEGER,
+     revoked_at INTEGER,
+     companion_version TEXT,
+     companion_hostname TEXT,
+     connected_at INTEGER,
+     last_seen_at INTEGER,
+     front_json TEXT
+   );
+   CREATE UNIQUE INDEX venues_token_hash ON venues(token_hash) WHERE token_hash IS NOT NULL;
+   CREATE TABLE pairing_codes (
+     code_hash TEXT PRIMARY KEY,
+     venue_id TEXT NOT NULL REFERENCES venues(id),
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   );
+   CREATE INDEX pairing_codes_venue ON pairing_codes(venue_id);`,
+];
+
+interface RawVenue {
+  id: string; name: string; created_at: number; token_hash: string | null; paired_at: number | null;
+  revoked_at: number | null; companion_version: string | null; companion_hostname: string | null;
+  connected_at: number | null; last_seen_at: number | null; front_json: string | null;
+}
+
+export class RelayStore {
+  private readonly db: Database.Database;
+
+  /** Opens (creating and migrating as needed) the store in `dataDir`. */
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, STORE_FILE));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      const sql = MIGRATIONS[v] as string;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Inserts a venue; the id must be new. */
+  addVenue(id: string, name: string, now: number): void {
+    this.db.prepare('INSERT INTO venues (id, name, created_at) VALUES (?, ?, ?)').run(id, name, now);
+  }
+
+  getVenue(id: string): VenueRow | null {
+    const row = this.db.prepare('SELECT * FROM venues WHERE id = ?').get(id) as RawVenue | undefined;
+    return row ? toVenue(row) : null;
+  }
+
+  listVenues(): VenueRow[] {
+    return (this.db.prepare('SELECT * FROM venues ORDER BY created_at, id').all() as RawVenue[]).map(toVenue);
+  }
+
+  /** Stores a new pairing code for the venue, replacing its unused ones. */
+  addPairingCode(venueId: string, codeHash: string, now: number, expiresAt: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
+      this.db.prepare('INSERT INTO pairing_codes (code_hash, venue_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+        .run(codeHash, venueId, now, expiresAt);
+    }).immediate();
+  }
+
+  /**
+   * Uses a pairing code at most once: in one transaction it checks the code,
+   * marks it used and installs the new device-token hash (replacing any old
+   * token and clearing a revocation).
+   */
+  claimPairingCode(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): ClaimResult {
+    return this.db.transaction((): ClaimResult => {
+      const code = this.db.prepare('SELECT venue_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?')
+        .get(codeHash) as { venue_id: string; expires_at: number; used_at: number | null } | undefined;
+      if (!code) return { ok: false, reason: 'invalid' };
+      if (code.used_at !== null) return { ok: false, reason: 'used' };
+      if (now >= code.expires_at) return { ok: false, reason: 'expired' };
+      this.db.prepare('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
+      this.db.prepare(`UPDATE venues SET token_hash = ?, paired_at = ?, revoked_at = NULL,
+                         companion_version = ?, companion_hostname = ? WHERE id = ?`)
+        .run(tokenHash, now, companion.version, companion.hostname, code.venue_id);
+      return { ok: true, venueId: code.venue_id };
+    }).immediate();
+  }
+
+  /** The venue a device-token hash belongs to, or null (unknown, replaced or revoked). */
+  venueByTokenHash(tokenHash: string): string | null {
+    const row = this.db.prepare('SELECT id FROM venues WHERE token_hash = ?').get(tokenHash) as { id: string } | undefined;
+    return row?.id ?? null;
+  }
+
+  /** The current token hash of a venue; the server polls it to notice revocation by another process. */
+  tokenHashOf(venueId: string): string | null {
+    const row = this.db.prepare('SELECT token_hash FROM venues WHERE id = ?').get(venueId) as { token_hash: string | null } | undefined;
+    return row?.token_hash ?? null;
+  }
+
+  /** Forgets the venue's device token, so it is refused from now on. Returns false for an unknown venue. */
+  revoke(venueId: string, now: number): boolean {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('UPDATE venues SET token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
+      this.db.prepare('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
+      return r.changes > 0;
+    }).immediate();
+  }
+
+  /** Records a tunnel coming up. */
+  markConnected(venueId: string, companion: CompanionInfo, front: FrontStatus | null, now: number): void {
+    this.db.prepare(`UPDATE venues SET connected_at = ?, last_seen_at = ?, companion_version = ?, companion_hostname = ?,
+                       front_json = COALESCE(?, front_json) WHERE id = ?`)
+      .run(now, now, companion.version, companion.hostname, front ? JSON.stringify(front) : null, venueId);
+  }
+
+  markSeen(venueId: string, now: number): void {
+    this.db.prepare('UPDATE venues SET last_seen_at = ? WHERE id = ?').run(now, venueId);
+  }
+
+  setFront(venueId: string, front: FrontStatus): void {
+    this.db.prepare('UPDATE venues SET front_json = ? WHERE id = ?').run(JSON.stringify(front), venueId);
+  }
+}
+
+function toVenue(r: RawVenue): VenueRow {
+  let front: FrontStatus | null = null;
+  if (r.front_json) {
+    try {
+      const parsed = FrontStatusSchema.safeParse(JSON.parse(r.front_json));
+      front = parsed.success ? parsed.data : null;
+    } catch {
+      front = null;
+    }
+  }
+  return {
+    id: r.id,
+    name: r.name,
+    createdAt: r.created_at,
+    tokenHash: r.token_hash,
+    pairedAt: r.paired_at,
+    revokedAt: r.revoked_at,
+    companion: r.companion_version && r.companion_hostname ? { version: r.companion_version, hostname: r.companion_hostname } : null,
+    connectedAt: r.connected_at,
+    lastSeenAt: r.last_seen_at,
+    front,
+  };
+}

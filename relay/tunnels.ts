@@ -1,0 +1,136 @@
+/**
+ * The live tunnel registry: at most one current link per venue. A newer link
+ * makes the older one drain (go-away); a revoked token closes its links within
+ * REVOCATION_POLL_MS even when another process (the CLI) revoked it.
+ */
+import type { WebSocket } from 'ws';
+import type { Clock } from '../main/core/clock.ts';
+import type { Logger } from '../main/core/logger.ts';
+import type { FrontStatus } from '../protocol/local.ts';
+import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
+import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
+import type { RelayMetrics } from './metrics.ts';
+import type { RelayStore } from './store.ts';
+
+/** How often the registry re-reads token hashes to notice a revocation made by another process. */
+export const REVOCATION_POLL_MS = 1_000;
+/** How often lastSeenAt of online venues is written to the store (it is exact in memory). */
+export const LAST_SEEN_PERSIST_MS = 30_000;
+
+export class TunnelRegistry {
+  private readonly current = new Map<string, RelayLink>();
+  private readonly all = new Set<RelayLink>();
+  private readonly pollTimer: NodeJS.Timeout;
+  private readonly persistTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: RelayStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly metrics: RelayMetrics,
+    private readonly timing: LinkTiming = DEFAULT_LINK_TIMING,
+    private readonly drainMs: number = GOAWAY_DRAIN_MS,
+  ) {
+    this.pollTimer = clock.setInterval(() => this.checkRevocations(), REVOCATION_POLL_MS);
+    this.persistTimer = clock.setInterval(() => this.persistSeen(), LAST_SEEN_PERSIST_MS);
+    this.pollTimer.unref?.();
+    this.persistTimer.unref?.();
+  }
+
+  /** Takes an authenticated, upgraded socket; it becomes the venue's current link once its hello is valid. */
+  attach(ws: WebSocket, venueId: string, tokenHash: string): RelayLink {
+    const log = this.log.child({ venueId });
+    const link = new RelayLink(ws, venueId, tokenHash, this.clock, log, {
+      onReady: (l, hello) => {
+        const old = this.current.get(venueId);
+        this.current.set(venueId, l);
+        this.metrics.tunnelsOpened.inc();
+        log.info('tunnel up', { linkId: l.id, companion: hello.companion, frontOrigin: hello.frontOrigin, replaces: old?.id });
+        try {
+          this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
+        } catch (e) {
+          log.error('could not record the connection', { err: String(e) });
+        }
+        if (old && old !== l) old.goaway('replaced', this.drainMs);
+      },
+      onStatus: (l, front) => {
+        try {
+          this.store.setFront(venueId, front);
+        } catch (e) {
+          log.error('could not record the plugin state', { err: String(e) });
+        }
+      },
+      onClose: (l, code, reason) => {
+        this.all.delete(l);
+        if (this.current.get(venueId) === l) this.current.delete(venueId);
+        log.info('tunnel closed', { linkId: l.id, code, reason });
+        try {
+          this.store.markSeen(venueId, l.lastSeenAt);
+        } catch { /* store closed during shutdown */ }
+      },
+    }, this.timing);
+    this.all.add(link);
+    return link;
+  }
+
+  /** The venue's link that takes new streams, or null when the venue is offline. */
+  get(venueId: string): RelayLink | null {
+    const l = this.current.get(venueId);
+    return l && !l.draining && !l.closed ? l : null;
+  }
+
+  /** Any live link of the venue (current first), for status views. */
+  live(venueId: string): RelayLink | null {
+    return this.current.get(venueId) ?? null;
+  }
+
+  /** How many links are open (including draining ones). */
+  count(): number {
+    return this.all.size;
+  }
+
+  /** Asks the venue's current link to drain; the companion reconnects first. Returns false when offline. */
+  goaway(venueId: string, reason: 'drain' | 'shutdown' = 'drain'): boolean {
+    const l = this.current.get(venueId);
+    if (!l) return false;
+    this.current.delete(venueId);
+    l.goaway(reason, this.drainMs);
+    return true;
+  }
+
+  /** Closes every link of the venue at once with `revoked`. */
+  revoke(venueId: string): void {
+    for (const l of [...this.all]) if (l.venueId === venueId) l.close(CloseCode.revoked, 'device token revoked');
+  }
+
+  /** Closes every link (server shutdown). */
+  closeAll(): void {
+    this.clock.clearInterval(this.pollTimer);
+    this.clock.clearInterval(this.persistTimer);
+    for (const l of [...this.all]) l.close(CloseCode.goingAway, 'relay shutting down');
+  }
+
+  private checkRevocations(): void {
+    for (const l of [...this.all]) {
+      let hash: string | null;
+      try {
+        hash = this.store.tokenHashOf(l.venueId);
+      } catch (e) {
+        this.log.error('revocation check failed', { err: String(e) });
+        return;
+      }
+      if (hash !== l.tokenHash) {
+        this.log.info('device token no longer valid, closing tunnel', { venueId: l.venueId, linkId: l.id });
+        l.close(CloseCode.revoked, 'device token revoked');
+      }
+    }
+  }
+
+  private persistSeen(): void {
+    for (const l of this.current.values()) {
+      try {
+        this.store.markSeen(l.venueId, l.lastSeenAt);
+      } catch { /* next round */ }
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The relay's management routes: venues (API key), pairing (the code is the
+ * credential, rate-limited), revocation. All bodies are validated with the
+ * shapes of protocol/relay.ts.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import type { Clock } from '../main/core/clock.ts';
+import type { Logger } from '../main/core/logger.ts';
+import { CreateVenueRequest, PairRequest, RelayErrorCode, type VenueView } from '../protocol/relay.ts';
+import type { RelayMetrics } from './metrics.ts';
+import type { Pairing, RateLimiter } from './pairing.ts';
+import type { RelayStore, VenueRow } from './store.ts';
+import type { TunnelRegistry } from './tunnels.ts';
+
+export interface VenueRouteDeps {
+  store: RelayStore;
+  pairing: Pairing;
+  limiter: RateLimiter;
+  tunnels: TunnelRegistry;
+  metrics: RelayMetrics;
+  clock: Clock;
+  log: Logger;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const json = express.json({ limit: '16kb' });
+
+/** The view of one venue: stored facts overlaid with the live tunnel, if any. */
+export function venueView(row: VenueRow, tunnels: TunnelRegistry): VenueView {
+  const live = tunnels.live(row.id);
+  return {
+    venueId: row.id,
+    name: row.name,
+    createdAt: new Date(row.createdAt).toISOString(),
+    online: live !== null && !live.closed,
+    connectedAt: iso(live ? live.connectedAt : row.connectedAt),
+    lastSeenAt: iso(live ? live.lastSeenAt : row.lastSeenAt),
+    pairedAt: iso(row.pairedAt),
+    revoked: row.revokedAt !== null,
+    companion: live?.hello?.companion ?? row.companion,
+    front: row.front,
+  };
+}
+
+function badRequest(res: Response, message: string): void {
+  res.status(400).json({ error: RelayErrorCode.badRequest, message });
+}
+
+/** Routes that need the API key (the caller mounts them behind it). */
+export function venueRoutes(d: VenueRouteDeps): Router {
+  const r = express.Router();
+
+  r.post('/v1/venues', json, (req: Request, res: Response) => {
+    const body = CreateVenueRequest.safeParse(req.body);
+    if (!body.success) return badRequest(res, 'expected { "name": string }');
+    const created = d.pairing.createVenue(body.data.name);
+    d.log.info('venue created', { venueId: created.venueId, name: body.data.name });
+    res.status(201).json(created);
+  });
+
+  r.get('/v1/venues', (_req, res) => {
+    res.json({ venues: d.store.listVenues().map((v) => venueView(v, d.tunnels)) });
+  });
+
+  r.get('/v1/venues/:venueId', (req, res) => {
+    const v = d.store.getVenue(String(req.params.venueId));
+    if (!v) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+    res.json(venueView(v, d.tunnels));
+  });
+
+  r.post('/v1/venues/:venueId/pairing', (req, res) => {
+    const v = d.store.getVenue(String(req.params.venueId));
+    if (!v) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+    res.status(201).json(d.pairing.issueCode(v.id));
+  });
+
+  r.post('/v1/venues/:venueId/revoke', (req, res) => {
+    const id = String(req.params.venueId);
+    if (!d.store.revoke(id, d.clock.now())) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+    d.tunnels.revoke(id);
+    d.log.info('venue revoked', { venueId: id });
+    const v = d.store.getVenue(id);
+    res.json(v ? venueView(v, d.tunnels) : {});
+  });
+
+  return r;
+}
+
+/** `POST /v1/pair`: no API key; rate-limited per client address and globally. */
+export function pairRoute(d: VenueRouteDeps): Router {
+  const r = express.Router();
+  r.post('/v1/pair', json, (req, res) => {
+    const ip = req.ip ?? req.socket.remoteAddress ?? '?';
+    const allowed = d.limiter.take(ip);
+    if (!allowed.ok) {
+      d.metrics.pairAttempts.inc({ result: 'rate_limited' });
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(allowed.retryAfterMs / 1000))));
+      return void res.status(429).json({ error: RelayErrorCode.rateLimited, message: 'too many pairing attempts; wait and retry' });
+    }
+    const body = PairRequest.safeParse(req.body);
+    if (!body.success) {
+      d.metrics.pairAttempts.inc({ result: 'malformed' });
+      return badRequest(res, 'expected { "pairingCode": string, "companion": { "version", "hostname" } }');
+    }
+    const r2 = d.pairing.pair(body.data.pairingCode, body.data.companion);
+    if (r2.ok) {
+      d.metrics.pairAttempts.inc({ result: 'ok' });
+      d.log.info('venue paired', { venueId: r2.venueId, companion: body.data.companion });
+      // A venue paired again gets a new token: the registry's poll closes the old token's tunnel.
+      return void res.json({ venueId: r2.venueId, deviceToken: r2.deviceToken });
+    }
+    d.metrics.pairAttempts.inc({ result: r2.reason });
+    d.log.warn('pairing refused', { reason: r2.reason, ip });
+    switch (r2.reason) {
+      case 'malformed':
+      case 'invalid':
+        return void res.status(404).json({ error: RelayErrorCode.invalidCode, message: 'no such pairing code' });
+      case 'expired':
+        return void res.status(410).json({ error: RelayErrorCode.codeExpired, message: 'the pairing code has expired' });
+      case 'used':
+        return void res.status(409).json({ error: RelayErrorCode.codeUsed, message: 'the pairing code was already used' });
+    }
+  });
+  return r;
+}
