@@ -207,7 +207,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
 
   function listen(onMain: boolean, p: number): Promise<http.Server> {
     return new Promise((resolve, reject) => {
-      const server = http.createServer(handler(onMain));
+      // No Host header is not refused here: links then fall back to the listen address.
+      const server = http.createServer({ requireHostHeader: false }, handler(onMain));
       server.on('connection', (s) => {
         sockets.set(s, server);
         s.on('close', () => sockets.delete(s));

@@ -182,10 +182,11 @@ export function seedWorld(world: World): void {
     [90, () => { o.e2 = open(3); }],
     [85, () => world.kitchen(get(o, 'e2'), 'Served')],
     [30, () => world.bill(get(o, 'e2'))],
-    // e: in the kitchen, partly cooking.
+    // e: in the kitchen: one item cooked, one cooking, the rest printed and waiting.
     [60, () => { o.e = open(4); }],
     [55, () => world.kitchen(get(o, 'e'), 'PrintedNotCooking')],
-    [45, () => world.kitchen(get(o, 'e'), 'CookingStarted')],
+    [45, () => { const e = get(o, 'e'); world.kitchen(e, 'CookingStarted', world.items(e)[1]?.id); }],
+    [42, () => { const e = get(o, 'e'); world.kitchen(e, 'CookingCompleted', world.items(e)[0]?.id); }],
     // d2: a delivery being cooked.
     [52, () => { d.d2 = world.createDelivery({ items: items(2), ...customer() }); }],
     [44, () => world.advanceDelivery(get(d, 'd2'), 'CookingStarted')],

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Order, Table, User } from '../../protocol/front.ts';
+import { startSim } from '../../sim/index.ts';
+import type { Sim, SimState } from '../../sim/index.ts';
+import { control, get, getJson, login } from '../helpers/sim.ts';
+
+interface OrderView {
+  Id: string; Number: number; Status: string; Revision: number; FullSum: number; ResultSum: number;
+  ProcessedPaymentsSum: number; BillTime: string | null; CloseTime: string | null; WaiterName: string;
+  Guests: { Items: { Id: string; Status: string; Deleted: boolean; PrintTime: string | null; ServeTime: string | null }[] }[];
+  Payments: { Sum: number; Type: { Name: string; Kind: string; Code?: string } }[];
+}
+
+const items = (o: OrderView) => o.Guests.flatMap((g) => g.Items);
+
+describe('the control API', () => {
+  let sim: Sim;
+  let token: string;
+  let codes: string[];
+  beforeAll(async () => {
+    sim = await startSim({ port: 0, auto: false });
+    token = await login(sim);
+    codes = (await get<{ Code: string; IsActive: boolean }[]>(sim, '/api/products', token)).filter((p) => p.IsActive).map((p) => p.Code);
+  });
+  afterAll(async () => { await sim.close(); });
+
+  it('reports its state', async () => {
+    const s = await control<SimState>(sim, 'GET', 'state');
+    expect(s.status).toBe(200);
+    expect(s.body).toMatchObject({ listening: true, auto: false, liveTokens: 1, logins: 1, version: '7.4.6012.0' });
+    expect(s.body.counts.tables).toBe(20);
+    expect(s.body.faults).toEqual({ latencyMs: 0, errorRate: 0, hang: false, malformed: false, html: false, reset: false });
+  });
+
+  it('runs an order from opening to an EVVA payment, raising Revision at every step', async () => {
+    const made = await control<OrderView>(sim, 'POST', 'orders', { tableNum: 5, items: [{ productCode: codes[0], amount: 2 }] });
+    expect(made.status).toBe(201);
+    expect(Order.safeParse(made.body).success).toBe(true);
+    const id = made.body.Id;
+    expect(made.body).toMatchObject({ Status: 'New', ProcessedPaymentsSum: 0 });
+    let rev = made.body.Revision;
+    const step = async (method: string, path: string, body?: unknown) => {
+      const r = await control<OrderView>(sim, method, path, body);
+      expect(r.status, `${method} ${path}: ${r.text}`).toBe(200);
+      expect(r.body.Revision).toBeGreaterThan(rev);
+      rev = r.body.Revision;
+      return r.body;
+    };
+    const more = await step('POST', `orders/${id}/items`, { items: [{ productCode: codes[1], amount: 1 }] });
+    expect(items(more)).toHaveLength(2);
+    const printed = await step('POST', `orders/${id}/status`, {});
+    expect(items(printed).map((i) => i.Status)).toEqual(['PrintedNotCooking', 'PrintedNotCooking']);
+    expect(items(printed)[0]?.PrintTime).not.toBeNull();
+    const kitchen = await get<{ BaseOrder: string; Items: { ProcessingStatus: number }[] }[]>(sim, '/api/kitchenorders', token);
+    expect(kitchen.some((k) => k.BaseOrder.endsWith(id))).toBe(true);
+    const served = await step('POST', `orders/${id}/status`, { to: 'Served' });
+    expect(items(served).every((i) => i.Status === 'Served' && i.ServeTime !== null)).toBe(true);
+    const billed = await step('POST', `orders/${id}/bill`);
+    expect(billed.Status).toBe('Bill');
+    expect(billed.BillTime).not.toBeNull();
+    const closed = await step('POST', `orders/${id}/close`, { paymentType: 'EVVA' });
+    expect(closed.Status).toBe('Closed');
+    expect(closed.CloseTime).not.toBeNull();
+    expect(closed.Payments).toHaveLength(1);
+    expect(closed.Payments[0]).toMatchObject({ Sum: closed.ResultSum, Type: { Name: 'EVVA', Kind: 'Card', Code: 'EVVAP' } });
+    expect(closed.ProcessedPaymentsSum).toBe(closed.ResultSum);
+    // And the plugin shows the same.
+    const seen = await get<OrderView>(sim, `/api/orders/${id}`, token);
+    expect(seen.Status).toBe('Closed');
+    expect(seen.Revision).toBe(rev);
+    // A closed order no longer changes.
+    expect((await control(sim, 'POST', `orders/${id}/items`, { items: [{ productCode: codes[0], amount: 1 }] })).status).toBe(409);
+    expect((await control(sim, 'DELETE', `orders/${id}`)).status).toBe(409);
+  });
+
+  it('takes a partial payment, then closes with the code EVVAP', async () => {
+    const o = (await control<OrderView>(sim, 'POST', 'orders', { tableNum: 6, items: [{ productCode: codes[2], amount: 1 }] })).body;
+    const half = Math.floor(o.ResultSum / 2);
+    const part = (await control<OrderView>(sim, 'POST', `orders/${o.Number}/close`, { paymentType: 'Наличные', sum: half })).body;
+    expect(part.Status).toBe('New');
+    expect(part.ProcessedPaymentsSum).toBe(half);
+    const rest = (await control<OrderView>(sim, 'POST', `orders/${o.Id}/close`, { paymentType: 'EVVAP' })).body;
+    expect(rest.Status).toBe('Closed');
+    expect(rest.Payments.map((p) => p.Type.Name)).toEqual(['Наличные', 'EVVA']);
+  });
+
+  it('deletes an order and an item', async () => {
+    const o = (await control<OrderView>(sim, 'POST', 'orders', { tableNum: 7, items: [{ productCode: codes[3], amount: 1 }, { productCode: codes[4], amount: 1 }] })).body;
+    const itemId = items(o)[0]!.Id;
+    const less = await control<OrderView>(sim, 'DELETE', `orders/${o.Id}/items/${itemId}`);
+    expect(items(less.body).find((i) => i.Id === itemId)?.Deleted).toBe(true);
+    expect(less.body.FullSum).toBeLessThan(o.FullSum);
+    const gone = await control<OrderView>(sim, 'DELETE', `orders/${o.Id}`);
+    expect(gone.status).toBe(200);
+    expect((await get<OrderView>(sim, `/api/orders/${o.Id}`, token)).Status).toBe('Deleted');
+  });
+
+  it('adds and removes staff and tables, which the plugin then shows or forgets', async () => {
+    const added = await control(sim, 'POST', 'staff', { name: 'Сидоров Пётр', courier: true, hasPinCode: false });
+    expect(added.status).toBe(201);
+    expect(User.parse(added.body)).toMatchObject({ Name: 'Сидоров Пётр', HasPinCode: false, Rights: ['D_DC0'] });
+    expect((await getJson(sim, `/api/users/${encodeURIComponent('Сидоров Пётр')}`, token)).status).toBe(200);
+    expect((await control(sim, 'POST', 'staff', { name: 'Сидоров Пётр' })).status).toBe(409);
+    expect((await control(sim, 'DELETE', `staff/${encodeURIComponent('Сидоров Пётр')}`)).status).toBe(200);
+    expect((await getJson(sim, `/api/users/${encodeURIComponent('Сидоров Пётр')}`, token)).status).toBe(404);
+
+    const t = await control(sim, 'POST', 'tables', { number: 40, section: 'Веранда', seats: 6 });
+    expect(t.status).toBe(201);
+    expect(Table.parse(t.body)).toMatchObject({ Number: 40, SectionName: 'Веранда', SeatingCapacity: 6 });
+    expect((await get<{ Number: number }[]>(sim, '/api/tables', token)).some((x) => x.Number === 40)).toBe(true);
+    expect((await control(sim, 'DELETE', 'tables/40')).status).toBe(200);
+    expect((await getJson(sim, '/api/tables/40', token)).status).toBe(404);
+  });
+
+  it('will not remove a table that has an open order', async () => {
+    await control(sim, 'POST', 'orders', { tableNum: 8, items: [] });
+    const r = await control<{ error: string }>(sim, 'DELETE', 'tables/8');
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatch(/open order/);
+  });
+
+  it('creates and moves a delivery', async () => {
+    const d = await control<{ Id: string; Status: string }>(sim, 'POST', 'deliveries', { items: [{ productCode: codes[0], amount: 1 }], customerName: 'Ирина' });
+    expect(d.status).toBe(201);
+    expect(d.body.Status).toBe('Unconfirmed');
+    const moved = await control<{ Status: string; CourierName: string | null }>(sim, 'POST', `deliveries/${d.body.Id}/status`, { to: 'OnWay' });
+    expect(moved.body.Status).toBe('OnWay');
+    expect(moved.body.CourierName).not.toBeNull();
+    expect((await control(sim, 'POST', `deliveries/${d.body.Id}/status`, { to: 'Cancelled' })).status).toBe(409);
+  });
+
+  it('refuses bad input with 400 and says which field is wrong', async () => {
+    const cases: [string, string, unknown, RegExp][] = [
+      ['POST', 'orders', { tableNum: 'five', items: [] }, /tableNum/],
+      ['POST', 'orders', { tableNum: 5 }, /items/],
+      ['POST', 'orders', { tableNum: 5, items: [{ productCode: 'nope', amount: 1 }] }, /No product with code 'nope'/],
+      ['POST', 'orders', { tableNum: 999, items: [] }, /No table number 999/],
+      ['POST', 'orders', { tableNum: 5, items: [], extra: 1 }, /extra/],
+      ['POST', 'orders', { tableNum: 5, items: [{ productCode: codes[0], amount: -1 }] }, /amount/],
+      ['POST', 'faults', { errorRate: 2 }, /errorRate/],
+      ['POST', 'faults', { hang: 'yes' }, /hang/],
+      ['POST', 'auto', {}, /on/],
+      ['POST', 'config', { licenceSlots: -1 }, /licenceSlots/],
+      ['POST', 'stop', { forMs: 'soon' }, /forMs/],
+      ['POST', 'staff', { name: '' }, /name/],
+      ['POST', 'tables', { number: 1.5 }, /number/],
+    ];
+    for (const [method, path, body, re] of cases) {
+      const r = await control<{ error: string }>(sim, method, path, body);
+      expect(r.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(r.body.error, `${path} ${JSON.stringify(body)}`).toMatch(re);
+    }
+    const raw = await fetch(`${sim.url}/_sim/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    expect(raw.status).toBe(400);
+    expect((await control(sim, 'POST', 'orders/00000000-0000-4000-8000-000000000000/bill')).status).toBe(404);
+    expect((await control(sim, 'GET', 'nowhere')).status).toBe(404);
+    const o = (await control<OrderView>(sim, 'POST', 'orders', { tableNum: 9, items: [{ productCode: codes[0], amount: 1 }] })).body;
+    const barter = await control<{ error: string }>(sim, 'POST', `orders/${o.Number}/close`, { paymentType: 'Бартер' });
+    expect(barter.status).toBe(400);
+    expect(barter.body.error).toMatch(/No payment type 'Бартер'/);
+  });
+
+  it('changes config: slots and token lifetime', async () => {
+    const r = await control<SimState>(sim, 'POST', 'config', { licenceSlots: 1 });
+    expect(r.body.config.licenceSlots).toBe(1);
+    expect((await fetch(`${sim.url}/api/login/2050`)).status).toBe(403);
+    await control(sim, 'POST', 'config', { licenceSlots: 5 });
+    expect((await fetch(`${sim.url}/api/login/2050`)).status).toBe(200);
+  });
+
+  it('runs automatic events on demand with /_sim/tick', async () => {
+    const before = (await control<SimState>(sim, 'GET', 'state')).body.revision;
+    const r = await control<{ events: string[] }>(sim, 'POST', 'tick', { count: 5 });
+    expect(r.body.events).toHaveLength(5);
+    expect((await control<SimState>(sim, 'GET', 'state')).body.revision).toBeGreaterThan(before);
+  });
+
+  it('turns automatic activity on and off', async () => {
+    expect((await control<SimState>(sim, 'POST', 'auto', { on: true })).body.auto).toBe(true);
+    expect((await control<SimState>(sim, 'POST', 'auto', { on: false })).body.auto).toBe(false);
+  });
+});
