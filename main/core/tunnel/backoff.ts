@@ -1,0 +1,46 @@
+/**
+ * Reconnect delays: full-jitter exponential backoff (each delay uniform in
+ * [0, min(cap, base·2^attempt)]), so a thousand companions that lost the relay
+ * at the same moment come back spread out instead of as a storm.
+ */
+
+/** Ceiling of the first retry's delay. */
+export const BACKOFF_BASE_MS = 500;
+/** Largest ceiling: a companion retries at least this often while the relay is away. */
+export const BACKOFF_CAP_MS = 30_000;
+/** A link that stayed up this long resets the backoff to the start. */
+export const STABLE_AFTER_MS = 30_000;
+/** Retry delay after the relay refused the device token: slow, the token will not get better by itself. */
+export const TOKEN_REFUSED_RETRY_MS = 5 * 60_000;
+/** Retry delay after another companion took over the venue with the same token. */
+export const REPLACED_RETRY_MS = 60_000;
+
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly random: () => number = Math.random,
+    private readonly baseMs = BACKOFF_BASE_MS,
+    private readonly capMs = BACKOFF_CAP_MS,
+  ) {}
+
+  /** The next delay; never negative, never above the current ceiling (which never exceeds capMs). */
+  next(): number {
+    const ceiling = this.ceiling();
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return Math.floor(this.random() * ceiling);
+  }
+
+  /** The ceiling the next delay is drawn under. */
+  ceiling(): number {
+    return Math.min(this.capMs, this.baseMs * 2 ** this.attempt);
+  }
+
+  get attempts(): number {
+    return this.attempt;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+}

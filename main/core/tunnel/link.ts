@@ -1,0 +1,463 @@
+/**
+ * The companion's end of one tunnel WebSocket: hello/welcome, heartbeats, and
+ * serving the relay's streams through the gate and the Upstream. A bad frame
+ * closes this link with a reason; no frame, however malformed, throws out of
+ * here. Body bytes move only within credit, in both directions.
+ */
+import type { WebSocket } from 'ws';
+import type { FrontStatus } from '../../../protocol/local.ts';
+import {
+  CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL,
+  decodeFrame, encodeControl, encodeData, stripHopByHop,
+  type ControlFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
+} from '../../../protocol/tunnel.ts';
+import type { Clock } from '../clock.ts';
+import { isFrontError } from '../front/errors.ts';
+import type { Logger } from '../logger.ts';
+import { check, type GatePolicy } from './gate.ts';
+import type { Upstream } from './upstream.ts';
+
+export interface TunnelLimits {
+  /** Largest response body relayed; beyond it the stream fails with too_large. */
+  maxResponseBytes: number;
+  /** Streams served at once; more are answered with overloaded. */
+  maxStreams: number;
+}
+/** 100 MiB answers and 64 concurrent calls: far above what the plugin serves, low enough to bound memory (64 × 256 KiB credit). */
+export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = { maxResponseBytes: 100 * 1024 * 1024, maxStreams: 64 };
+/** Above this many bytes queued on the socket, response pumps wait: the link, not only each stream, stays bounded. */
+export const LINK_SEND_HIGH_WATER = 1024 * 1024;
+/** How often a pump re-checks a full socket queue. */
+const HIGH_WATER_POLL_MS = 5;
+
+export interface LinkTiming {
+  pingIntervalMs: number;
+  deadAfterMs: number;
+  checkMs: number;
+  helloTimeoutMs: number;
+}
+
+export interface CompanionLinkEvents {
+  onWelcome(link: CompanionLink, w: WelcomeFrame): void;
+  onGoaway(link: CompanionLink, g: GoawayFrame): void;
+  onClose(link: CompanionLink, code: number, reason: string): void;
+}
+
+export interface CompanionLinkOptions {
+  ws: WebSocket;
+  clock: Clock;
+  log: Logger;
+  upstream: Upstream;
+  policy: GatePolicy;
+  limits: TunnelLimits;
+  timing: LinkTiming;
+  companion: { version: string; hostname: string };
+  frontOrigin: string | null;
+  front: FrontStatus | null;
+  events: CompanionLinkEvents;
+}
+
+class ServedStream {
+  readonly abort = new AbortController();
+  readonly send = new SendCredit();
+  readonly recv = new RecvCredit();
+  done = false;
+  private queue: Buffer[] = [];
+  private ended = false;
+  private wake: (() => void) | null = null;
+  private received = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly sid: number, readonly req: ReqFrame, private readonly link: CompanionLink) {}
+
+  /** The request body as the Upstream pulls it; credit goes back to the relay as each chunk is taken. */
+  async *body(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk) {
+        this.link.grant(this, chunk.length);
+        yield chunk;
+        continue;
+      }
+      if (this.ended) return;
+      if (this.abort.signal.aborted) throw this.abort.signal.reason;
+      await new Promise<void>((r) => { this.wake = r; });
+      this.wake = null;
+    }
+  }
+
+  pushBody(chunk: Buffer, max: number): boolean {
+    this.received += chunk.length;
+    if (this.received > max) return false;
+    this.queue.push(chunk);
+    this.wake?.();
+    return true;
+  }
+  endBody(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  /** (Re)arms the stream's timer: the wait for the head, then each wait for the next upstream chunk. */
+  arm(clock: Clock, ms: number, onFire: () => void): void {
+    clock.clearTimeout(this.timer);
+    this.timer = clock.setTimeout(onFire, ms);
+  }
+  disarm(clock: Clock): void {
+    clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+  stop(clock: Clock, reason: unknown): void {
+    this.done = true;
+    this.disarm(clock);
+    this.send.fail(reason);
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+    this.wake?.();
+  }
+}
+
+export class CompanionLink {
+  welcome: WelcomeFrame | null = null;
+  closed = false;
+  draining = false;
+  /** The most body bytes any stream had unacknowledged, and the largest socket queue seen: for tests and support. */
+  readonly stats = { maxStreamOutstanding: 0, maxSocketQueued: 0, bytesOut: 0, bytesIn: 0, streamsServed: 0 };
+  private readonly streams = new Map<number, ServedStream>();
+  private lastSid = 0;
+  private readonly heartbeat: Heartbeat;
+  private helloTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly o: CompanionLinkOptions;
+  private readonly frontHost: string | undefined;
+
+  constructor(o: CompanionLinkOptions) {
+    this.o = o;
+    this.frontHost = o.frontOrigin ? new URL(o.frontOrigin).host : undefined;
+    const { ws, clock } = o;
+    this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
+      o.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
+      this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
+    }, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
+    this.helloTimer = clock.setTimeout(() => {
+      if (!this.welcome) this.close(CloseCode.helloTimeout, 'no welcome');
+    }, o.timing.helloTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString()));
+    ws.on('error', (err) => o.log.warn('tunnel socket error', { err: err.message }));
+    this.sendControl({
+      t: 'hello', v: TUNNEL_PROTOCOL, companion: o.companion, frontOrigin: o.frontOrigin,
+      ...(o.front ? { front: o.front } : {}),
+    });
+  }
+
+  get rttMs(): number | null {
+    return this.heartbeat.rttMs;
+  }
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Reports the plugin state to the relay. */
+  sendStatus(front: FrontStatus, frontOrigin: string | null): void {
+    this.sendControl({ t: 'status', front, frontOrigin });
+  }
+
+  /** Takes no new streams and closes once the in-flight ones finish, or after `drainMs`. */
+  drain(drainMs: number): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.drainTimer = this.o.clock.setTimeout(() => this.close(CloseCode.normal, 'drain timeout'), drainMs);
+    this.maybeDrained();
+  }
+
+  /** Resolves once the socket is closed, or after `ms` (it is then terminated). */
+  waitClosed(ms: number): Promise<void> {
+    const ws = this.o.ws;
+    if (ws.readyState === ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = this.o.clock.setTimeout(() => { ws.terminate(); resolve(); }, ms);
+      ws.once('close', () => { this.o.clock.clearTimeout(t); resolve(); });
+    });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.teardown(code, reason);
+    try { this.o.ws.close(code, reason); } catch { this.o.ws.terminate(); }
+    const t = this.o.clock.setTimeout(() => this.o.ws.terminate(), 2_000);
+    t.unref?.();
+  }
+
+  terminate(code: number, reason: string): void {
+    if (this.closed) return;
+    this.teardown(code, reason);
+    this.o.ws.terminate();
+  }
+
+  /** Hands `bytes` of credit back to the relay for a request body. */
+  grant(s: ServedStream, bytes: number): void {
+    if (s.done) return;
+    s.recv.grant(bytes);
+    this.sendControl({ t: 'window', sid: s.sid, bytes });
+  }
+
+  private sendControl(frame: ControlFrame): void {
+    if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
+    this.o.ws.send(encodeControl(frame));
+  }
+
+  private teardown(code: number, reason: string): void {
+    this.closed = true;
+    this.heartbeat.stop();
+    this.o.clock.clearTimeout(this.helloTimer);
+    this.o.clock.clearTimeout(this.drainTimer);
+    for (const s of [...this.streams.values()]) this.finish(s, new Error(`link closed: ${reason}`));
+    this.o.events.onClose(this, code, reason);
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    if (!this.closed) this.teardown(code, reason || 'socket closed');
+  }
+
+  private finish(s: ServedStream, reason: unknown): void {
+    if (s.done) return;
+    s.stop(this.o.clock, reason);
+    this.streams.delete(s.sid);
+    this.stats.maxStreamOutstanding = Math.max(this.stats.maxStreamOutstanding, s.send.maxOutstanding);
+    this.maybeDrained();
+  }
+
+  private maybeDrained(): void {
+    if (this.draining && this.streams.size === 0) this.close(CloseCode.normal, 'drained');
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(data, isBinary);
+    } catch (e) {
+      const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'undecodable frame');
+      this.o.log.warn('bad frame from relay, closing tunnel', { reason: fe.message });
+      this.close(fe.closeCode, fe.message);
+      return;
+    }
+    this.heartbeat.seen();
+    try {
+      this.dispatch(frame);
+    } catch (e) {
+      const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'frame handling failed');
+      if (!(e instanceof FrameError)) this.o.log.error('error handling a tunnel frame', { err: e instanceof Error ? e.message : String(e), t: frame.t });
+      else this.o.log.warn('protocol violation by relay, closing tunnel', { reason: fe.message });
+      this.close(fe.closeCode, fe.message);
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    if (!this.welcome && f.t !== 'welcome' && f.t !== 'ping' && f.t !== 'pong') {
+      throw new FrameError(CloseCode.protocolError, `'${f.t}' before welcome`);
+    }
+    switch (f.t) {
+      case 'welcome':
+        if (this.welcome) throw new FrameError(CloseCode.protocolError, 'second welcome');
+        if (f.v !== TUNNEL_PROTOCOL) {
+          this.close(CloseCode.unsupportedVersion, `relay speaks ${f.v}`);
+          return;
+        }
+        this.welcome = f;
+        this.o.clock.clearTimeout(this.helloTimer);
+        this.o.events.onWelcome(this, f);
+        return;
+      case 'ping':
+        this.sendControl({ t: 'pong', id: f.id });
+        return;
+      case 'pong':
+        this.heartbeat.pong(f.id);
+        return;
+      case 'goaway':
+        this.o.events.onGoaway(this, f);
+        return;
+      case 'req':
+        this.onReq(f);
+        return;
+      case 'data': {
+        const s = this.stream(f.sid);
+        if (!s) return;
+        if (!s.recv.receive(f.payload.length)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} overran its credit`);
+        this.stats.bytesIn += f.payload.length;
+        if (!s.pushBody(f.payload, this.o.policy.maxRequestBytes)) this.fail(s, 'too_large', `request body over ${this.o.policy.maxRequestBytes} bytes`);
+        return;
+      }
+      case 'end': {
+        this.stream(f.sid)?.endBody();
+        return;
+      }
+      case 'window': {
+        const s = this.stream(f.sid);
+        if (s && !s.send.grant(f.bytes)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} granted beyond its window`);
+        return;
+      }
+      case 'cancel': {
+        const s = this.stream(f.sid);
+        if (s) {
+          this.o.log.debug('stream cancelled by relay', { sid: f.sid, reason: f.reason });
+          this.finish(s, new Error(`cancelled: ${f.reason ?? 'by relay'}`));
+        }
+        return;
+      }
+      case 'error': {
+        // The relay failed the request body side (e.g. the caller's body was too large).
+        const s = this.stream(f.sid);
+        if (s) this.finish(s, new Error(`relay error: ${f.code}`));
+        return;
+      }
+      case 'cmd':
+        // Reserved: commands arrive with a later issue. Answer so the relay never waits.
+        this.sendControl({ t: 'cmd_result', id: f.id, ok: false, error: { code: 'unsupported', message: `command ${f.name} is not supported by this companion` } });
+        return;
+      case 'ack':
+        return; // Reserved for the feed: nothing is sent that needs acknowledging yet.
+      case 'hello': case 'res': case 'status': case 'cmd_result': case 'event':
+        throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the relay`);
+    }
+  }
+
+  private stream(sid: number): ServedStream | undefined {
+    if (sid % 2 === 0 || sid > this.lastSid) throw new FrameError(CloseCode.protocolError, `unknown stream ${sid}`);
+    return this.streams.get(sid);
+  }
+
+  private onReq(f: ReqFrame): void {
+    if (f.sid % 2 === 0 || f.sid <= this.lastSid) throw new FrameError(CloseCode.protocolError, `stream id ${f.sid} not new`);
+    this.lastSid = f.sid;
+    const s = new ServedStream(f.sid, f, this);
+    if (this.draining || this.streams.size >= this.o.limits.maxStreams) {
+      this.sendControl({ t: 'error', sid: f.sid, code: 'overloaded', message: 'too many requests in flight' });
+      return;
+    }
+    const verdict = check({ method: f.method, path: f.path, headers: f.headers, body: f.body }, this.o.policy, this.frontHost);
+    if (!('ok' in verdict)) {
+      this.o.log.warn('tunnel request refused by the gate', { method: f.method, path: f.path.split('?')[0]?.slice(0, 200), reason: verdict.refuse });
+      this.sendControl({ t: 'error', sid: f.sid, code: verdict.code, message: verdict.refuse });
+      return;
+    }
+    this.streams.set(f.sid, s);
+    this.stats.streamsServed++;
+    void this.serve(s);
+  }
+
+  private fail(s: ServedStream, code: StreamErrorCode, message: string): void {
+    if (s.done) return;
+    this.sendControl({ t: 'error', sid: s.sid, code, message });
+    this.finish(s, new Error(code));
+  }
+
+  /** Runs one exchange against the Upstream; always ends with exactly one of res(no body) / end / error / (cancelled). */
+  private async serve(s: ServedStream): Promise<void> {
+    const { clock, upstream, limits, log } = this.o;
+    const req = s.req;
+    s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the plugin did not answer within ${req.timeoutMs} ms`));
+    const headers = stripHopByHop(req.headers);
+    let res;
+    try {
+      res = await upstream.forward({ method: req.method, path: req.path, headers, body: req.body ? s.body() : null, signal: s.abort.signal });
+    } catch (e) {
+      if (s.done) return;
+      const [code, msg] = upstreamError(e);
+      log.info('upstream call failed', { sid: s.sid, code, err: msg });
+      this.fail(s, code, msg);
+      return;
+    }
+    if (s.done) {
+      void drainAndDrop(res.body);
+      return;
+    }
+    s.disarm(clock);
+    const declared = Number(res.headers['content-length'] ?? res.headers['Content-Length'] ?? NaN);
+    if (declared > limits.maxResponseBytes) {
+      void drainAndDrop(res.body);
+      this.fail(s, 'too_large', `response of ${declared} bytes over the ${limits.maxResponseBytes} limit`);
+      return;
+    }
+    const hasBody = res.body !== null && req.method !== 'HEAD';
+    this.sendControl({ t: 'res', sid: s.sid, status: res.status, headers: stripHopByHop(res.headers), body: hasBody });
+    if (!hasBody || !res.body) {
+      void drainAndDrop(res.body);
+      this.finish(s, new Error('done'));
+      return;
+    }
+    let total = 0;
+    const it = res.body[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the plugin stalled for ${req.timeoutMs} ms mid-answer`));
+        const next = await it.next();
+        s.disarm(clock);
+        if (s.done) break;
+        if (next.done) {
+          this.sendControl({ t: 'end', sid: s.sid });
+          this.finish(s, new Error('done'));
+          break;
+        }
+        const chunk = next.value;
+        total += chunk.byteLength;
+        if (total > limits.maxResponseBytes) {
+          this.fail(s, 'too_large', `response over the ${limits.maxResponseBytes} bytes limit`);
+          break;
+        }
+        let off = 0;
+        while (off < chunk.byteLength && !s.done) {
+          // The upstream is not read again until the relay has room: this is what bounds memory.
+          const n = await s.send.take(Math.min(MAX_CHUNK_BYTES, chunk.byteLength - off));
+          await this.socketRoom();
+          if (s.done) break;
+          this.sendData(s.sid, chunk.subarray(off, off + n));
+          off += n;
+        }
+      }
+    } catch (e) {
+      if (!s.done) {
+        const [code, msg] = upstreamError(e);
+        this.fail(s, code, msg);
+      }
+    } finally {
+      s.disarm(clock);
+      if (s.done) void it.return?.().catch(() => {});
+    }
+  }
+
+  private sendData(sid: number, payload: Uint8Array): void {
+    if (this.closed) return;
+    this.stats.bytesOut += payload.byteLength;
+    this.o.ws.send(encodeData(sid, payload));
+    this.stats.maxSocketQueued = Math.max(this.stats.maxSocketQueued, this.o.ws.bufferedAmount);
+  }
+
+  private async socketRoom(): Promise<void> {
+    while (!this.closed && this.o.ws.bufferedAmount > LINK_SEND_HIGH_WATER) {
+      await new Promise((r) => this.o.clock.setTimeout(() => r(undefined), HIGH_WATER_POLL_MS));
+    }
+  }
+}
+
+/** Maps an Upstream failure to a stream error code and a short English message. */
+export function upstreamError(e: unknown): [StreamErrorCode, string] {
+  if (isFrontError(e)) {
+    switch (e.code) {
+      case 'unreachable': return ['unreachable', 'the plugin does not answer'];
+      case 'timeout': return ['timeout', 'the plugin did not answer in time'];
+      case 'unlicensed': return ['unlicensed', 'the plugin refused the login: no licence slot'];
+      default: return ['bad_gateway', `the plugin answered unusably (${e.code}${e.status ? ` ${e.status}` : ''})`];
+    }
+  }
+  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) return ['timeout', 'aborted'];
+  return ['internal', e instanceof Error ? e.message.slice(0, 200) : 'upstream failed'];
+}
+
+async function drainAndDrop(body: AsyncIterable<Uint8Array> | null): Promise<void> {
+  if (!body) return;
+  try {
+    const it = body[Symbol.asyncIterator]();
+    await it.return?.();
+  } catch { /* the body is being thrown away */ }
+}

@@ -1,0 +1,136 @@
+/**
+ * Pairing: exchanges a code from EVVA for this device's token and keeps it in
+ * `<dataDir>/device.json`, readable by the owner only. (The desktop issue moves
+ * the token into the OS keychain.)
+ */
+import { join } from 'node:path';
+import { Agent, fetch, ProxyAgent, type Dispatcher } from 'undici';
+import { z } from 'zod';
+import type { Problem } from '../../../protocol/local.ts';
+import { ErrorBody, PairResponse, PAIRING_CODE_RE } from '../../../protocol/relay.ts';
+import { readJsonFile, writePrivateFile } from '../files.ts';
+import { TunnelError, relayEndpoints, tunnelProblem } from './problems.ts';
+import { proxyFor } from './proxy.ts';
+
+export const DEVICE_FILE = 'device.json';
+/** The pairing call must answer within this. */
+export const PAIR_TIMEOUT_MS = 15_000;
+
+export const DeviceFile = z.object({
+  relayUrl: z.string().min(1),
+  venueId: z.string().min(1),
+  deviceToken: z.string().min(20),
+  pairedAt: z.string(),
+});
+export type DeviceFile = z.infer<typeof DeviceFile>;
+
+export interface PairOptions {
+  /** The code as the person typed it; case, spaces and the dash are forgiven. */
+  code: string;
+  relayUrl: string;
+  dataDir: string;
+  companion: { version: string; hostname: string };
+  proxy?: string | null;
+  env?: NodeJS.ProcessEnv;
+  allowInsecure?: boolean;
+  /** Extra trusted CA (PEM) for a relay with a private certificate. */
+  ca?: string | Buffer;
+}
+
+const pairProblem = (code: string, message: string, hint: string, messageEn: string): Problem => ({ code, message, hint, messageEn });
+
+/**
+ * Pairs this companion with a venue. On success device.json holds the new
+ * token (mode 0600, written atomically) and any previous pairing is replaced.
+ * Throws TunnelError whose Problem says, in Russian, what to do.
+ */
+export async function pair(opts: PairOptions): Promise<{ venueId: string; relayUrl: string }> {
+  const ends = relayEndpoints(opts.relayUrl, opts.allowInsecure);
+  const code = opts.code.toUpperCase().replace(/[\s-]/g, '');
+  const pretty = `${code.slice(0, 4)}-${code.slice(4)}`;
+  if (!PAIRING_CODE_RE.test(pretty)) {
+    throw new TunnelError(pairProblem('code_malformed', `Код привязки «${opts.code}» записан неверно.`,
+      'Код состоит из 8 латинских букв и цифр, например K7QF-2MXD (буквы O и I и цифры 0 и 1 в нём не встречаются). Проверьте код и введите его снова.',
+      'The pairing code is malformed.'));
+  }
+  const url = `${ends.httpBase}/v1/pair`;
+  const proxyUrl = proxyFor(new URL(url), { proxy: opts.proxy, env: opts.env });
+  const dispatcher: Dispatcher | undefined = proxyUrl
+    ? new ProxyAgent({ uri: proxyUrl, ...(opts.ca ? { requestTls: { ca: opts.ca } } : {}) })
+    : opts.ca ? new Agent({ connect: { ca: opts.ca } }) : undefined;
+  let status: number;
+  let body: unknown;
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ pairingCode: pretty, companion: opts.companion }),
+      signal: AbortSignal.timeout(PAIR_TIMEOUT_MS),
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    status = res.status;
+    body = await res.json().catch(() => null);
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    const detail = `${err.cause?.code ?? ''} ${err.cause?.message ?? err.message}`.trim();
+    const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(detail);
+    throw new TunnelError(tunnelProblem(tls ? 'tls_error' : proxyUrl ? 'proxy_unreachable' : 'relay_unreachable',
+      { relayUrl: opts.relayUrl, proxy: proxyUrl, detail }), { cause: e });
+  } finally {
+    await dispatcher?.close().catch(() => {});
+  }
+
+  if (status === 200) {
+    const ok = PairResponse.safeParse(body);
+    if (!ok.success) {
+      throw new TunnelError(pairProblem('relay_bad_answer', 'Сервер EVVA ответил непонятно.',
+        'Проверьте адрес сервера EVVA (--relay-url). Если он верный, сообщите в поддержку EVVA.', 'The relay answered pairing with an unexpected body.'));
+    }
+    const device: DeviceFile = {
+      relayUrl: ends.httpBase, venueId: ok.data.venueId, deviceToken: ok.data.deviceToken, pairedAt: new Date().toISOString(),
+    };
+    writePrivateFile(join(opts.dataDir, DEVICE_FILE), `${JSON.stringify(device, null, 2)}\n`);
+    return { venueId: device.venueId, relayUrl: device.relayUrl };
+  }
+  const err = ErrorBody.safeParse(body);
+  throw new TunnelError(pairFailure(status, err.success ? err.data.error : null));
+}
+
+function pairFailure(status: number, error: string | null): Problem {
+  const newCode = 'Попросите новый код в личном кабинете EVVA или у поддержки EVVA и выполните: evva-companion pair КОД';
+  if (status === 404 && (error === 'invalid_code' || error === null)) {
+    return pairProblem('code_invalid', 'Такого кода привязки нет.', `Проверьте код: он показан в личном кабинете EVVA. Если код верный, возможно, его заменили новым. ${newCode}`, 'No such pairing code.');
+  }
+  if (status === 410) return pairProblem('code_expired', 'Срок действия кода привязки истёк (код действует 15 минут).', newCode, 'The pairing code has expired.');
+  if (status === 409) return pairProblem('code_used', 'Этот код привязки уже использован.', `Каждый код действует один раз. ${newCode}`, 'The pairing code was already used.');
+  if (status === 429) {
+    return pairProblem('rate_limited', 'Слишком много попыток привязки подряд.', 'Подождите минуту и попробуйте снова. Проверьте код перед вводом.', 'Too many pairing attempts; wait a minute.');
+  }
+  return pairProblem('relay_error', `Сервер EVVA не смог выполнить привязку (код ${status}).`,
+    'Проверьте адрес сервера EVVA (--relay-url) и попробуйте ещё раз через несколько минут. Если не получается, сообщите в поддержку EVVA.',
+    `Pairing failed with HTTP ${status}${error ? ` (${error})` : ''}.`);
+}
+
+/**
+ * The stored pairing, or null when this companion was never paired. Throws
+ * TunnelError (in Russian: pair again) when the file exists but is unreadable or invalid.
+ */
+export function loadDevice(dataDir: string): DeviceFile | null {
+  const file = join(dataDir, DEVICE_FILE);
+  let raw: unknown;
+  try {
+    raw = readJsonFile(file);
+  } catch (e) {
+    throw new TunnelError(deviceBroken(file), { cause: e });
+  }
+  if (raw === null) return null;
+  const parsed = DeviceFile.safeParse(raw);
+  if (!parsed.success) throw new TunnelError(deviceBroken(file));
+  return parsed.data;
+}
+
+function deviceBroken(file: string): Problem {
+  return pairProblem('device_file_invalid', `Файл привязки ${file} повреждён.`,
+    'Удалите этот файл и привяжите компаньон заново: evva-companion pair КОД (новый код выдаёт EVVA).',
+    `The pairing file ${file} is unreadable or invalid.`);
+}
