@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { realClock, type Clock } from '../../main/core/clock.ts';
+import { PAIRING_ALPHABET, PAIRING_CODE_RE, PAIRING_TTL_MS } from '../../protocol/relay.ts';
+import { Pairing, RateLimiter, newPairingCode, normalizePairingCode, sha256 } from '../../relay/pairing.ts';
+import { RelayStore } from '../../relay/store.ts';
+import { tempDir } from '../helpers/relay.ts';
+
+function clockAt(start: number): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { ...realClock, now: () => start + offset, mono: () => start + offset, advance(ms) { offset += ms; } };
+}
+const COMPANION = { version: '1', hostname: 'pos' };
+
+describe('pairing codes', () => {
+  const dirs: Array<{ remove(): void }> = [];
+  const stores: RelayStore[] = [];
+  afterEach(() => {
+    for (const s of stores.splice(0)) s.close();
+    for (const d of dirs.splice(0)) d.remove();
+  });
+  function setup() {
+    const d = tempDir('pairing');
+    dirs.push(d);
+    const store = new RelayStore(d.dir);
+    stores.push(store);
+    const clock = clockAt(Date.UTC(2025, 0, 1));
+    return { store, clock, pairing: new Pairing(store, clock) };
+  }
+
+  it('look like K7QF-2MXD and avoid 0/O/1/I', () => {
+    for (let i = 0; i < 500; i++) {
+      const c = newPairingCode();
+      expect(c).toMatch(PAIRING_CODE_RE);
+      expect(c).not.toMatch(/[01OI]/);
+    }
+    expect(PAIRING_ALPHABET).toHaveLength(32);
+  });
+
+  it('forgive case, spaces and a missing dash, and refuse impossible ones', () => {
+    expect(normalizePairingCode(' k7qf 2mxd ')).toBe('K7QF-2MXD');
+    expect(normalizePairingCode('k7qf2mxd')).toBe('K7QF-2MXD');
+    expect(normalizePairingCode('K7QF-2MX0')).toBeNull();
+    expect(normalizePairingCode('K7QF-2MX')).toBeNull();
+  });
+
+  it('work exactly once, and the store keeps only hashes', () => {
+    const { store, pairing } = setup();
+    const v = pairing.createVenue('Cafe');
+    const first = pairing.pair(v.pairingCode.toLowerCase(), COMPANION);
+    expect(first.ok).toBe(true);
+    if (!first.ok) return;
+    expect(first.deviceToken).toMatch(/^evd_/);
+    expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'used' });
+    const row = store.getVenue(v.venueId);
+    expect(row?.tokenHash).toBe(sha256(first.deviceToken));
+    expect(JSON.stringify(row)).not.toContain(first.deviceToken);
+    expect(pairing.authenticate(first.deviceToken)?.venueId).toBe(v.venueId);
+  });
+
+  it('expire after 15 minutes', () => {
+    const { clock, pairing } = setup();
+    const v = pairing.createVenue('Cafe');
+    expect(Date.parse(v.pairingExpiresAt) - clock.now()).toBe(PAIRING_TTL_MS);
+    clock.advance(PAIRING_TTL_MS);
+    expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('refuse an unknown code', () => {
+    const { pairing } = setup();
+    pairing.createVenue('Cafe');
+    expect(pairing.pair('ABCD-EFGH', COMPANION)).toEqual({ ok: false, reason: 'invalid' });
+  });
+
+  it('a new code replaces the unused one, and pairing again replaces the old token', () => {
+    const { pairing } = setup();
+    const v = pairing.createVenue('Cafe');
+    const second = pairing.issueCode(v.venueId);
+    expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'invalid' });
+    const a = pairing.pair(second.pairingCode, COMPANION);
+    const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
+    if (!a.ok || !b.ok) throw new Error('pairing failed');
+    expect(pairing.authenticate(a.deviceToken)).toBeNull();
+    expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
+  });
+
+  it('revocation refuses the token from then on', () => {
+    const { store, pairing, clock } = setup();
+    const v = pairing.createVenue('Cafe');
+    const a = pairing.pair(v.pairingCode, COMPANION);
+    if (!a.ok) throw new Error('pairing failed');
+    expect(store.revoke(v.venueId, clock.now())).toBe(true);
+    expect(pairing.authenticate(a.deviceToken)).toBeNull();
+    expect(store.revoke('ven_nope', clock.now())).toBe(false);
+  });
+});
+
+describe('pairing rate limit', () => {
+  it('limits each address, then everyone, and says when to come back', () => {
+    const clock = clockAt(0);
+    const rl = new RateLimiter(clock, { max: 3, windowMs: 60_000 }, { max: 5, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) expect(rl.take('1.1.1.1').ok).toBe(true);
+    const r = rl.take('1.1.1.1');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.retryAfterMs).toBe(60_000);
+    expect(rl.take('2.2.2.2').ok).toBe(true);
+    expect(rl.take('3.3.3.3').ok).toBe(true);
+    expect(rl.take('4.4.4.4').ok).toBe(false); // global limit of 5 reached
+    clock.advance(60_000);
+    expect(rl.take('1.1.1.1').ok).toBe(true);
+  });
+});
