@@ -116,6 +116,9 @@ async function main(): Promise<void> {
   const state = sim.state();
   console.log(`evva-sim: iikoFront Web API ${state.version} listening on ${sim.url} (seed ${opts.seed}, speed ${state.speed}, auto ${state.auto ? 'on' : 'off'})`);
   console.log(`evva-sim: control API on ${sim.controlUrl}/_sim/ (dev/test only, never expose it)`);
+  if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host ?? '127.0.0.1')) {
+    console.warn(`evva-sim: WARNING: listening on ${opts.host}, not loopback: anyone who can reach it can drive /_sim/ (change orders, stop the port). / ВНИМАНИЕ: API управления доступен из сети.`);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
