@@ -244,10 +244,18 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     await shut(s);
   }
 
-  async function startListening(): Promise<void> {
-    if (closed) throw new Error('evva-sim: closed; start a new sim');
-    if (main) return;
-    main = await listen(true, port);
+  let starting: Promise<void> | null = null;
+  /** Listens again on the same port; concurrent calls share one attempt. */
+  function startListening(): Promise<void> {
+    if (closed) return Promise.reject(new Error('evva-sim: closed; start a new sim'));
+    if (main) return Promise.resolve();
+    starting ??= listen(true, port)
+      .then(async (server) => {
+        if (closed) { await shut(server); return; }
+        main = server;
+      })
+      .finally(() => { starting = null; });
+    return starting;
   }
 
   function state(): SimState {

@@ -14,9 +14,8 @@ export type DeliveryStatusName = (typeof DeliveryStatus)[number];
 export type OrderStatusName = 'New' | 'Bill' | 'Closed' | 'Deleted';
 export type ServiceType = 'Common' | 'DeliveryByCourier' | 'DeliveryPickUp';
 
-/** The right that lets a user deliver as a courier. */
+/** The right that lets a user deliver as a courier: "D_DC0 Быть курьером для доставки". */
 export const COURIER_RIGHT = 'D_DC0';
-export const COURIER_RIGHT_TITLE = 'D_DC0 Быть курьером для доставки';
 
 export interface StaffRec {
   id: string;

@@ -144,3 +144,13 @@ describe('stopping and starting the main port', () => {
     await expect(startSim({ port: sim.port, auto: false })).rejects.toThrow(/already in use/);
   });
 });
+
+describe('listening races', () => {
+  it('shares one attempt between concurrent startListening calls', async () => {
+    const { sim } = await fresh();
+    await sim.stopListening();
+    await Promise.all([sim.startListening(), sim.startListening(), control(sim, 'GET', 'state').catch(() => null)]);
+    expect((await fetch(`${sim.url}/`)).status).toBe(200);
+    expect(sim.state().listening).toBe(true);
+  });
+});
