@@ -20,7 +20,7 @@ export const FRONT_ROUTE = /^\/v1\/venues\/([^/?#]+)\/front(\/[^?#]*)?(\?[^#]*)?
 /** Default largest request body the relay forwards. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 /** Request headers of the EVVA call that never reach the companion. */
-const CALLER_ONLY = new Set(['authorization', 'cookie', TIMEOUT_HEADER, 'content-length']);
+const CALLER_ONLY = new Set(['authorization', 'cookie', TIMEOUT_HEADER]);
 
 export interface ProxyDeps {
   store: RelayStore;

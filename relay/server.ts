@@ -65,12 +65,12 @@ export function createRelay(opts: RelayOptions): Relay {
   const store = new RelayStore(opts.dataDir);
   const pairing = new Pairing(store, clock, opts.pairingTtlMs);
   const limiter = new RateLimiter(clock, opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL);
-  // The registry is created right below; the gauge reads it lazily at scrape time.
-  let tunnels: TunnelRegistry | undefined;
-  const metrics = createMetrics(() => tunnels?.count() ?? 0);
-  tunnels = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics,
+  // The gauge reads the registry lazily at scrape time; the registry needs the metrics first.
+  const holder: { registry?: TunnelRegistry } = {};
+  const metrics = createMetrics(() => holder.registry?.count() ?? 0);
+  const registry = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics,
     { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, opts.drainMs ?? GOAWAY_DRAIN_MS);
-  const registry = tunnels;
+  holder.registry = registry;
 
   const app = express();
   app.disable('x-powered-by');

@@ -6,7 +6,6 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
-import type { FrontStatus } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
