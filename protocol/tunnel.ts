@@ -23,8 +23,14 @@ export const MAX_CHUNK_BYTES = 64 * 1024;
 export const DATA_HEADER_BYTES = 5;
 /** Largest JSON control frame; headers of one exchange must fit in it. */
 export const MAX_CONTROL_FRAME_BYTES = 64 * 1024;
-/** Largest WebSocket message either side accepts (ws `maxPayload`); anything bigger closes the link. */
+/** Largest frame either side sends or accepts; a bigger one closes the link with frameTooLarge and a reason. */
 export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + DATA_HEADER_BYTES;
+/**
+ * The WebSocket library's own hard limit (ws `maxPayload`), a backstop above
+ * MAX_FRAME_BYTES: frames between the two are refused by the codec with a
+ * reason; beyond it ws closes with 1009 before buffering any more.
+ */
+export const WS_MAX_PAYLOAD_BYTES = 2 * MAX_FRAME_BYTES;
 /** Credit each stream starts with, per direction: at most this many body bytes are ever unacknowledged. */
 export const STREAM_WINDOW_BYTES = 256 * 1024;
 /** Streams one link may hold open at once; a req beyond it is answered with error `overloaded`. */
@@ -61,7 +67,7 @@ export const CloseCode = {
   normal: 1000,
   /** The relay or the companion is shutting down. */
   goingAway: 1001,
-  /** ws itself: a message larger than MAX_FRAME_BYTES. */
+  /** ws itself: a message larger than WS_MAX_PAYLOAD_BYTES (no reason text). */
   tooBig: 1009,
   /** A frame failed validation: bad JSON, unknown type, wrong shape, bad binary header, unknown stream. */
   protocolError: 4000,
@@ -247,6 +253,7 @@ export function encodeData(streamId: number, payload: Uint8Array): Buffer {
 export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Frame {
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   if (isBinary) {
+    if (buf.length > MAX_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `binary frame of ${buf.length} bytes over ${MAX_FRAME_BYTES}`);
     if (buf.length < DATA_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'binary frame shorter than its header');
     if (buf[0] !== BinaryType.data) throw new FrameError(CloseCode.protocolError, `unknown binary frame type ${buf[0]}`);
     const streamId = buf.readUInt32BE(1);
@@ -256,7 +263,7 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
     if (payload.length === 0) throw new FrameError(CloseCode.protocolError, 'empty data frame');
     return { t: 'data', sid: streamId, payload };
   }
-  if (buf.length > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'control frame larger than MAX_CONTROL_FRAME_BYTES');
+  if (buf.length > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `control frame of ${buf.length} bytes over ${MAX_CONTROL_FRAME_BYTES}`);
   let json: unknown;
   try {
     json = JSON.parse(buf.toString('utf8'));

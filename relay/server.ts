@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../main/core/clock.ts';
 import { silentLogger, type Logger } from '../main/core/logger.ts';
 import { RelayErrorCode } from '../protocol/relay.ts';
-import { GOAWAY_DRAIN_MS, MAX_FRAME_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
+import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
@@ -100,7 +100,7 @@ export function createRelay(opts: RelayOptions): Relay {
   const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : createHttpServer(app);
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: MAX_FRAME_BYTES,
+    maxPayload: WS_MAX_PAYLOAD_BYTES,
     perMessageDeflate: false,
     handleProtocols: (protocols) => (protocols.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false),
   });

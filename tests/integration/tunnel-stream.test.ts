@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_WINDOW_BYTES } from '../../protocol/tunnel.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
-import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../main/core/tunnel/upstream.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, waitFor, type RunningRelay } from '../helpers/relay.ts';
 
 const MB = 1024 * 1024;
@@ -37,7 +37,7 @@ const flow = { produced: 0, consumed: 0, maxLead: 0 };
 
 function testUpstream(state: { produced: { value: string } }): Upstream {
   return {
-    async forward(req: UpstreamRequest) {
+    async forward(req: UpstreamRequest): Promise<UpstreamResponse> {
       if (req.path === '/api/big') {
         state.produced = { value: '' };
         const gen = bigBody(BIG, state.produced);

@@ -16,7 +16,7 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import WebSocket from 'ws';
 import type { FrontStatus, Problem, TunnelState, TunnelStatus } from '../../../protocol/local.ts';
 import {
-  CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, MAX_FRAME_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL,
+  CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
@@ -177,7 +177,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     const ws = new WebSocket(endpoints.tunnelUrl, TUNNEL_PROTOCOL, {
       headers: { Authorization: `Bearer ${opts.deviceToken}` },
       agent,
-      maxPayload: MAX_FRAME_BYTES,
+      maxPayload: WS_MAX_PAYLOAD_BYTES,
       perMessageDeflate: false,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...(opts.ca ? { ca: opts.ca } : {}),

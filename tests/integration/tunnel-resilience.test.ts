@@ -1,0 +1,265 @@
+/**
+ * The link under stress: the relay restarting, a silently dead link, go-away,
+ * revocation, bad tokens, malformed frames, and the companion process killed.
+ * Measured numbers are printed so the issue's note can quote them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TunnelStatus } from '../../protocol/local.ts';
+import { CloseCode, DEAD_AFTER_MS, HEARTBEAT_CHECK_MS, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, encodeControl } from '../../protocol/tunnel.ts';
+import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
+import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import {
+  API_KEY, COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor,
+} from '../helpers/relay.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** An upstream that answers `/api/slow?ms=N` after N ms and everything else at once. */
+const echo: Upstream = {
+  async forward(req) {
+    const ms = Number(/[?&]ms=(\d+)/.exec(req.path)?.[1] ?? 0);
+    if (ms) await new Promise((r, j) => { const t = setTimeout(r, ms); req.signal.addEventListener('abort', () => { clearTimeout(t); j(req.signal.reason); }); });
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: (async function* () { yield Buffer.from(JSON.stringify({ path: req.path })); })() };
+  },
+};
+
+describe('tunnel resilience', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  async function setup(relayOpts: Parameters<typeof startRelay>[0] = {}) {
+    const dir = tempDir('companion');
+    cleanups.push(() => dir.remove());
+    const relay = await startRelay(relayOpts);
+    cleanups.push(() => relay.close());
+    const venue = await pairedVenue(relay.url, dir.dir);
+    return { relay, venue, dir };
+  }
+  function track(t: TunnelHandle): TunnelHandle {
+    cleanups.push(() => t.stop());
+    return t;
+  }
+
+  it('is back online within a few seconds after the relay restarts on the same port', async () => {
+    const { relay, venue } = await setup();
+    const tunnel = track(tunnelFor(relay.url, venue, echo));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+    const dataDir = relay.dataDir;
+    const port = relay.port;
+    // Keep the data dir: the restarted relay must know the venue and its token.
+    const keep = tempDir('relay-keep');
+    cleanups.push(() => keep.remove());
+    await relay.relay.close();
+    await waitFor(() => tunnel.status().state !== 'connected', 'tunnel notices the relay is gone', 5000);
+    await new Promise((r) => setTimeout(r, 1500)); // a realistic outage: a few retries fail first
+    expect(tunnel.status().state).toBe('offline');
+    expect(tunnel.status().error?.code).toBe('relay_unreachable');
+    expect(tunnel.status().error?.message).toMatch(/Не удаётся связаться/);
+    const back = await startRelay({ dataDir, port });
+    cleanups.push(() => back.close());
+    const t0 = performance.now();
+    await waitFor(() => tunnel.status().state === 'connected', 'reconnected', 20_000);
+    const reconnectMs = performance.now() - t0;
+    const r = await venueCall(back.url, venue.venueId, '/api/orders');
+    expect(r.status).toBe(200);
+    console.log(`relay restart: tunnel back ${Math.round(reconnectMs)} ms after the relay listened again (backoff base 500 ms, full jitter); reconnects=${tunnel.status().reconnects}`);
+    expect(reconnectMs).toBeLessThan(5_000);
+    expect(tunnel.status().reconnects).toBe(1);
+  });
+
+  it('detects a silently blackholed link and replaces it within the heartbeat bound', async () => {
+    const { relay, venue } = await setup();
+    const proxy: TcpProxy = await startTcpProxy(relay.port);
+    cleanups.push(() => proxy.close());
+    const events: Array<{ at: number; s: TunnelStatus }> = [];
+    const tunnel = track(tunnelFor(proxy.url, venue, echo, { onStatus: (s) => events.push({ at: performance.now(), s }) }));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+    expect((await venueCall(relay.url, venue.venueId, '/api/x')).status).toBe(200);
+    const linksBefore = tunnel.stats().linksOpened;
+    const t0 = performance.now();
+    proxy.blackhole();
+    await waitFor(() => tunnel.status().state !== 'connected', 'dead link detected', 15_000);
+    const detectMs = performance.now() - t0;
+    await waitFor(() => tunnel.status().state === 'connected' && tunnel.stats().linksOpened > linksBefore, 'replaced', 15_000);
+    const replaceMs = performance.now() - t0;
+    await waitFor(() => relay.relay.tunnels.count() === 1, 'relay dropped the dead link too', 15_000);
+    const relayMs = performance.now() - t0;
+    console.log(`blackholed link: companion declared it dead after ${Math.round(detectMs)} ms, new link up after ${Math.round(replaceMs)} ms; ` +
+      `relay side clean after ${Math.round(relayMs)} ms (bound ${DEAD_AFTER_MS + HEARTBEAT_CHECK_MS} ms)`);
+    expect(detectMs).toBeLessThanOrEqual(DEAD_AFTER_MS + HEARTBEAT_CHECK_MS + 500);
+    expect(detectMs).toBeGreaterThan(DEAD_AFTER_MS - 3_500); // not a close: silence, noticed by the heartbeat
+    expect(replaceMs).toBeLessThan(10_000 + 1_500);
+    expect(events.find((e) => e.s.state !== 'connected')?.s.error?.code).toBe('link_dead');
+    expect((await venueCall(relay.url, venue.venueId, '/api/x')).status).toBe(200);
+  }, 40_000);
+
+  it('on go-away opens the new link first, lets the in-flight call finish on the old one, and never goes offline', async () => {
+    const { relay, venue } = await setup();
+    const states: string[] = [];
+    const tunnel = track(tunnelFor(relay.url, venue, echo, { onStatus: (s) => states.push(s.state) }));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+    const slow = venueCall(relay.url, venue.venueId, '/api/slow?ms=1500');
+    await new Promise((r) => setTimeout(r, 200));
+    let bothOpen = false;
+    const watch = setInterval(() => { if (relay.relay.tunnels.count() === 2) bothOpen = true; }, 5);
+    cleanups.push(() => clearInterval(watch));
+    expect(relay.relay.tunnels.goaway(venue.venueId)).toBe(true);
+    await waitFor(() => tunnel.stats().linksOpened === 2, 'new link', 5000);
+    // The new link takes calls while the old one still finishes the slow one.
+    expect((await venueCall(relay.url, venue.venueId, '/api/fast')).status).toBe(200);
+    const r = await slow;
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ path: '/api/slow?ms=1500' });
+    await waitFor(() => relay.relay.tunnels.count() === 1, 'old link drained and closed', 5000);
+    expect(bothOpen).toBe(true);
+    expect(states.filter((s) => s !== 'connected')).toEqual([]);
+    expect(tunnel.status().reconnects).toBe(1);
+  });
+
+  it('revoking through the API closes the tunnel at once and refuses the token from then on', async () => {
+    const { relay, venue } = await setup();
+    const tunnel = track(tunnelFor(relay.url, venue, echo));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+    const t0 = performance.now();
+    const res = await fetch(`${relay.url}/v1/venues/${venue.venueId}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ revoked: true, online: false });
+    await waitFor(() => tunnel.status().state === 'unpaired', 'unpaired', 3000);
+    console.log(`revoke via API: tunnel closed after ${Math.round(performance.now() - t0)} ms`);
+    expect(tunnel.status().error?.code).toBe('token_refused');
+    expect(tunnel.status().error?.hint).toContain('evva-companion pair');
+    expect((await venueCall(relay.url, venue.venueId, '/api/x')).status).toBe(503);
+    expect(await upgradeStatus(relay.url, venue.deviceToken)).toBe(401);
+  });
+
+  it('revoking from the CLI in another process closes the tunnel within about a second', async () => {
+    const { relay, venue } = await setup();
+    const tunnel = track(tunnelFor(relay.url, venue, echo));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+    const out = await run(['venue', 'revoke', venue.venueId, '--data-dir', relay.dataDir]);
+    expect(out.code).toBe(0);
+    const t0 = performance.now();
+    await waitFor(() => tunnel.status().state === 'unpaired', 'unpaired', 4000);
+    console.log(`revoke via CLI (another process): tunnel closed ${Math.round(performance.now() - t0)} ms after the CLI exited`);
+  });
+
+  it('refuses a bad device token before the upgrade, and the client says to pair again', async () => {
+    const { relay, venue } = await setup();
+    expect(await upgradeStatus(relay.url, 'evd_not-a-real-token-at-all-000000000000000')).toBe(401);
+    expect(await upgradeStatus(relay.url, '')).toBe(401);
+    const tunnel = track(tunnelFor(relay.url, { ...venue, deviceToken: 'evd_wrongwrongwrongwrongwrongwrong' }, echo));
+    await waitFor(() => tunnel.status().state === 'unpaired', 'unpaired', 3000);
+    expect(tunnel.status().error).toMatchObject({ code: 'token_refused' });
+    expect(tunnel.status().error?.message).toMatch(/не принял ключ/);
+  });
+
+  it('closes a link that sends a malformed or oversized frame, with a reason, and keeps serving others', async () => {
+    const { relay, venue } = await setup();
+    const dir2 = tempDir('companion2');
+    cleanups.push(() => dir2.remove());
+    const other = await pairedVenue(relay.url, dir2.dir);
+    const tunnel = track(tunnelFor(relay.url, venue, echo));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+
+    const hello = encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, companion: COMPANION, frontOrigin: null });
+    const cases: Array<[string, (ws: WebSocket) => void, number, RegExp]> = [
+      ['not JSON', (ws) => ws.send('{oops'), CloseCode.protocolError, /not JSON/],
+      ['unknown type', (ws) => { ws.send(hello); ws.send(JSON.stringify({ t: 'launch', sid: 1 })); }, CloseCode.protocolError, /launch/],
+      ['wrong shape', (ws) => { ws.send(hello); ws.send(JSON.stringify({ t: 'res', sid: 'one' })); }, CloseCode.protocolError, /res/],
+      ['frame before hello', (ws) => ws.send(JSON.stringify({ t: 'ping', id: 1 })), CloseCode.protocolError, /before hello/],
+      ['data for a stream never opened', (ws) => { ws.send(hello); ws.send(Buffer.from([1, 0, 0, 0, 9, 1])); }, CloseCode.protocolError, /unknown stream/],
+      ['oversized frame', (ws) => { ws.send(hello); ws.send(Buffer.alloc(100 * 1024, 1)); }, CloseCode.frameTooLarge, /over/],
+      ['oversized control frame', (ws) => { ws.send(hello); ws.send(JSON.stringify({ t: 'cancel', sid: 1, reason: 'x'.repeat(100 * 1024) })); }, CloseCode.frameTooLarge, /over/],
+      ['absurdly large message', (ws) => { ws.send(hello); ws.send(Buffer.alloc(WS_MAX_PAYLOAD_BYTES + 1)); }, CloseCode.tooBig, /^$|./],
+      ['wrong version', (ws) => ws.send(encodeControl({ t: 'hello', v: 'evva-tunnel.9', companion: COMPANION, frontOrigin: null })), CloseCode.unsupportedVersion, /unsupported version/],
+    ];
+    for (const [name, act, code, reason] of cases) {
+      const closed = await rawSession(relay.url, other.deviceToken, act);
+      expect(closed.code, name).toBe(code);
+      expect(closed.reason, name).toMatch(reason);
+      expect((await venueCall(relay.url, venue.venueId, '/api/still-serving')).status, name).toBe(200);
+    }
+  });
+
+  it('is back online after the companion process is killed and started again', async () => {
+    const { relay, venue } = await setup();
+    const env = { ...process.env, RELAY: relay.url, TOKEN: venue.deviceToken, VENUE: venue.venueId };
+    const script = `
+      import { startTunnel } from './main/core/tunnel/client.ts';
+      import { realClock } from './main/core/clock.ts';
+      import { silentLogger } from './main/core/logger.ts';
+      const upstream = { async forward(req) { return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from('pid ' + process.pid); })() }; } };
+      const t = startTunnel({ relayUrl: process.env.RELAY, deviceToken: process.env.TOKEN, venueId: process.env.VENUE, upstream,
+        companion: { version: 'child', hostname: 'child' }, frontOrigin: null, clock: realClock, logger: silentLogger, proxy: null,
+        onStatus: (s) => console.log(s.state) });
+    `;
+    const start = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+      cleanups.push(() => { child.kill('SIGKILL'); });
+      return child;
+    };
+    const first = start();
+    await lineMatching(first, /^connected$/, 15_000);
+    const a = await venueCall(relay.url, venue.venueId, '/api/who');
+    expect(a.text).toBe(`pid ${first.pid}`);
+    first.kill('SIGKILL');
+    await waitFor(async () => (await venueCall(relay.url, venue.venueId, '/api/who')).status === 503, 'venue offline after the kill', 5000);
+    const second = start();
+    const t0 = performance.now();
+    await lineMatching(second, /^connected$/, 15_000);
+    const b = await venueCall(relay.url, venue.venueId, '/api/who');
+    expect(b.text).toBe(`pid ${second.pid}`);
+    console.log(`companion killed (SIGKILL): relay saw it offline at once; the restarted process was online ${Math.round(performance.now() - t0)} ms after spawn`);
+  });
+});
+
+/** Opens a raw WebSocket with a device token and reports the HTTP status of a refused upgrade (0 when it opened). */
+function upgradeStatus(relayUrl: string, token: string): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${relayUrl.replace(/^http/, 'ws')}/v1/tunnel`, TUNNEL_PROTOCOL, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? -1); ws.terminate(); });
+    ws.on('open', () => { resolve(0); ws.terminate(); });
+    ws.on('error', () => {});
+  });
+}
+
+/** A raw session with a valid token: `act` misbehaves, and the relay's close code and reason come back. */
+function rawSession(relayUrl: string, token: string, act: (ws: WebSocket) => void): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${relayUrl.replace(/^http/, 'ws')}/v1/tunnel`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${token}` } });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error('relay did not close the link')); }, 5000);
+    ws.on('open', () => act(ws));
+    ws.on('close', (code, reason) => { clearTimeout(timer); resolve({ code, reason: reason.toString() }); });
+    ws.on('error', () => {});
+  });
+}
+
+function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['bin/evva-relay.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+function lineMatching(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => { rl.close(); reject(new Error(`no line matching ${re} within ${timeoutMs} ms`)); }, timeoutMs);
+    rl.on('line', (line) => {
+      if (re.test(line)) {
+        clearTimeout(timer);
+        rl.close();
+        resolve(line);
+      }
+    });
+  });
+}
