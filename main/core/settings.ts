@@ -32,7 +32,8 @@ const port = z.number().int().min(1).max(65535);
 /** What may appear in settings.json (all optional; unknown fields are refused so typos are caught). */
 export const SettingsFile = z.strictObject({
   frontUrl: frontUrl.nullable().optional(),
-  apiPort: port.optional(),
+  /** 0 picks a free port (tests, several companions on one PC); local-api.json tells which. */
+  apiPort: z.number().int().min(0).max(65535).optional(),
   moduleId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'буквы, цифры, - или _').optional(),
   probeIntervalSec: z.number().min(1).max(300).optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
@@ -189,7 +190,7 @@ function translate(i: z.core.$ZodIssue): string {
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw new SettingsError(`Неверные настройки: ${name} должен быть числом от 1 до 65535, а не «${v}».`);
+  if (!/^\d+$/.test(v)) throw new SettingsError(`Неверные настройки: ${name} должен быть числом от 0 до 65535, а не «${v}».`);
   return Number(v);
 }
 

@@ -58,7 +58,7 @@ describe('settings', () => {
 
   it('refuses a port flag that is not a number', () => {
     expect(() => loadSettings({ dataDir: dir, apiPort: '91x' }, {})).toThrow(/--api-port/);
-    expect(() => loadSettings({ dataDir: dir }, { EVVA_API_PORT: '0' })).toThrow(/apiPort/);
+    expect(() => loadSettings({ dataDir: dir }, { EVVA_API_PORT: '65536' })).toThrow(/apiPort/);
   });
 
   it('knows which hosts are loopback', () => {

@@ -16,9 +16,13 @@ export const CANDIDATE_PORTS = [DEFAULT_FRONT_PORT, 9043, 9044, 9045, 9050, 9051
 /** One identification request may take this long; loopback answers in milliseconds. */
 export const IDENTIFY_TIMEOUT_MS = 1_500;
 
+/** Words the plugin's root page is expected to contain [guess: the seed shows it only as a picture]. */
+const PLUGIN_PAGE = /iiko|front\s*web\s*api|webfront/i;
+
 export type Identity =
   | { kind: 'plugin'; url: string; version?: string }
-  | { kind: 'not_plugin'; url: string; why: string }
+  /** `pluginPage`: the root page itself looks like the plugin's (so it may be the plugin, broken). */
+  | { kind: 'not_plugin'; url: string; why: string; pluginPage: boolean }
   | { kind: 'unreachable'; url: string; error: FrontError };
 
 /**
@@ -32,10 +36,11 @@ export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Pr
   try {
     const root = await fetch(`${origin}/`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     const html = (await root.text()).slice(0, 64_000);
-    if (root.status !== 200) return { kind: 'not_plugin', url: origin, why: `root page answered ${root.status}` };
+    const pluginPage = root.headers.has(VERSION_HEADER) || PLUGIN_PAGE.test(html);
+    if (root.status !== 200) return { kind: 'not_plugin', url: origin, why: `root page answered ${root.status}`, pluginPage };
     const api = await fetch(`${origin}/api/orders`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     await api.body?.cancel();
-    if (api.status !== 401) return { kind: 'not_plugin', url: origin, why: `/api/orders without a key answered ${api.status}, not 401` };
+    if (api.status !== 401) return { kind: 'not_plugin', url: origin, why: `/api/orders without a key answered ${api.status}, not 401`, pluginPage };
     const version = root.headers.get(VERSION_HEADER) ?? api.headers.get(VERSION_HEADER) ?? versionFromPage(html);
     return { kind: 'plugin', url: origin, ...(version ? { version: version.slice(0, 64) } : {}) };
   } catch (e) {

@@ -123,7 +123,7 @@ export function createProbe(opts: ProbeOptions): Probe {
   async function diagnose(e: unknown, url: string): Promise<Problem> {
     if (isFrontError(e) && (e.code === 'bad_response' || (e.code === 'http' && e.status === 404))) {
       const who = await identify(url);
-      if (who.kind === 'not_plugin') return explain(new FrontError('not_plugin', who.why), url);
+      if (who.kind === 'not_plugin' && !who.pluginPage) return explain(new FrontError('not_plugin', who.why), url);
     }
     return explain(e, url);
   }

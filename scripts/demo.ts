@@ -1,0 +1,123 @@
+/**
+ * `npm run demo`: the whole system on this machine. Starts the iiko plugin
+ * simulator, the EVVA relay and the companion as real processes, pairs the
+ * companion with the relay, and prints where to look. Ctrl+C stops them all.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const work = path.join(root, '.tmp', 'demo');
+const children: ChildProcess[] = [];
+
+async function freePort(preferred: number): Promise<number> {
+  const tryListen = (port: number) => new Promise<number | null>((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  return (await tryListen(preferred)) ?? (await tryListen(0))!;
+}
+
+function start(name: string, bin: string, args: string[], color: number): ChildProcess {
+  const child = spawn(process.execPath, [path.join(root, 'bin', bin), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `\x1b[${color}m${name.padEnd(9)}\x1b[0m│ `;
+  const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const l of lines) out.write(`${prefix}${l}\n`);
+    });
+  };
+  pipe(child.stdout!, process.stdout);
+  pipe(child.stderr!, process.stderr);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`${prefix}остановился (код ${code ?? signal}). Демо завершается.`);
+      void stopAll(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+/** Runs a bin to completion and returns its stdout; throws with its stderr on failure. */
+function runOnce(bin: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'bin', bin), ...args], { cwd: root });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${bin} ${args[0]}: ${err || out}`))));
+  });
+}
+
+async function waitFor(url: string, ms = 20_000, headers: Record<string, string> = {}): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url, { headers, signal: AbortSignal.timeout(1_000) });
+      if (r.status < 500) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} не ответил за ${ms / 1000} с`);
+}
+
+let stopping = false;
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+async function main(): Promise<void> {
+  fs.rmSync(work, { recursive: true, force: true });
+  const companionDir = path.join(work, 'companion');
+  fs.mkdirSync(companionDir, { recursive: true });
+
+  const simPort = await freePort(9042);
+  const apiPort = await freePort(9142);
+  const simUrl = `http://127.0.0.1:${simPort}`;
+
+  start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10'], 36);
+  await waitFor(simUrl);
+
+  start('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', String(apiPort)], 33);
+  const apiFile = path.join(companionDir, 'local-api.json');
+  const until = Date.now() + 20_000;
+  while (!fs.existsSync(apiFile) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  const { url: apiUrl, token } = JSON.parse(fs.readFileSync(apiFile, 'utf8')) as { url: string; token: string };
+
+  const rel = (p: string) => path.relative(root, p);
+  console.log(`
+\x1b[1mEVVA Companion: демо запущено\x1b[0m (Ctrl+C, чтобы остановить)
+
+  Симулятор плагина iiko:  ${simUrl}  (страница плагина; пульт: ${simUrl}/_sim/state)
+  Компаньон, локальный API: ${apiUrl}
+
+  Состояние компаньона:
+    npx evva-companion status --data-dir ${rel(companionDir)}
+    curl -s -H 'Authorization: Bearer ${token}' ${apiUrl}/api/status
+
+  Остановить плагин и посмотреть, как компаньон это покажет:
+    curl -s -X POST ${simUrl}/_sim/stop -H 'content-type: application/json' -d '{"forMs":15000}'
+`);
+}
+
+main().catch((e) => {
+  console.error(`Демо не запустилось: ${(e as Error).message}`);
+  void stopAll(1);
+});
