@@ -27,8 +27,6 @@ const frontUrl = z.string().refine((v) => {
   }
 }, { message: `нужен адрес плагина на этом компьютере, например http://127.0.0.1:${DEFAULT_FRONT_PORT} (только 127.0.0.1 или localhost, без пути)` });
 
-const port = z.number().int().min(1).max(65535);
-
 /** What may appear in settings.json (all optional; unknown fields are refused so typos are caught). */
 export const SettingsFile = z.strictObject({
   frontUrl: frontUrl.nullable().optional(),
