@@ -1,0 +1,81 @@
+/** `evva-relay` as an operator runs it: real processes, a real data dir. */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CreateVenueResponse, VenueList } from '../../protocol/relay.ts';
+import { tempDir } from '../helpers/relay.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const KEY = 'cli-test-api-key-0123456789';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['bin/evva-relay.js', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+  });
+}
+
+describe('evva-relay CLI', () => {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
+  const dir = () => { const d = tempDir('relay-cli'); cleanups.push(() => d.remove()); return d.dir; };
+
+  it('adds and lists venues as JSON', async () => {
+    const d = dir();
+    const add = await run(['venue', 'add', 'Кафе Пушкин', '--json', '--data-dir', d]);
+    expect(add.code).toBe(0);
+    const created = CreateVenueResponse.parse(JSON.parse(add.out));
+    expect(created.pairingCode).toMatch(/^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/);
+    const list = await run(['venues', '--json'], { EVVA_RELAY_DATA_DIR: d });
+    expect(list.code).toBe(0);
+    const venues = VenueList.parse(JSON.parse(list.out)).venues;
+    expect(venues).toHaveLength(1);
+    expect(venues[0]).toMatchObject({ venueId: created.venueId, name: 'Кафе Пушкин', revoked: false });
+    const revoke = await run(['venue', 'revoke', created.venueId, '--data-dir', d]);
+    expect(revoke.code).toBe(0);
+    expect(VenueList.parse(JSON.parse((await run(['venues', '--json', '--data-dir', d])).out)).venues[0]?.revoked).toBe(true);
+  });
+
+  it('refuses bad flags and unknown commands with a message and a non-zero exit', async () => {
+    const bad = await run(['venues', '--bogus']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/bogus/);
+    expect(bad.err).toMatch(/usage/);
+    const unknown = await run(['fly']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.err).toMatch(/unknown command: fly/);
+    const noKey = await run(['serve', '--port', '0', '--data-dir', dir()], { EVVA_RELAY_API_KEYS: '' });
+    expect(noKey.code).not.toBe(0);
+    expect(noKey.err).toMatch(/API keys/);
+    const badRevoke = await run(['venue', 'revoke', 'ven_nope', '--data-dir', dir()]);
+    expect(badRevoke.code).not.toBe(0);
+  });
+
+  it('serves on a free port, answers /healthz, and takes keys from the environment', async () => {
+    const d = dir();
+    const p = spawn(process.execPath, ['bin/evva-relay.js', 'serve', '--port', '0', '--data-dir', d], {
+      cwd: ROOT, env: { ...process.env, EVVA_RELAY_API_KEYS: `other-key-000000000000,${KEY}` }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => p.kill('SIGKILL'));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no listening line')), 15_000);
+      createInterface({ input: p.stdout }).on('line', (line) => {
+        try {
+          const j = JSON.parse(line) as { listening?: string };
+          if (j.listening) { clearTimeout(timer); resolve(j.listening); }
+        } catch { /* a log line */ }
+      });
+    });
+    expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ ok: true, tunnels: 0 });
+    expect((await fetch(`${url}/v1/venues`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
+    expect((await fetch(`${url}/v1/venues`, { headers: { authorization: 'Bearer nope-nope-nope-nope' } })).status).toBe(403);
+    p.kill('SIGTERM');
+    const code = await new Promise((r) => p.on('close', r));
+    expect(code).toBe(0);
+  });
+});

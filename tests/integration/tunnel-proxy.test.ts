@@ -1,0 +1,158 @@
+/**
+ * The tunnel through a corporate HTTP proxy (CONNECT), NO_PROXY, a refusing
+ * or absent proxy, a relay with its own TLS certificate, and the refusal of a
+ * plain ws:// relay that is not on this machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import { pair, loadDevice } from '../../main/core/tunnel/pair.ts';
+import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
+
+const hello: Upstream = {
+  async forward(req) {
+    return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from(`hello ${req.path}`); })() };
+  },
+};
+
+interface ConnectProxy { url: string; targets: string[]; close(): Promise<void> }
+
+/** A minimal HTTP CONNECT proxy; `refuse` answers every CONNECT with that status instead. */
+async function startConnectProxy(refuse?: number): Promise<ConnectProxy> {
+  const targets: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((_req, res) => { res.statusCode = 405; res.end(); });
+  server.on('connect', (req, client: Socket, head: Buffer) => {
+    targets.push(req.url ?? '');
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    if (refuse) return void client.end(`HTTP/1.1 ${refuse} Forbidden\r\nContent-Length: 0\r\n\r\n`);
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host ?? '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream);
+    upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    targets,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('tunnel through proxies and TLS', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  async function setup(opts: Parameters<typeof startRelay>[0] = {}) {
+    const relay = await startRelay(opts);
+    cleanups.push(() => relay.close());
+    const d = tempDir('companion');
+    cleanups.push(() => d.remove());
+    return { relay, dataDir: d.dir };
+  }
+
+  it('goes through the configured proxy with CONNECT, for pairing and for the tunnel', async () => {
+    const { relay, dataDir } = await setup();
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
+    const v = await createVenue(relay.url);
+    await pair({ code: v.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION, proxy: proxy.url, env: {} });
+    expect(proxy.targets).toEqual([`127.0.0.1:${relay.port}`]);
+    const d = loadDevice(dataDir)!;
+    const tunnel = tunnelFor(relay.url, d, hello, { proxy: proxy.url, env: {} });
+    cleanups.push(() => tunnel.stop());
+    await waitFor(() => tunnel.status().state === 'connected', 'connected via proxy');
+    expect(proxy.targets).toHaveLength(2);
+    expect((await venueCall(relay.url, d.venueId, '/api/x')).text).toBe('hello /api/x');
+  });
+
+  it('bypasses the proxy for hosts in NO_PROXY', async () => {
+    const { relay, dataDir } = await setup();
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
+    const v = await pairedVenue(relay.url, dataDir);
+    const tunnel = tunnelFor(relay.url, v, hello, { proxy: proxy.url, env: { NO_PROXY: 'localhost,127.0.0.1' } });
+    cleanups.push(() => tunnel.stop());
+    await waitFor(() => tunnel.status().state === 'connected', 'connected directly');
+    expect(proxy.targets).toEqual([]);
+  });
+
+  it('explains a proxy that refuses the CONNECT, and one that is not there', async () => {
+    const { relay, dataDir } = await setup();
+    const v = await pairedVenue(relay.url, dataDir);
+    const refusing = await startConnectProxy(403);
+    cleanups.push(() => refusing.close());
+    const t1 = tunnelFor(relay.url, v, hello, { proxy: refusing.url, env: {} });
+    cleanups.push(() => t1.stop());
+    await waitFor(() => t1.status().error?.code === 'proxy_refused', 'proxy_refused', 5000);
+    expect(t1.status().state).toBe('offline');
+    expect(t1.status().error?.message).toMatch(/Прокси-сервер отказал/);
+    await t1.stop();
+    const gone = await startConnectProxy();
+    const goneUrl = gone.url;
+    await gone.close();
+    const t2 = tunnelFor(relay.url, v, hello, { proxy: goneUrl, env: {} });
+    cleanups.push(() => t2.stop());
+    await waitFor(() => t2.status().error?.code === 'proxy_unreachable', 'proxy_unreachable', 5000);
+  });
+
+  it('refuses plain ws:// to a host that is not loopback, without connecting; allowInsecure lets it try', async () => {
+    const { relay, dataDir } = await setup();
+    const v = await pairedVenue(relay.url, dataDir);
+    const spy = await startConnectProxy(403);
+    cleanups.push(() => spy.close());
+    // The proxy is a witness: any connection attempt would show up as a CONNECT.
+    const refused = tunnelFor('ws://relay.example.com:8787', v, hello, { proxy: spy.url, env: {} });
+    cleanups.push(() => refused.stop());
+    await new Promise((r) => setTimeout(r, 300));
+    expect(refused.status()).toMatchObject({ state: 'offline', error: { code: 'insecure_url' } });
+    expect(spy.targets).toEqual([]);
+    const allowed = tunnelFor('ws://relay.example.com:8787', v, hello, { proxy: spy.url, env: {}, allowInsecure: true });
+    cleanups.push(() => allowed.stop());
+    await waitFor(() => spy.targets.length > 0, 'an attempt through the proxy', 3000);
+    expect(spy.targets[0]).toBe('relay.example.com:8787');
+  });
+
+  it('serves wss directly with --tls-cert/--tls-key, and reports an untrusted certificate as a TLS problem', async () => {
+    const certs = tempDir('tls');
+    cleanups.push(() => certs.remove());
+    const key = join(certs.dir, 'key.pem');
+    const cert = join(certs.dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    const ca = readFileSync(cert);
+    const { relay, dataDir } = await setup({ tls: { cert: ca, key: readFileSync(key) } });
+    expect(relay.url).toMatch(/^https:/);
+    const created = relay.relay.pairing.createVenue('TLS cafe');
+    await pair({ code: created.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION, ca, proxy: null });
+    const d = loadDevice(dataDir)!;
+    const tunnel = tunnelFor(relay.url, d, hello, { ca });
+    cleanups.push(() => tunnel.stop());
+    await waitFor(() => tunnel.status().state === 'connected', 'connected over wss');
+    const dispatcher = new Agent({ connect: { ca } });
+    cleanups.push(() => dispatcher.close());
+    const res = await undiciFetch(`${relay.url}/v1/venues/${d.venueId}/front/api/x`, { headers: { authorization: `Bearer ${API_KEY}` }, dispatcher });
+    expect(await res.text()).toBe('hello /api/x');
+    const untrusted = tunnelFor(relay.url, d, hello, {});
+    cleanups.push(() => untrusted.stop());
+    await waitFor(() => untrusted.status().error?.code === 'tls_error', 'tls_error', 5000);
+    expect(untrusted.status().error?.message).toMatch(/защищённое соединение/);
+  });
+});
