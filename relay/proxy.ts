@@ -8,7 +8,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../protocol/relay.ts';
-import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, stripHopByHop, type ResFrame, type StreamErrorCode } from '../protocol/tunnel.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, forwardableHeaders, type ResFrame, type StreamErrorCode } from '../protocol/tunnel.ts';
 import type { RelayMetrics, RequestOutcome } from './metrics.ts';
 import { LinkRewriter, isTextual, linkReplacements } from './rewrite.ts';
 import type { RelayStore } from './store.ts';
@@ -79,12 +79,13 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
     const link = deps.tunnels.get(venueId);
     if (!link) return fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected');
 
+    if (path.length > MAX_PATH_CHARS) return fail('bad_request', 414, RelayErrorCode.badRequest, `target longer than ${MAX_PATH_CHARS} characters`);
     const timeoutMs = clampTimeout(req.header(TIMEOUT_HEADER), defaultTimeout);
     const declared = Number(req.headers['content-length'] ?? 0);
     const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
     if (declared > maxBody) return fail('too_large', 413, RelayErrorCode.tooLarge, `request body over ${maxBody} bytes`);
 
-    const headers = stripHopByHop(req.headers);
+    const headers = forwardableHeaders(req.headers);
     for (const h of CALLER_ONLY) delete headers[h];
     const venueBase = `${(deps.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
 
@@ -103,14 +104,20 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
         deps.clock.clearTimeout(timer);
         if (outcome) return;
         if (f.status < 200) return fail('bad_gateway', 502, RelayErrorCode.badGateway, `plugin answered ${f.status}`);
-        const h = stripHopByHop(f.headers);
+        const h = forwardableHeaders(f.headers);
         const origin = link.frontOrigin;
         if (f.body && origin && isTextual(h['content-type']) && !h['content-encoding']) {
           rewriter = new LinkRewriter(linkReplacements(origin, venueBase));
           delete h['content-length'];
         }
         res.status(f.status);
-        for (const [k, v] of Object.entries(h)) res.setHeader(k, v);
+        for (const [k, v] of Object.entries(h)) {
+          try {
+            res.setHeader(k, v);
+          } catch {
+            // A header Node refuses to send (odd characters from the plugin) is dropped, not fatal.
+          }
+        }
         if (f.body) res.flushHeaders();
       },
       onData(chunk) {

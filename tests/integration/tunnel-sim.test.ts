@@ -131,6 +131,13 @@ describe('venue API through the tunnel to the simulated plugin', () => {
     expect(up.calls).toBe(before);
   });
 
+  it('answers 414 for an over-long target and keeps the link up', async () => {
+    const r = await raw(relay.url, 'GET', `/v1/venues/${venueId}/front/api/orders?q=${'a'.repeat(9000)}`);
+    expect(r.status).toBe(414);
+    expect(tunnel.status().state).toBe('connected');
+    expect((await venueCall(relay.url, venueId, '/api/tables')).status).toBe(200);
+  });
+
   it('refuses an upgrade request through the tunnel', async () => {
     const r = await raw(relay.url, 'GET', `/v1/venues/${venueId}/front/api/orders`, { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
     expect(r.status).toBe(403);

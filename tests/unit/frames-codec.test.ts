@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, RecvCredit, SendCredit, STREAM_WINDOW_BYTES,
-  decodeFrame, encodeControl, encodeData, type HeartbeatClock,
+  MAX_PATH_CHARS, decodeFrame, encodeControl, encodeData, forwardableHeaders, type HeartbeatClock,
 } from '../../protocol/tunnel.ts';
 
 const text = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -187,5 +187,28 @@ describe('heartbeat', () => {
     expect(hb.rttMs).toBe(clock.mono() - sentAt);
     expect(hb.rttMs).toBe(120);
     hb.stop();
+  });
+});
+
+describe('forwardable headers', () => {
+  it('drop hop-by-hop headers, those Connection names, and keep the rest lower-cased', () => {
+    expect(forwardableHeaders({
+      Host: 'x', Connection: 'keep-alive, X-Secret', 'Keep-Alive': '5', 'Transfer-Encoding': 'chunked', TE: 'trailers',
+      Upgrade: 'websocket', 'Proxy-Authorization': 'Basic x', 'X-Secret': 's', Accept: 'application/json', 'Set-Cookie': ['a=1', 'b=2'],
+    })).toEqual({ accept: 'application/json', 'set-cookie': 'a=1, b=2' });
+  });
+
+  it('always produce headers a req/res frame accepts, whatever comes in', () => {
+    const nasty: Record<string, string> = { 'bad name': 'x', 'x-nul': 'a\u0000b', 'x-crlf': 'a\r\nb', 'x-long': 'v'.repeat(20_000), 'x-quotes': '"'.repeat(8000) };
+    for (let i = 0; i < 300; i++) nasty[`x-h${i}`] = '\\'.repeat(200);
+    const h = forwardableHeaders(nasty);
+    expect(Object.keys(h)).not.toContain('bad name');
+    expect(Object.keys(h)).not.toContain('x-nul');
+    expect(Object.keys(h)).not.toContain('x-crlf');
+    expect(Object.keys(h)).not.toContain('x-long');
+    const res = { t: 'res' as const, sid: 1, status: 200, headers: h, body: true };
+    expect(decodeFrame(Buffer.from(encodeControl(res)), false)).toMatchObject({ t: 'res' });
+    const req = { t: 'req' as const, sid: 1, method: 'GET', path: `/api/${'é'.repeat(MAX_PATH_CHARS - 5)}`, headers: h, body: false, timeoutMs: 1000 };
+    expect(decodeFrame(Buffer.from(encodeControl(req)), false)).toMatchObject({ t: 'req' });
   });
 });

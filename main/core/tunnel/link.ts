@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import type { FrontStatus } from '../../../protocol/local.ts';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL,
-  decodeFrame, encodeControl, encodeData, stripHopByHop,
+  decodeFrame, encodeControl, encodeData, forwardableHeaders,
   type ControlFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../clock.ts';
@@ -343,7 +343,11 @@ export class CompanionLink {
     }
     this.streams.set(f.sid, s);
     this.stats.streamsServed++;
-    void this.serve(s);
+    this.serve(s).catch((e: unknown) => {
+      // A bug in one exchange fails that stream, never the process or the link.
+      this.o.log.error('serving a tunnel stream failed', { sid: s.sid, err: e instanceof Error ? e.message : String(e) });
+      this.fail(s, 'internal', 'companion error');
+    });
   }
 
   private fail(s: ServedStream, code: StreamErrorCode, message: string): void {
@@ -357,7 +361,7 @@ export class CompanionLink {
     const { clock, upstream, limits, log } = this.o;
     const req = s.req;
     s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the plugin did not answer within ${req.timeoutMs} ms`));
-    const headers = stripHopByHop(req.headers);
+    const headers = forwardableHeaders(req.headers);
     let res;
     try {
       res = await upstream.forward({ method: req.method, path: req.path, headers, body: req.body ? s.body() : null, signal: s.abort.signal });
@@ -380,7 +384,7 @@ export class CompanionLink {
       return;
     }
     const hasBody = res.body !== null && req.method !== 'HEAD';
-    this.sendControl({ t: 'res', sid: s.sid, status: res.status, headers: stripHopByHop(res.headers), body: hasBody });
+    this.sendControl({ t: 'res', sid: s.sid, status: res.status, headers: forwardableHeaders(res.headers), body: hasBody });
     if (!hasBody || !res.body) {
       void drainAndDrop(res.body);
       this.finish(s, new Error('done'));
