@@ -186,6 +186,39 @@ describe('tunnel resilience', () => {
     }
   });
 
+  it('the companion closes a link on a malformed frame from the relay, says why, answers reserved commands, and reconnects', async () => {
+    const { WebSocketServer } = await import('ws');
+    const seen: Array<{ code: number; reason: string }> = [];
+    const results: unknown[] = [];
+    let connections = 0;
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => TUNNEL_PROTOCOL });
+    cleanups.push(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
+    await new Promise((r) => wss.once('listening', r));
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.on('message', (data) => {
+        const f = JSON.parse(String(data)) as { t: string };
+        if (f.t === 'hello') {
+          ws.send(encodeControl({ t: 'welcome', v: TUNNEL_PROTOCOL, venueId: 'ven_fake', linkId: 'fake' }));
+          ws.send(encodeControl({ t: 'cmd', id: 'c1', name: 'diagnostics' }));
+        }
+        if (f.t === 'cmd_result') {
+          results.push(f);
+          ws.send('{"t":"req","sid":"x"}'); // garbage: a req with a string stream id
+        }
+      });
+      ws.on('close', (code, reason) => seen.push({ code, reason: reason.toString() }));
+    });
+    const port = (wss.address() as { port: number }).port;
+    const t = track(tunnelFor(`http://127.0.0.1:${port}`, { venueId: 'ven_fake', deviceToken: 'evd_fake' }, echo, { backoff: { baseMs: 50 } }));
+    await waitFor(() => seen.length > 0, 'the companion closed the link', 5000);
+    expect(seen[0]?.code).toBe(CloseCode.protocolError);
+    expect(seen[0]?.reason).toMatch(/bad 'req' frame/);
+    expect(results[0]).toMatchObject({ t: 'cmd_result', id: 'c1', ok: false, error: { code: 'unsupported' } });
+    await waitFor(() => t.status().error?.code === 'protocol' || connections > 1, 'protocol problem reported or a reconnect', 3000);
+    await waitFor(() => connections > 1, 'reconnected', 5000);
+  });
+
   it('is back online after the companion process is killed and started again', async () => {
     const { relay, venue } = await setup();
     const env = { ...process.env, RELAY: relay.url, TOKEN: venue.deviceToken, VENUE: venue.venueId };

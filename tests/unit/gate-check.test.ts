@@ -45,6 +45,8 @@ export const ESCAPES: Array<[string, GateRequest]> = [
   ['header with CR LF', req('/api/orders', { headers: { accept: 'x\r\nX-Evil: 1' } })],
   ['fragment', req('/api/orders#x')],
   ['empty segment', req('/api//orders')],
+  ['GET with a body (request smuggling bait)', req('/api/orders', { body: true })],
+  ['GET with a declared body', req('/api/orders', { headers: { 'content-length': '10' } })],
 ];
 
 describe('gate', () => {

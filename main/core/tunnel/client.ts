@@ -122,6 +122,8 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
   let current: CompanionLink | null = null;
   let currentSince = 0;
   let attempt: Attempt | null = null;
+  /** True while a live link should be replaced (go-away, wake, network change): failed attempts are retried. */
+  let replacing = false;
   const draining = new Set<CompanionLink>();
   let retryTimer: NodeJS.Timeout | undefined;
   let stableTimer: NodeJS.Timeout | undefined;
@@ -194,7 +196,11 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       if (stopped) return;
       const problem = tunnelProblem(code, { relayUrl: opts.relayUrl, proxy: proxyUrl, ...ctx });
       log.warn('tunnel connection failed', { code, status: ctx.status, detail: ctx.detail });
-      if (current) return; // a deliberate reconnect failed; the old link still serves and will be retried when it goes
+      if (current) {
+        // The old link still serves; keep trying to replace it, with backoff, until it goes.
+        if (replacing) schedule(backoff.next(), `replacement link failed: ${code}`);
+        return;
+      }
       if (code === 'token_refused') {
         setState('unpaired', problem);
         schedule(b.tokenRefusedRetryMs ?? TOKEN_REFUSED_RETRY_MS, 'device token refused');
@@ -238,6 +244,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     if (stopped) return void link.close(CloseCode.normal, 'companion stopping');
     const previous = current;
     current = link;
+    replacing = false;
     currentSince = clock.mono();
     linksOpened++;
     if (linksOpened > 1) reconnects++;
@@ -266,6 +273,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     if (reason === 'replaced') return; // our own new link, still handshaking, replaced it
     log.info('relay asked to reconnect (go-away)', { reason, drainMs });
     backoff.reset();
+    replacing = true;
     connect();
   }
 
@@ -279,7 +287,10 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
         attempt = null;
         if (stopped) return;
         const kind: TunnelProblemCode = code === CloseCode.unsupportedVersion ? 'protocol' : code === CloseCode.revoked ? 'token_refused' : 'relay_unreachable';
-        if (current) return;
+        if (current) {
+          if (replacing) schedule(backoff.next(), `replacement link closed: ${code}`);
+          return;
+        }
         if (kind === 'token_refused') {
           setState('unpaired', tunnelProblem(kind, { relayUrl: opts.relayUrl, detail: reason }));
           return schedule(b.tokenRefusedRetryMs ?? TOKEN_REFUSED_RETRY_MS, 'device token refused');
@@ -290,6 +301,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       return;
     }
     current = null;
+    replacing = false;
     clock.clearTimeout(stableTimer);
     if (stopped) return;
     const upFor = clock.mono() - currentSince;
@@ -322,6 +334,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     if (stopped || !endpoints) return;
     log.info('reconnecting now', { reason });
     backoff.reset();
+    if (current) replacing = true;
     clock.clearTimeout(retryTimer);
     retryTimer = undefined;
     if (attempt) {

@@ -94,6 +94,7 @@ export function check(req: GateRequest, policy: GatePolicy = DEFAULT_GATE_POLICY
   if (h['host'] !== undefined && (!frontHost || h['host'].toLowerCase() !== frontHost.toLowerCase())) {
     return refuse('Host names another host');
   }
+  if ((method === 'GET' || method === 'HEAD') && (req.body || Number(h['content-length'] ?? 0) > 0)) return refuse(`${method} with a body`);
   const declared = h['content-length'];
   if (declared !== undefined) {
     if (!/^\d{1,15}$/.test(declared)) return refuse('malformed Content-Length');
