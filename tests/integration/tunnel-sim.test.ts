@@ -217,3 +217,38 @@ describe('venue API through the tunnel to the simulated plugin', () => {
     expect((await (await fetch(`${relay.url}/healthz`)).json())).toMatchObject({ ok: true });
   });
 });
+
+describe('through the companion\'s own plugin client (createFrontClient as the Upstream)', () => {
+  it('serves the venue API with one plugin session and rewritten links', async () => {
+    const { createFrontClient } = await import('../../main/core/front/client.ts');
+    const { realClock } = await import('../../main/core/clock.ts');
+    const { silentLogger } = await import('../../main/core/logger.ts');
+    const sim = await startSim({ port: 0, auto: false });
+    const relay = await startRelay();
+    const dir = tempDir('companion');
+    const front = createFrontClient({ baseUrl: sim.url, moduleId: '2050', clock: realClock, logger: silentLogger });
+    let tunnel: TunnelHandle | null = null;
+    try {
+      const v = await pairedVenue(relay.url, dir.dir);
+      tunnel = tunnelFor(relay.url, v, front, { frontOrigin: front.origin });
+      const t = tunnel;
+      await waitFor(() => t.status().state === 'connected', 'connected');
+      const base = `${relay.url}/v1/venues/${v.venueId}/front`;
+      const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => venueCall(relay.url, v.venueId, `/api/orders?key=caller-key&$top=${(i % 7) + 1}`)));
+      for (const [i, a] of answers.entries()) {
+        expect(a.status).toBe(200);
+        expect((a.json() as unknown[]).length).toBe((i % 7) + 1);
+        expect(a.text).not.toContain(sim.url);
+      }
+      const first = (answers[0]?.json() as Array<{ Url: string }>)[0];
+      expect(first?.Url.startsWith(`${base}/api/orders/`)).toBe(true);
+      expect(sim.logins()).toBe(1);
+    } finally {
+      await tunnel?.stop();
+      await front.close();
+      await relay.close();
+      await sim.close();
+      dir.remove();
+    }
+  });
+});
