@@ -76,6 +76,18 @@ export class RelayStore {
     this.migrate();
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per store (every venue call reads the store). */
+  private q(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < MIGRATIONS.length; v++) {
@@ -93,23 +105,23 @@ export class RelayStore {
 
   /** Inserts a venue; the id must be new. */
   addVenue(id: string, name: string, now: number): void {
-    this.db.prepare('INSERT INTO venues (id, name, created_at) VALUES (?, ?, ?)').run(id, name, now);
+    this.q('INSERT INTO venues (id, name, created_at) VALUES (?, ?, ?)').run(id, name, now);
   }
 
   getVenue(id: string): VenueRow | null {
-    const row = this.db.prepare('SELECT * FROM venues WHERE id = ?').get(id) as RawVenue | undefined;
+    const row = this.q('SELECT * FROM venues WHERE id = ?').get(id) as RawVenue | undefined;
     return row ? toVenue(row) : null;
   }
 
   listVenues(): VenueRow[] {
-    return (this.db.prepare('SELECT * FROM venues ORDER BY created_at, id').all() as RawVenue[]).map(toVenue);
+    return (this.q('SELECT * FROM venues ORDER BY created_at, id').all() as RawVenue[]).map(toVenue);
   }
 
   /** Stores a new pairing code for the venue, replacing its unused ones. */
   addPairingCode(venueId: string, codeHash: string, now: number, expiresAt: number): void {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
-      this.db.prepare('INSERT INTO pairing_codes (code_hash, venue_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      this.q('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
+      this.q('INSERT INTO pairing_codes (code_hash, venue_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
         .run(codeHash, venueId, now, expiresAt);
     }).immediate();
   }
@@ -121,13 +133,13 @@ export class RelayStore {
    */
   claimPairingCode(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): ClaimResult {
     return this.db.transaction((): ClaimResult => {
-      const code = this.db.prepare('SELECT venue_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?')
+      const code = this.q('SELECT venue_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?')
         .get(codeHash) as { venue_id: string; expires_at: number; used_at: number | null } | undefined;
       if (!code) return { ok: false, reason: 'invalid' };
       if (code.used_at !== null) return { ok: false, reason: 'used' };
       if (now >= code.expires_at) return { ok: false, reason: 'expired' };
-      this.db.prepare('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
-      this.db.prepare(`UPDATE venues SET token_hash = ?, paired_at = ?, revoked_at = NULL,
+      this.q('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
+      this.q(`UPDATE venues SET token_hash = ?, paired_at = ?, revoked_at = NULL,
                          companion_version = ?, companion_hostname = ? WHERE id = ?`)
         .run(tokenHash, now, companion.version, companion.hostname, code.venue_id);
       return { ok: true, venueId: code.venue_id };
@@ -136,38 +148,38 @@ export class RelayStore {
 
   /** The venue a device-token hash belongs to, or null (unknown, replaced or revoked). */
   venueByTokenHash(tokenHash: string): string | null {
-    const row = this.db.prepare('SELECT id FROM venues WHERE token_hash = ?').get(tokenHash) as { id: string } | undefined;
+    const row = this.q('SELECT id FROM venues WHERE token_hash = ?').get(tokenHash) as { id: string } | undefined;
     return row?.id ?? null;
   }
 
   /** The current token hash of a venue; the server polls it to notice revocation by another process. */
   tokenHashOf(venueId: string): string | null {
-    const row = this.db.prepare('SELECT token_hash FROM venues WHERE id = ?').get(venueId) as { token_hash: string | null } | undefined;
+    const row = this.q('SELECT token_hash FROM venues WHERE id = ?').get(venueId) as { token_hash: string | null } | undefined;
     return row?.token_hash ?? null;
   }
 
   /** Forgets the venue's device token, so it is refused from now on. Returns false for an unknown venue. */
   revoke(venueId: string, now: number): boolean {
     return this.db.transaction(() => {
-      const r = this.db.prepare('UPDATE venues SET token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
-      this.db.prepare('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
+      const r = this.q('UPDATE venues SET token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
+      this.q('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
       return r.changes > 0;
     }).immediate();
   }
 
   /** Records a tunnel coming up. */
   markConnected(venueId: string, companion: CompanionInfo, front: FrontStatus | null, now: number): void {
-    this.db.prepare(`UPDATE venues SET connected_at = ?, last_seen_at = ?, companion_version = ?, companion_hostname = ?,
+    this.q(`UPDATE venues SET connected_at = ?, last_seen_at = ?, companion_version = ?, companion_hostname = ?,
                        front_json = COALESCE(?, front_json) WHERE id = ?`)
       .run(now, now, companion.version, companion.hostname, front ? JSON.stringify(front) : null, venueId);
   }
 
   markSeen(venueId: string, now: number): void {
-    this.db.prepare('UPDATE venues SET last_seen_at = ? WHERE id = ?').run(now, venueId);
+    this.q('UPDATE venues SET last_seen_at = ? WHERE id = ?').run(now, venueId);
   }
 
   setFront(venueId: string, front: FrontStatus): void {
-    this.db.prepare('UPDATE venues SET front_json = ? WHERE id = ?').run(JSON.stringify(front), venueId);
+    this.q('UPDATE venues SET front_json = ? WHERE id = ?').run(JSON.stringify(front), venueId);
   }
 }
 
