@@ -121,6 +121,28 @@ describe('tunnel resilience', () => {
     expect(tunnel.status().reconnects).toBe(1);
   });
 
+  it('cancels the plugin call when the EVVA caller hangs up', async () => {
+    const { relay, venue } = await setup();
+    const aborted: string[] = [];
+    const watching: Upstream = {
+      async forward(req) {
+        await new Promise((_r, j) => req.signal.addEventListener('abort', () => { aborted.push(req.path); j(req.signal.reason); }));
+        throw new Error('unreachable');
+      },
+    };
+    const tunnel = track(tunnelFor(relay.url, venue, watching));
+    await waitFor(() => tunnel.status().state === 'connected', 'connected');
+    const caller = new AbortController();
+    const call = fetch(`${relay.url}/v1/venues/${venue.venueId}/front/api/orders`, { headers: { authorization: `Bearer ${API_KEY}` }, signal: caller.signal }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    caller.abort();
+    await call;
+    await waitFor(() => aborted.length === 1, 'the upstream call was aborted', 3000);
+    expect(aborted).toEqual(['/api/orders']);
+    const m = await (await fetch(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
+    expect(m).toMatch(/evva_relay_requests_total\{outcome="cancelled"\} 1/);
+  });
+
   it('revoking through the API closes the tunnel at once and refuses the token from then on', async () => {
     const { relay, venue } = await setup();
     const tunnel = track(tunnelFor(relay.url, venue, echo));
