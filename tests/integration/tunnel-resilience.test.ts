@@ -68,7 +68,8 @@ describe('tunnel resilience', () => {
     const r = await venueCall(back.url, venue.venueId, '/api/orders');
     expect(r.status).toBe(200);
     console.log(`relay restart: tunnel back ${Math.round(reconnectMs)} ms after the relay listened again (backoff base 500 ms, full jitter); reconnects=${tunnel.status().reconnects}`);
-    expect(reconnectMs).toBeLessThan(5_000);
+    // Full jitter: the wait is at most the backoff ceiling reached during the 1.5 s outage (≤ 4 s, rarely 8 s).
+    expect(reconnectMs).toBeLessThan(8_500);
     expect(tunnel.status().reconnects).toBe(1);
   });
 
@@ -91,7 +92,8 @@ describe('tunnel resilience', () => {
     const relayMs = performance.now() - t0;
     console.log(`blackholed link: companion declared it dead after ${Math.round(detectMs)} ms, new link up after ${Math.round(replaceMs)} ms; ` +
       `relay side clean after ${Math.round(relayMs)} ms (bound ${DEAD_AFTER_MS + HEARTBEAT_CHECK_MS} ms)`);
-    expect(detectMs).toBeLessThanOrEqual(DEAD_AFTER_MS + HEARTBEAT_CHECK_MS + 500);
+    // The bound: dead at most DEAD_AFTER_MS + HEARTBEAT_CHECK_MS (9 s) after the last frame, so within the issue's 10 s.
+    expect(detectMs).toBeLessThanOrEqual(10_000);
     expect(detectMs).toBeGreaterThan(DEAD_AFTER_MS - 3_500); // not a close: silence, noticed by the heartbeat
     expect(replaceMs).toBeLessThan(10_000 + 1_500);
     expect(events.find((e) => e.s.state !== 'connected')?.s.error?.code).toBe('link_dead');
