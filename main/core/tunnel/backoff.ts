@@ -6,8 +6,13 @@
 
 /** Ceiling of the first retry's delay. */
 export const BACKOFF_BASE_MS = 500;
-/** Largest ceiling: a companion retries at least this often while the relay is away. */
-export const BACKOFF_CAP_MS = 30_000;
+/**
+ * Largest ceiling: a companion retries at least this often while the relay is
+ * away, so it is back within 10 s (5 s on average) of the relay's return. For a
+ * fleet of N companions that is about N / 5 attempts a second during an outage,
+ * spread evenly by the jitter: cheap refusals while the relay is down.
+ */
+export const BACKOFF_CAP_MS = 10_000;
 /** A link that stayed up this long resets the backoff to the start. */
 export const STABLE_AFTER_MS = 30_000;
 /** Retry delay after the relay refused the device token: slow, the token will not get better by itself. */
