@@ -70,3 +70,14 @@ export type LocalApiFile = z.infer<typeof LocalApiFile>;
 
 export const LOCAL_API_FILE = 'local-api.json';
 export const DEFAULT_API_PORT = 9142;
+
+/** `POST /api/pair`: pair with a venue using the code EVVA gave. */
+export const PairRequest = z.strictObject({
+  code: z.string().min(1).max(32),
+  relayUrl: z.string().url().max(2048).optional(),
+});
+export type PairRequest = z.infer<typeof PairRequest>;
+
+/** `POST /api/pair` answers 200 with this, or 4xx/5xx with `{ error: Problem }`. */
+export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string() });
+export type PairResult = z.infer<typeof PairResult>;

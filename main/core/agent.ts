@@ -7,16 +7,21 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { FrontStatus, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
+import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
 import { levelOf } from './status.ts';
+import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
+import { loadDevice, pair, type DeviceFile } from './tunnel/pair.ts';
+import { TunnelError } from './tunnel/problems.ts';
+import type { Upstream } from './tunnel/upstream.ts';
 import { VERSION } from './version.ts';
 
 export interface AgentOptions {
@@ -25,6 +30,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** Overrides for tests (shorter heartbeats, backoff). */
+  tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
 }
 
 export interface Agent {
@@ -32,6 +39,8 @@ export interface Agent {
   status(): Status;
   /** Where the local API listens and the token it wants. */
   readonly api: { url: string; token: string };
+  /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
+  pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
   /** Stops every part, logs the plugin session out, removes local-api.json. */
   stop(): Promise<void>;
 }
@@ -44,8 +53,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const clock = opts.clock ?? realClock;
   const startedAt = new Date(clock.now()).toISOString();
   const token = crypto.randomBytes(32).toString('base64url');
+  const hostname = os.hostname();
   let api: Api | null = null;
-  const tunnel: TunnelStatus = { ...UNPAIRED };
+  let link: TunnelHandle | null = null;
+  let tunnel: TunnelStatus = { ...UNPAIRED };
 
   const status = (): Status => {
     const front = probe.status();
@@ -59,23 +70,97 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     intervalMs: settings.probeIntervalMs,
     clock,
     logger,
-    onChange: (_f: FrontStatus) => publish(),
+    onChange: (front) => {
+      link?.reportFront(front, front.url);
+      publish();
+    },
     ...opts.probe,
   });
   const metrics = createMetrics(status);
 
-  api = await startApi({ port: settings.apiPort, token, logger, status, metrics: () => metrics.render() });
+  // The tunnel reaches the plugin only through the probe's client: one session, one origin.
+  const upstream: Upstream = {
+    forward(req) {
+      const client = probe.client();
+      if (!client) return Promise.reject(new FrontError('unreachable', 'plugin not found yet'));
+      return client.forward(req);
+    },
+  };
+
+  function connect(device: DeviceFile): void {
+    const old = link;
+    link = startTunnel({
+      relayUrl: device.relayUrl,
+      deviceToken: device.deviceToken,
+      venueId: device.venueId,
+      upstream,
+      policy: { allowMethods: settings.tunnel.allowMethods, maxRequestBytes: settings.tunnel.maxRequestBytes },
+      limits: { maxResponseBytes: settings.tunnel.maxResponseBytes },
+      companion: { version: VERSION, hostname },
+      frontOrigin: probe.status().url,
+      front: probe.status(),
+      proxy: settings.proxy ?? undefined,
+      allowInsecure: settings.allowInsecure,
+      clock,
+      logger,
+      ...opts.tunnel,
+    });
+    tunnel = link.status();
+    link.on('status', (s) => { tunnel = s; publish(); });
+    void old?.stop();
+    publish();
+  }
+
+  function unpaired(error?: Problem): void {
+    tunnel = { ...UNPAIRED, since: new Date(clock.now()).toISOString(), ...(error ? { error } : {}) };
+  }
+
+  try {
+    const device = loadDevice(settings.dataDir);
+    if (device) connect(device);
+  } catch (e) {
+    if (!(e instanceof TunnelError)) throw e;
+    logger.warn('pairing file unusable', { code: e.problem.code });
+    unpaired(e.problem);
+  }
+
+  api = await startApi({
+    port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
+    pair: (code, relayUrl) => agentPair(code, relayUrl),
+  });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
   probe.start();
-  logger.info('companion started', { version: VERSION, dataDir: settings.dataDir, hostname: os.hostname(), api: api.url });
+  logger.info('companion started', { version: VERSION, dataDir: settings.dataDir, hostname, api: api.url });
+
+  async function agentPair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }> {
+    const relay = relayUrl ?? settings.relayUrl;
+    if (!relay) {
+      throw new TunnelError({
+        code: 'relay_url_missing',
+        message: 'Не указан адрес сервера EVVA.',
+        hint: 'Укажите его: evva-companion pair КОД --relay-url https://… (адрес даёт EVVA вместе с кодом) или задайте relayUrl в настройках.',
+        messageEn: 'No relay URL given.',
+      });
+    }
+    const done = await pair({
+      code, relayUrl: relay, dataDir: settings.dataDir, companion: { version: VERSION, hostname },
+      proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure, ...(opts.tunnel?.ca ? { ca: opts.tunnel.ca } : {}),
+    });
+    logger.info('paired', { venueId: done.venueId, relay: done.relayUrl });
+    const device = loadDevice(settings.dataDir);
+    if (device) connect(device);
+    return done;
+  }
 
   let stopping: Promise<void> | null = null;
   return {
     status,
     api: { url: api.url, token },
+    pair: agentPair,
     stop() {
       stopping ??= (async () => {
+        await link?.stop();
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);

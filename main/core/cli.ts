@@ -6,25 +6,30 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fetch } from 'undici';
-import { LOCAL_API_FILE, LocalApiFile, Status } from '../../protocol/local.ts';
+import os from 'node:os';
+import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { startAgent } from './agent.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
 import { readJsonFile } from './files.ts';
 import { createLog } from './log.ts';
 import { loadSettings, SettingsError, type SettingsFlags } from './settings.ts';
+import { pair } from './tunnel/pair.ts';
+import { TunnelError } from './tunnel/problems.ts';
 import { VERSION } from './version.ts';
 
 const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
 
 Использование:
-  evva-companion run      [--data-dir DIR] [--front-url URL] [--api-port N] [--log-level L]
+  evva-companion run      [--data-dir DIR] [--front-url URL] [--api-port N] [--proxy URL] [--log-level L]
+  evva-companion pair КОД --relay-url URL [--data-dir DIR] [--proxy URL]
   evva-companion status   [--data-dir DIR] [--json]
   evva-companion discover [--json]
   evva-companion --help | --version
 
 Команды:
-  run        запустить компаньон (проверка плагина, локальный API на 127.0.0.1:9142)
+  run        запустить компаньон (проверка плагина, связь с EVVA, локальный API на 127.0.0.1:9142)
+  pair КОД   привязать компаньон к заведению в EVVA по коду (код выдаёт EVVA, действует 15 минут)
   status     показать состояние запущенного компаньона
   discover   найти плагин Front Web API на этом компьютере
 
@@ -32,6 +37,9 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   --data-dir DIR     папка данных (или EVVA_DATA_DIR); там settings.json, журналы, local-api.json
   --front-url URL    адрес плагина, например http://127.0.0.1:9042 (или EVVA_FRONT_URL); без него плагин ищется сам
   --api-port N       порт локального API (или EVVA_API_PORT), по умолчанию 9142
+  --relay-url URL    адрес сервера EVVA для привязки (или EVVA_RELAY_URL), например https://relay.example
+  --proxy URL        HTTP-прокси для связи с EVVA (иначе HTTPS_PROXY/NO_PROXY), например http://proxy:3128
+  --allow-insecure   разрешить незашифрованное соединение (ws://) с сервером не на этом компьютере
   --log-level L      error | warn | info | debug
   --json             вывод в JSON (для скриптов и поддержки)
 
@@ -44,6 +52,9 @@ const FLAGS = {
   'front-url': { type: 'string' },
   'api-port': { type: 'string' },
   'log-level': { type: 'string' },
+  'relay-url': { type: 'string' },
+  proxy: { type: 'string' },
+  'allow-insecure': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -61,15 +72,21 @@ export async function main(argv: string[]): Promise<number> {
   if (values.version) { console.log(VERSION); return 0; }
   const [command, ...rest] = positionals;
   if (values.help || !command) { console.log(HELP); return command || values.help ? 0 : 2; }
-  if (rest.length) return usage(`Лишние аргументы: ${rest.join(' ')}`);
+  const args = command === 'pair' ? rest.slice(1) : rest;
+  if (args.length) return usage(`Лишние аргументы: ${args.join(' ')}`);
   const flags: SettingsFlags = {
     dataDir: values['data-dir'], frontUrl: values['front-url'], apiPort: values['api-port'], logLevel: values['log-level'],
+    relayUrl: values['relay-url'], proxy: values.proxy, allowInsecure: values['allow-insecure'],
   };
   try {
     switch (command) {
       case 'run': return await run(flags);
       case 'status': return await status(flags, values.json ?? false);
       case 'discover': return await find(values.json ?? false);
+      case 'pair': {
+        if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
+        return await pairCommand(flags, rest[0]);
+      }
       default: return usage(`Неизвестная команда «${command}».`);
     }
   } catch (e) {
@@ -116,6 +133,57 @@ async function run(flags: SettingsFlags): Promise<number> {
   return 0;
 }
 
+/**
+ * Pairs through the running companion when there is one (so its tunnel starts
+ * at once), otherwise directly; either way device.json ends up holding the token.
+ */
+async function pairCommand(flags: SettingsFlags, code: string): Promise<number> {
+  const settings = loadSettings(flags);
+  const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
+  const running = runningAgent(settings.dataDir);
+  const relayUrl = settings.relayUrl ?? undefined;
+  if (running) {
+    try {
+      const res = await fetch(`${running.url}/api/pair`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${running.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ code, ...(relayUrl ? { relayUrl } : {}) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const body = await res.json() as { error?: Problem };
+      if (res.status !== 200) return fail(body.error ?? { code: 'error', message: `Компаньон ответил ${res.status}.` });
+      const ok = PairResult.parse(body);
+      console.log(`Готово: компаньон привязан к заведению ${ok.venueId} (${ok.relayUrl}). Связь с EVVA устанавливается.`);
+      return 0;
+    } catch {
+      // The running companion did not answer: pair directly below; it picks the pairing up on restart.
+    }
+  }
+  if (!relayUrl) return fail({ code: 'relay_url_missing', message: 'Не указан адрес сервера EVVA.', hint: 'Добавьте --relay-url https://… (адрес даёт EVVA вместе с кодом).' });
+  try {
+    const ok = await pair({
+      code, relayUrl, dataDir: settings.dataDir, companion: { version: VERSION, hostname: os.hostname() },
+      proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure,
+    });
+    console.log(`Готово: компаньон привязан к заведению ${ok.venueId} (${ok.relayUrl}).`);
+    console.log(`Запустите его: evva-companion run --data-dir "${settings.dataDir}"`);
+    return 0;
+  } catch (e) {
+    if (e instanceof TunnelError) return fail(e.problem);
+    throw e;
+  }
+}
+
+/** The running agent's API address and token, if local-api.json is there and valid. */
+function runningAgent(dataDir: string): LocalApiFile | null {
+  try {
+    const raw = readJsonFile(path.join(dataDir, LOCAL_API_FILE));
+    return raw === null ? null : LocalApiFile.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
 async function status(flags: SettingsFlags, json: boolean): Promise<number> {
   const settings = loadSettings(flags);
   const file = path.join(settings.dataDir, LOCAL_API_FILE);
@@ -124,14 +192,8 @@ async function status(flags: SettingsFlags, json: boolean): Promise<number> {
     else console.error(`Компаньон не запущен (${why}). Запустите: evva-companion run --data-dir "${settings.dataDir}"`);
     return 3;
   };
-  let info: LocalApiFile;
-  try {
-    const raw = readJsonFile(file);
-    if (raw === null) return notRunning(`нет файла ${file}`);
-    info = LocalApiFile.parse(raw);
-  } catch {
-    return notRunning(`файл ${file} повреждён`);
-  }
+  const info = runningAgent(settings.dataDir);
+  if (!info) return notRunning(`нет файла ${file} или он повреждён`);
   let body: unknown;
   try {
     const res = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });

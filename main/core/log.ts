@@ -87,11 +87,20 @@ export function createLog(opts: LogOptions): Logger & { close(): Promise<void> }
   });
   return {
     ...wrap(root),
-    // Resolves once every transport has flushed (bounded, so a stuck disk cannot hold up exit).
+    // Resolves once the file is flushed to disk, bounded so a stuck disk cannot hold up exit.
     close() {
-      const flushed = Promise.all(transports.map((t) => new Promise<void>((resolve) => t.once('finish', () => resolve()))));
-      root.end();
-      return Promise.race([flushed.then(() => undefined), new Promise<void>((resolve) => { setTimeout(resolve, 2_000).unref(); })]);
+      const flushed = (async () => {
+        const ended = new Promise((resolve) => root.once('finish', resolve));
+        root.end();
+        await ended;
+        // Only close() (called on unpipe) ends the rotating file's own stream; it emits
+        // 'finish' once more when that stream has flushed.
+        const files = transports.filter((t) => t instanceof DailyRotateFile);
+        const closed = Promise.all(files.map((t) => new Promise((resolve) => t.once('finish', resolve))));
+        root.close();
+        await closed;
+      })();
+      return Promise.race([flushed, new Promise<void>((resolve) => { setTimeout(resolve, 3_000).unref(); })]).then(() => undefined);
     },
   };
 }

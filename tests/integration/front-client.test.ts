@@ -145,3 +145,26 @@ describe('plugin client forward (the tunnel upstream)', () => {
     expect(sim.liveTokens()).toBe(1);
   });
 });
+
+describe('plugin client forward keeps the query', () => {
+  it('passes an OData query through with its meaning intact ($ kept, no + for spaces), and drops an encoded caller key', async () => {
+    const lines: string[] = [];
+    const { sim, client } = await setup({ log: (l) => lines.push(l) });
+    const query = "$filter=Status%20has%20Resto.Front.Api.V5.Data.Orders.OrderStatus'New'&$top=2";
+    const res = await client.forward({ method: 'GET', path: `/api/orders?${query}&%6Bey=stolen`, headers: {}, body: null, signal: AbortSignal.timeout(5_000) });
+    expect(res.status).toBe(200);
+    const chunks: Buffer[] = [];
+    for await (const c of res.body!) chunks.push(Buffer.from(c));
+    const orders = z.array(Order).parse(JSON.parse(Buffer.concat(chunks).toString()));
+    expect(orders.length).toBeLessThanOrEqual(2);
+    expect(orders.every((o) => o.Status === 'New')).toBe(true);
+    // fetch (WHATWG URL) may percent-encode a quote; what must not change is what the plugin decodes.
+    const call = lines.find((l) => l.startsWith('GET /api/orders?'))!;
+    const received = call.split(' ')[1]!.split('?')[1]!;
+    expect(received).toMatch(/&key=[0-9a-f-]{36}$/);
+    expect(decodeURIComponent(received.replace(/&key=[^&]*$/, ''))).toBe(decodeURIComponent(query));
+    expect(received).not.toContain('+');
+    expect(call).not.toContain('stolen');
+    expect(sim.liveTokens()).toBe(1);
+  });
+});

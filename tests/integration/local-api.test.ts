@@ -56,7 +56,7 @@ describe('local API', () => {
   it('refuses a missing or wrong token with a Russian explanation', async () => {
     const none = await raw('/api/status', { host: `127.0.0.1:${port}` });
     expect(none.status).toBe(401);
-    expect(JSON.parse(none.body).message).toMatch(/токен/);
+    expect(JSON.parse(none.body).error).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/токен/) });
     const wrong = await raw('/api/status', { host: `127.0.0.1:${port}`, authorization: `Bearer ${TOKEN}x` });
     expect(wrong.status).toBe(401);
   });

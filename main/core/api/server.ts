@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Status } from '../../../protocol/local.ts';
+import { PairRequest, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
 import type { Logger } from '../logger.ts';
 import { admit, originAllowed } from './guard.ts';
 
@@ -21,6 +21,8 @@ export interface ApiOptions {
   logger: Logger;
   status(): Status;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** Pairs with a venue; rejects with an error carrying `problem` (a Problem) when it fails. */
+  pair?(code: string, relayUrl?: string): Promise<PairResult>;
 }
 
 export interface Api {
@@ -43,7 +45,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.use((req, res, next) => {
     const verdict = admit(req, port, opts.token);
     if (!verdict.ok) {
-      res.status(verdict.status).json({ error: verdict.error, message: verdict.message });
+      res.status(verdict.status).json({ error: { code: verdict.error, message: verdict.message } });
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
@@ -52,6 +54,21 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
+  app.post('/api/pair', express.json({ limit: '4kb' }), async (req, res) => {
+    const body = PairRequest.safeParse(req.body);
+    if (!body.success || !opts.pair) {
+      res.status(400).json({ error: { code: 'bad_request', message: 'Нужен JSON вида {"code": "K7QF-2MXD", "relayUrl": "https://…"}.' } });
+      return;
+    }
+    try {
+      res.json(await opts.pair(body.data.code, body.data.relayUrl));
+    } catch (e) {
+      const problem = (e as { problem?: Problem }).problem;
+      if (!problem) throw e;
+      res.status(problem.code.startsWith('code_') || problem.code === 'relay_url_missing' || problem.code === 'insecure_url' || problem.code === 'bad_relay_url' ? 400 : 502)
+        .json({ error: problem });
+    }
+  });
   app.get('/metrics', async (_req, res, next) => {
     try {
       const m = await opts.metrics();
@@ -60,10 +77,14 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       next(e);
     }
   });
-  app.use((_req, res) => { res.status(404).json({ error: 'not_found', message: 'Нет такого адреса в локальном API.' }); });
-  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+  app.use((_req, res) => { res.status(404).json({ error: { code: 'not_found', message: 'Нет такого адреса в локальном API.' } }); });
+  app.use((err: Error & { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
+      res.status(400).json({ error: { code: 'bad_request', message: 'Тело запроса не является корректным JSON или слишком велико.' } });
+      return;
+    }
     log.error('local API error', { error: err });
-    res.status(500).json({ error: 'internal', message: 'Внутренняя ошибка компаньона. Подробности в журнале.' });
+    res.status(500).json({ error: { code: 'internal', message: 'Внутренняя ошибка компаньона. Подробности в журнале.' } });
   });
 
   const server = http.createServer(app);

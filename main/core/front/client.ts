@@ -207,15 +207,17 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     },
 
     async forward(req: UpstreamRequest): Promise<UpstreamResponse> {
-      const target = new URL(req.path, origin);
-      if (target.origin !== origin) throw new FrontError('bad_response', 'target outside the plugin origin');
-      target.searchParams.delete('key');
+      // Plain string handling, not URL: the caller's query must reach the plugin byte for byte
+      // (OData filters are picky), minus any key of theirs. Prefixing the origin keeps it on the plugin.
+      if (!req.path.startsWith('/')) throw new FrontError('bad_response', 'target is not a path');
+      const cut = req.path.indexOf('?');
+      const pathname = cut < 0 ? req.path : req.path.slice(0, cut);
+      const query = (cut < 0 ? '' : req.path.slice(cut + 1)).split('&').filter((p) => p && !/^key(=|$)/i.test(safeDecode(p)));
       const headers = withoutCallerKey(req.headers);
       const canRetry = req.body === null;
       const res = await withSession((t) => {
-        const u = new URL(target);
-        u.searchParams.set('key', t);
-        return request(u.pathname + u.search, { method: req.method, headers, body: req.body, signal: req.signal });
+        const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
+        return request(`${pathname}?${q}`, { method: req.method, headers, body: req.body, signal: req.signal });
       }, canRetry);
       const out: Record<string, string> = {};
       res.headers.forEach((value, name) => { out[name] = value; });
@@ -295,6 +297,14 @@ export function versionFromPage(html: string): string | undefined {
   if (meta) return meta[1];
   const text = /(?:version|версия)[^0-9]{0,20}(\d+(?:\.\d+){1,3})/i.exec(html);
   return text?.[1];
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function clip(s: string, n = 300): string {
