@@ -61,12 +61,13 @@ function runOnce(bin: string, args: string[]): Promise<string> {
   });
 }
 
-async function waitFor(url: string, ms = 20_000, headers: Record<string, string> = {}): Promise<void> {
+async function waitFor(url: string, ms = 20_000, headers: Record<string, string> = {}, ok = (status: number) => status < 500): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     try {
       const r = await fetch(url, { headers, signal: AbortSignal.timeout(1_000) });
-      if (r.status < 500) return;
+      await r.text();
+      if (ok(r.status)) return;
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -88,12 +89,22 @@ async function main(): Promise<void> {
   const companionDir = path.join(work, 'companion');
   fs.mkdirSync(companionDir, { recursive: true });
 
+  const relayDir = path.join(work, 'relay');
   const simPort = await freePort(9042);
+  const relayPort = await freePort(8787);
   const apiPort = await freePort(9142);
   const simUrl = `http://127.0.0.1:${simPort}`;
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  const apiKey = `demo-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
   start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10'], 36);
+  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey], 35);
   await waitFor(simUrl);
+  await waitFor(`${relayUrl}/healthz`);
+
+  // What EVVA does for a new venue, then what the sysadmin does with the code.
+  const venue = JSON.parse(await runOnce('evva-relay.js', ['venue', 'add', 'Демо-ресторан', '--json', '--data-dir', relayDir])) as { venueId: string; pairingCode: string };
+  await runOnce('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir]);
 
   start('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', String(apiPort)], 33);
   const apiFile = path.join(companionDir, 'local-api.json');
@@ -101,12 +112,22 @@ async function main(): Promise<void> {
   while (!fs.existsSync(apiFile) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
   const { url: apiUrl, token } = JSON.parse(fs.readFileSync(apiFile, 'utf8')) as { url: string; token: string };
 
+  await waitFor(`${relayUrl}/v1/venues/${venue.venueId}/front/api/tables`, 20_000, { authorization: `Bearer ${apiKey}` }, (s) => s === 200);
+
   const rel = (p: string) => path.relative(root, p);
   console.log(`
 \x1b[1mEVVA Companion: демо запущено\x1b[0m (Ctrl+C, чтобы остановить)
 
   Симулятор плагина iiko:  ${simUrl}  (страница плагина; пульт: ${simUrl}/_sim/state)
+  Сервер EVVA (relay):     ${relayUrl}  (ключ API: ${apiKey})
+  Заведение:               ${venue.venueId}, привязано по коду ${venue.pairingCode}
   Компаньон, локальный API: ${apiUrl}
+
+  Заказы заведения через туннель, как их видит EVVA (без проброса портов):
+    curl -s -H 'Authorization: Bearer ${apiKey}' '${relayUrl}/v1/venues/${venue.venueId}/front/api/orders?$top=3&$orderby=Number%20desc'
+
+  Заведение глазами EVVA (онлайн, версия компаньона, состояние плагина):
+    curl -s -H 'Authorization: Bearer ${apiKey}' ${relayUrl}/v1/venues/${venue.venueId}
 
   Состояние компаньона:
     npx evva-companion status --data-dir ${rel(companionDir)}

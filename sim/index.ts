@@ -174,7 +174,9 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   function handler(onMain: boolean) {
     return (req: IncomingMessage, res: ServerResponse) => {
       const t0 = performance.now();
-      res.on('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${Math.round(performance.now() - t0)}ms`));
+      // Session keys stay out of the log, as they must in any log of ours.
+      const shown = (req.url ?? '').replace(/([?&]key=)[^&]*/gi, '$1***').replace(/(\/api\/logout\/)[^/?]+/i, '$1***');
+      res.on('finish', () => log(`${req.method} ${shown} ${res.statusCode} ${Math.round(performance.now() - t0)}ms`));
       let url: URL;
       try {
         url = new URL(req.url ?? '/', 'http://sim.invalid');

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
+import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
+import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';
 
 export const SETTINGS_FILE = 'settings.json';
 
@@ -42,7 +44,6 @@ export const SettingsFile = z.strictObject({
     allowMethods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).optional(),
     maxRequestBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
     maxResponseBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
-    requestTimeoutSec: z.number().min(1).max(300).optional(),
   }).optional(),
 });
 export type SettingsFile = z.infer<typeof SettingsFile>;
@@ -58,7 +59,8 @@ export interface Settings {
   relayUrl: string | null;
   proxy: string | null;
   allowInsecure: boolean;
-  tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number; requestTimeoutMs: number };
+  /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
+  tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
 }
 
 /** Flags as parsed by the CLI (already strings/numbers; validated here). */
@@ -79,10 +81,9 @@ export const DEFAULTS = {
   probeIntervalSec: 3,
   logLevel: 'info' as const,
   tunnel: {
-    allowMethods: ['GET', 'HEAD'],
-    maxRequestBytes: 1024 * 1024,
-    maxResponseBytes: 256 * 1024 * 1024,
-    requestTimeoutSec: 15,
+    allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
+    maxRequestBytes: DEFAULT_GATE_POLICY.maxRequestBytes,
+    maxResponseBytes: DEFAULT_TUNNEL_LIMITS.maxResponseBytes,
   },
 };
 
@@ -154,7 +155,6 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
       allowMethods: merged.tunnel.allowMethods,
       maxRequestBytes: merged.tunnel.maxRequestBytes,
       maxResponseBytes: merged.tunnel.maxResponseBytes,
-      requestTimeoutMs: merged.tunnel.requestTimeoutSec * 1000,
     },
   };
 }
