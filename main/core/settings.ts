@@ -9,16 +9,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
+import { isLoopbackHost } from './loopback.ts';
 import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
 import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';
 
 export const SETTINGS_FILE = 'settings.json';
 
-/** Is `host` on this machine's loopback (127.0.0.0/8, ::1, localhost)? */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
-}
 
 const frontUrl = z.string().refine((v) => {
   try {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLoopbackHost, loadSettings, SettingsError } from '../../main/core/settings.ts';
+import { loadSettings, SettingsError } from '../../main/core/settings.ts';
+import { isLoopbackHost } from '../../main/core/loopback.ts';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-settings-')); });
@@ -63,6 +64,6 @@ describe('settings', () => {
 
   it('knows which hosts are loopback', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '[::1]', '::1']) expect(isLoopbackHost(h)).toBe(true);
-    for (const h of ['10.0.0.1', '128.0.0.1', 'localhost.evil.com', '127.0.0.1.nip.io', '']) expect(isLoopbackHost(h)).toBe(false);
+    for (const h of ['10.0.0.1', '128.0.0.1', 'localhost.evil.com', '127.0.0.1.nip.io', 'a.localhost', '']) expect(isLoopbackHost(h)).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { relayEndpoints, TunnelError } from '../../main/core/tunnel/problems.ts';
-import { isLoopback, noProxyMatches, proxyFor } from '../../main/core/tunnel/proxy.ts';
+import { noProxyMatches, proxyFor } from '../../main/core/tunnel/proxy.ts';
+import { isLoopbackHost } from '../../main/core/loopback.ts';
 
 const U = (s: string) => new URL(s);
 
@@ -38,9 +39,9 @@ describe('proxy choice', () => {
     expect(noProxyMatches('[::1]:8787', U('ws://[::1]:8787/'))).toBe(true);
   });
 
-  it('knows loopback', () => {
-    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', 'a.localhost']) expect(isLoopback(h)).toBe(true);
-    for (const h of ['10.0.0.1', 'relay.evva.ru', '::2']) expect(isLoopback(h)).toBe(false);
+  it('knows loopback (and does not trust *.localhost, which Node resolves through DNS)', () => {
+    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]']) expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['10.0.0.1', 'relay.evva.ru', '::2', 'a.localhost']) expect(isLoopbackHost(h)).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@
  * wording stays consistent between the status screen, the CLI and the logs.
  */
 import type { Problem } from '../../../protocol/local.ts';
-import { isLoopback } from './proxy.ts';
+import { isLoopbackHost } from '../loopback.ts';
 
 export type TunnelProblemCode =
   | 'relay_unreachable' | 'token_refused' | 'proxy_refused' | 'proxy_unreachable' | 'tls_error'
@@ -128,7 +128,7 @@ export function relayEndpoints(relayUrl: string, allowInsecure = false): RelayEn
     throw new TunnelError(tunnelProblem('bad_relay_url', { relayUrl, detail: 'expected http(s):// or ws(s):// without credentials or query' }));
   }
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
-  if (!secure && !allowInsecure && !isLoopback(u.hostname)) throw new TunnelError(tunnelProblem('insecure_url', { relayUrl }));
+  if (!secure && !allowInsecure && !isLoopbackHost(u.hostname)) throw new TunnelError(tunnelProblem('insecure_url', { relayUrl }));
   const prefix = u.pathname.replace(/\/+$/, '');
   const httpBase = `${secure ? 'https' : 'http'}://${u.host}${prefix}`;
   return { httpBase, tunnelUrl: `${secure ? 'wss' : 'ws'}://${u.host}${prefix}/v1/tunnel`, secure };

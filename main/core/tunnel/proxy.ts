@@ -12,11 +12,7 @@
  * `corp` both match `relay.corp`), exact IPs, optional `:port`, or `*`.
  */
 import { isIP } from 'node:net';
-
-export function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
+import { isLoopbackHost } from '../loopback.ts';
 
 /** True when NO_PROXY names this host (and port). */
 export function noProxyMatches(noProxy: string | undefined, url: URL): boolean {
@@ -60,6 +56,6 @@ export function proxyFor(target: URL, opts: { proxy?: string | null; env?: NodeJ
     ? env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy
     : env.HTTP_PROXY ?? env.http_proxy;
   if (!fromEnv) return null;
-  if (isLoopback(target.hostname) || noProxyMatches(noProxy, target)) return null;
+  if (isLoopbackHost(target.hostname) || noProxyMatches(noProxy, target)) return null;
   return fromEnv;
 }
