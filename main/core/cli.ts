@@ -11,7 +11,7 @@ import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '
 import { startAgent } from './agent.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
-import { readJsonFile } from './files.ts';
+import { ensureWritableDir, readJsonFile } from './files.ts';
 import { createLog } from './log.ts';
 import { loadSettings, SettingsError, type SettingsFlags } from './settings.ts';
 import { pair } from './tunnel/pair.ts';
@@ -111,6 +111,7 @@ function translateParseError(e: Error): string {
 
 async function run(flags: SettingsFlags): Promise<number> {
   const settings = loadSettings(flags);
+  ensureWritableDir(settings.dataDir);
   const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: true });
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
   let agent;

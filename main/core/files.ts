@@ -25,3 +25,14 @@ export function readJsonFile(file: string): unknown {
   }
   return JSON.parse(text.replace(/^\uFEFF/, ''));
 }
+
+/** Creates the data dir if needed and checks it is writable; throws a Russian message saying what to do. */
+export function ensureWritableDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(`Нет доступа на запись к папке данных ${dir} (${code}). Укажите другую папку (--data-dir или EVVA_DATA_DIR) или дайте этому пользователю права на запись в неё.`, { cause: e });
+  }
+}

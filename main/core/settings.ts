@@ -105,7 +105,8 @@ export function readSettingsFile(dataDir: string): SettingsFile {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    // No file (or no such folder yet: the data dir check reports that) means no settings.
+    if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return {};
     throw new SettingsError(`Не удалось прочитать файл настроек ${file}: ${(e as Error).message}`);
   }
   let json: unknown;

@@ -81,6 +81,14 @@ describe('evva-companion CLI', () => {
     expect(cmd.out).toMatch(/Неизвестная команда «fly»/);
   });
 
+  it('says when the data dir cannot be written, with exit 1', async () => {
+    const file = path.join(tmp(), 'not-a-dir');
+    fs.writeFileSync(file, 'x');
+    const r = await runBin('evva-companion.js', ['run', '--data-dir', path.join(file, 'sub')]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Нет доступа на запись к папке данных .*--data-dir/);
+  });
+
   it('exits 1 with a clear message when the API port is taken', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
