@@ -105,31 +105,30 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       logger,
       ...opts.tunnel,
     });
-    tunnel = link.status();
-    link.on('status', (s) => { tunnel = s; publish(); });
+    const current = link;
+    tunnel = current.status();
+    // A replaced link still reports while it drains; only the current one speaks for the tunnel.
+    current.on('status', (s) => { if (link === current) { tunnel = s; publish(); } });
     void old?.stop();
     publish();
   }
 
-  function unpaired(error?: Problem): void {
-    tunnel = { ...UNPAIRED, since: new Date(clock.now()).toISOString(), ...(error ? { error } : {}) };
-  }
-
-  try {
-    const device = loadDevice(settings.dataDir);
-    if (device) connect(device);
-  } catch (e) {
-    if (!(e instanceof TunnelError)) throw e;
-    logger.warn('pairing file unusable', { code: e.problem.code });
-    unpaired(e.problem);
-  }
-
+  // The API first: if its port is taken, nothing else has been started.
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
     pair: (code, relayUrl) => agentPair(code, relayUrl),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
+  try {
+    const device = loadDevice(settings.dataDir);
+    if (device) connect(device);
+  } catch (e) {
+    if (!(e instanceof TunnelError)) throw e;
+    logger.warn('pairing file unusable', { code: e.problem.code });
+    const problem: Problem = e.problem;
+    tunnel = { ...UNPAIRED, since: startedAt, error: problem };
+  }
   probe.start();
   logger.info('companion started', { version: VERSION, dataDir: settings.dataDir, hostname, api: api.url });
 

@@ -21,10 +21,11 @@ afterEach(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(opts: { frontUrl?: string | null; simOpts?: Parameters<typeof startSim>[0]; ports?: number[]; file?: object } = {}) {
+async function setup(opts: { frontUrl?: string | null; simOpts?: Parameters<typeof startSim>[0]; ports?: number[]; file?: object; device?: string } = {}) {
   sim ??= await startSim({ port: 0, auto: false, ...opts.simOpts });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-agent-'));
   if (opts.file) fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(opts.file));
+  if (opts.device !== undefined) fs.writeFileSync(path.join(dir, 'device.json'), opts.device);
   const settings = loadSettings({ dataDir: dir, apiPort: '0', ...(opts.frontUrl !== null ? { frontUrl: opts.frontUrl ?? sim.url } : {}) }, {});
   agent = await startAgent({
     settings, logger: silentLogger,
@@ -116,6 +117,14 @@ describe('agent', () => {
     const { status } = await until(agent, (s) => s.front.state === 'unlicensed', 10_000);
     expect(status.level).toBe('error');
     expect(status.front.error?.message).toMatch(/лиценз/);
+  });
+
+  it('keeps running with a damaged pairing file and says, in Russian, to pair again', async () => {
+    const { agent } = await setup({ device: '{"venueId": 42' });
+    const { status } = await until(agent, (s) => s.front.state === 'up', 5_000);
+    expect(status.tunnel.state).toBe('unpaired');
+    expect(status.tunnel.error?.code).toBe('device_file_invalid');
+    expect(status.tunnel.error?.hint).toMatch(/evva-companion pair/);
   });
 
   it('logs the plugin session out on stop and removes local-api.json', async () => {
