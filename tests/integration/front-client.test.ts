@@ -119,6 +119,14 @@ describe('plugin client faults', () => {
     expect(performance.now() - t0).toBeLessThan(3_000);
   });
 
+  it('a hanging login ends at the caller\'s deadline, not the client\'s default', async () => {
+    const { sim, client } = await setup();
+    sim.setFaults({ hang: true });
+    const t0 = performance.now();
+    expect((await failure(client.get('/api/sections', z.array(Section), { timeoutMs: 400 }))).code).toBe('timeout');
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+
   it('a reset connection and a stopped plugin are unreachable', async () => {
     const { sim, client } = await setup();
     sim.setFaults({ reset: true });

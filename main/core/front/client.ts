@@ -20,6 +20,11 @@ export const FRONT_TIMEOUT_MS = 8_000;
 export const LOGIN_BACKOFF_BASE_MS = 1_000;
 /** Longest wait between login attempts. */
 export const LOGIN_BACKOFF_CAP_MS = 60_000;
+/**
+ * Tunnel calls end when the relay's deadline (carried by their signal) says so;
+ * this only stops a call whose signal never fires from hanging for ever.
+ */
+export const FORWARD_BACKSTOP_MS = 120_000;
 /** Logout on stop must not hold up shutdown for longer than this. */
 export const LOGOUT_TIMEOUT_MS = 2_000;
 /**
@@ -165,15 +170,25 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     }
   }
 
-  /** Runs `call` with the session; on 401 logs in again once and retries. */
-  async function withSession(call: (t: string) => Promise<Response>, canRetry: boolean): Promise<Response> {
-    const first = await session();
+  /** The session, or a timeout when the caller's deadline passes first (the shared login goes on). */
+  function sessionWithin(deadline: AbortSignal): Promise<string> {
+    if (deadline.aborted) return Promise.reject(new FrontError('timeout'));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(new FrontError('timeout', 'login did not finish in time'));
+      deadline.addEventListener('abort', onAbort, { once: true });
+      session().then(resolve, reject).finally(() => deadline.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
+  async function withSession(call: (t: string) => Promise<Response>, canRetry: boolean, deadline: AbortSignal): Promise<Response> {
+    const first = await sessionWithin(deadline);
     const res = await call(first);
     if (res.status !== 401) return res;
     await res.body?.cancel();
     await invalidate(first);
     if (!canRetry) throw new FrontError('auth', 'plugin answered 401', { status: 401 });
-    const second = await session();
+    const second = await sessionWithin(deadline);
     const again = await call(second);
     if (again.status === 401) {
       await again.body?.cancel();
@@ -188,7 +203,9 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
 
     async get(path, schema, o = {}) {
       const sep = path.includes('?') ? '&' : '?';
-      const res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, o), true);
+      const limit = AbortSignal.timeout(o.timeoutMs ?? timeoutMs);
+      const deadline = o.signal ? AbortSignal.any([o.signal, limit]) : limit;
+      const res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, { signal: deadline }), true, deadline);
       const text = await readText(res, o.signal);
       if (res.status !== 200) throw new FrontError('http', `${path} answered ${res.status}`, { status: res.status });
       const body = parseJson(text, res);
@@ -207,8 +224,8 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     },
 
     async forward(req: UpstreamRequest): Promise<UpstreamResponse> {
-      // Plain string handling, not URL: the caller's query must reach the plugin byte for byte
-      // (OData filters are picky), minus any key of theirs. Prefixing the origin keeps it on the plugin.
+      // Plain string handling, not URL: the caller's query reaches the plugin unchanged in meaning
+      // (OData filters are picky; no '+' for spaces), minus any key of theirs. Prefixing the origin keeps it on the plugin.
       if (!req.path.startsWith('/')) throw new FrontError('bad_response', 'target is not a path');
       const cut = req.path.indexOf('?');
       const pathname = cut < 0 ? req.path : req.path.slice(0, cut);
@@ -217,8 +234,8 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       const canRetry = req.body === null;
       const res = await withSession((t) => {
         const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
-        return request(`${pathname}?${q}`, { method: req.method, headers, body: req.body, signal: req.signal });
-      }, canRetry);
+        return request(`${pathname}?${q}`, { method: req.method, headers, body: req.body, signal: req.signal, timeoutMs: FORWARD_BACKSTOP_MS });
+      }, canRetry, req.signal);
       const out: Record<string, string> = {};
       res.headers.forEach((value, name) => { out[name] = value; });
       return { status: res.status, headers: out, body: res.body ? streamOf(res, req.signal) : null };
