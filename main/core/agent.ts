@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { realClock, type Clock } from './clock.ts';
@@ -126,8 +126,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   } catch (e) {
     if (!(e instanceof TunnelError)) throw e;
     logger.warn('pairing file unusable', { code: e.problem.code });
-    const problem: Problem = e.problem;
-    tunnel = { ...UNPAIRED, since: startedAt, error: problem };
+    tunnel = { ...UNPAIRED, since: startedAt, error: e.problem };
   }
   probe.start();
   logger.info('companion started', { version: VERSION, dataDir: settings.dataDir, hostname, api: api.url });

@@ -12,7 +12,7 @@ import type { Logger } from './logger.ts';
 export const LOG_KEEP = '14d';
 export const LOG_MAX_SIZE = '20m';
 
-const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|^key$|^pin(code)?$)/i;
+const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|pairing_?code|^key$|^pin(code)?$)/i;
 const MASK = '[скрыто]';
 
 /** Replaces secrets inside free text: `key=…` query params, bearer tokens, logout paths, device tokens. */

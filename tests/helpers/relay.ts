@@ -43,6 +43,15 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
+/** A relay plus an empty companion data dir, both torn down by the caller's `cleanups` list. */
+export async function relayWithDataDir(cleanups: Array<() => Promise<void> | void>, opts: Partial<RelayOptions> & { port?: number } = {}): Promise<{ relay: RunningRelay; dataDir: string }> {
+  const relay = await startRelay(opts);
+  cleanups.push(() => relay.close());
+  const d = tempDir('companion');
+  cleanups.push(() => d.remove());
+  return { relay, dataDir: d.dir };
+}
+
 /** A relay listening on 127.0.0.1 (port 0 = a free one). The data dir is kept when given (restart tests). */
 export async function startRelay(opts: Partial<RelayOptions> & { port?: number } = {}): Promise<RunningRelay> {
   const own = opts.dataDir ? null : tempDir('relay');

@@ -9,7 +9,7 @@ import { realClock, type Clock } from '../../main/core/clock.ts';
 import { DEVICE_FILE, loadDevice, pair } from '../../main/core/tunnel/pair.ts';
 import { TunnelError } from '../../main/core/tunnel/problems.ts';
 import { PAIRING_TTL_MS } from '../../protocol/relay.ts';
-import { API_KEY, COMPANION, createVenue, startRelay, tempDir, type RunningRelay } from '../helpers/relay.ts';
+import { API_KEY, COMPANION, createVenue, relayWithDataDir, tempDir, type startRelay } from '../helpers/relay.ts';
 
 async function problemOf(p: Promise<unknown>) {
   try {
@@ -26,13 +26,7 @@ describe('pairing', () => {
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
-  async function setup(opts: Parameters<typeof startRelay>[0] = {}): Promise<{ relay: RunningRelay; dataDir: string }> {
-    const relay = await startRelay(opts);
-    cleanups.push(() => relay.close());
-    const d = tempDir('companion');
-    cleanups.push(() => d.remove());
-    return { relay, dataDir: d.dir };
-  }
+  const setup = (opts: Parameters<typeof startRelay>[0] = {}) => relayWithDataDir(cleanups, opts);
 
   it('stores the device token readable by the owner only, and loads it back', async () => {
     const { relay, dataDir } = await setup();

@@ -39,6 +39,21 @@ async function addVenue(dataDir: string): Promise<{ venueId: string; pairingCode
   return JSON.parse(r.out) as { venueId: string; pairingCode: string };
 }
 
+/**
+ * A relay with one venue and a companion data dir paired to it by the CLI, as
+ * a sysadmin does it; `settings` is written to settings.json first.
+ */
+async function pairedVenue(relayPort = 0, settings?: object) {
+  const relayDir = tmp('relay');
+  const relay = await startRelayProc(relayPort, relayDir);
+  const venue = await addVenue(relayDir);
+  const dir = tmp('companion');
+  if (settings) fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(settings));
+  const paired = await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relay.url, '--data-dir', dir]);
+  expect(paired.code, paired.out).toBe(0);
+  return { relay, relayDir, venue, dir };
+}
+
 function startCompanion(dataDir: string, frontUrl: string, apiPort: number): Proc {
   return track(startBin('evva-companion.js', ['run', '--data-dir', dataDir, '--front-url', frontUrl, '--api-port', String(apiPort)]));
 }
@@ -129,12 +144,10 @@ describe('the whole system, as real processes', () => {
 
   it('comes back within seconds after the relay is killed mid-request and restarted', async () => {
     const simUrl = await startSimProc();
-    const relayDir = tmp('relay');
     const relayPort = await freePort();
-    let relay = await startRelayProc(relayPort, relayDir);
-    const venue = await addVenue(relayDir);
-    const dir = tmp('companion');
-    expect((await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relay.url, '--data-dir', dir])).code).toBe(0);
+    const system = await pairedVenue(relayPort);
+    const { relayDir, venue, dir } = system;
+    let relay = system.relay;
     startCompanion(dir, simUrl, await freePort());
     await until('connected', 15_000, async () => (await localStatus(dir))?.tunnel.state === 'connected');
 
@@ -156,11 +169,7 @@ describe('the whole system, as real processes', () => {
 
   it('is back online after the companion is killed and restarted, and shows the plugin state to EVVA', async () => {
     const simUrl = await startSimProc();
-    const relayDir = tmp('relay');
-    const relay = await startRelayProc(0, relayDir);
-    const venue = await addVenue(relayDir);
-    const dir = tmp('companion');
-    expect((await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relay.url, '--data-dir', dir])).code).toBe(0);
+    const { relay, venue, dir } = await pairedVenue();
     const apiPort = await freePort();
     const first = startCompanion(dir, simUrl, apiPort);
     await until('connected', 15_000, async () => (await localStatus(dir))?.tunnel.state === 'connected');
@@ -239,13 +248,8 @@ describe('a large answer through real processes', () => {
   afterAll(() => new Promise<void>((r) => { big.closeAllConnections(); big.close(() => r()); }));
 
   it('arrives whole while neither the relay nor the companion grows by half its size', async () => {
-    const relayDir = tmp('relay');
-    const relay = await startRelayProc(0, relayDir);
-    const venue = await addVenue(relayDir);
-    const dir = tmp('companion');
     // Above the 100 MiB default response limit, which a settings file may raise.
-    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ tunnel: { maxResponseBytes: SIZE + 1024 } }));
-    expect((await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relay.url, '--data-dir', dir])).code).toBe(0);
+    const { relay, venue, dir } = await pairedVenue(0, { tunnel: { maxResponseBytes: SIZE + 1024 } });
     const companion = startCompanion(dir, bigUrl, await freePort());
     await until('connected', 15_000, async () => (await localStatus(dir))?.level === 'ok');
     // Warm both paths with a small call so start-up allocations are not counted.

@@ -12,7 +12,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { pair, loadDevice } from '../../main/core/tunnel/pair.ts';
-import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
+import { API_KEY, COMPANION, createVenue, pairedVenue, relayWithDataDir, type startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const hello: Upstream = {
   async forward(req) {
@@ -60,13 +60,7 @@ describe('tunnel through proxies and TLS', () => {
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
-  async function setup(opts: Parameters<typeof startRelay>[0] = {}) {
-    const relay = await startRelay(opts);
-    cleanups.push(() => relay.close());
-    const d = tempDir('companion');
-    cleanups.push(() => d.remove());
-    return { relay, dataDir: d.dir };
-  }
+  const setup = (opts: Parameters<typeof startRelay>[0] = {}) => relayWithDataDir(cleanups, opts);
 
   it('goes through the configured proxy with CONNECT, for pairing and for the tunnel', async () => {
     const { relay, dataDir } = await setup();

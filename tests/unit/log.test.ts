@@ -12,8 +12,8 @@ describe('log redaction', () => {
   });
 
   it('masks secret-looking fields at any depth but keeps the rest', () => {
-    const out = redact({ token: 't', nested: { deviceToken: 'd', apiKey: 'k', url: 'http://x/?key=q', count: 3 }, list: [{ password: 'p' }] });
-    expect(JSON.stringify(out)).not.toMatch(/"t"|"d"|"k"|key=q|"p"/);
+    const out = redact({ token: 't', nested: { deviceToken: 'd', apiKey: 'k', pairingCode: 'c', url: 'http://x/?key=q', count: 3 }, list: [{ password: 'p' }] });
+    expect(JSON.stringify(out)).not.toMatch(/"t"|"d"|"k"|"c"|key=q|"p"/);
     expect(out).toMatchObject({ nested: { count: 3 } });
   });
 
