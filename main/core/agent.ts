@@ -57,6 +57,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let api: Api | null = null;
   let link: TunnelHandle | null = null;
   let tunnel: TunnelStatus = { ...UNPAIRED };
+  let reportedFront = '';
 
   const status = (): Status => {
     const front = probe.status();
@@ -71,7 +72,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     clock,
     logger,
     onChange: (front) => {
-      link?.reportFront(front, front.url);
+      // The relay stores what it is told; tell it when the plugin's state changes,
+      // not on every check's new latency (the local API still gets every check).
+      const key = `${front.state}|${front.error?.code ?? ''}|${front.url ?? ''}|${front.version ?? ''}`;
+      if (key !== reportedFront) {
+        reportedFront = key;
+        link?.reportFront(front, front.url);
+      }
       publish();
     },
     ...opts.probe,
