@@ -18,6 +18,7 @@ import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, type RateLimit } from './pairing.ts';
 import { frontProxy } from './proxy.ts';
 import { RelayStore } from './store.ts';
+import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 
@@ -41,6 +42,8 @@ export interface RelayOptions {
   drainMs?: number;
   /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
   trustProxy?: boolean;
+  /** Test mode only: the port probe-back may reach loopback addresses (never private ones). */
+  probeLoopback?: boolean;
 }
 
 export interface Relay {
@@ -84,8 +87,11 @@ export function createRelay(opts: RelayOptions): Relay {
     res.send(await metrics.registry.metrics());
   });
   app.use(pairRoute(deps));
+  const support = { store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false };
+  app.use(portCheckRoute(support));
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
+  app.use(supportRoutes(support));
   app.use(frontProxy({ store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }),
     publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes }));
   app.use(venueRoutes(deps));
@@ -120,7 +126,7 @@ export function createRelay(opts: RelayOptions): Relay {
       log.warn('tunnel refused: bad device token', { ip: req.socket.remoteAddress });
       return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash));
+    wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, opts.trustProxy ?? false)));
   });
 
   let url: string | null = null;
@@ -156,6 +162,13 @@ export function createRelay(opts: RelayOptions): Relay {
       store.close();
     },
   };
+}
+
+/** The tunnel's source address: the socket's, or (behind a proxy the operator trusts) the first X-Forwarded-For entry. */
+function peerOf(req: IncomingMessage, trustProxy: boolean): string | null {
+  const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+  const raw = forwarded || req.socket.remoteAddress || null;
+  return raw ? raw.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') : null;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {

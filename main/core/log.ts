@@ -15,13 +15,21 @@ export const LOG_MAX_SIZE = '20m';
 const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|pairing_?code|^key$|^pin(code)?$)/i;
 const MASK = '[скрыто]';
 
-/** Replaces secrets inside free text: `key=…` query params, bearer tokens, logout paths, device tokens. */
+/**
+ * Replaces secrets inside free text: `key=…` query params, bearer tokens,
+ * logout paths, device tokens, passwords in URLs (a proxy's), pairing codes;
+ * Russian phone numbers keep only their last four digits (`+7 *** ***-12-34`).
+ * The one redaction logs, bundles and remote log tails all go through.
+ */
 export function redactText(s: string): string {
   return s
     .replace(/([?&;\s]key=)[^&\s;"']+/gi, `$1${MASK}`)
     .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`)
     .replace(/(\/api\/logout\/)[^/?\s"']+/gi, `$1${MASK}`)
-    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK);
+    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK)
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@"']*:)[^@/?#\s"']+@/gi, `$1${MASK}@`)
+    .replace(/\b[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}\b/g, MASK)
+    .replace(/(?:\+7|(?<![\d+])8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*(\d{2})[\s-]*(\d{2})(?!\d)/g, '+7 *** ***-$1-$2');
 }
 
 /** Deep-copies `value` with secret-looking fields masked and secrets in strings removed. */

@@ -36,6 +36,12 @@ export const SettingsFile = z.strictObject({
   relayUrl: z.string().url().nullable().optional(),
   proxy: z.string().url().nullable().optional(),
   allowInsecure: z.boolean().optional(),
+  /** EVVA support may run diagnostics, read logs and take a bundle through the relay (audited). */
+  allowRemoteDiagnostics: z.boolean().optional(),
+  /** The port the router forwards to the plugin, when it is not the plugin's own; the port check probes it. */
+  externalPort: z.number().int().min(1).max(65535).nullable().optional(),
+  /** Names of the EVVA payment type when iiko shows no code: a case-insensitive part of the name. */
+  evvaPaymentName: z.string().min(1).max(100).optional(),
   tunnel: z.strictObject({
     allowMethods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).optional(),
     maxRequestBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
@@ -55,6 +61,9 @@ export interface Settings {
   relayUrl: string | null;
   proxy: string | null;
   allowInsecure: boolean;
+  allowRemoteDiagnostics: boolean;
+  externalPort: number | null;
+  evvaPaymentName: string;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
 }
@@ -76,6 +85,8 @@ export const DEFAULTS = {
   /** Probe every 3 s: a stopped plugin shows red within 10 s even with a slow last answer. */
   probeIntervalSec: 3,
   logLevel: 'info' as const,
+  allowRemoteDiagnostics: true,
+  evvaPaymentName: 'EVVA',
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
     maxRequestBytes: DEFAULT_GATE_POLICY.maxRequestBytes,
@@ -148,6 +159,9 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     relayUrl: merged.relayUrl ?? null,
     proxy: merged.proxy ?? null,
     allowInsecure: merged.allowInsecure ?? false,
+    allowRemoteDiagnostics: merged.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics,
+    externalPort: merged.externalPort ?? null,
+    evvaPaymentName: merged.evvaPaymentName ?? DEFAULTS.evvaPaymentName,
     tunnel: {
       allowMethods: merged.tunnel.allowMethods,
       maxRequestBytes: merged.tunnel.maxRequestBytes,

@@ -121,6 +121,9 @@ class ServedStream {
 
 export class CompanionLink {
   welcome: WelcomeFrame | null = null;
+  /** Our wall clock minus the relay's, measured at welcome (half the hello round trip allowed for); null if the relay did not say. */
+  clockSkewMs: number | null = null;
+  private readonly helloAt: number;
   closed = false;
   draining = false;
   /** The most body bytes any stream had unacknowledged, and the largest socket queue seen: for tests and support. */
@@ -151,6 +154,7 @@ export class CompanionLink {
       t: 'hello', v: TUNNEL_PROTOCOL, companion: o.companion, frontOrigin: o.frontOrigin,
       ...(o.front ? { front: o.front } : {}),
     });
+    this.helloAt = clock.mono();
   }
 
   get rttMs(): number | null {
@@ -268,6 +272,7 @@ export class CompanionLink {
           return;
         }
         this.welcome = f;
+        if (f.now !== undefined) this.clockSkewMs = Math.round(this.o.clock.now() - (this.o.clock.mono() - this.helloAt) / 2 - f.now);
         this.o.clock.clearTimeout(this.helloTimer);
         this.o.events.onWelcome(this, f);
         return;

@@ -1,0 +1,104 @@
+/**
+ * The checks of the way to EVVA: the tunnel (connected, round trip,
+ * reconnects in the last hour, clock skew against the relay, proxy) and port
+ * forwarding, which the relay probes back at the address the tunnel came from.
+ */
+import { pageFingerprint, type PortCheckResult } from '../../../protocol/diagnostics.ts';
+import type { TunnelStatus } from '../../../protocol/local.ts';
+import type { Clock } from '../clock.ts';
+import type { FrontClient } from '../front/client.ts';
+import { port, tunnel } from './catalogue.ts';
+import type { CheckSpec } from './run.ts';
+
+/** The guide's threshold: clocks further apart than this break order and payment times. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+/** More reconnects than this in an hour means an unstable line. */
+export const MAX_RECONNECTS_PER_HOUR = 5;
+export const PORT_CHECK_MS = 4_500;
+
+/** What the tunnel knows beyond its status: the relay's clock and the address it saw. */
+export interface TunnelView {
+  status: TunnelStatus;
+  /** Our clock minus the relay's, measured at the last welcome; null before one. */
+  skewMs: number | null;
+  /** The public address the relay saw the tunnel come from. */
+  publicIp: string | null;
+  /** The proxy in use (host:port only), or null for a direct connection. */
+  proxy: string | null;
+  reconnectsLastHour: number;
+}
+
+export function tunnelCheck(view: () => TunnelView): CheckSpec {
+  return {
+    id: 'tunnel',
+    timeoutMs: 500,
+    async run() {
+      const v = view();
+      const s = v.status;
+      const evidence = {
+        state: s.state, since: s.since, rttMs: s.rttMs, reconnects: s.reconnects, reconnectsLastHour: v.reconnectsLastHour,
+        clockSkewMs: v.skewMs, publicIp: v.publicIp, proxy: v.proxy, relayUrl: s.relayUrl, venueId: s.venueId,
+        ...(s.error ? { error: s.error.code } : {}),
+      };
+      if (s.state === 'unpaired') return { ...tunnel.unpaired(), evidence };
+      if (s.state === 'offline') return { ...tunnel.offline(s.error?.message ?? 'соединение не установлено', s.error?.hint), evidence };
+      if (s.state === 'connecting') return { ...tunnel.connecting(), evidence };
+      if (v.skewMs !== null && Math.abs(v.skewMs) > MAX_CLOCK_SKEW_MS) return { ...tunnel.skewed(Math.round(v.skewMs / 1000)), evidence };
+      if (v.reconnectsLastHour > MAX_RECONNECTS_PER_HOUR) return { ...tunnel.flapping(v.reconnectsLastHour), evidence };
+      return { ...tunnel.up(s.rttMs, s.venueId), evidence };
+    },
+  };
+}
+
+export interface PortDeps {
+  tunnel: () => TunnelView;
+  client: () => FrontClient | null;
+  /** The port the router would forward: the "external port" setting, else the plugin's. */
+  externalPort: number | null;
+  /** Asks the relay to probe back; rejects when it cannot be asked. */
+  probeBack(port: number, signal: AbortSignal): Promise<PortCheckResult>;
+}
+
+export function portCheck(d: PortDeps): CheckSpec {
+  return {
+    id: 'port',
+    timeoutMs: PORT_CHECK_MS,
+    onTimeout: () => port.unknown('сервер EVVA не ответил вовремя'),
+    async run(signal) {
+      const t = d.tunnel().status;
+      const client = d.client();
+      const target = d.externalPort ?? (client ? Number(new URL(client.origin).port || 80) : null);
+      if (t.state === 'unpaired') return port.unpaired();
+      if (target === null) return port.unknown('плагин ещё не найден, порт неизвестен');
+      if (t.state !== 'connected') return { ...port.noTunnel(target), evidence: { port: target, tunnel: t.state } };
+      const [probe, own] = await Promise.all([
+        d.probeBack(target, signal).catch((e: unknown) => e as Error),
+        client ? client.page({ timeoutMs: 3_000 }).catch(() => null) : Promise.resolve(null),
+      ]);
+      if (probe instanceof Error) return port.unknown(`сервер EVVA не выполнил проверку (${probe.message})`);
+      const ownPrint = own && own.status === 200 ? pageFingerprint(own.html) : null;
+      const same = probe.outcome === 'reachable' && ownPrint !== null && probe.fingerprint === ownPrint && (!own?.version || !probe.version || own.version === probe.version);
+      const evidence = { ...probe, ownFingerprint: ownPrint, samePlugin: same };
+      if (probe.outcome === 'refused') return { ...port.refused(probe.ip, probe.detail ?? 'частный адрес'), evidence };
+      if (probe.outcome === 'unreachable') return { ...port.closedWithTunnel(probe.ip, target), evidence };
+      if (same) return { ...port.openWithTunnel(probe.ip, target), evidence };
+      return { ...port.otherWithTunnel(probe.ip, target, probe.status), evidence };
+    },
+  };
+}
+
+/** Remembers when the tunnel reconnected, to count the last hour's. */
+export function reconnectLog(clock: Clock): { note(total: number): void; lastHour(): number } {
+  const times: number[] = [];
+  let seen = 0;
+  return {
+    note(total) {
+      for (; seen < total; seen++) times.push(clock.now());
+      while (times.length > 1000) times.shift();
+    },
+    lastHour() {
+      const from = clock.now() - 3_600_000;
+      return times.filter((x) => x >= from).length;
+    },
+  };
+}
