@@ -72,8 +72,13 @@ export const DiagnoseArgs = z.object({ by: Requester });
 export const BundleOpenArgs = z.object({ by: Requester });
 export const BundleReadArgs = z.object({ id: z.string().min(1).max(64) });
 
-/** `logs.tail`: the newest lines, oldest first, already redacted. */
-export const LogTail = z.object({ lines: z.array(z.string()), files: z.array(z.string()) });
+/**
+ * `logs.tail`: the newest lines, oldest first, already redacted. The answer
+ * must fit one control frame, so older lines beyond LOG_TAIL_MAX_BYTES are
+ * left out and counted in `dropped` (the bundle has the whole day).
+ */
+export const LogTail = z.object({ lines: z.array(z.string()), files: z.array(z.string()), dropped: z.number().int().nonnegative() });
+export const LOG_TAIL_MAX_BYTES = 56 * 1024;
 export type LogTail = z.infer<typeof LogTail>;
 
 /**

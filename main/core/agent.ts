@@ -7,21 +7,28 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import type { Report } from '../../protocol/diagnostics.ts';
 import type { Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { createCommands } from './commands.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
+import { createAudit } from './diagnostics/audit.ts';
+import { buildBundle } from './diagnostics/bundle.ts';
+import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
+import { askRelay, reconnectLog, type TunnelView } from './diagnostics/link.ts';
+import { registerRemote } from './diagnostics/remote.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import type { Settings } from './settings.ts';
+import { readSettingsFile, type Settings } from './settings.ts';
 import { levelOf } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
 import { loadDevice, pair, type DeviceFile } from './tunnel/pair.ts';
-import { TunnelError } from './tunnel/problems.ts';
+import { relayEndpoints, TunnelError } from './tunnel/problems.ts';
+import { proxyFor } from './tunnel/proxy.ts';
 import type { Upstream } from './tunnel/upstream.ts';
 import { VERSION } from './version.ts';
 
@@ -33,6 +40,8 @@ export interface AgentOptions {
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
   /** Overrides for tests (shorter heartbeats, backoff). */
   tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
+  /** Overrides for tests (a full disk, the feed's outbox). */
+  diagnostics?: Partial<Pick<DiagnosticsDeps, 'freeBytes' | 'feed'>>;
 }
 
 export interface Agent {
@@ -42,6 +51,8 @@ export interface Agent {
   readonly api: { url: string; token: string };
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
+  /** Runs every diagnostic check; resolves within about 5 s whatever the parts do. */
+  diagnose(): Promise<Report>;
   /** Stops every part, logs the plugin session out, removes local-api.json. */
   stop(): Promise<void>;
 }
@@ -57,7 +68,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const hostname = os.hostname();
   let api: Api | null = null;
   let link: TunnelHandle | null = null;
+  let device: DeviceFile | null = null;
   let tunnel: TunnelStatus = { ...UNPAIRED };
+  const reconnects = reconnectLog(clock);
   let reportedFront = '';
   // The one place commands from the relay are wired: feed, payments and diagnostics register here.
   const commands = createCommands(logger.child({ part: 'commands' }));
@@ -97,12 +110,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   };
 
-  function connect(device: DeviceFile): void {
+  function connect(d: DeviceFile): void {
+    device = d;
     const old = link;
     link = startTunnel({
-      relayUrl: device.relayUrl,
-      deviceToken: device.deviceToken,
-      venueId: device.venueId,
+      relayUrl: d.relayUrl,
+      deviceToken: d.deviceToken,
+      venueId: d.venueId,
       upstream,
       policy: { allowMethods: settings.tunnel.allowMethods, maxRequestBytes: settings.tunnel.maxRequestBytes },
       limits: { maxResponseBytes: settings.tunnel.maxResponseBytes },
@@ -119,21 +133,51 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const current = link;
     tunnel = current.status();
     // A replaced link still reports while it drains; only the current one speaks for the tunnel.
-    current.on('status', (s) => { if (link === current) { tunnel = s; publish(); } });
+    current.on('status', (s) => { if (link === current) { tunnel = s; reconnects.note(s.reconnects); publish(); } });
     void old?.stop();
     publish();
   }
+
+  const tunnelView = (): TunnelView => ({
+    status: tunnel, ...(link?.relay() ?? { skewMs: null, publicIp: null, proxy: null }), reconnectsLastHour: reconnects.lastHour(),
+  });
+  const diagnostics = createDiagnostics({
+    clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
+    probe, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.evvaPaymentName,
+    probeBack: async (port, signal) => {
+      if (!device) throw new Error('компаньон не привязан');
+      const target = new URL(relayEndpoints(device.relayUrl, settings.allowInsecure).tunnelUrl);
+      return askRelay({ relayUrl: device.relayUrl, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), port, signal });
+    },
+    ...opts.diagnostics,
+  });
+  const bundle = async () => buildBundle({
+    report: await diagnostics.run(), settings, status: status(), metrics: (await metrics.render()).body, dataDir: settings.dataDir, now: clock.now(),
+  });
+  const audit = createAudit(settings.dataDir, (e) => logger.error('audit log not written', { error: e }));
+  const remote = registerRemote({
+    commands, audit, bundle, diagnose: () => diagnostics.run(), dataDir: settings.dataDir, clock, logger,
+    // Read from settings.json on each command, so the venue can switch support off without a restart.
+    allowed: () => {
+      try {
+        return readSettingsFile(settings.dataDir).allowRemoteDiagnostics ?? settings.allowRemoteDiagnostics;
+      } catch {
+        return settings.allowRemoteDiagnostics;
+      }
+    },
+  });
 
   // The API first: if its port is taken, nothing else has been started.
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
     pair: (code, relayUrl) => agentPair(code, relayUrl),
+    diagnose: () => diagnostics.run(), bundle, audit: (limit) => audit.list(limit),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
   try {
-    const device = loadDevice(settings.dataDir);
-    if (device) connect(device);
+    const saved = loadDevice(settings.dataDir);
+    if (saved) connect(saved);
   } catch (e) {
     if (!(e instanceof TunnelError)) throw e;
     logger.warn('pairing file unusable', { code: e.problem.code });
@@ -157,8 +201,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure, ...(opts.tunnel?.ca ? { ca: opts.tunnel.ca } : {}),
     });
     logger.info('paired', { venueId: done.venueId, relay: done.relayUrl });
-    const device = loadDevice(settings.dataDir);
-    if (device) connect(device);
+    const saved = loadDevice(settings.dataDir);
+    if (saved) connect(saved);
     return done;
   }
 
@@ -167,8 +211,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status,
     api: { url: api.url, token },
     pair: agentPair,
+    diagnose: () => diagnostics.run(),
     stop() {
       stopping ??= (async () => {
+        remote.close();
         await link?.stop();
         await probe.stop();
         await api?.close();

@@ -8,7 +8,10 @@ import { parseArgs } from 'node:util';
 import { fetch } from 'undici';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
+import { Report } from '../../protocol/diagnostics.ts';
 import { startAgent } from './agent.ts';
+import { diagnoseHere } from './diagnostics/standalone.ts';
+import { reportText } from './diagnostics/run.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -25,6 +28,7 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   evva-companion pair КОД --relay-url URL [--data-dir DIR] [--proxy URL]
   evva-companion status   [--data-dir DIR] [--json]
   evva-companion discover [--json]
+  evva-companion diagnose [--data-dir DIR] [--json]
   evva-companion --help | --version
 
 Команды:
@@ -32,6 +36,8 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   pair КОД   привязать компаньон к заведению в EVVA по коду (код выдаёт EVVA, действует 15 минут)
   status     показать состояние запущенного компаньона
   discover   найти плагин Front Web API на этом компьютере
+  diagnose   проверить всё, что нужно EVVA (плагин, связь, проброс порта, сотрудники, столы, тип оплаты EVVAP,
+             меню, компьютер); код выхода 1, если хоть одна проверка не пройдена
 
 Параметры:
   --data-dir DIR     папка данных (или EVVA_DATA_DIR); там settings.json, журналы, local-api.json
@@ -43,7 +49,7 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   --log-level L      error | warn | info | debug
   --json             вывод в JSON (для скриптов и поддержки)
 
-Коды выхода: 0 готово, 1 ошибка, 2 неверные параметры, 3 компаньон не запущен.`;
+Коды выхода: 0 готово, 1 ошибка (у diagnose: есть непройденная проверка), 2 неверные параметры, 3 компаньон не запущен.`;
 
 class UsageError extends Error {}
 
@@ -83,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await run(flags);
       case 'status': return await status(flags, values.json ?? false);
       case 'discover': return await find(values.json ?? false);
+      case 'diagnose': return await diagnoseCommand(flags, values.json ?? false);
       case 'pair': {
         if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
         return await pairCommand(flags, rest[0]);
@@ -229,6 +236,29 @@ export function describe(s: Status): string {
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
   if (t.state === 'offline' && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
   return lines.join('\n');
+}
+
+/**
+ * Runs the checks in the running companion (so the tunnel is checked too);
+ * with none running, runs them here with the plugin only and says the tunnel is down.
+ */
+async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<number> {
+  const settings = loadSettings(flags);
+  const running = runningAgent(settings.dataDir);
+  let report: Report | null = null;
+  if (running) {
+    try {
+      const res = await fetch(`${running.url}/api/diagnostics`, {
+        method: 'POST', headers: { authorization: `Bearer ${running.token}` }, signal: AbortSignal.timeout(15_000),
+      });
+      if (res.status === 200) report = Report.parse(await res.json());
+    } catch {
+      // Not answering: run the checks here below.
+    }
+  }
+  report ??= await diagnoseHere(settings);
+  console.log(json ? JSON.stringify(report, null, 2) : reportText(report));
+  return report.summary.result === 'fail' ? 1 : 0;
 }
 
 async function find(json: boolean): Promise<number> {

@@ -3,7 +3,8 @@
  * reconnects in the last hour, clock skew against the relay, proxy) and port
  * forwarding, which the relay probes back at the address the tunnel came from.
  */
-import { pageFingerprint, type PortCheckResult } from '../../../protocol/diagnostics.ts';
+import { fetch, ProxyAgent } from 'undici';
+import { pageFingerprint, PORTCHECK_PATH, PortCheckResult } from '../../../protocol/diagnostics.ts';
 import type { TunnelStatus } from '../../../protocol/local.ts';
 import type { Clock } from '../clock.ts';
 import type { FrontClient } from '../front/client.ts';
@@ -52,7 +53,7 @@ export function tunnelCheck(view: () => TunnelView): CheckSpec {
 
 export interface PortDeps {
   tunnel: () => TunnelView;
-  client: () => FrontClient | null;
+  client: () => Promise<FrontClient | null>;
   /** The port the router would forward: the "external port" setting, else the plugin's. */
   externalPort: number | null;
   /** Asks the relay to probe back; rejects when it cannot be asked. */
@@ -66,7 +67,7 @@ export function portCheck(d: PortDeps): CheckSpec {
     onTimeout: () => port.unknown('сервер EVVA не ответил вовремя'),
     async run(signal) {
       const t = d.tunnel().status;
-      const client = d.client();
+      const client = await d.client();
       const target = d.externalPort ?? (client ? Number(new URL(client.origin).port || 80) : null);
       if (t.state === 'unpaired') return port.unpaired();
       if (target === null) return port.unknown('плагин ещё не найден, порт неизвестен');
@@ -101,4 +102,24 @@ export function reconnectLog(clock: Clock): { note(total: number): void; lastHou
       return times.filter((x) => x >= from).length;
     },
   };
+}
+
+/** Asks the relay to probe `port` back at the tunnel's source address (device token, same proxy as the tunnel). */
+export async function askRelay(o: { relayUrl: string; deviceToken: string; proxy: string | null; port: number; signal: AbortSignal }): Promise<PortCheckResult> {
+  const base = new URL(o.relayUrl);
+  base.protocol = base.protocol === 'wss:' ? 'https:' : base.protocol === 'ws:' ? 'http:' : base.protocol;
+  const url = new URL(PORTCHECK_PATH, base);
+  const dispatcher = o.proxy ? new ProxyAgent(o.proxy) : undefined;
+  try {
+    const res = await fetch(url, {
+      method: 'POST', signal: o.signal, ...(dispatcher ? { dispatcher } : {}),
+      headers: { authorization: `Bearer ${o.deviceToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ port: o.port }),
+    });
+    const body: unknown = await res.json().catch(() => null);
+    if (res.status !== 200) throw new Error(`ответ ${res.status}${(body as { error?: string } | null)?.error ? ` ${(body as { error: string }).error}` : ''}`);
+    return PortCheckResult.parse(body);
+  } finally {
+    await dispatcher?.close().catch(() => undefined);
+  }
 }

@@ -4,7 +4,6 @@
  * iikoFront 7.7.1 or newer is pointed at the Cloud API, as EVVA's guide does.
  */
 import type { FrontStatus } from '../../../protocol/local.ts';
-import type { Probe } from '../front/probe.ts';
 import { plugin } from './catalogue.ts';
 import type { CheckSpec } from './run.ts';
 
@@ -14,12 +13,13 @@ export const CLOUD_API_FROM = [7, 7, 1] as const;
 /** The probe's own check may take 4 s; this leaves room for it. */
 export const PLUGIN_CHECK_MS = 4_500;
 
-export function pluginCheck(probe: Pick<Probe, 'checkNow'>): CheckSpec {
+/** `fresh` is the run's one probe check, which the data checks wait for too. */
+export function pluginCheck(fresh: () => Promise<FrontStatus>): CheckSpec {
   return {
     id: 'plugin',
     timeoutMs: PLUGIN_CHECK_MS,
     async run() {
-      const s = await probe.checkNow();
+      const s = await fresh();
       const f = judge(s);
       return { ...f, evidence: evidenceOf(s) };
     },

@@ -23,15 +23,16 @@ export const PAYMENT_ORDERS = 200;
 /** EVVA shows section → category → item: groups deeper than this have their items lifted. */
 export const MENU_GROUP_LEVELS = 2;
 
-type ClientSource = () => FrontClient | null;
+/** The probe's client once the run's fresh plugin check is done (null while no plugin is known). */
+export type ClientSource = () => Promise<FrontClient | null>;
 
 function dataCheck(id: CheckSpec['id'], client: ClientSource, judge: (c: FrontClient, signal: AbortSignal) => Promise<Finding>): CheckSpec {
   return {
     id,
     timeoutMs: DATA_CHECK_MS,
     async run(signal) {
-      const c = client();
-      if (!c) return noPluginData('плагин ещё не найден');
+      const c = await client();
+      if (!c) return noPluginData('плагин не найден');
       try {
         return await judge(c, signal);
       } catch (e) {
