@@ -7,6 +7,7 @@
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
  *   evva-relay venues [--json] [--data-dir D]
+ *   evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key K] [--json] [--lines N] [--out FILE]
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
  * keys also from EVVA_RELAY_API_KEYS (comma-separated). The management commands
@@ -21,6 +22,7 @@ import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay } from './server.ts';
+import { supportCommand } from './supportcli.ts';
 import { RelayStore } from './store.ts';
 
 const USAGE = `usage:
@@ -30,7 +32,10 @@ const USAGE = `usage:
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
-environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated)`;
+  evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--lines N] [--out FILE]
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
+             EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787)
+serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
 
 class UsageError extends Error {}
 
@@ -57,6 +62,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+    'allow-loopback-probe': { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -69,7 +75,9 @@ async function serve(args: string[]): Promise<void> {
   const relay = createRelay({
     dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls,
     publicUrl: values['public-url'] as string | undefined,
+    probeLoopback: Boolean(values['allow-loopback-probe']),
   });
+  if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
   // The tests and scripts read this line to learn the port when --port 0 was given.
   console.log(JSON.stringify({ listening: relay.url }));
@@ -158,6 +166,7 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': await serve(rest); return -1;
       case 'venue': venue(rest); return 0;
       case 'venues': venues(rest); return 0;
+      case 'support': return await supportCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;

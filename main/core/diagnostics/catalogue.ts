@@ -45,11 +45,14 @@ export const crashed = (why: string): Finding => ({
   explanation: t(`Проверка сломалась: ${why}. Подробности в журнале.`, `The check failed: ${why}. See the log.`),
 });
 /** A check that needs the plugin's data when the plugin did not give it. */
-export const noPluginData = (why: string): Finding => ({
-  result: 'skip',
-  explanation: t(`Нельзя проверить: плагин не отдал данные (${why}). Сначала исправьте проверку «Плагин».`,
-    `Cannot check: the plugin did not give the data (${why}). Fix the plugin check first.`),
-});
+export const noPluginData = (reason: string): Finding => {
+  const why = reason.replace(/\.$/, '');
+  return {
+    result: 'skip',
+    explanation: t(`Нельзя проверить: плагин не отдал данные (${why}). Сначала исправьте проверку «Плагин».`,
+      `Cannot check: the plugin did not give the data (${why}). Fix the plugin check first.`),
+  };
+};
 
 export const plugin = {
   notFound: (hint?: string): Finding => ({
@@ -58,9 +61,10 @@ export const plugin = {
     fix: t(hint ?? 'Проверьте, что iikoFront запущен и плагин Front Web API установлен; откройте http://localhost:9042 в браузере на этом ПК.',
       'Check that iikoFront runs and the Front Web API plugin is installed; open http://localhost:9042 in a browser on this PC.'),
   }),
-  down: (url: string, message: string, hint?: string): Finding => ({
+  /** `problem` is the probe's own explanation, which already names the port. */
+  down: (url: string, message: string, messageEn: string | undefined, hint?: string): Finding => ({
     result: 'fail',
-    explanation: t(`Плагин на ${url} не отвечает: ${message}`, `The plugin at ${url} does not answer: ${message}`),
+    explanation: t(message, messageEn ?? `The plugin at ${url} does not answer.`),
     fix: t(hint ?? 'Проверьте, что iikoFront запущен и плагин Front Web API работает.', 'Check that iikoFront runs and the plugin works.'),
   }),
   unlicensed: (url: string): Finding => ({
@@ -220,8 +224,8 @@ export const payment = {
 export const menu = {
   deep: (lifted: number, depth: number, sample: string[]): Finding => ({
     result: 'warn',
-    explanation: t(`Меню вложено на ${depth} уровней групп, а в EVVA только 3 уровня (раздел → категория → товар). ${lifted} товаров поднимутся в верхние категории: ${sample.join(', ')}${lifted > sample.length ? '…' : ''}.`,
-      `The menu nests ${depth} group levels; EVVA has 3 levels (section → category → item). ${lifted} items will be lifted: ${sample.join(', ')}${lifted > sample.length ? '…' : ''}.`),
+    explanation: t(`Глубина групп в меню: ${depth}, а в EVVA только 3 уровня (раздел → категория → товар). Товаров, которые поднимутся в верхние категории: ${lifted} (${sample.join(', ')}${lifted > sample.length ? ', …' : ''}).`,
+      `Menu groups nest ${depth} deep; EVVA has 3 levels (section → category → item). Items that will be lifted: ${lifted} (${sample.join(', ')}${lifted > sample.length ? ', …' : ''}).`),
     fix: t('В iikoOffice (Обмен данными → Выгрузка меню) разложите товары не глубже «раздел → категория → товар», или перенесите их потом в EVVA.',
       'In iikoOffice (Data exchange → Menu export) arrange items no deeper than section → category → item, or move them in EVVA later.'),
   }),

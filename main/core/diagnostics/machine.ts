@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Clock } from '../clock.ts';
 import { feed, machine } from './catalogue.ts';
 import type { CheckSpec } from './run.ts';
@@ -44,9 +45,16 @@ export function machineCheck(d: MachineDeps): CheckSpec {
   };
 }
 
+/** Free bytes on the disk of `dir`, or of its nearest existing parent (a data dir not made yet). */
 function freeBytes(dir: string): number {
-  const s = fs.statfsSync(dir);
-  return s.bavail * s.bsize;
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      const s = fs.statfsSync(d);
+      return s.bavail * s.bsize;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(d) === d) throw e;
+    }
+  }
 }
 
 /** The outbox as diagnostics sees it (provided by the feed once it is built in). */

@@ -33,7 +33,7 @@ function judge(s: FrontStatus) {
   }
   if (s.state === 'unlicensed') return plugin.unlicensed(s.url ?? '');
   if (!s.url) return plugin.notFound(s.error?.hint);
-  return plugin.down(s.url, s.error?.message ?? 'нет ответа', s.error?.hint);
+  return plugin.down(s.url, s.error?.message ?? `Плагин на ${s.url} не отвечает.`, s.error?.messageEn, s.error?.hint);
 }
 
 function evidenceOf(s: FrontStatus): Record<string, unknown> {
