@@ -99,7 +99,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     ...opts.probe,
   });
-  const metrics = createMetrics(status);
+  let lastReport: Report | null = null;
+  const metrics = createMetrics(status, () => ({
+    clockSkewMs: link?.relay().skewMs ?? null, reconnectsLastHour: reconnects.lastHour(), lastReport, remoteActions: remote.counts(),
+  }));
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
   const upstream: Upstream = {
@@ -151,12 +154,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     ...opts.diagnostics,
   });
+  const diagnose = async (): Promise<Report> => {
+    lastReport = await diagnostics.run();
+    return lastReport;
+  };
   const bundle = async () => buildBundle({
-    report: await diagnostics.run(), settings, status: status(), metrics: (await metrics.render()).body, dataDir: settings.dataDir, now: clock.now(),
+    report: await diagnose(), settings, status: status(), metrics: (await metrics.render()).body, dataDir: settings.dataDir, now: clock.now(),
   });
   const audit = createAudit(settings.dataDir, (e) => logger.error('audit log not written', { error: e }));
   const remote = registerRemote({
-    commands, audit, bundle, diagnose: () => diagnostics.run(), dataDir: settings.dataDir, clock, logger,
+    commands, audit, bundle, diagnose, dataDir: settings.dataDir, clock, logger,
     // Read from settings.json on each command, so the venue can switch support off without a restart.
     allowed: () => {
       try {
@@ -171,7 +178,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
     pair: (code, relayUrl) => agentPair(code, relayUrl),
-    diagnose: () => diagnostics.run(), bundle, audit: (limit) => audit.list(limit),
+    diagnose, bundle, audit: (limit) => audit.list(limit),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
@@ -211,7 +218,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status,
     api: { url: api.url, token },
     pair: agentPair,
-    diagnose: () => diagnostics.run(),
+    diagnose,
     stop() {
       stopping ??= (async () => {
         remote.close();

@@ -119,6 +119,12 @@ describe('diagnostics find real problems', () => {
     expect(t.result).toBe('warn');
     expect(t.evidence!.clockSkewMs as number).toBeGreaterThan(110_000);
     expect(t.explanation).toMatch(/расходятся с сервером EVVA на 1[12]\d с/);
+    // The same facts on /metrics, for whoever scrapes the venue.
+    const m = (await v.local('/metrics')).body.toString('utf8');
+    expect(Number(/^evva_tunnel_clock_skew_seconds (\S+)$/m.exec(m)?.[1])).toBeGreaterThan(110);
+    expect(m).toMatch(/^evva_diagnostics_check\{check="tunnel"\} 1$/m);
+    expect(m).toMatch(/^evva_front_state\{state="up"\} 1$/m);
+    expect(m).toMatch(/^evva_front_info\{version="7\.4\.6012\.0"\} 1$/m);
   });
 
   it('fails the machine check when the data dir\'s disk is nearly full', async () => {

@@ -142,6 +142,8 @@ describe('remote support through the relay', () => {
     }
     const entries = await audit(v);
     expect(entries.map((e) => `${e.action}:${e.outcome}`)).toEqual(['bundle.open:refused', 'logs.tail:refused', 'diagnostics.run:refused']);
+    const m = (await v.local('/metrics')).body.toString('utf8');
+    expect(m).toMatch(/^evva_remote_support_actions\{action="logs\.tail",outcome="refused"\} 1$/m);
   });
 
   it('takes the switch from settings.json without a restart', async () => {

@@ -39,10 +39,11 @@ export interface RemoteDeps {
 
 interface OpenBundle { iter: AsyncIterator<Buffer>; pending: Buffer; ended: boolean; stream: Readable; idle: NodeJS.Timeout | undefined }
 
-/** Registers the support commands; `close()` drops bundles still open. */
-export function registerRemote(d: RemoteDeps): { close(): void } {
+/** Registers the support commands; `close()` drops bundles still open; `counts()` is per `action|outcome`. */
+export function registerRemote(d: RemoteDeps): { close(): void; counts(): Record<string, number> } {
   const log = d.logger.child({ part: 'support' });
   const bundles = new Map<string, OpenBundle>();
+  const counts: Record<string, number> = {};
 
   function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, args: unknown): T {
     const r = schema.safeParse(args);
@@ -52,9 +53,10 @@ export function registerRemote(d: RemoteDeps): { close(): void } {
 
   /** Runs an audited action: refused while the setting is off, recorded whatever happens. */
   async function audited<T>(action: string, by: Requester, work: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
-    const entry = (outcome: AuditEntry['outcome'], more?: string): AuditEntry => ({
-      at: new Date(d.clock.now()).toISOString(), action, by, outcome, ...(more ? { detail: more.slice(0, 300) } : {}),
-    });
+    const entry = (outcome: AuditEntry['outcome'], more?: string): AuditEntry => {
+      counts[`${action}|${outcome}`] = (counts[`${action}|${outcome}`] ?? 0) + 1;
+      return { at: new Date(d.clock.now()).toISOString(), action, by, outcome, ...(more ? { detail: more.slice(0, 300) } : {}) };
+    };
     if (!d.allowed()) {
       d.audit.record(entry('refused', 'удалённая диагностика выключена в настройках'));
       log.info('remote support refused: switched off', { action, by });
@@ -139,5 +141,5 @@ export function registerRemote(d: RemoteDeps): { close(): void } {
     return { data: out.toString('base64'), done };
   });
 
-  return { close: () => { for (const id of [...bundles.keys()]) expire(id); } };
+  return { close: () => { for (const id of [...bundles.keys()]) expire(id); }, counts: () => ({ ...counts }) };
 }
