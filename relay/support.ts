@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
+import type { z } from 'zod';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
 import {
@@ -79,18 +80,21 @@ export function supportRoutes(d: SupportDeps): Router {
   const audit = (req: Request, action: string, outcome: string) =>
     d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by: requester(req) });
 
-  r.post('/v1/venues/:venueId/diagnostics', async (req, res) => {
+  /** Runs one command on the venue's link and answers its validated result as JSON (or the mapped error). */
+  const answer = async (req: Request, res: Response, action: string, name: string, args: object, schema: z.ZodTypeAny, timeoutMs?: number) => {
     const link = linkOf(req, res);
     if (!link) return;
     try {
-      const report = Report.parse(await link.command(SupportCommands.diagnose, { by: requester(req) }, DIAGNOSE_TIMEOUT_MS));
-      audit(req, 'diagnose', 'done');
-      res.json(report);
+      const result: unknown = schema.parse(await link.command(name, { by: requester(req), ...args }, timeoutMs));
+      audit(req, action, 'done');
+      res.json(result);
     } catch (e) {
-      audit(req, 'diagnose', e instanceof CommandFailed ? e.code : 'bad_result');
+      audit(req, action, e instanceof CommandFailed ? e.code : 'bad_result');
       fail(res, e);
     }
-  });
+  };
+
+  r.post('/v1/venues/:venueId/diagnostics', (req, res) => answer(req, res, 'diagnose', SupportCommands.diagnose, {}, Report, DIAGNOSE_TIMEOUT_MS));
 
   r.get('/v1/venues/:venueId/logs', async (req, res) => {
     const raw = req.query.lines ?? '200';
@@ -98,16 +102,7 @@ export function supportRoutes(d: SupportDeps): Router {
     if (!(lines >= 1 && lines <= MAX_LOG_LINES)) {
       return void res.status(400).json({ error: RelayErrorCode.badRequest, message: `lines must be 1..${MAX_LOG_LINES}` });
     }
-    const link = linkOf(req, res);
-    if (!link) return;
-    try {
-      const tail = LogTail.parse(await link.command(SupportCommands.logs, { by: requester(req), lines }));
-      audit(req, 'logs', 'done');
-      res.json(tail);
-    } catch (e) {
-      audit(req, 'logs', e instanceof CommandFailed ? e.code : 'bad_result');
-      fail(res, e);
-    }
+    await answer(req, res, 'logs', SupportCommands.logs, { lines }, LogTail);
   });
 
   r.get('/v1/venues/:venueId/bundle', async (req, res) => {

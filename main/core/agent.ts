@@ -150,7 +150,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     probeBack: async (port, signal) => {
       if (!device) throw new Error('компаньон не привязан');
       const target = new URL(relayEndpoints(device.relayUrl, settings.allowInsecure).tunnelUrl);
-      return askRelay({ relayUrl: device.relayUrl, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), port, signal });
+      return askRelay({ relayUrl: device.relayUrl, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), ca: opts.tunnel?.ca, port, signal });
     },
     ...opts.diagnostics,
   });

@@ -3,7 +3,7 @@
  * reconnects in the last hour, clock skew against the relay, proxy) and port
  * forwarding, which the relay probes back at the address the tunnel came from.
  */
-import { fetch, ProxyAgent } from 'undici';
+import { Agent, fetch, ProxyAgent } from 'undici';
 import { pageFingerprint, PORTCHECK_PATH, PortCheckResult } from '../../../protocol/diagnostics.ts';
 import type { TunnelStatus } from '../../../protocol/local.ts';
 import type { Clock } from '../clock.ts';
@@ -105,11 +105,12 @@ export function reconnectLog(clock: Clock): { note(total: number): void; lastHou
 }
 
 /** Asks the relay to probe `port` back at the tunnel's source address (device token, same proxy as the tunnel). */
-export async function askRelay(o: { relayUrl: string; deviceToken: string; proxy: string | null; port: number; signal: AbortSignal }): Promise<PortCheckResult> {
+export async function askRelay(o: { relayUrl: string; deviceToken: string; proxy: string | null; ca?: string | Buffer; port: number; signal: AbortSignal }): Promise<PortCheckResult> {
   const base = new URL(o.relayUrl);
   base.protocol = base.protocol === 'wss:' ? 'https:' : base.protocol === 'ws:' ? 'http:' : base.protocol;
   const url = new URL(PORTCHECK_PATH, base);
-  const dispatcher = o.proxy ? new ProxyAgent(o.proxy) : undefined;
+  const tls = o.ca ? { ca: o.ca } : undefined;
+  const dispatcher = o.proxy ? new ProxyAgent({ uri: o.proxy, ...(tls ? { requestTls: tls } : {}) }) : tls ? new Agent({ connect: tls }) : undefined;
   try {
     const res = await fetch(url, {
       method: 'POST', signal: o.signal, ...(dispatcher ? { dispatcher } : {}),
