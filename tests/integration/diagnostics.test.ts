@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { COURIER_RIGHT } from '../../sim/world.ts';
+import { waitFor } from '../helpers/relay.ts';
 import { check, skewedClock, startVenue } from '../helpers/venue.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -125,6 +126,37 @@ describe('diagnostics find real problems', () => {
     expect(m).toMatch(/^evva_diagnostics_check\{check="tunnel"\} 1$/m);
     expect(m).toMatch(/^evva_front_state\{state="up"\} 1$/m);
     expect(m).toMatch(/^evva_front_info\{version="7\.4\.6012\.0"\} 1$/m);
+  });
+
+  it('fails the plugin check when the plugin refuses the login for want of a licence slot', async () => {
+    const v = await startVenue(cleanups, { sim: { licenceSlots: 0 }, paired: false });
+    const p = check(await v.diagnose(), 'plugin');
+    expect(p).toMatchObject({ result: 'fail', evidence: { state: 'unlicensed' } });
+    expect(p.fix).toMatch(/лицензи/);
+  });
+
+  it('points iikoFront 7.7.1 and newer at the Cloud API, as EVVA\'s guide does', async () => {
+    const v = await startVenue(cleanups, { sim: { version: '7.7.1.0', menuLevels: 2 }, paired: false });
+    const p = check(await v.diagnose(), 'plugin');
+    expect(p).toMatchObject({ result: 'warn', evidence: { version: '7.7.1.0' } });
+    expect(p.fix).toMatch(/iiko Cloud/);
+  });
+
+  it('fails the tables check when iiko has no active table', async () => {
+    const v = await goodVenue();
+    // Straight into the sim's model: its control API refuses to remove tables with open orders.
+    for (const t of v.sim.world.tables) t.active = false;
+    expect(check(await v.diagnose(), 'tables')).toMatchObject({ result: 'fail', evidence: { active: 0, tables: 20 } });
+  });
+
+  it('warns when the link to EVVA dropped more than 5 times in the last hour', async () => {
+    const v = await goodVenue();
+    for (let i = 1; i <= 6; i++) {
+      v.relay.relay.tunnels.goaway(v.venueId);
+      await waitFor(() => v.agent.status().tunnel.reconnects >= i && v.agent.status().tunnel.state === 'connected', `reconnect ${i}`);
+    }
+    const t = check(await v.diagnose(), 'tunnel');
+    expect(t).toMatchObject({ result: 'warn', evidence: { reconnectsLastHour: 6 } });
   });
 
   it('fails the machine check when the data dir\'s disk is nearly full', async () => {
