@@ -45,6 +45,13 @@ describe('EVVA payment type', () => {
 });
 
 describe('staff', () => {
+  it('keeps a report small enough for one tunnel frame even with a thousand couriers without a PIN', () => {
+    const users = [{ Name: 'Главный', Rights: ['D_DC0'], HasPinCode: true }, ...Array.from({ length: 1000 }, (_, i) => ({ Name: `Курьер номер ${i}`, Rights: ['D_DC0'], HasPinCode: false }))];
+    const f = judgeStaff(users);
+    expect(f).toMatchObject({ result: 'warn', evidence: { withoutPinCount: 1000 } });
+    expect(Buffer.byteLength(JSON.stringify(f))).toBeLessThan(8 * 1024);
+  });
+
   it('skips when the plugin shows no rights at all, instead of claiming there are no couriers', () => {
     expect(judgeStaff([{ Name: 'A' }, { Name: 'B' }]).result).toBe('skip');
   });

@@ -22,6 +22,8 @@ export const EVVA_CODE = 'EVVAP';
 export const PAYMENT_ORDERS = 200;
 /** EVVA shows section → category → item: groups deeper than this have their items lifted. */
 export const MENU_GROUP_LEVELS = 2;
+/** Names listed in evidence at most, so a report always fits one tunnel control frame. */
+export const LIST_CAP = 50;
 
 /** The probe's client once the run's fresh plugin check is done (null while no plugin is known). */
 export type ClientSource = () => Promise<FrontClient | null>;
@@ -58,9 +60,10 @@ export function judgeStaff(users: z.infer<typeof User>[]): Finding {
   const couriers = users.filter((u) => u.Rights?.includes(COURIER_RIGHT) || u.IsCourier === true);
   const ready = couriers.filter((u) => u.HasPinCode === true);
   const missing = couriers.filter((u) => u.HasPinCode !== true).map((u) => u.Name);
-  const evidence = { staff: users.length, couriers: couriers.length, withPin: ready.length, withoutPin: missing };
+  // Lists are capped: the report must fit one tunnel control frame for remote support.
+  const evidence = { staff: users.length, couriers: couriers.length, withPin: ready.length, withoutPin: missing.slice(0, LIST_CAP), withoutPinCount: missing.length };
   if (ready.length === 0) return { ...staff.none(users.length, couriers.length), evidence };
-  if (missing.length) return { ...staff.someWithoutPin(users.length, ready.length, missing), evidence };
+  if (missing.length) return { ...staff.someWithoutPin(users.length, ready.length, missing.length > 10 ? [...missing.slice(0, 10), `… (${missing.length})`] : missing), evidence };
   return { ...staff.ok(users.length, ready.length), evidence };
 }
 
@@ -69,8 +72,8 @@ export function tablesCheck(client: ClientSource): CheckSpec {
     const list = await read(c, '/api/tables', z.array(Table), signal);
     const active = list.filter((tb) => tb.IsActive !== false);
     const sections = [...new Set(active.map((tb) => tb.SectionName ?? tb.Section).filter((s): s is string => Boolean(s) && !/^https?:/.test(s!)))];
-    const evidence = { tables: list.length, active: active.length, sections };
-    return { ...(active.length ? tables.ok(active.length, sections) : tables.none(list.length)), evidence };
+    const evidence = { tables: list.length, active: active.length, sections: sections.slice(0, LIST_CAP) };
+    return { ...(active.length ? tables.ok(active.length, sections.slice(0, 10)) : tables.none(list.length)), evidence };
   });
 }
 
@@ -138,7 +141,7 @@ export function judgeMenu(tree: ProductGroupShape[], products: z.infer<typeof Pr
     const g = p.ParentGroupId ?? idFromLink(p.Parent);
     return g !== undefined && (depth.get(g) ?? 0) > MENU_GROUP_LEVELS;
   }).map((p) => p.Name);
-  const evidence = { groups: groups.length, products: products.length, maxGroupDepth: maxDepth, lifted: lifted.length, liftedItems: lifted.slice(0, 50) };
+  const evidence = { groups: groups.length, products: products.length, maxGroupDepth: maxDepth, lifted: lifted.length, liftedItems: lifted.slice(0, LIST_CAP) };
   if (lifted.length) return { ...menu.deep(lifted.length, maxDepth, lifted.slice(0, 5)), evidence };
   return { ...menu.ok(groups.length, products.length), evidence };
 }
