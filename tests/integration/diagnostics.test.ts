@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { COURIER_RIGHT } from '../../sim/world.ts';
+import { startConnectProxy } from '../helpers/connect-proxy.ts';
 import { waitFor } from '../helpers/relay.ts';
 import { check, skewedClock, startVenue } from '../helpers/venue.ts';
 
@@ -157,6 +158,19 @@ describe('diagnostics find real problems', () => {
     }
     const t = check(await v.diagnose(), 'tunnel');
     expect(t).toMatchObject({ result: 'warn', evidence: { reconnectsLastHour: 6 } });
+  });
+
+  it('names the proxy the tunnel goes through (never its password), and asks for the probe-back through it too', async () => {
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
+    const withAuth = proxy.url.replace('http://', 'http://evva:Pr0xyS3cret@');
+    const v = await goodVenue({ relay: { probeLoopback: true }, settings: { proxy: withAuth }, agent: { tunnel: { env: {} } } });
+    const r = await v.diagnose();
+    expect(check(r, 'tunnel')).toMatchObject({ result: 'ok', evidence: { proxy: new URL(proxy.url).host } });
+    expect(check(r, 'port').evidence).toMatchObject({ outcome: 'reachable' });
+    const relayHost = new URL(v.relay.url).host;
+    expect(proxy.targets.filter((t) => t === relayHost).length).toBeGreaterThanOrEqual(2); // the tunnel and the probe-back request
+    expect(JSON.stringify(r)).not.toContain('Pr0xyS3cret');
   });
 
   it('fails the machine check when the data dir\'s disk is nearly full', async () => {
