@@ -32,7 +32,7 @@ const USAGE = `usage:
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
-  evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--lines N] [--out FILE]
+  evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787)
 serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;

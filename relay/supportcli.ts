@@ -14,7 +14,7 @@ import { fetch } from 'undici';
 import { reportText } from '../main/core/diagnostics/run.ts';
 import { LogTail, MAX_LOG_LINES, Report } from '../protocol/diagnostics.ts';
 
-const USAGE = 'usage: evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--lines N] [--out FILE]';
+const USAGE = 'usage: evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]';
 /** A diagnose waits for the venue's ≤ 5 s run plus the tunnel; a bundle may take longer over a slow line. */
 const TIMEOUT_MS = { diagnose: 20_000, logs: 20_000, bundle: 300_000 } as const;
 
@@ -34,7 +34,10 @@ export async function supportCommand(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { 'relay-url': { type: 'string' }, 'api-key': { type: 'string' }, json: { type: 'boolean' }, lines: { type: 'string' }, out: { type: 'string' } },
+      options: {
+        'relay-url': { type: 'string' }, 'api-key': { type: 'string' }, json: { type: 'boolean' }, lines: { type: 'string' }, out: { type: 'string' },
+        en: { type: 'boolean' },
+      },
     });
   } catch (e) {
     console.error(`evva-relay: ${(e as Error).message}\n${USAGE}`);
@@ -78,7 +81,7 @@ export async function supportCommand(argv: string[]): Promise<number> {
   }
   if (action === 'diagnose') {
     const report = Report.parse(await res.json());
-    console.log(values.json ? JSON.stringify(report, null, 2) : reportText(report));
+    console.log(values.json ? JSON.stringify(report, null, 2) : reportText(report, values.en ? 'en' : 'ru'));
     return report.summary.result === 'fail' ? 1 : 0;
   }
   if (action === 'logs') {

@@ -17,7 +17,7 @@ import { writePrivateFile } from './files.ts';
 import { createAudit } from './diagnostics/audit.ts';
 import { buildBundle } from './diagnostics/bundle.ts';
 import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
-import { askRelay, reconnectLog, type TunnelView } from './diagnostics/link.ts';
+import { askRelay, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
 import { registerRemote } from './diagnostics/remote.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
@@ -147,11 +147,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const diagnostics = createDiagnostics({
     clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
     probe, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.evvaPaymentName,
-    probeBack: async (port, signal) => {
+    probeBack: reusedProbe(clock, async (port, signal) => {
       if (!device) throw new Error('компаньон не привязан');
       const target = new URL(relayEndpoints(device.relayUrl, settings.allowInsecure).tunnelUrl);
       return askRelay({ relayUrl: device.relayUrl, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), ca: opts.tunnel?.ca, port, signal });
-    },
+    }),
     ...opts.diagnostics,
   });
   const diagnose = async (): Promise<Report> => {

@@ -56,6 +56,8 @@ describe('evva-relay support', () => {
     expect(diag.out).toMatch(/Проверка EVVA Companion .* заведение ven_/);
     expect(diag.out).toMatch(/\[норма\s*\] Связь с EVVA \(туннель\)/);
     expect(diag.code).toBe(0);
+    const en = await runBin('evva-relay.js', ['support', v.venueId, 'diagnose', '--en'], env);
+    expect(en.out).toMatch(/\[ok\s*\] Link to EVVA \(tunnel\)/);
     const logs = await runBin('evva-relay.js', ['support', v.venueId, 'logs', '--lines', '50'], env);
     expect(logs.code).toBe(0);
     expect(logs.out).toContain('support cli marker line');

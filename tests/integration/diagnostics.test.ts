@@ -187,6 +187,8 @@ describe('port forwarding, probed back by the relay', () => {
     expect(p.result).toBe('warn');
     expect(p.explanation).toMatch(/порт открыт в интернет, закройте его — туннель его заменяет/i);
     expect(p.evidence).toMatchObject({ outcome: 'reachable', samePlugin: true, ip: '127.0.0.1', port: v.sim.port });
+    // A second run right after (a report, then a bundle) reuses the answer instead of hitting the relay's rate limit.
+    expect(check(await v.diagnose(), 'port').result).toBe('warn');
   });
 
   it('is ok when the forwarded port does not answer from outside', async () => {

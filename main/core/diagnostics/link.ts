@@ -16,6 +16,8 @@ export const MAX_CLOCK_SKEW_MS = 60_000;
 /** More reconnects than this in an hour means an unstable line. */
 export const MAX_RECONNECTS_PER_HOUR = 5;
 export const PORT_CHECK_MS = 4_500;
+/** A probe-back answer is reused this long: runs close together (a report, then a bundle) ask the relay once. */
+export const PROBE_BACK_REUSE_MS = 30_000;
 
 /** What the tunnel knows beyond its status: the relay's clock and the address it saw. */
 export interface TunnelView {
@@ -123,4 +125,15 @@ export async function askRelay(o: { relayUrl: string; deviceToken: string; proxy
   } finally {
     await dispatcher?.close().catch(() => undefined);
   }
+}
+
+/** Wraps a probe-back so an answer for the same port is reused for PROBE_BACK_REUSE_MS; failures are not kept. */
+export function reusedProbe(clock: Clock, ask: PortDeps['probeBack']): PortDeps['probeBack'] {
+  let last: { port: number; at: number; result: PortCheckResult } | null = null;
+  return async (port, signal) => {
+    if (last && last.port === port && clock.mono() - last.at < PROBE_BACK_REUSE_MS) return last.result;
+    const result = await ask(port, signal);
+    last = { port, at: clock.mono(), result };
+    return result;
+  };
 }

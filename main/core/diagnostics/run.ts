@@ -81,15 +81,25 @@ function summarize(checks: Check[], startedAt: string, durationMs: number, ctx: 
   return { result, counts, text: text.ru, textEn: text.en, startedAt, durationMs, companion: ctx.companion, venueId: ctx.venueId };
 }
 
-/** The report as a Russian table for a terminal or report.txt. */
-export function reportText(r: Report): string {
-  const lines = [`Проверка EVVA Companion ${r.summary.companion} — ${r.summary.startedAt}${r.summary.venueId ? `, заведение ${r.summary.venueId}` : ''}`, ''];
-  const width = Math.max(...r.checks.map((c) => c.title.length));
+const TABLE_WORDS = {
+  ru: { head: 'Проверка EVVA Companion', venue: 'заведение', fix: 'Что делать', total: 'Итог', counts: ['норма', 'внимание', 'ошибка', 'пропущено'], ms: 'мс' },
+  en: { head: 'EVVA Companion check', venue: 'venue', fix: 'What to do', total: 'Result', counts: ['ok', 'warning', 'failure', 'skipped'], ms: 'ms' },
+};
+
+/** The report as a table for a terminal or report.txt: Russian, or English from the checks' `en` twins. */
+export function reportText(r: Report, lang: 'ru' | 'en' = 'ru'): string {
+  const w = TABLE_WORDS[lang];
+  const text = (c: Report['checks'][number]) => (lang === 'en' && c.en ? c.en : c);
+  const lines = [`${w.head} ${r.summary.companion} — ${r.summary.startedAt}${r.summary.venueId ? `, ${w.venue} ${r.summary.venueId}` : ''}`, ''];
+  const width = Math.max(...r.checks.map((c) => text(c).title.length));
+  const word = Math.max(...Object.values(RESULT_WORD).map((x) => x[lang].length));
   for (const c of r.checks) {
-    lines.push(`[${RESULT_WORD[c.result].ru.padEnd(9)}] ${c.title.padEnd(width)}  ${c.explanation}`);
-    if (c.fix && c.result !== 'ok') lines.push(`${' '.repeat(width + 14)}Что делать: ${c.fix}`);
+    const t = text(c);
+    lines.push(`[${RESULT_WORD[c.result][lang].padEnd(word)}] ${t.title.padEnd(width)}  ${t.explanation}`);
+    if (t.fix && c.result !== 'ok') lines.push(`${' '.repeat(width + word + 5)}${w.fix}: ${t.fix}`);
   }
   const n = r.summary.counts;
-  lines.push('', `Итог: ${r.summary.text} (норма ${n.ok}, внимание ${n.warn}, ошибка ${n.fail}, пропущено ${n.skip}; ${r.summary.durationMs} мс)`);
+  const summary = lang === 'en' ? r.summary.textEn ?? r.summary.text : r.summary.text;
+  lines.push('', `${w.total}: ${summary} (${w.counts[0]} ${n.ok}, ${w.counts[1]} ${n.warn}, ${w.counts[2]} ${n.fail}, ${w.counts[3]} ${n.skip}; ${r.summary.durationMs} ${w.ms})`);
   return `${lines.join('\n')}\n`;
 }
