@@ -107,7 +107,7 @@ export class Pairing {
     return { venueId, pairingCode: code, pairingExpiresAt: new Date(expiresAt).toISOString() };
   }
 
-  /** Exchanges a code for a new device token, at most once per code; any previous token of the venue stops working. */
+  /** Exchanges a code for a new device token, at most once per code; a previous token of the venue works until the new one connects. */
   pair(codeInput: string, companion: CompanionInfo): PairOutcome {
     const code = normalizePairingCode(codeInput);
     if (!code) return { ok: false, reason: 'malformed' };

@@ -45,12 +45,21 @@ export class TunnelRegistry {
         this.current.set(venueId, l);
         this.metrics.tunnelsOpened.inc();
         log.info('tunnel up', { linkId: l.id, companion: hello.companion, frontOrigin: hello.frontOrigin, replaces: old?.id });
+        let retired = false;
         try {
+          // A re-paired companion's new token has proven itself: only now does the old one stop working.
+          retired = this.store.promoteToken(venueId, l.tokenHash);
+          if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
           this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
         } catch (e) {
           log.error('could not record the connection', { err: String(e) });
         }
-        if (old && old !== l) old.goaway('replaced', this.drainMs);
+        if (retired) {
+          // Links on the retired token are told so (revoked), not asked to come back (they would be refused).
+          for (const o of [...this.all]) if (o.venueId === venueId && o.tokenHash !== l.tokenHash) o.close(CloseCode.revoked, 'device token replaced by a new pairing');
+        } else if (old && old !== l) {
+          old.goaway('replaced', this.drainMs);
+        }
       },
       onStatus: (l, front) => {
         try {
@@ -111,14 +120,14 @@ export class TunnelRegistry {
 
   private checkRevocations(): void {
     for (const l of [...this.all]) {
-      let hash: string | null;
+      let hashes: string[];
       try {
-        hash = this.store.tokenHashOf(l.venueId);
+        hashes = this.store.tokenHashesOf(l.venueId);
       } catch (e) {
         this.log.error('revocation check failed', { err: String(e) });
         return;
       }
-      if (hash !== l.tokenHash) {
+      if (!hashes.includes(l.tokenHash)) {
         this.log.info('device token no longer valid, closing tunnel', { venueId: l.venueId, linkId: l.id });
         l.close(CloseCode.revoked, 'device token revoked');
       }

@@ -71,16 +71,32 @@ describe('pairing codes', () => {
     expect(pairing.pair('ABCD-EFGH', COMPANION)).toEqual({ ok: false, reason: 'invalid' });
   });
 
-  it('a new code replaces the unused one, and pairing again replaces the old token', () => {
-    const { pairing } = setup();
+  it('a new code replaces the unused one, and pairing again swaps the token in two phases', () => {
+    const { pairing, store } = setup();
     const v = pairing.createVenue('Cafe');
     const second = pairing.issueCode(v.venueId);
     expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'invalid' });
     const a = pairing.pair(second.pairingCode, COMPANION);
     const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
     if (!a.ok || !b.ok) throw new Error('pairing failed');
+    // Until the new token connects, both work: a companion that could not store b keeps its tunnel on a.
+    expect(pairing.authenticate(a.deviceToken)?.venueId).toBe(v.venueId);
+    expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
+    expect(store.promoteToken(v.venueId, sha256(a.deviceToken))).toBe(false);
+    expect(store.promoteToken(v.venueId, sha256(b.deviceToken))).toBe(true);
     expect(pairing.authenticate(a.deviceToken)).toBeNull();
     expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
+  });
+
+  it('revocation refuses both the current and a pending token', () => {
+    const { store, pairing, clock } = setup();
+    const v = pairing.createVenue('Cafe');
+    const a = pairing.pair(v.pairingCode, COMPANION);
+    const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
+    if (!a.ok || !b.ok) throw new Error('pairing failed');
+    store.revoke(v.venueId, clock.now());
+    expect(pairing.authenticate(a.deviceToken)).toBeNull();
+    expect(pairing.authenticate(b.deviceToken)).toBeNull();
   });
 
   it('revocation refuses the token from then on', () => {

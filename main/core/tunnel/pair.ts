@@ -3,6 +3,7 @@
  * `<dataDir>/device.json`, readable by the owner only. (The desktop issue moves
  * the token into the OS keychain.)
  */
+import fs from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch, ProxyAgent, type Dispatcher } from 'undici';
 import { z } from 'zod';
@@ -53,6 +54,8 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
       'Код состоит из 8 латинских букв и цифр, например K7QF-2MXD (буквы O и I и цифры 0 и 1 в нём не встречаются). Проверьте код и введите его снова.',
       'The pairing code is malformed.'));
   }
+  // The relay spends the code once: make sure the token can be kept before asking for it.
+  checkWritable(opts.dataDir);
   const url = `${ends.httpBase}/v1/pair`;
   const proxyUrl = proxyFor(new URL(url), { proxy: opts.proxy, env: opts.env });
   const dispatcher: Dispatcher | undefined = proxyUrl
@@ -89,11 +92,40 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
     const device: DeviceFile = {
       relayUrl: ends.httpBase, venueId: ok.data.venueId, deviceToken: ok.data.deviceToken, pairedAt: new Date().toISOString(),
     };
-    writePrivateFile(join(opts.dataDir, DEVICE_FILE), `${JSON.stringify(device, null, 2)}\n`);
+    try {
+      writePrivateFile(join(opts.dataDir, DEVICE_FILE), `${JSON.stringify(device, null, 2)}\n`);
+    } catch (e) {
+      // The relay keeps the previous token valid until the new one connects, so a running tunnel goes on.
+      throw new TunnelError(pairProblem('device_write_failed', `Привязка получена, но её не удалось сохранить в папке ${opts.dataDir} (${(e as NodeJS.ErrnoException).code ?? 'ошибка'}).`,
+        'Прежняя привязка, если она была, продолжает работать. Освободите место на диске или дайте права на запись в папку, получите новый код в EVVA и выполните: evva-companion pair КОД',
+        'Paired, but device.json could not be written; the previous token stays valid.'), { cause: e });
+    }
     return { venueId: device.venueId, relayUrl: device.relayUrl };
   }
   const err = ErrorBody.safeParse(body);
   throw new TunnelError(pairFailure(status, err.success ? err.data.error : null));
+}
+
+/**
+ * Throws TunnelError (in Russian, naming the folder) unless device.json can be
+ * written in `dataDir`: the folder takes a new file and device.json, if there,
+ * is a file that can be replaced.
+ */
+export function checkWritable(dataDir: string): void {
+  const probe = join(dataDir, `.pair-check.${process.pid}.tmp`);
+  try {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(probe, 'x', { mode: 0o600 });
+    fs.unlinkSync(probe);
+    const st = fs.statSync(join(dataDir, DEVICE_FILE), { throwIfNoEntry: false });
+    if (st && !st.isFile()) throw Object.assign(new Error(`${DEVICE_FILE} is not a file`), { code: 'EISDIR' });
+  } catch (e) {
+    try { fs.unlinkSync(probe); } catch { /* never written */ }
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new TunnelError(pairProblem('data_dir_unwritable', `Нельзя сохранить привязку: нет доступа на запись к папке данных ${dataDir} (${code}).`,
+      `Код привязки не потрачен. Дайте этому пользователю права на запись в папку (и проверьте, что на диске есть место и ${DEVICE_FILE} в ней — обычный файл) или укажите другую папку (--data-dir), затем повторите: evva-companion pair КОД`,
+      `The data dir ${dataDir} is not writable (${code}); the relay was not contacted.`), { cause: e });
+  }
 }
 
 function pairFailure(status: number, error: string | null): Problem {
