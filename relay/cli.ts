@@ -2,7 +2,7 @@
  * `evva-relay`: run the relay and manage its venues.
  *
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
- *                    [--tls-cert FILE --tls-key FILE] [--log-level info]
+ *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
@@ -20,12 +20,12 @@ import { realClock } from '../main/core/clock.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
-import { createRelay } from './server.ts';
+import { createRelay, trustSetting } from './server.ts';
 import { RelayStore } from './store.ts';
 
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
-                   [--tls-cert FILE --tls-key FILE] [--log-level info]
+                   [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
@@ -57,6 +57,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+    'trust-proxy': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -67,7 +68,7 @@ async function serve(args: string[]): Promise<void> {
   const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
   const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
   const relay = createRelay({
-    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls,
+    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
   });
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
@@ -80,6 +81,18 @@ async function serve(args: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** `--trust-proxy 1` (hops) or `--trust-proxy 10.0.0.5,10.1.0.0/16` (the proxies' addresses). */
+function trustProxy(raw: string | undefined): number | string[] | undefined {
+  if (raw === undefined) return undefined;
+  const t = /^\d+$/.test(raw.trim()) ? Number(raw) : raw.split(',').map((a) => a.trim()).filter(Boolean);
+  try {
+    trustSetting(t);
+  } catch (e) {
+    throw new UsageError(`--trust-proxy: ${(e as Error).message.replace(/^trustProxy: /, '')}`);
+  }
+  return t;
 }
 
 function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt: string }, name: string | null, json: boolean): void {

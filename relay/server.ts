@@ -39,8 +39,13 @@ export interface RelayOptions {
   /** Heartbeat and hello timings (tests shorten them). */
   linkTiming?: Partial<LinkTiming>;
   drainMs?: number;
-  /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
-  trustProxy?: boolean;
+  /**
+   * Behind reverse proxies you run: how many proxy hops to trust (the client
+   * address is the X-Forwarded-For entry that many hops from the right), or the
+   * proxies' addresses/subnets (e.g. ['10.0.0.5', '10.1.0.0/16']). Never "trust
+   * everything": the left-most entry is whatever the client wrote.
+   */
+  trustProxy?: number | string[];
 }
 
 export interface Relay {
@@ -74,7 +79,7 @@ export function createRelay(opts: RelayOptions): Relay {
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', opts.trustProxy ?? false);
+  app.set('trust proxy', trustSetting(opts.trustProxy));
   const auth = requireApiKey(keys);
   const deps = { store, pairing, limiter, tunnels: registry, metrics, clock, log: log.child({ part: 'api' }) };
 
@@ -156,6 +161,17 @@ export function createRelay(opts: RelayOptions): Relay {
       store.close();
     },
   };
+}
+
+/** Express's `trust proxy` value for a hop count or an address list; refuses anything that would trust every hop. */
+export function trustSetting(t: number | string[] | undefined): number | string[] | false {
+  if (t === undefined) return false;
+  if (typeof t === 'number') {
+    if (!Number.isInteger(t) || t < 0 || t > 10) throw new Error(`trustProxy: a hop count from 0 to 10, got ${t}`);
+    return t === 0 ? false : t;
+  }
+  if (t.length === 0 || t.some((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))) throw new Error(`trustProxy: proxy addresses or subnets (10.0.0.5, 10.1.0.0/16), got ${t.join(',')}`);
+  return t;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {
