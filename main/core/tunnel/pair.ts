@@ -77,6 +77,11 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
     const err = e as Error & { cause?: { code?: string; message?: string } };
     const detail = `${err.cause?.code ?? ''} ${err.cause?.message ?? err.message}`.trim();
     const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(detail);
+    // undici reports a refused CONNECT as "Proxy response (407) !== 200": the proxy answered, it is not down.
+    const proxyStatus = proxyUrl ? /Proxy response \((\d{3})\)/i.exec(causes(e))?.[1] : undefined;
+    if (proxyStatus) {
+      throw new TunnelError(tunnelProblem('proxy_refused', { relayUrl: opts.relayUrl, proxy: proxyUrl, status: Number(proxyStatus), detail }), { cause: e });
+    }
     throw new TunnelError(tunnelProblem(tls ? 'tls_error' : proxyUrl ? 'proxy_unreachable' : 'relay_unreachable',
       { relayUrl: opts.relayUrl, proxy: proxyUrl, detail }), { cause: e });
   } finally {
@@ -104,6 +109,13 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
   }
   const err = ErrorBody.safeParse(body);
   throw new TunnelError(pairFailure(status, err.success ? err.data.error : null));
+}
+
+/** The messages of an error and its causes, innermost last (undici nests the useful one two levels down). */
+function causes(e: unknown): string {
+  const out: string[] = [];
+  for (let c = e, i = 0; c instanceof Error && i < 5; c = c.cause, i++) out.push(c.message);
+  return out.join(' <- ');
 }
 
 /**
