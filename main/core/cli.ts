@@ -224,10 +224,11 @@ export function describe(s: Status): string {
     connected: `подключено${t.venueId ? `, заведение ${t.venueId}` : ''}${t.rttMs !== null ? `, ${t.rttMs} мс` : ''}`,
     connecting: 'подключается…',
     offline: t.error?.message ?? 'нет связи',
-    unpaired: 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
+    // Unpaired with a reason (revoked, replaced, damaged file) is not "never set up": say why.
+    unpaired: t.error?.message ?? 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
   }[t.state];
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
-  if (t.state === 'offline' && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
   return lines.join('\n');
 }
 

@@ -125,6 +125,7 @@ describe('agent', () => {
     expect(status.tunnel.state).toBe('unpaired');
     expect(status.tunnel.error?.code).toBe('device_file_invalid');
     expect(status.tunnel.error?.hint).toMatch(/evva-companion pair/);
+    expect(status.level).toBe('error'); // EVVA cannot reach the venue until someone acts
   });
 
   it('logs the plugin session out on stop and removes local-api.json', async () => {
