@@ -13,7 +13,7 @@ import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import { createLog } from './log.ts';
-import { loadSettings, SettingsError, type SettingsFlags } from './settings.ts';
+import { loadSettings, SettingsError, type Settings, type SettingsFlags } from './settings.ts';
 import { pair } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import { VERSION } from './version.ts';
@@ -143,6 +143,21 @@ async function pairCommand(flags: SettingsFlags, code: string): Promise<number> 
   const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
   const running = runningAgent(settings.dataDir);
   const relayUrl = settings.relayUrl ?? undefined;
+  // Pairing can take seconds (a slow relay, a proxy): say what is going on instead of staying silent.
+  console.log(`Привязка: связываюсь с сервером EVVA${relayUrl ? ` ${relayUrl}` : ''}…`);
+  const started = Date.now();
+  const progress = setInterval(() => console.log(`  …жду ответа сервера EVVA (${Math.round((Date.now() - started) / 1000)} с)`), PROGRESS_EVERY_MS);
+  try {
+    return await pairVia(running, settings, code, relayUrl, fail);
+  } finally {
+    clearInterval(progress);
+  }
+}
+
+/** How often `pair` says it is still waiting. */
+const PROGRESS_EVERY_MS = 3_000;
+
+async function pairVia(running: LocalApiFile | null, settings: Settings, code: string, relayUrl: string | undefined, fail: (p: Problem) => number): Promise<number> {
   if (running) {
     try {
       const res = await fetch(`${running.url}/api/pair`, {

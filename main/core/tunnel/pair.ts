@@ -36,6 +36,8 @@ export interface PairOptions {
   allowInsecure?: boolean;
   /** Extra trusted CA (PEM) for a relay with a private certificate. */
   ca?: string | Buffer;
+  /** How long the relay has to answer (default PAIR_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 const pairProblem = (code: string, message: string, hint: string, messageEn: string): Problem => ({ code, message, hint, messageEn });
@@ -63,17 +65,27 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
     : opts.ca ? new Agent({ connect: { ca: opts.ca } }) : undefined;
   let status: number;
   let body: unknown;
+  const timeoutMs = opts.timeoutMs ?? PAIR_TIMEOUT_MS;
+  // A plain timer, not AbortSignal.timeout(): on Node 20 that signal can be collected before it fires (nodejs/node#57736).
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('pairing timed out')), timeoutMs);
   try {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ pairingCode: pretty, companion: opts.companion }),
-      signal: AbortSignal.timeout(PAIR_TIMEOUT_MS),
+      signal: abort.signal,
       ...(dispatcher ? { dispatcher } : {}),
     });
     status = res.status;
     body = await res.json().catch(() => null);
   } catch (e) {
+    if (abort.signal.aborted) {
+      const secs = Math.round(timeoutMs / 1000);
+      throw new TunnelError(pairProblem('relay_timeout', `Сервер EVVA ${ends.httpBase} принял соединение, но не ответил за ${secs} с.`,
+        `Проверьте адрес сервера EVVA (--relay-url): он должен быть ровно таким, как его дала EVVA, например https://relay.evva.ru. Возможно, по этому адресу работает другая программа или сервер перегружен. Затем повторите: evva-companion pair КОД (код действует 15 минут).`,
+        `The relay accepted the connection but did not answer pairing within ${secs} s.`), { cause: e });
+    }
     const err = e as Error & { cause?: { code?: string; message?: string } };
     const detail = `${err.cause?.code ?? ''} ${err.cause?.message ?? err.message}`.trim();
     const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(detail);
@@ -82,9 +94,14 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
     if (proxyStatus) {
       throw new TunnelError(tunnelProblem('proxy_refused', { relayUrl: opts.relayUrl, proxy: proxyUrl, status: Number(proxyStatus), detail }), { cause: e });
     }
-    throw new TunnelError(tunnelProblem(tls ? 'tls_error' : proxyUrl ? 'proxy_unreachable' : 'relay_unreachable',
-      { relayUrl: opts.relayUrl, proxy: proxyUrl, detail }), { cause: e });
+    const problem = tunnelProblem(tls ? 'tls_error' : proxyUrl ? 'proxy_unreachable' : 'relay_unreachable', { relayUrl: opts.relayUrl, proxy: proxyUrl, detail });
+    // Pairing runs once: unlike the tunnel, nothing retries it by itself.
+    if (problem.code === 'relay_unreachable') {
+      problem.hint = 'Проверьте адрес сервера EVVA (--relay-url) и что на этом компьютере работает интернет; в сети с прокси укажите его (--proxy). Затем повторите: evva-companion pair КОД';
+    }
+    throw new TunnelError(problem, { cause: e });
   } finally {
+    clearTimeout(timer);
     await dispatcher?.close().catch(() => {});
   }
 
