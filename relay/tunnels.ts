@@ -6,6 +6,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
+import type { FrontStatus } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -15,10 +16,13 @@ import type { RelayStore } from './store.ts';
 export const REVOCATION_POLL_MS = 1_000;
 /** How often lastSeenAt of online venues is written to the store (it is exact in memory). */
 export const LAST_SEEN_PERSIST_MS = 30_000;
+/** The plugin state a venue reports is written at most this often; in between only the latest is kept. */
+export const STATUS_WRITE_MS = 1_000;
 
 export class TunnelRegistry {
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
+  private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly persistTimer: NodeJS.Timeout;
 
@@ -61,13 +65,7 @@ export class TunnelRegistry {
           old.goaway('replaced', this.drainMs);
         }
       },
-      onStatus: (l, front) => {
-        try {
-          this.store.setFront(venueId, front);
-        } catch (e) {
-          log.error('could not record the plugin state', { err: String(e) });
-        }
-      },
+      onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
         if (this.current.get(venueId) === l) this.current.delete(venueId);
@@ -79,6 +77,32 @@ export class TunnelRegistry {
     }, this.timing);
     this.all.add(link);
     return link;
+  }
+
+  /**
+   * Stores a venue's plugin state, coalesced: at most one SQLite write per
+   * STATUS_WRITE_MS per venue, the latest state always written in the end.
+   */
+  private recordFront(venueId: string, front: FrontStatus, log: Logger): void {
+    const w = this.frontWrites.get(venueId) ?? { at: -Infinity, pending: null };
+    this.frontWrites.set(venueId, w);
+    const write = (f: FrontStatus) => {
+      w.at = this.clock.mono();
+      try {
+        this.store.setFront(venueId, f);
+      } catch (e) {
+        log.error('could not record the plugin state', { err: String(e) });
+      }
+    };
+    const wait = w.at + STATUS_WRITE_MS - this.clock.mono();
+    if (wait <= 0 && !w.timer) return write(front);
+    w.pending = front;
+    w.timer ??= this.clock.setTimeout(() => {
+      w.timer = undefined;
+      const f = w.pending;
+      w.pending = null;
+      if (f) write(f);
+    }, Math.max(0, wait));
   }
 
   /** The venue's link that takes new streams, or null when the venue is offline. */
@@ -115,6 +139,13 @@ export class TunnelRegistry {
   closeAll(): void {
     this.clock.clearInterval(this.pollTimer);
     this.clock.clearInterval(this.persistTimer);
+    for (const [venueId, w] of this.frontWrites) {
+      this.clock.clearTimeout(w.timer);
+      if (w.pending) {
+        try { this.store.setFront(venueId, w.pending); } catch { /* store closing */ }
+      }
+    }
+    this.frontWrites.clear();
     for (const l of [...this.all]) l.close(CloseCode.goingAway, 'relay shutting down');
   }
 

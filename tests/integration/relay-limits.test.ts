@@ -16,7 +16,7 @@ afterEach(async () => {
 /** Opens a raw connection; resolves when connected, with a promise of when the server closed it. */
 async function rawSocket(port: number, send?: string): Promise<{ socket: net.Socket; closed: Promise<number> }> {
   const socket = net.connect(port, '127.0.0.1');
-  cleanups.push(() => socket.destroy());
+  cleanups.push(() => { socket.destroy(); });
   socket.on('error', () => {});
   socket.on('data', () => {});
   const t0 = performance.now();
