@@ -17,6 +17,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { realClock } from '../main/core/clock.ts';
+import { VERSION } from '../main/core/version.ts';
+import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
@@ -30,6 +32,8 @@ const USAGE = `usage:
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
+  evva-relay help | --help | --version
+exit codes: 0 done, 1 failed, 2 bad usage
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated)`;
 
 class UsageError extends Error {}
@@ -65,6 +69,8 @@ async function serve(args: string[]): Promise<void> {
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
   const keys = [...((values['api-key'] as string[] | undefined) ?? []), ...(process.env.EVVA_RELAY_API_KEYS ?? '').split(',')]
     .map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new UsageError('no API keys: give --api-key KEY or EVVA_RELAY_API_KEYS (each 16+ characters)');
+  if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new UsageError(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
   const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
   const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
   const relay = createRelay({
@@ -171,6 +177,9 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': await serve(rest); return -1;
       case 'venue': venue(rest); return 0;
       case 'venues': venues(rest); return 0;
+      case '--version': case '-v': case 'version':
+        console.log(VERSION);
+        return 0;
       case undefined: case 'help': case '--help': case '-h':
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;

@@ -237,6 +237,26 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
   };
 }
 
+/** The effective value of one SETTING_SPECS key, as settings.json would spell it; secrets masked when asked. */
+export function effectiveValue(s: Settings, key: string, mask = true): unknown {
+  const v = key === 'probeIntervalSec' ? s.probeIntervalMs / 1000
+    : key.startsWith('tunnel.') ? s.tunnel[key.slice(7) as keyof Settings['tunnel']]
+      : (s as unknown as Record<string, unknown>)[key];
+  return mask && typeof v === 'string' && SETTING_SPECS.find((x) => x.key === key)?.secret ? maskUrl(v) : v;
+}
+
+/** A URL with its password replaced by *** (the user name stays: it helps support and is not the secret). */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.href.replace(/\/$/, '');
+  } catch {
+    return '***';
+  }
+}
+
 function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pair, PAIR_TIMEOUT_MS } from '../../main/core/tunnel/pair.ts';
 import { TunnelError } from '../../main/core/tunnel/problems.ts';
-import { runBin } from '../helpers/proc.ts';
+import { freePort, ROOT, runBin, startBin } from '../helpers/proc.ts';
 import { COMPANION } from '../helpers/relay.ts';
 
 const dirs: string[] = [];
@@ -58,4 +58,65 @@ describe('evva-companion pair against a relay that never answers', () => {
     expect(r.out).toMatch(/Проверьте адрес сервера EVVA \(--relay-url\)/);
     expect(r.out).not.toMatch(/переподключится сам/);
   }, 40_000);
+});
+
+describe('every bin', () => {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  it.each(['evva-companion.js', 'evva-relay.js', 'evva-sim.js'])('%s has --version, help, and exits 2 on bad usage', async (bin) => {
+    const [v, help, bad] = await Promise.all([runBin(bin, ['--version']), runBin(bin, ['help']), runBin(bin, ['--no-such-flag'])]);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(version);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--version/);
+    expect(bad.code).toBe(2);
+  }, 30_000);
+
+  it('evva-sim: the plugin version is --plugin-version, and a stray argument is a usage error', async () => {
+    const stray = await runBin('evva-sim.js', ['7.9.1.0']);
+    expect(stray.code).toBe(2);
+    expect(stray.out).toMatch(/--plugin-version/);
+  });
+
+  it('evva-relay serve without API keys is a usage error (exit 2) that says keys need 16+ characters', async () => {
+    const r = await runBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', tmp()], { EVVA_RELAY_API_KEYS: '' });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/16\+ characters/);
+  });
+});
+
+describe('evva-companion settings and status --check', () => {
+  it('settings shows each effective value and where it came from, with the proxy password masked', async () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ apiPort: 9300 }));
+    const r = await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir, '--log-level', 'debug'], { EVVA_PROXY: 'http://bob:s3cret@proxy.corp:3128' });
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.out) as { dataDir: { value: string; source: string }; settings: Record<string, { value: unknown; source: string }> };
+    expect(body.dataDir).toEqual({ value: dir, source: 'flag' });
+    expect(body.settings.apiPort).toEqual({ value: 9300, source: 'file' });
+    expect(body.settings.logLevel).toEqual({ value: 'debug', source: 'flag' });
+    expect(body.settings.proxy).toEqual({ value: 'http://bob:***@proxy.corp:3128', source: 'env' });
+    expect(body.settings.moduleId?.source).toBe('default');
+    expect(r.out).not.toContain('s3cret');
+    const text = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(text.out).toMatch(/apiPort\s+9300\s+\(settings\.json\)/);
+    expect(text.out).toMatch(/docs\/settings\.md/);
+  });
+
+  it('status --check exits like a Nagios check: 2 when the plugin is down, 3 when not running', async () => {
+    const dir = tmp();
+    expect((await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir])).code).toBe(3);
+    const closed = await freePort(); // nobody listens there: the plugin is down
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', `http://127.0.0.1:${closed}`, '--log-level', 'error']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    let r = { code: -1 as number | string, out: '' };
+    for (let i = 0; i < 50 && r.code !== 2; i++) {
+      r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
+      if (r.code !== 2) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/есть проблема/);
+    // Without --check the status command itself succeeded: exit 0.
+    expect((await runBin('evva-companion.js', ['status', '--data-dir', dir])).code).toBe(0);
+  }, 60_000);
 });
