@@ -11,6 +11,7 @@ import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '
 import { startAgent } from './agent.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
+import { parseErrorText } from './messages.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import { createLog } from './log.ts';
 import {
@@ -112,11 +113,7 @@ function usage(message: string): number {
 }
 
 function translateParseError(e: Error): string {
-  const unknown = /Unknown option '([^']+)'/.exec(e.message);
-  if (unknown) return `Неизвестный параметр ${unknown[1]}.`;
-  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(e.message);
-  if (missing) return `Параметру ${missing[1]} нужно значение.`;
-  return `Неверные параметры: ${e.message}`;
+  return parseErrorText(e.message);
 }
 
 async function run(flags: SettingsFlags): Promise<number> {

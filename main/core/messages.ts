@@ -52,3 +52,17 @@ export const notPluginWhy = {
 export function badProxyText(where: string, value: string): string {
   return `${where}: «${value}» — не адрес HTTP-прокси. Укажите его как http://прокси:порт (или просто прокси:порт), например http://10.0.0.1:3128; если прокси не нужен, уберите значение.`;
 }
+
+/** A command-line parsing error (node:util parseArgs, English) as a Russian sentence naming the flag. */
+export function parseErrorText(english: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(english);
+  if (unknown) return `Неизвестный параметр ${unknown[1]}.`;
+  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(english);
+  if (missing) return `Параметру ${missing[1]} нужно значение.`;
+  const noValue = /Option '([^']+?)' does not take an argument/.exec(english);
+  if (noValue) return `Параметр ${noValue[1]} пишется без значения.`;
+  const positional = /Unexpected argument '([^']+)'/.exec(english);
+  if (positional) return `Лишний аргумент «${positional[1]}».`;
+  const flag = /'(-{1,2}[^' ]+)/.exec(english)?.[1];
+  return `Неверные параметры${flag ? ` (${flag})` : ''}. Проверьте написание по справке.`;
+}
