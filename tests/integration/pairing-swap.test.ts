@@ -9,26 +9,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
 import { DEVICE_FILE, loadDevice, pair } from '../../main/core/tunnel/pair.ts';
-import { TunnelError } from '../../main/core/tunnel/problems.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { REVOCATION_POLL_MS } from '../../relay/tunnels.ts';
-import { API_KEY, COMPANION, createVenue, relayWithDataDir, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
+import { API_KEY, COMPANION, createVenue, relayWithDataDir, problemOf, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const hello: Upstream = {
   async forward() {
     return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from('hello'); })() };
   },
 };
-
-async function problemOf(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TunnelError) return e.problem;
-    throw e;
-  }
-  throw new Error('expected pairing to fail');
-}
 
 describe('pairing again', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -7,19 +7,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock, type Clock } from '../../main/core/clock.ts';
 import { DEVICE_FILE, loadDevice, pair } from '../../main/core/tunnel/pair.ts';
-import { TunnelError } from '../../main/core/tunnel/problems.ts';
+import type { TunnelError } from '../../main/core/tunnel/problems.ts';
 import { PAIRING_TTL_MS } from '../../protocol/relay.ts';
-import { API_KEY, COMPANION, createVenue, relayWithDataDir, tempDir, type startRelay } from '../helpers/relay.ts';
-
-async function problemOf(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TunnelError) return e.problem;
-    throw e;
-  }
-  throw new Error('expected pairing to fail');
-}
+import { API_KEY, COMPANION, createVenue, relayWithDataDir, problemOf, tempDir, type startRelay } from '../helpers/relay.ts';
 
 describe('pairing', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
