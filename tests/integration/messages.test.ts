@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { identify } from '../../main/core/front/discovery.ts';
+import { explain, FrontError, type FrontErrorCode } from '../../main/core/front/errors.ts';
+import { tunnelProblem, type TunnelProblemCode } from '../../main/core/tunnel/problems.ts';
 import { issueText, parseErrorText } from '../../main/core/messages.ts';
 
 /** English words the libraries write; none may reach a person. */
@@ -64,6 +66,25 @@ describe('the message catalogue', () => {
       if (id.kind !== 'not_plugin') continue;
       expect(id.why).toMatch(/ответил|получил/);
       expect(id.why).not.toMatch(ENGLISH);
+    }
+  });
+
+  it('every plugin and tunnel problem a person reads is Russian, message and hint', () => {
+    const front: FrontErrorCode[] = ['unreachable', 'timeout', 'unlicensed', 'bad_response', 'http', 'auth', 'not_plugin', 'not_found'];
+    const tunnel: TunnelProblemCode[] = ['relay_unreachable', 'token_refused', 'proxy_refused', 'proxy_unreachable', 'tls_error',
+      'insecure_url', 'bad_relay_url', 'replaced', 'protocol', 'relay_error', 'link_dead'];
+    const problems = [
+      ...front.map((c) => explain(new FrontError(c, 'ответ не JSON', { status: 500 }), 'http://127.0.0.1:9042')),
+      ...tunnel.map((c) => tunnelProblem(c, { relayUrl: 'https://relay.example', proxy: 'http://proxy:3128', status: 407, detail: 'ECONNRESET socket hang up' })),
+    ];
+    for (const p of problems) {
+      for (const text of [p.message, p.hint ?? '']) {
+        // Technical detail goes to messageEn; the Russian text names only commands, URLs and products.
+        const prose = text.replace(/https?:\/\/\S+|evva-companion \S+( \S+)?|--[a-z-]+|\b[A-Z_]{4,}\b|iikoFront|Front Web API|iikoAPIFront Web|WebFront API|EVVA|localhost|wss?:\/\/|https?:\/\//g, '');
+        expect(prose, `${p.code}: ${text}`).not.toMatch(ENGLISH);
+        expect(prose, `${p.code}: ${text}`).not.toMatch(/ECONNRESET|socket hang up/);
+      }
+      expect(p.message, p.code).toMatch(/[а-яё]{4,}/i);
     }
   });
 });
