@@ -119,4 +119,21 @@ describe('evva-companion settings and status --check', () => {
     // Without --check the status command itself succeeded: exit 0.
     expect((await runBin('evva-companion.js', ['status', '--data-dir', dir])).code).toBe(0);
   }, 60_000);
+
+  it('status --check exits 1 (warn) while the plugin is up but the companion is not paired yet', async () => {
+    const dir = tmp();
+    const sim = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--quiet']);
+    closers.push(() => sim.stop());
+    const [, simUrl] = await sim.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', simUrl!, '--log-level', 'error']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    let r = { code: -1 as number | string, out: '' };
+    for (let i = 0; i < 50 && r.code !== 1; i++) {
+      r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
+      if (r.code !== 1) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/требует внимания/);
+  }, 60_000);
 });
