@@ -1,6 +1,9 @@
 /** The relay's probe-back refuses every address that is not a public one, unless the test flag lets loopback through. */
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { probeBack, refusal } from '../../relay/probeback.ts';
+import { peerOf } from '../../relay/server.ts';
 
 describe('probe-back address rules', () => {
   it.each([
@@ -32,5 +35,18 @@ describe('probe-back address rules', () => {
     const r = await probeBack('192.168.1.1', 80, false);
     expect(r).toMatchObject({ outcome: 'refused', ip: '192.168.1.1', port: 80 });
     expect(r.status).toBeUndefined();
+  });
+});
+
+describe('the tunnel source address the probe-back targets', () => {
+  const req = (xff?: string) => ({ socket: { remoteAddress: '::ffff:127.0.0.1' }, headers: xff ? { 'x-forwarded-for': xff } : {} }) as unknown as IncomingMessage;
+  const trust = (hops: number | false) => express().set('trust proxy', hops).get('trust proxy fn') as (a: string, i: number) => boolean;
+
+  it('is the socket address when no proxy is trusted, whatever X-Forwarded-For claims', () => {
+    expect(peerOf(req('8.8.8.8'), trust(false))).toBe('127.0.0.1');
+  });
+
+  it('behind one trusted proxy is the address that proxy saw, not what the client wrote first', () => {
+    expect(peerOf(req('6.6.6.6, 203.0.113.7'), trust(1))).toBe('203.0.113.7');
   });
 });
