@@ -160,8 +160,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     probe, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.evvaPaymentName,
     probeBack: reusedProbe(clock, async (port, signal) => {
       if (!device) throw new Error('компаньон не привязан');
-      const target = new URL(relayEndpoints(device.relayUrl, settings.allowInsecure).tunnelUrl);
-      return askRelay({ relayUrl: device.relayUrl, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), ca: opts.tunnel?.ca, port, signal });
+      const ends = relayEndpoints(device.relayUrl, settings.allowInsecure);
+      const target = new URL(ends.tunnelUrl);
+      return askRelay({ httpBase: ends.httpBase, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), ca: opts.tunnel?.ca, port, signal });
     }),
     ...opts.diagnostics,
   });

@@ -107,10 +107,9 @@ export function reconnectLog(clock: Clock): { note(total: number): void; lastHou
 }
 
 /** Asks the relay to probe `port` back at the tunnel's source address (device token, same proxy as the tunnel). */
-export async function askRelay(o: { relayUrl: string; deviceToken: string; proxy: string | null; ca?: string | Buffer; port: number; signal: AbortSignal }): Promise<PortCheckResult> {
-  const base = new URL(o.relayUrl);
-  base.protocol = base.protocol === 'wss:' ? 'https:' : base.protocol === 'ws:' ? 'http:' : base.protocol;
-  const url = new URL(PORTCHECK_PATH, base);
+export async function askRelay(o: { httpBase: string; deviceToken: string; proxy: string | null; ca?: string | Buffer; port: number; signal: AbortSignal }): Promise<PortCheckResult> {
+  // httpBase is relayEndpoints().httpBase: the relay's origin and any path prefix it is served under.
+  const url = `${o.httpBase}${PORTCHECK_PATH}`;
   const tls = o.ca ? { ca: o.ca } : undefined;
   const dispatcher = o.proxy ? new ProxyAgent({ uri: o.proxy, ...(tls ? { requestTls: tls } : {}) }) : tls ? new Agent({ connect: tls }) : undefined;
   try {
