@@ -19,6 +19,7 @@ export interface Audit {
   list(limit?: number): AuditEntry[];
 }
 
+/** Opens the audit log in `dataDir`; entries survive restarts and are never lost to a failing append silently (onError hears it). */
 export function createAudit(dataDir: string, onError: (e: Error) => void): Audit {
   const file = path.join(dataDir, AUDIT_FILE);
   return {

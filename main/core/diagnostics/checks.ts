@@ -37,6 +37,7 @@ export interface Diagnostics {
   run(): Promise<Report>;
 }
 
+/** Builds the checks from the agent's parts; nothing runs until `run()`. */
 export function createDiagnostics(d: DiagnosticsDeps): Diagnostics {
   const nameRule = new RegExp(d.evvaPaymentName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
   const specs = () => {

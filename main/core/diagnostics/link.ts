@@ -31,6 +31,7 @@ export interface TunnelView {
   reconnectsLastHour: number;
 }
 
+/** Judges the tunnel from its current view alone: no network call, so it always answers at once. */
 export function tunnelCheck(view: () => TunnelView): CheckSpec {
   return {
     id: 'tunnel',
@@ -62,6 +63,7 @@ export interface PortDeps {
   probeBack(port: number, signal: AbortSignal): Promise<PortCheckResult>;
 }
 
+/** Asks the relay to probe back only while the tunnel is up; never says "closed" without the relay's answer. */
 export function portCheck(d: PortDeps): CheckSpec {
   return {
     id: 'port',

@@ -25,6 +25,7 @@ export interface MachineDeps {
   freeBytes?(dir: string): number;
 }
 
+/** Reads only this computer (disk, clock, versions); never touches the network. */
 export function machineCheck(d: MachineDeps): CheckSpec {
   return {
     id: 'machine',
@@ -62,6 +63,7 @@ export interface FeedView { backlog: number; oldestAt: string | null }
 /** A backlog this old means events are stuck, not just in flight. */
 export const FEED_STUCK_MS = 5 * 60_000;
 
+/** Answers `skip` with the reason when the feed is not built in, never a fake ok. */
 export function feedCheck(clock: Clock, view?: () => Promise<FeedView>): CheckSpec {
   return {
     id: 'feed',

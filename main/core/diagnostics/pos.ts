@@ -48,6 +48,7 @@ function dataCheck(id: CheckSpec['id'], client: ClientSource, judge: (c: FrontCl
 const read = <S extends z.ZodTypeAny>(c: FrontClient, path: string, schema: S, signal: AbortSignal) =>
   c.get(path, schema, { signal, timeoutMs: DATA_TIMEOUT_MS });
 
+/** Reads /api/users through the probe's client; couriers are users with D_DC0 (or IsCourier). */
 export function staffCheck(client: ClientSource): CheckSpec {
   return dataCheck('staff', client, async (c, signal) => {
     const users = await read(c, '/api/users', z.array(User), signal);
@@ -55,6 +56,7 @@ export function staffCheck(client: ClientSource): CheckSpec {
   });
 }
 
+/** fail: no courier with a PIN; warn: some without; skip: rights not shown. */
 export function judgeStaff(users: z.infer<typeof User>[]): Finding {
   if (users.length && users.every((u) => u.Rights == null && u.IsCourier == null)) return staff.noRights(users.length);
   const couriers = users.filter((u) => u.Rights?.includes(COURIER_RIGHT) || u.IsCourier === true);
@@ -67,6 +69,7 @@ export function judgeStaff(users: z.infer<typeof User>[]): Finding {
   return { ...staff.ok(users.length, ready.length), evidence };
 }
 
+/** Reads /api/tables; fails only when no table is active. */
 export function tablesCheck(client: ClientSource): CheckSpec {
   return dataCheck('tables', client, async (c, signal) => {
     const list = await read(c, '/api/tables', z.array(Table), signal);
@@ -77,6 +80,7 @@ export function tablesCheck(client: ClientSource): CheckSpec {
   });
 }
 
+/** Reads the newest PAYMENT_ORDERS orders; judges by closed ones only. */
 export function paymentCheck(client: ClientSource, nameRule: RegExp): CheckSpec {
   return dataCheck('payment', client, async (c, signal) => {
     const orders = await read(c, `/api/orders?$orderby=Number desc&$top=${PAYMENT_ORDERS}`, z.array(Order), signal);
@@ -111,6 +115,7 @@ export function judgePayment(orders: z.infer<typeof Order>[], nameRule: RegExp):
   return { ...payment.notSeen(closed.length), evidence: { ...evidence, rule: null } };
 }
 
+/** Reads groups and products; warns with the items a three-level EVVA menu would lift. */
 export function menuCheck(client: ClientSource): CheckSpec {
   return dataCheck('menu', client, async (c, signal) => {
     const [groups, products] = await Promise.all([

@@ -12,6 +12,7 @@ import { loadDevice } from '../tunnel/pair.ts';
 import { VERSION } from '../version.ts';
 import { createDiagnostics } from './checks.ts';
 
+/** Runs every check without a running companion; logs its own plugin session out before resolving. */
 export async function diagnoseHere(settings: Settings): Promise<Report> {
   const clock = realClock;
   const probe = createProbe({ frontUrl: settings.frontUrl, moduleId: settings.moduleId, intervalMs: settings.probeIntervalMs, clock, logger: silentLogger });
