@@ -9,6 +9,7 @@ import { fetch } from 'undici';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { startAgent } from './agent.ts';
+import { verifyCompanion } from './api/proof.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -124,14 +125,17 @@ async function run(flags: SettingsFlags): Promise<number> {
   }
   console.log(`Компаньон запущен. Локальный API: ${agent.api.url} (токен в ${path.join(settings.dataDir, LOCAL_API_FILE)})`);
   console.log(`Состояние: evva-companion status --data-dir "${settings.dataDir}"`);
+  let code = 0;
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // A bug must not skip the plugin logout or leave local-api.json behind: stop as on a signal, then exit 1.
+    process.once('uncaughtException', (e) => { log.error('unexpected error, stopping', { error: e }); code = 1; resolve(); });
   });
   await agent.stop();
   await log.close();
-  return 0;
+  return code;
 }
 
 /**
@@ -141,7 +145,9 @@ async function run(flags: SettingsFlags): Promise<number> {
 async function pairCommand(flags: SettingsFlags, code: string): Promise<number> {
   const settings = loadSettings(flags);
   const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
-  const running = runningAgent(settings.dataDir);
+  const found = runningAgent(settings.dataDir);
+  // Neither the code nor the token goes anywhere until the server proves it is the companion that wrote the file.
+  const running = found && (await verifyCompanion(found)).ok ? found : null;
   const relayUrl = settings.relayUrl ?? undefined;
   if (running) {
     try {
@@ -195,6 +201,8 @@ async function status(flags: SettingsFlags, json: boolean): Promise<number> {
   };
   const info = runningAgent(settings.dataDir);
   if (!info) return notRunning(`нет файла ${file} или он повреждён`);
+  const verified = await verifyCompanion(info);
+  if (!verified.ok) return notRunning(verified.why);
   let body: unknown;
   try {
     const res = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
