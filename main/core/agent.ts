@@ -14,6 +14,7 @@ import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
+import { sessionFile } from './front/session-file.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
@@ -69,6 +70,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     frontUrl: settings.frontUrl,
     moduleId: settings.moduleId,
     intervalMs: settings.probeIntervalMs,
+    sessionStore: (origin) => sessionFile(settings.dataDir, origin),
     clock,
     logger,
     onChange: (front) => {
