@@ -15,6 +15,7 @@ import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
+import { lockDataDir } from './lock.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
@@ -42,14 +43,28 @@ export interface Agent {
   readonly api: { url: string; token: string };
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
-  /** Stops every part, logs the plugin session out, removes local-api.json. */
+  /** Stops every part, logs the plugin session out, removes local-api.json, frees the data dir. */
   stop(): Promise<void>;
 }
 
 const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
 
-/** Starts the agent; rejects (with a Russian message) if the local API cannot listen. */
+/**
+ * Starts the agent; rejects (with a Russian message) if another companion holds
+ * the data dir (DataDirLocked) or the local API cannot listen.
+ */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  // Before anything else: a second companion must not touch the first one's files or slots.
+  const lock = lockDataDir(opts.settings.dataDir);
+  try {
+    return await start(opts, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const { settings, logger } = opts;
   const clock = opts.clock ?? realClock;
   const startedAt = new Date(clock.now()).toISOString();
@@ -171,6 +186,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);
+        unlock();
         logger.info('companion stopped');
       })();
       return stopping;

@@ -115,6 +115,15 @@ async function run(flags: SettingsFlags): Promise<number> {
   ensureWritableDir(settings.dataDir);
   const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: true });
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
+  // Listen for the stop signals before starting: a SIGTERM during start-up still stops cleanly.
+  let code = 0;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    // A bug must not skip the plugin logout or leave local-api.json behind: stop as on a signal, then exit 1.
+    process.once('uncaughtException', (e) => { log.error('unexpected error, stopping', { error: e }); code = 1; resolve(); });
+  });
   let agent;
   try {
     agent = await startAgent({ settings, logger: log });
@@ -125,14 +134,7 @@ async function run(flags: SettingsFlags): Promise<number> {
   }
   console.log(`Компаньон запущен. Локальный API: ${agent.api.url} (токен в ${path.join(settings.dataDir, LOCAL_API_FILE)})`);
   console.log(`Состояние: evva-companion status --data-dir "${settings.dataDir}"`);
-  let code = 0;
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    // A bug must not skip the plugin logout or leave local-api.json behind: stop as on a signal, then exit 1.
-    process.once('uncaughtException', (e) => { log.error('unexpected error, stopping', { error: e }); code = 1; resolve(); });
-  });
+  await stopped;
   await agent.stop();
   await log.close();
   return code;

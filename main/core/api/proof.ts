@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { fetch } from 'undici';
 import { z } from 'zod';
 import type { LocalApiFile } from '../../../protocol/local.ts';
+import { pidAlive } from '../lock.ts';
 import { safeEqual } from './guard.ts';
 
 /** A nonce the client makes: 32 random bytes, hex. */
@@ -19,16 +20,6 @@ export type ProofAnswer = z.infer<typeof ProofAnswer>;
 /** The HMAC-SHA256 of `nonce` keyed by `token`, in a context no other message uses. */
 export function prove(token: string, nonce: string): string {
   return crypto.createHmac('sha256', token).update(`evva-local-api-proof:${nonce}`).digest('base64url');
-}
-
-/** True when a process with `pid` exists (EPERM: it exists but is not ours to signal). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export type Verified = { ok: true } | { ok: false; why: string };
