@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Status, TunnelStatus } from '../../protocol/local.ts';
+import type { Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { realClock, type Clock } from './clock.ts';
@@ -32,6 +32,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** The log sink's health, shown in the status (the CLI passes its Log). */
+  logs?: { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void };
   /** Overrides for tests (shorter heartbeats, backoff). */
   tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
 }
@@ -77,7 +79,14 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
 
   const status = (): Status => {
     const front = probe.status();
-    return { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
+    const s: Status = { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
+    if (opts.logs) {
+      const problem = opts.logs.fileProblem();
+      s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
+      // Logs lost to a full disk need a person, but EVVA still works: a warning, not an error.
+      if (problem && s.level === 'ok') s.level = 'warn';
+    }
+    return s;
   };
   const publish = () => api?.publish(status());
 
@@ -101,6 +110,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     ...opts.probe,
   });
   const metrics = createMetrics(status);
+  opts.logs?.onFileProblem(() => publish());
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
   const upstream: Upstream = {

@@ -126,7 +126,7 @@ async function run(flags: SettingsFlags): Promise<number> {
   });
   let agent;
   try {
-    agent = await startAgent({ settings, logger: log });
+    agent = await startAgent({ settings, logger: log, logs: log });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
@@ -238,6 +238,10 @@ export function describe(s: Status): string {
   }[t.state];
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
   if (t.state === 'offline' && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  if (s.logs?.state === 'console_only' && s.logs.error) {
+    lines.push(`  ${s.logs.error.message}`);
+    if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);
+  }
   return lines.join('\n');
 }
 

@@ -119,3 +119,25 @@ describe('the CLI talks only to the companion that wrote local-api.json', () => 
     expect(fake.seen.join('\n')).not.toContain(TOKEN);
   });
 });
+
+describe('a full disk', () => {
+  it('keeps the companion running and serving, and its status says in Russian that the log is console-only', async () => {
+    const dir = tmp();
+    fs.mkdirSync(path.join(dir, 'logs'));
+    const d = new Date();
+    const day = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    fs.symlinkSync('/dev/full', path.join(dir, 'logs', `companion-${day}.log`));
+    const port = await freePort();
+    const proc = startBin('evva-companion.js', ['run', '--front-url', `http://127.0.0.1:${await freePort()}`, '--data-dir', dir, '--api-port', String(port)]);
+    procs.push(proc);
+    await proc.waitFor(/Компаньон запущен/);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(proc.child.exitCode).toBeNull();
+    const json = await runBin('evva-companion.js', ['status', '--data-dir', dir, '--json']);
+    expect(json.code, json.out).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({ logs: { state: 'console_only', error: { code: 'log_file_failed' } } });
+    const text = await runBin('evva-companion.js', ['status', '--data-dir', dir]);
+    expect(text.out).toMatch(/^ {2}Журнал не записывается в файл: на диске нет места.*\n {4}Что делать: Освободите место/m);
+  });
+});
