@@ -18,6 +18,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import { deadline, type Deadline } from './deadline.ts';
 import { FrontError, isFrontError } from './errors.ts';
+import { keyLike, withoutKeys } from '../tunnel/gate.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../tunnel/upstream.ts';
 
 /** How long one plugin call may take before it counts as a timeout. */
@@ -298,7 +299,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       if (!req.path.startsWith('/')) throw new FrontError('bad_response', 'target is not a path');
       const cut = req.path.indexOf('?');
       const pathname = cut < 0 ? req.path : req.path.slice(0, cut);
-      const query = (cut < 0 ? '' : req.path.slice(cut + 1)).split('&').filter((p) => p && !/^key(=|$)/i.test(safeDecode(p)));
+      const query = withoutKeys(cut < 0 ? '' : req.path.slice(cut + 1));
       const headers = withoutCallerKey(req.headers);
       const canRetry = req.body === null;
       // The relay's deadline ends the call through req.signal; the backstop covers a signal that never fires.
@@ -351,7 +352,7 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (lower === 'cookie') {
-      const kept = value.split(';').map((c) => c.trim()).filter((c) => c && !/^key=/i.test(c));
+      const kept = value.split(';').map((c) => c.trim()).filter((c) => c && !keyLikeCookie(c));
       if (kept.length) out.cookie = kept.join('; ');
       continue;
     }
@@ -402,12 +403,8 @@ export function versionFromPage(html: string): string | undefined {
   return text?.[1];
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+function keyLikeCookie(c: string): boolean {
+  return keyLike(c.split('=')[0] ?? '');
 }
 
 function clip(s: string, n = 300): string {

@@ -14,7 +14,7 @@ import {
 import type { Clock } from '../clock.ts';
 import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../logger.ts';
-import { check, type GatePolicy } from './gate.ts';
+import { admitted, check, type GatePolicy } from './gate.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface TunnelLimits {
@@ -363,10 +363,11 @@ export class CompanionLink {
     // One deadline for the whole exchange, credit waits included: a caller that stops
     // reading cannot hold a plugin connection past the time the relay gave the call.
     s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the exchange did not finish within ${req.timeoutMs} ms`));
-    const headers = forwardableHeaders(req.headers);
+    // Only allowlisted headers and no caller key reach the plugin (see gate.ts).
+    const target = admitted(req.path, forwardableHeaders(req.headers));
     let res;
     try {
-      res = await upstream.forward({ method: req.method, path: req.path, headers, body: req.body ? s.body() : null, signal: s.abort.signal });
+      res = await upstream.forward({ method: req.method, path: target.path, headers: target.headers, body: req.body ? s.body() : null, signal: s.abort.signal });
     } catch (e) {
       if (s.done) return;
       const [code, msg] = upstreamError(e);
