@@ -95,6 +95,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     moduleId: settings.moduleId,
     intervalMs: settings.probeIntervalMs,
     sessionStore: (origin) => sessionFile(settings.dataDir, origin),
+    maxAnswerBytes: settings.frontMaxAnswerBytes,
     clock,
     logger,
     onChange: (front) => {

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
 import { isLoopbackHost } from './loopback.ts';
+import { DEFAULT_MAX_ANSWER_BYTES } from './front/client.ts';
 import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
 import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';
 
@@ -32,6 +33,8 @@ export const SettingsFile = z.strictObject({
   apiPort: z.number().int().min(0).max(65535).optional(),
   moduleId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'буквы, цифры, - или _').optional(),
   probeIntervalSec: z.number().min(1).max(300).optional(),
+  /** Largest plugin answer the core reads whole (probe, discovery, feed); bigger ones are refused. */
+  frontMaxAnswerBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
   relayUrl: z.string().url().nullable().optional(),
   proxy: z.string().url().nullable().optional(),
@@ -51,6 +54,8 @@ export interface Settings {
   apiPort: number;
   moduleId: string;
   probeIntervalMs: number;
+  /** Cap on plugin answers read whole; see DEFAULTS.frontMaxAnswerBytes. */
+  frontMaxAnswerBytes: number;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   relayUrl: string | null;
   proxy: string | null;
@@ -75,6 +80,8 @@ export const DEFAULTS = {
   moduleId: DEFAULT_MODULE_ID,
   /** Probe every 3 s: a stopped plugin shows red within 10 s even with a slow last answer. */
   probeIntervalSec: 3,
+  /** 32 MiB: far above any real answer the core reads (a day's orders), far below what hurts a POS PC. */
+  frontMaxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
   logLevel: 'info' as const,
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
@@ -144,6 +151,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     apiPort: merged.apiPort ?? DEFAULTS.apiPort,
     moduleId: merged.moduleId ?? DEFAULTS.moduleId,
     probeIntervalMs: (merged.probeIntervalSec ?? DEFAULTS.probeIntervalSec) * 1000,
+    frontMaxAnswerBytes: merged.frontMaxAnswerBytes ?? DEFAULTS.frontMaxAnswerBytes,
     logLevel: merged.logLevel ?? DEFAULTS.logLevel,
     relayUrl: merged.relayUrl ?? null,
     proxy: merged.proxy ?? null,
