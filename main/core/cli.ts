@@ -79,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     dataDir: values['data-dir'], frontUrl: values['front-url'], apiPort: values['api-port'], logLevel: values['log-level'],
     relayUrl: values['relay-url'], proxy: values.proxy, allowInsecure: values['allow-insecure'],
   };
+  warnProxyPassword(values.proxy);
   try {
     switch (command) {
       case 'run': return await run(flags);
@@ -95,6 +96,29 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`Ошибка: ${(e as Error).message}`);
     return 1;
   }
+}
+
+/**
+ * A password in --proxy is visible to every user of the PC in the process list
+ * (Task Manager, ps). It still works; the warning says where it belongs instead.
+ */
+export function proxyPasswordWarning(proxy: string | undefined): string | null {
+  if (!proxy) return null;
+  let hasPassword: boolean;
+  try {
+    hasPassword = new URL(proxy).password !== '';
+  } catch {
+    hasPassword = /\/\/[^/@]*:[^/@]*@/.test(proxy);
+  }
+  return hasPassword
+    ? 'Внимание: пароль прокси в параметре --proxy виден всем пользователям этого компьютера в списке процессов. '
+      + 'Задайте прокси в переменной окружения EVVA_PROXY (или HTTPS_PROXY) или в поле proxy файла settings.json в папке данных, а не в командной строке.'
+    : null;
+}
+
+function warnProxyPassword(proxy: string | undefined): void {
+  const warning = proxyPasswordWarning(proxy);
+  if (warning) console.error(warning);
 }
 
 function usage(message: string): number {

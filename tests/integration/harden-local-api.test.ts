@@ -141,3 +141,15 @@ describe('a full disk', () => {
     expect(text.out).toMatch(/^ {2}Журнал не записывается в файл: на диске нет места.*\n {4}Что делать: Освободите место/m);
   });
 });
+
+describe('a proxy password on the command line', () => {
+  it('is warned about in Russian (it shows in the process list), without printing the password', async () => {
+    const dir = tmp();
+    const r = await runBin('evva-companion.js', ['pair', 'K7QF-2MXD', '--relay-url', `http://127.0.0.1:${await freePort()}`, '--data-dir', dir, '--proxy', 'http://user:S3cretPw@127.0.0.1:9']);
+    expect(r.out).toMatch(/пароль прокси в параметре --proxy виден всем пользователям/);
+    expect(r.out).toMatch(/EVVA_PROXY/);
+    expect(r.out).not.toContain('S3cretPw');
+    const plain = await runBin('evva-companion.js', ['pair', 'K7QF-2MXD', '--relay-url', `http://127.0.0.1:${await freePort()}`, '--data-dir', dir, '--proxy', 'http://127.0.0.1:9']);
+    expect(plain.out).not.toMatch(/пароль прокси/);
+  });
+});
