@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
+import { createCommands } from './commands.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
@@ -76,6 +77,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   let link: TunnelHandle | null = null;
   let tunnel: TunnelStatus = { ...UNPAIRED };
   let reportedFront = '';
+  // The one place commands from the relay are wired: feed, payments and diagnostics register here.
+  const commands = createCommands(logger.child({ part: 'commands' }));
 
   const status = (): Status => {
     const front = probe.status();
@@ -136,6 +139,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       front: probe.status(),
       proxy: settings.proxy ?? undefined,
       allowInsecure: settings.allowInsecure,
+      commands,
       clock,
       logger,
       ...opts.tunnel,
