@@ -99,6 +99,10 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   const store = opts.sessionStore;
   /** A token a previous run left behind: logged out before the first login of this one. */
   let stale = store?.load() ?? null;
+  /** The token the store holds now, so a logout clears it only if no newer one was saved since. */
+  let stored = stale;
+  const remember = (t: string) => { stored = t; store?.save(t); };
+  const forget = (t: string) => { if (stored === t) { stored = null; store?.save(null); } };
 
   let token: string | null = null;
   let loginInFlight: Promise<string> | null = null;
@@ -174,7 +178,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       if (!parsed.success) throw new FrontError('bad_response', 'ответ на вход не содержит ключа');
       failures = 0;
       lastLoginError = null;
-      store?.save(parsed.data);
+      remember(parsed.data);
       log.info('plugin session opened');
       return parsed.data;
     } catch (e) {
@@ -226,8 +230,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     } finally {
       d.clear();
     }
-    // Forget it only if no newer token was saved meanwhile.
-    if (token === null) store?.save(null);
+    forget(t);
   }
 
   /** The session, or a timeout when the caller's deadline passes first (the shared login goes on). */
