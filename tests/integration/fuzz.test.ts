@@ -87,6 +87,12 @@ function makeCase(r: () => number): { target: 'api' | 'relay'; bytes: Buffer; na
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const target = r() < 0.5 ? 'api' : 'relay';
   const port = target === 'api' ? apiPort : relayPort;
+  if (target === 'api' && r() < 0.1) {
+    // A valid live upgrade, so the junk frames sent after the 101 reach the WebSocket itself.
+    const text = `GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${api.token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    return { target, bytes: Buffer.from(text, 'latin1'), name: 'api live upgrade + junk frames' };
+  }
   const authed = r() < 0.5;
   const junk = () => Array.from({ length: 1 + Math.floor(r() * 4) }, () => pick(BAD_PIECES)).join('');
   const base = target === 'api'
