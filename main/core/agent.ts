@@ -82,7 +82,9 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
 
   const status = (): Status => {
     const front = probe.status();
-    const s: Status = { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
+    // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
+    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
+    const s: Status = { level: levelOf(front, t), version: VERSION, startedAt, front, tunnel: t };
     if (opts.logs) {
       const problem = opts.logs.fileProblem();
       s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
@@ -91,7 +93,15 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     }
     return s;
   };
-  const publish = () => api?.publish(status());
+  let published = '';
+  /** Pushes the status to live clients when something a person would notice changed (not a new latency or round trip). */
+  const publish = () => {
+    const s = status();
+    const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null } });
+    if (key === published) return;
+    published = key;
+    api?.publish(s);
+  };
 
   const probe = createProbe({
     frontUrl: settings.frontUrl,
@@ -101,6 +111,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     maxAnswerBytes: settings.frontMaxAnswerBytes,
     clock,
     logger,
+    frontSource: ({ file: 'settings', env: 'env', flag: 'flag' } as const)[settings.sources.frontUrl as 'file' | 'env' | 'flag'] ?? 'settings',
     onChange: (front) => {
       // The relay stores what it is told; tell it when the plugin's state changes,
       // not on every check's new latency (the local API still gets every check).

@@ -85,7 +85,7 @@ export function explain(err: unknown, url: string | null): Problem {
     case 'too_large':
       return {
         code: e.code,
-        message: `Плагин Front Web API ${where} прислал слишком большой ответ${e.detail ? ` (${e.detail})` : ''}; компаньон не стал читать его целиком.`,
+        message: `Плагин Front Web API ${where} прислал слишком большой ответ; компаньон не стал читать его целиком.`,
         hint: 'Обычно это сбой плагина: перезапустите iikoFront. Если такой размер ожидаем, увеличьте frontMaxAnswerBytes в settings.json.',
         messageEn: `The Front Web API plugin sent an answer too large to read whole${e.detail ? ` (${e.detail})` : ''}.`,
       };
