@@ -6,6 +6,7 @@
  * callers, logs in again only after a 401 (logging the dead token out first),
  * backs off after failed logins, and logs out on stop.
  */
+import { Readable } from 'node:stream';
 import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { z } from 'zod';
 import { LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
@@ -100,6 +101,11 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     }
   }
 
+  /** The tunnel's call: undici's request (Node streams, no web-stream objects); the caller owns the deadline. */
+  function raw(path: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | null, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    return dispatcher.request({ origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ? Readable.from(body, { objectMode: false }) : null, signal });
+  }
+
   async function readText(res: Response, signal?: AbortSignal): Promise<string> {
     try {
       return await res.text();
@@ -181,17 +187,19 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   }
 
   /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
-  async function withSession(call: (t: string) => Promise<Response>, canRetry: boolean, deadline: AbortSignal): Promise<Response> {
-    const first = await sessionWithin(deadline);
+  async function withSession<R extends { status?: number; statusCode?: number }>(
+    call: (t: string) => Promise<R>, canRetry: boolean, deadline: AbortSignal, discard: (r: R) => Promise<unknown>,
+  ): Promise<R> {
+    const first = token ?? await sessionWithin(deadline);
     const res = await call(first);
-    if (res.status !== 401) return res;
-    await res.body?.cancel();
+    if ((res.status ?? res.statusCode) !== 401) return res;
+    await discard(res);
     await invalidate(first);
     if (!canRetry) throw new FrontError('auth', 'plugin answered 401', { status: 401 });
     const second = await sessionWithin(deadline);
     const again = await call(second);
-    if (again.status === 401) {
-      await again.body?.cancel();
+    if ((again.status ?? again.statusCode) === 401) {
+      await discard(again);
       await invalidate(second);
       throw new FrontError('auth', 'plugin answered 401 right after login', { status: 401 });
     }
@@ -205,7 +213,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       const sep = path.includes('?') ? '&' : '?';
       const limit = AbortSignal.timeout(o.timeoutMs ?? timeoutMs);
       const deadline = o.signal ? AbortSignal.any([o.signal, limit]) : limit;
-      const res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, { signal: deadline }), true, deadline);
+      const res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, { signal: deadline }), true, deadline, cancelBody);
       const text = await readText(res, o.signal);
       if (res.status !== 200) throw new FrontError('http', `${path} answered ${res.status}`, { status: res.status });
       const body = parseJson(text, res);
@@ -227,18 +235,45 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       // Plain string handling, not URL: the caller's query reaches the plugin unchanged in meaning
       // (OData filters are picky; no '+' for spaces), minus any key of theirs. Prefixing the origin keeps it on the plugin.
       if (!req.path.startsWith('/')) throw new FrontError('bad_response', 'target is not a path');
+      if (closed) throw new FrontError('unreachable', 'client closed');
       const cut = req.path.indexOf('?');
       const pathname = cut < 0 ? req.path : req.path.slice(0, cut);
-      const query = (cut < 0 ? '' : req.path.slice(cut + 1)).split('&').filter((p) => p && !/^key(=|$)/i.test(safeDecode(p)));
+      const query = cut < 0 ? [] : req.path.slice(cut + 1).split('&').filter((p) => p && !/^key(=|$)/i.test(safeDecode(p)));
       const headers = withoutCallerKey(req.headers);
       const canRetry = req.body === null;
-      const res = await withSession((t) => {
-        const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
-        return request(`${pathname}?${q}`, { method: req.method, headers, body: req.body, signal: req.signal, timeoutMs: FORWARD_BACKSTOP_MS });
-      }, canRetry, req.signal);
-      const out: Record<string, string> = {};
-      res.headers.forEach((value, name) => { out[name] = value; });
-      return { status: res.status, headers: out, body: res.body ? streamOf(res, req.signal) : null };
+      // One controller per call, fed by the tunnel's signal and a backstop timer we own
+      // (no AbortSignal.timeout/any: their timers can be collected early, nodejs/node#57736).
+      const call = new AbortController();
+      const onCallerAbort = () => call.abort(req.signal.reason);
+      if (req.signal.aborted) throw new FrontError('timeout', 'cancelled before the call');
+      req.signal.addEventListener('abort', onCallerAbort, { once: true });
+      const backstop = clock.setTimeout(() => call.abort(new FrontError('timeout', 'backstop')), FORWARD_BACKSTOP_MS);
+      const release = () => {
+        clock.clearTimeout(backstop);
+        req.signal.removeEventListener('abort', onCallerAbort);
+      };
+      try {
+        const res = await withSession((t) => {
+          const q = query.length ? `${query.join('&')}&key=${encodeURIComponent(t)}` : `key=${encodeURIComponent(t)}`;
+          return raw(`${pathname}?${q}`, req.method, headers, req.body, call.signal);
+        }, canRetry, req.signal, (r) => r.body.dump().catch(() => undefined));
+        const out: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        const v = out[VERSION_HEADER];
+        if (v) seenVersion = v.slice(0, 64);
+        if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
+          // No body by definition (fetch gave null here too): the relay gets one res frame.
+          await res.body.dump().catch(() => undefined);
+          release();
+          return { status: res.statusCode, headers: out, body: null };
+        }
+        return { status: res.statusCode, headers: out, body: bodyOf(res.body, call.signal, release) };
+      } catch (e) {
+        release();
+        throw toFrontError(e, call.signal.aborted && !req.signal.aborted);
+      }
     },
 
     version: () => seenVersion,
@@ -277,13 +312,39 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
   return out;
 }
 
-async function* streamOf(res: Response, signal: AbortSignal): AsyncIterable<Uint8Array> {
-  try {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) yield chunk;
-  } catch (e) {
-    throw toFrontError(e, signal.aborted);
-  }
+/**
+ * The plugin's answer as the tunnel reads it: errors become FrontErrors, and
+ * `release` runs exactly once when the body ends, fails or is given up
+ * (`return()` also works before the first read, unlike a generator's).
+ */
+function bodyOf(body: Dispatcher.ResponseData['body'], signal: AbortSignal, release: () => void): AsyncIterable<Uint8Array> {
+  let released = false;
+  const done = () => { if (!released) { released = true; release(); } };
+  return {
+    [Symbol.asyncIterator]() {
+      const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      return {
+        async next() {
+          try {
+            const r = await it.next();
+            if (r.done) done();
+            return r;
+          } catch (e) {
+            done();
+            throw toFrontError(e, signal.aborted);
+          }
+        },
+        async return() {
+          done();
+          body.destroy();
+          return { done: true as const, value: undefined };
+        },
+      };
+    },
+  };
 }
+
+const cancelBody = (r: Response) => r.body?.cancel() ?? Promise.resolve();
 
 function parseJson(text: string, res: Response): unknown {
   const type = res.headers.get('content-type') ?? '';
