@@ -188,6 +188,8 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const started: Started[] = [];
   const dispatchers: Dispatcher[] = [];
   const node = process.execPath;
+  // --set prof=1: CPU profiles of the relay and the companion (written on exit into the kept temp dir).
+  const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
   const bin = (b: string) => join(ROOT, 'bin', b);
   const notes: string[] = [];
   try {
@@ -196,13 +198,13 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     const pluginUrl = (await plugin.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
 
     const relayDir = join(dir, 'relay');
-    const relay = startLogged(node, [bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, 'relay.log'));
+    const relay = startLogged(node, [...prof, bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, 'relay.log'));
     started.push(relay);
     const relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
     const venue = JSON.parse(execFileSync(node, [bin('evva-relay.js'), 'venue', 'add', 'Bench', '--json', '--data-dir', relayDir], { encoding: 'utf8' })) as { venueId: string; pairingCode: string };
     const companionDir = join(dir, 'companion');
     execFileSync(node, [bin('evva-companion.js'), 'pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir], { encoding: 'utf8' });
-    const companion = startLogged(node, [bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, 'companion.log'));
+    const companion = startLogged(node, [...prof, bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, 'companion.log'));
     started.push(companion);
 
     const pluginPort = Number(new URL(pluginUrl).port);
