@@ -4,7 +4,7 @@
  * here is a module-level singleton, so a test can run several relays at once.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -12,7 +12,7 @@ import { realClock, type Clock } from '../main/core/clock.ts';
 import { silentLogger, type Logger } from '../main/core/logger.ts';
 import { RelayErrorCode } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
-import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';
+import { MIN_API_KEY_CHARS, apiKeyCheck, bearer, requireApiKey } from './auth.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, type RateLimit } from './pairing.ts';
@@ -86,8 +86,6 @@ export function createRelay(opts: RelayOptions): Relay {
   app.use(pairRoute(deps));
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
-  app.use(frontProxy({ store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }),
-    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes }));
   app.use(venueRoutes(deps));
   app.use((_req, res) => void res.status(404).json({ error: RelayErrorCode.notFound }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -97,7 +95,16 @@ export function createRelay(opts: RelayOptions): Relay {
     res.status(status).json({ error: status === 413 ? RelayErrorCode.tooLarge : status < 500 ? RelayErrorCode.badRequest : 'internal' });
   });
 
-  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : createHttpServer(app);
+  // The venue API is served before express: it is the hot path, and it streams bodies (no body parser may touch them).
+  const venueApi = frontProxy({
+    store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }), auth: apiKeyCheck(keys),
+    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
+    trustProxy: opts.trustProxy, scheme: opts.tls ? 'https' : 'http',
+  });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (!venueApi(req, res)) app(req, res);
+  };
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle) : createHttpServer(handle);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: WS_MAX_PAYLOAD_BYTES,
