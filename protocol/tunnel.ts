@@ -12,6 +12,17 @@ import { FrontStatus } from './local.ts';
 
 /** The protocol version, offered as the WebSocket subprotocol and repeated in hello/welcome. */
 export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
+/**
+ * Revisions of `evva-tunnel.1`, each a superset of the one before. A peer
+ * offers the highest it speaks in hello (`rev`; absent = 1), the relay answers
+ * in welcome with the one the link uses (the lower of both; absent = 1), so a
+ * companion and a relay of different ages always agree.
+ *  - 1: the original frames.
+ *  - 2: the companion may answer with one binary `head` frame (res head and
+ *       the first body bytes, and `end` when that is all), instead of res,
+ *       data, end; the relay sends no window for a stream that has ended.
+ */
+export const TUNNEL_REVISION = 2;
 /** The relay path of the WebSocket upgrade. */
 export const TUNNEL_PATH = '/v1/tunnel';
 
@@ -113,9 +124,13 @@ export const StreamErrorCode = z.enum([
 ]);
 export type StreamErrorCode = z.infer<typeof StreamErrorCode>;
 
+const rev = z.number().int().min(1).max(1_000);
+
 export const HelloFrame = z.object({
   t: z.literal('hello'),
   v: z.string().max(32),
+  /** The highest revision the companion speaks (absent: 1). */
+  rev: rev.optional(),
   companion,
   /** The plugin origin the companion's upstream calls; the relay rewrites links that start with it. */
   frontOrigin: origin.nullable(),
@@ -125,6 +140,8 @@ export const WelcomeFrame = z.object({
   t: z.literal('welcome'),
   v: z.string().max(32),
   venueId: z.string().max(64),
+  /** The revision this link uses (absent: 1). */
+  rev: rev.optional(),
   /** Opaque id of this link, for logs on both sides. */
   linkId: z.string().max(64),
 });
@@ -205,6 +222,13 @@ export type StatusFrame = z.infer<typeof StatusFrame>;
 export const BinaryType = {
   /** A body chunk of stream `sid`, in the sender's direction. */
   data: 0x01,
+  /**
+   * Revision 2, companion → relay: the response head of `sid` with the first
+   * body bytes (maybe none): type, sid, u32 length of the JSON head
+   * `{status, headers, end}`, the JSON, then the payload. With `end` the
+   * response is complete; otherwise data frames and an end frame follow.
+   */
+  head: 0x02,
 } as const;
 
 export interface DataFrame {
@@ -213,8 +237,19 @@ export interface DataFrame {
   payload: Buffer;
 }
 
+/** A res head and the first body bytes in one frame (revision 2). */
+export interface HeadFrame {
+  t: 'head';
+  sid: number;
+  status: number;
+  headers: Record<string, string>;
+  /** Nothing follows on this stream. */
+  end: boolean;
+  payload: Buffer;
+}
+
 /** Every frame either side can receive. */
-export type Frame = ControlFrame | DataFrame;
+export type Frame = ControlFrame | DataFrame | HeadFrame;
 
 /** Why a frame was refused: the close code and a reason that fits a close frame (≤ 123 bytes). */
 export class FrameError extends Error {
@@ -245,6 +280,48 @@ export function encodeData(streamId: number, payload: Uint8Array): Buffer {
   return out;
 }
 
+/** Bytes of a head frame before its JSON: type (1) + stream id (4) + JSON length (4). */
+const HEAD_HEADER_BYTES = 9;
+
+/** Builds one head frame (revision 2); the payload counts against the stream's credit like a data chunk. */
+export function encodeHead(streamId: number, head: { status: number; headers: Record<string, string>; end: boolean }, payload: Uint8Array): Buffer {
+  if (payload.byteLength > MAX_CHUNK_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'chunk too large');
+  const json = Buffer.from(JSON.stringify({ status: head.status, headers: head.headers, end: head.end }));
+  if (json.length > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, "control frame 'head' too large");
+  const out = Buffer.allocUnsafe(HEAD_HEADER_BYTES + json.length + payload.byteLength);
+  out[0] = BinaryType.head;
+  out.writeUInt32BE(streamId, 1);
+  out.writeUInt32BE(json.length, 5);
+  json.copy(out, HEAD_HEADER_BYTES);
+  out.set(payload, HEAD_HEADER_BYTES + json.length);
+  return out;
+}
+
+const HeadJson = z.object({ status: ResFrame.shape.status, headers: ResFrame.shape.headers, end: z.boolean() });
+
+function decodeHead(buf: Buffer): HeadFrame {
+  if (buf.length < HEAD_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'head frame shorter than its header');
+  const sid = buf.readUInt32BE(1);
+  if (sid === 0) throw new FrameError(CloseCode.protocolError, 'stream id 0');
+  const jsonLen = buf.readUInt32BE(5);
+  if (jsonLen > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `head of ${jsonLen} bytes over ${MAX_CONTROL_FRAME_BYTES}`);
+  if (HEAD_HEADER_BYTES + jsonLen > buf.length) throw new FrameError(CloseCode.protocolError, 'head frame shorter than its JSON length');
+  const payload = buf.subarray(HEAD_HEADER_BYTES + jsonLen);
+  if (payload.length > MAX_CHUNK_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'chunk larger than MAX_CHUNK_BYTES');
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString('utf8', HEAD_HEADER_BYTES, HEAD_HEADER_BYTES + jsonLen));
+  } catch {
+    throw new FrameError(CloseCode.protocolError, 'head frame JSON is not JSON');
+  }
+  const parsed = HeadJson.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FrameError(CloseCode.protocolError, `bad 'head' frame: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`);
+  }
+  return { t: 'head', sid, ...parsed.data, payload };
+}
+
 /**
  * Parses and validates one WebSocket message. Never returns an unvalidated
  * frame: anything malformed, oversized or unknown throws a FrameError that
@@ -253,6 +330,8 @@ export function encodeData(streamId: number, payload: Uint8Array): Buffer {
 export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Frame {
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   if (isBinary) {
+    // A head frame's JSON and payload are each bounded (MAX_CONTROL_FRAME_BYTES, MAX_CHUNK_BYTES); both fit in WS_MAX_PAYLOAD_BYTES.
+    if (buf[0] === BinaryType.head) return decodeHead(buf);
     if (buf.length > MAX_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `binary frame of ${buf.length} bytes over ${MAX_FRAME_BYTES}`);
     if (buf.length < DATA_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'binary frame shorter than its header');
     if (buf[0] !== BinaryType.data) throw new FrameError(CloseCode.protocolError, `unknown binary frame type ${buf[0]}`);

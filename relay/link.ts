@@ -10,7 +10,7 @@ import type { Logger } from '../main/core/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
-  MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL,
+  MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   decodeFrame, encodeControl, encodeData,
   type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
@@ -27,7 +27,11 @@ export const DEFAULT_LINK_TIMING: LinkTiming = {
 
 /** What the proxy hears about one stream; exactly one of onEnd/onError ends it. */
 export interface StreamHandlers {
-  onHead(res: ResFrame): void;
+  /**
+   * The response head. `whole` is the complete body when the companion sent
+   * head, body and end in one frame (revision 2): then no onData/onEnd follow.
+   */
+  onHead(res: ResFrame, whole?: Buffer): void;
   /** A body chunk; the consumer calls `stream.consumed(n)` once its sink has taken it. */
   onData(chunk: Buffer): void;
   onEnd(): void;
@@ -95,6 +99,8 @@ export class RelayLink {
   readonly connectedAt: number;
   lastSeenAt: number;
   hello: HelloFrame | null = null;
+  /** The protocol revision this link uses (agreed in hello/welcome). */
+  rev = 1;
   frontOrigin: string | null = null;
   draining = false;
   closed = false;
@@ -279,8 +285,9 @@ export class RelayLink {
         }
         this.hello = f;
         this.frontOrigin = f.frontOrigin;
+        this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
         this.clock.clearTimeout(this.helloTimer);
-        this.sendControl({ t: 'welcome', v: TUNNEL_PROTOCOL, venueId: this.venueId, linkId: this.id });
+        this.sendControl({ t: 'welcome', v: TUNNEL_PROTOCOL, rev: this.rev, venueId: this.venueId, linkId: this.id });
         this.events.onReady(this, f);
         return;
       }
@@ -313,6 +320,23 @@ export class RelayLink {
           s.handlers.onHead(f);
           s.handlers.onEnd();
         }
+        return;
+      }
+      case 'head': {
+        if (this.rev < 2) throw new FrameError(CloseCode.protocolError, "'head' frame on a revision 1 link");
+        const s = this.stream(f.sid);
+        if (!s) return;
+        if (!s.recv.receive(f.payload.length)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} overran its credit`);
+        this.bytesIn += f.payload.length;
+        const res: ResFrame = { t: 'res', sid: f.sid, status: f.status, headers: f.headers, body: f.payload.length > 0 || !f.end };
+        if (f.end) {
+          // The whole exchange in one frame: nothing to grant back, nothing more to wait for.
+          this.finish(s, new Error('ended'));
+          s.handlers.onHead(res, f.payload);
+          return;
+        }
+        s.handlers.onHead(res);
+        if (f.payload.length) s.handlers.onData(f.payload);
         return;
       }
       case 'end': {

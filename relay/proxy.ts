@@ -129,7 +129,7 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
     }, timeoutMs);
 
     stream = link.open({ method: req.method ?? 'GET', path, headers, body: hasBody, timeoutMs }, {
-      onHead(f: ResFrame) {
+      onHead(f: ResFrame, whole?: Buffer) {
         deps.clock.clearTimeout(timer);
         if (outcome) return;
         if (f.status < 200) return fail('bad_gateway', 502, RelayErrorCode.badGateway, `plugin answered ${f.status}`);
@@ -147,7 +147,17 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
             // A header Node refuses to send (odd characters from the plugin) is dropped, not fatal.
           }
         }
-        if (f.body) res.flushHeaders();
+        if (whole) {
+          // The whole answer is here: rewrite it, say its length, and send head and body in one write.
+          if (whole.length) deps.metrics.bytes.inc({ direction: 'from_venue' }, whole.length);
+          const body = rewriter ? Buffer.concat([rewriter.push(whole), rewriter.flush()]) : whole;
+          if (f.body && req.method !== 'HEAD') res.setHeader('content-length', body.length);
+          done('ok', res.statusCode);
+          res.end(f.body && req.method !== 'HEAD' ? body : undefined);
+          return;
+        }
+        // Headers go out with the first body chunk when it is already here (same tick); otherwise on their own now.
+        if (f.body) queueMicrotask(() => { if (!res.headersSent && !outcome) res.flushHeaders(); });
       },
       onData(chunk) {
         if (outcome) return;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, RecvCredit, SendCredit, STREAM_WINDOW_BYTES,
-  MAX_PATH_CHARS, decodeFrame, encodeControl, encodeData, forwardableHeaders, type HeartbeatClock,
+  MAX_PATH_CHARS, decodeFrame, encodeControl, encodeData, encodeHead, forwardableHeaders, type HeartbeatClock,
 } from '../../protocol/tunnel.ts';
 
 const text = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -77,6 +77,35 @@ describe('frame validation', () => {
     huge[0] = 1;
     huge.writeUInt32BE(3, 1);
     expect(refusal(huge, true).closeCode).toBe(CloseCode.frameTooLarge);
+  });
+
+  it('round-trips a head frame (revision 2) and refuses broken ones', () => {
+    const f = decodeFrame(encodeHead(7, { status: 201, headers: { 'content-type': 'text/plain' }, end: true }, Buffer.from('hi')), true);
+    expect(f).toMatchObject({ t: 'head', sid: 7, status: 201, headers: { 'content-type': 'text/plain' }, end: true });
+    expect((f as { payload: Buffer }).payload.toString()).toBe('hi');
+    const head = (json: string, tail = '') => {
+      const j = Buffer.from(json);
+      const b = Buffer.alloc(9 + j.length + tail.length);
+      b[0] = 2;
+      b.writeUInt32BE(3, 1);
+      b.writeUInt32BE(j.length, 5);
+      j.copy(b, 9);
+      b.write(tail, 9 + j.length);
+      return b;
+    };
+    expect(refusal(head('{"status":200,"headers":{},"end":true}').subarray(0, 8), true).closeCode).toBe(CloseCode.protocolError);
+    expect(refusal(head('{oops'), true).message).toMatch(/not JSON/);
+    expect(refusal(head('{"status":99,"headers":{},"end":true}'), true).message).toMatch(/bad 'head'.*status/);
+    expect(refusal(head('{"status":200,"headers":{"bad name":"x"},"end":true}'), true).closeCode).toBe(CloseCode.protocolError);
+    const lying = head('{"status":200,"headers":{},"end":true}');
+    lying.writeUInt32BE(10_000, 5);
+    expect(refusal(lying, true).message).toMatch(/shorter than its JSON length/);
+    lying.writeUInt32BE(MAX_CONTROL_FRAME_BYTES + 1, 5);
+    expect(refusal(lying, true).closeCode).toBe(CloseCode.frameTooLarge);
+    expect(refusal(head('{"status":200,"headers":{},"end":false}', 'x'.repeat(MAX_CHUNK_BYTES + 1)), true).closeCode).toBe(CloseCode.frameTooLarge);
+    const zero = head('{"status":200,"headers":{},"end":true}');
+    zero.writeUInt32BE(0, 1);
+    expect(refusal(zero, true).message).toMatch(/stream id 0/);
   });
 
   it('close reasons fit a WebSocket close frame', () => {

@@ -336,7 +336,9 @@ function bodyOf(body: Dispatcher.ResponseData['body'], signal: AbortSignal, rele
         },
         async return() {
           done();
-          body.destroy();
+          // dump, not destroy: a body read to its declared end keeps its keep-alive connection;
+          // an abandoned one is read on for at most undici's dump limit, then its connection is closed.
+          void body.dump().catch(() => undefined);
           return { done: true as const, value: undefined };
         },
       };
