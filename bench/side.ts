@@ -34,7 +34,8 @@ const QUICK = { warmup: 10, seq2k: 100, seq64k: 20, streams5m: 2, concurrency: 3
 /** The whole benchmark gives up after this long. */
 const TIME_LIMIT_MS = 10 * 60_000;
 
-type TargetName = 'direct' | 'tunnel' | 'ssh -R';
+/** 'direct', 'tunnel', 'ssh -R', and 'tunnel@<label>' for a second checkout's bins (--set baseline=DIR). */
+type TargetName = string;
 
 interface Target {
   name: TargetName;
@@ -190,22 +191,31 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const node = process.execPath;
   // --set prof=1: CPU profiles of the relay and the companion (written on exit into the kept temp dir).
   const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
-  const bin = (b: string) => join(ROOT, 'bin', b);
   const notes: string[] = [];
   try {
     const plugin = startLogged(node, ['--import', 'tsx', join(ROOT, 'bench', '_plugin.ts')], join(dir, 'plugin.log'));
     started.push(plugin);
     const pluginUrl = (await plugin.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
 
-    const relayDir = join(dir, 'relay');
-    const relay = startLogged(node, [...prof, bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, 'relay.log'));
-    started.push(relay);
-    const relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
-    const venue = JSON.parse(execFileSync(node, [bin('evva-relay.js'), 'venue', 'add', 'Bench', '--json', '--data-dir', relayDir], { encoding: 'utf8' })) as { venueId: string; pairingCode: string };
-    const companionDir = join(dir, 'companion');
-    execFileSync(node, [bin('evva-companion.js'), 'pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir], { encoding: 'utf8' });
-    const companion = startLogged(node, [...prof, bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, 'companion.log'));
-    started.push(companion);
+    /** Relay + companion bins of checkout `root`, paired, the companion on the plugin. */
+    const startTunnelPair = async (root: string, tag: string) => {
+      const bin = (b: string) => join(root, 'bin', b);
+      const relayDir = join(dir, `relay${tag}`);
+      const relay = startLogged(node, [...prof, bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay${tag}.log`));
+      started.push(relay);
+      const relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
+      const venue = JSON.parse(execFileSync(node, [bin('evva-relay.js'), 'venue', 'add', 'Bench', '--json', '--data-dir', relayDir], { encoding: 'utf8' })) as { venueId: string; pairingCode: string };
+      const companionDir = join(dir, `companion${tag}`);
+      execFileSync(node, [bin('evva-companion.js'), 'pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir], { encoding: 'utf8' });
+      const companion = startLogged(node, [...prof, bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, `companion${tag}.log`));
+      started.push(companion);
+      return { relay, companion, venueBase: `${relayUrl}/v1/venues/${venue.venueId}/front` };
+    };
+    const main = await startTunnelPair(ROOT, '');
+    const { relay, companion } = main;
+    // --set baseline=DIR: the same bins from another checkout (e.g. `git worktree add DIR <commit>` with node_modules), as one more target in the same rounds.
+    const baselineDir = opts.set?.baseline;
+    const baseline = baselineDir ? await startTunnelPair(resolve(baselineDir), '-baseline') : null;
 
     const pluginPort = Number(new URL(pluginUrl).port);
     const ssh = await startSsh(dir, pluginPort);
@@ -222,11 +232,14 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (const s of Object.keys(BODY_SIZES) as BodySize[]) expect[s] = 0;
       return { name, base, key, headers, procs, seq, pool, expect };
     };
-    const venueBase = `${relayUrl}/v1/venues/${venue.venueId}/front`;
     const targets: Target[] = [
       mk('direct', pluginUrl, login, {}, { plugin: plugin.pid }),
-      mk('tunnel', venueBase, 'caller-key-dropped', { authorization: `Bearer ${API_KEY}` }, { relay: relay.pid, companion: companion.pid, plugin: plugin.pid }),
+      mk('tunnel', main.venueBase, 'caller-key-dropped', { authorization: `Bearer ${API_KEY}` }, { relay: relay.pid, companion: companion.pid, plugin: plugin.pid }),
     ];
+    if (baseline) {
+      targets.push(mk(`tunnel@${opts.set?.label ?? 'baseline'}`, baseline.venueBase, 'caller-key-dropped', { authorization: `Bearer ${API_KEY}` },
+        { relay: baseline.relay.pid, companion: baseline.companion.pid, plugin: plugin.pid }));
+    }
     if (!('skipped' in ssh)) targets.push(mk('ssh -R', `http://127.0.0.1:${ssh.port}`, login, {}, { sshd: ssh.sshd.pid, ssh: ssh.ssh.pid, plugin: plugin.pid }));
 
     // Learn each path's answer lengths once (the tunnel's answers carry the relay's links) and check them.
@@ -239,7 +252,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (const s of Object.keys(BODY_SIZES) as BodySize[]) {
         const r = await request(`${t.base}/api/bench/${s}?key=${t.key}`, { headers: t.headers, dispatcher: t.seq });
         const text = await r.body.text();
-        if (t.name === 'tunnel' && (text.includes(pluginUrl) || !text.includes(venueBase))) throw new Error('tunnel answer not rewritten');
+        if (t.name.startsWith('tunnel') && (text.includes(pluginUrl) || !text.includes('/front/api/orders/'))) throw new Error(`${t.name}: answer not rewritten`);
         t.expect[s] = Buffer.byteLength(text);
       }
     }
@@ -254,7 +267,11 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (const t of order) results.get(t.name)!.push(await round(t, plan, deadline));
       if (opts.progress) opts.progress(`round ${r + 1}/${rounds} done`);
     }
-    const rss = Object.fromEntries(Object.entries({ plugin: plugin.pid, relay: relay.pid, companion: companion.pid, ...('skipped' in ssh ? {} : { sshd: ssh.sshd.pid, ssh: ssh.ssh.pid }) })
+    const rss = Object.fromEntries(Object.entries({
+      plugin: plugin.pid, relay: relay.pid, companion: companion.pid,
+      ...(baseline ? { 'relay@baseline': baseline.relay.pid, 'companion@baseline': baseline.companion.pid } : {}),
+      ...('skipped' in ssh ? {} : { sshd: ssh.sshd.pid, ssh: ssh.ssh.pid }),
+    })
       .map(([k, pid]) => [k, rssMb(pid)]));
 
     // ---- tables --------------------------------------------------------------

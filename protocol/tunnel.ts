@@ -314,6 +314,8 @@ function decodeHead(buf: Buffer): HeadFrame {
   } catch {
     throw new FrameError(CloseCode.protocolError, 'head frame JSON is not JSON');
   }
+  const quick = fastHead(json);
+  if (quick) return { t: 'head', sid, ...quick, payload };
   const parsed = HeadJson.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -349,6 +351,8 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
   } catch {
     throw new FrameError(CloseCode.protocolError, 'control frame is not JSON');
   }
+  const quick = fastControl(json);
+  if (quick) return quick;
   const parsed = ControlFrame.safeParse(json);
   if (!parsed.success) {
     const t = typeof json === 'object' && json !== null && 't' in json ? String((json as { t: unknown }).t).slice(0, 20) : '?';
@@ -357,6 +361,70 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
     throw new FrameError(CloseCode.protocolError, `bad '${t}' frame: ${where}`);
   }
   return parsed.data;
+}
+
+// ---- hot-path validation ----------------------------------------------------
+// The frames of every exchange (req, res, end, window, ping, pong, and the
+// head frame's JSON) are checked by hand first, field by field against the
+// same bounds as their zod schemas. These checks only ever *accept*: anything
+// they are not sure of (including every invalid frame) goes to the zod schema,
+// which decides and words the refusal. So exactly the same frames are refused,
+// and the output has exactly the schema's fields (unknown ones are dropped, as
+// zod drops them).
+
+const HEADER_NAME_OK = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const isSid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_STREAM_ID;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The headers if they pass the `headers` schema for certain, else null. */
+function fastHeaders(h: unknown): Record<string, string> | null {
+  if (!isObj(h) || Object.getPrototypeOf(h) !== Object.prototype) return null;
+  let n = 0;
+  for (const k in h) {
+    if (!Object.hasOwn(h, k)) return null;
+    const v = h[k];
+    if (++n > MAX_HEADERS || k === '__proto__' || k.length > 256 || !HEADER_NAME_OK.test(k) || typeof v !== 'string' || v.length > 16 * 1024) return null;
+  }
+  return h as Record<string, string>;
+}
+
+function fastHead(j: unknown): { status: number; headers: Record<string, string>; end: boolean } | null {
+  if (!isObj(j)) return null;
+  const { status, end } = j;
+  const headers = fastHeaders(j.headers);
+  if (!headers || typeof end !== 'boolean' || !Number.isSafeInteger(status) || (status as number) < 100 || (status as number) > 599) return null;
+  return { status: status as number, headers, end };
+}
+
+function fastControl(j: unknown): ControlFrame | null {
+  if (!isObj(j)) return null;
+  switch (j.t) {
+    case 'ping':
+    case 'pong':
+      return Number.isSafeInteger(j.id) && (j.id as number) >= 0 ? { t: j.t, id: j.id as number } : null;
+    case 'end':
+      return isSid(j.sid) ? { t: 'end', sid: j.sid } : null;
+    case 'window':
+      return isSid(j.sid) && Number.isSafeInteger(j.bytes) && (j.bytes as number) >= 1 && (j.bytes as number) <= STREAM_WINDOW_BYTES
+        ? { t: 'window', sid: j.sid, bytes: j.bytes as number } : null;
+    case 'res': {
+      const headers = fastHeaders(j.headers);
+      const { sid, status, body } = j;
+      if (!headers || !isSid(sid) || typeof body !== 'boolean' || !Number.isSafeInteger(status) || (status as number) < 100 || (status as number) > 599) return null;
+      return { t: 'res', sid, status: status as number, headers, body };
+    }
+    case 'req': {
+      const headers = fastHeaders(j.headers);
+      const { sid, method, path, body, timeoutMs } = j;
+      if (!headers || !isSid(sid) || typeof body !== 'boolean') return null;
+      if (typeof method !== 'string' || method.length < 1 || method.length > 16) return null;
+      if (typeof path !== 'string' || path.length < 1 || path.length > MAX_PATH_CHARS) return null;
+      if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > MAX_REQUEST_TIMEOUT_MS) return null;
+      return { t: 'req', sid, method, path, headers, body, timeoutMs: timeoutMs as number };
+    }
+    default:
+      return null;
+  }
 }
 
 /** Headers that describe one hop, never forwarded through the tunnel in either direction (RFC 9110 §7.6.1), plus Host. */

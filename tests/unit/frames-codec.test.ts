@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, RecvCredit, SendCredit, STREAM_WINDOW_BYTES,
-  MAX_PATH_CHARS, decodeFrame, encodeControl, encodeData, encodeHead, forwardableHeaders, type HeartbeatClock,
+  MAX_PATH_CHARS, ControlFrame, decodeFrame, encodeControl, encodeData, encodeHead, forwardableHeaders, type HeartbeatClock,
 } from '../../protocol/tunnel.ts';
 
 const text = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -106,6 +106,36 @@ describe('frame validation', () => {
     const zero = head('{"status":200,"headers":{},"end":true}');
     zero.writeUInt32BE(0, 1);
     expect(refusal(zero, true).message).toMatch(/stream id 0/);
+  });
+
+  it('the hand-written hot-path checks accept and refuse exactly what the schemas do', () => {
+    const valid: Array<Record<string, unknown>> = [
+      { t: 'req', sid: 1, method: 'GET', path: '/api/orders?$top=5', headers: { accept: 'application/json' }, body: false, timeoutMs: 15_000 },
+      { t: 'res', sid: 3, status: 200, headers: { 'content-type': 'text/plain' }, body: true },
+      { t: 'end', sid: 5 }, { t: 'window', sid: 5, bytes: 1024 }, { t: 'ping', id: 0 }, { t: 'pong', id: 9 },
+    ];
+    const odd: unknown[] = [
+      undefined, null, 0, -1, 1.5, 2 ** 53, 0xffff_ffff, 0xffff_ffff + 1, '', 'x', 'GET'.repeat(6), '/'.repeat(MAX_PATH_CHARS + 1), true, [], {},
+      { a: 'b' }, { '': 'x' }, { 'bad name': 'x' }, { ['x'.repeat(257)]: 'y' }, { a: 'v'.repeat(16 * 1024 + 1) }, { a: 1 },
+      Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`h${i}`, 'v'])), STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES + 1, 99, 600, 120_000, 120_001,
+    ];
+    let seed = 11;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const seen = { accepted: 0, refused: 0 };
+    for (let i = 0; i < 5_000; i++) {
+      const base = { ...valid[rnd(valid.length)]! };
+      const keys = [...Object.keys(base), 'extra'];
+      for (let m = 0; m < 1 + rnd(2); m++) base[keys[rnd(keys.length)]!] = odd[rnd(odd.length)];
+      const json = JSON.stringify(base);
+      const schema = ControlFrame.safeParse(JSON.parse(json));
+      let decoded: unknown;
+      try { decoded = decodeFrame(Buffer.from(json), false); } catch { decoded = 'refused'; }
+      expect(decoded, json).toEqual(schema.success ? schema.data : 'refused');
+      seen[schema.success ? 'accepted' : 'refused']++;
+    }
+    // Both outcomes are well represented, so the comparison means something either way.
+    expect(seen.accepted).toBeGreaterThan(500);
+    expect(seen.refused).toBeGreaterThan(500);
   });
 
   it('close reasons fit a WebSocket close frame', () => {
