@@ -10,10 +10,13 @@ import type { Logger } from '../main/core/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
-  MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
+  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   decodeFrame, encodeControl, encodeData,
   type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
+
+/** The reason of a stream that ended normally (one object: no stack trace per exchange). */
+const ENDED = new Error('ended');
 
 export interface LinkTiming {
   pingIntervalMs: number;
@@ -22,7 +25,7 @@ export interface LinkTiming {
   helloTimeoutMs: number;
 }
 export const DEFAULT_LINK_TIMING: LinkTiming = {
-  pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
+  pingIntervalMs: RELAY_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
 };
 
 /** What the proxy hears about one stream; exactly one of onEnd/onError ends it. */
@@ -130,7 +133,7 @@ export class RelayLink {
     this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
       this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
       this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
-    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs });
+    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
     this.helloTimer = clock.setTimeout(() => {
       if (!this.hello) this.close(CloseCode.helloTimeout, 'no hello');
     }, timing.helloTimeoutMs);
@@ -141,6 +144,11 @@ export class RelayLink {
 
   get rttMs(): number | null {
     return this.heartbeat.rttMs;
+  }
+
+  /** The heartbeat check, called by the registry's one shared timer for every link. */
+  tick(): void {
+    if (!this.closed) this.heartbeat.tick();
   }
   get openStreams(): number {
     return this.streams.size;
@@ -316,7 +324,7 @@ export class RelayLink {
           s.handlers.onHead(f);
         } else {
           // A head without body completes the exchange; no end frame follows.
-          this.finish(s, new Error('ended'));
+          this.finish(s, ENDED);
           s.handlers.onHead(f);
           s.handlers.onEnd();
         }
@@ -331,7 +339,7 @@ export class RelayLink {
         const res: ResFrame = { t: 'res', sid: f.sid, status: f.status, headers: f.headers, body: f.payload.length > 0 || !f.end };
         if (f.end) {
           // The whole exchange in one frame: nothing to grant back, nothing more to wait for.
-          this.finish(s, new Error('ended'));
+          this.finish(s, ENDED);
           s.handlers.onHead(res, f.payload);
           return;
         }
@@ -342,7 +350,7 @@ export class RelayLink {
       case 'end': {
         const s = this.stream(f.sid);
         if (!s) return;
-        this.finish(s, new Error('ended'));
+        this.finish(s, ENDED);
         s.handlers.onEnd();
         return;
       }

@@ -18,6 +18,9 @@ import type { Logger } from '../logger.ts';
 import { check, type GatePolicy } from './gate.ts';
 import type { Upstream } from './upstream.ts';
 
+/** The reason a stream that completed normally is finished with (one object: no stack trace per exchange). */
+const DONE = new Error('done');
+
 export interface TunnelLimits {
   /** Largest response body relayed; beyond it the stream fails with too_large. */
   maxResponseBytes: number;
@@ -110,11 +113,12 @@ class ServedStream {
     clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+  /** Ends the stream; the upstream call is aborted only when it did not complete (an abort of a finished call can cost its connection). */
   stop(clock: Clock, reason: unknown): void {
     this.done = true;
     this.disarm(clock);
     this.send.fail(reason);
-    if (!this.abort.signal.aborted) this.abort.abort(reason);
+    if (reason !== DONE && !this.abort.signal.aborted) this.abort.abort(reason);
     this.wake?.();
   }
 }
@@ -415,7 +419,7 @@ export class CompanionLink {
     if (!hasBody || !res.body) {
       this.sendControl({ t: 'res', sid: s.sid, ...head, body: false });
       void drainAndDrop(res.body);
-      this.finish(s, new Error('done'));
+      this.finish(s, DONE);
       return;
     }
     let total = 0;
@@ -432,7 +436,7 @@ export class CompanionLink {
         if (next.done) {
           if (headPending) this.sendHead(s.sid, head, true, EMPTY);
           else this.sendControl({ t: 'end', sid: s.sid });
-          this.finish(s, new Error('done'));
+          this.finish(s, DONE);
           break;
         }
         const chunk = next.value;
@@ -455,7 +459,7 @@ export class CompanionLink {
             const whole = off === chunk.byteLength && total === declared;
             this.sendHead(s.sid, head, whole, part);
             if (whole) {
-              this.finish(s, new Error('done'));
+              this.finish(s, DONE);
               break;
             }
           } else {
