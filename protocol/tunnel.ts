@@ -55,8 +55,14 @@ export const MAX_HEADERS = 100;
 
 // ---- timings ----------------------------------------------------------------
 
-/** How often each side sends a ping; any frame received counts as life. */
+/** How often the companion sends a ping; any frame received counts as life (the relay answers with pong). */
 export const PING_INTERVAL_MS = 3_000;
+/**
+ * How often the relay pings, for its RTT figure only: heartbeats are one-way
+ * (the companion's pings keep both sides alive), so 10 000 idle links cost the
+ * relay one pong per link per 3 s and no timer of their own.
+ */
+export const RELAY_PING_INTERVAL_MS = 30_000;
 /** Silence after which a side declares the link dead and terminates it (a link dies within DEAD_AFTER_MS + HEARTBEAT_CHECK_MS < 10 s). */
 export const DEAD_AFTER_MS = 8_000;
 /** How often each side checks for silence. */
@@ -498,10 +504,14 @@ export class Heartbeat {
     private readonly sendPing: (id: number) => void,
     private readonly onDead: (silentMs: number) => void,
     private readonly timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
+    /** True when the owner calls `tick()` from a timer shared by many links (the relay), instead of one timer each. */
+    shared = false,
   ) {
     this.lastRx = clock.mono();
-    this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
-    this.timer.unref?.();
+    if (!shared) {
+      this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
+      this.timer.unref?.();
+    }
   }
 
   /** Any frame from the peer proves the link alive. */
@@ -525,7 +535,8 @@ export class Heartbeat {
     this.timer = undefined;
   }
 
-  private tick(): void {
+  /** One check: declares the link dead after the silence bound, and pings when one is due. */
+  tick(): void {
     if (this.dead) return;
     const now = this.clock.mono();
     if (now - this.lastRx > this.timing.deadAfterMs) {
