@@ -16,6 +16,7 @@ import { MIN_API_KEY_CHARS, apiKeyCheck, bearer, requireApiKey } from './auth.ts
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, type RateLimit } from './pairing.ts';
+import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './proxy.ts';
 import { RelayStore } from './store.ts';
 import { TunnelRegistry } from './tunnels.ts';
@@ -41,6 +42,12 @@ export interface RelayOptions {
   drainMs?: number;
   /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
   trustProxy?: boolean;
+  /**
+   * Most open connections (tunnels and anything else) at which new tunnels are
+   * refused with 503; default: the process's fd limit minus headroom
+   * (relay/limits.ts), so the venue API and health checks always get a socket.
+   */
+  maxTunnelSockets?: number;
 }
 
 export interface Relay {
@@ -112,9 +119,23 @@ export function createRelay(opts: RelayOptions): Relay {
     handleProtocols: (protocols) => (protocols.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false),
   });
 
+  // Every open socket counts against the fd limit; tunnels stop before it, the API does not.
+  let sockets = 0;
+  server.on('connection', (socket) => {
+    sockets++;
+    socket.once('close', () => { sockets--; });
+  });
+  const cap = opts.maxTunnelSockets ?? tunnelCap(fdLimit());
+  if (cap !== null) log.info('tunnel cap', { maxTunnelSockets: cap });
+
   // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    if (cap !== null && sockets > cap) {
+      // Cheap and early (no SQLite): the companion backs off and retries, maybe on another relay node.
+      metrics.tunnelsRefused.inc();
+      return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay at its tunnel capacity; retry later');
+    }
     const path = (req.url ?? '').split('?')[0];
     if (path !== TUNNEL_PATH) return refuseUpgrade(socket, 404, RelayErrorCode.notFound);
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
@@ -138,7 +159,7 @@ export function createRelay(opts: RelayOptions): Relay {
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           const addr = server.address();
           const p = typeof addr === 'object' && addr ? addr.port : port;
@@ -167,6 +188,7 @@ export function createRelay(opts: RelayOptions): Relay {
 
 function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {
   const body = JSON.stringify(message ? { error, message } : { error });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required' }[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const retry = status === 503 ? 'Retry-After: 10\r\n' : '';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${retry}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

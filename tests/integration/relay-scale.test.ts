@@ -4,9 +4,11 @@
  * revocation pushed from the store (this process) or noticed from another.
  */
 import Database from 'better-sqlite3';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VenueList } from '../../protocol/relay.ts';
+import { FD_HEADROOM_MIN, fdLimit, tunnelCap } from '../../relay/limits.ts';
 import { RelayStore, STORE_FILE } from '../../relay/store.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { API_KEY, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
@@ -85,5 +87,39 @@ describe('relay at scale', () => {
     expect(took).toBeLessThan(3_000);
     await waitFor(() => tunnelB.status().state === 'unpaired', 'B told it is revoked');
     expect(tunnelB.status().error?.code).toBe('token_refused');
+  });
+
+  it('refuses tunnels beyond its socket cap with 503 while the venue API and health checks still answer', async () => {
+    const relay = await startRelay({ maxTunnelSockets: 1 });
+    cleanups.push(() => relay.close());
+    const dirs = [tempDir('companion'), tempDir('companion')];
+    cleanups.push(() => dirs.forEach((d) => d.remove()));
+    const a = await pairedVenue(relay.url, dirs[0]!.dir);
+    const b = await pairedVenue(relay.url, dirs[1]!.dir);
+    const ta = tunnelFor(relay.url, a, ok);
+    cleanups.push(() => ta.stop());
+    await waitFor(() => ta.status().state === 'connected', 'A connected');
+    const tb = tunnelFor(relay.url, b, ok);
+    cleanups.push(() => tb.stop());
+    await waitFor(() => tb.status().error?.code === 'relay_error', 'B refused');
+    expect(tb.status().state).toBe('offline');
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+    const call = await fetch(`${relay.url}/v1/venues/${a.venueId}/front/api/x`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(call.status).toBe(204);
+    const m = await (await fetch(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
+    expect(m).toMatch(/evva_relay_tunnels_refused_total [1-9]/);
+  });
+
+  it('keeps a headroom of file descriptors free of tunnels', () => {
+    expect(tunnelCap(1_024)).toBe(1_024 - FD_HEADROOM_MIN);
+    expect(tunnelCap(20_000)).toBe(18_000);
+    expect(tunnelCap(100)).toBe(0);
+    expect(tunnelCap(null)).toBeNull();
+    const d = tempDir('limits');
+    cleanups.push(() => d.remove());
+    const f = join(d.dir, 'limits');
+    writeFileSync(f, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            4096                 524288               files\n');
+    expect(fdLimit(f)).toBe(4_096);
+    expect(fdLimit(join(d.dir, 'missing'))).toBeNull();
   });
 });
