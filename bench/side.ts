@@ -33,6 +33,8 @@ const PLAN = { warmup: 20, seq2k: 300, seq64k: 60, streams5m: 3, concurrency: 32
 const QUICK = { warmup: 10, seq2k: 100, seq64k: 20, streams5m: 2, concurrency: 32, c32Ms: 1_000, c32MaxRequests: 100_000 };
 /** The whole benchmark gives up after this long. */
 const TIME_LIMIT_MS = 10 * 60_000;
+/** Quiet time at the end to measure what an idle tunnel costs. */
+const IDLE_MS = 15_000;
 
 /** 'direct', 'tunnel', 'ssh -R', and 'tunnel@<label>' for a second checkout's bins (--set baseline=DIR). */
 type TargetName = string;
@@ -267,6 +269,11 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (const t of order) results.get(t.name)!.push(await round(t, plan, deadline));
       if (opts.progress) opts.progress(`round ${r + 1}/${rounds} done`);
     }
+    // Idle: no calls for IDLE_MS; what the relay and the companion cost just holding the tunnel (heartbeats, plugin checks).
+    const idlePids: Record<string, number> = { relay: relay.pid, companion: companion.pid };
+    const i0 = Object.fromEntries(Object.entries(idlePids).map(([k, pid]) => [k, cpuUs(pid)]));
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idleCpu = Object.fromEntries(Object.entries(idlePids).map(([k, pid]) => [k, ((cpuUs(pid) - i0[k]!) / (IDLE_MS * 1000)) * 100]));
     const rss = Object.fromEntries(Object.entries({
       plugin: plugin.pid, relay: relay.pid, companion: companion.pid,
       ...(baseline ? { 'relay@baseline': baseline.relay.pid, 'companion@baseline': baseline.companion.pid } : {}),
@@ -309,16 +316,16 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       notes: ['CPU from /proc/<pid>/stat (utime+stime, 10 ms ticks) of each process and its children, sampled around each phase.'],
     };
     const mem: BenchTable = {
-      title: 'Resident memory after the run (MB; peak in brackets)',
-      columns: ['process', 'RSS MB'],
-      rows: Object.entries(rss).map(([k, v]) => [k, `${f(v.rss, 0)} (${f(v.peak, 0)})`]),
+      title: `Resident memory after the run (MB; peak in brackets), and CPU while idle for ${IDLE_MS / 1000} s at the end`,
+      columns: ['process', 'RSS MB', 'idle CPU % of a core'],
+      rows: Object.entries(rss).map(([k, v]) => [k, `${f(v.rss, 0)} (${f(v.peak, 0)})`, idleCpu[k] === undefined ? '' : f(idleCpu[k]!, 2)]),
       notes: [
         `node ${process.version}, ${(await import('node:os')).cpus().length} cores (${(await import('node:os')).cpus()[0]?.model ?? '?'}), load average at the end ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`,
         'relay and companion: the real bins (bin/evva-relay.js serve, bin/evva-companion.js run) with their default logging to files; ssh: OpenSSH defaults (cipher negotiated by client and server).',
         ...notes,
       ],
     };
-    return { tables: [lat, cpu, mem], data: { plan, rounds, summary, rss, raw: Object.fromEntries(results) } };
+    return { tables: [lat, cpu, mem], data: { plan, rounds, summary, rss, idleCpu, loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
   } finally {
     await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
     await Promise.all(started.reverse().map((s) => s.stop()));
