@@ -7,8 +7,10 @@
  *
  *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT
  *
- * Reports on stdout, one JSON line each: {"up":N} whenever the number of
- * welcomed links changes (at most every 200 ms), and {"served":N} on SIGUSR2.
+ * Reports on stdout, one JSON line each: {"up":N,"welcomes":W} whenever the
+ * number of welcomed links changes (at most every 100 ms; W counts every
+ * welcome ever, so reconnections are counted even before losses are seen),
+ * and {"served":N} on SIGUSR2.
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
@@ -23,6 +25,7 @@ const BODY = Buffer.from(JSON.stringify({ ok: true, pad: 'x'.repeat(1000) }));
 const HEAD = { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(BODY.length) }, end: true };
 
 let up = 0;
+let welcomes = 0;
 let served = 0;
 let reported = -1;
 
@@ -44,6 +47,7 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
     if (f.t === 'welcome') {
       welcomed = true;
       up++;
+      welcomes++;
       backoff.reset();
     } else if (f.t === 'ping') {
       ws.send(encodeControl({ t: 'pong', id: f.id }));
@@ -64,10 +68,10 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
 
 for (const v of mine) open(v, new Backoff(Math.random, BACKOFF_BASE_MS, BACKOFF_CAP_MS));
 setInterval(() => {
-  if (up !== reported) {
-    reported = up;
-    console.log(JSON.stringify({ up }));
+  if (welcomes !== reported) {
+    reported = welcomes;
+    console.log(JSON.stringify({ up, welcomes }));
   }
-}, 200);
+}, 100);
 process.on('SIGUSR2', () => console.log(JSON.stringify({ served })));
 process.on('SIGTERM', () => process.exit(0));
