@@ -37,8 +37,8 @@ export interface ProxyDeps {
   maxRequestBytes?: number;
   /** The API-key check (answers 401/403 itself). */
   auth: (req: IncomingMessage, res: ServerResponse) => boolean;
-  /** Whether X-Forwarded-Proto says the caller's scheme (behind a reverse proxy you run). */
-  trustProxy?: boolean;
+  /** Express's compiled `trust proxy` check: X-Forwarded-Proto counts only from a trusted peer (as express's req.protocol). */
+  trustProxy?: (addr: string, hop: number) => boolean;
   /** The scheme this server speaks, for rewritten links when no publicUrl is set. */
   scheme: 'http' | 'https';
 }
@@ -222,7 +222,7 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
 
 /** The caller's scheme: X-Forwarded-Proto only when the operator said a trusted proxy sets it. */
 function schemeOf(req: IncomingMessage, deps: ProxyDeps): string {
-  if (deps.trustProxy) {
+  if (deps.trustProxy?.(req.socket.remoteAddress ?? '', 0)) {
     const h = req.headers['x-forwarded-proto'];
     const first = String(Array.isArray(h) ? h[0] : h ?? '').split(',')[0]?.trim().toLowerCase();
     if (first === 'http' || first === 'https') return first;
