@@ -32,6 +32,7 @@ let reported = -1;
 function open(v: { venueId: string; token: string }, backoff: Backoff): void {
   const ws = new WebSocket(wsUrl, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false });
   let welcomed = false;
+  let refused = false;
   let pinger: NodeJS.Timeout | undefined;
   let pingId = 0;
   ws.on('open', () => {
@@ -60,9 +61,10 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
     clearTimeout(pinger);
     if (welcomed) up--;
     welcomed = false;
-    setTimeout(() => open(v, backoff), backoff.next());
+    setTimeout(() => open(v, backoff), backoff.next(refused));
   };
-  ws.on('error', () => { /* 'close' follows */ });
+  // As the companion does: a refused connect (the relay restarting) is retried within REFUSED_CAP_MS.
+  ws.on('error', (err: Error & { code?: string }) => { refused = err.code === 'ECONNREFUSED'; });
   ws.on('close', gone);
 }
 

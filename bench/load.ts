@@ -75,7 +75,9 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     const port = await freePort();
     let runs = 0;
     const startRelay = async () => {
-      const r = startLogged(node, [join(ROOT, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay-${++runs}.log`));
+      // --set prof=1: a CPU profile of each relay run (written on exit into the kept temp dir; SIGKILL loses the first).
+      const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
+      const r = startLogged(node, [...prof, join(ROOT, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay-${++runs}.log`));
       started.push(r);
       await r.waitFor(new RegExp(`"listening":"http://127.0.0.1:${port}"`), 30_000);
       return r;
