@@ -175,6 +175,8 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       if (n >= restartN) { t100 = performance.now() - killedAt; break; }
       await sleep(20);
     }
+    // The restarted relay's whole CPU so far (start-up included), per tunnel back: what a storm costs it, whatever its share of a busy machine.
+    const restartCpuMs = cpuUs(relay.pid) / 1000;
     progress(`restart: 95% in ${Math.round(t95)} ms, 100% in ${Math.round(t100)} ms`);
     const restartRss = rssMb(relay.pid).rss;
 
@@ -186,14 +188,14 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         ['idle', `${idleN} tunnels, ${idleSecs} s`, `${idleCpu.toFixed(1)}% of a core, RSS ${idleRss.toFixed(0)} MB`],
         ['active', `${activeN} venues × ${rate} req/s for ${secs} s (${total} calls, 1 KB answers)`,
           `p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${(lat[lat.length - 1] ?? NaN).toFixed(0)} ms; ${errors} errors; relay ${(activeCpu / (activeSecs * 1e6) * 100).toFixed(0)}% of a core, ${(perCall).toFixed(0)} µs CPU per call beyond idle`],
-        ['restart', `SIGKILL, start again; ${restartN} tunnels`, `95% back in ${(t95 / 1000).toFixed(1)} s, 100% in ${(t100 / 1000).toFixed(1)} s; RSS after ${restartRss.toFixed(0)} MB`],
+        ['restart', `SIGKILL, start again; ${restartN} tunnels`, `95% back in ${(t95 / 1000).toFixed(1)} s, 100% in ${(t100 / 1000).toFixed(1)} s; relay CPU from start to 100%: ${(restartCpuMs / 1000).toFixed(1)} s (${((restartCpuMs * 1000) / restartN).toFixed(0)} µs per tunnel, start-up included); RSS after ${restartRss.toFixed(0)} MB`],
       ],
       notes: [
         `load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}; the load generator and the helpers share the machine's cores with the relay.`,
         ...(late ? [`${late} calls were sent more than 100 ms late (the generator could not keep up); their latency counts from when they were due.`] : []),
       ],
     };
-    return { tables: [table], data: { idleN, activeN, rate, secs, helpersN, connectMs, idleCpu, idleRss, activeCpu, activeSecs, perCall, errors, late, p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], t95, t100, restartRss } };
+    return { tables: [table], data: { idleN, activeN, rate, secs, helpersN, connectMs, idleCpu, idleRss, activeCpu, activeSecs, perCall, errors, late, p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], t95, t100, restartCpuMs, restartRss } };
   } finally {
     await pool?.close().catch(() => undefined);
     for (const h of helpers) h.child.kill('SIGTERM');
