@@ -74,11 +74,12 @@ export interface RelayOptions {
   /** Connection deadlines and caps (tests shorten them). */
   serverLimits?: Partial<ServerLimits>;
   /**
-   * Most open connections (tunnels and anything else) at which new tunnels are
-   * refused with 503; default: the process's fd limit minus headroom
-   * (relay/limits.ts), so the venue API and health checks always get a socket.
+   * Most tunnels held at once; default: the process's fd limit minus headroom
+   * (relay/limits.ts). Whatever this says, new tunnels are also refused while
+   * the open sockets of every kind reach that fd cap, so the venue API and
+   * health checks always get a socket.
    */
-  maxTunnelSockets?: number;
+  maxTunnels?: number;
 }
 
 export interface Relay {
@@ -165,13 +166,14 @@ export function createRelay(opts: RelayOptions): Relay {
     sockets++;
     socket.once('close', () => { sockets--; });
   });
-  const cap = opts.maxTunnelSockets ?? tunnelCap(fdLimit());
-  if (cap !== null) log.info('tunnel cap', { maxTunnelSockets: cap });
+  const fdCap = tunnelCap(fdLimit());
+  const maxTunnels = opts.maxTunnels ?? fdCap;
+  log.info('tunnel cap', { maxTunnels, fdCap });
 
   // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (cap !== null && sockets > cap) {
+    if ((maxTunnels !== null && registry.count() >= maxTunnels) || (fdCap !== null && sockets > fdCap)) {
       // Cheap and early (no SQLite): the companion backs off and retries, maybe on another relay node.
       metrics.tunnelsRefused.inc();
       return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay at its tunnel capacity; retry later');

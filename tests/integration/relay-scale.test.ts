@@ -11,9 +11,9 @@ import { VenueList } from '../../protocol/relay.ts';
 import { FD_HEADROOM_MIN, fdLimit, tunnelCap } from '../../relay/limits.ts';
 import { RelayStore, STORE_FILE } from '../../relay/store.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
-import { API_KEY, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
+import { API_KEY, createVenue, pairedVenue, relayWithDataDir, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 
-const cleanups: Array<() => unknown> = [];
+const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 const ok: Upstream = { async forward() { return { status: 204, headers: {}, body: null }; } };
 
@@ -60,11 +60,8 @@ describe('relay at scale', () => {
   });
 
   it('closes a revoked venue\'s tunnel at once when this relay revokes it, and soon when another process does', async () => {
-    const relay = await startRelay();
-    cleanups.push(() => relay.close());
-    const dirA = tempDir('companion');
-    cleanups.push(() => dirA.remove());
-    const a = await pairedVenue(relay.url, dirA.dir);
+    const { relay, dataDir: dirA } = await relayWithDataDir(cleanups);
+    const a = await pairedVenue(relay.url, dirA);
     const tunnelA = tunnelFor(relay.url, a, ok);
     cleanups.push(() => tunnelA.stop());
     await waitFor(() => relay.relay.tunnels.get(a.venueId) !== null, 'A connected');
@@ -89,11 +86,11 @@ describe('relay at scale', () => {
     expect(tunnelB.status().error?.code).toBe('token_refused');
   });
 
-  it('refuses tunnels beyond its socket cap with 503 while the venue API and health checks still answer', async () => {
-    const relay = await startRelay({ maxTunnelSockets: 1 });
+  it('refuses tunnels beyond its cap with 503 while the venue API and health checks still answer', async () => {
+    const relay = await startRelay({ maxTunnels: 1 });
     cleanups.push(() => relay.close());
     const dirs = [tempDir('companion'), tempDir('companion')];
-    cleanups.push(() => dirs.forEach((d) => d.remove()));
+    cleanups.push(() => { dirs.forEach((d) => d.remove()); });
     const a = await pairedVenue(relay.url, dirs[0]!.dir);
     const b = await pairedVenue(relay.url, dirs[1]!.dir);
     const ta = tunnelFor(relay.url, a, ok);

@@ -12,9 +12,9 @@ import {
   CloseCode, TUNNEL_PROTOCOL, TUNNEL_REVISION, decodeFrame, encodeControl, encodeData, encodeHead, type Frame,
 } from '../../protocol/tunnel.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
-import { COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
+import { COMPANION, pairedVenue, relayWithDataDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
-const cleanups: Array<() => unknown> = [];
+const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
 const BODY = JSON.stringify({ ok: true, items: 'x'.repeat(2000) });
@@ -27,7 +27,7 @@ const answer: Upstream = {
 /** A raw companion: hello with the given revision (none = an old companion), then `onFrame` for what the relay sends. */
 async function rawCompanion(relayUrl: string, token: string, rev: number | undefined, onFrame: (ws: WebSocket, f: Frame) => void) {
   const ws = new WebSocket(`${relayUrl.replace('http', 'ws')}/v1/tunnel`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${token}` } });
-  cleanups.push(() => ws.terminate());
+  cleanups.push(() => { ws.terminate(); });
   const frames: Frame[] = [];
   const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
   ws.on('message', (d, bin) => { const f = decodeFrame(d as Buffer, bin); frames.push(f); onFrame(ws, f); });
@@ -38,11 +38,8 @@ async function rawCompanion(relayUrl: string, token: string, rev: number | undef
 
 describe('protocol revisions', () => {
   it('a new relay serves an old companion (no rev in hello) with the revision 1 frames', async () => {
-    const relay = await startRelay();
-    cleanups.push(() => relay.close());
-    const dir = tempDir('companion');
-    cleanups.push(() => dir.remove());
-    const v = await pairedVenue(relay.url, dir.dir);
+    const { relay, dataDir } = await relayWithDataDir(cleanups);
+    const v = await pairedVenue(relay.url, dataDir);
     const old = await rawCompanion(relay.url, v.deviceToken, undefined, (ws, f) => {
       if (f.t !== 'req') return;
       ws.send(encodeControl({ t: 'res', sid: f.sid, status: 200, headers: { 'content-type': 'text/plain' }, body: true }));
@@ -57,11 +54,8 @@ describe('protocol revisions', () => {
   });
 
   it('a relay refuses a head frame on a revision 1 link, and takes it on a revision 2 link', async () => {
-    const relay = await startRelay();
-    cleanups.push(() => relay.close());
-    const dir = tempDir('companion');
-    cleanups.push(() => dir.remove());
-    const v = await pairedVenue(relay.url, dir.dir);
+    const { relay, dataDir } = await relayWithDataDir(cleanups);
+    const v = await pairedVenue(relay.url, dataDir);
     const headAnswer = (ws: WebSocket, f: Frame) => {
       if (f.t === 'req') ws.send(encodeHead(f.sid, { status: 200, headers: { 'content-type': 'text/plain' }, end: true }, Buffer.from('in one frame')));
     };
@@ -86,7 +80,7 @@ describe('protocol revisions', () => {
     for (const relayRev of [undefined, 1, TUNNEL_REVISION]) {
       // A stand-in relay: welcome with the given revision (none = an old relay), then one req.
       const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => TUNNEL_PROTOCOL });
-      cleanups.push(() => new Promise((r) => wss.close(r)));
+      cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
       const got: Frame[] = [];
       wss.on('connection', (ws) => {
         ws.on('message', (d, bin) => {
