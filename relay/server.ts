@@ -58,6 +58,8 @@ export interface RelayOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Default per-request timeout (ms); a call may override it with the x-evva-timeout-ms header. */
   requestTimeoutMs?: number;
+  /** A caller that takes no answer bytes this long is cut off (default RESPONSE_WRITE_TIMEOUT_MS). */
+  responseWriteTimeoutMs?: number;
   maxRequestBytes?: number;
   pairLimits?: { perIp?: RateLimit; global?: RateLimit };
   pairingTtlMs?: number;
@@ -139,6 +141,7 @@ export function createRelay(opts: RelayOptions): Relay {
     store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }), auth: apiKeyCheck(keys),
     publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
     trustProxy: app.get('trust proxy fn') as (addr: string, hop: number) => boolean, scheme: opts.tls ? 'https' : 'http',
+    responseWriteTimeoutMs: opts.responseWriteTimeoutMs,
   });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (!venueApi(req, res)) app(req, res);
