@@ -13,12 +13,15 @@ import { startSim } from '../sim/index.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BenchTable } from './run.ts';
+import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
+/** Runs per scenario (`--rounds N` overrides). */
 const RUNS = 5;
 const KEY = 'bench-api-key-0123456789abcdef';
 
-export async function bench(): Promise<BenchTable[]> {
+export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const runs = opts.rounds ?? RUNS;
+  const raw: Record<string, number[]> = {};
   const relayDir = mkdtempSync(join(tmpdir(), 'bench-relay-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-diag-'));
   const sim = await startSim({ port: 0, auto: false });
@@ -38,14 +41,15 @@ export async function bench(): Promise<BenchTable[]> {
     for (const [name, setup] of scenarios) {
       await setup();
       const took: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
+      for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         const res = await fetch(`${agent.api.url}/api/diagnostics`, { method: 'POST', headers: { authorization: `Bearer ${agent.api.token}` } });
         await res.arrayBuffer();
         took.push(performance.now() - t0);
       }
       took.sort((a, b) => a - b);
-      rows.push([name, RUNS, Math.round(took[Math.floor(RUNS / 2)]!), Math.round(took[RUNS - 1]!)]);
+      raw[name] = took;
+      rows.push([name, runs, Math.round(took[Math.floor(runs / 2)]!), Math.round(took[runs - 1]!)]);
     }
   } finally {
     await agent.stop();
@@ -54,10 +58,11 @@ export async function bench(): Promise<BenchTable[]> {
     rmSync(relayDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return [{
+  const table: BenchTable = {
     title: 'Diagnostics: full run over the local API (target ≤ 5000 ms)',
     columns: ['scenario', 'runs', 'median ms', 'max ms'],
     rows,
     notes: ['Every check runs at once under its own deadline (RUN_BUDGET_MS 4700); a hanging plugin costs its own check only.'],
-  }];
+  };
+  return { tables: [table], data: raw };
 }
