@@ -7,13 +7,15 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Status, TunnelStatus } from '../../protocol/local.ts';
+import type { LoginLink, Status, TunnelStatus } from '../../protocol/local.ts';
+import { createActivity } from './activity.ts';
+import { configure } from './configure.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
-import { createProbe, type ProbeOptions } from './front/probe.ts';
+import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
@@ -39,6 +41,8 @@ export interface Agent {
   status(): Status;
   /** Where the local API listens and the token it wants. */
   readonly api: { url: string; token: string };
+  /** A new one-time link that opens the UI in a browser (GET /login?once=…). */
+  loginLink(): LoginLink;
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
   /** Stops every part, logs the plugin session out, removes local-api.json. */
@@ -63,9 +67,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const front = probe.status();
     return { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
   };
-  const publish = () => api?.publish(status());
+  const activity = createActivity();
+  const publish = () => {
+    const now = status();
+    for (const item of activity.observe(now.front, now.tunnel, new Date(clock.now()).toISOString())) api?.broadcast({ type: 'activity', item });
+    api?.publish(now);
+  };
 
-  const probe = createProbe({
+  const makeProbe = (): Probe => createProbe({
     frontUrl: settings.frontUrl,
     moduleId: settings.moduleId,
     intervalMs: settings.probeIntervalMs,
@@ -83,6 +92,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     ...opts.probe,
   });
+  let probe = makeProbe();
   const metrics = createMetrics(status);
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
@@ -121,9 +131,26 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   }
 
   // The API first: if its port is taken, nothing else has been started.
+  const settingsApi = configure(settings, {
+    // Plugin address, module or interval changed: a new probe (one session, one origin) replaces the old.
+    async front() {
+      const old = probe;
+      probe = makeProbe();
+      probe.start();
+      await old.stop();
+      publish();
+    },
+    // Proxy changed: reconnect through it.
+    tunnel() {
+      const device = loadDevice(settings.dataDir);
+      if (device) connect(device);
+    },
+  });
   api = await startApi({
-    port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
+    port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
     pair: (code, relayUrl) => agentPair(code, relayUrl),
+    settings: settingsApi,
+    activity: (limit) => activity.list(limit),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
@@ -162,6 +189,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   return {
     status,
     api: { url: api.url, token },
+    loginLink: () => api!.loginLink(),
     pair: agentPair,
     stop() {
       stopping ??= (async () => {

@@ -7,8 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fetch } from 'undici';
 import os from 'node:os';
-import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
-import { startAgent } from './agent.ts';
+import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -25,12 +24,14 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   evva-companion pair КОД --relay-url URL [--data-dir DIR] [--proxy URL]
   evva-companion status   [--data-dir DIR] [--json]
   evva-companion discover [--json]
+  evva-companion login    [--data-dir DIR]
   evva-companion --help | --version
 
 Команды:
   run        запустить компаньон (проверка плагина, связь с EVVA, локальный API на 127.0.0.1:9142)
   pair КОД   привязать компаньон к заведению в EVVA по коду (код выдаёт EVVA, действует 15 минут)
   status     показать состояние запущенного компаньона
+  login      выдать новую ссылку для входа в интерфейс (браузер на этом компьютере)
   discover   найти плагин Front Web API на этом компьютере
 
 Параметры:
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await run(flags);
       case 'status': return await status(flags, values.json ?? false);
       case 'discover': return await find(values.json ?? false);
+      case 'login': return await login(flags);
       case 'pair': {
         if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
         return await pairCommand(flags, rest[0]);
@@ -116,6 +118,8 @@ async function run(flags: SettingsFlags): Promise<number> {
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
   let agent;
   try {
+    // Loaded here, not at the top: `status` and `pair` then start without the agent's dependencies.
+    const { startAgent } = await import('./agent.ts');
     agent = await startAgent({ settings, logger: log });
   } catch (e) {
     log.error((e as Error).message);
@@ -124,6 +128,7 @@ async function run(flags: SettingsFlags): Promise<number> {
   }
   console.log(`Компаньон запущен. Локальный API: ${agent.api.url} (токен в ${path.join(settings.dataDir, LOCAL_API_FILE)})`);
   console.log(`Состояние: evva-companion status --data-dir "${settings.dataDir}"`);
+  console.log(`Открыть интерфейс в браузере (ссылка действует один раз, 10 минут): ${agent.loginLink().url}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
     process.once('SIGINT', () => stop('SIGINT'));
@@ -182,6 +187,23 @@ function runningAgent(dataDir: string): LocalApiFile | null {
     return raw === null ? null : LocalApiFile.parse(raw);
   } catch {
     return null;
+  }
+}
+
+/** Asks the running companion for a one-time login link and prints it. */
+async function login(flags: SettingsFlags): Promise<number> {
+  const settings = loadSettings(flags);
+  const info = runningAgent(settings.dataDir);
+  const notRunning = () => { console.error(`Компаньон не запущен. Запустите: evva-companion run --data-dir "${settings.dataDir}"`); return 3; };
+  if (!info) return notRunning();
+  try {
+    const res = await fetch(`${info.url}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
+    if (res.status !== 200) return notRunning();
+    const link = LoginLink.parse(await res.json());
+    console.log(`Откройте в браузере на этом компьютере (ссылка действует один раз, ${Math.round(link.expiresInSec / 60)} минут):\n${link.url}`);
+    return 0;
+  } catch {
+    return notRunning();
   }
 }
 

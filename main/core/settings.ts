@@ -36,6 +36,8 @@ export const SettingsFile = z.strictObject({
   relayUrl: z.string().url().nullable().optional(),
   proxy: z.string().url().nullable().optional(),
   allowInsecure: z.boolean().optional(),
+  /** The UI's language (the desktop app and the browser UI share it). */
+  language: z.enum(['ru', 'en']).optional(),
   tunnel: z.strictObject({
     allowMethods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).optional(),
     maxRequestBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
@@ -52,6 +54,7 @@ export interface Settings {
   moduleId: string;
   probeIntervalMs: number;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  language: 'ru' | 'en';
   relayUrl: string | null;
   proxy: string | null;
   allowInsecure: boolean;
@@ -85,9 +88,12 @@ export const DEFAULTS = {
 
 /** A settings problem a person can fix: names the field and the source. */
 export class SettingsError extends Error {
-  constructor(message: string) {
+  /** The fields at fault (top-level names), when known. */
+  readonly fields: string[];
+  constructor(message: string, fields: string[] = []) {
     super(message);
     this.name = 'SettingsError';
+    this.fields = fields;
   }
 }
 
@@ -145,6 +151,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     moduleId: merged.moduleId ?? DEFAULTS.moduleId,
     probeIntervalMs: (merged.probeIntervalSec ?? DEFAULTS.probeIntervalSec) * 1000,
     logLevel: merged.logLevel ?? DEFAULTS.logLevel,
+    language: merged.language ?? 'ru',
     relayUrl: merged.relayUrl ?? null,
     proxy: merged.proxy ?? null,
     allowInsecure: merged.allowInsecure ?? false,
@@ -164,6 +171,11 @@ const NAMES: Record<string, string> = {
   logLevel: 'logLevel (EVVA_LOG_LEVEL, --log-level)',
 };
 
+/** Validates a whole settings.json value; throws SettingsError naming each bad field. */
+export function checkSettingsFile(value: unknown, where: string): SettingsFile {
+  return check(SettingsFile, value, where);
+}
+
 function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -172,7 +184,8 @@ function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string)
     const label = i.code === 'unrecognized_keys' ? `неизвестное поле «${i.keys.join('», «')}»` : `поле «${NAMES[field] ?? field}»`;
     return `${label}: ${i.code === 'unrecognized_keys' ? 'уберите его или исправьте опечатку' : translate(i)}`;
   });
-  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`);
+  const fields = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : [String(i.path[0] ?? '')]));
+  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`, fields);
 }
 
 function translate(i: z.core.$ZodIssue): string {
