@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Integration tests start real servers on loopback ports; keep runs bounded and readable.
     pool: 'forks',
+    // The bins run the TypeScript source in tests (tsx), never a possibly stale dist/.
+    env: { EVVA_FROM_SOURCE: '1' },
     reporters: ['default'],
   },
 });

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript source directly (tsx), so the bin works right after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled JavaScript (dist/node, built by `npm run build`, which `npm ci` runs via `prepare`).
+// EVVA_FROM_SOURCE=1 runs the TypeScript source through tsx instead: the tests do, so they never run a stale build.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../sim/cli.ts');
+const compiled = new URL('../dist/node/sim.js', import.meta.url);
+if (process.env.EVVA_FROM_SOURCE === '1' || !existsSync(compiled)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../sim/cli.ts');
+} else {
+  await import(compiled.href);
+}

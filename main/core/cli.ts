@@ -5,15 +5,10 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fetch } from 'undici';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
-import { discover } from './front/discovery.ts';
-import { explain } from './front/errors.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
-import { createLog } from './log.ts';
 import { loadSettings, SettingsError, type SettingsFlags } from './settings.ts';
-import { pair } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import { VERSION } from './version.ts';
 
@@ -114,6 +109,8 @@ function translateParseError(e: Error): string {
 async function run(flags: SettingsFlags): Promise<number> {
   const settings = loadSettings(flags);
   ensureWritableDir(settings.dataDir);
+  // Heavy parts load only for the commands that use them, so `status` starts fast (global fetch, no winston or undici).
+  const { createLog } = await import('./log.ts');
   const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: true });
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
   let agent;
@@ -165,6 +162,7 @@ async function pairCommand(flags: SettingsFlags, code: string): Promise<number> 
       // The running companion did not answer: pair directly below; it picks the pairing up on restart.
     }
   }
+  const { pair } = await import('./tunnel/pair.ts');
   if (!relayUrl) return fail({ code: 'relay_url_missing', message: 'Не указан адрес сервера EVVA.', hint: 'Добавьте --relay-url https://… (адрес даёт EVVA вместе с кодом).' });
   try {
     const ok = await pair({
@@ -254,6 +252,8 @@ export function describe(s: Status): string {
 }
 
 async function find(json: boolean): Promise<number> {
+  const { discover } = await import('./front/discovery.ts');
+  const { explain } = await import('./front/errors.ts');
   const r = await discover();
   if (json) {
     console.log(JSON.stringify({
