@@ -108,7 +108,8 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
         : front.since ? t.card.frontDownSince(time(front.since)) : (say(front.error) ?? t.card.frontChecking),
       detail: front.state === 'up'
         ? [front.version ? t.card.frontVersion(front.version) : null, front.source === 'discovery' ? t.card.frontFound : front.source === 'settings' ? t.card.frontSet : null].filter(Boolean).join(' · ') || null
-        : front.state === 'unknown' ? null : (en ? say(front.error) : front.error?.hint ?? say(front.error)),
+        // The hero above already says what to do; the card says what happened.
+        : front.state === 'unknown' ? null : say(front.error),
     },
     {
       id: 'tunnel', title: t.card.tunnel,

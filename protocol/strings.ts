@@ -61,7 +61,7 @@ const ru = {
     title: 'Последние события',
     all: 'Весь журнал',
     empty: 'Пока событий нет.',
-    front: { up: 'iikoFront снова отвечает', down: 'iikoFront перестал отвечать', unlicensed: 'У плагина iikoFront нет лицензии', unknown: 'Проверяем iikoFront' } as Record<string, string>,
+    front: { up: 'iikoFront отвечает', down: 'iikoFront перестал отвечать', unlicensed: 'У плагина iikoFront нет лицензии', unknown: 'Проверяем iikoFront' } as Record<string, string>,
     tunnel: { connected: 'Связь с EVVA есть', connecting: 'Подключаемся к EVVA', offline: 'Связь с EVVA потеряна', unpaired: 'Компаньон не привязан к заведению' } as Record<string, string>,
   },
   setup: {
@@ -237,7 +237,7 @@ const en: Strings = {
     title: 'Recent events',
     all: 'Full journal',
     empty: 'No events yet.',
-    front: { up: 'iikoFront answers again', down: 'iikoFront stopped answering', unlicensed: 'The iikoFront plugin has no licence', unknown: 'Checking iikoFront' },
+    front: { up: 'iikoFront answers', down: 'iikoFront stopped answering', unlicensed: 'The iikoFront plugin has no licence', unknown: 'Checking iikoFront' },
     tunnel: { connected: 'Link to EVVA is up', connecting: 'Connecting to EVVA', offline: 'Link to EVVA lost', unpaired: 'Not paired with a venue' },
   },
   setup: {

@@ -189,6 +189,7 @@ function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string)
 }
 
 function translate(i: z.core.$ZodIssue): string {
+  if (i.code === 'invalid_format' && i.format === 'url') return 'нужен адрес вида http://хост:порт (например http://proxy:3128)';
   if (i.code === 'custom' || i.code === 'invalid_format') return i.message;
   if (i.code === 'invalid_type') return `неверный тип значения (${i.message})`;
   if (i.code === 'too_small' || i.code === 'too_big') return `значение вне допустимых границ (${i.message})`;
