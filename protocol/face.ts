@@ -175,3 +175,14 @@ export function hhmm(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? '—' : `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }
+
+/** The plain-text report for support (copied from the tray or the Диагностика screen). */
+export function reportOf(status: Status, lang: Lang, at: string = new Date().toISOString()): string {
+  const face = faceOf(status, lang);
+  const t = strings(lang);
+  return [
+    `${t.appName} ${status.version} — ${at}`,
+    face.sentence,
+    ...face.cards.map((c) => `- ${c.title}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`),
+  ].join('\n');
+}

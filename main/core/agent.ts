@@ -32,6 +32,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** Every live message the local API sends (status, activity), for a host such as the desktop shell. */
+  onLive?(message: { type: string; [field: string]: unknown }): void;
   /** Overrides for tests (shorter heartbeats, backoff). */
   tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
 }
@@ -45,6 +47,8 @@ export interface Agent {
   loginLink(): LoginLink;
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
+  /** Drops the link to EVVA and connects again now (the tray's «Переподключить»); false when not paired. */
+  reconnect(): boolean;
   /** Stops every part, logs the plugin session out, removes local-api.json. */
   stop(): Promise<void>;
 }
@@ -70,8 +74,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const activity = createActivity();
   const publish = () => {
     const now = status();
-    for (const item of activity.observe(now.front, now.tunnel, new Date(clock.now()).toISOString())) api?.broadcast({ type: 'activity', item });
+    for (const item of activity.observe(now.front, now.tunnel, new Date(clock.now()).toISOString())) {
+      api?.broadcast({ type: 'activity', item });
+      opts.onLive?.({ type: 'activity', item });
+    }
     api?.publish(now);
+    opts.onLive?.({ type: 'status', status: now });
   };
 
   const makeProbe = (): Probe => createProbe({
@@ -190,6 +198,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status,
     api: { url: api.url, token },
     loginLink: () => api!.loginLink(),
+    reconnect() {
+      const device = loadDevice(settings.dataDir);
+      if (!device) return false;
+      connect(device);
+      return true;
+    },
     pair: agentPair,
     stop() {
       stopping ??= (async () => {

@@ -5,7 +5,7 @@
  * endpoint (404), it says so and shows only what the status already knows.
  */
 import { useEffect, useRef, useState } from 'react';
-import { faceOf, hhmm, type Tone } from '../../../protocol/face.ts';
+import { faceOf, hhmm, reportOf, type Tone } from '../../../protocol/face.ts';
 import type { Status } from '../../../protocol/local.ts';
 import type { Lang } from '../../../protocol/strings.ts';
 import { call, href } from '../api.ts';
@@ -39,13 +39,11 @@ function fromStatus(status: Status, lang: Lang): Check[] {
   return faceOf(status, lang).cards.map((c) => ({ id: c.id, title: c.title, tone: c.tone, message: c.state, fix: c.detail }));
 }
 
-function reportText(checks: Check[], status: Status, lang: Lang, t: ReturnType<typeof useT>['t']): string {
-  const face = faceOf(status, lang);
-  return [
-    `${t.appName} ${status.version} — ${new Date().toISOString()}`,
-    `${face.sentence}`,
-    ...checks.map((c) => `- ${c.title}: ${c.message}${c.fix ? ` (${c.fix})` : ''}`),
-  ].join('\n');
+/** The report: the diagnostics' own text when it sent one, else the status's cards as text. */
+function reportText(checks: Check[], status: Status, lang: Lang, fromStatus: boolean): string {
+  if (fromStatus) return reportOf(status, lang);
+  const [head] = reportOf(status, lang).split('\n');
+  return [head, faceOf(status, lang).sentence, ...checks.map((c) => `- ${c.title}: ${c.message}${c.fix ? ` (${c.fix})` : ''}`)].join('\n');
 }
 
 export function Diagnostics({ live }: { live: Live }) {
@@ -77,7 +75,7 @@ export function Diagnostics({ live }: { live: Live }) {
   };
 
   const checks = result?.checks ?? fromStatus(live.status!, lang);
-  const report = result?.text ?? reportText(checks, live.status!, lang, t);
+  const report = result?.text ?? reportText(checks, live.status!, lang, !result);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(report);
