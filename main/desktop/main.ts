@@ -54,6 +54,8 @@ if (!enableSingleInstance(app, () => void win.show())) {
 async function start(): Promise<void> {
   const store = openStore();
   const login = enableLoginItem(app);
+  // A POS PC must come back by itself after a reboot: the installed app starts at login unless someone turns it off.
+  if (app.isPackaged && !store.get('loginItemSet')) { login.set(true); store.set('loginItemSet', true); }
   const notices = createNotices('ru');
   const notify = enableNotifications({ Notification, icon: path.join(iconDir, 'icon.png'), open: (route) => void win.show(route) });
   const say = (title: string, body: string) => notify([{ kind: 'front_down', title, body, open: 'status' }]);
