@@ -98,18 +98,28 @@ export function createNotices(lang: Lang = 'ru', timing: NoticeTiming = DEFAULT_
   };
 }
 
+/** PaymentView states (protocol/events.ts) that mean "the cashier must close the order with EVVAP". */
+const TO_CLOSE = new Set(['awaiting_close', 'notified', 'pending-close']);
+
 /**
  * Reads a payment event from a live message, tolerating the feed's framing:
- * `{ type: 'payment', payment: {...} }` or the fields at the top. Null if it is not one.
+ * `{ type: 'payment', payment: {...} }`, the fields at the top, or a feed
+ * envelope `{ event: { eventType: 'PaymentUpdate', eventInfo: PaymentView } }`.
+ * Null if it is not one, or if the state needs nobody at the till.
  */
 export function paymentOf(message: unknown): PaymentEvent | null {
   if (!message || typeof message !== 'object') return null;
   const m = message as Record<string, unknown>;
-  if (typeof m.type !== 'string' || !m.type.includes('payment')) return null;
-  const p = (m.payment && typeof m.payment === 'object' ? m.payment : m) as Record<string, unknown>;
-  const kind = p.kind === 'mismatch' || p.state === 'mismatch' ? 'mismatch' : p.kind === 'awaiting_close' || p.state === 'awaiting_close' ? 'awaiting_close' : null;
-  const order = p.order ?? p.orderNumber;
+  const envelope = (m.event && typeof m.event === 'object' ? m.event : m) as Record<string, unknown>;
+  const isEnvelope = envelope.eventType === 'PaymentUpdate' && envelope.eventInfo && typeof envelope.eventInfo === 'object';
+  if (!isEnvelope && (typeof m.type !== 'string' || !m.type.includes('payment'))) return null;
+  const p = (isEnvelope ? envelope.eventInfo : m.payment && typeof m.payment === 'object' ? m.payment : m) as Record<string, unknown>;
+  const state = String(p.kind ?? p.state ?? '');
+  const kind = state === 'mismatch' ? 'mismatch' : TO_CLOSE.has(state) ? 'awaiting_close' : null;
+  // The order's number as the cashier sees it; the iiko order id only when no number was sent.
+  const order = p.orderNumber ?? p.order ?? p.orderId;
+  const id = p.paymentId ?? p.id;
   const amount = typeof p.amount === 'number' ? p.amount : Number(p.amount);
-  if (!kind || (typeof order !== 'string' && typeof order !== 'number') || !Number.isFinite(amount) || (typeof p.id !== 'string' && typeof p.id !== 'number')) return null;
-  return { id: String(p.id), kind, order: String(order), table: p.table === undefined || p.table === null ? null : String(p.table), amount };
+  if (!kind || (typeof order !== 'string' && typeof order !== 'number') || !Number.isFinite(amount) || (typeof id !== 'string' && typeof id !== 'number')) return null;
+  return { id: String(id), kind, order: String(order), table: p.table === undefined || p.table === null ? null : String(p.table), amount };
 }

@@ -70,5 +70,10 @@ describe('desktop notifications', () => {
     expect(paymentOf({ type: 'status', status: {} })).toBeNull();
     expect(paymentOf({ type: 'payment', payment: { id: 'a', kind: 'refund', order: '1', amount: 1 } })).toBeNull();
     expect(paymentOf('payment')).toBeNull();
+    // The feed's envelope with a PaymentView (protocol/events.ts).
+    const view = { paymentId: 'pay-1', orderId: '6f1c…', orderNumber: 23, table: '5', state: 'notified', amount: 1200, paidAt: '2026-11-28T12:00:00Z', updatedAt: '2026-11-28T12:00:01Z' };
+    expect(paymentOf({ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: view } })).toEqual({ id: 'pay-1', kind: 'awaiting_close', order: '23', table: '5', amount: 1200 });
+    expect(paymentOf({ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: { ...view, state: 'reconciled' } } })).toBeNull();
+    expect(paymentOf({ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: { ...view, state: 'mismatch' } } })!.kind).toBe('mismatch');
   });
 });

@@ -25,7 +25,7 @@ export function activityText(a: ActivityItem, lang: Lang): string {
 /** Which filter a streamed feed event belongs to, from its type or kind. */
 export function kindOf(e: LiveEvent): Kind | null {
   const inner = (e.body.event ?? e.body) as Record<string, unknown>;
-  const name = `${e.type} ${String(inner.kind ?? '')} ${String(inner.type ?? '')}`.toLowerCase();
+  const name = `${e.type} ${String(inner.kind ?? '')} ${String(inner.type ?? '')} ${String(inner.eventType ?? '')}`.toLowerCase();
   if (name.includes('payment')) return 'payments';
   if (name.includes('order')) return 'orders';
   if (name.includes('staff') || name.includes('shift')) return 'staff';
