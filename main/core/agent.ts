@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { LoginLink, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
 import { configure } from './configure.ts';
+import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { createCommands } from './commands.ts';
@@ -22,7 +23,7 @@ import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
 import { levelOf } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
-import { loadDevice, pair, type DeviceFile } from './tunnel/pair.ts';
+import { pair, type DeviceFile } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import type { Upstream } from './tunnel/upstream.ts';
 import { VERSION } from './version.ts';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** Seals the device token in device.json (the desktop app: Electron safeStorage). */
+  sealer?: Sealer;
   /** Every live message the local API sends (status, activity), for a host such as the desktop shell. */
   onLive?(message: { type: string; [field: string]: unknown }): void;
   /** Overrides for tests (shorter heartbeats, backoff). */
@@ -49,7 +52,7 @@ export interface Agent {
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
   /** Drops the link to EVVA and connects again now (the tray's «Переподключить»); false when not paired. */
-  reconnect(): boolean;
+  reconnect(): Promise<boolean>;
   /** Stops every part, logs the plugin session out, removes local-api.json. */
   stop(): Promise<void>;
 }
@@ -153,10 +156,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       publish();
     },
     // Proxy changed: reconnect through it.
-    tunnel() {
-      const device = loadDevice(settings.dataDir);
-      if (device) connect(device);
-    },
+    tunnel() { void connectSaved().catch(() => undefined); },
   });
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
@@ -166,9 +166,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
-  try {
-    const device = loadDevice(settings.dataDir);
+  /** Connects with the saved pairing, if any; true when there was one. */
+  async function connectSaved(): Promise<boolean> {
+    const device = await readDevice(settings.dataDir, opts.sealer, logger);
     if (device) connect(device);
+    return device !== null;
+  }
+  try {
+    await connectSaved();
   } catch (e) {
     if (!(e instanceof TunnelError)) throw e;
     logger.warn('pairing file unusable', { code: e.problem.code });
@@ -192,8 +197,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure, ...(opts.tunnel?.ca ? { ca: opts.tunnel.ca } : {}),
     });
     logger.info('paired', { venueId: done.venueId, relay: done.relayUrl });
-    const device = loadDevice(settings.dataDir);
-    if (device) connect(device);
+    await connectSaved();
     return done;
   }
 
@@ -202,12 +206,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status,
     api: { url: api.url, token },
     loginLink: () => api!.loginLink(),
-    reconnect() {
-      const device = loadDevice(settings.dataDir);
-      if (!device) return false;
-      connect(device);
-      return true;
-    },
+    reconnect: () => connectSaved(),
     pair: agentPair,
     stop() {
       stopping ??= (async () => {

@@ -9,6 +9,7 @@ import { startAgent } from '../core/agent.ts';
 import { ensureWritableDir } from '../core/files.ts';
 import { createLog } from '../core/log.ts';
 import { loadSettings } from '../core/settings.ts';
+import { remoteSealer } from './secrets.ts';
 
 interface ParentPort {
   postMessage(message: unknown): void;
@@ -24,13 +25,17 @@ ensureWritableDir(settings.dataDir);
 const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: false });
 process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
 
+// The device token is sealed by the shell (safeStorage); answers to our requests arrive on the same port.
+const sealer = remoteSealer((m) => port.postMessage(m));
+port.on('message', ({ data }) => sealer.receive(data));
+
 try {
-  const agent = await startAgent({ settings, logger: log, onLive: (m) => port.postMessage(m) });
+  const agent = await startAgent({ settings, logger: log, sealer, onLive: (m) => port.postMessage(m) });
   port.postMessage({ type: 'ready', url: agent.api.url, token: agent.api.token, dataDir: settings.dataDir });
   port.postMessage({ type: 'status', status: agent.status() });
   port.on('message', ({ data }) => {
     const type = (data as { type?: unknown } | null)?.type;
-    if (type === 'reconnect') agent.reconnect();
+    if (type === 'reconnect') void agent.reconnect().catch((e: Error) => log.warn('reconnect failed', { error: e.message }));
     if (type === 'stop') void agent.stop().then(() => log.close()).then(() => process.exit(0));
   });
 } catch (e) {

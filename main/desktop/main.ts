@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, clipboard, ipcMain, Menu, Notification, session, shell, Tray, utilityProcess } from 'electron';
+import { app, BrowserWindow, clipboard, ipcMain, Menu, Notification, safeStorage, session, shell, Tray, utilityProcess } from 'electron';
 import { reportOf } from '../../protocol/face.ts';
 import type { Status } from '../../protocol/local.ts';
 import { strings } from '../../protocol/strings.ts';
@@ -17,6 +17,7 @@ import { enableIpc } from './ipc.ts';
 import { enableLoginItem, startedHidden } from './login.ts';
 import { enableNotifications } from './notify.ts';
 import { enableSingleInstance } from './single.ts';
+import { answerVault, createVault } from './secrets.ts';
 import { openStore } from './store.ts';
 import { enableTray } from './tray.ts';
 import { enableWindow } from './window.ts';
@@ -82,11 +83,13 @@ async function start(): Promise<void> {
     setStartAtLogin: (on) => { const now = login.set(on); tray.update(last); return now; },
   });
 
+  const vault = createVault(safeStorage);
   core = startCore({
     fork: (entry, args, options) => utilityProcess.fork(entry, args, options),
     entry: path.join(root, 'dist/node/desktop-core.js'),
     args: ['--data-dir', dataDir],
-    onMessage: (m) => {
+    onMessage: (m, child) => {
+      if (answerVault(vault, m, (reply) => child.postMessage(reply))) return;
       if (m.type === 'ready') {
         const fresh = !api || api.url !== m.url || api.token !== m.token;
         api = { url: String(m.url), token: String(m.token) };

@@ -57,6 +57,12 @@ const h = vi.hoisted(() => {
     session: { defaultSession: { cookies: { set: async (c: any) => { state.cookies.push(c); } } } },
     ipcMain: { handle: (c: string, f: any) => handlers.set(c, f), on: (c: string, f: any) => handlers.set(c, f) },
     utilityProcess: { fork: (entry: string, args: string[]) => new Child(entry, args) },
+    // A stand-in for DPAPI: reversible, and visibly not the plain text.
+    safeStorage: {
+      isAsyncEncryptionAvailable: async () => true,
+      encryptStringAsync: async (s: string) => Buffer.from(`dpapi:${s}`),
+      decryptStringAsync: async (b: Buffer) => ({ result: b.toString().replace(/^dpapi:/, ''), shouldReEncrypt: false }),
+    },
   };
   return { state, electron, handlers };
 });
@@ -150,6 +156,18 @@ describe('the desktop app', () => {
     expect(h.state.clipboard).toContain('iikoFront: Отвечает · порт 9042');
     core.emit('message', { type: 'payment', payment: { id: 'p9', kind: 'awaiting_close', order: '23', table: '5', amount: 1200 } });
     expect(h.state.notes.at(-1)).toMatchObject({ title: 'Оплата через EVVA: закройте заказ', body: 'Заказ №23, стол 5: оплачено через EVVA 1 200 ₽ — закройте заказ типом оплаты EVVAP' });
+  });
+
+  it('seals the device token for the core with safeStorage and opens it again', async () => {
+    const { core } = await launch();
+    core.emit('message', { type: 'seal', id: 1, text: 'evd_secret-token' });
+    await until(() => core.sent.some((m: { type: string }) => m.type === 'sealed'));
+    const sealed = core.sent.find((m: { type: string }) => m.type === 'sealed');
+    expect(sealed.id).toBe(1);
+    expect(Buffer.from(sealed.text, 'base64').toString()).toBe('dpapi:evd_secret-token');
+    core.emit('message', { type: 'open', id: 2, text: sealed.text });
+    await until(() => core.sent.some((m: { type: string; id: number }) => m.type === 'sealed' && m.id === 2));
+    expect(core.sent.find((m: { id: number }) => m.id === 2).text).toBe('evd_secret-token');
   });
 
   it('turns start-at-login on from the tray with --hidden', async () => {
