@@ -6,6 +6,9 @@
  */
 import type { Status } from './local.ts';
 import { strings, type Lang } from './strings.ts';
+import { portOf } from './url.ts';
+
+export { portOf };
 
 /** green: working; amber: degraded but relaying; red: not relaying; grey: not set up. */
 export type Tone = 'green' | 'amber' | 'red' | 'grey';
@@ -49,17 +52,6 @@ export function feedOf(status: Status): FeedView | null {
     relayedToday: num(o.relayedToday), awaitingClose: num(o.awaitingClose), mismatches: num(o.mismatches),
     lastEventAt: typeof o.lastEventAt === 'string' ? o.lastEventAt : null,
   };
-}
-
-/** The plugin's port from its URL, or null. */
-export function portOf(url: string | null): string | null {
-  if (!url) return null;
-  try {
-    const u = new URL(url);
-    return u.port || (u.protocol === 'https:' ? '443' : '80');
-  } catch {
-    return null;
-  }
 }
 
 /** Reads the status as the UI and tray show it; `time` formats an ISO time as HH:MM. */
