@@ -37,7 +37,7 @@ export interface Face {
   /** One sentence saying what to do, for amber and red. */
   todo: string | null;
   /** Which button helps: open diagnostics, go to setup, or nothing. */
-  action: 'diagnostics' | 'setup' | null;
+  action: 'diagnostics' | 'setup' | 'journal' | null;
   cards: Card[];
 }
 
@@ -80,11 +80,11 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
     tone = 'red'; sentence = t.sentence.offline; since = tunnel.since; action = 'diagnostics';
     todo = (!en && tunnel.error?.hint) || t.todo.offline;
   } else if (tunnel.state === 'connecting') {
-    tone = 'amber'; sentence = t.sentence.connecting; since = tunnel.since;
+    tone = 'amber'; sentence = t.sentence.connecting; since = tunnel.since; todo = t.todo.connecting;
   } else if (front.state === 'unknown') {
     tone = 'amber'; sentence = t.sentence.frontChecking;
   } else if (feed?.awaitingClose) {
-    tone = 'amber'; sentence = t.sentence.payments(feed.awaitingClose);
+    tone = 'amber'; sentence = t.sentence.payments(feed.awaitingClose); todo = t.todo.payments; action = 'journal';
   } else {
     tone = 'green'; sentence = t.sentence.ok; since = latest(front.since, tunnel.since);
   }

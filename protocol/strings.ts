@@ -26,6 +26,8 @@ const ru = {
     frontDown: 'Проверьте, что iikoFront запущен на этом компьютере. Если запущен — откройте Диагностику.',
     unpaired: 'Получите код привязки в EVVA и введите его в разделе «Настройка».',
     offline: 'Проверьте интернет на этом компьютере. Компаньон переподключится сам.',
+    connecting: 'Обычно это занимает несколько секунд. Если дольше минуты — проверьте интернет на этом компьютере.',
+    payments: 'Закройте эти заказы в iikoFront типом оплаты EVVAP — какие именно, видно в Журнале.',
   },
   card: {
     front: 'iikoFront',
@@ -202,6 +204,8 @@ const en: Strings = {
     frontDown: 'Check that iikoFront is running on this PC. If it is, open Diagnostics.',
     unpaired: 'Get a pairing code from EVVA and enter it under “Setup”.',
     offline: 'Check this PC’s internet connection. The companion reconnects by itself.',
+    connecting: 'This usually takes a few seconds. If it takes over a minute, check this PC’s internet connection.',
+    payments: 'Close these orders in iikoFront with payment type EVVAP — the Journal shows which.',
   },
   card: {
     front: 'iikoFront',

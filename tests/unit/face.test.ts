@@ -28,6 +28,7 @@ describe('how the status reads to a person', () => {
     const s = base();
     s.tunnel = { ...s.tunnel, state: 'connecting', reconnects: 3 };
     expect(faceOf(s, 'ru').cards[1]).toMatchObject({ tone: 'amber', state: 'Переподключение… попытка 3' });
+    expect(faceOf(s, 'ru').todo).toContain('проверьте интернет');
     s.tunnel = { ...s.tunnel, state: 'offline', error: { code: 'token_refused', message: 'не принял ключ' } };
     expect(faceOf(s, 'ru')).toMatchObject({ tone: 'red', sentence: 'Привязка отозвана: получите новый код в EVVA', action: 'setup' });
   });
@@ -44,7 +45,8 @@ describe('how the status reads to a person', () => {
     s.feed = { relayedToday: 148, lastEventAt: '2026-11-28T12:31:00Z', awaitingClose: 1 };
     const f = faceOf(s, 'ru', time);
     expect(f.cards[3]).toMatchObject({ tone: 'amber', state: 'Передано сегодня: 148 · последний 12:31', detail: 'Ждут закрытия: 1' });
-    expect(f).toMatchObject({ tone: 'amber', sentence: 'Оплат ждут закрытия: 1' });
+    expect(f).toMatchObject({ tone: 'amber', sentence: 'Оплат ждут закрытия: 1', action: 'journal' });
+    expect(f.todo).toContain('EVVAP');
     s.feed = { awaitingClose: 0 };
     expect(faceOf(s, 'ru').cards[3]).toMatchObject({ state: 'нет данных', detail: 'Нет оплат, ждущих закрытия' });
   });

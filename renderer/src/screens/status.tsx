@@ -20,6 +20,8 @@ export function StatusScreen({ live, go }: { live: Live; go(r: Route): void }) {
             <div className="actions">
               {face.action === 'setup'
                 ? <Button kind="primary" onClick={() => go('setup')}>{t.nav.setup}</Button>
+                : face.action === 'journal'
+                ? <Button kind="primary" onClick={() => go('journal')}>{t.nav.journal}</Button>
                 : <><Button kind="primary" onClick={() => go('diagnostics')}>{t.common.openDiag}</Button><Button onClick={() => void live.refresh()}>{t.common.retry}</Button></>}
             </div>
           ) : null}
