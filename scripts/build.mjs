@@ -18,6 +18,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const at = (p) => path.join(root, p);
 const pkg = JSON.parse(fs.readFileSync(at('package.json'), 'utf8'));
 // Dependencies stay outside the bundles (native better-sqlite3, and npm keeps them installed anyway).
+// zod is bundled: loading its ~100 module files was a large part of `evva-companion status`'s start-up.
 const bundled = new Set(['zod']);
 const deps = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {}), 'electron'];
 const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || deps.some((d) => !bundled.has(d) && (id === d || id.startsWith(`${d}/`)));
@@ -41,6 +42,8 @@ const nodeEntries = {
 };
 await build({
   configFile: false, logLevel: quiet, root,
+  // Vite externalizes every dependency of an SSR build by default; zod is pulled in.
+  ssr: { noExternal: [...bundled] },
   build: {
     ssr: true, outDir: at('dist/node'), emptyOutDir: true, target: 'node20', sourcemap: true, minify: false,
     rollupOptions: {

@@ -3,7 +3,6 @@
  * plugin simulator and the real relay, each started through its bin. Saves a
  * screenshot of every screen in Russian and English under tests/ui/screenshots/.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,8 +46,7 @@ const sentence = (page: Page, text: string, timeout = 30_000) => page.getByTestI
 const nav = (page: Page, name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
 
 beforeAll(async () => {
-  // The companion (run from source here) serves dist/renderer: build it fresh so the test sees this UI.
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+  // The companion (run from source here) serves dist/renderer, built fresh by tests/build.ts.
   fs.rmSync(path.join(ROOT, 'tests/ui/screenshots'), { recursive: true, force: true });
   browser = await launch();
   sim = await startSim();
