@@ -75,17 +75,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const status = (): Status => {
     const front = probe.status();
-    return { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
+    // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
+    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
+    return { level: levelOf(front, t), version: VERSION, startedAt, front, tunnel: t };
   };
+  let published = '';
   const activity = createActivity();
+  /** Pushes the status to live clients (and the desktop shell) when something a person would notice changed (not a new latency or round trip). */
   const publish = () => {
-    const now = status();
-    for (const item of activity.observe(now.front, now.tunnel, new Date(clock.now()).toISOString())) {
+    const s = status();
+    const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null } });
+    if (key === published) return;
+    published = key;
+    for (const item of activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString())) {
       api?.broadcast({ type: 'activity', item });
       opts.onLive?.({ type: 'activity', item });
     }
-    api?.publish(now);
-    opts.onLive?.({ type: 'status', status: now });
+    api?.publish(s);
+    opts.onLive?.({ type: 'status', status: s });
   };
 
   const makeProbe = (): Probe => createProbe({
@@ -94,6 +101,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     intervalMs: settings.probeIntervalMs,
     clock,
     logger,
+    frontSource: ({ file: 'settings', env: 'env', flag: 'flag' } as const)[settings.sources.frontUrl as 'file' | 'env' | 'flag'] ?? 'settings',
     onChange: (front) => {
       // The relay stores what it is told; tell it when the plugin's state changes,
       // not on every check's new latency (the local API still gets every check).

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { writePrivateFile } from './files.ts';
-import { checkSettingsFile, DEFAULTS, readSettingsFile, SETTINGS_FILE, SettingsError, type Settings, type SettingsFile } from './settings.ts';
+import { checkSettingsFile, DEFAULTS, maskUrl, readSettingsFile, SETTINGS_FILE, SettingsError, type Settings, type SettingsFile } from './settings.ts';
 
 /** Fields the UI may change, and what applying each one takes. */
 export const EDITABLE = {
@@ -29,17 +29,7 @@ export interface UpdateResult extends SettingsView {
 }
 
 /** Shows a proxy URL without its password. */
-export function hidePassword(url: string | null): string | null {
-  if (!url) return url;
-  try {
-    const u = new URL(url);
-    if (!u.password) return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+const hidePassword = (url: string | null | undefined): string | null => (url ? maskUrl(url) : null);
 
 /** Binds the settings API to the agent's live settings object and its re-apply hooks. */
 export function configure(settings: Settings, apply: { front(): Promise<void>; tunnel(): void }) {

@@ -171,7 +171,7 @@ describe('settings from the UI', () => {
   it('never shows a proxy password, and keeps it when the form sends the hidden one back', async () => {
     await call('PUT', '/api/settings', { proxy: 'http://user:secret@127.0.0.1:3128' });
     const r = await call('GET', '/api/settings');
-    expect(r.body.values.proxy).toBe('http://user:***@127.0.0.1:3128/');
+    expect(r.body.values.proxy).toBe('http://user:***@127.0.0.1:3128');
     expect(JSON.stringify(r.body)).not.toContain('secret');
     await call('PUT', '/api/settings', { proxy: r.body.values.proxy });
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).proxy).toBe('http://user:secret@127.0.0.1:3128');
