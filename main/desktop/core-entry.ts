@@ -16,6 +16,9 @@ interface ParentPort {
   on(event: 'message', listener: (event: { data: unknown }) => void): void;
 }
 
+/** How often the tray's numbers (plugin latency, tunnel round trip) are refreshed. */
+const TOOLTIP_REFRESH_MS = 15_000;
+
 const port = (process as unknown as { parentPort?: ParentPort }).parentPort;
 if (!port) throw new Error('desktop-core runs only inside the desktop app (utilityProcess)');
 
@@ -33,6 +36,8 @@ try {
   const agent = await startAgent({ settings, logger: log, sealer, onLive: (m) => port.postMessage(m) });
   port.postMessage({ type: 'ready', url: agent.api.url, token: agent.api.token, dataDir: settings.dataDir });
   port.postMessage({ type: 'status', status: agent.status() });
+  // Live pushes skip latency-only changes; the tray's tooltip shows the numbers, so refresh it now and then.
+  setInterval(() => port.postMessage({ type: 'status', status: agent.status() }), TOOLTIP_REFRESH_MS).unref();
   port.on('message', ({ data }) => {
     const type = (data as { type?: unknown } | null)?.type;
     if (type === 'reconnect') void agent.reconnect().catch((e: Error) => log.warn('reconnect failed', { error: e.message }));
