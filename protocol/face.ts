@@ -41,6 +41,8 @@ export interface Face {
   cards: Card[];
 }
 
+/** Whole milliseconds for people (the core measures fractions). */
+const ms = (v: number | null): number | null => (v === null ? null : Math.round(v));
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** The feed block if the core sends one; null when it does not. */
@@ -94,7 +96,7 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
     {
       id: 'front', title: t.card.front,
       tone: front.state === 'up' ? 'green' : front.state === 'unknown' ? 'amber' : 'red',
-      state: front.state === 'up' ? t.card.frontUp(port ?? '—', front.latencyMs)
+      state: front.state === 'up' ? t.card.frontUp(port ?? '—', ms(front.latencyMs))
         : front.state === 'unknown' ? t.card.frontChecking
         : front.state === 'unlicensed' ? t.card.frontUnlicensed
         : front.since ? t.card.frontDownSince(time(front.since)) : (say(front.error) ?? t.card.frontChecking),
@@ -107,7 +109,7 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
       id: 'tunnel', title: t.card.tunnel,
       tone: revoked ? 'red' : tunnel.state === 'connected' ? 'green' : tunnel.state === 'connecting' ? 'amber' : tunnel.state === 'offline' ? 'red' : 'grey',
       state: revoked ? t.card.tunnelRevoked
-        : tunnel.state === 'connected' ? t.card.tunnelUp(tunnel.rttMs)
+        : tunnel.state === 'connected' ? t.card.tunnelUp(ms(tunnel.rttMs))
         : tunnel.state === 'connecting' ? t.card.tunnelConnecting(tunnel.reconnects)
         : tunnel.state === 'offline' ? (say(tunnel.error) ?? t.card.tunnelOffline) : t.card.tunnelUnpaired,
       detail: tunnel.state === 'connected' && tunnel.venueId ? t.card.tunnelVenue(tunnel.venueId)
@@ -151,7 +153,7 @@ export function tooltipOf(status: Status, lang: Lang = 'ru'): string {
   const face = faceOf(status, lang);
   const t = strings(lang);
   const line = face.tone === 'green'
-    ? t.tray.tooltip(face.sentence, portOf(status.front.url), status.tunnel.rttMs)
+    ? t.tray.tooltip(face.sentence, portOf(status.front.url), ms(status.tunnel.rttMs))
     : t.tray.tooltip(face.sentence, null, null);
   return line.length <= 60 ? line : `${line.slice(0, 59)}…`;
 }

@@ -16,6 +16,13 @@ describe('how the status reads to a person', () => {
     expect(f.cards.map((c) => c.state)).toEqual(['Отвечает · порт 9042 · 8 мс', 'Есть · 12 мс', 'Не нужен — связь идёт через EVVA', 'нет данных']);
   });
 
+  it('shows whole milliseconds', () => {
+    const s = base();
+    s.tunnel.rttMs = 5.4;
+    s.front.latencyMs = 13.6;
+    expect(faceOf(s, 'ru').cards.slice(0, 2).map((c) => c.state)).toEqual(['Отвечает · порт 9042 · 14 мс', 'Есть · 5 мс']);
+  });
+
   it('names the plugin problem in red, with what to do and the diagnostics button', () => {
     const s = base();
     s.front = { ...s.front, state: 'down', error: { code: 'unreachable', message: 'iikoFront не отвечает на порту 9042.', hint: 'Проверьте, что iikoFront запущен.' } };
