@@ -65,7 +65,7 @@ export function SettingsScreen() {
       <form onSubmit={(e) => void submit(e)} noValidate>
         {field('frontUrl', t.settings.frontUrl, t.settings.frontUrlHelp)}
         {field('moduleId', t.settings.moduleId, t.settings.moduleIdHelp)}
-        {field('relayUrl', t.settings.relayUrl)}
+        {field('relayUrl', t.settings.relayUrl, t.settings.relayUrlHelp)}
         {field('proxy', t.settings.proxy, t.settings.proxyHelp)}
         {field('probeIntervalSec', t.settings.probeIntervalSec, undefined, 'number')}
         {message ? <p id="settings-msg" className={message.ok ? 'ok-msg' : 'problem'} role={message.ok ? 'status' : 'alert'}>{message.text}</p> : null}
