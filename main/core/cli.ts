@@ -8,7 +8,6 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { verifyCompanion } from './api/proof.ts';
-import { parseErrorText } from './messages.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import {
   effectiveValue, loadSettings, maskUrl, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
@@ -72,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   } catch (e) {
-    return usage(translateParseError(e as Error));
+    return usage(await translateParseError(e as Error));
   }
   const { values, positionals } = parsed;
   if (values.version) { console.log(VERSION); return 0; }
@@ -134,7 +133,9 @@ function usage(message: string): number {
   return 2;
 }
 
-function translateParseError(e: Error): string {
+/** Loaded only on a usage error: the bundler groups messages.ts with the plugin client (undici), which `status` must not load. */
+async function translateParseError(e: Error): Promise<string> {
+  const { parseErrorText } = await import('./messages.ts');
   return parseErrorText(e.message);
 }
 

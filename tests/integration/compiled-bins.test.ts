@@ -40,6 +40,10 @@ describe('compiled bins', () => {
       if (!out.includes('работает')) await new Promise((r) => setTimeout(r, 250));
     }
     expect(out).toContain('iikoFront (плагин Front Web API): работает');
+    // status stays light: none of the agent's heavy dependencies is loaded (NODE_DEBUG=esm lists every module).
+    const loaded = (await runBin('evva-companion.js', ['status', '--data-dir', dir], { ...compiled, NODE_DEBUG: 'esm' })).out;
+    expect(loaded).toContain('dist/node/companion.js');
+    for (const heavy of ['undici', 'winston', 'express', '/ws/', 'better-sqlite3']) expect(loaded).not.toContain(`node_modules/${heavy.replace(/\//g, '')}`);
     const relay = await runBin('evva-relay.js', ['--help'], compiled);
     expect(relay.code).toBe(0);
   }, 60_000);
