@@ -9,10 +9,14 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Readable } from 'node:stream';
 import type { AuditEntry, Report } from '../../../protocol/diagnostics.ts';
-import { PairRequest, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
+import { PairRequest, type ActivityItem, type LoginLink, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
+import { realClock, type Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
+import { SettingsError } from '../settings.ts';
 import { admit, allowedHosts, originAllowed, PROOF_PATH } from './guard.ts';
+import { createLogins, LOGIN_TTL_MS } from './login.ts';
 import { Nonce, prove } from './proof.ts';
+import { findUiDir, uiRoutes } from './ui.ts';
 
 /** Live clients that stop reading are dropped once this much is queued for them. */
 export const LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -32,6 +36,13 @@ export interface ApiOptions {
   bundle?(): Promise<{ name: string; stream: Readable }>;
   /** Remote support actions, newest first. */
   audit?(limit: number): AuditEntry[];
+  /** `GET/PUT /api/settings`: the stored and effective settings; update validates and applies (throws SettingsError). */
+  settings?: { read(): unknown; update(patch: unknown): Promise<unknown> };
+  /** `GET /api/activity`: recent state changes, newest first. */
+  activity?(limit: number): ActivityItem[];
+  /** The built UI's folder; undefined finds it next to the code, null serves none. */
+  uiDir?: string | null;
+  clock?: Clock;
 }
 
 export interface Api {
@@ -39,6 +50,10 @@ export interface Api {
   readonly url: string;
   /** Sends the status to every live client. */
   publish(status: Status): void;
+  /** Sends any other live message (`{ type, … }`) to every live client. */
+  broadcast(message: { type: string; [field: string]: unknown }): void;
+  /** A new one-time link that logs a browser into the UI. */
+  loginLink(): LoginLink;
   close(): Promise<void>;
 }
 
@@ -50,6 +65,9 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.disable('x-powered-by');
   app.set('etag', false);
   let port = opts.port;
+  const logins = createLogins(opts.clock ?? realClock);
+  // The UI's files and the login link are open; everything under /api and /metrics needs the token.
+  const isOpen = (req: express.Request) => (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && req.path !== '/metrics';
 
   // The one door without the token: it proves this server holds it (the CLI asks before sending it).
   app.get(PROOF_PATH, (req, res, next) => {
@@ -64,7 +82,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.use((req, res, next) => {
-    const verdict = admit(req, port, opts.token);
+    const verdict = admit(req, port, opts.token, isOpen(req));
     if (!verdict.ok) {
       res.status(verdict.status).json({ error: { code: verdict.error, message: verdict.message } });
       return;
@@ -75,6 +93,26 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
+  app.post('/api/login-link', (_req, res) => { res.json(loginLink()); });
+  if (opts.activity) {
+    const list = opts.activity;
+    app.get('/api/activity', (req, res) => {
+      const limit = Math.min(Math.max(Number.parseInt(String(req.query.limit ?? '50'), 10) || 50, 1), 200);
+      res.json({ items: list(limit) });
+    });
+  }
+  if (opts.settings) {
+    const settings = opts.settings;
+    app.get('/api/settings', (_req, res) => { res.json(settings.read()); });
+    app.put('/api/settings', express.json({ limit: '16kb' }), async (req, res) => {
+      try {
+        res.json(await settings.update(req.body));
+      } catch (e) {
+        if (!(e instanceof SettingsError)) throw e;
+        res.status(400).json({ error: { code: 'bad_settings', message: e.message, fields: e.fields } });
+      }
+    });
+  }
   app.post('/api/pair', express.json({ limit: '4kb' }), async (req, res) => {
     const body = PairRequest.safeParse(req.body);
     if (!body.success || !opts.pair) {
@@ -125,6 +163,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       next(e);
     }
   });
+  app.use(uiRoutes({ token: opts.token, logins, port: () => port, uiDir: opts.uiDir === undefined ? findUiDir() : opts.uiDir }));
   app.use((_req, res) => { res.status(404).json({ error: { code: 'not_found', message: 'Нет такого адреса в локальном API.' } }); });
   app.use((err: Error & { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
@@ -188,10 +227,23 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     ws.send(JSON.stringify({ type: 'status', status }));
   }
 
+  function loginLink(): LoginLink {
+    return { url: `${url}/login?once=${logins.issue()}`, expiresInSec: LOGIN_TTL_MS / 1000 };
+  }
+
   return {
     url,
+    loginLink,
     publish(status) {
       for (const ws of wss.clients) if (ws.readyState === ws.OPEN) send(ws, status);
+    },
+    broadcast(message) {
+      const text = JSON.stringify(message);
+      for (const ws of wss.clients) {
+        if (ws.readyState !== ws.OPEN) continue;
+        if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) ws.terminate();
+        else ws.send(text);
+      }
     },
     close: () => new Promise<void>((resolve) => {
       for (const ws of wss.clients) ws.terminate();
