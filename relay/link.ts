@@ -88,7 +88,11 @@ export interface LinkEvents {
   onReady(link: RelayLink, hello: HelloFrame): void;
   onStatus(link: RelayLink, front: FrontStatus, frontOrigin: string | null | undefined): void;
   onClose(link: RelayLink, code: number, reason: string): void;
+  /** A feed event arrived (relay/events.ts stores it, then acks); without a handler events are ignored, never acked. */
+  onEvent?(link: RelayLink, frame: EventFrame): void;
 }
+
+export type EventFrame = Extract<ControlFrame, { t: 'event' }>;
 
 export class RelayLink {
   readonly id = randomBytes(6).toString('hex');
@@ -351,8 +355,8 @@ export class RelayLink {
         return;
       }
       case 'event':
-        // Reserved (docs/protocol.md): valid, but this relay does not act on them yet.
-        // Events are not acknowledged, so the companion keeps them in its outbox.
+        // Without a feed handler the event is not acknowledged, so the companion keeps it in its outbox.
+        this.events.onEvent?.(this, f);
         return;
       case 'welcome': case 'req': case 'goaway': case 'cmd': case 'ack':
         throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the companion`);

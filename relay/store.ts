@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FrontStatus } from '../protocol/local.ts';
 import { FrontStatus as FrontStatusSchema } from '../protocol/local.ts';
 import type { CompanionInfo } from '../protocol/relay.ts';
+import { SqliteFeedStore, type FeedStore } from './feedstore.ts';
 
 export const STORE_FILE = 'relay.sqlite';
 /** How long a writer waits for another process's lock before failing. */
@@ -65,6 +66,8 @@ interface RawVenue {
 
 export class RelayStore {
   private readonly db: Database.Database;
+  /** Events, webhook delivery and payments (relay/feedstore.ts): in the same file, behind an async interface. */
+  readonly feed: FeedStore;
 
   /** Opens (creating and migrating as needed) the store in `dataDir`. */
   constructor(dataDir: string) {
@@ -74,6 +77,7 @@ export class RelayStore {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    this.feed = new SqliteFeedStore(this.db);
   }
 
   private readonly statements = new Map<string, Database.Statement>();

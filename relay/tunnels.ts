@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
 import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
-import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
+import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
 
@@ -16,7 +16,15 @@ export const REVOCATION_POLL_MS = 1_000;
 /** How often lastSeenAt of online venues is written to the store (it is exact in memory). */
 export const LAST_SEEN_PERSIST_MS = 30_000;
 
+/** What the feed does with a tunnel (wired by the server): store its events, and send what waited for it. */
+export interface FeedHooks {
+  onEvent(link: RelayLink, frame: EventFrame): void;
+  onReady(venueId: string): void;
+}
+
 export class TunnelRegistry {
+  /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
+  feed: FeedHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   private readonly pollTimer: NodeJS.Timeout;
@@ -51,7 +59,9 @@ export class TunnelRegistry {
           log.error('could not record the connection', { err: String(e) });
         }
         if (old && old !== l) old.goaway('replaced', this.drainMs);
+        this.feed?.onReady(venueId);
       },
+      onEvent: (l, f) => this.feed?.onEvent(l, f),
       onStatus: (l, front) => {
         try {
           this.store.setFront(venueId, front);
