@@ -82,9 +82,9 @@ export interface Delivery {
 
 /**
  * A webhook receiver on 127.0.0.1: `answer(n)` (n = 0-based request number)
- * says the status to reply with, or 'hang' to never answer.
+ * says the status to reply with, or 'hang' to never answer; `delayMs` slows every answer.
  */
-export async function startReceiver(answer: (n: number) => number | 'hang' = () => 200, port = 0) {
+export async function startReceiver(answer: (n: number) => number | 'hang' = () => 200, port = 0, delayMs = 0) {
   const requests: Delivery[] = [];
   const hung: ServerResponse[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -100,7 +100,8 @@ export async function startReceiver(answer: (n: number) => number | 'hang' = () 
       requests.push(d);
       if (a === 'hang') return void hung.push(res);
       res.statusCode = a;
-      res.end('ok');
+      if (delayMs) setTimeout(() => res.end('ok'), delayMs);
+      else res.end('ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
