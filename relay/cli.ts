@@ -3,13 +3,15 @@
  *
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--log-level info]
+ *                    [--webhook-url URL] [--webhook-secret-file FILE]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
  *   evva-relay venues [--json] [--data-dir D]
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
- * keys also from EVVA_RELAY_API_KEYS (comma-separated). The management commands
+ * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
+ * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET. The management commands
  * write the same SQLite file a running server uses; it notices revocations
  * within about a second.
  */
@@ -26,11 +28,13 @@ import { RelayStore } from './store.ts';
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--log-level info]
+                   [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
-environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated)`;
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated),
+             EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps)`;
 
 class UsageError extends Error {}
 
@@ -57,6 +61,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+    'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -69,6 +74,7 @@ async function serve(args: string[]): Promise<void> {
   const relay = createRelay({
     dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls,
     publicUrl: values['public-url'] as string | undefined,
+    webhooks: webhookFlags(values, logger),
   });
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
   // The tests and scripts read this line to learn the port when --port 0 was given.
@@ -80,6 +86,19 @@ async function serve(args: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** The relay-wide webhook from flags and environment; the secret preferably from a file or the environment. */
+function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogger>): { url?: string; secret?: string } {
+  const url = (values['webhook-url'] as string | undefined) ?? (process.env.EVVA_RELAY_WEBHOOK_URL || undefined);
+  if (values['webhook-secret'] && values['webhook-secret-file']) throw new UsageError('give --webhook-secret or --webhook-secret-file, not both');
+  let secret = process.env.EVVA_RELAY_WEBHOOK_SECRET || undefined;
+  if (values['webhook-secret-file']) secret = readFileSync(String(values['webhook-secret-file']), 'utf8').trim();
+  if (values['webhook-secret']) {
+    secret = String(values['webhook-secret']);
+    logger.warn('--webhook-secret is visible to other users of this machine (ps); prefer EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file');
+  }
+  return { url, secret };
 }
 
 function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt: string }, name: string | null, json: boolean): void {
