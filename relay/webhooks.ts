@@ -52,6 +52,7 @@ function origin(url: string): string {
 export class Webhooks {
   private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret'>>;
   private readonly busy = new Set<string>();
+  private readonly again = new Set<string>();
   private readonly inflight = new Set<AbortController>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly dispatcher = new Agent({ connections: 4, keepAliveTimeout: 4_000 });
@@ -92,9 +93,17 @@ export class Webhooks {
 
   /** New events were stored for the venue: deliver now unless a delivery for it is already running. */
   kick(venueId: string): void {
-    if (this.stopped || this.busy.has(venueId)) return;
+    if (this.stopped) return;
+    if (this.busy.has(venueId)) {
+      // Events stored just as the running delivery found nothing left: it looks again instead of leaving them to the poll.
+      this.again.add(venueId);
+      return;
+    }
     this.busy.add(venueId);
-    void this.run(venueId).finally(() => this.busy.delete(venueId));
+    void this.run(venueId).catch((e: unknown) => this.log.error('webhook delivery broke', { venueId, err: String(e) })).finally(() => {
+      this.busy.delete(venueId);
+      if (this.again.delete(venueId)) this.kick(venueId);
+    });
   }
 
   /** The receiver for the venue's events: its own, else the relay-wide one, else none. */
