@@ -2,7 +2,7 @@
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../scripts/receiver.ts';
-import { envelope, rawCompanion } from '../helpers/peer.ts';
+import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
 import { pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
 
 const SECRET = 'demo-receiver-secret-0123';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { STORE_FILE } from '../../relay/store.ts';
-import { envelope, rawCompanion } from '../helpers/peer.ts';
+import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
 import { API_KEY, pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
 
 const auth = { authorization: `Bearer ${API_KEY}` };

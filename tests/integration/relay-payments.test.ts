@@ -6,7 +6,7 @@
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PaymentNotice, PaymentView } from '../../protocol/events.ts';
-import { envelope, rawCompanion } from '../helpers/peer.ts';
+import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
 import { API_KEY, pairedVenue, relayWithDataDir, startRelay, waitFor } from '../helpers/relay.ts';
 
 const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };

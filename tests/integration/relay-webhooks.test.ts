@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { envelope, rawCompanion, signatureValid, startReceiver } from '../helpers/peer.ts';
+import { envelope, rawCompanion, signatureValid, startReceiver } from '../helpers/feedpeers.ts';
 import { loadDevice, pair } from '../../main/core/tunnel/pair.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, waitFor, type RunningRelay } from '../helpers/relay.ts';
 import type { RelayOptions } from '../../relay/server.ts';
