@@ -13,6 +13,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Envelope, PaymentNotice, PaymentView } from '../protocol/events.ts';
+import { statementCache } from './sqlite.ts';
 
 /** One stored event: the envelope plus where and when the relay stored it. */
 export interface StoredEvent {
@@ -153,7 +154,7 @@ interface RawPayment { notice: string; view: string; state: string }
 const toPayment = (r: RawPayment): PaymentRow => ({ notice: JSON.parse(r.notice) as PaymentNotice, view: JSON.parse(r.view) as PaymentView });
 
 export class SqliteFeedStore implements FeedStore {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly q: (sql: string) => Database.Statement;
 
   /** Migrates the feed's tables in `db` (its own version track, so venue migrations stay independent). */
   constructor(private readonly db: Database.Database) {
@@ -167,16 +168,9 @@ export class SqliteFeedStore implements FeedStore {
                     ON CONFLICT (part) DO UPDATE SET version = excluded.version`).run(v + 1);
       }).immediate();
     }
+    this.q = statementCache(db);
   }
 
-  private q(sql: string): Database.Statement {
-    let st = this.statements.get(sql);
-    if (!st) {
-      st = this.db.prepare(sql);
-      this.statements.set(sql, st);
-    }
-    return st;
-  }
 
   async appendEvents(venueId: string, events: Envelope[], payments: PaymentUpdate[], now: number) {
     return this.db.transaction(() => {

@@ -10,6 +10,7 @@ import type { FrontStatus } from '../protocol/local.ts';
 import { FrontStatus as FrontStatusSchema } from '../protocol/local.ts';
 import type { CompanionInfo } from '../protocol/relay.ts';
 import { SqliteFeedStore, type FeedStore } from './feedstore.ts';
+import { statementCache } from './sqlite.ts';
 
 export const STORE_FILE = 'relay.sqlite';
 /** How long a writer waits for another process's lock before failing. */
@@ -66,6 +67,8 @@ interface RawVenue {
 
 export class RelayStore {
   private readonly db: Database.Database;
+  /** A prepared statement, compiled once per store (every venue call reads the store). */
+  private readonly q: (sql: string) => Database.Statement;
   /** Events, webhook delivery and payments (relay/feedstore.ts): in the same file, behind an async interface. */
   readonly feed: FeedStore;
 
@@ -76,20 +79,9 @@ export class RelayStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('foreign_keys = ON');
+    this.q = statementCache(this.db);
     this.migrate();
     this.feed = new SqliteFeedStore(this.db);
-  }
-
-  private readonly statements = new Map<string, Database.Statement>();
-
-  /** A prepared statement, compiled once per store (every venue call reads the store). */
-  private q(sql: string): Database.Statement {
-    let st = this.statements.get(sql);
-    if (!st) {
-      st = this.db.prepare(sql);
-      this.statements.set(sql, st);
-    }
-    return st;
   }
 
   private migrate(): void {

@@ -3,18 +3,16 @@
  * once, in order, signed; a receiver that fails or hangs gets the same batch
  * again until it answers 2xx, also across a relay restart.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envelope, rawCompanion, signatureValid, startReceiver } from '../helpers/feedpeers.ts';
 import { loadDevice, pair } from '../../main/core/tunnel/pair.ts';
+import { runBin, startBin } from '../helpers/proc.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, waitFor, type RunningRelay } from '../helpers/relay.ts';
 import type { RelayOptions } from '../../relay/server.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const SECRET = 'whsec-test-0123456789abcdef';
 const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 const fast = { timeoutMs: 1_000, baseBackoffMs: 100, maxBackoffMs: 400, pollMs: 200 };
@@ -165,27 +163,15 @@ describe('webhooks', () => {
     cleanups.push(() => companionDir.remove());
     const secretFile = join(d.dir, 'webhook.secret');
     writeFileSync(secretFile, `${SECRET}\n`);
-    const bad = spawn(process.execPath, ['bin/evva-relay.js', 'serve', '--port', '0', '--data-dir', d.dir, '--webhook-url', rx.url], {
-      cwd: ROOT, env: { ...process.env, EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_WEBHOOK_SECRET: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let badErr = '';
-    bad.stderr.on('data', (c) => { badErr += c; });
-    expect(await new Promise((r) => bad.on('close', r))).toBe(1);
-    expect(badErr).toMatch(/secret of at least 16/);
+    const bad = await runBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir, '--webhook-url', rx.url],
+      { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_WEBHOOK_SECRET: '' });
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/secret of at least 16/);
 
-    const p = spawn(process.execPath, ['bin/evva-relay.js', 'serve', '--port', '0', '--data-dir', d.dir, '--webhook-url', rx.url, '--webhook-secret-file', secretFile], {
-      cwd: ROOT, env: { ...process.env, EVVA_RELAY_API_KEYS: API_KEY }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    cleanups.push(() => void p.kill('SIGKILL'));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no listening line')), 15_000);
-      createInterface({ input: p.stdout }).on('line', (line) => {
-        try {
-          const j = JSON.parse(line) as { listening?: string };
-          if (j.listening) { clearTimeout(timer); resolve(j.listening); }
-        } catch { /* a log line */ }
-      });
-    });
+    const p = startBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir, '--webhook-url', rx.url, '--webhook-secret-file', secretFile],
+      { EVVA_RELAY_API_KEYS: API_KEY });
+    cleanups.push(() => p.stop('SIGKILL').then(() => undefined));
+    const url = (await p.waitFor(/\{"listening":"([^"]+)"\}/))[1]!;
     const v = await createVenue(url);
     await pair({ code: v.pairingCode, relayUrl: url, dataDir: companionDir.dir, companion: COMPANION });
     const peer = await rawCompanion(url, loadDevice(companionDir.dir)!.deviceToken);
