@@ -21,6 +21,8 @@ export interface PaymentOptions {
   /** How often queued notices of online venues are tried again (after a timeout or an error). */
   retryMs?: number;
 }
+const KNOWN_CODES = new Set(['timeout', 'link_lost', 'too_large', 'unsupported', 'bad_args', 'disabled', 'busy', 'failed']);
+
 export const PAYMENT_DEFAULTS = { commandTimeoutMs: 10_000, retryMs: 15_000 } as const;
 
 /** Same notice, field by field: a repeated POST must not change what the companion was told. */
@@ -78,7 +80,8 @@ export class Payments {
         result = await link.command(Commands.paymentNotice, row.notice, this.o.commandTimeoutMs);
       } catch (e) {
         const code = e instanceof CommandFailed ? e.code : 'failed';
-        this.metrics.payments.inc({ result: code });
+        // The code comes from the companion: only known ones become label values, so a bad peer cannot grow the metrics.
+        this.metrics.payments.inc({ result: KNOWN_CODES.has(code) ? code : 'other' });
         this.log.warn('payment notice not taken; it stays queued', { venueId, paymentId: row.notice.paymentId, code, message: (e as Error).message });
         return;
       }
