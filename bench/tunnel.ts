@@ -7,8 +7,8 @@
  */
 import { createServer } from 'node:http';
 import { Agent, request } from 'undici';
-import { realClock } from '../main/core/clock.ts';
-import { silentLogger } from '../main/core/logger.ts';
+import { realClock } from '../common/clock.ts';
+import { silentLogger } from '../common/logger.ts';
 import { startTunnel } from '../main/core/tunnel/client.ts';
 import { pair, loadDevice } from '../main/core/tunnel/pair.ts';
 import type { Upstream } from '../main/core/tunnel/upstream.ts';

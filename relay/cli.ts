@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { realClock } from '../main/core/clock.ts';
+import { realClock } from '../common/clock.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';

@@ -5,8 +5,8 @@
  */
 import express, { type Router } from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import { EVENTS_IN_FLIGHT, Envelope, PaymentView, type WebhookEvent } from '../protocol/events.ts';
 import { EventsQuery, RelayErrorCode, type EventPage } from '../protocol/relay.ts';
 import { CloseCode } from '../protocol/tunnel.ts';

@@ -4,7 +4,7 @@
  * rate-limited per client address and globally.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import type { Clock } from '../main/core/clock.ts';
+import type { Clock } from '../common/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_TTL_MS, type CompanionInfo, type CreateVenueResponse } from '../protocol/relay.ts';
 import type { RelayStore } from './store.ts';
 

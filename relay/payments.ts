@@ -5,8 +5,8 @@
  * The payment's later states arrive as PaymentUpdate events (relay/events.ts).
  */
 import express, { type Response, type Router } from 'express';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import { Commands, PaymentNotice, PaymentView } from '../protocol/events.ts';
 import { FeedErrorCode, RelayErrorCode } from '../protocol/relay.ts';
 import type { FeedMetrics } from './events.ts';

@@ -8,8 +8,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { realClock, type Clock } from '../main/core/clock.ts';
-import { silentLogger, type Logger } from '../main/core/logger.ts';
+import { realClock, type Clock } from '../common/clock.ts';
+import { silentLogger, type Logger } from '../common/logger.ts';
 import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';

@@ -4,8 +4,8 @@
  * REVOCATION_POLL_MS even when another process (the CLI) revoked it.
  */
 import type { WebSocket } from 'ws';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';

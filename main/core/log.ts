@@ -6,36 +6,12 @@
 import path from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
+import { redact } from '../../common/redact.ts';
 
 /** Keep two weeks of logs, at most 20 MB a file: enough for support, small on a POS disk. */
 export const LOG_KEEP = '14d';
 export const LOG_MAX_SIZE = '20m';
-
-const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|pairing_?code|^key$|^pin(code)?$)/i;
-const MASK = '[скрыто]';
-
-/** Replaces secrets inside free text: `key=…` query params, bearer tokens, logout paths, device tokens. */
-export function redactText(s: string): string {
-  return s
-    .replace(/([?&;\s]key=)[^&\s;"']+/gi, `$1${MASK}`)
-    .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`)
-    .replace(/(\/api\/logout\/)[^/?\s"']+/gi, `$1${MASK}`)
-    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK);
-}
-
-/** Deep-copies `value` with secret-looking fields masked and secrets in strings removed. */
-export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (value === null || typeof value !== 'object' || depth > 6) return value;
-  if (value instanceof Error) return { name: value.name, message: redactText(value.message) };
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' && typeof v !== 'number' ? MASK : redact(v, depth + 1);
-  }
-  return out;
-}
 
 const redactFormat = winston.format((info) => {
   const clean = redact({ ...info }) as winston.Logform.TransformableInfo;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PairRequest, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { admit, originAllowed } from './guard.ts';
 
 /** Live clients that stop reading are dropped once this much is queued for them. */

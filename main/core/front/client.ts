@@ -9,8 +9,8 @@
 import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { z } from 'zod';
 import { LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
-import type { Clock } from '../clock.ts';
-import type { Logger } from '../logger.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { FrontError, isFrontError } from './errors.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../tunnel/upstream.ts';
 
