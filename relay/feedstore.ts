@@ -153,6 +153,7 @@ interface RawPayment { notice: string; view: string; state: string }
 
 const toPayment = (r: RawPayment): PaymentRow => ({ notice: JSON.parse(r.notice) as PaymentNotice, view: JSON.parse(r.view) as PaymentView });
 
+/** The embedded FeedStore: one SQLite connection shared with the venue store (WAL, so readers never wait for the writer). */
 export class SqliteFeedStore implements FeedStore {
   private readonly q: (sql: string) => Database.Statement;
 

@@ -46,11 +46,13 @@ export class Payments {
     this.o = { commandTimeoutMs: opts.commandTimeoutMs ?? PAYMENT_DEFAULTS.commandTimeoutMs, retryMs: opts.retryMs ?? PAYMENT_DEFAULTS.retryMs };
   }
 
+  /** Starts retrying queued notices of online venues every retryMs. */
   start(): void {
     this.retry = this.clock.setInterval(() => void this.retryQueued(), this.o.retryMs);
     this.retry.unref?.();
   }
 
+  /** No more retries; a round in progress ends on its own (its command times out at worst). */
   stop(): void {
     this.clock.clearInterval(this.retry);
   }
