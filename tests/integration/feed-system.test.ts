@@ -5,7 +5,8 @@
  * killed with -9 while events wait in its outbox, the receiver answers 500
  * for a while and the plugin restarts (sessions dropped); at the end every change is at the receiver, in
  * order, once after dedup by eventId, every signature valid, with discounts,
- * the EVVA payment, and each of the four payment outcomes.
+ * the EVVA payment, and each of the four payment outcomes, by the payment
+ * type's code and (with the plugin's codes switched off) by its name.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -143,6 +144,22 @@ describe.skipIf(!companionFeed)('the feed through real processes', () => {
         `${id} ${state} at the receiver`, 30_000);
     }
     await waitFor(() => ordersOf(a.Id).some((o) => o.status === 'completed'), 'A completed at the receiver', 30_000);
+    expect((await payment('pay-b')).detail).toMatch(/по коду EVVAP/);
+
+    // The same four outcomes when the plugin shows no payment codes (EVVA's type known by its name).
+    await control('POST', 'config', { paymentCodes: false });
+    const [g, h, i, j] = await Promise.all([1, 2, 3, 4].map((t, k) => control('POST', 'orders', { tableNum: t, items: [{ productCode: `0241${k}`, amount: 1 }] })));
+    await waitFor(() => [g!, h!, i!, j!].every((o) => ordersOf(o.Id).length > 0), 'G..J at the receiver', 20_000);
+    for (const [id, o] of [['pay-g', g!], ['pay-h', h!], ['pay-i', i!], ['pay-j', j!]] as const) expect((await pay(id, o)).view.state).toBe('notified');
+    await control('POST', `orders/${g!.Id}/close`, { paymentType: 'EVVA' });
+    await control('POST', `orders/${h!.Id}/close`, { paymentType: 'Наличные' });
+    await control('DELETE', `orders/${j!.Id}`);
+    const byName = { 'pay-g': 'reconciled', 'pay-h': 'mismatch', 'pay-i': 'pending-close', 'pay-j': 'order-deleted' } as const;
+    for (const [id, state] of Object.entries(byName)) {
+      await waitFor(() => unique().some((x) => x.eventType === 'PaymentUpdate' && x.eventInfo.paymentId === id && x.eventInfo.state === state),
+        `${id} ${state} at the receiver`, 30_000);
+    }
+    expect((await payment('pay-g')).detail).toMatch(/по названию/);
 
     // Every request signed; after dedup by eventId the receiver has every stored event exactly once, in seq order.
     for (const r of rx.requests) expect(signatureValid(SECRET, r.body, r.signature)).toBe(true);
