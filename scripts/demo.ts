@@ -1,9 +1,12 @@
 /**
  * `npm run demo`: the whole system on this machine. Starts the iiko plugin
- * simulator, the EVVA relay and the companion as real processes, pairs the
- * companion with the relay, and prints where to look. A webhook receiver
- * (scripts/receiver.ts) prints the feed's events as EVVA would get them.
- * Ctrl+C stops them all.
+ * simulator (quiet: its request log would bury everything), the EVVA relay and
+ * the companion as real processes, pairs the companion with the relay, and
+ * prints where to look; the same text goes to BANNER_FILE, so it survives the
+ * logs scrolling by. Ctrl+C stops them all. EVVA_DEMO_DIR moves the work folder
+ * (tests run the demo in a temp dir).
+ * A webhook receiver (scripts/receiver.ts) prints the feed's events as EVVA
+ * would get them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { startReceiver } from './receiver.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const work = path.join(root, '.tmp', 'demo');
+const work = path.resolve(process.env.EVVA_DEMO_DIR || path.join(root, '.tmp', 'demo'));
+/** The banner (API key, curl lines) is also kept here. */
+const BANNER_FILE = path.join(work, 'demo.txt');
 const children: ChildProcess[] = [];
 
 async function freePort(preferred: number): Promise<number> {
@@ -103,7 +108,7 @@ async function main(): Promise<void> {
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   const apiKey = `demo-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
-  start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10'], 36);
+  start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10', '--quiet'], 36);
   // EVVA's end of the feed: signed webhooks from the relay, printed as they arrive.
   const webhookSecret = randomBytes(24).toString('base64url');
   const receiver = await startReceiver({ secret: webhookSecret, print: (l) => process.stdout.write(`${prefixOf('вебхук', 32)}${l}\n`) });
@@ -125,8 +130,9 @@ async function main(): Promise<void> {
   await waitFor(`${relayUrl}/v1/venues/${venue.venueId}/front/api/tables`, 20_000, { authorization: `Bearer ${apiKey}` }, (s) => s === 200);
 
   const rel = (p: string) => path.relative(root, p);
-  console.log(`
-\x1b[1mEVVA Companion: демо запущено\x1b[0m (Ctrl+C, чтобы остановить)
+  const banner = `
+EVVA Companion: демо запущено (Ctrl+C, чтобы остановить). Эта памятка сохранена в ${rel(BANNER_FILE)}
+Команды ниже выполняйте во втором окне терминала: в этом идут журналы демо.
 
   Симулятор плагина iiko:  ${simUrl}  (страница плагина; пульт: ${simUrl}/_sim/state)
   Сервер EVVA (relay):     ${relayUrl}  (ключ API: ${apiKey})
@@ -149,7 +155,9 @@ async function main(): Promise<void> {
 
   Остановить плагин и посмотреть, как компаньон это покажет:
     curl -s -X POST ${simUrl}/_sim/stop -H 'content-type: application/json' -d '{"forMs":15000}'
-`);
+`;
+  fs.writeFileSync(BANNER_FILE, banner.trimStart(), { mode: 0o600 }); // it holds the API key
+  console.log(banner.replace(/^\n(EVVA Companion: демо запущено)/, '\n\x1b[1m$1\x1b[0m'));
 }
 
 main().catch((e) => {
