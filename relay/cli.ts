@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { realClock } from '../common/clock.ts';
-import { VERSION } from '../main/core/version.ts';
+import { VERSION } from '../common/version.ts';
 import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
-import { isLoopbackHost } from '../main/core/loopback.ts';
+import { isLoopbackHost } from '../common/loopback.ts';
 import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';

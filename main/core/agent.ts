@@ -23,7 +23,7 @@ import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/cli
 import { loadDevice, pair, type DeviceFile } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import type { Upstream } from './tunnel/upstream.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from '../../common/version.ts';
 
 export interface AgentOptions {
   settings: Settings;
