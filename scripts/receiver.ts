@@ -34,18 +34,36 @@ export function verify(secret: string, body: Buffer, header: string | undefined)
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
-/** One line about an event, for people watching the demo. */
+/** One line about an event, for people watching the demo; a field it does not find shows as «?». */
 export function describe(e: ReceivedEvent): string {
   const info = e.eventInfo;
-  const order = info.order as { number?: unknown; status?: unknown; sums?: { result?: unknown } } | undefined;
+  const count = (v: unknown) => (Array.isArray(v) ? v.length : '?');
   let what: string;
-  if (order) {
-    const sum = typeof order.sums?.result === 'number' ? `, ${order.sums.result} ₽` : '';
-    what = `заказ ${String(order.number ?? '?')}: ${String(order.status ?? '?')}${sum}`;
-  } else if (e.eventType === 'PaymentUpdate') {
-    what = `платёж ${String(info.paymentId)} (заказ ${String(info.orderId)}): ${String(info.state)}${info.detail ? `, ${String(info.detail)}` : ''}`;
-  } else {
-    what = Object.keys(info).slice(0, 4).join(', ');
+  switch (e.eventType) {
+    case 'TableOrderUpdate':
+    case 'DeliveryOrderUpdate': {
+      const order = (info.order ?? {}) as { number?: unknown; status?: unknown; sums?: { result?: unknown } };
+      const sum = typeof order.sums?.result === 'number' ? `, ${order.sums.result} ₽` : '';
+      what = `заказ ${String(order.number ?? '?')}: ${String(order.status ?? '?')}${sum}`;
+      break;
+    }
+    case 'PaymentUpdate':
+      what = `платёж ${String(info.paymentId)} (заказ ${String(info.orderId)}): ${String(info.state)}${info.detail ? `, ${String(info.detail)}` : ''}`;
+      break;
+    case 'StaffUpdate':
+      what = `персонал: ${count(info.staff)} чел.`;
+      break;
+    case 'TablesUpdate':
+      what = `столы: ${count(info.tables)}, залы: ${count(info.sections)}`;
+      break;
+    case 'MenuSnapshot':
+      what = `меню: разделов ${count(info.sections)}${info.parts && info.parts !== 1 ? ` (часть ${String(info.part)} из ${String(info.parts)})` : ''}`;
+      break;
+    case 'CompanionHealth':
+      what = `компаньон: плагин ${String(info.front ?? '?')}, в очереди ${String(info.backlog ?? '?')}${info.reason ? ` (${String(info.reason)})` : ''}`;
+      break;
+    default:
+      what = Object.keys(info).slice(0, 4).join(', ');
   }
   return `#${e.seq} ${e.eventType.padEnd(19)} ${what}`;
 }
