@@ -64,6 +64,7 @@ interface LinkQueue {
 /** Takes event frames from tunnels, stores them in batches and acks them after the commit. */
 export class EventIntake {
   private readonly queues = new WeakMap<RelayLink, LinkQueue>();
+  private readonly refusalLogged = new WeakMap<RelayLink, number>();
 
   constructor(
     private readonly store: FeedStore,
@@ -87,7 +88,13 @@ export class EventIntake {
     else if (env.data.eventId !== f.eventId || env.data.seq !== f.seq) why = 'frame eventId/seq differ from the envelope';
     if (why !== null || !env.success) {
       this.metrics.events.inc({ result: 'refused' });
-      this.log.warn('feed event refused', { eventId: f.eventId, seq: f.seq, reason: why });
+      // One line a minute per link at most: a companion resending a bad event must not fill the disk through the log.
+      const now = this.clock.mono();
+      const last = this.refusalLogged.get(link);
+      if (last === undefined || now - last >= 60_000) {
+        this.refusalLogged.set(link, now);
+        this.log.warn('feed event refused (further refusals on this link within a minute are only counted)', { eventId: f.eventId, seq: f.seq, reason: why });
+      }
       return;
     }
     let q = this.queues.get(link);

@@ -24,7 +24,7 @@ import { RelayStore } from './store.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
-import { Webhooks, webhookRoutes, type WebhookOptions } from './webhooks.ts';
+import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
 
 /** How long a connection may take to say what it wants, and how many may be open. */
 export interface ServerLimits {
@@ -112,6 +112,7 @@ export function createRelay(opts: RelayOptions): Relay {
     { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, opts.drainMs ?? GOAWAY_DRAIN_MS);
   holder.registry = registry;
   const relayWide = webhookTarget(opts.webhooks);
+  if (relayWide && cleartext(relayWide.url)) log.warn('--webhook-url uses plain http: orders and payments cross the network unencrypted; use https');
   const feedMetrics = createFeedMetrics(metrics.registry, () => store.feed.webhookBacklog(relayWide !== null));
   const webhooks = new Webhooks(store.feed, clock, log.child({ part: 'webhooks' }), feedMetrics, relayWide, opts.webhooks);
   const payments = new Payments(store.feed, registry, clock, log.child({ part: 'payments' }), feedMetrics, opts.payments);

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import express, { type Router } from 'express';
 import { Agent, fetch } from 'undici';
 import type { Clock } from '../common/clock.ts';
+import { isLoopbackHost } from '../common/loopback.ts';
 import type { Logger } from '../common/logger.ts';
 import { RelayErrorCode, WebhookSettings, type WebhookView } from '../protocol/relay.ts';
 import { toWebhookEvent, type FeedMetrics } from './events.ts';
@@ -42,6 +43,16 @@ export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, baseBackoffMs: 1_000, maxBa
 /** The signature header's value for a body: `sha256=<hex HMAC-SHA256>`. */
 export function sign(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** True when events would cross a network in clear text (plain http to anything but this machine). */
+export function cleartext(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** Where a URL points, for logs: a receiver's path or query may carry its own credentials. */
@@ -220,6 +231,7 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
       if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "url": "http(s)://…", "secret": string of 16..200 characters }' });
       await d.feed.setWebhook(venueId, body.data, d.clock.now());
       d.log.info('venue webhook set', { venueId, receiver: origin(body.data.url) });
+      if (cleartext(body.data.url)) d.log.warn('venue webhook uses plain http: orders and payments cross the network unencrypted', { venueId, receiver: origin(body.data.url) });
       d.webhooks.kick(venueId);
       res.json(await view(venueId));
     } catch (e) { next(e); }

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../../common/logger.ts';
 import { STORE_FILE } from '../../relay/store.ts';
 import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
 import { API_KEY, pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
@@ -87,6 +88,24 @@ describe('feed events on the relay', () => {
     expect(peer.ws.readyState).toBe(peer.ws.OPEN);
     const metrics = await (await fetch(`${relay.url}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(/evva_relay_events_total\{result="refused"\} 3/);
+  });
+
+  it('logs refusals at most once a minute per link, and counts every one', async () => {
+    const warnings: string[] = [];
+    const capture: Logger = {
+      error() {}, info() {}, debug() {}, warn: (m) => void warnings.push(m), child: () => capture,
+    };
+    const { relay, dataDir } = await relayWithDataDir(cleanups, { logger: capture });
+    const venue = await pairedVenue(relay.url, dataDir);
+    const peer = await rawCompanion(relay.url, venue.deviceToken);
+    cleanups.push(() => peer.close());
+    for (let i = 1; i <= 20; i++) peer.event(envelope('ven_someoneelse123', i));
+    const good = envelope(venue.venueId, 1);
+    peer.event(good);
+    await waitFor(() => peer.acked.includes(good.eventId), 'the good event acked');
+    expect(warnings.filter((w) => w.startsWith('feed event refused'))).toHaveLength(1);
+    const metrics = await (await fetch(`${relay.url}/metrics`, { headers: auth })).text();
+    expect(metrics).toMatch(/evva_relay_events_total\{result="refused"\} 20/);
   });
 
   it('pages through events in seq order with after and limit, as WebhookEvents', async () => {
