@@ -1,7 +1,7 @@
 /**
  * The feed end to end with the three real processes and EVVA's receiver:
  * sim (a scripted restaurant day) → companion → relay → a webhook receiver on
- * loopback. Along the way the relay is down for a while, the companion is
+ * loopback. Along the way the relay is down for 30 s, the companion is
  * killed with -9 while events wait in its outbox, the receiver answers 500
  * for a while and the plugin restarts (sessions dropped); at the end every change is at the receiver, in
  * order, once after dedup by eventId, every signature valid, with discounts,
@@ -18,6 +18,8 @@ import { ROOT, freePort, runBin, startBin, type Proc } from '../helpers/proc.ts'
 import { API_KEY, createVenue, tempDir, waitFor } from '../helpers/relay.ts';
 
 const SECRET = 'feed-system-webhook-secret-01';
+/** As long as the issue's "relay down" fault: three times the companion's 10 s reconnect cap. */
+const RELAY_DOWN_MS = 30_000;
 const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 
 interface Got { eventId: string; seq: number; eventType: string; eventInfo: Record<string, unknown>; organizationId: string }
@@ -115,8 +117,9 @@ describe.skipIf(!companionFeed)('the feed through real processes', () => {
       expect([r.status, r.view.state]).toEqual([201, 'notified']);
     }
 
-    // The relay goes away while iiko closes the orders: the companion keeps the events.
+    // The relay goes away for 30 s while iiko closes the orders: the companion keeps the events.
     await relay.stop('SIGTERM');
+    const down = Date.now();
     await control('POST', `orders/${b.Id}/close`, { paymentType: 'EVVA' });
     await control('POST', `orders/${c.Id}/close`, { paymentType: 'Наличные' });
     await control('DELETE', `orders/${e.Id}`);
@@ -124,7 +127,7 @@ describe.skipIf(!companionFeed)('the feed through real processes', () => {
     // The companion dies hard with those events only in its outbox, and comes back.
     await first.stop('SIGKILL');
     await startCompanion();
-    await new Promise((r) => setTimeout(r, 5_000));
+    await new Promise((r) => setTimeout(r, Math.max(0, down + RELAY_DOWN_MS - Date.now())));
     // Back, but EVVA's receiver fails for a while.
     failing = true;
     relay = startRelayProc();
@@ -186,5 +189,5 @@ describe.skipIf(!companionFeed)('the feed through real processes', () => {
     const metrics = await (await fetch(`${relayUrl}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(/evva_relay_webhook_deliveries_total\{result="http_error"\} [1-9]/);
     console.log(`feed system: ${got.length} events, ${rx.requests.length} webhook POSTs (${rx.requests.filter((r) => r.status === 500).length} answered 500)`);
-  }, 180_000);
+  }, 240_000);
 });
