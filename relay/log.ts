@@ -5,7 +5,7 @@
  */
 import winston from 'winston';
 import { redact, redactText } from '../common/redact.ts';
-import { limitRepeats } from '../main/core/log.ts';
+import { limitRepeats } from '../common/repeats.ts';
 import type { Logger } from '../common/logger.ts';
 
 function wrap(w: winston.Logger, base: Record<string, unknown>): Logger {

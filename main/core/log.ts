@@ -15,16 +15,13 @@ import DailyRotateFile from 'winston-daily-rotate-file';
 import type { Problem } from '../../protocol/local.ts';
 import type { Logger } from '../../common/logger.ts';
 import { redact } from '../../common/redact.ts';
+import { limitRepeats } from '../../common/repeats.ts';
 
 /** Keep two weeks of logs, at most 20 MB a file: enough for support, small on a POS disk. */
 export const LOG_KEEP = '14d';
 export const LOG_MAX_SIZE = '20m';
 /** All log files together stay under this; the oldest go first. */
 export const LOG_TOTAL_MAX_BYTES = 100 * 1024 * 1024;
-/** The same line (level, part, message) is written at most this many times per window... */
-export const LOG_REPEAT_BURST = 10;
-/** ...and the rest are counted and reported on the first line of the next window. */
-export const LOG_REPEAT_WINDOW_MS = 60_000;
 /** How long after a rotation the folder is pruned. */
 export const LOG_PRUNE_DELAY_MS = 200;
 const LOG_FILE_RE = /^companion-.*\.log(\.\d+)?(\.gz)?$/;
@@ -35,37 +32,6 @@ const redactFormat = winston.format((info) => {
   for (const k of Object.keys(clean)) (info as Record<string, unknown>)[k] = clean[k];
   return info;
 });
-
-/**
- * A winston format that lets each distinct line (level, part, message) through
- * LOG_REPEAT_BURST times per window and drops the rest; the first line let
- * through after a drop carries `repeated: <how many were dropped>`.
- */
-export function limitRepeats(opts: { now?: () => number; burst?: number; windowMs?: number } = {}): winston.Logform.Format {
-  const now = opts.now ?? Date.now;
-  const burst = opts.burst ?? LOG_REPEAT_BURST;
-  const windowMs = opts.windowMs ?? LOG_REPEAT_WINDOW_MS;
-  const seen = new Map<string, Seen>();
-  return winston.format((info) => {
-    const key = `${info.level}|${String((info as Record<string, unknown>).part ?? '')}|${String(info.message)}`;
-    const t = now();
-    let s = seen.get(key);
-    if (!s || t - s.start >= windowMs) {
-      const dropped = s?.dropped ?? 0;
-      if (seen.size >= 1_000) seen.clear(); // bounded memory under a flood of distinct lines
-      s = { start: t, count: 0, dropped: 0 };
-      seen.set(key, s);
-      if (dropped > 0) (info as Record<string, unknown>).repeated = dropped;
-    }
-    s.count += 1;
-    if (s.count > burst) {
-      s.dropped += 1;
-      return false;
-    }
-    return info;
-  })();
-}
-interface Seen { start: number; count: number; dropped: number }
 
 /** Deletes the oldest log files in `dir` until they total at most `maxBytes`; `keep` is never deleted. */
 export function pruneLogs(dir: string, maxBytes: number, keep?: string): void {
