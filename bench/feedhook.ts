@@ -10,16 +10,16 @@ import { startSim } from '../sim/index.ts';
 import { startReceiver } from '../tests/helpers/feedpeers.ts';
 import { ROOT, freePort, runBin, startBin } from '../tests/helpers/proc.ts';
 import { API_KEY, createVenue, tempDir } from '../tests/helpers/relay.ts';
-import type { BenchTable } from './run.ts';
+import type { BenchResult } from './run.ts';
 
 const SAMPLES: Record<number, number> = { 1000: 30, 250: 60 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 
-export async function bench(): Promise<BenchTable[]> {
+export async function bench(): Promise<BenchResult> {
   // The companion's feed (branch `feed`) is built in parallel: without it there is nothing to measure.
   if (!fs.existsSync(path.join(ROOT, 'main', 'core', 'outbox'))) {
-    return [{ title: 'Sim change → webhook receiver', columns: ['skipped'], rows: [['the companion side of the feed is not on this branch']] }];
+    return { tables: [{ title: 'Sim change → webhook receiver', columns: ['skipped'], rows: [['the companion side of the feed is not on this branch']] }] };
   }
   const rows: Array<Array<string | number>> = [];
   for (const poll of [1000, 250]) {
@@ -71,5 +71,5 @@ export async function bench(): Promise<BenchTable[]> {
       cdir.remove();
     }
   }
-  return [{ title: 'Sim change → webhook receiver (real companion and relay processes)', columns: ['order poll', 'n', 'p50 ms', 'p99 ms', 'max ms'], rows }];
+  return { tables: [{ title: 'Sim change → webhook receiver (real companion and relay processes)', columns: ['order poll', 'n', 'p50 ms', 'p99 ms', 'max ms'], rows }] };
 }

@@ -4,7 +4,7 @@
  * webhook receiver's 2xx, one event at a time; and how many events a second
  * one link gets stored and acked when the companion keeps its window full.
  */
-import type { BenchTable } from './run.ts';
+import type { BenchResult } from './run.ts';
 import { envelope, rawCompanion, startReceiver } from '../tests/helpers/feedpeers.ts';
 import { pairedVenue, startRelay, tempDir, waitFor } from '../tests/helpers/relay.ts';
 import { EVENTS_IN_FLIGHT } from '../protocol/events.ts';
@@ -21,7 +21,7 @@ function percentile(sorted: number[], p: number): number {
 }
 const ms = (x: number) => x.toFixed(2);
 
-export async function bench(): Promise<BenchTable[]> {
+export async function bench(): Promise<BenchResult> {
   const deadline = performance.now() + TIME_LIMIT_MS;
   const arrived = new Map<string, number>();
   const rx = await startReceiver();
@@ -72,7 +72,7 @@ export async function bench(): Promise<BenchTable[]> {
     const secs = (performance.now() - t0) / 1000;
     await waitFor(() => { seenAt(); return arrived.size >= seq; }, 'all at the receiver', 30_000, 20).catch(() => undefined);
     await peer.close();
-    return [{
+    return { tables: [{
       title: 'Relay feed: event frame → stored and acked → webhook 2xx (loopback, one process, SQLite WAL)',
       columns: ['what', 'n', 'p50 ms', 'p99 ms', 'max ms'],
       rows: [
@@ -83,7 +83,7 @@ export async function bench(): Promise<BenchTable[]> {
         `Throughput with the window full (${EVENTS_IN_FLIGHT} in flight): ${sent} events stored and acked in ${secs.toFixed(2)} s = ${Math.round(sent / secs)} events/s on one link.`,
         `Webhook requests: ${rx.requests.length} for ${arrived.size} events (batches of up to 100).`,
       ],
-    }];
+    }], data: { ackMs: ack, webhookMs: hook, eventsPerSec: sent / secs } };
   } finally {
     await relay.close();
     await rx.close();
