@@ -5,7 +5,7 @@
  */
 import { fetch } from 'undici';
 import { startAgent } from '../main/core/agent.ts';
-import { silentLogger } from '../main/core/logger.ts';
+import { silentLogger } from '../common/logger.ts';
 import { loadSettings } from '../main/core/settings.ts';
 import { pair } from '../main/core/tunnel/pair.ts';
 import { createRelay } from '../relay/server.ts';

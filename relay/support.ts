@@ -11,8 +11,8 @@
 import { createHash } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import {
   BundleChunk, BundleOpened, LogTail, MAX_LOG_LINES, PORTCHECK_PATH, PortCheckRequest, Report, SupportCommands, type Requester,
 } from '../protocol/diagnostics.ts';

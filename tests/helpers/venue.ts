@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { startAgent, type Agent, type AgentOptions } from '../../main/core/agent.ts';
-import { realClock, type Clock } from '../../main/core/clock.ts';
+import { realClock, type Clock } from '../../common/clock.ts';
 import { createLog } from '../../main/core/log.ts';
 import { loadSettings } from '../../main/core/settings.ts';
 import { Report } from '../../protocol/diagnostics.ts';

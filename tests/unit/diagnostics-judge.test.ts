@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { judgeMenu, judgePayment, judgeStaff } from '../../main/core/diagnostics/pos.ts';
 import { atLeast } from '../../main/core/diagnostics/plugin.ts';
 import { runChecks, reportText } from '../../main/core/diagnostics/run.ts';
-import { realClock } from '../../main/core/clock.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { realClock } from '../../common/clock.ts';
+import { silentLogger } from '../../common/logger.ts';
 
 const order = (n: number, type: Record<string, string>, closeTime = `2025-01-28T1${n}:00:00+03:00`) => ({
   Id: `o${n}`, Number: n, Status: 'Closed', CloseTime: closeTime, Payments: [{ Id: `p${n}`, Sum: 100, Type: type }],

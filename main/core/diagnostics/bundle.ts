@@ -9,7 +9,7 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import yazl from 'yazl';
 import type { Report } from '../../../protocol/diagnostics.ts';
-import { redact, redactText } from '../log.ts';
+import { redact, redactText } from '../../../common/redact.ts';
 import { recentLines } from './logs.ts';
 import { reportText } from './run.ts';
 

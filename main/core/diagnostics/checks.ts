@@ -5,9 +5,9 @@
  * the local API, the relay and the bundle.
  */
 import type { Report } from '../../../protocol/diagnostics.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import type { Probe } from '../front/probe.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { portCheck, tunnelCheck, type PortDeps, type TunnelView } from './link.ts';
 import { feedCheck, machineCheck, type FeedView } from './machine.ts';
 import { pluginCheck } from './plugin.ts';

@@ -6,7 +6,7 @@
 import { Agent, fetch, ProxyAgent } from 'undici';
 import { pageFingerprint, PORTCHECK_PATH, PortCheckResult } from '../../../protocol/diagnostics.ts';
 import type { TunnelStatus } from '../../../protocol/local.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import type { FrontClient } from '../front/client.ts';
 import { port, tunnel } from './catalogue.ts';
 import type { CheckSpec } from './run.ts';

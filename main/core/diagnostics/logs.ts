@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { redactText } from '../log.ts';
+import { redactText } from '../../../common/redact.ts';
 
 /** Reads at most this much of each file from its end: a day of logs on a POS, bounded. */
 export const LOG_READ_CAP_BYTES = 8 * 1024 * 1024;

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import { feed, machine } from './catalogue.ts';
 import type { CheckSpec } from './run.ts';
 

@@ -14,9 +14,9 @@ import {
   BUNDLE_CHUNK_BYTES, BundleOpenArgs, BundleReadArgs, DiagnoseArgs, LOG_TAIL_MAX_BYTES, LogsArgs, SupportCommands,
   type AuditEntry, type BundleChunk, type LogTail, type Report, type Requester,
 } from '../../../protocol/diagnostics.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import { CommandError, type Commands } from '../commands.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import type { Audit } from './audit.ts';
 import { tailLines } from './logs.ts';
 

@@ -4,8 +4,8 @@
  * the report. A full run ends within RUN_BUDGET_MS whatever the parts do.
  */
 import type { Check, CheckId, CheckResult, Report } from '../../../protocol/diagnostics.ts';
-import type { Clock } from '../clock.ts';
-import type { Logger } from '../logger.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { crashed, RESULT_WORD, SUMMARY, timedOut, TITLES, type Finding } from './catalogue.ts';
 
 /** No check may take longer than this, so a whole run stays under 5 s. */

@@ -4,12 +4,12 @@
  * out at the end), and the tunnel is reported as what it is: not running.
  */
 import type { Report } from '../../../protocol/diagnostics.ts';
-import { realClock } from '../clock.ts';
+import { realClock } from '../../../common/clock.ts';
 import { createProbe } from '../front/probe.ts';
-import { silentLogger } from '../logger.ts';
+import { silentLogger } from '../../../common/logger.ts';
 import type { Settings } from '../settings.ts';
 import { loadDevice } from '../tunnel/pair.ts';
-import { VERSION } from '../version.ts';
+import { VERSION } from '../../../common/version.ts';
 import { createDiagnostics } from './checks.ts';
 
 /** Runs every check without a running companion; logs its own plugin session out before resolving. */
