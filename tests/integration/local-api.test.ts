@@ -61,6 +61,21 @@ describe('local API', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('refuses every near miss of the token: a prefix, one character, a suffix, the wrong case, one character changed', async () => {
+    const lastChanged = `${TOKEN.slice(0, -1)}${TOKEN.endsWith('0') ? '1' : '0'}`;
+    const nearMisses = [TOKEN.slice(0, -1), TOKEN.slice(0, TOKEN.length / 2), TOKEN.slice(0, 1), TOKEN.slice(1), TOKEN.toUpperCase(), lastChanged, `${TOKEN} ${TOKEN}`];
+    for (const given of nearMisses) {
+      const bearer = await raw('/api/status', { host: `127.0.0.1:${port}`, authorization: `Bearer ${given}` });
+      expect(bearer.status, `bearer ${given}`).toBe(401);
+      const cookie = await raw('/api/status', { host: `127.0.0.1:${port}`, cookie: `evva_token=${encodeURIComponent(given)}` });
+      expect(cookie.status, `cookie ${given}`).toBe(401);
+    }
+    const empty = await raw('/api/status', { host: `127.0.0.1:${port}`, cookie: 'evva_token=' });
+    expect(empty.status).toBe(401);
+    // The same request with the whole token passes: the refusals above are about the token, nothing else.
+    expect((await raw('/api/status', { host: `127.0.0.1:${port}`, cookie: `evva_token=${TOKEN}` })).status).toBe(200);
+  });
+
   it('refuses another Host even with the right token (DNS rebinding)', async () => {
     for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, '']) {
       const r = await raw('/api/status', { host, authorization: `Bearer ${TOKEN}` });
