@@ -37,8 +37,9 @@ describe('log redaction', () => {
     expect(out.headers).toEqual({ authorization: '[скрыто]', Cookie: '[скрыто]', 'proxy-authorization': '[скрыто]', 'set-cookie': '[скрыто]', accept: 'application/json' });
   });
 
-  it('masks secrets at every depth up to the limit and keeps the ordinary fields next to them', () => {
-    for (let depth = 0; depth < REDACT_MAX_DEPTH; depth++) {
+  it('masks secrets at every depth up to six levels and keeps the ordinary fields next to them', () => {
+    // Six levels, written out rather than read from REDACT_MAX_DEPTH: a limit cut lower would hide real log fields.
+    for (let depth = 0; depth <= 5; depth++) {
       let v: Record<string, unknown> = { token: 'T0KEN', authorization: 'Basic QUJD', cookie: 'sid=C00K1E', note: 'Bearer B3ARER', count: depth, name: 'Анна' };
       for (let i = 0; i < depth; i++) v = { level: i, inner: v };
       const text = JSON.stringify(redact(v));
