@@ -43,6 +43,26 @@ describe('link rewriting', () => {
     expect(rewriteInChunks(esc, [10, 20]).out).toBe('{"Url":"https:\\/\\/relay.evva.ru\\/v1\\/venues\\/ven_abc\\/front\\/api\\/orders\\/1"}');
   });
 
+  it('rewrites the JSON-escaped form whatever single point the body is split at', () => {
+    const esc = JSON.stringify({ Url: `${ORIGIN}/api/orders/1`, Name: 'Анна' }).replace(/\//g, '\\/');
+    const expected = esc.split(ORIGIN.replace(/\//g, '\\/')).join(BASE.replace(/\//g, '\\/'));
+    expect(esc).toContain('http:\\/\\/127.0.0.1:9042\\/api');
+    const len = Buffer.byteLength(esc);
+    for (let cut = 1; cut < len; cut++) expect(rewriteInChunks(esc, [cut]).out, `cut at ${cut}`).toBe(expected);
+    expect(rewriteInChunks(esc, Array.from({ length: len - 1 }, (_, i) => i + 1))).toEqual({ out: expected, count: 1 });
+  });
+
+  it('rewrites both forms in one body, with the escaped link cut at every point', () => {
+    const escOrigin = ORIGIN.replace(/\//g, '\\/');
+    const body = `{"a":"${ORIGIN}/x","b":"${escOrigin}\\/y","c":"${ORIGIN}"}`;
+    const expected = `{"a":"${BASE}/x","b":"${BASE.replace(/\//g, '\\/')}\\/y","c":"${BASE}"}`;
+    const start = body.indexOf(escOrigin);
+    for (let cut = start; cut <= start + escOrigin.length; cut++) {
+      expect(rewriteInChunks(body, [cut]), `cut at ${cut}`).toEqual({ out: expected, count: 3 });
+      expect(rewriteInChunks(body, [start - 1, cut]).out, `cuts at ${start - 1} and ${cut}`).toBe(expected);
+    }
+  });
+
   it('holds back at most one needle length across a boundary', () => {
     const rw = new LinkRewriter(linkReplacements(ORIGIN, BASE));
     const out = rw.push(Buffer.alloc(100_000, 'a'));
