@@ -6,6 +6,7 @@ import { createFrontClient, LOGIN_BACKOFF_BASE_MS, type FrontClient } from '../.
 import { FrontError } from '../../main/core/front/errors.ts';
 import { realClock } from '../../main/core/clock.ts';
 import { silentLogger } from '../../main/core/logger.ts';
+import { RECORDER_TOKEN, startRecorder } from '../helpers/recorder.ts';
 
 let sim: Sim | null = null;
 let client: FrontClient | null = null;
@@ -139,7 +140,8 @@ describe('plugin client faults', () => {
 });
 
 describe('plugin client forward (the tunnel upstream)', () => {
-  it('replaces the caller key with its own session and streams the answer', async () => {
+  // What reaches the plugin (no caller authorization, cookie key or query key) is checked at the plugin end below.
+  it('answers through its own session whatever key the caller sent, and streams the answer', async () => {
     const { sim, client } = await setup();
     const res = await client.forward({
       method: 'GET', path: '/api/tables?key=stolen', headers: { cookie: 'key=stolen; lang=ru', accept: 'application/json' },
@@ -151,6 +153,32 @@ describe('plugin client forward (the tunnel upstream)', () => {
     const tables = z.array(Table).parse(JSON.parse(Buffer.concat(chunks).toString()));
     expect(tables.length).toBeGreaterThan(0);
     expect(sim.liveTokens()).toBe(1);
+  });
+});
+
+describe('what the plugin receives from forward', () => {
+  it('gets no caller authorization and no caller key cookie, only the companion\'s own session in the query', async () => {
+    const plugin = await startRecorder();
+    const c = createFrontClient({ baseUrl: plugin.url, moduleId: '2050', clock: realClock, logger: silentLogger });
+    try {
+      const res = await c.forward({
+        method: 'GET', path: '/api/tables?key=stolen-query',
+        headers: { authorization: 'Bearer evva-api-key-of-the-caller', Authorization: 'Basic Y2FsbGVyOnB3', cookie: 'key=stolen-cookie; lang=ru; KEY=stolen-upper', accept: 'application/json' },
+        body: null, signal: AbortSignal.timeout(5_000),
+      });
+      expect(res.status).toBe(200);
+      await res.body?.[Symbol.asyncIterator]().return?.();
+      const [call, ...more] = plugin.calls();
+      expect(more).toEqual([]);
+      expect(call?.headers.authorization).toBeUndefined();
+      expect(call?.headers.cookie).toBe('lang=ru');
+      expect(call?.headers.accept).toBe('application/json');
+      expect(call?.url).toBe(`/api/tables?key=${RECORDER_TOKEN}`);
+      expect(JSON.stringify(plugin.requests)).not.toMatch(/stolen|evva-api-key|Y2FsbGVyOnB3/);
+    } finally {
+      await c.close();
+      await plugin.close();
+    }
   });
 });
 
