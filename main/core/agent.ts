@@ -29,9 +29,9 @@ export interface AgentOptions {
   logger: Logger;
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
-  probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient' | 'timeoutMs'>>;
   /** Overrides for tests (shorter heartbeats, backoff). */
-  tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
+  tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env' | 'networkPollMs'>>;
 }
 
 export interface Agent {
