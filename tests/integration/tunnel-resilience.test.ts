@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../protocol/local.ts';
-import { CloseCode, DEAD_AFTER_MS, HEARTBEAT_CHECK_MS, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, encodeControl } from '../../protocol/tunnel.ts';
+import { CloseCode, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, encodeControl } from '../../protocol/tunnel.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import {
