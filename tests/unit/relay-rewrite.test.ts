@@ -63,10 +63,40 @@ describe('link rewriting', () => {
     }
   });
 
-  it('holds back at most one needle length across a boundary', () => {
+  it('holds back exactly the longest needle less one byte across a boundary, and gives it back at the end', () => {
     const rw = new LinkRewriter(linkReplacements(ORIGIN, BASE));
+    const longest = Buffer.byteLength(ORIGIN.replace(/\//g, '\\/'));
     const out = rw.push(Buffer.alloc(100_000, 'a'));
-    expect(out.length).toBeGreaterThanOrEqual(100_000 - ORIGIN.length * 2);
+    expect(out.length).toBe(100_000 - (longest - 1));
+    expect(rw.flush().length).toBe(longest - 1);
+    expect(rw.flush().length).toBe(0);
+  });
+
+  it('rewrites a body that starts with a link and has the other form later', () => {
+    const escOrigin = ORIGIN.replace(/\//g, '\\/');
+    const escBase = BASE.replace(/\//g, '\\/');
+    expect(rewriteInChunks(`${ORIGIN}/a ${escOrigin}\\/b`, [])).toEqual({ out: `${BASE}/a ${escBase}\\/b`, count: 2 });
+    expect(rewriteInChunks(`${escOrigin}\\/b ${ORIGIN}/a`, [])).toEqual({ out: `${escBase}\\/b ${BASE}/a`, count: 2 });
+  });
+
+  it('prefers the longer needle where two start at the same byte, whatever their order', () => {
+    for (const pairs of [[['http://h', 'S'], ['http://h:1', 'L']], [['http://h:1', 'L'], ['http://h', 'S']]] as Array<Array<[string, string]>>) {
+      const rw = new LinkRewriter(pairs);
+      const out = Buffer.concat([rw.push(Buffer.from('http://h:1/x http://h/y')), rw.flush()]).toString();
+      expect(out, JSON.stringify(pairs)).toBe('L/x S/y');
+    }
+  });
+
+  it('ignores an empty needle instead of matching everywhere', () => {
+    const rw = new LinkRewriter([['', 'X'], [ORIGIN, BASE]]);
+    const out = Buffer.concat([rw.push(Buffer.from(`abc ${ORIGIN}/d`)), rw.flush()]).toString();
+    expect(out).toBe(`abc ${BASE}/d`);
+    expect(rw.count).toBe(1);
+  });
+
+  it('makes one pair per distinct form of the origin', () => {
+    expect(linkReplacements(ORIGIN, BASE)).toEqual([[ORIGIN, BASE], [ORIGIN.replace(/\//g, '\\/'), BASE.replace(/\//g, '\\/')]]);
+    expect(linkReplacements('origin-without-slashes', 'base')).toEqual([['origin-without-slashes', 'base']]);
   });
 
   it('leaves other hosts alone', () => {
@@ -74,7 +104,10 @@ describe('link rewriting', () => {
   });
 
   it('only textual content types are rewritten', () => {
-    for (const t of ['application/json; charset=utf-8', 'text/html', 'application/problem+json', 'application/xml']) expect(isTextual(t)).toBe(true);
-    for (const t of ['application/octet-stream', 'image/png', undefined, 'application/zip']) expect(isTextual(t)).toBe(false);
+    const textual = ['application/json; charset=utf-8', 'text/html', 'application/problem+json', 'application/xml', ' Application/JSON ; charset=utf-8',
+      'image/svg+xml', 'application/atom+xml;charset=utf-8', 'application/javascript', 'TEXT/PLAIN'];
+    for (const t of textual) expect(isTextual(t), t).toBe(true);
+    const binary = ['application/octet-stream', 'image/png', undefined, '', 'application/zip', 'application/xml-dtd-not', 'application/jsonx', 'x-text/plain'];
+    for (const t of binary) expect(isTextual(t), String(t)).toBe(false);
   });
 });
