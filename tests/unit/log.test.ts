@@ -26,8 +26,35 @@ describe('log redaction', () => {
     ['an EVVA key on its own', 'using evk_AAAABBBBCCCCDDDD for the call', 'evk_AAAABBBBCCCCDDDD'],
   ])('removes %s from text', (_name, line, secret) => {
     const out = redactText(line);
-    expect(out).not.toContain(secret);
+    // Not even a tail of it: a rule that masks one character and leaves the rest is no rule.
+    expect(out).not.toContain(secret.slice(1));
     expect(out).toContain('[скрыто]');
+  });
+
+  it('removes a bearer token however much space precedes it', () => {
+    expect(redactText('Authorization: Bearer    tok-after-spaces')).not.toContain('tok-after-spaces');
+    expect(redactText('bearer\ttok-after-tab')).not.toContain('tok-after-tab');
+  });
+
+  it('masks exactly the fields whose names say secret, and nothing else', () => {
+    const secret = { token: 'a', deviceToken: 'b', client_secret: 'c', password: 'd', Authorization: 'e', cookie: 'f', apiKey: 'g', api_key: 'h',
+      pairingCode: 'i', pairing_code: 'j', key: 'k', pin: 'l', pincode: 'm', PIN: 'n' };
+    for (const [k, v] of Object.entries(redact(secret) as Record<string, unknown>)) expect(v, k).toBe('[скрыто]');
+    const plain = { sortKey: 'Number', keyboard: 'ru', monkey: 'yes', spin: 'x', pinned: 'top', pins: '3', keys: 'a,b', name: 'Анна' };
+    expect(redact(plain)).toEqual(plain);
+  });
+
+  it('keeps empty, true/false and numeric values of secret-named fields: they reveal nothing', () => {
+    const meta = { token: null, tokenExpired: true, cookieCount: 0, apiKey: undefined, hasPassword: false, tokenAgeMs: 42, nested: { secret: null } };
+    expect(redact(meta)).toEqual(meta);
+    expect(redact(null)).toBeNull();
+    expect(redact(7)).toBe(7);
+  });
+
+  it('redacts errors to their name and a cleaned message, and arrays item by item', () => {
+    expect(redact(new TypeError('login failed for /api/orders?key=ERRKEY1'))).toEqual({ name: 'TypeError', message: 'login failed for /api/orders?key=[скрыто]' });
+    expect(redact({ err: new Error('Bearer ERRTOKEN2 refused') })).toEqual({ err: { name: 'Error', message: 'Bearer [скрыто] refused' } });
+    expect(redact(['Bearer ARR1', { token: 'ARR2' }, 3, [{ cookie: 'ARR3' }]])).toEqual(['Bearer [скрыто]', { token: '[скрыто]' }, 3, [{ cookie: '[скрыто]' }]]);
   });
 
   it('masks authorization and cookie fields whatever their form', () => {
@@ -37,9 +64,10 @@ describe('log redaction', () => {
     expect(out.headers).toEqual({ authorization: '[скрыто]', Cookie: '[скрыто]', 'proxy-authorization': '[скрыто]', 'set-cookie': '[скрыто]', accept: 'application/json' });
   });
 
-  it('masks secrets at every depth up to six levels and keeps the ordinary fields next to them', () => {
-    // Six levels, written out rather than read from REDACT_MAX_DEPTH: a limit cut lower would hide real log fields.
-    for (let depth = 0; depth <= 5; depth++) {
+  it('masks secrets at every depth it reads (objects nested six deep) and keeps the ordinary fields next to them', () => {
+    // Objects nested six deep are still read; written out rather than read from REDACT_MAX_DEPTH, since a
+    // limit cut lower would hide real log fields.
+    for (let depth = 0; depth <= 6; depth++) {
       let v: Record<string, unknown> = { token: 'T0KEN', authorization: 'Basic QUJD', cookie: 'sid=C00K1E', note: 'Bearer B3ARER', count: depth, name: 'Анна' };
       for (let i = 0; i < depth; i++) v = { level: i, inner: v };
       const text = JSON.stringify(redact(v));
@@ -57,10 +85,17 @@ describe('log redaction', () => {
       expect(text).not.toMatch(/DEEP/);
       expect(text).toContain('[слишком глубоко]');
     }
-    // A cycle ends at the limit instead of looping or leaking.
+    // Arrays count as levels too.
+    let arrays: unknown = [{ token: 'ARRAY-DEEP' }];
+    for (let i = 0; i < REDACT_MAX_DEPTH + 2; i++) arrays = [arrays];
+    expect(JSON.stringify(redact(arrays))).toContain('[слишком глубоко]');
+    // A cycle, through objects or arrays, ends at the limit instead of looping or leaking.
     const loop: Record<string, unknown> = { apiKey: 'L00P' };
     loop.self = loop;
     expect(JSON.stringify(redact(loop))).not.toContain('L00P');
+    const ring: unknown[] = ['Bearer RING0'];
+    ring.push(ring);
+    expect(JSON.stringify(redact(ring))).not.toContain('RING0');
   });
 
   it('writes redacted lines to the rotating file in the data dir', async () => {
