@@ -72,6 +72,17 @@ export class RelayStream {
   }
 }
 
+/** How long the relay waits for a command's answer unless the caller says otherwise. */
+export const COMMAND_TIMEOUT_MS = 15_000;
+
+/** A command that did not succeed: the companion's error code, or `timeout` / `link_lost` / `too_large` from this side. */
+export class CommandFailed extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'CommandFailed';
+  }
+}
+
 export interface LinkEvents {
   /** The hello arrived and was valid: the link may now carry streams. */
   onReady(link: RelayLink, hello: HelloFrame): void;
@@ -92,6 +103,9 @@ export class RelayLink {
   private readonly heartbeat: Heartbeat;
   private helloTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** Commands sent and not yet answered, by id. */
+  private readonly pending = new Map<string, { resolve(v: unknown): void; reject(e: CommandFailed): void; timer: NodeJS.Timeout }>();
+  private nextCmd = 0;
   /** Bytes received/sent in body chunks, for metrics. */
   bytesIn = 0;
   bytesOut = 0;
@@ -124,6 +138,29 @@ export class RelayLink {
   }
   get openStreams(): number {
     return this.streams.size;
+  }
+
+  /**
+   * Runs a named command on the companion; resolves with its result, or rejects
+   * with CommandFailed (the companion's error code, `timeout`, or `link_lost`).
+   */
+  command(name: string, args: unknown, timeoutMs: number = COMMAND_TIMEOUT_MS): Promise<unknown> {
+    if (this.closed || !this.hello) return Promise.reject(new CommandFailed('link_lost', 'the tunnel is not ready'));
+    const id = `c${++this.nextCmd}`;
+    return new Promise((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.pending.delete(id);
+        reject(new CommandFailed('timeout', `no answer to ${name} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      try {
+        this.sendControl({ t: 'cmd', id, name, args });
+      } catch (e) {
+        this.clock.clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new CommandFailed('too_large', e instanceof Error ? e.message : String(e)));
+      }
+    });
   }
 
   /** Opens a stream, or returns null when this link takes no new ones (not ready, draining, full). */
@@ -195,6 +232,11 @@ export class RelayLink {
     for (const s of [...this.streams.values()]) {
       this.finish(s, new Error('link closed'));
       safe(() => s.handlers.onError('link_lost', reason));
+    }
+    for (const [id, p] of this.pending) {
+      this.clock.clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new CommandFailed('link_lost', `tunnel closed: ${reason}`));
     }
     this.events.onClose(this, code, reason);
   }
@@ -299,7 +341,15 @@ export class RelayLink {
         s.handlers.onError('internal', f.reason ?? 'cancelled by the companion');
         return;
       }
-      case 'cmd_result':
+      case 'cmd_result': {
+        const p = this.pending.get(f.id);
+        if (!p) return; // answered after its timeout: nobody waits any more
+        this.pending.delete(f.id);
+        this.clock.clearTimeout(p.timer);
+        if (f.ok) p.resolve(f.result);
+        else p.reject(new CommandFailed(f.error?.code ?? 'failed', f.error?.message ?? 'the command failed'));
+        return;
+      }
       case 'event':
         // Reserved (docs/protocol.md): valid, but this relay does not act on them yet.
         // Events are not acknowledged, so the companion keeps them in its outbox.

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
+import { createCommands } from './commands.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
@@ -58,6 +59,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let link: TunnelHandle | null = null;
   let tunnel: TunnelStatus = { ...UNPAIRED };
   let reportedFront = '';
+  // The one place commands from the relay are wired: feed, payments and diagnostics register here.
+  const commands = createCommands(logger.child({ part: 'commands' }));
 
   const status = (): Status => {
     const front = probe.status();
@@ -108,6 +111,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       front: probe.status(),
       proxy: settings.proxy ?? undefined,
       allowInsecure: settings.allowInsecure,
+      commands,
       clock,
       logger,
       ...opts.tunnel,

@@ -22,6 +22,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, REPLACED_RETRY_MS, STABLE_AFTER_MS, TOKEN_REFUSED_RETRY_MS } from './backoff.ts';
 import { DEFAULT_GATE_POLICY, type GatePolicy } from './gate.ts';
+import type { Commands } from '../commands.ts';
 import { CompanionLink, DEFAULT_TUNNEL_LIMITS, type LinkTiming, type TunnelLimits } from './link.ts';
 import { TunnelError, relayEndpoints, tunnelProblem, type RelayEndpoints, type TunnelProblemCode } from './problems.ts';
 import { proxyFor } from './proxy.ts';
@@ -60,6 +61,8 @@ export interface TunnelOptions {
   ca?: string | Buffer;
   clock: Clock;
   logger: Logger;
+  /** The dispatcher that answers the relay's commands (main/core/commands.ts). */
+  commands?: Commands;
   onStatus?: (s: TunnelStatus) => void;
   /** Tests shorten these; production uses the protocol's constants. */
   timing?: Partial<LinkTiming>;
@@ -232,7 +235,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       if (stopped || a.failed) return void ws.terminate();
       a.link = new CompanionLink({
         ws, clock, log, upstream: opts.upstream, policy, limits, timing, companion: opts.companion,
-        frontOrigin, front, events: {
+        frontOrigin, front, commands: opts.commands, events: {
           onWelcome: (link) => promote(a, link),
           onGoaway: (link, g) => onGoaway(link, g.reason, g.drainMs),
           onClose: (link, code, reason) => onLinkClose(a, link, code, reason),

@@ -12,6 +12,7 @@ import {
   type ControlFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../clock.ts';
+import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../logger.ts';
 import { check, type GatePolicy } from './gate.ts';
@@ -55,6 +56,8 @@ export interface CompanionLinkOptions {
   frontOrigin: string | null;
   front: FrontStatus | null;
   events: CompanionLinkEvents;
+  /** Answers the relay's `cmd` frames; without it every command is `unsupported`. */
+  commands?: Commands;
 }
 
 class ServedStream {
@@ -312,14 +315,31 @@ export class CompanionLink {
         return;
       }
       case 'cmd':
-        // Reserved: commands arrive with a later issue. Answer so the relay never waits.
-        this.sendControl({ t: 'cmd_result', id: f.id, ok: false, error: { code: 'unsupported', message: `command ${f.name} is not supported by this companion` } });
+        this.onCmd(f.id, f.name, f.args);
         return;
       case 'ack':
         return; // Reserved for the feed: nothing is sent that needs acknowledging yet.
       case 'hello': case 'res': case 'status': case 'cmd_result': case 'event':
         throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the relay`);
     }
+  }
+
+  /** Runs a command through the dispatcher and always answers, so the relay never waits on a lost id. */
+  private onCmd(id: string, name: string, args: unknown): void {
+    const answer = (r: CommandOutcome) => {
+      try {
+        this.sendControl({ t: 'cmd_result', id, ...r });
+      } catch (e) {
+        // A result too large for one control frame: say so instead of closing the link.
+        if (!(e instanceof FrameError)) throw e;
+        this.sendControl({ t: 'cmd_result', id, ok: false, error: { code: 'too_large', message: `result of ${name} is larger than one control frame` } });
+      }
+    };
+    if (!this.o.commands) {
+      answer({ ok: false, error: { code: 'unsupported', message: `command ${name} is not supported by this companion` } });
+      return;
+    }
+    void this.o.commands.run(name, args).then(answer, () => { /* run() never rejects */ });
   }
 
   private stream(sid: number): ServedStream | undefined {

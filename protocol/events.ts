@@ -1,0 +1,85 @@
+/**
+ * The feed's contract between the companion and the relay (and, through the
+ * relay's webhooks, EVVA): the event envelope, modelled on iiko Cloud
+ * webhooks so that EVVA reads an older venue's events with the code it uses
+ * for Cloud API venues, plus payment notices and the commands that carry them.
+ * Shapes of orders, staff, tables and the menu (eventInfo) live in feed.ts.
+ */
+import { z } from 'zod';
+
+export const EventType = z.enum([
+  'TableOrderUpdate', 'DeliveryOrderUpdate', 'StaffUpdate', 'TablesUpdate', 'MenuSnapshot', 'PaymentUpdate', 'CompanionHealth',
+]);
+export type EventType = z.infer<typeof EventType>;
+
+/** Event ids are the companion's; the relay keys duplicates on them. */
+export const EventId = z.string().min(1).max(64);
+
+/**
+ * One event as the companion writes it to its outbox and sends it in an
+ * `event` frame (`frame.event`). `seq` counts from 1 per venue with no gaps;
+ * `eventTime` is when the companion saw the change (ISO 8601, UTC).
+ */
+export const Envelope = z.object({
+  eventId: EventId,
+  venueId: z.string().min(1).max(64),
+  seq: z.number().int().positive(),
+  eventType: EventType,
+  eventTime: z.string().datetime(),
+  eventInfo: z.record(z.string(), z.unknown()),
+});
+export type Envelope = z.infer<typeof Envelope>;
+
+/** What a webhook POSTs: an array of these; `organizationId` = venueId and `correlationId` = eventId, as iiko Cloud names them. */
+export const WebhookEvent = Envelope.extend({ organizationId: z.string(), correlationId: z.string() });
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
+/** At most this many events are sent and not yet acknowledged on one link. */
+export const EVENTS_IN_FLIGHT = 256;
+
+// ---- Payments -------------------------------------------------------------
+
+export const PaymentId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/);
+
+/** `POST /v1/venues/:venueId/payments`: EVVA PAY took the guest's money for this iiko order. Idempotent by paymentId. */
+export const PaymentNotice = z.object({
+  paymentId: PaymentId,
+  /** The iiko order id (the plugin's `Id`, a GUID). */
+  orderId: z.string().min(1).max(64),
+  /** Roubles, as the plugin's sums are. */
+  amount: z.number().positive().max(10_000_000),
+  tips: z.number().nonnegative().max(10_000_000).optional(),
+  paidAt: z.string().datetime(),
+});
+export type PaymentNotice = z.infer<typeof PaymentNotice>;
+
+/**
+ * Where a payment stands. `queued`: the relay holds the notice while the venue
+ * is offline; `notified`: the companion has it and waits for iiko to close the
+ * order; the rest are final or alarming outcomes of watching the order.
+ */
+export const PaymentState = z.enum(['queued', 'notified', 'reconciled', 'mismatch', 'pending-close', 'order-deleted']);
+export type PaymentState = z.infer<typeof PaymentState>;
+
+/** `eventInfo` of a PaymentUpdate, and `GET /v1/venues/:venueId/payments/:paymentId`. */
+export const PaymentView = z.object({
+  paymentId: PaymentId,
+  orderId: z.string(),
+  state: PaymentState,
+  amount: z.number(),
+  tips: z.number().optional(),
+  paidAt: z.string(),
+  /** When the state last changed (ISO). */
+  updatedAt: z.string(),
+  /** Why, in Russian, for the alarm states (e.g. which payment types iiko closed the order with). */
+  detail: z.string().max(500).optional(),
+});
+export type PaymentView = z.infer<typeof PaymentView>;
+
+/** Names of the commands the relay sends down the tunnel (main/core/commands.ts). */
+export const Commands = {
+  /** args: PaymentNotice; result: PaymentView (idempotent by paymentId). */
+  paymentNotice: 'payment.notice',
+  /** args: none; result: { queued: true } — a fresh MenuSnapshot event follows. */
+  menuSync: 'menu.sync',
+} as const;
