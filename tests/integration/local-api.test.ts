@@ -135,6 +135,21 @@ describe('local API', () => {
     expect(await tryOpen({ authorization: `Bearer ${TOKEN}`, origin: `http://localhost:${port}` })).toBe(101);
   });
 
+  it('reads a cookie token that contains "=" whole', async () => {
+    const token = 'base64like==tail=';
+    const other = await startApi({ port: 0, token, logger: silentLogger, status: () => status, metrics: async () => ({ contentType: '', body: '' }) });
+    try {
+      const p = Number(new URL(other.url).port);
+      const get = (cookie: string) => new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: p, path: '/api/status', headers: { host: `127.0.0.1:${p}`, cookie } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      expect(await get(`evva_token=${token}`)).toBe(200);
+      expect(await get(`evva_token=${token.replace(/=/g, '')}`)).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('says clearly when its port is already taken', async () => {
     await expect(startApi({ port, token: TOKEN, logger: silentLogger, status: () => status, metrics: async () => ({ contentType: '', body: '' }) }))
       .rejects.toThrow(/Порт \d+ уже занят/);
