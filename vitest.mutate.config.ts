@@ -11,6 +11,7 @@ const all = [
   'tests/unit/relay-pairing.test.ts',
   'tests/unit/relay-rewrite.test.ts',
   'tests/unit/frames-codec.test.ts',
+  'tests/unit/frames-limits.test.ts',
   'tests/integration/local-api.test.ts',
   'tests/integration/relay-pairing.test.ts',
   'tests/integration/tunnel-links.test.ts',
