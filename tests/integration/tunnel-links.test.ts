@@ -89,9 +89,9 @@ describe('the companion against a misbehaving relay', () => {
     const c = await within(closed, 5_000, 'close');
     expect(c.code).toBe(CloseCode.protocolError);
     expect(c.reason).toMatch(/stream id \d+ not new/);
-    // Only the first, legitimate request (if any) reached the plugin; the reused id never did.
+    // Only the first, legitimate request (if any) reached the plugin; the reused id never did. Frames are
+    // handled in order and the upstream is called as its req is handled, so by the close all calls are in.
     const legit = sids.length > 1 ? 1 : 0;
-    await new Promise((r) => setTimeout(r, 50));
     expect(up.calls.map((x) => x.path)).toEqual(sids.slice(0, legit).map((s) => `/api/orders/${s}`));
   });
 
