@@ -64,9 +64,19 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const status = (): Status => {
     const front = probe.status();
-    return { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
+    // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
+    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
+    return { level: levelOf(front, t), version: VERSION, startedAt, front, tunnel: t };
   };
-  const publish = () => api?.publish(status());
+  let published = '';
+  /** Pushes the status to live clients when something a person would notice changed (not a new latency or round trip). */
+  const publish = () => {
+    const s = status();
+    const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null } });
+    if (key === published) return;
+    published = key;
+    api?.publish(s);
+  };
 
   const probe = createProbe({
     frontUrl: settings.frontUrl,
@@ -74,6 +84,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     intervalMs: settings.probeIntervalMs,
     clock,
     logger,
+    frontSource: ({ file: 'settings', env: 'env', flag: 'flag' } as const)[settings.sources.frontUrl as 'file' | 'env' | 'flag'] ?? 'settings',
     onChange: (front) => {
       // The relay stores what it is told; tell it when the plugin's state changes,
       // not on every check's new latency (the local API still gets every check).
