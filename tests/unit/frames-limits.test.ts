@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  CloseCode, DATA_HEADER_BYTES, DEAD_AFTER_MS, DEFAULT_REQUEST_TIMEOUT_MS, FrameError, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS,
+  CloseCode, DATA_HEADER_BYTES, Heartbeat, SendCredit, DEAD_AFTER_MS, DEFAULT_REQUEST_TIMEOUT_MS, FrameError, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS,
   HELLO_TIMEOUT_MS, HOP_BY_HOP, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_HEADER_VALUE_CHARS,
   MAX_HEADERS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, MAX_STREAM_ID, MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, STREAM_WINDOW_BYTES,
-  TUNNEL_PATH, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, decodeFrame, encodeData, forwardableHeaders,
+  TUNNEL_PATH, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, decodeFrame, encodeControl, encodeData, forwardableHeaders,
 } from '../../protocol/tunnel.ts';
 
 const decode = (f: unknown) => decodeFrame(Buffer.from(JSON.stringify(f)), false);
@@ -216,5 +216,130 @@ describe('the protocol numbers docs/protocol.md states', () => {
   it('hop-by-hop headers', () => {
     expect([...HOP_BY_HOP].sort()).toEqual(['connection', 'host', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
     for (const h of HOP_BY_HOP) expect(forwardableHeaders({ [h]: 'x', keep: 'y' }), h).toEqual({ keep: 'y' });
+  });
+});
+
+describe('frame enums and refusal wording', () => {
+  it('accepts every stream error code and every go-away reason the protocol names', () => {
+    for (const code of ['forbidden', 'unreachable', 'bad_gateway', 'unlicensed', 'timeout', 'too_large', 'bad_request', 'overloaded', 'internal']) {
+      expect(decode({ ...base.error, code }), code).toMatchObject({ code });
+    }
+    for (const reason of ['drain', 'replaced', 'shutdown']) expect(decode({ ...base.goaway, reason }), reason).toMatchObject({ reason });
+  });
+
+  it('says which nested field and which rule failed', () => {
+    expect(refusal({ ...base.hello, companion: { version: '', hostname: 'pos' } }).message).toMatch(/^bad 'hello' frame: companion\.version: /);
+    expect(refusal({ ...base.req, headers: headers(MAX_HEADERS + 1) }).message).toMatch(/too many headers/);
+    expect(refusal([1]).message).toMatch(/^bad '\?' frame: t: /);
+    expect(refusal(42).name).toBe('FrameError');
+  });
+
+  it('encodes a control frame of exactly the largest size and names the frame it will not encode', () => {
+    const shell = JSON.stringify({ t: 'cancel', sid: 1, reason: '' });
+    const exact = { t: 'cancel' as const, sid: 1, reason: '' };
+    // Pad through an unknown-to-the-encoder field so the text is exactly the limit.
+    const padded = { ...exact, x: 'p'.repeat(MAX_CONTROL_FRAME_BYTES - shell.length - 7) } as unknown as Parameters<typeof encodeControl>[0];
+    expect(Buffer.byteLength(encodeControl(padded))).toBe(MAX_CONTROL_FRAME_BYTES);
+    const over = { ...exact, x: 'p'.repeat(MAX_CONTROL_FRAME_BYTES - shell.length - 6) } as unknown as Parameters<typeof encodeControl>[0];
+    expect(() => encodeControl(over)).toThrow(/^control frame 'cancel' too large$/);
+    expect(() => encodeData(1, Buffer.alloc(MAX_CHUNK_BYTES + 1))).toThrow(/^chunk too large$/);
+  });
+});
+
+describe('forwardable headers at their limits', () => {
+  it('skips absent values and the headers a lower-case Connection names', () => {
+    expect(forwardableHeaders({ a: undefined, b: '1', connection: 'close, X-Trace', 'x-trace': 't' })).toEqual({ b: '1' });
+  });
+
+  it('keeps a value of exactly the longest length and drops a longer one', () => {
+    const h = forwardableHeaders({ keep: 'k'.repeat(MAX_HEADER_VALUE_CHARS), drop: 'd'.repeat(MAX_HEADER_VALUE_CHARS + 1), after: 'a' });
+    expect(Object.keys(h)).toEqual(['keep', 'after']);
+  });
+
+  it('keeps exactly the most headers allowed, in order', () => {
+    const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`h${i}`, 'v']));
+    expect(Object.keys(forwardableHeaders(many))).toEqual(Array.from({ length: MAX_HEADERS }, (_, i) => `h${i}`));
+  });
+
+  it('keeps headers up to exactly the byte budget and stops at the first that would pass it', () => {
+    // Two headers of 8 KiB each (name 4 bytes + value) fill the budget exactly; the next byte does not fit.
+    const v = (n: number) => 'v'.repeat(n);
+    const exact = forwardableHeaders({ aaaa: v(MAX_HEADER_BYTES / 2 - 4), bbbb: v(MAX_HEADER_BYTES / 2 - 4), c: '' });
+    expect(Object.keys(exact)).toEqual(['aaaa', 'bbbb']);
+    const fits = forwardableHeaders({ aaaa: v(MAX_HEADER_BYTES / 2 - 4), bbbb: v(MAX_HEADER_BYTES / 2 - 5), c: '' });
+    expect(Object.keys(fits)).toEqual(['aaaa', 'bbbb', 'c']);
+  });
+});
+
+describe('heartbeat schedule', () => {
+  function clock() {
+    let t = 0;
+    let timer: { fn: () => void; every: number; next: number } | null = null;
+    return {
+      mono: () => t,
+      setInterval(fn: () => void, ms: number) { timer = { fn, every: ms, next: t + ms }; return timer as unknown as NodeJS.Timeout; },
+      clearInterval() { timer = null; },
+      advance(ms: number) {
+        const end = t + ms;
+        while (timer && timer.next <= end) { t = timer.next; timer.next += timer.every; timer.fn(); }
+        t = end;
+      },
+    };
+  }
+
+  it('pings when an interval less half a check has passed, with ids 1, 2, 3…', () => {
+    const c = clock();
+    const pings: Array<[number, number]> = [];
+    new Heartbeat(c, (id) => pings.push([id, c.mono()]), () => {}, { pingIntervalMs: 2_500, deadAfterMs: 100_000, checkMs: 1_000 });
+    c.advance(7_000);
+    expect(pings).toEqual([[1, 1_000], [2, 3_000], [3, 5_000], [4, 7_000]]);
+  });
+
+  it('reports the silence it died of, once, and how long it has been silent', () => {
+    const c = clock();
+    const deaths: number[] = [];
+    const hb = new Heartbeat(c, () => {}, (silent) => deaths.push(silent), { pingIntervalMs: 3_000, deadAfterMs: 8_000, checkMs: 1_000 });
+    c.advance(2_500);
+    expect(hb.silentMs()).toBe(2_500);
+    c.advance(20_000);
+    expect(deaths).toEqual([9_000]);
+  });
+
+  it('ignores a pong it did not ask for, and remembers only the last eight pings', () => {
+    const c = clock();
+    const hb = new Heartbeat(c, () => {}, () => {}, { pingIntervalMs: 1_000, deadAfterMs: 100_000, checkMs: 1_000 });
+    hb.pong(99);
+    expect(hb.rttMs).toBeNull();
+    c.advance(9_000); // nine pings, ids 1..9
+    hb.pong(1);
+    expect(hb.rttMs).toBeNull(); // forgotten
+    hb.pong(2);
+    expect(hb.rttMs).toBe(7_000);
+  });
+});
+
+describe('send credit edges', () => {
+  it('refuses every take once failed, even with credit left', async () => {
+    const c = new SendCredit(10);
+    c.fail(new Error('stream gone'));
+    await expect(c.take(1)).rejects.toThrow('stream gone');
+  });
+
+  it('allows one waiting sender only', async () => {
+    const c = new SendCredit(1);
+    await c.take(1);
+    const first = c.take(1);
+    await expect(c.take(1)).rejects.toThrow(/one sender at a time/);
+    c.grant(1);
+    await expect(first).resolves.toBe(1);
+  });
+
+  it('takes grants back up to exactly the window, with or without a waiting sender', async () => {
+    const c = new SendCredit(100);
+    expect(await c.take(100)).toBe(100);
+    expect(c.grant(60)).toBe(true);
+    expect(c.grant(40)).toBe(true);
+    expect(c.grant(1)).toBe(false);
+    expect(await c.take(1_000)).toBe(100);
   });
 });
