@@ -120,32 +120,25 @@ describe('tunnel client reconnect wiring', () => {
     delays.slice(0, 5).forEach((d, i) => expect(d).toBe(Math.floor(0.999 * BACKOFF_BASE_MS * 2 ** i)));
   });
 
-  it('starts again from the base delay after a link that stayed up long enough', async () => {
+  /** Six refusals climb the backoff to its cap; the seventh attempt connects; the link lives `upMs`, then the relay drops it. Returns the next retry's delay. */
+  async function retryAfterLinkOf(upMs: number): Promise<number> {
     const relay = await fakeRelay(6);
     const clock = manualClock();
     const t = client(relay.url, clock);
     const seen = { n: 0 };
-    // Six refusals climb the backoff to its cap; the seventh attempt connects.
     for (let i = 0; i < 6; i++) await nextRetry(clock, seen);
     await waitFor(() => t.status().state === 'connected', 'connected', 5_000, 2);
     seen.n = clock.scheduled.length;
-    clock.advance(STABLE_AFTER_MS + 1);
+    clock.advance(upMs);
     relay.state.socket?.close(1001, 'relay restarting');
-    const after = await nextRetry(clock, seen);
-    expect(after).toBeLessThan(BACKOFF_BASE_MS);
+    return nextRetry(clock, seen);
+  }
+
+  it('starts again from the base delay after a link that stayed up long enough', async () => {
+    expect(await retryAfterLinkOf(STABLE_AFTER_MS + 1)).toBeLessThan(BACKOFF_BASE_MS);
   });
 
   it('keeps backing off after a link that dropped soon after connecting', async () => {
-    const relay = await fakeRelay(6);
-    const clock = manualClock();
-    const t = client(relay.url, clock);
-    const seen = { n: 0 };
-    for (let i = 0; i < 6; i++) await nextRetry(clock, seen);
-    await waitFor(() => t.status().state === 'connected', 'connected', 5_000, 2);
-    seen.n = clock.scheduled.length;
-    clock.advance(1_000);
-    relay.state.socket?.close(1001, 'relay restarting');
-    const after = await nextRetry(clock, seen);
-    expect(after).toBeGreaterThanOrEqual(BACKOFF_CAP_MS * 0.99);
+    expect(await retryAfterLinkOf(1_000)).toBeGreaterThanOrEqual(BACKOFF_CAP_MS * 0.99);
   });
 });

@@ -8,7 +8,7 @@ import { resources } from '../../protocol/front.ts';
 import { VenueView } from '../../protocol/relay.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
-import type { UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
 import { RECORDER_TOKEN, startRecorder } from '../helpers/recorder.ts';
 import {
   API_KEY, COMPANION, createVenue, fetchUpstream, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor, type RunningRelay,
@@ -272,35 +272,43 @@ describe('what each end receives from an EVVA call', () => {
     authorization: `Bearer ${API_KEY}`, cookie: 'key=cookie-key-of-the-caller; lang=ru', 'x-evva-timeout-ms': '5000', accept: 'application/json',
   };
 
-  it('the companion gets no EVVA API key, no cookie and no relay-only header from the relay', async () => {
+  /** A relay and a paired tunnel to `upstream`; runs `call` with the venue id, then tears both down. */
+  async function throughTunnel(upstream: Upstream, frontOrigin: string | null, call: (venueId: string, relayUrl: string) => Promise<void>): Promise<void> {
     const relay = await startRelay();
     const dir = tempDir('companion');
-    const seen: UpstreamRequest[] = [];
     let tunnel: TunnelHandle | null = null;
     try {
       const v = await pairedVenue(relay.url, dir.dir);
-      tunnel = tunnelFor(relay.url, v, {
-        async forward(req) {
-          seen.push(req);
-          return { status: 200, headers: { 'content-type': 'application/json' }, body: (async function* () { yield Buffer.from('[]'); })() };
-        },
-      });
+      tunnel = tunnelFor(relay.url, v, upstream, { frontOrigin });
       const t = tunnel;
       await waitFor(() => t.status().state === 'connected', 'connected');
-      const r = await venueCall(relay.url, v.venueId, '/api/orders?$top=1', { headers: callerHeaders });
-      expect(r.status).toBe(200);
-      expect(seen).toHaveLength(1);
-      expect(seen[0]?.path).toBe('/api/orders?$top=1');
-      expect(seen[0]?.headers).toMatchObject({ accept: 'application/json' });
-      expect(seen[0]?.headers.authorization).toBeUndefined();
-      expect(seen[0]?.headers.cookie).toBeUndefined();
-      expect(seen[0]?.headers['x-evva-timeout-ms']).toBeUndefined();
-      expect(JSON.stringify(seen[0]?.headers)).not.toContain(API_KEY);
+      await call(v.venueId, relay.url);
     } finally {
       await tunnel?.stop();
       await relay.close();
       dir.remove();
     }
+  }
+
+  it('the companion gets no EVVA API key, no cookie and no relay-only header from the relay', async () => {
+    const seen: UpstreamRequest[] = [];
+    const recording: Upstream = {
+      async forward(req) {
+        seen.push(req);
+        return { status: 200, headers: { 'content-type': 'application/json' }, body: (async function* () { yield Buffer.from('[]'); })() };
+      },
+    };
+    await throughTunnel(recording, null, async (venueId, relayUrl) => {
+      const r = await venueCall(relayUrl, venueId, '/api/orders?$top=1', { headers: callerHeaders });
+      expect(r.status).toBe(200);
+    });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.path).toBe('/api/orders?$top=1');
+    expect(seen[0]?.headers).toMatchObject({ accept: 'application/json' });
+    expect(seen[0]?.headers.authorization).toBeUndefined();
+    expect(seen[0]?.headers.cookie).toBeUndefined();
+    expect(seen[0]?.headers['x-evva-timeout-ms']).toBeUndefined();
+    expect(JSON.stringify(seen[0]?.headers)).not.toContain(API_KEY);
   });
 
   it('the plugin gets only the companion\'s own session: no caller key in the query or a cookie, no EVVA API key', async () => {
@@ -308,17 +316,12 @@ describe('what each end receives from an EVVA call', () => {
     const { realClock } = await import('../../main/core/clock.ts');
     const { silentLogger } = await import('../../main/core/logger.ts');
     const plugin = await startRecorder();
-    const relay = await startRelay();
-    const dir = tempDir('companion');
     const front = createFrontClient({ baseUrl: plugin.url, moduleId: '2050', clock: realClock, logger: silentLogger });
-    let tunnel: TunnelHandle | null = null;
     try {
-      const v = await pairedVenue(relay.url, dir.dir);
-      tunnel = tunnelFor(relay.url, v, front, { frontOrigin: front.origin });
-      const t = tunnel;
-      await waitFor(() => t.status().state === 'connected', 'connected');
-      const r = await venueCall(relay.url, v.venueId, '/api/orders?key=query-key-of-the-caller&$top=2&KEY=upper-key', { headers: callerHeaders });
-      expect(r.status).toBe(200);
+      await throughTunnel(front, front.origin, async (venueId, relayUrl) => {
+        const r = await venueCall(relayUrl, venueId, '/api/orders?key=query-key-of-the-caller&$top=2&KEY=upper-key', { headers: callerHeaders });
+        expect(r.status).toBe(200);
+      });
       const [call, ...more] = plugin.calls();
       expect(more).toEqual([]);
       expect(call?.url).toBe(`/api/orders?$top=2&key=${RECORDER_TOKEN}`);
@@ -326,11 +329,8 @@ describe('what each end receives from an EVVA call', () => {
       expect(call?.headers.cookie).toBeUndefined();
       expect(JSON.stringify(plugin.requests)).not.toMatch(new RegExp(`${API_KEY}|of-the-caller|upper-key`));
     } finally {
-      await tunnel?.stop();
       await front.close();
-      await relay.close();
       await plugin.close();
-      dir.remove();
     }
   });
 });
