@@ -11,7 +11,7 @@ import {
   type ControlFrame, type ReqFrame,
 } from '../../protocol/tunnel.ts';
 import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
-import { COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
+import { API_KEY, COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -146,7 +146,7 @@ describe('the relay against a misbehaving companion', () => {
     await waitFor(() => frames.some((f) => f.t === 'welcome'), 'welcome', 5_000);
     const link = relay.relay.tunnels.get(v.venueId);
     if (!link) throw new Error('the relay has no link for the venue');
-    return { ws, frames, closed, link };
+    return { ws, frames, closed, link, relayUrl: relay.url, venueId: v.venueId };
   }
 
   /** Opens a stream whose consumer never hands credit back (a caller that does not read). */
@@ -171,6 +171,23 @@ describe('the relay against a misbehaving companion', () => {
     expect(c.reason).toMatch(/overran its credit/);
     expect(got.bytes).toBe(STREAM_WINDOW_BYTES);
     expect(got.error).toBe('link_lost');
+  });
+
+  it('sends the companion no EVVA API key, no caller cookie and no relay-only header (read off the wire)', async () => {
+    const { ws, frames, relayUrl, venueId } = await rawCompanion();
+    ws.on('message', (data, isBinary) => {
+      const f = decodeFrame(data as Buffer, isBinary);
+      if (f.t === 'req') ws.send(encodeControl({ t: 'res', sid: f.sid, status: 204, headers: {}, body: false }));
+    });
+    const r = await venueCall(relayUrl, venueId, '/api/orders?$top=1', {
+      headers: { authorization: `Bearer ${API_KEY}`, cookie: 'key=caller-cookie-key; lang=ru', 'x-evva-timeout-ms': '5000', accept: 'application/json' },
+    });
+    expect(r.status).toBe(204);
+    const sent = frames.find((f): f is ReqFrame => f.t === 'req');
+    expect(sent?.path).toBe('/api/orders?$top=1');
+    expect(sent?.headers).toMatchObject({ accept: 'application/json' });
+    expect(Object.keys(sent?.headers ?? {}).filter((h) => ['authorization', 'cookie', 'x-evva-timeout-ms'].includes(h))).toEqual([]);
+    expect(JSON.stringify(sent)).not.toMatch(new RegExp(`${API_KEY}|caller-cookie-key`));
   });
 
   it('accepts response body up to exactly its credit, and keeps the link', async () => {
