@@ -32,9 +32,9 @@ function redactionLines(): string {
 }
 
 export const MODULES: Record<string, Module> = {
-  gate: { mutate: () => 'main/core/tunnel/gate.ts', tests: ['tests/unit/gate-check.test.ts'] },
+  gate: { mutate: () => 'main/core/tunnel/gate.ts', tests: ['tests/unit/gate-check.test.ts', 'tests/unit/gate-allowlist.test.ts'] },
   guard: { mutate: () => 'main/core/api/guard.ts', tests: ['tests/integration/local-api.test.ts'] },
-  redaction: { mutate: redactionLines, tests: ['tests/unit/log.test.ts'] },
+  redaction: { mutate: redactionLines, tests: ['tests/unit/log.test.ts', 'tests/unit/log-limits.test.ts'] },
   pairing: { mutate: () => 'relay/pairing.ts', tests: ['tests/unit/relay-pairing.test.ts', 'tests/integration/relay-pairing.test.ts'] },
   rewrite: { mutate: () => 'relay/rewrite.ts', tests: ['tests/unit/relay-rewrite.test.ts'] },
   frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/frames-codec.test.ts', 'tests/unit/frames-limits.test.ts', 'tests/integration/tunnel-links.test.ts'] },
