@@ -9,7 +9,6 @@ const all = [
   'tests/unit/gate-check.test.ts',
   'tests/unit/gate-allowlist.test.ts',
   'tests/unit/log.test.ts',
-  'tests/unit/log-limits.test.ts',
   'tests/unit/relay-pairing.test.ts',
   'tests/unit/relay-rewrite.test.ts',
   'tests/unit/frames-codec.test.ts',

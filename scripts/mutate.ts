@@ -22,19 +22,20 @@ interface Module {
   tests: string[];
 }
 
-/** The redaction half of log.ts (the rest sets up winston transports): from SECRET_KEY to LogOptions. */
+/** The redaction part of log.ts (the rest is winston transports, rotation and pruning): SECRET_KEY to the end of redactFormat. */
 function redactionLines(): string {
   const file = 'main/core/log.ts';
   const lines = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n');
   const start = lines.findIndex((l) => l.startsWith('const SECRET_KEY'));
-  const end = lines.findIndex((l) => l.startsWith('export interface LogOptions'));
-  return start >= 0 && end > start ? `${file}:${start + 1}-${end}` : file;
+  const format = lines.findIndex((l) => l.startsWith('const redactFormat'));
+  const end = format < 0 ? -1 : lines.findIndex((l, i) => i > format && l.startsWith('});'));
+  return start >= 0 && end > start ? `${file}:${start + 1}-${end + 1}` : file;
 }
 
 export const MODULES: Record<string, Module> = {
   gate: { mutate: () => 'main/core/tunnel/gate.ts', tests: ['tests/unit/gate-check.test.ts', 'tests/unit/gate-allowlist.test.ts'] },
   guard: { mutate: () => 'main/core/api/guard.ts', tests: ['tests/integration/local-api.test.ts'] },
-  redaction: { mutate: redactionLines, tests: ['tests/unit/log.test.ts', 'tests/unit/log-limits.test.ts'] },
+  redaction: { mutate: redactionLines, tests: ['tests/unit/log.test.ts'] },
   pairing: { mutate: () => 'relay/pairing.ts', tests: ['tests/unit/relay-pairing.test.ts', 'tests/integration/relay-pairing.test.ts'] },
   rewrite: { mutate: () => 'relay/rewrite.ts', tests: ['tests/unit/relay-rewrite.test.ts'] },
   frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/frames-codec.test.ts', 'tests/unit/frames-limits.test.ts', 'tests/integration/tunnel-links.test.ts'] },
