@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GATE_POLICY, check, type GateRequest } from '../../main/core/tunnel/gate.ts';
+import { DEFAULT_GATE_POLICY, admitted, check, type GateRequest } from '../../main/core/tunnel/gate.ts';
 
 const FRONT = '127.0.0.1:9042';
 const req = (path: string, more: Partial<GateRequest> = {}): GateRequest => ({ method: 'GET', path, headers: {}, ...more });
@@ -170,5 +170,33 @@ describe('gate reasons', () => {
 
   it('is read-only by default with a 64 KiB body limit', () => {
     expect(DEFAULT_GATE_POLICY).toEqual({ allowMethods: ['GET', 'HEAD'], maxRequestBytes: 65_536 });
+  });
+});
+
+describe('gate path shapes and what passes on', () => {
+  it.each([
+    ['a single dot segment', '/api/./orders', /^dot segment in path$/],
+    ['an encoded NUL inside a key', '/api/orders/a%00', /^encoded slash, dot, backslash, percent or control in path$/],
+    ['a resource with a space', '/api/ord%20ers', /^resource name is not plain ASCII letters, digits, - or _$/],
+    ['a path deeper than resource and key', '/api/orders/1/items', /^path deeper than \/api\/<resource>\/<key>$/],
+    ['a key with a raw non-ASCII letter', '/api/users/Анна', /^key is not ASCII or percent-encoded$/],
+  ])('refuses %s, saying why', (_name, path, reason) => {
+    const v = check(req(path), DEFAULT_GATE_POLICY, FRONT);
+    expect('refuse' in v ? v.refuse : 'allowed').toMatch(reason);
+  });
+
+  it('allows one-letter resources and keys', () => {
+    expect(check(req('/api/a'), DEFAULT_GATE_POLICY, FRONT)).toEqual({ ok: true });
+    expect(check(req('/api/a/b'), DEFAULT_GATE_POLICY, FRONT)).toEqual({ ok: true });
+  });
+
+  it('passes on the target without caller keys, and only the allowlisted headers', () => {
+    const passed = ['accept', 'accept-language', 'accept-encoding', 'content-type', 'content-length', 'if-none-match', 'if-modified-since', 'prefer', 'odata-version', 'odata-maxversion'];
+    const headers = Object.fromEntries([...passed.map((h) => [h.toUpperCase(), `v-${h}`]), ['cookie', 'key=x'], ['authorization', 'Bearer y'], ['x-http-method-override', 'DELETE']]);
+    const a = admitted('/api/orders', headers);
+    expect(a.path).toBe('/api/orders');
+    expect(a.headers).toEqual(Object.fromEntries(passed.map((h) => [h, `v-${h}`])));
+    expect(admitted('/api/orders?key=stolen', {}).path).toBe('/api/orders');
+    expect(admitted('/api/orders?$top=1&KEY=x&%6Bey=y', {}).path).toBe('/api/orders?$top=1');
   });
 });
