@@ -48,7 +48,7 @@ async function companionAgainst(script: (send: (f: ControlFrame | Buffer) => voi
       ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
       ws.on('message', (data, isBinary) => {
         const f = decodeFrame(data as Buffer, isBinary);
-        if (f.t === 'data') return;
+        if (f.t === 'data' || f.t === 'head') return;
         received.push(f);
         if (f.t === 'hello') void script((x) => ws.send(Buffer.isBuffer(x) ? x : encodeControl(x)), ws);
       });
@@ -139,7 +139,7 @@ describe('the relay against a misbehaving companion', () => {
     const ws = new WebSocket(`${relay.url.replace(/^http/, 'ws')}/v1/tunnel`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.deviceToken}` } });
     cleanups.push(() => ws.terminate());
     const frames: ControlFrame[] = [];
-    ws.on('message', (data, isBinary) => { const f = decodeFrame(data as Buffer, isBinary); if (f.t !== 'data') frames.push(f); });
+    ws.on('message', (data, isBinary) => { const f = decodeFrame(data as Buffer, isBinary); if (f.t !== 'data' && f.t !== 'head') frames.push(f); });
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
     ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, companion: COMPANION, frontOrigin: null }));
