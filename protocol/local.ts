@@ -3,6 +3,7 @@
  * support scripts and tests read. Documented in docs/local-api.md.
  */
 import { z } from 'zod';
+import { Envelope, PaymentView } from './events.ts';
 
 /** A problem a person will read: a stable code, the Russian message, and what to do. */
 export const Problem = z.object({
@@ -50,6 +51,48 @@ export const TunnelStatus = z.object({
 });
 export type TunnelStatus = z.infer<typeof TunnelStatus>;
 
+/** One poller of the feed (orders, staff, tables, menu). */
+export const PollerStatus = z.object({
+  name: z.string(),
+  /** idle: not started; waiting: no plugin yet; ok: the last poll worked; failing: it did not (backing off). */
+  state: z.enum(['idle', 'waiting', 'ok', 'failing']),
+  intervalMs: z.number(),
+  lastOkAt: z.string().nullable(),
+  lastDurationMs: z.number().nullable(),
+  failures: z.number(),
+  /** How it polls now, e.g. `revision` ($filter on Revision) or `full` (whole lists). */
+  mode: z.string().optional(),
+  error: z.string().optional(),
+});
+export type PollerStatus = z.infer<typeof PollerStatus>;
+
+/** The feed: what is on disk waiting for the relay, and how the pollers do. */
+export const FeedStatus = z.object({
+  /** off: not paired (or switched off); running; failing: events cannot be written (see error). */
+  state: z.enum(['off', 'running', 'failing']),
+  venueId: z.string().nullable(),
+  /** Events written and not yet acknowledged by the relay. */
+  backlog: z.number(),
+  inFlight: z.number(),
+  oldestUnsentAt: z.string().nullable(),
+  lastEvent: z.object({ seq: z.number(), eventType: z.string(), eventTime: z.string() }).nullable(),
+  acked: z.number(),
+  coalesced: z.number(),
+  pollers: z.array(PollerStatus),
+  error: Problem.optional(),
+});
+export type FeedStatus = z.infer<typeof FeedStatus>;
+
+/** How many EVVA PAY payments are in each state; `alarms` counts mismatch and order-deleted. */
+export const PaymentsSummary = z.object({
+  total: z.number(),
+  byState: z.record(z.string(), z.number()),
+  alarms: z.number(),
+  /** Payments whose order is still open past the reminder time. */
+  pendingClose: z.number(),
+});
+export type PaymentsSummary = z.infer<typeof PaymentsSummary>;
+
 export const Status = z.object({
   level: Level,
   /** The companion's version. */
@@ -57,6 +100,8 @@ export const Status = z.object({
   startedAt: z.string(),
   front: FrontStatus,
   tunnel: TunnelStatus,
+  feed: FeedStatus.optional(),
+  payments: PaymentsSummary.optional(),
 });
 export type Status = z.infer<typeof Status>;
 
@@ -81,3 +126,18 @@ export type PairRequest = z.infer<typeof PairRequest>;
 /** `POST /api/pair` answers 200 with this, or 4xx/5xx with `{ error: Problem }`. */
 export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string() });
 export type PairResult = z.infer<typeof PairResult>;
+
+/** `GET /api/payments`: the ledger, newest first (PaymentView is in events.ts). */
+export const PaymentsList = z.object({ payments: z.array(PaymentView) });
+export type PaymentsList = z.infer<typeof PaymentsList>;
+
+/**
+ * Messages on the live WebSocket (`/api/live`): the status whenever it changes,
+ * each feed event as it is written, and each payment change or reminder.
+ */
+export const LiveMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('status'), status: Status }),
+  z.object({ type: z.literal('event'), event: Envelope }),
+  z.object({ type: z.literal('payment'), payment: PaymentView, reminder: z.boolean() }),
+]);
+export type LiveMessage = z.infer<typeof LiveMessage>;

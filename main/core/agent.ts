@@ -7,10 +7,16 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Status, TunnelStatus } from '../../protocol/local.ts';
+import { Commands } from '../../protocol/events.ts';
+import type { FeedStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
-import { createCommands } from './commands.ts';
+import { CommandError, createCommands } from './commands.ts';
+import { createFeed, diskProblem, type Feed } from './feed/feed.ts';
+import { openOutbox, type Outbox } from './outbox/store.ts';
+import { createSender, type Sender } from './outbox/sender.ts';
+import { openLedger, type Ledger } from './payments/ledger.ts';
+import { createPayments, type Payments } from './payments/watch.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
@@ -44,7 +50,12 @@ export interface Agent {
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
   /** Stops every part, logs the plugin session out, removes local-api.json. */
   stop(): Promise<void>;
+  /** The feed of the paired venue (tests, bench); null when unpaired or off. */
+  feed(): Feed | null;
 }
+
+/** The feed's parts for the paired venue. */
+interface VenueFeed { venueId: string; sender: Sender; feed: Feed; payments: Payments }
 
 const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
 
@@ -62,11 +73,52 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // The one place commands from the relay are wired: feed, payments and diagnostics register here.
   const commands = createCommands(logger.child({ part: 'commands' }));
 
+  // The feed's disk: one SQLite file for the outbox and the payment ledger. A failure here leaves
+  // the tunnel working and shows in the status; it never stops the agent.
+  let outbox: Outbox | null = null;
+  let ledger: Ledger | null = null;
+  let outboxProblem: Problem | null = null;
+  if (settings.feed.enabled) {
+    try {
+      outbox = openOutbox({ dataDir: settings.dataDir, now: () => clock.now(), coalesceAbove: settings.feed.coalesceAbove });
+      ledger = openLedger(outbox.db);
+    } catch (e) {
+      outboxProblem = diskProblem(e, settings.dataDir);
+      logger.error('feed storage unusable; the feed is off', { err: e instanceof Error ? e.message : String(e) });
+      outbox?.close();
+      outbox = null;
+    }
+  }
+  let venue: VenueFeed | null = null;
+
+  const feedStatus = (): FeedStatus => {
+    if (!venue || !outbox) {
+      return {
+        state: outboxProblem ? 'failing' : 'off', venueId: null, backlog: 0, inFlight: 0, oldestUnsentAt: null, lastEvent: null,
+        acked: 0, coalesced: 0, pollers: [], ...(outboxProblem ? { error: outboxProblem } : {}),
+      };
+    }
+    const st = outbox.stats(venue.venueId);
+    const problem = venue.feed.problem();
+    return {
+      state: problem ? 'failing' : 'running', venueId: venue.venueId, backlog: st.backlog, inFlight: venue.sender.inFlight(),
+      oldestUnsentAt: st.oldestUnsentAt, lastEvent: st.lastEvent, acked: venue.sender.acked(), coalesced: st.coalesced,
+      pollers: venue.feed.pollers(), ...(problem ? { error: problem } : {}),
+    };
+  };
+
   const status = (): Status => {
     const front = probe.status();
-    return { level: levelOf(front, tunnel), version: VERSION, startedAt, front, tunnel };
+    const feed = feedStatus();
+    const level = feed.state === 'failing' ? 'error' : levelOf(front, tunnel);
+    return { level, version: VERSION, startedAt, front, tunnel, feed, ...(venue ? { payments: venue.payments.summary() } : {}) };
   };
   const publish = () => api?.publish(status());
+  // Events and acks can come many a second: the status they change is pushed at most 4 times a second.
+  let publishTimer: NodeJS.Timeout | undefined;
+  const publishSoon = () => {
+    publishTimer ??= clock.setTimeout(() => { publishTimer = undefined; publish(); }, 250);
+  };
 
   const probe = createProbe({
     frontUrl: settings.frontUrl,
@@ -97,8 +149,56 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   };
 
+  /** Starts the feed for `venueId` (stopping another venue's), or returns the running one. */
+  function feedFor(venueId: string): VenueFeed | null {
+    if (!outbox || !ledger) return null;
+    if (venue?.venueId === venueId) return venue;
+    if (venue) void stopFeed(venue);
+    const store = outbox;
+    const sender = createSender({ outbox: store, venueId, logger, onAck: publishSoon });
+    let payments: Payments | null = null;
+    const feed = createFeed({
+      venueId, dataDir: settings.dataDir, outbox: store, client: () => probe.client(), clock, logger,
+      settings: {
+        ordersMs: settings.feed.ordersIntervalMs, staffMs: settings.feed.staffIntervalMs, tablesMs: settings.feed.tablesIntervalMs,
+        menuMs: settings.feed.menuIntervalMs, rule: { nameContains: settings.feed.evvaPaymentName },
+      },
+      onWritten: (events) => {
+        sender.kick();
+        for (const event of events) api?.broadcast({ type: 'event', event });
+        publishSoon();
+      },
+      onOrders: (orders) => payments?.onOrders(orders),
+    });
+    payments = createPayments({
+      ledger, venueId, feed, clock, logger, closeAfterMs: settings.feed.paymentCloseAfterMs,
+      onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); publishSoon(); },
+    });
+    venue = { venueId, sender, feed, payments };
+    feed.start();
+    payments.start();
+    return venue;
+  }
+
+  async function stopFeed(v: VenueFeed): Promise<void> {
+    v.payments.stop();
+    await v.feed.stop();
+    if (venue === v) venue = null;
+  }
+
+  const current = (): VenueFeed => {
+    if (!venue) throw new CommandError('disabled', outboxProblem ? 'the feed is off: its storage is unusable' : 'the feed is off on this companion');
+    return venue;
+  };
+  commands.register(Commands.paymentNotice, (args) => current().payments.notice(args));
+  commands.register(Commands.menuSync, async () => {
+    current().feed.syncMenu('request');
+    return { queued: true };
+  });
+
   function connect(device: DeviceFile): void {
     const old = link;
+    const fed = feedFor(device.venueId);
     link = startTunnel({
       relayUrl: device.relayUrl,
       deviceToken: device.deviceToken,
@@ -112,6 +212,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       proxy: settings.proxy ?? undefined,
       allowInsecure: settings.allowInsecure,
       commands,
+      ...(fed ? { feed: fed.sender } : {}),
       clock,
       logger,
       ...opts.tunnel,
@@ -128,6 +229,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
     pair: (code, relayUrl) => agentPair(code, relayUrl),
+    payments: () => ({ payments: venue?.payments.list() ?? [] }),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
@@ -167,9 +269,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status,
     api: { url: api.url, token },
     pair: agentPair,
+    feed: () => venue?.feed ?? null,
     stop() {
       stopping ??= (async () => {
+        clock.clearTimeout(publishTimer);
         await link?.stop();
+        if (venue) await stopFeed(venue);
+        outbox?.close();
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);

@@ -41,6 +41,17 @@ export const SettingsFile = z.strictObject({
     maxRequestBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
     maxResponseBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
   }).optional(),
+  /** The feed (docs/feed.md): poll intervals, coalescing, EVVA's payment type name, payment reminders. */
+  feed: z.strictObject({
+    enabled: z.boolean().optional(),
+    ordersIntervalMs: z.number().int().min(100).max(60_000).optional(),
+    staffIntervalSec: z.number().min(5).max(86_400).optional(),
+    tablesIntervalSec: z.number().min(5).max(86_400).optional(),
+    menuIntervalHours: z.number().min(0.1).max(168).optional(),
+    coalesceAbove: z.number().int().min(10).max(10_000_000).optional(),
+    evvaPaymentName: z.string().max(100).optional(),
+    paymentCloseAfterMin: z.number().min(0.01).max(24 * 60).optional(),
+  }).optional(),
 });
 export type SettingsFile = z.infer<typeof SettingsFile>;
 
@@ -57,6 +68,20 @@ export interface Settings {
   allowInsecure: boolean;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
+  feed: FeedConfig;
+}
+
+/** The feed's settings after defaults (docs/feed.md, "Settings"). */
+export interface FeedConfig {
+  enabled: boolean;
+  ordersIntervalMs: number;
+  staffIntervalMs: number;
+  tablesIntervalMs: number;
+  menuIntervalMs: number;
+  coalesceAbove: number;
+  /** EVVA's payment type is the one whose name contains this (ignoring case) when the plugin shows no codes. */
+  evvaPaymentName: string;
+  paymentCloseAfterMs: number;
 }
 
 /** Flags as parsed by the CLI (already strings/numbers; validated here). */
@@ -76,6 +101,10 @@ export const DEFAULTS = {
   /** Probe every 3 s: a stopped plugin shows red within 10 s even with a slow last answer. */
   probeIntervalSec: 3,
   logLevel: 'info' as const,
+  feed: {
+    enabled: true, ordersIntervalMs: 1_000, staffIntervalSec: 60, tablesIntervalSec: 300, menuIntervalHours: 24,
+    coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10,
+  },
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
     maxRequestBytes: DEFAULT_GATE_POLICY.maxRequestBytes,
@@ -138,6 +167,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     logLevel: flags.logLevel,
   }), 'в параметрах командной строки');
   const merged = { ...file, ...fromEnv, ...fromFlags, tunnel: { ...DEFAULTS.tunnel, ...file.tunnel } };
+  const feed = { ...DEFAULTS.feed, ...file.feed };
   return {
     dataDir,
     frontUrl: merged.frontUrl ? new URL(merged.frontUrl).origin : null,
@@ -152,6 +182,16 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
       allowMethods: merged.tunnel.allowMethods,
       maxRequestBytes: merged.tunnel.maxRequestBytes,
       maxResponseBytes: merged.tunnel.maxResponseBytes,
+    },
+    feed: {
+      enabled: feed.enabled,
+      ordersIntervalMs: feed.ordersIntervalMs,
+      staffIntervalMs: feed.staffIntervalSec * 1000,
+      tablesIntervalMs: feed.tablesIntervalSec * 1000,
+      menuIntervalMs: feed.menuIntervalHours * 3_600_000,
+      coalesceAbove: feed.coalesceAbove,
+      evvaPaymentName: feed.evvaPaymentName,
+      paymentCloseAfterMs: feed.paymentCloseAfterMin * 60_000,
     },
   };
 }

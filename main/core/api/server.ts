@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PairRequest, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
+import { PairRequest, type LiveMessage, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
 import type { Logger } from '../logger.ts';
 import { admit, originAllowed } from './guard.ts';
 
@@ -23,6 +23,8 @@ export interface ApiOptions {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Pairs with a venue; rejects with an error carrying `problem` (a Problem) when it fails. */
   pair?(code: string, relayUrl?: string): Promise<PairResult>;
+  /** The payment ledger for `GET /api/payments`. */
+  payments?(): PaymentsList;
 }
 
 export interface Api {
@@ -30,6 +32,8 @@ export interface Api {
   readonly url: string;
   /** Sends the status to every live client. */
   publish(status: Status): void;
+  /** Sends one message (a feed event, a payment change) to every live client. */
+  broadcast(message: LiveMessage): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +58,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
+  app.get('/api/payments', (_req, res) => { res.json(opts.payments?.() ?? { payments: [] }); });
   app.post('/api/pair', express.json({ limit: '4kb' }), async (req, res) => {
     const body = PairRequest.safeParse(req.body);
     if (!body.success || !opts.pair) {
@@ -122,17 +127,25 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   log.info('local API listening', { url });
 
   function send(ws: WebSocket, status: Status): void {
+    deliver(ws, JSON.stringify({ type: 'status', status } satisfies LiveMessage));
+  }
+  function deliver(ws: WebSocket, text: string): void {
     if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) {
       ws.terminate();
       return;
     }
-    ws.send(JSON.stringify({ type: 'status', status }));
+    ws.send(text);
   }
 
   return {
     url,
     publish(status) {
       for (const ws of wss.clients) if (ws.readyState === ws.OPEN) send(ws, status);
+    },
+    broadcast(message) {
+      if (wss.clients.size === 0) return;
+      const text = JSON.stringify(message);
+      for (const ws of wss.clients) if (ws.readyState === ws.OPEN) deliver(ws, text);
     },
     close: () => new Promise<void>((resolve) => {
       for (const ws of wss.clients) ws.terminate();

@@ -182,15 +182,19 @@ function sums(o: Reader, items: FeedItem[], discounts: FeedOrder['discounts'], p
 }
 
 /** One delivery record of `/api/deliveries`, normalised; null without an Id. */
-export function normaliseDelivery(raw: unknown): (FeedDelivery & { orderId: string | null }) | null {
+export function normaliseDelivery(raw: unknown): { delivery: FeedDelivery; orderId: string | null } | null {
   if (!isRec(raw)) return null;
   const d = new Reader(raw, []);
   const id = d.str('Id');
   if (id === null) return null;
+  const orderId = lastSegment(d.str('Order')) ?? d.str('OrderId');
   return {
-    id, number: d.num('Number'), status: d.str('Status'), customerName: d.str('CustomerName'), phone: d.str('Phone'),
-    address: address(raw.Address), courier: d.str('CourierName'), expectedTime: d.str('ExpectedTime'),
-    comment: d.str('Comment'), selfService: d.bool('IsSelfService'), orderId: lastSegment(d.str('Order')) ?? d.str('OrderId'),
+    delivery: {
+      id, number: d.num('Number'), status: d.str('Status'), customerName: d.str('CustomerName'), phone: d.str('Phone'),
+      address: address(raw.Address), courier: d.str('CourierName'), expectedTime: d.str('ExpectedTime'),
+      comment: d.str('Comment'), selfService: d.bool('IsSelfService'),
+    },
+    orderId: orderId ? orderId.toLowerCase() : null,
   };
 }
 
@@ -199,6 +203,12 @@ function address(v: unknown): string | null {
   if (!isRec(v)) return null;
   const parts = ['City', 'Street', 'House', 'Building', 'Flat'].map((k) => v[k]).filter((x) => typeof x === 'string' || typeof x === 'number');
   return parts.length ? parts.join(', ') : null;
+}
+
+/** The order with its delivery block (re)attached: the delivery's status decides EVVA's unless the order is Deleted. */
+export function withDelivery(o: FeedOrder, d: FeedDelivery): FeedOrder {
+  const status = o.iikoStatus === 'Deleted' ? o.status : deliveryStatus(d.status) ?? o.status;
+  return { ...o, kind: 'delivery', delivery: d, status, final: o.final || d.status === 'Closed' || d.status === 'Cancelled' };
 }
 
 /**
@@ -237,8 +247,7 @@ export function normaliseOrder(raw: unknown, rule: PaymentRule = DEFAULT_PAYMENT
   const isDelivery = o.bool('IsDeliveryOrder') === true || delivery !== null || (o.str('Delivery') ?? null) !== null
     || /Delivery/i.test(o.str('OrderServiceType') ?? '');
   const live = items.filter((i) => !i.deleted);
-  let status = tableStatus(iikoStatus, live.map((i) => i.status));
-  if (isDelivery && delivery && iikoStatus !== 'Deleted') status = deliveryStatus(delivery.status) ?? status;
+  const status = tableStatus(iikoStatus, live.map((i) => i.status));
   const tableNumbers = new Set<number>();
   const tn = o.num('TableNum');
   if (tn !== null) tableNumbers.add(tn);
@@ -246,8 +255,8 @@ export function normaliseOrder(raw: unknown, rule: PaymentRule = DEFAULT_PAYMENT
     const n = Number(lastSegment(t));
     if (t && Number.isFinite(n)) tableNumbers.add(n);
   }
-  const final = iikoStatus === 'Closed' || iikoStatus === 'Deleted' || delivery?.status === 'Closed' || delivery?.status === 'Cancelled';
-  return {
+  const final = iikoStatus === 'Closed' || iikoStatus === 'Deleted';
+  const order: FeedOrder = {
     id: id.toLowerCase(),
     number: o.num('Number', true),
     kind: isDelivery ? 'delivery' : 'table',
@@ -266,9 +275,10 @@ export function normaliseOrder(raw: unknown, rule: PaymentRule = DEFAULT_PAYMENT
     openTime: o.str('OpenTime'),
     billTime: o.str('BillTime'),
     closeTime: o.str('CloseTime'),
-    delivery,
+    delivery: null,
     degraded,
   };
+  return delivery ? withDelivery(order, delivery) : order;
 }
 
 function arrayOfStrings(v: unknown): string[] {

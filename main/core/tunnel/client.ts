@@ -63,6 +63,8 @@ export interface TunnelOptions {
   logger: Logger;
   /** The dispatcher that answers the relay's commands (main/core/commands.ts). */
   commands?: Commands;
+  /** The feed's sender: told when a link is up (welcomed) or gone, and of the relay's acks. */
+  feed?: FeedPort;
   onStatus?: (s: TunnelStatus) => void;
   /** Tests shorten these; production uses the protocol's constants. */
   timing?: Partial<LinkTiming>;
@@ -94,6 +96,13 @@ export interface TunnelHandle {
   /** Subscribes to status changes; returns the unsubscribe function. */
   on(event: 'status', fn: (s: TunnelStatus) => void): () => void;
   stats(): TunnelStats;
+}
+
+/** What the tunnel tells the feed (main/core/outbox/sender.ts implements it). */
+export interface FeedPort {
+  up(link: CompanionLink): void;
+  down(link: CompanionLink): void;
+  ack(eventIds: string[]): void;
 }
 
 interface Attempt {
@@ -233,7 +242,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       if (stopped || a.failed) return void ws.terminate();
       a.link = new CompanionLink({
         ws, clock, log, upstream: opts.upstream, policy, limits, timing, companion: opts.companion,
-        frontOrigin, front, commands: opts.commands, events: {
+        frontOrigin, front, commands: opts.commands, onAck: (ids) => opts.feed?.ack(ids), events: {
           onWelcome: (link) => promote(a, link),
           onGoaway: (link, g) => onGoaway(link, g.reason, g.drainMs),
           onClose: (link, code, reason) => onLinkClose(a, link, code, reason),
@@ -257,6 +266,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       previous.drain(GOAWAY_DRAIN_MS);
     }
     log.info('tunnel connected', { linkId: link.welcome?.linkId, replaced: previous !== null });
+    opts.feed?.up(link);
     setState('connected', undefined);
     clock.clearTimeout(stableTimer);
     stableTimer = clock.setTimeout(() => { if (current === link) backoff.reset(); }, stableAfterMs);
@@ -282,6 +292,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
 
   function onLinkClose(a: Attempt, link: CompanionLink, code: number, reason: string): void {
     collect(link);
+    opts.feed?.down(link);
     if (draining.delete(link)) return;
     if (link !== current) {
       // Closed before welcome: a failed attempt.
