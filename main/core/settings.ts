@@ -45,8 +45,8 @@ export const SettingsFile = z.strictObject({
   feed: z.strictObject({
     enabled: z.boolean().optional(),
     ordersIntervalMs: z.number().int().min(100).max(60_000).optional(),
-    staffIntervalSec: z.number().min(5).max(86_400).optional(),
-    tablesIntervalSec: z.number().min(5).max(86_400).optional(),
+    staffIntervalSec: z.number().min(1).max(86_400).optional(),
+    tablesIntervalSec: z.number().min(1).max(86_400).optional(),
     menuIntervalHours: z.number().min(0.1).max(168).optional(),
     coalesceAbove: z.number().int().min(10).max(10_000_000).optional(),
     evvaPaymentName: z.string().max(100).optional(),
