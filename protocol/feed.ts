@@ -188,9 +188,19 @@ export const MenuInfo = z.object({
   reason: z.string(),
 });
 export type MenuInfo = z.infer<typeof MenuInfo>;
-/** CompanionHealth: the link, the plugin and the backlog, when one of them changes. */
+/**
+ * CompanionHealth: written when the plugin's state changes and when a link to
+ * the relay comes up (so the relay learns how long the venue was cut off and
+ * what is queued).
+ */
 export const HealthInfo = z.object({
+  reason: z.enum(['front', 'link']),
+  /** The plugin: up, down, unlicensed or unknown, with the problem code when not up. */
   front: z.string(),
+  frontError: z.string().nullable(),
+  /** Events written and not yet acknowledged when this one was written. */
   backlog: z.number(),
   oldestUnsentAt: z.string().nullable(),
+  reconnects: z.number(),
 });
+export type HealthInfo = z.infer<typeof HealthInfo>;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import { Commands } from '../../protocol/events.ts';
+import type { HealthInfo } from '../../protocol/feed.ts';
 import type { FeedStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
@@ -133,6 +134,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       if (key !== reportedFront) {
         reportedFront = key;
         link?.reportFront(front, front.url);
+        health('front');
       }
       publish();
     },
@@ -186,6 +188,21 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     if (venue === v) venue = null;
   }
 
+  /** Writes a CompanionHealth event (best effort: a disk problem already shows in the status). */
+  function health(reason: HealthInfo['reason']): void {
+    if (!venue || !outbox) return;
+    const front = probe.status();
+    const st = outbox.stats(venue.venueId);
+    const info: HealthInfo = {
+      reason, front: front.state, frontError: front.error?.code ?? null, backlog: st.backlog, oldestUnsentAt: st.oldestUnsentAt, reconnects: tunnel.reconnects,
+    };
+    try {
+      venue.feed.write({ events: [{ type: 'CompanionHealth', info }] });
+    } catch {
+      // Shown as the feed's problem; the next change writes a fresh one.
+    }
+  }
+
   const current = (): VenueFeed => {
     if (!venue) throw new CommandError('disabled', outboxProblem ? 'the feed is off: its storage is unusable' : 'the feed is off on this companion');
     return venue;
@@ -220,7 +237,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const current = link;
     tunnel = current.status();
     // A replaced link still reports while it drains; only the current one speaks for the tunnel.
-    current.on('status', (s) => { if (link === current) { tunnel = s; publish(); } });
+    current.on('status', (s) => {
+      if (link !== current) return;
+      const up = s.state === 'connected' && tunnel.state !== 'connected';
+      tunnel = s;
+      if (up) health('link');
+      publish();
+    });
     void old?.stop();
     publish();
   }

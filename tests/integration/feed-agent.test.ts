@@ -126,6 +126,11 @@ describe('the feed through a real tunnel', () => {
     peer.drop();
     await waitFor('backlog drained', async () => Status.parse(await api(agent, '/api/status')).feed!.backlog === 0);
     expect(peer.frames()).toBeGreaterThan(received); // resent on the new link
+    // Each link up is a CompanionHealth event telling the relay what was queued; so is the plugin coming up.
+    const health = peer.ordered().filter((e) => e.eventType === 'CompanionHealth').map((e) => e.eventInfo);
+    expect(health.filter((h) => h.reason === 'link').length).toBeGreaterThanOrEqual(2);
+    expect(health.find((h) => h.reason === 'link' && (h.backlog as number) > 0)).toBeDefined();
+    expect(health.some((h) => h.reason === 'front' && h.front === 'up')).toBe(true);
     const seqs = peer.ordered().map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   });
@@ -157,7 +162,7 @@ describe('payments', () => {
       const d = open();
       await waitFor('orders seen', () => [a, b, c, d].every((o) => ordersOf(peer, o.Id.toLowerCase()).length > 0));
       const send = async (id: string, o: typeof a) => {
-        const r = await peer.command('payment.notice', notice(id, o.Id, o.ResultSum));
+        const r = await peer.command('payment.notice', notice(id, o.Id, o.ResultSum!));
         expect(r.ok).toBe(true);
         return r.result as PaymentView;
       };
@@ -174,7 +179,7 @@ describe('payments', () => {
       expect((await final('pay-c', 'pending-close')).detail).toMatch(/всё ещё открыт/);
       await final('pay-d', 'order-deleted');
       // Idempotent: the same notice again changes nothing and answers the current state.
-      const again = await peer.command('payment.notice', notice('pay-a', a.Id, a.ResultSum));
+      const again = await peer.command('payment.notice', notice('pay-a', a.Id, a.ResultSum!));
       expect(again).toMatchObject({ ok: true, result: { state: 'reconciled' } });
       expect(paymentsOf(peer, 'pay-a').map((p) => p.state)).toEqual(['notified', 'reconciled']);
       const reused = await peer.command('payment.notice', notice('pay-a', b.Id, 1));
