@@ -30,7 +30,7 @@ export interface Peer {
   close(): Promise<void>;
 }
 
-export async function startPeer(opts: { token: string; venueId: string; ack?: boolean }): Promise<Peer> {
+export async function startPeer(opts: { token: string; venueId: string; ack?: boolean; onEvent?: (e: Envelope) => void }): Promise<Peer> {
   let ack = opts.ack ?? true;
   const events = new Map<string, Envelope>();
   const bySeq = new Map<number, Set<string>>();
@@ -67,7 +67,10 @@ export async function startPeer(opts: { token: string; venueId: string; ack?: bo
             frames++;
             const env = Envelope.parse(f.event);
             if (env.eventId !== f.eventId || env.seq !== f.seq) throw new Error('event frame and envelope disagree');
-            if (!events.has(env.eventId)) events.set(env.eventId, env);
+            if (!events.has(env.eventId)) {
+              events.set(env.eventId, env);
+              opts.onEvent?.(env);
+            }
             const ids = bySeq.get(env.seq) ?? new Set<string>();
             ids.add(env.eventId);
             bySeq.set(env.seq, ids);
