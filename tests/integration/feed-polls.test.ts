@@ -51,14 +51,14 @@ async function startShim(target: string): Promise<Shim> {
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
-async function setup(): Promise<{ sim: Sim; shim: Shim; feed: Feed; events: Envelope[]; client: FrontClient; outbox: Outbox }> {
+async function setup(opts: { maxPages?: number } = {}): Promise<{ sim: Sim; shim: Shim; feed: Feed; events: Envelope[]; client: FrontClient; outbox: Outbox }> {
   const sim = await startSim({ port: 0, auto: false });
   cleanups.push(() => sim.close());
   const shim = await startShim(sim.url);
   cleanups.push(() => shim.close());
   const d = tempDir('polls');
   cleanups.push(() => d.remove());
-  const outbox = openOutbox({ dataDir: d.dir, now: () => Date.now() });
+  const outbox = openOutbox({ dataDir: d.dir, now: () => Date.now(), ...(opts.maxPages ? { maxPages: opts.maxPages } : {}) });
   cleanups.push(() => outbox.close());
   const client = createFrontClient({ baseUrl: shim.url, moduleId: '2050', clock: realClock, logger: silentLogger });
   cleanups.push(() => client.close());
@@ -147,5 +147,30 @@ describe('the orders poll', () => {
     sim.clearFaults();
     const o = sim.act.createOrder({ tableNum: 8, items: [{ productCode: code(sim), amount: 1 }] });
     await waitFor('recovered', () => orderEvents(events, o.Id.toLowerCase()).length > 0, 40_000);
+  }, 60_000);
+});
+
+describe('a full disk', () => {
+  it('shows in the feed as a Russian problem, never throws out, and loses no change once there is room', async () => {
+    const { sim, feed, events, outbox } = await setup({ maxPages: 120 });
+    await waitFor('first events', () => events.length > 0);
+    const opened: string[] = [];
+    let problem = feed.problem();
+    for (let i = 0; i < 400 && !problem; i++) {
+      const o = sim.act.createOrder({ tableNum: 1 + (i % 12), items: Array.from({ length: 5 }, () => ({ productCode: code(sim), amount: 1, comment: 'x'.repeat(200) })) });
+      opened.push(o.Id.toLowerCase());
+      await new Promise((r) => setTimeout(r, 30));
+      problem = feed.problem();
+    }
+    expect(problem).toMatchObject({ code: 'disk_full', message: expect.stringMatching(/Диск заполнен/) });
+    expect(feed.pollers().find((p) => p.name === 'orders')?.state).toBe('failing');
+    // Room again: the relay acknowledges what it has; freed pages are reused.
+    const last = sim.act.createOrder({ tableNum: 2, items: [{ productCode: code(sim), amount: 1 }] });
+    opened.push(last.Id.toLowerCase());
+    outbox.ack(events.map((e) => e.eventId));
+    await waitFor('the problem gone', () => feed.problem() === null, 15_000);
+    await waitFor('every order written', () => opened.every((id) => orderEvents(events, id).length > 0), 15_000);
+    const seqs = events.map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   }, 60_000);
 });

@@ -25,6 +25,8 @@ import { hashOf, normaliseDelivery, normaliseOrder, withDelivery, type PaymentRu
 
 /** Changed orders per revision-mode call; a full page means more follow at once. */
 export const REVISION_PAGE = 500;
+/** Orders written per transaction. */
+const CHUNK = 25;
 /** In revision mode, list every open order this often. */
 export const DEFAULT_SWEEP_MS = 30_000;
 const STATUS_ENUM = 'Resto.Front.Api.V5.Data.Orders.OrderStatus';
@@ -153,10 +155,24 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
     }
   }
 
+  /**
+   * Writes the changes in chunks of CHUNK orders (each chunk one transaction), so a nearly full disk
+   * still takes what fits; the revision cursor moves only when every chunk is written.
+   */
   function commit(events: NewEvent[], seen: NonNullable<Batch['seen']>, changed: Map<string, Known>, revs: number[]): void {
-    if (events.length > 0 || seen.length > 0) o.write({ events, seen }, [...changed.values()].map((k) => k.order));
-    for (const [id, k] of changed) known.set(id, k);
-    for (const s of seen) if ('delete' in s) known.delete(s.key.slice(prefix.length));
+    const ids = [...changed.keys()];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const part = new Set(ids.slice(i, i + CHUNK));
+      const chunk = events.filter((e) => part.has(e.key?.slice('order:'.length) ?? ''));
+      const rows = seen.filter((r) => !('delete' in r) && part.has(r.key.slice(prefix.length)));
+      o.write({ events: chunk, seen: rows }, [...part].map((id) => changed.get(id)!.order));
+      for (const id of part) known.set(id, changed.get(id)!);
+    }
+    const forget = seen.filter((r) => 'delete' in r);
+    if (forget.length) {
+      o.write({ events: [], seen: forget }, []);
+      for (const r of forget) known.delete(r.key.slice(prefix.length));
+    }
     for (const r of revs) if (r > maxRev) maxRev = r;
   }
 
