@@ -33,13 +33,14 @@ afterEach(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(opts: { paymentCodes?: boolean; ack?: boolean; feed?: object } = {}) {
+async function setup(opts: { paymentCodes?: boolean; ack?: boolean; feed?: object; broken?: boolean } = {}) {
   sim = await startSim({ port: 0, auto: false, paymentCodes: opts.paymentCodes ?? true });
   peer = await startPeer({ token: TOKEN, venueId: VENUE, ack: opts.ack ?? true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-feed-'));
   fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({
     feed: { ordersIntervalMs: 150, staffIntervalSec: 1, tablesIntervalSec: 1, paymentCloseAfterMin: 0.05, ...opts.feed },
   }));
+  if (opts.broken) fs.mkdirSync(path.join(dir, 'feed.sqlite'));
   fs.writeFileSync(path.join(dir, 'device.json'), JSON.stringify({ relayUrl: peer.url, venueId: VENUE, deviceToken: TOKEN, pairedAt: new Date().toISOString() }));
   const settings = loadSettings({ dataDir: dir, apiPort: '0', frontUrl: sim.url }, {});
   agent = await startAgent({ settings, logger: silentLogger });
@@ -133,6 +134,16 @@ describe('the feed through a real tunnel', () => {
     expect(health.some((h) => h.reason === 'front' && h.front === 'up')).toBe(true);
     const seqs = peer.ordered().map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+  });
+
+  it('keeps the tunnel when its storage cannot be opened, and says why in Russian', async () => {
+    const { peer, agent } = await setup({ broken: true });
+    const s = await waitFor('the status', async () => { const x = Status.parse(await api(agent, '/api/status')); return x.tunnel.state === 'connected' && x; });
+    expect(s.feed).toMatchObject({ state: 'failing', error: { code: 'outbox_failed' } });
+    expect(s.feed!.error!.message).toMatch(/не может записать/);
+    expect(s.level).toBe('error');
+    const r = await peer.command('menu.sync', undefined);
+    expect(r.error?.code).toBe('disabled');
   });
 
   it('streams each event on the live WebSocket', async () => {
