@@ -25,6 +25,8 @@ import { hashOf, normaliseDelivery, normaliseOrder, withDelivery, type PaymentRu
 
 /** Changed orders per revision-mode call; a full page means more follow at once. */
 export const REVISION_PAGE = 500;
+/** Finished orders are forgotten this long after they finished (revision mode; full mode forgets them when unlisted). */
+const FORGET_FINISHED_MS = 6 * 3_600_000;
 /** Orders written per transaction. */
 const CHUNK = 25;
 /** In revision mode, list every open order this often. */
@@ -64,6 +66,9 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
     const parsed = row.info as FeedOrder | null;
     if (parsed) known.set(key.slice(prefix.length), { hash: row.hash, order: parsed });
   }
+  // When each known order was first seen finished (monotonic ms); orders loaded from disk count from now.
+  const finishedAt = new Map<string, number>();
+  for (const [id, k] of known) if (k.order.final) finishedAt.set(id, o.now());
   let mode: 'start' | 'revision' | 'full' = 'start';
   let maxRev = 0;
   for (const k of known.values()) maxRev = Math.max(maxRev, k.order.revision ?? 0);
@@ -166,12 +171,18 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
       const chunk = events.filter((e) => part.has(e.key?.slice('order:'.length) ?? ''));
       const rows = seen.filter((r) => !('delete' in r) && part.has(r.key.slice(prefix.length)));
       o.write({ events: chunk, seen: rows }, [...part].map((id) => changed.get(id)!.order));
-      for (const id of part) known.set(id, changed.get(id)!);
+      for (const id of part) {
+        known.set(id, changed.get(id)!);
+        if (changed.get(id)!.order.final && !finishedAt.has(id)) finishedAt.set(id, o.now());
+      }
     }
     const forget = seen.filter((r) => 'delete' in r);
     if (forget.length) {
       o.write({ events: [], seen: forget }, []);
-      for (const r of forget) known.delete(r.key.slice(prefix.length));
+      for (const r of forget) {
+        known.delete(r.key.slice(prefix.length));
+        finishedAt.delete(r.key.slice(prefix.length));
+      }
     }
     for (const r of revs) if (r > maxRev) maxRev = r;
   }
@@ -204,7 +215,9 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
           if (listed.has(id) || changed.has(id)) continue;
           if (k.order.final) {
             // Finished and no longer listed (the plugin prunes): forget it quietly.
-            if (!openOnly) seen.push({ key: prefix + id, delete: true });
+            // In revision mode finished orders are not listed: forget them some hours after they finished,
+            // so the seen table stays small (only a real change, a new Revision, would bring one back).
+            if (!openOnly || o.now() - (finishedAt.get(id) ?? o.now()) > FORGET_FINISHED_MS) seen.push({ key: prefix + id, delete: true });
             continue;
           }
           const raw = await one(client, id);
