@@ -86,15 +86,24 @@ export function createFeed(o: FeedOptions): Feed {
     }
     if (problem) log.info('feed events are written again');
     problem = null;
-    if (out.length) o.onWritten(out);
+    // The events are on disk: whatever a listener does wrong must not make the poll retry them as new.
+    if (out.length) guard('onWritten', () => o.onWritten(out));
     return out;
+  }
+
+  function guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      log.error(`feed listener ${what} failed`, { err: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   const orders: OrdersPoll = createOrdersPoll({
     venueId, outbox, rule: o.settings.rule, now: () => o.clock.mono(), logger: log, sweepMs: o.settings.sweepMs,
     write: (batch, changed) => {
       write(batch);
-      if (changed.length) o.onOrders?.(changed);
+      if (changed.length) guard('onOrders', () => o.onOrders?.(changed));
     },
   });
 
