@@ -31,8 +31,8 @@ export const FrontStatus = z.object({
   checkedAt: z.string().nullable(),
   /** When `state` last changed (ISO). */
   since: z.string().nullable(),
-  /** How the URL was chosen: from settings, or found by discovery. */
-  source: z.enum(['settings', 'discovery']).nullable(),
+  /** How the URL was chosen: settings.json (`settings`), an environment variable, a command-line flag, or found by discovery. */
+  source: z.enum(['settings', 'env', 'flag', 'discovery']).nullable(),
   error: Problem.optional(),
 });
 export type FrontStatus = z.infer<typeof FrontStatus>;

@@ -2,7 +2,7 @@
  * `evva-relay`: run the relay and manage its venues.
  *
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
- *                    [--tls-cert FILE --tls-key FILE] [--log-level info]
+ *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
@@ -17,19 +17,23 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { realClock } from '../main/core/clock.ts';
+import { VERSION } from '../main/core/version.ts';
+import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
-import { createRelay } from './server.ts';
+import { createRelay, trustSetting } from './server.ts';
 import { RelayStore } from './store.ts';
 
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
-                   [--tls-cert FILE --tls-key FILE] [--log-level info]
+                   [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
+  evva-relay help | --help | --version
+exit codes: 0 done, 1 failed, 2 bad usage
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated)`;
 
 class UsageError extends Error {}
@@ -57,6 +61,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+    'trust-proxy': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -64,10 +69,12 @@ async function serve(args: string[]): Promise<void> {
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
   const keys = [...((values['api-key'] as string[] | undefined) ?? []), ...(process.env.EVVA_RELAY_API_KEYS ?? '').split(',')]
     .map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new UsageError('no API keys: give --api-key KEY or EVVA_RELAY_API_KEYS (each 16+ characters)');
+  if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new UsageError(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
   const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
   const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
   const relay = createRelay({
-    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls,
+    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
   });
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
@@ -80,6 +87,18 @@ async function serve(args: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** `--trust-proxy 1` (hops) or `--trust-proxy 10.0.0.5,10.1.0.0/16` (the proxies' addresses). */
+function trustProxy(raw: string | undefined): number | string[] | undefined {
+  if (raw === undefined) return undefined;
+  const t = /^\d+$/.test(raw.trim()) ? Number(raw) : raw.split(',').map((a) => a.trim()).filter(Boolean);
+  try {
+    trustSetting(t);
+  } catch (e) {
+    throw new UsageError(`--trust-proxy: ${(e as Error).message.replace(/^trustProxy: /, '')}`);
+  }
+  return t;
 }
 
 function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt: string }, name: string | null, json: boolean): void {
@@ -158,6 +177,9 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': await serve(rest); return -1;
       case 'venue': venue(rest); return 0;
       case 'venues': venues(rest); return 0;
+      case '--version': case '-v': case 'version':
+        console.log(VERSION);
+        return 0;
       case undefined: case 'help': case '--help': case '-h':
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;

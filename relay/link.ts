@@ -15,6 +15,9 @@ import {
   type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
 
+/** A companion reports the plugin state when it changes: more status frames than this per window is abuse, and closes the link. */
+export const STATUS_FLOOD = { max: 120, windowMs: 10_000 };
+
 export interface LinkTiming {
   pingIntervalMs: number;
   deadAfterMs: number;
@@ -100,6 +103,7 @@ export class RelayLink {
   closed = false;
   private readonly streams = new Map<number, RelayStream>();
   private nextSid = 1;
+  private statusWindow = { start: 0, count: 0 };
   private readonly heartbeat: Heartbeat;
   private helloTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -290,10 +294,14 @@ export class RelayLink {
       case 'pong':
         this.heartbeat.pong(f.id);
         return;
-      case 'status':
+      case 'status': {
+        const now = this.clock.mono();
+        if (now - this.statusWindow.start >= STATUS_FLOOD.windowMs) this.statusWindow = { start: now, count: 0 };
+        if (++this.statusWindow.count > STATUS_FLOOD.max) throw new FrameError(CloseCode.protocolError, 'too many status frames');
         if (f.frontOrigin !== undefined) this.frontOrigin = f.frontOrigin;
         this.events.onStatus(this, f.front, f.frontOrigin);
         return;
+      }
       case 'data': {
         const s = this.stream(f.sid);
         if (!s) return;

@@ -4,6 +4,7 @@
  * rate-limited per client address and globally.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Clock } from '../main/core/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_TTL_MS, type CompanionInfo, type CreateVenueResponse } from '../protocol/relay.ts';
 import type { RelayStore } from './store.ts';
@@ -55,6 +56,24 @@ export const PAIR_LIMIT_GLOBAL: RateLimit = { max: 120, windowMs: 60_000 };
 /** Most client addresses the limiter remembers; beyond it the oldest windows are forgotten. */
 const MAX_TRACKED_IPS = 10_000;
 
+/**
+ * The rate-limit key of a client address: IPv4 as is (also when IPv4-mapped),
+ * IPv6 by its /64, since one host or home line is routinely given a whole /64
+ * and could otherwise count as 2^64 sources.
+ */
+export function sourceKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1] as string;
+  if (!isIPv6(ip)) return ip;
+  const bare = ip.split('%')[0] as string;
+  const [head = '', tail = ''] = bare.split('::');
+  const left = head ? head.split(':') : [];
+  const right = bare.includes('::') ? (tail ? tail.split(':') : []) : [];
+  // An embedded IPv4 tail (::1.2.3.4) counts as two groups; only the first four groups matter here.
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+}
+
 /** Fixed-window counters; `take` says whether one more attempt is allowed now, and if not, for how long to wait. */
 export class RateLimiter {
   private readonly perIp = new Map<string, { start: number; count: number }>();
@@ -62,7 +81,13 @@ export class RateLimiter {
 
   constructor(private readonly clock: Clock, private readonly ipLimit: RateLimit, private readonly globalLimit: RateLimit) {}
 
+  /**
+   * One attempt from `ip` (keyed per sourceKey). A source over its own limit is
+   * refused without touching the global budget, so one source spends at most
+   * its own share of what everyone else needs.
+   */
   take(ip: string): { ok: true } | { ok: false; retryAfterMs: number } {
+    ip = sourceKey(ip);
     const now = this.clock.mono();
     if (now - this.global.start >= this.globalLimit.windowMs) this.global = { start: now, count: 0 };
     let w = this.perIp.get(ip);
@@ -107,7 +132,7 @@ export class Pairing {
     return { venueId, pairingCode: code, pairingExpiresAt: new Date(expiresAt).toISOString() };
   }
 
-  /** Exchanges a code for a new device token, at most once per code; any previous token of the venue stops working. */
+  /** Exchanges a code for a new device token, at most once per code; a previous token of the venue works until the new one connects. */
   pair(codeInput: string, companion: CompanionInfo): PairOutcome {
     const code = normalizePairingCode(codeInput);
     if (!code) return { ok: false, reason: 'malformed' };

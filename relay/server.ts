@@ -6,20 +6,44 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../main/core/clock.ts';
 import { silentLogger, type Logger } from '../main/core/logger.ts';
+import { isLoopbackHost } from '../main/core/loopback.ts';
 import { RelayErrorCode } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
-import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, type RateLimit } from './pairing.ts';
+import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { frontProxy } from './proxy.ts';
 import { RelayStore } from './store.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
+
+/** How long a connection may take to say what it wants, and how many may be open. */
+export interface ServerLimits {
+  /** The request line and headers must arrive within this (slowloris). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this; an upgraded tunnel is not a request any more. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often the server looks for connections past those deadlines. */
+  checkIntervalMs: number;
+  /** Open connections in all, tunnels included (keep `ulimit -n` above it). */
+  maxConnections: number;
+  /** Open connections from one address. Not applied to loopback (a local proxy, tests) unless `capLoopback`, nor with trustProxy (every client is then a proxy). */
+  maxConnectionsPerSource: number;
+  capLoopback: boolean;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, checkIntervalMs: 1_000,
+  maxConnections: 20_000, maxConnectionsPerSource: 256, capLoopback: false,
+};
 
 export interface RelayOptions {
   dataDir: string;
@@ -39,8 +63,15 @@ export interface RelayOptions {
   /** Heartbeat and hello timings (tests shorten them). */
   linkTiming?: Partial<LinkTiming>;
   drainMs?: number;
-  /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
-  trustProxy?: boolean;
+  /**
+   * Behind reverse proxies you run: how many proxy hops to trust (the client
+   * address is the X-Forwarded-For entry that many hops from the right), or the
+   * proxies' addresses/subnets (e.g. ['10.0.0.5', '10.1.0.0/16']). Never "trust
+   * everything": the left-most entry is whatever the client wrote.
+   */
+  trustProxy?: number | string[];
+  /** Connection deadlines and caps (tests shorten them). */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 export interface Relay {
@@ -74,7 +105,7 @@ export function createRelay(opts: RelayOptions): Relay {
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', opts.trustProxy ?? false);
+  app.set('trust proxy', trustSetting(opts.trustProxy));
   const auth = requireApiKey(keys);
   const deps = { store, pairing, limiter, tunnels: registry, metrics, clock, log: log.child({ part: 'api' }) };
 
@@ -97,7 +128,16 @@ export function createRelay(opts: RelayOptions): Relay {
     res.status(status).json({ error: status === 413 ? RelayErrorCode.tooLarge : status < 500 ? RelayErrorCode.badRequest : 'internal' });
   });
 
-  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : createHttpServer(app);
+  const lim: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...opts.serverLimits };
+  const serverOptions = {
+    headersTimeout: lim.headersTimeoutMs, requestTimeout: lim.requestTimeoutMs, keepAliveTimeout: lim.keepAliveTimeoutMs,
+    connectionsCheckingInterval: lim.checkIntervalMs,
+  };
+  const server: Server = opts.tls
+    ? createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, app)
+    : createHttpServer(serverOptions, app);
+  server.maxConnections = lim.maxConnections;
+  capPerSource(server, lim, opts.trustProxy !== undefined, log);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: WS_MAX_PAYLOAD_BYTES,
@@ -156,6 +196,44 @@ export function createRelay(opts: RelayOptions): Relay {
       store.close();
     },
   };
+}
+
+/** Drops a new connection when its address already holds maxConnectionsPerSource open ones. */
+function capPerSource(server: Server, lim: ServerLimits, behindProxy: boolean, log: Logger): void {
+  if (behindProxy) return;
+  const open = new Map<string, number>();
+  let warned = 0;
+  server.on('connection', (socket: Socket) => {
+    const raw = (socket.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.)/i, '');
+    if (!lim.capLoopback && isLoopbackHost(raw)) return;
+    const ip = sourceKey(raw);
+    const n = (open.get(ip) ?? 0) + 1;
+    if (n > lim.maxConnectionsPerSource) {
+      // One line a minute at most: the flood must not fill the disk through the log.
+      if (Date.now() - warned > 60_000) {
+        warned = Date.now();
+        log.warn('connection refused: too many open from one address', { ip, max: lim.maxConnectionsPerSource });
+      }
+      socket.destroy();
+      return;
+    }
+    open.set(ip, n);
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1;
+      if (left <= 0) open.delete(ip); else open.set(ip, left);
+    });
+  });
+}
+
+/** Express's `trust proxy` value for a hop count or an address list; refuses anything that would trust every hop. */
+export function trustSetting(t: number | string[] | undefined): number | string[] | false {
+  if (t === undefined) return false;
+  if (typeof t === 'number') {
+    if (!Number.isInteger(t) || t < 0 || t > 10) throw new Error(`trustProxy: a hop count from 0 to 10, got ${t}`);
+    return t === 0 ? false : t;
+  }
+  if (t.length === 0 || t.some((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))) throw new Error(`trustProxy: proxy addresses or subnets (10.0.0.5, 10.1.0.0/16), got ${t.join(',')}`);
+  return t;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {

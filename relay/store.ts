@@ -19,6 +19,8 @@ export interface VenueRow {
   name: string;
   createdAt: number;
   tokenHash: string | null;
+  /** A re-pairing's token, valid alongside tokenHash until its tunnel connects and it replaces tokenHash. */
+  pendingTokenHash: string | null;
   pairedAt: number | null;
   revokedAt: number | null;
   companion: CompanionInfo | null;
@@ -55,12 +57,15 @@ const MIGRATIONS: string[] = [
      used_at INTEGER
    );
    CREATE INDEX pairing_codes_venue ON pairing_codes(venue_id);`,
+  // Two-phase token swap: a re-pairing's new token waits here until its tunnel connects.
+  `ALTER TABLE venues ADD COLUMN pending_token_hash TEXT;
+   CREATE UNIQUE INDEX venues_pending_token_hash ON venues(pending_token_hash) WHERE pending_token_hash IS NOT NULL;`,
 ];
 
 interface RawVenue {
   id: string; name: string; created_at: number; token_hash: string | null; paired_at: number | null;
   revoked_at: number | null; companion_version: string | null; companion_hostname: string | null;
-  connected_at: number | null; last_seen_at: number | null; front_json: string | null;
+  connected_at: number | null; last_seen_at: number | null; front_json: string | null; pending_token_hash: string | null;
 }
 
 export class RelayStore {
@@ -128,8 +133,10 @@ export class RelayStore {
 
   /**
    * Uses a pairing code at most once: in one transaction it checks the code,
-   * marks it used and installs the new device-token hash (replacing any old
-   * token and clearing a revocation).
+   * marks it used and installs the new device-token hash. A venue that has a
+   * working token keeps it valid until the new one connects (`promoteToken`):
+   * if the companion cannot keep the new token, its running tunnel is not
+   * stranded. A venue without one (new, revoked) takes the new token at once.
    */
   claimPairingCode(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): ClaimResult {
     return this.db.transaction((): ClaimResult => {
@@ -139,29 +146,42 @@ export class RelayStore {
       if (code.used_at !== null) return { ok: false, reason: 'used' };
       if (now >= code.expires_at) return { ok: false, reason: 'expired' };
       this.q('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
-      this.q(`UPDATE venues SET token_hash = ?, paired_at = ?, revoked_at = NULL,
+      const current = this.tokenHashOf(code.venue_id);
+      this.q(`UPDATE venues SET token_hash = ?, pending_token_hash = ?, paired_at = ?, revoked_at = NULL,
                          companion_version = ?, companion_hostname = ? WHERE id = ?`)
-        .run(tokenHash, now, companion.version, companion.hostname, code.venue_id);
+        .run(current ?? tokenHash, current ? tokenHash : null, now, companion.version, companion.hostname, code.venue_id);
       return { ok: true, venueId: code.venue_id };
     }).immediate();
   }
 
-  /** The venue a device-token hash belongs to, or null (unknown, replaced or revoked). */
+  /** The venue a device-token hash belongs to (current or pending), or null (unknown, replaced or revoked). */
   venueByTokenHash(tokenHash: string): string | null {
-    const row = this.q('SELECT id FROM venues WHERE token_hash = ?').get(tokenHash) as { id: string } | undefined;
+    const row = this.q('SELECT id FROM venues WHERE token_hash = ? OR pending_token_hash = ?').get(tokenHash, tokenHash) as { id: string } | undefined;
     return row?.id ?? null;
   }
 
-  /** The current token hash of a venue; the server polls it to notice revocation by another process. */
+  /** The current token hash of a venue. */
   tokenHashOf(venueId: string): string | null {
-    const row = this.q('SELECT token_hash FROM venues WHERE id = ?').get(venueId) as { token_hash: string | null } | undefined;
-    return row?.token_hash ?? null;
+    return this.tokenHashesOf(venueId)[0] ?? null;
+  }
+
+  /** Every token hash the venue accepts now (current, then pending); the server polls it to notice revocation by another process. */
+  tokenHashesOf(venueId: string): string[] {
+    const row = this.q('SELECT token_hash, pending_token_hash FROM venues WHERE id = ?').get(venueId) as
+      { token_hash: string | null; pending_token_hash: string | null } | undefined;
+    return row ? [row.token_hash, row.pending_token_hash].filter((h): h is string => h !== null) : [];
+  }
+
+  /** The pending token has connected: it becomes the venue's token and the old one stops working. No-op for any other hash. */
+  promoteToken(venueId: string, tokenHash: string): boolean {
+    return this.q('UPDATE venues SET token_hash = pending_token_hash, pending_token_hash = NULL WHERE id = ? AND pending_token_hash = ?')
+      .run(venueId, tokenHash).changes > 0;
   }
 
   /** Forgets the venue's device token, so it is refused from now on. Returns false for an unknown venue. */
   revoke(venueId: string, now: number): boolean {
     return this.db.transaction(() => {
-      const r = this.q('UPDATE venues SET token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
+      const r = this.q('UPDATE venues SET token_hash = NULL, pending_token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
       this.q('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
       return r.changes > 0;
     }).immediate();
@@ -198,6 +218,7 @@ function toVenue(r: RawVenue): VenueRow {
     name: r.name,
     createdAt: r.created_at,
     tokenHash: r.token_hash,
+    pendingTokenHash: r.pending_token_hash,
     pairedAt: r.paired_at,
     revokedAt: r.revoked_at,
     companion: r.companion_version && r.companion_hostname ? { version: r.companion_version, hostname: r.companion_hostname } : null,

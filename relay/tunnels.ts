@@ -6,6 +6,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
+import type { FrontStatus } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -15,10 +16,13 @@ import type { RelayStore } from './store.ts';
 export const REVOCATION_POLL_MS = 1_000;
 /** How often lastSeenAt of online venues is written to the store (it is exact in memory). */
 export const LAST_SEEN_PERSIST_MS = 30_000;
+/** The plugin state a venue reports is written at most this often; in between only the latest is kept. */
+export const STATUS_WRITE_MS = 1_000;
 
 export class TunnelRegistry {
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
+  private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly persistTimer: NodeJS.Timeout;
 
@@ -45,20 +49,23 @@ export class TunnelRegistry {
         this.current.set(venueId, l);
         this.metrics.tunnelsOpened.inc();
         log.info('tunnel up', { linkId: l.id, companion: hello.companion, frontOrigin: hello.frontOrigin, replaces: old?.id });
+        let retired = false;
         try {
+          // A re-paired companion's new token has proven itself: only now does the old one stop working.
+          retired = this.store.promoteToken(venueId, l.tokenHash);
+          if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
           this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
         } catch (e) {
           log.error('could not record the connection', { err: String(e) });
         }
-        if (old && old !== l) old.goaway('replaced', this.drainMs);
-      },
-      onStatus: (l, front) => {
-        try {
-          this.store.setFront(venueId, front);
-        } catch (e) {
-          log.error('could not record the plugin state', { err: String(e) });
+        if (retired) {
+          // Links on the retired token are told so (revoked), not asked to come back (they would be refused).
+          for (const o of [...this.all]) if (o.venueId === venueId && o.tokenHash !== l.tokenHash) o.close(CloseCode.revoked, 'device token replaced by a new pairing');
+        } else if (old && old !== l) {
+          old.goaway('replaced', this.drainMs);
         }
       },
+      onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
         if (this.current.get(venueId) === l) this.current.delete(venueId);
@@ -70,6 +77,32 @@ export class TunnelRegistry {
     }, this.timing);
     this.all.add(link);
     return link;
+  }
+
+  /**
+   * Stores a venue's plugin state, coalesced: at most one SQLite write per
+   * STATUS_WRITE_MS per venue, the latest state always written in the end.
+   */
+  private recordFront(venueId: string, front: FrontStatus, log: Logger): void {
+    const w = this.frontWrites.get(venueId) ?? { at: -Infinity, pending: null };
+    this.frontWrites.set(venueId, w);
+    const write = (f: FrontStatus) => {
+      w.at = this.clock.mono();
+      try {
+        this.store.setFront(venueId, f);
+      } catch (e) {
+        log.error('could not record the plugin state', { err: String(e) });
+      }
+    };
+    const wait = w.at + STATUS_WRITE_MS - this.clock.mono();
+    if (wait <= 0 && !w.timer) return write(front);
+    w.pending = front;
+    w.timer ??= this.clock.setTimeout(() => {
+      w.timer = undefined;
+      const f = w.pending;
+      w.pending = null;
+      if (f) write(f);
+    }, Math.max(0, wait));
   }
 
   /** The venue's link that takes new streams, or null when the venue is offline. */
@@ -106,19 +139,26 @@ export class TunnelRegistry {
   closeAll(): void {
     this.clock.clearInterval(this.pollTimer);
     this.clock.clearInterval(this.persistTimer);
+    for (const [venueId, w] of this.frontWrites) {
+      this.clock.clearTimeout(w.timer);
+      if (w.pending) {
+        try { this.store.setFront(venueId, w.pending); } catch { /* store closing */ }
+      }
+    }
+    this.frontWrites.clear();
     for (const l of [...this.all]) l.close(CloseCode.goingAway, 'relay shutting down');
   }
 
   private checkRevocations(): void {
     for (const l of [...this.all]) {
-      let hash: string | null;
+      let hashes: string[];
       try {
-        hash = this.store.tokenHashOf(l.venueId);
+        hashes = this.store.tokenHashesOf(l.venueId);
       } catch (e) {
         this.log.error('revocation check failed', { err: String(e) });
         return;
       }
-      if (hash !== l.tokenHash) {
+      if (!hashes.includes(l.tokenHash)) {
         this.log.info('device token no longer valid, closing tunnel', { venueId: l.venueId, linkId: l.id });
         l.close(CloseCode.revoked, 'device token revoked');
       }

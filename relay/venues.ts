@@ -106,7 +106,7 @@ export function pairRoute(d: VenueRouteDeps): Router {
     if (r2.ok) {
       d.metrics.pairAttempts.inc({ result: 'ok' });
       d.log.info('venue paired', { venueId: r2.venueId, companion: body.data.companion });
-      // A venue paired again gets a new token: the registry's poll closes the old token's tunnel.
+      // A venue paired again gets a new token; the old one keeps working until the new one's tunnel is up.
       return void res.json({ venueId: r2.venueId, deviceToken: r2.deviceToken });
     }
     d.metrics.pairAttempts.inc({ result: r2.reason });

@@ -1,7 +1,10 @@
 /**
  * `npm run demo`: the whole system on this machine. Starts the iiko plugin
- * simulator, the EVVA relay and the companion as real processes, pairs the
- * companion with the relay, and prints where to look. Ctrl+C stops them all.
+ * simulator (quiet: its request log would bury everything), the EVVA relay and
+ * the companion as real processes, pairs the companion with the relay, and
+ * prints where to look; the same text goes to BANNER_FILE, so it survives the
+ * logs scrolling by. Ctrl+C stops them all. EVVA_DEMO_DIR moves the work folder
+ * (tests run the demo in a temp dir).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const work = path.join(root, '.tmp', 'demo');
+const work = path.resolve(process.env.EVVA_DEMO_DIR || path.join(root, '.tmp', 'demo'));
+/** The banner (API key, curl lines) is also kept here. */
+const BANNER_FILE = path.join(work, 'demo.txt');
 const children: ChildProcess[] = [];
 
 async function freePort(preferred: number): Promise<number> {
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   const apiKey = `demo-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
-  start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10'], 36);
+  start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10', '--quiet'], 36);
   start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey], 35);
   await waitFor(simUrl);
   await waitFor(`${relayUrl}/healthz`);
@@ -115,8 +120,9 @@ async function main(): Promise<void> {
   await waitFor(`${relayUrl}/v1/venues/${venue.venueId}/front/api/tables`, 20_000, { authorization: `Bearer ${apiKey}` }, (s) => s === 200);
 
   const rel = (p: string) => path.relative(root, p);
-  console.log(`
-\x1b[1mEVVA Companion: демо запущено\x1b[0m (Ctrl+C, чтобы остановить)
+  const banner = `
+EVVA Companion: демо запущено (Ctrl+C, чтобы остановить). Эта памятка сохранена в ${rel(BANNER_FILE)}
+Команды ниже выполняйте во втором окне терминала: в этом идут журналы демо.
 
   Симулятор плагина iiko:  ${simUrl}  (страница плагина; пульт: ${simUrl}/_sim/state)
   Сервер EVVA (relay):     ${relayUrl}  (ключ API: ${apiKey})
@@ -135,7 +141,9 @@ async function main(): Promise<void> {
 
   Остановить плагин и посмотреть, как компаньон это покажет:
     curl -s -X POST ${simUrl}/_sim/stop -H 'content-type: application/json' -d '{"forMs":15000}'
-`);
+`;
+  fs.writeFileSync(BANNER_FILE, banner.trimStart(), { mode: 0o600 }); // it holds the API key
+  console.log(banner.replace(/^\n(EVVA Companion: демо запущено)/, '\n\x1b[1m$1\x1b[0m'));
 }
 
 main().catch((e) => {

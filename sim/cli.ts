@@ -1,8 +1,9 @@
 /**
  * `evva-sim`: runs the simulated iiko Front Web API plugin until SIGINT/SIGTERM.
- * Exit codes: 0 after a clean stop, 1 when it cannot listen (port in use), 2 for a bad flag.
+ * Exit codes: 0 after a clean stop (or help/version), 1 when it cannot listen (port in use), 2 for a bad flag.
  */
 import { parseArgs } from 'node:util';
+import { VERSION } from '../main/core/version.ts';
 import { DEFAULT_LICENCE_SLOTS, DEFAULT_TOKEN_TTL_MS, DEFAULT_VERSION, startSim } from './index.ts';
 import type { SimOptions } from './index.ts';
 
@@ -10,18 +11,20 @@ const USAGE = `evva-sim: a simulated iiko Front Web API plugin (iikoFront, port 
 Симулятор плагина iiko Front Web API для тестов и демонстрации.
 
 Usage: evva-sim [options]
+       evva-sim help | --help | --version
   --port N            main port (default 9042; 0 = any free port, printed at start)
   --host H            address to listen on (default 127.0.0.1; keep it on loopback: the control API rides on it)
   --seed N            world seed (default 1): the same seed gives the same restaurant
   --speed X           restaurant time multiplier (default 1; 60 = a minute per second)
   --no-auto           no automatic activity: the world changes only through /_sim/
-  --version V         plugin version to show (default ${DEFAULT_VERSION})
+  --plugin-version V  plugin version to show (default ${DEFAULT_VERSION})
   --token-ttl-sec N   token lifetime in seconds, absolute from login (default ${DEFAULT_TOKEN_TTL_MS / 1000})
   --licence-slots N   tokens that may be live at once (default ${DEFAULT_LICENCE_SLOTS})
   --control-port N    a second listener for /_sim/ only, which stays up while the main port is stopped
   --no-payment-codes  payment types without Code (only Name identifies EVVA)
   --quiet             do not log requests and events
-  --help              this text
+  --help, help        this text
+  --version           the simulator's own version (of this package)
 
 Control API: http://<host>:<port>/_sim/state and the routes in docs/sim.md. Never expose it.`;
 
@@ -44,20 +47,22 @@ function positive(name: string, raw: string | undefined): number | undefined {
   return n;
 }
 
-function options(argv: string[]): { opts: SimOptions; quiet: boolean } | null {
+function options(argv: string[]): { opts: SimOptions; quiet: boolean } | 'help' | 'version' {
   let values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: argv,
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
         seed: { type: 'string' },
         speed: { type: 'string' },
         'no-auto': { type: 'boolean' },
-        version: { type: 'string' },
+        'plugin-version': { type: 'string' },
+        version: { type: 'boolean', short: 'v' },
         'token-ttl-sec': { type: 'string' },
         'licence-slots': { type: 'string' },
         'control-port': { type: 'string' },
@@ -69,8 +74,11 @@ function options(argv: string[]): { opts: SimOptions; quiet: boolean } | null {
   } catch (e) {
     throw new UsageError(`${(e as Error).message} / Неизвестный или неверный параметр. Run evva-sim --help.`);
   }
-  if (values.help) return null;
-  if (values.version !== undefined && values.version.trim() === '') throw new UsageError('--version must not be empty.');
+  if (values.help || (positionals.length === 1 && positionals[0] === 'help')) return 'help';
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals.join(' ')}' (the plugin version is --plugin-version V). / Лишний аргумент.`);
+  if (values.version) return 'version';
+  const pluginVersion = values['plugin-version'];
+  if (pluginVersion !== undefined && pluginVersion.trim() === '') throw new UsageError('--plugin-version must not be empty.');
   if (values.host !== undefined && values.host.trim() === '') throw new UsageError('--host must not be empty.');
   const ttlSec = positive('token-ttl-sec', values['token-ttl-sec']);
   const opts: SimOptions = {
@@ -79,7 +87,7 @@ function options(argv: string[]): { opts: SimOptions; quiet: boolean } | null {
     seed: int('seed', values.seed, -2147483648, 4294967295) ?? 1,
     speed: positive('speed', values.speed) ?? 1,
     auto: !values['no-auto'],
-    ...(values.version !== undefined ? { version: values.version } : {}),
+    ...(pluginVersion !== undefined ? { version: pluginVersion } : {}),
     ...(ttlSec !== undefined ? { tokenTtlMs: Math.round(ttlSec * 1000) } : {}),
     ...(values['licence-slots'] !== undefined ? { licenceSlots: int('licence-slots', values['licence-slots'], 0, 1000) } : {}),
     ...(values['control-port'] !== undefined ? { controlPort: int('control-port', values['control-port'], 0, 65535) } : {}),
@@ -99,8 +107,12 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  if (parsed === null) {
+  if (parsed === 'help') {
     console.log(USAGE);
+    return;
+  }
+  if (parsed === 'version') {
+    console.log(VERSION);
     return;
   }
   const { opts, quiet } = parsed;

@@ -110,11 +110,22 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const status = (): Status => {
     const front = probe.status();
+    // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
+    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
     const feed = feedStatus();
-    const level = feed.state === 'failing' ? 'error' : levelOf(front, tunnel);
-    return { level, version: VERSION, startedAt, front, tunnel, feed, ...(venue ? { payments: venue.payments.summary() } : {}) };
+    const level = feed.state === 'failing' ? 'error' : levelOf(front, t);
+    return { level, version: VERSION, startedAt, front, tunnel: t, feed, ...(venue ? { payments: venue.payments.summary() } : {}) };
   };
-  const publish = () => api?.publish(status());
+  let published = '';
+  /** Pushes the status to live clients when something a person would notice changed (not a new latency, round trip or poll time). */
+  const publish = () => {
+    const s = status();
+    const feed = s.feed ? { ...s.feed, pollers: s.feed.pollers.map((p) => ({ ...p, lastOkAt: null, lastDurationMs: null })) } : undefined;
+    const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null }, feed });
+    if (key === published) return;
+    published = key;
+    api?.publish(s);
+  };
   // Events and acks can come many a second: the status they change is pushed at most 4 times a second.
   let publishTimer: NodeJS.Timeout | undefined;
   const publishSoon = () => {
@@ -127,6 +138,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     intervalMs: settings.probeIntervalMs,
     clock,
     logger,
+    frontSource: ({ file: 'settings', env: 'env', flag: 'flag' } as const)[settings.sources.frontUrl as 'file' | 'env' | 'flag'] ?? 'settings',
     onChange: (front) => {
       // The relay stores what it is told; tell it when the plugin's state changes,
       // not on every check's new latency (the local API still gets every check).

@@ -11,11 +11,15 @@ import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '
 import { startAgent } from './agent.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
+import { parseErrorText } from './messages.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import { createLog } from './log.ts';
-import { loadSettings, SettingsError, type SettingsFlags } from './settings.ts';
+import {
+  effectiveValue, loadSettings, maskUrl, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
+} from './settings.ts';
 import { pair } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
+import { normalizeProxy, PROXY_ENV_VARS } from './tunnel/proxy.ts';
 import { VERSION } from './version.ts';
 
 const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
@@ -23,14 +27,16 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
 Использование:
   evva-companion run      [--data-dir DIR] [--front-url URL] [--api-port N] [--proxy URL] [--log-level L]
   evva-companion pair КОД --relay-url URL [--data-dir DIR] [--proxy URL]
-  evva-companion status   [--data-dir DIR] [--json]
+  evva-companion status   [--data-dir DIR] [--json] [--check]
+  evva-companion settings [--data-dir DIR] [--json]
   evva-companion discover [--json]
-  evva-companion --help | --version
+  evva-companion help | --help | --version
 
 Команды:
   run        запустить компаньон (проверка плагина, связь с EVVA, локальный API на 127.0.0.1:9142)
   pair КОД   привязать компаньон к заведению в EVVA по коду (код выдаёт EVVA, действует 15 минут)
   status     показать состояние запущенного компаньона
+  settings   показать действующие настройки и откуда взято каждое значение
   discover   найти плагин Front Web API на этом компьютере
 
 Параметры:
@@ -42,8 +48,10 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   --allow-insecure   разрешить незашифрованное соединение (ws://) с сервером не на этом компьютере
   --log-level L      error | warn | info | debug
   --json             вывод в JSON (для скриптов и поддержки)
+  --check            (для status) код выхода как у проверок Nagios: 0 всё в порядке, 1 требует внимания, 2 есть проблема, 3 компаньон не запущен
 
-Коды выхода: 0 готово, 1 ошибка, 2 неверные параметры, 3 компаньон не запущен.`;
+Коды выхода: 0 готово, 1 ошибка, 2 неверные параметры, 3 компаньон не запущен.
+Все настройки (settings.json, переменные окружения, параметры): docs/settings.md.`;
 
 class UsageError extends Error {}
 
@@ -56,6 +64,7 @@ const FLAGS = {
   proxy: { type: 'string' },
   'allow-insecure': { type: 'boolean' },
   json: { type: 'boolean' },
+  check: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -71,7 +80,8 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.version) { console.log(VERSION); return 0; }
   const [command, ...rest] = positionals;
-  if (values.help || !command) { console.log(HELP); return command || values.help ? 0 : 2; }
+  if (values.help || !command || command === 'help') { console.log(HELP); return command || values.help ? 0 : 2; }
+  if (command === 'version') { console.log(VERSION); return 0; }
   const args = command === 'pair' ? rest.slice(1) : rest;
   if (args.length) return usage(`Лишние аргументы: ${args.join(' ')}`);
   const flags: SettingsFlags = {
@@ -81,8 +91,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': return await run(flags);
-      case 'status': return await status(flags, values.json ?? false);
+      case 'status': return await status(flags, values.json ?? false, values.check ?? false);
       case 'discover': return await find(values.json ?? false);
+      case 'settings': return showSettings(flags, values.json ?? false);
       case 'pair': {
         if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
         return await pairCommand(flags, rest[0]);
@@ -102,11 +113,7 @@ function usage(message: string): number {
 }
 
 function translateParseError(e: Error): string {
-  const unknown = /Unknown option '([^']+)'/.exec(e.message);
-  if (unknown) return `Неизвестный параметр ${unknown[1]}.`;
-  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(e.message);
-  if (missing) return `Параметру ${missing[1]} нужно значение.`;
-  return `Неверные параметры: ${e.message}`;
+  return parseErrorText(e.message);
 }
 
 async function run(flags: SettingsFlags): Promise<number> {
@@ -143,6 +150,21 @@ async function pairCommand(flags: SettingsFlags, code: string): Promise<number> 
   const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
   const running = runningAgent(settings.dataDir);
   const relayUrl = settings.relayUrl ?? undefined;
+  // Pairing can take seconds (a slow relay, a proxy): say what is going on instead of staying silent.
+  console.log(`Привязка: связываюсь с сервером EVVA${relayUrl ? ` ${relayUrl}` : ''}…`);
+  const started = Date.now();
+  const progress = setInterval(() => console.log(`  …жду ответа сервера EVVA (${Math.round((Date.now() - started) / 1000)} с)`), PROGRESS_EVERY_MS);
+  try {
+    return await pairVia(running, settings, code, relayUrl, fail);
+  } finally {
+    clearInterval(progress);
+  }
+}
+
+/** How often `pair` says it is still waiting. */
+const PROGRESS_EVERY_MS = 3_000;
+
+async function pairVia(running: LocalApiFile | null, settings: Settings, code: string, relayUrl: string | undefined, fail: (p: Problem) => number): Promise<number> {
   if (running) {
     try {
       const res = await fetch(`${running.url}/api/pair`, {
@@ -185,7 +207,10 @@ function runningAgent(dataDir: string): LocalApiFile | null {
   }
 }
 
-async function status(flags: SettingsFlags, json: boolean): Promise<number> {
+/** `status --check`: the exit code a monitoring system (Nagios, Zabbix) reads. */
+const CHECK_EXIT = { ok: 0, warn: 1, error: 2 } as const;
+
+async function status(flags: SettingsFlags, json: boolean, check: boolean): Promise<number> {
   const settings = loadSettings(flags);
   const file = path.join(settings.dataDir, LOCAL_API_FILE);
   const notRunning = (why: string) => {
@@ -204,9 +229,42 @@ async function status(flags: SettingsFlags, json: boolean): Promise<number> {
     return notRunning(`локальный API ${info.url} не отвечает`);
   }
   const s = Status.safeParse(body);
-  if (!s.success) { console.error('Компаньон прислал неожиданный ответ о состоянии.'); return 1; }
+  if (!s.success) { console.error('Компаньон прислал неожиданный ответ о состоянии.'); return check ? 3 : 1; }
   if (json) console.log(JSON.stringify(s.data, null, 2));
   else console.log(describe(s.data));
+  return check ? CHECK_EXIT[s.data.level] : 0;
+}
+
+const SOURCE_TEXT: Record<SettingSource, (spec?: SettingSpec) => string> = {
+  default: () => 'по умолчанию',
+  file: () => SETTINGS_FILE,
+  env: (spec) => `переменная ${spec?.env ?? 'EVVA_DATA_DIR'}`,
+  flag: (spec) => `параметр ${spec?.flag ?? '--data-dir'}`,
+};
+
+/** `settings`: every effective value and where it came from; passwords masked. */
+function showSettings(flags: SettingsFlags, json: boolean): number {
+  const settings = loadSettings(flags);
+  const rows = SETTING_SPECS.map((spec) => ({ key: spec.key, value: effectiveValue(settings, spec.key), source: settings.sources[spec.key] ?? 'default', spec }));
+  if (json) {
+    console.log(JSON.stringify({
+      dataDir: { value: settings.dataDir, source: settings.sources.dataDir },
+      settings: Object.fromEntries(rows.map((r) => [r.key, { value: r.value, source: r.source }])),
+    }, null, 2));
+    return 0;
+  }
+  const show = (v: unknown) => (v === null ? 'не задано' : Array.isArray(v) ? v.join(', ') : String(v));
+  // With no proxy setting, the environment's applies to the relay (never to loopback): say which.
+  const envProxy = PROXY_ENV_VARS.find((n) => process.env[n]);
+  const proxyRow = rows.find((r) => r.key === 'proxy');
+  if (proxyRow && proxyRow.value === null && proxyRow.source === 'default' && envProxy) {
+    proxyRow.value = `${maskUrl(normalizeProxy(process.env[envProxy] ?? '') ?? '')} (из ${envProxy})`;
+  }
+  console.log(`Действующие настройки EVVA Companion ${VERSION}`);
+  console.log(`  папка данных: ${settings.dataDir} (${SOURCE_TEXT[settings.sources.dataDir ?? 'default']()})`);
+  const width = Math.max(...rows.map((r) => r.key.length));
+  for (const r of rows) console.log(`  ${r.key.padEnd(width)}  ${show(r.value)}  (${SOURCE_TEXT[r.source](r.spec)})`);
+  console.log(`Приоритет: параметры > переменные окружения > ${path.join(settings.dataDir, SETTINGS_FILE)} > значения по умолчанию. Описание каждой настройки: docs/settings.md`);
   return 0;
 }
 
@@ -224,10 +282,11 @@ export function describe(s: Status): string {
     connected: `подключено${t.venueId ? `, заведение ${t.venueId}` : ''}${t.rttMs !== null ? `, ${t.rttMs} мс` : ''}`,
     connecting: 'подключается…',
     offline: t.error?.message ?? 'нет связи',
-    unpaired: 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
+    // Unpaired with a reason (revoked, replaced, damaged file) is not "never set up": say why.
+    unpaired: t.error?.message ?? 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
   }[t.state];
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
-  if (t.state === 'offline' && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
   return lines.join('\n');
 }
 

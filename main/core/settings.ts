@@ -10,11 +10,12 @@ import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
 import { isLoopbackHost } from './loopback.ts';
+import { badProxyText, issueText } from './messages.ts';
 import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
 import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';
+import { normalizeProxy, PROXY_ENV_VARS } from './tunnel/proxy.ts';
 
 export const SETTINGS_FILE = 'settings.json';
-
 
 const frontUrl = z.string().refine((v) => {
   try {
@@ -25,6 +26,18 @@ const frontUrl = z.string().refine((v) => {
   }
 }, { message: `нужен адрес плагина на этом компьютере, например http://127.0.0.1:${DEFAULT_FRONT_PORT} (только 127.0.0.1 или localhost, без пути)` });
 
+const proxyUrl = z.string().refine((v) => normalizeProxy(v) !== null, {
+  message: 'нужен адрес HTTP-прокси вида http://прокси:порт или прокси:порт, например http://10.0.0.1:3128',
+}).transform((v) => normalizeProxy(v) as string);
+
+const relayUrl = z.string().refine((v) => {
+  try {
+    return ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, { message: 'нужен адрес сервера EVVA вида https://relay.example' });
+
 /** What may appear in settings.json (all optional; unknown fields are refused so typos are caught). */
 export const SettingsFile = z.strictObject({
   frontUrl: frontUrl.nullable().optional(),
@@ -33,8 +46,8 @@ export const SettingsFile = z.strictObject({
   moduleId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'буквы, цифры, - или _').optional(),
   probeIntervalSec: z.number().min(1).max(300).optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
-  relayUrl: z.string().url().nullable().optional(),
-  proxy: z.string().url().nullable().optional(),
+  relayUrl: relayUrl.nullable().optional(),
+  proxy: proxyUrl.nullable().optional(),
   allowInsecure: z.boolean().optional(),
   tunnel: z.strictObject({
     allowMethods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).optional(),
@@ -55,6 +68,74 @@ export const SettingsFile = z.strictObject({
 });
 export type SettingsFile = z.infer<typeof SettingsFile>;
 
+/** Where an effective value came from, weakest first. */
+export type SettingSource = 'default' | 'file' | 'env' | 'flag';
+
+/** One key of settings.json as docs/settings.md and `evva-companion settings` describe it. */
+export interface SettingSpec {
+  /** Dotted key in settings.json, e.g. `tunnel.maxRequestBytes`. */
+  key: string;
+  /** The JSON type, as a reader writes it. */
+  type: string;
+  /** The default as shown (text). */
+  default: string;
+  env?: string;
+  flag?: string;
+  /** Russian: what it does and when to change it. */
+  about: string;
+  /** Shown masked by `evva-companion settings` (may hold a password). */
+  secret?: boolean;
+}
+
+/** Every key of SettingsFile, documented; tests/unit/settings-doc.test.ts fails when one is missing. */
+export const SETTING_SPECS: SettingSpec[] = [
+  { key: 'frontUrl', type: 'строка или null', default: 'null (искать самому)', env: 'EVVA_FRONT_URL', flag: '--front-url',
+    about: `Адрес плагина Front Web API на этом компьютере, например http://127.0.0.1:${DEFAULT_FRONT_PORT}. Только 127.0.0.1 или localhost, без пути. Без него компаньон ищет плагин на обычных портах.` },
+  { key: 'apiPort', type: 'целое 0…65535', default: String(DEFAULT_API_PORT), env: 'EVVA_API_PORT', flag: '--api-port',
+    about: 'Порт локального API на 127.0.0.1. 0 — любой свободный (его адрес пишется в local-api.json).' },
+  { key: 'moduleId', type: 'строка (буквы, цифры, - _; до 40)', default: DEFAULT_MODULE_ID,
+    about: 'Номер модуля лицензии, с которым компаньон входит в плагин (/api/login/<moduleId>). Меняйте, только если так скажет iiko-интегратор.' },
+  { key: 'probeIntervalSec', type: 'число 1…300', default: '3',
+    about: 'Как часто (в секундах) проверять, что плагин отвечает.' },
+  { key: 'logLevel', type: 'error | warn | info | debug', default: 'info', env: 'EVVA_LOG_LEVEL', flag: '--log-level',
+    about: 'Подробность журнала в папке данных (logs/).' },
+  { key: 'relayUrl', type: 'строка или null', default: 'null', env: 'EVVA_RELAY_URL', flag: '--relay-url',
+    about: 'Адрес сервера EVVA для привязки (https://…); его дает EVVA вместе с кодом. После привязки адрес хранится в device.json.' },
+  { key: 'proxy', type: 'строка или null', default: 'из HTTPS_PROXY / HTTP_PROXY', env: 'EVVA_PROXY', flag: '--proxy', secret: true,
+    about: 'HTTP-прокси для связи с EVVA: http://прокси:порт или прокси:порт (логин и пароль: http://логин:пароль@прокси:порт). null — без прокси, даже если он задан в HTTPS_PROXY. Без значения берутся HTTPS_PROXY / HTTP_PROXY и NO_PROXY.' },
+  { key: 'allowInsecure', type: 'true | false', default: 'false', flag: '--allow-insecure',
+    about: 'Разрешить незашифрованное соединение (http://, ws://) с сервером EVVA не на этом компьютере. Только для проверки.' },
+  { key: 'tunnel.allowMethods', type: 'список из GET, HEAD, POST, PUT, PATCH, DELETE', default: DEFAULT_GATE_POLICY.allowMethods.join(', '),
+    about: 'Какие HTTP-методы EVVA может вызывать у плагина через туннель. По умолчанию только чтение.' },
+  { key: 'tunnel.maxRequestBytes', type: 'целое 0…67108864', default: String(DEFAULT_GATE_POLICY.maxRequestBytes),
+    about: 'Наибольший размер тела запроса от EVVA к плагину, байт.' },
+  { key: 'tunnel.maxResponseBytes', type: 'целое 1024…1073741824', default: String(DEFAULT_TUNNEL_LIMITS.maxResponseBytes),
+    about: 'Наибольший размер ответа плагина, который компаньон передаст в EVVA, байт.' },
+  { key: 'feed.enabled', type: 'true | false', default: 'true',
+    about: 'Отправлять ли в EVVA изменения заказов, сотрудников, столов и меню и принимать ли оплаты EVVA PAY. false — только туннель.' },
+  { key: 'feed.ordersIntervalMs', type: 'целое 100…60000', default: '1000',
+    about: 'Как часто (в миллисекундах) спрашивать плагин об изменениях заказов и доставок.' },
+  { key: 'feed.staffIntervalSec', type: 'число 1…86400', default: '60',
+    about: 'Как часто (в секундах) проверять список сотрудников.' },
+  { key: 'feed.tablesIntervalSec', type: 'число 1…86400', default: '300',
+    about: 'Как часто (в секундах) проверять столы и залы.' },
+  { key: 'feed.menuIntervalHours', type: 'число 0.1…168', default: '24',
+    about: 'Как часто (в часах) отправлять в EVVA меню целиком; EVVA может запросить его и раньше.' },
+  { key: 'feed.coalesceAbove', type: 'целое 10…10000000', default: '1000',
+    about: 'Сколько неотправленных событий копить без сжатия; сверх этого промежуточные состояния заказа объединяются (смены статуса сохраняются).' },
+  { key: 'feed.evvaPaymentName', type: 'строка до 100', default: 'EVVA',
+    about: 'Часть названия типа оплаты EVVA (без учёта регистра), по которой он узнаётся, если плагин не показывает код EVVAP.' },
+  { key: 'feed.paymentCloseAfterMin', type: 'число 0.01…1440', default: '10',
+    about: 'Через сколько минут после оплаты EVVA PAY напоминать, что заказ всё ещё не закрыт в iiko.' },
+];
+
+/** Environment variables read besides those of SETTING_SPECS. */
+export const OTHER_ENV: Array<{ name: string; about: string }> = [
+  { name: 'EVVA_DATA_DIR', about: 'Папка данных (как --data-dir): settings.json, device.json, local-api.json, журналы.' },
+  { name: 'HTTPS_PROXY, HTTP_PROXY (и строчными)', about: 'Прокси, если в настройках proxy не задан; прокси:порт без схемы понимается как http://прокси:порт. Неверное значение останавливает запуск с сообщением, где названа переменная.' },
+  { name: 'NO_PROXY', about: 'Адреса, к которым ходить без прокси: имена, суффиксы (.corp), IP, :порт, или *.' },
+];
+
 export interface Settings {
   dataDir: string;
   /** Plugin origin; null means "find it" (discovery). */
@@ -69,6 +150,8 @@ export interface Settings {
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
   feed: FeedConfig;
+  /** Where each key's effective value came from (keys of SETTING_SPECS, plus dataDir). */
+  sources: Record<string, SettingSource>;
 }
 
 /** The feed's settings after defaults (docs/feed.md, "Settings"). */
@@ -147,7 +230,7 @@ export function readSettingsFile(dataDir: string): SettingsFile {
   return check(SettingsFile, json, `в файле настроек ${file}`);
 }
 
-/** Merges defaults < file < env < flags and validates the result. */
+/** Merges defaults < file < env < flags and validates the result; says where each value came from. */
 export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = process.env): Settings {
   const dataDir = path.resolve(flags.dataDir ?? env.EVVA_DATA_DIR ?? defaultDataDir(env));
   const file = readSettingsFile(dataDir);
@@ -158,6 +241,11 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     proxy: env.EVVA_PROXY,
     logLevel: env.EVVA_LOG_LEVEL,
   }), 'в переменных окружения');
+  // The proxy variables other programs share are validated like ours, naming the variable.
+  for (const name of PROXY_ENV_VARS) {
+    const v = env[name];
+    if (v && v.trim() && normalizeProxy(v) === null) throw new SettingsError(badProxyText(`Переменная окружения ${name}`, v));
+  }
   const fromFlags = check(SettingsFile, pick({
     frontUrl: flags.frontUrl,
     apiPort: num(flags.apiPort, '--api-port'),
@@ -168,6 +256,14 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
   }), 'в параметрах командной строки');
   const merged = { ...file, ...fromEnv, ...fromFlags, tunnel: { ...DEFAULTS.tunnel, ...file.tunnel } };
   const feed = { ...DEFAULTS.feed, ...file.feed };
+  const sources: Record<string, SettingSource> = {
+    dataDir: flags.dataDir !== undefined ? 'flag' : env.EVVA_DATA_DIR !== undefined ? 'env' : 'default',
+  };
+  for (const spec of SETTING_SPECS) {
+    const [top, sub] = spec.key.split('.') as [keyof SettingsFile, string | undefined];
+    const has = (o: Record<string, unknown> | undefined) => o !== undefined && (sub ? (o[top] as Record<string, unknown> | undefined)?.[sub] !== undefined : o[top] !== undefined);
+    sources[spec.key] = has(fromFlags) ? 'flag' : has(fromEnv) ? 'env' : has(file) ? 'file' : 'default';
+  }
   return {
     dataDir,
     frontUrl: merged.frontUrl ? new URL(merged.frontUrl).origin : null,
@@ -193,34 +289,53 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
       evvaPaymentName: feed.evvaPaymentName,
       paymentCloseAfterMs: feed.paymentCloseAfterMin * 60_000,
     },
+    sources,
   };
 }
 
-const NAMES: Record<string, string> = {
-  frontUrl: 'frontUrl (EVVA_FRONT_URL, --front-url)',
-  apiPort: 'apiPort (EVVA_API_PORT, --api-port)',
-  relayUrl: 'relayUrl (EVVA_RELAY_URL, --relay-url)',
-  proxy: 'proxy (EVVA_PROXY, --proxy)',
-  logLevel: 'logLevel (EVVA_LOG_LEVEL, --log-level)',
-};
+/** The effective value of one SETTING_SPECS key, as settings.json would spell it; secrets masked when asked. */
+export function effectiveValue(s: Settings, key: string, mask = true): unknown {
+  const v = key === 'probeIntervalSec' ? s.probeIntervalMs / 1000
+    : key.startsWith('tunnel.') ? s.tunnel[key.slice(7) as keyof Settings['tunnel']]
+      : key.startsWith('feed.') ? feedValue(s.feed, key.slice(5))
+        : (s as unknown as Record<string, unknown>)[key];
+  return mask && typeof v === 'string' && SETTING_SPECS.find((x) => x.key === key)?.secret ? maskUrl(v) : v;
+}
+
+/** A feed setting as settings.json spells it (seconds, hours, minutes where the file uses them). */
+function feedValue(f: FeedConfig, key: string): unknown {
+  switch (key) {
+    case 'staffIntervalSec': return f.staffIntervalMs / 1000;
+    case 'tablesIntervalSec': return f.tablesIntervalMs / 1000;
+    case 'menuIntervalHours': return f.menuIntervalMs / 3_600_000;
+    case 'paymentCloseAfterMin': return f.paymentCloseAfterMs / 60_000;
+    default: return (f as unknown as Record<string, unknown>)[key];
+  }
+}
+
+/** A URL with its password replaced by *** (the user name stays: it helps support and is not the secret). */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.href.replace(/\/$/, '');
+  } catch {
+    return '***';
+  }
+}
 
 function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return issueText(i);
     const field = i.path.join('.');
-    const label = i.code === 'unrecognized_keys' ? `неизвестное поле «${i.keys.join('», «')}»` : `поле «${NAMES[field] ?? field}»`;
-    return `${label}: ${i.code === 'unrecognized_keys' ? 'уберите его или исправьте опечатку' : translate(i)}`;
+    const spec = SETTING_SPECS.find((x) => x.key === field);
+    const names = spec ? [spec.env, spec.flag].filter(Boolean).join(', ') : '';
+    return `поле «${field}${names ? ` (${names})` : ''}»: ${issueText(i)}`;
   });
   throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`);
-}
-
-function translate(i: z.core.$ZodIssue): string {
-  if (i.code === 'custom' || i.code === 'invalid_format') return i.message;
-  if (i.code === 'invalid_type') return `неверный тип значения (${i.message})`;
-  if (i.code === 'too_small' || i.code === 'too_big') return `значение вне допустимых границ (${i.message})`;
-  if (i.code === 'invalid_value') return `допустимые значения: ${i.values.map(String).join(', ')}`;
-  return i.message;
 }
 
 function num(v: string | undefined, name: string): number | undefined {

@@ -12,6 +12,8 @@ import { FrontError } from '../../main/core/front/errors.ts';
 import { silentLogger, type Logger } from '../../main/core/logger.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from '../../main/core/tunnel/client.ts';
 import { pair } from '../../main/core/tunnel/pair.ts';
+import { TunnelError } from '../../main/core/tunnel/problems.ts';
+import type { Problem } from '../../protocol/local.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../main/core/tunnel/upstream.ts';
 import type { CreateVenueResponse } from '../../protocol/relay.ts';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/server.ts';
@@ -150,6 +152,17 @@ export function tunnelFor(relayUrl: string, venue: { venueId: string; deviceToke
     relayUrl, deviceToken: venue.deviceToken, venueId: venue.venueId, upstream, companion: COMPANION,
     frontOrigin: null, clock: realClock, logger: testLogger('tunnel'), proxy: null, ...more,
   });
+}
+
+/** The Problem a pairing (or any TunnelError-throwing call) failed with; throws if it succeeded or failed otherwise. */
+export async function problemOf(p: Promise<unknown>): Promise<Problem> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof TunnelError) return e.problem;
+    throw e;
+  }
+  throw new Error('expected a TunnelError');
 }
 
 /** Polls `cond` every `everyMs` until it is true; throws after `timeoutMs`. Returns the ms it took. */

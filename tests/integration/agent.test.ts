@@ -54,7 +54,7 @@ describe('agent', () => {
   it('reports the plugin up with latency and version, and writes local-api.json for the owner only', async () => {
     const { agent } = await setup({ simOpts: { version: '7.4.6012.0' } });
     const { status } = await until(agent, (s) => s.front.state === 'up', 5_000);
-    expect(status.front).toMatchObject({ url: sim!.url, version: '7.4.6012.0', source: 'settings' });
+    expect(status.front).toMatchObject({ url: sim!.url, version: '7.4.6012.0', source: 'flag' });
     expect(status.front.latencyMs).toBeGreaterThanOrEqual(0);
     expect(status.level).toBe('warn'); // up, but not yet paired with EVVA
     const file = path.join(dir, 'local-api.json');
@@ -125,6 +125,7 @@ describe('agent', () => {
     expect(status.tunnel.state).toBe('unpaired');
     expect(status.tunnel.error?.code).toBe('device_file_invalid');
     expect(status.tunnel.error?.hint).toMatch(/evva-companion pair/);
+    expect(status.level).toBe('error'); // EVVA cannot reach the venue until someone acts
   });
 
   it('logs the plugin session out on stop and removes local-api.json', async () => {

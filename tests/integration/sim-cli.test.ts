@@ -15,7 +15,7 @@ afterEach(async () => {
 
 describe('evva-sim CLI', () => {
   it('prints where it listens, serves the plugin page, and exits 0 on SIGTERM', async () => {
-    proc = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--version', '7.9.1.0', '--seed', '3', '--quiet']);
+    proc = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--plugin-version', '7.9.1.0', '--seed', '3', '--quiet']);
     const [, url] = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const res = await fetch(`${url}/`);
     expect(res.status).toBe(200);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock, type Clock } from '../../main/core/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_CODE_RE, PAIRING_TTL_MS } from '../../protocol/relay.ts';
-import { Pairing, RateLimiter, newPairingCode, normalizePairingCode, sha256 } from '../../relay/pairing.ts';
+import { Pairing, RateLimiter, newPairingCode, normalizePairingCode, sha256, sourceKey } from '../../relay/pairing.ts';
+import { trustSetting } from '../../relay/server.ts';
 import { RelayStore } from '../../relay/store.ts';
 import { tempDir } from '../helpers/relay.ts';
 
@@ -71,16 +72,32 @@ describe('pairing codes', () => {
     expect(pairing.pair('ABCD-EFGH', COMPANION)).toEqual({ ok: false, reason: 'invalid' });
   });
 
-  it('a new code replaces the unused one, and pairing again replaces the old token', () => {
-    const { pairing } = setup();
+  it('a new code replaces the unused one, and pairing again swaps the token in two phases', () => {
+    const { pairing, store } = setup();
     const v = pairing.createVenue('Cafe');
     const second = pairing.issueCode(v.venueId);
     expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'invalid' });
     const a = pairing.pair(second.pairingCode, COMPANION);
     const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
     if (!a.ok || !b.ok) throw new Error('pairing failed');
+    // Until the new token connects, both work: a companion that could not store b keeps its tunnel on a.
+    expect(pairing.authenticate(a.deviceToken)?.venueId).toBe(v.venueId);
+    expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
+    expect(store.promoteToken(v.venueId, sha256(a.deviceToken))).toBe(false);
+    expect(store.promoteToken(v.venueId, sha256(b.deviceToken))).toBe(true);
     expect(pairing.authenticate(a.deviceToken)).toBeNull();
     expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
+  });
+
+  it('revocation refuses both the current and a pending token', () => {
+    const { store, pairing, clock } = setup();
+    const v = pairing.createVenue('Cafe');
+    const a = pairing.pair(v.pairingCode, COMPANION);
+    const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
+    if (!a.ok || !b.ok) throw new Error('pairing failed');
+    store.revoke(v.venueId, clock.now());
+    expect(pairing.authenticate(a.deviceToken)).toBeNull();
+    expect(pairing.authenticate(b.deviceToken)).toBeNull();
   });
 
   it('revocation refuses the token from then on', () => {
@@ -107,5 +124,37 @@ describe('pairing rate limit', () => {
     expect(rl.take('4.4.4.4').ok).toBe(false); // global limit of 5 reached
     clock.advance(60_000);
     expect(rl.take('1.1.1.1').ok).toBe(true);
+  });
+});
+
+describe('pairing sources', () => {
+  it('count IPv6 per /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(sourceKey('2001:db8:1:2:aaaa::1')).toBe(sourceKey('2001:db8:1:2:ffff:ffff:ffff:ffff'));
+    expect(sourceKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(sourceKey('2001:db8:1:3::1')).not.toBe(sourceKey('2001:db8:1:2::1'));
+    expect(sourceKey('2001:0db8:0001:0002:0:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(sourceKey('::1')).toBe('0:0:0:0::/64');
+    expect(sourceKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(sourceKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(sourceKey('10.0.0.1')).toBe('10.0.0.1');
+  });
+
+  it('a flood from one /64 cannot spend the budget another source needs', () => {
+    const clock = clockAt(0);
+    const rl = new RateLimiter(clock, { max: 10, windowMs: 60_000 }, { max: 120, windowMs: 60_000 });
+    let allowed = 0;
+    for (let i = 0; i < 5_000; i++) if (rl.take(`2001:db8:1:2::${(i % 65535).toString(16)}`).ok) allowed++;
+    expect(allowed).toBe(10);
+    expect(rl.take('2001:db8:99:1::1').ok).toBe(true);
+    expect(rl.take('198.51.100.7').ok).toBe(true);
+  });
+
+  it('refuses a trust-proxy setting that would believe every hop', () => {
+    expect(trustSetting(1)).toBe(1);
+    expect(trustSetting(['10.0.0.5', '10.1.0.0/16'])).toEqual(['10.0.0.5', '10.1.0.0/16']);
+    expect(trustSetting(undefined)).toBe(false);
+    expect(() => trustSetting(-1)).toThrow();
+    expect(() => trustSetting(['*'])).toThrow();
+    expect(() => trustSetting([])).toThrow();
   });
 });

@@ -66,4 +66,52 @@ describe('settings', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '[::1]', '::1']) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ['10.0.0.1', '128.0.0.1', 'localhost.evil.com', '127.0.0.1.nip.io', 'a.localhost', '']) expect(isLoopbackHost(h)).toBe(false);
   });
+
+  it('takes a proxy written without a scheme as http://host:port, from a flag, EVVA_PROXY or settings.json', () => {
+    expect(loadSettings({ dataDir: dir, proxy: '10.0.0.1:3128' }, {}).proxy).toBe('http://10.0.0.1:3128');
+    expect(loadSettings({ dataDir: dir }, { EVVA_PROXY: 'proxy.corp:3128' }).proxy).toBe('http://proxy.corp:3128');
+    write({ proxy: 'user:pa%40ss@proxy.corp:8080' });
+    expect(loadSettings({ dataDir: dir }, {}).proxy).toBe('http://user:pa%40ss@proxy.corp:8080');
+    expect(() => loadSettings({ dataDir: dir, proxy: 'socks5://10.0.0.1:1080' }, {})).toThrow(/proxy \(EVVA_PROXY, --proxy\).*HTTP-прокси/);
+  });
+
+  it('validates the proxy variables of the environment like flags, naming the variable', () => {
+    expect(loadSettings({ dataDir: dir }, { HTTPS_PROXY: '10.0.0.1:3128', http_proxy: 'proxy.corp:3128' }).proxy).toBeNull();
+    for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) {
+      expect(() => loadSettings({ dataDir: dir }, { [name]: 'http://[::1' })).toThrow(new RegExp(`Переменная окружения ${name}: «http://\\[::1»`));
+    }
+  });
+
+  it('explains bad values in Russian, without the validator\'s English', () => {
+    const messages: string[] = [];
+    const bad: Array<[unknown, Record<string, string>?]> = [
+      [{ apiPort: 70000 }], [{ apiPort: 'abc' }], [{ probeIntervalSec: 0 }], [{ logLevel: 'loud' }], [{ relayUrl: 'relay' }],
+      [{ moduleId: 'a b' }], [{ tunnel: { allowMethods: ['TRACE'] } }], [{ allowInsecure: 'yes' }], [{}, { EVVA_RELAY_URL: 'nope' }],
+    ];
+    for (const [file, env] of bad) {
+      write(file);
+      try {
+        loadSettings({ dataDir: dir }, env ?? {});
+        throw new Error(`accepted ${JSON.stringify(file)}`);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SettingsError);
+        messages.push((e as Error).message);
+      }
+    }
+    for (const m of messages) {
+      // Field names, variables and allowed values are Latin; the explanation is not.
+      const prose = m.replace(/«[^»]*»/g, '').replace(/[A-Z_]{3,}|--[a-z-]+|https?:\/\/\S+|\b(GET|HEAD|POST|PUT|PATCH|DELETE|error|warn|info|debug|true|false)\b/g, '');
+      expect(prose, m).not.toMatch(/\b(Too|Invalid|expected|Expected|must|received|option)\b/);
+      expect(m, m).toMatch(/[а-яё]{4,}/i);
+    }
+  });
+
+  it('says where each effective value came from', () => {
+    write({ apiPort: 9300, tunnel: { maxRequestBytes: 10 } });
+    const s = loadSettings({ dataDir: dir, logLevel: 'debug' }, { EVVA_FRONT_URL: 'http://127.0.0.1:9042' });
+    expect(s.sources).toMatchObject({
+      dataDir: 'flag', apiPort: 'file', logLevel: 'flag', frontUrl: 'env', moduleId: 'default',
+      'tunnel.maxRequestBytes': 'file', 'tunnel.allowMethods': 'default',
+    });
+  });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FrontStatus, TunnelStatus } from '../../protocol/local.ts';
 import { levelOf } from '../../main/core/status.ts';
+import { describe as describeStatus } from '../../main/core/cli.ts';
+import { tunnelProblem } from '../../main/core/tunnel/problems.ts';
 import { versionFromPage } from '../../main/core/front/client.ts';
 import { explain, FrontError } from '../../main/core/front/errors.ts';
 
@@ -15,6 +17,16 @@ describe('overall level', () => {
     expect(levelOf(front('down'), tunnel('connected'))).toBe('error');
     expect(levelOf(front('unlicensed'), tunnel('unpaired'))).toBe('error');
     expect(levelOf(front('up'), tunnel('offline'))).toBe('error');
+  });
+
+  it('is error for a revoked device, with the reason in the text status', () => {
+    const revoked: TunnelStatus = { ...tunnel('unpaired'), error: tunnelProblem('token_refused', { detail: 'device token revoked' }) };
+    expect(levelOf(front('up'), revoked)).toBe('error');
+    const text = describeStatus({ level: 'error', version: '1', startedAt: '', front: { ...front('up'), url: 'http://127.0.0.1:9042', latencyMs: 3 }, tunnel: revoked });
+    expect(text).toMatch(/есть проблема/);
+    expect(text).toContain(revoked.error!.message);
+    expect(text).toContain(revoked.error!.hint!);
+    expect(text).not.toMatch(/не настроена/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { relayEndpoints, TunnelError } from '../../main/core/tunnel/problems.ts';
-import { noProxyMatches, proxyFor } from '../../main/core/tunnel/proxy.ts';
+import { noProxyMatches, normalizeProxy, proxyFor } from '../../main/core/tunnel/proxy.ts';
 import { isLoopbackHost } from '../../main/core/loopback.ts';
 
 const U = (s: string) => new URL(s);
@@ -67,5 +67,16 @@ describe('relay URL', () => {
     for (const bad of ['relay.evva.ru', 'ftp://relay.evva.ru', 'https://user:pw@relay.evva.ru', 'https://relay.evva.ru/?x=1']) {
       expect(() => relayEndpoints(bad)).toThrow(TunnelError);
     }
+  });
+
+  it('reads a proxy variable written without a scheme as http://host:port', () => {
+    const wss = new URL('wss://relay.example.com/v1/tunnel');
+    expect(proxyFor(wss, { env: { HTTPS_PROXY: '10.0.0.1:3128' } })).toBe('http://10.0.0.1:3128');
+    // Once parsed as the URL scheme "proxy.corp:", which sent the tunnel to 127.0.0.1:80.
+    expect(proxyFor(wss, { env: { HTTPS_PROXY: 'proxy.corp:3128' } })).toBe('http://proxy.corp:3128');
+    expect(proxyFor(wss, { proxy: 'proxy.corp:3128', env: {} })).toBe('http://proxy.corp:3128');
+    expect(normalizeProxy('https://proxy.corp')).toBe('https://proxy.corp');
+    expect(normalizeProxy('socks5://proxy.corp:1080')).toBeNull();
+    expect(normalizeProxy('http://proxy.corp:3128/path')).toBeNull();
   });
 });

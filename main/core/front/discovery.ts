@@ -7,6 +7,7 @@ import { Agent, fetch } from 'undici';
 import { DEFAULT_FRONT_PORT, VERSION_HEADER } from '../../../protocol/front.ts';
 import { FrontError } from './errors.ts';
 import { toFrontError, versionFromPage } from './client.ts';
+import { notPluginWhy } from '../messages.ts';
 
 /**
  * Ports tried when nothing is configured, in order. 9042 is the plugin's
@@ -22,6 +23,7 @@ const PLUGIN_PAGE = /iiko|front\s*web\s*api|webfront/i;
 export type Identity =
   | { kind: 'plugin'; url: string; version?: string }
   /** `pluginPage`: the root page itself looks like the plugin's (so it may be the plugin, broken). */
+  /** `why` is Russian (it is shown by `discover`), from the catalogue in messages.ts. */
   | { kind: 'not_plugin'; url: string; why: string; pluginPage: boolean }
   | { kind: 'unreachable'; url: string; error: FrontError };
 
@@ -37,10 +39,10 @@ export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Pr
     const root = await fetch(`${origin}/`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     const html = (await root.text()).slice(0, 64_000);
     const pluginPage = root.headers.has(VERSION_HEADER) || PLUGIN_PAGE.test(html);
-    if (root.status !== 200) return { kind: 'not_plugin', url: origin, why: `root page answered ${root.status}`, pluginPage };
+    if (root.status !== 200) return { kind: 'not_plugin', url: origin, why: notPluginWhy.rootStatus(root.status), pluginPage };
     const api = await fetch(`${origin}/api/orders`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     await api.body?.cancel();
-    if (api.status !== 401) return { kind: 'not_plugin', url: origin, why: `/api/orders without a key answered ${api.status}, not 401`, pluginPage };
+    if (api.status !== 401) return { kind: 'not_plugin', url: origin, why: notPluginWhy.apiStatus(api.status), pluginPage };
     const version = root.headers.get(VERSION_HEADER) ?? api.headers.get(VERSION_HEADER) ?? versionFromPage(html);
     return { kind: 'plugin', url: origin, ...(version ? { version: version.slice(0, 64) } : {}) };
   } catch (e) {

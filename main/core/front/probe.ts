@@ -29,6 +29,8 @@ export interface ProbeOptions {
   identify?: (url: string) => Promise<Identity>;
   makeClient?: (url: string) => FrontClient;
   onChange?: (status: FrontStatus) => void;
+  /** Where a configured frontUrl came from (default `settings`). */
+  frontSource?: Exclude<FrontStatus['source'], 'discovery' | null>;
 }
 
 export interface Probe {
@@ -53,7 +55,7 @@ export function createProbe(opts: ProbeOptions): Probe {
   const makeClient = opts.makeClient ?? ((url: string) => createFrontClient({ baseUrl: url, moduleId: opts.moduleId, clock, logger: opts.logger }));
 
   let current: FrontClient | null = null;
-  let source: FrontStatus['source'] = opts.frontUrl ? 'settings' : null;
+  let source: FrontStatus['source'] = opts.frontUrl ? (opts.frontSource ?? 'settings') : null;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<FrontStatus> | null = null;
@@ -66,7 +68,10 @@ export function createProbe(opts: ProbeOptions): Probe {
     const now = new Date(clock.now()).toISOString();
     const changed = next.state !== status.state || next.error?.code !== status.error?.code || next.url !== status.url;
     if (next.state !== status.state) {
-      log.info(`plugin ${next.state}`, { url: next.url, error: next.error?.code });
+      // A plugin that stops answering is a problem someone may need to act on, not news.
+      const meta = { url: next.url, error: next.error?.code };
+      if (next.state === 'up') log.info(`plugin ${next.state}`, meta);
+      else log.warn(`plugin ${next.state}`, meta);
     }
     status = { ...next, source, checkedAt: now, since: changed || !status.since ? now : status.since };
     if (!next.error) delete status.error;

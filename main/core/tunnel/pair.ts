@@ -3,6 +3,7 @@
  * `<dataDir>/device.json`, readable by the owner only. (The desktop issue moves
  * the token into the OS keychain.)
  */
+import fs from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch, ProxyAgent, type Dispatcher } from 'undici';
 import { z } from 'zod';
@@ -35,6 +36,8 @@ export interface PairOptions {
   allowInsecure?: boolean;
   /** Extra trusted CA (PEM) for a relay with a private certificate. */
   ca?: string | Buffer;
+  /** How long the relay has to answer (default PAIR_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 const pairProblem = (code: string, message: string, hint: string, messageEn: string): Problem => ({ code, message, hint, messageEn });
@@ -53,6 +56,8 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
       'Код состоит из 8 латинских букв и цифр, например K7QF-2MXD (буквы O и I и цифры 0 и 1 в нём не встречаются). Проверьте код и введите его снова.',
       'The pairing code is malformed.'));
   }
+  // The relay spends the code once: make sure the token can be kept before asking for it.
+  checkWritable(opts.dataDir);
   const url = `${ends.httpBase}/v1/pair`;
   const proxyUrl = proxyFor(new URL(url), { proxy: opts.proxy, env: opts.env });
   const dispatcher: Dispatcher | undefined = proxyUrl
@@ -60,23 +65,43 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
     : opts.ca ? new Agent({ connect: { ca: opts.ca } }) : undefined;
   let status: number;
   let body: unknown;
+  const timeoutMs = opts.timeoutMs ?? PAIR_TIMEOUT_MS;
+  // A plain timer, not AbortSignal.timeout(): on Node 20 that signal can be collected before it fires (nodejs/node#57736).
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('pairing timed out')), timeoutMs);
   try {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ pairingCode: pretty, companion: opts.companion }),
-      signal: AbortSignal.timeout(PAIR_TIMEOUT_MS),
+      signal: abort.signal,
       ...(dispatcher ? { dispatcher } : {}),
     });
     status = res.status;
     body = await res.json().catch(() => null);
   } catch (e) {
+    if (abort.signal.aborted) {
+      const secs = Math.round(timeoutMs / 1000);
+      throw new TunnelError(pairProblem('relay_timeout', `Сервер EVVA ${ends.httpBase} принял соединение, но не ответил за ${secs} с.`,
+        `Проверьте адрес сервера EVVA (--relay-url): он должен быть ровно таким, как его дала EVVA, например https://relay.evva.ru. Возможно, по этому адресу работает другая программа или сервер перегружен. Затем повторите: evva-companion pair КОД (код действует 15 минут).`,
+        `The relay accepted the connection but did not answer pairing within ${secs} s.`), { cause: e });
+    }
     const err = e as Error & { cause?: { code?: string; message?: string } };
     const detail = `${err.cause?.code ?? ''} ${err.cause?.message ?? err.message}`.trim();
     const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(detail);
-    throw new TunnelError(tunnelProblem(tls ? 'tls_error' : proxyUrl ? 'proxy_unreachable' : 'relay_unreachable',
-      { relayUrl: opts.relayUrl, proxy: proxyUrl, detail }), { cause: e });
+    // undici reports a refused CONNECT as "Proxy response (407) !== 200": the proxy answered, it is not down.
+    const proxyStatus = proxyUrl ? /Proxy response \((\d{3})\)/i.exec(causes(e))?.[1] : undefined;
+    if (proxyStatus) {
+      throw new TunnelError(tunnelProblem('proxy_refused', { relayUrl: opts.relayUrl, proxy: proxyUrl, status: Number(proxyStatus), detail }), { cause: e });
+    }
+    const problem = tunnelProblem(tls ? 'tls_error' : proxyUrl ? 'proxy_unreachable' : 'relay_unreachable', { relayUrl: opts.relayUrl, proxy: proxyUrl, detail });
+    // Pairing runs once: unlike the tunnel, nothing retries it by itself.
+    if (problem.code === 'relay_unreachable') {
+      problem.hint = 'Проверьте адрес сервера EVVA (--relay-url) и что на этом компьютере работает интернет; в сети с прокси укажите его (--proxy). Затем повторите: evva-companion pair КОД';
+    }
+    throw new TunnelError(problem, { cause: e });
   } finally {
+    clearTimeout(timer);
     await dispatcher?.close().catch(() => {});
   }
 
@@ -89,11 +114,47 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
     const device: DeviceFile = {
       relayUrl: ends.httpBase, venueId: ok.data.venueId, deviceToken: ok.data.deviceToken, pairedAt: new Date().toISOString(),
     };
-    writePrivateFile(join(opts.dataDir, DEVICE_FILE), `${JSON.stringify(device, null, 2)}\n`);
+    try {
+      writePrivateFile(join(opts.dataDir, DEVICE_FILE), `${JSON.stringify(device, null, 2)}\n`);
+    } catch (e) {
+      // The relay keeps the previous token valid until the new one connects, so a running tunnel goes on.
+      throw new TunnelError(pairProblem('device_write_failed', `Привязка получена, но её не удалось сохранить в папке ${opts.dataDir} (${(e as NodeJS.ErrnoException).code ?? 'ошибка'}).`,
+        'Прежняя привязка, если она была, продолжает работать. Освободите место на диске или дайте права на запись в папку, получите новый код в EVVA и выполните: evva-companion pair КОД',
+        'Paired, but device.json could not be written; the previous token stays valid.'), { cause: e });
+    }
     return { venueId: device.venueId, relayUrl: device.relayUrl };
   }
   const err = ErrorBody.safeParse(body);
   throw new TunnelError(pairFailure(status, err.success ? err.data.error : null));
+}
+
+/** The messages of an error and its causes, innermost last (undici nests the useful one two levels down). */
+function causes(e: unknown): string {
+  const out: string[] = [];
+  for (let c = e, i = 0; c instanceof Error && i < 5; c = c.cause, i++) out.push(c.message);
+  return out.join(' <- ');
+}
+
+/**
+ * Throws TunnelError (in Russian, naming the folder) unless device.json can be
+ * written in `dataDir`: the folder takes a new file and device.json, if there,
+ * is a file that can be replaced.
+ */
+export function checkWritable(dataDir: string): void {
+  const probe = join(dataDir, `.pair-check.${process.pid}.tmp`);
+  try {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(probe, 'x', { mode: 0o600 });
+    fs.unlinkSync(probe);
+    const st = fs.statSync(join(dataDir, DEVICE_FILE), { throwIfNoEntry: false });
+    if (st && !st.isFile()) throw Object.assign(new Error(`${DEVICE_FILE} is not a file`), { code: 'EISDIR' });
+  } catch (e) {
+    try { fs.unlinkSync(probe); } catch { /* never written */ }
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new TunnelError(pairProblem('data_dir_unwritable', `Нельзя сохранить привязку: нет доступа на запись к папке данных ${dataDir} (${code}).`,
+      `Код привязки не потрачен. Дайте этому пользователю права на запись в папку (и проверьте, что на диске есть место и ${DEVICE_FILE} в ней — обычный файл) или укажите другую папку (--data-dir), затем повторите: evva-companion pair КОД`,
+      `The data dir ${dataDir} is not writable (${code}); the relay was not contacted.`), { cause: e });
+  }
 }
 
 function pairFailure(status: number, error: string | null): Problem {

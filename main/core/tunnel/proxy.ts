@@ -8,11 +8,32 @@
  *   https; HTTP_PROXY / http_proxy for plain ws/http), except loopback
  *   addresses, which an inherited environment never proxies, and NO_PROXY.
  *
+ * A proxy written without a scheme (`10.0.0.1:3128`, `proxy.corp:3128`, as
+ * Windows tools often write it) means `http://` that host and port.
+ *
  * NO_PROXY: comma- or space-separated host names, domain suffixes (`.corp` or
  * `corp` both match `relay.corp`), exact IPs, optional `:port`, or `*`.
  */
 import { isIP } from 'node:net';
 import { isLoopbackHost } from '../loopback.ts';
+
+/** Proxy variables of the environment, in the order they are consulted. */
+export const PROXY_ENV_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
+
+/** The proxy as a URL (`host:port` becomes `http://host:port`), or null when it is not an HTTP(S) proxy address. */
+export function normalizeProxy(raw: string): string | null {
+  const v = raw.trim();
+  if (!v) return null;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    return null;
+  }
+  if (!['http:', 'https:'].includes(u.protocol) || !u.hostname || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) return null;
+  return u.href.replace(/\/$/, '');
+}
 
 /** True when NO_PROXY names this host (and port). */
 export function noProxyMatches(noProxy: string | undefined, url: URL): boolean {
@@ -50,12 +71,13 @@ export function proxyFor(target: URL, opts: { proxy?: string | null; env?: NodeJ
   const env = opts.env ?? process.env;
   const noProxy = env.NO_PROXY ?? env.no_proxy;
   if (opts.proxy === null || opts.proxy === '') return null;
-  if (opts.proxy !== undefined) return noProxyMatches(noProxy, target) ? null : opts.proxy;
+  if (opts.proxy !== undefined) return noProxyMatches(noProxy, target) ? null : normalizeProxy(opts.proxy);
   const secure = target.protocol === 'wss:' || target.protocol === 'https:';
   const fromEnv = secure
     ? env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy
     : env.HTTP_PROXY ?? env.http_proxy;
   if (!fromEnv) return null;
   if (isLoopbackHost(target.hostname) || noProxyMatches(noProxy, target)) return null;
-  return fromEnv;
+  // loadSettings has refused an unusable value already (naming the variable); this only normalises.
+  return normalizeProxy(fromEnv);
 }

@@ -1,0 +1,39 @@
+/**
+ * The docs stand alone (issue 6, item 23): every link points into the
+ * repository, nothing refers readers to files that are not here, and the
+ * README's snippets can be pasted as they are.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/proc.ts';
+
+const docs = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+
+describe('the docs', () => {
+  it.each(docs)('%s links only to files in the repository', (file) => {
+    const text = read(file);
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^(https?:|mailto:|#)/.test(target!)) continue;
+      const resolved = path.resolve(path.dirname(path.join(ROOT, file)), target!.split('#')[0]!);
+      expect(resolved.startsWith(ROOT + path.sep), `${file} → ${target}`).toBe(true);
+      expect(fs.existsSync(resolved), `${file} → ${target}`).toBe(true);
+    }
+    // Design notes and references outside the repository are not there for a reader.
+    expect(text, file).not.toMatch(/DESIGN\.md|STYLE\.md|shared\/reference|\/work\//);
+  });
+
+  it('README starts with the two commands, and its relay snippet sets KEY (16+ characters) before using it', () => {
+    const readme = read('README.md');
+    const first = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    expect(first.split('\n')[0]).toMatch(/^npm ci && npm run demo\b/);
+    expect(first.split('\n')[1]).toMatch(/^npm test\b/);
+    const setAt = readme.search(/KEY=/);
+    const usedAt = readme.indexOf('"$KEY"');
+    expect(setAt).toBeGreaterThan(-1);
+    expect(setAt).toBeLessThan(usedAt);
+    expect(readme).toMatch(/at least 16 characters/);
+    expect(readme).toMatch(/second terminal/);
+  });
+});
