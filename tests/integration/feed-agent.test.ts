@@ -207,6 +207,21 @@ describe('payments', () => {
     });
   }
 
+  it('reminds on the live stream while a paid order stays open', async () => {
+    const { sim, peer, agent } = await setup();
+    const ws = new WebSocket(`${agent.api.url.replace('http', 'ws')}/api/live`, { headers: { authorization: `Bearer ${agent.api.token}` } });
+    const got: LiveMessage[] = [];
+    ws.on('message', (d) => got.push(LiveMessage.parse(JSON.parse(String(d)))));
+    await new Promise((r) => ws.once('open', r));
+    const o = sim.act.createOrder({ tableNum: 9, items: [{ productCode: code(sim), amount: 1 }] });
+    await waitFor('order seen', () => ordersOf(peer, o.Id.toLowerCase()).length > 0);
+    await peer.command('payment.notice', notice('pay-r', o.Id, o.ResultSum!));
+    const payments = () => got.filter((m): m is Extract<LiveMessage, { type: 'payment' }> => m.type === 'payment');
+    await waitFor('a reminder', () => payments().some((m) => m.reminder && m.payment.state === 'pending-close'), 20_000);
+    expect(payments().filter((m) => !m.reminder).map((m) => m.payment.state)).toEqual(['notified', 'pending-close']);
+    ws.close();
+  });
+
   it('refuses a malformed notice with bad_args', async () => {
     const { peer } = await setup();
     await waitFor('link', () => peer.links() > 0 && peer.ordered().length > 0);
