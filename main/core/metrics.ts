@@ -21,6 +21,12 @@ export function createMetrics(status: () => Status): { render(): Promise<{ conte
   gauge('evva_tunnel_connected', '1 when the tunnel to the EVVA relay is up, else 0', (s) => (s.tunnel.state === 'connected' ? 1 : 0));
   gauge('evva_tunnel_rtt_ms', 'Round trip to the relay in ms', (s) => s.tunnel.rttMs);
   gauge('evva_tunnel_reconnects', 'Tunnel reconnects since start', (s) => s.tunnel.reconnects);
+  gauge('evva_feed_backlog', 'Feed events written and not yet acknowledged by the relay', (s) => s.feed?.backlog ?? null);
+  gauge('evva_feed_oldest_unsent_seconds', 'Age of the oldest unacknowledged feed event in seconds', (s) =>
+    (s.feed?.oldestUnsentAt ? Math.max(0, (Date.now() - Date.parse(s.feed.oldestUnsentAt)) / 1000) : null));
+  gauge('evva_feed_acked', 'Feed events acknowledged by the relay since start', (s) => s.feed?.acked ?? null);
+  gauge('evva_feed_failing', '1 when feed events cannot be written (full or failing disk), else 0', (s) => (s.feed ? (s.feed.state === 'failing' ? 1 : 0) : null));
+  gauge('evva_payments_alarms', 'EVVA PAY payments in mismatch or order-deleted', (s) => s.payments?.alarms ?? null);
   new client.Gauge({
     name: 'evva_status_level', help: 'Overall level: 0 ok, 1 warn, 2 error', registers: [registry],
     collect() { this.set({ ok: 0, warn: 1, error: 2 }[status().level]); },

@@ -122,6 +122,9 @@ describe('the feed through a real tunnel', () => {
     expect(s1.feed).toMatchObject({ state: 'running', venueId: VENUE });
     expect(s1.feed!.oldestUnsentAt).not.toBeNull();
     expect(s1.feed!.pollers.map((p) => p.name)).toEqual(['orders', 'staff', 'tables', 'menu']);
+    const metrics = await (await fetch(`${agent.api.url}/metrics`, { headers: { authorization: `Bearer ${agent.api.token}` } })).text();
+    expect(Number(/^evva_feed_backlog (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(6);
+    expect(metrics).toMatch(/^evva_feed_failing 0$/m);
     const received = peer.events.size;
     peer.setAck(true);
     peer.drop();
