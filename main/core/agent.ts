@@ -152,7 +152,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     ...opts.probe,
   });
-  const metrics = createMetrics(status);
+  const metrics = createMetrics(status, () => clock.now());
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
   const upstream: Upstream = {

@@ -6,7 +6,7 @@ import client from 'prom-client';
 import type { Status } from '../../protocol/local.ts';
 
 /** A registry of its own (never prom-client's global one), fed by `status()`. */
-export function createMetrics(status: () => Status): { render(): Promise<{ contentType: string; body: string }> } {
+export function createMetrics(status: () => Status, now: () => number = Date.now): { render(): Promise<{ contentType: string; body: string }> } {
   const registry = new client.Registry();
   const gauge = (name: string, help: string, read: (s: Status) => number | null, labelNames: string[] = []) =>
     new client.Gauge({
@@ -23,7 +23,7 @@ export function createMetrics(status: () => Status): { render(): Promise<{ conte
   gauge('evva_tunnel_reconnects', 'Tunnel reconnects since start', (s) => s.tunnel.reconnects);
   gauge('evva_feed_backlog', 'Feed events written and not yet acknowledged by the relay', (s) => s.feed?.backlog ?? null);
   gauge('evva_feed_oldest_unsent_seconds', 'Age of the oldest unacknowledged feed event in seconds', (s) =>
-    (s.feed?.oldestUnsentAt ? Math.max(0, (Date.now() - Date.parse(s.feed.oldestUnsentAt)) / 1000) : null));
+    (s.feed?.oldestUnsentAt ? Math.max(0, (now() - Date.parse(s.feed.oldestUnsentAt)) / 1000) : null));
   gauge('evva_feed_acked', 'Feed events acknowledged by the relay since start', (s) => s.feed?.acked ?? null);
   gauge('evva_feed_failing', '1 when feed events cannot be written (full or failing disk), else 0', (s) => (s.feed ? (s.feed.state === 'failing' ? 1 : 0) : null));
   gauge('evva_payments_alarms', 'EVVA PAY payments in mismatch or order-deleted', (s) => s.payments?.alarms ?? null);
