@@ -169,6 +169,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     if (venue?.venueId === venueId) return venue;
     if (venue) void stopFeed(venue);
     const store = outbox;
+    try {
+      const dropped = store.dropOthers(venueId);
+      if (dropped) logger.warn('dropped feed events of a previous pairing', { dropped, venueId });
+    } catch (e) {
+      logger.warn('could not drop events of a previous pairing', { err: e instanceof Error ? e.message : String(e) });
+    }
     const sender = createSender({ outbox: store, venueId, logger, onAck: publishSoon });
     let payments: Payments | null = null;
     const feed = createFeed({

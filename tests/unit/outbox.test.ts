@@ -34,6 +34,15 @@ describe('the outbox', () => {
     expect(again.pending('venue-2', 0, 100).map((e) => e.seq)).toEqual([1]);
   });
 
+  it('drops what belongs to a previous pairing, and only that', () => {
+    const { box } = open();
+    box.append('old_venue', { events: [order('a', 'new', 1)], seen: [{ key: 'old_venue|order:a', hash: 'h' }] });
+    box.append('new_venue', { events: [order('b', 'new', 1)], seen: [{ key: 'new_venue|order:b', hash: 'h' }] });
+    expect(box.dropOthers('new_venue')).toBe(1);
+    expect(box.stats('new_venue').backlog).toBe(1);
+    expect([box.seen('old_venue|order:a'), box.seen('new_venue|order:b')?.hash]).toEqual([null, 'h']);
+  });
+
   it('writes events and the seen rows together, and keeps them until acknowledged', () => {
     const { box } = open();
     const [e] = box.append(V, { events: [order('a', 'new', 1)], seen: [{ key: `${V}|order:a`, hash: 'h1', info: { id: 'a' } }] });

@@ -62,6 +62,11 @@ export interface Outbox {
   markSent(venueId: string, seqs: number[]): void;
   /** Removes acknowledged events; returns how many were still here. */
   ack(eventIds: string[]): number;
+  /**
+   * Drops every event of venues other than `venueId`: after pairing with another venue they can never
+   * be delivered (the old pairing is gone). Returns how many were dropped.
+   */
+  dropOthers(venueId: string): number;
   /** Backlog (all venues), the oldest unacknowledged event of `venueId`, the last event written. */
   stats(venueId: string | null): OutboxStats;
   close(): void;
@@ -185,6 +190,13 @@ export function openOutbox(opts: OutboxOptions): Outbox {
         lastEvent: last,
         coalesced,
       };
+    },
+    dropOthers(venueId) {
+      const n = db.prepare('DELETE FROM events WHERE venue_id <> ?').run(venueId).changes;
+      const prefix = `${venueId}|`;
+      db.prepare('DELETE FROM seen WHERE substr(key, 1, ?) <> ?').run(prefix.length, prefix);
+      backlog = q.count.get()?.n ?? 0;
+      return n;
     },
     close() {
       if (db.open) db.close();
