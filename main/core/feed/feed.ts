@@ -18,7 +18,7 @@ import type { Batch, Outbox } from '../outbox/store.ts';
 import { buildMenu, hashOf, normaliseSection, normaliseStaff, normaliseTable, type PaymentRule } from './normalise.ts';
 import { createOrdersPoll, type OrdersPoll } from './orders.ts';
 import { createPoller, type Poller } from './poller.ts';
-import { splitMenu } from './size.ts';
+import { splitList, splitMenu } from './size.ts';
 
 export interface FeedSettings {
   ordersMs: number;
@@ -114,11 +114,12 @@ export function createFeed(o: FeedOptions): Feed {
   };
 
   /** Emits `type` with `info` when its hash differs from the last one emitted under `key` (or when forced). */
-  function emitIfChanged(key: string, type: 'StaffUpdate' | 'TablesUpdate', info: Record<string, unknown>): void {
+  function emitIfChanged(key: string, type: 'StaffUpdate' | 'TablesUpdate', info: Record<string, unknown>, listKey: string): void {
     const seenKey = `${venueId}|${key}`;
     const hash = hashOf(info);
     if (outbox.seen(seenKey)?.hash === hash) return;
-    write({ events: [{ type, info }], seen: [{ key: seenKey, hash }] });
+    // A list too large for one frame goes as parts (rare: hundreds of staff), never as an event that cannot be sent.
+    write({ events: splitList(info, listKey).map((part) => ({ type, info: part })), seen: [{ key: seenKey, hash }] });
   }
 
   let menuReason: 'request' | 'daily' | null = null;
@@ -134,7 +135,7 @@ export function createFeed(o: FeedOptions): Feed {
       async poll() {
         const staff = (await need().get('/api/users', List)).map(normaliseStaff).filter((s): s is FeedStaff => s !== null)
           .sort((a, b) => a.name.localeCompare(b.name));
-        emitIfChanged('staff', 'StaffUpdate', { staff });
+        emitIfChanged('staff', 'StaffUpdate', { staff }, 'staff');
       },
     }),
     createPoller({
@@ -148,7 +149,7 @@ export function createFeed(o: FeedOptions): Feed {
           throw e;
         });
         const sections = sectionsRaw.map((s) => normaliseSection(s, tables)).filter((s): s is FeedSection => s !== null);
-        emitIfChanged('tables', 'TablesUpdate', { tables, sections });
+        emitIfChanged('tables', 'TablesUpdate', { tables, sections }, 'tables');
       },
     }),
     createPoller({

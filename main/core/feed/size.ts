@@ -63,3 +63,23 @@ export function splitMenu(snapshotId: string, reason: string, sections: MenuSect
   }
   return parts.map((p, i) => ({ ...p, part: i + 1, parts: parts.length }));
 }
+
+/**
+ * `info` as one event, or, when its `listKey` array makes it too large, as parts
+ * of that list, each with `part` and `parts` (1-based) and the other fields repeated.
+ */
+export function splitList(info: Record<string, unknown>, listKey: string): Array<Record<string, unknown>> {
+  if (size(info) <= MAX_INFO_BYTES) return [info];
+  const list = Array.isArray(info[listKey]) ? (info[listKey] as unknown[]) : [];
+  const chunks: unknown[][] = [];
+  let chunk: unknown[] = [];
+  for (const x of list) {
+    if (chunk.length && size({ ...info, [listKey]: [...chunk, x], part: 0, parts: 0 }) > MAX_INFO_BYTES) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+    chunk.push(x);
+  }
+  chunks.push(chunk);
+  return chunks.map((c, i) => ({ ...info, [listKey]: c, part: i + 1, parts: chunks.length }));
+}
