@@ -170,10 +170,12 @@ export type MenuWarning = z.infer<typeof MenuWarning>;
 
 /** TableOrderUpdate / DeliveryOrderUpdate. */
 export const OrderInfo = z.object({ order: FeedOrder });
+/** Present when a list was too large for one event: this is slice `part` of `parts`. */
+const ListPart = { part: z.number().int().positive().optional(), parts: z.number().int().positive().optional() };
 /** StaffUpdate: the whole list, sent when anything in it changed. */
-export const StaffInfo = z.object({ staff: z.array(FeedStaff) });
+export const StaffInfo = z.object({ staff: z.array(FeedStaff), ...ListPart });
 /** TablesUpdate: tables and sections, sent when anything in them changed. */
-export const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection) });
+export const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection), ...ListPart });
 /**
  * MenuSnapshot: Раздел → категория → товар. A menu too large for one event is
  * split by section into `parts` events sharing `snapshotId`.
