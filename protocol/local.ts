@@ -92,6 +92,12 @@ export const PaymentsSummary = z.object({
   pendingClose: z.number(),
 });
 export type PaymentsSummary = z.infer<typeof PaymentsSummary>;
+/** Where the log goes: `console_only` when the file cannot be written (disk full); the companion keeps running. */
+export const LogsStatus = z.object({
+  state: z.enum(['file', 'console_only']),
+  error: Problem.optional(),
+});
+export type LogsStatus = z.infer<typeof LogsStatus>;
 
 export const Status = z.object({
   level: Level,
@@ -102,6 +108,8 @@ export const Status = z.object({
   tunnel: TunnelStatus,
   feed: FeedStatus.optional(),
   payments: PaymentsSummary.optional(),
+  /** Absent when the companion logs to no file at all (tests, embedded use). */
+  logs: LogsStatus.optional(),
 });
 export type Status = z.infer<typeof Status>;
 

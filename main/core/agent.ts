@@ -22,6 +22,8 @@ import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
+import { sessionFile } from './front/session-file.ts';
+import { lockDataDir } from './lock.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
@@ -38,6 +40,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** The log sink's health, shown in the status (the CLI passes its Log). */
+  logs?: { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void };
   /** Overrides for tests (shorter heartbeats, backoff). */
   tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
 }
@@ -49,7 +53,7 @@ export interface Agent {
   readonly api: { url: string; token: string };
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
-  /** Stops every part, logs the plugin session out, removes local-api.json. */
+  /** Stops every part, logs the plugin session out, removes local-api.json, frees the data dir. */
   stop(): Promise<void>;
   /** The feed of the paired venue (tests, bench); null when unpaired or off. */
   feed(): Feed | null;
@@ -60,8 +64,22 @@ interface VenueFeed { venueId: string; sender: Sender; feed: Feed; payments: Pay
 
 const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
 
-/** Starts the agent; rejects (with a Russian message) if the local API cannot listen. */
+/**
+ * Starts the agent; rejects (with a Russian message) if another companion holds
+ * the data dir (DataDirLocked) or the local API cannot listen.
+ */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  // Before anything else: a second companion must not touch the first one's files or slots.
+  const lock = lockDataDir(opts.settings.dataDir);
+  try {
+    return await start(opts, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const { settings, logger } = opts;
   const clock = opts.clock ?? realClock;
   const startedAt = new Date(clock.now()).toISOString();
@@ -113,8 +131,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
     const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
     const feed = feedStatus();
-    const level = feed.state === 'failing' ? 'error' : levelOf(front, t);
-    return { level, version: VERSION, startedAt, front, tunnel: t, feed, ...(venue ? { payments: venue.payments.summary() } : {}) };
+    const s: Status = {
+      level: feed.state === 'failing' ? 'error' : levelOf(front, t), version: VERSION, startedAt, front, tunnel: t, feed,
+      ...(venue ? { payments: venue.payments.summary() } : {}),
+    };
+    if (opts.logs) {
+      const problem = opts.logs.fileProblem();
+      s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
+      // Logs lost to a full disk need a person, but EVVA still works: a warning, not an error.
+      if (problem && s.level === 'ok') s.level = 'warn';
+    }
+    return s;
   };
   let published = '';
   /** Pushes the status to live clients when something a person would notice changed (not a new latency, round trip or poll time). */
@@ -136,6 +163,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     frontUrl: settings.frontUrl,
     moduleId: settings.moduleId,
     intervalMs: settings.probeIntervalMs,
+    sessionStore: (origin) => sessionFile(settings.dataDir, origin),
+    maxAnswerBytes: settings.frontMaxAnswerBytes,
     clock,
     logger,
     frontSource: ({ file: 'settings', env: 'env', flag: 'flag' } as const)[settings.sources.frontUrl as 'file' | 'env' | 'flag'] ?? 'settings',
@@ -153,6 +182,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ...opts.probe,
   });
   const metrics = createMetrics(status, () => clock.now());
+  opts.logs?.onFileProblem(() => publish());
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
   const upstream: Upstream = {
@@ -320,6 +350,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);
+        unlock();
         logger.info('companion stopped');
       })();
       return stopping;
