@@ -77,6 +77,8 @@ export const FeedStatus = z.object({
   oldestUnsentAt: z.string().nullable(),
   lastEvent: z.object({ seq: z.number(), eventType: z.string(), eventTime: z.string() }).nullable(),
   acked: z.number(),
+  /** Events the relay acknowledged today (the POS's local day), kept across restarts. */
+  ackedToday: z.number(),
   coalesced: z.number(),
   pollers: z.array(PollerStatus),
   error: Problem.optional(),
@@ -139,13 +141,31 @@ export type PairResult = z.infer<typeof PairResult>;
 export const PaymentsList = z.object({ payments: z.array(PaymentView) });
 export type PaymentsList = z.infer<typeof PaymentsList>;
 
+
+/** One line of the companion's recent activity (`GET /api/activity`, live `{type:"activity", item}`). */
+export const ActivityItem = z.object({
+  id: z.number(),
+  at: z.string(),
+  part: z.enum(['front', 'tunnel']),
+  /** The part's new state (FrontState or TunnelState). */
+  state: z.string(),
+  message: z.string().optional(),
+  messageEn: z.string().optional(),
+});
+export type ActivityItem = z.infer<typeof ActivityItem>;
+
+/** `POST /api/login-link`: a new one-time link that logs a browser into the UI. */
+export const LoginLink = z.object({ url: z.string(), expiresInSec: z.number() });
+export type LoginLink = z.infer<typeof LoginLink>;
+
 /**
  * Messages on the live WebSocket (`/api/live`): the status whenever it changes,
- * each feed event as it is written, and each payment change or reminder.
+ * each feed event as it is written, each payment change or reminder, and each activity item.
  */
 export const LiveMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), status: Status }),
   z.object({ type: z.literal('event'), event: Envelope }),
   z.object({ type: z.literal('payment'), payment: PaymentView, reminder: z.boolean() }),
+  z.object({ type: z.literal('activity'), item: ActivityItem }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;

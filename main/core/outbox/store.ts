@@ -38,6 +38,8 @@ export interface OutboxStats {
   oldestUnsentAt: string | null;
   lastEvent: { seq: number; eventType: string; eventTime: string } | null;
   coalesced: number;
+  /** Events the relay acknowledged today (the POS's local day), kept across restarts. */
+  ackedToday: number;
 }
 
 /** One write batch: events and seen updates land together or not at all. */
@@ -97,6 +99,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     CREATE INDEX IF NOT EXISTS events_key ON events (venue_id, key, seq);
     CREATE TABLE IF NOT EXISTS seqs (venue_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, hash TEXT NOT NULL, info TEXT);
+    CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, acked INTEGER NOT NULL);
   `);
   const coalesceAbove = opts.coalesceAbove ?? DEFAULT_COALESCE_ABOVE;
   const q = {
@@ -115,7 +118,11 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     seenPrefix: db.prepare<[string, string], { key: string; hash: string; info: string | null }>('SELECT key, hash, info FROM seen WHERE key >= ? AND key < ?'),
     seenPut: db.prepare('INSERT INTO seen (key, hash, info) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, info = excluded.info'),
     seenDel: db.prepare('DELETE FROM seen WHERE key = ?'),
+    countDay: db.prepare('INSERT INTO daily (day, acked) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET acked = acked + excluded.acked'),
+    day: db.prepare<[string], { acked: number }>('SELECT acked FROM daily WHERE day = ?'),
   };
+  /** The POS's local calendar day (the status says "relayed today" as the venue counts days). */
+  const today = () => { const d = new Date(opts.now()); return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`; };
   let backlog = q.count.get()?.n ?? 0;
   let coalesced = 0;
   let last: OutboxStats['lastEvent'] = null;
@@ -178,7 +185,10 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     }),
     ack(eventIds) {
       let n = 0;
-      db.transaction(() => { for (const id of eventIds) n += q.ack.run(id).changes; })();
+      db.transaction(() => {
+        for (const id of eventIds) n += q.ack.run(id).changes;
+        if (n > 0) q.countDay.run(today(), n);
+      })();
       backlog = Math.max(0, backlog - n);
       return n;
     },
@@ -189,6 +199,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
         oldestUnsentAt: oldest ? new Date(oldest).toISOString() : null,
         lastEvent: last,
         coalesced,
+        ackedToday: q.day.get(today())?.acked ?? 0,
       };
     },
     dropOthers(venueId) {
