@@ -24,7 +24,7 @@ import type { FeedOrder } from '../protocol/feed.ts';
 import { startSim, type Sim } from '../sim/index.ts';
 import { startPeer, type Peer } from '../tests/helpers/peer.ts';
 import { ROOT, runBin, startBin, type Proc } from '../tests/helpers/proc.ts';
-import type { BenchTable } from './run.ts';
+import type { BenchResult, BenchTable } from './run.ts';
 
 const TOKEN = 'bench-device-token-0123456789';
 const VENUE = 'bench-venue';
@@ -135,7 +135,7 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-export async function bench(): Promise<BenchTable[]> {
+export async function bench(): Promise<BenchResult> {
   const deadline = Date.now() + TIME_LIMIT_MS;
   const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   const waiters = new Set<Waiter>();
@@ -225,5 +225,5 @@ export async function bench(): Promise<BenchTable[]> {
   } finally {
     await sim.close();
   }
-  return [latency, cost];
+  return { tables: [latency, cost] };
 }
