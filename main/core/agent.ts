@@ -21,13 +21,13 @@ import { openOutbox, type Outbox } from './outbox/store.ts';
 import { createSender, type Sender } from './outbox/sender.ts';
 import { openLedger, type Ledger } from './payments/ledger.ts';
 import { createPayments, type Payments } from './payments/watch.ts';
-import { realClock, type Clock } from './clock.ts';
+import { realClock, type Clock } from '../../common/clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
 import { levelOf } from './status.ts';
@@ -35,7 +35,7 @@ import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/cli
 import { pair, type DeviceFile } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import type { Upstream } from './tunnel/upstream.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from '../../common/version.ts';
 
 export interface AgentOptions {
   settings: Settings;

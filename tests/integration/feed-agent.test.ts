@@ -13,7 +13,7 @@ import type { Envelope, PaymentView } from '../../protocol/events.ts';
 import type { FeedOrder, FeedStaff, MenuInfo } from '../../protocol/feed.ts';
 import { LiveMessage, PaymentsList, Status } from '../../protocol/local.ts';
 import { startAgent, type Agent } from '../../main/core/agent.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { silentLogger } from '../../common/logger.ts';
 import { loadSettings } from '../../main/core/settings.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import { startPeer, type Peer } from '../helpers/peer.ts';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../protocol/events.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { silentLogger } from '../../common/logger.ts';
 import { createSender } from '../../main/core/outbox/sender.ts';
 import { openOutbox, type Outbox } from '../../main/core/outbox/store.ts';
 import { diskProblem } from '../../main/core/feed/feed.ts';

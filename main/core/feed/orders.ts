@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { FeedDelivery, FeedOrder } from '../../../protocol/feed.ts';
 import type { FrontClient } from '../front/client.ts';
 import { FrontError, isFrontError } from '../front/errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import type { Batch, NewEvent, Outbox } from '../outbox/store.ts';
 import { fitOrder } from './size.ts';
 import { hashOf, normaliseDelivery, normaliseOrder, withDelivery, type PaymentRule } from './normalise.ts';

@@ -6,9 +6,9 @@
  * twice as long as the last one took).
  */
 import type { PollerStatus } from '../../../protocol/local.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import { isFrontError } from '../front/errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 
 /** The longest wait after repeated failures. */
 export const POLL_BACKOFF_CAP_MS = 30_000;

@@ -6,7 +6,7 @@
  * costs nothing but a full window: the events stay on disk for the next link.
  */
 import { EVENTS_IN_FLIGHT, type Envelope } from '../../../protocol/events.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import type { Outbox } from './store.ts';
 
 /** What the sender needs of a link: send one event frame; false when the link can no longer send. */

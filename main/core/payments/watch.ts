@@ -11,10 +11,10 @@
 import { PaymentNotice, type PaymentState, type PaymentView } from '../../../protocol/events.ts';
 import type { FeedOrder } from '../../../protocol/feed.ts';
 import type { PaymentsSummary } from '../../../protocol/local.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import { CommandError } from '../commands.ts';
 import type { Feed } from '../feed/feed.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import type { Ledger, PaymentRow } from './ledger.ts';
 
 /** A payment whose order is still open this long after the notice becomes pending-close (a setting). */
