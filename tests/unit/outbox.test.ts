@@ -105,6 +105,127 @@ describe('the outbox', () => {
   });
 });
 
+describe('the outbox at its edges', () => {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
+  function open(extra: { coalesceAbove?: number } = {}, clock = { t: Date.UTC(2026, 10, 28, 10) }, dir = tempDir('outbox-edges')) {
+    cleanups.push(() => dir.remove());
+    const box = openOutbox({ dataDir: dir.dir, now: () => clock.t, ...extra });
+    cleanups.push(() => box.close());
+    return { box, clock, dir };
+  }
+  const revs = (box: Outbox) => box.pending(V, 0, 100).map((e) => [e.seq, (e.eventInfo.order as { id: string }).id, (e.eventInfo.order as { rev: number }).rev]);
+
+  it('merges only when the backlog is above the limit, not at it', () => {
+    const { box } = open({ coalesceAbove: 2 });
+    box.append(V, { events: [order('a', 'new', 1)] });
+    box.append(V, { events: [order('b', 'new', 2)] });
+    box.append(V, { events: [order('a', 'new', 3)] }); // backlog 2, not above 2: its own event
+    box.append(V, { events: [order('a', 'new', 4)] }); // backlog 3: merged into seq 3
+    expect(revs(box)).toEqual([[1, 'a', 1], [2, 'b', 2], [3, 'a', 4]]);
+    expect(box.stats(V).coalesced).toBe(1);
+  });
+
+  it('counts the events of the same batch towards the limit', () => {
+    const { box } = open({ coalesceAbove: 1 });
+    box.append(V, { events: [order('a', 'new', 1), order('b', 'new', 2), order('a', 'new', 3)] });
+    expect(revs(box)).toEqual([[1, 'a', 3], [2, 'b', 2]]);
+  });
+
+  it('a merged event keeps its seq and eventId, takes the new time and state, and is what append returns', () => {
+    const { box, clock } = open({ coalesceAbove: 0 });
+    const [first] = box.append(V, { events: [order('a', 'new', 1)] });
+    clock.t += 60_000;
+    const [merged] = box.append(V, { events: [order('a', 'new', 2)] });
+    expect(merged).toEqual({ ...first, eventTime: new Date(clock.t).toISOString(), eventInfo: { order: { id: 'a', status: 'new', rev: 2 } } });
+    expect(box.pending(V, 0, 10)).toEqual([merged]);
+    expect(box.stats(V).backlog).toBe(1);
+  });
+
+  it('merges events without a status only with one without a status, and never events without a key', () => {
+    const { box } = open({ coalesceAbove: 0 });
+    const plain = (id: string, rev: number, status?: string) => ({ type: 'TableOrderUpdate' as const, info: { order: { id, rev } }, key: `order:${id}`, ...(status ? { status } : {}) });
+    box.append(V, { events: [plain('a', 1)] });
+    box.append(V, { events: [plain('a', 2)] }); // both without status: merged
+    box.append(V, { events: [plain('a', 3, 'new')] }); // a status appears: a transition
+    box.append(V, { events: [plain('a', 4)] }); // and goes away: another
+    const menu = { type: 'MenuSnapshot' as const, info: { order: { id: 'm', rev: 5 } } };
+    box.append(V, { events: [menu] });
+    box.append(V, { events: [{ ...menu, info: { order: { id: 'm', rev: 6 } } }] });
+    expect(revs(box)).toEqual([[1, 'a', 2], [2, 'a', 3], [3, 'a', 4], [4, 'm', 5], [5, 'm', 6]]);
+  });
+
+  it('merges only into the newest event of the order, and only while it is unsent', () => {
+    const { box } = open({ coalesceAbove: 0 });
+    box.append(V, { events: [order('a', 'new', 1)] });
+    box.append(V, { events: [order('a', 'cooking', 2)] });
+    box.append(V, { events: [order('a', 'new', 3)] }); // back to new: newest is cooking, so its own event
+    box.markSent(V, [3]);
+    box.append(V, { events: [order('a', 'new', 4)] });
+    box.append(V, { events: [order('a', 'new', 5)] }); // merged into seq 4, which is unsent
+    expect(revs(box)).toEqual([[1, 'a', 1], [2, 'a', 2], [3, 'a', 3], [4, 'a', 5]]);
+  });
+
+  it('lists pending events after a seq, oldest first, at most the limit, for that venue only', () => {
+    const { box } = open();
+    for (let i = 1; i <= 5; i++) box.append(V, { events: [order(`o${i}`, 'new', i)] });
+    box.append('venue-2', { events: [order('x', 'new', 9)] });
+    expect(box.pending(V, 2, 2).map((e) => e.seq)).toEqual([3, 4]);
+    expect(box.pending(V, 5, 10)).toEqual([]);
+    expect(box.pending('venue-2', 0, 10).map((e) => e.venueId)).toEqual(['venue-2']);
+  });
+
+  it('reports the backlog, the oldest unacknowledged event of the venue and the last event written', () => {
+    const { box, clock, dir } = open();
+    expect(box.stats(V)).toEqual({ backlog: 0, oldestUnsentAt: null, lastEvent: null, coalesced: 0, ackedToday: 0 });
+    const t0 = clock.t;
+    const [a] = box.append(V, { events: [order('a', 'new', 1)] });
+    clock.t += 5_000;
+    const [, c] = box.append('venue-2', { events: [order('b', 'new', 2), { type: 'MenuSnapshot', info: {} }] });
+    expect(box.stats(V)).toMatchObject({ backlog: 3, oldestUnsentAt: new Date(t0).toISOString(), lastEvent: { seq: c!.seq, eventType: 'MenuSnapshot', eventTime: new Date(clock.t).toISOString() } });
+    expect(box.stats('venue-2').oldestUnsentAt).toBe(new Date(clock.t).toISOString());
+    expect(box.stats(null).oldestUnsentAt).toBeNull();
+    box.ack([a!.eventId]);
+    expect(box.stats(V)).toMatchObject({ backlog: 2, oldestUnsentAt: null });
+    box.close();
+    const again = openOutbox({ dataDir: dir.dir, now: () => clock.t });
+    cleanups.push(() => again.close());
+    expect(again.stats(V).backlog).toBe(2);
+  });
+
+  it('counts acknowledgements per local day, only of events it still had, across reopening', () => {
+    const { box, clock, dir } = open();
+    const sent = box.append(V, { events: [order('a', 'new', 1), order('b', 'new', 2), order('c', 'new', 3)] });
+    expect(box.ack(['unknown'])).toBe(0);
+    expect(box.stats(V).ackedToday).toBe(0);
+    expect(box.ack([sent[0]!.eventId, sent[1]!.eventId])).toBe(2);
+    expect(box.ack([sent[0]!.eventId])).toBe(0);
+    expect(box.stats(V)).toMatchObject({ ackedToday: 2, backlog: 1 });
+    box.close();
+    const again = openOutbox({ dataDir: dir.dir, now: () => clock.t });
+    cleanups.push(() => again.close());
+    expect(again.stats(V).ackedToday).toBe(2);
+    clock.t += 24 * 3600_000;
+    expect(again.stats(V).ackedToday).toBe(0);
+    again.ack([sent[2]!.eventId]);
+    expect(again.stats(V)).toMatchObject({ ackedToday: 1, backlog: 0 });
+    expect(again.ack([sent[2]!.eventId])).toBe(0);
+    expect(again.stats(V).backlog).toBe(0);
+  });
+
+  it('remembers what was seen, with or without a value, updates and forgets it, and lists it by prefix', () => {
+    const { box } = open();
+    box.append(V, { events: [], seen: [{ key: `${V}|order:a`, hash: 'h1' }, { key: `${V}|order:b`, hash: 'h2', info: { n: 1 } }, { key: `${V}|pay:a`, hash: 'h3' }] });
+    expect(box.seen(`${V}|order:a`)).toEqual({ hash: 'h1', info: null });
+    box.append(V, { events: [], seen: [{ key: `${V}|order:a`, hash: 'h4', info: [1] }, { key: `${V}|order:b`, delete: true }] });
+    expect(box.seen(`${V}|order:a`)).toEqual({ hash: 'h4', info: [1] });
+    expect(box.seen(`${V}|order:b`)).toBeNull();
+    expect([...box.seenWith(`${V}|order:`)]).toEqual([[`${V}|order:a`, { hash: 'h4', info: [1] }]]);
+    expect([...box.seenWith(`${V}|`).keys()].sort()).toEqual([`${V}|order:a`, `${V}|pay:a`]);
+    expect(box.stats(V).backlog).toBe(0);
+  });
+});
+
 describe('the sender', () => {
   const cleanups: Array<() => void> = [];
   afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
