@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../protocol/events.ts';
-import { silentLogger } from '../../common/logger.ts';
+import { silentLogger, type Logger } from '../../common/logger.ts';
 import { createSender } from '../../main/core/outbox/sender.ts';
 import { openOutbox, type Outbox } from '../../main/core/outbox/store.ts';
 import { diskProblem } from '../../main/core/feed/feed.ts';
@@ -272,5 +272,99 @@ describe('the sender', () => {
     sender.kick();
     expect(p.sent).toHaveLength(2);
     expect(box.stats(V).backlog).toBe(5);
+  });
+});
+
+describe('the sender at its edges', () => {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
+
+  /** A logger that keeps what it was told, with the part each child names. */
+  function recordingLogger() {
+    const lines: Array<{ level: string; message: string; meta: Record<string, unknown> }> = [];
+    const make = (ctx: Record<string, unknown>): Logger => ({
+      error: (message, meta = {}) => { lines.push({ level: 'error', message, meta: { ...ctx, ...meta } }); },
+      warn: (message, meta = {}) => { lines.push({ level: 'warn', message, meta: { ...ctx, ...meta } }); },
+      info: (message, meta = {}) => { lines.push({ level: 'info', message, meta: { ...ctx, ...meta } }); },
+      debug: (message, meta = {}) => { lines.push({ level: 'debug', message, meta: { ...ctx, ...meta } }); },
+      child: (meta) => make({ ...ctx, ...meta }),
+    });
+    return { lines, logger: make({}) };
+  }
+  function setup(window = 3) {
+    const dir = tempDir('sender-edges');
+    cleanups.push(() => dir.remove());
+    const box = openOutbox({ dataDir: dir.dir, now: () => Date.now(), coalesceAbove: 0 });
+    cleanups.push(() => box.close());
+    const log = recordingLogger();
+    const acks: string[][] = [];
+    const sender = createSender({ outbox: box, venueId: V, logger: log.logger, window, onAck: (ids) => acks.push(ids) });
+    /** A port that takes `room` events, then refuses. */
+    const port = (room = Infinity) => { const sent: Envelope[] = []; return { sent, sendEvent: (e: Envelope) => (sent.length < room ? (sent.push(e), true) : false) }; };
+    return { box, sender, port, log, acks };
+  }
+
+  it('sends nothing without a link, and says whether one is up', () => {
+    const { box, sender, port, log } = setup();
+    box.append(V, { events: [order('a', 'new', 1)] });
+    sender.kick();
+    expect([sender.connected(), sender.inFlight()]).toEqual([false, 0]);
+    const p = port();
+    sender.up(p);
+    expect([sender.connected(), sender.inFlight(), p.sent.length]).toEqual([true, 1, 1]);
+    sender.down(p);
+    expect([sender.connected(), sender.inFlight()]).toEqual([false, 0]);
+    expect(log.lines).toEqual([]);
+  });
+
+  it('marks sent only what the link took: the rest can still be merged and goes out on the next link', () => {
+    const { box, sender, port } = setup(10);
+    box.append(V, { events: [order('a', 'new', 1), order('b', 'new', 1)] });
+    const tight = port(1);
+    sender.up(tight);
+    expect(tight.sent.map((e) => e.seq)).toEqual([1]);
+    expect(sender.inFlight()).toBe(1);
+    // a (sent) is no longer merged into; b (refused by the link) still is.
+    box.append(V, { events: [order('a', 'new', 2), order('b', 'new', 2)] });
+    expect(box.pending(V, 0, 10).map((e) => [e.seq, (e.eventInfo.order as { rev: number }).rev])).toEqual([[1, 1], [2, 2], [3, 2]]);
+    sender.down(tight);
+    const next = port();
+    sender.up(next);
+    expect(next.sent.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('ignores the end of a link that is no longer the current one', () => {
+    const { box, sender, port } = setup();
+    const old = port();
+    sender.up(old);
+    const current = port();
+    sender.up(current);
+    sender.down(old);
+    expect(sender.connected()).toBe(true);
+    box.append(V, { events: [order('a', 'new', 1)] });
+    sender.kick();
+    expect([old.sent.length, current.sent.length]).toEqual([0, 1]);
+  });
+
+  it('counts acks and passes them on, and keeps going when the outbox cannot be read or written', () => {
+    const { box, sender, port, log, acks } = setup();
+    box.append(V, { events: [order('a', 'new', 1), order('b', 'new', 1)] });
+    const p = port();
+    sender.up(p);
+    sender.ack([p.sent[0]!.eventId]);
+    sender.ack([p.sent[1]!.eventId, 'unknown']);
+    expect([sender.acked(), sender.inFlight()]).toEqual([3, 0]);
+    expect(acks).toEqual([[p.sent[0]!.eventId], [p.sent[1]!.eventId, 'unknown']]);
+    box.append(V, { events: [order('c', 'new', 1)] });
+    box.close();
+    expect(() => sender.kick()).not.toThrow();
+    expect(() => sender.ack(['x'])).not.toThrow();
+    expect(sender.acked()).toBe(4);
+    // kick: the read fails; ack: the removal fails, then the read that follows it.
+    expect(log.lines.map((l) => [l.level, l.message, l.meta.part, typeof l.meta.err])).toEqual([
+      ['warn', 'could not read the outbox', 'sender', 'string'],
+      ['warn', 'could not remove acknowledged events', 'sender', 'string'],
+      ['warn', 'could not read the outbox', 'sender', 'string'],
+    ]);
   });
 });
