@@ -181,16 +181,16 @@ describe('the outbox at its edges', () => {
     const t0 = clock.t;
     const [a] = box.append(V, { events: [order('a', 'new', 1)] });
     clock.t += 5_000;
-    const [, c] = box.append('venue-2', { events: [order('b', 'new', 2), { type: 'MenuSnapshot', info: {} }] });
-    expect(box.stats(V)).toMatchObject({ backlog: 3, oldestUnsentAt: new Date(t0).toISOString(), lastEvent: { seq: c!.seq, eventType: 'MenuSnapshot', eventTime: new Date(clock.t).toISOString() } });
+    const [, , c] = box.append('venue-2', { events: [order('b', 'new', 2), order('d', 'new', 2), { type: 'MenuSnapshot', info: {} }] });
+    expect(box.stats(V)).toMatchObject({ backlog: 4, oldestUnsentAt: new Date(t0).toISOString(), lastEvent: { seq: c!.seq, eventType: 'MenuSnapshot', eventTime: new Date(clock.t).toISOString() } });
     expect(box.stats('venue-2').oldestUnsentAt).toBe(new Date(clock.t).toISOString());
     expect(box.stats(null).oldestUnsentAt).toBeNull();
     box.ack([a!.eventId]);
-    expect(box.stats(V)).toMatchObject({ backlog: 2, oldestUnsentAt: null });
+    expect(box.stats(V)).toMatchObject({ backlog: 3, oldestUnsentAt: null });
     box.close();
     const again = openOutbox({ dataDir: dir.dir, now: () => clock.t });
     cleanups.push(() => again.close());
-    expect(again.stats(V).backlog).toBe(2);
+    expect(again.stats(V).backlog).toBe(3);
   });
 
   it('counts acknowledgements per local day, only of events it still had, across reopening', () => {
@@ -211,6 +211,14 @@ describe('the outbox at its edges', () => {
     expect(again.stats(V)).toMatchObject({ ackedToday: 1, backlog: 0 });
     expect(again.ack([sent[2]!.eventId])).toBe(0);
     expect(again.stats(V).backlog).toBe(0);
+  });
+
+  it('closes its database file, and closing twice is harmless', () => {
+    const { box } = open();
+    box.close();
+    expect(box.db.open).toBe(false);
+    expect(() => box.close()).not.toThrow();
+    expect(() => box.append(V, { events: [order('a', 'new', 1)] })).toThrow();
   });
 
   it('remembers what was seen, with or without a value, updates and forgets it, and lists it by prefix', () => {
