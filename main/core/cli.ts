@@ -8,8 +8,6 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
-import { diagnoseHere } from './diagnostics/standalone.ts';
-import { reportText } from './diagnostics/run.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import {
@@ -376,6 +374,9 @@ async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<num
       // Not answering: run the checks here below.
     }
   }
+  // Loaded only here: the checks pull in the plugin client (undici), which `status` must not pay for.
+  const { diagnoseHere } = await import('./diagnostics/standalone.ts');
+  const { reportText } = await import('./diagnostics/run.ts');
   report ??= await diagnoseHere(settings);
   console.log(json ? JSON.stringify(report, null, 2) : reportText(report));
   return report.summary.result === 'fail' ? 1 : 0;
