@@ -9,6 +9,7 @@ import { fetch } from 'undici';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { startAgent } from './agent.ts';
+import { clockFromEnv } from './testclock.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
 import { parseErrorText } from './messages.ts';
@@ -123,7 +124,8 @@ async function run(flags: SettingsFlags): Promise<number> {
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
   let agent;
   try {
-    agent = await startAgent({ settings, logger: log });
+    // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
+    agent = await startAgent({ settings, logger: log, clock: clockFromEnv(process.env) });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
