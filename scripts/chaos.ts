@@ -35,6 +35,8 @@ const USAGE = `Usage: npm run chaos -- [--minutes N] [--seed S] [--json FILE] [-
 const HEAL_LIMIT_MS = 150_000;
 /** How long the end waits for the feed to drain before the check is final. */
 const DRAIN_LIMIT_MS = 180_000;
+/** With nothing left at the relay, this long without a delivery means nothing more is coming. */
+const QUIET_MS = 15_000;
 /** Most faults in one run, whatever the minutes (every loop is bounded). */
 const MAX_FAULTS = 2_000;
 
@@ -242,10 +244,15 @@ async function main(): Promise<number> {
       };
       report = check(rec);
       if (report.ok) break;
+      // A duplicate, a reorder, a wrong state or a bad signature never goes away by waiting.
+      const v = report.violations;
+      if (v.duplicate + v.order + v.wrong + v.signature + v.malformed > 0) break;
+      // Something may still be on its way: wait while the relay holds a webhook backlog or deliveries still come.
       const n = rig.receiver.deliveries.length;
       if (n !== lastCount) { lastCount = n; quietSince = Date.now(); }
-      // Not yet right: wait while deliveries still come; stop once they have been quiet a while, or at the limit.
-      if (Date.now() - quietSince > 45_000 || Date.now() - drainFrom > DRAIN_LIMIT_MS) break;
+      const hook = await rig.api<{ backlog?: number }>('GET', `/${rig.venueId}/webhook`).catch(() => null);
+      const backlog = hook?.status === 200 ? (hook.body.backlog ?? 0) : 1;
+      if ((backlog === 0 && Date.now() - quietSince > QUIET_MS) || Date.now() - drainFrom > DRAIN_LIMIT_MS) break;
     }
     if (!report) throw new Error('no report');
     const json = JSON.stringify({ ...report, broken: a.broken ?? null, faults }, null, 2);
