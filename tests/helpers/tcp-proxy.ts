@@ -61,23 +61,39 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     b.on('error', () => {});
   });
 
-  /** Forwards from → to, through the throttle when one is set; order is kept because each chunk leaves no earlier than the one before. */
+  /**
+   * Forwards from → to, through the throttle when one is set. One FIFO queue
+   * per direction drained by one timer at a time, so bytes never overtake each
+   * other (a timer per chunk can fire out of order: Node schedules timers on
+   * the event loop's cached time, not on Date.now()).
+   */
   function pipe(p: Pair, from: Socket, to: Socket): void {
+    const queue: Array<{ at: number; d: Buffer }> = [];
     let freeAt = 0;
     let queued = 0;
+    let timer: NodeJS.Timeout | null = null;
+    const drain = () => {
+      timer = null;
+      const now = Date.now();
+      while (queue.length > 0 && (queue[0] as { at: number }).at <= now) {
+        const { d } = queue.shift() as { d: Buffer };
+        queued -= d.length;
+        if (!p.dead && !to.destroyed) to.write(d);
+      }
+      if (queued <= THROTTLE_QUEUE && from.isPaused()) from.resume();
+      if (queue.length > 0) timer = setTimeout(drain, Math.max(1, (queue[0] as { at: number }).at - Date.now()));
+      timer?.unref();
+    };
     from.on('data', (d: Buffer) => {
       if (p.dead) return;
-      if (rate <= 0 && queued === 0) { to.write(d); return; }
+      if (rate <= 0 && queue.length === 0) { to.write(d); return; }
       const now = Date.now();
       const cost = rate > 0 ? (d.length / rate) * 1000 : 0;
       freeAt = Math.max(now + latency, freeAt) + cost;
+      queue.push({ at: freeAt, d });
       queued += d.length;
       if (queued > THROTTLE_QUEUE) from.pause();
-      setTimeout(() => {
-        queued -= d.length;
-        if (!p.dead && !to.destroyed) to.write(d);
-        if (queued <= THROTTLE_QUEUE && from.isPaused()) from.resume();
-      }, freeAt - now).unref();
+      if (!timer) { timer = setTimeout(drain, Math.max(0, freeAt - now)); timer.unref(); }
     });
   }
 

@@ -78,6 +78,22 @@ describe('the TCP fault proxy', () => {
     expect(Date.now() - t1).toBeLessThan(900);
   });
 
+  it('never lets bytes overtake each other, across many small writes and a heal in the middle', async () => {
+    const proxy = await through();
+    const s = await dial(proxy.port);
+    proxy.throttle(50_000, 20);
+    let sent = '';
+    for (let i = 0; i < 300; i++) {
+      const chunk = `<${i}>`;
+      s.write(chunk);
+      sent += chunk;
+      if (i === 150) proxy.heal();
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(await until(() => s.got().length === sent.length, 10_000)).toBe(true);
+    expect(s.got()).toBe(sent);
+  });
+
   it('resets every current connection with ECONNRESET', async () => {
     const proxy = await through();
     const s = await dial(proxy.port);
