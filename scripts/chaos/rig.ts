@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../tests/helpers/proc.ts';
 import { startTcpProxy, type TcpProxy } from '../../tests/helpers/tcp-proxy.ts';
 import { runBin, startBin, type Proc } from './procs.ts';
 import { startReceiver, type Receiver } from './receiver.ts';
@@ -46,17 +46,6 @@ export interface Rig {
   /** Calls the relay's venue API with the API key. */
   api<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function json<T>(res: Response): Promise<{ status: number; body: T }> {
