@@ -174,7 +174,9 @@ async function arrival(rig: Rig, name: string, limitMs: number): Promise<number 
 async function main(): Promise<number> {
   let a: Args;
   try { a = args(process.argv.slice(2)); } catch (e) { console.error(`chaos: ${(e as Error).message}\n${USAGE}`); return 2; }
-  const rng = Rng.derive(a.seed, 'chaos');
+  // Separate streams, so the faults drawn do not depend on how many tries a payment's order took: a seed replays the same faults in the same order.
+  const rng = Rng.derive(a.seed, 'chaos-faults');
+  const payRng = Rng.derive(a.seed, 'chaos-payments');
   const dir = mkdtempSync(path.join(tmpdir(), `evva-chaos-${a.seed}-`));
   say(`seed ${a.seed}, ${a.minutes} min of faults (${a.faults.length} kinds), run dir ${dir}${a.broken ? `, BROKEN OUTBOX (${a.broken})` : ''}`);
   let rig: Rig;
@@ -190,7 +192,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const startedAt = Date.now();
-    const pay = payments(rig, rng);
+    const pay = payments(rig, payRng);
     await pay.load();
     let probes = 0;
     const probe = async (from: number): Promise<number | null> => {
@@ -205,10 +207,10 @@ async function main(): Promise<number> {
 
     const faults: FaultRecord[] = [];
     const end = startedAt + a.minutes * 60_000;
-    let nextPay = Date.now() + rng.int(2, 8) * 1000;
+    let nextPay = Date.now() + payRng.int(2, 8) * 1000;
     for (let i = 0; i < MAX_FAULTS && Date.now() < end; i++) {
       await pay.due();
-      if (Date.now() >= nextPay) { await pay.pay(); nextPay = Date.now() + rng.int(8, 25) * 1000; }
+      if (Date.now() >= nextPay) { await pay.pay(); nextPay = Date.now() + payRng.int(8, 25) * 1000; }
       const kind = pickFault(rng, a.faults);
       const at = Date.now();
       const f = await inject(rig, rng, kind, () => pay.pay());
