@@ -50,6 +50,13 @@ export const TunnelStatus = z.object({
 });
 export type TunnelStatus = z.infer<typeof TunnelStatus>;
 
+/** Where the log goes: `console_only` when the file cannot be written (disk full); the companion keeps running. */
+export const LogsStatus = z.object({
+  state: z.enum(['file', 'console_only']),
+  error: Problem.optional(),
+});
+export type LogsStatus = z.infer<typeof LogsStatus>;
+
 export const Status = z.object({
   level: Level,
   /** The companion's version. */
@@ -57,6 +64,8 @@ export const Status = z.object({
   startedAt: z.string(),
   front: FrontStatus,
   tunnel: TunnelStatus,
+  /** Absent when the companion logs to no file at all (tests, embedded use). */
+  logs: LogsStatus.optional(),
 });
 export type Status = z.infer<typeof Status>;
 

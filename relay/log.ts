@@ -4,7 +4,7 @@
  * token, an API key or a pairing code.
  */
 import winston from 'winston';
-import { redact, redactText } from '../main/core/log.ts';
+import { limitRepeats, redact, redactText } from '../main/core/log.ts';
 import type { Logger } from '../main/core/logger.ts';
 
 function wrap(w: winston.Logger, base: Record<string, unknown>): Logger {
@@ -19,7 +19,8 @@ function wrap(w: winston.Logger, base: Record<string, unknown>): Logger {
 export function createRelayLogger(opts: { level?: string; stderr?: boolean } = {}): Logger {
   const w = winston.createLogger({
     level: opts.level ?? 'info',
-    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    // A flood of one line (refused calls, a misbehaving caller) is written a few times a minute with a count.
+    format: winston.format.combine(limitRepeats(), winston.format.timestamp(), winston.format.json()),
     defaultMeta: { svc: 'evva-relay' },
     transports: [new winston.transports.Console({
       stderrLevels: opts.stderr ? ['error', 'warn', 'info', 'debug'] : ['error'],

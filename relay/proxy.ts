@@ -19,6 +19,12 @@ import type { RelayStream } from './link.ts';
 export const FRONT_ROUTE = /^\/v1\/venues\/([^/?#]+)\/front(\/[^?#]*)?(\?[^#]*)?$/;
 /** Default largest request body the relay forwards. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+/**
+ * After the head, a caller whose socket accepts no bytes for this long is cut
+ * off: a caller that stops reading must not hold a venue stream (and, behind
+ * it, a plugin connection) for ever.
+ */
+export const RESPONSE_WRITE_TIMEOUT_MS = 30_000;
 /** Request headers of the EVVA call that never reach the companion. */
 const CALLER_ONLY = new Set(['authorization', 'cookie', TIMEOUT_HEADER]);
 
@@ -32,6 +38,8 @@ export interface ProxyDeps {
   publicUrl?: string;
   requestTimeoutMs?: number;
   maxRequestBytes?: number;
+  /** See RESPONSE_WRITE_TIMEOUT_MS. */
+  responseWriteTimeoutMs?: number;
 }
 
 const errorStatus: Record<StreamErrorCode | 'link_lost', [number, string]> = {
@@ -51,6 +59,7 @@ const errorStatus: Record<StreamErrorCode | 'link_lost', [number, string]> = {
 export function frontProxy(deps: ProxyDeps): RequestHandler {
   const defaultTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const maxBody = deps.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const writeTimeoutMs = deps.responseWriteTimeoutMs ?? RESPONSE_WRITE_TIMEOUT_MS;
 
   return (req, res, next) => {
     const m = FRONT_ROUTE.exec(req.originalUrl);
@@ -92,6 +101,7 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
     let rewriter: LinkRewriter | null = null;
     let unacked = 0;
     let drainWaiting = false;
+    let writeTimer: NodeJS.Timeout | undefined;
     let stream: RelayStream | null = null;
 
     const timer = deps.clock.setTimeout(() => {
@@ -132,7 +142,15 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
         unacked += chunk.length;
         if (!drainWaiting) {
           drainWaiting = true;
+          writeTimer = deps.clock.setTimeout(() => {
+            if (outcome) return;
+            log.info('caller stopped reading; cutting the answer', { path: m[2] || '/', ms: writeTimeoutMs });
+            stream?.cancel('caller stopped reading');
+            done('cancelled', 499);
+            res.destroy();
+          }, writeTimeoutMs);
           res.once('drain', () => {
+            deps.clock.clearTimeout(writeTimer);
             drainWaiting = false;
             const n = unacked;
             unacked = 0;
@@ -165,6 +183,7 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
 
     res.on('close', () => {
       deps.clock.clearTimeout(timer);
+      deps.clock.clearTimeout(writeTimer);
       if (!outcome) {
         s.cancel('caller disconnected');
         done('cancelled', 499);

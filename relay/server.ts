@@ -57,6 +57,8 @@ export interface RelayOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Default per-request timeout (ms); a call may override it with the x-evva-timeout-ms header. */
   requestTimeoutMs?: number;
+  /** A caller that takes no answer bytes this long is cut off (default RESPONSE_WRITE_TIMEOUT_MS). */
+  responseWriteTimeoutMs?: number;
   maxRequestBytes?: number;
   pairLimits?: { perIp?: RateLimit; global?: RateLimit };
   pairingTtlMs?: number;
@@ -118,7 +120,8 @@ export function createRelay(opts: RelayOptions): Relay {
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
   app.use(frontProxy({ store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }),
-    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes }));
+    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
+    responseWriteTimeoutMs: opts.responseWriteTimeoutMs }));
   app.use(venueRoutes(deps));
   app.use((_req, res) => void res.status(404).json({ error: RelayErrorCode.notFound }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Status, TunnelStatus } from '../../protocol/local.ts';
+import type { Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { createCommands } from './commands.ts';
@@ -15,6 +15,8 @@ import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type ProbeOptions } from './front/probe.ts';
+import { sessionFile } from './front/session-file.ts';
+import { lockDataDir } from './lock.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
@@ -31,6 +33,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** The log sink's health, shown in the status (the CLI passes its Log). */
+  logs?: { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void };
   /** Overrides for tests (shorter heartbeats, backoff). */
   tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
 }
@@ -42,14 +46,28 @@ export interface Agent {
   readonly api: { url: string; token: string };
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
-  /** Stops every part, logs the plugin session out, removes local-api.json. */
+  /** Stops every part, logs the plugin session out, removes local-api.json, frees the data dir. */
   stop(): Promise<void>;
 }
 
 const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
 
-/** Starts the agent; rejects (with a Russian message) if the local API cannot listen. */
+/**
+ * Starts the agent; rejects (with a Russian message) if another companion holds
+ * the data dir (DataDirLocked) or the local API cannot listen.
+ */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  // Before anything else: a second companion must not touch the first one's files or slots.
+  const lock = lockDataDir(opts.settings.dataDir);
+  try {
+    return await start(opts, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const { settings, logger } = opts;
   const clock = opts.clock ?? realClock;
   const startedAt = new Date(clock.now()).toISOString();
@@ -66,7 +84,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const front = probe.status();
     // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
     const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
-    return { level: levelOf(front, t), version: VERSION, startedAt, front, tunnel: t };
+    const s: Status = { level: levelOf(front, t), version: VERSION, startedAt, front, tunnel: t };
+    if (opts.logs) {
+      const problem = opts.logs.fileProblem();
+      s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
+      // Logs lost to a full disk need a person, but EVVA still works: a warning, not an error.
+      if (problem && s.level === 'ok') s.level = 'warn';
+    }
+    return s;
   };
   let published = '';
   /** Pushes the status to live clients when something a person would notice changed (not a new latency or round trip). */
@@ -82,6 +107,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     frontUrl: settings.frontUrl,
     moduleId: settings.moduleId,
     intervalMs: settings.probeIntervalMs,
+    sessionStore: (origin) => sessionFile(settings.dataDir, origin),
+    maxAnswerBytes: settings.frontMaxAnswerBytes,
     clock,
     logger,
     frontSource: ({ file: 'settings', env: 'env', flag: 'flag' } as const)[settings.sources.frontUrl as 'file' | 'env' | 'flag'] ?? 'settings',
@@ -98,6 +125,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ...opts.probe,
   });
   const metrics = createMetrics(status);
+  opts.logs?.onFileProblem(() => publish());
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
   const upstream: Upstream = {
@@ -184,6 +212,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);
+        unlock();
         logger.info('companion stopped');
       })();
       return stopping;

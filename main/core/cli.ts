@@ -9,6 +9,7 @@ import { fetch } from 'undici';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { startAgent } from './agent.ts';
+import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { discover } from './front/discovery.ts';
 import { explain } from './front/errors.ts';
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
     dataDir: values['data-dir'], frontUrl: values['front-url'], apiPort: values['api-port'], logLevel: values['log-level'],
     relayUrl: values['relay-url'], proxy: values.proxy, allowInsecure: values['allow-insecure'],
   };
+  warnProxyPassword(values.proxy);
   try {
     switch (command) {
       case 'run': return await run(flags);
@@ -108,6 +110,29 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A password in --proxy is visible to every user of the PC in the process list
+ * (Task Manager, ps). It still works; the warning says where it belongs instead.
+ */
+export function proxyPasswordWarning(proxy: string | undefined): string | null {
+  if (!proxy) return null;
+  let hasPassword: boolean;
+  try {
+    hasPassword = new URL(proxy).password !== '';
+  } catch {
+    hasPassword = /\/\/[^/@]*:[^/@]*@/.test(proxy);
+  }
+  return hasPassword
+    ? 'Внимание: пароль прокси в параметре --proxy виден всем пользователям этого компьютера в списке процессов. '
+      + 'Задайте прокси в переменной окружения EVVA_PROXY (или HTTPS_PROXY) или в поле proxy файла settings.json в папке данных, а не в командной строке.'
+    : null;
+}
+
+function warnProxyPassword(proxy: string | undefined): void {
+  const warning = proxyPasswordWarning(proxy);
+  if (warning) console.error(warning);
+}
+
 function usage(message: string): number {
   console.error(`${message}\nСправка: evva-companion --help`);
   return 2;
@@ -122,10 +147,19 @@ async function run(flags: SettingsFlags): Promise<number> {
   ensureWritableDir(settings.dataDir);
   const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: true });
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
+  // Listen for the stop signals before starting: a SIGTERM during start-up still stops cleanly.
+  let code = 0;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    // A bug must not skip the plugin logout or leave local-api.json behind: stop as on a signal, then exit 1.
+    process.once('uncaughtException', (e) => { log.error('unexpected error, stopping', { error: e }); code = 1; resolve(); });
+  });
   let agent;
   try {
     // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
-    agent = await startAgent({ settings, logger: log, clock: clockFromEnv(process.env) });
+    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env) });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
@@ -133,14 +167,10 @@ async function run(flags: SettingsFlags): Promise<number> {
   }
   console.log(`Компаньон запущен. Локальный API: ${agent.api.url} (токен в ${path.join(settings.dataDir, LOCAL_API_FILE)})`);
   console.log(`Состояние: evva-companion status --data-dir "${settings.dataDir}"`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await stopped;
   await agent.stop();
   await log.close();
-  return 0;
+  return code;
 }
 
 /**
@@ -150,7 +180,9 @@ async function run(flags: SettingsFlags): Promise<number> {
 async function pairCommand(flags: SettingsFlags, code: string): Promise<number> {
   const settings = loadSettings(flags);
   const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
-  const running = runningAgent(settings.dataDir);
+  const found = runningAgent(settings.dataDir);
+  // Neither the code nor the token goes anywhere until the server proves it is the companion that wrote the file.
+  const running = found && (await verifyCompanion(found)).ok ? found : null;
   const relayUrl = settings.relayUrl ?? undefined;
   // Pairing can take seconds (a slow relay, a proxy): say what is going on instead of staying silent.
   console.log(`Привязка: связываюсь с сервером EVVA${relayUrl ? ` ${relayUrl}` : ''}…`);
@@ -222,6 +254,8 @@ async function status(flags: SettingsFlags, json: boolean, check: boolean): Prom
   };
   const info = runningAgent(settings.dataDir);
   if (!info) return notRunning(`нет файла ${file} или он повреждён`);
+  const verified = await verifyCompanion(info);
+  if (!verified.ok) return notRunning(verified.why);
   let body: unknown;
   try {
     const res = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
@@ -289,6 +323,10 @@ export function describe(s: Status): string {
   }[t.state];
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
   if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  if (s.logs?.state === 'console_only' && s.logs.error) {
+    lines.push(`  ${s.logs.error.message}`);
+    if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);
+  }
   return lines.join('\n');
 }
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
 import { isLoopbackHost } from './loopback.ts';
+import { DEFAULT_MAX_ANSWER_BYTES } from './front/client.ts';
 import { badProxyText, issueText } from './messages.ts';
 import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
 import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';
@@ -45,6 +46,8 @@ export const SettingsFile = z.strictObject({
   apiPort: z.number().int().min(0).max(65535).optional(),
   moduleId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'буквы, цифры, - или _').optional(),
   probeIntervalSec: z.number().min(1).max(300).optional(),
+  /** Largest plugin answer the core reads whole (probe, discovery, feed); bigger ones are refused. */
+  frontMaxAnswerBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
   relayUrl: relayUrl.nullable().optional(),
   proxy: proxyUrl.nullable().optional(),
@@ -86,6 +89,8 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'Номер модуля лицензии, с которым компаньон входит в плагин (/api/login/<moduleId>). Меняйте, только если так скажет iiko-интегратор.' },
   { key: 'probeIntervalSec', type: 'число 1…300', default: '3',
     about: 'Как часто (в секундах) проверять, что плагин отвечает.' },
+  { key: 'frontMaxAnswerBytes', type: 'целое число 65536…1073741824', default: String(DEFAULT_MAX_ANSWER_BYTES),
+    about: 'Самый большой ответ плагина (в байтах), который компаньон читает целиком (проверка, поиск плагина); больший отвергается с ошибкой «слишком большой ответ», чтобы сбойный плагин не занял всю память компьютера.' },
   { key: 'logLevel', type: 'error | warn | info | debug', default: 'info', env: 'EVVA_LOG_LEVEL', flag: '--log-level',
     about: 'Подробность журнала в папке данных (logs/).' },
   { key: 'relayUrl', type: 'строка или null', default: 'null', env: 'EVVA_RELAY_URL', flag: '--relay-url',
@@ -116,6 +121,8 @@ export interface Settings {
   apiPort: number;
   moduleId: string;
   probeIntervalMs: number;
+  /** Cap on plugin answers read whole; see DEFAULTS.frontMaxAnswerBytes. */
+  frontMaxAnswerBytes: number;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   relayUrl: string | null;
   proxy: string | null;
@@ -142,6 +149,8 @@ export const DEFAULTS = {
   moduleId: DEFAULT_MODULE_ID,
   /** Probe every 3 s: a stopped plugin shows red within 10 s even with a slow last answer. */
   probeIntervalSec: 3,
+  /** 32 MiB: far above any real answer the core reads (a day's orders), far below what hurts a POS PC. */
+  frontMaxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
   logLevel: 'info' as const,
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
@@ -224,6 +233,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     apiPort: merged.apiPort ?? DEFAULTS.apiPort,
     moduleId: merged.moduleId ?? DEFAULTS.moduleId,
     probeIntervalMs: (merged.probeIntervalSec ?? DEFAULTS.probeIntervalSec) * 1000,
+    frontMaxAnswerBytes: merged.frontMaxAnswerBytes ?? DEFAULTS.frontMaxAnswerBytes,
     logLevel: merged.logLevel ?? DEFAULTS.logLevel,
     relayUrl: merged.relayUrl ?? null,
     proxy: merged.proxy ?? null,

@@ -109,7 +109,8 @@ describe('streaming through the tunnel', () => {
     let received = 0;
     const hash = createHash('sha256');
     try {
-      const res = await fetch(`${base}/api/big`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      // One deadline covers the whole exchange (issue 6 item 2): give 50 MB on a loaded machine the longest one.
+      const res = await fetch(`${base}/api/big`, { headers: { authorization: `Bearer ${API_KEY}`, 'x-evva-timeout-ms': '120000' } });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-length')).toBeNull();
       const reader = res.body!.getReader();
@@ -144,12 +145,12 @@ describe('streaming through the tunnel', () => {
     // Without backpressure on either side this grows to tens of MB (checked by breaking the relay's drain wait: 17 MB).
     expect(growthMb).toBeLessThan(8);
     expect(flow.maxLead).toBeLessThan(16 * MB);
-  });
+  }, 120_000);
 
   it('streams a request body to the plugin and back within credit', async () => {
     const body = Buffer.alloc(5 * MB);
     for (let i = 0; i < body.length; i += 4) body.writeUInt32LE(i * 2654435761 >>> 0, i);
-    const res = await fetch(`${base}/api/echo`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/octet-stream' }, body });
+    const res = await fetch(`${base}/api/echo`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/octet-stream', 'x-evva-timeout-ms': '120000' }, body });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
   });

@@ -20,7 +20,7 @@ export function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && crypto.timingSafeEqual(ab, bb);
 }
 
-/** The token the request carries, from the bearer header or the cookie. */
+/** The token the request carries, from the bearer header or the cookie; null (never a throw) for anything malformed. */
 export function presentedToken(req: IncomingMessage): string | null {
   const auth = req.headers.authorization;
   if (auth) {
@@ -31,7 +31,13 @@ export function presentedToken(req: IncomingMessage): string | null {
   if (cookie) {
     for (const part of cookie.split(';')) {
       const [name, ...rest] = part.trim().split('=');
-      if (name === COOKIE_NAME) return decodeURIComponent(rest.join('='));
+      if (name !== COOKIE_NAME) continue;
+      // A malformed escape (`evva_token=%`) is a wrong token, not an exception in a listener.
+      try {
+        return decodeURIComponent(rest.join('='));
+      } catch {
+        return null;
+      }
     }
   }
   return null;
@@ -62,3 +68,6 @@ export function originAllowed(req: IncomingMessage, port: number): boolean {
     return false;
   }
 }
+
+/** Where an unauthenticated caller asks the companion to prove it holds the token (see proof.ts). */
+export const PROOF_PATH = '/api/proof';

@@ -9,7 +9,8 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PairRequest, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
 import type { Logger } from '../logger.ts';
-import { admit, originAllowed } from './guard.ts';
+import { admit, allowedHosts, originAllowed, PROOF_PATH } from './guard.ts';
+import { Nonce, prove } from './proof.ts';
 
 /** Live clients that stop reading are dropped once this much is queued for them. */
 export const LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -41,6 +42,18 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.disable('x-powered-by');
   app.set('etag', false);
   let port = opts.port;
+
+  // The one door without the token: it proves this server holds it (the CLI asks before sending it).
+  app.get(PROOF_PATH, (req, res, next) => {
+    if (!allowedHosts(port).has((req.headers.host ?? '').toLowerCase())) return next();
+    const nonce = Nonce.safeParse(req.query.nonce);
+    if (!nonce.success) {
+      res.status(400).json({ error: { code: 'bad_request', message: 'Нужен параметр nonce: 64 шестнадцатеричных символа.' } });
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ pid: process.pid, proof: prove(opts.token, nonce.data) });
+  });
 
   app.use((req, res, next) => {
     const verdict = admit(req, port, opts.token);
@@ -90,19 +103,30 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   const server = http.createServer(app);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   server.on('upgrade', (req, socket, head) => {
-    const verdict = admit(req, port, opts.token);
-    const path = (req.url ?? '').split('?')[0];
-    if (!verdict.ok || !originAllowed(req, port) || path !== '/api/live') {
-      const status = !verdict.ok ? verdict.status : path !== '/api/live' ? 404 : 403;
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
+    // No input may end the process: whatever throws here costs this one socket only.
+    socket.on('error', () => socket.destroy());
+    try {
+      const verdict = admit(req, port, opts.token);
+      const path = (req.url ?? '').split('?')[0];
+      if (!verdict.ok || !originAllowed(req, port) || path !== '/api/live') {
+        const status = !verdict.ok ? verdict.status : path !== '/api/live' ? 404 : 403;
+        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        send(ws, opts.status());
+        // The live channel is one-way; anything a client sends is ignored.
+        ws.on('message', () => undefined);
+        ws.on('error', () => ws.terminate());
+      });
+    } catch (e) {
+      log.warn('live upgrade failed', { error: e });
+      socket.destroy();
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      send(ws, opts.status());
-      // The live channel is one-way; anything a client sends is ignored.
-      ws.on('message', () => undefined);
-      ws.on('error', () => ws.terminate());
-    });
+  });
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
   });
 
   await new Promise<void>((resolve, reject) => {

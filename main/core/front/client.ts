@@ -5,13 +5,20 @@
  * holds exactly one: it logs in lazily, shares one login between concurrent
  * callers, logs in again only after a 401 (logging the dead token out first),
  * backs off after failed logins, and logs out on stop.
+ *
+ * Two connection pools: `control` for the probe, logins and logouts, `tunnel`
+ * for calls EVVA makes through the tunnel. Slow or stuck tunnel callers can
+ * fill theirs; the probe's check still gets through, so a healthy plugin never
+ * looks down because of them. Every deadline is a timer of ours (deadline.ts).
  */
-import { Agent, fetch, type Dispatcher, type Response } from 'undici';
+import { Agent, fetch, type Response } from 'undici';
 import type { z } from 'zod';
 import { LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
+import { deadline, type Deadline } from './deadline.ts';
 import { FrontError, isFrontError } from './errors.ts';
+import { keyLike, withoutKeys } from '../tunnel/gate.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../tunnel/upstream.ts';
 
 /** How long one plugin call may take before it counts as a timeout. */
@@ -25,13 +32,31 @@ export const LOGIN_BACKOFF_CAP_MS = 60_000;
  * this only stops a call whose signal never fires from hanging for ever.
  */
 export const FORWARD_BACKSTOP_MS = 120_000;
+/**
+ * A login is waited for this long, whatever the caller's deadline: abandoning
+ * it would leave the token the plugin issues late holding a licence slot.
+ * Callers stop waiting at their own deadline; the login goes on.
+ */
+export const LOGIN_WAIT_MS = 60_000;
+/** Connections for the probe, logins and logouts: one check and one login at a time at most. */
+export const CONTROL_CONNECTIONS = 2;
+/** Default cap on a plugin answer the core reads whole (probe, page, later the feed). */
+export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 /** Logout on stop must not hold up shutdown for longer than this. */
 export const LOGOUT_TIMEOUT_MS = 2_000;
 /**
- * Connections to the plugin at once. Its host is known to crash under load
+ * Tunnel connections to the plugin at once. Its host is known to crash under load
  * (iiko/front.api.sdk issue 111), so concurrent calls queue here instead.
  */
 export const FRONT_MAX_CONNECTIONS = 6;
+
+/** Where the current session token is kept, so a token a killed companion held is logged out at the next start. */
+export interface SessionStore {
+  /** The token a previous run left, if any. */
+  load(): string | null;
+  /** Records the current token (null: none held). */
+  save(token: string | null): void;
+}
 
 export interface FrontClientOptions {
   /** Plugin origin, e.g. http://127.0.0.1:9042 (settings ensure it is on loopback). */
@@ -40,8 +65,10 @@ export interface FrontClientOptions {
   clock: Clock;
   logger: Logger;
   timeoutMs?: number;
-  /** Injected for tests; a private keep-alive pool by default. */
-  dispatcher?: Dispatcher;
+  /** Largest answer read whole (get, page); beyond it the call fails with too_large. */
+  maxAnswerBytes?: number;
+  /** Keeps the session token across runs; none by default (tests). */
+  sessionStore?: SessionStore;
 }
 
 export interface FrontClient {
@@ -64,10 +91,18 @@ export interface FrontClient {
 export function createFrontClient(opts: FrontClientOptions): FrontClient {
   const origin = new URL(opts.baseUrl).origin;
   const timeoutMs = opts.timeoutMs ?? FRONT_TIMEOUT_MS;
-  const ownDispatcher = opts.dispatcher ? null : new Agent({ connections: FRONT_MAX_CONNECTIONS, keepAliveTimeout: 4_000, connect: { timeout: timeoutMs } });
-  const dispatcher = opts.dispatcher ?? ownDispatcher!;
+  const maxAnswerBytes = opts.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+  const control = new Agent({ connections: CONTROL_CONNECTIONS, keepAliveTimeout: 4_000, connect: { timeout: timeoutMs } });
+  const tunnel = new Agent({ connections: FRONT_MAX_CONNECTIONS, keepAliveTimeout: 4_000, connect: { timeout: timeoutMs } });
   const log = opts.logger.child({ part: 'front' });
   const { clock } = opts;
+  const store = opts.sessionStore;
+  /** A token a previous run left behind: logged out before the first login of this one. */
+  let stale = store?.load() ?? null;
+  /** The token the store holds now, so a logout clears it only if no newer one was saved since. */
+  let stored = stale;
+  const remember = (t: string) => { stored = t; store?.save(t); };
+  const forget = (t: string) => { if (stored === t) { stored = null; store?.save(null); } };
 
   let token: string | null = null;
   let loginInFlight: Promise<string> | null = null;
@@ -76,44 +111,65 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   let lastLoginError: FrontError | null = null;
   let seenVersion: string | undefined;
   let stopping = false; // no new logins: close() is logging the session out
+  const loginStop = new AbortController(); // close() gives up on a login that does not land soon
   let closed = false;    // no requests at all
 
-  async function request(path: string, init: { method?: string; headers?: Record<string, string>; body?: AsyncIterable<Uint8Array> | null; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Response> {
+  /** One HTTP exchange within `d`, on the control pool unless told otherwise. */
+  async function request(path: string, d: Deadline, init: { method?: string; headers?: Record<string, string>; body?: AsyncIterable<Uint8Array> | null; pool?: Agent } = {}): Promise<Response> {
     if (closed) throw new FrontError('unreachable', 'client closed');
-    const timeout = AbortSignal.timeout(init.timeoutMs ?? timeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     try {
       const res = await fetch(origin + path, {
         method: init.method ?? 'GET',
         headers: init.headers,
         body: init.body ?? undefined,
         duplex: init.body ? 'half' : undefined,
-        signal,
+        signal: d.signal,
         redirect: 'manual',
-        dispatcher,
+        dispatcher: init.pool ?? control,
       } as Parameters<typeof fetch>[1]);
       const v = res.headers.get(VERSION_HEADER);
       if (v) seenVersion = v.slice(0, 64);
       return res;
     } catch (e) {
-      throw toFrontError(e, timeout.aborted && !init.signal?.aborted);
+      throw toFrontError(e, d.timedOut());
     }
   }
 
-  async function readText(res: Response, signal?: AbortSignal): Promise<string> {
-    try {
-      return await res.text();
-    } catch (e) {
-      throw toFrontError(e, signal?.aborted ?? false);
+  /** Reads a whole answer, refusing (and dropping the connection) past `maxAnswerBytes`. */
+  async function readText(res: Response, d: Deadline): Promise<string> {
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > maxAnswerBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new FrontError('too_large', `${declared} bytes declared, limit ${maxAnswerBytes}`);
     }
+    const parts: Buffer[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+        total += chunk.byteLength;
+        if (total > maxAnswerBytes) throw new FrontError('too_large', `over ${maxAnswerBytes} bytes`);
+        parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      }
+    } catch (e) {
+      throw toFrontError(e, d.timedOut());
+    }
+    return Buffer.concat(parts, total).toString('utf8');
   }
 
   async function login(): Promise<string> {
     const wait = retryAt - clock.mono();
     if (wait > 0 && lastLoginError) throw lastLoginError;
+    if (stale) {
+      // Frees the slot a killed run of ours still holds, before taking another.
+      const old = stale;
+      stale = null;
+      await logout(old);
+      log.info('left-over plugin session logged out');
+    }
+    const d = deadline(clock, LOGIN_WAIT_MS, loginStop.signal);
     try {
-      const res = await request(`/api/login/${encodeURIComponent(opts.moduleId)}`);
-      const text = await readText(res);
+      const res = await request(`/api/login/${encodeURIComponent(opts.moduleId)}`, d);
+      const text = await readText(res, d);
       if (res.status === 403 || (res.status !== 200 && LICENCE_REFUSAL.test(text))) {
         throw new FrontError('unlicensed', clip(text), { status: res.status });
       }
@@ -122,6 +178,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       if (!parsed.success) throw new FrontError('bad_response', 'ответ на вход не содержит ключа');
       failures = 0;
       lastLoginError = null;
+      remember(parsed.data);
       log.info('plugin session opened');
       return parsed.data;
     } catch (e) {
@@ -132,6 +189,8 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       lastLoginError = err;
       log.warn('plugin login failed', { code: err.code, detail: err.detail, retryInMs: backoff });
       throw err;
+    } finally {
+      d.clear();
     }
   }
 
@@ -162,12 +221,16 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   }
 
   async function logout(t: string): Promise<void> {
+    const d = deadline(clock, LOGOUT_TIMEOUT_MS);
     try {
-      const res = await request(`/api/logout/${encodeURIComponent(t)}`, { timeoutMs: LOGOUT_TIMEOUT_MS });
+      const res = await request(`/api/logout/${encodeURIComponent(t)}`, d);
       await res.body?.cancel();
     } catch {
       // Best effort: an unreachable plugin has no slot to free.
+    } finally {
+      d.clear();
     }
+    forget(t);
   }
 
   /** The session, or a timeout when the caller's deadline passes first (the shared login goes on). */
@@ -203,10 +266,15 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
 
     async get(path, schema, o = {}) {
       const sep = path.includes('?') ? '&' : '?';
-      const limit = AbortSignal.timeout(o.timeoutMs ?? timeoutMs);
-      const deadline = o.signal ? AbortSignal.any([o.signal, limit]) : limit;
-      const res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, { signal: deadline }), true, deadline);
-      const text = await readText(res, o.signal);
+      const d = deadline(clock, o.timeoutMs ?? timeoutMs, o.signal);
+      let res: Response;
+      let text: string;
+      try {
+        res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, d), true, d.signal);
+        text = await readText(res, d);
+      } finally {
+        d.clear();
+      }
       if (res.status !== 200) throw new FrontError('http', `${path} answered ${res.status}`, { status: res.status });
       const body = parseJson(text, res);
       const parsed = schema.safeParse(body);
@@ -218,9 +286,14 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     },
 
     async page(o = {}) {
-      const res = await request('/', { timeoutMs: o.timeoutMs, headers: { accept: 'text/html' } });
-      const html = clip(await readText(res), 64_000);
-      return { status: res.status, html, version: seenVersion ?? versionFromPage(html) };
+      const d = deadline(clock, o.timeoutMs ?? timeoutMs);
+      try {
+        const res = await request('/', d, { headers: { accept: 'text/html' } });
+        const html = clip(await readText(res, d), 64_000);
+        return { status: res.status, html, version: seenVersion ?? versionFromPage(html) };
+      } finally {
+        d.clear();
+      }
     },
 
     async forward(req: UpstreamRequest): Promise<UpstreamResponse> {
@@ -229,16 +302,25 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       if (!req.path.startsWith('/')) throw new FrontError('bad_response', 'target is not a path');
       const cut = req.path.indexOf('?');
       const pathname = cut < 0 ? req.path : req.path.slice(0, cut);
-      const query = (cut < 0 ? '' : req.path.slice(cut + 1)).split('&').filter((p) => p && !/^key(=|$)/i.test(safeDecode(p)));
+      const query = withoutKeys(cut < 0 ? '' : req.path.slice(cut + 1));
       const headers = withoutCallerKey(req.headers);
       const canRetry = req.body === null;
-      const res = await withSession((t) => {
-        const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
-        return request(`${pathname}?${q}`, { method: req.method, headers, body: req.body, signal: req.signal, timeoutMs: FORWARD_BACKSTOP_MS });
-      }, canRetry, req.signal);
+      // The relay's deadline ends the call through req.signal; the backstop covers a signal that never fires.
+      const d = deadline(clock, FORWARD_BACKSTOP_MS, req.signal);
+      let res: Response;
+      try {
+        res = await withSession((t) => {
+          const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
+          return request(`${pathname}?${q}`, d, { method: req.method, headers, body: req.body, pool: tunnel });
+        }, canRetry, d.signal);
+      } catch (e) {
+        d.clear();
+        throw e;
+      }
       const out: Record<string, string> = {};
       res.headers.forEach((value, name) => { out[name] = value; });
-      return { status: res.status, headers: out, body: res.body ? streamOf(res, req.signal) : null };
+      if (!res.body) d.clear();
+      return { status: res.status, headers: out, body: res.body ? streamOf(res, d) : null };
     },
 
     version: () => seenVersion,
@@ -254,9 +336,15 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
         await logout(t);
         log.info('plugin session closed');
       }
-      await loginInFlight?.catch(() => undefined);
+      if (loginInFlight) {
+        // Give a late login the time a logout gets to land (it then logs itself out), then stop waiting.
+        const landed = loginInFlight.catch(() => undefined);
+        await Promise.race([landed, new Promise<void>((r) => { clock.setTimeout(r, LOGOUT_TIMEOUT_MS).unref?.(); })]);
+        loginStop.abort(new FrontError('unreachable', 'client closed'));
+        await landed;
+      }
       closed = true;
-      await ownDispatcher?.close().catch(() => undefined);
+      await Promise.all([control.close(), tunnel.close()]).catch(() => undefined);
     },
   };
 }
@@ -267,7 +355,7 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (lower === 'cookie') {
-      const kept = value.split(';').map((c) => c.trim()).filter((c) => c && !/^key=/i.test(c));
+      const kept = value.split(';').map((c) => c.trim()).filter((c) => c && !keyLikeCookie(c));
       if (kept.length) out.cookie = kept.join('; ');
       continue;
     }
@@ -277,11 +365,13 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
   return out;
 }
 
-async function* streamOf(res: Response, signal: AbortSignal): AsyncIterable<Uint8Array> {
+async function* streamOf(res: Response, d: Deadline): AsyncIterable<Uint8Array> {
   try {
     for await (const chunk of res.body as AsyncIterable<Uint8Array>) yield chunk;
   } catch (e) {
-    throw toFrontError(e, signal.aborted);
+    throw toFrontError(e, d.timedOut());
+  } finally {
+    d.clear();
   }
 }
 
@@ -316,12 +406,8 @@ export function versionFromPage(html: string): string | undefined {
   return text?.[1];
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+function keyLikeCookie(c: string): boolean {
+  return keyLike(c.split('=')[0] ?? '');
 }
 
 function clip(s: string, n = 300): string {

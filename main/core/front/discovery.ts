@@ -3,7 +3,7 @@
  * short list of likely ports on 127.0.0.1. A port counts only if it answers
  * like the plugin, not merely if it is open.
  */
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, type Response } from 'undici';
 import { DEFAULT_FRONT_PORT, VERSION_HEADER } from '../../../protocol/front.ts';
 import { FrontError } from './errors.ts';
 import { toFrontError, versionFromPage } from './client.ts';
@@ -16,6 +16,9 @@ import { notPluginWhy } from '../messages.ts';
 export const CANDIDATE_PORTS = [DEFAULT_FRONT_PORT, 9043, 9044, 9045, 9050, 9051, 8042, 8090] as const;
 /** One identification request may take this long; loopback answers in milliseconds. */
 export const IDENTIFY_TIMEOUT_MS = 1_500;
+
+/** Only this much of a root page is read: enough to recognise the plugin, never a whole huge answer. */
+export const PAGE_READ_BYTES = 64_000;
 
 /** Words the plugin's root page is expected to contain [guess: the seed shows it only as a picture]. */
 const PLUGIN_PAGE = /iiko|front\s*web\s*api|webfront/i;
@@ -37,7 +40,7 @@ export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Pr
   const dispatcher = new Agent({ connections: 1, connect: { timeout: timeoutMs } });
   try {
     const root = await fetch(`${origin}/`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-    const html = (await root.text()).slice(0, 64_000);
+    const html = await readAtMost(root, PAGE_READ_BYTES);
     const pluginPage = root.headers.has(VERSION_HEADER) || PLUGIN_PAGE.test(html);
     if (root.status !== 200) return { kind: 'not_plugin', url: origin, why: notPluginWhy.rootStatus(root.status), pluginPage };
     const api = await fetch(`${origin}/api/orders`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
@@ -75,4 +78,20 @@ export async function discover(opts: { host?: string; ports?: readonly number[];
   const impostor = tried[0];
   if (impostor?.kind === 'not_plugin') return { found: null, tried, error: new FrontError('not_plugin', impostor.why), errorUrl: impostor.url };
   return { found: null, tried, error: new FrontError('not_found', `tried ports ${ports.join(', ')}`) };
+}
+
+/** The first `max` bytes of an answer as text; the rest is not read (the connection is dropped). */
+async function readAtMost(res: Response, max: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  while (total < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    total += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+  return Buffer.concat(parts).subarray(0, max).toString('utf8');
 }

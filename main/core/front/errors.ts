@@ -11,6 +11,7 @@ export type FrontErrorCode =
   | 'bad_response'   // it answered, but not like the plugin (HTML, broken JSON, wrong shape)
   | 'http'           // it answered with an unexpected HTTP status (500, 404 ...)
   | 'auth'           // still 401 right after a fresh login
+  | 'too_large'      // an answer read whole was over the cap (frontMaxAnswerBytes)
   | 'not_plugin'     // discovery: the port answers, but it is not the plugin
   | 'not_found';     // discovery: no port answered like the plugin
 
@@ -80,6 +81,13 @@ export function explain(err: unknown, url: string | null): Problem {
         message: 'Плагин Front Web API не принимает ключ сразу после входа.',
         hint: 'Перезапустите iikoFront. Если не поможет, обратитесь в поддержку EVVA.',
         messageEn: 'The plugin rejects the session key right after login.',
+      };
+    case 'too_large':
+      return {
+        code: e.code,
+        message: `Плагин Front Web API ${where} прислал слишком большой ответ; компаньон не стал читать его целиком.`,
+        hint: 'Обычно это сбой плагина: перезапустите iikoFront. Если такой размер ожидаем, увеличьте frontMaxAnswerBytes в settings.json.',
+        messageEn: `The Front Web API plugin sent an answer too large to read whole${e.detail ? ` (${e.detail})` : ''}.`,
       };
     case 'not_plugin':
       return {

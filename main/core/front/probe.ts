@@ -8,7 +8,7 @@ import { Section } from '../../../protocol/front.ts';
 import type { FrontStatus, Problem } from '../../../protocol/local.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
-import { createFrontClient, type FrontClient } from './client.ts';
+import { createFrontClient, type FrontClient, type SessionStore } from './client.ts';
 import { discover as realDiscover, identify as realIdentify, type DiscoveryResult, type Identity } from './discovery.ts';
 import { explain, FrontError, isFrontError } from './errors.ts';
 
@@ -29,6 +29,10 @@ export interface ProbeOptions {
   identify?: (url: string) => Promise<Identity>;
   makeClient?: (url: string) => FrontClient;
   onChange?: (status: FrontStatus) => void;
+  /** Where the client for `origin` keeps its session token across runs (none by default). */
+  sessionStore?: (origin: string) => SessionStore;
+  /** Cap on plugin answers read whole (see FrontClientOptions.maxAnswerBytes). */
+  maxAnswerBytes?: number;
   /** Where a configured frontUrl came from (default `settings`). */
   frontSource?: Exclude<FrontStatus['source'], 'discovery' | null>;
 }
@@ -52,7 +56,11 @@ export function createProbe(opts: ProbeOptions): Probe {
   const log = opts.logger.child({ part: 'probe' });
   const discover = opts.discover ?? (() => realDiscover());
   const identify = opts.identify ?? ((url: string) => realIdentify(url));
-  const makeClient = opts.makeClient ?? ((url: string) => createFrontClient({ baseUrl: url, moduleId: opts.moduleId, clock, logger: opts.logger }));
+  const makeClient = opts.makeClient ?? ((url: string) => createFrontClient({
+    baseUrl: url, moduleId: opts.moduleId, clock, logger: opts.logger,
+    ...(opts.sessionStore ? { sessionStore: opts.sessionStore(new URL(url).origin) } : {}),
+    ...(opts.maxAnswerBytes ? { maxAnswerBytes: opts.maxAnswerBytes } : {}),
+  }));
 
   let current: FrontClient | null = null;
   let source: FrontStatus['source'] = opts.frontUrl ? (opts.frontSource ?? 'settings') : null;

@@ -3,12 +3,19 @@
  * (the relay is not trusted to do it). A pure function, so every escape
  * attempt is a one-line unit test.
  *
- * Allowed: `/` and `/api/**`, GET and HEAD (more only if the policy says so),
- * never the plugin's login/logout (the companion owns the one session).
- * Refused: absolute-form and protocol-relative targets, `.`/`..` segments,
- * backslashes, encoded slashes/dots/backslashes/percent signs (so nothing can
- * be decoded twice), control characters, CONNECT/TRACE, upgrades, a Host
- * naming another host, bodies over the limit.
+ * An allowlist, not a denylist: only paths of the shapes the plugin serves
+ * pass, `/`, `/api`, `/api/<resource>` and `/api/<resource>/<key>`, where the
+ * resource is plain ASCII letters and digits, - or _ (never login/logout: the
+ * companion owns the one session) and the key is ASCII or percent-encoded
+ * (Russian names). GET and HEAD only, unless the policy says more.
+ * Refused besides: absolute-form and protocol-relative targets, `.`/`..`
+ * segments, backslashes, encoded slashes/dots/backslashes/percent signs (so
+ * nothing can be decoded twice), control characters, CONNECT/TRACE, upgrades,
+ * a Host naming another host, bodies over the limit.
+ *
+ * What passes is then narrowed by `admitted()`: only allowlisted request
+ * headers (no method-override or forwarding headers, no cookies), and no
+ * caller key in the query under any spelling.
  */
 
 export interface GatePolicy {
@@ -39,8 +46,21 @@ const METHOD_RE = /^[A-Z]{1,16}$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 /** Percent-escapes that could smuggle a separator or a second round of decoding: / . \ % and controls. */
 const DANGEROUS_ESCAPE_RE = /%(2f|2e|5c|25|0[0-9a-f]|1[0-9a-f]|7f)/i;
-/** Paths the tunnel never reaches even under /api: the session is the companion's. */
-const DENIED_PREFIXES = ['/api/login', '/api/logout'];
+/** Resources the tunnel never reaches: the session is the companion's. */
+const DENIED_RESOURCES = new Set(['login', 'logout']);
+/** A resource name: ASCII letters and digits (and inner - or _), nothing a server could trim or normalise away. */
+const RESOURCE_RE = /^[A-Za-z](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$/;
+/** A key: unreserved ASCII or percent-escapes (UTF-8 names), not starting or ending with a dot. */
+const KEY_RE = /^(?!\.)(?:[A-Za-z0-9_~.-]|%[0-9A-Fa-f]{2}){1,512}(?<!\.)$/;
+/**
+ * Request headers that reach the plugin; everything else is dropped, notably
+ * x-http-method-override, x-original-url, x-forwarded-*, forwarded, cookie,
+ * authorization and host.
+ */
+export const PASSED_HEADERS = new Set([
+  'accept', 'accept-language', 'accept-encoding', 'content-type', 'content-length',
+  'if-none-match', 'if-modified-since', 'prefer', 'odata-version', 'odata-maxversion',
+]);
 
 const refuse = (reason: string, code: 'forbidden' | 'too_large' = 'forbidden'): GateVerdict => ({ refuse: reason, code });
 
@@ -78,11 +98,8 @@ export function check(req: GateRequest, policy: GatePolicy = DEFAULT_GATE_POLICY
   const segments = decoded.split('/').slice(1);
   if (segments.some((s) => s === '.' || s === '..')) return refuse('dot segment in path');
   if (segments.slice(0, -1).some((s) => s === '')) return refuse('empty segment in path');
-  // The plugin (a .NET listener) matches paths case-insensitively, so the gate does too.
-  const lower = decoded.toLowerCase();
-  const allowed = lower === '/' || lower === '/api' || lower.startsWith('/api/');
-  if (!allowed) return refuse('path outside / and /api/');
-  if (DENIED_PREFIXES.some((p) => lower === p || lower.startsWith(`${p}/`))) return refuse('login/logout are the companion\'s own');
+  const shape = pathShape(path);
+  if (shape !== true) return refuse(shape);
 
   for (const [name, value] of Object.entries(req.headers)) {
     if (CONTROL_RE.test(value.replace(/\t/g, ''))) return refuse(`control character in header ${name}`);
@@ -101,6 +118,61 @@ export function check(req: GateRequest, policy: GatePolicy = DEFAULT_GATE_POLICY
     if (Number(declared) > policy.maxRequestBytes) return refuse(`body over ${policy.maxRequestBytes} bytes`, 'too_large');
   }
   return { ok: true };
+}
+
+/**
+ * Checks the raw (undecoded) path against the shapes the plugin serves; true
+ * or the reason. The plugin (a .NET listener) matches case-insensitively, so
+ * login is refused in any case.
+ */
+function pathShape(path: string): true | string {
+  if (path === '/') return true;
+  const parts = path.split('/').slice(1);
+  if (parts[0]?.toLowerCase() !== 'api') return 'path outside / and /api/';
+  const [, resource, key, ...rest] = parts;
+  if (resource === undefined || (resource === '' && key === undefined)) return true; // /api, /api/
+  if (!RESOURCE_RE.test(resource)) return 'resource name is not plain ASCII letters, digits, - or _';
+  if (DENIED_RESOURCES.has(resource.toLowerCase())) return 'login/logout are the companion\'s own';
+  if (key === undefined || (key === '' && rest.length === 0)) return true; // /api/orders, /api/orders/
+  if (rest.length > 0) return 'path deeper than /api/<resource>/<key>';
+  if (!KEY_RE.test(key)) return 'key is not ASCII or percent-encoded';
+  return true;
+}
+
+/** True for a query parameter name that means `key` to some server: any case, any escaping, padding, brackets, width. */
+export function keyLike(name: string): boolean {
+  let n = name;
+  for (let i = 0; i < 3; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(n.replace(/\+/g, ' '));
+    } catch {
+      break;
+    }
+    if (next === n) break;
+    n = next;
+  }
+  return n.normalize('NFKC').toLowerCase().replace(/[^a-z0-9]/g, '') === 'key';
+}
+
+/** The query without any caller key; other parameters byte for byte, in order. */
+export function withoutKeys(query: string): string[] {
+  return query.split('&').filter((p) => p && !keyLike(p.split('=')[0] ?? ''));
+}
+
+/**
+ * Narrows a request the gate allowed to what reaches the plugin: the target
+ * with every caller key removed, and the allowlisted headers only.
+ */
+export function admitted(path: string, headers: Record<string, string>): { path: string; headers: Record<string, string> } {
+  const q = path.indexOf('?');
+  const query = q < 0 ? [] : withoutKeys(path.slice(q + 1));
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (PASSED_HEADERS.has(lower)) out[lower] = value;
+  }
+  return { path: (q < 0 ? path : path.slice(0, q)) + (query.length ? `?${query.join('&')}` : ''), headers: out };
 }
 
 function lower_keys(h: Record<string, string>): Record<string, string> {

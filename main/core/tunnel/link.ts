@@ -15,7 +15,7 @@ import type { Clock } from '../clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../logger.ts';
-import { check, type GatePolicy } from './gate.ts';
+import { admitted, check, type GatePolicy } from './gate.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface TunnelLimits {
@@ -101,7 +101,7 @@ class ServedStream {
     this.wake?.();
   }
 
-  /** (Re)arms the stream's timer: the wait for the head, then each wait for the next upstream chunk. */
+  /** Arms the stream's one deadline: head, body and every wait for relay credit all fall under it. */
   arm(clock: Clock, ms: number, onFire: () => void): void {
     clock.clearTimeout(this.timer);
     this.timer = clock.setTimeout(onFire, ms);
@@ -380,11 +380,14 @@ export class CompanionLink {
   private async serve(s: ServedStream): Promise<void> {
     const { clock, upstream, limits, log } = this.o;
     const req = s.req;
-    s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the plugin did not answer within ${req.timeoutMs} ms`));
-    const headers = forwardableHeaders(req.headers);
+    // One deadline for the whole exchange, credit waits included: a caller that stops
+    // reading cannot hold a plugin connection past the time the relay gave the call.
+    s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the exchange did not finish within ${req.timeoutMs} ms`));
+    // Only allowlisted headers and no caller key reach the plugin (see gate.ts).
+    const target = admitted(req.path, forwardableHeaders(req.headers));
     let res;
     try {
-      res = await upstream.forward({ method: req.method, path: req.path, headers, body: req.body ? s.body() : null, signal: s.abort.signal });
+      res = await upstream.forward({ method: req.method, path: target.path, headers: target.headers, body: req.body ? s.body() : null, signal: s.abort.signal });
     } catch (e) {
       if (s.done) return;
       const [code, msg] = upstreamError(e);
@@ -396,7 +399,6 @@ export class CompanionLink {
       void drainAndDrop(res.body);
       return;
     }
-    s.disarm(clock);
     const declared = Number(res.headers['content-length'] ?? res.headers['Content-Length'] ?? NaN);
     if (declared > limits.maxResponseBytes) {
       void drainAndDrop(res.body);
@@ -414,9 +416,7 @@ export class CompanionLink {
     const it = res.body[Symbol.asyncIterator]();
     try {
       for (;;) {
-        s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the plugin stalled for ${req.timeoutMs} ms mid-answer`));
         const next = await it.next();
-        s.disarm(clock);
         if (s.done) break;
         if (next.done) {
           this.sendControl({ t: 'end', sid: s.sid });
@@ -433,7 +433,7 @@ export class CompanionLink {
         while (off < chunk.byteLength && !s.done) {
           // The upstream is not read again until the relay has room: this is what bounds memory.
           const n = await s.send.take(Math.min(MAX_CHUNK_BYTES, chunk.byteLength - off));
-          await this.socketRoom();
+          await this.socketRoom(s);
           if (s.done) break;
           this.sendData(s.sid, chunk.subarray(off, off + n));
           off += n;
@@ -457,8 +457,8 @@ export class CompanionLink {
     this.stats.maxSocketQueued = Math.max(this.stats.maxSocketQueued, this.o.ws.bufferedAmount);
   }
 
-  private async socketRoom(): Promise<void> {
-    while (!this.closed && this.o.ws.bufferedAmount > LINK_SEND_HIGH_WATER) {
+  private async socketRoom(s: ServedStream): Promise<void> {
+    while (!this.closed && !s.done && this.o.ws.bufferedAmount > LINK_SEND_HIGH_WATER) {
       await new Promise((r) => this.o.clock.setTimeout(() => r(undefined), HIGH_WATER_POLL_MS));
     }
   }
