@@ -262,7 +262,7 @@ async function main(): Promise<number> {
     if (a.json) writeFileSync(a.json, json);
     console.log(`\n${summary(report)}\n`);
     console.log(`report: ${a.json ?? path.join(dir, 'report.json')}`);
-    if (!report.ok) console.log(`FAILED: replay with  npm run chaos -- --minutes ${a.minutes} --seed ${a.seed}${a.faults.length < FAULT_KINDS.length ? ` --faults ${a.faults.join(',')}` : ''}`);
+    if (!report.ok) console.log(`FAILED: replay with  npm run chaos -- --minutes ${a.minutes} --seed ${a.seed}${a.faults.length < FAULT_KINDS.length ? ` --faults ${a.faults.join(',')}` : ''}${a.broken ? ` --broken-outbox ${a.broken}` : ''}`);
     return report.ok ? 0 : 1;
   } catch (e) {
     console.error(`chaos: the run broke off: ${(e as Error).stack ?? String(e)}\nseed ${a.seed}; logs: ${dir}/logs`);
