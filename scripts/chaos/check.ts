@@ -178,7 +178,7 @@ export function check(rec: ChaosRecord): ChaosReport {
       statesSeen++;
       const ms = e.at - h.at;
       delays.push(ms);
-      if (!worst || ms > worst.ms) worst = { ms, what: `order ${key} rev ${rev} (${h.status}) seq ${e.seq}: ${ms} ms` };
+      if (!worst || ms > worst.ms) worst = { ms, what: `order ${key} rev ${rev} (${h.status}) changed ${iso(h.at)}, seq ${e.seq} arrived ${iso(e.at)}: ${ms} ms` };
     }
     if (!prev || rev >= prev.revision) last.set(key, { revision: rev, json });
   }
@@ -287,7 +287,9 @@ export function summary(r: ChaosReport): string {
   lines.push(`| by type | ${Object.entries(c.byType).map(([k, n]) => `${k} ${n}`).join(', ')} |`);
   lines.push(`| orders / changes in the sim | ${c.orders} / ${c.historyChanges} |`);
   lines.push(`| order states seen / skipped between polls / restated | ${c.statesSeen} / ${c.statesSkipped} / ${c.restated} |`);
-  lines.push(`| payments | ${c.payments}: ${r.payments.map((p) => `${p.expected ?? '?'}`).sort().join(', ')} |`);
+  const outcomes = new Map<string, number>();
+  for (const p of r.payments) outcomes.set(p.expected ?? 'unknown', (outcomes.get(p.expected ?? 'unknown') ?? 0) + 1);
+  lines.push(`| payments (by the state their order calls for) | ${c.payments}: ${[...outcomes].sort().map(([k, n]) => `${k} ${n}`).join(', ')} |`);
   lines.push(`| delivery delay p50 / p99 / max | ${fmt(r.delay.p50)} / ${fmt(r.delay.p99)} / ${fmt(r.delay.max)} |`);
   lines.push(`| worst | ${r.delay.worst ?? '—'} |`);
   lines.push('');
