@@ -55,7 +55,10 @@ export const VenueView = z.object({
 });
 export type VenueView = z.infer<typeof VenueView>;
 
-export const VenueList = z.object({ venues: z.array(VenueView) });
+/** Most venues one page of `GET /v1/venues` holds (also the default page size). */
+export const VENUE_PAGE_MAX = 1_000;
+/** A page of `GET /v1/venues?limit=N&after=CURSOR`: `next` is the cursor of the following page, null on the last. */
+export const VenueList = z.object({ venues: z.array(VenueView), next: z.string().nullable().optional() });
 export type VenueList = z.infer<typeof VenueList>;
 
 /** Every error the relay answers with. `error` is a stable code, `message` is for people. */

@@ -12,6 +12,17 @@ import { FrontStatus } from './local.ts';
 
 /** The protocol version, offered as the WebSocket subprotocol and repeated in hello/welcome. */
 export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
+/**
+ * Revisions of `evva-tunnel.1`, each a superset of the one before. A peer
+ * offers the highest it speaks in hello (`rev`; absent = 1), the relay answers
+ * in welcome with the one the link uses (the lower of both; absent = 1), so a
+ * companion and a relay of different ages always agree.
+ *  - 1: the original frames.
+ *  - 2: the companion may answer with one binary `head` frame (res head and
+ *       the first body bytes, and `end` when that is all), instead of res,
+ *       data, end; the relay sends no window for a stream that has ended.
+ */
+export const TUNNEL_REVISION = 2;
 /** The relay path of the WebSocket upgrade. */
 export const TUNNEL_PATH = '/v1/tunnel';
 
@@ -44,8 +55,14 @@ export const MAX_HEADERS = 100;
 
 // ---- timings ----------------------------------------------------------------
 
-/** How often each side sends a ping; any frame received counts as life. */
+/** How often the companion sends a ping; any frame received counts as life (the relay answers with pong). */
 export const PING_INTERVAL_MS = 3_000;
+/**
+ * How often the relay pings, for its RTT figure only: heartbeats are one-way
+ * (the companion's pings keep both sides alive), so 10 000 idle links cost the
+ * relay one pong per link per 3 s and no timer of their own.
+ */
+export const RELAY_PING_INTERVAL_MS = 30_000;
 /** Silence after which a side declares the link dead and terminates it (a link dies within DEAD_AFTER_MS + HEARTBEAT_CHECK_MS < 10 s). */
 export const DEAD_AFTER_MS = 8_000;
 /** How often each side checks for silence. */
@@ -113,9 +130,13 @@ export const StreamErrorCode = z.enum([
 ]);
 export type StreamErrorCode = z.infer<typeof StreamErrorCode>;
 
+const rev = z.number().int().min(1).max(1_000);
+
 export const HelloFrame = z.object({
   t: z.literal('hello'),
   v: z.string().max(32),
+  /** The highest revision the companion speaks (absent: 1). */
+  rev: rev.optional(),
   companion,
   /** The plugin origin the companion's upstream calls; the relay rewrites links that start with it. */
   frontOrigin: origin.nullable(),
@@ -125,6 +146,8 @@ export const WelcomeFrame = z.object({
   t: z.literal('welcome'),
   v: z.string().max(32),
   venueId: z.string().max(64),
+  /** The revision this link uses (absent: 1). */
+  rev: rev.optional(),
   /** Opaque id of this link, for logs on both sides. */
   linkId: z.string().max(64),
 });
@@ -205,6 +228,13 @@ export type StatusFrame = z.infer<typeof StatusFrame>;
 export const BinaryType = {
   /** A body chunk of stream `sid`, in the sender's direction. */
   data: 0x01,
+  /**
+   * Revision 2, companion → relay: the response head of `sid` with the first
+   * body bytes (maybe none): type, sid, u32 length of the JSON head
+   * `{status, headers, end}`, the JSON, then the payload. With `end` the
+   * response is complete; otherwise data frames and an end frame follow.
+   */
+  head: 0x02,
 } as const;
 
 export interface DataFrame {
@@ -213,8 +243,19 @@ export interface DataFrame {
   payload: Buffer;
 }
 
+/** A res head and the first body bytes in one frame (revision 2). */
+export interface HeadFrame {
+  t: 'head';
+  sid: number;
+  status: number;
+  headers: Record<string, string>;
+  /** Nothing follows on this stream. */
+  end: boolean;
+  payload: Buffer;
+}
+
 /** Every frame either side can receive. */
-export type Frame = ControlFrame | DataFrame;
+export type Frame = ControlFrame | DataFrame | HeadFrame;
 
 /** Why a frame was refused: the close code and a reason that fits a close frame (≤ 123 bytes). */
 export class FrameError extends Error {
@@ -245,6 +286,50 @@ export function encodeData(streamId: number, payload: Uint8Array): Buffer {
   return out;
 }
 
+/** Bytes of a head frame before its JSON: type (1) + stream id (4) + JSON length (4). */
+const HEAD_HEADER_BYTES = 9;
+
+/** Builds one head frame (revision 2); the payload counts against the stream's credit like a data chunk. */
+export function encodeHead(streamId: number, head: { status: number; headers: Record<string, string>; end: boolean }, payload: Uint8Array): Buffer {
+  if (payload.byteLength > MAX_CHUNK_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'chunk too large');
+  const json = Buffer.from(JSON.stringify({ status: head.status, headers: head.headers, end: head.end }));
+  if (json.length > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, "control frame 'head' too large");
+  const out = Buffer.allocUnsafe(HEAD_HEADER_BYTES + json.length + payload.byteLength);
+  out[0] = BinaryType.head;
+  out.writeUInt32BE(streamId, 1);
+  out.writeUInt32BE(json.length, 5);
+  json.copy(out, HEAD_HEADER_BYTES);
+  out.set(payload, HEAD_HEADER_BYTES + json.length);
+  return out;
+}
+
+const HeadJson = z.object({ status: ResFrame.shape.status, headers: ResFrame.shape.headers, end: z.boolean() });
+
+function decodeHead(buf: Buffer): HeadFrame {
+  if (buf.length < HEAD_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'head frame shorter than its header');
+  const sid = buf.readUInt32BE(1);
+  if (sid === 0) throw new FrameError(CloseCode.protocolError, 'stream id 0');
+  const jsonLen = buf.readUInt32BE(5);
+  if (jsonLen > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `head of ${jsonLen} bytes over ${MAX_CONTROL_FRAME_BYTES}`);
+  if (HEAD_HEADER_BYTES + jsonLen > buf.length) throw new FrameError(CloseCode.protocolError, 'head frame shorter than its JSON length');
+  const payload = buf.subarray(HEAD_HEADER_BYTES + jsonLen);
+  if (payload.length > MAX_CHUNK_BYTES) throw new FrameError(CloseCode.frameTooLarge, 'chunk larger than MAX_CHUNK_BYTES');
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString('utf8', HEAD_HEADER_BYTES, HEAD_HEADER_BYTES + jsonLen));
+  } catch {
+    throw new FrameError(CloseCode.protocolError, 'head frame JSON is not JSON');
+  }
+  const quick = fastHead(json);
+  if (quick) return { t: 'head', sid, ...quick, payload };
+  const parsed = HeadJson.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FrameError(CloseCode.protocolError, `bad 'head' frame: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`);
+  }
+  return { t: 'head', sid, ...parsed.data, payload };
+}
+
 /**
  * Parses and validates one WebSocket message. Never returns an unvalidated
  * frame: anything malformed, oversized or unknown throws a FrameError that
@@ -253,6 +338,8 @@ export function encodeData(streamId: number, payload: Uint8Array): Buffer {
 export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Frame {
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   if (isBinary) {
+    // A head frame's JSON and payload are each bounded (MAX_CONTROL_FRAME_BYTES, MAX_CHUNK_BYTES); both fit in WS_MAX_PAYLOAD_BYTES.
+    if (buf[0] === BinaryType.head) return decodeHead(buf);
     if (buf.length > MAX_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `binary frame of ${buf.length} bytes over ${MAX_FRAME_BYTES}`);
     if (buf.length < DATA_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'binary frame shorter than its header');
     if (buf[0] !== BinaryType.data) throw new FrameError(CloseCode.protocolError, `unknown binary frame type ${buf[0]}`);
@@ -270,6 +357,8 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
   } catch {
     throw new FrameError(CloseCode.protocolError, 'control frame is not JSON');
   }
+  const quick = fastControl(json);
+  if (quick) return quick;
   const parsed = ControlFrame.safeParse(json);
   if (!parsed.success) {
     const t = typeof json === 'object' && json !== null && 't' in json ? String((json as { t: unknown }).t).slice(0, 20) : '?';
@@ -278,6 +367,70 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
     throw new FrameError(CloseCode.protocolError, `bad '${t}' frame: ${where}`);
   }
   return parsed.data;
+}
+
+// ---- hot-path validation ----------------------------------------------------
+// The frames of every exchange (req, res, end, window, ping, pong, and the
+// head frame's JSON) are checked by hand first, field by field against the
+// same bounds as their zod schemas. These checks only ever *accept*: anything
+// they are not sure of (including every invalid frame) goes to the zod schema,
+// which decides and words the refusal. So exactly the same frames are refused,
+// and the output has exactly the schema's fields (unknown ones are dropped, as
+// zod drops them).
+
+const HEADER_NAME_OK = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const isSid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_STREAM_ID;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The headers if they pass the `headers` schema for certain, else null. */
+function fastHeaders(h: unknown): Record<string, string> | null {
+  if (!isObj(h) || Object.getPrototypeOf(h) !== Object.prototype) return null;
+  let n = 0;
+  for (const k in h) {
+    if (!Object.hasOwn(h, k)) return null;
+    const v = h[k];
+    if (++n > MAX_HEADERS || k === '__proto__' || k.length > 256 || !HEADER_NAME_OK.test(k) || typeof v !== 'string' || v.length > 16 * 1024) return null;
+  }
+  return h as Record<string, string>;
+}
+
+function fastHead(j: unknown): { status: number; headers: Record<string, string>; end: boolean } | null {
+  if (!isObj(j)) return null;
+  const { status, end } = j;
+  const headers = fastHeaders(j.headers);
+  if (!headers || typeof end !== 'boolean' || !Number.isSafeInteger(status) || (status as number) < 100 || (status as number) > 599) return null;
+  return { status: status as number, headers, end };
+}
+
+function fastControl(j: unknown): ControlFrame | null {
+  if (!isObj(j)) return null;
+  switch (j.t) {
+    case 'ping':
+    case 'pong':
+      return Number.isSafeInteger(j.id) && (j.id as number) >= 0 ? { t: j.t, id: j.id as number } : null;
+    case 'end':
+      return isSid(j.sid) ? { t: 'end', sid: j.sid } : null;
+    case 'window':
+      return isSid(j.sid) && Number.isSafeInteger(j.bytes) && (j.bytes as number) >= 1 && (j.bytes as number) <= STREAM_WINDOW_BYTES
+        ? { t: 'window', sid: j.sid, bytes: j.bytes as number } : null;
+    case 'res': {
+      const headers = fastHeaders(j.headers);
+      const { sid, status, body } = j;
+      if (!headers || !isSid(sid) || typeof body !== 'boolean' || !Number.isSafeInteger(status) || (status as number) < 100 || (status as number) > 599) return null;
+      return { t: 'res', sid, status: status as number, headers, body };
+    }
+    case 'req': {
+      const headers = fastHeaders(j.headers);
+      const { sid, method, path, body, timeoutMs } = j;
+      if (!headers || !isSid(sid) || typeof body !== 'boolean') return null;
+      if (typeof method !== 'string' || method.length < 1 || method.length > 16) return null;
+      if (typeof path !== 'string' || path.length < 1 || path.length > MAX_PATH_CHARS) return null;
+      if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > MAX_REQUEST_TIMEOUT_MS) return null;
+      return { t: 'req', sid, method, path, headers, body, timeoutMs: timeoutMs as number };
+    }
+    default:
+      return null;
+  }
 }
 
 /** Headers that describe one hop, never forwarded through the tunnel in either direction (RFC 9110 §7.6.1), plus Host. */
@@ -351,10 +504,14 @@ export class Heartbeat {
     private readonly sendPing: (id: number) => void,
     private readonly onDead: (silentMs: number) => void,
     private readonly timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
+    /** True when the owner calls `tick()` from a timer shared by many links (the relay), instead of one timer each. */
+    shared = false,
   ) {
     this.lastRx = clock.mono();
-    this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
-    this.timer.unref?.();
+    if (!shared) {
+      this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
+      this.timer.unref?.();
+    }
   }
 
   /** Any frame from the peer proves the link alive. */
@@ -378,7 +535,8 @@ export class Heartbeat {
     this.timer = undefined;
   }
 
-  private tick(): void {
+  /** One check: declares the link dead after the silence bound, and pings when one is due. */
+  tick(): void {
     if (this.dead) return;
     const now = this.clock.mono();
     if (now - this.lastRx > this.timing.deadAfterMs) {

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RelayErrorCode } from '../protocol/relay.ts';
 
 /** Shortest API key the relay accepts: shorter ones are guessable. */
@@ -27,20 +28,36 @@ export function keyMatches(presented: string, keyDigests: Buffer[]): boolean {
   return ok;
 }
 
-/** Middleware: 401 without credentials, 403 with a wrong key. */
-export function requireApiKey(keys: string[]): RequestHandler {
+/**
+ * Checks the API key of a plain Node request; answers 401 (no credentials) or
+ * 403 (wrong key) itself and returns false, or returns true for a good key.
+ */
+export function apiKeyCheck(keys: string[]): (req: IncomingMessage, res: ServerResponse) => boolean {
   const digests = keys.map(digest);
-  return (req, res, next) => {
-    const presented = bearer(req.header('authorization'));
+  const answer = (res: ServerResponse, status: number, body: object) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  return (req, res) => {
+    const presented = bearer(req.headers.authorization);
     if (!presented) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="evva-relay"');
-      res.status(401).json({ error: RelayErrorCode.unauthorized, message: 'send Authorization: Bearer <api key>' });
-      return;
+      answer(res, 401, { error: RelayErrorCode.unauthorized, message: 'send Authorization: Bearer <api key>' });
+      return false;
     }
     if (!keyMatches(presented, digests)) {
-      res.status(403).json({ error: RelayErrorCode.forbidden, message: 'API key not accepted' });
-      return;
+      answer(res, 403, { error: RelayErrorCode.forbidden, message: 'API key not accepted' });
+      return false;
     }
-    next();
+    return true;
+  };
+}
+
+/** Middleware: 401 without credentials, 403 with a wrong key. */
+export function requireApiKey(keys: string[]): RequestHandler {
+  const check = apiKeyCheck(keys);
+  return (req, res, next) => {
+    if (check(req, res)) next();
   };
 }

@@ -10,11 +10,13 @@ import type { Logger } from '../main/core/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
-  MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL,
+  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   decodeFrame, encodeControl, encodeData,
   type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
 
+/** The reason of a stream that ended normally (one object: no stack trace per exchange). */
+const ENDED = new Error('ended');
 /** A companion reports the plugin state when it changes: more status frames than this per window is abuse, and closes the link. */
 export const STATUS_FLOOD = { max: 120, windowMs: 10_000 };
 
@@ -25,12 +27,16 @@ export interface LinkTiming {
   helloTimeoutMs: number;
 }
 export const DEFAULT_LINK_TIMING: LinkTiming = {
-  pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
+  pingIntervalMs: RELAY_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
 };
 
 /** What the proxy hears about one stream; exactly one of onEnd/onError ends it. */
 export interface StreamHandlers {
-  onHead(res: ResFrame): void;
+  /**
+   * The response head. `whole` is the complete body when the companion sent
+   * head, body and end in one frame (revision 2): then no onData/onEnd follow.
+   */
+  onHead(res: ResFrame, whole?: Buffer): void;
   /** A body chunk; the consumer calls `stream.consumed(n)` once its sink has taken it. */
   onData(chunk: Buffer): void;
   onEnd(): void;
@@ -98,6 +104,8 @@ export class RelayLink {
   readonly connectedAt: number;
   lastSeenAt: number;
   hello: HelloFrame | null = null;
+  /** The protocol revision this link uses (agreed in hello/welcome). */
+  rev = 1;
   frontOrigin: string | null = null;
   draining = false;
   closed = false;
@@ -128,7 +136,7 @@ export class RelayLink {
     this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
       this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
       this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
-    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs });
+    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
     this.helloTimer = clock.setTimeout(() => {
       if (!this.hello) this.close(CloseCode.helloTimeout, 'no hello');
     }, timing.helloTimeoutMs);
@@ -139,6 +147,11 @@ export class RelayLink {
 
   get rttMs(): number | null {
     return this.heartbeat.rttMs;
+  }
+
+  /** The heartbeat check, called by the registry's one shared timer for every link. */
+  tick(): void {
+    if (!this.closed) this.heartbeat.tick();
   }
   get openStreams(): number {
     return this.streams.size;
@@ -283,8 +296,9 @@ export class RelayLink {
         }
         this.hello = f;
         this.frontOrigin = f.frontOrigin;
+        this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
         this.clock.clearTimeout(this.helloTimer);
-        this.sendControl({ t: 'welcome', v: TUNNEL_PROTOCOL, venueId: this.venueId, linkId: this.id });
+        this.sendControl({ t: 'welcome', v: TUNNEL_PROTOCOL, rev: this.rev, venueId: this.venueId, linkId: this.id });
         this.events.onReady(this, f);
         return;
       }
@@ -317,16 +331,33 @@ export class RelayLink {
           s.handlers.onHead(f);
         } else {
           // A head without body completes the exchange; no end frame follows.
-          this.finish(s, new Error('ended'));
+          this.finish(s, ENDED);
           s.handlers.onHead(f);
           s.handlers.onEnd();
         }
         return;
       }
+      case 'head': {
+        if (this.rev < 2) throw new FrameError(CloseCode.protocolError, "'head' frame on a revision 1 link");
+        const s = this.stream(f.sid);
+        if (!s) return;
+        if (!s.recv.receive(f.payload.length)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} overran its credit`);
+        this.bytesIn += f.payload.length;
+        const res: ResFrame = { t: 'res', sid: f.sid, status: f.status, headers: f.headers, body: f.payload.length > 0 || !f.end };
+        if (f.end) {
+          // The whole exchange in one frame: nothing to grant back, nothing more to wait for.
+          this.finish(s, ENDED);
+          s.handlers.onHead(res, f.payload);
+          return;
+        }
+        s.handlers.onHead(res);
+        if (f.payload.length) s.handlers.onData(f.payload);
+        return;
+      }
       case 'end': {
         const s = this.stream(f.sid);
         if (!s) return;
-        this.finish(s, new Error('ended'));
+        this.finish(s, ENDED);
         s.handlers.onEnd();
         return;
       }

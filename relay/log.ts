@@ -8,7 +8,10 @@ import { limitRepeats, redact, redactText } from '../main/core/log.ts';
 import type { Logger } from '../main/core/logger.ts';
 
 function wrap(w: winston.Logger, base: Record<string, unknown>): Logger {
-  const emit = (level: string) => (message: string, meta?: Record<string, unknown>) => w.log(level, redactText(message), redact({ ...base, ...meta }) as Record<string, unknown>);
+  // winston runs formats before it filters by level: check first, so a filtered line costs nothing (no redaction, no copy).
+  const emit = (level: string) => (message: string, meta?: Record<string, unknown>) => {
+    if (w.isLevelEnabled(level)) w.log(level, redactText(message), redact({ ...base, ...meta }) as Record<string, unknown>);
+  };
   return {
     error: emit('error'), warn: emit('warn'), info: emit('info'), debug: emit('debug'),
     child: (meta) => wrap(w, { ...base, ...meta }),

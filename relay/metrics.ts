@@ -11,6 +11,7 @@ export type RequestOutcome =
 export interface RelayMetrics {
   registry: Registry;
   tunnelsOpened: Counter;
+  tunnelsRefused: Counter;
   requests: Counter<'outcome'>;
   bytes: Counter<'direction'>;
   latency: Histogram<'outcome'>;
@@ -27,6 +28,7 @@ export function createMetrics(tunnels: () => number): RelayMetrics {
   return {
     registry,
     tunnelsOpened: new Counter({ name: 'evva_relay_tunnels_opened_total', help: 'Tunnel links that completed hello.', registers: [registry] }),
+    tunnelsRefused: new Counter({ name: 'evva_relay_tunnels_refused_total', help: 'Tunnel upgrades refused because the relay was at its socket cap (fd limit minus headroom).', registers: [registry] }),
     requests: new Counter({ name: 'evva_relay_requests_total', help: 'Venue API requests relayed, by outcome.', labelNames: ['outcome'], registers: [registry] }),
     bytes: new Counter({
       name: 'evva_relay_body_bytes_total', help: 'Body bytes through tunnels: to_venue (request bodies) and from_venue (response bodies).',

@@ -4,7 +4,7 @@
  * companion's gate judges exactly what the caller sent). Bodies stream both
  * ways within credit; the response is written as fast as the caller reads it.
  */
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../protocol/relay.ts';
@@ -28,6 +28,9 @@ export const RESPONSE_WRITE_TIMEOUT_MS = 30_000;
 /** Request headers of the EVVA call that never reach the companion. */
 const CALLER_ONLY = new Set(['authorization', 'cookie', TIMEOUT_HEADER]);
 
+/** A venue API handler: true when it took the request (answered or answering), false when the URL is not its. */
+export type FrontHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 export interface ProxyDeps {
   store: RelayStore;
   tunnels: TunnelRegistry;
@@ -38,6 +41,12 @@ export interface ProxyDeps {
   publicUrl?: string;
   requestTimeoutMs?: number;
   maxRequestBytes?: number;
+  /** The API-key check (answers 401/403 itself). */
+  auth: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Express's compiled `trust proxy` check: X-Forwarded-Proto counts only from a trusted peer (as express's req.protocol). */
+  trustProxy?: (addr: string, hop: number) => boolean;
+  /** The scheme this server speaks, for rewritten links when no publicUrl is set. */
+  scheme: 'http' | 'https';
   /** See RESPONSE_WRITE_TIMEOUT_MS. */
   responseWriteTimeoutMs?: number;
 }
@@ -55,19 +64,25 @@ const errorStatus: Record<StreamErrorCode | 'link_lost', [number, string]> = {
   link_lost: [503, RelayErrorCode.venueOffline],
 };
 
-/** The express handler of the venue API; it answers every call exactly once (a JSON error, or the plugin's answer). */
-export function frontProxy(deps: ProxyDeps): RequestHandler {
+/**
+ * The venue API as a plain Node handler, ahead of express (routing and its
+ * request/response wrappers cost more than the rest of a small call). It
+ * answers every call it takes exactly once: a JSON error, or the plugin's answer.
+ */
+export function frontProxy(deps: ProxyDeps): FrontHandler {
   const defaultTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const maxBody = deps.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const writeTimeoutMs = deps.responseWriteTimeoutMs ?? RESPONSE_WRITE_TIMEOUT_MS;
 
-  return (req, res, next) => {
-    const m = FRONT_ROUTE.exec(req.originalUrl);
-    if (!m) return next();
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (!url.startsWith('/v1/venues/')) return false;
+    const m = FRONT_ROUTE.exec(url);
+    if (!m) return false;
+    if (!deps.auth(req, res)) return true;
     const venueId = m[1] as string;
     const path = (m[2] || '/') + (m[3] ?? '');
     const started = deps.clock.mono();
-    const log = deps.log.child({ venueId });
     let outcome: RequestOutcome | null = null;
     const done = (o: RequestOutcome, status: number) => {
       if (outcome) return;
@@ -75,28 +90,42 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
       const secs = (deps.clock.mono() - started) / 1000;
       deps.metrics.requests.inc({ outcome: o });
       deps.metrics.latency.observe({ outcome: o }, secs);
+      // Every call is counted in /metrics; a line per call only at debug, or when it went wrong.
       // The query may carry a caller's key: log the path only.
-      log.info('venue call', { method: req.method, path: m[2] || '/', status, outcome: o, ms: Math.round(secs * 1000) });
+      const meta = { venueId, method: req.method, path: m[2] || '/', status, outcome: o, ms: Math.round(secs * 1000) };
+      if (o === 'ok' || o === 'cancelled') deps.log.debug('venue call', meta);
+      else deps.log.info('venue call', meta);
     };
-    const fail = (o: RequestOutcome, status: number, error: string, message?: string) => {
+    const fail = (o: RequestOutcome, status: number, error: string, message?: string): true => {
       done(o, status);
-      if (!res.headersSent) res.status(status).json(message ? { error, message } : { error });
-      else res.destroy();
+      if (res.headersSent) {
+        res.destroy();
+        return true;
+      }
+      const text = JSON.stringify(message ? { error, message } : { error });
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return true;
     };
 
-    if (!deps.store.getVenue(venueId)) return fail('unknown_venue', 404, RelayErrorCode.unknownVenue, 'no such venue');
+    // The live link proves the venue exists (revocation and deletion close it), so
+    // the store is read only for calls to offline venues: none on the hot path.
     const link = deps.tunnels.get(venueId);
-    if (!link) return fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected');
+    if (!link) {
+      if (!deps.store.getVenue(venueId)) return fail('unknown_venue', 404, RelayErrorCode.unknownVenue, 'no such venue');
+      return fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected');
+    }
 
     if (path.length > MAX_PATH_CHARS) return fail('bad_request', 414, RelayErrorCode.badRequest, `target longer than ${MAX_PATH_CHARS} characters`);
-    const timeoutMs = clampTimeout(req.header(TIMEOUT_HEADER), defaultTimeout);
+    const header = req.headers[TIMEOUT_HEADER];
+    const timeoutMs = clampTimeout(Array.isArray(header) ? header[0] : header, defaultTimeout);
     const declared = Number(req.headers['content-length'] ?? 0);
     const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
     if (declared > maxBody) return fail('too_large', 413, RelayErrorCode.tooLarge, `request body over ${maxBody} bytes`);
 
     const headers = forwardableHeaders(req.headers);
     for (const h of CALLER_ONLY) delete headers[h];
-    const venueBase = `${(deps.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
+    const venueBase = `${(deps.publicUrl ?? `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
 
     let rewriter: LinkRewriter | null = null;
     let unacked = 0;
@@ -109,8 +138,8 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
       fail('timeout', 504, RelayErrorCode.timeout, `the plugin did not answer within ${timeoutMs} ms`);
     }, timeoutMs);
 
-    stream = link.open({ method: req.method, path, headers, body: hasBody, timeoutMs }, {
-      onHead(f: ResFrame) {
+    stream = link.open({ method: req.method ?? 'GET', path, headers, body: hasBody, timeoutMs }, {
+      onHead(f: ResFrame, whole?: Buffer) {
         deps.clock.clearTimeout(timer);
         if (outcome) return;
         if (f.status < 200) return fail('bad_gateway', 502, RelayErrorCode.badGateway, `plugin answered ${f.status}`);
@@ -120,7 +149,7 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
           rewriter = new LinkRewriter(linkReplacements(origin, venueBase));
           delete h['content-length'];
         }
-        res.status(f.status);
+        res.statusCode = f.status;
         for (const [k, v] of Object.entries(h)) {
           try {
             res.setHeader(k, v);
@@ -128,7 +157,17 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
             // A header Node refuses to send (odd characters from the plugin) is dropped, not fatal.
           }
         }
-        if (f.body) res.flushHeaders();
+        if (whole) {
+          // The whole answer is here: rewrite it, say its length, and send head and body in one write.
+          if (whole.length) deps.metrics.bytes.inc({ direction: 'from_venue' }, whole.length);
+          const body = rewriter ? Buffer.concat([rewriter.push(whole), rewriter.flush()]) : whole;
+          if (f.body && req.method !== 'HEAD') res.setHeader('content-length', body.length);
+          done('ok', res.statusCode);
+          res.end(f.body && req.method !== 'HEAD' ? body : undefined);
+          return;
+        }
+        // Headers go out with the first body chunk when it is already here (same tick); otherwise on their own now.
+        if (f.body) queueMicrotask(() => { if (!res.headersSent && !outcome) res.flushHeaders(); });
       },
       onData(chunk) {
         if (outcome) return;
@@ -144,7 +183,7 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
           drainWaiting = true;
           writeTimer = deps.clock.setTimeout(() => {
             if (outcome) return;
-            log.info('caller stopped reading; cutting the answer', { path: m[2] || '/', ms: writeTimeoutMs });
+            deps.log.info('caller stopped reading; cutting the answer', { venueId, path: m[2] || '/', ms: writeTimeoutMs });
             stream?.cancel('caller stopped reading');
             done('cancelled', 499);
             res.destroy();
@@ -171,7 +210,7 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
       onError(code, message) {
         deps.clock.clearTimeout(timer);
         const [status, error] = errorStatus[code];
-        if (code === 'forbidden') log.warn('companion refused the path', { method: req.method, path: m[2] || '/', reason: message });
+        if (code === 'forbidden') deps.log.warn('companion refused the path', { venueId, method: req.method, path: m[2] || '/', reason: message });
         fail(code === 'internal' ? 'internal' : code, status, error, message);
       },
     });
@@ -196,11 +235,22 @@ export function frontProxy(deps: ProxyDeps): RequestHandler {
         fail('too_large', 413, RelayErrorCode.tooLarge, `request body over ${maxBody} bytes`);
       }
     });
+    return true;
   };
 }
 
+/** The caller's scheme: X-Forwarded-Proto only when the operator said a trusted proxy sets it. */
+function schemeOf(req: IncomingMessage, deps: ProxyDeps): string {
+  if (deps.trustProxy?.(req.socket.remoteAddress ?? '', 0)) {
+    const h = req.headers['x-forwarded-proto'];
+    const first = String(Array.isArray(h) ? h[0] : h ?? '').split(',')[0]?.trim().toLowerCase();
+    if (first === 'http' || first === 'https') return first;
+  }
+  return deps.scheme;
+}
+
 /** Streams the caller's body into the tunnel, never reading faster than the companion grants credit. */
-async function pumpBody(req: Request, s: RelayStream, max: number, count: (n: number) => void): Promise<'ok' | 'too_large' | 'aborted'> {
+async function pumpBody(req: IncomingMessage, s: RelayStream, max: number, count: (n: number) => void): Promise<'ok' | 'too_large' | 'aborted'> {
   let total = 0;
   try {
     for await (const chunk of req as AsyncIterable<Buffer>) {

@@ -22,6 +22,14 @@ export function linkReplacements(frontOrigin: string, venueBase: string): Array<
   return pairs;
 }
 
+/** A fresh copy of bytes [a, b) of carry ++ c (small: at most the carry kept between chunks). */
+function copyRange(carry: Buffer, c: Buffer, a: number, b: number): Buffer {
+  const cl = carry.length;
+  if (b <= a) return Buffer.alloc(0);
+  if (a >= cl) return Buffer.from(c.subarray(a - cl, b - cl));
+  return Buffer.concat([carry.subarray(a, Math.min(b, cl)), c.subarray(Math.max(a, cl) - cl, b - cl)]);
+}
+
 export class LinkRewriter {
   private readonly needles: Array<{ from: Buffer; to: Buffer }>;
   private readonly keep: number;
@@ -34,31 +42,65 @@ export class LinkRewriter {
     this.keep = Math.max(0, ...this.needles.map((n) => n.from.length - 1));
   }
 
-  /** Rewrites what can be decided now; the returned bytes are final. */
+  /**
+   * Rewrites what can be decided now; the returned bytes are final. Linear in
+   * the chunk (each needle's next match is remembered, not searched again per
+   * match), and the chunk is copied at most once, into the answer: a chunk
+   * with nothing to replace comes back as a view of itself.
+   */
   push(chunk: Uint8Array): Buffer {
-    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const out: Buffer[] = [];
+    const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const carry = this.carry;
+    const cl = carry.length;
+    const total = cl + c.length;
+    // Positions are in the virtual buffer carry ++ c. A match that starts in the carry
+    // ends within `head` (needles are at most keep + 1 long), so only head is joined.
+    const head = cl ? Buffer.concat([carry, c.subarray(0, this.keep)]) : carry;
+    const find = (needle: Buffer, from: number): number => {
+      if (from < cl) {
+        const i = head.indexOf(needle, from);
+        if (i >= 0 && i < cl) return i;
+        from = cl;
+      }
+      const j = c.indexOf(needle, from - cl);
+      return j < 0 ? -1 : j + cl;
+    };
+    const next = this.needles.map((n) => find(n.from, 0));
+    const pieces: Array<[number, number] | Buffer> = [];
     let pos = 0;
     for (;;) {
-      let best = -1;
-      let hit: { from: Buffer; to: Buffer } | undefined;
-      for (const n of this.needles) {
-        const i = buf.indexOf(n.from, pos);
-        if (i >= 0 && (best < 0 || i < best || (i === best && hit && n.from.length > hit.from.length))) {
-          best = i;
-          hit = n;
-        }
+      let k = -1;
+      for (let i = 0; i < next.length; i++) {
+        let at = next[i] as number;
+        if (at >= 0 && at < pos) next[i] = at = find((this.needles[i] as { from: Buffer }).from, pos);
+        const best = k < 0 ? -1 : (next[k] as number);
+        if (at >= 0 && (best < 0 || at < best || (at === best && this.needles[i]!.from.length > this.needles[k]!.from.length))) k = i;
       }
-      if (best < 0 || !hit) break;
-      out.push(buf.subarray(pos, best), hit.to);
-      pos = best + hit.from.length;
+      if (k < 0) break;
+      const at = next[k] as number;
+      const n = this.needles[k]!;
+      if (at > pos) pieces.push([pos, at]);
+      pieces.push(n.to);
+      pos = at + n.from.length;
+      next[k] = find(n.from, pos);
       this.count++;
     }
     // Bytes that could still be the start of a needle wait for the next chunk.
-    const safeEnd = Math.max(pos, buf.length - this.keep);
-    out.push(buf.subarray(pos, safeEnd));
-    this.carry = Buffer.from(buf.subarray(safeEnd));
-    return Buffer.concat(out);
+    const safeEnd = Math.max(pos, total - this.keep);
+    if (safeEnd > pos) pieces.push([pos, safeEnd]);
+    this.carry = copyRange(carry, c, safeEnd, total);
+    if (pieces.length === 1 && Array.isArray(pieces[0]) && pieces[0][0] >= cl) return c.subarray(pieces[0][0] - cl, pieces[0][1] - cl);
+    let size = 0;
+    for (const p of pieces) size += Array.isArray(p) ? p[1] - p[0] : p.length;
+    const out = Buffer.allocUnsafe(size);
+    let o = 0;
+    for (const p of pieces) {
+      if (!Array.isArray(p)) { o += p.copy(out, o); continue; }
+      const [a, b] = p;
+      if (a < cl) o += carry.copy(out, o, a, Math.min(b, cl));
+      if (b > cl) o += c.copy(out, o, Math.max(a, cl) - cl, b - cl);
+    }
+    return out;
   }
 
   /** The held-back tail, at the end of the body. */

@@ -4,7 +4,7 @@
  * here is a module-level singleton, so a test can run several relays at once.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -14,10 +14,11 @@ import { silentLogger, type Logger } from '../main/core/logger.ts';
 import { isLoopbackHost } from '../main/core/loopback.ts';
 import { RelayErrorCode } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
-import { MIN_API_KEY_CHARS, bearer, requireApiKey } from './auth.ts';
+import { MIN_API_KEY_CHARS, apiKeyCheck, bearer, requireApiKey } from './auth.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
+import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './proxy.ts';
 import { RelayStore } from './store.ts';
 import { TunnelRegistry } from './tunnels.ts';
@@ -74,6 +75,13 @@ export interface RelayOptions {
   trustProxy?: number | string[];
   /** Connection deadlines and caps (tests shorten them). */
   serverLimits?: Partial<ServerLimits>;
+  /**
+   * Most tunnels held at once; default: the process's fd limit minus headroom
+   * (relay/limits.ts). Whatever this says, new tunnels are also refused while
+   * the open sockets of every kind reach that fd cap, so the venue API and
+   * health checks always get a socket.
+   */
+  maxTunnels?: number;
 }
 
 export interface Relay {
@@ -119,9 +127,6 @@ export function createRelay(opts: RelayOptions): Relay {
   app.use(pairRoute(deps));
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
-  app.use(frontProxy({ store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }),
-    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
-    responseWriteTimeoutMs: opts.responseWriteTimeoutMs }));
   app.use(venueRoutes(deps));
   app.use((_req, res) => void res.status(404).json({ error: RelayErrorCode.notFound }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -131,14 +136,24 @@ export function createRelay(opts: RelayOptions): Relay {
     res.status(status).json({ error: status === 413 ? RelayErrorCode.tooLarge : status < 500 ? RelayErrorCode.badRequest : 'internal' });
   });
 
+  // The venue API is served before express: it is the hot path, and it streams bodies (no body parser may touch them).
+  const venueApi = frontProxy({
+    store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }), auth: apiKeyCheck(keys),
+    publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
+    trustProxy: app.get('trust proxy fn') as (addr: string, hop: number) => boolean, scheme: opts.tls ? 'https' : 'http',
+    responseWriteTimeoutMs: opts.responseWriteTimeoutMs,
+  });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (!venueApi(req, res)) app(req, res);
+  };
   const lim: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...opts.serverLimits };
   const serverOptions = {
     headersTimeout: lim.headersTimeoutMs, requestTimeout: lim.requestTimeoutMs, keepAliveTimeout: lim.keepAliveTimeoutMs,
     connectionsCheckingInterval: lim.checkIntervalMs,
   };
   const server: Server = opts.tls
-    ? createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, app)
-    : createHttpServer(serverOptions, app);
+    ? createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, handle)
+    : createHttpServer(serverOptions, handle);
   server.maxConnections = lim.maxConnections;
   capPerSource(server, lim, opts.trustProxy !== undefined, log);
   const wss = new WebSocketServer({
@@ -148,9 +163,24 @@ export function createRelay(opts: RelayOptions): Relay {
     handleProtocols: (protocols) => (protocols.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false),
   });
 
+  // Every open socket counts against the fd limit; tunnels stop before it, the API does not.
+  let sockets = 0;
+  server.on('connection', (socket) => {
+    sockets++;
+    socket.once('close', () => { sockets--; });
+  });
+  const fdCap = tunnelCap(fdLimit());
+  const maxTunnels = opts.maxTunnels ?? fdCap;
+  log.info('tunnel cap', { maxTunnels, fdCap });
+
   // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    if ((maxTunnels !== null && registry.count() >= maxTunnels) || (fdCap !== null && sockets > fdCap)) {
+      // Cheap and early (no SQLite): the companion backs off and retries, maybe on another relay node.
+      metrics.tunnelsRefused.inc();
+      return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay at its tunnel capacity; retry later');
+    }
     const path = (req.url ?? '').split('?')[0];
     if (path !== TUNNEL_PATH) return refuseUpgrade(socket, 404, RelayErrorCode.notFound);
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
@@ -174,7 +204,7 @@ export function createRelay(opts: RelayOptions): Relay {
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           const addr = server.address();
           const p = typeof addr === 'object' && addr ? addr.port : port;
@@ -241,6 +271,7 @@ export function trustSetting(t: number | string[] | undefined): number | string[
 
 function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {
   const body = JSON.stringify(message ? { error, message } : { error });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required' }[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const retry = status === 503 ? 'Retry-After: 10\r\n' : '';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${retry}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

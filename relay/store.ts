@@ -1,7 +1,8 @@
 /**
  * The relay's persistent state: venues, their device-token hashes and pairing
  * codes, in one SQLite file (WAL) in the data dir. The CLI and the server may
- * open the same file at once; the server notices revocations by polling.
+ * open the same file at once: the store tells its own process's listeners of
+ * token changes, and another process's writes show in `dataVersion()`.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -76,12 +77,29 @@ export class RelayStore {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, STORE_FILE));
     this.db.pragma('journal_mode = WAL');
+    // Explicit, not left to the build's default (which made it FULL on a first run and NORMAL after a
+    // restart): in WAL mode NORMAL is durable across a crash of the process, and loses at most the last
+    // commits on a power cut, which for last-seen times and pairing (retried by the user) is acceptable.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('foreign_keys = ON');
     this.migrate();
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly tokenListeners = new Set<(venueId: string) => void>();
+
+  /** Calls `fn` after this store changed a venue's device token (paired anew, revoked). Returns the unsubscribe. */
+  onTokenChange(fn: (venueId: string) => void): () => void {
+    this.tokenListeners.add(fn);
+    return () => this.tokenListeners.delete(fn);
+  }
+
+  private tokenChanged(venueId: string): void {
+    for (const fn of this.tokenListeners) {
+      try { fn(venueId); } catch { /* a listener's failure is its own */ }
+    }
+  }
 
   /** A prepared statement, compiled once per store (every venue call reads the store). */
   private q(sql: string): Database.Statement {
@@ -122,6 +140,36 @@ export class RelayStore {
     return (this.q('SELECT * FROM venues ORDER BY created_at, id').all() as RawVenue[]).map(toVenue);
   }
 
+  /**
+   * One page of venues in a stable order (created_at, id), starting after the
+   * venue `after` (a cursor: the last id of the previous page), at most `limit`.
+   */
+  pageVenues(after: string | null, limit: number): VenueRow[] {
+    if (after === null) return (this.q('SELECT * FROM venues ORDER BY created_at, id LIMIT ?').all(limit) as RawVenue[]).map(toVenue);
+    return (this.q(`SELECT * FROM venues WHERE (created_at, id) > (SELECT created_at, id FROM venues WHERE id = ?)
+                    ORDER BY created_at, id LIMIT ?`).all(after, limit) as RawVenue[]).map(toVenue);
+  }
+
+  /** How many venues there are. */
+  countVenues(): number {
+    return (this.q('SELECT COUNT(*) AS n FROM venues').get() as { n: number }).n;
+  }
+
+  /**
+   * A number that changes whenever another connection (the CLI, another
+   * process) has committed to the file since the last call on this one: a
+   * near-free way to know whether anything needs re-reading.
+   */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** Every venue's accepted token hashes (current, then pending; none when revoked or unpaired), in one query. */
+  tokenHashes(): Map<string, string[]> {
+    const rows = this.q('SELECT id, token_hash, pending_token_hash FROM venues').all() as Array<{ id: string; token_hash: string | null; pending_token_hash: string | null }>;
+    return new Map(rows.map((r) => [r.id, [r.token_hash, r.pending_token_hash].filter((h): h is string => h !== null)]));
+  }
+
   /** Stores a new pairing code for the venue, replacing its unused ones. */
   addPairingCode(venueId: string, codeHash: string, now: number, expiresAt: number): void {
     this.db.transaction(() => {
@@ -139,6 +187,12 @@ export class RelayStore {
    * stranded. A venue without one (new, revoked) takes the new token at once.
    */
   claimPairingCode(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): ClaimResult {
+    const r = this.claimTx(codeHash, tokenHash, companion, now);
+    if (r.ok) this.tokenChanged(r.venueId);
+    return r;
+  }
+
+  private claimTx(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): ClaimResult {
     return this.db.transaction((): ClaimResult => {
       const code = this.q('SELECT venue_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?')
         .get(codeHash) as { venue_id: string; expires_at: number; used_at: number | null } | undefined;
@@ -174,17 +228,20 @@ export class RelayStore {
 
   /** The pending token has connected: it becomes the venue's token and the old one stops working. No-op for any other hash. */
   promoteToken(venueId: string, tokenHash: string): boolean {
+    // No token-change event: the registry promotes from a link's onReady and closes the retired links itself, with its own reason.
     return this.q('UPDATE venues SET token_hash = pending_token_hash, pending_token_hash = NULL WHERE id = ? AND pending_token_hash = ?')
       .run(venueId, tokenHash).changes > 0;
   }
 
   /** Forgets the venue's device token, so it is refused from now on. Returns false for an unknown venue. */
   revoke(venueId: string, now: number): boolean {
-    return this.db.transaction(() => {
+    const changed = this.db.transaction(() => {
       const r = this.q('UPDATE venues SET token_hash = NULL, pending_token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
       this.q('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
       return r.changes > 0;
     }).immediate();
+    if (changed) this.tokenChanged(venueId);
+    return changed;
   }
 
   /** Records a tunnel coming up. */
@@ -196,6 +253,15 @@ export class RelayStore {
 
   markSeen(venueId: string, now: number): void {
     this.q('UPDATE venues SET last_seen_at = ? WHERE id = ?').run(now, venueId);
+  }
+
+  /** Last-seen times of many venues in one transaction (one fsync, one lock), not one each. */
+  markSeenMany(seen: Array<[venueId: string, at: number]>): void {
+    if (seen.length === 0) return;
+    const st = this.q('UPDATE venues SET last_seen_at = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const [id, at] of seen) st.run(at, id);
+    }).immediate();
   }
 
   setFront(venueId: string, front: FrontStatus): void {

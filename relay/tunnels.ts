@@ -1,7 +1,8 @@
 /**
  * The live tunnel registry: at most one current link per venue. A newer link
- * makes the older one drain (go-away); a revoked token closes its links within
- * REVOCATION_POLL_MS even when another process (the CLI) revoked it.
+ * makes the older one drain (go-away); a revoked token closes its links at once
+ * when this relay revoked it, and within REVOCATION_POLL_MS when another
+ * process (the CLI) did.
  */
 import type { WebSocket } from 'ws';
 import type { Clock } from '../main/core/clock.ts';
@@ -12,7 +13,7 @@ import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
 
-/** How often the registry re-reads token hashes to notice a revocation made by another process. */
+/** How often the registry checks whether another process (the CLI) wrote to the store, to notice its revocations. */
 export const REVOCATION_POLL_MS = 1_000;
 /** How often lastSeenAt of online venues is written to the store (it is exact in memory). */
 export const LAST_SEEN_PERSIST_MS = 30_000;
@@ -25,6 +26,11 @@ export class TunnelRegistry {
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly persistTimer: NodeJS.Timeout;
+  /** One timer for the heartbeats of every link (not one per link). */
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  /** The store's data_version last checked for revocations by other processes. */
+  private seenVersion = -1;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: RelayStore,
@@ -36,8 +42,14 @@ export class TunnelRegistry {
   ) {
     this.pollTimer = clock.setInterval(() => this.checkRevocations(), REVOCATION_POLL_MS);
     this.persistTimer = clock.setInterval(() => this.persistSeen(), LAST_SEEN_PERSIST_MS);
+    // Pushed: a token changed by this process (re-pairing, revocation) closes the venue's old links at once.
+    this.unsubscribe = store.onTokenChange((venueId) => this.recheck(venueId));
+    this.heartbeatTimer = clock.setInterval(() => {
+      for (const l of this.all) l.tick();
+    }, timing.checkMs);
     this.pollTimer.unref?.();
     this.persistTimer.unref?.();
+    this.heartbeatTimer.unref?.();
   }
 
   /** Takes an authenticated, upgraded socket; it becomes the venue's current link once its hello is valid. */
@@ -139,6 +151,8 @@ export class TunnelRegistry {
   closeAll(): void {
     this.clock.clearInterval(this.pollTimer);
     this.clock.clearInterval(this.persistTimer);
+    this.clock.clearInterval(this.heartbeatTimer);
+    this.unsubscribe();
     for (const [venueId, w] of this.frontWrites) {
       this.clock.clearTimeout(w.timer);
       if (w.pending) {
@@ -149,16 +163,42 @@ export class TunnelRegistry {
     for (const l of [...this.all]) l.close(CloseCode.goingAway, 'relay shutting down');
   }
 
-  private checkRevocations(): void {
+  /** Closes the venue's links whose token is no longer the venue's. */
+  private recheck(venueId: string): void {
+    let hashes: string[];
+    try {
+      hashes = this.store.tokenHashesOf(venueId);
+    } catch (e) {
+      this.log.error('revocation check failed', { err: String(e) });
+      return;
+    }
     for (const l of [...this.all]) {
-      let hashes: string[];
-      try {
-        hashes = this.store.tokenHashesOf(l.venueId);
-      } catch (e) {
-        this.log.error('revocation check failed', { err: String(e) });
-        return;
+      if (l.venueId === venueId && !hashes.includes(l.tokenHash)) {
+        this.log.info('device token no longer valid, closing tunnel', { venueId, linkId: l.id });
+        l.close(CloseCode.revoked, 'device token revoked');
       }
-      if (!hashes.includes(l.tokenHash)) {
+    }
+  }
+
+  /**
+   * Revocations made in this process arrive through the store's token-change
+   * events at once. Those made by another process (the CLI) are noticed through
+   * SQLite's data_version: one pragma per second, and the token hashes are
+   * re-read (in one query) only after another process actually wrote something.
+   */
+  private checkRevocations(): void {
+    let hashes: Map<string, string[]>;
+    try {
+      const v = this.store.dataVersion();
+      if (v === this.seenVersion) return;
+      this.seenVersion = v;
+      hashes = this.store.tokenHashes();
+    } catch (e) {
+      this.log.error('revocation check failed', { err: String(e) });
+      return;
+    }
+    for (const l of [...this.all]) {
+      if (!(hashes.get(l.venueId) ?? []).includes(l.tokenHash)) {
         this.log.info('device token no longer valid, closing tunnel', { venueId: l.venueId, linkId: l.id });
         l.close(CloseCode.revoked, 'device token revoked');
       }
@@ -166,10 +206,12 @@ export class TunnelRegistry {
   }
 
   private persistSeen(): void {
-    for (const l of this.current.values()) {
-      try {
-        this.store.markSeen(l.venueId, l.lastSeenAt);
-      } catch { /* next round */ }
+    const seen: Array<[string, number]> = [];
+    for (const l of this.current.values()) seen.push([l.venueId, l.lastSeenAt]);
+    try {
+      this.store.markSeenMany(seen);
+    } catch (e) {
+      this.log.warn('could not record last-seen times; next round', { err: String(e) });
     }
   }
 }

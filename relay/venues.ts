@@ -6,7 +6,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Clock } from '../main/core/clock.ts';
 import type { Logger } from '../main/core/logger.ts';
-import { CreateVenueRequest, PairRequest, RelayErrorCode, type VenueView } from '../protocol/relay.ts';
+import { CreateVenueRequest, PairRequest, RelayErrorCode, VENUE_PAGE_MAX, type VenueView } from '../protocol/relay.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { Pairing, RateLimiter } from './pairing.ts';
 import type { RelayStore, VenueRow } from './store.ts';
@@ -58,8 +58,15 @@ export function venueRoutes(d: VenueRouteDeps): Router {
     res.status(201).json(created);
   });
 
-  r.get('/v1/venues', (_req, res) => {
-    res.json({ venues: d.store.listVenues().map((v) => venueView(v, d.tunnels)) });
+  // Paged (a cursor, not an offset: stable while venues are added): 20 000 venues in one answer were 9.8 MB and 0.4 s of the one thread.
+  r.get('/v1/venues', (req, res) => {
+    const limitRaw = req.query.limit === undefined ? VENUE_PAGE_MAX : Number(req.query.limit);
+    if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > VENUE_PAGE_MAX) return badRequest(res, `limit must be 1..${VENUE_PAGE_MAX}`);
+    const after = typeof req.query.after === 'string' && req.query.after ? req.query.after : null;
+    if (after !== null && !d.store.getVenue(after)) return badRequest(res, 'after must be the id of a venue (the previous page\'s next)');
+    const rows = d.store.pageVenues(after, limitRaw + 1);
+    const page = rows.slice(0, limitRaw);
+    res.json({ venues: page.map((v) => venueView(v, d.tunnels)), next: rows.length > limitRaw ? page[page.length - 1]!.id : null });
   });
 
   r.get('/v1/venues/:venueId', (req, res) => {

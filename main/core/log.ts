@@ -215,11 +215,12 @@ export function createLog(opts: LogOptions): Log {
     file.on('error', fileFailed);
   }
   root.on('error', fileFailed);
+  // winston runs formats (redaction) before it filters by level: a line below the level must cost nothing.
   const wrap = (w: winston.Logger): Logger => ({
     error: (m, meta) => { w.error(m, meta); },
-    warn: (m, meta) => { w.warn(m, meta); },
-    info: (m, meta) => { w.info(m, meta); },
-    debug: (m, meta) => { w.debug(m, meta); },
+    warn: (m, meta) => { if (w.isWarnEnabled()) w.warn(m, meta); },
+    info: (m, meta) => { if (w.isInfoEnabled()) w.info(m, meta); },
+    debug: (m, meta) => { if (w.isDebugEnabled()) w.debug(m, meta); },
     child: (meta) => wrap(w.child(meta)),
   });
   return {

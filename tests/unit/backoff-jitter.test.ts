@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../../main/core/tunnel/backoff.ts';
+import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, REFUSED_CAP_MS } from '../../main/core/tunnel/backoff.ts';
 
 describe('full-jitter backoff', () => {
   it('draws each delay uniformly under a ceiling that doubles up to the cap', () => {
@@ -40,5 +40,15 @@ describe('full-jitter backoff', () => {
     b.reset();
     expect(b.ceiling()).toBe(BACKOFF_BASE_MS);
     expect(b.next()).toBe(BACKOFF_BASE_MS / 2);
+  });
+
+  it('retries a refused connect (the relay restarting) within REFUSED_CAP_MS however long it has been failing', () => {
+    const b = new Backoff(() => 0.999_999, 500, 10_000);
+    for (let i = 0; i < 10; i++) b.next();
+    expect(b.next()).toBeGreaterThan(9_000);
+    expect(b.next(true)).toBeLessThan(REFUSED_CAP_MS);
+    expect(b.next(true)).toBeGreaterThan(REFUSED_CAP_MS - 10);
+    // Early on, the ordinary (smaller) ceiling still applies.
+    expect(new Backoff(() => 0.999_999, 500, 10_000).next(true)).toBeLessThan(500);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, RecvCredit, SendCredit, STREAM_WINDOW_BYTES,
-  MAX_PATH_CHARS, decodeFrame, encodeControl, encodeData, forwardableHeaders, type HeartbeatClock,
+  MAX_PATH_CHARS, ControlFrame, decodeFrame, encodeControl, encodeData, encodeHead, forwardableHeaders, type HeartbeatClock,
 } from '../../protocol/tunnel.ts';
 
 const text = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -77,6 +77,65 @@ describe('frame validation', () => {
     huge[0] = 1;
     huge.writeUInt32BE(3, 1);
     expect(refusal(huge, true).closeCode).toBe(CloseCode.frameTooLarge);
+  });
+
+  it('round-trips a head frame (revision 2) and refuses broken ones', () => {
+    const f = decodeFrame(encodeHead(7, { status: 201, headers: { 'content-type': 'text/plain' }, end: true }, Buffer.from('hi')), true);
+    expect(f).toMatchObject({ t: 'head', sid: 7, status: 201, headers: { 'content-type': 'text/plain' }, end: true });
+    expect((f as { payload: Buffer }).payload.toString()).toBe('hi');
+    const head = (json: string, tail = '') => {
+      const j = Buffer.from(json);
+      const b = Buffer.alloc(9 + j.length + tail.length);
+      b[0] = 2;
+      b.writeUInt32BE(3, 1);
+      b.writeUInt32BE(j.length, 5);
+      j.copy(b, 9);
+      b.write(tail, 9 + j.length);
+      return b;
+    };
+    expect(refusal(head('{"status":200,"headers":{},"end":true}').subarray(0, 8), true).closeCode).toBe(CloseCode.protocolError);
+    expect(refusal(head('{oops'), true).message).toMatch(/not JSON/);
+    expect(refusal(head('{"status":99,"headers":{},"end":true}'), true).message).toMatch(/bad 'head'.*status/);
+    expect(refusal(head('{"status":200,"headers":{"bad name":"x"},"end":true}'), true).closeCode).toBe(CloseCode.protocolError);
+    const lying = head('{"status":200,"headers":{},"end":true}');
+    lying.writeUInt32BE(10_000, 5);
+    expect(refusal(lying, true).message).toMatch(/shorter than its JSON length/);
+    lying.writeUInt32BE(MAX_CONTROL_FRAME_BYTES + 1, 5);
+    expect(refusal(lying, true).closeCode).toBe(CloseCode.frameTooLarge);
+    expect(refusal(head('{"status":200,"headers":{},"end":false}', 'x'.repeat(MAX_CHUNK_BYTES + 1)), true).closeCode).toBe(CloseCode.frameTooLarge);
+    const zero = head('{"status":200,"headers":{},"end":true}');
+    zero.writeUInt32BE(0, 1);
+    expect(refusal(zero, true).message).toMatch(/stream id 0/);
+  });
+
+  it('the hand-written hot-path checks accept and refuse exactly what the schemas do', () => {
+    const valid: Array<Record<string, unknown>> = [
+      { t: 'req', sid: 1, method: 'GET', path: '/api/orders?$top=5', headers: { accept: 'application/json' }, body: false, timeoutMs: 15_000 },
+      { t: 'res', sid: 3, status: 200, headers: { 'content-type': 'text/plain' }, body: true },
+      { t: 'end', sid: 5 }, { t: 'window', sid: 5, bytes: 1024 }, { t: 'ping', id: 0 }, { t: 'pong', id: 9 },
+    ];
+    const odd: unknown[] = [
+      undefined, null, 0, -1, 1.5, 2 ** 53, 0xffff_ffff, 0xffff_ffff + 1, '', 'x', 'GET'.repeat(6), '/'.repeat(MAX_PATH_CHARS + 1), true, [], {},
+      { a: 'b' }, { '': 'x' }, { 'bad name': 'x' }, { ['x'.repeat(257)]: 'y' }, { a: 'v'.repeat(16 * 1024 + 1) }, { a: 1 },
+      Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`h${i}`, 'v'])), STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES + 1, 99, 600, 120_000, 120_001,
+    ];
+    let seed = 11;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const seen = { accepted: 0, refused: 0 };
+    for (let i = 0; i < 5_000; i++) {
+      const base = { ...valid[rnd(valid.length)]! };
+      const keys = [...Object.keys(base), 'extra'];
+      for (let m = 0; m < 1 + rnd(2); m++) base[keys[rnd(keys.length)]!] = odd[rnd(odd.length)];
+      const json = JSON.stringify(base);
+      const schema = ControlFrame.safeParse(JSON.parse(json));
+      let decoded: unknown;
+      try { decoded = decodeFrame(Buffer.from(json), false); } catch { decoded = 'refused'; }
+      expect(decoded, json).toEqual(schema.success ? schema.data : 'refused');
+      seen[schema.success ? 'accepted' : 'refused']++;
+    }
+    // Both outcomes are well represented, so the comparison means something either way.
+    expect(seen.accepted).toBeGreaterThan(500);
+    expect(seen.refused).toBeGreaterThan(500);
   });
 
   it('close reasons fit a WebSocket close frame', () => {

@@ -57,4 +57,25 @@ describe('link rewriting', () => {
     for (const t of ['application/json; charset=utf-8', 'text/html', 'application/problem+json', 'application/xml']) expect(isTextual(t)).toBe(true);
     for (const t of ['application/octet-stream', 'image/png', undefined, 'application/zip']) expect(isTextual(t)).toBe(false);
   });
+
+  it('rewrites bodies dense with both link forms, cut anywhere, exactly like a whole-string replace', () => {
+    const esc = (x: string) => x.replace(/\//g, '\\/');
+    let seed = 7;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const bits = [ORIGIN, esc(ORIGIN), '/api/orders/', 'Анна', 'http://127.0.0.1:904', 'x'];
+    for (let round = 0; round < 30; round++) {
+      const text = Array.from({ length: 400 }, () => bits[rnd(bits.length)]).join('');
+      const len = Buffer.byteLength(text);
+      const cuts = [...new Set(Array.from({ length: rnd(40) }, () => 1 + rnd(len - 1)))].sort((a, b) => a - b);
+      const want = text.split(ORIGIN).join(BASE).split(esc(ORIGIN)).join(esc(BASE));
+      expect(rewriteInChunks(text, cuts).out).toBe(want);
+    }
+  });
+
+  it('hands a chunk with nothing to rewrite back without copying it', () => {
+    const rw = new LinkRewriter(linkReplacements(ORIGIN, BASE));
+    const chunk = Buffer.alloc(10_000, 'a');
+    const out = rw.push(chunk);
+    expect(out.buffer).toBe(chunk.buffer);
+  });
 });

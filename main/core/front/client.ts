@@ -11,7 +11,8 @@
  * fill theirs; the probe's check still gets through, so a healthy plugin never
  * looks down because of them. Every deadline is a timer of ours (deadline.ts).
  */
-import { Agent, fetch, type Response } from 'undici';
+import { Readable } from 'node:stream';
+import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { z } from 'zod';
 import { LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
 import type { Clock } from '../clock.ts';
@@ -244,21 +245,31 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   }
 
   /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
-  async function withSession(call: (t: string) => Promise<Response>, canRetry: boolean, deadline: AbortSignal): Promise<Response> {
-    const first = await sessionWithin(deadline);
+  /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
+  async function withSession<R extends { status?: number; statusCode?: number }>(
+    call: (t: string) => Promise<R>, canRetry: boolean, deadline: AbortSignal, discard: (r: R) => Promise<unknown>,
+  ): Promise<R> {
+    // A held token needs no waiting (and no abort listener per call, the tunnel's hot path).
+    const first = token ?? await sessionWithin(deadline);
     const res = await call(first);
-    if (res.status !== 401) return res;
-    await res.body?.cancel();
+    if ((res.status ?? res.statusCode) !== 401) return res;
+    await discard(res);
     await invalidate(first);
     if (!canRetry) throw new FrontError('auth', 'plugin answered 401', { status: 401 });
     const second = await sessionWithin(deadline);
     const again = await call(second);
-    if (again.status === 401) {
-      await again.body?.cancel();
+    if ((again.status ?? again.statusCode) === 401) {
+      await discard(again);
       await invalidate(second);
       throw new FrontError('auth', 'plugin answered 401 right after login', { status: 401 });
     }
     return again;
+  }
+
+  /** The tunnel's call: undici's request on the tunnel pool (Node streams, no web-stream objects) within `d`. */
+  function raw(path: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | null, d: Deadline): Promise<Dispatcher.ResponseData> {
+    if (closed) return Promise.reject(new FrontError('unreachable', 'client closed'));
+    return tunnel.request({ origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ? Readable.from(body, { objectMode: false }) : null, signal: d.signal });
   }
 
   return {
@@ -270,7 +281,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       let res: Response;
       let text: string;
       try {
-        res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, d), true, d.signal);
+        res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, d), true, d.signal, cancelBody);
         text = await readText(res, d);
       } finally {
         d.clear();
@@ -307,20 +318,28 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       const canRetry = req.body === null;
       // The relay's deadline ends the call through req.signal; the backstop covers a signal that never fires.
       const d = deadline(clock, FORWARD_BACKSTOP_MS, req.signal);
-      let res: Response;
       try {
-        res = await withSession((t) => {
+        const res = await withSession((t) => {
           const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
-          return request(`${pathname}?${q}`, d, { method: req.method, headers, body: req.body, pool: tunnel });
-        }, canRetry, d.signal);
+          return raw(`${pathname}?${q}`, req.method, headers, req.body, d);
+        }, canRetry, d.signal, (r) => r.body.dump().catch(() => undefined));
+        const out: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        const v = out[VERSION_HEADER];
+        if (v) seenVersion = v.slice(0, 64);
+        if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
+          // No body by definition (fetch gave null here too): the relay gets one res frame.
+          await res.body.dump().catch(() => undefined);
+          d.clear();
+          return { status: res.statusCode, headers: out, body: null };
+        }
+        return { status: res.statusCode, headers: out, body: bodyOf(res.body, d) };
       } catch (e) {
         d.clear();
-        throw e;
+        throw toFrontError(e, d.timedOut());
       }
-      const out: Record<string, string> = {};
-      res.headers.forEach((value, name) => { out[name] = value; });
-      if (!res.body) d.clear();
-      return { status: res.status, headers: out, body: res.body ? streamOf(res, d) : null };
     },
 
     version: () => seenVersion,
@@ -365,15 +384,39 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
   return out;
 }
 
-async function* streamOf(res: Response, d: Deadline): AsyncIterable<Uint8Array> {
-  try {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) yield chunk;
-  } catch (e) {
-    throw toFrontError(e, d.timedOut());
-  } finally {
-    d.clear();
-  }
+/**
+ * The plugin's answer as the tunnel reads it: errors become FrontErrors, and
+ * the deadline is cleared exactly once when the body ends, fails or is given
+ * up (`return()` also works before the first read, unlike a generator's).
+ */
+function bodyOf(body: Dispatcher.ResponseData['body'], d: Deadline): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      return {
+        async next() {
+          try {
+            const r = await it.next();
+            if (r.done) d.clear();
+            return r;
+          } catch (e) {
+            d.clear();
+            throw toFrontError(e, d.timedOut());
+          }
+        },
+        async return() {
+          d.clear();
+          // dump, not destroy: a body read to its declared end keeps its keep-alive connection;
+          // an abandoned one is read on for at most undici's dump limit, then its connection is closed.
+          void body.dump().catch(() => undefined);
+          return { done: true as const, value: undefined };
+        },
+      };
+    },
+  };
 }
+
+const cancelBody = (r: Response) => r.body?.cancel() ?? Promise.resolve();
 
 function parseJson(text: string, res: Response): unknown {
   const type = res.headers.get('content-type') ?? '';

@@ -191,7 +191,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     attempt = a;
     log.debug('connecting', { url: endpoints.tunnelUrl, proxy: proxyUrl ? new URL(proxyUrl).host : null });
 
-    const fail = (code: TunnelProblemCode, ctx: { status?: number; detail?: string }) => {
+    const fail = (code: TunnelProblemCode, ctx: { status?: number; detail?: string }, refused = false) => {
       if (a.failed) return;
       a.failed = true;
       if (attempt === a) attempt = null;
@@ -210,7 +210,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
         return;
       }
       setState('offline', problem);
-      schedule(backoff.next(), code);
+      schedule(backoff.next(refused), code);
     };
 
     ws.on('unexpected-response', (_req, res) => {
@@ -224,7 +224,8 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     ws.on('error', (err: Error & { code?: string }) => {
       if (a.link) return; // errors after open are the link's business
       if (proxyStatus !== null && proxyStatus !== 200) return fail('proxy_refused', { status: proxyStatus, detail: err.message });
-      fail(classify(err, proxyUrl !== null && proxyStatus === null), { detail: `${err.code ?? ''} ${err.message}`.trim() });
+      // Refused by the relay itself (not by a proxy): it is restarting, so retry soon (REFUSED_CAP_MS).
+      fail(classify(err, proxyUrl !== null && proxyStatus === null), { detail: `${err.code ?? ''} ${err.message}`.trim() }, err.code === 'ECONNREFUSED' && proxyUrl === null);
     });
     ws.on('close', (code, reason) => {
       if (!a.link) fail('relay_unreachable', { detail: `closed ${code} ${reason.toString()}` });

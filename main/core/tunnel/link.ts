@@ -7,7 +7,7 @@
 import type { WebSocket } from 'ws';
 import type { FrontStatus } from '../../../protocol/local.ts';
 import {
-  CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL,
+  CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
   decodeFrame, encodeControl, encodeData, forwardableHeaders,
   type ControlFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
@@ -17,6 +17,9 @@ import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../logger.ts';
 import { admitted, check, type GatePolicy } from './gate.ts';
 import type { Upstream } from './upstream.ts';
+
+/** The reason a stream that completed normally is finished with (one object: no stack trace per exchange). */
+const DONE = new Error('done');
 
 export interface TunnelLimits {
   /** Largest response body relayed; beyond it the stream fails with too_large. */
@@ -110,17 +113,20 @@ class ServedStream {
     clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+  /** Ends the stream; the upstream call is aborted only when it did not complete (an abort of a finished call can cost its connection). */
   stop(clock: Clock, reason: unknown): void {
     this.done = true;
     this.disarm(clock);
     this.send.fail(reason);
-    if (!this.abort.signal.aborted) this.abort.abort(reason);
+    if (reason !== DONE && !this.abort.signal.aborted) this.abort.abort(reason);
     this.wake?.();
   }
 }
 
 export class CompanionLink {
   welcome: WelcomeFrame | null = null;
+  /** The protocol revision the relay chose for this link (1 until welcome). */
+  rev = 1;
   closed = false;
   draining = false;
   /** The most body bytes any stream had unacknowledged, and the largest socket queue seen: for tests and support. */
@@ -148,7 +154,7 @@ export class CompanionLink {
     ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString()));
     ws.on('error', (err) => o.log.warn('tunnel socket error', { err: err.message }));
     this.sendControl({
-      t: 'hello', v: TUNNEL_PROTOCOL, companion: o.companion, frontOrigin: o.frontOrigin,
+      t: 'hello', v: TUNNEL_PROTOCOL, rev: TUNNEL_REVISION, companion: o.companion, frontOrigin: o.frontOrigin,
       ...(o.front ? { front: o.front } : {}),
     });
   }
@@ -267,7 +273,12 @@ export class CompanionLink {
           this.close(CloseCode.unsupportedVersion, `relay speaks ${f.v}`);
           return;
         }
+        if ((f.rev ?? 1) > TUNNEL_REVISION) {
+          this.close(CloseCode.unsupportedVersion, `relay chose revision ${f.rev}; this companion speaks up to ${TUNNEL_REVISION}`);
+          return;
+        }
         this.welcome = f;
+        this.rev = f.rev ?? 1;
         this.o.clock.clearTimeout(this.helloTimer);
         this.o.events.onWelcome(this, f);
         return;
@@ -319,7 +330,7 @@ export class CompanionLink {
         return;
       case 'ack':
         return; // Reserved for the feed: nothing is sent that needs acknowledging yet.
-      case 'hello': case 'res': case 'status': case 'cmd_result': case 'event':
+      case 'hello': case 'res': case 'head': case 'status': case 'cmd_result': case 'event':
         throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the relay`);
     }
   }
@@ -406,21 +417,26 @@ export class CompanionLink {
       return;
     }
     const hasBody = res.body !== null && req.method !== 'HEAD';
-    this.sendControl({ t: 'res', sid: s.sid, status: res.status, headers: forwardableHeaders(res.headers), body: hasBody });
+    const head = { status: res.status, headers: forwardableHeaders(res.headers) };
     if (!hasBody || !res.body) {
+      this.sendControl({ t: 'res', sid: s.sid, ...head, body: false });
       void drainAndDrop(res.body);
-      this.finish(s, new Error('done'));
+      this.finish(s, DONE);
       return;
     }
     let total = 0;
     const it = res.body[Symbol.asyncIterator]();
+    /** Revision 2: the head waits for the first body bytes and leaves with them (and with `end` when that is all). */
+    let headPending = this.rev >= 2;
+    if (!headPending) this.sendControl({ t: 'res', sid: s.sid, ...head, body: true });
     try {
       for (;;) {
         const next = await it.next();
         if (s.done) break;
         if (next.done) {
-          this.sendControl({ t: 'end', sid: s.sid });
-          this.finish(s, new Error('done'));
+          if (headPending) this.sendHead(s.sid, head, true, EMPTY);
+          else this.sendControl({ t: 'end', sid: s.sid });
+          this.finish(s, DONE);
           break;
         }
         const chunk = next.value;
@@ -435,8 +451,20 @@ export class CompanionLink {
           const n = await s.send.take(Math.min(MAX_CHUNK_BYTES, chunk.byteLength - off));
           await this.socketRoom(s);
           if (s.done) break;
-          this.sendData(s.sid, chunk.subarray(off, off + n));
+          const part = chunk.subarray(off, off + n);
           off += n;
+          if (headPending) {
+            headPending = false;
+            // The declared length reached in the first frame: that is the whole answer, end included.
+            const whole = off === chunk.byteLength && total === declared;
+            this.sendHead(s.sid, head, whole, part);
+            if (whole) {
+              this.finish(s, DONE);
+              break;
+            }
+          } else {
+            this.sendData(s.sid, part);
+          }
         }
       }
     } catch (e) {
@@ -448,6 +476,12 @@ export class CompanionLink {
       s.disarm(clock);
       if (s.done) void it.return?.().catch(() => {});
     }
+  }
+
+  private sendHead(sid: number, head: { status: number; headers: Record<string, string> }, end: boolean, payload: Uint8Array): void {
+    if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
+    this.stats.bytesOut += payload.byteLength;
+    this.o.ws.send(encodeHead(sid, { ...head, end }, payload));
   }
 
   private sendData(sid: number, payload: Uint8Array): void {
@@ -463,6 +497,8 @@ export class CompanionLink {
     }
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Maps an Upstream failure to a stream error code and a short English message. */
 export function upstreamError(e: unknown): [StreamErrorCode, string] {

@@ -1,0 +1,91 @@
+/**
+ * Process plumbing for benchmarks: start a process with its output in a file
+ * (as a service manager would), and read what a process tree has cost so far
+ * from /proc (Linux only).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+
+export interface Started {
+  child: ChildProcess;
+  pid: number;
+  log: string;
+  /** Resolves with the first match of `re` in the output file; rejects after `ms` or if the process exits. */
+  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  stop(): Promise<void>;
+}
+
+/** Starts `cmd args` with stdout and stderr appended to `log` (nothing is piped through this process). */
+export function startLogged(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env): Started {
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  let exited = false;
+  const gone = new Promise<void>((r) => child.once('exit', () => { exited = true; r(); }));
+  return {
+    child, pid: child.pid ?? -1, log,
+    async waitFor(re, ms = 30_000) {
+      const t0 = performance.now();
+      for (;;) {
+        const m = readFileSync(log, 'utf8').match(re);
+        if (m) return m;
+        if (exited) throw new Error(`${cmd} exited before ${re}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+        if (performance.now() - t0 > ms) throw new Error(`${cmd}: no ${re} within ${ms} ms:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await gone;
+      clearTimeout(t);
+    },
+  };
+}
+
+const TICK_US = 1e6 / 100; // USER_HZ is 100 on every Linux Node supports
+
+/** The pid and all its descendants now. */
+export function tree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i] as number;
+    let tasks: string[];
+    try { tasks = readdirSync(`/proc/${p}/task`); } catch { continue; }
+    for (const t of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
+      } catch { /* gone */ }
+    }
+  }
+  return out;
+}
+
+/** CPU time (user + system, µs) used so far by `pid` and every live descendant (/proc/<pid>/stat fields 14 and 15). */
+export function cpuUs(pid: number): number {
+  let total = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // The command name may contain spaces and parentheses: fields start after the last ')'.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) * TICK_US;
+    } catch { /* exited between the listing and the read */ }
+  }
+  return total;
+}
+
+/** Resident set size (MB) of `pid` and its descendants, and the peak of each summed. */
+export function rssMb(pid: number): { rss: number; peak: number } {
+  let rss = 0;
+  let peak = 0;
+  for (const p of tree(pid)) {
+    try {
+      const s = readFileSync(`/proc/${p}/status`, 'utf8');
+      rss += Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024;
+      peak += Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024;
+    } catch { /* gone */ }
+  }
+  return { rss, peak };
+}

@@ -1,0 +1,79 @@
+/**
+ * Helper process of bench/load.ts: holds many protocol-speaking tunnels to a
+ * relay, as that many companions would. Each one sends hello (revision 2),
+ * pings every PING_INTERVAL_MS like a companion, answers the relay's pings,
+ * answers every req with a 1 KB head frame, and reconnects with the
+ * companion's own backoff after losing its link.
+ *
+ *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT
+ *
+ * Reports on stdout, one JSON line each: {"up":N,"welcomes":W} whenever the
+ * number of welcomed links changes (at most every 100 ms; W counts every
+ * welcome ever, so reconnections are counted even before losses are seen),
+ * and {"served":N} on SIGUSR2.
+ */
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../main/core/tunnel/backoff.ts';
+import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, decodeFrame, encodeControl, encodeHead } from '../protocol/tunnel.ts';
+
+const [relayUrl, tokensFile, fromArg, countArg] = process.argv.slice(2);
+const all = JSON.parse(readFileSync(tokensFile!, 'utf8')) as Array<{ venueId: string; token: string }>;
+const mine = all.slice(Number(fromArg), Number(fromArg) + Number(countArg));
+const wsUrl = `${relayUrl!.replace(/^http/, 'ws')}/v1/tunnel`;
+const BODY = Buffer.from(JSON.stringify({ ok: true, pad: 'x'.repeat(1000) }));
+const HEAD = { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(BODY.length) }, end: true };
+
+let up = 0;
+let welcomes = 0;
+let served = 0;
+let reported = -1;
+
+function open(v: { venueId: string; token: string }, backoff: Backoff): void {
+  const ws = new WebSocket(wsUrl, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false });
+  let welcomed = false;
+  let refused = false;
+  let pinger: NodeJS.Timeout | undefined;
+  let pingId = 0;
+  ws.on('open', () => {
+    ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, rev: TUNNEL_REVISION, companion: { version: 'load', hostname: 'load' }, frontOrigin: null }));
+    // Spread the pings of many links over the interval, as independent companions would be.
+    pinger = setTimeout(function tick() {
+      if (ws.readyState === ws.OPEN) ws.send(encodeControl({ t: 'ping', id: ++pingId }));
+      pinger = setTimeout(tick, PING_INTERVAL_MS);
+    }, Math.random() * PING_INTERVAL_MS);
+  });
+  ws.on('message', (data, isBinary) => {
+    const f = decodeFrame(data as Buffer, isBinary);
+    if (f.t === 'welcome') {
+      welcomed = true;
+      up++;
+      welcomes++;
+      backoff.reset();
+    } else if (f.t === 'ping') {
+      ws.send(encodeControl({ t: 'pong', id: f.id }));
+    } else if (f.t === 'req') {
+      served++;
+      ws.send(encodeHead(f.sid, HEAD, BODY));
+    }
+  });
+  const gone = () => {
+    clearTimeout(pinger);
+    if (welcomed) up--;
+    welcomed = false;
+    setTimeout(() => open(v, backoff), backoff.next(refused));
+  };
+  // As the companion does: a refused connect (the relay restarting) is retried within REFUSED_CAP_MS.
+  ws.on('error', (err: Error & { code?: string }) => { refused = err.code === 'ECONNREFUSED'; });
+  ws.on('close', gone);
+}
+
+for (const v of mine) open(v, new Backoff(Math.random, BACKOFF_BASE_MS, BACKOFF_CAP_MS));
+setInterval(() => {
+  if (welcomes !== reported) {
+    reported = welcomes;
+    console.log(JSON.stringify({ up, welcomes }));
+  }
+}, 100);
+process.on('SIGUSR2', () => console.log(JSON.stringify({ served })));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,335 @@
+/**
+ * Side by side, in one run: the same GETs from a stand-in plugin made
+ *   - directly (what port forwarding gives),
+ *   - through the real relay and companion bins (EVVA → relay → tunnel →
+ *     companion → plugin), each a process of its own with its real logging
+ *     going to a file, as a venue runs them,
+ *   - through an OpenSSH reverse tunnel (`ssh -R`) to Debian's sshd on a
+ *     loopback port, with throwaway keys, started here.
+ * Bodies of ~2.4 KB, 64 KiB and 5 MiB; sequential p50/p99, c=32 throughput,
+ * one-stream MB/s, CPU µs per request of every process on the path (from
+ * /proc/<pid>/stat) and RSS. Targets alternate round by round, so a noisy
+ * neighbour on the machine hurts all of them alike; the tables show medians
+ * over rounds (latency percentiles over all rounds' samples pooled).
+ * Everything is bounded in count and time, and stays on 127.0.0.1.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, Pool, request, type Dispatcher } from 'undici';
+import { BODY_SIZES, type BodySize } from './_plugin.ts';
+import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';
+import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const API_KEY = 'bench-api-key-0123456789abcdef';
+const SSHD = '/usr/sbin/sshd';
+
+/** Per round and target: measured sequential requests (after WARMUP), 5 MiB streams, and the c=32 phase. */
+const PLAN = { warmup: 20, seq2k: 300, seq64k: 60, streams5m: 3, concurrency: 32, c32Ms: 2_000, c32MaxRequests: 100_000 };
+const QUICK = { warmup: 10, seq2k: 100, seq64k: 20, streams5m: 2, concurrency: 32, c32Ms: 1_000, c32MaxRequests: 100_000 };
+/** The whole benchmark gives up after this long. */
+const TIME_LIMIT_MS = 10 * 60_000;
+/** Quiet time at the end to measure what an idle tunnel costs. */
+const IDLE_MS = 15_000;
+
+/** 'direct', 'tunnel', 'ssh -R', and 'tunnel@<label>' for a second checkout's bins (--set baseline=DIR). */
+type TargetName = string;
+
+interface Target {
+  name: TargetName;
+  /** URL prefix the plugin path is appended to. */
+  base: string;
+  /** Query suffix carrying the plugin key (direct and ssh callers log in themselves, like port forwarding). */
+  key: string;
+  headers: Record<string, string>;
+  /** Processes on the path, besides the bench client. */
+  procs: Record<string, number>;
+  /** Expected body length per size (the relay rewrites plugin links, so its answers are longer). */
+  expect: Record<BodySize, number>;
+  seq: Dispatcher;
+  pool: Dispatcher;
+}
+
+interface RoundResult {
+  seq2k: number[];
+  seq64k: number[];
+  mbps5m: number[];
+  c32: { reqs: number; ms: number; cpuUs: Record<string, number> };
+  seqCpuUs: Record<string, number>;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+}
+const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+const signed = (n: number, d: number) => (n >= 0 ? `+${f(n, d)}` : f(n, d));
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => res(port)); });
+  });
+}
+
+async function get(t: Target, size: BodySize, d: Dispatcher): Promise<number> {
+  const res = await request(`${t.base}/api/bench/${size}?key=${t.key}`, { headers: t.headers, dispatcher: d });
+  let n = 0;
+  for await (const chunk of res.body) n += (chunk as Buffer).length;
+  if (res.statusCode !== 200 || n !== t.expect[size]) throw new Error(`${t.name}: ${size} answered ${res.statusCode} with ${n} bytes, expected ${t.expect[size]}`);
+  return n;
+}
+
+async function until(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    if (await fn().catch(() => false)) return;
+    if (performance.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function cpuOf(procs: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = { client: process.cpuUsage().user + process.cpuUsage().system };
+  for (const [k, pid] of Object.entries(procs)) out[k] = cpuUs(pid);
+  return out;
+}
+function cpuDelta(a: Record<string, number>, b: Record<string, number>, per: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(a)) out[k] = ((b[k] ?? 0) - (a[k] ?? 0)) / per;
+  return out;
+}
+
+async function round(t: Target, plan: typeof PLAN, deadline: number): Promise<RoundResult> {
+  const check = () => { if (performance.now() > deadline) throw new Error(`bench exceeded ${TIME_LIMIT_MS} ms`); };
+  for (let i = 0; i < plan.warmup; i++) await get(t, '2k', t.seq);
+  const seq2k: number[] = [];
+  const c0 = cpuOf(t.procs);
+  for (let i = 0; i < plan.seq2k; i++) {
+    check();
+    const t0 = performance.now();
+    await get(t, '2k', t.seq);
+    seq2k.push(performance.now() - t0);
+  }
+  const seqCpuUs = cpuDelta(c0, cpuOf(t.procs), plan.seq2k);
+  const seq64k: number[] = [];
+  for (let i = 0; i < plan.seq64k; i++) {
+    check();
+    const t0 = performance.now();
+    await get(t, '64k', t.seq);
+    seq64k.push(performance.now() - t0);
+  }
+  const mbps5m: number[] = [];
+  for (let i = 0; i < plan.streams5m; i++) {
+    check();
+    const t0 = performance.now();
+    const n = await get(t, '5m', t.seq);
+    mbps5m.push(n / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  // c=32: `concurrency` callers, each sending its next request as soon as the last is answered.
+  let reqs = 0;
+  const p0 = cpuOf(t.procs);
+  const t0 = performance.now();
+  const stopAt = t0 + plan.c32Ms;
+  await Promise.all(Array.from({ length: plan.concurrency }, async () => {
+    while (performance.now() < stopAt && reqs < plan.c32MaxRequests) {
+      await get(t, '2k', t.pool);
+      reqs++;
+    }
+  }));
+  const ms = performance.now() - t0;
+  return { seq2k, seq64k, mbps5m, c32: { reqs, ms, cpuUs: cpuDelta(p0, cpuOf(t.procs), reqs) }, seqCpuUs };
+}
+
+/** sshd on a loopback port with throwaway keys, and `ssh -R` forwarding a loopback port on it to the plugin. */
+async function startSsh(dir: string, pluginPort: number): Promise<{ sshd: Started; ssh: Started; port: number } | { skipped: string }> {
+  if (!existsSync(SSHD) || !existsSync('/usr/bin/ssh')) return { skipped: 'openssh-server/openssh-client not installed (.ci/run installs them)' };
+  try {
+    // sshd insists on its privilege-separation directory.
+    if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+  } catch (e) {
+    return { skipped: `cannot create /run/sshd: ${(e as Error).message}` };
+  }
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_ed25519')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_ed25519.pub')), { mode: 0o600 });
+  const sshPort = await freePort();
+  const fwdPort = await freePort();
+  writeFileSync(join(dir, 'sshd_config'), [
+    `Port ${sshPort}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_ed25519')}`, `PidFile ${join(dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PubkeyAuthentication yes', 'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password',
+    'AllowTcpForwarding remote', 'GatewayPorts no', 'X11Forwarding no', 'PermitTTY no', 'LogLevel ERROR', '',
+  ].join('\n'));
+  const sshd = startLogged(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], join(dir, 'sshd.log'));
+  await until('sshd listening', 10_000, () => new Promise((r) => {
+    const s = net.connect(sshPort, '127.0.0.1', () => { s.destroy(); r(true); });
+    s.on('error', () => r(false));
+  }));
+  const ssh = startLogged('/usr/bin/ssh', [
+    '-N', '-F', '/dev/null', '-i', join(dir, 'client_ed25519'), '-p', String(sshPort),
+    '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
+    '-o', 'ExitOnForwardFailure=yes', '-o', 'ServerAliveInterval=15',
+    '-R', `127.0.0.1:${fwdPort}:127.0.0.1:${pluginPort}`, `${userInfo().username}@127.0.0.1`,
+  ], join(dir, 'ssh.log'));
+  return { sshd, ssh, port: fwdPort };
+}
+
+export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const plan = opts.quick ? QUICK : PLAN;
+  const rounds = opts.rounds ?? (opts.quick ? 2 : 5);
+  const deadline = performance.now() + TIME_LIMIT_MS;
+  const dir = mkdtempSync(join(tmpdir(), 'evva-bench-'));
+  const started: Started[] = [];
+  const dispatchers: Dispatcher[] = [];
+  const node = process.execPath;
+  // --set prof=1: CPU profiles of the relay and the companion (written on exit into the kept temp dir).
+  const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
+  const notes: string[] = [];
+  try {
+    const plugin = startLogged(node, ['--import', 'tsx', join(ROOT, 'bench', '_plugin.ts')], join(dir, 'plugin.log'));
+    started.push(plugin);
+    const pluginUrl = (await plugin.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
+
+    /** Relay + companion bins of checkout `root`, paired, the companion on the plugin. */
+    const startTunnelPair = async (root: string, tag: string) => {
+      const bin = (b: string) => join(root, 'bin', b);
+      const relayDir = join(dir, `relay${tag}`);
+      const relay = startLogged(node, [...prof, bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay${tag}.log`));
+      started.push(relay);
+      const relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
+      const venue = JSON.parse(execFileSync(node, [bin('evva-relay.js'), 'venue', 'add', 'Bench', '--json', '--data-dir', relayDir], { encoding: 'utf8' })) as { venueId: string; pairingCode: string };
+      const companionDir = join(dir, `companion${tag}`);
+      execFileSync(node, [bin('evva-companion.js'), 'pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir], { encoding: 'utf8' });
+      const companion = startLogged(node, [...prof, bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, `companion${tag}.log`));
+      started.push(companion);
+      return { relay, companion, venueBase: `${relayUrl}/v1/venues/${venue.venueId}/front` };
+    };
+    const main = await startTunnelPair(ROOT, '');
+    const { relay, companion } = main;
+    // --set baseline=DIR: the same bins from another checkout (e.g. `git worktree add DIR <commit>` with node_modules), as one more target in the same rounds.
+    const baselineDir = opts.set?.baseline;
+    const baseline = baselineDir ? await startTunnelPair(resolve(baselineDir), '-baseline') : null;
+
+    const pluginPort = Number(new URL(pluginUrl).port);
+    const ssh = await startSsh(dir, pluginPort);
+    if ('skipped' in ssh) notes.push(`ssh -R skipped: ${ssh.skipped}`);
+    else started.push(ssh.sshd, ssh.ssh);
+
+    // Direct and ssh callers log in themselves, as EVVA would through a forwarded port.
+    const login = JSON.parse(await (await request(`${pluginUrl}/api/login/bench`)).body.text()) as string;
+    const mk = (name: TargetName, base: string, key: string, headers: Record<string, string>, procs: Record<string, number>): Target => {
+      const seq = new Agent({ connections: 1, keepAliveTimeout: 60_000 });
+      const pool = new Pool(new URL(base).origin, { connections: plan.concurrency, keepAliveTimeout: 60_000, pipelining: 1 });
+      dispatchers.push(seq, pool);
+      const expect = {} as Record<BodySize, number>;
+      for (const s of Object.keys(BODY_SIZES) as BodySize[]) expect[s] = 0;
+      return { name, base, key, headers, procs, seq, pool, expect };
+    };
+    const targets: Target[] = [
+      mk('direct', pluginUrl, login, {}, { plugin: plugin.pid }),
+      mk('tunnel', main.venueBase, 'caller-key-dropped', { authorization: `Bearer ${API_KEY}` }, { relay: relay.pid, companion: companion.pid, plugin: plugin.pid }),
+    ];
+    if (baseline) {
+      targets.push(mk(`tunnel@${opts.set?.label ?? 'baseline'}`, baseline.venueBase, 'caller-key-dropped', { authorization: `Bearer ${API_KEY}` },
+        { relay: baseline.relay.pid, companion: baseline.companion.pid, plugin: plugin.pid }));
+    }
+    if (!('skipped' in ssh)) targets.push(mk('ssh -R', `http://127.0.0.1:${ssh.port}`, login, {}, { sshd: ssh.sshd.pid, ssh: ssh.ssh.pid, plugin: plugin.pid }));
+
+    // Learn each path's answer lengths once (the tunnel's answers carry the relay's links) and check them.
+    for (const t of targets) {
+      await until(`${t.name} answering`, 30_000, async () => {
+        const r = await request(`${t.base}/api/bench/2k?key=${t.key}`, { headers: t.headers, dispatcher: t.seq });
+        await r.body.dump();
+        return r.statusCode === 200;
+      });
+      for (const s of Object.keys(BODY_SIZES) as BodySize[]) {
+        const r = await request(`${t.base}/api/bench/${s}?key=${t.key}`, { headers: t.headers, dispatcher: t.seq });
+        const text = await r.body.text();
+        if (t.name.startsWith('tunnel') && (text.includes(pluginUrl) || !text.includes('/front/api/orders/'))) throw new Error(`${t.name}: answer not rewritten`);
+        t.expect[s] = Buffer.byteLength(text);
+      }
+    }
+
+    // One unmeasured round first: the relay and companion are JIT-compiled under load before anything counts.
+    for (const t of targets) await round(t, plan, deadline);
+    if (opts.progress) opts.progress('warm-up round done');
+    const results = new Map<TargetName, RoundResult[]>(targets.map((t) => [t.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      // Rotate the order each round so no target always runs first (or right after another's load).
+      const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+      for (const t of order) results.get(t.name)!.push(await round(t, plan, deadline));
+      if (opts.progress) opts.progress(`round ${r + 1}/${rounds} done`);
+    }
+    // Idle: no calls for IDLE_MS; what the relay and the companion cost just holding the tunnel (heartbeats, plugin checks).
+    const idlePids: Record<string, number> = { relay: relay.pid, companion: companion.pid };
+    const i0 = Object.fromEntries(Object.entries(idlePids).map(([k, pid]) => [k, cpuUs(pid)]));
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idleCpu = Object.fromEntries(Object.entries(idlePids).map(([k, pid]) => [k, ((cpuUs(pid) - i0[k]!) / (IDLE_MS * 1000)) * 100]));
+    const rss = Object.fromEntries(Object.entries({
+      plugin: plugin.pid, relay: relay.pid, companion: companion.pid,
+      ...(baseline ? { 'relay@baseline': baseline.relay.pid, 'companion@baseline': baseline.companion.pid } : {}),
+      ...('skipped' in ssh ? {} : { sshd: ssh.sshd.pid, ssh: ssh.ssh.pid }),
+    })
+      .map(([k, pid]) => [k, rssMb(pid)]));
+
+    // ---- tables --------------------------------------------------------------
+    const summary = targets.map((t) => {
+      const rs = results.get(t.name)!;
+      const s2 = rs.flatMap((x) => x.seq2k).sort((a, b) => a - b);
+      const s64 = rs.flatMap((x) => x.seq64k).sort((a, b) => a - b);
+      const procs = Object.keys(rs[0]!.c32.cpuUs);
+      return {
+        name: t.name,
+        p50: pct(s2, 50), p99: pct(s2, 99), p50_64k: pct(s64, 50), p99_64k: pct(s64, 99),
+        rps: median(rs.map((x) => (x.c32.reqs / x.c32.ms) * 1000)),
+        mbps: median(rs.flatMap((x) => x.mbps5m)),
+        cpuC32: Object.fromEntries(procs.map((p) => [p, median(rs.map((x) => x.c32.cpuUs[p]!))])),
+        cpuSeq: Object.fromEntries(procs.map((p) => [p, median(rs.map((x) => x.seqCpuUs[p]!))])),
+      };
+    });
+    const direct = summary[0]!;
+    const lat: BenchTable = {
+      title: `Latency and throughput, ${rounds} rounds alternating (2.4 KB: ${plan.seq2k}×${rounds} sequential; 64 KiB: ${plan.seq64k}×${rounds}; c=${plan.concurrency} for ${plan.c32Ms} ms per round; 5 MiB: ${plan.streams5m}×${rounds})`,
+      columns: ['path', '2.4 KB p50 ms', 'added', '2.4 KB p99 ms', 'added', `req/s c=${plan.concurrency}`, 'vs direct', '64 KiB p50 ms', '64 KiB p99 ms', '5 MiB MB/s', 'vs direct'],
+      rows: summary.map((s) => [
+        s.name, f(s.p50, 3), s === direct ? '' : signed(s.p50 - direct.p50, 3), f(s.p99, 2), s === direct ? '' : signed(s.p99 - direct.p99, 2),
+        f(s.rps, 0), `${f(s.rps / direct.rps, 2)}x`, f(s.p50_64k, 2), f(s.p99_64k, 2), f(s.mbps, 0), `${f(s.mbps / direct.mbps, 2)}x`,
+      ]),
+    };
+    const cpu: BenchTable = {
+      title: 'CPU µs per 2.4 KB request, each process on the path (median over rounds; c=32 phase, and sequential in brackets)',
+      columns: ['path', 'relay', 'companion', 'sshd', 'ssh', 'plugin', 'bench client', 'path total (excl. client, plugin)'],
+      rows: summary.map((s) => {
+        const c = (p: string) => (s.cpuC32[p] === undefined ? '' : `${f(s.cpuC32[p]!, 0)} (${f(s.cpuSeq[p]!, 0)})`);
+        const hop = ['relay', 'companion', 'sshd', 'ssh'].reduce((a, p) => a + (s.cpuC32[p] ?? 0), 0);
+        return [s.name, c('relay'), c('companion'), c('sshd'), c('ssh'), c('plugin'), c('client'), f(hop, 0)];
+      }),
+      notes: ['CPU from /proc/<pid>/stat (utime+stime, 10 ms ticks) of each process and its children, sampled around each phase.'],
+    };
+    const mem: BenchTable = {
+      title: `Resident memory after the run (MB; peak in brackets), and CPU while idle for ${IDLE_MS / 1000} s at the end`,
+      columns: ['process', 'RSS MB', 'idle CPU % of a core'],
+      rows: Object.entries(rss).map(([k, v]) => [k, `${f(v.rss, 0)} (${f(v.peak, 0)})`, idleCpu[k] === undefined ? '' : f(idleCpu[k]!, 2)]),
+      notes: [
+        `node ${process.version}, ${(await import('node:os')).cpus().length} cores (${(await import('node:os')).cpus()[0]?.model ?? '?'}), load average at the end ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+        'relay and companion: the real bins (bin/evva-relay.js serve, bin/evva-companion.js run) with their default logging to files; ssh: OpenSSH defaults (cipher negotiated by client and server).',
+        ...notes,
+      ],
+    };
+    return { tables: [lat, cpu, mem], data: { plan, rounds, summary, rss, idleCpu, loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
+  } finally {
+    await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
+    await Promise.all(started.reverse().map((s) => s.stop()));
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    else console.error(`bench files kept in ${dir}`);
+  }
+}
