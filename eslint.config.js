@@ -24,6 +24,11 @@ export default tseslint.config(
     },
   },
   {
+    // The UI runs in a browser (or Electron's sandboxed renderer), never in Node.
+    files: ['renderer/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Only the desktop shell, the preload and tests (which mock it) may touch electron.
     files: ['main/desktop/**', 'preload/**', 'tests/**'],
     rules: { 'no-restricted-imports': 'off' },

@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript source directly (tsx), so the bin works right after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+import { launch } from './launch.js';
 
-register();
-await import('../main/core/cli.ts');
+await launch('companion', 'main/core/cli.ts');

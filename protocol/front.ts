@@ -275,3 +275,6 @@ export const VERSION_HEADER = 'x-iiko-front-api-version';
  * licence refusal.
  */
 export const LICENCE_REFUSAL = /licen[sc]/i;
+
+/** Default cap on a plugin answer the companion reads whole (probe, page, later the feed). */
+export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024;

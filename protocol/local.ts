@@ -90,3 +90,19 @@ export type PairRequest = z.infer<typeof PairRequest>;
 /** `POST /api/pair` answers 200 with this, or 4xx/5xx with `{ error: Problem }`. */
 export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string() });
 export type PairResult = z.infer<typeof PairResult>;
+
+/** One line of the companion's recent activity (`GET /api/activity`, live `{type:"activity", item}`). */
+export const ActivityItem = z.object({
+  id: z.number(),
+  at: z.string(),
+  part: z.enum(['front', 'tunnel']),
+  /** The part's new state (FrontState or TunnelState). */
+  state: z.string(),
+  message: z.string().optional(),
+  messageEn: z.string().optional(),
+});
+export type ActivityItem = z.infer<typeof ActivityItem>;
+
+/** `POST /api/login-link`: a new one-time link that logs a browser into the UI. */
+export const LoginLink = z.object({ url: z.string(), expiresInSec: z.number() });
+export type LoginLink = z.infer<typeof LoginLink>;

@@ -119,6 +119,9 @@ async function main(): Promise<void> {
 
   await waitFor(`${relayUrl}/v1/venues/${venue.venueId}/front/api/tables`, 20_000, { authorization: `Bearer ${apiKey}` }, (s) => s === 200);
 
+  // A one-time link that opens the companion's UI in a browser (sets the cookie, then forgets the link).
+  const login = await fetch(`${apiUrl}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  const { url: loginUrl } = await login.json() as { url: string };
   const rel = (p: string) => path.relative(root, p);
   const banner = `
 EVVA Companion: демо запущено (Ctrl+C, чтобы остановить). Эта памятка сохранена в ${rel(BANNER_FILE)}
@@ -128,6 +131,10 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   Сервер EVVA (relay):     ${relayUrl}  (ключ API: ${apiKey})
   Заведение:               ${venue.venueId}, привязано по коду ${venue.pairingCode}
   Компаньон, локальный API: ${apiUrl}
+
+  \x1b[1mИнтерфейс компаньона\x1b[0m (откройте в браузере; ссылка действует один раз, 10 минут):
+    ${loginUrl}
+    Новая ссылка: npx evva-companion login --data-dir ${path.relative(root, companionDir)}
 
   Заказы заведения через туннель, как их видит EVVA (без проброса портов):
     curl -s -H 'Authorization: Bearer ${apiKey}' '${relayUrl}/v1/venues/${venue.venueId}/front/api/orders?$top=3&$orderby=Number%20desc'

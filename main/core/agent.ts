@@ -7,14 +7,17 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { LoginLink, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import { createActivity } from './activity.ts';
+import { configure } from './configure.ts';
+import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { createCommands } from './commands.ts';
 import { realClock, type Clock } from './clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
-import { createProbe, type ProbeOptions } from './front/probe.ts';
+import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
 import type { Logger } from './logger.ts';
@@ -22,7 +25,7 @@ import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
 import { levelOf } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
-import { loadDevice, pair, type DeviceFile } from './tunnel/pair.ts';
+import { pair, type DeviceFile } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import type { Upstream } from './tunnel/upstream.ts';
 import { VERSION } from './version.ts';
@@ -33,6 +36,10 @@ export interface AgentOptions {
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
   probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  /** Seals the device token in device.json (the desktop app: Electron safeStorage). */
+  sealer?: Sealer;
+  /** Every live message the local API sends (status, activity), for a host such as the desktop shell. */
+  onLive?(message: { type: string; [field: string]: unknown }): void;
   /** The log sink's health, shown in the status (the CLI passes its Log). */
   logs?: { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void };
   /** Overrides for tests (shorter heartbeats, backoff). */
@@ -44,8 +51,12 @@ export interface Agent {
   status(): Status;
   /** Where the local API listens and the token it wants. */
   readonly api: { url: string; token: string };
+  /** A new one-time link that opens the UI in a browser (GET /login?once=…). */
+  loginLink(): LoginLink;
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
+  /** Drops the link to EVVA and connects again now (the tray's «Переподключить»); false when not paired. */
+  reconnect(): Promise<boolean>;
   /** Stops every part, logs the plugin session out, removes local-api.json, frees the data dir. */
   stop(): Promise<void>;
 }
@@ -94,16 +105,22 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     return s;
   };
   let published = '';
-  /** Pushes the status to live clients when something a person would notice changed (not a new latency or round trip). */
+  const activity = createActivity();
+  /** Pushes the status to live clients (and the desktop shell) when something a person would notice changed (not a new latency or round trip). */
   const publish = () => {
     const s = status();
     const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null } });
     if (key === published) return;
     published = key;
+    for (const item of activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString())) {
+      api?.broadcast({ type: 'activity', item });
+      opts.onLive?.({ type: 'activity', item });
+    }
     api?.publish(s);
+    opts.onLive?.({ type: 'status', status: s });
   };
 
-  const probe = createProbe({
+  const makeProbe = (): Probe => createProbe({
     frontUrl: settings.frontUrl,
     moduleId: settings.moduleId,
     intervalMs: settings.probeIntervalMs,
@@ -124,6 +141,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
     ...opts.probe,
   });
+  let probe = makeProbe();
   const metrics = createMetrics(status);
   opts.logs?.onFileProblem(() => publish());
 
@@ -164,15 +182,34 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   }
 
   // The API first: if its port is taken, nothing else has been started.
+  const settingsApi = configure(settings, {
+    // Plugin address, module or interval changed: a new probe (one session, one origin) replaces the old.
+    async front() {
+      const old = probe;
+      probe = makeProbe();
+      probe.start();
+      await old.stop();
+      publish();
+    },
+    // Proxy changed: reconnect through it.
+    tunnel() { void connectSaved().catch(() => undefined); },
+  });
   api = await startApi({
-    port: settings.apiPort, token, logger, status, metrics: () => metrics.render(),
+    port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
     pair: (code, relayUrl) => agentPair(code, relayUrl),
+    settings: settingsApi,
+    activity: (limit) => activity.list(limit),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
-  try {
-    const device = loadDevice(settings.dataDir);
+  /** Connects with the saved pairing, if any; true when there was one. */
+  async function connectSaved(): Promise<boolean> {
+    const device = await readDevice(settings.dataDir, opts.sealer, logger);
     if (device) connect(device);
+    return device !== null;
+  }
+  try {
+    await connectSaved();
   } catch (e) {
     if (!(e instanceof TunnelError)) throw e;
     logger.warn('pairing file unusable', { code: e.problem.code });
@@ -196,8 +233,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure, ...(opts.tunnel?.ca ? { ca: opts.tunnel.ca } : {}),
     });
     logger.info('paired', { venueId: done.venueId, relay: done.relayUrl });
-    const device = loadDevice(settings.dataDir);
-    if (device) connect(device);
+    await connectSaved();
     return done;
   }
 
@@ -205,6 +241,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   return {
     status,
     api: { url: api.url, token },
+    loginLink: () => api!.loginLink(),
+    reconnect: () => connectSaved(),
     pair: agentPair,
     stop() {
       stopping ??= (async () => {

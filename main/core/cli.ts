@@ -5,21 +5,14 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fetch } from 'undici';
 import os from 'node:os';
-import { LOCAL_API_FILE, LocalApiFile, PairResult, Status, type Problem } from '../../protocol/local.ts';
-import { startAgent } from './agent.ts';
+import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
-import { discover } from './front/discovery.ts';
-import { explain } from './front/errors.ts';
-import { parseErrorText } from './messages.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
-import { createLog } from './log.ts';
 import {
   effectiveValue, loadSettings, maskUrl, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
 } from './settings.ts';
-import { pair } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import { normalizeProxy, PROXY_ENV_VARS } from './tunnel/proxy.ts';
 import { VERSION } from './version.ts';
@@ -32,6 +25,7 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   evva-companion status   [--data-dir DIR] [--json] [--check]
   evva-companion settings [--data-dir DIR] [--json]
   evva-companion discover [--json]
+  evva-companion login    [--data-dir DIR]
   evva-companion help | --help | --version
 
 Команды:
@@ -39,6 +33,7 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   pair КОД   привязать компаньон к заведению в EVVA по коду (код выдаёт EVVA, действует 15 минут)
   status     показать состояние запущенного компаньона
   settings   показать действующие настройки и откуда взято каждое значение
+  login      выдать новую ссылку для входа в интерфейс (браузер на этом компьютере)
   discover   найти плагин Front Web API на этом компьютере
 
 Параметры:
@@ -77,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   } catch (e) {
-    return usage(translateParseError(e as Error));
+    return usage(await translateParseError(e as Error));
   }
   const { values, positionals } = parsed;
   if (values.version) { console.log(VERSION); return 0; }
@@ -97,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'status': return await status(flags, values.json ?? false, values.check ?? false);
       case 'discover': return await find(values.json ?? false);
       case 'settings': return showSettings(flags, values.json ?? false);
+      case 'login': return await login(flags);
       case 'pair': {
         if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
         return await pairCommand(flags, rest[0]);
@@ -138,13 +134,17 @@ function usage(message: string): number {
   return 2;
 }
 
-function translateParseError(e: Error): string {
+/** Loaded only on a usage error: the bundler groups messages.ts with the plugin client (undici), which `status` must not load. */
+async function translateParseError(e: Error): Promise<string> {
+  const { parseErrorText } = await import('./messages.ts');
   return parseErrorText(e.message);
 }
 
 async function run(flags: SettingsFlags): Promise<number> {
   const settings = loadSettings(flags);
   ensureWritableDir(settings.dataDir);
+  // Heavy parts load only for the commands that use them, so `status` starts fast (global fetch, no winston or undici).
+  const { createLog } = await import('./log.ts');
   const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: true });
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
   // Listen for the stop signals before starting: a SIGTERM during start-up still stops cleanly.
@@ -158,6 +158,8 @@ async function run(flags: SettingsFlags): Promise<number> {
   });
   let agent;
   try {
+    // Loaded here, not at the top: `status` and `pair` then start without the agent's dependencies.
+    const { startAgent } = await import('./agent.ts');
     // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
     agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env) });
   } catch (e) {
@@ -167,6 +169,7 @@ async function run(flags: SettingsFlags): Promise<number> {
   }
   console.log(`Компаньон запущен. Локальный API: ${agent.api.url} (токен в ${path.join(settings.dataDir, LOCAL_API_FILE)})`);
   console.log(`Состояние: evva-companion status --data-dir "${settings.dataDir}"`);
+  console.log(`Открыть интерфейс в браузере (ссылка действует один раз, 10 минут): ${agent.loginLink().url}`);
   await stopped;
   await agent.stop();
   await log.close();
@@ -216,6 +219,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       // The running companion did not answer: pair directly below; it picks the pairing up on restart.
     }
   }
+  const { pair } = await import('./tunnel/pair.ts');
   if (!relayUrl) return fail({ code: 'relay_url_missing', message: 'Не указан адрес сервера EVVA.', hint: 'Добавьте --relay-url https://… (адрес даёт EVVA вместе с кодом).' });
   try {
     const ok = await pair({
@@ -238,6 +242,23 @@ function runningAgent(dataDir: string): LocalApiFile | null {
     return raw === null ? null : LocalApiFile.parse(raw);
   } catch {
     return null;
+  }
+}
+
+/** Asks the running companion for a one-time login link and prints it. */
+async function login(flags: SettingsFlags): Promise<number> {
+  const settings = loadSettings(flags);
+  const info = runningAgent(settings.dataDir);
+  const notRunning = () => { console.error(`Компаньон не запущен. Запустите: evva-companion run --data-dir "${settings.dataDir}"`); return 3; };
+  if (!info) return notRunning();
+  try {
+    const res = await fetch(`${info.url}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
+    if (res.status !== 200) return notRunning();
+    const link = LoginLink.parse(await res.json());
+    console.log(`Откройте в браузере на этом компьютере (ссылка действует один раз, ${Math.round(link.expiresInSec / 60)} минут):\n${link.url}`);
+    return 0;
+  } catch {
+    return notRunning();
   }
 }
 
@@ -331,6 +352,8 @@ export function describe(s: Status): string {
 }
 
 async function find(json: boolean): Promise<number> {
+  const { discover } = await import('./front/discovery.ts');
+  const { explain } = await import('./front/errors.ts');
   const r = await discover();
   if (json) {
     console.log(JSON.stringify({

@@ -8,9 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
-import { DEFAULT_FRONT_PORT, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
+import { DEFAULT_FRONT_PORT, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
 import { isLoopbackHost } from './loopback.ts';
-import { DEFAULT_MAX_ANSWER_BYTES } from './front/client.ts';
 import { badProxyText, issueText } from './messages.ts';
 import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
 import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';
@@ -52,6 +51,8 @@ export const SettingsFile = z.strictObject({
   relayUrl: relayUrl.nullable().optional(),
   proxy: proxyUrl.nullable().optional(),
   allowInsecure: z.boolean().optional(),
+  /** The UI's language (the desktop app and the browser UI share it). */
+  language: z.enum(['ru', 'en']).optional(),
   tunnel: z.strictObject({
     allowMethods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).optional(),
     maxRequestBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
@@ -97,6 +98,8 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'Адрес сервера EVVA для привязки (https://…); его дает EVVA вместе с кодом. После привязки адрес хранится в device.json.' },
   { key: 'proxy', type: 'строка или null', default: 'из HTTPS_PROXY / HTTP_PROXY', env: 'EVVA_PROXY', flag: '--proxy', secret: true,
     about: 'HTTP-прокси для связи с EVVA: http://прокси:порт или прокси:порт (логин и пароль: http://логин:пароль@прокси:порт). null — без прокси, даже если он задан в HTTPS_PROXY. Без значения берутся HTTPS_PROXY / HTTP_PROXY и NO_PROXY.' },
+  { key: 'language', type: 'ru | en', default: 'ru',
+    about: 'Язык интерфейса компаньона (окно приложения и страница в браузере). Меняется в разделе «Настройки» интерфейса.' },
   { key: 'allowInsecure', type: 'true | false', default: 'false', flag: '--allow-insecure',
     about: 'Разрешить незашифрованное соединение (http://, ws://) с сервером EVVA не на этом компьютере. Только для проверки.' },
   { key: 'tunnel.allowMethods', type: 'список из GET, HEAD, POST, PUT, PATCH, DELETE', default: DEFAULT_GATE_POLICY.allowMethods.join(', '),
@@ -124,6 +127,7 @@ export interface Settings {
   /** Cap on plugin answers read whole; see DEFAULTS.frontMaxAnswerBytes. */
   frontMaxAnswerBytes: number;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  language: 'ru' | 'en';
   relayUrl: string | null;
   proxy: string | null;
   allowInsecure: boolean;
@@ -161,9 +165,12 @@ export const DEFAULTS = {
 
 /** A settings problem a person can fix: names the field and the source. */
 export class SettingsError extends Error {
-  constructor(message: string) {
+  /** The fields at fault (top-level names), when known. */
+  readonly fields: string[];
+  constructor(message: string, fields: string[] = []) {
     super(message);
     this.name = 'SettingsError';
+    this.fields = fields;
   }
 }
 
@@ -235,6 +242,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     probeIntervalMs: (merged.probeIntervalSec ?? DEFAULTS.probeIntervalSec) * 1000,
     frontMaxAnswerBytes: merged.frontMaxAnswerBytes ?? DEFAULTS.frontMaxAnswerBytes,
     logLevel: merged.logLevel ?? DEFAULTS.logLevel,
+    language: merged.language ?? 'ru',
     relayUrl: merged.relayUrl ?? null,
     proxy: merged.proxy ?? null,
     allowInsecure: merged.allowInsecure ?? false,
@@ -267,6 +275,11 @@ export function maskUrl(url: string): string {
   }
 }
 
+/** Validates a whole settings.json value; throws SettingsError naming each bad field. */
+export function checkSettingsFile(value: unknown, where: string): SettingsFile {
+  return check(SettingsFile, value, where);
+}
+
 function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -277,7 +290,8 @@ function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string)
     const names = spec ? [spec.env, spec.flag].filter(Boolean).join(', ') : '';
     return `поле «${field}${names ? ` (${names})` : ''}»: ${issueText(i)}`;
   });
-  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`);
+  const fields = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : [String(i.path[0] ?? '')]));
+  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`, fields);
 }
 
 function num(v: string | undefined, name: string): number | undefined {

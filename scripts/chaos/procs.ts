@@ -25,7 +25,8 @@ export interface Proc {
 export function startBin(name: string, bin: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', bin), ...args], {
     cwd: ROOT,
-    env: { ...process.env, VITEST: undefined, ...env } as NodeJS.ProcessEnv,
+    // The checkout's TypeScript, never a dist/ build that may be stale (as the tests do, bin/launch.js).
+    env: { ...process.env, VITEST: undefined, EVVA_FROM_SOURCE: '1', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });

@@ -65,7 +65,8 @@ describe('agent status', () => {
     const ws = new WebSocket(`ws://${u.host}/api/live`, { headers: { authorization: `Bearer ${agent.api.token}`, origin: agent.api.url } });
     cleanups.push(() => ws.terminate());
     const pushed: Status[] = [];
-    ws.on('message', (d) => pushed.push((JSON.parse(d.toString()) as { status: Status }).status));
+    // Other live messages (activity items) are not status pushes.
+    ws.on('message', (d) => { const m = JSON.parse(d.toString()) as { type: string; status?: Status }; if (m.type === 'status') pushed.push(m.status!); });
     await waitFor(() => pushed.length >= 1, 'the first push on connect');
     const checkedBefore = (await apiStatus(agent)).front.checkedAt;
     // Four checks of a steady plugin (one a second): each has a new latency and checkedAt.

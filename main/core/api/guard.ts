@@ -45,11 +45,15 @@ export function presentedToken(req: IncomingMessage): string | null {
 
 export type Verdict = { ok: true } | { ok: false; status: number; error: string; message: string };
 
-/** Decides whether `req` may use the API at all. */
-export function admit(req: IncomingMessage, port: number, token: string): Verdict {
+/** Decides whether `req` may use the API at all; `open` paths (the UI's files, the login link) need no token. */
+export function admit(req: IncomingMessage, port: number, token: string, open = false): Verdict {
   const host = (req.headers.host ?? '').toLowerCase();
   if (!allowedHosts(port).has(host)) {
     return { ok: false, status: 421, error: 'bad_host', message: 'Локальный API отвечает только на адрес 127.0.0.1 или localhost этого компьютера.' };
+  }
+  if (open) return { ok: true };
+  if (!crossOriginFree(req, port)) {
+    return { ok: false, status: 403, error: 'bad_origin', message: 'Запрос пришёл со страницы другого сайта; локальный API принимает изменения только от своего интерфейса.' };
   }
   const given = presentedToken(req);
   if (!given || !safeEqual(given, token)) {
@@ -67,6 +71,26 @@ export function originAllowed(req: IncomingMessage, port: number): boolean {
   } catch {
     return false;
   }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A browser carries the cookie to this API from any page of the same site
+ * (127.0.0.1 on another port counts), so: a state-changing call must come
+ * from this API's own origin, and a cookie is honoured only for requests the
+ * browser marks as same-origin (or user-typed). Scripts with a Bearer token
+ * send no Origin and pass.
+ */
+export function crossOriginFree(req: IncomingMessage, port: number): boolean {
+  const hasOrigin = req.headers.origin !== undefined;
+  if (hasOrigin && !originAllowed(req, port)) return false;
+  const byCookie = !req.headers.authorization && presentedToken(req) !== null;
+  if (!byCookie) return true;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  // Older browsers without Fetch Metadata: a cookie-borne change must name its origin.
+  return SAFE_METHODS.has(req.method ?? 'GET') || hasOrigin;
 }
 
 /** Where an unauthenticated caller asks the companion to prove it holds the token (see proof.ts). */

@@ -6,7 +6,7 @@
  * Whatever took the port after a crash cannot answer, so it learns nothing.
  */
 import crypto from 'node:crypto';
-import { fetch } from 'undici';
+// Node's global fetch, not undici's export: the CLI's `status` verifies with this, and loading undici costs it ~100 ms.
 import { z } from 'zod';
 import type { LocalApiFile } from '../../../protocol/local.ts';
 import { pidAlive } from '../lock.ts';

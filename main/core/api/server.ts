@@ -7,10 +7,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PairRequest, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
+import { PairRequest, type ActivityItem, type LoginLink, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
+import { realClock, type Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
+import { SettingsError } from '../settings.ts';
 import { admit, allowedHosts, originAllowed, PROOF_PATH } from './guard.ts';
+import { createLogins, LOGIN_TTL_MS } from './login.ts';
 import { Nonce, prove } from './proof.ts';
+import { findUiDir, uiRoutes } from './ui.ts';
 
 /** Live clients that stop reading are dropped once this much is queued for them. */
 export const LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -24,6 +28,13 @@ export interface ApiOptions {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Pairs with a venue; rejects with an error carrying `problem` (a Problem) when it fails. */
   pair?(code: string, relayUrl?: string): Promise<PairResult>;
+  /** `GET/PUT /api/settings`: the stored and effective settings; update validates and applies (throws SettingsError). */
+  settings?: { read(): unknown; update(patch: unknown): Promise<unknown> };
+  /** `GET /api/activity`: recent state changes, newest first. */
+  activity?(limit: number): ActivityItem[];
+  /** The built UI's folder; undefined finds it next to the code, null serves none. */
+  uiDir?: string | null;
+  clock?: Clock;
 }
 
 export interface Api {
@@ -31,6 +42,10 @@ export interface Api {
   readonly url: string;
   /** Sends the status to every live client. */
   publish(status: Status): void;
+  /** Sends any other live message (`{ type, … }`) to every live client. */
+  broadcast(message: { type: string; [field: string]: unknown }): void;
+  /** A new one-time link that logs a browser into the UI. */
+  loginLink(): LoginLink;
   close(): Promise<void>;
 }
 
@@ -42,6 +57,9 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.disable('x-powered-by');
   app.set('etag', false);
   let port = opts.port;
+  const logins = createLogins(opts.clock ?? realClock);
+  // The UI's files and the login link are open; everything under /api and /metrics needs the token.
+  const isOpen = (req: express.Request) => (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && req.path !== '/metrics';
 
   // The one door without the token: it proves this server holds it (the CLI asks before sending it).
   app.get(PROOF_PATH, (req, res, next) => {
@@ -56,7 +74,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.use((req, res, next) => {
-    const verdict = admit(req, port, opts.token);
+    const verdict = admit(req, port, opts.token, isOpen(req));
     if (!verdict.ok) {
       res.status(verdict.status).json({ error: { code: verdict.error, message: verdict.message } });
       return;
@@ -67,6 +85,26 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
+  app.post('/api/login-link', (_req, res) => { res.json(loginLink()); });
+  if (opts.activity) {
+    const list = opts.activity;
+    app.get('/api/activity', (req, res) => {
+      const limit = Math.min(Math.max(Number.parseInt(String(req.query.limit ?? '50'), 10) || 50, 1), 200);
+      res.json({ items: list(limit) });
+    });
+  }
+  if (opts.settings) {
+    const settings = opts.settings;
+    app.get('/api/settings', (_req, res) => { res.json(settings.read()); });
+    app.put('/api/settings', express.json({ limit: '16kb' }), async (req, res) => {
+      try {
+        res.json(await settings.update(req.body));
+      } catch (e) {
+        if (!(e instanceof SettingsError)) throw e;
+        res.status(400).json({ error: { code: 'bad_settings', message: e.message, fields: e.fields } });
+      }
+    });
+  }
   app.post('/api/pair', express.json({ limit: '4kb' }), async (req, res) => {
     const body = PairRequest.safeParse(req.body);
     if (!body.success || !opts.pair) {
@@ -90,6 +128,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       next(e);
     }
   });
+  app.use(uiRoutes({ token: opts.token, logins, port: () => port, uiDir: opts.uiDir === undefined ? findUiDir() : opts.uiDir }));
   app.use((_req, res) => { res.status(404).json({ error: { code: 'not_found', message: 'Нет такого адреса в локальном API.' } }); });
   app.use((err: Error & { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
@@ -153,10 +192,23 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     ws.send(JSON.stringify({ type: 'status', status }));
   }
 
+  function loginLink(): LoginLink {
+    return { url: `${url}/login?once=${logins.issue()}`, expiresInSec: LOGIN_TTL_MS / 1000 };
+  }
+
   return {
     url,
+    loginLink,
     publish(status) {
       for (const ws of wss.clients) if (ws.readyState === ws.OPEN) send(ws, status);
+    },
+    broadcast(message) {
+      const text = JSON.stringify(message);
+      for (const ws of wss.clients) {
+        if (ws.readyState !== ws.OPEN) continue;
+        if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) ws.terminate();
+        else ws.send(text);
+      }
     },
     close: () => new Promise<void>((resolve) => {
       for (const ws of wss.clients) ws.terminate();

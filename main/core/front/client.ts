@@ -14,7 +14,7 @@
 import { Readable } from 'node:stream';
 import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { z } from 'zod';
-import { LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
+import { DEFAULT_MAX_ANSWER_BYTES, LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import { deadline, type Deadline } from './deadline.ts';
@@ -41,8 +41,8 @@ export const FORWARD_BACKSTOP_MS = 120_000;
 export const LOGIN_WAIT_MS = 60_000;
 /** Connections for the probe, logins and logouts: one check and one login at a time at most. */
 export const CONTROL_CONNECTIONS = 2;
-/** Default cap on a plugin answer the core reads whole (probe, page, later the feed). */
-export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+// Default cap on a plugin answer the core reads whole: in protocol/front.ts so settings can name it without loading undici.
+export { DEFAULT_MAX_ANSWER_BYTES };
 /** Logout on stop must not hold up shutdown for longer than this. */
 export const LOGOUT_TIMEOUT_MS = 2_000;
 /**

@@ -3,6 +3,7 @@
  * Russian explanation a sysadmin reads and what to do about it.
  */
 import type { Problem } from '../../../protocol/local.ts';
+import { portOf } from '../../../protocol/url.ts';
 
 export type FrontErrorCode =
   | 'unreachable'    // nothing answers (connection refused, reset, DNS)
@@ -103,15 +104,5 @@ export function explain(err: unknown, url: string | null): Problem {
         hint: 'Запустите iikoFront и проверьте, что открывается страница http://localhost:9042. Если плагин установлен на другой порт, укажите адрес в настройках.',
         messageEn: 'The Front Web API plugin was not found on this PC.',
       };
-  }
-}
-
-function portOf(url: string | null): string | null {
-  if (!url) return null;
-  try {
-    const u = new URL(url);
-    return u.port || (u.protocol === 'https:' ? '443' : '80');
-  } catch {
-    return null;
   }
 }

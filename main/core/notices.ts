@@ -1,0 +1,125 @@
+/**
+ * Which desktop notifications to show, and their words. Pure: fed the status
+ * (on every change and on a timer) and payment events, with the time; the
+ * Electron shell only displays what this returns. Rare and actionable: the
+ * link lost for over a minute and its return, the plugin down, a payment to
+ * close, a mismatch. Never one per order.
+ */
+import type { Status } from '../../protocol/local.ts';
+import { strings, type Lang } from '../../protocol/strings.ts';
+
+export type NoticeKind = 'link_lost' | 'link_back' | 'front_down' | 'payment' | 'mismatch';
+
+export interface Notice {
+  kind: NoticeKind;
+  title: string;
+  body: string;
+  /** Where a click should lead in the UI. */
+  open: 'status' | 'diagnostics' | 'journal';
+}
+
+/** A payment the feed reports (EVVA took the money; the order must be closed with EVVAP), or a mismatch. */
+export interface PaymentEvent {
+  id: string;
+  kind: 'awaiting_close' | 'mismatch';
+  order: string;
+  table?: string | null;
+  /** In roubles (may have kopecks). */
+  amount: number;
+}
+
+export interface NoticeTiming {
+  /** The link must be down this long before anyone is told (reconnects are usually quick). */
+  linkLostAfterMs: number;
+  /** The plugin must be down this long (a restart of iikoFront takes a few seconds). */
+  frontDownAfterMs: number;
+}
+
+export const DEFAULT_TIMING: NoticeTiming = { linkLostAfterMs: 60_000, frontDownAfterMs: 30_000 };
+
+export interface Notices {
+  /** Call on every status and on a timer (each few seconds); returns what to show now. */
+  observe(status: Status, now: number): Notice[];
+  /** Call for each payment event; each payment is announced once. */
+  payment(event: PaymentEvent): Notice[];
+}
+
+/** Formats roubles the Russian way: «1 200 ₽», «99,50 ₽». */
+export function rub(amount: number): string {
+  const whole = Number.isInteger(amount);
+  return `${new Intl.NumberFormat('ru-RU', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }).format(amount).replace(/\s/g, ' ')} ₽`;
+}
+
+/** Starts with nothing announced; the first status counts as "no change yet". */
+export function createNotices(lang: Lang = 'ru', timing: NoticeTiming = DEFAULT_TIMING): Notices {
+  const t = strings(lang);
+  let linkDownSince: number | null = null;
+  let linkLostSaid = false;
+  let frontDownSince: number | null = null;
+  let frontSaid = false;
+  const seen = new Set<string>();
+  return {
+    observe(status, now) {
+      const out: Notice[] = [];
+      const paired = status.tunnel.state !== 'unpaired';
+      if (paired && status.tunnel.state !== 'connected') {
+        linkDownSince ??= now;
+        if (!linkLostSaid && now - linkDownSince >= timing.linkLostAfterMs) {
+          linkLostSaid = true;
+          out.push({ kind: 'link_lost', title: t.notify.linkLost, body: t.notify.linkLostBody, open: 'status' });
+        }
+      } else {
+        if (linkLostSaid && status.tunnel.state === 'connected') out.push({ kind: 'link_back', title: t.notify.linkBack, body: t.notify.linkBackBody, open: 'status' });
+        linkDownSince = null;
+        linkLostSaid = false;
+      }
+      const down = status.front.state === 'down' || status.front.state === 'unlicensed';
+      if (down) {
+        frontDownSince ??= now;
+        if (!frontSaid && now - frontDownSince >= timing.frontDownAfterMs) {
+          frontSaid = true;
+          out.push({ kind: 'front_down', title: t.notify.frontDown, body: t.notify.frontDownBody, open: 'diagnostics' });
+        }
+      } else if (status.front.state === 'up') {
+        frontDownSince = null;
+        frontSaid = false;
+      }
+      return out;
+    },
+    payment(e) {
+      const key = `${e.kind}:${e.id}`;
+      if (seen.has(key)) return [];
+      seen.add(key);
+      if (seen.size > 10_000) seen.delete(seen.values().next().value as string);
+      return e.kind === 'awaiting_close'
+        ? [{ kind: 'payment', title: t.notify.payment, body: t.notify.paymentBody(e.order, e.table ?? null, rub(e.amount)), open: 'journal' }]
+        : [{ kind: 'mismatch', title: t.notify.mismatch, body: t.notify.mismatchBody(e.order), open: 'journal' }];
+    },
+  };
+}
+
+/** PaymentView states (protocol/events.ts) that mean "the cashier must close the order with EVVAP". */
+const TO_CLOSE = new Set(['awaiting_close', 'notified', 'pending-close']);
+
+/**
+ * Reads a payment event from a live message, tolerating the feed's framing:
+ * `{ type: 'payment', payment: {...} }`, the fields at the top, or a feed
+ * envelope `{ event: { eventType: 'PaymentUpdate', eventInfo: PaymentView } }`.
+ * Null if it is not one, or if the state needs nobody at the till.
+ */
+export function paymentOf(message: unknown): PaymentEvent | null {
+  if (!message || typeof message !== 'object') return null;
+  const m = message as Record<string, unknown>;
+  const envelope = (m.event && typeof m.event === 'object' ? m.event : m) as Record<string, unknown>;
+  const isEnvelope = envelope.eventType === 'PaymentUpdate' && envelope.eventInfo && typeof envelope.eventInfo === 'object';
+  if (!isEnvelope && (typeof m.type !== 'string' || !m.type.includes('payment'))) return null;
+  const p = (isEnvelope ? envelope.eventInfo : m.payment && typeof m.payment === 'object' ? m.payment : m) as Record<string, unknown>;
+  const state = String(p.kind ?? p.state ?? '');
+  const kind = state === 'mismatch' ? 'mismatch' : TO_CLOSE.has(state) ? 'awaiting_close' : null;
+  // The order's number as the cashier sees it; the iiko order id only when no number was sent.
+  const order = p.orderNumber ?? p.order ?? p.orderId;
+  const id = p.paymentId ?? p.id;
+  const amount = typeof p.amount === 'number' ? p.amount : Number(p.amount);
+  if (!kind || (typeof order !== 'string' && typeof order !== 'number') || !Number.isFinite(amount) || (typeof id !== 'string' && typeof id !== 'number')) return null;
+  return { id: String(id), kind, order: String(order), table: p.table === undefined || p.table === null ? null : String(p.table), amount };
+}

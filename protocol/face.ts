@@ -1,0 +1,182 @@
+/**
+ * How a Status reads to a person: the tone (colour), the one sentence, what to
+ * do, and the four cards. Pure, so the status screen, the tray tooltip and
+ * tests all say the same thing. Optional blocks other parts add to the status
+ * (feed, port exposure) are read defensively: absent means "no data", never 0.
+ */
+import type { Status } from './local.ts';
+import { strings, type Lang } from './strings.ts';
+import { portOf } from './url.ts';
+
+export { portOf };
+
+/** green: working; amber: degraded but relaying; red: not relaying; grey: not set up. */
+export type Tone = 'green' | 'amber' | 'red' | 'grey';
+
+/** What the feed reports in `status.feed`, when it is there (every field optional). */
+export interface FeedView {
+  relayedToday?: number;
+  lastEventAt?: string | null;
+  awaitingClose?: number;
+  mismatches?: number;
+}
+
+export interface Card {
+  id: 'front' | 'tunnel' | 'port' | 'feed';
+  title: string;
+  tone: Tone | 'none';
+  state: string;
+  detail: string | null;
+}
+
+export interface Face {
+  tone: Tone;
+  sentence: string;
+  /** ISO time the situation began, when known. */
+  since: string | null;
+  /** One sentence saying what to do, for amber and red. */
+  todo: string | null;
+  /** Which button helps: open diagnostics, go to setup, or nothing. */
+  action: 'diagnostics' | 'setup' | 'journal' | null;
+  cards: Card[];
+}
+
+/** Whole milliseconds for people (the core measures fractions). */
+const ms = (v: number | null): number | null => (v === null ? null : Math.round(v));
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The feed block if the core sends one; null when it does not. */
+export function feedOf(status: Status): FeedView | null {
+  const f = (status as { feed?: unknown }).feed;
+  if (!f || typeof f !== 'object') return null;
+  const o = f as Record<string, unknown>;
+  return {
+    relayedToday: num(o.relayedToday), awaitingClose: num(o.awaitingClose), mismatches: num(o.mismatches),
+    lastEventAt: typeof o.lastEventAt === 'string' ? o.lastEventAt : null,
+  };
+}
+
+/** Reads the status as the UI and tray show it; `time` formats an ISO time as HH:MM. */
+export function faceOf(status: Status, lang: Lang, time: (iso: string) => string = hhmm): Face {
+  const t = strings(lang);
+  const { front, tunnel } = status;
+  const feed = feedOf(status);
+  const revoked = tunnel.error?.code === 'token_refused';
+  const en = lang === 'en';
+  const say = (p?: { message: string; messageEn?: string; hint?: string }) => (p ? (en && p.messageEn ? p.messageEn : p.message) : null);
+
+  let tone: Tone;
+  let sentence: string;
+  let since: string | null = null;
+  let todo: string | null = null;
+  let action: Face['action'] = null;
+  if (tunnel.state === 'unpaired' && !revoked) {
+    tone = 'grey'; sentence = t.sentence.unpaired; todo = t.todo.unpaired; action = 'setup';
+  } else if (revoked) {
+    tone = 'red'; sentence = t.sentence.revoked; since = tunnel.since; todo = t.todo.unpaired; action = 'setup';
+  } else if (front.state === 'down' || front.state === 'unlicensed') {
+    tone = 'red'; since = front.since; action = 'diagnostics';
+    sentence = front.state === 'down' ? t.sentence.frontDown : t.sentence.frontUnlicensed;
+    todo = (!en && front.error?.hint) || t.todo.frontDown;
+  } else if (tunnel.state === 'offline') {
+    tone = 'red'; sentence = t.sentence.offline; since = tunnel.since; action = 'diagnostics';
+    todo = (!en && tunnel.error?.hint) || t.todo.offline;
+  } else if (tunnel.state === 'connecting') {
+    tone = 'amber'; sentence = t.sentence.connecting; since = tunnel.since; todo = t.todo.connecting;
+  } else if (front.state === 'unknown') {
+    tone = 'amber'; sentence = t.sentence.frontChecking;
+  } else if (feed?.awaitingClose) {
+    tone = 'amber'; sentence = t.sentence.payments(feed.awaitingClose); todo = t.todo.payments; action = 'journal';
+  } else {
+    tone = 'green'; sentence = t.sentence.ok; since = latest(front.since, tunnel.since);
+  }
+
+  const port = portOf(front.url);
+  const cards: Card[] = [
+    {
+      id: 'front', title: t.card.front,
+      tone: front.state === 'up' ? 'green' : front.state === 'unknown' ? 'amber' : 'red',
+      state: front.state === 'up' ? t.card.frontUp(port ?? '—', ms(front.latencyMs))
+        : front.state === 'unknown' ? t.card.frontChecking
+        : front.state === 'unlicensed' ? t.card.frontUnlicensed
+        : front.since ? t.card.frontDownSince(time(front.since)) : (say(front.error) ?? t.card.frontChecking),
+      detail: front.state === 'up'
+        ? [front.version ? t.card.frontVersion(front.version) : null, front.source === 'discovery' ? t.card.frontFound : front.source === 'settings' ? t.card.frontSet : null].filter(Boolean).join(' · ') || null
+        // The hero above already says what to do; the card says what happened.
+        : front.state === 'unknown' ? null : say(front.error),
+    },
+    {
+      id: 'tunnel', title: t.card.tunnel,
+      tone: revoked ? 'red' : tunnel.state === 'connected' ? 'green' : tunnel.state === 'connecting' ? 'amber' : tunnel.state === 'offline' ? 'red' : 'grey',
+      state: revoked ? t.card.tunnelRevoked
+        : tunnel.state === 'connected' ? t.card.tunnelUp(ms(tunnel.rttMs))
+        : tunnel.state === 'connecting' ? t.card.tunnelConnecting(tunnel.reconnects)
+        : tunnel.state === 'offline' ? (say(tunnel.error) ?? t.card.tunnelOffline) : t.card.tunnelUnpaired,
+      detail: tunnel.state === 'connected' && tunnel.venueId ? t.card.tunnelVenue(tunnel.venueId)
+        : tunnel.state === 'unpaired' && !revoked ? t.todo.unpaired
+        : en ? null : tunnel.error?.hint ?? null,
+    },
+    portCard(status, lang, port),
+    feedCard(feed, lang, time),
+  ];
+  return { tone, sentence, since, todo: tone === 'green' || tone === 'grey' ? (tone === 'grey' ? todo : null) : todo, action, cards };
+}
+
+function portCard(status: Status, lang: Lang, port: string | null): Card {
+  const t = strings(lang);
+  // Filled in by the diagnostics' port check when it runs: true = reachable from the internet.
+  const exposed = (status as { portExposed?: unknown }).portExposed;
+  const base = { id: 'port' as const, title: t.card.port };
+  if (exposed === true) return { ...base, tone: 'amber', state: t.card.portExposed(port ?? '—'), detail: null };
+  const detail = exposed === false ? t.card.portClosed : t.card.portExposedUnknown;
+  if (status.tunnel.state === 'connected') return { ...base, tone: 'green', state: t.card.portNotNeeded, detail };
+  return { ...base, tone: 'none', state: t.card.portUnknown, detail };
+}
+
+function feedCard(feed: FeedView | null, lang: Lang, time: (iso: string) => string): Card {
+  const t = strings(lang);
+  const base = { id: 'feed' as const, title: t.card.feed };
+  if (!feed) return { ...base, tone: 'none', state: t.card.feedNoData, detail: t.card.feedNotBuilt };
+  const today = feed.relayedToday !== undefined ? t.card.feedToday(feed.relayedToday, feed.lastEventAt ? time(feed.lastEventAt) : null) : t.card.feedNoData;
+  const waiting = feed.awaitingClose !== undefined ? (feed.awaitingClose > 0 ? t.card.feedAwaiting(feed.awaitingClose) : t.card.feedNothingWaiting) : null;
+  const mism = feed.mismatches ? t.card.feedMismatch(feed.mismatches) : null;
+  return {
+    ...base,
+    tone: feed.mismatches ? 'red' : feed.awaitingClose ? 'amber' : 'green',
+    state: today,
+    detail: [waiting, mism].filter(Boolean).join(' · ') || null,
+  };
+}
+
+/** The tray's one-line tooltip (≤ 60 characters, trimmed if longer). */
+export function tooltipOf(status: Status, lang: Lang = 'ru'): string {
+  const face = faceOf(status, lang);
+  const t = strings(lang);
+  const line = face.tone === 'green'
+    ? t.tray.tooltip(face.sentence, portOf(status.front.url), ms(status.tunnel.rttMs))
+    : t.tray.tooltip(face.sentence, null, null);
+  return line.length <= 60 ? line : `${line.slice(0, 59)}…`;
+}
+
+function latest(a: string | null, b: string | null): string | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a > b ? a : b;
+}
+
+/** HH:MM in the machine's local time. */
+export function hhmm(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '—' : `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** The plain-text report for support (copied from the tray or the Диагностика screen). */
+export function reportOf(status: Status, lang: Lang, at: string = new Date().toISOString()): string {
+  const face = faceOf(status, lang);
+  const t = strings(lang);
+  return [
+    `${t.appName} ${status.version} — ${at}`,
+    face.sentence,
+    ...face.cards.map((c) => `- ${c.title}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`),
+  ].join('\n');
+}

@@ -1,0 +1,152 @@
+/**
+ * Настройка: three steps — the pairing code, the plugin, done. A wrong or
+ * expired code is explained in the UI's language and what was typed stays.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { faceOf, portOf } from '../../../protocol/face.ts';
+import type { PairResult } from '../../../protocol/local.ts';
+import { call } from '../api.ts';
+import { desktop } from '../bridge.ts';
+import type { Live } from '../live.ts';
+import type { Route } from '../router.ts';
+import { Button, Mark, problemText, useT } from '../ui.tsx';
+
+export function Setup({ live, go }: { live: Live; go(r: Route): void }) {
+  const { t } = useT();
+  const [step, setStep] = useState<1 | 2 | 3>(1);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => { if (step > 1) heading.current?.focus(); }, [step]);
+  const titles = [t.setup.codeTitle, t.setup.frontTitle, t.setup.doneTitle];
+  return (
+    <div className="setup">
+      <h1 tabIndex={-1}>{t.setup.title}</h1>
+      <ol className="steps" aria-label={t.setup.step(step)}>
+        {titles.map((title, i) => (
+          <li key={title} className={i + 1 === step ? 'now' : i + 1 < step ? 'done' : ''} aria-current={i + 1 === step ? 'step' : undefined}>
+            <span className="n">{i + 1}</span>{title}
+          </li>
+        ))}
+      </ol>
+      <p className="step-count" data-testid="step">{t.setup.step(step)}</p>
+      <h2 ref={heading} tabIndex={-1}>{titles[step - 1]}</h2>
+      {step === 1 && <CodeStep live={live} next={() => setStep(2)} />}
+      {step === 2 && <FrontStep live={live} next={() => setStep(3)} back={() => setStep(1)} />}
+      {step === 3 && <DoneStep live={live} finish={() => { if (desktop) void desktop.hide(); go('status'); }} />}
+    </div>
+  );
+}
+
+function CodeStep({ live, next }: { live: Live; next(): void }) {
+  const { t, lang } = useT();
+  const [code, setCode] = useState('');
+  const [relay, setRelay] = useState('');
+  const [needRelay, setNeedRelay] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<{ message: string; hint: string | null } | null>(null);
+  const paired = live.status?.tunnel.venueId ?? null;
+
+  useEffect(() => {
+    void call<{ values: { relayUrl: string | null } }>('GET', '/api/settings').then((r) => { if (r.ok && !r.data.values.relayUrl) setNeedRelay(true); });
+  }, []);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const r = await call<PairResult>('POST', '/api/pair', { code: code.trim(), ...(relay.trim() ? { relayUrl: relay.trim() } : {}) });
+    setBusy(false);
+    if (r.ok) { await live.refresh(); next(); return; }
+    if (r.error.code === 'relay_url_missing') setNeedRelay(true);
+    setError(r.status === 0 ? { message: t.common.offline, hint: null } : problemText(r.error.message ? r.error : { message: t.common.unknownError }, lang));
+  };
+
+  return (
+    <form onSubmit={(e) => void submit(e)} noValidate>
+      {paired ? <p className="muted">{t.setup.pairedAlready(paired)}</p> : null}
+      <label htmlFor="code" className="big-label">{t.setup.codeLabel}</label>
+      <p id="code-help" className="help">{t.setup.codeHelp}</p>
+      <input id="code" className="code-input" value={code} autoFocus autoComplete="off" autoCapitalize="characters" spellCheck={false}
+        maxLength={32} aria-describedby={error ? 'code-help code-error' : 'code-help'} aria-invalid={error ? true : undefined}
+        onChange={(e) => setCode(e.target.value.toUpperCase())}
+        onPaste={(e) => { e.preventDefault(); setCode(e.clipboardData.getData('text').trim().toUpperCase()); }}
+        placeholder="K7QF-2MXD" />
+      {needRelay ? (
+        <>
+          <label htmlFor="relay">{t.setup.relayLabel}</label>
+          <p id="relay-help" className="help">{t.setup.relayHelp}</p>
+          <input id="relay" type="url" value={relay} onChange={(e) => setRelay(e.target.value)} aria-describedby="relay-help" placeholder="https://…" spellCheck={false} />
+        </>
+      ) : null}
+      {error ? (
+        <div id="code-error" className="problem" role="alert">
+          <p>{error.message}</p>
+          {error.hint ? <p className="hint">{error.hint}</p> : null}
+        </div>
+      ) : null}
+      <div className="actions">
+        <Button kind="primary" type="submit" disabled={busy || code.trim() === ''}>{busy ? t.setup.pairing : t.setup.pair}</Button>
+        {paired ? <Button onClick={next}>{t.setup.next}</Button> : null}
+      </div>
+    </form>
+  );
+}
+
+function FrontStep({ live, next, back }: { live: Live; next(): void; back(): void }) {
+  const { t, lang } = useT();
+  const front = live.status!.front;
+  const [port, setPort] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const found = front.state === 'up' || front.state === 'unlicensed';
+
+  const usePort = async (e: FormEvent) => {
+    e.preventDefault();
+    const n = Number(port);
+    if (!/^\d+$/.test(port) || n < 1 || n > 65535) { setError(t.setup.badPort); return; }
+    setBusy(true);
+    setError(null);
+    const r = await call('PUT', '/api/settings', { frontUrl: `http://127.0.0.1:${n}` });
+    setBusy(false);
+    if (!r.ok) setError(problemText(r.error, lang).message || t.common.unknownError);
+  };
+
+  return (
+    <div>
+      {found ? (
+        <p className="found" role="status"><Mark tone="green" /> {t.setup.frontFound(portOf(front.url) ?? '—', front.version)}</p>
+      ) : front.state === 'unknown' ? (
+        <p className="found" role="status"><Mark tone="amber" /> {t.setup.frontSearching}</p>
+      ) : (
+        <div className="problem" role="alert">
+          <p>{t.setup.frontMissing} {front.error ? problemText(front.error, lang).message : null}</p>
+          {front.error && lang === 'ru' && front.error.hint ? <p className="hint">{front.error.hint}</p> : null}
+        </div>
+      )}
+      {!found ? (
+        <form onSubmit={(e) => void usePort(e)} noValidate className="port-form">
+          <label htmlFor="port">{t.setup.portLabel}</label>
+          <p id="port-help" className="help">{t.setup.portHelp}</p>
+          <input id="port" inputMode="numeric" value={port} onChange={(e) => setPort(e.target.value.trim())} aria-describedby={error ? 'port-help port-error' : 'port-help'} aria-invalid={error ? true : undefined} placeholder="9042" />
+          {error ? <p id="port-error" className="problem" role="alert">{error}</p> : null}
+          <div className="actions"><Button type="submit" disabled={busy || !port}>{t.setup.usePort}</Button></div>
+        </form>
+      ) : null}
+      <div className="actions">
+        <Button onClick={back}>{t.setup.back}</Button>
+        <Button kind="primary" onClick={next} disabled={!found}>{t.setup.next}</Button>
+      </div>
+    </div>
+  );
+}
+
+function DoneStep({ live, finish }: { live: Live; finish(): void }) {
+  const { t, lang } = useT();
+  const face = faceOf(live.status!, lang);
+  return (
+    <div>
+      <p className={`hero-line tone-${face.tone}`} role="status" data-testid="done-sentence"><Mark tone={face.tone} size={28} /> {face.sentence}</p>
+      <p className="help">{face.tone === 'green' ? t.setup.doneHelp : t.setup.notYet}</p>
+      <div className="actions"><Button kind="primary" onClick={finish}>{t.setup.done}</Button></div>
+    </div>
+  );
+}

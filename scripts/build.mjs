@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * `npm run build`: one Vite build (no tsx) that produces
+ *   dist/renderer/  the UI (React), served by the core and loaded by Electron;
+ *   dist/node/      the bins (companion, relay, sim), the Electron main process and the core's utilityProcess entry (ESM);
+ *   dist/preload/   the Electron preload (CommonJS: a sandboxed preload cannot be an ES module).
+ * Plain JavaScript so it runs on a fresh clone before anything is compiled (`prepare`).
+ * Why not electron-vite: see docs/desktop.md ("Build").
+ */
+import fs from 'node:fs';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { build } from 'vite';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const at = (p) => path.join(root, p);
+const pkg = JSON.parse(fs.readFileSync(at('package.json'), 'utf8'));
+// Dependencies stay outside the bundles (native better-sqlite3, and npm keeps them installed anyway).
+// zod is bundled: loading its ~100 module files was a large part of `evva-companion status`'s start-up.
+const bundled = new Set(['zod']);
+const deps = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {}), 'electron'];
+const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || deps.some((d) => !bundled.has(d) && (id === d || id.startsWith(`${d}/`)));
+const quiet = process.argv.includes('--quiet') ? 'warn' : 'info';
+
+const started = Date.now();
+fs.rmSync(at('dist'), { recursive: true, force: true });
+
+await build({
+  configFile: false, logLevel: quiet, root: at('renderer'), base: '/',
+  plugins: [react()],
+  build: { outDir: at('dist/renderer'), emptyOutDir: true, target: 'chrome120', sourcemap: false, assetsInlineLimit: 0 },
+});
+
+const nodeEntries = {
+  companion: at('main/core/cli.ts'),
+  relay: at('relay/cli.ts'),
+  sim: at('sim/cli.ts'),
+  desktop: at('main/desktop/main.ts'),
+  'desktop-core': at('main/desktop/core-entry.ts'),
+};
+await build({
+  configFile: false, logLevel: quiet, root,
+  // Vite externalizes every dependency of an SSR build by default; zod is pulled in.
+  ssr: { noExternal: [...bundled] },
+  build: {
+    ssr: true, outDir: at('dist/node'), emptyOutDir: true, target: 'node20', sourcemap: true, minify: false,
+    rollupOptions: {
+      input: Object.fromEntries(Object.entries(nodeEntries).filter(([, f]) => fs.existsSync(f))),
+      external,
+      output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
+    },
+  },
+});
+
+if (fs.existsSync(at('preload/index.ts'))) {
+  await build({
+    configFile: false, logLevel: quiet, root,
+    build: {
+      ssr: true, outDir: at('dist/preload'), emptyOutDir: true, target: 'node20', minify: false,
+      rollupOptions: { input: { preload: at('preload/index.ts') }, external: ['electron'], output: { format: 'cjs', entryFileNames: '[name].cjs' } },
+    },
+  });
+}
+console.log(`build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

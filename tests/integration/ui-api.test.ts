@@ -1,0 +1,187 @@
+/**
+ * What the UI needs from the local API, over real sockets: the one-time login
+ * link and its cookie, the origin rules for that cookie, the built UI with its
+ * CSP, and settings that are validated, saved and applied while running.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Status } from '../../protocol/local.ts';
+import { startAgent, type Agent } from '../../main/core/agent.ts';
+import { LOGIN_TTL_MS } from '../../main/core/api/login.ts';
+import { startApi, type Api } from '../../main/core/api/server.ts';
+import { realClock } from '../../main/core/clock.ts';
+import { silentLogger } from '../../main/core/logger.ts';
+import { loadSettings } from '../../main/core/settings.ts';
+import { startSim, type Sim } from '../../sim/index.ts';
+
+const TOKEN = 'ui-token-0123456789abcdef';
+let api: Api;
+let port: number;
+let mono = 0;
+const ui = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-dir-'));
+
+function req(method: string, p: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: '127.0.0.1', port, path: p, method, headers: { host: `127.0.0.1:${port}`, ...headers }, setHost: false }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
+}
+const newLink = () => new URL(api.loginLink().url);
+
+beforeAll(async () => {
+  fs.mkdirSync(path.join(ui, 'assets'));
+  fs.writeFileSync(path.join(ui, 'index.html'), '<!doctype html><title>ui</title>');
+  fs.writeFileSync(path.join(ui, 'assets', 'app.js'), 'console.log(1)');
+  const status = { level: 'warn', version: '0', startedAt: '', front: { state: 'unknown', url: null, latencyMs: null, checkedAt: null, since: null, source: null }, tunnel: { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null } } as Status;
+  api = await startApi({
+    port: 0, token: TOKEN, logger: silentLogger, status: () => status, uiDir: ui,
+    clock: { ...realClock, mono: () => mono },
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+  });
+  port = Number(new URL(api.url).port);
+});
+afterAll(async () => { await api.close(); fs.rmSync(ui, { recursive: true, force: true }); });
+
+describe('login link', () => {
+  it('sets an HttpOnly SameSite=Strict cookie and redirects to the UI, once', async () => {
+    const link = newLink();
+    const first = await req('GET', link.pathname + link.search);
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    expect(first.headers['set-cookie']?.[0]).toBe(`evva_token=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`);
+    const again = await req('GET', link.pathname + link.search);
+    expect(again.status).toBe(401);
+    expect(again.headers['set-cookie']).toBeUndefined();
+    expect(again.body).toContain('уже использована или устарела');
+  });
+
+  it('expires unused after ten minutes', async () => {
+    const link = newLink();
+    mono += LOGIN_TTL_MS + 1;
+    expect((await req('GET', link.pathname + link.search)).status).toBe(401);
+  });
+
+  it('refuses a made-up code and a missing one', async () => {
+    expect((await req('GET', '/login?once=guess')).status).toBe(401);
+    expect((await req('GET', '/login')).status).toBe(401);
+  });
+});
+
+describe('the cookie and where a request comes from', () => {
+  const cookie = `evva_token=${TOKEN}`;
+  it('accepts the cookie from the UI itself', async () => {
+    expect((await req('GET', '/api/status', { cookie, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await req('POST', '/api/login-link', { cookie, origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+  });
+
+  it('refuses it from a page of another origin on the same host', async () => {
+    expect((await req('POST', '/api/login-link', { cookie, origin: 'http://127.0.0.1:9042', 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await req('GET', '/api/status', { cookie, 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await req('GET', '/api/status', { cookie, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+  });
+
+  it('wants an Origin on a cookie-borne change even from a browser without Fetch Metadata', async () => {
+    expect((await req('POST', '/api/login-link', { cookie })).status).toBe(403);
+  });
+
+  it('lets scripts with the Bearer token change things without any Origin', async () => {
+    expect((await req('POST', '/api/login-link', { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    expect((await req('POST', '/api/login-link', { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' })).status).toBe(403);
+  });
+});
+
+describe('the built UI', () => {
+  it('serves the app for its own paths with a CSP that allows only this API', async () => {
+    for (const p of ['/', '/setup', '/diagnostics']) {
+      const r = await req('GET', p);
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('<title>ui</title>');
+      const csp = String(r.headers['content-security-policy']);
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${port}`);
+      expect(csp).toContain("frame-ancestors 'none'");
+    }
+    expect((await req('GET', '/assets/app.js')).status).toBe(200);
+  });
+
+  it('still answers a wrong Host with 421 and unknown API paths with JSON 404', async () => {
+    expect((await req('GET', '/', { host: 'evil.example' })).status).toBe(421);
+    const r = await req('GET', '/api/nothing', { authorization: `Bearer ${TOKEN}` });
+    expect(r.status).toBe(404);
+    expect(JSON.parse(r.body).error.code).toBe('not_found');
+  });
+});
+
+describe('settings from the UI', () => {
+  let sim: Sim;
+  let agent: Agent;
+  let dir: string;
+  const call = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${agent.api.url}${p}`, { method, headers: { authorization: `Bearer ${agent.api.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: await res.json() as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  beforeAll(async () => {
+    sim = await startSim({ port: 0, auto: false });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-settings-'));
+    agent = await startAgent({ settings: loadSettings({ dataDir: dir, apiPort: '0' }, {}), logger: silentLogger, probe: { discover: async () => ({ found: null, tried: [] }) as never } });
+  });
+  afterAll(async () => { await agent.stop(); await sim.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  it('reads the values in force', async () => {
+    const r = await call('GET', '/api/settings');
+    expect(r.body.values).toMatchObject({ frontUrl: null, moduleId: '2050', probeIntervalSec: 3, relayUrl: null, proxy: null, language: 'ru' });
+  });
+
+  it('refuses a bad value by its name and changes nothing', async () => {
+    const r = await call('PUT', '/api/settings', { probeIntervalSec: 0, moduleId: '2050' });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('bad_settings');
+    expect(r.body.error.fields).toEqual(['probeIntervalSec']);
+    expect(r.body.error.message).toContain('probeIntervalSec');
+    expect(fs.existsSync(path.join(dir, 'settings.json'))).toBe(false);
+  });
+
+  it('refuses fields the UI may not change, by name', async () => {
+    const r = await call('PUT', '/api/settings', { apiPort: 1 });
+    expect(r.status).toBe(400);
+    expect(r.body.error.fields).toEqual(['apiPort']);
+    expect((await call('PUT', '/api/settings', [1])).status).toBe(400);
+  });
+
+  it('applies a new plugin address at once, without a restart, and saves it', async () => {
+    const r = await call('PUT', '/api/settings', { frontUrl: sim.url, probeIntervalSec: 2 });
+    expect(r.status).toBe(200);
+    expect(r.body.applied.sort()).toEqual(['frontUrl', 'probeIntervalSec']);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8'))).toMatchObject({ frontUrl: sim.url, probeIntervalSec: 2 });
+    const until = Date.now() + 15_000;
+    while (agent.status().front.state !== 'up' && Date.now() < until) await new Promise((res) => setTimeout(res, 100));
+    expect(agent.status().front).toMatchObject({ state: 'up', url: sim.url });
+  });
+
+  it('never shows a proxy password, and keeps it when the form sends the hidden one back', async () => {
+    await call('PUT', '/api/settings', { proxy: 'http://user:secret@127.0.0.1:3128' });
+    const r = await call('GET', '/api/settings');
+    expect(r.body.values.proxy).toBe('http://user:***@127.0.0.1:3128');
+    expect(JSON.stringify(r.body)).not.toContain('secret');
+    await call('PUT', '/api/settings', { proxy: r.body.values.proxy });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).proxy).toBe('http://user:secret@127.0.0.1:3128');
+    await call('PUT', '/api/settings', { proxy: null });
+  });
+
+  it('records state changes in the activity list, newest first', async () => {
+    const r = await call('GET', '/api/activity?limit=5');
+    const items = r.body.items as Array<{ part: string; state: string }>;
+    expect(items[0]).toMatchObject({ part: 'front', state: 'up' });
+    expect(items.some((i) => i.part === 'tunnel' && i.state === 'unpaired')).toBe(true);
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { faceOf, reportOf } from '../../protocol/face.ts';
+import type { Status } from '../../protocol/local.ts';
+
+const base = (): Status => ({
+  level: 'ok', version: '0.1.0', startedAt: '2026-11-28T12:00:00Z',
+  front: { state: 'up', url: 'http://127.0.0.1:9042', latencyMs: 8, version: '7.4', checkedAt: null, since: '2026-11-28T12:04:00Z', source: 'discovery' },
+  tunnel: { state: 'connected', since: '2026-11-28T12:05:00Z', rttMs: 12, reconnects: 0, venueId: 'v1', relayUrl: 'https://relay' },
+});
+const time = (iso: string) => iso.slice(11, 16);
+
+describe('how the status reads to a person', () => {
+  it('says «Всё работает» in green with the time it has been so', () => {
+    const f = faceOf(base(), 'ru', time);
+    expect(f).toMatchObject({ tone: 'green', sentence: 'Всё работает', since: '2026-11-28T12:05:00Z', todo: null });
+    expect(f.cards.map((c) => c.state)).toEqual(['Отвечает · порт 9042 · 8 мс', 'Есть · 12 мс', 'Не нужен — связь идёт через EVVA', 'нет данных']);
+  });
+
+  it('shows whole milliseconds', () => {
+    const s = base();
+    s.tunnel.rttMs = 5.4;
+    s.front.latencyMs = 13.6;
+    expect(faceOf(s, 'ru').cards.slice(0, 2).map((c) => c.state)).toEqual(['Отвечает · порт 9042 · 14 мс', 'Есть · 5 мс']);
+  });
+
+  it('names the plugin problem in red, with what to do and the diagnostics button', () => {
+    const s = base();
+    s.front = { ...s.front, state: 'down', error: { code: 'unreachable', message: 'iikoFront не отвечает на порту 9042.', hint: 'Проверьте, что iikoFront запущен.' } };
+    const f = faceOf(s, 'ru', time);
+    expect(f).toMatchObject({ tone: 'red', sentence: 'Есть проблема: iikoFront не отвечает', todo: 'Проверьте, что iikoFront запущен.', action: 'diagnostics' });
+    expect(f.cards[0]).toMatchObject({ tone: 'red', state: 'Не отвечает с 12:04' });
+  });
+
+  it('shows reconnect attempts in amber and a revoked pairing in red', () => {
+    const s = base();
+    s.tunnel = { ...s.tunnel, state: 'connecting', reconnects: 3 };
+    expect(faceOf(s, 'ru').cards[1]).toMatchObject({ tone: 'amber', state: 'Переподключение… попытка 3' });
+    expect(faceOf(s, 'ru').todo).toContain('проверьте интернет');
+    s.tunnel = { ...s.tunnel, state: 'offline', error: { code: 'token_refused', message: 'не принял ключ' } };
+    expect(faceOf(s, 'ru')).toMatchObject({ tone: 'red', sentence: 'Привязка отозвана: получите новый код в EVVA', action: 'setup' });
+  });
+
+  it('is grey and points to setup when not paired', () => {
+    const s = base();
+    s.tunnel = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
+    expect(faceOf(s, 'ru')).toMatchObject({ tone: 'grey', sentence: 'Не настроено: введите код привязки', action: 'setup' });
+  });
+
+  it('shows the feed only from what the core reports, never a made-up zero', () => {
+    const s = base() as Status & { feed?: unknown };
+    expect(faceOf(s, 'ru').cards[3]).toMatchObject({ tone: 'none', state: 'нет данных' });
+    s.feed = { relayedToday: 148, lastEventAt: '2026-11-28T12:31:00Z', awaitingClose: 1 };
+    const f = faceOf(s, 'ru', time);
+    expect(f.cards[3]).toMatchObject({ tone: 'amber', state: 'Передано сегодня: 148 · последний 12:31', detail: 'Ждут закрытия: 1' });
+    expect(f).toMatchObject({ tone: 'amber', sentence: 'Оплат ждут закрытия: 1', action: 'journal' });
+    expect(f.todo).toContain('EVVAP');
+    s.feed = { awaitingClose: 0 };
+    expect(faceOf(s, 'ru').cards[3]).toMatchObject({ state: 'нет данных', detail: 'Нет оплат, ждущих закрытия' });
+  });
+
+  it('warns about a port open to the internet only when the check said so', () => {
+    const s = base() as Status & { portExposed?: boolean };
+    s.portExposed = true;
+    expect(faceOf(s, 'ru').cards[2]).toMatchObject({ tone: 'amber', state: 'Порт 9042 открыт в интернет — закройте его' });
+  });
+
+  it('speaks English when asked, and writes the support report from the same cards', () => {
+    expect(faceOf(base(), 'en').sentence).toBe('Everything works');
+    const report = reportOf(base(), 'ru', '2026-11-28T12:40:00Z');
+    expect(report.split('\n')).toEqual([
+      'EVVA Companion 0.1.0 — 2026-11-28T12:40:00Z', 'Всё работает',
+      '- iikoFront: Отвечает · порт 9042 · 8 мс (версия 7.4 · адрес найден автоматически)',
+      '- Связь с EVVA: Есть · 12 мс (заведение v1)',
+      '- Проброс порта: Не нужен — связь идёт через EVVA (Открыт ли порт в интернет: ещё не проверялось)',
+      '- Заказы и оплаты: нет данных (Передача заказов в этой версии компаньона ещё не отчитывается)',
+    ]);
+  });
+});
