@@ -12,7 +12,7 @@
  *
  * Exit codes: 0 pass, 1 a violation (the seed is printed for replay), 2 bad flags, 3 the rig could not start.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { Rng } from '../sim/random.ts';
 import type { HistoryEntry } from '../sim/world.ts';
 import { check, summary, type ChaosRecord, type ChaosReport, type FaultRecord, type PaymentCase } from './chaos/check.ts';
 import { FAULT_KINDS, inject, pickFault, type FaultKind } from './chaos/nemesis.ts';
+import { ROOT } from './chaos/procs.ts';
 import { CLOSE_AFTER_MS, startRig, type Rig } from './chaos/rig.ts';
 
 const USAGE = `Usage: npm run chaos -- [--minutes N] [--seed S] [--json FILE] [--faults k1,k2] [--speed X] [--keep]
@@ -62,6 +63,11 @@ function args(argv: string[]): Args {
   const speed = Number(values.speed ?? 6);
   if (!(speed > 0 && speed <= 100)) throw new Error('--speed must be a number from 0 to 100');
   if (values['broken-outbox'] !== undefined && values['broken-outbox'] !== 'ack-on-send') throw new Error('--broken-outbox knows only ack-on-send');
+  // The switch lives in the companion's sender; without it the flag would do nothing and the "proof" would pass.
+  const sender = path.join(ROOT, 'main', 'core', 'outbox', 'sender.ts');
+  if (values['broken-outbox'] !== undefined && !(existsSync(sender) && readFileSync(sender, 'utf8').includes('EVVA_TEST_BROKEN_OUTBOX'))) {
+    throw new Error('--broken-outbox: this checkout\'s outbox (main/core/outbox/sender.ts) has no EVVA_TEST_BROKEN_OUTBOX switch');
+  }
   return { minutes, seed, json: values.json ?? null, faults, speed, keep: values.keep ?? false, broken: values['broken-outbox'] };
 }
 
