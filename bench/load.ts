@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { realClock } from '../main/core/clock.ts';
+import { realClock } from '../common/clock.ts';
 import { Pairing } from '../relay/pairing.ts';
 import { RelayStore } from '../relay/store.ts';
 import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';

@@ -87,3 +87,52 @@ export const RelayErrorCode = {
 
 /** A request header the EVVA backend may send to shorten or lengthen one call's timeout (ms); never forwarded. */
 export const TIMEOUT_HEADER = 'x-evva-timeout-ms';
+
+// ---- The feed on the relay (docs/relay.md "Events", "Webhooks", "Payments") ----
+
+/** `GET /v1/venues/:id/events?after=SEQ&limit=N`: events with seq > after, in seq order. */
+export const EventsQuery = z.object({
+  after: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** Its answer: `events` are WebhookEvents (protocol/events.ts); pass `nextAfter` as `after` for the next page. */
+export const EventPage = z.object({
+  events: z.array(z.unknown()),
+  nextAfter: z.number().int().nonnegative(),
+  /** True when the page is full: more events may follow. */
+  more: z.boolean(),
+});
+export type EventPage = z.infer<typeof EventPage>;
+
+/** Shortest webhook secret accepted: shorter ones are guessable. */
+export const MIN_WEBHOOK_SECRET_CHARS = 16;
+
+export const WebhookUrl = z.string().url().max(2000).refine((u) => /^https?:\/\//i.test(u), 'only http(s) URLs');
+
+/** `PUT /v1/venues/:id/webhook`: this venue's events go to `url` instead of the relay-wide one. */
+export const WebhookSettings = z.object({
+  url: WebhookUrl,
+  secret: z.string().min(MIN_WEBHOOK_SECRET_CHARS).max(200),
+});
+export type WebhookSettings = z.infer<typeof WebhookSettings>;
+
+/** `GET /v1/venues/:id/webhook`: where the venue's events go (never the secret) and how delivery stands. */
+export const WebhookView = z.object({
+  url: z.string().nullable(),
+  /** `venue`: set through the API; `relay`: the relay-wide --webhook-url; null: no webhook. */
+  source: z.enum(['venue', 'relay']).nullable(),
+  backlog: z.number().int(),
+  attempts: z.number().int(),
+  nextAttemptAt: z.string().nullable(),
+  lastError: z.string().nullable(),
+  lastDeliveredAt: z.string().nullable(),
+});
+export type WebhookView = z.infer<typeof WebhookView>;
+
+/** Extra error codes of the feed routes. */
+export const FeedErrorCode = {
+  conflict: 'payment_conflict',       // 409 same paymentId, different notice
+  unsupported: 'unsupported',         // 501 the companion does not implement the command
+  commandFailed: 'command_failed',    // 502 the companion could not run the command
+} as const;

@@ -3,21 +3,23 @@
  *
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
+ *                    [--webhook-url URL] [--webhook-secret-file FILE]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
  *   evva-relay venues [--json] [--data-dir D]
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
- * keys also from EVVA_RELAY_API_KEYS (comma-separated). The management commands
+ * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
+ * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET. The management commands
  * write the same SQLite file a running server uses; it notices revocations
  * within about a second.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { realClock } from '../main/core/clock.ts';
-import { VERSION } from '../main/core/version.ts';
+import { realClock } from '../common/clock.ts';
+import { VERSION } from '../common/version.ts';
 import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
@@ -28,13 +30,15 @@ import { RelayStore } from './store.ts';
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
+                   [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
   evva-relay help | --help | --version
 exit codes: 0 done, 1 failed, 2 bad usage
-environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated)`;
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated),
+             EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps)`;
 
 class UsageError extends Error {}
 
@@ -61,6 +65,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+    'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
     'trust-proxy': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
@@ -76,6 +81,7 @@ async function serve(args: string[]): Promise<void> {
   const relay = createRelay({
     dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
+    webhooks: webhookFlags(values, logger),
   });
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
   // The tests and scripts read this line to learn the port when --port 0 was given.
@@ -87,6 +93,19 @@ async function serve(args: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** The relay-wide webhook from flags and environment; the secret preferably from a file or the environment. */
+function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogger>): { url?: string; secret?: string } {
+  const url = (values['webhook-url'] as string | undefined) ?? (process.env.EVVA_RELAY_WEBHOOK_URL || undefined);
+  if (values['webhook-secret'] && values['webhook-secret-file']) throw new UsageError('give --webhook-secret or --webhook-secret-file, not both');
+  let secret = process.env.EVVA_RELAY_WEBHOOK_SECRET || undefined;
+  if (values['webhook-secret-file']) secret = readFileSync(String(values['webhook-secret-file']), 'utf8').trim();
+  if (values['webhook-secret']) {
+    secret = String(values['webhook-secret']);
+    logger.warn('--webhook-secret is visible to other users of this machine (ps); prefer EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file');
+  }
+  return { url, secret };
 }
 
 /** `--trust-proxy 1` (hops) or `--trust-proxy 10.0.0.5,10.1.0.0/16` (the proxies' addresses). */

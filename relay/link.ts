@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
@@ -97,7 +97,11 @@ export interface LinkEvents {
   onReady(link: RelayLink, hello: HelloFrame): void;
   onStatus(link: RelayLink, front: FrontStatus, frontOrigin: string | null | undefined): void;
   onClose(link: RelayLink, code: number, reason: string): void;
+  /** A feed event arrived (relay/events.ts stores it, then acks); without a handler events are ignored, never acked. */
+  onEvent?(link: RelayLink, frame: EventFrame): void;
 }
+
+export type EventFrame = Extract<ControlFrame, { t: 'event' }>;
 
 export class RelayLink {
   readonly id = randomBytes(6).toString('hex');
@@ -390,8 +394,8 @@ export class RelayLink {
         return;
       }
       case 'event':
-        // Reserved (docs/protocol.md): valid, but this relay does not act on them yet.
-        // Events are not acknowledged, so the companion keeps them in its outbox.
+        // Without a feed handler the event is not acknowledged, so the companion keeps it in its outbox.
+        this.events.onEvent?.(this, f);
         return;
       case 'welcome': case 'req': case 'goaway': case 'cmd': case 'ack':
         throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the companion`);

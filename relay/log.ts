@@ -1,11 +1,12 @@
 /**
  * The relay's logger: JSON lines through winston, redacted by the same rules as
- * the companion's logs (main/core/log.ts), so a careless call site cannot leak a
+ * the companion's logs (common/redact.ts), so a careless call site cannot leak a
  * token, an API key or a pairing code.
  */
 import winston from 'winston';
-import { limitRepeats, redact, redactText } from '../main/core/log.ts';
-import type { Logger } from '../main/core/logger.ts';
+import { redact, redactText } from '../common/redact.ts';
+import { limitRepeats } from '../common/repeats.ts';
+import type { Logger } from '../common/logger.ts';
 
 function wrap(w: winston.Logger, base: Record<string, unknown>): Logger {
   // winston runs formats before it filters by level: check first, so a filtered line costs nothing (no redaction, no copy).

@@ -5,8 +5,8 @@
  * ways within credit; the response is written as fast as the caller reads it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../protocol/relay.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, forwardableHeaders, type ResFrame, type StreamErrorCode } from '../protocol/tunnel.ts';
 import type { RelayMetrics, RequestOutcome } from './metrics.ts';

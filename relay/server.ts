@@ -9,12 +9,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { realClock, type Clock } from '../main/core/clock.ts';
-import { silentLogger, type Logger } from '../main/core/logger.ts';
-import { isLoopbackHost } from '../main/core/loopback.ts';
-import { RelayErrorCode } from '../protocol/relay.ts';
+import { realClock, type Clock } from '../common/clock.ts';
+import { silentLogger, type Logger } from '../common/logger.ts';
+import { isLoopbackHost } from '../common/loopback.ts';
+import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, apiKeyCheck, bearer, requireApiKey } from './auth.ts';
+import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
@@ -23,6 +24,8 @@ import { frontProxy } from './proxy.ts';
 import { RelayStore } from './store.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
+import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
+import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
 
 /** How long a connection may take to say what it wants, and how many may be open. */
 export interface ServerLimits {
@@ -82,6 +85,10 @@ export interface RelayOptions {
    * health checks always get a socket.
    */
   maxTunnels?: number;
+  /** The feed's webhooks: a relay-wide receiver (`url` + `secret`) and delivery timings. */
+  webhooks?: WebhookOptions;
+  /** Payment notices: command timeout and retry period. */
+  payments?: PaymentOptions;
 }
 
 export interface Relay {
@@ -94,6 +101,8 @@ export interface Relay {
   readonly tunnels: TunnelRegistry;
   readonly metrics: RelayMetrics;
   readonly pairing: Pairing;
+  readonly webhooks: Webhooks;
+  readonly payments: Payments;
 }
 
 /** Builds a relay; it serves nothing until `listen`. Throws (in English, for operators) on unusable options. */
@@ -112,6 +121,13 @@ export function createRelay(opts: RelayOptions): Relay {
   const registry = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics,
     { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, opts.drainMs ?? GOAWAY_DRAIN_MS);
   holder.registry = registry;
+  const relayWide = webhookTarget(opts.webhooks);
+  if (relayWide && cleartext(relayWide.url)) log.warn('--webhook-url uses plain http: orders and payments cross the network unencrypted; use https');
+  const feedMetrics = createFeedMetrics(metrics.registry, () => store.feed.webhookBacklog(relayWide !== null));
+  const webhooks = new Webhooks(store.feed, clock, log.child({ part: 'webhooks' }), feedMetrics, relayWide, opts.webhooks);
+  const payments = new Payments(store.feed, registry, clock, log.child({ part: 'payments' }), feedMetrics, opts.payments);
+  const intake = new EventIntake(store.feed, clock, log.child({ part: 'events' }), feedMetrics, (venueId) => webhooks.kick(venueId));
+  registry.feed = { onEvent: (link, f) => intake.take(link, f), onReady: (venueId) => void payments.drain(venueId) };
 
   const app = express();
   app.disable('x-powered-by');
@@ -128,6 +144,10 @@ export function createRelay(opts: RelayOptions): Relay {
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
   app.use(venueRoutes(deps));
+  const feedDeps = { store, feed: store.feed, webhooks, payments, tunnels: registry, clock, log: log.child({ part: 'feed' }) };
+  app.use(eventRoutes(feedDeps));
+  app.use(webhookRoutes(feedDeps));
+  app.use(paymentRoutes(feedDeps));
   app.use((_req, res) => void res.status(404).json({ error: RelayErrorCode.notFound }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = typeof err === 'object' && err && 'status' in err && typeof err.status === 'number' ? err.status : 500;
@@ -200,7 +220,7 @@ export function createRelay(opts: RelayOptions): Relay {
   let closed = false;
   return {
     get url() { return url; },
-    store, tunnels: registry, metrics, pairing,
+    store, tunnels: registry, metrics, pairing, webhooks, payments,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -211,6 +231,8 @@ export function createRelay(opts: RelayOptions): Relay {
           const h = host.includes(':') ? `[${host}]` : host;
           url = `${opts.tls ? 'https' : 'http'}://${h}:${p}`;
           log.info('relay listening', { url });
+          webhooks.start();
+          payments.start();
           resolve(url);
         });
       });
@@ -218,6 +240,8 @@ export function createRelay(opts: RelayOptions): Relay {
     async close() {
       if (closed) return;
       closed = true;
+      payments.stop();
+      await webhooks.stop();
       registry.closeAll();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
@@ -229,6 +253,19 @@ export function createRelay(opts: RelayOptions): Relay {
       store.close();
     },
   };
+}
+
+/** The relay-wide webhook, checked: a URL needs a secret of at least MIN_WEBHOOK_SECRET_CHARS. Throws in English, for operators. */
+function webhookTarget(o: WebhookOptions | undefined): { url: string; secret: string } | null {
+  if (!o?.url) {
+    if (o?.secret) throw new Error('a webhook secret without --webhook-url');
+    return null;
+  }
+  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${o.url}`);
+  if (!o.secret || o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+    throw new Error(`--webhook-url needs a secret of at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
+  }
+  return { url: o.url, secret: o.secret };
 }
 
 /** Drops a new connection when its address already holds maxConnectionsPerSource open ones. */

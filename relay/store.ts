@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { FrontStatus } from '../protocol/local.ts';
 import { FrontStatus as FrontStatusSchema } from '../protocol/local.ts';
 import type { CompanionInfo } from '../protocol/relay.ts';
+import { SqliteFeedStore, type FeedStore } from './feedstore.ts';
+import { statementCache } from './sqlite.ts';
 
 export const STORE_FILE = 'relay.sqlite';
 /** How long a writer waits for another process's lock before failing. */
@@ -71,6 +73,11 @@ interface RawVenue {
 
 export class RelayStore {
   private readonly db: Database.Database;
+  /** A prepared statement, compiled once per store (every venue call reads the store). */
+  private readonly q: (sql: string) => Database.Statement;
+  private readonly feedDb: Database.Database;
+  /** Events, webhook delivery and payments (relay/feedstore.ts): in the same file, behind an async interface. */
+  readonly feed: FeedStore;
 
   /** Opens (creating and migrating as needed) the store in `dataDir`. */
   constructor(dataDir: string) {
@@ -83,10 +90,18 @@ export class RelayStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('foreign_keys = ON');
+    this.q = statementCache(this.db);
     this.migrate();
+    // The feed gets its own connection with synchronous = FULL: an event is acked
+    // once stored, and the companion then deletes it, so its commit must survive a
+    // power cut too, not only a crash (NORMAL above is fine for venue bookkeeping).
+    this.feedDb = new Database(join(dataDir, STORE_FILE));
+    this.feedDb.pragma('journal_mode = WAL');
+    this.feedDb.pragma('synchronous = FULL');
+    this.feedDb.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.feed = new SqliteFeedStore(this.feedDb);
   }
 
-  private readonly statements = new Map<string, Database.Statement>();
   private readonly tokenListeners = new Set<(venueId: string) => void>();
 
   /** Calls `fn` after this store changed a venue's device token (paired anew, revoked). Returns the unsubscribe. */
@@ -101,16 +116,6 @@ export class RelayStore {
     }
   }
 
-  /** A prepared statement, compiled once per store (every venue call reads the store). */
-  private q(sql: string): Database.Statement {
-    let st = this.statements.get(sql);
-    if (!st) {
-      st = this.db.prepare(sql);
-      this.statements.set(sql, st);
-    }
-    return st;
-  }
-
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < MIGRATIONS.length; v++) {
@@ -123,6 +128,7 @@ export class RelayStore {
   }
 
   close(): void {
+    this.feedDb.close();
     this.db.close();
   }
 

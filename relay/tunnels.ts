@@ -5,11 +5,11 @@
  * process (the CLI) did.
  */
 import type { WebSocket } from 'ws';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
-import { RelayLink, DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
+import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
 
@@ -20,7 +20,15 @@ export const LAST_SEEN_PERSIST_MS = 30_000;
 /** The plugin state a venue reports is written at most this often; in between only the latest is kept. */
 export const STATUS_WRITE_MS = 1_000;
 
+/** What the feed does with a tunnel (wired by the server): store its events, and send what waited for it. */
+export interface FeedHooks {
+  onEvent(link: RelayLink, frame: EventFrame): void;
+  onReady(venueId: string): void;
+}
+
 export class TunnelRegistry {
+  /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
+  feed: FeedHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
@@ -76,7 +84,9 @@ export class TunnelRegistry {
         } else if (old && old !== l) {
           old.goaway('replaced', this.drainMs);
         }
+        this.feed?.onReady(venueId);
       },
+      onEvent: (l, f) => this.feed?.onEvent(l, f),
       onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);

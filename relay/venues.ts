@@ -4,8 +4,8 @@
  * shapes of protocol/relay.ts.
  */
 import express, { type Request, type Response, type Router } from 'express';
-import type { Clock } from '../main/core/clock.ts';
-import type { Logger } from '../main/core/logger.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import { CreateVenueRequest, PairRequest, RelayErrorCode, VENUE_PAGE_MAX, type VenueView } from '../protocol/relay.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { Pairing, RateLimiter } from './pairing.ts';

@@ -5,12 +5,16 @@
  * prints where to look; the same text goes to BANNER_FILE, so it survives the
  * logs scrolling by. Ctrl+C stops them all. EVVA_DEMO_DIR moves the work folder
  * (tests run the demo in a temp dir).
+ * A webhook receiver (scripts/receiver.ts) prints the feed's events as EVVA
+ * would get them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { startReceiver } from './receiver.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.resolve(process.env.EVVA_DEMO_DIR || path.join(root, '.tmp', 'demo'));
@@ -30,9 +34,11 @@ async function freePort(preferred: number): Promise<number> {
   return (await tryListen(preferred)) ?? (await tryListen(0))!;
 }
 
-function start(name: string, bin: string, args: string[], color: number): ChildProcess {
-  const child = spawn(process.execPath, [path.join(root, 'bin', bin), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `\x1b[${color}m${name.padEnd(9)}\x1b[0m│ `;
+const prefixOf = (name: string, color: number) => `\x1b[${color}m${name.padEnd(9)}\x1b[0m│ `;
+
+function start(name: string, bin: string, args: string[], color: number, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [path.join(root, 'bin', bin), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const prefix = prefixOf(name, color);
   const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
     let buf = '';
     stream.on('data', (d: Buffer) => {
@@ -103,7 +109,11 @@ async function main(): Promise<void> {
   const apiKey = `demo-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
   start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10', '--quiet'], 36);
-  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey], 35);
+  // EVVA's end of the feed: signed webhooks from the relay, printed as they arrive.
+  const webhookSecret = randomBytes(24).toString('base64url');
+  const receiver = await startReceiver({ secret: webhookSecret, print: (l) => process.stdout.write(`${prefixOf('вебхук', 32)}${l}\n`) });
+  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url], 35,
+    { EVVA_RELAY_WEBHOOK_SECRET: webhookSecret });
   await waitFor(simUrl);
   await waitFor(`${relayUrl}/healthz`);
 
@@ -131,6 +141,7 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   Сервер EVVA (relay):     ${relayUrl}  (ключ API: ${apiKey})
   Заведение:               ${venue.venueId}, привязано по коду ${venue.pairingCode}
   Компаньон, локальный API: ${apiUrl}
+  Приёмник вебхуков EVVA:  ${receiver.url}  (строки «вебхук» ниже: события заказов, персонала, столов, платежей)
 
   \x1b[1mИнтерфейс компаньона\x1b[0m (откройте в браузере; ссылка действует один раз, 10 минут):
     ${loginUrl}
@@ -145,6 +156,9 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   Состояние компаньона:
     npx evva-companion status --data-dir ${rel(companionDir)}
     curl -s -H 'Authorization: Bearer ${token}' ${apiUrl}/api/status
+
+  События заведения постранично, как их может забрать EVVA:
+    curl -s -H 'Authorization: Bearer ${apiKey}' '${relayUrl}/v1/venues/${venue.venueId}/events?after=0&limit=5'
 
   Остановить плагин и посмотреть, как компаньон это покажет:
     curl -s -X POST ${simUrl}/_sim/stop -H 'content-type: application/json' -d '{"forMs":15000}'

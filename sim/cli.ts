@@ -3,7 +3,7 @@
  * Exit codes: 0 after a clean stop (or help/version), 1 when it cannot listen (port in use), 2 for a bad flag.
  */
 import { parseArgs } from 'node:util';
-import { VERSION } from '../main/core/version.ts';
+import { VERSION } from '../common/version.ts';
 import { DEFAULT_LICENCE_SLOTS, DEFAULT_TOKEN_TTL_MS, DEFAULT_VERSION, startSim } from './index.ts';
 import type { SimOptions } from './index.ts';
 

@@ -14,13 +14,13 @@ import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
 import { createCommands } from './commands.ts';
-import { realClock, type Clock } from './clock.ts';
+import { realClock, type Clock } from '../../common/clock.ts';
 import { writePrivateFile } from './files.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
 import { levelOf } from './status.ts';
@@ -28,7 +28,7 @@ import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/cli
 import { pair, type DeviceFile } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import type { Upstream } from './tunnel/upstream.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from '../../common/version.ts';
 
 export interface AgentOptions {
   settings: Settings;

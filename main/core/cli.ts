@@ -15,7 +15,7 @@ import {
 } from './settings.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import { normalizeProxy, PROXY_ENV_VARS } from './tunnel/proxy.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from '../../common/version.ts';
 
 const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
 

@@ -5,7 +5,7 @@
  * `run` and sends back what it returns. A handler's failure becomes a
  * `cmd_result` with an error; nothing a command does can throw into the link.
  */
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 
 /** Answers one command; throw CommandError for an answer the relay can act on. */
 export type CommandHandler = (args: unknown) => Promise<unknown>;

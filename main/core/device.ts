@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { writePrivateFile } from './files.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import { DEVICE_FILE, loadDevice, type DeviceFile } from './tunnel/pair.ts';
 import { TunnelError } from './tunnel/problems.ts';
 

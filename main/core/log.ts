@@ -13,45 +13,18 @@ import path from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { Problem } from '../../protocol/local.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
+import { redact } from '../../common/redact.ts';
+import { limitRepeats } from '../../common/repeats.ts';
 
 /** Keep two weeks of logs, at most 20 MB a file: enough for support, small on a POS disk. */
 export const LOG_KEEP = '14d';
 export const LOG_MAX_SIZE = '20m';
 /** All log files together stay under this; the oldest go first. */
 export const LOG_TOTAL_MAX_BYTES = 100 * 1024 * 1024;
-/** The same line (level, part, message) is written at most this many times per window... */
-export const LOG_REPEAT_BURST = 10;
-/** ...and the rest are counted and reported on the first line of the next window. */
-export const LOG_REPEAT_WINDOW_MS = 60_000;
 /** How long after a rotation the folder is pruned. */
 export const LOG_PRUNE_DELAY_MS = 200;
 const LOG_FILE_RE = /^companion-.*\.log(\.\d+)?(\.gz)?$/;
-
-const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|pairing_?code|^key$|^pin(code)?$)/i;
-const MASK = '[скрыто]';
-
-/** Replaces secrets inside free text: `key=…` query params, bearer tokens, logout paths, device tokens. */
-export function redactText(s: string): string {
-  return s
-    .replace(/([?&;\s]key=)[^&\s;"']+/gi, `$1${MASK}`)
-    .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`)
-    .replace(/(\/api\/logout\/)[^/?\s"']+/gi, `$1${MASK}`)
-    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK);
-}
-
-/** Deep-copies `value` with secret-looking fields masked and secrets in strings removed. */
-export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (value === null || typeof value !== 'object' || depth > 6) return value;
-  if (value instanceof Error) return { name: value.name, message: redactText(value.message) };
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' && typeof v !== 'number' ? MASK : redact(v, depth + 1);
-  }
-  return out;
-}
 
 const redactFormat = winston.format((info) => {
   const clean = redact({ ...info }) as winston.Logform.TransformableInfo;
@@ -59,37 +32,6 @@ const redactFormat = winston.format((info) => {
   for (const k of Object.keys(clean)) (info as Record<string, unknown>)[k] = clean[k];
   return info;
 });
-
-/**
- * A winston format that lets each distinct line (level, part, message) through
- * LOG_REPEAT_BURST times per window and drops the rest; the first line let
- * through after a drop carries `repeated: <how many were dropped>`.
- */
-export function limitRepeats(opts: { now?: () => number; burst?: number; windowMs?: number } = {}): winston.Logform.Format {
-  const now = opts.now ?? Date.now;
-  const burst = opts.burst ?? LOG_REPEAT_BURST;
-  const windowMs = opts.windowMs ?? LOG_REPEAT_WINDOW_MS;
-  const seen = new Map<string, Seen>();
-  return winston.format((info) => {
-    const key = `${info.level}|${String((info as Record<string, unknown>).part ?? '')}|${String(info.message)}`;
-    const t = now();
-    let s = seen.get(key);
-    if (!s || t - s.start >= windowMs) {
-      const dropped = s?.dropped ?? 0;
-      if (seen.size >= 1_000) seen.clear(); // bounded memory under a flood of distinct lines
-      s = { start: t, count: 0, dropped: 0 };
-      seen.set(key, s);
-      if (dropped > 0) (info as Record<string, unknown>).repeated = dropped;
-    }
-    s.count += 1;
-    if (s.count > burst) {
-      s.dropped += 1;
-      return false;
-    }
-    return info;
-  })();
-}
-interface Seen { start: number; count: number; dropped: number }
 
 /** Deletes the oldest log files in `dir` until they total at most `maxBytes`; `keep` is never deleted. */
 export function pruneLogs(dir: string, maxBytes: number, keep?: string): void {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_API_PORT } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
-import { isLoopbackHost } from './loopback.ts';
+import { isLoopbackHost } from '../../common/loopback.ts';
 import { badProxyText, issueText } from './messages.ts';
 import { DEFAULT_GATE_POLICY } from './tunnel/gate.ts';
 import { DEFAULT_TUNNEL_LIMITS } from './tunnel/link.ts';

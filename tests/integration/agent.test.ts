@@ -6,7 +6,7 @@ import { Status } from '../../protocol/local.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import { startAgent, type Agent } from '../../main/core/agent.ts';
 import { loadSettings } from '../../main/core/settings.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { silentLogger } from '../../common/logger.ts';
 import { discover } from '../../main/core/front/discovery.ts';
 import { freePort } from '../helpers/proc.ts';
 

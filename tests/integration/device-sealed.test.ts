@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../main/core/agent.ts';
 import { SEALED_PREFIX, type Sealer } from '../../main/core/device.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { silentLogger } from '../../common/logger.ts';
 import { loadSettings } from '../../main/core/settings.ts';
 import { pairedVenue, relayWithDataDir } from '../helpers/relay.ts';
 

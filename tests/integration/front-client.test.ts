@@ -4,8 +4,8 @@ import { Order, resources, Section, Table } from '../../protocol/front.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import { createFrontClient, LOGIN_BACKOFF_BASE_MS, type FrontClient } from '../../main/core/front/client.ts';
 import { FrontError } from '../../main/core/front/errors.ts';
-import { realClock } from '../../main/core/clock.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { realClock } from '../../common/clock.ts';
+import { silentLogger } from '../../common/logger.ts';
 
 let sim: Sim | null = null;
 let client: FrontClient | null = null;

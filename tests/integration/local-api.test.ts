@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Status } from '../../protocol/local.ts';
 import { startApi, type Api } from '../../main/core/api/server.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { silentLogger } from '../../common/logger.ts';
 
 const TOKEN = 'test-token-0123456789';
 let status: Status;

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realClock, type Clock } from '../../main/core/clock.ts';
+import { realClock, type Clock } from '../../common/clock.ts';
 import { DEVICE_FILE, loadDevice, pair } from '../../main/core/tunnel/pair.ts';
 import type { TunnelError } from '../../main/core/tunnel/problems.ts';
 import { PAIRING_TTL_MS } from '../../protocol/relay.ts';

@@ -248,8 +248,8 @@ describe('tunnel resilience', () => {
     const env = { ...process.env, RELAY: relay.url, TOKEN: venue.deviceToken, VENUE: venue.venueId };
     const script = `
       import { startTunnel } from './main/core/tunnel/client.ts';
-      import { realClock } from './main/core/clock.ts';
-      import { silentLogger } from './main/core/logger.ts';
+      import { realClock } from './common/clock.ts';
+      import { silentLogger } from './common/logger.ts';
       const upstream = { async forward(req) { return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from('pid ' + process.pid); })() }; } };
       const t = startTunnel({ relayUrl: process.env.RELAY, deviceToken: process.env.TOKEN, venueId: process.env.VENUE, upstream,
         companion: { version: 'child', hostname: 'child' }, frontOrigin: null, clock: realClock, logger: silentLogger, proxy: null,

@@ -4,7 +4,7 @@
  */
 import type { NetworkInterfaceInfo } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realClock, type Clock } from '../../main/core/clock.ts';
+import { realClock, type Clock } from '../../common/clock.ts';
 import { NETWORK_POLL_MS, WAKE_CHECK_MS } from '../../main/core/tunnel/client.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';

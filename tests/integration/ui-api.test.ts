@@ -12,8 +12,8 @@ import type { Status } from '../../protocol/local.ts';
 import { startAgent, type Agent } from '../../main/core/agent.ts';
 import { LOGIN_TTL_MS } from '../../main/core/api/login.ts';
 import { startApi, type Api } from '../../main/core/api/server.ts';
-import { realClock } from '../../main/core/clock.ts';
-import { silentLogger } from '../../main/core/logger.ts';
+import { realClock } from '../../common/clock.ts';
+import { silentLogger } from '../../common/logger.ts';
 import { loadSettings } from '../../main/core/settings.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 

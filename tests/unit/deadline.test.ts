@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { realClock } from '../../main/core/clock.ts';
+import { realClock } from '../../common/clock.ts';
 import { deadline } from '../../main/core/front/deadline.ts';
 
 describe('deadline', () => {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLog, redact, redactText } from '../../main/core/log.ts';
+import { redact, redactText } from '../../common/redact.ts';
+import { createLog } from '../../main/core/log.ts';
 
 describe('log redaction', () => {
   it('removes plugin keys, bearer tokens, logout tokens and device tokens from text', () => {

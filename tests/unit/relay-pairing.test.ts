@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { realClock, type Clock } from '../../main/core/clock.ts';
+import { realClock, type Clock } from '../../common/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_CODE_RE, PAIRING_TTL_MS } from '../../protocol/relay.ts';
 import { Pairing, RateLimiter, newPairingCode, normalizePairingCode, sha256, sourceKey } from '../../relay/pairing.ts';
 import { trustSetting } from '../../relay/server.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../../main/core/settings.ts';
-import { isLoopbackHost } from '../../main/core/loopback.ts';
+import { isLoopbackHost } from '../../common/loopback.ts';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-settings-')); });

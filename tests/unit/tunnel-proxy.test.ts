@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { relayEndpoints, TunnelError } from '../../main/core/tunnel/problems.ts';
 import { noProxyMatches, normalizeProxy, proxyFor } from '../../main/core/tunnel/proxy.ts';
-import { isLoopbackHost } from '../../main/core/loopback.ts';
+import { isLoopbackHost } from '../../common/loopback.ts';
 
 const U = (s: string) => new URL(s);
 

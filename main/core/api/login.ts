@@ -4,7 +4,7 @@
  * token never sits in the address bar or the browser history.
  */
 import crypto from 'node:crypto';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import { COOKIE_NAME, safeEqual } from './guard.ts';
 
 /** A link lives this long unused; after that a new one is needed. */

@@ -5,7 +5,7 @@
  * collected before it fires (nodejs/node#57736), so a backstop built that way
  * may never stop anything.
  */
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 
 export interface Deadline {
   /** Aborts when the time is up or the parent aborts, whichever comes first. */

@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { Section } from '../../../protocol/front.ts';
 import type { FrontStatus, Problem } from '../../../protocol/local.ts';
-import type { Clock } from '../clock.ts';
-import type { Logger } from '../logger.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { createFrontClient, type FrontClient, type SessionStore } from './client.ts';
 import { discover as realDiscover, identify as realIdentify, type DiscoveryResult, type Identity } from './discovery.ts';
 import { explain, FrontError, isFrontError } from './errors.ts';

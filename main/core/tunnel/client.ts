@@ -18,8 +18,8 @@ import type { FrontStatus, Problem, TunnelState, TunnelStatus } from '../../../p
 import {
   CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL,
 } from '../../../protocol/tunnel.ts';
-import type { Clock } from '../clock.ts';
-import type { Logger } from '../logger.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, REPLACED_RETRY_MS, STABLE_AFTER_MS, TOKEN_REFUSED_RETRY_MS } from './backoff.ts';
 import { DEFAULT_GATE_POLICY, type GatePolicy } from './gate.ts';
 import type { Commands } from '../commands.ts';

@@ -11,10 +11,10 @@ import {
   decodeFrame, encodeControl, encodeData, forwardableHeaders,
   type ControlFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../front/errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../../common/logger.ts';
 import { admitted, check, type GatePolicy } from './gate.ts';
 import type { Upstream } from './upstream.ts';
 

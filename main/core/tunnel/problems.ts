@@ -4,7 +4,7 @@
  * wording stays consistent between the status screen, the CLI and the logs.
  */
 import type { Problem } from '../../../protocol/local.ts';
-import { isLoopbackHost } from '../loopback.ts';
+import { isLoopbackHost } from '../../../common/loopback.ts';
 
 export type TunnelProblemCode =
   | 'relay_unreachable' | 'token_refused' | 'proxy_refused' | 'proxy_unreachable' | 'tls_error'

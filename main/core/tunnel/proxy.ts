@@ -15,7 +15,7 @@
  * `corp` both match `relay.corp`), exact IPs, optional `:port`, or `*`.
  */
 import { isIP } from 'node:net';
-import { isLoopbackHost } from '../loopback.ts';
+import { isLoopbackHost } from '../../../common/loopback.ts';
 
 /** Proxy variables of the environment, in the order they are consulted. */
 export const PROXY_ENV_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;

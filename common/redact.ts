@@ -1,0 +1,29 @@
+/**
+ * Redaction shared by every program's logs (companion, relay, sim): secrets
+ * (plugin keys, tokens, passwords, pairing codes) are masked before any
+ * transport sees a line.
+ */
+const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|pairing_?code|^key$|^pin(code)?$)/i;
+const MASK = '[скрыто]';
+
+/** Replaces secrets inside free text: `key=…` query params, bearer tokens, logout paths, device tokens. */
+export function redactText(s: string): string {
+  return s
+    .replace(/([?&;\s]key=)[^&\s;"']+/gi, `$1${MASK}`)
+    .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`)
+    .replace(/(\/api\/logout\/)[^/?\s"']+/gi, `$1${MASK}`)
+    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK);
+}
+
+/** Deep-copies `value` with secret-looking fields masked and secrets in strings removed. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object' || depth > 6) return value;
+  if (value instanceof Error) return { name: value.name, message: redactText(value.message) };
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' && typeof v !== 'number' ? MASK : redact(v, depth + 1);
+  }
+  return out;
+}

@@ -1,0 +1,256 @@
+/**
+ * Webhooks: each venue's stored events are POSTed, in storage order, as a JSON
+ * array of WebhookEvents signed with HMAC-SHA256, and retried with backoff
+ * until the receiver answers 2xx. The cursor, the batch being tried, its
+ * delivery id, the retry time and a lease live in the store, so a restarted
+ * relay (or another node) continues exactly where this one stopped.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import express, { type Router } from 'express';
+import { Agent, fetch } from 'undici';
+import type { Clock } from '../common/clock.ts';
+import { isLoopbackHost } from '../common/loopback.ts';
+import type { Logger } from '../common/logger.ts';
+import { RelayErrorCode, WebhookSettings, type WebhookView } from '../protocol/relay.ts';
+import { toWebhookEvent, type FeedMetrics } from './events.ts';
+import type { FeedStore, WebhookBatch } from './feedstore.ts';
+import type { RelayStore } from './store.ts';
+
+export const SIGNATURE_HEADER = 'x-evva-signature';
+export const DELIVERY_HEADER = 'x-evva-delivery';
+
+export interface WebhookOptions {
+  /** Relay-wide receiver for every venue without its own (--webhook-url). */
+  url?: string;
+  /** Its HMAC secret (--webhook-secret-file / EVVA_RELAY_WEBHOOK_SECRET). */
+  secret?: string;
+  /** A receiver that has not answered in this long has failed this attempt. */
+  timeoutMs?: number;
+  /** First retry after about this long, doubling up to maxBackoffMs (each with jitter down to half). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** How often pending venues and due retries are looked for (also catches events stored by another node). */
+  pollMs?: number;
+  /** Most events in one POST. */
+  batchMax?: number;
+  /** Names this relay in delivery leases; stable across restarts so a restarted relay resumes its own lease at once. */
+  nodeId?: string;
+}
+
+export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, baseBackoffMs: 1_000, maxBackoffMs: 60_000, pollMs: 1_000, batchMax: 100 } as const;
+
+/** The signature header's value for a body: `sha256=<hex HMAC-SHA256>`. */
+export function sign(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** True when events would cross a network in clear text (plain http to anything but this machine). */
+export function cleartext(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** Where a URL points, for logs: a receiver's path or query may carry its own credentials. */
+function origin(url: string): string {
+  try { return new URL(url).origin; } catch { return '?'; }
+}
+
+export class Webhooks {
+  private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret'>>;
+  private readonly busy = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly inflight = new Set<AbortController>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly dispatcher = new Agent({ connections: 4, keepAliveTimeout: 4_000 });
+  private poller: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly feed: FeedStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly metrics: FeedMetrics,
+    private readonly relayWide: { url: string; secret: string } | null,
+    opts: WebhookOptions = {},
+  ) {
+    this.o = { ...WEBHOOK_DEFAULTS, nodeId: hostname(), ...stripUndefined(opts) } as Required<Omit<WebhookOptions, 'url' | 'secret'>>;
+  }
+
+  /** True when every venue has a receiver (a relay-wide URL is set). */
+  get everyVenue(): boolean {
+    return this.relayWide !== null;
+  }
+
+  /** Starts looking for pending events and due retries every pollMs. */
+  start(): void {
+    this.poller = this.clock.setInterval(() => void this.poll(), this.o.pollMs);
+    this.poller.unref?.();
+    void this.poll();
+  }
+
+  /** Stops: no new attempts; attempts in flight are aborted (their batch is resent, same delivery id, after a restart). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clock.clearInterval(this.poller);
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    for (const a of this.inflight) a.abort();
+    await this.dispatcher.close().catch(() => undefined);
+  }
+
+  /** New events were stored for the venue: deliver now unless a delivery for it is already running. */
+  kick(venueId: string): void {
+    if (this.stopped) return;
+    if (this.busy.has(venueId)) {
+      // Events stored just as the running delivery found nothing left: it looks again instead of leaving them to the poll.
+      this.again.add(venueId);
+      return;
+    }
+    this.busy.add(venueId);
+    void this.run(venueId).catch((e: unknown) => this.log.error('webhook delivery broke', { venueId, err: String(e) })).finally(() => {
+      this.busy.delete(venueId);
+      if (this.again.delete(venueId)) this.kick(venueId);
+    });
+  }
+
+  /** The receiver for the venue's events: its own, else the relay-wide one, else none. */
+  async target(venueId: string): Promise<{ url: string; secret: string; source: 'venue' | 'relay' } | null> {
+    const own = await this.feed.getWebhook(venueId);
+    if (own) return { ...own, source: 'venue' };
+    return this.relayWide ? { ...this.relayWide, source: 'relay' } : null;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      for (const v of await this.feed.pendingWebhookVenues(this.everyVenue)) this.kick(v);
+    } catch (e) {
+      this.log.error('webhook poll failed', { err: String(e) });
+    }
+  }
+
+  /** Delivers batch after batch until the venue is caught up, a batch fails (retry scheduled) or the relay stops. */
+  private async run(venueId: string): Promise<void> {
+    while (!this.stopped) {
+      const target = await this.target(venueId);
+      if (!target) return;
+      const now = this.clock.now();
+      const batch = await this.feed.claimBatch(venueId, this.o.nodeId, now, now + this.o.timeoutMs + 5_000, this.o.batchMax,
+        () => `dlv_${randomBytes(12).toString('base64url')}`);
+      if (!batch) return;
+      const failure = await this.post(target, batch);
+      if (this.stopped) return;
+      if (failure === null) {
+        await this.feed.finishBatch(venueId, this.o.nodeId, batch.deliveryId, this.clock.now());
+        const done = this.clock.now();
+        for (const e of batch.events) this.metrics.deliveryLatency.observe(Math.max(0, done - e.storedAt) / 1000);
+        continue;
+      }
+      const exp = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** Math.min(batch.attempts, 30));
+      const delay = Math.round(exp * (0.5 + Math.random() * 0.5));
+      await this.feed.failBatch(venueId, this.o.nodeId, batch.deliveryId, failure, this.clock.now() + delay);
+      this.log.warn('webhook delivery failed; will retry', {
+        venueId, deliveryId: batch.deliveryId, receiver: origin(target.url), attempt: batch.attempts + 1, retryInMs: delay, error: failure,
+      });
+      const t = this.clock.setTimeout(() => {
+        this.timers.delete(t);
+        this.kick(venueId);
+      }, delay);
+      this.timers.add(t);
+      return;
+    }
+  }
+
+  /** One POST of a batch; null on a 2xx, else why it failed. */
+  private async post(target: { url: string; secret: string }, batch: WebhookBatch): Promise<string | null> {
+    const body = JSON.stringify(batch.events.map((e) => toWebhookEvent(e.envelope)));
+    const abort = new AbortController();
+    this.inflight.add(abort);
+    const timer = this.clock.setTimeout(() => abort.abort(new Error('timeout')), this.o.timeoutMs);
+    try {
+      const res = await fetch(target.url, {
+        method: 'POST', body, signal: abort.signal, dispatcher: this.dispatcher, redirect: 'manual',
+        headers: {
+          'content-type': 'application/json', 'user-agent': 'evva-relay',
+          [SIGNATURE_HEADER]: sign(target.secret, body), [DELIVERY_HEADER]: batch.deliveryId,
+        },
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 200 && res.status < 300) {
+        this.metrics.deliveries.inc({ result: 'ok' });
+        return null;
+      }
+      this.metrics.deliveries.inc({ result: 'http_error' });
+      return `HTTP ${res.status}`;
+    } catch (e) {
+      const timedOut = abort.signal.aborted;
+      this.metrics.deliveries.inc({ result: timedOut ? 'timeout' : 'network' });
+      return timedOut ? `no answer within ${this.o.timeoutMs} ms` : String((e as Error).cause ?? (e as Error).message);
+    } finally {
+      this.clock.clearTimeout(timer);
+      this.inflight.delete(abort);
+    }
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export interface WebhookRouteDeps {
+  store: RelayStore;
+  feed: FeedStore;
+  webhooks: Webhooks;
+  clock: Clock;
+  log: Logger;
+}
+
+const json = express.json({ limit: '16kb' });
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** `PUT|GET|DELETE /v1/venues/:venueId/webhook` (behind the API key): a venue's own receiver, and how delivery stands. */
+export function webhookRoutes(d: WebhookRouteDeps): Router {
+  const r = express.Router();
+  const view = async (venueId: string): Promise<WebhookView> => {
+    const t = await d.webhooks.target(venueId);
+    const s = await d.feed.deliveryState(venueId);
+    return {
+      url: t?.url ?? null, source: t?.source ?? null, backlog: t ? s.backlog : 0, attempts: s.attempts,
+      nextAttemptAt: iso(s.nextAt), lastError: s.lastError, lastDeliveredAt: iso(s.deliveredAt),
+    };
+  };
+  r.put('/v1/venues/:venueId/webhook', json, async (req, res, next) => {
+    try {
+      const venueId = String(req.params.venueId);
+      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      const body = WebhookSettings.safeParse(req.body);
+      if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "url": "http(s)://…", "secret": string of 16..200 characters }' });
+      await d.feed.setWebhook(venueId, body.data, d.clock.now());
+      d.log.info('venue webhook set', { venueId, receiver: origin(body.data.url) });
+      if (cleartext(body.data.url)) d.log.warn('venue webhook uses plain http: orders and payments cross the network unencrypted', { venueId, receiver: origin(body.data.url) });
+      d.webhooks.kick(venueId);
+      res.json(await view(venueId));
+    } catch (e) { next(e); }
+  });
+  r.get('/v1/venues/:venueId/webhook', async (req, res, next) => {
+    try {
+      const venueId = String(req.params.venueId);
+      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      res.json(await view(venueId));
+    } catch (e) { next(e); }
+  });
+  r.delete('/v1/venues/:venueId/webhook', async (req, res, next) => {
+    try {
+      const venueId = String(req.params.venueId);
+      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      await d.feed.setWebhook(venueId, null, d.clock.now());
+      d.log.info('venue webhook removed', { venueId });
+      res.json(await view(venueId));
+    } catch (e) { next(e); }
+  });
+  return r;
+}

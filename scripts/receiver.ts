@@ -1,0 +1,133 @@
+/**
+ * A small webhook receiver, as EVVA's backend would run one: it checks each
+ * POST's `X-Evva-Signature` (HMAC-SHA256 of the raw body with the shared
+ * secret), answers 401 to a bad one, drops events it has seen (by eventId) and
+ * prints the rest as they arrive. `npm run demo` starts it; on its own:
+ *
+ *   EVVA_RELAY_WEBHOOK_SECRET=… node --import tsx scripts/receiver.ts [--port 8788]
+ *
+ * It depends on nothing of the relay: a newcomer can copy it as a starting point.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/** The fields of a WebhookEvent (protocol/events.ts) the receiver reads. */
+export interface ReceivedEvent {
+  eventId: string;
+  venueId: string;
+  seq: number;
+  eventType: string;
+  eventTime: string;
+  eventInfo: Record<string, unknown>;
+}
+
+/** Largest body accepted: a batch of 100 events of a busy venue fits easily. */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** True when `header` is `sha256=<hex HMAC-SHA256 of body>` under `secret`; compared in constant time. */
+export function verify(secret: string, body: Buffer, header: string | undefined): boolean {
+  const want = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  const got = Buffer.from(header ?? '');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/** One line about an event, for people watching the demo; a field it does not find shows as «?». */
+export function describe(e: ReceivedEvent): string {
+  const info = e.eventInfo;
+  const count = (v: unknown) => (Array.isArray(v) ? v.length : '?');
+  let what: string;
+  switch (e.eventType) {
+    case 'TableOrderUpdate':
+    case 'DeliveryOrderUpdate': {
+      const order = (info.order ?? {}) as { number?: unknown; status?: unknown; sums?: { result?: unknown } };
+      const sum = typeof order.sums?.result === 'number' ? `, ${order.sums.result} ₽` : '';
+      what = `заказ ${String(order.number ?? '?')}: ${String(order.status ?? '?')}${sum}`;
+      break;
+    }
+    case 'PaymentUpdate':
+      what = `платёж ${String(info.paymentId)} (заказ ${String(info.orderId)}): ${String(info.state)}${info.detail ? `, ${String(info.detail)}` : ''}`;
+      break;
+    case 'StaffUpdate':
+      what = `персонал: ${count(info.staff)} чел.`;
+      break;
+    case 'TablesUpdate':
+      what = `столы: ${count(info.tables)}, залы: ${count(info.sections)}`;
+      break;
+    case 'MenuSnapshot':
+      what = `меню: разделов ${count(info.sections)}${info.parts && info.parts !== 1 ? ` (часть ${String(info.part)} из ${String(info.parts)})` : ''}`;
+      break;
+    case 'CompanionHealth':
+      what = `компаньон: плагин ${String(info.front ?? '?')}, в очереди ${String(info.backlog ?? '?')}${info.reason ? ` (${String(info.reason)})` : ''}`;
+      break;
+    default:
+      what = Object.keys(info).slice(0, 4).join(', ');
+  }
+  return `#${e.seq} ${e.eventType.padEnd(19)} ${what}`;
+}
+
+export interface Receiver {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the receiver on 127.0.0.1; `print` gets one line per new event (and per refused request). */
+export function startReceiver(opts: { secret: string; port?: number; print?: (line: string) => void }): Promise<Receiver> {
+  const print = opts.print ?? ((l: string) => console.log(l));
+  // Bounded: enough to recognise a redelivery after a relay restart, never growing without end.
+  const seen = new Set<string>();
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'POST') return void res.writeHead(405).end();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) return void req.destroy();
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (!verify(opts.secret, body, req.headers['x-evva-signature'] as string | undefined)) {
+        print('отклонён запрос с неверной подписью X-Evva-Signature');
+        return void res.writeHead(401).end();
+      }
+      let events: ReceivedEvent[];
+      try {
+        events = JSON.parse(body.toString('utf8')) as ReceivedEvent[];
+        if (!Array.isArray(events)) throw new Error('not an array');
+      } catch {
+        return void res.writeHead(400).end();
+      }
+      for (const e of events) {
+        if (seen.has(e.eventId)) continue;
+        seen.add(e.eventId);
+        if (seen.size > 100_000) seen.delete(seen.values().next().value as string);
+        print(describe(e));
+      }
+      res.writeHead(204).end();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}/evva/webhook`,
+        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      });
+    });
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { port: { type: 'string' } } });
+  const secret = process.env.EVVA_RELAY_WEBHOOK_SECRET;
+  if (!secret) {
+    console.error('receiver: задайте общий секрет в EVVA_RELAY_WEBHOOK_SECRET (тот же, что у evva-relay)');
+    process.exit(2);
+  }
+  const r = await startReceiver({ secret, port: Number(values.port ?? 8788) });
+  console.log(`receiver: жду события на ${r.url}`);
+}

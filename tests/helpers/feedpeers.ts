@@ -1,0 +1,126 @@
+/**
+ * Test peers for the feed on the relay: a raw companion that speaks the tunnel
+ * protocol (hello, event frames, cmd answers) over a real WebSocket, and a
+ * webhook receiver on a loopback port that records every request's raw body.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket } from 'ws';
+import type { Envelope, EventType } from '../../protocol/events.ts';
+import { TUNNEL_PROTOCOL } from '../../protocol/tunnel.ts';
+import { COMPANION, waitFor } from './relay.ts';
+
+export interface RawCompanion {
+  ws: WebSocket;
+  /** Every event id the relay acked, in ack order. */
+  acked: string[];
+  /** Every cmd frame the relay sent. */
+  cmds: Array<{ id: string; name: string; args: unknown }>;
+  send(frame: unknown): void;
+  /** Sends `{t:'event', eventId, seq, event}` for an envelope. */
+  event(e: Envelope): void;
+  closed: Promise<{ code: number; reason: string }>;
+  close(): Promise<void>;
+}
+
+/** Connects, says hello and waits for welcome. `onCmd` answers commands (default: unsupported). */
+export async function rawCompanion(relayUrl: string, token: string,
+  onCmd: (name: string, args: unknown) => { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } } | null = () => ({ ok: false, error: { code: 'unsupported', message: 'no' } }),
+): Promise<RawCompanion> {
+  const ws = new WebSocket(`${relayUrl.replace(/^http/, 'ws')}/v1/tunnel`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${token}` } });
+  const peer: RawCompanion = {
+    ws, acked: [], cmds: [],
+    send: (f) => ws.send(JSON.stringify(f)),
+    event: (e) => ws.send(JSON.stringify({ t: 'event', eventId: e.eventId, seq: e.seq, event: e })),
+    closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+    async close() {
+      if (ws.readyState === ws.OPEN) ws.close();
+      await peer.closed;
+    },
+  };
+  let welcomed = false;
+  ws.on('error', () => {});
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) return;
+    const f = JSON.parse(String(data)) as { t: string; id?: unknown; name?: string; args?: unknown; eventIds?: string[] };
+    if (f.t === 'welcome') welcomed = true;
+    if (f.t === 'ping') peer.send({ t: 'pong', id: f.id });
+    if (f.t === 'ack') peer.acked.push(...(f.eventIds ?? []));
+    if (f.t === 'cmd') {
+      peer.cmds.push({ id: String(f.id), name: String(f.name), args: f.args });
+      const answer = onCmd(String(f.name), f.args);
+      if (answer) peer.send({ t: 'cmd_result', id: f.id, ...answer });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => {
+      peer.send({ t: 'hello', v: TUNNEL_PROTOCOL, companion: COMPANION, frontOrigin: null });
+      resolve();
+    });
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  await waitFor(() => welcomed, 'welcome');
+  return peer;
+}
+
+/** A well-formed envelope of `venueId` with the given seq (eventId random unless given). */
+export function envelope(venueId: string, seq: number, more: { eventId?: string; eventType?: EventType; eventInfo?: Record<string, unknown> } = {}): Envelope {
+  return {
+    eventId: more.eventId ?? `evt_${randomUUID()}`, venueId, seq, eventType: more.eventType ?? 'TableOrderUpdate',
+    eventTime: new Date().toISOString(), eventInfo: more.eventInfo ?? { order: { id: `order-${seq}`, status: 'new' } },
+  };
+}
+
+export interface Delivery {
+  body: string;
+  signature: string;
+  deliveryId: string;
+  /** The status the receiver answered (0 when it hung). */
+  status: number;
+}
+
+/**
+ * A webhook receiver on 127.0.0.1: `answer(n)` (n = 0-based request number)
+ * says the status to reply with, or 'hang' to never answer; `delayMs` slows every answer.
+ */
+export async function startReceiver(answer: (n: number) => number | 'hang' = () => 200, port = 0, delayMs = 0) {
+  const requests: Delivery[] = [];
+  const hung: ServerResponse[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const n = requests.length;
+      const a = answer(n);
+      const d: Delivery = {
+        body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['x-evva-signature'] ?? ''),
+        deliveryId: String(req.headers['x-evva-delivery'] ?? ''), status: a === 'hang' ? 0 : a,
+      };
+      requests.push(d);
+      if (a === 'hang') return void hung.push(res);
+      res.statusCode = a;
+      if (delayMs) setTimeout(() => res.end('ok'), delayMs);
+      else res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return {
+    url, requests,
+    /** Events of the requests answered 2xx, in arrival order. */
+    accepted(): Array<{ eventId: string; seq: number; venueId: string; organizationId: string; correlationId: string }> {
+      return requests.filter((r) => r.status >= 200 && r.status < 300).flatMap((r) => JSON.parse(r.body) as []);
+    },
+    async close() {
+      for (const r of hung) r.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** True when `signature` is `sha256=<hex HMAC-SHA256 of body>` under `secret` (what a receiver must check). */
+export function signatureValid(secret: string, body: string, signature: string): boolean {
+  return signature === `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}

@@ -1,0 +1,37 @@
+/** The demo's webhook receiver: it takes the relay's signed batches, prints each event once, and refuses forged ones. */
+import { fetch } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startReceiver } from '../../scripts/receiver.ts';
+import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
+import { pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
+
+const SECRET = 'demo-receiver-secret-0123';
+
+describe('demo webhook receiver', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('prints the events the relay delivers, one line each, and answers a forged signature with 401', async () => {
+    const lines: string[] = [];
+    const rx = await startReceiver({ secret: SECRET, print: (l) => lines.push(l) });
+    cleanups.push(() => rx.close());
+    const { relay, dataDir } = await relayWithDataDir(cleanups, { webhooks: { url: rx.url, secret: SECRET, pollMs: 200 } });
+    const venue = await pairedVenue(relay.url, dataDir);
+    const peer = await rawCompanion(relay.url, venue.deviceToken);
+    cleanups.push(() => peer.close());
+    peer.event(envelope(venue.venueId, 1, { eventInfo: { order: { id: 'o1', number: 105, status: 'cooking', sums: { result: 1250 } } } }));
+    peer.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: { paymentId: 'pay-1', orderId: 'o1', state: 'reconciled' } }));
+    peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [{ name: 'А' }, { name: 'Б' }] } }));
+    await waitFor(() => lines.length === 3, 'three printed events');
+    expect(lines[0]).toMatch(/^#1 TableOrderUpdate\s+заказ 105: cooking, 1250 ₽$/);
+    expect(lines[1]).toMatch(/^#2 PaymentUpdate\s+платёж pay-1 \(заказ o1\): reconciled$/);
+    expect(lines[2]).toMatch(/^#3 StaffUpdate\s+персонал: 2 чел\.$/);
+    const body = JSON.stringify([envelope(venue.venueId, 4)]);
+    const forged = await fetch(rx.url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-evva-signature': 'sha256=00' } });
+    expect(forged.status).toBe(401);
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatch(/неверной подписью/);
+  });
+});
