@@ -12,7 +12,12 @@ export function redactText(s: string): string {
     .replace(/([?&;\s]key=)[^&\s;"']+/gi, `$1${MASK}`)
     .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`)
     .replace(/(\/api\/logout\/)[^/?\s"']+/gi, `$1${MASK}`)
-    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK);
+    .replace(/\bev[dk]_[A-Za-z0-9_-]{8,}/g, MASK)
+    // Passwords in URLs (a proxy's), pairing codes, and Russian phones kept partly (+7 *** ***-12-34):
+    // the one redaction logs, diagnostics bundles and remote log tails all go through.
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@"']*:)[^@/?#\s"']+@/gi, `$1${MASK}@`)
+    .replace(/\b[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}\b/g, MASK)
+    .replace(/(?:\+7|(?<![\d+])8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*(\d{2})[\s-]*(\d{2})(?!\d)/g, '+7 *** ***-$1-$2');
 }
 
 /** Deep-copies `value` with secret-looking fields masked and secrets in strings removed. */

@@ -150,6 +150,10 @@ export const WelcomeFrame = z.object({
   rev: rev.optional(),
   /** Opaque id of this link, for logs on both sides. */
   linkId: z.string().max(64),
+  /** The relay's wall clock (epoch ms) as it sent welcome: the companion measures its clock skew against it. */
+  now: z.number().int().nonnegative().optional(),
+  /** The address the relay saw the tunnel come from (the venue's public IP), for diagnostics. */
+  peer: z.string().max(64).optional(),
 });
 export const PingFrame = z.object({ t: z.literal('ping'), id: z.number().int().nonnegative() });
 export const PongFrame = z.object({ t: z.literal('pong'), id: z.number().int().nonnegative() });

@@ -8,6 +8,7 @@
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
  *   evva-relay venues [--json] [--data-dir D]
+ *   evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key K] [--json] [--lines N] [--out FILE]
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
  * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
@@ -25,6 +26,7 @@ import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay, trustSetting } from './server.ts';
+import { supportCommand } from './supportcli.ts';
 import { RelayStore } from './store.ts';
 
 const USAGE = `usage:
@@ -35,10 +37,13 @@ const USAGE = `usage:
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
+  evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]
   evva-relay help | --help | --version
-exit codes: 0 done, 1 failed, 2 bad usage
-environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated),
-             EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps)`;
+exit codes: 0 done, 1 failed (support diagnose: a check failed), 2 bad usage
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
+             EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
+             EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps)
+serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
 
 class UsageError extends Error {}
 
@@ -65,6 +70,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
+    'allow-loopback-probe': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
     'trust-proxy': { type: 'string' },
   });
@@ -81,8 +87,10 @@ async function serve(args: string[]): Promise<void> {
   const relay = createRelay({
     dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
+    probeLoopback: Boolean(values['allow-loopback-probe']),
     webhooks: webhookFlags(values, logger),
   });
+  if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
   // The tests and scripts read this line to learn the port when --port 0 was given.
   console.log(JSON.stringify({ listening: relay.url }));
@@ -196,6 +204,7 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': await serve(rest); return -1;
       case 'venue': venue(rest); return 0;
       case 'venues': venues(rest); return 0;
+      case 'support': return await supportCommand(rest);
       case '--version': case '-v': case 'version':
         console.log(VERSION);
         return 0;

@@ -122,6 +122,8 @@ export class RelayLink {
   /** Commands sent and not yet answered, by id. */
   private readonly pending = new Map<string, { resolve(v: unknown): void; reject(e: CommandFailed): void; timer: NodeJS.Timeout }>();
   private nextCmd = 0;
+  /** The address the tunnel came from (the venue's public IP); the port probe-back targets only this. */
+  peer: string | null = null;
   /** Bytes received/sent in body chunks, for metrics. */
   bytesIn = 0;
   bytesOut = 0;
@@ -302,7 +304,10 @@ export class RelayLink {
         this.frontOrigin = f.frontOrigin;
         this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
         this.clock.clearTimeout(this.helloTimer);
-        this.sendControl({ t: 'welcome', v: TUNNEL_PROTOCOL, rev: this.rev, venueId: this.venueId, linkId: this.id });
+        this.sendControl({
+          t: 'welcome', v: TUNNEL_PROTOCOL, rev: this.rev, venueId: this.venueId, linkId: this.id, now: this.clock.now(),
+          ...(this.peer ? { peer: this.peer.slice(0, 64) } : {}),
+        });
         this.events.onReady(this, f);
         return;
       }

@@ -22,6 +22,7 @@ import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, 
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './proxy.ts';
 import { RelayStore } from './store.ts';
+import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
@@ -85,6 +86,8 @@ export interface RelayOptions {
    * health checks always get a socket.
    */
   maxTunnels?: number;
+  /** Test mode only: the port probe-back may reach loopback addresses (never private ones). */
+  probeLoopback?: boolean;
   /** The feed's webhooks: a relay-wide receiver (`url` + `secret`) and delivery timings. */
   webhooks?: WebhookOptions;
   /** Payment notices: command timeout and retry period. */
@@ -141,8 +144,11 @@ export function createRelay(opts: RelayOptions): Relay {
     res.send(await metrics.registry.metrics());
   });
   app.use(pairRoute(deps));
+  const support = { store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false };
+  app.use(portCheckRoute(support));
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
+  app.use(supportRoutes(support));
   app.use(venueRoutes(deps));
   const feedDeps = { store, feed: store.feed, webhooks, payments, tunnels: registry, clock, log: log.child({ part: 'feed' }) };
   app.use(eventRoutes(feedDeps));
@@ -213,7 +219,7 @@ export function createRelay(opts: RelayOptions): Relay {
       log.warn('tunnel refused: bad device token', { ip: req.socket.remoteAddress });
       return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash));
+    wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean)));
   });
 
   let url: string | null = null;
@@ -253,6 +259,19 @@ export function createRelay(opts: RelayOptions): Relay {
       store.close();
     },
   };
+}
+
+/**
+ * The tunnel's source address, found the way Express finds `req.ip` (walking
+ * X-Forwarded-For from the right while the hop is trusted), so a client can
+ * never name the address the port probe-back will target.
+ */
+export function peerOf(req: IncomingMessage, trusted: (addr: string, i: number) => boolean): string | null {
+  const hops = [req.socket.remoteAddress ?? '', ...String(req.headers['x-forwarded-for'] ?? '').split(',').map((x) => x.trim()).filter(Boolean).reverse()];
+  let i = 0;
+  while (i < hops.length - 1 && trusted(hops[i] as string, i)) i++;
+  const raw = hops[i] || null;
+  return raw ? raw.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') : null;
 }
 
 /** The relay-wide webhook, checked: a URL needs a secret of at least MIN_WEBHOOK_SECRET_CHARS. Throws in English, for operators. */

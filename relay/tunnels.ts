@@ -61,7 +61,7 @@ export class TunnelRegistry {
   }
 
   /** Takes an authenticated, upgraded socket; it becomes the venue's current link once its hello is valid. */
-  attach(ws: WebSocket, venueId: string, tokenHash: string): RelayLink {
+  attach(ws: WebSocket, venueId: string, tokenHash: string, peer: string | null = null): RelayLink {
     const log = this.log.child({ venueId });
     const link = new RelayLink(ws, venueId, tokenHash, this.clock, log, {
       onReady: (l, hello) => {
@@ -97,6 +97,7 @@ export class TunnelRegistry {
         } catch { /* store closed during shutdown */ }
       },
     }, this.timing);
+    link.peer = peer;
     this.all.add(link);
     return link;
   }

@@ -62,6 +62,10 @@ export interface SimOptions {
   utcOffsetMinutes?: number;
   /** Wall clock, for tests; default Date.now. */
   now?: () => number;
+  /** Menu group levels at most (deeper groups are folded up); default the seed's full four. */
+  menuLevels?: number;
+  /** EVVA's payment type (default name EVVA, code EVVAP); null: the venue has none. */
+  evvaPayment?: { name: string; code: string } | null;
 }
 
 export interface Sim {
@@ -134,7 +138,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   clock.hold();
   let seeding = true; // the seeded morning is not news: log only what happens after start
   const world = new World(Rng.derive(seed, 'world'), clock, (line) => { if (!seeding) log(line); });
-  seedWorld(world);
+  check(opts.menuLevels === undefined || (Number.isInteger(opts.menuLevels) && opts.menuLevels >= 1), `menuLevels must be a whole number >= 1, got ${opts.menuLevels}`);
+  seedWorld(world, { menuLevels: opts.menuLevels, evvaPayment: opts.evvaPayment });
   seeding = false;
   clock.release();
 

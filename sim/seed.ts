@@ -79,7 +79,15 @@ const RIGHTS = {
   waiter: ['F_ORD'],
 };
 
-export function seedWorld(world: World): void {
+/** Seed choices tests use to build a restaurant with (or without) a given setup problem. */
+export interface SeedOptions {
+  /** Group levels at most: deeper groups are folded into their ancestor at this level (default: the full four). */
+  menuLevels?: number;
+  /** EVVA's payment type as iiko Office holds it; null: the venue never added one (the morning's EVVA order is paid by card). */
+  evvaPayment?: { name: string; code: string } | null;
+}
+
+export function seedWorld(world: World, opts: SeedOptions = {}): void {
   const rng = world.rng;
   const clock = world.clock;
 
@@ -110,12 +118,13 @@ export function seedWorld(world: World): void {
 
   // The menu.
   let code = rng.int(1, 40) * 100;
-  const walk = (node: MenuNode, parentId: string | null, kitchen: string, minutes: number, goods: boolean) => {
-    const id = rng.guid();
+  const walk = (node: MenuNode, parentId: string | null, kitchen: string, minutes: number, goods: boolean, level = 1) => {
+    const fold = opts.menuLevels !== undefined && level > opts.menuLevels && parentId !== null;
+    const id = fold ? parentId : rng.guid();
     const k = node.kitchen ?? kitchen;
     const m = node.minutes ?? minutes;
     const g = node.goods ?? goods;
-    world.groups.push({ id, name: node.name, parentId, active: true });
+    if (!fold) world.groups.push({ id, name: node.name, parentId, active: true });
     for (const [name, base] of node.items ?? []) {
       const price = Math.max(50, Math.round((base * (0.9 + rng.next() * 0.2)) / 10) * 10);
       world.products.push({
@@ -123,7 +132,7 @@ export function seedWorld(world: World): void {
         type: g ? 'Goods' : 'Dish', kitchen: k, cookingMinutes: m, byWeight: name.includes('за кг'), active: true,
       });
     }
-    for (const child of node.children ?? []) walk(child, id, k, m, g);
+    for (const child of node.children ?? []) walk(child, id, k, m, g, fold ? level : level + 1);
   };
   for (const root of MENU) walk(root, null, 'Горячий цех', 15, false);
   // One product is off the menu today: it stays listed with IsActive false.
@@ -133,8 +142,9 @@ export function seedWorld(world: World): void {
   world.paymentTypes.push(
     { id: rng.guid(), name: 'Наличные', kind: 'Cash', code: 'CASH' },
     { id: rng.guid(), name: 'Банковская карта', kind: 'Card', code: 'CARD' },
-    { id: rng.guid(), name: 'EVVA', kind: 'Card', code: 'EVVAP' },
   );
+  const evva = opts.evvaPayment === undefined ? { name: 'EVVA', code: 'EVVAP' } : opts.evvaPayment;
+  if (evva) world.paymentTypes.push({ id: rng.guid(), name: evva.name, kind: 'Card', code: evva.code });
 
   world.lastOrderNumber = rng.int(0, 40);
   world.lastKitchenNumber = rng.int(0, 20);
@@ -169,7 +179,7 @@ export function seedWorld(world: World): void {
     [150, () => { o.b = open(4, 2); world.addDiscount(get(o, 'b'), 'Скидка 10%', 10); }],
     [145, () => world.kitchen(get(o, 'b'), 'Served')],
     [110, () => world.bill(get(o, 'b'))],
-    [105, () => world.pay(get(o, 'b'), 'EVVA')],
+    [105, () => world.pay(get(o, 'b'), evva ? evva.name : 'Банковская карта')],
     // c: opened by mistake, deleted.
     [130, () => { o.c = open(2); }],
     [125, () => world.deleteOrder(get(o, 'c'))],

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import type { Report } from '../../protocol/diagnostics.ts';
 import type { LoginLink, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
 import { configure } from './configure.ts';
@@ -16,17 +17,23 @@ import { startApi, type Api } from './api/server.ts';
 import { createCommands } from './commands.ts';
 import { realClock, type Clock } from '../../common/clock.ts';
 import { writePrivateFile } from './files.ts';
+import { createAudit } from './diagnostics/audit.ts';
+import { buildBundle } from './diagnostics/bundle.ts';
+import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
+import { askRelay, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
+import { registerRemote } from './diagnostics/remote.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { createMetrics } from './metrics.ts';
-import type { Settings } from './settings.ts';
+import { readSettingsFile, type Settings } from './settings.ts';
 import { levelOf } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
 import { pair, type DeviceFile } from './tunnel/pair.ts';
-import { TunnelError } from './tunnel/problems.ts';
+import { relayEndpoints, TunnelError } from './tunnel/problems.ts';
+import { proxyFor } from './tunnel/proxy.ts';
 import type { Upstream } from './tunnel/upstream.ts';
 import { VERSION } from '../../common/version.ts';
 
@@ -44,6 +51,8 @@ export interface AgentOptions {
   logs?: { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void };
   /** Overrides for tests (shorter heartbeats, backoff). */
   tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
+  /** Overrides for tests (a full disk, the feed's outbox). */
+  diagnostics?: Partial<Pick<DiagnosticsDeps, 'freeBytes' | 'feed'>>;
 }
 
 export interface Agent {
@@ -55,6 +64,8 @@ export interface Agent {
   loginLink(): LoginLink;
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
   pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
+  /** Runs every diagnostic check; resolves within about 5 s whatever the parts do. */
+  diagnose(): Promise<Report>;
   /** Drops the link to EVVA and connects again now (the tray's «Переподключить»); false when not paired. */
   reconnect(): Promise<boolean>;
   /** Stops every part, logs the plugin session out, removes local-api.json, frees the data dir. */
@@ -86,7 +97,9 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const hostname = os.hostname();
   let api: Api | null = null;
   let link: TunnelHandle | null = null;
+  let device: DeviceFile | null = null;
   let tunnel: TunnelStatus = { ...UNPAIRED };
+  const reconnects = reconnectLog(clock);
   let reportedFront = '';
   // The one place commands from the relay are wired: feed, payments and diagnostics register here.
   const commands = createCommands(logger.child({ part: 'commands' }));
@@ -141,8 +154,11 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
     ...opts.probe,
   });
+  let lastReport: Report | null = null;
+  const metrics = createMetrics(status, () => ({
+    clockSkewMs: link?.relay().skewMs ?? null, reconnectsLastHour: reconnects.lastHour(), lastReport, remoteActions: remote.counts(),
+  }));
   let probe = makeProbe();
-  const metrics = createMetrics(status);
   opts.logs?.onFileProblem(() => publish());
 
   // The tunnel reaches the plugin only through the probe's client: one session, one origin.
@@ -154,12 +170,13 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
   };
 
-  function connect(device: DeviceFile): void {
+  function connect(d: DeviceFile): void {
+    device = d;
     const old = link;
     link = startTunnel({
-      relayUrl: device.relayUrl,
-      deviceToken: device.deviceToken,
-      venueId: device.venueId,
+      relayUrl: d.relayUrl,
+      deviceToken: d.deviceToken,
+      venueId: d.venueId,
       upstream,
       policy: { allowMethods: settings.tunnel.allowMethods, maxRequestBytes: settings.tunnel.maxRequestBytes },
       limits: { maxResponseBytes: settings.tunnel.maxResponseBytes },
@@ -176,10 +193,45 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const current = link;
     tunnel = current.status();
     // A replaced link still reports while it drains; only the current one speaks for the tunnel.
-    current.on('status', (s) => { if (link === current) { tunnel = s; publish(); } });
+    current.on('status', (s) => { if (link === current) { tunnel = s; reconnects.note(s.reconnects); publish(); } });
     void old?.stop();
     publish();
   }
+
+  const tunnelView = (): TunnelView => ({
+    status: tunnel, ...(link?.relay() ?? { skewMs: null, publicIp: null, proxy: null }), reconnectsLastHour: reconnects.lastHour(),
+  });
+  const diagnostics = createDiagnostics({
+    clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
+    // Through `probe` at call time: a settings change replaces the probe, and diagnostics must use the current one.
+    probe: { checkNow: () => probe.checkNow(), client: () => probe.client() }, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.evvaPaymentName,
+    probeBack: reusedProbe(clock, async (port, signal) => {
+      if (!device) throw new Error('компаньон не привязан');
+      const ends = relayEndpoints(device.relayUrl, settings.allowInsecure);
+      const target = new URL(ends.tunnelUrl);
+      return askRelay({ httpBase: ends.httpBase, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), ca: opts.tunnel?.ca, port, signal });
+    }),
+    ...opts.diagnostics,
+  });
+  const diagnose = async (): Promise<Report> => {
+    lastReport = await diagnostics.run();
+    return lastReport;
+  };
+  const bundle = async () => buildBundle({
+    report: await diagnose(), settings, status: status(), metrics: (await metrics.render()).body, dataDir: settings.dataDir, now: clock.now(),
+  });
+  const audit = createAudit(settings.dataDir, (e) => logger.error('audit log not written', { error: e }));
+  const remote = registerRemote({
+    commands, audit, bundle, diagnose, dataDir: settings.dataDir, clock, logger,
+    // Read from settings.json on each command, so the venue can switch support off without a restart.
+    allowed: () => {
+      try {
+        return readSettingsFile(settings.dataDir).allowRemoteDiagnostics ?? settings.allowRemoteDiagnostics;
+      } catch {
+        return settings.allowRemoteDiagnostics;
+      }
+    },
+  });
 
   // The API first: if its port is taken, nothing else has been started.
   const settingsApi = configure(settings, {
@@ -197,6 +249,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
     pair: (code, relayUrl) => agentPair(code, relayUrl),
+    diagnose, bundle, audit: (limit) => audit.list(limit),
     settings: settingsApi,
     activity: (limit) => activity.list(limit),
   });
@@ -244,8 +297,10 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     loginLink: () => api!.loginLink(),
     reconnect: () => connectSaved(),
     pair: agentPair,
+    diagnose,
     stop() {
       stopping ??= (async () => {
+        remote.close();
         await link?.stop();
         await probe.stop();
         await api?.close();

@@ -7,6 +7,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
+import { Report } from '../../protocol/diagnostics.ts';
+import { diagnoseHere } from './diagnostics/standalone.ts';
+import { reportText } from './diagnostics/run.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -25,6 +28,7 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   evva-companion status   [--data-dir DIR] [--json] [--check]
   evva-companion settings [--data-dir DIR] [--json]
   evva-companion discover [--json]
+  evva-companion diagnose [--data-dir DIR] [--json]
   evva-companion login    [--data-dir DIR]
   evva-companion help | --help | --version
 
@@ -35,6 +39,8 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   settings   показать действующие настройки и откуда взято каждое значение
   login      выдать новую ссылку для входа в интерфейс (браузер на этом компьютере)
   discover   найти плагин Front Web API на этом компьютере
+  diagnose   проверить всё, что нужно EVVA (плагин, связь, проброс порта, сотрудники, столы, тип оплаты EVVAP,
+             меню, компьютер); код выхода 1, если хоть одна проверка не пройдена
 
 Параметры:
   --data-dir DIR     папка данных (или EVVA_DATA_DIR); там settings.json, журналы, local-api.json
@@ -47,7 +53,7 @@ const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Fron
   --json             вывод в JSON (для скриптов и поддержки)
   --check            (для status) код выхода как у проверок Nagios: 0 всё в порядке, 1 требует внимания, 2 есть проблема, 3 компаньон не запущен
 
-Коды выхода: 0 готово, 1 ошибка, 2 неверные параметры, 3 компаньон не запущен.
+Коды выхода: 0 готово, 1 ошибка (у diagnose: есть непройденная проверка), 2 неверные параметры, 3 компаньон не запущен.
 Все настройки (settings.json, переменные окружения, параметры): docs/settings.md.`;
 
 class UsageError extends Error {}
@@ -91,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await run(flags);
       case 'status': return await status(flags, values.json ?? false, values.check ?? false);
       case 'discover': return await find(values.json ?? false);
+      case 'diagnose': return await diagnoseCommand(flags, values.json ?? false);
       case 'settings': return showSettings(flags, values.json ?? false);
       case 'login': return await login(flags);
       case 'pair': {
@@ -349,6 +356,31 @@ export function describe(s: Status): string {
     if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Runs the checks in the running companion (so the tunnel is checked too);
+ * with none running, runs them here with the plugin only and says the tunnel is down.
+ */
+async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<number> {
+  const settings = loadSettings(flags);
+  const found = runningAgent(settings.dataDir);
+  // The token goes only to the process that proves it wrote local-api.json (see api/proof.ts).
+  const running = found && (await verifyCompanion(found)).ok ? found : null;
+  let report: Report | null = null;
+  if (running) {
+    try {
+      const res = await fetch(`${running.url}/api/diagnostics`, {
+        method: 'POST', headers: { authorization: `Bearer ${running.token}` }, signal: AbortSignal.timeout(15_000),
+      });
+      if (res.status === 200) report = Report.parse(await res.json());
+    } catch {
+      // Not answering: run the checks here below.
+    }
+  }
+  report ??= await diagnoseHere(settings);
+  console.log(json ? JSON.stringify(report, null, 2) : reportText(report));
+  return report.summary.result === 'fail' ? 1 : 0;
 }
 
 async function find(json: boolean): Promise<number> {

@@ -3,10 +3,22 @@
  * status at scrape time so they can never disagree with `/api/status`.
  */
 import client from 'prom-client';
+import type { CheckResult, Report } from '../../protocol/diagnostics.ts';
 import type { Status } from '../../protocol/local.ts';
 
-/** A registry of its own (never prom-client's global one), fed by `status()`. */
-export function createMetrics(status: () => Status): { render(): Promise<{ contentType: string; body: string }> } {
+/** What the metrics read beyond the status: the tunnel's relay view, the last diagnostics run, remote support counts. */
+export interface MetricsExtra {
+  clockSkewMs: number | null;
+  reconnectsLastHour: number;
+  lastReport: Report | null;
+  /** Remote support actions by `action|outcome`. */
+  remoteActions: Record<string, number>;
+}
+
+const RESULT_VALUE: Record<CheckResult, number> = { ok: 0, warn: 1, fail: 2, skip: 3 };
+
+/** A registry of its own (never prom-client's global one), fed by `status()` (and `extra()`, when given). */
+export function createMetrics(status: () => Status, extra?: () => MetricsExtra): { render(): Promise<{ contentType: string; body: string }> } {
   const registry = new client.Registry();
   const gauge = (name: string, help: string, read: (s: Status) => number | null, labelNames: string[] = []) =>
     new client.Gauge({
@@ -21,6 +33,49 @@ export function createMetrics(status: () => Status): { render(): Promise<{ conte
   gauge('evva_tunnel_connected', '1 when the tunnel to the EVVA relay is up, else 0', (s) => (s.tunnel.state === 'connected' ? 1 : 0));
   gauge('evva_tunnel_rtt_ms', 'Round trip to the relay in ms', (s) => s.tunnel.rttMs);
   gauge('evva_tunnel_reconnects', 'Tunnel reconnects since start', (s) => s.tunnel.reconnects);
+  new client.Gauge({
+    name: 'evva_front_state', help: '1 for the plugin\'s current state (up, down, unlicensed, unknown)', labelNames: ['state'], registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ state: status().front.state }, 1);
+    },
+  });
+  new client.Gauge({
+    name: 'evva_front_info', help: 'The plugin version as it shows it (value always 1)', labelNames: ['version'], registers: [registry],
+    collect() {
+      this.reset();
+      const v = status().front.version;
+      if (v) this.set({ version: v }, 1);
+    },
+  });
+  if (extra) {
+    gauge('evva_tunnel_clock_skew_seconds', 'This computer\'s clock minus the relay\'s, measured at the last welcome', () => {
+      const ms = extra().clockSkewMs;
+      return ms === null ? null : ms / 1000;
+    });
+    gauge('evva_tunnel_reconnects_last_hour', 'Tunnel reconnects in the last hour', () => extra().reconnectsLastHour);
+    new client.Gauge({
+      name: 'evva_diagnostics_check', help: 'Result of each check in the last diagnostics run: 0 ok, 1 warn, 2 fail, 3 skip', labelNames: ['check'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of extra().lastReport?.checks ?? []) this.set({ check: c.id }, RESULT_VALUE[c.result]);
+      },
+    });
+    gauge('evva_diagnostics_last_run_seconds', 'Unix time of the last diagnostics run', () => {
+      const at = extra().lastReport?.summary.startedAt;
+      return at ? Date.parse(at) / 1000 : null;
+    });
+    new client.Gauge({
+      name: 'evva_remote_support_actions', help: 'Remote support actions since start, by action and outcome', labelNames: ['action', 'outcome'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [k, n] of Object.entries(extra().remoteActions)) {
+          const [action = '', outcome = ''] = k.split('|');
+          this.set({ action, outcome }, n);
+        }
+      },
+    });
+  }
   new client.Gauge({
     name: 'evva_status_level', help: 'Overall level: 0 ok, 1 warn, 2 error', registers: [registry],
     collect() { this.set({ ok: 0, warn: 1, error: 2 }[status().level]); },

@@ -51,6 +51,12 @@ export const SettingsFile = z.strictObject({
   relayUrl: relayUrl.nullable().optional(),
   proxy: proxyUrl.nullable().optional(),
   allowInsecure: z.boolean().optional(),
+  /** EVVA support may run diagnostics, read logs and take a bundle through the relay (audited). */
+  allowRemoteDiagnostics: z.boolean().optional(),
+  /** The port the router forwards to the plugin, when it is not the plugin's own; the port check probes it. */
+  externalPort: z.number().int().min(1).max(65535).nullable().optional(),
+  /** Names of the EVVA payment type when iiko shows no code: a case-insensitive part of the name. */
+  evvaPaymentName: z.string().min(1).max(100).optional(),
   /** The UI's language (the desktop app and the browser UI share it). */
   language: z.enum(['ru', 'en']).optional(),
   tunnel: z.strictObject({
@@ -102,6 +108,12 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'Язык интерфейса компаньона (окно приложения и страница в браузере). Меняется в разделе «Настройки» интерфейса.' },
   { key: 'allowInsecure', type: 'true | false', default: 'false', flag: '--allow-insecure',
     about: 'Разрешить незашифрованное соединение (http://, ws://) с сервером EVVA не на этом компьютере. Только для проверки.' },
+  { key: 'allowRemoteDiagnostics', type: 'true | false', default: 'true',
+    about: 'Разрешить поддержке EVVA удалённо запускать проверку, читать журнал (без паролей и ключей) и забирать архив для разбора. Каждое действие пишется в журнал аудита (audit.jsonl, GET /api/audit). false — запрещено; действует сразу, без перезапуска.' },
+  { key: 'externalPort', type: 'целое 1…65535 или null', default: 'null (порт плагина)',
+    about: 'Порт, который роутер пробрасывает на плагин, если он отличается от порта плагина. По нему сервер EVVA проверяет снаружи, не открыт ли плагин в интернет.' },
+  { key: 'evvaPaymentName', type: 'строка (до 100)', default: 'EVVA',
+    about: 'Часть названия типа оплаты EVVA (без учёта регистра). Нужна, только если плагин не показывает коды типов оплаты; иначе тип узнаётся по коду EVVAP.' },
   { key: 'tunnel.allowMethods', type: 'список из GET, HEAD, POST, PUT, PATCH, DELETE', default: DEFAULT_GATE_POLICY.allowMethods.join(', '),
     about: 'Какие HTTP-методы EVVA может вызывать у плагина через туннель. По умолчанию только чтение.' },
   { key: 'tunnel.maxRequestBytes', type: 'целое 0…67108864', default: String(DEFAULT_GATE_POLICY.maxRequestBytes),
@@ -131,6 +143,9 @@ export interface Settings {
   relayUrl: string | null;
   proxy: string | null;
   allowInsecure: boolean;
+  allowRemoteDiagnostics: boolean;
+  externalPort: number | null;
+  evvaPaymentName: string;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
   /** Where each key's effective value came from (keys of SETTING_SPECS, plus dataDir). */
@@ -156,6 +171,8 @@ export const DEFAULTS = {
   /** 32 MiB: far above any real answer the core reads (a day's orders), far below what hurts a POS PC. */
   frontMaxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
   logLevel: 'info' as const,
+  allowRemoteDiagnostics: true,
+  evvaPaymentName: 'EVVA',
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
     maxRequestBytes: DEFAULT_GATE_POLICY.maxRequestBytes,
@@ -246,6 +263,9 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     relayUrl: merged.relayUrl ?? null,
     proxy: merged.proxy ?? null,
     allowInsecure: merged.allowInsecure ?? false,
+    allowRemoteDiagnostics: merged.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics,
+    externalPort: merged.externalPort ?? null,
+    evvaPaymentName: merged.evvaPaymentName ?? DEFAULTS.evvaPaymentName,
     tunnel: {
       allowMethods: merged.tunnel.allowMethods,
       maxRequestBytes: merged.tunnel.maxRequestBytes,

@@ -4,14 +4,13 @@
  * plain ws:// relay that is not on this machine.
  */
 import { execFileSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { pair, loadDevice } from '../../main/core/tunnel/pair.ts';
+import { startConnectProxy } from '../helpers/connect-proxy.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, relayWithDataDir, type startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const hello: Upstream = {
@@ -19,41 +18,6 @@ const hello: Upstream = {
     return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from(`hello ${req.path}`); })() };
   },
 };
-
-interface ConnectProxy { url: string; targets: string[]; close(): Promise<void> }
-
-/** A minimal HTTP CONNECT proxy; `refuse` answers every CONNECT with that status instead. */
-async function startConnectProxy(refuse?: number): Promise<ConnectProxy> {
-  const targets: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((_req, res) => { res.statusCode = 405; res.end(); });
-  server.on('connect', (req, client: Socket, head: Buffer) => {
-    targets.push(req.url ?? '');
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => {});
-    if (refuse) return void client.end(`HTTP/1.1 ${refuse} Forbidden\r\nContent-Length: 0\r\n\r\n`);
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host ?? '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    sockets.add(upstream);
-    upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });
-    upstream.on('error', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    targets,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 describe('tunnel through proxies and TLS', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -32,3 +32,24 @@ describe('log redaction', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('redaction for support output', () => {
+  it('masks a proxy password but keeps the user and host', () => {
+    expect(redactText('via http://evva:Pa55word@proxy.local:3128 ok')).toBe('via http://evva:[скрыто]@proxy.local:3128 ok');
+  });
+
+  it('masks pairing codes', () => {
+    expect(redactText('code K7QF-2MXD typed')).toBe('code [скрыто] typed');
+  });
+
+  it('keeps only the last four digits of Russian phone numbers, whatever their format', () => {
+    for (const p of ['+7 (912) 345-12-34', '+79123451234', '89123451234', '8 912 345 12 34']) {
+      expect(redactText(`call ${p} now`)).toBe('call +7 *** ***-12-34 now');
+    }
+  });
+
+  it('leaves ids, times and sums alone', () => {
+    const s = 'order 8a1b2c3d-1234-4abc-8def-812345678901 at 2025-01-28T12:31:49.56+03:00 sum 1500 ts 1764351234567';
+    expect(redactText(s)).toBe(s);
+  });
+});

@@ -7,6 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Readable } from 'node:stream';
+import type { AuditEntry, Report } from '../../../protocol/diagnostics.ts';
 import { PairRequest, type ActivityItem, type LoginLink, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
@@ -28,6 +30,12 @@ export interface ApiOptions {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Pairs with a venue; rejects with an error carrying `problem` (a Problem) when it fails. */
   pair?(code: string, relayUrl?: string): Promise<PairResult>;
+  /** Runs every diagnostic check (≤ 5 s). */
+  diagnose?(): Promise<Report>;
+  /** Starts a diagnostics bundle (a zip stream). */
+  bundle?(): Promise<{ name: string; stream: Readable }>;
+  /** Remote support actions, newest first. */
+  audit?(limit: number): AuditEntry[];
   /** `GET/PUT /api/settings`: the stored and effective settings; update validates and applies (throws SettingsError). */
   settings?: { read(): unknown; update(patch: unknown): Promise<unknown> };
   /** `GET /api/activity`: recent state changes, newest first. */
@@ -119,6 +127,33 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       res.status(problem.code.startsWith('code_') || problem.code === 'relay_url_missing' || problem.code === 'insecure_url' || problem.code === 'bad_relay_url' ? 400 : 502)
         .json({ error: problem });
     }
+  });
+  app.post('/api/diagnostics', async (_req, res, next) => {
+    if (!opts.diagnose) return next();
+    try {
+      res.json(await opts.diagnose());
+    } catch (e) {
+      next(e);
+    }
+  });
+  app.get('/api/diagnostics/bundle', async (_req, res, next) => {
+    if (!opts.bundle) return next();
+    try {
+      const { name, stream } = await opts.bundle();
+      res.setHeader('Content-Type', 'application/zip');
+      res.setHeader('Content-Disposition', `attachment; filename="${name}"`);
+      stream.on('error', (e) => { log.error('bundle failed', { error: e }); res.destroy(e); });
+      res.on('close', () => stream.destroy());
+      stream.pipe(res);
+    } catch (e) {
+      next(e);
+    }
+  });
+  app.get('/api/audit', (req, res, next) => {
+    if (!opts.audit) return next();
+    const raw = typeof req.query.limit === 'string' ? Number(req.query.limit) : 200;
+    const limit = Number.isInteger(raw) && raw >= 1 && raw <= 1000 ? raw : 200;
+    res.json({ entries: opts.audit(limit) });
   });
   app.get('/metrics', async (_req, res, next) => {
     try {

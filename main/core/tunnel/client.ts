@@ -94,6 +94,8 @@ export interface TunnelHandle {
   /** Subscribes to status changes; returns the unsubscribe function. */
   on(event: 'status', fn: (s: TunnelStatus) => void): () => void;
   stats(): TunnelStats;
+  /** What the current link learned from the relay: clock skew (ours minus its), the public IP it saw; and the proxy in use. */
+  relay(): { skewMs: number | null; publicIp: string | null; proxy: string | null };
 }
 
 interface Attempt {
@@ -133,6 +135,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
   let stopped = false;
   let front: FrontStatus | null = opts.front ?? null;
   let frontOrigin = opts.frontOrigin;
+  let proxyInUse: string | null = null;
   const closedStats = { maxStreamOutstanding: 0, maxSocketQueued: 0, bytesOut: 0, streamsServed: 0 };
 
   const snapshot = (): TunnelStatus => ({
@@ -173,6 +176,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     if (!current) setState('connecting', error);
     const target = new URL(endpoints.tunnelUrl);
     const proxyUrl = proxyFor(target, { proxy: opts.proxy, env: opts.env });
+    proxyInUse = proxyUrl ? safeHost(proxyUrl) : null;
     let proxyStatus: number | null = null;
     let agent: HttpsProxyAgent<string> | undefined;
     if (proxyUrl) {
@@ -387,6 +391,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       };
     },
     reconnectNow,
+    relay: () => ({ skewMs: current?.clockSkewMs ?? null, publicIp: current?.welcome?.peer ?? null, proxy: proxyInUse }),
     reportFront(f, origin) {
       front = f;
       if (origin !== undefined) frontOrigin = origin;
@@ -416,6 +421,15 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       await Promise.all(links.map((l) => l.waitClosed(STOP_WAIT_MS)));
     },
   };
+}
+
+/** host:port of a proxy URL, never its credentials. */
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'proxy';
+  }
 }
 
 function classify(err: Error & { code?: string }, viaProxyNotConnected: boolean): TunnelProblemCode {

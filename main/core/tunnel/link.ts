@@ -125,6 +125,9 @@ class ServedStream {
 
 export class CompanionLink {
   welcome: WelcomeFrame | null = null;
+  /** Our wall clock minus the relay's, measured at welcome (half the hello round trip allowed for); null if the relay did not say. */
+  clockSkewMs: number | null = null;
+  private readonly helloAt: number;
   /** The protocol revision the relay chose for this link (1 until welcome). */
   rev = 1;
   closed = false;
@@ -157,6 +160,7 @@ export class CompanionLink {
       t: 'hello', v: TUNNEL_PROTOCOL, rev: TUNNEL_REVISION, companion: o.companion, frontOrigin: o.frontOrigin,
       ...(o.front ? { front: o.front } : {}),
     });
+    this.helloAt = clock.mono();
   }
 
   get rttMs(): number | null {
@@ -278,6 +282,7 @@ export class CompanionLink {
           return;
         }
         this.welcome = f;
+        if (f.now !== undefined) this.clockSkewMs = Math.round(this.o.clock.now() - (this.o.clock.mono() - this.helloAt) / 2 - f.now);
         this.rev = f.rev ?? 1;
         this.o.clock.clearTimeout(this.helloTimer);
         this.o.events.onWelcome(this, f);
