@@ -6,7 +6,12 @@
 const SECRET_KEY = /(token|secret|passw|authorization|cookie|api_?key|pairing_?code|^key$|^pin(code)?$)/i;
 const MASK = '[скрыто]';
 
+/** How deep `redact` looks into objects; anything deeper is replaced, never logged unread. */
+export const REDACT_MAX_DEPTH = 6;
+const TOO_DEEP = '[слишком глубоко]';
+
 /** Replaces secrets inside free text: `key=…` query params, bearer tokens, logout paths, device tokens. */
+
 export function redactText(s: string): string {
   return s
     .replace(/([?&;\s]key=)[^&\s;"']+/gi, `$1${MASK}`)
@@ -23,7 +28,8 @@ export function redactText(s: string): string {
 /** Deep-copies `value` with secret-looking fields masked and secrets in strings removed. */
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactText(value);
-  if (value === null || typeof value !== 'object' || depth > 6) return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > REDACT_MAX_DEPTH) return TOO_DEEP;
   if (value instanceof Error) return { name: value.name, message: redactText(value.message) };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};

@@ -42,7 +42,7 @@ export interface AgentOptions {
   logger: Logger;
   clock?: Clock;
   /** Overrides for tests (discovery candidates, a fake client). */
-  probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient'>>;
+  probe?: Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient' | 'timeoutMs'>>;
   /** Seals the device token in device.json (the desktop app: Electron safeStorage). */
   sealer?: Sealer;
   /** Every live message the local API sends (status, activity), for a host such as the desktop shell. */
@@ -50,7 +50,7 @@ export interface AgentOptions {
   /** The log sink's health, shown in the status (the CLI passes its Log). */
   logs?: { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void };
   /** Overrides for tests (shorter heartbeats, backoff). */
-  tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env'>>;
+  tunnel?: Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env' | 'networkPollMs'>>;
   /** Overrides for tests (a full disk, the feed's outbox). */
   diagnostics?: Partial<Pick<DiagnosticsDeps, 'freeBytes' | 'feed'>>;
 }

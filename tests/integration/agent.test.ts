@@ -21,7 +21,7 @@ afterEach(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(opts: { frontUrl?: string | null; simOpts?: Parameters<typeof startSim>[0]; ports?: number[]; file?: object; device?: string } = {}) {
+async function setup(opts: { frontUrl?: string | null; simOpts?: Parameters<typeof startSim>[0]; ports?: number[]; file?: object; device?: string; probeTimeoutMs?: number } = {}) {
   sim ??= await startSim({ port: 0, auto: false, ...opts.simOpts });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-agent-'));
   if (opts.file) fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(opts.file));
@@ -29,7 +29,10 @@ async function setup(opts: { frontUrl?: string | null; simOpts?: Parameters<type
   const settings = loadSettings({ dataDir: dir, apiPort: '0', ...(opts.frontUrl !== null ? { frontUrl: opts.frontUrl ?? sim.url } : {}) }, {});
   agent = await startAgent({
     settings, logger: silentLogger,
-    ...(opts.ports ? { probe: { discover: () => discover({ ports: opts.ports! }) } } : {}),
+    probe: {
+      ...(opts.ports ? { discover: () => discover({ ports: opts.ports! }) } : {}),
+      ...(opts.probeTimeoutMs ? { timeoutMs: opts.probeTimeoutMs } : {}),
+    },
   });
   return { sim, agent };
 }
@@ -86,8 +89,9 @@ describe('agent', () => {
   });
 
   it('ends every plugin fault in the right status, and keeps running', async () => {
-    // Checks every second here; the 3 s default is proven by the test above.
-    const { sim, agent } = await setup({ file: { probeIntervalSec: 1 } });
+    // Checks every second with a 600 ms check deadline here (a hanging plugin would otherwise cost the 4 s default);
+    // the 3 s interval is proven by the test above.
+    const { sim, agent } = await setup({ file: { probeIntervalSec: 1 }, probeTimeoutMs: 600 });
     await until(agent, (s) => s.front.state === 'up', 5_000);
     const cases: [Parameters<Sim['setFaults']>[0], string][] = [
       [{ errorRate: 1 }, 'http'],

@@ -61,10 +61,39 @@ describe('local API', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('reads the bearer scheme strictly: any case, any spacing, nothing before or after', async () => {
+    const status = async (authorization: string) => (await raw('/api/status', { host: `127.0.0.1:${port}`, authorization })).status;
+    expect(await status(`bearer ${TOKEN}`)).toBe(200);
+    expect(await status(`Bearer   ${TOKEN}`)).toBe(200);
+    expect(await status(`XBearer ${TOKEN}`)).toBe(401);
+    expect(await status(`Token ${TOKEN}`)).toBe(401);
+    expect(await status(`Bearer ${TOKEN} extra`)).toBe(401);
+    expect(await status(TOKEN)).toBe(401);
+  });
+
+  it('refuses every near miss of the token: a prefix, one character, a suffix, the wrong case, one character changed', async () => {
+    const lastChanged = `${TOKEN.slice(0, -1)}${TOKEN.endsWith('0') ? '1' : '0'}`;
+    const nearMisses = [TOKEN.slice(0, -1), TOKEN.slice(0, TOKEN.length / 2), TOKEN.slice(0, 1), TOKEN.slice(1), TOKEN.toUpperCase(), lastChanged, `${TOKEN} ${TOKEN}`];
+    for (const given of nearMisses) {
+      const bearer = await raw('/api/status', { host: `127.0.0.1:${port}`, authorization: `Bearer ${given}` });
+      expect(bearer.status, `bearer ${given}`).toBe(401);
+      const cookie = await raw('/api/status', { host: `127.0.0.1:${port}`, cookie: `evva_token=${encodeURIComponent(given)}` });
+      expect(cookie.status, `cookie ${given}`).toBe(401);
+    }
+    const empty = await raw('/api/status', { host: `127.0.0.1:${port}`, cookie: 'evva_token=' });
+    expect(empty.status).toBe(401);
+    // The same request with the whole token passes: the refusals above are about the token, nothing else.
+    expect((await raw('/api/status', { host: `127.0.0.1:${port}`, cookie: `evva_token=${TOKEN}` })).status).toBe(200);
+  });
+
   it('refuses another Host even with the right token (DNS rebinding)', async () => {
     for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, '']) {
       const r = await raw('/api/status', { host, authorization: `Bearer ${TOKEN}` });
       expect(r.status, host).toBe(421);
+      expect(JSON.parse(r.body).error, host).toMatchObject({ code: 'bad_host', message: expect.stringMatching(/127\.0\.0\.1 или localhost/) });
+    }
+    for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+      expect((await raw('/api/status', { host, authorization: `Bearer ${TOKEN}` })).status, host).toBe(200);
     }
   });
 
@@ -101,6 +130,24 @@ describe('local API', () => {
     });
     expect(await tryOpen({})).toBe(401);
     expect(await tryOpen({ authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' })).toBe(403);
+    expect(await tryOpen({ authorization: `Bearer ${TOKEN}`, origin: 'not a url' })).toBe(403);
+    expect(await tryOpen({ authorization: `Bearer ${TOKEN}`, origin: `http://127.0.0.1:${port + 1}` })).toBe(403);
+    expect(await tryOpen({ authorization: `Bearer ${TOKEN}`, origin: `http://localhost:${port}` })).toBe(101);
+  });
+
+  it('reads a cookie token that contains "=" whole', async () => {
+    const token = 'base64like==tail=';
+    const other = await startApi({ port: 0, token, logger: silentLogger, status: () => status, metrics: async () => ({ contentType: '', body: '' }) });
+    try {
+      const p = Number(new URL(other.url).port);
+      const get = (cookie: string) => new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: p, path: '/api/status', headers: { host: `127.0.0.1:${p}`, cookie } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      expect(await get(`evva_token=${token}`)).toBe(200);
+      expect(await get(`evva_token=${token.replace(/=/g, '')}`)).toBe(401);
+    } finally {
+      await other.close();
+    }
   });
 
   it('says clearly when its port is already taken', async () => {

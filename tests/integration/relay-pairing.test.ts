@@ -89,6 +89,28 @@ describe('pairing', () => {
     expect(relay.relay.pairing.authenticate(tokenB)?.venueId).toBe(v.venueId);
   });
 
+  it('revoking a venue also voids its unused pairing codes, new or re-issued', async () => {
+    const { relay, dataDir } = await setup();
+    const revoke = (id: string) => fetch(`${relay.url}/v1/venues/${id}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    // A venue never paired: its first code dies with the revocation.
+    const fresh = await createVenue(relay.url);
+    expect((await revoke(fresh.venueId)).status).toBe(200);
+    const refused = await problemOf(pair({ code: fresh.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION }));
+    expect(refused.code).toBe('code_invalid');
+    // A paired venue with a code issued for re-pairing: revoked, the code must not bring a device back.
+    const v = await createVenue(relay.url);
+    await pair({ code: v.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION });
+    const res = await fetch(`${relay.url}/v1/venues/${v.venueId}/pairing`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    const again = (await res.json()) as { pairingCode: string };
+    expect((await revoke(v.venueId)).status).toBe(200);
+    expect((await problemOf(pair({ code: again.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION }))).code).toBe('code_invalid');
+    const view = await (await fetch(`${relay.url}/v1/venues/${v.venueId}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json();
+    expect(view).toMatchObject({ revoked: true });
+    // A code issued after the revocation works: revoking is not a ban on the venue.
+    const after = (await (await fetch(`${relay.url}/v1/venues/${v.venueId}/pairing`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { pairingCode: string };
+    expect(await pair({ code: after.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION })).toMatchObject({ venueId: v.venueId });
+  });
+
   it('validates venue creation', async () => {
     const { relay } = await setup();
     const res = await fetch(`${relay.url}/v1/venues`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: '{"nom":1}' });

@@ -250,13 +250,15 @@ describe('the simulated plugin: sessions and licence slots', () => {
   });
 
   it('expires tokens a fixed time after login, and an expired token frees its slot', async () => {
-    sim = await startSim({ port: 0, auto: false, tokenTtlMs: 250, licenceSlots: 1 });
+    // The sim's wall clock is injected: the lifetime is checked to the millisecond, whatever the machine's load.
+    let wall = Date.UTC(2025, 5, 1, 12);
+    sim = await startSim({ port: 0, auto: false, tokenTtlMs: 60_000, licenceSlots: 1, now: () => wall });
     const t = await login(sim);
     expect((await getJson(sim, '/api/tables', t)).status).toBe(200);
     expect((await fetch(`${sim.url}/api/login/2050`)).status).toBe(403);
-    await new Promise((r) => setTimeout(r, 150));
+    wall += 59_999;
     expect((await getJson(sim, '/api/tables', t)).status).toBe(200); // use does not extend the lifetime
-    await new Promise((r) => setTimeout(r, 150));
+    wall += 1;
     expect((await getJson(sim, '/api/tables', t)).status).toBe(401);
     expect(sim.liveTokens()).toBe(0);
     await login(sim);

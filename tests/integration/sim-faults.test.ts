@@ -21,14 +21,15 @@ async function failure(p: Promise<unknown>): Promise<string> {
 describe('faults on /api', () => {
   it('adds latency to /api answers but not to /_sim or the root page', async () => {
     const { sim, token } = await fresh();
-    sim.setFaults({ latencyMs: 200 });
+    // A latency far above anything load can add, so the two sides cannot be confused on a busy machine.
+    sim.setFaults({ latencyMs: 1_500 });
     let t0 = performance.now();
     expect((await getJson(sim, '/api/sections', token)).status).toBe(200);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1_490);
     t0 = performance.now();
     await control(sim, 'GET', 'state');
     await fetch(`${sim.url}/`).then((r) => r.text());
-    expect(performance.now() - t0).toBeLessThan(150);
+    expect(performance.now() - t0).toBeLessThan(1_000);
   });
 
   it('answers 500 at errorRate 1, including login, and a seeded share at errorRate 0.5', async () => {

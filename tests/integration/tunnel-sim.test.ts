@@ -8,6 +8,8 @@ import { resources } from '../../protocol/front.ts';
 import { VenueView } from '../../protocol/relay.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
+import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
+import { RECORDER_TOKEN, startRecorder } from '../helpers/recorder.ts';
 import {
   API_KEY, COMPANION, createVenue, fetchUpstream, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor, type RunningRelay,
 } from '../helpers/relay.ts';
@@ -78,7 +80,8 @@ describe('venue API through the tunnel to the simulated plugin', () => {
     expect(root.status).toBe(200);
   });
 
-  it('keeps the query and drops a key the caller sent (the companion adds its own session)', async () => {
+  // Whether the caller's key reaches the plugin is checked at the plugin end, through the real plugin client, below.
+  it('keeps the query through the relay and the tunnel', async () => {
     const a = await venueCall(relay.url, venueId, '/api/orders?$top=2&$orderby=Number%20desc&key=stolen-or-stale');
     expect(a.status).toBe(200);
     const list = a.json() as Array<{ Number: number }>;
@@ -200,19 +203,30 @@ describe('venue API through the tunnel to the simulated plugin', () => {
     expect(v).toMatchObject({ venueId, online: true, companion: COMPANION, front: { state: 'up', version: '7.4.6012.0' } });
     expect(Date.parse(v.lastSeenAt ?? '')).toBeGreaterThan(Date.now() - 10_000);
     expect(v.connectedAt).not.toBeNull();
+    const offline = await createVenue(relay.url, 'Never connected');
     const list = await fetch(`${relay.url}/v1/venues`, { headers: { authorization: `Bearer ${API_KEY}` } });
     const venues = ((await list.json()) as { venues: unknown[] }).venues.map((x) => VenueView.parse(x));
     expect(venues.find((x) => x.venueId === venueId)?.online).toBe(true);
-    expect(venues.find((x) => x.venueId !== venueId)?.online).toBe(false);
+    expect(venues.find((x) => x.venueId === offline.venueId)?.online).toBe(false);
   });
 
   it('reports RTT and counts requests by outcome in /metrics', async () => {
+    const metrics = async () => (await fetch(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
+    const count = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    const OK = /evva_relay_requests_total\{outcome="ok"\} (\d+)/;
+    const FORBIDDEN = /evva_relay_requests_total\{outcome="forbidden"\} (\d+)/;
+    const FROM_VENUE = /evva_relay_body_bytes_total\{direction="from_venue"\} (\d+)/;
+    const before = await metrics();
+    // This test makes its own calls: it must not lean on what earlier tests happened to do.
+    const ok = await venueCall(relay.url, venueId, '/api/tables');
+    expect(ok.status).toBe(200);
+    expect((await raw(relay.url, 'GET', `/v1/venues/${venueId}/front/admin`)).status).toBe(403);
     await waitFor(() => tunnel.status().rttMs !== null, 'an RTT sample', 8000);
-    const m = await (await fetch(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
+    const m = await metrics();
     expect(m).toMatch(/evva_relay_tunnels 1/);
-    expect(m).toMatch(/evva_relay_requests_total\{outcome="ok"\} \d+/);
-    expect(m).toMatch(/evva_relay_requests_total\{outcome="forbidden"\} \d+/);
-    expect(m).toMatch(/evva_relay_body_bytes_total\{direction="from_venue"\} \d+/);
+    expect(count(m, OK)).toBe(count(before, OK) + 1);
+    expect(count(m, FORBIDDEN)).toBe(count(before, FORBIDDEN) + 1);
+    expect(count(m, FROM_VENUE)).toBeGreaterThan(count(before, FROM_VENUE));
     expect(m).toMatch(/evva_relay_request_head_seconds_bucket/);
     expect((await (await fetch(`${relay.url}/healthz`)).json())).toMatchObject({ ok: true });
   });
@@ -249,6 +263,74 @@ describe('through the companion\'s own plugin client (createFrontClient as the U
       await relay.close();
       await sim.close();
       dir.remove();
+    }
+  });
+});
+
+describe('what each end receives from an EVVA call', () => {
+  const callerHeaders = {
+    authorization: `Bearer ${API_KEY}`, cookie: 'key=cookie-key-of-the-caller; lang=ru', 'x-evva-timeout-ms': '5000', accept: 'application/json',
+  };
+
+  /** A relay and a paired tunnel to `upstream`; runs `call` with the venue id, then tears both down. */
+  async function throughTunnel(upstream: Upstream, frontOrigin: string | null, call: (venueId: string, relayUrl: string) => Promise<void>): Promise<void> {
+    const relay = await startRelay();
+    const dir = tempDir('companion');
+    let tunnel: TunnelHandle | null = null;
+    try {
+      const v = await pairedVenue(relay.url, dir.dir);
+      tunnel = tunnelFor(relay.url, v, upstream, { frontOrigin });
+      const t = tunnel;
+      await waitFor(() => t.status().state === 'connected', 'connected');
+      await call(v.venueId, relay.url);
+    } finally {
+      await tunnel?.stop();
+      await relay.close();
+      dir.remove();
+    }
+  }
+
+  it('the companion gets no EVVA API key, no cookie and no relay-only header from the relay', async () => {
+    const seen: UpstreamRequest[] = [];
+    const recording: Upstream = {
+      async forward(req) {
+        seen.push(req);
+        return { status: 200, headers: { 'content-type': 'application/json' }, body: (async function* () { yield Buffer.from('[]'); })() };
+      },
+    };
+    await throughTunnel(recording, null, async (venueId, relayUrl) => {
+      const r = await venueCall(relayUrl, venueId, '/api/orders?$top=1', { headers: callerHeaders });
+      expect(r.status).toBe(200);
+    });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.path).toBe('/api/orders?$top=1');
+    expect(seen[0]?.headers).toMatchObject({ accept: 'application/json' });
+    expect(seen[0]?.headers.authorization).toBeUndefined();
+    expect(seen[0]?.headers.cookie).toBeUndefined();
+    expect(seen[0]?.headers['x-evva-timeout-ms']).toBeUndefined();
+    expect(JSON.stringify(seen[0]?.headers)).not.toContain(API_KEY);
+  });
+
+  it('the plugin gets only the companion\'s own session: no caller key in the query or a cookie, no EVVA API key', async () => {
+    const { createFrontClient } = await import('../../main/core/front/client.ts');
+    const { realClock } = await import('../../common/clock.ts');
+    const { silentLogger } = await import('../../common/logger.ts');
+    const plugin = await startRecorder();
+    const front = createFrontClient({ baseUrl: plugin.url, moduleId: '2050', clock: realClock, logger: silentLogger });
+    try {
+      await throughTunnel(front, front.origin, async (venueId, relayUrl) => {
+        const r = await venueCall(relayUrl, venueId, '/api/orders?key=query-key-of-the-caller&$top=2&KEY=upper-key', { headers: callerHeaders });
+        expect(r.status).toBe(200);
+      });
+      const [call, ...more] = plugin.calls();
+      expect(more).toEqual([]);
+      expect(call?.url).toBe(`/api/orders?$top=2&key=${RECORDER_TOKEN}`);
+      expect(call?.headers.authorization).toBeUndefined();
+      expect(call?.headers.cookie).toBeUndefined();
+      expect(JSON.stringify(plugin.requests)).not.toMatch(new RegExp(`${API_KEY}|of-the-caller|upper-key`));
+    } finally {
+      await front.close();
+      await plugin.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock, type Clock } from '../../common/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_CODE_RE, PAIRING_TTL_MS } from '../../protocol/relay.ts';
-import { Pairing, RateLimiter, newPairingCode, normalizePairingCode, sha256, sourceKey } from '../../relay/pairing.ts';
+import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, newPairingCode, newVenueId, normalizePairingCode, sha256, sourceKey } from '../../relay/pairing.ts';
 import { trustSetting } from '../../relay/server.ts';
 import { RelayStore } from '../../relay/store.ts';
 import { tempDir } from '../helpers/relay.ts';
@@ -66,6 +66,21 @@ describe('pairing codes', () => {
     expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'expired' });
   });
 
+  it('refuse a code that cannot be one without looking it up', () => {
+    const { pairing } = setup();
+    const v = pairing.createVenue('Cafe');
+    expect(pairing.pair('K7QF-2MX0', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
+    expect(pairing.pair('', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
+    // The venue's real code still works afterwards: a malformed attempt used nothing up.
+    expect(pairing.pair(v.pairingCode, COMPANION).ok).toBe(true);
+  });
+
+  it('name venues with 16 unguessable base32 symbols', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => newVenueId()));
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^ven_[a-z2-7]{16}$/);
+  });
+
   it('refuse an unknown code', () => {
     const { pairing } = setup();
     pairing.createVenue('Cafe');
@@ -124,6 +139,45 @@ describe('pairing rate limit', () => {
     expect(rl.take('4.4.4.4').ok).toBe(false); // global limit of 5 reached
     clock.advance(60_000);
     expect(rl.take('1.1.1.1').ok).toBe(true);
+  });
+});
+
+describe('pairing rate limit windows', () => {
+  it('gives the global budget back after its window, and refuses again once it is spent', () => {
+    const clock = clockAt(Date.UTC(2025, 0, 1));
+    const rl = new RateLimiter(clock, { max: 100, windowMs: 60_000 }, { max: 2, windowMs: 10_000 });
+    expect(rl.take('a').ok).toBe(true);
+    clock.advance(4_000);
+    expect(rl.take('b').ok).toBe(true);
+    const refused = rl.take('c');
+    expect(refused).toEqual({ ok: false, retryAfterMs: 6_000 });
+    clock.advance(6_000);
+    expect(rl.take('c').ok).toBe(true);
+    expect(rl.take('d').ok).toBe(true);
+    expect(rl.take('e')).toEqual({ ok: false, retryAfterMs: 10_000 });
+  });
+
+  it('tells a source exactly how long until its own window ends', () => {
+    const clock = clockAt(Date.UTC(2025, 0, 1));
+    const rl = new RateLimiter(clock, { max: 1, windowMs: 60_000 }, { max: 100, windowMs: 60_000 });
+    expect(rl.take('a').ok).toBe(true);
+    clock.advance(15_000);
+    expect(rl.take('a')).toEqual({ ok: false, retryAfterMs: 45_000 });
+  });
+
+  it('remembers 10 000 sources, then forgets the oldest first', () => {
+    const clock = clockAt(Date.UTC(2025, 0, 1));
+    const rl = new RateLimiter(clock, { max: 1, windowMs: 60_000 }, { max: 1_000_000, windowMs: 60_000 });
+    expect(rl.take('first').ok).toBe(true);
+    for (let i = 1; i < 10_000; i++) rl.take(`s${i}`);
+    expect(rl.take('first').ok).toBe(false); // 10 000 remembered, itself included
+    rl.take('one-more');
+    expect(rl.take('first').ok).toBe(true); // the oldest window was forgotten
+  });
+
+  it('defaults to 10 attempts a minute per source and 120 in all', () => {
+    expect(PAIR_LIMIT_PER_IP).toEqual({ max: 10, windowMs: 60_000 });
+    expect(PAIR_LIMIT_GLOBAL).toEqual({ max: 120, windowMs: 60_000 });
   });
 });
 

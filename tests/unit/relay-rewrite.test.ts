@@ -43,10 +43,60 @@ describe('link rewriting', () => {
     expect(rewriteInChunks(esc, [10, 20]).out).toBe('{"Url":"https:\\/\\/relay.evva.ru\\/v1\\/venues\\/ven_abc\\/front\\/api\\/orders\\/1"}');
   });
 
-  it('holds back at most one needle length across a boundary', () => {
+  it('rewrites the JSON-escaped form whatever single point the body is split at', () => {
+    const esc = JSON.stringify({ Url: `${ORIGIN}/api/orders/1`, Name: 'Анна' }).replace(/\//g, '\\/');
+    const expected = esc.split(ORIGIN.replace(/\//g, '\\/')).join(BASE.replace(/\//g, '\\/'));
+    expect(esc).toContain('http:\\/\\/127.0.0.1:9042\\/api');
+    const len = Buffer.byteLength(esc);
+    for (let cut = 1; cut < len; cut++) expect(rewriteInChunks(esc, [cut]).out, `cut at ${cut}`).toBe(expected);
+    expect(rewriteInChunks(esc, Array.from({ length: len - 1 }, (_, i) => i + 1))).toEqual({ out: expected, count: 1 });
+  });
+
+  it('rewrites both forms in one body, with the escaped link cut at every point', () => {
+    const escOrigin = ORIGIN.replace(/\//g, '\\/');
+    const body = `{"a":"${ORIGIN}/x","b":"${escOrigin}\\/y","c":"${ORIGIN}"}`;
+    const expected = `{"a":"${BASE}/x","b":"${BASE.replace(/\//g, '\\/')}\\/y","c":"${BASE}"}`;
+    const start = body.indexOf(escOrigin);
+    for (let cut = start; cut <= start + escOrigin.length; cut++) {
+      expect(rewriteInChunks(body, [cut]), `cut at ${cut}`).toEqual({ out: expected, count: 3 });
+      expect(rewriteInChunks(body, [start - 1, cut]).out, `cuts at ${start - 1} and ${cut}`).toBe(expected);
+    }
+  });
+
+  it('holds back exactly the longest needle less one byte across a boundary, and gives it back at the end', () => {
     const rw = new LinkRewriter(linkReplacements(ORIGIN, BASE));
+    const longest = Buffer.byteLength(ORIGIN.replace(/\//g, '\\/'));
     const out = rw.push(Buffer.alloc(100_000, 'a'));
-    expect(out.length).toBeGreaterThanOrEqual(100_000 - ORIGIN.length * 2);
+    expect(out.length).toBe(100_000 - (longest - 1));
+    expect(rw.flush().length).toBe(longest - 1);
+    expect(rw.flush().length).toBe(0);
+  });
+
+  it('rewrites a body that starts with a link and has the other form later', () => {
+    const escOrigin = ORIGIN.replace(/\//g, '\\/');
+    const escBase = BASE.replace(/\//g, '\\/');
+    expect(rewriteInChunks(`${ORIGIN}/a ${escOrigin}\\/b`, [])).toEqual({ out: `${BASE}/a ${escBase}\\/b`, count: 2 });
+    expect(rewriteInChunks(`${escOrigin}\\/b ${ORIGIN}/a`, [])).toEqual({ out: `${escBase}\\/b ${BASE}/a`, count: 2 });
+  });
+
+  it('prefers the longer needle where two start at the same byte, whatever their order', () => {
+    for (const pairs of [[['http://h', 'S'], ['http://h:1', 'L']], [['http://h:1', 'L'], ['http://h', 'S']]] as Array<Array<[string, string]>>) {
+      const rw = new LinkRewriter(pairs);
+      const out = Buffer.concat([rw.push(Buffer.from('http://h:1/x http://h/y')), rw.flush()]).toString();
+      expect(out, JSON.stringify(pairs)).toBe('L/x S/y');
+    }
+  });
+
+  it('ignores an empty needle instead of matching everywhere', () => {
+    const rw = new LinkRewriter([['', 'X'], [ORIGIN, BASE]]);
+    const out = Buffer.concat([rw.push(Buffer.from(`abc ${ORIGIN}/d`)), rw.flush()]).toString();
+    expect(out).toBe(`abc ${BASE}/d`);
+    expect(rw.count).toBe(1);
+  });
+
+  it('makes one pair per distinct form of the origin', () => {
+    expect(linkReplacements(ORIGIN, BASE)).toEqual([[ORIGIN, BASE], [ORIGIN.replace(/\//g, '\\/'), BASE.replace(/\//g, '\\/')]]);
+    expect(linkReplacements('origin-without-slashes', 'base')).toEqual([['origin-without-slashes', 'base']]);
   });
 
   it('leaves other hosts alone', () => {
@@ -54,8 +104,11 @@ describe('link rewriting', () => {
   });
 
   it('only textual content types are rewritten', () => {
-    for (const t of ['application/json; charset=utf-8', 'text/html', 'application/problem+json', 'application/xml']) expect(isTextual(t)).toBe(true);
-    for (const t of ['application/octet-stream', 'image/png', undefined, 'application/zip']) expect(isTextual(t)).toBe(false);
+    const textual = ['application/json; charset=utf-8', 'text/html', 'application/problem+json', 'application/xml', ' Application/JSON ; charset=utf-8',
+      'image/svg+xml', 'application/atom+xml;charset=utf-8', 'application/javascript', 'TEXT/PLAIN'];
+    for (const t of textual) expect(isTextual(t), t).toBe(true);
+    const binary = ['application/octet-stream', 'image/png', undefined, '', 'application/zip', 'application/xml-dtd-not', 'application/jsonx', 'x-text/plain'];
+    for (const t of binary) expect(isTextual(t), String(t)).toBe(false);
   });
 
   it('rewrites bodies dense with both link forms, cut anywhere, exactly like a whole-string replace', () => {

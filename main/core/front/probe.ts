@@ -22,6 +22,8 @@ export interface ProbeOptions {
   frontUrl: string | null;
   moduleId: string;
   intervalMs: number;
+  /** How long one check may take; PROBE_TIMEOUT_MS by default (tests shorten it). */
+  timeoutMs?: number;
   clock: Clock;
   logger: Logger;
   /** Injected for tests; the real ones by default. */
@@ -53,6 +55,7 @@ export interface Probe {
 /** Creates the watch; nothing happens until start() or checkNow(). */
 export function createProbe(opts: ProbeOptions): Probe {
   const { clock } = opts;
+  const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const log = opts.logger.child({ part: 'probe' });
   const discover = opts.discover ?? (() => realDiscover());
   const identify = opts.identify ?? ((url: string) => realIdentify(url));
@@ -110,11 +113,11 @@ export function createProbe(opts: ProbeOptions): Probe {
     const client = current!;
     const started = clock.mono();
     try {
-      await client.get('/api/sections', z.array(Section), { timeoutMs: PROBE_TIMEOUT_MS });
+      await client.get('/api/sections', z.array(Section), { timeoutMs });
       const latencyMs = Math.round(clock.mono() - started);
       failures = 0;
       let version = client.version() ?? status.version;
-      if (!version && status.state !== 'up') version = await client.page({ timeoutMs: PROBE_TIMEOUT_MS }).then((p) => p.version).catch(() => undefined);
+      if (!version && status.state !== 'up') version = await client.page({ timeoutMs }).then((p) => p.version).catch(() => undefined);
       return update({ state: 'up', url: client.origin, latencyMs, ...(version ? { version } : {}) });
     } catch (e) {
       failures += 1;

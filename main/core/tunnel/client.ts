@@ -69,6 +69,8 @@ export interface TunnelOptions {
   backoff?: { baseMs?: number; capMs?: number; stableAfterMs?: number; random?: () => number; tokenRefusedRetryMs?: number; replacedRetryMs?: number };
   /** Source of local addresses for the network-change detector (tests inject one). */
   networkInterfaces?: () => ReturnType<typeof osNetworkInterfaces>;
+  /** How often local addresses are compared; NETWORK_POLL_MS by default (tests shorten it). */
+  networkPollMs?: number;
 }
 
 export interface TunnelStats {
@@ -373,7 +375,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       lastNet = fp;
       reconnectNow('network change');
     }
-  }, NETWORK_POLL_MS);
+  }, opts.networkPollMs ?? NETWORK_POLL_MS);
   netTimer.unref?.();
 
   if (endpoints) connect();
