@@ -45,14 +45,17 @@ export interface Face {
 const ms = (v: number | null): number | null => (v === null ? null : Math.round(v));
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** The feed block if the core sends one; null when it does not. */
+/** The feed as the cards show it, from the core's `feed` and `payments` blocks; null while the feed is off. */
 export function feedOf(status: Status): FeedView | null {
-  const f = (status as { feed?: unknown }).feed;
-  if (!f || typeof f !== 'object') return null;
-  const o = f as Record<string, unknown>;
+  const f = status.feed;
+  if (!f || f.state === 'off') return null;
+  const p = status.payments;
   return {
-    relayedToday: num(o.relayedToday), awaitingClose: num(o.awaitingClose), mismatches: num(o.mismatches),
-    lastEventAt: typeof o.lastEventAt === 'string' ? o.lastEventAt : null,
+    relayedToday: num(f.ackedToday),
+    lastEventAt: f.lastEvent?.eventTime ?? null,
+    // Paid with EVVA PAY and not yet closed in iiko: just noticed, or past the reminder time.
+    awaitingClose: p ? (num(p.byState.notified) ?? 0) + (num(p.byState['pending-close']) ?? 0) : undefined,
+    mismatches: p ? num(p.alarms) : undefined,
   };
 }
 

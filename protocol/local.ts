@@ -3,6 +3,7 @@
  * support scripts and tests read. Documented in docs/local-api.md.
  */
 import { z } from 'zod';
+import { Envelope, PaymentView } from './events.ts';
 
 /** A problem a person will read: a stable code, the Russian message, and what to do. */
 export const Problem = z.object({
@@ -50,6 +51,49 @@ export const TunnelStatus = z.object({
 });
 export type TunnelStatus = z.infer<typeof TunnelStatus>;
 
+/** One poller of the feed (orders, staff, tables, menu). */
+export const PollerStatus = z.object({
+  name: z.string(),
+  /** idle: not started; waiting: no plugin yet; ok: the last poll worked; failing: it did not (backing off). */
+  state: z.enum(['idle', 'waiting', 'ok', 'failing']),
+  intervalMs: z.number(),
+  lastOkAt: z.string().nullable(),
+  lastDurationMs: z.number().nullable(),
+  failures: z.number(),
+  /** How it polls now, e.g. `revision` ($filter on Revision) or `full` (whole lists). */
+  mode: z.string().optional(),
+  error: z.string().optional(),
+});
+export type PollerStatus = z.infer<typeof PollerStatus>;
+
+/** The feed: what is on disk waiting for the relay, and how the pollers do. */
+export const FeedStatus = z.object({
+  /** off: not paired (or switched off); running; failing: events cannot be written (see error). */
+  state: z.enum(['off', 'running', 'failing']),
+  venueId: z.string().nullable(),
+  /** Events written and not yet acknowledged by the relay. */
+  backlog: z.number(),
+  inFlight: z.number(),
+  oldestUnsentAt: z.string().nullable(),
+  lastEvent: z.object({ seq: z.number(), eventType: z.string(), eventTime: z.string() }).nullable(),
+  acked: z.number(),
+  /** Events the relay acknowledged today (the POS's local day), kept across restarts. */
+  ackedToday: z.number(),
+  coalesced: z.number(),
+  pollers: z.array(PollerStatus),
+  error: Problem.optional(),
+});
+export type FeedStatus = z.infer<typeof FeedStatus>;
+
+/** How many EVVA PAY payments are in each state; `alarms` counts mismatch and order-deleted. */
+export const PaymentsSummary = z.object({
+  total: z.number(),
+  byState: z.record(z.string(), z.number()),
+  alarms: z.number(),
+  /** Payments whose order is still open past the reminder time. */
+  pendingClose: z.number(),
+});
+export type PaymentsSummary = z.infer<typeof PaymentsSummary>;
 /** Where the log goes: `console_only` when the file cannot be written (disk full); the companion keeps running. */
 export const LogsStatus = z.object({
   state: z.enum(['file', 'console_only']),
@@ -64,6 +108,8 @@ export const Status = z.object({
   startedAt: z.string(),
   front: FrontStatus,
   tunnel: TunnelStatus,
+  feed: FeedStatus.optional(),
+  payments: PaymentsSummary.optional(),
   /** Absent when the companion logs to no file at all (tests, embedded use). */
   logs: LogsStatus.optional(),
 });
@@ -91,6 +137,11 @@ export type PairRequest = z.infer<typeof PairRequest>;
 export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string() });
 export type PairResult = z.infer<typeof PairResult>;
 
+/** `GET /api/payments`: the ledger, newest first (PaymentView is in events.ts). */
+export const PaymentsList = z.object({ payments: z.array(PaymentView) });
+export type PaymentsList = z.infer<typeof PaymentsList>;
+
+
 /** One line of the companion's recent activity (`GET /api/activity`, live `{type:"activity", item}`). */
 export const ActivityItem = z.object({
   id: z.number(),
@@ -106,3 +157,15 @@ export type ActivityItem = z.infer<typeof ActivityItem>;
 /** `POST /api/login-link`: a new one-time link that logs a browser into the UI. */
 export const LoginLink = z.object({ url: z.string(), expiresInSec: z.number() });
 export type LoginLink = z.infer<typeof LoginLink>;
+
+/**
+ * Messages on the live WebSocket (`/api/live`): the status whenever it changes,
+ * each feed event as it is written, each payment change or reminder, and each activity item.
+ */
+export const LiveMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('status'), status: Status }),
+  z.object({ type: z.literal('event'), event: Envelope }),
+  z.object({ type: z.literal('payment'), payment: PaymentView, reminder: z.boolean() }),
+  z.object({ type: z.literal('activity'), item: ActivityItem }),
+]);
+export type LiveMessage = z.infer<typeof LiveMessage>;

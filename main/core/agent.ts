@@ -8,13 +8,20 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Report } from '../../protocol/diagnostics.ts';
-import type { LoginLink, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import { Commands } from '../../protocol/events.ts';
+import type { HealthInfo } from '../../protocol/feed.ts';
+import type { FeedStatus, LoginLink, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
 import { configure } from './configure.ts';
 import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
-import { createCommands } from './commands.ts';
+import { CommandError, createCommands } from './commands.ts';
+import { createFeed, diskProblem, type Feed } from './feed/feed.ts';
+import { openOutbox, type Outbox } from './outbox/store.ts';
+import { createSender, type Sender } from './outbox/sender.ts';
+import { openLedger, type Ledger } from './payments/ledger.ts';
+import { createPayments, type Payments } from './payments/watch.ts';
 import { realClock, type Clock } from '../../common/clock.ts';
 import { writePrivateFile } from './files.ts';
 import { createAudit } from './diagnostics/audit.ts';
@@ -70,7 +77,12 @@ export interface Agent {
   reconnect(): Promise<boolean>;
   /** Stops every part, logs the plugin session out, removes local-api.json, frees the data dir. */
   stop(): Promise<void>;
+  /** The feed of the paired venue (tests, bench); null when unpaired or off. */
+  feed(): Feed | null;
 }
+
+/** The feed's parts for the paired venue. */
+interface VenueFeed { venueId: string; sender: Sender; feed: Feed; payments: Payments }
 
 const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
 
@@ -104,11 +116,49 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   // The one place commands from the relay are wired: feed, payments and diagnostics register here.
   const commands = createCommands(logger.child({ part: 'commands' }));
 
+  // The feed's disk: one SQLite file for the outbox and the payment ledger. A failure here leaves
+  // the tunnel working and shows in the status; it never stops the agent.
+  let outbox: Outbox | null = null;
+  let ledger: Ledger | null = null;
+  let outboxProblem: Problem | null = null;
+  if (settings.feed.enabled) {
+    try {
+      outbox = openOutbox({ dataDir: settings.dataDir, now: () => clock.now(), coalesceAbove: settings.feed.coalesceAbove });
+      ledger = openLedger(outbox.db);
+    } catch (e) {
+      outboxProblem = diskProblem(e, settings.dataDir);
+      logger.error('feed storage unusable; the feed is off', { err: e instanceof Error ? e.message : String(e) });
+      outbox?.close();
+      outbox = null;
+    }
+  }
+  let venue: VenueFeed | null = null;
+
+  const feedStatus = (): FeedStatus => {
+    if (!venue || !outbox) {
+      return {
+        state: outboxProblem ? 'failing' : 'off', venueId: null, backlog: 0, inFlight: 0, oldestUnsentAt: null, lastEvent: null,
+        acked: 0, ackedToday: 0, coalesced: 0, pollers: [], ...(outboxProblem ? { error: outboxProblem } : {}),
+      };
+    }
+    const st = outbox.stats(venue.venueId);
+    const problem = venue.feed.problem();
+    return {
+      state: problem ? 'failing' : 'running', venueId: venue.venueId, backlog: st.backlog, inFlight: venue.sender.inFlight(),
+      oldestUnsentAt: st.oldestUnsentAt, lastEvent: st.lastEvent, acked: venue.sender.acked(), ackedToday: st.ackedToday, coalesced: st.coalesced,
+      pollers: venue.feed.pollers(), ...(problem ? { error: problem } : {}),
+    };
+  };
+
   const status = (): Status => {
     const front = probe.status();
     // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
     const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
-    const s: Status = { level: levelOf(front, t), version: VERSION, startedAt, front, tunnel: t };
+    const feed = feedStatus();
+    const s: Status = {
+      level: feed.state === 'failing' ? 'error' : levelOf(front, t), version: VERSION, startedAt, front, tunnel: t, feed,
+      ...(venue ? { payments: venue.payments.summary() } : {}),
+    };
     if (opts.logs) {
       const problem = opts.logs.fileProblem();
       s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
@@ -119,10 +169,11 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   };
   let published = '';
   const activity = createActivity();
-  /** Pushes the status to live clients (and the desktop shell) when something a person would notice changed (not a new latency or round trip). */
+  /** Pushes the status to live clients (and the desktop shell) when something a person would notice changed (not a new latency, round trip or poll time). */
   const publish = () => {
     const s = status();
-    const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null } });
+    const feed = s.feed ? { ...s.feed, pollers: s.feed.pollers.map((p) => ({ ...p, lastOkAt: null, lastDurationMs: null })) } : undefined;
+    const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null }, feed });
     if (key === published) return;
     published = key;
     for (const item of activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString())) {
@@ -131,6 +182,11 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     }
     api?.publish(s);
     opts.onLive?.({ type: 'status', status: s });
+  };
+  // Events and acks can come many a second: the status they change is pushed at most 4 times a second.
+  let publishTimer: NodeJS.Timeout | undefined;
+  const publishSoon = () => {
+    publishTimer ??= clock.setTimeout(() => { publishTimer = undefined; publish(); }, 250);
   };
 
   const makeProbe = (): Probe => createProbe({
@@ -149,6 +205,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       if (key !== reportedFront) {
         reportedFront = key;
         link?.reportFront(front, front.url);
+        health('front');
       }
       publish();
     },
@@ -157,7 +214,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   let lastReport: Report | null = null;
   const metrics = createMetrics(status, () => ({
     clockSkewMs: link?.relay().skewMs ?? null, reconnectsLastHour: reconnects.lastHour(), lastReport, remoteActions: remote.counts(),
-  }));
+  }), () => clock.now());
   let probe = makeProbe();
   opts.logs?.onFileProblem(() => publish());
 
@@ -170,9 +227,78 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
   };
 
+  /** Starts the feed for `venueId` (stopping another venue's), or returns the running one. */
+  function feedFor(venueId: string): VenueFeed | null {
+    if (!outbox || !ledger) return null;
+    if (venue?.venueId === venueId) return venue;
+    if (venue) void stopFeed(venue);
+    const store = outbox;
+    try {
+      const dropped = store.dropOthers(venueId);
+      if (dropped) logger.warn('dropped feed events of a previous pairing', { dropped, venueId });
+    } catch (e) {
+      logger.warn('could not drop events of a previous pairing', { err: e instanceof Error ? e.message : String(e) });
+    }
+    const sender = createSender({ outbox: store, venueId, logger, onAck: publishSoon });
+    let payments: Payments | null = null;
+    const feed = createFeed({
+      venueId, dataDir: settings.dataDir, outbox: store, client: () => probe.client(), clock, logger,
+      settings: {
+        ordersMs: settings.feed.ordersIntervalMs, staffMs: settings.feed.staffIntervalMs, tablesMs: settings.feed.tablesIntervalMs,
+        menuMs: settings.feed.menuIntervalMs, rule: { nameContains: settings.feed.evvaPaymentName },
+      },
+      onWritten: (events) => {
+        sender.kick();
+        for (const event of events) api?.broadcast({ type: 'event', event });
+        publishSoon();
+      },
+      onOrders: (orders) => payments?.onOrders(orders),
+    });
+    payments = createPayments({
+      ledger, venueId, feed, clock, logger, closeAfterMs: settings.feed.paymentCloseAfterMs,
+      onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); publishSoon(); },
+    });
+    venue = { venueId, sender, feed, payments };
+    feed.start();
+    payments.start();
+    return venue;
+  }
+
+  async function stopFeed(v: VenueFeed): Promise<void> {
+    v.payments.stop();
+    await v.feed.stop();
+    if (venue === v) venue = null;
+  }
+
+  /** Writes a CompanionHealth event (best effort: a disk problem already shows in the status). */
+  function health(reason: HealthInfo['reason']): void {
+    if (!venue || !outbox) return;
+    const front = probe.status();
+    const st = outbox.stats(venue.venueId);
+    const info: HealthInfo = {
+      reason, front: front.state, frontError: front.error?.code ?? null, backlog: st.backlog, oldestUnsentAt: st.oldestUnsentAt, reconnects: tunnel.reconnects,
+    };
+    try {
+      venue.feed.write({ events: [{ type: 'CompanionHealth', info }] });
+    } catch {
+      // Shown as the feed's problem; the next change writes a fresh one.
+    }
+  }
+
+  const current = (): VenueFeed => {
+    if (!venue) throw new CommandError('disabled', outboxProblem ? 'the feed is off: its storage is unusable' : 'the feed is off on this companion');
+    return venue;
+  };
+  commands.register(Commands.paymentNotice, (args) => current().payments.notice(args));
+  commands.register(Commands.menuSync, async () => {
+    current().feed.syncMenu('request');
+    return { queued: true };
+  });
+
   function connect(d: DeviceFile): void {
     device = d;
     const old = link;
+    const fed = feedFor(d.venueId);
     link = startTunnel({
       relayUrl: d.relayUrl,
       deviceToken: d.deviceToken,
@@ -186,6 +312,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       proxy: settings.proxy ?? undefined,
       allowInsecure: settings.allowInsecure,
       commands,
+      ...(fed ? { feed: fed.sender } : {}),
       clock,
       logger,
       ...opts.tunnel,
@@ -193,7 +320,14 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const current = link;
     tunnel = current.status();
     // A replaced link still reports while it drains; only the current one speaks for the tunnel.
-    current.on('status', (s) => { if (link === current) { tunnel = s; reconnects.note(s.reconnects); publish(); } });
+    current.on('status', (s) => {
+      if (link !== current) return;
+      const up = s.state === 'connected' && tunnel.state !== 'connected';
+      tunnel = s;
+      reconnects.note(s.reconnects);
+      if (up) health('link');
+      publish();
+    });
     void old?.stop();
     publish();
   }
@@ -204,13 +338,19 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const diagnostics = createDiagnostics({
     clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
     // Through `probe` at call time: a settings change replaces the probe, and diagnostics must use the current one.
-    probe: { checkNow: () => probe.checkNow(), client: () => probe.client() }, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.evvaPaymentName,
+    probe: { checkNow: () => probe.checkNow(), client: () => probe.client() }, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.feed.evvaPaymentName,
     probeBack: reusedProbe(clock, async (port, signal) => {
       if (!device) throw new Error('компаньон не привязан');
       const ends = relayEndpoints(device.relayUrl, settings.allowInsecure);
       const target = new URL(ends.tunnelUrl);
       return askRelay({ httpBase: ends.httpBase, deviceToken: device.deviceToken, proxy: proxyFor(target, { proxy: settings.proxy ?? undefined, env: opts.tunnel?.env }), ca: opts.tunnel?.ca, port, signal });
     }),
+    feed: async () => {
+      // A feed whose storage failed at start is a failing check (the runner reports the throw), not a skip.
+      if (!outbox) throw new Error(outboxProblem?.message ?? 'лента событий выключена');
+      const st = outbox.stats(venue?.venueId ?? null);
+      return { backlog: st.backlog, oldestAt: st.oldestUnsentAt };
+    },
     ...opts.diagnostics,
   });
   const diagnose = async (): Promise<Report> => {
@@ -250,6 +390,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
     pair: (code, relayUrl) => agentPair(code, relayUrl),
     diagnose, bundle, audit: (limit) => audit.list(limit),
+    payments: () => ({ payments: venue?.payments.list() ?? [] }),
     settings: settingsApi,
     activity: (limit) => activity.list(limit),
   });
@@ -298,10 +439,14 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     reconnect: () => connectSaved(),
     pair: agentPair,
     diagnose,
+    feed: () => venue?.feed ?? null,
     stop() {
       stopping ??= (async () => {
         remote.close();
+        clock.clearTimeout(publishTimer);
         await link?.stop();
+        if (venue) await stopFeed(venue);
+        outbox?.close();
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);

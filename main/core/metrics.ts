@@ -18,7 +18,7 @@ export interface MetricsExtra {
 const RESULT_VALUE: Record<CheckResult, number> = { ok: 0, warn: 1, fail: 2, skip: 3 };
 
 /** A registry of its own (never prom-client's global one), fed by `status()` (and `extra()`, when given). */
-export function createMetrics(status: () => Status, extra?: () => MetricsExtra): { render(): Promise<{ contentType: string; body: string }> } {
+export function createMetrics(status: () => Status, extra?: () => MetricsExtra, now: () => number = Date.now): { render(): Promise<{ contentType: string; body: string }> } {
   const registry = new client.Registry();
   const gauge = (name: string, help: string, read: (s: Status) => number | null, labelNames: string[] = []) =>
     new client.Gauge({
@@ -33,6 +33,12 @@ export function createMetrics(status: () => Status, extra?: () => MetricsExtra):
   gauge('evva_tunnel_connected', '1 when the tunnel to the EVVA relay is up, else 0', (s) => (s.tunnel.state === 'connected' ? 1 : 0));
   gauge('evva_tunnel_rtt_ms', 'Round trip to the relay in ms', (s) => s.tunnel.rttMs);
   gauge('evva_tunnel_reconnects', 'Tunnel reconnects since start', (s) => s.tunnel.reconnects);
+  gauge('evva_feed_backlog', 'Feed events written and not yet acknowledged by the relay', (s) => s.feed?.backlog ?? null);
+  gauge('evva_feed_oldest_unsent_seconds', 'Age of the oldest unacknowledged feed event in seconds', (s) =>
+    (s.feed?.oldestUnsentAt ? Math.max(0, (now() - Date.parse(s.feed.oldestUnsentAt)) / 1000) : null));
+  gauge('evva_feed_acked', 'Feed events acknowledged by the relay since start', (s) => s.feed?.acked ?? null);
+  gauge('evva_feed_failing', '1 when feed events cannot be written (full or failing disk), else 0', (s) => (s.feed ? (s.feed.state === 'failing' ? 1 : 0) : null));
+  gauge('evva_payments_alarms', 'EVVA PAY payments in mismatch or order-deleted', (s) => s.payments?.alarms ?? null);
   new client.Gauge({
     name: 'evva_front_state', help: '1 for the plugin\'s current state (up, down, unlicensed, unknown)', labelNames: ['state'], registers: [registry],
     collect() {

@@ -55,14 +55,23 @@ export const SettingsFile = z.strictObject({
   allowRemoteDiagnostics: z.boolean().optional(),
   /** The port the router forwards to the plugin, when it is not the plugin's own; the port check probes it. */
   externalPort: z.number().int().min(1).max(65535).nullable().optional(),
-  /** Names of the EVVA payment type when iiko shows no code: a case-insensitive part of the name. */
-  evvaPaymentName: z.string().min(1).max(100).optional(),
   /** The UI's language (the desktop app and the browser UI share it). */
   language: z.enum(['ru', 'en']).optional(),
   tunnel: z.strictObject({
     allowMethods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).optional(),
     maxRequestBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
     maxResponseBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+  }).optional(),
+  /** The feed (docs/feed.md): poll intervals, coalescing, EVVA's payment type name, payment reminders. */
+  feed: z.strictObject({
+    enabled: z.boolean().optional(),
+    ordersIntervalMs: z.number().int().min(100).max(60_000).optional(),
+    staffIntervalSec: z.number().min(1).max(86_400).optional(),
+    tablesIntervalSec: z.number().min(1).max(86_400).optional(),
+    menuIntervalHours: z.number().min(0.1).max(168).optional(),
+    coalesceAbove: z.number().int().min(10).max(10_000_000).optional(),
+    evvaPaymentName: z.string().max(100).optional(),
+    paymentCloseAfterMin: z.number().min(0.01).max(24 * 60).optional(),
   }).optional(),
 });
 export type SettingsFile = z.infer<typeof SettingsFile>;
@@ -112,14 +121,28 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'Разрешить поддержке EVVA удалённо запускать проверку, читать журнал (без паролей и ключей) и забирать архив для разбора. Каждое действие пишется в журнал аудита (audit.jsonl, GET /api/audit). false — запрещено; действует сразу, без перезапуска.' },
   { key: 'externalPort', type: 'целое 1…65535 или null', default: 'null (порт плагина)',
     about: 'Порт, который роутер пробрасывает на плагин, если он отличается от порта плагина. По нему сервер EVVA проверяет снаружи, не открыт ли плагин в интернет.' },
-  { key: 'evvaPaymentName', type: 'строка (до 100)', default: 'EVVA',
-    about: 'Часть названия типа оплаты EVVA (без учёта регистра). Нужна, только если плагин не показывает коды типов оплаты; иначе тип узнаётся по коду EVVAP.' },
   { key: 'tunnel.allowMethods', type: 'список из GET, HEAD, POST, PUT, PATCH, DELETE', default: DEFAULT_GATE_POLICY.allowMethods.join(', '),
     about: 'Какие HTTP-методы EVVA может вызывать у плагина через туннель. По умолчанию только чтение.' },
   { key: 'tunnel.maxRequestBytes', type: 'целое 0…67108864', default: String(DEFAULT_GATE_POLICY.maxRequestBytes),
     about: 'Наибольший размер тела запроса от EVVA к плагину, байт.' },
   { key: 'tunnel.maxResponseBytes', type: 'целое 1024…1073741824', default: String(DEFAULT_TUNNEL_LIMITS.maxResponseBytes),
     about: 'Наибольший размер ответа плагина, который компаньон передаст в EVVA, байт.' },
+  { key: 'feed.enabled', type: 'true | false', default: 'true',
+    about: 'Отправлять ли в EVVA изменения заказов, сотрудников, столов и меню и принимать ли оплаты EVVA PAY. false — только туннель.' },
+  { key: 'feed.ordersIntervalMs', type: 'целое 100…60000', default: '1000',
+    about: 'Как часто (в миллисекундах) спрашивать плагин об изменениях заказов и доставок.' },
+  { key: 'feed.staffIntervalSec', type: 'число 1…86400', default: '60',
+    about: 'Как часто (в секундах) проверять список сотрудников.' },
+  { key: 'feed.tablesIntervalSec', type: 'число 1…86400', default: '300',
+    about: 'Как часто (в секундах) проверять столы и залы.' },
+  { key: 'feed.menuIntervalHours', type: 'число 0.1…168', default: '24',
+    about: 'Как часто (в часах) отправлять в EVVA меню целиком; EVVA может запросить его и раньше.' },
+  { key: 'feed.coalesceAbove', type: 'целое 10…10000000', default: '1000',
+    about: 'Сколько неотправленных событий копить без сжатия; сверх этого промежуточные состояния заказа объединяются (смены статуса сохраняются).' },
+  { key: 'feed.evvaPaymentName', type: 'строка до 100', default: 'EVVA',
+    about: 'Часть названия типа оплаты EVVA (без учёта регистра), по которой он узнаётся, если плагин не показывает код EVVAP.' },
+  { key: 'feed.paymentCloseAfterMin', type: 'число 0.01…1440', default: '10',
+    about: 'Через сколько минут после оплаты EVVA PAY напоминать, что заказ всё ещё не закрыт в iiko.' },
 ];
 
 /** Environment variables read besides those of SETTING_SPECS. */
@@ -145,11 +168,24 @@ export interface Settings {
   allowInsecure: boolean;
   allowRemoteDiagnostics: boolean;
   externalPort: number | null;
-  evvaPaymentName: string;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
+  feed: FeedConfig;
   /** Where each key's effective value came from (keys of SETTING_SPECS, plus dataDir). */
   sources: Record<string, SettingSource>;
+}
+
+/** The feed's settings after defaults (docs/feed.md, "Settings"). */
+export interface FeedConfig {
+  enabled: boolean;
+  ordersIntervalMs: number;
+  staffIntervalMs: number;
+  tablesIntervalMs: number;
+  menuIntervalMs: number;
+  coalesceAbove: number;
+  /** EVVA's payment type is the one whose name contains this (ignoring case) when the plugin shows no codes. */
+  evvaPaymentName: string;
+  paymentCloseAfterMs: number;
 }
 
 /** Flags as parsed by the CLI (already strings/numbers; validated here). */
@@ -172,7 +208,10 @@ export const DEFAULTS = {
   frontMaxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
   logLevel: 'info' as const,
   allowRemoteDiagnostics: true,
-  evvaPaymentName: 'EVVA',
+  feed: {
+    enabled: true, ordersIntervalMs: 1_000, staffIntervalSec: 60, tablesIntervalSec: 300, menuIntervalHours: 24,
+    coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10,
+  },
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
     maxRequestBytes: DEFAULT_GATE_POLICY.maxRequestBytes,
@@ -243,6 +282,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     logLevel: flags.logLevel,
   }), 'в параметрах командной строки');
   const merged = { ...file, ...fromEnv, ...fromFlags, tunnel: { ...DEFAULTS.tunnel, ...file.tunnel } };
+  const feed = { ...DEFAULTS.feed, ...file.feed };
   const sources: Record<string, SettingSource> = {
     dataDir: flags.dataDir !== undefined ? 'flag' : env.EVVA_DATA_DIR !== undefined ? 'env' : 'default',
   };
@@ -265,11 +305,20 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     allowInsecure: merged.allowInsecure ?? false,
     allowRemoteDiagnostics: merged.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics,
     externalPort: merged.externalPort ?? null,
-    evvaPaymentName: merged.evvaPaymentName ?? DEFAULTS.evvaPaymentName,
     tunnel: {
       allowMethods: merged.tunnel.allowMethods,
       maxRequestBytes: merged.tunnel.maxRequestBytes,
       maxResponseBytes: merged.tunnel.maxResponseBytes,
+    },
+    feed: {
+      enabled: feed.enabled,
+      ordersIntervalMs: feed.ordersIntervalMs,
+      staffIntervalMs: feed.staffIntervalSec * 1000,
+      tablesIntervalMs: feed.tablesIntervalSec * 1000,
+      menuIntervalMs: feed.menuIntervalHours * 3_600_000,
+      coalesceAbove: feed.coalesceAbove,
+      evvaPaymentName: feed.evvaPaymentName,
+      paymentCloseAfterMs: feed.paymentCloseAfterMin * 60_000,
     },
     sources,
   };
@@ -279,8 +328,20 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
 export function effectiveValue(s: Settings, key: string, mask = true): unknown {
   const v = key === 'probeIntervalSec' ? s.probeIntervalMs / 1000
     : key.startsWith('tunnel.') ? s.tunnel[key.slice(7) as keyof Settings['tunnel']]
-      : (s as unknown as Record<string, unknown>)[key];
+      : key.startsWith('feed.') ? feedValue(s.feed, key.slice(5))
+        : (s as unknown as Record<string, unknown>)[key];
   return mask && typeof v === 'string' && SETTING_SPECS.find((x) => x.key === key)?.secret ? maskUrl(v) : v;
+}
+
+/** A feed setting as settings.json spells it (seconds, hours, minutes where the file uses them). */
+function feedValue(f: FeedConfig, key: string): unknown {
+  switch (key) {
+    case 'staffIntervalSec': return f.staffIntervalMs / 1000;
+    case 'tablesIntervalSec': return f.tablesIntervalMs / 1000;
+    case 'menuIntervalHours': return f.menuIntervalMs / 3_600_000;
+    case 'paymentCloseAfterMin': return f.paymentCloseAfterMs / 60_000;
+    default: return (f as unknown as Record<string, unknown>)[key];
+  }
 }
 
 /** A URL with its password replaced by *** (the user name stays: it helps support and is not the secret). */

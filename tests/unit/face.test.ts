@@ -47,15 +47,19 @@ describe('how the status reads to a person', () => {
   });
 
   it('shows the feed only from what the core reports, never a made-up zero', () => {
-    const s = base() as Status & { feed?: unknown };
+    const s = base();
     expect(faceOf(s, 'ru').cards[3]).toMatchObject({ tone: 'none', state: 'нет данных' });
-    s.feed = { relayedToday: 148, lastEventAt: '2026-11-28T12:31:00Z', awaitingClose: 1 };
+    s.feed = {
+      state: 'running', venueId: 'v', backlog: 0, inFlight: 0, oldestUnsentAt: null,
+      lastEvent: { seq: 148, eventType: 'TableOrderUpdate', eventTime: '2026-11-28T12:31:00Z' }, acked: 148, ackedToday: 148, coalesced: 0, pollers: [],
+    };
+    s.payments = { total: 1, byState: { notified: 1 }, alarms: 0, pendingClose: 0 };
     const f = faceOf(s, 'ru', time);
     expect(f.cards[3]).toMatchObject({ tone: 'amber', state: 'Передано сегодня: 148 · последний 12:31', detail: 'Ждут закрытия: 1' });
     expect(f).toMatchObject({ tone: 'amber', sentence: 'Оплат ждут закрытия: 1', action: 'journal' });
     expect(f.todo).toContain('EVVAP');
-    s.feed = { awaitingClose: 0 };
-    expect(faceOf(s, 'ru').cards[3]).toMatchObject({ state: 'нет данных', detail: 'Нет оплат, ждущих закрытия' });
+    s.payments = { total: 1, byState: { reconciled: 1 }, alarms: 0, pendingClose: 0 };
+    expect(faceOf(s, 'ru').cards[3]).toMatchObject({ detail: 'Нет оплат, ждущих закрытия' });
   });
 
   it('warns about a port open to the internet only when the check said so', () => {

@@ -9,7 +9,7 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Readable } from 'node:stream';
 import type { AuditEntry, Report } from '../../../protocol/diagnostics.ts';
-import { PairRequest, type ActivityItem, type LoginLink, type PairResult, type Problem, type Status } from '../../../protocol/local.ts';
+import { PairRequest, type ActivityItem, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { SettingsError } from '../settings.ts';
@@ -36,6 +36,8 @@ export interface ApiOptions {
   bundle?(): Promise<{ name: string; stream: Readable }>;
   /** Remote support actions, newest first. */
   audit?(limit: number): AuditEntry[];
+  /** The payment ledger for `GET /api/payments`. */
+  payments?(): PaymentsList;
   /** `GET/PUT /api/settings`: the stored and effective settings; update validates and applies (throws SettingsError). */
   settings?: { read(): unknown; update(patch: unknown): Promise<unknown> };
   /** `GET /api/activity`: recent state changes, newest first. */
@@ -93,6 +95,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
+  app.get('/api/payments', (_req, res) => { res.json(opts.payments?.() ?? { payments: [] }); });
   app.post('/api/login-link', (_req, res) => { res.json(loginLink()); });
   if (opts.activity) {
     const list = opts.activity;
@@ -220,11 +223,14 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   log.info('local API listening', { url });
 
   function send(ws: WebSocket, status: Status): void {
+    deliver(ws, JSON.stringify({ type: 'status', status } satisfies LiveMessage));
+  }
+  function deliver(ws: WebSocket, text: string): void {
     if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) {
       ws.terminate();
       return;
     }
-    ws.send(JSON.stringify({ type: 'status', status }));
+    ws.send(text);
   }
 
   function loginLink(): LoginLink {

@@ -63,6 +63,8 @@ export interface TunnelOptions {
   logger: Logger;
   /** The dispatcher that answers the relay's commands (main/core/commands.ts). */
   commands?: Commands;
+  /** The feed's sender: told when a link is up (welcomed) or gone, and of the relay's acks. */
+  feed?: FeedPort;
   onStatus?: (s: TunnelStatus) => void;
   /** Tests shorten these; production uses the protocol's constants. */
   timing?: Partial<LinkTiming>;
@@ -98,6 +100,13 @@ export interface TunnelHandle {
   stats(): TunnelStats;
   /** What the current link learned from the relay: clock skew (ours minus its), the public IP it saw; and the proxy in use. */
   relay(): { skewMs: number | null; publicIp: string | null; proxy: string | null };
+}
+
+/** What the tunnel tells the feed (main/core/outbox/sender.ts implements it). */
+export interface FeedPort {
+  up(link: CompanionLink): void;
+  down(link: CompanionLink): void;
+  ack(eventIds: string[]): void;
 }
 
 interface Attempt {
@@ -240,7 +249,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       if (stopped || a.failed) return void ws.terminate();
       a.link = new CompanionLink({
         ws, clock, log, upstream: opts.upstream, policy, limits, timing, companion: opts.companion,
-        frontOrigin, front, commands: opts.commands, events: {
+        frontOrigin, front, commands: opts.commands, onAck: (ids) => opts.feed?.ack(ids), events: {
           onWelcome: (link) => promote(a, link),
           onGoaway: (link, g) => onGoaway(link, g.reason, g.drainMs),
           onClose: (link, code, reason) => onLinkClose(a, link, code, reason),
@@ -264,6 +273,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       previous.drain(GOAWAY_DRAIN_MS);
     }
     log.info('tunnel connected', { linkId: link.welcome?.linkId, replaced: previous !== null });
+    opts.feed?.up(link);
     setState('connected', undefined);
     clock.clearTimeout(stableTimer);
     stableTimer = clock.setTimeout(() => { if (current === link) backoff.reset(); }, stableAfterMs);
@@ -289,6 +299,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
 
   function onLinkClose(a: Attempt, link: CompanionLink, code: number, reason: string): void {
     collect(link);
+    opts.feed?.down(link);
     if (draining.delete(link)) return;
     if (link !== current) {
       // Closed before welcome: a failed attempt.

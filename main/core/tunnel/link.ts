@@ -5,6 +5,7 @@
  * here. Body bytes move only within credit, in both directions.
  */
 import type { WebSocket } from 'ws';
+import type { Envelope } from '../../../protocol/events.ts';
 import type { FrontStatus } from '../../../protocol/local.ts';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
@@ -61,6 +62,8 @@ export interface CompanionLinkOptions {
   events: CompanionLinkEvents;
   /** Answers the relay's `cmd` frames; without it every command is `unsupported`. */
   commands?: Commands;
+  /** Receives the relay's `ack` frames (the feed's sender). */
+  onAck?: (eventIds: string[]) => void;
 }
 
 class ServedStream {
@@ -173,6 +176,22 @@ export class CompanionLink {
   /** Reports the plugin state to the relay. */
   sendStatus(front: FrontStatus, frontOrigin: string | null): void {
     this.sendControl({ t: 'status', front, frontOrigin });
+  }
+
+  /**
+   * Sends one feed event (docs/protocol.md, "Events"); false when this link can no
+   * longer send (closed, or the event does not fit one control frame).
+   */
+  sendEvent(e: Envelope): boolean {
+    if (this.closed || !this.welcome || this.o.ws.readyState !== this.o.ws.OPEN) return false;
+    try {
+      this.o.ws.send(encodeControl({ t: 'event', eventId: e.eventId, seq: e.seq, event: e }));
+      return true;
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      this.o.log.error('feed event too large for a control frame; it stays in the outbox', { seq: e.seq, eventType: e.eventType });
+      return false;
+    }
   }
 
   /** Takes no new streams and closes once the in-flight ones finish, or after `drainMs`. */
@@ -334,7 +353,8 @@ export class CompanionLink {
         this.onCmd(f.id, f.name, f.args);
         return;
       case 'ack':
-        return; // Reserved for the feed: nothing is sent that needs acknowledging yet.
+        this.o.onAck?.(f.eventIds);
+        return;
       case 'hello': case 'res': case 'head': case 'status': case 'cmd_result': case 'event':
         throw new FrameError(CloseCode.protocolError, `'${f.t}' is not sent by the relay`);
     }

@@ -1,0 +1,257 @@
+/**
+ * The orders (and deliveries) poll: finds every order that changed since the
+ * last poll, normalises it, and hands the changed ones to `write` with the
+ * seen-rows that record them, so an order is emitted once per change.
+ *
+ * Cheap on a busy POS (the plugin keeps ~300 finished orders):
+ * - `revision` mode, when the plugin's orders carry a world-wide `Revision`:
+ *   `$filter=Revision gt N&$orderby=Revision&$top=500` returns only changed
+ *   orders; every `sweepMs` the open orders are listed in full
+ *   (`$filter=Status eq …'New' or …'Bill'`) to catch anything missed and
+ *   orders that left the list;
+ * - `full` mode otherwise, or as soon as the plugin refuses a filter (400):
+ *   the whole list each time, changes found by the normalised hash.
+ * An open order that is no longer listed is fetched by id: its final state
+ * is emitted, or, on 404, the last known state with `gone: true`.
+ */
+import { z } from 'zod';
+import type { FeedDelivery, FeedOrder } from '../../../protocol/feed.ts';
+import type { FrontClient } from '../front/client.ts';
+import { FrontError, isFrontError } from '../front/errors.ts';
+import type { Logger } from '../../../common/logger.ts';
+import type { Batch, NewEvent, Outbox } from '../outbox/store.ts';
+import { fitOrder } from './size.ts';
+import { hashOf, normaliseDelivery, normaliseOrder, withDelivery, type PaymentRule } from './normalise.ts';
+
+/** Changed orders per revision-mode call; a full page means more follow at once. */
+export const REVISION_PAGE = 500;
+/** Finished orders are forgotten this long after they finished (revision mode; full mode forgets them when unlisted). */
+const FORGET_FINISHED_MS = 6 * 3_600_000;
+/** Orders written per transaction. */
+const CHUNK = 25;
+/** In revision mode, list every open order this often. */
+export const DEFAULT_SWEEP_MS = 30_000;
+const STATUS_ENUM = 'Resto.Front.Api.V5.Data.Orders.OrderStatus';
+const OPEN_FILTER = `Status eq ${STATUS_ENUM}'New' or Status eq ${STATUS_ENUM}'Bill'`;
+
+const List = z.array(z.unknown());
+
+export interface OrdersOptions {
+  venueId: string;
+  outbox: Outbox;
+  rule: PaymentRule;
+  now: () => number;
+  logger: Logger;
+  sweepMs?: number;
+  /** Writes the events and seen rows atomically (throws on a disk error); `orders` are the changed ones. */
+  write(batch: Batch, orders: FeedOrder[]): void;
+}
+
+export interface OrdersPoll {
+  /** One poll through `client`; returns the mode used. */
+  poll(client: FrontClient): Promise<string>;
+  /** The last emitted state of an order, if known. */
+  order(id: string): FeedOrder | null;
+  /** Fetches one order now (a payment notice for an order not seen yet) and emits it if it changed. */
+  fetch(client: FrontClient, id: string): Promise<FeedOrder | null>;
+}
+
+interface Known { hash: string; order: FeedOrder }
+
+export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
+  const log = o.logger.child({ part: 'orders' });
+  const prefix = `${o.venueId}|order:`;
+  const known = new Map<string, Known>();
+  for (const [key, row] of o.outbox.seenWith(prefix)) {
+    const parsed = row.info as FeedOrder | null;
+    if (parsed) known.set(key.slice(prefix.length), { hash: row.hash, order: parsed });
+  }
+  // When each known order was first seen finished (monotonic ms); orders loaded from disk count from now.
+  const finishedAt = new Map<string, number>();
+  for (const [id, k] of known) if (k.order.final) finishedAt.set(id, o.now());
+  let mode: 'start' | 'revision' | 'full' = 'start';
+  let maxRev = 0;
+  for (const k of known.values()) maxRev = Math.max(maxRev, k.order.revision ?? 0);
+  let lastSweep = -Infinity;
+  let deliveriesOff = false;
+  const sweepMs = o.sweepMs ?? DEFAULT_SWEEP_MS;
+
+  async function deliveries(client: FrontClient): Promise<Map<string, FeedDelivery>> {
+    const out = new Map<string, FeedDelivery>();
+    if (deliveriesOff) return out;
+    try {
+      for (const raw of await client.get('/api/deliveries', List)) {
+        const d = normaliseDelivery(raw);
+        if (d?.orderId) out.set(d.orderId, d.delivery);
+      }
+    } catch (e) {
+      // A plugin without deliveries (404) is a table-service venue: stop asking.
+      if (isFrontError(e) && e.code === 'http' && e.status === 404) {
+        deliveriesOff = true;
+        log.info('the plugin has no /api/deliveries; polling orders only');
+        return out;
+      }
+      throw e;
+    }
+    return out;
+  }
+
+  const refused = (e: unknown) => e instanceof FrontError && e.code === 'http' && (e.status === 400 || e.status === 501);
+
+  async function list(client: FrontClient): Promise<{ raws: unknown[]; complete: boolean; openOnly: boolean }> {
+    if (mode === 'revision') {
+      const raws: unknown[] = [];
+      let from = maxRev;
+      try {
+        for (let page = 0; page < 20; page++) {
+          const q = `$filter=${encodeURIComponent(`Revision gt ${from}`)}&$orderby=Revision&$top=${REVISION_PAGE}`;
+          const got = await client.get(`/api/orders?${q}`, List);
+          raws.push(...got);
+          if (got.length < REVISION_PAGE) break;
+          from = Math.max(from, ...got.map(revisionOf));
+        }
+      } catch (e) {
+        if (!refused(e)) throw e;
+        log.warn('the plugin refuses $filter on Revision; polling the whole order list', { err: (e as Error).message });
+        mode = 'full';
+      }
+      if (mode === 'revision') {
+        if (o.now() - lastSweep < sweepMs) return { raws, complete: false, openOnly: false };
+        try {
+          const open = await client.get(`/api/orders?$filter=${encodeURIComponent(OPEN_FILTER)}`, List);
+          lastSweep = o.now();
+          return { raws: [...raws, ...open], complete: true, openOnly: true };
+        } catch (e) {
+          if (!refused(e)) throw e;
+          const all = await client.get('/api/orders', List);
+          lastSweep = o.now();
+          return { raws: [...raws, ...all], complete: true, openOnly: false };
+        }
+      }
+    }
+    const raws = await client.get('/api/orders', List);
+    if (mode === 'start') {
+      const revs = raws.map(revisionOf).filter((r) => r > 0);
+      // Revision filtering only finds every change if revisions are one world-wide counter: distinct across orders.
+      mode = revs.length > 0 && revs.length === raws.length && new Set(revs).size === revs.length ? 'revision' : 'full';
+      lastSweep = o.now();
+      log.info('orders poll mode chosen', { mode });
+    }
+    return { raws, complete: true, openOnly: false };
+  }
+
+  /** Collects an order's event if it differs from what was last emitted. */
+  function consider(n: FeedOrder, events: NewEvent[], seen: NonNullable<Batch['seen']>, changed: Map<string, Known>): void {
+    const fitted = fitOrder(n);
+    const hash = hashOf(fitted);
+    const prev = changed.get(n.id) ?? known.get(n.id);
+    if (prev?.hash === hash) return;
+    events.push({ type: fitted.kind === 'delivery' ? 'DeliveryOrderUpdate' : 'TableOrderUpdate', info: { order: fitted }, key: `order:${n.id}`, status: fitted.status });
+    seen.push({ key: prefix + n.id, hash, info: fitted });
+    changed.set(n.id, { hash, order: fitted });
+  }
+
+  async function one(client: FrontClient, id: string): Promise<unknown | null> {
+    try {
+      return await client.get(`/api/orders/${encodeURIComponent(id)}`, z.unknown());
+    } catch (e) {
+      if (isFrontError(e) && e.code === 'http' && e.status === 404) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Writes the changes in chunks of CHUNK orders (each chunk one transaction), so a nearly full disk
+   * still takes what fits; the revision cursor moves only when every chunk is written.
+   */
+  function commit(events: NewEvent[], seen: NonNullable<Batch['seen']>, changed: Map<string, Known>, revs: number[]): void {
+    const ids = [...changed.keys()];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const part = new Set(ids.slice(i, i + CHUNK));
+      const chunk = events.filter((e) => part.has(e.key?.slice('order:'.length) ?? ''));
+      const rows = seen.filter((r) => !('delete' in r) && part.has(r.key.slice(prefix.length)));
+      o.write({ events: chunk, seen: rows }, [...part].map((id) => changed.get(id)!.order));
+      for (const id of part) {
+        known.set(id, changed.get(id)!);
+        if (changed.get(id)!.order.final && !finishedAt.has(id)) finishedAt.set(id, o.now());
+      }
+    }
+    const forget = seen.filter((r) => 'delete' in r);
+    if (forget.length) {
+      o.write({ events: [], seen: forget }, []);
+      for (const r of forget) {
+        known.delete(r.key.slice(prefix.length));
+        finishedAt.delete(r.key.slice(prefix.length));
+      }
+    }
+    for (const r of revs) if (r > maxRev) maxRev = r;
+  }
+
+  return {
+    async poll(client) {
+      const byOrder = await deliveries(client);
+      const { raws, complete, openOnly } = await list(client);
+      const events: NewEvent[] = [];
+      const seen: NonNullable<Batch['seen']> = [];
+      const changed = new Map<string, Known>();
+      const listed = new Set<string>();
+      const revs: number[] = [];
+      for (const raw of raws) {
+        const n = normaliseOrder(raw, o.rule, null);
+        if (!n) continue;
+        listed.add(n.id);
+        revs.push(n.revision ?? 0);
+        const d = byOrder.get(n.id);
+        consider(d ? withDelivery(n, d) : n, events, seen, changed);
+      }
+      // A delivery can move without its order's Revision changing.
+      for (const [orderId, d] of byOrder) {
+        if (listed.has(orderId)) continue;
+        const k = changed.get(orderId) ?? known.get(orderId);
+        if (k && !k.order.gone) consider(withDelivery(k.order, d), events, seen, changed);
+      }
+      if (complete) {
+        for (const [id, k] of known) {
+          if (listed.has(id) || changed.has(id)) continue;
+          if (k.order.final) {
+            // Finished and no longer listed (the plugin prunes): forget it quietly.
+            // In revision mode finished orders are not listed: forget them some hours after they finished,
+            // so the seen table stays small (only a real change, a new Revision, would bring one back).
+            if (!openOnly || o.now() - (finishedAt.get(id) ?? o.now()) > FORGET_FINISHED_MS) seen.push({ key: prefix + id, delete: true });
+            continue;
+          }
+          const raw = await one(client, id);
+          const n = raw === null ? null : normaliseOrder(raw, o.rule, null);
+          if (n) {
+            revs.push(n.revision ?? 0);
+            const d = byOrder.get(n.id);
+            consider(d ? withDelivery(n, d) : n, events, seen, changed);
+          } else {
+            consider({ ...k.order, gone: true, final: true }, events, seen, changed);
+          }
+        }
+      }
+      commit(events, seen, changed, revs);
+      return mode;
+    },
+    order: (id) => known.get(id.toLowerCase())?.order ?? null,
+    async fetch(client, id) {
+      const raw = await one(client, id.toLowerCase());
+      const n = raw === null ? null : normaliseOrder(raw, o.rule, null);
+      if (!n) return null;
+      const events: NewEvent[] = [];
+      const seen: NonNullable<Batch['seen']> = [];
+      const changed = new Map<string, Known>();
+      const prev = known.get(n.id)?.order.delivery;
+      consider(prev ? withDelivery(n, prev) : n, events, seen, changed);
+      // Only the order's own revision is known here; maxRev must not jump past other orders' changes.
+      commit(events, seen, changed, []);
+      return known.get(n.id)?.order ?? null;
+    },
+  };
+}
+
+function revisionOf(raw: unknown): number {
+  const r = (raw as { Revision?: unknown } | null)?.Revision;
+  return typeof r === 'number' && Number.isFinite(r) ? r : 0;
+}

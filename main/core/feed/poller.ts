@@ -1,0 +1,113 @@
+/**
+ * One periodic poll of the plugin with its own state for the status page:
+ * runs `poll` every `intervalMs` (never two at once), waits while no plugin
+ * client is known, and backs off when the plugin struggles: after a failure
+ * (doubling, capped) and after a slow answer (the next poll waits at least
+ * twice as long as the last one took).
+ */
+import type { PollerStatus } from '../../../protocol/local.ts';
+import type { Clock } from '../../../common/clock.ts';
+import { isFrontError } from '../front/errors.ts';
+import type { Logger } from '../../../common/logger.ts';
+
+/** The longest wait after repeated failures. */
+export const POLL_BACKOFF_CAP_MS = 30_000;
+
+export interface Poller {
+  readonly name: string;
+  start(): void;
+  stop(): Promise<void>;
+  /** Runs a poll as soon as possible (after the one in progress). */
+  now(): void;
+  status(): PollerStatus;
+  /** Changes the interval (tests, bench); takes effect from the next wait. */
+  setInterval(ms: number): void;
+}
+
+export interface PollerOptions {
+  name: string;
+  intervalMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** False while there is nothing to poll (no plugin client yet). */
+  ready(): boolean;
+  /** One poll; returns a short mode description for the status (e.g. `revision`, `full`) or nothing. Throws on failure. */
+  poll(): Promise<string | void>;
+}
+
+export function createPoller(o: PollerOptions): Poller {
+  const log = o.logger.child({ part: 'poller', poller: o.name });
+  let interval = o.intervalMs;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | null = null;
+  let stopped = true;
+  let again = false;
+  const st: PollerStatus = { name: o.name, state: 'idle', intervalMs: interval, lastOkAt: null, lastDurationMs: null, failures: 0 };
+
+  async function once(): Promise<number> {
+    if (!o.ready()) {
+      st.state = 'waiting';
+      return interval;
+    }
+    const started = o.clock.mono();
+    try {
+      const mode = await o.poll();
+      const took = o.clock.mono() - started;
+      if (st.failures > 0) log.info('poll works again', { after: st.failures });
+      st.state = 'ok';
+      st.failures = 0;
+      delete st.error;
+      st.lastOkAt = new Date(o.clock.now()).toISOString();
+      st.lastDurationMs = Math.round(took);
+      if (mode) st.mode = mode;
+      return Math.max(interval, 2 * took);
+    } catch (e) {
+      st.failures += 1;
+      st.state = 'failing';
+      st.error = isFrontError(e) ? `${e.code}${e.status ? ` ${e.status}` : ''}` : e instanceof Error ? e.message.slice(0, 200) : String(e);
+      if (st.failures === 1 || st.failures % 20 === 0) log.warn('poll failed', { error: st.error, failures: st.failures });
+      return Math.min(POLL_BACKOFF_CAP_MS, Math.max(interval, 1_000) * 2 ** Math.min(st.failures - 1, 5));
+    }
+  }
+
+  function schedule(ms: number): void {
+    if (stopped) return;
+    o.clock.clearTimeout(timer);
+    timer = o.clock.setTimeout(run, ms);
+  }
+
+  function run(): void {
+    if (stopped || running) {
+      again = true;
+      return;
+    }
+    again = false;
+    running = once().then((wait) => {
+      running = null;
+      schedule(again ? 0 : wait);
+    });
+  }
+
+  return {
+    name: o.name,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      schedule(0);
+    },
+    async stop() {
+      stopped = true;
+      o.clock.clearTimeout(timer);
+      await running;
+    },
+    now() {
+      if (stopped) return;
+      if (running) again = true;
+      else schedule(0);
+    },
+    status: () => ({ ...st, intervalMs: interval }),
+    setInterval(ms) {
+      interval = ms;
+    },
+  };
+}

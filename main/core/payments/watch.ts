@@ -1,0 +1,174 @@
+/**
+ * EVVA PAY payments on the companion: takes the relay's `payment.notice`
+ * (idempotent by paymentId), then watches the order until iiko settles it:
+ * - closed with EVVA payments covering the amount → `reconciled`;
+ * - closed without → `mismatch` (an alarm: the guest may have paid twice);
+ * - still open `closeAfterMs` after the notice → `pending-close`, with a
+ *   reminder on the live stream every `closeAfterMs` after that;
+ * - deleted (or gone from the plugin) → `order-deleted` (an alarm).
+ * Every change is a PaymentUpdate event written with the ledger row.
+ */
+import { PaymentNotice, type PaymentState, type PaymentView } from '../../../protocol/events.ts';
+import type { FeedOrder } from '../../../protocol/feed.ts';
+import type { PaymentsSummary } from '../../../protocol/local.ts';
+import type { Clock } from '../../../common/clock.ts';
+import { CommandError } from '../commands.ts';
+import type { Feed } from '../feed/feed.ts';
+import type { Logger } from '../../../common/logger.ts';
+import type { Ledger, PaymentRow } from './ledger.ts';
+
+/** A payment whose order is still open this long after the notice becomes pending-close (a setting). */
+export const DEFAULT_CLOSE_AFTER_MS = 10 * 60_000;
+/** EVVA's sum counts as covering the payment within a kopeck. */
+const EPSILON = 0.005;
+
+export interface Payments {
+  /** The `payment.notice` command: validates, stores once, answers the current view. */
+  notice(args: unknown): Promise<PaymentView>;
+  /** Orders whose state changed (from the feed). */
+  onOrders(orders: FeedOrder[]): void;
+  list(limit?: number): PaymentView[];
+  summary(): PaymentsSummary;
+  start(): void;
+  stop(): void;
+}
+
+export interface PaymentsOptions {
+  ledger: Ledger;
+  venueId: string;
+  feed: Feed;
+  clock: Clock;
+  logger: Logger;
+  closeAfterMs?: number;
+  /** A payment changed state (`reminder` false) or is still waiting for the order to close (`reminder` true). */
+  onChange?(view: PaymentView, reminder: boolean): void;
+}
+
+const rub = (n: number) => `${Math.round(n * 100) / 100} ₽`;
+
+/** The state `row` should be in given its order's latest state (or null when it stays). */
+export function judge(row: PaymentRow, order: FeedOrder | null, now: number, closeAfterMs: number): { state: PaymentState; detail?: string } | null {
+  const no = order?.number != null ? `№${order.number}` : row.orderId;
+  if (order && (order.gone || order.iikoStatus === 'Deleted' || order.status === 'cancelled')) {
+    return {
+      state: 'order-deleted',
+      detail: `Заказ ${no} ${order.gone ? 'исчез из iiko' : 'удалён в iiko'} после оплаты EVVA PAY на ${rub(row.amount)}. Проверьте заказ и при необходимости верните деньги гостю.`,
+    };
+  }
+  if (order?.final) {
+    const evva = order.payments.filter((p) => p.isEvva);
+    const evvaSum = evva.reduce((s, p) => s + p.sum, 0);
+    if (evvaSum + EPSILON >= row.amount) {
+      const rule = evva.some((p) => p.rule === 'code') ? 'по коду EVVAP' : 'по названию типа оплаты';
+      return { state: 'reconciled', detail: `Заказ ${no} закрыт с оплатой EVVA ${rub(evvaSum)} (тип оплаты опознан ${rule}).` };
+    }
+    const others = order.payments.map((p) => `${p.typeName ?? p.typeCode ?? 'неизвестный тип'} ${rub(p.sum)}`).join(', ') || 'нет';
+    return {
+      state: 'mismatch',
+      detail: `Заказ ${no} закрыт без оплаты EVVA на ${rub(row.amount)}${evvaSum > 0 ? ` (EVVA только ${rub(evvaSum)})` : ''}; оплаты в iiko: ${others}. Гость мог заплатить дважды: проверьте и верните лишнее.`.slice(0, 500),
+    };
+  }
+  if (row.state === 'notified' && now - row.receivedAt >= closeAfterMs) {
+    return {
+      state: 'pending-close',
+      detail: `Заказ ${no} всё ещё открыт через ${Math.round(closeAfterMs / 60_000)} мин после оплаты EVVA PAY на ${rub(row.amount)}. Закройте его в iiko с типом оплаты EVVA (код EVVAP).`,
+    };
+  }
+  return null;
+}
+
+export function createPayments(o: PaymentsOptions): Payments {
+  const log = o.logger.child({ part: 'payments' });
+  const closeAfterMs = o.closeAfterMs ?? DEFAULT_CLOSE_AFTER_MS;
+  const reminded = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+
+  const publicView = (r: PaymentRow): PaymentView => {
+    const { venueId: _v, receivedAt: _r, ...v } = r;
+    return v;
+  };
+
+  function settle(row: PaymentRow, order: FeedOrder | null): PaymentRow {
+    const now = o.clock.now();
+    const verdict = judge(row, order, now, closeAfterMs);
+    if (!verdict || (verdict.state === row.state && verdict.detail === row.detail)) return row;
+    const next: PaymentRow = { ...row, state: verdict.state, updatedAt: new Date(now).toISOString(), ...(verdict.detail ? { detail: verdict.detail } : {}) };
+    try {
+      o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(next) }], also: o.ledger.update(row.paymentId, verdict.state, verdict.detail, now) });
+    } catch {
+      return row; // The disk refused; the feed shows the problem and the next check tries again.
+    }
+    log.info('payment state changed', { paymentId: row.paymentId, from: row.state, to: verdict.state });
+    if (verdict.state === 'pending-close') reminded.set(row.paymentId, now);
+    o.onChange?.(publicView(next), false);
+    return next;
+  }
+
+  function check(): void {
+    const now = o.clock.now();
+    for (const row of o.ledger.active()) {
+      const after = settle(row, o.feed.order(row.orderId));
+      if (after.state === 'pending-close' && after === row && now - (reminded.get(row.paymentId) ?? 0) >= closeAfterMs) {
+        reminded.set(row.paymentId, now);
+        o.onChange?.(publicView(row), true);
+      }
+    }
+  }
+
+  return {
+    async notice(args) {
+      const parsed = PaymentNotice.safeParse(args);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new CommandError('bad_args', `payment notice: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+      }
+      const n = parsed.data;
+      const existing = o.ledger.get(n.paymentId);
+      if (existing) {
+        if (existing.orderId !== n.orderId.toLowerCase() || Math.abs(existing.amount - n.amount) > EPSILON) {
+          throw new CommandError('bad_args', `paymentId ${n.paymentId} was already used for another order or amount`);
+        }
+        return publicView(existing);
+      }
+      const now = o.clock.now();
+      const row: PaymentRow = {
+        paymentId: n.paymentId, venueId: o.venueId, orderId: n.orderId.toLowerCase(), state: 'notified', amount: n.amount,
+        ...(n.tips !== undefined ? { tips: n.tips } : {}), paidAt: n.paidAt, updatedAt: new Date(now).toISOString(), receivedAt: now,
+      };
+      try {
+        o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(row) }], also: o.ledger.insert(o.venueId, n, now) });
+      } catch {
+        throw new CommandError('busy', 'the companion cannot write to its disk now; retry later');
+      }
+      log.info('payment notice', { paymentId: n.paymentId, orderId: row.orderId, amount: n.amount });
+      o.onChange?.(publicView(row), false);
+      let order = o.feed.order(row.orderId);
+      if (!order) order = await o.feed.fetchOrder(row.orderId).catch(() => null);
+      return publicView(settle(o.ledger.get(n.paymentId) ?? row, order));
+    },
+    onOrders(orders) {
+      const active = o.ledger.active();
+      if (active.length === 0) return;
+      const byId = new Map(orders.map((x) => [x.id, x]));
+      for (const row of active) {
+        const order = byId.get(row.orderId);
+        if (order) settle(row, order);
+      }
+    },
+    list: (limit = 500) => o.ledger.list(limit).map(publicView),
+    summary() {
+      const byState = o.ledger.counts();
+      const total = Object.values(byState).reduce((s, n) => s + n, 0);
+      return { total, byState, alarms: (byState.mismatch ?? 0) + (byState['order-deleted'] ?? 0), pendingClose: byState['pending-close'] ?? 0 };
+    },
+    start() {
+      timer = o.clock.setInterval(() => {
+        try { check(); } catch (e) { log.warn('payment check failed', { err: (e as Error).message }); }
+      }, Math.max(200, Math.min(5_000, closeAfterMs / 4)));
+      timer.unref?.();
+    },
+    stop() {
+      o.clock.clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The feed's normalised shapes: what `eventInfo` holds for orders, staff,
+ * tables and the menu (events.ts has the envelope). The companion builds them
+ * from whatever the plugin sends (main/core/feed/normalise.ts); the relay and
+ * EVVA read them. Documented in docs/feed.md.
+ *
+ * Every field the plugin may not send is nullable here: a missing or odd field
+ * degrades that one value (and is named in `degraded`), never the whole event.
+ */
+import { z } from 'zod';
+
+/** EVVA's order statuses (Новый, Подтверждён, Готовится, Приготовлен, Отправлен, Завершён, Отменён). */
+export const EvvaStatus = z.enum(['new', 'confirmed', 'cooking', 'cooked', 'sent', 'completed', 'cancelled']);
+export type EvvaStatus = z.infer<typeof EvvaStatus>;
+
+/** The right that makes a user a courier: "D_DC0 Быть курьером для доставки". */
+export const COURIER_RIGHT = 'D_DC0';
+/** The payment type code EVVA's setup guide asks the venue to create. */
+export const EVVA_PAYMENT_CODE = 'EVVAP';
+
+const money = z.number();
+const when = z.string().nullable();
+
+export const FeedModifier = z.object({
+  productCode: z.string().nullable(),
+  name: z.string().nullable(),
+  amount: z.number().nullable(),
+  price: money.nullable(),
+});
+export type FeedModifier = z.infer<typeof FeedModifier>;
+
+export const FeedItem = z.object({
+  id: z.string(),
+  productCode: z.string().nullable(),
+  name: z.string().nullable(),
+  amount: z.number().nullable(),
+  price: money.nullable(),
+  sum: money.nullable(),
+  /** The plugin's item status (Added, PrintedNotCooking, CookingStarted, CookingCompleted, Served), raw. */
+  status: z.string().nullable(),
+  deleted: z.boolean(),
+  comment: z.string().nullable(),
+  guest: z.number().nullable(),
+  modifiers: z.array(FeedModifier),
+});
+export type FeedItem = z.infer<typeof FeedItem>;
+
+export const FeedPayment = z.object({
+  id: z.string().nullable(),
+  typeId: z.string().nullable(),
+  typeCode: z.string().nullable(),
+  typeName: z.string().nullable(),
+  typeKind: z.string().nullable(),
+  sum: money,
+  /** EVVA PAY's payment, by the code EVVAP or (without a code) by the name setting. */
+  isEvva: z.boolean(),
+  /** Which rule decided isEvva: `code`, `name`, or null when the type says nothing usable. */
+  rule: z.enum(['code', 'name']).nullable(),
+  prepay: z.boolean().nullable(),
+  external: z.boolean().nullable(),
+});
+export type FeedPayment = z.infer<typeof FeedPayment>;
+
+/** The four sums the EVVA guide says the Front Web Server path loses today. */
+export const FeedSums = z.object({
+  full: money,
+  result: money,
+  discount: money,
+  surcharge: money,
+  paid: money.nullable(),
+  /** `discounts`: from the order's discount entries; `derived`: from full − result. */
+  source: z.enum(['discounts', 'derived']),
+});
+export type FeedSums = z.infer<typeof FeedSums>;
+
+export const FeedDiscount = z.object({ name: z.string().nullable(), sum: money.nullable(), percent: z.number().nullable() });
+
+export const FeedDelivery = z.object({
+  id: z.string(),
+  number: z.number().nullable(),
+  /** The plugin's delivery status (Unconfirmed … Cancelled), raw. */
+  status: z.string().nullable(),
+  customerName: z.string().nullable(),
+  phone: z.string().nullable(),
+  address: z.string().nullable(),
+  courier: z.string().nullable(),
+  expectedTime: when,
+  comment: z.string().nullable(),
+  selfService: z.boolean().nullable(),
+});
+export type FeedDelivery = z.infer<typeof FeedDelivery>;
+
+export const FeedOrder = z.object({
+  /** The iiko order id (the plugin's Id, a GUID). */
+  id: z.string(),
+  number: z.number().nullable(),
+  kind: z.enum(['table', 'delivery']),
+  /** The plugin's status (New, Bill, Closed, Deleted), raw. */
+  iikoStatus: z.string().nullable(),
+  /** EVVA's status, mapped as docs/feed.md says; null when nothing maps. */
+  status: EvvaStatus.nullable(),
+  /** True once the order is Closed or Deleted (or its delivery Closed, Delivered or Cancelled). */
+  final: z.boolean(),
+  /** True when the order left the plugin's list without a final status (the plugin pruned or lost it). */
+  gone: z.boolean(),
+  revision: z.number().nullable(),
+  tableNumbers: z.array(z.number()),
+  waiter: z.string().nullable(),
+  cashier: z.string().nullable(),
+  items: z.array(FeedItem),
+  sums: FeedSums,
+  discounts: z.array(FeedDiscount),
+  payments: z.array(FeedPayment),
+  openTime: when,
+  billTime: when,
+  closeTime: when,
+  delivery: FeedDelivery.nullable(),
+  /** Fields the plugin did not send or sent in an unexpected shape (their values above are null or derived). */
+  degraded: z.array(z.string()),
+});
+export type FeedOrder = z.infer<typeof FeedOrder>;
+
+/** A staff member. Never the PIN: only whether one is set. */
+export const FeedStaff = z.object({
+  id: z.string().nullable(),
+  name: z.string(),
+  role: z.string().nullable(),
+  courier: z.boolean(),
+  hasPin: z.boolean().nullable(),
+  phone: z.string().nullable(),
+  sessionOpen: z.boolean().nullable(),
+});
+export type FeedStaff = z.infer<typeof FeedStaff>;
+
+export const FeedTable = z.object({
+  id: z.string().nullable(),
+  number: z.number(),
+  name: z.string().nullable(),
+  seats: z.number().nullable(),
+  section: z.string().nullable(),
+  active: z.boolean().nullable(),
+});
+export type FeedTable = z.infer<typeof FeedTable>;
+
+export const FeedSection = z.object({ id: z.string().nullable(), name: z.string(), tables: z.array(z.number()) });
+export type FeedSection = z.infer<typeof FeedSection>;
+
+export const FeedProduct = z.object({
+  id: z.string().nullable(),
+  code: z.string(),
+  name: z.string(),
+  price: money.nullable(),
+  type: z.string().nullable(),
+  active: z.boolean().nullable(),
+});
+export type FeedProduct = z.infer<typeof FeedProduct>;
+
+/** Level 2 of EVVA's menu: a category and its products. */
+export const MenuCategory = z.object({ id: z.string().nullable(), name: z.string(), products: z.array(FeedProduct) });
+export type MenuCategory = z.infer<typeof MenuCategory>;
+/** Level 1 of EVVA's menu (Раздел). */
+export const MenuSection = z.object({ id: z.string().nullable(), name: z.string(), categories: z.array(MenuCategory) });
+export type MenuSection = z.infer<typeof MenuSection>;
+
+/** Why a product is not where iiko has it: its group was deeper than EVVA's 3 levels, or it had no group. */
+export const MenuWarning = z.object({ productCode: z.string(), name: z.string(), from: z.string(), to: z.string() });
+export type MenuWarning = z.infer<typeof MenuWarning>;
+
+// ---- eventInfo per event type ------------------------------------------------
+
+/** TableOrderUpdate / DeliveryOrderUpdate. */
+export const OrderInfo = z.object({ order: FeedOrder });
+/** Present when a list was too large for one event: this is slice `part` of `parts`. */
+const ListPart = { part: z.number().int().positive().optional(), parts: z.number().int().positive().optional() };
+/** StaffUpdate: the whole list, sent when anything in it changed. */
+export const StaffInfo = z.object({ staff: z.array(FeedStaff), ...ListPart });
+/** TablesUpdate: tables and sections, sent when anything in them changed. */
+export const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection), ...ListPart });
+/**
+ * MenuSnapshot: Раздел → категория → товар. A menu too large for one event is
+ * split by section into `parts` events sharing `snapshotId`.
+ */
+export const MenuInfo = z.object({
+  snapshotId: z.string(),
+  part: z.number().int().positive(),
+  parts: z.number().int().positive(),
+  sections: z.array(MenuSection),
+  warnings: z.array(MenuWarning),
+  /** Why this snapshot was taken: `daily`, `request` (menu.sync), `change` or `start`. */
+  reason: z.string(),
+});
+export type MenuInfo = z.infer<typeof MenuInfo>;
+/**
+ * CompanionHealth: written when the plugin's state changes and when a link to
+ * the relay comes up (so the relay learns how long the venue was cut off and
+ * what is queued).
+ */
+export const HealthInfo = z.object({
+  reason: z.enum(['front', 'link']),
+  /** The plugin: up, down, unlicensed or unknown, with the problem code when not up. */
+  front: z.string(),
+  frontError: z.string().nullable(),
+  /** Events written and not yet acknowledged when this one was written. */
+  backlog: z.number(),
+  oldestUnsentAt: z.string().nullable(),
+  reconnects: z.number(),
+});
+export type HealthInfo = z.infer<typeof HealthInfo>;
