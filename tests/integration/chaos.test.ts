@@ -6,13 +6,9 @@
  * The passing soak runs in CI (.ci/run) with a fixed seed.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/proc.ts';
-
-/** The soak needs the companion's feed (main/core/outbox); until it is merged there is nothing to soak. */
-const feed = fs.existsSync(path.join(ROOT, 'main', 'core', 'outbox', 'sender.ts'));
 
 function chaos(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -26,7 +22,7 @@ function chaos(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
-describe.skipIf(!feed)('the chaos checker', () => {
+describe('the chaos checker', () => {
   it('fails a run whose outbox forgets events before the relay stored them, and prints the seed to replay', async () => {
     const r = await chaos(['--minutes', '0.4', '--seed', '7', '--faults', 'link-blackhole', '--broken-outbox', 'ack-on-send']);
     expect(r.out).toMatch(/BROKEN OUTBOX/);
