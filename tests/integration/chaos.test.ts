@@ -6,6 +6,7 @@
  * The passing soak runs in CI (.ci/run) with a fixed seed.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/proc.ts';
@@ -31,5 +32,8 @@ describe('the chaos checker', () => {
     expect(r.out).toMatch(/\| gap \| [1-9]/);
     expect(r.out).toMatch(/replay with {2}npm run chaos -- --minutes 0\.4 --seed 7 --faults link-blackhole/);
     expect(r.code).toBe(1);
+    // A failed run keeps its directory for a person to read; this one was meant to fail.
+    const kept = r.out.match(/run directory kept: (\S+)/)?.[1];
+    if (kept?.includes('evva-chaos-7-')) fs.rmSync(kept, { recursive: true, force: true });
   }, 300_000);
 });
