@@ -307,7 +307,8 @@ export function encodeHead(streamId: number, head: { status: number; headers: Re
   return out;
 }
 
-const HeadJson = z.object({ status: ResFrame.shape.status, headers: ResFrame.shape.headers, end: z.boolean() });
+/** The head frame's JSON (exported so tests can see when the hand-written check defers to it). */
+export const HeadJson = z.object({ status: ResFrame.shape.status, headers: ResFrame.shape.headers, end: z.boolean() });
 
 function decodeHead(buf: Buffer): HeadFrame {
   if (buf.length < HEAD_HEADER_BYTES) throw new FrameError(CloseCode.protocolError, 'head frame shorter than its header');

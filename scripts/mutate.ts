@@ -6,7 +6,7 @@
  * reports/mutation/summary.json. Not part of `npm test` (docs/testing.md).
  *
  * Options: `--concurrency N` (default 2). Modules: gate guard redaction
- * pairing rewrite frames (all when none is named).
+ * pairing rewrite outbox sender frames (all when none is named).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +38,9 @@ export const MODULES: Record<string, Module> = {
   redaction: { mutate: redactionLines, tests: ['tests/unit/log.test.ts'] },
   pairing: { mutate: () => 'relay/pairing.ts', tests: ['tests/unit/relay-pairing.test.ts', 'tests/integration/relay-pairing.test.ts'] },
   rewrite: { mutate: () => 'relay/rewrite.ts', tests: ['tests/unit/relay-rewrite.test.ts'] },
-  frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/frames-codec.test.ts', 'tests/unit/frames-limits.test.ts', 'tests/integration/tunnel-links.test.ts'] },
+  outbox: { mutate: () => 'main/core/outbox/store.ts', tests: ['tests/unit/outbox.test.ts'] },
+  sender: { mutate: () => 'main/core/outbox/sender.ts', tests: ['tests/unit/outbox.test.ts'] },
+  frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/frames-codec.test.ts', 'tests/unit/frames-limits.test.ts', 'tests/unit/frames-hotpath.test.ts', 'tests/integration/tunnel-links.test.ts'] },
 };
 
 interface Score { module: string; mutate: string; killed: number; survived: number; noCoverage: number; timeout: number; ignored: number; score: number; minutes: number; survivors: string[] }

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
-  CloseCode, MAX_CHUNK_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, decodeFrame, encodeControl, encodeData,
+  CloseCode, MAX_CHUNK_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, decodeFrame, encodeControl, encodeData, encodeHead,
   type ControlFrame, type ReqFrame,
 } from '../../protocol/tunnel.ts';
 import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
@@ -130,7 +130,7 @@ describe('the companion against a misbehaving relay', () => {
 
 describe('the relay against a misbehaving companion', () => {
   /** A real relay, and a raw socket with a paired device token that has said hello. */
-  async function rawCompanion() {
+  async function rawCompanion(rev?: number) {
     const relay = await startRelay();
     cleanups.push(() => relay.close());
     const dir = tempDir('companion');
@@ -142,7 +142,7 @@ describe('the relay against a misbehaving companion', () => {
     ws.on('message', (data, isBinary) => { const f = decodeFrame(data as Buffer, isBinary); if (f.t !== 'data' && f.t !== 'head') frames.push(f); });
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
-    ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, companion: COMPANION, frontOrigin: null }));
+    ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, ...(rev ? { rev } : {}), companion: COMPANION, frontOrigin: null }));
     await waitFor(() => frames.some((f) => f.t === 'welcome'), 'welcome', 5_000);
     const link = relay.relay.tunnels.get(v.venueId);
     if (!link) throw new Error('the relay has no link for the venue');
@@ -171,6 +171,50 @@ describe('the relay against a misbehaving companion', () => {
     expect(c.reason).toMatch(/overran its credit/);
     expect(got.bytes).toBe(STREAM_WINDOW_BYTES);
     expect(got.error).toBe('link_lost');
+  });
+
+  // Revision 2: the body a head frame carries counts against the stream's
+  // credit like a data chunk. One head holds at most one chunk, less than a
+  // window, so the frame that overruns is the data after it: without the head's
+  // share, that last byte would still be within credit.
+  it('counts the body of a revision-2 head frame against the credit: one byte past it closes the link with flowControl', async () => {
+    const { ws, frames, closed, link } = await rawCompanion(2);
+    expect(frames.find((f) => f.t === 'welcome')).toMatchObject({ rev: 2 });
+    const { s, got } = openStalled(link);
+    await waitFor(() => frames.some((f) => f.t === 'req'), 'req frame', 5_000);
+    ws.send(encodeHead(s.id, { status: 200, headers: {}, end: false }, Buffer.alloc(MAX_CHUNK_BYTES, 2)));
+    for (let i = 1; i < STREAM_WINDOW_BYTES / MAX_CHUNK_BYTES; i++) ws.send(encodeData(s.id, Buffer.alloc(MAX_CHUNK_BYTES, 2)));
+    ws.send(encodeData(s.id, Buffer.alloc(1, 2)));
+    const c = await within(closed, 5_000, 'close');
+    expect(c.code).toBe(CloseCode.flowControl);
+    expect(c.reason).toMatch(/overran its credit/);
+    expect(got.bytes).toBe(STREAM_WINDOW_BYTES);
+    expect(got.error).toBe('link_lost');
+  });
+
+  it('accepts a revision-2 head frame and body up to exactly the credit, and keeps the link', async () => {
+    const { ws, frames, closed, link } = await rawCompanion(2);
+    const { s, got } = openStalled(link);
+    let isClosed = false;
+    void closed.then(() => { isClosed = true; });
+    await waitFor(() => frames.some((f) => f.t === 'req'), 'req frame', 5_000);
+    ws.send(encodeHead(s.id, { status: 200, headers: {}, end: false }, Buffer.alloc(MAX_CHUNK_BYTES, 2)));
+    for (let i = 1; i < STREAM_WINDOW_BYTES / MAX_CHUNK_BYTES; i++) ws.send(encodeData(s.id, Buffer.alloc(MAX_CHUNK_BYTES, 2)));
+    ws.send(encodeControl({ t: 'ping', id: 92 }));
+    await waitFor(() => frames.some((f) => f.t === 'pong' && f.id === 92), 'pong after a full window of head and body', 5_000);
+    expect(got.bytes).toBe(STREAM_WINDOW_BYTES);
+    expect(isClosed).toBe(false);
+    expect(link.closed).toBe(false);
+  });
+
+  it('refuses a head frame on a revision-1 link with a protocol error', async () => {
+    const { ws, frames, closed, link } = await rawCompanion();
+    const { s } = openStalled(link);
+    await waitFor(() => frames.some((f) => f.t === 'req'), 'req frame', 5_000);
+    ws.send(encodeHead(s.id, { status: 200, headers: {}, end: true }, Buffer.alloc(0)));
+    const c = await within(closed, 5_000, 'close');
+    expect(c.code).toBe(CloseCode.protocolError);
+    expect(c.reason).toMatch(/revision 1/);
   });
 
   it('sends the companion no EVVA API key, no caller cookie and no relay-only header (read off the wire)', async () => {
