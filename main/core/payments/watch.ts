@@ -83,9 +83,14 @@ export function createPayments(o: PaymentsOptions): Payments {
   const reminded = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
 
-  const publicView = (r: PaymentRow): PaymentView => {
+  /** The row as others see it, with the order's number and table when the feed knows the order (so the cashier can find it). */
+  const publicView = (r: PaymentRow, known: FeedOrder | null = o.feed.order(r.orderId)): PaymentView => {
     const { venueId: _v, receivedAt: _r, ...v } = r;
-    return v;
+    return {
+      ...v,
+      ...(known?.number != null ? { orderNumber: known.number } : {}),
+      ...(known && known.tableNumbers.length > 0 ? { table: known.tableNumbers.join(', ') } : {}),
+    };
   };
 
   function settle(row: PaymentRow, order: FeedOrder | null): PaymentRow {
@@ -94,13 +99,13 @@ export function createPayments(o: PaymentsOptions): Payments {
     if (!verdict || (verdict.state === row.state && verdict.detail === row.detail)) return row;
     const next: PaymentRow = { ...row, state: verdict.state, updatedAt: new Date(now).toISOString(), ...(verdict.detail ? { detail: verdict.detail } : {}) };
     try {
-      o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(next) }], also: o.ledger.update(row.paymentId, verdict.state, verdict.detail, now) });
+      o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(next, order) }], also: o.ledger.update(row.paymentId, verdict.state, verdict.detail, now) });
     } catch {
       return row; // The disk refused; the feed shows the problem and the next check tries again.
     }
     log.info('payment state changed', { paymentId: row.paymentId, from: row.state, to: verdict.state });
     if (verdict.state === 'pending-close') reminded.set(row.paymentId, now);
-    o.onChange?.(publicView(next), false);
+    o.onChange?.(publicView(next, order), false);
     return next;
   }
 
@@ -144,7 +149,7 @@ export function createPayments(o: PaymentsOptions): Payments {
       o.onChange?.(publicView(row), false);
       let order = o.feed.order(row.orderId);
       if (!order) order = await o.feed.fetchOrder(row.orderId).catch(() => null);
-      return publicView(settle(o.ledger.get(n.paymentId) ?? row, order));
+      return publicView(settle(o.ledger.get(n.paymentId) ?? row, order), order);
     },
     onOrders(orders) {
       const active = o.ledger.active();
