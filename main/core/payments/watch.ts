@@ -160,7 +160,7 @@ export function createPayments(o: PaymentsOptions): Payments {
         if (order) settle(row, order);
       }
     },
-    list: (limit = 500) => o.ledger.list(limit).map(publicView),
+    list: (limit = 500) => o.ledger.list(limit).map((r) => publicView(r)),
     summary() {
       const byState = o.ledger.counts();
       const total = Object.values(byState).reduce((s, n) => s + n, 0);
