@@ -4,7 +4,8 @@
  * forwarding, which the relay probes back at the address the tunnel came from.
  */
 import { Agent, fetch, ProxyAgent } from 'undici';
-import { pageFingerprint, PORTCHECK_PATH, PortCheckResult, type Report } from '../../../protocol/diagnostics.ts';
+import { PORTCHECK_PATH, PortCheckResult, type Report } from '../../../protocol/diagnostics.ts';
+import { pageFingerprint } from '../../../protocol/fingerprint.ts';
 import type { PortStatus, TunnelStatus } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { FrontClient } from '../front/client.ts';
