@@ -142,7 +142,7 @@ function portCard(status: Status, lang: Lang, port: string | null): Card {
 function feedCard(feed: FeedView | null, lang: Lang, time: (iso: string) => string): Card {
   const t = strings(lang);
   const base = { id: 'feed' as const, title: t.card.feed };
-  if (!feed) return { ...base, tone: 'none', state: t.card.feedNoData, detail: t.card.feedNotBuilt };
+  if (!feed) return { ...base, tone: 'none', state: t.card.feedNoData, detail: t.card.feedOff };
   const today = feed.relayedToday !== undefined ? t.card.feedToday(feed.relayedToday, feed.lastEventAt ? time(feed.lastEventAt) : null) : t.card.feedNoData;
   const waiting = feed.awaitingClose !== undefined ? (feed.awaitingClose > 0 ? t.card.feedAwaiting(feed.awaitingClose) : t.card.feedNothingWaiting) : null;
   const mism = feed.mismatches ? t.card.feedMismatch(feed.mismatches) : null;
