@@ -68,6 +68,14 @@ function money(v: number, lang: Lang): string {
   return `${new Intl.NumberFormat(lang === 'en' ? 'en-GB' : 'ru-RU', { maximumFractionDigits: 2 }).format(v)} ₽`;
 }
 
+/** The payment a live message carries (a `payment` message or a PaymentUpdate event), if any. */
+function paymentIn(e: LiveEvent): PaymentView | null {
+  const env = (e.body as { event?: Envelope }).event;
+  const raw = e.type === 'payment' ? (e.body as { payment?: unknown }).payment : e.type === 'event' && env?.eventType === 'PaymentUpdate' ? env.eventInfo : null;
+  const p = PaymentView.safeParse(raw);
+  return p.success ? p.data : null;
+}
+
 /** The text of a live message in the Журнал, or null when it lists nothing for it. */
 function liveText(e: LiveEvent, lang: Lang): string | null {
   if (e.type === 'payment') {
@@ -90,17 +98,28 @@ export function Journal({ live }: { live: Live }) {
   }, []);
 
   type Row = { key: string; at: string; kind: Kind; text: string };
-  // A payment the stream already reported since the page opened is shown once, as streamed.
-  const streamed = new Set(live.events.map((e) => (e.type === 'payment' ? (e.body as { payment?: { paymentId?: string } }).payment?.paymentId : undefined)));
+  // A payment change arrives twice (a `payment` message and its PaymentUpdate event):
+  // one row per payment and state; the ledger row only for payments the stream has not reported.
+  const seen = new Set<string>();
+  const streamed = new Set<string>();
+  const feedRows: Row[] = live.events.flatMap((e, i) => {
+    const k = kindOf(e);
+    const text = k ? liveText(e, lang) : null;
+    const p = paymentIn(e);
+    if (p) {
+      streamed.add(p.paymentId);
+      if (seen.has(`${p.paymentId}|${p.state}`)) return [];
+      seen.add(`${p.paymentId}|${p.state}`);
+    }
+    return k && text ? [{ key: `e${i}-${e.at}`, at: e.at, kind: k, text }] : [];
+  });
   const rows: Row[] = [
     ...live.activity.map((a) => ({ key: `a${a.id}`, at: a.at, kind: (a.part === 'front' ? 'front' : 'link') as Kind, text: activityText(a, lang) })),
     ...(ledger ?? []).filter((p) => !streamed.has(p.paymentId)).map((p) => ({ key: `p${p.paymentId}`, at: p.updatedAt, kind: 'payments' as Kind, text: paymentText(p, lang) })),
-    ...live.events.flatMap((e, i) => {
-      const k = kindOf(e);
-      const text = k ? liveText(e, lang) : null;
-      return k && text ? [{ key: `e${i}-${e.at}`, at: e.at, kind: k, text }] : [];
-    }),
-  ].sort((a, b) => (a.at < b.at ? 1 : -1));
+    ...feedRows,
+  ].sort((a, b) => (a.at < b.at ? 1 : -1))
+    // An order polled again with nothing a person sees changed reads the same: shown once.
+    .filter((r, i, all) => i === 0 || r.kind === 'link' || r.kind === 'front' || all[i - 1]!.text !== r.text);
   const shown = rows.filter((r) => kind === 'all' || r.kind === kind);
   const label = (k: 'all' | Kind) => (k === 'all' ? t.journal.all : t.journal[k]);
 
