@@ -128,6 +128,9 @@ export function createPayments(o: PaymentsOptions): Payments {
         throw new CommandError('bad_args', `payment notice: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
       }
       const n = parsed.data;
+      // Know the order before the first view goes out, so even that one names its number and table.
+      // Asked before the ledger is read, so no await sits between the duplicate check and the insert.
+      const order = o.feed.order(n.orderId.toLowerCase()) ?? await o.feed.fetchOrder(n.orderId.toLowerCase()).catch(() => null);
       const existing = o.ledger.get(n.paymentId);
       if (existing) {
         if (existing.orderId !== n.orderId.toLowerCase() || Math.abs(existing.amount - n.amount) > EPSILON) {
@@ -141,14 +144,12 @@ export function createPayments(o: PaymentsOptions): Payments {
         ...(n.tips !== undefined ? { tips: n.tips } : {}), paidAt: n.paidAt, updatedAt: new Date(now).toISOString(), receivedAt: now,
       };
       try {
-        o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(row) }], also: o.ledger.insert(o.venueId, n, now) });
+        o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(row, order) }], also: o.ledger.insert(o.venueId, n, now) });
       } catch {
         throw new CommandError('busy', 'the companion cannot write to its disk now; retry later');
       }
       log.info('payment notice', { paymentId: n.paymentId, orderId: row.orderId, amount: n.amount });
-      o.onChange?.(publicView(row), false);
-      let order = o.feed.order(row.orderId);
-      if (!order) order = await o.feed.fetchOrder(row.orderId).catch(() => null);
+      o.onChange?.(publicView(row, order), false);
       return publicView(settle(o.ledger.get(n.paymentId) ?? row, order), order);
     },
     onOrders(orders) {
