@@ -10,7 +10,7 @@ import { DeliveryStatus, ItemStatus } from '../protocol/front.ts';
 import type { Actions } from './actions.ts';
 import type { Faults } from './faults.ts';
 import { decodeSegment, readJson, sendJson } from './http.ts';
-import { SimError } from './world.ts';
+import { SimError, type HistoryEntry } from './world.ts';
 
 export interface SimConfig {
   /** Lifetime of tokens issued from now on (absolute from login). */
@@ -56,6 +56,8 @@ export interface ControlHost {
   /** Starts the main port again after `ms`, unless close() comes first. */
   startAfter(ms: number): void;
   configure(c: Partial<SimConfig>): void;
+  /** Up to `limit` history entries with `n` above `after`, oldest first, and how many were dropped for room. */
+  history(after: number, limit: number): { entries: HistoryEntry[]; dropped: number; last: number };
 }
 
 const Item = z.strictObject({
@@ -145,6 +147,15 @@ export async function handleControl(
 
     switch (route) {
       case 'GET state': return reply(200, host.state());
+      case 'GET history': {
+        const num = (k: string, d: number, max: number) => {
+          const raw = url.searchParams.get(k);
+          if (raw === null) return d;
+          if (!/^\d{1,9}$/.test(raw) || Number(raw) > max) throw new SimError(400, `?${k} must be a whole number from 0 to ${max}.`);
+          return Number(raw);
+        };
+        return reply(200, host.history(num('after', 0, 999_999_999), num('limit', 5000, 50_000)));
+      }
       case 'POST orders': return reply(201, act.createOrder(parse(CreateOrder, body)));
       case 'POST orders/:/items': return reply(200, act.addItems(a, parse(AddItems, body).items));
       case 'DELETE orders/:/items/:': return reply(200, act.deleteItem(a, b));

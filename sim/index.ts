@@ -335,6 +335,13 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     startListening,
     startAfter: (ms) => { later(() => { void startListening().catch((e: unknown) => log(`could not listen again: ${(e as Error).message}`)); }, ms); },
     configure,
+    history: (after, limit) => {
+      const h = world.history;
+      // Entries are numbered 1, 2, ... without gaps, so the first one past `after` is found by index.
+      const from = Math.max(0, after - world.historyDropped);
+      const entries = h.slice(from, from + limit);
+      return { entries, dropped: world.historyDropped, last: world.historyDropped + h.length };
+    },
   };
 
   main = await listen(true, wantPort);

@@ -134,6 +134,29 @@ export const FINISHED_ORDERS_KEPT = 300;
 
 export const round2 = (n: number): number => Math.round(n * 100) / 100;
 
+/**
+ * One change the world made, as the chaos checker (bench/chaos/) needs it: what
+ * changed, its revision and, for orders, the values the plugin will show.
+ * `at` is wall time (ms since the epoch), not restaurant time, so it compares
+ * with arrival times at a webhook receiver on the same machine.
+ */
+export interface HistoryEntry {
+  n: number;
+  at: number;
+  kind: 'order' | 'staff' | 'table';
+  revision: number;
+  /** Order Id (lower case), staff name or table number. */
+  key: string;
+  /** Orders: the plugin's Status; staff and tables: added, removed, shift. */
+  status: string;
+  /** Orders: ResultSum at this revision. */
+  result: number | null;
+  /** Orders with a delivery: its status at this revision. */
+  delivery: string | null;
+}
+/** History entries kept; older ones are dropped first (a 10-minute busy day makes a few thousand). */
+export const HISTORY_KEPT = 200_000;
+
 export class World {
   readonly staff: StaffRec[] = [];
   readonly sections: SectionRec[] = [];
@@ -145,6 +168,9 @@ export class World {
   readonly deliveries: DeliveryRec[] = [];
   /** The world-wide change counter that order revisions are drawn from. */
   revision = 0;
+  /** Every change, oldest first (see HistoryEntry); `historyDropped` counts entries cut off the front. */
+  readonly history: HistoryEntry[] = [];
+  historyDropped = 0;
   lastOrderNumber = 0;
   lastKitchenNumber = 0;
 
@@ -461,6 +487,7 @@ export class World {
     };
     this.staff.push(s);
     this.revision++;
+    this.record('staff', s.name, 'added');
     this.log(`staff added: ${s.name}`);
     return s;
   }
@@ -470,6 +497,7 @@ export class World {
     if (i < 0) throw new SimError(404, `No staff member named '${name}'.`);
     const [s] = this.staff.splice(i, 1);
     this.revision++;
+    this.record('staff', name, 'removed');
     this.log(`staff removed: ${name}`);
     return s as StaffRec;
   }
@@ -486,6 +514,7 @@ export class World {
     };
     this.tables.push(t);
     this.revision++;
+    this.record('table', String(t.number), 'added');
     this.log(`table added: ${t.number}`);
     return t;
   }
@@ -497,6 +526,7 @@ export class World {
     if (busy) throw new SimError(409, `Table ${num} has open order ${busy.number}: close or delete it first.`);
     const [t] = this.tables.splice(i, 1);
     this.revision++;
+    this.record('table', String(num), 'removed');
     this.log(`table removed: ${num}`);
     return t as TableRec;
   }
@@ -507,6 +537,7 @@ export class World {
     if (!s) throw new SimError(404, `No staff member named '${name}'.`);
     s.sessionOpen = !s.sessionOpen;
     this.revision++;
+    this.record('staff', s.name, s.sessionOpen ? 'shift-open' : 'shift-closed');
     this.log(`${s.name}: shift ${s.sessionOpen ? 'opened' : 'closed'}`);
     return s;
   }
@@ -571,8 +602,19 @@ export class World {
 
   private touch(o: OrderRec, what: string): void {
     o.revision = ++this.revision;
+    const d = o.deliveryId ? this.deliveries.find((x) => x.id === o.deliveryId) : undefined;
+    this.record('order', o.id.toLowerCase(), o.status, this.resultSum(o), d?.status ?? null);
     this.log(what);
     this.prune();
+  }
+
+  private record(kind: HistoryEntry['kind'], key: string, status: string, result: number | null = null, delivery: string | null = null): void {
+    const n = this.historyDropped + this.history.length + 1;
+    this.history.push({ n, at: Date.now(), kind, revision: this.revision, key, status, result, delivery });
+    if (this.history.length > HISTORY_KEPT) {
+      this.history.shift();
+      this.historyDropped++;
+    }
   }
 
   private prune(): void {

@@ -8,9 +8,8 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
-import { diagnoseHere } from './diagnostics/standalone.ts';
-import { reportText } from './diagnostics/run.ts';
 import { verifyCompanion } from './api/proof.ts';
+import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import {
   effectiveValue, loadSettings, maskUrl, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
@@ -166,7 +165,8 @@ async function run(flags: SettingsFlags): Promise<number> {
   try {
     // Loaded here, not at the top: `status` and `pair` then start without the agent's dependencies.
     const { startAgent } = await import('./agent.ts');
-    agent = await startAgent({ settings, logger: log, logs: log });
+    // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
+    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env) });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
@@ -376,6 +376,9 @@ async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<num
       // Not answering: run the checks here below.
     }
   }
+  // Loaded only here: the checks pull in the plugin client (undici), which `status` must not pay for.
+  const { diagnoseHere } = await import('./diagnostics/standalone.ts');
+  const { reportText } = await import('./diagnostics/run.ts');
   report ??= await diagnoseHere(settings);
   console.log(json ? JSON.stringify(report, null, 2) : reportText(report));
   return report.summary.result === 'fail' ? 1 : 0;

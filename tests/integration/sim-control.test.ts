@@ -73,6 +73,26 @@ describe('the control API', () => {
     expect((await control(sim, 'DELETE', `orders/${id}`)).status).toBe(409);
   });
 
+  it('keeps a history of every change: order revisions with status and sum, staff and tables, paged by n', async () => {
+    type H = { entries: Array<{ n: number; at: number; kind: string; revision: number; key: string; status: string; result: number | null }>; dropped: number; last: number };
+    const before = (await control<H>(sim, 'GET', 'history?limit=1')).body.last;
+    const made = await control<OrderView>(sim, 'POST', 'orders', { tableNum: 7, items: [{ productCode: codes[0], amount: 1 }] });
+    await control(sim, 'POST', `orders/${made.body.Id}/discount`, { percent: 10 });
+    const gone = await control<OrderView>(sim, 'DELETE', `orders/${made.body.Id}`);
+    await control(sim, 'POST', 'staff', { name: 'История Анна' });
+    const h = await control<H>(sim, 'GET', `history?after=${before}`);
+    expect(h.status).toBe(200);
+    expect(h.body.entries.map((e) => [e.kind, e.status])).toEqual([['order', 'New'], ['order', 'New'], ['order', 'Deleted'], ['staff', 'added']]);
+    expect(h.body.entries.map((e) => e.n)).toEqual([before + 1, before + 2, before + 3, before + 4]);
+    expect(h.body.entries[0]?.key).toBe(made.body.Id.toLowerCase());
+    expect(h.body.entries[2]?.revision).toBe(gone.body.Revision);
+    expect(h.body.entries[1]!.result!).toBeLessThan(h.body.entries[0]!.result!);
+    expect(h.body.entries[3]?.key).toBe('История Анна');
+    const paged = await control<H>(sim, 'GET', `history?after=${before + 2}&limit=1`);
+    expect(paged.body.entries.map((e) => e.n)).toEqual([before + 3]);
+    expect((await control(sim, 'GET', 'history?after=-1')).status).toBe(400);
+  });
+
   it('takes a partial payment, then closes with the code EVVAP', async () => {
     const o = (await control<OrderView>(sim, 'POST', 'orders', { tableNum: 6, items: [{ productCode: codes[2], amount: 1 }] })).body;
     const half = Math.floor(o.ResultSum / 2);
