@@ -5,7 +5,6 @@
  * log of remote actions, the relay's port probe-back, and the chunked bundle
  * commands. Documented in docs/diagnostics.md.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export const CheckResult = z.enum(['ok', 'warn', 'fail', 'skip']);
@@ -120,11 +119,3 @@ export const PortCheckResult = z.object({
   detail: z.string().max(300).optional(),
 });
 export type PortCheckResult = z.infer<typeof PortCheckResult>;
-
-/**
- * What identifies the plugin's root page across machines: its text with the
- * whitespace collapsed, hashed. The relay and the companion compute it the same way.
- */
-export function pageFingerprint(html: string): string {
-  return createHash('sha256').update(html.replace(/\s+/g, ' ').trim()).digest('hex').slice(0, 16);
-}

@@ -73,6 +73,10 @@ export const PaymentView = z.object({
   updatedAt: z.string(),
   /** Why, in Russian, for the alarm states (e.g. which payment types iiko closed the order with). */
   detail: z.string().max(500).optional(),
+  /** The order's number as the cashier sees it, when the companion knows the order (its feed's cache). */
+  orderNumber: z.number().int().optional(),
+  /** The order's table numbers ("5" or "5, 6"), when known; absent for deliveries. */
+  table: z.string().max(100).optional(),
 });
 export type PaymentView = z.infer<typeof PaymentView>;
 

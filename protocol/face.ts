@@ -127,11 +127,14 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
 
 function portCard(status: Status, lang: Lang, port: string | null): Card {
   const t = strings(lang);
-  // Filled in by the diagnostics' port check when it runs: true = reachable from the internet.
-  const exposed = (status as { portExposed?: unknown }).portExposed;
+  // The diagnostics' last port check (status.port); absent until a check ran.
+  const check = status.port;
   const base = { id: 'port' as const, title: t.card.port };
-  if (exposed === true) return { ...base, tone: 'amber', state: t.card.portExposed(port ?? '—'), detail: null };
-  const detail = exposed === false ? t.card.portClosed : t.card.portExposedUnknown;
+  if (check?.exposed === true) {
+    return { ...base, tone: 'amber', state: t.card.portExposed(port ?? '—'), detail: lang === 'en' ? (check.explanationEn ?? check.explanation) : check.explanation };
+  }
+  const checked = check ? `${check.exposed === false ? t.card.portClosed : lang === 'en' ? (check.explanationEn ?? check.explanation) : check.explanation} (${t.card.portCheckedAt(hhmm(check.checkedAt))})` : null;
+  const detail = checked ?? t.card.portExposedUnknown;
   if (status.tunnel.state === 'connected') return { ...base, tone: 'green', state: t.card.portNotNeeded, detail };
   return { ...base, tone: 'none', state: t.card.portUnknown, detail };
 }
@@ -139,7 +142,7 @@ function portCard(status: Status, lang: Lang, port: string | null): Card {
 function feedCard(feed: FeedView | null, lang: Lang, time: (iso: string) => string): Card {
   const t = strings(lang);
   const base = { id: 'feed' as const, title: t.card.feed };
-  if (!feed) return { ...base, tone: 'none', state: t.card.feedNoData, detail: t.card.feedNotBuilt };
+  if (!feed) return { ...base, tone: 'none', state: t.card.feedNoData, detail: t.card.feedOff };
   const today = feed.relayedToday !== undefined ? t.card.feedToday(feed.relayedToday, feed.lastEventAt ? time(feed.lastEventAt) : null) : t.card.feedNoData;
   const waiting = feed.awaitingClose !== undefined ? (feed.awaitingClose > 0 ? t.card.feedAwaiting(feed.awaitingClose) : t.card.feedNothingWaiting) : null;
   const mism = feed.mismatches ? t.card.feedMismatch(feed.mismatches) : null;

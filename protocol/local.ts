@@ -101,6 +101,21 @@ export const LogsStatus = z.object({
 });
 export type LogsStatus = z.infer<typeof LogsStatus>;
 
+/**
+ * The port-forwarding check as it last ran (the diagnostics' `port` check),
+ * absent until a check ran: nobody claims the port is open or closed unchecked.
+ */
+export const PortStatus = z.object({
+  result: z.enum(['ok', 'warn', 'fail', 'skip']),
+  /** true: the relay reached the port from the internet; false: it did not; null: it could not tell. */
+  exposed: z.boolean().nullable(),
+  explanation: z.string(),
+  explanationEn: z.string().optional(),
+  fix: z.string().optional(),
+  checkedAt: z.string(),
+});
+export type PortStatus = z.infer<typeof PortStatus>;
+
 export const Status = z.object({
   level: Level,
   /** The companion's version. */
@@ -110,6 +125,8 @@ export const Status = z.object({
   tunnel: TunnelStatus,
   feed: FeedStatus.optional(),
   payments: PaymentsSummary.optional(),
+  /** The last port check (diagnostics), absent until one ran. */
+  port: PortStatus.optional(),
   /** Absent when the companion logs to no file at all (tests, embedded use). */
   logs: LogsStatus.optional(),
 });

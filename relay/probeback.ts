@@ -8,7 +8,8 @@
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { Agent, fetch } from 'undici';
-import { pageFingerprint, type PortCheckResult } from '../protocol/diagnostics.ts';
+import type { PortCheckResult } from '../protocol/diagnostics.ts';
+import { pageFingerprint } from '../protocol/fingerprint.ts';
 import { VERSION_HEADER } from '../protocol/front.ts';
 import { versionFromPage } from '../main/core/front/client.ts';
 

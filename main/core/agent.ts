@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import type { Report } from '../../protocol/diagnostics.ts';
 import { Commands } from '../../protocol/events.ts';
 import type { HealthInfo } from '../../protocol/feed.ts';
-import type { FeedStatus, LoginLink, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { FeedStatus, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
 import { configure } from './configure.ts';
 import { readDevice, type Sealer } from './device.ts';
@@ -27,7 +27,7 @@ import { writePrivateFile } from './files.ts';
 import { createAudit } from './diagnostics/audit.ts';
 import { buildBundle } from './diagnostics/bundle.ts';
 import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
-import { askRelay, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
+import { askRelay, portOfReport, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
 import { registerRemote } from './diagnostics/remote.ts';
 import { FrontError } from './front/errors.ts';
 import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
@@ -150,6 +150,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     };
   };
 
+  // The last port check, for the status card; declared before status() reads it.
+  let lastPort: PortStatus | null = null;
   const status = (): Status => {
     const front = probe.status();
     // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
@@ -158,6 +160,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const s: Status = {
       level: feed.state === 'failing' ? 'error' : levelOf(front, t), version: VERSION, startedAt, front, tunnel: t, feed,
       ...(venue ? { payments: venue.payments.summary() } : {}),
+      ...(lastPort ? { port: lastPort } : {}),
     };
     if (opts.logs) {
       const problem = opts.logs.fileProblem();
@@ -355,6 +358,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   });
   const diagnose = async (): Promise<Report> => {
     lastReport = await diagnostics.run();
+    lastPort = portOfReport(lastReport);
+    publish();
     return lastReport;
   };
   const bundle = async () => buildBundle({

@@ -5,6 +5,7 @@
  * link lost for over a minute and its return, the plugin down, a payment to
  * close, a mismatch. Never one per order.
  */
+import { PaymentView } from '../../protocol/events.ts';
 import type { Status } from '../../protocol/local.ts';
 import { strings, type Lang } from '../../protocol/strings.ts';
 
@@ -99,27 +100,22 @@ export function createNotices(lang: Lang = 'ru', timing: NoticeTiming = DEFAULT_
 }
 
 /** PaymentView states (protocol/events.ts) that mean "the cashier must close the order with EVVAP". */
-const TO_CLOSE = new Set(['awaiting_close', 'notified', 'pending-close']);
+const TO_CLOSE = new Set<string>(['notified', 'pending-close']);
 
 /**
- * Reads a payment event from a live message, tolerating the feed's framing:
- * `{ type: 'payment', payment: {...} }`, the fields at the top, or a feed
- * envelope `{ event: { eventType: 'PaymentUpdate', eventInfo: PaymentView } }`.
- * Null if it is not one, or if the state needs nobody at the till.
+ * Reads a payment event from a live message: `{ type: 'payment', payment: PaymentView }`
+ * or a feed envelope `{ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: PaymentView } }`.
+ * Null if it is not one, or if the state needs nobody at the till. The order is
+ * named by its number when the companion knows it, else by its iiko id.
  */
 export function paymentOf(message: unknown): PaymentEvent | null {
   if (!message || typeof message !== 'object') return null;
-  const m = message as Record<string, unknown>;
-  const envelope = (m.event && typeof m.event === 'object' ? m.event : m) as Record<string, unknown>;
-  const isEnvelope = envelope.eventType === 'PaymentUpdate' && envelope.eventInfo && typeof envelope.eventInfo === 'object';
-  if (!isEnvelope && (typeof m.type !== 'string' || !m.type.includes('payment'))) return null;
-  const p = (isEnvelope ? envelope.eventInfo : m.payment && typeof m.payment === 'object' ? m.payment : m) as Record<string, unknown>;
-  const state = String(p.kind ?? p.state ?? '');
-  const kind = state === 'mismatch' ? 'mismatch' : TO_CLOSE.has(state) ? 'awaiting_close' : null;
-  // The order's number as the cashier sees it; the iiko order id only when no number was sent.
-  const order = p.orderNumber ?? p.order ?? p.orderId;
-  const id = p.paymentId ?? p.id;
-  const amount = typeof p.amount === 'number' ? p.amount : Number(p.amount);
-  if (!kind || (typeof order !== 'string' && typeof order !== 'number') || !Number.isFinite(amount) || (typeof id !== 'string' && typeof id !== 'number')) return null;
-  return { id: String(id), kind, order: String(order), table: p.table === undefined || p.table === null ? null : String(p.table), amount };
+  const m = message as { type?: unknown; payment?: unknown; event?: { eventType?: unknown; eventInfo?: unknown } };
+  const raw = m.type === 'payment' ? m.payment : m.type === 'event' && m.event?.eventType === 'PaymentUpdate' ? m.event.eventInfo : null;
+  const parsed = PaymentView.safeParse(raw);
+  if (!parsed.success) return null;
+  const p = parsed.data;
+  const kind = p.state === 'mismatch' ? 'mismatch' : TO_CLOSE.has(p.state) ? 'awaiting_close' : null;
+  if (!kind) return null;
+  return { id: p.paymentId, kind, order: p.orderNumber !== undefined ? String(p.orderNumber) : p.orderId, table: p.table ?? null, amount: p.amount };
 }

@@ -180,7 +180,8 @@ describe('payments', () => {
         expect(r.ok).toBe(true);
         return r.result as PaymentView;
       };
-      expect(await send('pay-a', a)).toMatchObject({ state: 'notified', orderId: a.Id.toLowerCase() });
+      // The view names the order as the cashier sees it: its number and table, from the feed's order cache.
+      expect(await send('pay-a', a)).toMatchObject({ state: 'notified', orderId: a.Id.toLowerCase(), orderNumber: a.Number, table: String(a.TableNum) });
       await send('pay-b', b);
       await send('pay-d', d);
       sim.act.close(a.Id, 'EVVA');

@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import { AuditList, BUNDLE_CHUNK_BYTES, LogTail, Report } from '../../protocol/diagnostics.ts';
 import { API_KEY } from '../helpers/relay.ts';
+import { unzip } from '../helpers/zip.ts';
 import { startVenue, type Venue } from '../helpers/venue.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -41,26 +41,6 @@ function secretsIn(text: string, v: Venue): string[] {
 async function support(v: Venue, what: string, init: { method?: string } = {}) {
   const res = await fetch(`${v.relay.url}/v1/venues/${v.venueId}/${what}`, { method: init.method ?? 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') ?? '' };
-}
-
-/** Every file of a zip, as text. */
-async function unzip(buf: Buffer): Promise<Map<string, string>> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(buf, { lazyEntries: true }, (e, z) => (e ? reject(e) : resolve(z!))));
-  const out = new Map<string, string>();
-  await new Promise<void>((resolve, reject) => {
-    zip.on('entry', (entry: yauzl.Entry) => {
-      zip.openReadStream(entry, (e, s) => {
-        if (e || !s) return reject(e);
-        const parts: Buffer[] = [];
-        s.on('data', (c: Buffer) => parts.push(c));
-        s.on('end', () => { out.set(entry.fileName, Buffer.concat(parts).toString('utf8')); zip.readEntry(); });
-      });
-    });
-    zip.on('end', resolve);
-    zip.on('error', reject);
-    zip.readEntry();
-  });
-  return out;
 }
 
 async function audit(v: Venue) {

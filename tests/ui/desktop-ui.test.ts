@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runBin, startBin, type Proc } from '../helpers/proc.ts';
+import type { Report } from '../../protocol/diagnostics.ts';
+import { unzip } from '../helpers/zip.ts';
 import { launch, shoot } from './browser.ts';
 
 const KEY = 'ui-test-api-key-0123456789abcdef';
@@ -41,6 +43,22 @@ async function loggedIn(): Promise<{ context: BrowserContext; page: Page }> {
   await page.goto(await loginLink());
   return { context, page };
 }
+
+/** Drives the simulator like a waiter would (its /_sim control API). */
+async function control<T = { Id: string; Number: number; ResultSum: number }>(method: string, route: string, body?: unknown): Promise<T> {
+  const r = await fetch(`${sim.url}/_sim/${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  expect(r.status, `${method} ${route}: ${await r.clone().text()}`).toBeLessThan(300);
+  return (await r.json()) as T;
+}
+
+/** The venue the companion is paired with (the setup test pairs it). */
+async function venueId(): Promise<string> {
+  const r = await fetch(`${companion.api}/api/status`, { headers: { authorization: `Bearer ${token()}` } });
+  const id = ((await r.json()) as { tunnel: { venueId: string | null } }).tunnel.venueId;
+  expect(id).toBeTruthy();
+  return id!;
+}
+const token = () => (JSON.parse(fs.readFileSync(path.join(companion.dir, 'local-api.json'), 'utf8')) as { token: string }).token;
 
 const sentence = (page: Page, text: string, timeout = 30_000) => page.getByTestId('sentence').filter({ hasText: text }).waitFor({ timeout });
 const nav = (page: Page, name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
@@ -191,13 +209,7 @@ describe('the UI served by the companion', () => {
       else await page.getByRole('heading', { level: 1, name }).waitFor();
       if (shot === 'diagnostics') {
         await page.getByRole('button', { name: 'Запустить проверку' }).click();
-        // Until the diagnostics part lands, the report is the status's own cards: copy it and read it back.
-        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: companion.api });
-        await page.getByRole('button', { name: 'Скопировать отчёт' }).click();
-        await page.getByText('Отчёт скопирован.').waitFor();
-        const copied = await page.evaluate<string>('navigator.clipboard.readText()');
-        expect(copied).toContain('Всё работает');
-        expect(copied).toContain(`iikoFront: Отвечает · порт ${sim.port}`);
+        await page.getByTestId('diag-summary').waitFor({ timeout: 60_000 });
       }
       await page.waitForTimeout(300);
       await shoot(page, `ru-${shot}`);
@@ -210,7 +222,12 @@ describe('the UI served by the companion', () => {
       await nav(page, name);
       if (shot === 'status') await sentence(page, 'Everything works');
       else await page.getByRole('heading', { level: 1, name }).waitFor();
-      if (shot === 'diagnostics') await page.getByRole('button', { name: 'Run the checks' }).click();
+      if (shot === 'diagnostics') {
+        await page.getByRole('button', { name: 'Run the checks' }).click();
+        await page.getByTestId('diag-summary').waitFor({ timeout: 60_000 });
+        // The English page shows the report's English twin of each check.
+        await page.locator('[data-check="plugin"]').getByRole('heading', { name: /iikoFront Web API plugin/ }).waitFor();
+      }
       await page.waitForTimeout(300);
       await shoot(page, `en-${shot}`);
     }
@@ -237,4 +254,103 @@ describe('the UI served by the companion', () => {
     expect(await page.evaluate<string>('document.activeElement?.tagName')).toBe('H1');
     await context.close();
   });
+  it('runs the diagnostics: each check with its explanation, the report copied, the bundle saved with report.json', async () => {
+    const { context, page } = await loggedIn();
+    await nav(page, 'Диагностика');
+    await page.getByText('ещё не проверялось').waitFor();
+    await page.getByRole('button', { name: 'Запустить проверку' }).click();
+    await page.getByTestId('diag-summary').waitFor({ timeout: 60_000 });
+    // The same checks the API returns, each shown with its Russian explanation (and fix when there is one).
+    const api = (await (await fetch(`${companion.api}/api/diagnostics`, { method: 'POST', headers: { authorization: `Bearer ${token()}` } })).json()) as Report;
+    const items = page.locator('li.check');
+    expect(await items.count()).toBe(api.checks.length);
+    for (const c of api.checks) {
+      const item = page.locator(`[data-check="${c.id}"]`);
+      expect(await item.getByRole('heading').innerText()).toContain(c.title);
+      expect((await item.innerText()).length).toBeGreaterThan(c.title.length + 10);
+    }
+    expect(await page.locator('[data-check="plugin"]').innerText()).toContain(String(sim.port));
+    await shoot(page, 'ru-diagnostics-run');
+
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: companion.api });
+    await page.getByRole('button', { name: 'Скопировать отчёт' }).click();
+    await page.getByText('Отчёт скопирован.').waitFor();
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()');
+    expect(copied).toContain(api.summary.companion);
+    expect(copied).toMatch(/^- \[(ok|warn|fail|skip)\] Плагин iikoFront Web API: /m);
+    expect(copied.split('\n').filter((l) => l.startsWith('- ['))).toHaveLength(api.checks.length);
+
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByRole('link', { name: 'Сохранить архив для поддержки' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/\.zip$/);
+    const files = await unzip(fs.readFileSync((await download.path())!));
+    const report = JSON.parse(files.get('report.json') ?? 'null') as Report | null;
+    expect(report?.checks.map((c) => c.id)).toEqual(api.checks.map((c) => c.id));
+    await context.close();
+  }, 120_000);
+
+  it('shows the port check the diagnostics ran on the status card, and «ещё не проверялось» before', async () => {
+    // The previous test ran the checks on this companion; the status now carries the port check's verdict.
+    const r = await fetch(`${companion.api}/api/status`, { headers: { authorization: `Bearer ${token()}` } });
+    const port = ((await r.json()) as { port?: { explanation: string; exposed: boolean | null } }).port;
+    expect(port).toBeDefined();
+    const { context, page } = await loggedIn();
+    await sentence(page, 'Всё работает');
+    const card = await page.locator('[data-card="port"]').innerText();
+    expect(card).not.toContain('ещё не проверялось');
+    expect(card).toMatch(/проверено в \d\d:\d\d/);
+    await context.close();
+  }, 60_000);
+
+  it('lists orders in the Журнал as they change in the simulator', async () => {
+    const { context, page } = await loggedIn();
+    await nav(page, 'Журнал');
+    await page.getByRole('heading', { level: 1, name: 'Журнал' }).waitFor();
+    const o = await control('POST', 'orders', { tableNum: 7, items: [{ productCode: '02401', amount: 2 }] });
+    const log = page.locator('table.log');
+    await log.getByText(`Заказ №${o.Number}, стол 7: новый`).first().waitFor({ timeout: 60_000 });
+    await control('POST', `orders/${o.Id}/close`, { paymentType: 'Наличные' });
+    await log.getByText(new RegExp(`Заказ №${o.Number}, стол 7: закрыт`)).first().waitFor({ timeout: 60_000 });
+    await page.getByText('Заказы', { exact: true }).click();
+    expect(await log.getByText(/^iikoFront/).count()).toBe(0);
+    await shoot(page, 'ru-journal-orders');
+    await page.getByRole('button', { name: /^EN/ }).click();
+    await log.getByText(new RegExp(`Order #${o.Number}, table 7: closed`)).first().waitFor();
+    await shoot(page, 'en-journal-orders');
+    await page.getByRole('button', { name: /^RU/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Журнал' }).waitFor();
+    await context.close();
+  }, 120_000);
+
+  it('shows a payment EVVA posted to the relay on the status and in the Журнал, with the EVVAP instruction', async () => {
+    const { context, page } = await loggedIn();
+    await sentence(page, 'Всё работает');
+    const o = await control('POST', 'orders', { tableNum: 5, items: [{ productCode: '02401', amount: 1 }] });
+    const venue = await venueId();
+    // As in life, the companion has seen the order (the guest saw the bill) before EVVA takes the money.
+    await nav(page, 'Журнал');
+    await page.locator('table.log').getByText(`Заказ №${o.Number}, стол 5: новый`).first().waitFor({ timeout: 60_000 });
+    await nav(page, 'Статус');
+    const posted = await fetch(`${relay.url}/v1/venues/${venue}/payments`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ paymentId: `ui-pay-${o.Number}`, orderId: o.Id, amount: o.ResultSum, paidAt: new Date().toISOString() }),
+    });
+    expect(posted.status, await posted.clone().text()).toBeLessThan(300);
+    await sentence(page, 'Оплат ждут закрытия: 1');
+    expect(await page.locator('.hero').innerText()).toContain('EVVAP');
+    expect(await page.locator('[data-card="feed"]').innerText()).toContain('Ждут закрытия: 1');
+    await shoot(page, 'ru-status-payment');
+    await nav(page, 'Журнал');
+    const line = page.locator('table.log').getByText(`Заказ №${o.Number}, стол 5: закройте заказ типом оплаты EVVAP`).first();
+    await line.waitFor({ timeout: 30_000 }).catch(async (e: unknown) => { throw new Error(`${String(e)}\n${await page.locator('.journal').innerText()}`); });
+    await shoot(page, 'ru-journal-payment');
+    await page.getByRole('button', { name: /^EN/ }).click();
+    await page.locator('table.log').getByText(`Order #${o.Number}, table 5: close the order with payment type EVVAP`).first().waitFor();
+    await shoot(page, 'en-journal-payment');
+    await page.getByRole('button', { name: /^RU/ }).click();
+    // Closed with EVVA's payment type, it reconciles and the status is green again.
+    await control('POST', `orders/${o.Id}/close`, { paymentType: 'EVVAP' });
+    await nav(page, 'Статус');
+    await sentence(page, 'Всё работает', 60_000);
+    await context.close();
+  }, 180_000);
 });

@@ -154,7 +154,8 @@ describe('the desktop app', () => {
     tray.menu.find((i: { label?: string }) => i.label === 'Скопировать отчёт для поддержки').click({ checked: false });
     expect(h.state.clipboard).toContain('Всё работает');
     expect(h.state.clipboard).toContain('iikoFront: Отвечает · порт 9042');
-    core.emit('message', { type: 'payment', payment: { id: 'p9', kind: 'awaiting_close', order: '23', table: '5', amount: 1200 } });
+    // The core's live `payment` message: a PaymentView (protocol/events.ts) with the order's number and table.
+    core.emit('message', { type: 'payment', reminder: false, payment: { paymentId: 'p9', orderId: '6f1c0000-0000-4000-8000-000000000023', orderNumber: 23, table: '5', state: 'notified', amount: 1200, paidAt: '2026-11-28T12:00:00Z', updatedAt: '2026-11-28T12:00:01Z' } });
     expect(h.state.notes.at(-1)).toMatchObject({ title: 'Оплата через EVVA: закройте заказ', body: 'Заказ №23, стол 5: оплачено через EVVA 1 200 ₽ — закройте заказ типом оплаты EVVAP' });
   });
 

@@ -63,9 +63,14 @@ describe('how the status reads to a person', () => {
   });
 
   it('warns about a port open to the internet only when the check said so', () => {
-    const s = base() as Status & { portExposed?: boolean };
-    s.portExposed = true;
-    expect(faceOf(s, 'ru').cards[2]).toMatchObject({ tone: 'amber', state: 'Порт 9042 открыт в интернет — закройте его' });
+    const s = base();
+    expect(faceOf(s, 'ru').cards[2]).toMatchObject({ detail: 'Открыт ли порт в интернет: ещё не проверялось' });
+    s.port = { result: 'fail', exposed: true, explanation: 'Порт открыт в интернет.', checkedAt: '2026-11-28T12:40:00Z' };
+    expect(faceOf(s, 'ru').cards[2]).toMatchObject({ tone: 'amber', state: 'Порт 9042 открыт в интернет — закройте его', detail: 'Порт открыт в интернет.' });
+    s.port = { result: 'ok', exposed: false, explanation: 'закрыт', checkedAt: '2026-11-28T12:40:00Z' };
+    expect(faceOf(s, 'ru').cards[2]?.detail).toMatch(/^Порт закрыт для интернета \(проверено в \d\d:\d\d\)$/);
+    s.port = { result: 'warn', exposed: null, explanation: 'Проверить проброс порта не удалось.', checkedAt: '2026-11-28T12:40:00Z' };
+    expect(faceOf(s, 'ru').cards[2]?.detail).toMatch(/^Проверить проброс порта не удалось\. \(проверено в/);
   });
 
   it('speaks English when asked, and writes the support report from the same cards', () => {
@@ -76,7 +81,7 @@ describe('how the status reads to a person', () => {
       '- iikoFront: Отвечает · порт 9042 · 8 мс (версия 7.4 · адрес найден автоматически)',
       '- Связь с EVVA: Есть · 12 мс (заведение v1)',
       '- Проброс порта: Не нужен — связь идёт через EVVA (Открыт ли порт в интернет: ещё не проверялось)',
-      '- Заказы и оплаты: нет данных (Передача заказов в этой версии компаньона ещё не отчитывается)',
+      '- Заказы и оплаты: нет данных (Заказы начнут передаваться после привязки к EVVA)',
     ]);
   });
 });

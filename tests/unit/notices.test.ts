@@ -65,13 +65,17 @@ describe('desktop notifications', () => {
   });
 
   it('reads payment events from live messages and ignores anything else', () => {
-    expect(paymentOf({ type: 'payment', payment: { id: 'a', kind: 'awaiting_close', orderNumber: 12, table: 3, amount: '450' } }))
-      .toEqual({ id: 'a', kind: 'awaiting_close', order: '12', table: '3', amount: 450 });
+    const view = { paymentId: 'pay-1', orderId: '6f1c…', orderNumber: 23, table: '5', state: 'notified', amount: 1200, paidAt: '2026-11-28T12:00:00Z', updatedAt: '2026-11-28T12:00:01Z' };
+    // The live `payment` message (protocol/local.ts LiveMessage).
+    expect(paymentOf({ type: 'payment', payment: view, reminder: false })).toEqual({ id: 'pay-1', kind: 'awaiting_close', order: '23', table: '5', amount: 1200 });
+    // Without a known number the order is named by its iiko id, and no table is made up.
+    const { orderNumber: _n, table: _t, ...bare } = view;
+    expect(paymentOf({ type: 'payment', payment: bare, reminder: true })).toEqual({ id: 'pay-1', kind: 'awaiting_close', order: '6f1c…', table: null, amount: 1200 });
+    expect(paymentOf({ type: 'payment', payment: { ...view, state: 'queued' }, reminder: false })).toBeNull();
+    expect(paymentOf({ type: 'payment', payment: { id: 'a', kind: 'awaiting_close', order: '1', amount: 1 } })).toBeNull();
     expect(paymentOf({ type: 'status', status: {} })).toBeNull();
-    expect(paymentOf({ type: 'payment', payment: { id: 'a', kind: 'refund', order: '1', amount: 1 } })).toBeNull();
     expect(paymentOf('payment')).toBeNull();
     // The feed's envelope with a PaymentView (protocol/events.ts).
-    const view = { paymentId: 'pay-1', orderId: '6f1c…', orderNumber: 23, table: '5', state: 'notified', amount: 1200, paidAt: '2026-11-28T12:00:00Z', updatedAt: '2026-11-28T12:00:01Z' };
     expect(paymentOf({ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: view } })).toEqual({ id: 'pay-1', kind: 'awaiting_close', order: '23', table: '5', amount: 1200 });
     expect(paymentOf({ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: { ...view, state: 'reconciled' } } })).toBeNull();
     expect(paymentOf({ type: 'event', event: { eventType: 'PaymentUpdate', eventInfo: { ...view, state: 'mismatch' } } })!.kind).toBe('mismatch');

@@ -4,8 +4,9 @@
  * forwarding, which the relay probes back at the address the tunnel came from.
  */
 import { Agent, fetch, ProxyAgent } from 'undici';
-import { pageFingerprint, PORTCHECK_PATH, PortCheckResult } from '../../../protocol/diagnostics.ts';
-import type { TunnelStatus } from '../../../protocol/local.ts';
+import { PORTCHECK_PATH, PortCheckResult, type Report } from '../../../protocol/diagnostics.ts';
+import { pageFingerprint } from '../../../protocol/fingerprint.ts';
+import type { PortStatus, TunnelStatus } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { FrontClient } from '../front/client.ts';
 import { port, tunnel } from './catalogue.ts';
@@ -89,6 +90,21 @@ export function portCheck(d: PortDeps): CheckSpec {
       if (same) return { ...port.openWithTunnel(probe.ip, target), evidence };
       return { ...port.otherWithTunnel(probe.ip, target, probe.status), evidence };
     },
+  };
+}
+
+/** The port check of a report as the status shows it; null when the report has none. `exposed` only from the relay's answer. */
+export function portOfReport(report: Report): PortStatus | null {
+  const c = report.checks.find((x) => x.id === 'port');
+  if (!c) return null;
+  const outcome = c.evidence?.outcome;
+  return {
+    result: c.result,
+    exposed: outcome === 'reachable' ? true : outcome === 'unreachable' ? false : null,
+    explanation: c.explanation,
+    ...(c.en ? { explanationEn: c.en.explanation } : {}),
+    ...(c.fix ? { fix: c.fix } : {}),
+    checkedAt: report.summary.startedAt,
   };
 }
 

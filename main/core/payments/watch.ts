@@ -83,9 +83,14 @@ export function createPayments(o: PaymentsOptions): Payments {
   const reminded = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
 
-  const publicView = (r: PaymentRow): PaymentView => {
+  /** The row as others see it, with the order's number and table when the feed knows the order (so the cashier can find it). */
+  const publicView = (r: PaymentRow, known: FeedOrder | null = o.feed.order(r.orderId)): PaymentView => {
     const { venueId: _v, receivedAt: _r, ...v } = r;
-    return v;
+    return {
+      ...v,
+      ...(known?.number != null ? { orderNumber: known.number } : {}),
+      ...(known && known.tableNumbers.length > 0 ? { table: known.tableNumbers.join(', ') } : {}),
+    };
   };
 
   function settle(row: PaymentRow, order: FeedOrder | null): PaymentRow {
@@ -94,13 +99,13 @@ export function createPayments(o: PaymentsOptions): Payments {
     if (!verdict || (verdict.state === row.state && verdict.detail === row.detail)) return row;
     const next: PaymentRow = { ...row, state: verdict.state, updatedAt: new Date(now).toISOString(), ...(verdict.detail ? { detail: verdict.detail } : {}) };
     try {
-      o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(next) }], also: o.ledger.update(row.paymentId, verdict.state, verdict.detail, now) });
+      o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(next, order) }], also: o.ledger.update(row.paymentId, verdict.state, verdict.detail, now) });
     } catch {
       return row; // The disk refused; the feed shows the problem and the next check tries again.
     }
     log.info('payment state changed', { paymentId: row.paymentId, from: row.state, to: verdict.state });
     if (verdict.state === 'pending-close') reminded.set(row.paymentId, now);
-    o.onChange?.(publicView(next), false);
+    o.onChange?.(publicView(next, order), false);
     return next;
   }
 
@@ -123,6 +128,9 @@ export function createPayments(o: PaymentsOptions): Payments {
         throw new CommandError('bad_args', `payment notice: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
       }
       const n = parsed.data;
+      // Know the order before the first view goes out, so even that one names its number and table.
+      // Asked before the ledger is read, so no await sits between the duplicate check and the insert.
+      const order = o.feed.order(n.orderId.toLowerCase()) ?? await o.feed.fetchOrder(n.orderId.toLowerCase()).catch(() => null);
       const existing = o.ledger.get(n.paymentId);
       if (existing) {
         if (existing.orderId !== n.orderId.toLowerCase() || Math.abs(existing.amount - n.amount) > EPSILON) {
@@ -136,15 +144,13 @@ export function createPayments(o: PaymentsOptions): Payments {
         ...(n.tips !== undefined ? { tips: n.tips } : {}), paidAt: n.paidAt, updatedAt: new Date(now).toISOString(), receivedAt: now,
       };
       try {
-        o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(row) }], also: o.ledger.insert(o.venueId, n, now) });
+        o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(row, order) }], also: o.ledger.insert(o.venueId, n, now) });
       } catch {
         throw new CommandError('busy', 'the companion cannot write to its disk now; retry later');
       }
       log.info('payment notice', { paymentId: n.paymentId, orderId: row.orderId, amount: n.amount });
-      o.onChange?.(publicView(row), false);
-      let order = o.feed.order(row.orderId);
-      if (!order) order = await o.feed.fetchOrder(row.orderId).catch(() => null);
-      return publicView(settle(o.ledger.get(n.paymentId) ?? row, order));
+      o.onChange?.(publicView(row, order), false);
+      return publicView(settle(o.ledger.get(n.paymentId) ?? row, order), order);
     },
     onOrders(orders) {
       const active = o.ledger.active();
@@ -155,7 +161,7 @@ export function createPayments(o: PaymentsOptions): Payments {
         if (order) settle(row, order);
       }
     },
-    list: (limit = 500) => o.ledger.list(limit).map(publicView),
+    list: (limit = 500) => o.ledger.list(limit).map((r) => publicView(r)),
     summary() {
       const byState = o.ledger.counts();
       const total = Object.values(byState).reduce((s, n) => s + n, 0);
