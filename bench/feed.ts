@@ -6,12 +6,8 @@
  * - the companion's CPU (share of one core) and RSS while 200 open orders
  *   change (10 changes a second, the default 1 s poll).
  *
- * Where the events arrive: when this checkout has the relay's feed
- * (relay/webhooks.ts), at a webhook receiver behind the real relay process
- * (`evva-relay serve --webhook-url`), as EVVA would get them; otherwise at the
- * minimal relay-side test peer (tests/helpers/peer.ts: real WebSocket, keeps
- * each event and acks it), which leaves out the relay's store and webhook hop.
- * The table title says which.
+ * The events arrive at a webhook receiver behind the real relay process
+ * (`evva-relay serve --webhook-url`), as EVVA gets them.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,12 +18,9 @@ import path from 'node:path';
 import type { Envelope } from '../protocol/events.ts';
 import type { FeedOrder } from '../protocol/feed.ts';
 import { startSim, type Sim } from '../sim/index.ts';
-import { startPeer, type Peer } from '../tests/helpers/peer.ts';
-import { ROOT, runBin, startBin, type Proc } from '../tests/helpers/proc.ts';
+import { runBin, startBin, type Proc } from '../tests/helpers/proc.ts';
 import type { BenchResult, BenchTable } from './run.ts';
 
-const TOKEN = 'bench-device-token-0123456789';
-const VENUE = 'bench-venue';
 /** Samples per poll interval; each waits for its own event. */
 const SAMPLES: Record<number, number> = { 1000: 40, 250: 80 };
 const LOAD_ORDERS = 200;
@@ -42,7 +35,7 @@ const ms1 = (n: number) => Math.round(n);
 
 interface Waiter { id: string; revision: number; resolve: (at: number) => void }
 
-/** Where events arrive: the relay with a webhook receiver, or the test peer. */
+/** Where events arrive: the relay with a webhook receiver. */
 interface End {
   /** Distinct events arrived so far. */
   count(): number;
@@ -51,7 +44,6 @@ interface End {
   close(): Promise<void>;
 }
 
-const HAS_RELAY_FEED = fs.existsSync(path.join(ROOT, 'relay', 'webhooks.ts'));
 const BENCH_KEY = 'bench-feed-api-key-0123456789';
 const BENCH_SECRET = 'bench-feed-webhook-secret-0123456789';
 
@@ -59,19 +51,6 @@ function companionProc(sim: Sim, dir: string, pollMs: number): Promise<{ proc: P
   fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ feed: { ordersIntervalMs: pollMs } }));
   const proc = startBin('evva-companion', ['run', '--data-dir', dir, '--front-url', sim.url, '--api-port', '0']);
   return proc.waitFor(/Локальный API/, 30_000).then(() => ({ proc, dir }));
-}
-
-async function peerEnd(onEvent: (e: Envelope) => void): Promise<End> {
-  const peer: Peer = await startPeer({ token: TOKEN, venueId: VENUE, onEvent });
-  return {
-    count: () => peer.events.size,
-    companion(sim, pollMs) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-feed-'));
-      fs.writeFileSync(path.join(dir, 'device.json'), JSON.stringify({ relayUrl: peer.url, venueId: VENUE, deviceToken: TOKEN, pairedAt: new Date().toISOString() }));
-      return companionProc(sim, dir, pollMs);
-    },
-    close: () => peer.close(),
-  };
 }
 
 /** The real relay process delivering webhooks to a receiver in this process. */
@@ -147,8 +126,8 @@ export async function bench(): Promise<BenchResult> {
   };
   const sim = await startSim({ port: 0, auto: false, licenceSlots: 10 });
   const code = sim.world.products.find((p) => p.active)!.code;
-  const where = HAS_RELAY_FEED ? 'webhook receiver behind the relay process' : 'relay-side test peer (stored and acked; no relay in this checkout)';
-  const makeEnd = HAS_RELAY_FEED ? relayEnd : peerEnd;
+  const where = 'webhook receiver behind the relay process';
+  const makeEnd = relayEnd;
   const latency: BenchTable = {
     title: `Feed latency: change in the sim → event at the ${where}`,
     columns: ['order poll', 'samples', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
