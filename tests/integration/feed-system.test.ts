@@ -14,7 +14,7 @@ import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PaymentView } from '../../protocol/events.ts';
 import { signatureValid, startReceiver } from '../helpers/feedpeers.ts';
-import { ROOT, freePort, runBin, startBin, type Proc } from '../helpers/proc.ts';
+import { freePort, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import { API_KEY, createVenue, tempDir, waitFor } from '../helpers/relay.ts';
 
 const SECRET = 'feed-system-webhook-secret-01';
@@ -25,13 +25,7 @@ const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/
 interface Got { eventId: string; seq: number; eventType: string; eventInfo: Record<string, unknown>; organizationId: string }
 interface Order { id: string; status: string | null; sums: { full: number; result: number; discount: number; surcharge: number }; payments: Array<{ typeName: string; isEvva: boolean; sum: number }> }
 
-/**
- * The companion's side of the feed (main/core/outbox, branch `feed`) is built in
- * parallel; this runs wherever it is present, i.e. once both sides are merged.
- */
-const companionFeed = fs.existsSync(path.join(ROOT, 'main', 'core', 'outbox'));
-
-describe.skipIf(!companionFeed)('the feed through real processes', () => {
+describe('the feed through real processes', () => {
   const cleanups: Array<() => Promise<unknown> | void> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
