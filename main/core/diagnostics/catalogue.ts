@@ -238,7 +238,8 @@ export const menu = {
 export const feed = {
   absent: (): Finding => ({
     result: 'skip',
-    explanation: t('Очередь событий (лента заказов в EVVA) ещё не встроена в эту версию компаньона.', 'The event queue (order feed to EVVA) is not part of this companion build yet.'),
+    explanation: t('Очередь событий (лента заказов в EVVA) проверяет только запущенный компаньон, а он сейчас не запущен.', 'Only a running companion checks the event queue (the order feed to EVVA), and it is not running now.'),
+    fix: t('Запустите компаньон и повторите проверку.', 'Start the companion and run the checks again.'),
   }),
   backlog: (n: number, oldest: string | null): Finding => ({
     result: 'warn',

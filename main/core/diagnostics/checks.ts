@@ -26,7 +26,7 @@ export interface DiagnosticsDeps {
   externalPort: number | null;
   /** Part of the EVVA payment type's name, matched ignoring case, for plugins that show no codes. */
   evvaPaymentName: string;
-  /** The feed's outbox; absent while the feed is not built in (the check then says so). */
+  /** The feed's outbox; absent when no companion runs (standalone diagnose: the check then says so). */
   feed?: () => Promise<FeedView>;
   /** Free bytes on a disk (tests inject a full disk). */
   freeBytes?(dir: string): number;

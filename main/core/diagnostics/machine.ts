@@ -63,7 +63,7 @@ export interface FeedView { backlog: number; oldestAt: string | null }
 /** A backlog this old means events are stuck, not just in flight. */
 export const FEED_STUCK_MS = 5 * 60_000;
 
-/** Answers `skip` with the reason when the feed is not built in, never a fake ok. */
+/** Answers `skip` with the reason when no running companion can read the outbox, never a fake ok. */
 export function feedCheck(clock: Clock, view?: () => Promise<FeedView>): CheckSpec {
   return {
     id: 'feed',
