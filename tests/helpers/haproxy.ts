@@ -1,0 +1,152 @@
+/**
+ * HAProxy from Debian (/usr/sbin/haproxy) in front of relays on loopback, as
+ * deploy/haproxy.cfg runs it in production but with test timings: the config
+ * is written to a temp dir, HAProxy runs in the foreground (-db) on a free
+ * port, and `stop()` kills it and removes the dir. Its runtime API (a unix
+ * socket in the temp dir) tells the test which servers HAProxy sees as up.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort } from './proc.ts';
+import { tempDir } from './relay.ts';
+
+export const HAPROXY = '/usr/sbin/haproxy';
+
+export interface Backend {
+  /** The server's name in HAProxy (and in `servers()`). */
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface HaproxyOptions {
+  backends: Backend[];
+  /** The health check's path (default /readyz: a draining or cut-off node is taken out). */
+  check?: string;
+  /** Health check interval in ms; `fall` failed checks mark a server down, `rise` good ones up again. */
+  inter?: number;
+  fall?: number;
+  rise?: number;
+  balance?: 'roundrobin' | 'leastconn';
+}
+
+export interface Haproxy {
+  url: string;
+  port: number;
+  /** What HAProxy printed so far (warnings, alerts). */
+  output(): string;
+  /** Each server's state as HAProxy sees it now: UP, DOWN, MAINT, `UP 1/2` while rising... */
+  servers(): Promise<Record<string, string>>;
+  /** Kills HAProxy and removes its temp dir. */
+  stop(): Promise<void>;
+}
+
+/** The config the tests run: deploy/haproxy.cfg's rules with loopback addresses and short check timings. */
+export function haproxyConfig(o: HaproxyOptions & { port: number; socket: string }): string {
+  const servers = o.backends.map((b) => `    server ${b.name} ${b.host}:${b.port} check`).join('\n');
+  return `global
+    maxconn 4096
+    stats socket ${o.socket} mode 600 level admin
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    # WebSocket tunnels live for hours; the companion pings inside them.
+    timeout tunnel 1h
+    timeout http-request 10s
+    timeout queue 5s
+    # The relay sees the client's address (pairing limits, the port probe-back): it runs with --trust-proxy.
+    option forwardfor
+    # A call whose node refused the connection or died before answering goes to another node...
+    option redispatch
+    retries 3
+    retry-on conn-failure empty-response response-timeout 503
+
+frontend relay
+    bind 127.0.0.1:${o.port}
+    default_backend relays
+
+backend relays
+    balance ${o.balance ?? 'roundrobin'}
+    # ...but only a GET or HEAD is sent again once it reached a node: a POST may already have done its work.
+    http-request disable-l7-retry unless METH_GET
+    option httpchk GET ${o.check ?? '/readyz'}
+    http-check expect status 200
+    default-server inter ${o.inter ?? 300} fastinter ${o.inter ?? 300} downinter ${o.inter ?? 300} fall ${o.fall ?? 2} rise ${o.rise ?? 2}
+${servers}
+`;
+}
+
+/** Starts HAProxy; resolves once it accepts connections on its port. */
+export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
+  const dir = tempDir('haproxy');
+  const port = await freePort();
+  const socket = path.join(dir.dir, 'admin.sock');
+  const cfg = path.join(dir.dir, 'haproxy.cfg');
+  fs.writeFileSync(cfg, haproxyConfig({ ...o, port, socket }));
+  const child = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let gone = false;
+  void exited.then(() => { gone = true; });
+  const stop = async () => {
+    if (!gone) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    dir.remove();
+  };
+  try {
+    for (let i = 0; ; i++) {
+      if (gone) throw new Error(`haproxy exited at start-up:\n${out}`);
+      if (await accepts(port)) break;
+      if (i >= 200) throw new Error(`haproxy did not listen on ${port} within 10 s:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`, port, stop, output: () => out,
+    async servers() {
+      const csv = await command(socket, 'show stat');
+      const head = (csv.split('\n')[0] ?? '').replace(/^# /, '').split(',');
+      const [px, sv, st] = ['pxname', 'svname', 'status'].map((k) => head.indexOf(k)) as [number, number, number];
+      const states: Record<string, string> = {};
+      for (const line of csv.split('\n').slice(1)) {
+        const f = line.split(',');
+        if (f[px] === 'relays' && f[sv] && f[sv] !== 'BACKEND') states[f[sv]] = f[st] ?? '';
+      }
+      return states;
+    },
+  };
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** One command on HAProxy's runtime API; resolves with the whole answer. */
+function command(socket: string, cmd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(socket);
+    let got = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`haproxy runtime API: no answer to ${cmd}`)); }, 5_000);
+    s.on('data', (d: Buffer) => { got += d.toString(); });
+    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+    s.once('close', () => { clearTimeout(timer); resolve(got); });
+    s.end(`${cmd}\n`);
+  });
+}
