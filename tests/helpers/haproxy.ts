@@ -68,6 +68,8 @@ defaults
 
 frontend relay
     bind 127.0.0.1:${o.port}
+    # No node ready (a shared Postgres or Redis is down): any live node still serves the tunnels it holds.
+    use_backend relays-live if { nbsrv(relays) eq 0 }
     default_backend relays
 
 backend relays
@@ -75,6 +77,14 @@ backend relays
     # ...but only a GET or HEAD is sent again once it reached a node: a POST may already have done its work.
     http-request disable-l7-retry unless METH_GET
     option httpchk GET ${o.check ?? '/readyz'}
+    http-check expect status 200
+    default-server inter ${o.inter ?? 300} fastinter ${o.inter ?? 300} downinter ${o.inter ?? 300} fall ${o.fall ?? 2} rise ${o.rise ?? 2}
+${servers}
+
+backend relays-live
+    balance ${o.balance ?? 'roundrobin'}
+    http-request disable-l7-retry unless METH_GET
+    option httpchk GET /healthz
     http-check expect status 200
     default-server inter ${o.inter ?? 300} fastinter ${o.inter ?? 300} downinter ${o.inter ?? 300} fall ${o.fall ?? 2} rise ${o.rise ?? 2}
 ${servers}

@@ -51,7 +51,8 @@ describe('deploy/', () => {
     const prod = directives(read('haproxy.cfg'));
     const test = directives(haproxyConfig({ backends: [], port: 1, socket: '/x' }));
     for (const rule of ['option forwardfor', 'option redispatch', 'retries 3', 'timeout tunnel 1h', 'option httpchk GET /readyz',
-      'http-check expect status 200', 'http-request disable-l7-retry unless METH_GET']) {
+      'http-check expect status 200', 'http-request disable-l7-retry unless METH_GET',
+      'use_backend relays-live if { nbsrv(relays) eq 0 }', 'option httpchk GET /healthz']) {
       expect(prod, rule).toContain(rule);
       expect(test, rule).toContain(rule);
     }
