@@ -72,6 +72,8 @@ export interface Cluster {
   events(): Array<{ eventId: string; seq: number; venueId: string; eventType: string; eventInfo: Record<string, unknown> }>;
   /** Event ids the receiver accepted (2xx) more than once. */
   duplicates(): string[];
+  /** Waits until the receiver holds every event stored for the venue; returns the stored ones, oldest first. */
+  delivered(venueId: string, ms?: number): Promise<Array<{ eventId: string; seq: number }>>;
   stop(): Promise<void>;
 }
 
@@ -202,6 +204,15 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
       const count = new Map<string, number>();
       for (const e of accepted()) count.set(e.eventId, (count.get(e.eventId) ?? 0) + 1);
       return [...count].filter(([, c]) => c > 1).map(([id]) => id);
+    },
+    async delivered(venueId, ms = 30_000) {
+      let stored: Array<{ eventId: string; seq: number }> = [];
+      await waitFor(async () => {
+        stored = await storedEvents(lb.url, venueId);
+        const got = new Set(accepted().map((e) => e.eventId));
+        return stored.length > 0 && stored.every((e) => got.has(e.eventId));
+      }, `every stored event of ${venueId} at the receiver`, ms, 250);
+      return stored;
     },
     stop: stopAll,
   };

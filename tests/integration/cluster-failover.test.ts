@@ -10,7 +10,7 @@ import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentView } from '../../protocol/events.ts';
 import { signatureValid } from '../helpers/feedpeers.ts';
-import { WEBHOOK_SECRET, auth, startCluster, storedEvents, type Cluster, type ClusterVenue } from '../helpers/cluster.ts';
+import { WEBHOOK_SECRET, auth, startCluster, type Cluster, type ClusterVenue } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/relay.ts';
 
 /** The bound for a venue to be back after its node died. */
@@ -22,16 +22,7 @@ describe('kill -9 of the node holding a venue', () => {
   let c: Cluster;
   let v: ClusterVenue;
 
-  /** Waits until the receiver holds every stored event of the venue, and returns them in seq order. */
-  const caughtUp = async () => {
-    let stored: Array<{ eventId: string; seq: number }> = [];
-    await waitFor(async () => {
-      stored = await storedEvents(c.url, v.venueId);
-      const got = new Set(c.events().map((e) => e.eventId));
-      return stored.length > 0 && stored.every((e) => got.has(e.eventId));
-    }, 'the receiver holding every stored event', 30_000, 250);
-    return stored;
-  };
+  const caughtUp = () => c.delivered(v.venueId);
   const pay = async (paymentId: string, o: Order) => {
     // EVVA retries a payment notice it could not hand over (it is idempotent by paymentId).
     for (let i = 0; i < 40; i++) {
