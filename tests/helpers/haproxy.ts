@@ -104,7 +104,10 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let gone = false;
-  void exited.then(() => { gone = true; });
+  // A test process that dies without its afterAll leaves no HAProxy behind.
+  const onExit = () => { if (!gone) child.kill('SIGKILL'); };
+  process.on('exit', onExit);
+  void exited.then(() => { gone = true; process.off('exit', onExit); });
   const stop = async () => {
     if (!gone) {
       child.kill('SIGKILL');
