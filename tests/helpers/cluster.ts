@@ -134,7 +134,8 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
   };
   await Promise.all(nodes.map(start));
 
-  const lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
+  // leastconn as in deploy/haproxy.cfg: a restarted node gets the new tunnels first.
+  const lb = await startHaproxy({ balance: 'leastconn', backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
   stops.push(() => lb.stop());
   const balancerSees: Cluster['balancerSees'] = async (states, ms = 15_000) => {
     await waitFor(async () => {
