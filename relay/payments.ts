@@ -139,7 +139,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
   r.post('/v1/venues/:venueId/payments', json, async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return unknownVenue(res);
+      if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const body = PaymentNotice.safeParse(req.body);
       if (!body.success) {
         return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { paymentId, orderId, amount > 0, tips?, paidAt (ISO) }' });
@@ -158,7 +158,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
   r.get('/v1/venues/:venueId/payments/:paymentId', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return unknownVenue(res);
+      if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const row = await d.feed.getPayment(venueId, String(req.params.paymentId));
       if (!row) return void res.status(404).json({ error: RelayErrorCode.notFound, message: 'no such payment for this venue' });
       res.json(row.view);
@@ -168,7 +168,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
   r.post('/v1/venues/:venueId/actions/menu-sync', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return unknownVenue(res);
+      if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const link = d.tunnels.get(venueId);
       if (!link) {
         return void res.status(503).json({

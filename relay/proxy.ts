@@ -112,8 +112,11 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
     // the store is read only for calls to offline venues: none on the hot path.
     const link = deps.tunnels.get(venueId);
     if (!link) {
-      if (!deps.store.getVenue(venueId)) return fail('unknown_venue', 404, RelayErrorCode.unknownVenue, 'no such venue');
-      return fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected');
+      deps.store.getVenue(venueId).then(
+        (v) => v ? fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected')
+          : fail('unknown_venue', 404, RelayErrorCode.unknownVenue, 'no such venue'),
+        () => fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected (the relay could not read its store)'));
+      return true;
     }
 
     if (path.length > MAX_PATH_CHARS) return fail('bad_request', 414, RelayErrorCode.badRequest, `target longer than ${MAX_PATH_CHARS} characters`);

@@ -64,13 +64,13 @@ function fail(res: Response, e: unknown): void {
 export function supportRoutes(d: SupportDeps): Router {
   const r = express.Router();
 
-  const linkOf = (req: Request, res: Response): RelayLink | null => {
+  const linkOf = async (req: Request, res: Response): Promise<RelayLink | null> => {
     const id = String(req.params.venueId);
-    if (!d.store.getVenue(id)) {
+    const link = d.tunnels.get(id);
+    if (!link && !(await d.store.getVenue(id))) {
       res.status(404).json({ error: RelayErrorCode.unknownVenue });
       return null;
     }
-    const link = d.tunnels.get(id);
     if (!link) {
       res.status(503).json({ error: RelayErrorCode.venueOffline, message: 'the venue has no tunnel up' });
       return null;
@@ -82,7 +82,7 @@ export function supportRoutes(d: SupportDeps): Router {
 
   /** Runs one command on the venue's link and answers its validated result as JSON (or the mapped error). */
   const answer = async (req: Request, res: Response, action: string, name: string, args: object, schema: z.ZodTypeAny, timeoutMs?: number) => {
-    const link = linkOf(req, res);
+    const link = await linkOf(req, res);
     if (!link) return;
     try {
       const result: unknown = schema.parse(await link.command(name, { by: requester(req), ...args }, timeoutMs));
@@ -106,7 +106,7 @@ export function supportRoutes(d: SupportDeps): Router {
   });
 
   r.get('/v1/venues/:venueId/bundle', async (req, res) => {
-    const link = linkOf(req, res);
+    const link = await linkOf(req, res);
     if (!link) return;
     let opened;
     try {
@@ -146,7 +146,7 @@ export function portCheckRoute(d: SupportDeps): Router {
   const last = new Map<string, number>();
   r.post(PORTCHECK_PATH, express.json({ limit: '1kb' }), async (req, res) => {
     const token = bearer(req.header('authorization'));
-    const who = token ? d.pairing.authenticate(token) : null;
+    const who = token ? await d.pairing.authenticate(token) : null;
     if (!who) return void res.status(401).json({ error: RelayErrorCode.unauthorized, message: 'device token not accepted' });
     const body = PortCheckRequest.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "port": 1..65535 }' });

@@ -226,7 +226,7 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
   r.put('/v1/venues/:venueId/webhook', json, async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       const body = WebhookSettings.safeParse(req.body);
       if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "url": "http(s)://…", "secret": string of 16..200 characters }' });
       await d.feed.setWebhook(venueId, body.data, d.clock.now());
@@ -239,14 +239,14 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
   r.get('/v1/venues/:venueId/webhook', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       res.json(await view(venueId));
     } catch (e) { next(e); }
   });
   r.delete('/v1/venues/:venueId/webhook', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       await d.feed.setWebhook(venueId, null, d.clock.now());
       d.log.info('venue webhook removed', { venueId });
       res.json(await view(venueId));
