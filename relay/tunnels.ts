@@ -159,6 +159,21 @@ export class TunnelRegistry {
     return true;
   }
 
+  /**
+   * Node shutdown: every ready link gets go-away ('shutdown') and drains within
+   * `drainMs` (the companion connects anew first); links still saying hello are
+   * closed, their companions simply reconnect.
+   */
+  goawayAll(drainMs: number): void {
+    const ready = new Set(this.current.values());
+    this.current.clear();
+    const ms = Math.max(0, Math.min(Math.floor(drainMs), this.drainMs));
+    for (const l of [...this.all]) {
+      if (ready.has(l)) l.goaway('shutdown', ms);
+      else if (!l.draining) l.close(CloseCode.goingAway, 'relay shutting down');
+    }
+  }
+
   /** Closes every link of the venue at once with `revoked`. */
   revoke(venueId: string): void {
     for (const l of [...this.all]) if (l.venueId === venueId) l.close(CloseCode.revoked, 'device token revoked');
