@@ -113,6 +113,8 @@ export interface PaymentRouteDeps {
   tunnels: TunnelRegistry;
   clock: Clock;
   log: Logger;
+  /** Clustered: tells the node holding the venue's tunnel (if any) that a notice waits. */
+  paymentQueued?: (venueId: string) => void;
 }
 
 const json = express.json({ limit: '16kb' });
@@ -150,6 +152,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
       }
       if (created) d.log.info('payment notice received', { venueId, paymentId: body.data.paymentId, orderId: body.data.orderId });
       if (row.view.state === 'queued' && d.tunnels.get(venueId)) await d.payments.drain(venueId);
+      else if (row.view.state === 'queued') d.paymentQueued?.(venueId);
       const now = (await d.feed.getPayment(venueId, body.data.paymentId)) as PaymentRow;
       res.status(created ? 201 : 200).json(now.view);
     } catch (e) { next(e); }

@@ -49,6 +49,8 @@ export interface ProxyDeps {
   scheme: 'http' | 'https';
   /** See RESPONSE_WRITE_TIMEOUT_MS. */
   responseWriteTimeoutMs?: number;
+  /** Clustered: the caller's Host and scheme as the first node saw them, for a call that came over the hop. */
+  hopOrigin?: (req: IncomingMessage) => { host: string; proto: string } | undefined;
 }
 
 const errorStatus: Record<StreamErrorCode | 'link_lost', [number, string]> = {
@@ -128,7 +130,9 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
 
     const headers = forwardableHeaders(req.headers);
     for (const h of CALLER_ONLY) delete headers[h];
-    const venueBase = `${(deps.publicUrl ?? `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
+    const hopped = deps.hopOrigin?.(req);
+    const origin = hopped ? `${hopped.proto}://${hopped.host}` : `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`;
+    const venueBase = `${(deps.publicUrl ?? origin).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
 
     let rewriter: LinkRewriter | null = null;
     let unacked = 0;

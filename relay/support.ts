@@ -39,6 +39,8 @@ export interface SupportDeps {
   log: Logger;
   /** Test mode only: let the probe-back reach loopback addresses. */
   probeLoopback: boolean;
+  /** Clustered: whether the venue's tunnel is up on another node (then the call's own source, the venue, is probed). */
+  upElsewhere?: (venueId: string) => Promise<boolean>;
 }
 
 /** Who asked: a fingerprint of the API key (never the key) and the caller's address. */
@@ -151,7 +153,11 @@ export function portCheckRoute(d: SupportDeps): Router {
     const body = PortCheckRequest.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "port": 1..65535 }' });
     const link = d.tunnels.live(who.venueId);
-    if (!link || link.closed || !link.peer) {
+    let peer = link && !link.closed ? link.peer : null;
+    // On a cluster node the venue's tunnel may be held by another node; this call came from the same venue
+    // (its device token), so its address as the trusted proxies report it is the venue's address.
+    if (!peer && d.upElsewhere && (await d.upElsewhere(who.venueId).catch(() => false))) peer = (req.ip ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') || null;
+    if (!peer) {
       return void res.status(409).json({ error: RelayErrorCode.venueOffline, message: 'probe-back needs the venue tunnel up: it targets only its address' });
     }
     const now = d.clock.mono();
@@ -162,7 +168,7 @@ export function portCheckRoute(d: SupportDeps): Router {
     }
     last.set(who.venueId, now);
     if (last.size > 10_000) last.clear();
-    const result = await probeBack(link.peer, body.data.port, d.probeLoopback);
+    const result = await probeBack(peer, body.data.port, d.probeLoopback);
     d.log.info('port probe-back', { venueId: who.venueId, ip: result.ip, port: result.port, outcome: result.outcome });
     res.json(result);
   });

@@ -26,9 +26,19 @@ export interface FeedHooks {
   onReady(venueId: string): void;
 }
 
+/** What the cluster does with a venue's current link (wired by the server when clustered): claim it in Redis, release it. */
+export interface OwnerHooks {
+  /** The link became the venue's current one on this node. */
+  onCurrent(link: RelayLink): void;
+  /** The venue's current link on this node closed (and no newer one took its place here). */
+  onGone(link: RelayLink): void;
+}
+
 export class TunnelRegistry {
   /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
   feed: FeedHooks | null = null;
+  /** Set by the composition root of a cluster node. */
+  owners: OwnerHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
@@ -77,7 +87,10 @@ export class TunnelRegistry {
       onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
-        if (this.current.get(venueId) === l) this.current.delete(venueId);
+        if (this.current.get(venueId) === l) {
+          this.current.delete(venueId);
+          this.owners?.onGone(l);
+        }
         log.info('tunnel closed', { linkId: l.id, code, reason });
         this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
       },
@@ -109,7 +122,21 @@ export class TunnelRegistry {
     } else if (old && old !== l) {
       old.goaway('replaced', this.drainMs);
     }
-    if (!l.closed) this.feed?.onReady(venueId);
+    if (l.closed || this.current.get(venueId) !== l) return;
+    this.owners?.onCurrent(l);
+    this.feed?.onReady(venueId);
+  }
+
+  /**
+   * Another node took the venue at a newer epoch than this node's link holds:
+   * the link here is stale and goes, as an older link on this node would.
+   */
+  lostElsewhere(venueId: string, epoch: number): void {
+    const l = this.current.get(venueId);
+    if (!l || l.epoch === null || l.epoch > epoch) return;
+    this.current.delete(venueId);
+    this.log.info('the venue connected through another relay node; this link is stale', { venueId, linkId: l.id, epoch });
+    l.goaway('replaced', this.drainMs);
   }
 
   /**
@@ -155,6 +182,7 @@ export class TunnelRegistry {
     const l = this.current.get(venueId);
     if (!l) return false;
     this.current.delete(venueId);
+    this.owners?.onGone(l);
     l.goaway(reason, this.drainMs);
     return true;
   }
@@ -162,7 +190,9 @@ export class TunnelRegistry {
   /**
    * Node shutdown: every ready link gets go-away ('shutdown') and drains within
    * `drainMs` (the companion connects anew first); links still saying hello are
-   * closed, their companions simply reconnect.
+   * closed, their companions simply reconnect. Cluster claims are not released
+   * here: the node the companion moves to claims the venue at a newer epoch,
+   * and ClusterNode.stop() releases what is left when the node closes.
    */
   goawayAll(drainMs: number): void {
     const ready = new Set(this.current.values());
@@ -172,6 +202,11 @@ export class TunnelRegistry {
       if (ready.has(l)) l.goaway('shutdown', ms);
       else if (!l.draining) l.close(CloseCode.goingAway, 'relay shutting down');
     }
+  }
+
+  /** Every venue with a current link here. */
+  venues(): string[] {
+    return [...this.current.keys()];
   }
 
   /** Closes every link of the venue at once with `revoked`. */

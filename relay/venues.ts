@@ -23,19 +23,21 @@ export interface VenueRouteDeps {
   metrics: RelayMetrics;
   clock: Clock;
   log: Logger;
+  /** Clustered: of these venues, those whose tunnel is up on any node. */
+  online?: (venueIds: string[]) => Promise<Set<string>>;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const json = express.json({ limit: '16kb' });
 
 /** The view of one venue: stored facts overlaid with the live tunnel, if any. */
-export function venueView(row: VenueRow, tunnels: TunnelRegistry): VenueView {
+export function venueView(row: VenueRow, tunnels: TunnelRegistry, elsewhere = false): VenueView {
   const live = tunnels.live(row.id);
   return {
     venueId: row.id,
     name: row.name,
     createdAt: new Date(row.createdAt).toISOString(),
-    online: live !== null && !live.closed,
+    online: (live !== null && !live.closed) || elsewhere,
     connectedAt: iso(live ? live.connectedAt : row.connectedAt),
     lastSeenAt: iso(live ? live.lastSeenAt : row.lastSeenAt),
     pairedAt: iso(row.pairedAt),
@@ -43,6 +45,14 @@ export function venueView(row: VenueRow, tunnels: TunnelRegistry): VenueView {
     companion: live?.hello?.companion ?? row.companion,
     front: row.front,
   };
+}
+
+/** Venues whose tunnel is up on another cluster node (none on a single relay; none known while Redis is away). */
+async function elsewhere(d: VenueRouteDeps, rows: VenueRow[]): Promise<Set<string>> {
+  if (!d.online) return new Set();
+  const away = rows.filter((r) => !d.tunnels.live(r.id)).map((r) => r.id);
+  if (away.length === 0) return new Set();
+  return d.online(away).catch(() => new Set<string>());
 }
 
 function badRequest(res: Response, message: string): void {
@@ -69,13 +79,14 @@ export function venueRoutes(d: VenueRouteDeps): Router {
     if (after !== null && !(await d.store.getVenue(after))) return badRequest(res, 'after must be the id of a venue (the previous page\'s next)');
     const rows = await d.store.pageVenues(after, limitRaw + 1);
     const page = rows.slice(0, limitRaw);
-    res.json({ venues: page.map((v) => venueView(v, d.tunnels)), next: rows.length > limitRaw ? page[page.length - 1]!.id : null });
+    const up = await elsewhere(d, page);
+    res.json({ venues: page.map((v) => venueView(v, d.tunnels, up.has(v.id))), next: rows.length > limitRaw ? page[page.length - 1]!.id : null });
   });
 
   r.get('/v1/venues/:venueId', async (req, res) => {
     const v = await d.store.getVenue(String(req.params.venueId));
     if (!v) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
-    res.json(venueView(v, d.tunnels));
+    res.json(venueView(v, d.tunnels, (await elsewhere(d, [v])).has(v.id)));
   });
 
   r.post('/v1/venues/:venueId/pairing', async (req, res) => {

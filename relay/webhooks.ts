@@ -207,6 +207,8 @@ export interface WebhookRouteDeps {
   webhooks: Webhooks;
   clock: Clock;
   log: Logger;
+  /** Clustered: tells the other nodes the venue's receiver changed. */
+  settingsChanged?: (venueId: string) => void;
 }
 
 const json = express.json({ limit: '16kb' });
@@ -233,6 +235,7 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
       d.log.info('venue webhook set', { venueId, receiver: origin(body.data.url) });
       if (cleartext(body.data.url)) d.log.warn('venue webhook uses plain http: orders and payments cross the network unencrypted', { venueId, receiver: origin(body.data.url) });
       d.webhooks.kick(venueId);
+      d.settingsChanged?.(venueId);
       res.json(await view(venueId));
     } catch (e) { next(e); }
   });
@@ -249,6 +252,7 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
       if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       await d.feed.setWebhook(venueId, null, d.clock.now());
       d.log.info('venue webhook removed', { venueId });
+      d.settingsChanged?.(venueId);
       res.json(await view(venueId));
     } catch (e) { next(e); }
   });
