@@ -249,7 +249,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: { nod
         retried = true;
         return send();
       }
-      if (headed) return fail('broken', 502, RelayErrorCode.badGateway, 'the relay node holding the venue broke off its answer');
+      // After the head the answer's own events decide: an owner that answered early (413) and stopped reading the upload is not a failure.
+      if (headed) return;
       fail('offline', 503, RelayErrorCode.venueOffline, `the relay node holding the venue (${target.nodeId}) cannot be reached; retry shortly`);
     });
     if (hasBody) req.pipe(r);

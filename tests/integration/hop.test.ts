@@ -193,6 +193,30 @@ describe('the hop between two relay nodes', () => {
     expect(a.outcomes).toEqual(['cancelled']);
   });
 
+  it('delivers an owner answer sent before the upload ended (413), not a cut one', async () => {
+    const { url } = await listen((_req, res) => {
+      res.writeHead(413, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'too_large' }));
+    });
+    const a = await firstNode(url);
+    const big = Buffer.alloc(8 * 1024 * 1024, 0x62);
+    const r = await new Promise<Answer>((resolve, reject) => {
+      const q = request(`${a.url}/v1/venues/v1/front/upload`, { method: 'POST', headers: { 'content-length': String(big.length) }, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      });
+      q.on('error', () => undefined);
+      q.end(big);
+    });
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body)).toEqual({ error: 'too_large' });
+    await waitFor(() => a.outcomes.length === 1);
+    expect(a.outcomes).toEqual(['ok']);
+  });
+
   it(`refuses a call that already made ${HOP_MAX} hops (no loops)`, async () => {
     const owner = await echoOwner();
     const a = await firstNode(owner.url, { hops: HOP_MAX });
