@@ -217,6 +217,27 @@ describe('the hop between two relay nodes', () => {
     expect(a.outcomes).toEqual(['ok']);
   });
 
+  it('sends a bodiless call again once when its pooled connection is reset before the head (the keep-alive race), never a call with a body', async () => {
+    let calls = 0;
+    const { url } = await listen((req, res) => {
+      calls++;
+      const perSocket = ((req.socket as unknown as { n?: number }).n = ((req.socket as unknown as { n?: number }).n ?? 0) + 1);
+      // The second call on a connection finds it closed by the owner, as an idle timeout at the wrong moment would.
+      if (perSocket === 2) return void req.socket.destroy();
+      req.resume();
+      req.on('end', () => res.end('fine'));
+    });
+    const a = await firstNode(url);
+    expect((await call(`${a.url}/v1/venues/v1/front/one`)).body).toBe('fine');
+    const again = await call(`${a.url}/v1/venues/v1/front/two`);
+    expect(again).toMatchObject({ status: 200, body: 'fine' });
+    expect(calls).toBe(3);
+    expect((await call(`${a.url}/v1/venues/v1/front/three`)).body).toBe('fine');
+    const post = await call(`${a.url}/v1/venues/v1/front/four`, { method: 'POST', body: 'once only' });
+    expect(post.status).toBe(503);
+    expect(a.outcomes).toEqual(['ok', 'ok', 'ok', 'offline']);
+  });
+
   it(`refuses a call that already made ${HOP_MAX} hops (no loops)`, async () => {
     const owner = await echoOwner();
     const a = await firstNode(owner.url, { hops: HOP_MAX });
