@@ -3,7 +3,7 @@
  *
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
- *                    [--webhook-url URL] [--webhook-secret-file FILE]
+ *                    [--webhook-url URL] [--webhook-secret-file FILE] [--drain-ms 30000]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
