@@ -97,8 +97,6 @@ async function serve(args: string[]): Promise<void> {
   });
   if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
-  // The tests and scripts read this line to learn the port when --port 0 was given.
-  console.log(JSON.stringify({ listening: relay.url }));
   // The first signal drains (companions move make-before-break, calls in flight finish); a second one exits at once.
   let stopping = false;
   const stop = async (sig: string) => {
@@ -113,6 +111,9 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Only now, with the signals handled: whoever reads this line may send SIGTERM at once.
+  // The tests and scripts read this line to learn the port when --port 0 was given.
+  console.log(JSON.stringify({ listening: relay.url }));
 }
 
 /** The relay-wide webhook from flags and environment; the secret preferably from a file or the environment. */

@@ -107,4 +107,22 @@ describe('relay drain on SIGTERM', () => {
     expect(orderAtReceiver(a.Id)).toBe(true);
     console.log(`drain: SIGTERM to exit ${tookMs} ms with a 3 s call in flight`);
   }, 120_000);
+
+  it('exits at once on a second signal, and refuses a malformed --drain-ms', async () => {
+    const d = tempDir('drain-relay');
+    cleanups.push(() => d.remove());
+    const p = startBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir], { EVVA_RELAY_API_KEYS: API_KEY });
+    cleanups.push(() => p.stop('SIGKILL'));
+    await p.waitFor(/\{"listening":/);
+    p.child.kill('SIGTERM');
+    await p.waitFor(/drain 1\/4/);
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/second signal/);
+    expect(p.output()).not.toMatch(/drain 2\/4/);
+
+    const bad = await runBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir, '--drain-ms', 'soon'], { EVVA_RELAY_API_KEYS: API_KEY });
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--drain-ms must be/);
+  });
 });
