@@ -44,9 +44,9 @@ function recorder(lines: Lines['lines'] = []): Lines {
   return { lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => recorder(lines) };
 }
 
-async function node(name: string, opts: { limits?: { perIp: { max: number; windowMs: number }; global: { max: number; windowMs: number } }; log?: Logger; registry?: Registry } = {}) {
+async function node(name: string, opts: { limits?: { perIp: { max: number; windowMs: number }; global: { max: number; windowMs: number } }; log?: Logger; registry?: Registry; leaseMs?: number; renewMs?: number } = {}) {
   const n = createCluster(
-    { redisUrl: redis.url, nodeId: name, advertise: `http://127.0.0.1:${7000 + nodes.length}`, secret: SECRET, leaseMs: LEASE, renewMs: RENEW },
+    { redisUrl: redis.url, nodeId: name, advertise: `http://127.0.0.1:${7000 + nodes.length}`, secret: SECRET, leaseMs: opts.leaseMs ?? LEASE, renewMs: opts.renewMs ?? RENEW },
     { clock: realClock, log: opts.log ?? recorder(), registry: opts.registry ?? new Registry(), ...(opts.limits ? { limits: opts.limits } : {}) },
   );
   nodes.push(n);
@@ -70,7 +70,8 @@ const ip = () => `10.${seq >> 8 & 255}.${seq++ & 255}.7`;
 
 describe('venue ownership', () => {
   it('a venue that reconnects to another node wins, and the old node hears it lost the venue', async () => {
-    const a = await node('node-a');
+    // Renewals far apart, so only the bus can tell node-a within the second.
+    const a = await node('node-a', { leaseMs: 30_000, renewMs: 10_000 });
     const b = await node('node-b');
     const lost: Array<[string, number]> = [];
     a.onLost((v, e) => lost.push([v, e]));
@@ -324,4 +325,17 @@ describe('a Redis restart', () => {
     const says = log.lines.filter((l) => /pairing limits/.test(l.message)).map((l) => l.level);
     expect(says).toEqual(['warn', 'info']);
   }, 40_000);
+
+  it('a clean Redis restart (SIGTERM, same port, empty) is survived the same way', async () => {
+    const registry = new Registry();
+    const a = await node('node-a', { registry });
+    const b = await node('node-b');
+    const v = venue();
+    await a.owners.claim(v);
+    await redis.restart();
+    await until('the claim is back', async () => (await b.owners.lookup(v).catch(() => null))?.nodeId === 'node-a', 10_000);
+    expect((await a.health()).ok).toBe(true);
+    // Claimed again (Redis came back empty), not merely renewed.
+    expect(await registry.getSingleMetricAsString('evva_relay_cluster_lease_renewals_total')).toContain('evva_relay_cluster_lease_renewals_total{result="reclaimed"} 1');
+  }, 30_000);
 });
