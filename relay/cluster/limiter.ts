@@ -35,6 +35,9 @@ if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 return {1, 0}`);
 
+/** How long the limiter stays local after Redis failed a call before it asks Redis again. */
+export const RECHECK_MS = 1_000;
+
 export interface LimiterDeps {
   redis: Redis;
   clock: Clock;
@@ -50,6 +53,8 @@ export class RedisLimiter implements SharedLimiter {
   /** Used while Redis is unreachable: the same limits per node, so pairing neither opens up nor locks everyone out. */
   private readonly local: RateLimiter;
   private mode: 'shared' | 'local' = 'shared';
+  /** After a failed call, Redis is asked again only from this monotonic time on: a hung Redis costs one timeout per RECHECK_MS, not one per attempt. */
+  private retryAt = 0;
   private readonly timed: Timed;
 
   constructor(private readonly deps: LimiterDeps) {
@@ -59,7 +64,7 @@ export class RedisLimiter implements SharedLimiter {
 
   /** One pairing attempt from `ip`: counted across the cluster, or on this node alone while Redis is unreachable. */
   async take(ip: string): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
-    if (ready(this.deps.redis)) {
+    if (ready(this.deps.redis) && this.deps.clock.mono() >= this.retryAt) {
       try {
         const { perIp, global } = this.deps;
         const [ok, wait] = (await this.timed('limit', () =>
@@ -68,6 +73,7 @@ export class RedisLimiter implements SharedLimiter {
         this.switch('shared');
         return ok === 1 ? { ok: true } : { ok: false, retryAfterMs: Math.max(1, wait) };
       } catch (err) {
+        this.retryAt = this.deps.clock.mono() + RECHECK_MS;
         this.switch('local', (err as Error).message);
       }
     } else {

@@ -29,8 +29,9 @@ export function connect(url: string, log: Logger, role: string): Redis {
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS),
     maxRetriesPerRequest: 1,
     commandTimeout: COMMAND_TIMEOUT_MS,
-    // Reconnecting is retryStrategy's job; the offline queue only bridges the first connect.
-    enableOfflineQueue: true,
+    // While Redis is away a command fails at once instead of waiting in a queue: the callers have a fallback
+    // (local limits, claims made again later, "unreachable" in /readyz), and a queue would only pile up stale work.
+    enableOfflineQueue: false,
   });
   let down = false;
   redis.on('error', (err: Error) => {

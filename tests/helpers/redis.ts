@@ -22,6 +22,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port after `kill` (empty data). */
   start(): Promise<void>;
+  /** SIGSTOP: the server hangs (connections stay open, nothing answers) until `resume`. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -61,6 +65,7 @@ export async function startRedis(): Promise<TestRedis> {
     child = null;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGCONT'); // a paused server cannot act on SIGTERM
     c.kill(signal);
     const t = setTimeout(() => c.kill('SIGKILL'), 5_000);
     await exited;
@@ -83,6 +88,8 @@ export async function startRedis(): Promise<TestRedis> {
       await down('SIGKILL');
     },
     start: up,
+    pause() { child?.kill('SIGSTOP'); },
+    resume() { child?.kill('SIGCONT'); },
   };
 }
 

@@ -12,6 +12,7 @@ import { realClock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { RedisKeys, type BusMessage } from '../../protocol/cluster.ts';
 import { createCluster } from '../../relay/cluster/cluster.ts';
+import { COMMAND_TIMEOUT_MS } from '../../relay/cluster/redis.ts';
 import type { ClusterNode } from '../../relay/cluster/parts.ts';
 import { ROOT } from '../helpers/proc.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -337,5 +338,34 @@ describe('a Redis restart', () => {
     expect((await a.health()).ok).toBe(true);
     // Claimed again (Redis came back empty), not merely renewed.
     expect(await registry.getSingleMetricAsString('evva_relay_cluster_lease_renewals_total')).toContain('evva_relay_cluster_lease_renewals_total{result="reclaimed"} 1');
+  }, 30_000);
+
+  it('a hung Redis: calls give up within the command timeout, limits go local, and the claims are restored once it answers', async () => {
+    const registry = new Registry();
+    const limits = { perIp: { max: 1, windowMs: 60_000 }, global: { max: 100, windowMs: 60_000 } };
+    const a = await node('node-a', { registry, limits });
+    const lost: string[] = [];
+    a.onLost((v) => lost.push(v));
+    const v = venue();
+    const e = await a.owners.claim(v);
+    redis.pause();
+    try {
+      const t0 = Date.now();
+      const source = ip();
+      expect(await a.limiter.take(source)).toEqual({ ok: true });
+      expect(Date.now() - t0).toBeLessThan(COMMAND_TIMEOUT_MS + 1_500);
+      // Counted locally now, without waiting on Redis again: the same source is refused at once.
+      const t1 = Date.now();
+      expect((await a.limiter.take(source)).ok).toBe(false);
+      expect(Date.now() - t1).toBeLessThan(200);
+      expect((await a.health()).ok).toBe(false);
+      // Longer than the lease: Redis drops the claim when it wakes, and nobody else took it meanwhile.
+      await new Promise((r) => setTimeout(r, LEASE + 500));
+    } finally {
+      redis.resume();
+    }
+    await until('the claim is restored', async () => (await a.owners.lookup(v).catch(() => null))?.epoch === e, 10_000);
+    expect(lost).toEqual([]);
+    expect(await registry.getSingleMetricAsString('evva_relay_cluster_lease_renewals_total')).toMatch(/result="failed"} [1-9]/);
   }, 30_000);
 });
