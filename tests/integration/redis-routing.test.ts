@@ -321,8 +321,15 @@ describe('a Redis restart', () => {
       return got.some((m) => m.t === 'payment' && m.from === 'node-b');
     }, 5_000);
 
-    // The limits are shared again, and the switch was said once each way, not once per attempt.
-    await until('limits shared again', async () => (await a.limiter.take(ip())).ok);
+    // The limits are shared again (node-b's attempts count on node-a), and the switch was said once each way, not once per attempt.
+    await until('node-a asks Redis again', async () => {
+      await a.limiter.take(ip());
+      return log.lines.some((l) => l.level === 'info' && /pairing limits/.test(l.message));
+    }, 5_000);
+    const shared = ip();
+    expect((await b.limiter.take(shared)).ok).toBe(true);
+    expect((await b.limiter.take(shared)).ok).toBe(true);
+    expect((await a.limiter.take(shared)).ok).toBe(false);
     const says = log.lines.filter((l) => /pairing limits/.test(l.message)).map((l) => l.level);
     expect(says).toEqual(['warn', 'info']);
   }, 40_000);
