@@ -130,13 +130,16 @@ describe('venue ownership', () => {
     expect(b.owners.held()).toBe(0);
   });
 
-  it('claims outlive many lease periods while the node renews them', async () => {
+  it('claims outlive many lease periods while the node renews them, also more than one renewal chunk of them', async () => {
     const a = await node('node-a');
     const v = venue();
     const e = await a.owners.claim(v);
+    const many = Array.from({ length: 1_100 }, () => venue());
+    for (const m of many) await a.owners.claim(m);
     await new Promise((r) => setTimeout(r, LEASE * 2.5));
     expect(await a.owners.lookup(v)).toMatchObject({ nodeId: 'node-a', epoch: e });
     expect(await raw.pttl(RedisKeys.owner(v))).toBeGreaterThan(0);
+    expect((await a.owners.online(many)).size).toBe(many.length);
   });
 
   it('a killed node\'s venues are forgotten within LEASE_MS', async () => {
