@@ -277,12 +277,13 @@ describe('a Redis restart', () => {
     const a = await node('node-a', { log, limits });
     const b = await node('node-b');
     const lost: string[] = [];
-    a.onLost((v) => lost.push(v));
+    const lostEpochs = new Map<string, number>();
+    a.onLost((v, e) => { lost.push(v); lostEpochs.set(v, e); });
     const v1 = venue();
     const v2 = venue();
     const v3 = venue();
     const e1 = await a.owners.claim(v1);
-    await a.owners.claim(v2);
+    const e2 = await a.owners.claim(v2);
     expect((await a.health()).ok).toBe(true);
 
     await redis.kill();
@@ -315,6 +316,14 @@ describe('a Redis restart', () => {
     // The fresh epoch is above the one before the restart, so "the highest epoch wins" still holds.
     expect((await b.owners.lookup(v1))!.epoch).toBeGreaterThan(e1!);
     expect(lost).toEqual([]);
+    // The relay still speaks of the epochs it was given: releasing v2's link (claimed before the restart) removes the fresh claim.
+    await a.owners.release(v2, e2!);
+    expect(await b.owners.lookup(v2)).toBeNull();
+    // v3's claim resolved null: when the venue moves, node-a hears it as epoch 0.
+    await b.owners.claim(v3);
+    await until('node-a hears it lost v3', () => lost.includes(v3), 2_000);
+    expect(lostEpochs.get(v3)).toBe(0);
+    expect(a.owners.held()).toBe(1);
 
     // The bus: both subscriptions are back (ioredis resubscribes).
     const got: BusMessage[] = [];
