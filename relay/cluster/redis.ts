@@ -13,6 +13,9 @@ export const RECONNECT_MAX_MS = 1_000;
 /** A command that has no answer by then fails (a hung or partitioned Redis must not stall a pairing or a renewal). */
 export const COMMAND_TIMEOUT_MS = 2_000;
 
+/** A health probe gives up sooner than a command: /readyz must answer the load balancer's check in time. */
+export const PROBE_TIMEOUT_MS = 1_000;
+
 /** Measures one Redis round trip (the cluster's histogram); `op` names the call. */
 export type Timed = <T>(op: string, call: () => Promise<T>) => Promise<T>;
 export const untimed: Timed = (_op, call) => call();
@@ -55,11 +58,17 @@ export function ready(redis: Redis): boolean {
 export async function probe(redis: Redis, timed: Timed = untimed): Promise<Health> {
   if (!ready(redis)) return { ok: false, ms: null, error: unreachable(redis.status) };
   const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await timed('ping', () => redis.ping());
+    await timed('ping', () => Promise.race([
+      redis.ping(),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS); }),
+    ]));
     return { ok: true, ms: Math.round((performance.now() - t0) * 100) / 100 };
   } catch (err) {
     return { ok: false, ms: null, error: unreachable((err as Error).message) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

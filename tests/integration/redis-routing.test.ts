@@ -12,7 +12,7 @@ import { realClock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { RedisKeys, type BusMessage } from '../../protocol/cluster.ts';
 import { createCluster } from '../../relay/cluster/cluster.ts';
-import { COMMAND_TIMEOUT_MS } from '../../relay/cluster/redis.ts';
+import { COMMAND_TIMEOUT_MS, PROBE_TIMEOUT_MS } from '../../relay/cluster/redis.ts';
 import type { ClusterNode } from '../../relay/cluster/parts.ts';
 import { ROOT } from '../helpers/proc.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -192,6 +192,27 @@ describe('venue ownership', () => {
     await a.stop();
     expect(await b.owners.lookup(v)).toBeNull();
     expect(await raw.exists(RedisKeys.node('node-a'))).toBe(0);
+  });
+});
+
+describe('start-up', () => {
+  it('a node does not start without Redis, and says why', async () => {
+    const dead = createCluster(
+      { redisUrl: 'redis://127.0.0.1:1', nodeId: 'node-dead', advertise: 'http://127.0.0.1:7999', secret: SECRET },
+      { clock: realClock, log: recorder(), registry: new Registry() },
+    );
+    const t0 = Date.now();
+    await expect(dead.start()).rejects.toThrow(/Не удалось подключиться к Redis.*redis-server запущен/);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    await dead.stop();
+  });
+
+  it('refuses a node id that cannot be stored, a bad address or a short secret', () => {
+    const deps = { clock: realClock, log: recorder(), registry: new Registry() };
+    const ok = { redisUrl: redis.url, nodeId: 'n1', advertise: 'http://127.0.0.1:1', secret: SECRET };
+    expect(() => createCluster({ ...ok, nodeId: 'has space' }, deps)).toThrow(/--node-id/);
+    expect(() => createCluster({ ...ok, advertise: 'ftp://x' }, deps)).toThrow(/--advertise/);
+    expect(() => createCluster({ ...ok, secret: 'short' }, deps)).toThrow(/Секрет кластера/);
   });
 });
 
@@ -377,7 +398,9 @@ describe('a Redis restart', () => {
       const t1 = Date.now();
       expect((await a.limiter.take(source)).ok).toBe(false);
       expect(Date.now() - t1).toBeLessThan(200);
+      const t2 = Date.now();
       expect((await a.health()).ok).toBe(false);
+      expect(Date.now() - t2).toBeLessThan(PROBE_TIMEOUT_MS + 1_000); // /readyz answers the load balancer in time
       // Longer than the lease: Redis drops the claim when it wakes, and nobody else took it meanwhile.
       await new Promise((r) => setTimeout(r, LEASE + 500));
     } finally {
