@@ -4,8 +4,7 @@
  * independent of the cluster's own parts. Health checks take a dead node out
  * and put it back, a call that hit a dying node is sent to another, the
  * relay sees the client's own address (X-Forwarded-For), and a tunnel's
- * WebSocket upgrade passes. The health check here is /healthz, which every
- * relay answers; the cluster tests check against /readyz.
+ * WebSocket upgrade passes. HAProxy checks /readyz, as in production.
  */
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +58,7 @@ describe('HAProxy in front of relay nodes', () => {
     cleanups.push(async () => { for (const n of nodes) await n.proc?.stop('SIGKILL'); });
     await Promise.all(nodes.map(start));
     for (const n of nodes) await createVenue(`http://127.0.0.1:${n.port}`, n.name);
-    lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), check: '/healthz' });
+    lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
     cleanups.push(() => lb.stop());
     await waitFor(async () => Object.values(await lb.servers()).every((s) => s === 'UP'), 'every node UP in HAProxy', 20_000, 100);
   }, 120_000);
@@ -97,7 +96,7 @@ describe('HAProxy in front of relay nodes', () => {
     for (let i = 0; i < 30; i++) answered.push(await whoAnswers());
     await term;
     // Every call answered 200 (whoAnswers checks it); none by the dead node. The stopping one may
-    // still answer while it drains (this HAProxy checks /healthz; lb-drain.test.ts checks /readyz).
+    // still answer during its drain's first moments, until HAProxy has seen its /readyz turn 503.
     expect(answered).toHaveLength(30);
     expect(answered).not.toContain('n2');
     expect(answered).toContain('n1');
