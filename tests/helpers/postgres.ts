@@ -116,7 +116,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
     try {
       await accepts(port, bin, 30_000);
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${log}`);
+      throw new Error(`${(e as Error).message}\n${log}`, { cause: e });
     }
   };
 
