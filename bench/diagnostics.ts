@@ -27,7 +27,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const sim = await startSim({ port: 0, auto: false });
   const relay = createRelay({ dataDir: relayDir, apiKeys: [KEY] });
   const relayUrl = await relay.listen(0);
-  const venue = relay.pairing.createVenue('bench');
+  const venue = await relay.pairing.createVenue('bench');
   await pair({ code: venue.pairingCode, relayUrl, dataDir, companion: { version: 'bench', hostname: 'bench' } });
   const agent = await startAgent({ settings: loadSettings({ dataDir, apiPort: '0', frontUrl: sim.url }, {}), logger: silentLogger });
   const rows: BenchTable['rows'] = [];

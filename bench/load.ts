@@ -63,12 +63,12 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     const pairing = new Pairing(store, realClock);
     const tokens: Array<{ venueId: string; token: string }> = [];
     for (let i = 0; i < idleN; i++) {
-      const v = pairing.createVenue(`Load ${i}`);
-      const p = pairing.pair(v.pairingCode, { version: 'load', hostname: 'load' });
+      const v = await pairing.createVenue(`Load ${i}`);
+      const p = await pairing.pair(v.pairingCode, { version: 'load', hostname: 'load' });
       if (!p.ok) throw new Error(`pairing ${i}: ${p.reason}`);
       tokens.push({ venueId: p.venueId, token: p.deviceToken });
     }
-    store.close();
+    await store.close();
     const tokensFile = join(dir, 'tokens.json');
     writeFileSync(tokensFile, JSON.stringify(tokens), { mode: 0o600 });
 

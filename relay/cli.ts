@@ -134,7 +134,7 @@ function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt:
     `on the POS PC: evva-companion pair ${v.pairingCode} --relay-url <this relay's public URL>`);
 }
 
-function venue(args: string[]): void {
+async function venue(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parse(rest, common);
   const store = new RelayStore(dataDir(values['data-dir']));
@@ -144,18 +144,18 @@ function venue(args: string[]): void {
       case 'add': {
         const name = positionals.join(' ').trim();
         if (!name || positionals.length !== 1) throw new UsageError('venue add takes one quoted name: venue add "Cafe Pushkin"');
-        printVenue(pairing.createVenue(name), name, Boolean(values.json));
+        printVenue(await pairing.createVenue(name), name, Boolean(values.json));
         return;
       }
       case 'pairing': {
         const id = one(positionals, 'venue pairing VENUE_ID');
-        if (!store.getVenue(id)) throw new UsageError(`no venue ${id}`);
-        printVenue(pairing.issueCode(id), null, Boolean(values.json));
+        if (!(await store.getVenue(id))) throw new UsageError(`no venue ${id}`);
+        printVenue(await pairing.issueCode(id), null, Boolean(values.json));
         return;
       }
       case 'revoke': {
         const id = one(positionals, 'venue revoke VENUE_ID');
-        if (!store.revoke(id, Date.now())) throw new UsageError(`no venue ${id}`);
+        if (!(await store.revoke(id, Date.now()))) throw new UsageError(`no venue ${id}`);
         if (values.json) console.log(JSON.stringify({ venueId: id, revoked: true }));
         else console.log(`revoked ${id}: its device token is refused from now on; a running relay closes its tunnel within seconds`);
         return;
@@ -164,17 +164,17 @@ function venue(args: string[]): void {
         throw new UsageError(`unknown venue command: ${sub ?? '(none)'}`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function venues(args: string[]): void {
+async function venues(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, common);
   if (positionals.length) throw new UsageError('venues takes no arguments');
   const store = new RelayStore(dataDir(values['data-dir']));
   try {
     // Offline view: online state lives in the server; this reads what the store recorded.
-    const list: VenueView[] = store.listVenues().map((r) => ({
+    const list: VenueView[] = (await store.listVenues()).map((r) => ({
       venueId: r.id, name: r.name, createdAt: new Date(r.createdAt).toISOString(), online: false,
       connectedAt: r.connectedAt ? new Date(r.connectedAt).toISOString() : null,
       lastSeenAt: r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : null,
@@ -188,7 +188,7 @@ function venues(args: string[]): void {
       console.log(`${v.venueId}  ${v.name}  (${state})`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -202,8 +202,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'serve': await serve(rest); return -1;
-      case 'venue': venue(rest); return 0;
-      case 'venues': venues(rest); return 0;
+      case 'venue': await venue(rest); return 0;
+      case 'venues': await venues(rest); return 0;
       case 'support': return await supportCommand(rest);
       case '--version': case '-v': case 'version':
         console.log(VERSION);

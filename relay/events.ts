@@ -155,7 +155,7 @@ export function eventRoutes(d: EventRouteDeps): Router {
   r.get('/v1/venues/:venueId/events', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       const q = EventsQuery.safeParse(req.query);
       if (!q.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'after must be an integer ≥ 0, limit 1..1000' });
       const events = await d.feed.listEvents(venueId, q.data.after, q.data.limit);

@@ -113,6 +113,8 @@ export class RelayLink {
   frontOrigin: string | null = null;
   draining = false;
   closed = false;
+  /** The cluster's ownership epoch of this link (relay/cluster/owners.ts), once claimed; null on a single relay. */
+  epoch: number | null = null;
   private readonly streams = new Map<number, RelayStream>();
   private nextSid = 1;
   private statusWindow = { start: 0, count: 0 };

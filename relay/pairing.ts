@@ -117,36 +117,36 @@ export class Pairing {
   constructor(private readonly store: RelayStore, private readonly clock: Clock, private readonly ttlMs: number = PAIRING_TTL_MS) {}
 
   /** Creates a venue with a fresh pairing code. */
-  createVenue(name: string): CreateVenueResponse {
+  async createVenue(name: string): Promise<CreateVenueResponse> {
     const venueId = newVenueId();
-    this.store.addVenue(venueId, name, this.clock.now());
+    await this.store.addVenue(venueId, name, this.clock.now());
     return this.issueCode(venueId);
   }
 
   /** Issues a new pairing code for an existing venue (its previous unused code stops working). */
-  issueCode(venueId: string): CreateVenueResponse {
+  async issueCode(venueId: string): Promise<CreateVenueResponse> {
     const code = newPairingCode();
     const now = this.clock.now();
     const expiresAt = now + this.ttlMs;
-    this.store.addPairingCode(venueId, sha256(code), now, expiresAt);
+    await this.store.addPairingCode(venueId, sha256(code), now, expiresAt);
     return { venueId, pairingCode: code, pairingExpiresAt: new Date(expiresAt).toISOString() };
   }
 
   /** Exchanges a code for a new device token, at most once per code; a previous token of the venue works until the new one connects. */
-  pair(codeInput: string, companion: CompanionInfo): PairOutcome {
+  async pair(codeInput: string, companion: CompanionInfo): Promise<PairOutcome> {
     const code = normalizePairingCode(codeInput);
     if (!code) return { ok: false, reason: 'malformed' };
     const deviceToken = newDeviceToken();
-    const r = this.store.claimPairingCode(sha256(code), sha256(deviceToken), companion, this.clock.now());
+    const r = await this.store.claimPairingCode(sha256(code), sha256(deviceToken), companion, this.clock.now());
     if (!r.ok) return r;
     return { ok: true, venueId: r.venueId, deviceToken };
   }
 
   /** The venue a presented device token belongs to, or null. Hash lookup: the stored value is not the secret. */
-  authenticate(deviceToken: string): { venueId: string; tokenHash: string } | null {
+  async authenticate(deviceToken: string): Promise<{ venueId: string; tokenHash: string } | null> {
     if (!deviceToken.startsWith(TOKEN_PREFIX) || deviceToken.length > 200) return null;
     const tokenHash = sha256(deviceToken);
-    const venueId = this.store.venueByTokenHash(tokenHash);
+    const venueId = await this.store.venueByTokenHash(tokenHash);
     return venueId ? { venueId, tokenHash } : null;
   }
 }

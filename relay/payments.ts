@@ -113,6 +113,8 @@ export interface PaymentRouteDeps {
   tunnels: TunnelRegistry;
   clock: Clock;
   log: Logger;
+  /** Clustered: tells the node holding the venue's tunnel (if any) that a notice waits. */
+  paymentQueued?: (venueId: string) => void;
 }
 
 const json = express.json({ limit: '16kb' });
@@ -139,7 +141,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
   r.post('/v1/venues/:venueId/payments', json, async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return unknownVenue(res);
+      if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const body = PaymentNotice.safeParse(req.body);
       if (!body.success) {
         return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { paymentId, orderId, amount > 0, tips?, paidAt (ISO) }' });
@@ -150,6 +152,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
       }
       if (created) d.log.info('payment notice received', { venueId, paymentId: body.data.paymentId, orderId: body.data.orderId });
       if (row.view.state === 'queued' && d.tunnels.get(venueId)) await d.payments.drain(venueId);
+      else if (row.view.state === 'queued') d.paymentQueued?.(venueId);
       const now = (await d.feed.getPayment(venueId, body.data.paymentId)) as PaymentRow;
       res.status(created ? 201 : 200).json(now.view);
     } catch (e) { next(e); }
@@ -158,7 +161,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
   r.get('/v1/venues/:venueId/payments/:paymentId', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return unknownVenue(res);
+      if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const row = await d.feed.getPayment(venueId, String(req.params.paymentId));
       if (!row) return void res.status(404).json({ error: RelayErrorCode.notFound, message: 'no such payment for this venue' });
       res.json(row.view);
@@ -168,7 +171,7 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
   r.post('/v1/venues/:venueId/actions/menu-sync', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return unknownVenue(res);
+      if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const link = d.tunnels.get(venueId);
       if (!link) {
         return void res.status(503).json({

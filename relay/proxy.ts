@@ -49,6 +49,8 @@ export interface ProxyDeps {
   scheme: 'http' | 'https';
   /** See RESPONSE_WRITE_TIMEOUT_MS. */
   responseWriteTimeoutMs?: number;
+  /** Clustered: the caller's Host and scheme as the first node saw them, for a call that came over the hop. */
+  hopOrigin?: (req: IncomingMessage) => { host: string; proto: string } | undefined;
 }
 
 const errorStatus: Record<StreamErrorCode | 'link_lost', [number, string]> = {
@@ -112,8 +114,11 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
     // the store is read only for calls to offline venues: none on the hot path.
     const link = deps.tunnels.get(venueId);
     if (!link) {
-      if (!deps.store.getVenue(venueId)) return fail('unknown_venue', 404, RelayErrorCode.unknownVenue, 'no such venue');
-      return fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected');
+      deps.store.getVenue(venueId).then(
+        (v) => v ? fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected')
+          : fail('unknown_venue', 404, RelayErrorCode.unknownVenue, 'no such venue'),
+        () => fail('offline', 503, RelayErrorCode.venueOffline, 'the venue companion is not connected (the relay could not read its store)'));
+      return true;
     }
 
     if (path.length > MAX_PATH_CHARS) return fail('bad_request', 414, RelayErrorCode.badRequest, `target longer than ${MAX_PATH_CHARS} characters`);
@@ -125,7 +130,9 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
 
     const headers = forwardableHeaders(req.headers);
     for (const h of CALLER_ONLY) delete headers[h];
-    const venueBase = `${(deps.publicUrl ?? `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
+    const hopped = deps.hopOrigin?.(req);
+    const origin = hopped ? `${hopped.proto}://${hopped.host}` : `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`;
+    const venueBase = `${(deps.publicUrl ?? origin).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
 
     let rewriter: LinkRewriter | null = null;
     let unacked = 0;

@@ -214,12 +214,18 @@ export function createRelay(opts: RelayOptions): Relay {
       return refuseUpgrade(socket, 426, 'unsupported_version', `this relay speaks ${TUNNEL_PROTOCOL}`);
     }
     const token = bearer(req.headers.authorization);
-    const who = token ? pairing.authenticate(token) : null;
-    if (!who) {
-      log.warn('tunnel refused: bad device token', { ip: req.socket.remoteAddress });
-      return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean)));
+    void (token ? pairing.authenticate(token) : Promise.resolve(null)).then((who) => {
+      if (!who) {
+        log.warn('tunnel refused: bad device token', { ip: req.socket.remoteAddress });
+        return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
+      }
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean)));
+    }, (e: unknown) => {
+      // The store is unreachable (Postgres restarting): the companion retries with backoff, maybe on another node.
+      log.warn('tunnel refused: the store is unreachable', { err: String(e) });
+      refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay store unavailable; retry later');
+    });
   });
 
   let url: string | null = null;
@@ -256,7 +262,7 @@ export function createRelay(opts: RelayOptions): Relay {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      store.close();
+      await store.close();
     },
   };
 }

@@ -127,22 +127,22 @@ export class RelayStore {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.feedDb.close();
     this.db.close();
   }
 
   /** Inserts a venue; the id must be new. */
-  addVenue(id: string, name: string, now: number): void {
+  async addVenue(id: string, name: string, now: number): Promise<void> {
     this.q('INSERT INTO venues (id, name, created_at) VALUES (?, ?, ?)').run(id, name, now);
   }
 
-  getVenue(id: string): VenueRow | null {
+  async getVenue(id: string): Promise<VenueRow | null> {
     const row = this.q('SELECT * FROM venues WHERE id = ?').get(id) as RawVenue | undefined;
     return row ? toVenue(row) : null;
   }
 
-  listVenues(): VenueRow[] {
+  async listVenues(): Promise<VenueRow[]> {
     return (this.q('SELECT * FROM venues ORDER BY created_at, id').all() as RawVenue[]).map(toVenue);
   }
 
@@ -150,14 +150,14 @@ export class RelayStore {
    * One page of venues in a stable order (created_at, id), starting after the
    * venue `after` (a cursor: the last id of the previous page), at most `limit`.
    */
-  pageVenues(after: string | null, limit: number): VenueRow[] {
+  async pageVenues(after: string | null, limit: number): Promise<VenueRow[]> {
     if (after === null) return (this.q('SELECT * FROM venues ORDER BY created_at, id LIMIT ?').all(limit) as RawVenue[]).map(toVenue);
     return (this.q(`SELECT * FROM venues WHERE (created_at, id) > (SELECT created_at, id FROM venues WHERE id = ?)
                     ORDER BY created_at, id LIMIT ?`).all(after, limit) as RawVenue[]).map(toVenue);
   }
 
   /** How many venues there are. */
-  countVenues(): number {
+  async countVenues(): Promise<number> {
     return (this.q('SELECT COUNT(*) AS n FROM venues').get() as { n: number }).n;
   }
 
@@ -166,18 +166,18 @@ export class RelayStore {
    * process) has committed to the file since the last call on this one: a
    * near-free way to know whether anything needs re-reading.
    */
-  dataVersion(): number {
+  async dataVersion(): Promise<number> {
     return this.db.pragma('data_version', { simple: true }) as number;
   }
 
   /** Every venue's accepted token hashes (current, then pending; none when revoked or unpaired), in one query. */
-  tokenHashes(): Map<string, string[]> {
+  async tokenHashes(): Promise<Map<string, string[]>> {
     const rows = this.q('SELECT id, token_hash, pending_token_hash FROM venues').all() as Array<{ id: string; token_hash: string | null; pending_token_hash: string | null }>;
     return new Map(rows.map((r) => [r.id, [r.token_hash, r.pending_token_hash].filter((h): h is string => h !== null)]));
   }
 
   /** Stores a new pairing code for the venue, replacing its unused ones. */
-  addPairingCode(venueId: string, codeHash: string, now: number, expiresAt: number): void {
+  async addPairingCode(venueId: string, codeHash: string, now: number, expiresAt: number): Promise<void> {
     this.db.transaction(() => {
       this.q('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
       this.q('INSERT INTO pairing_codes (code_hash, venue_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
@@ -192,7 +192,7 @@ export class RelayStore {
    * if the companion cannot keep the new token, its running tunnel is not
    * stranded. A venue without one (new, revoked) takes the new token at once.
    */
-  claimPairingCode(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): ClaimResult {
+  async claimPairingCode(codeHash: string, tokenHash: string, companion: CompanionInfo, now: number): Promise<ClaimResult> {
     const r = this.claimTx(codeHash, tokenHash, companion, now);
     if (r.ok) this.tokenChanged(r.venueId);
     return r;
@@ -206,7 +206,8 @@ export class RelayStore {
       if (code.used_at !== null) return { ok: false, reason: 'used' };
       if (now >= code.expires_at) return { ok: false, reason: 'expired' };
       this.q('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
-      const current = this.tokenHashOf(code.venue_id);
+      const cur = this.q('SELECT token_hash FROM venues WHERE id = ?').get(code.venue_id) as { token_hash: string | null } | undefined;
+      const current = cur?.token_hash ?? null;
       this.q(`UPDATE venues SET token_hash = ?, pending_token_hash = ?, paired_at = ?, revoked_at = NULL,
                          companion_version = ?, companion_hostname = ? WHERE id = ?`)
         .run(current ?? tokenHash, current ? tokenHash : null, now, companion.version, companion.hostname, code.venue_id);
@@ -215,32 +216,32 @@ export class RelayStore {
   }
 
   /** The venue a device-token hash belongs to (current or pending), or null (unknown, replaced or revoked). */
-  venueByTokenHash(tokenHash: string): string | null {
+  async venueByTokenHash(tokenHash: string): Promise<string | null> {
     const row = this.q('SELECT id FROM venues WHERE token_hash = ? OR pending_token_hash = ?').get(tokenHash, tokenHash) as { id: string } | undefined;
     return row?.id ?? null;
   }
 
   /** The current token hash of a venue. */
-  tokenHashOf(venueId: string): string | null {
-    return this.tokenHashesOf(venueId)[0] ?? null;
+  async tokenHashOf(venueId: string): Promise<string | null> {
+    return (await this.tokenHashesOf(venueId))[0] ?? null;
   }
 
   /** Every token hash the venue accepts now (current, then pending); the server polls it to notice revocation by another process. */
-  tokenHashesOf(venueId: string): string[] {
+  async tokenHashesOf(venueId: string): Promise<string[]> {
     const row = this.q('SELECT token_hash, pending_token_hash FROM venues WHERE id = ?').get(venueId) as
       { token_hash: string | null; pending_token_hash: string | null } | undefined;
     return row ? [row.token_hash, row.pending_token_hash].filter((h): h is string => h !== null) : [];
   }
 
   /** The pending token has connected: it becomes the venue's token and the old one stops working. No-op for any other hash. */
-  promoteToken(venueId: string, tokenHash: string): boolean {
+  async promoteToken(venueId: string, tokenHash: string): Promise<boolean> {
     // No token-change event: the registry promotes from a link's onReady and closes the retired links itself, with its own reason.
     return this.q('UPDATE venues SET token_hash = pending_token_hash, pending_token_hash = NULL WHERE id = ? AND pending_token_hash = ?')
       .run(venueId, tokenHash).changes > 0;
   }
 
   /** Forgets the venue's device token, so it is refused from now on. Returns false for an unknown venue. */
-  revoke(venueId: string, now: number): boolean {
+  async revoke(venueId: string, now: number): Promise<boolean> {
     const changed = this.db.transaction(() => {
       const r = this.q('UPDATE venues SET token_hash = NULL, pending_token_hash = NULL, revoked_at = ? WHERE id = ?').run(now, venueId);
       this.q('DELETE FROM pairing_codes WHERE venue_id = ? AND used_at IS NULL').run(venueId);
@@ -251,18 +252,18 @@ export class RelayStore {
   }
 
   /** Records a tunnel coming up. */
-  markConnected(venueId: string, companion: CompanionInfo, front: FrontStatus | null, now: number): void {
+  async markConnected(venueId: string, companion: CompanionInfo, front: FrontStatus | null, now: number): Promise<void> {
     this.q(`UPDATE venues SET connected_at = ?, last_seen_at = ?, companion_version = ?, companion_hostname = ?,
                        front_json = COALESCE(?, front_json) WHERE id = ?`)
       .run(now, now, companion.version, companion.hostname, front ? JSON.stringify(front) : null, venueId);
   }
 
-  markSeen(venueId: string, now: number): void {
+  async markSeen(venueId: string, now: number): Promise<void> {
     this.q('UPDATE venues SET last_seen_at = ? WHERE id = ?').run(now, venueId);
   }
 
   /** Last-seen times of many venues in one transaction (one fsync, one lock), not one each. */
-  markSeenMany(seen: Array<[venueId: string, at: number]>): void {
+  async markSeenMany(seen: Array<[venueId: string, at: number]>): Promise<void> {
     if (seen.length === 0) return;
     const st = this.q('UPDATE venues SET last_seen_at = ? WHERE id = ?');
     this.db.transaction(() => {
@@ -270,7 +271,7 @@ export class RelayStore {
     }).immediate();
   }
 
-  setFront(venueId: string, front: FrontStatus): void {
+  async setFront(venueId: string, front: FrontStatus): Promise<void> {
     this.q('UPDATE venues SET front_json = ? WHERE id = ?').run(JSON.stringify(front), venueId);
   }
 }

@@ -39,6 +39,8 @@ export interface SupportDeps {
   log: Logger;
   /** Test mode only: let the probe-back reach loopback addresses. */
   probeLoopback: boolean;
+  /** Clustered: whether the venue's tunnel is up on another node (then the call's own source, the venue, is probed). */
+  upElsewhere?: (venueId: string) => Promise<boolean>;
 }
 
 /** Who asked: a fingerprint of the API key (never the key) and the caller's address. */
@@ -64,13 +66,13 @@ function fail(res: Response, e: unknown): void {
 export function supportRoutes(d: SupportDeps): Router {
   const r = express.Router();
 
-  const linkOf = (req: Request, res: Response): RelayLink | null => {
+  const linkOf = async (req: Request, res: Response): Promise<RelayLink | null> => {
     const id = String(req.params.venueId);
-    if (!d.store.getVenue(id)) {
+    const link = d.tunnels.get(id);
+    if (!link && !(await d.store.getVenue(id))) {
       res.status(404).json({ error: RelayErrorCode.unknownVenue });
       return null;
     }
-    const link = d.tunnels.get(id);
     if (!link) {
       res.status(503).json({ error: RelayErrorCode.venueOffline, message: 'the venue has no tunnel up' });
       return null;
@@ -82,7 +84,7 @@ export function supportRoutes(d: SupportDeps): Router {
 
   /** Runs one command on the venue's link and answers its validated result as JSON (or the mapped error). */
   const answer = async (req: Request, res: Response, action: string, name: string, args: object, schema: z.ZodTypeAny, timeoutMs?: number) => {
-    const link = linkOf(req, res);
+    const link = await linkOf(req, res);
     if (!link) return;
     try {
       const result: unknown = schema.parse(await link.command(name, { by: requester(req), ...args }, timeoutMs));
@@ -106,7 +108,7 @@ export function supportRoutes(d: SupportDeps): Router {
   });
 
   r.get('/v1/venues/:venueId/bundle', async (req, res) => {
-    const link = linkOf(req, res);
+    const link = await linkOf(req, res);
     if (!link) return;
     let opened;
     try {
@@ -146,12 +148,16 @@ export function portCheckRoute(d: SupportDeps): Router {
   const last = new Map<string, number>();
   r.post(PORTCHECK_PATH, express.json({ limit: '1kb' }), async (req, res) => {
     const token = bearer(req.header('authorization'));
-    const who = token ? d.pairing.authenticate(token) : null;
+    const who = token ? await d.pairing.authenticate(token) : null;
     if (!who) return void res.status(401).json({ error: RelayErrorCode.unauthorized, message: 'device token not accepted' });
     const body = PortCheckRequest.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "port": 1..65535 }' });
     const link = d.tunnels.live(who.venueId);
-    if (!link || link.closed || !link.peer) {
+    let peer = link && !link.closed ? link.peer : null;
+    // On a cluster node the venue's tunnel may be held by another node; this call came from the same venue
+    // (its device token), so its address as the trusted proxies report it is the venue's address.
+    if (!peer && d.upElsewhere && (await d.upElsewhere(who.venueId).catch(() => false))) peer = (req.ip ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') || null;
+    if (!peer) {
       return void res.status(409).json({ error: RelayErrorCode.venueOffline, message: 'probe-back needs the venue tunnel up: it targets only its address' });
     }
     const now = d.clock.mono();
@@ -162,7 +168,7 @@ export function portCheckRoute(d: SupportDeps): Router {
     }
     last.set(who.venueId, now);
     if (last.size > 10_000) last.clear();
-    const result = await probeBack(link.peer, body.data.port, d.probeLoopback);
+    const result = await probeBack(peer, body.data.port, d.probeLoopback);
     d.log.info('port probe-back', { venueId: who.venueId, ip: result.ip, port: result.port, outcome: result.outcome });
     res.json(result);
   });

@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
-import { CloseCode, GOAWAY_DRAIN_MS } from '../protocol/tunnel.ts';
+import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
@@ -26,9 +26,19 @@ export interface FeedHooks {
   onReady(venueId: string): void;
 }
 
+/** What the cluster does with a venue's current link (wired by the server when clustered): claim it in Redis, release it. */
+export interface OwnerHooks {
+  /** The link became the venue's current one on this node. */
+  onCurrent(link: RelayLink): void;
+  /** The venue's current link on this node closed (and no newer one took its place here). */
+  onGone(link: RelayLink): void;
+}
+
 export class TunnelRegistry {
   /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
   feed: FeedHooks | null = null;
+  /** Set by the composition root of a cluster node. */
+  owners: OwnerHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
@@ -38,6 +48,8 @@ export class TunnelRegistry {
   private readonly heartbeatTimer: NodeJS.Timeout;
   /** The store's data_version last checked for revocations by other processes. */
   private seenVersion = -1;
+  /** A check still waiting for the store is not started again (a slow store must not pile them up). */
+  private checking = false;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -48,10 +60,10 @@ export class TunnelRegistry {
     private readonly timing: LinkTiming = DEFAULT_LINK_TIMING,
     private readonly drainMs: number = GOAWAY_DRAIN_MS,
   ) {
-    this.pollTimer = clock.setInterval(() => this.checkRevocations(), REVOCATION_POLL_MS);
+    this.pollTimer = clock.setInterval(() => void this.checkRevocations(), REVOCATION_POLL_MS);
     this.persistTimer = clock.setInterval(() => this.persistSeen(), LAST_SEEN_PERSIST_MS);
     // Pushed: a token changed by this process (re-pairing, revocation) closes the venue's old links at once.
-    this.unsubscribe = store.onTokenChange((venueId) => this.recheck(venueId));
+    this.unsubscribe = store.onTokenChange((venueId) => void this.recheck(venueId));
     this.heartbeatTimer = clock.setInterval(() => {
       for (const l of this.all) l.tick();
     }, timing.checkMs);
@@ -69,37 +81,62 @@ export class TunnelRegistry {
         this.current.set(venueId, l);
         this.metrics.tunnelsOpened.inc();
         log.info('tunnel up', { linkId: l.id, companion: hello.companion, frontOrigin: hello.frontOrigin, replaces: old?.id });
-        let retired = false;
-        try {
-          // A re-paired companion's new token has proven itself: only now does the old one stop working.
-          retired = this.store.promoteToken(venueId, l.tokenHash);
-          if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
-          this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
-        } catch (e) {
-          log.error('could not record the connection', { err: String(e) });
-        }
-        if (retired) {
-          // Links on the retired token are told so (revoked), not asked to come back (they would be refused).
-          for (const o of [...this.all]) if (o.venueId === venueId && o.tokenHash !== l.tokenHash) o.close(CloseCode.revoked, 'device token replaced by a new pairing');
-        } else if (old && old !== l) {
-          old.goaway('replaced', this.drainMs);
-        }
-        this.feed?.onReady(venueId);
+        void this.settle(l, hello, old, log);
       },
       onEvent: (l, f) => this.feed?.onEvent(l, f),
       onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
-        if (this.current.get(venueId) === l) this.current.delete(venueId);
+        if (this.current.get(venueId) === l) {
+          this.current.delete(venueId);
+          this.owners?.onGone(l);
+        }
         log.info('tunnel closed', { linkId: l.id, code, reason });
-        try {
-          this.store.markSeen(venueId, l.lastSeenAt);
-        } catch { /* store closed during shutdown */ }
+        this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
       },
     }, this.timing);
     link.peer = peer;
     this.all.add(link);
     return link;
+  }
+
+  /**
+   * A new current link's bookkeeping, in order: its token may retire the old
+   * one, the connection is recorded, older links are told to go, and only then
+   * does the feed send what waited for the venue.
+   */
+  private async settle(l: RelayLink, hello: HelloFrame, old: RelayLink | undefined, log: Logger): Promise<void> {
+    const venueId = l.venueId;
+    let retired = false;
+    try {
+      // A re-paired companion's new token has proven itself: only now does the old one stop working.
+      retired = await this.store.promoteToken(venueId, l.tokenHash);
+      if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
+      await this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
+    } catch (e) {
+      log.error('could not record the connection', { err: String(e) });
+    }
+    if (retired) {
+      // Links on the retired token are told so (revoked), not asked to come back (they would be refused).
+      for (const o of [...this.all]) if (o.venueId === venueId && o.tokenHash !== l.tokenHash) o.close(CloseCode.revoked, 'device token replaced by a new pairing');
+    } else if (old && old !== l) {
+      old.goaway('replaced', this.drainMs);
+    }
+    if (l.closed || this.current.get(venueId) !== l) return;
+    this.owners?.onCurrent(l);
+    this.feed?.onReady(venueId);
+  }
+
+  /**
+   * Another node took the venue at a newer epoch than this node's link holds:
+   * the link here is stale and goes, as an older link on this node would.
+   */
+  lostElsewhere(venueId: string, epoch: number): void {
+    const l = this.current.get(venueId);
+    if (!l || l.epoch === null || l.epoch > epoch) return;
+    this.current.delete(venueId);
+    this.log.info('the venue connected through another relay node; this link is stale', { venueId, linkId: l.id, epoch });
+    l.goaway('replaced', this.drainMs);
   }
 
   /**
@@ -111,11 +148,7 @@ export class TunnelRegistry {
     this.frontWrites.set(venueId, w);
     const write = (f: FrontStatus) => {
       w.at = this.clock.mono();
-      try {
-        this.store.setFront(venueId, f);
-      } catch (e) {
-        log.error('could not record the plugin state', { err: String(e) });
-      }
+      this.store.setFront(venueId, f).catch((e: unknown) => log.error('could not record the plugin state', { err: String(e) }));
     };
     const wait = w.at + STATUS_WRITE_MS - this.clock.mono();
     if (wait <= 0 && !w.timer) return write(front);
@@ -149,8 +182,14 @@ export class TunnelRegistry {
     const l = this.current.get(venueId);
     if (!l) return false;
     this.current.delete(venueId);
+    this.owners?.onGone(l);
     l.goaway(reason, this.drainMs);
     return true;
+  }
+
+  /** Every venue with a current link here. */
+  venues(): string[] {
+    return [...this.current.keys()];
   }
 
   /** Closes every link of the venue at once with `revoked`. */
@@ -167,7 +206,7 @@ export class TunnelRegistry {
     for (const [venueId, w] of this.frontWrites) {
       this.clock.clearTimeout(w.timer);
       if (w.pending) {
-        try { this.store.setFront(venueId, w.pending); } catch { /* store closing */ }
+        this.store.setFront(venueId, w.pending).catch(() => { /* store closing */ });
       }
     }
     this.frontWrites.clear();
@@ -175,10 +214,10 @@ export class TunnelRegistry {
   }
 
   /** Closes the venue's links whose token is no longer the venue's. */
-  private recheck(venueId: string): void {
+  async recheck(venueId: string): Promise<void> {
     let hashes: string[];
     try {
-      hashes = this.store.tokenHashesOf(venueId);
+      hashes = await this.store.tokenHashesOf(venueId);
     } catch (e) {
       this.log.error('revocation check failed', { err: String(e) });
       return;
@@ -197,16 +236,20 @@ export class TunnelRegistry {
    * SQLite's data_version: one pragma per second, and the token hashes are
    * re-read (in one query) only after another process actually wrote something.
    */
-  private checkRevocations(): void {
+  private async checkRevocations(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
     let hashes: Map<string, string[]>;
     try {
-      const v = this.store.dataVersion();
+      const v = await this.store.dataVersion();
       if (v === this.seenVersion) return;
+      hashes = await this.store.tokenHashes();
       this.seenVersion = v;
-      hashes = this.store.tokenHashes();
     } catch (e) {
       this.log.error('revocation check failed', { err: String(e) });
       return;
+    } finally {
+      this.checking = false;
     }
     for (const l of [...this.all]) {
       if (!(hashes.get(l.venueId) ?? []).includes(l.tokenHash)) {
@@ -219,10 +262,6 @@ export class TunnelRegistry {
   private persistSeen(): void {
     const seen: Array<[string, number]> = [];
     for (const l of this.current.values()) seen.push([l.venueId, l.lastSeenAt]);
-    try {
-      this.store.markSeenMany(seen);
-    } catch (e) {
-      this.log.warn('could not record last-seen times; next round', { err: String(e) });
-    }
+    this.store.markSeenMany(seen).catch((e: unknown) => this.log.warn('could not record last-seen times; next round', { err: String(e) }));
   }
 }

@@ -207,6 +207,8 @@ export interface WebhookRouteDeps {
   webhooks: Webhooks;
   clock: Clock;
   log: Logger;
+  /** Clustered: tells the other nodes the venue's receiver changed. */
+  settingsChanged?: (venueId: string) => void;
 }
 
 const json = express.json({ limit: '16kb' });
@@ -226,29 +228,31 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
   r.put('/v1/venues/:venueId/webhook', json, async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       const body = WebhookSettings.safeParse(req.body);
       if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "url": "http(s)://…", "secret": string of 16..200 characters }' });
       await d.feed.setWebhook(venueId, body.data, d.clock.now());
       d.log.info('venue webhook set', { venueId, receiver: origin(body.data.url) });
       if (cleartext(body.data.url)) d.log.warn('venue webhook uses plain http: orders and payments cross the network unencrypted', { venueId, receiver: origin(body.data.url) });
       d.webhooks.kick(venueId);
+      d.settingsChanged?.(venueId);
       res.json(await view(venueId));
     } catch (e) { next(e); }
   });
   r.get('/v1/venues/:venueId/webhook', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       res.json(await view(venueId));
     } catch (e) { next(e); }
   });
   r.delete('/v1/venues/:venueId/webhook', async (req, res, next) => {
     try {
       const venueId = String(req.params.venueId);
-      if (!d.store.getVenue(venueId)) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       await d.feed.setWebhook(venueId, null, d.clock.now());
       d.log.info('venue webhook removed', { venueId });
+      d.settingsChanged?.(venueId);
       res.json(await view(venueId));
     } catch (e) { next(e); }
   });

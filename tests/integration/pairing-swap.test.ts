@@ -75,8 +75,8 @@ describe('pairing again', () => {
     await waitFor(() => tunnelB.status().state === 'connected', 'the new tunnel is up');
     await waitFor(() => tunnelA.status().state === 'unpaired', 'the old tunnel is refused', REVOCATION_POLL_MS * 8);
     expect(tunnelA.status().error?.code).toBe('token_refused');
-    expect(relay.relay.pairing.authenticate(old.deviceToken)).toBeNull();
-    expect(relay.relay.pairing.authenticate(lost.deviceToken)?.venueId).toBe(v.venueId);
+    expect(await relay.relay.pairing.authenticate(old.deviceToken)).toBeNull();
+    expect((await relay.relay.pairing.authenticate(lost.deviceToken))?.venueId).toBe(v.venueId);
     expect((await venueCall(relay.url, v.venueId, '/api/x')).text).toBe('hello');
   });
 });

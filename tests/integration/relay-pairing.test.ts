@@ -86,7 +86,7 @@ describe('pairing', () => {
     const tokenB = loadDevice(dataDir)!.deviceToken;
     expect(tokenB).not.toBe(tokenA);
     // The old token is retired once the new one connects (tests/integration/pairing-swap.test.ts).
-    expect(relay.relay.pairing.authenticate(tokenB)?.venueId).toBe(v.venueId);
+    expect((await relay.relay.pairing.authenticate(tokenB))?.venueId).toBe(v.venueId);
   });
 
   it('revoking a venue also voids its unused pairing codes, new or re-issued', async () => {

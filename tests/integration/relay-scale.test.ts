@@ -41,17 +41,17 @@ describe('relay at scale', () => {
     expect(unknown.status).toBe(400);
   });
 
-  it('sets synchronous=NORMAL on a new file and again after a restart, and writes last-seen times in one transaction', () => {
+  it('sets synchronous=NORMAL on a new file and again after a restart, and writes last-seen times in one transaction', async () => {
     const d = tempDir('relay-store');
     cleanups.push(() => d.remove());
     for (let run = 0; run < 2; run++) {
       const store = new RelayStore(d.dir);
       // 1 = NORMAL (2 = FULL): read back through the store's own connection.
       expect((store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true })).toBe(1);
-      if (run === 0) for (let i = 0; i < 50; i++) store.addVenue(`v${i}`, `V${i}`, i);
-      store.markSeenMany(Array.from({ length: 50 }, (_, i) => [`v${i}`, 1_000 + i] as [string, number]));
-      expect(store.getVenue('v49')?.lastSeenAt).toBe(1_049);
-      store.close();
+      if (run === 0) for (let i = 0; i < 50; i++) await store.addVenue(`v${i}`, `V${i}`, i);
+      await store.markSeenMany(Array.from({ length: 50 }, (_, i) => [`v${i}`, 1_000 + i] as [string, number]));
+      expect((await store.getVenue('v49'))?.lastSeenAt).toBe(1_049);
+      await store.close();
     }
     // Another connection (as the CLI) sees every update, all committed together.
     const db = new Database(join(d.dir, STORE_FILE), { readonly: true });
@@ -66,8 +66,8 @@ describe('relay at scale', () => {
     cleanups.push(() => tunnelA.stop());
     await waitFor(() => relay.relay.tunnels.get(a.venueId) !== null, 'A connected');
     const linkA = relay.relay.tunnels.get(a.venueId)!;
-    relay.relay.store.revoke(a.venueId, Date.now());
-    expect(linkA.closed).toBe(true); // pushed by the store: closed before revoke() returned, no poll
+    await relay.relay.store.revoke(a.venueId, Date.now());
+    expect(linkA.closed).toBe(true); // pushed by the store: closed by the time revoke() resolved, no poll
 
     const dirB = tempDir('companion');
     cleanups.push(() => dirB.remove());
@@ -78,8 +78,8 @@ describe('relay at scale', () => {
     const linkB = relay.relay.tunnels.get(b.venueId)!;
     // Another process: its own connection to the same file, as `evva-relay venue revoke` does.
     const other = new RelayStore(relay.dataDir);
-    other.revoke(b.venueId, Date.now());
-    other.close();
+    await other.revoke(b.venueId, Date.now());
+    await other.close();
     const took = await waitFor(() => linkB.closed, 'B closed after a revocation by another process', 5_000);
     expect(took).toBeLessThan(3_000);
     await waitFor(() => tunnelB.status().state === 'unpaired', 'B told it is revoked');

@@ -100,7 +100,7 @@ describe('tunnel through proxies and TLS', () => {
     const ca = readFileSync(cert);
     const { relay, dataDir } = await setup({ tls: { cert: ca, key: readFileSync(key) } });
     expect(relay.url).toMatch(/^https:/);
-    const created = relay.relay.pairing.createVenue('TLS cafe');
+    const created = await relay.relay.pairing.createVenue('TLS cafe');
     await pair({ code: created.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION, ca, proxy: null });
     const d = loadDevice(dataDir)!;
     const tunnel = tunnelFor(relay.url, d, hello, { ca });

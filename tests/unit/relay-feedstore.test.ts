@@ -13,20 +13,20 @@ describe('feed store delivery lease', () => {
   const cleanups: Array<() => void> = [];
   afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
 
-  function twoNodes() {
+  async function twoNodes() {
     const d = tempDir('feedstore');
     cleanups.push(() => d.remove());
     const a = new RelayStore(d.dir);
     const b = new RelayStore(d.dir);
-    cleanups.push(() => a.close(), () => b.close());
-    a.addVenue('ven_aaaaaaaaaaaa', 'A', 0);
+    cleanups.push(() => void a.close(), () => void b.close());
+    await a.addVenue('ven_aaaaaaaaaaaa', 'A', 0);
     return { a: a.feed, b: b.feed, venue: 'ven_aaaaaaaaaaaa' };
   }
   let n = 0;
   const newId = () => `dlv_${++n}`;
 
   it('lets one owner hold a batch; another takes the same batch only after the lease ends, and only the holder finishes it', async () => {
-    const { a, b, venue } = twoNodes();
+    const { a, b, venue } = await twoNodes();
     await a.appendEvents(venue, [1, 2, 3].map((s) => envelope(venue, s)), [], 1_000);
     const held = await a.claimBatch(venue, 'node-a', 1_000, 11_000, 100, newId);
     expect(held?.events.map((e) => e.envelope.seq)).toEqual([1, 2, 3]);
@@ -44,7 +44,7 @@ describe('feed store delivery lease', () => {
   });
 
   it('holds a failed batch back until its retry time and counts the attempts', async () => {
-    const { a, venue } = twoNodes();
+    const { a, venue } = await twoNodes();
     await a.appendEvents(venue, [envelope(venue, 1)], [], 0);
     const first = await a.claimBatch(venue, 'n', 0, 10_000, 100, newId);
     await a.failBatch(venue, 'n', first!.deliveryId, 'HTTP 500', 5_000);
@@ -57,7 +57,7 @@ describe('feed store delivery lease', () => {
   });
 
   it('stores an eventId once however often and through whichever connection it comes', async () => {
-    const { a, b, venue } = twoNodes();
+    const { a, b, venue } = await twoNodes();
     const e = envelope(venue, 1);
     expect(await a.appendEvents(venue, [e, e], [], 0)).toEqual({ inserted: 1, duplicates: 1 });
     expect(await b.appendEvents(venue, [e], [], 0)).toEqual({ inserted: 0, duplicates: 1 });

@@ -44,35 +44,35 @@ describe('pairing codes', () => {
     expect(normalizePairingCode('K7QF-2MX')).toBeNull();
   });
 
-  it('work exactly once, and the store keeps only hashes', () => {
+  it('work exactly once, and the store keeps only hashes', async () => {
     const { store, pairing } = setup();
-    const v = pairing.createVenue('Cafe');
-    const first = pairing.pair(v.pairingCode.toLowerCase(), COMPANION);
+    const v = await pairing.createVenue('Cafe');
+    const first = await pairing.pair(v.pairingCode.toLowerCase(), COMPANION);
     expect(first.ok).toBe(true);
     if (!first.ok) return;
     expect(first.deviceToken).toMatch(/^evd_/);
-    expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'used' });
-    const row = store.getVenue(v.venueId);
+    expect(await pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'used' });
+    const row = await store.getVenue(v.venueId);
     expect(row?.tokenHash).toBe(sha256(first.deviceToken));
     expect(JSON.stringify(row)).not.toContain(first.deviceToken);
-    expect(pairing.authenticate(first.deviceToken)?.venueId).toBe(v.venueId);
+    expect((await pairing.authenticate(first.deviceToken))?.venueId).toBe(v.venueId);
   });
 
-  it('expire after 15 minutes', () => {
+  it('expire after 15 minutes', async () => {
     const { clock, pairing } = setup();
-    const v = pairing.createVenue('Cafe');
+    const v = await pairing.createVenue('Cafe');
     expect(Date.parse(v.pairingExpiresAt) - clock.now()).toBe(PAIRING_TTL_MS);
     clock.advance(PAIRING_TTL_MS);
-    expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'expired' });
+    expect(await pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'expired' });
   });
 
-  it('refuse a code that cannot be one without looking it up', () => {
+  it('refuse a code that cannot be one without looking it up', async () => {
     const { pairing } = setup();
-    const v = pairing.createVenue('Cafe');
-    expect(pairing.pair('K7QF-2MX0', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
-    expect(pairing.pair('', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
+    const v = await pairing.createVenue('Cafe');
+    expect(await pairing.pair('K7QF-2MX0', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
+    expect(await pairing.pair('', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
     // The venue's real code still works afterwards: a malformed attempt used nothing up.
-    expect(pairing.pair(v.pairingCode, COMPANION).ok).toBe(true);
+    expect((await pairing.pair(v.pairingCode, COMPANION)).ok).toBe(true);
   });
 
   it('name venues with 16 unguessable base32 symbols', () => {
@@ -81,48 +81,48 @@ describe('pairing codes', () => {
     for (const id of ids) expect(id).toMatch(/^ven_[a-z2-7]{16}$/);
   });
 
-  it('refuse an unknown code', () => {
+  it('refuse an unknown code', async () => {
     const { pairing } = setup();
-    pairing.createVenue('Cafe');
-    expect(pairing.pair('ABCD-EFGH', COMPANION)).toEqual({ ok: false, reason: 'invalid' });
+    await pairing.createVenue('Cafe');
+    expect(await pairing.pair('ABCD-EFGH', COMPANION)).toEqual({ ok: false, reason: 'invalid' });
   });
 
-  it('a new code replaces the unused one, and pairing again swaps the token in two phases', () => {
+  it('a new code replaces the unused one, and pairing again swaps the token in two phases', async () => {
     const { pairing, store } = setup();
-    const v = pairing.createVenue('Cafe');
-    const second = pairing.issueCode(v.venueId);
-    expect(pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'invalid' });
-    const a = pairing.pair(second.pairingCode, COMPANION);
-    const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
+    const v = await pairing.createVenue('Cafe');
+    const second = await pairing.issueCode(v.venueId);
+    expect(await pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'invalid' });
+    const a = await pairing.pair(second.pairingCode, COMPANION);
+    const b = await pairing.pair((await pairing.issueCode(v.venueId)).pairingCode, COMPANION);
     if (!a.ok || !b.ok) throw new Error('pairing failed');
     // Until the new token connects, both work: a companion that could not store b keeps its tunnel on a.
-    expect(pairing.authenticate(a.deviceToken)?.venueId).toBe(v.venueId);
-    expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
-    expect(store.promoteToken(v.venueId, sha256(a.deviceToken))).toBe(false);
-    expect(store.promoteToken(v.venueId, sha256(b.deviceToken))).toBe(true);
-    expect(pairing.authenticate(a.deviceToken)).toBeNull();
-    expect(pairing.authenticate(b.deviceToken)?.venueId).toBe(v.venueId);
+    expect((await pairing.authenticate(a.deviceToken))?.venueId).toBe(v.venueId);
+    expect((await pairing.authenticate(b.deviceToken))?.venueId).toBe(v.venueId);
+    expect(await store.promoteToken(v.venueId, sha256(a.deviceToken))).toBe(false);
+    expect(await store.promoteToken(v.venueId, sha256(b.deviceToken))).toBe(true);
+    expect(await pairing.authenticate(a.deviceToken)).toBeNull();
+    expect((await pairing.authenticate(b.deviceToken))?.venueId).toBe(v.venueId);
   });
 
-  it('revocation refuses both the current and a pending token', () => {
+  it('revocation refuses both the current and a pending token', async () => {
     const { store, pairing, clock } = setup();
-    const v = pairing.createVenue('Cafe');
-    const a = pairing.pair(v.pairingCode, COMPANION);
-    const b = pairing.pair(pairing.issueCode(v.venueId).pairingCode, COMPANION);
+    const v = await pairing.createVenue('Cafe');
+    const a = await pairing.pair(v.pairingCode, COMPANION);
+    const b = await pairing.pair((await pairing.issueCode(v.venueId)).pairingCode, COMPANION);
     if (!a.ok || !b.ok) throw new Error('pairing failed');
-    store.revoke(v.venueId, clock.now());
-    expect(pairing.authenticate(a.deviceToken)).toBeNull();
-    expect(pairing.authenticate(b.deviceToken)).toBeNull();
+    await store.revoke(v.venueId, clock.now());
+    expect(await pairing.authenticate(a.deviceToken)).toBeNull();
+    expect(await pairing.authenticate(b.deviceToken)).toBeNull();
   });
 
-  it('revocation refuses the token from then on', () => {
+  it('revocation refuses the token from then on', async () => {
     const { store, pairing, clock } = setup();
-    const v = pairing.createVenue('Cafe');
-    const a = pairing.pair(v.pairingCode, COMPANION);
+    const v = await pairing.createVenue('Cafe');
+    const a = await pairing.pair(v.pairingCode, COMPANION);
     if (!a.ok) throw new Error('pairing failed');
-    expect(store.revoke(v.venueId, clock.now())).toBe(true);
-    expect(pairing.authenticate(a.deviceToken)).toBeNull();
-    expect(store.revoke('ven_nope', clock.now())).toBe(false);
+    expect(await store.revoke(v.venueId, clock.now())).toBe(true);
+    expect(await pairing.authenticate(a.deviceToken)).toBeNull();
+    expect(await store.revoke('ven_nope', clock.now())).toBe(false);
   });
 });
 
