@@ -45,7 +45,7 @@ export class Store {
   readonly dialect: Dialect;
   /** Events, webhook delivery and payments, in the same database. */
   readonly feed: FeedStore;
-  private readonly tokenListeners = new Set<(venueId: string) => void>();
+  private readonly tokenListeners = new Set<(venueId: string) => void | Promise<void>>();
 
   constructor(private readonly base: Db) {
     this.db = base.db;
@@ -53,16 +53,20 @@ export class Store {
     this.feed = new KyselyFeedStore(base);
   }
 
-  /** Calls `fn` after this store committed a change of a venue's device token (paired anew, revoked). Returns the unsubscribe. */
-  onTokenChange(fn: (venueId: string) => void): () => void {
+  /**
+   * Calls `fn` after this store committed a change of a venue's device token
+   * (paired anew, revoked); the change's call resolves only after `fn` has
+   * (so when `revoke` resolves, this process's tunnels on the old token are
+   * closed). Returns the unsubscribe.
+   */
+  onTokenChange(fn: (venueId: string) => void | Promise<void>): () => void {
     this.tokenListeners.add(fn);
     return () => this.tokenListeners.delete(fn);
   }
 
-  private tokenChanged(venueId: string): void {
-    for (const fn of this.tokenListeners) {
-      try { fn(venueId); } catch { /* a listener's failure is its own */ }
-    }
+  private async tokenChanged(venueId: string): Promise<void> {
+    // A listener's failure is its own: the change is committed either way.
+    await Promise.allSettled([...this.tokenListeners].map(async (fn) => fn(venueId)));
   }
 
   /** Closes the connection (SQLite) or drains the pool (Postgres). */
@@ -159,7 +163,7 @@ export class Store {
       await bumpTokens(t);
       return { ok: true, venueId: used.venue_id };
     });
-    if (r.ok) this.tokenChanged(r.venueId);
+    if (r.ok) await this.tokenChanged(r.venueId);
     return r;
   }
 
@@ -202,7 +206,7 @@ export class Store {
       if (found) await bumpTokens(t);
       return found;
     });
-    if (changed) this.tokenChanged(venueId);
+    if (changed) await this.tokenChanged(venueId);
     return changed;
   }
 

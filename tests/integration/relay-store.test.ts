@@ -103,7 +103,7 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       const s = await backend.open();
       const other = await backend.open();
       const heard: string[] = [];
-      const off = s.onTokenChange((id) => heard.push(id));
+      const off = s.onTokenChange((id) => { heard.push(id); });
       await venue(s);
       const m0 = await other.tokenMark();
       await s.addPairingCode(V, 'c1', 0, 10_000);
