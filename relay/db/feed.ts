@@ -5,9 +5,10 @@
  * (venue_id, event_id), a webhook lease is taken under the venue's state-row
  * lock, and nothing a node needs lives only in its memory.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Envelope, PaymentNotice, PaymentView } from '../../protocol/events.ts';
 import type { DeliveryState, FeedStore, PaymentRow, PaymentUpdate, WebhookBatch, WebhookTarget } from '../feedstore.ts';
+import { compiled } from './hot.ts';
 import type { Db } from './open.ts';
 import type { Tables } from './schema.ts';
 
@@ -19,8 +20,21 @@ const toPayment = (r: RawPayment): PaymentRow => ({ notice: JSON.parse(r.notice)
 
 export class KyselyFeedStore implements FeedStore {
   private readonly db: Kysely<Tables>;
+  /** The insert of k events, compiled once per k (at most INSERT_CHUNK of them): building it costs more than running it. */
+  private readonly inserts = new Map<number, (...p: unknown[]) => CompiledQuery>();
   constructor(private readonly base: Db) {
     this.db = base.db;
+  }
+
+  private insertOf(k: number): (...p: unknown[]) => CompiledQuery {
+    let q = this.inserts.get(k);
+    if (!q) {
+      const row = { venue_id: '', event_id: '', seq: 0, event_type: '', body: '', stored_at: 0 };
+      q = compiled(this.db.insertInto('feed_events').values(Array.from({ length: k }, () => row))
+        .onConflict((oc) => oc.columns(['venue_id', 'event_id']).doNothing()));
+      this.inserts.set(k, q);
+    }
+    return q;
   }
 
   async appendEvents(venueId: string, events: Envelope[], payments: PaymentUpdate[], now: number) {
@@ -32,11 +46,11 @@ export class KyselyFeedStore implements FeedStore {
       const seen = new Set<string>();
       const unique = events.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
       for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
-        const rows = unique.slice(i, i + INSERT_CHUNK).map((e) => ({
-          venue_id: venueId, event_id: e.eventId, seq: e.seq, event_type: e.eventType, body: JSON.stringify(e), stored_at: now,
-        }));
-        const r = await t.insertInto('feed_events').values(rows).onConflict((oc) => oc.columns(['venue_id', 'event_id']).doNothing()).executeTakeFirst();
-        inserted += Number(r.numInsertedOrUpdatedRows ?? 0n);
+        const chunk = unique.slice(i, i + INSERT_CHUNK);
+        // Parameters row by row, in the order of the compiled row's columns.
+        const params = chunk.flatMap((e) => [venueId, e.eventId, e.seq, e.eventType, JSON.stringify(e), now]);
+        const r = await t.executeQuery(this.insertOf(chunk.length)(...params));
+        inserted += Number(r.numAffectedRows ?? 0n);
       }
       for (const p of payments) {
         const v = p.view;

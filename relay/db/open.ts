@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DEFAULT_STORE_POOL } from '../../protocol/cluster.ts';
-import { statementCache } from '../sqlite.ts';
+import { statementCache } from './sqlite.ts';
 import { migrate } from './migrations.ts';
 import type { Dialect, Tables } from './schema.ts';
 

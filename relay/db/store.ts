@@ -7,12 +7,13 @@
  * Token changes made through this store are told to its own listeners after
  * the commit; those made by another process or node show in `tokenMark()`.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { FrontStatus } from '../../protocol/local.ts';
 import { FrontStatus as FrontStatusSchema } from '../../protocol/local.ts';
 import type { CompanionInfo } from '../../protocol/relay.ts';
 import type { FeedStore } from '../feedstore.ts';
 import { KyselyFeedStore } from './feed.ts';
+import { compiled } from './hot.ts';
 import { openDb, type Db, type StoreSpec } from './open.ts';
 import type { Dialect, Tables, VenuesTable } from './schema.ts';
 
@@ -51,7 +52,21 @@ export class Store {
     this.db = base.db;
     this.dialect = base.dialect;
     this.feed = new KyselyFeedStore(base);
+    const db = this.db;
+    this.hot = {
+      byToken: compiled(db.selectFrom('venues').select('id')
+        .where((eb) => eb.or([eb('token_hash', '=', '$token'), eb('pending_token_hash', '=', '$token')]))),
+      hashesOf: compiled(db.selectFrom('venues').select(['token_hash', 'pending_token_hash']).where('id', '=', '$venue')),
+      mark: compiled(db.selectFrom('counters').select('value').where('name', '=', 'tokens')),
+    };
   }
+
+  /** What every tunnel upgrade (authentication) and the revocation poll run. */
+  private readonly hot: {
+    byToken: (token: string, again: string) => CompiledQuery<{ id: string }>;
+    hashesOf: (venueId: string) => CompiledQuery<{ token_hash: string | null; pending_token_hash: string | null }>;
+    mark: (name: string) => CompiledQuery<{ value: number }>;
+  };
 
   /**
    * Calls `fn` after this store committed a change of a venue's device token
@@ -87,8 +102,8 @@ export class Store {
    * to notice revocations made elsewhere.
    */
   async tokenMark(): Promise<number> {
-    const r = await this.db.selectFrom('counters').select('value').where('name', '=', 'tokens').executeTakeFirst();
-    return r?.value ?? 0;
+    const r = await this.db.executeQuery(this.hot.mark('tokens'));
+    return r.rows[0]?.value ?? 0;
   }
 
   /** Inserts a venue; the id must be new. */
@@ -169,9 +184,8 @@ export class Store {
 
   /** The venue a device-token hash belongs to (current or pending), or null (unknown, replaced or revoked). */
   async venueByTokenHash(tokenHash: string): Promise<string | null> {
-    const row = await this.db.selectFrom('venues').select('id')
-      .where((eb) => eb.or([eb('token_hash', '=', tokenHash), eb('pending_token_hash', '=', tokenHash)])).executeTakeFirst();
-    return row?.id ?? null;
+    const r = await this.db.executeQuery(this.hot.byToken(tokenHash, tokenHash));
+    return r.rows[0]?.id ?? null;
   }
 
   /** The current token hash of a venue. */
@@ -181,7 +195,7 @@ export class Store {
 
   /** Every token hash the venue accepts now (current, then pending); the server polls it to notice revocation by another process. */
   async tokenHashesOf(venueId: string): Promise<string[]> {
-    const row = await this.db.selectFrom('venues').select(['token_hash', 'pending_token_hash']).where('id', '=', venueId).executeTakeFirst();
+    const row = (await this.db.executeQuery(this.hot.hashesOf(venueId))).rows[0];
     return row ? hashesOf(row) : [];
   }
 
