@@ -17,6 +17,9 @@ import { compiled } from './hot.ts';
 import { openDb, type Db, type StoreSpec } from './open.ts';
 import type { Dialect, Tables, VenuesTable } from './schema.ts';
 
+/** Venues per last-seen UPDATE: two parameters each, far under either dialect's limit. */
+const SEEN_CHUNK = 500;
+
 export interface VenueRow {
   id: string;
   name: string;
@@ -236,11 +239,15 @@ export class Store {
     await this.db.updateTable('venues').set({ last_seen_at: now }).where('id', '=', venueId).execute();
   }
 
-  /** Last-seen times of many venues in one transaction (one commit, one lock), not one each. */
+  /** Last-seen times of many venues in one transaction (one commit, one lock), a few hundred per statement, not one each. */
   async markSeenMany(seen: Array<[venueId: string, at: number]>): Promise<void> {
     if (seen.length === 0) return;
     await this.base.tx(async (t) => {
-      for (const [id, at] of seen) await t.updateTable('venues').set({ last_seen_at: at }).where('id', '=', id).execute();
+      for (let i = 0; i < seen.length; i += SEEN_CHUNK) {
+        const rows = sql.join(seen.slice(i, i + SEEN_CHUNK).map(([id, at]) => sql`(${id}, ${at})`));
+        // VALUES columns are column1, column2 on both dialects; Postgres reads the untyped parameters as text.
+        await sql`update venues set last_seen_at = cast(v.column2 as bigint) from (values ${rows}) as v where venues.id = v.column1`.execute(t);
+      }
     });
   }
 
