@@ -4,7 +4,7 @@
  * in the data dir. Migrates before returning, so every caller sees the latest schema.
  */
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -55,6 +55,10 @@ export async function openDb(spec: StoreSpec): Promise<Db> {
   return db;
 }
 
+const BEGIN = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+
 function openSqlite(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true });
   const raw = new Database(join(dataDir, STORE_FILE));
@@ -71,13 +75,13 @@ function openSqlite(dataDir: string): Db {
     dialect: 'sqlite',
     tx: (fn) => db.connection().execute(async (c) => {
       // One connection, held for the whole transaction by Kysely's mutex; IMMEDIATE takes the write lock up front.
-      await sql`begin immediate`.execute(c);
+      await c.executeQuery(BEGIN);
       try {
         const r = await fn(c);
-        await sql`commit`.execute(c);
+        await c.executeQuery(COMMIT);
         return r;
       } catch (e) {
-        await sql`rollback`.execute(c).catch(() => undefined);
+        await c.executeQuery(ROLLBACK).catch(() => undefined);
         throw e;
       }
     }),
