@@ -4,10 +4,14 @@
  * both win, and the store lives through Postgres going away and coming back:
  * calls fail with an error meanwhile (never hang, never crash the process).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../relay/db/store.ts';
+import { spawnSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import { CreateVenueResponse, VenueList } from '../../protocol/relay.ts';
 import { STATEMENT_TIMEOUT_MS } from '../../relay/db/open.ts';
 import { envelope } from '../helpers/feedpeers.ts';
+import { ROOT, startBin } from '../helpers/proc.ts';
+import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 import { postgresBackend } from '../helpers/stores.ts';
 
 const ROUNDS = 30;
@@ -18,6 +22,8 @@ describe('relay store on a shared Postgres', () => {
   beforeAll(() => backend.start(), 60_000);
   afterAll(() => backend.stop(), 60_000);
   beforeEach(() => backend.fresh(), 30_000);
+  const cleanups: Array<() => Promise<unknown> | void> = [];
+  afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); }, 30_000);
 
   it('gives a webhook lease to one node at a time however the claims interleave', async () => {
     const nodes = [await backend.open(), await backend.open()];
@@ -106,6 +112,48 @@ describe('relay store on a shared Postgres', () => {
     expect(ok).toBe(true);
     expect(await store.countVenues()).toBe(1);
   }, 90_000);
-});
 
-export type { Store };
+  it('evva-relay takes the store from --store or EVVA_RELAY_STORE, in every command', async () => {
+    const url = backend.server().url;
+    const relayCli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync(process.execPath, ['bin/evva-relay.js', ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+    const d = tempDir('relay-pg');
+    cleanups.push(() => d.remove());
+    const add = relayCli(['venue', 'add', 'Кафе на Postgres', '--json', '--store', url, '--data-dir', d.dir]);
+    expect(add.status, add.stderr).toBe(0);
+    const created = CreateVenueResponse.parse(JSON.parse(add.stdout));
+    const serve = startBin('evva-relay', ['serve', '--port', '0', '--data-dir', d.dir, '--store-pool', '3'],
+      { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_STORE: url });
+    cleanups.push(() => serve.stop());
+    const base = JSON.parse((await serve.waitFor(/\{"listening".*\}/))[0]).listening as string;
+    const listed = VenueList.parse(await (await fetch(`${base}/v1/venues`, { headers: { authorization: `Bearer ${API_KEY}` } })).json());
+    expect(listed.venues.map((v) => v.venueId)).toEqual([created.venueId]);
+    // Nothing went to SQLite: the data dir has no relay.sqlite.
+    expect(relayCli(['venues', '--json', '--data-dir', d.dir]).stdout).toBe('{"venues":[]}\n');
+    const bad = relayCli(['venues', '--store', 'mysql://x/y', '--data-dir', d.dir]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--store takes postgres:/);
+    const badPool = relayCli(['venues', '--store', url, '--store-pool', '0']);
+    expect(badPool.status).toBe(2);
+  }, 60_000);
+
+  it('a revocation made through one relay closes the tunnel another relay holds, within about a second', async () => {
+    const url = backend.server().url;
+    const a = await startRelay({ store: url, storePool: 3 });
+    cleanups.push(() => a.close());
+    const b = await startRelay({ store: url, storePool: 3 });
+    cleanups.push(() => b.close());
+    const ok: Upstream = { async forward() { return { status: 204, headers: {}, body: null }; } };
+    const companion = tempDir('companion');
+    cleanups.push(() => companion.remove());
+    const v = await pairedVenue(a.url, companion.dir);
+    const tunnel = tunnelFor(a.url, v, ok);
+    cleanups.push(() => tunnel.stop());
+    await waitFor(() => a.relay.tunnels.get(v.venueId) !== null, 'tunnel on relay A');
+    const link = a.relay.tunnels.get(v.venueId)!;
+    const res = await fetch(`${b.url}/v1/venues/${v.venueId}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(res.status).toBeLessThan(300);
+    const took = await waitFor(() => link.closed, 'A closed the revoked tunnel', 5_000);
+    expect(took).toBeLessThan(3_000);
+  }, 60_000);
+});
