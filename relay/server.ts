@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../common/clock.ts';
@@ -17,6 +18,7 @@ import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } f
 import { MIN_API_KEY_CHARS, apiKeyCheck, bearer, requireApiKey } from './auth.ts';
 import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
+import { DEFAULT_DRAIN_TIMING, Drain, readiness, type DrainTiming } from './drain.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
@@ -96,13 +98,23 @@ export interface RelayOptions {
   webhooks?: WebhookOptions;
   /** Payment notices: command timeout and retry period. */
   payments?: PaymentOptions;
+  /** This node's name in /readyz and logs (default: hostname-port). */
+  nodeId?: string;
+  /** The graceful drain's notice and bound (tests shorten them; `--drain-ms` sets maxMs). */
+  drainTiming?: Partial<DrainTiming>;
 }
 
 export interface Relay {
   /** Starts listening; resolves with the base URL (http(s)://host:port). */
   listen(port: number, host?: string): Promise<string>;
-  /** Closes tunnels, connections and the store; safe to call twice. */
+  /** Closes tunnels, connections and the store at once; safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown (SIGTERM): not ready at once, then new tunnels refused
+   * and go-away to every companion, then in-flight requests finish, then
+   * close(); all within drainTiming.maxMs. Calling it again returns the same drain.
+   */
+  drain(): Promise<void>;
   readonly url: string | null;
   readonly store: RelayStore;
   readonly tunnels: TunnelRegistry;
@@ -141,8 +153,15 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   app.set('trust proxy', trustSetting(opts.trustProxy));
   const auth = requireApiKey(keys);
   const deps = { store, pairing, limiter, tunnels: registry, metrics, clock, log: log.child({ part: 'api' }) };
+  const drain = new Drain({ ...DEFAULT_DRAIN_TIMING, ...opts.drainTiming }, clock, log.child({ part: 'drain' }));
+  let nodeId = opts.nodeId ?? hostname();
 
   app.get('/healthz', (_req, res) => void res.json({ ok: true, tunnels: registry.count() }));
+  // The load balancer's check (no API key): does this node take new tunnels now?
+  app.get('/readyz', async (_req, res) => {
+    const r = await readiness({ nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.ping(), clock });
+    res.status(r.ready ? 200 : 503).set('cache-control', 'no-store').json(r);
+  });
   app.get('/metrics', auth, async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
@@ -206,6 +225,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    if (drain.refusingTunnels) {
+      metrics.tunnelsRefused.inc();
+      return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay node shutting down; reconnect (another node takes the tunnel)');
+    }
     if ((maxTunnels !== null && registry.count() >= maxTunnels) || (fdCap !== null && sockets > fdCap)) {
       // Cheap and early (no SQLite): the companion backs off and retries, maybe on another relay node.
       metrics.tunnelsRefused.inc();
@@ -246,12 +269,16 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
           const p = typeof addr === 'object' && addr ? addr.port : port;
           const h = host.includes(':') ? `[${host}]` : host;
           url = `${opts.tls ? 'https' : 'http'}://${h}:${p}`;
+          if (!opts.nodeId) nodeId = `${hostname()}-${p}`;
           log.info('relay listening', { url });
           webhooks.start();
           payments.start();
           resolve(url);
         });
       });
+    },
+    drain(this: Relay) {
+      return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count(), server, close: () => this.close() });
     },
     async close() {
       if (closed) return;

@@ -187,6 +187,23 @@ export class TunnelRegistry {
     return true;
   }
 
+  /**
+   * Node shutdown: every ready link gets go-away ('shutdown') and drains within
+   * `drainMs` (the companion connects anew first); links still saying hello are
+   * closed, their companions simply reconnect. Cluster claims are not released
+   * here: the node the companion moves to claims the venue at a newer epoch,
+   * and ClusterNode.stop() releases what is left when the node closes.
+   */
+  goawayAll(drainMs: number): void {
+    const ready = new Set(this.current.values());
+    this.current.clear();
+    const ms = Math.max(0, Math.min(Math.floor(drainMs), this.drainMs));
+    for (const l of [...this.all]) {
+      if (ready.has(l)) l.goaway('shutdown', ms);
+      else if (!l.draining) l.close(CloseCode.goingAway, 'relay shutting down');
+    }
+  }
+
   /** Every venue with a current link here. */
   venues(): string[] {
     return [...this.current.keys()];
