@@ -10,20 +10,59 @@ import type { Envelope, PaymentNotice, PaymentView } from '../../protocol/events
 import type { DeliveryState, FeedStore, PaymentRow, PaymentUpdate, WebhookBatch, WebhookTarget } from '../feedstore.ts';
 import { compiled } from './hot.ts';
 import type { Db } from './open.ts';
-import type { Tables } from './schema.ts';
+import type { Tables, WebhookStateTable } from './schema.ts';
 
-/** Rows per INSERT: well under SQLite's and Postgres's parameter limits (7 per row). */
-const INSERT_CHUNK = 500;
+interface RawEvent { id: number; body: string; stored_at: number }
+
+/** Most rows per INSERT: well under SQLite's and Postgres's parameter limits (6 per row). A power of two. */
+const INSERT_CHUNK = 256;
+
+/** Splits n into powers of two, largest first (100 → 64, 32, 4): a handful of distinct INSERTs serve every batch size. */
+function pieces(n: number): number[] {
+  const out: number[] = [];
+  for (let size = INSERT_CHUNK; n > 0; size >>= 1) {
+    while (n >= size) { out.push(size); n -= size; }
+  }
+  return out;
+}
 
 interface RawPayment { notice: string; view: string }
 const toPayment = (r: RawPayment): PaymentRow => ({ notice: JSON.parse(r.notice) as PaymentNotice, view: JSON.parse(r.view) as PaymentView });
 
 export class KyselyFeedStore implements FeedStore {
   private readonly db: Kysely<Tables>;
-  /** The insert of k events, compiled once per k (at most INSERT_CHUNK of them): building it costs more than running it. */
+  /** The insert of k events (k a power of two), compiled once per k: building it costs more than running it. */
   private readonly inserts = new Map<number, (...p: unknown[]) => CompiledQuery>();
+  /** What the webhook worker runs for every batch, compiled once (parameters in the order they appear). */
+  private readonly hot: {
+    stateRow: (venueId: string) => CompiledQuery;
+    lockState: (venueId: string) => CompiledQuery<WebhookStateTable>;
+    pendingEvents: (venueId: string, after: number, max: number) => CompiledQuery<RawEvent>;
+    batchEvents: (venueId: string, after: number, upTo: number) => CompiledQuery<RawEvent>;
+    hold: (batchLast: number, deliveryId: string, owner: string, leaseUntil: number, venueId: string) => CompiledQuery;
+    finish: (now: number, venueId: string, owner: string, deliveryId: string) => CompiledQuery;
+    target: (venueId: string) => CompiledQuery<WebhookTarget>;
+  };
+
   constructor(private readonly base: Db) {
     this.db = base.db;
+    const db = this.db;
+    const events = () => db.selectFrom('feed_events').select(['id', 'body', 'stored_at']).where('venue_id', '=', '').where('id', '>', 0);
+    this.hot = {
+      stateRow: compiled(db.insertInto('webhook_state').values({ venue_id: '', delivered_id: sql<number>`0`, attempts: sql<number>`0` })
+        .onConflict((oc) => oc.column('venue_id').doNothing())),
+      // The row lock makes the lease check and take one step for every node (SQLite's single writer already does).
+      lockState: compiled(db.selectFrom('webhook_state').selectAll().where('venue_id', '=', '')
+        .$if(base.dialect === 'postgres', (q) => q.forUpdate())),
+      pendingEvents: compiled(events().orderBy('id').limit(0)),
+      batchEvents: compiled(events().where('id', '<=', 0).orderBy('id')),
+      hold: compiled(db.updateTable('webhook_state').set({ batch_last_id: 0, delivery_id: '', lease_owner: '', lease_until: 0 }).where('venue_id', '=', '')),
+      finish: compiled(db.updateTable('webhook_state')
+        .set((eb) => ({ delivered_id: sql<number>`${eb.ref('batch_last_id')}`, delivered_at: 0, batch_last_id: sql<null>`null`, delivery_id: sql<null>`null`,
+          attempts: sql<number>`0`, next_at: sql<null>`null`, lease_owner: sql<null>`null`, lease_until: sql<null>`null`, last_error: sql<null>`null` }))
+        .where('venue_id', '=', '').where('lease_owner', '=', '').where('delivery_id', '=', '')),
+      target: compiled(db.selectFrom('webhook_targets').select(['url', 'secret']).where('venue_id', '=', '')),
+    };
   }
 
   private insertOf(k: number): (...p: unknown[]) => CompiledQuery {
@@ -41,12 +80,13 @@ export class KyselyFeedStore implements FeedStore {
     if (events.length === 0 && payments.length === 0) return { inserted: 0, duplicates: 0 };
     return this.base.tx(async (t) => {
       let inserted = 0;
-      // A batch may repeat an eventId (a resend); ON CONFLICT skips it, Postgres included, only across rows
-      // already stored, so repeats inside one statement are dropped first.
+      // A batch may repeat an eventId (a resend): repeats are dropped here, rows already stored by ON CONFLICT,
+      // so the counts are exact on both dialects.
       const seen = new Set<string>();
       const unique = events.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
-      for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
-        const chunk = unique.slice(i, i + INSERT_CHUNK);
+      let at = 0;
+      for (const k of pieces(unique.length)) {
+        const chunk = unique.slice(at, at += k);
         // Parameters row by row, in the order of the compiled row's columns.
         const params = chunk.flatMap((e) => [venueId, e.eventId, e.seq, e.eventType, JSON.stringify(e), now]);
         const r = await t.executeQuery(this.insertOf(chunk.length)(...params));
@@ -87,7 +127,7 @@ export class KyselyFeedStore implements FeedStore {
   }
 
   async getWebhook(venueId: string): Promise<WebhookTarget | null> {
-    const r = await this.db.selectFrom('webhook_targets').select(['url', 'secret']).where('venue_id', '=', venueId).executeTakeFirst();
+    const r = (await this.db.executeQuery(this.hot.target(venueId))).rows[0];
     return r ? { url: r.url, secret: r.secret } : null;
   }
 
@@ -115,24 +155,18 @@ export class KyselyFeedStore implements FeedStore {
 
   async claimBatch(venueId: string, owner: string, now: number, leaseUntil: number, max: number, newDeliveryId: () => string): Promise<WebhookBatch | null> {
     return this.base.tx(async (t) => {
-      await t.insertInto('webhook_state').values({ venue_id: venueId, delivered_id: 0, attempts: 0 })
-        .onConflict((oc) => oc.column('venue_id').doNothing()).execute();
-      // The row lock makes the lease check and take one step for every node (SQLite's single writer already does).
-      const s = await t.selectFrom('webhook_state').selectAll().where('venue_id', '=', venueId)
-        .$if(this.base.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirstOrThrow();
+      await t.executeQuery(this.hot.stateRow(venueId));
+      const s = (await t.executeQuery(this.hot.lockState(venueId))).rows[0];
+      if (!s) throw new Error(`webhook state of ${venueId} vanished`);
       if (s.lease_owner !== null && s.lease_owner !== owner && (s.lease_until ?? 0) > now) return null;
       if (s.next_at !== null && s.next_at > now) return null;
-      const rows = await t.selectFrom('feed_events').select(['id', 'body', 'stored_at'])
-        .where('venue_id', '=', venueId).where('id', '>', s.delivered_id)
-        .$if(s.batch_last_id !== null, (q) => q.where('id', '<=', s.batch_last_id as number))
-        .orderBy('id')
-        .$if(s.batch_last_id === null, (q) => q.limit(max))
-        .execute();
+      // A batch once formed is resent as it was; else the next events past the cursor.
+      const q = s.batch_last_id !== null ? this.hot.batchEvents(venueId, s.delivered_id, s.batch_last_id) : this.hot.pendingEvents(venueId, s.delivered_id, max);
+      const rows = (await t.executeQuery(q)).rows;
       const last = rows.at(-1);
       if (!last) return null;
       const deliveryId = s.delivery_id ?? newDeliveryId();
-      await t.updateTable('webhook_state').set({ batch_last_id: last.id, delivery_id: deliveryId, lease_owner: owner, lease_until: leaseUntil })
-        .where('venue_id', '=', venueId).execute();
+      await t.executeQuery(this.hot.hold(last.id, deliveryId, owner, leaseUntil, venueId));
       return {
         deliveryId, attempts: s.attempts,
         events: rows.map((r) => ({ id: r.id, envelope: JSON.parse(r.body) as Envelope, storedAt: r.stored_at })),
@@ -141,12 +175,8 @@ export class KyselyFeedStore implements FeedStore {
   }
 
   async finishBatch(venueId: string, owner: string, deliveryId: string, now: number): Promise<boolean> {
-    const r = await this.db.updateTable('webhook_state')
-      .set((eb) => ({ delivered_id: sql<number>`${eb.ref('batch_last_id')}`, delivered_at: now, batch_last_id: null, delivery_id: null,
-        attempts: 0, next_at: null, lease_owner: null, lease_until: null, last_error: null }))
-      .where('venue_id', '=', venueId).where('lease_owner', '=', owner).where('delivery_id', '=', deliveryId)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const r = await this.db.executeQuery(this.hot.finish(now, venueId, owner, deliveryId));
+    return Number(r.numAffectedRows) === 1;
   }
 
   async failBatch(venueId: string, owner: string, deliveryId: string, error: string, nextAt: number): Promise<void> {

@@ -5,8 +5,16 @@
  */
 import type { Compilable, CompiledQuery } from 'kysely';
 
-/** The query compiled once; each call gives it new parameters, in the order they appear in its SQL. */
+/**
+ * The query compiled once; each call gives it new parameters, in the order
+ * they appear in its SQL, and exactly as many as it has (a constant written as
+ * a value is a parameter too: write it as sql`0` to keep it out).
+ */
 export function compiled<R>(q: Compilable<R>): (...parameters: unknown[]) => CompiledQuery<R> {
   const c = q.compile();
-  return (...parameters) => ({ ...c, parameters });
+  const n = c.parameters.length;
+  return (...parameters) => {
+    if (parameters.length !== n) throw new Error(`compiled query takes ${n} parameters, got ${parameters.length}: ${c.sql}`);
+    return { ...c, parameters };
+  };
 }
