@@ -4,6 +4,7 @@
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
  *                    [--webhook-url URL] [--webhook-secret-file FILE] [--drain-ms 30000]
+ *                    [--store postgres://… [--store-pool N]]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
@@ -12,9 +13,10 @@
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
  * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
- * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET. The management commands
- * write the same SQLite file a running server uses; it notices revocations
- * within about a second.
+ * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET, the store from
+ * EVVA_RELAY_STORE / EVVA_RELAY_STORE_POOL. The management commands write the
+ * same store a running server uses (SQLite file or Postgres); it notices
+ * revocations within about a second.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -27,12 +29,14 @@ import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay, trustSetting } from './server.ts';
 import { supportCommand } from './supportcli.ts';
-import { RelayStore } from './store.ts';
+import { openStore, type RelayStore } from './store.ts';
+import { ClusterEnv, DEFAULT_STORE_POOL } from '../protocol/cluster.ts';
 
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
+                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
@@ -40,7 +44,8 @@ const USAGE = `usage:
   evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]
   evva-relay help | --help | --version
 exit codes: 0 done, 1 failed (support diagnose: a check failed), 2 bad usage
-environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
+every command takes --store/--store-pool too (default: SQLite relay.sqlite in the data dir)
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
@@ -49,7 +54,10 @@ serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loo
 
 class UsageError extends Error {}
 
-const common = { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const common = {
+  'data-dir': { type: 'string' }, store: { type: 'string' }, 'store-pool': { type: 'string' },
+  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
 
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
@@ -65,6 +73,22 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
 
 function dataDir(v: unknown): string {
   return resolve(typeof v === 'string' ? v : process.env.EVVA_RELAY_DATA_DIR || 'relay-data');
+}
+
+/** `--store postgres://…` (or EVVA_RELAY_STORE) and `--store-pool N` (or EVVA_RELAY_STORE_POOL); default the SQLite file in the data dir. */
+function storeFlags(values: Values): { store: string | undefined; storePool: number } {
+  const store = (values.store as string | undefined) ?? (process.env[ClusterEnv.store] || undefined);
+  if (store !== undefined && !/^postgres(?:ql)?:\/\//i.test(store)) throw new UsageError(`--store takes postgres://user@host:port/db (leave it out for SQLite in the data dir), got ${store.replace(/:[^@/]*@/, ':***@')}`);
+  const rawPool = (values['store-pool'] as string | undefined) ?? (process.env[ClusterEnv.storePool] || undefined);
+  const storePool = rawPool === undefined ? DEFAULT_STORE_POOL : Number(rawPool);
+  if (!Number.isInteger(storePool) || storePool < 1 || storePool > 1000) throw new UsageError(`--store-pool must be 1..1000, got ${rawPool}`);
+  return { store, storePool };
+}
+
+/** The store the flags name (the data dir's SQLite file unless --store). */
+function openFrom(values: Values): Promise<RelayStore> {
+  const { store, storePool } = storeFlags(values);
+  return openStore({ dataDir: dataDir(values['data-dir']), url: store, pool: storePool });
 }
 
 async function serve(args: string[]): Promise<void> {
@@ -88,8 +112,8 @@ async function serve(args: string[]): Promise<void> {
   if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new UsageError(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
   const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
   const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
-  const relay = createRelay({
-    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
+  const relay = await createRelay({
+    dataDir: dataDir(values['data-dir']), ...storeFlags(values), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
     probeLoopback: Boolean(values['allow-loopback-probe']),
     webhooks: webhookFlags(values, logger),
@@ -150,7 +174,7 @@ function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt:
 async function venue(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parse(rest, common);
-  const store = new RelayStore(dataDir(values['data-dir']));
+  const store = await openFrom(values);
   try {
     const pairing = new Pairing(store, realClock);
     switch (sub) {
@@ -184,7 +208,7 @@ async function venue(args: string[]): Promise<void> {
 async function venues(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, common);
   if (positionals.length) throw new UsageError('venues takes no arguments');
-  const store = new RelayStore(dataDir(values['data-dir']));
+  const store = await openFrom(values);
   try {
     // Offline view: online state lives in the server; this reads what the store recorded.
     const list: VenueView[] = (await store.listVenues()).map((r) => ({

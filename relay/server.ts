@@ -23,7 +23,7 @@ import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './proxy.ts';
-import { RelayStore } from './store.ts';
+import { openStore, type RelayStore } from './store.ts';
 import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
@@ -54,6 +54,10 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 
 export interface RelayOptions {
   dataDir: string;
+  /** `postgres://…` keeps the state in Postgres (shared by a cluster's nodes); default the SQLite file in dataDir. */
+  store?: string | undefined;
+  /** Most Postgres connections of this node (default DEFAULT_STORE_POOL). */
+  storePool?: number | undefined;
   /** Keys the EVVA backend authenticates with (at least one, each ≥ MIN_API_KEY_CHARS). */
   apiKeys: string[];
   clock?: Clock;
@@ -120,14 +124,14 @@ export interface Relay {
   readonly payments: Payments;
 }
 
-/** Builds a relay; it serves nothing until `listen`. Throws (in English, for operators) on unusable options. */
-export function createRelay(opts: RelayOptions): Relay {
+/** Builds a relay (its store opened and migrated); it serves nothing until `listen`. Rejects (in English, for operators) on unusable options or an unreachable store. */
+export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const keys = opts.apiKeys.map((k) => k.trim()).filter(Boolean);
   if (keys.length === 0) throw new Error('no API keys: give --api-key or EVVA_RELAY_API_KEYS');
   if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new Error(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
   const clock = opts.clock ?? realClock;
   const log = opts.logger ?? silentLogger;
-  const store = new RelayStore(opts.dataDir);
+  const store: RelayStore = await openStore({ dataDir: opts.dataDir, url: opts.store, pool: opts.storePool });
   const pairing = new Pairing(store, clock, opts.pairingTtlMs);
   const limiter = new RateLimiter(clock, opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL);
   // The gauge reads the registry lazily at scrape time; the registry needs the metrics first.
@@ -154,9 +158,8 @@ export function createRelay(opts: RelayOptions): Relay {
 
   app.get('/healthz', (_req, res) => void res.json({ ok: true, tunnels: registry.count() }));
   // The load balancer's check (no API key): does this node take new tunnels now?
-  // TODO(store): use store.ping() once the store branch lands; dataVersion() is the cheapest read until then.
   app.get('/readyz', async (_req, res) => {
-    const r = await readiness({ nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.dataVersion(), clock });
+    const r = await readiness({ nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.ping(), clock });
     res.status(r.ready ? 200 : 503).set('cache-control', 'no-store').json(r);
   });
   app.get('/metrics', auth, async (_req, res) => {
@@ -274,7 +277,7 @@ export function createRelay(opts: RelayOptions): Relay {
         });
       });
     },
-    drain() {
+    drain(this: Relay) {
       return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count(), server, close: () => this.close() });
     },
     async close() {
