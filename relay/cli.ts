@@ -3,7 +3,7 @@
  *
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
- *                    [--webhook-url URL] [--webhook-secret-file FILE]
+ *                    [--webhook-url URL] [--webhook-secret-file FILE] [--drain-ms 30000]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
@@ -35,7 +35,7 @@ import { RelayStore } from './store.ts';
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
-                   [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET]
+                   [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
                    [--store postgres://USER@HOST:PORT/DB [--store-pool 10]]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
@@ -50,6 +50,8 @@ environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated; support 
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
              EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE,
              EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
+serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
+       a second signal exits at once
 serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
 
 class UsageError extends Error {}
@@ -79,13 +81,15 @@ async function serve(args: string[]): Promise<void> {
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
     'allow-loopback-probe': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
-    'trust-proxy': { type: 'string' },
+    'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' },
     store: { type: 'string' }, 'store-pool': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
     advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${values.port}`);
+  const drainMs = values['drain-ms'] === undefined ? undefined : Number(values['drain-ms']);
+  if (drainMs !== undefined && (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > 3_600_000)) throw new UsageError(`--drain-ms must be 0..3600000, got ${values['drain-ms']}`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
   const keys = [...((values['api-key'] as string[] | undefined) ?? []), ...(process.env.EVVA_RELAY_API_KEYS ?? '').split(',')]
     .map((k) => k.trim()).filter(Boolean);
@@ -101,18 +105,27 @@ async function serve(args: string[]): Promise<void> {
     publicUrl: values['public-url'] as string | undefined,
     probeLoopback: Boolean(values['allow-loopback-probe']),
     webhooks: webhookFlags(values, logger),
+    drainTiming: drainMs === undefined ? undefined : { maxMs: drainMs },
   });
   if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
-  // The tests and scripts read this line to learn the port when --port 0 was given.
-  console.log(JSON.stringify({ listening: relay.url }));
+  // The first signal drains (companions move make-before-break, calls in flight finish); a second one exits at once.
+  let stopping = false;
   const stop = async (sig: string) => {
-    logger.info('stopping', { signal: sig });
-    await relay.close();
+    if (stopping) {
+      logger.warn('second signal: exiting now without finishing the drain', { signal: sig });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('stopping: draining', { signal: sig });
+    await relay.drain();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Only now, with the signals handled: whoever reads this line may send SIGTERM at once.
+  // The tests and scripts read this line to learn the port when --port 0 was given.
+  console.log(JSON.stringify({ listening: relay.url }));
 }
 
 /** The relay-wide webhook from flags and environment; the secret preferably from a file or the environment. */

@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../common/clock.ts';
@@ -17,6 +18,7 @@ import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } f
 import { MIN_API_KEY_CHARS, apiKeyCheck, bearer } from './auth.ts';
 import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
+import { DEFAULT_DRAIN_TIMING, Drain, readiness, type DrainTiming } from './drain.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
@@ -27,9 +29,9 @@ import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
 import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
-import { Counter } from 'prom-client';
 import { createCluster } from './cluster/cluster.ts';
 import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
+import { createClusterMetrics } from './cluster/metrics.ts';
 import { clusterRoute } from './cluster/route.ts';
 import { wireCluster } from './cluster/wire.ts';
 
@@ -103,13 +105,23 @@ export interface RelayOptions {
   storePool?: number;
   /** Join a cluster: Redis routing, the signed hop, shared pairing limits (docs/scaling.md). Needs storeUrl. */
   cluster?: ClusterOptions;
+  /** This node's name in /readyz and logs (default: the cluster's node id, else hostname-port). */
+  nodeId?: string;
+  /** The graceful drain's notice and bound (tests shorten them; `--drain-ms` sets maxMs). */
+  drainTiming?: Partial<DrainTiming>;
 }
 
 export interface Relay {
   /** Starts listening; resolves with the base URL (http(s)://host:port). */
   listen(port: number, host?: string): Promise<string>;
-  /** Closes tunnels, connections and the store; safe to call twice. */
+  /** Closes tunnels, connections and the store at once; safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown (SIGTERM): not ready at once, then new tunnels refused
+   * and go-away to every companion, then in-flight requests finish, then
+   * close(); all within drainTiming.maxMs. Calling it again returns the same drain.
+   */
+  drain(): Promise<void>;
   readonly url: string | null;
   readonly store: RelayStore;
   readonly tunnels: TunnelRegistry;
@@ -159,10 +171,13 @@ export function createRelay(opts: RelayOptions): Relay {
   app.set('trust proxy', trustSetting(opts.trustProxy));
   const trustFn = app.get('trust proxy fn') as (addr: string, hop: number) => boolean;
   const keyCheck = apiKeyCheck(keys);
-  const forwarded = new Counter({ name: 'relay_forwarded_calls_total', help: 'Venue calls this node forwarded to the node holding the venue, by outcome', labelNames: ['outcome'], registers: [metrics.registry] });
-  const route = cluster ? clusterRoute({
+  const drain = new Drain({ ...DEFAULT_DRAIN_TIMING, ...opts.drainTiming }, clock, log.child({ part: 'drain' }));
+  let nodeId = opts.cluster?.nodeId ?? opts.nodeId ?? hostname();
+  const clusterMetrics = cluster ? createClusterMetrics(metrics.registry, { held: () => cluster.owners.held(), draining: () => drain.phase !== 'serving' }) : null;
+  const route = cluster && clusterMetrics ? clusterRoute({
     cluster, tunnels: registry, secret: (opts.cluster as ClusterOptions).secret, log: log.child({ part: 'hop' }), apiKey: keyCheck,
-    client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), onForward: (o) => forwarded.inc({ outcome: o }),
+    client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), metrics: clusterMetrics,
+    requestTimeoutMs: opts.requestTimeoutMs,
   }) : null;
   // A call that came over a verified hop was authenticated by the first node (which dropped the caller's key).
   const checkKey = (req: IncomingMessage, res: ServerResponse) => (route?.hopOf(req) ? true : keyCheck(req, res));
@@ -173,6 +188,18 @@ export function createRelay(opts: RelayOptions): Relay {
   };
 
   app.get('/healthz', (_req, res) => void res.json({ ok: true, tunnels: registry.count() }));
+  // The load balancer's check (no API key): does this node take new tunnels now?
+  // TODO(store): use store.ping() once the store branch lands; dataVersion() is the cheapest read until then.
+  app.get('/readyz', async (_req, res) => {
+    const r = await readiness({
+      nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.dataVersion(), clock,
+      redis: cluster ? () => cluster.health() : undefined,
+    });
+    // The load balancer polls this every few seconds: its round trips are the node's store and Redis latency series.
+    if (clusterMetrics && r.store.ms !== null) clusterMetrics.storeLatency.observe(r.store.ms / 1000);
+    if (clusterMetrics && r.redis?.ms != null) clusterMetrics.redisLatency.observe(r.redis.ms / 1000);
+    res.status(r.ready ? 200 : 503).set('cache-control', 'no-store').json(r);
+  });
   app.get('/metrics', auth, async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
@@ -209,7 +236,7 @@ export function createRelay(opts: RelayOptions): Relay {
     publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
     trustProxy: trustFn, scheme: opts.tls ? 'https' : 'http',
     responseWriteTimeoutMs: opts.responseWriteTimeoutMs,
-    hopOrigin: route ? (req) => { const h = route.hopOf(req); return h ? { host: h.host, proto: h.proto } : undefined; } : undefined,
+    hopOrigin: route ? (req) => { const h = route.hopOf(req); return h?.host && h.proto ? { host: h.host, proto: h.proto } : undefined; } : undefined,
   });
   const local = (req: IncomingMessage, res: ServerResponse) => {
     if (!venueApi(req, res)) app(req, res);
@@ -248,6 +275,10 @@ export function createRelay(opts: RelayOptions): Relay {
   // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    if (drain.refusingTunnels) {
+      metrics.tunnelsRefused.inc();
+      return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay node shutting down; reconnect (another node takes the tunnel)');
+    }
     if ((maxTunnels !== null && registry.count() >= maxTunnels) || (fdCap !== null && sockets > fdCap)) {
       // Cheap and early (no SQLite): the companion backs off and retries, maybe on another relay node.
       metrics.tunnelsRefused.inc();
@@ -290,12 +321,16 @@ export function createRelay(opts: RelayOptions): Relay {
           const p = typeof addr === 'object' && addr ? addr.port : port;
           const h = host.includes(':') ? `[${host}]` : host;
           url = `${opts.tls ? 'https' : 'http'}://${h}:${p}`;
+          if (!opts.nodeId) nodeId = `${hostname()}-${p}`;
           log.info('relay listening', { url });
           webhooks.start();
           payments.start();
           resolve(url);
         });
       });
+    },
+    drain() {
+      return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count(), server, close: () => this.close() });
     },
     async close() {
       if (closed) return;

@@ -30,7 +30,7 @@ export interface FeedHooks {
 export interface OwnerHooks {
   /** The link became the venue's current one on this node. */
   onCurrent(link: RelayLink): void;
-  /** The venue's current link on this node closed (and no newer one took its place here). */
+  /** A link this node claimed closed (a newer claim, here or elsewhere, is left alone by the epoch). */
   onGone(link: RelayLink): void;
 }
 
@@ -87,10 +87,10 @@ export class TunnelRegistry {
       onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
-        if (this.current.get(venueId) === l) {
-          this.current.delete(venueId);
-          this.owners?.onGone(l);
-        }
+        if (this.current.get(venueId) === l) this.current.delete(venueId);
+        // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
+        // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
+        if (l.epoch !== null) this.owners?.onGone(l);
         log.info('tunnel closed', { linkId: l.id, code, reason });
         this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
       },
@@ -182,9 +182,25 @@ export class TunnelRegistry {
     const l = this.current.get(venueId);
     if (!l) return false;
     this.current.delete(venueId);
-    this.owners?.onGone(l);
     l.goaway(reason, this.drainMs);
     return true;
+  }
+
+  /**
+   * Node shutdown: every ready link gets go-away ('shutdown') and drains within
+   * `drainMs` (the companion connects anew first); links still saying hello are
+   * closed, their companions simply reconnect. Cluster claims are not released
+   * here: the node the companion moves to claims the venue at a newer epoch,
+   * and ClusterNode.stop() releases what is left when the node closes.
+   */
+  goawayAll(drainMs: number): void {
+    const ready = new Set(this.current.values());
+    this.current.clear();
+    const ms = Math.max(0, Math.min(Math.floor(drainMs), this.drainMs));
+    for (const l of [...this.all]) {
+      if (ready.has(l)) l.goaway('shutdown', ms);
+      else if (!l.draining) l.close(CloseCode.goingAway, 'relay shutting down');
+    }
   }
 
   /** Every venue with a current link here. */
