@@ -32,7 +32,8 @@ export interface Owners {
    * every earlier one (so a venue that reconnected elsewhere wins over a stale
    * link), and tells the other nodes (bus `owner`). Resolves null when Redis
    * is unreachable: the link still serves calls that land here, and the claim
-   * is made again once Redis is back.
+   * is made again once Redis is back; until the link goes, `release` and
+   * `onLost` speak of that claim as epoch 0.
    */
   claim(venueId: string): Promise<number | null>;
   /** Forgets the claim if it is still this node's at `epoch` (a newer one is left alone). */

@@ -24,8 +24,10 @@ export interface WireDeps {
 export function wireCluster(c: ClusterNode, d: WireDeps): () => void {
   d.tunnels.owners = {
     onCurrent(link) {
-      void c.owners.claim(link.venueId).then((epoch) => {
-        if (epoch === null) return; // Redis away: the cluster claims it again once Redis is back
+      void c.owners.claim(link.venueId).then((claimed) => {
+        // Redis away: the cluster claims it again once Redis is back, and speaks of this link as epoch 0
+        // (release and onLost), so it is still released when it goes and closed when the venue moves.
+        const epoch = claimed ?? 0;
         if (link.closed) return void c.owners.release(link.venueId, epoch);
         link.epoch = epoch;
       }, (e: unknown) => d.log.warn('could not claim the venue in Redis; calls through other nodes will not find it until the next renewal', { venueId: link.venueId, err: String(e) }));
