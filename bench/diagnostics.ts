@@ -25,7 +25,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const relayDir = mkdtempSync(join(tmpdir(), 'bench-relay-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-diag-'));
   const sim = await startSim({ port: 0, auto: false });
-  const relay = createRelay({ dataDir: relayDir, apiKeys: [KEY] });
+  const relay = await createRelay({ dataDir: relayDir, apiKeys: [KEY] });
   const relayUrl = await relay.listen(0);
   const venue = await relay.pairing.createVenue('bench');
   await pair({ code: venue.pairingCode, relayUrl, dataDir, companion: { version: 'bench', hostname: 'bench' } });

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { realClock } from '../common/clock.ts';
 import { Pairing } from '../relay/pairing.ts';
-import { RelayStore } from '../relay/store.ts';
+import { openStore } from '../relay/store.ts';
 import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
@@ -59,7 +59,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   try {
     // Venues and device tokens, written straight into the store the relay will open (pairing N times over HTTP adds nothing here).
     const relayDir = join(dir, 'relay');
-    const store = new RelayStore(relayDir);
+    const store = await openStore({ dataDir: relayDir });
     const pairing = new Pairing(store, realClock);
     const tokens: Array<{ venueId: string; token: string }> = [];
     for (let i = 0; i < idleN; i++) {

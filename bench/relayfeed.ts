@@ -3,8 +3,10 @@
  * event takes from its `event` frame to the `ack` (stored, committed) and to a
  * webhook receiver's 2xx, one event at a time; and how many events a second
  * one link gets stored and acked when the companion keeps its window full.
+ * `--set store=postgres` runs the relay on a real Postgres it starts (Debian's), instead of SQLite.
  */
-import type { BenchResult } from './run.ts';
+import type { BenchOptions, BenchResult } from './run.ts';
+import { startPostgres } from '../tests/helpers/postgres.ts';
 import { envelope, rawCompanion, startReceiver } from '../tests/helpers/feedpeers.ts';
 import { pairedVenue, startRelay, tempDir, waitFor } from '../tests/helpers/relay.ts';
 import { EVENTS_IN_FLIGHT } from '../protocol/events.ts';
@@ -21,12 +23,13 @@ function percentile(sorted: number[], p: number): number {
 }
 const ms = (x: number) => x.toFixed(2);
 
-export async function bench(): Promise<BenchResult> {
+export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const deadline = performance.now() + TIME_LIMIT_MS;
   const arrived = new Map<string, number>();
   const rx = await startReceiver();
   const secret = 'bench-webhook-secret-0123';
-  const relay = await startRelay({ webhooks: { url: rx.url, secret, pollMs: 1_000 } });
+  const pg = opts.set?.store === 'postgres' ? await startPostgres() : null;
+  const relay = await startRelay({ webhooks: { url: rx.url, secret, pollMs: 1_000 }, ...(pg ? { store: pg.url } : {}) });
   const companionDir = tempDir('bench-companion');
   try {
     const venue = await pairedVenue(relay.url, companionDir.dir);
@@ -73,7 +76,7 @@ export async function bench(): Promise<BenchResult> {
     await waitFor(() => { seenAt(); return arrived.size >= seq; }, 'all at the receiver', 30_000, 20).catch(() => undefined);
     await peer.close();
     return { tables: [{
-      title: 'Relay feed: event frame → stored and acked → webhook 2xx (loopback, one process, SQLite WAL)',
+      title: `Relay feed: event frame → stored and acked → webhook 2xx (loopback, one process, ${pg ? 'Postgres (fsync on)' : 'SQLite WAL'})`,
       columns: ['what', 'n', 'p50 ms', 'p99 ms', 'max ms'],
       rows: [
         ['event → ack (stored, committed)', ack.length, ms(percentile(ack, 50)), ms(percentile(ack, 99)), ms(ack[ack.length - 1] ?? NaN)],
@@ -86,6 +89,7 @@ export async function bench(): Promise<BenchResult> {
     }], data: { ackMs: ack, webhookMs: hook, eventsPerSec: sent / secs } };
   } finally {
     await relay.close();
+    await pg?.stop();
     await rx.close();
     companionDir.remove();
   }

@@ -4,6 +4,7 @@
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
  *                    [--webhook-url URL] [--webhook-secret-file FILE] [--drain-ms 30000]
+ *                    [--store postgres://… [--store-pool N]]
  *   evva-relay venue add "Name" [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
@@ -12,9 +13,10 @@
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
  * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
- * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET. The management commands
- * write the same SQLite file a running server uses; it notices revocations
- * within about a second.
+ * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET, the store from
+ * EVVA_RELAY_STORE / EVVA_RELAY_STORE_POOL. The management commands write the
+ * same store a running server uses (SQLite file or Postgres); it notices
+ * revocations within about a second.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -22,7 +24,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { realClock } from '../common/clock.ts';
 import { VERSION } from '../common/version.ts';
-import { ClusterEnv, MIN_CLUSTER_SECRET_CHARS } from '../protocol/cluster.ts';
+import { ClusterEnv, DEFAULT_STORE_POOL, MIN_CLUSTER_SECRET_CHARS } from '../protocol/cluster.ts';
 import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { ClusterOptions } from './cluster/parts.ts';
 import type { VenueView } from '../protocol/relay.ts';
@@ -30,13 +32,13 @@ import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay, trustSetting } from './server.ts';
 import { supportCommand } from './supportcli.ts';
-import { RelayStore } from './store.ts';
+import { openStore, type RelayStore } from './store.ts';
 
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
-                   [--store postgres://USER@HOST:PORT/DB [--store-pool 10]]
+                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
@@ -45,18 +47,21 @@ const USAGE = `usage:
   evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]
   evva-relay help | --help | --version
 exit codes: 0 done, 1 failed (support diagnose: a check failed), 2 bad usage
-environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
+every command takes --store/--store-pool too (default: SQLite relay.sqlite in the data dir)
+environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
-             EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE,
-             EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
+             EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE, EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
        a second signal exits at once
 serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
 
 class UsageError extends Error {}
 
-const common = { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const common = {
+  'data-dir': { type: 'string' }, store: { type: 'string' }, 'store-pool': { type: 'string' },
+  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
 
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
@@ -74,6 +79,22 @@ function dataDir(v: unknown): string {
   return resolve(typeof v === 'string' ? v : process.env.EVVA_RELAY_DATA_DIR || 'relay-data');
 }
 
+/** `--store postgres://…` (or EVVA_RELAY_STORE) and `--store-pool N` (or EVVA_RELAY_STORE_POOL); default the SQLite file in the data dir. */
+function storeFlags(values: Values): { store: string | undefined; storePool: number } {
+  const store = (values.store as string | undefined) ?? (process.env[ClusterEnv.store] || undefined);
+  if (store !== undefined && !/^postgres(?:ql)?:\/\//i.test(store)) throw new UsageError(`--store takes postgres://user@host:port/db (leave it out for SQLite in the data dir), got ${store.replace(/:[^@/]*@/, ':***@')}`);
+  const rawPool = (values['store-pool'] as string | undefined) ?? (process.env[ClusterEnv.storePool] || undefined);
+  const storePool = rawPool === undefined ? DEFAULT_STORE_POOL : Number(rawPool);
+  if (!Number.isInteger(storePool) || storePool < 1 || storePool > 1000) throw new UsageError(`--store-pool must be 1..1000, got ${rawPool}`);
+  return { store, storePool };
+}
+
+/** The store the flags name (the data dir's SQLite file unless --store). */
+function openFrom(values: Values): Promise<RelayStore> {
+  const { store, storePool } = storeFlags(values);
+  return openStore({ dataDir: dataDir(values['data-dir']), url: store, pool: storePool });
+}
+
 async function serve(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     ...common,
@@ -81,8 +102,7 @@ async function serve(args: string[]): Promise<void> {
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
     'allow-loopback-probe': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
-    'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' },
-    store: { type: 'string' }, 'store-pool': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
+    'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
     advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
@@ -98,10 +118,9 @@ async function serve(args: string[]): Promise<void> {
   const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
   const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
   const store = storeFlags(values);
-  const cluster = clusterFlags(values, port, store.url, logger);
-  const relay = createRelay({
-    dataDir: dataDir(values['data-dir']), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
-    storeUrl: store.url, storePool: store.pool, cluster,
+  const cluster = clusterFlags(values, port, store.store, logger);
+  const relay = await createRelay({
+    dataDir: dataDir(values['data-dir']), ...store, cluster, apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
     probeLoopback: Boolean(values['allow-loopback-probe']),
     webhooks: webhookFlags(values, logger),
@@ -139,17 +158,6 @@ function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogge
     logger.warn('--webhook-secret is visible to other users of this machine (ps); prefer EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file');
   }
   return { url, secret };
-}
-
-/** Where the relay keeps its state: SQLite in the data dir (default), or `--store postgres://…` shared by a cluster's nodes. */
-function storeFlags(values: Values): { url?: string; pool?: number } {
-  const url = (values.store as string | undefined) ?? (process.env[ClusterEnv.store] || undefined);
-  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--store takes a postgres://user@host:port/db URL (leave it out for SQLite in --data-dir), got ${redactUrl(url)}`);
-  const rawPool = (values['store-pool'] as string | undefined) ?? (process.env[ClusterEnv.storePool] || undefined);
-  const pool = rawPool === undefined ? undefined : Number(rawPool);
-  if (pool !== undefined && (!Number.isInteger(pool) || pool < 1 || pool > 200)) throw new UsageError(`--store-pool must be 1..200, got ${rawPool}`);
-  if (pool !== undefined && url === undefined) throw new UsageError('--store-pool is for a Postgres store: give --store postgres://… too');
-  return { url, pool };
 }
 
 /** `--redis` turns clustering on; it then needs a shared store, this node's advertised address and the cluster secret. */
@@ -210,7 +218,7 @@ function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt:
 async function venue(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parse(rest, common);
-  const store = new RelayStore(dataDir(values['data-dir']));
+  const store = await openFrom(values);
   try {
     const pairing = new Pairing(store, realClock);
     switch (sub) {
@@ -244,7 +252,7 @@ async function venue(args: string[]): Promise<void> {
 async function venues(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, common);
   if (positionals.length) throw new UsageError('venues takes no arguments');
-  const store = new RelayStore(dataDir(values['data-dir']));
+  const store = await openFrom(values);
   try {
     // Offline view: online state lives in the server; this reads what the store recorded.
     const list: VenueView[] = (await store.listVenues()).map((r) => ({

@@ -23,7 +23,7 @@ import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './proxy.ts';
-import { RelayStore } from './store.ts';
+import { openStore, type RelayStore } from './store.ts';
 import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
@@ -59,6 +59,10 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 
 export interface RelayOptions {
   dataDir: string;
+  /** `postgres://…` keeps the state in Postgres (shared by a cluster's nodes); default the SQLite file in dataDir. */
+  store?: string | undefined;
+  /** Most Postgres connections of this node (default DEFAULT_STORE_POOL). */
+  storePool?: number | undefined;
   /** Keys the EVVA backend authenticates with (at least one, each ≥ MIN_API_KEY_CHARS). */
   apiKeys: string[];
   clock?: Clock;
@@ -99,11 +103,7 @@ export interface RelayOptions {
   webhooks?: WebhookOptions;
   /** Payment notices: command timeout and retry period. */
   payments?: PaymentOptions;
-  /** The shared store: postgres://… (default: SQLite in dataDir). */
-  storeUrl?: string;
-  /** Most Postgres connections of this process. */
-  storePool?: number;
-  /** Join a cluster: Redis routing, the signed hop, shared pairing limits (docs/scaling.md). Needs storeUrl. */
+  /** Join a cluster: Redis routing, the signed hop, shared pairing limits (docs/scaling.md). Needs a Postgres `store`. */
   cluster?: ClusterOptions;
   /** This node's name in /readyz and logs (default: the cluster's node id, else hostname-port). */
   nodeId?: string;
@@ -133,14 +133,14 @@ export interface Relay {
   readonly cluster: ClusterNode | null;
 }
 
-/** Builds a relay; it serves nothing until `listen`. Throws (in English, for operators) on unusable options. */
-export function createRelay(opts: RelayOptions): Relay {
+/** Builds a relay (its store opened and migrated); it serves nothing until `listen`. Rejects (in English, for operators) on unusable options or an unreachable store. */
+export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const keys = opts.apiKeys.map((k) => k.trim()).filter(Boolean);
   if (keys.length === 0) throw new Error('no API keys: give --api-key or EVVA_RELAY_API_KEYS');
   if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new Error(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
   const clock = opts.clock ?? realClock;
   const log = opts.logger ?? silentLogger;
-  const store = new RelayStore(opts.dataDir);
+  const store: RelayStore = await openStore({ dataDir: opts.dataDir, url: opts.store, pool: opts.storePool });
   const pairing = new Pairing(store, clock, opts.pairingTtlMs);
   const pairLimits = { perIp: opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, global: opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL };
   // The gauge reads the registry lazily at scrape time; the registry needs the metrics first.
@@ -173,7 +173,7 @@ export function createRelay(opts: RelayOptions): Relay {
   const keyCheck = apiKeyCheck(keys);
   const drain = new Drain({ ...DEFAULT_DRAIN_TIMING, ...opts.drainTiming }, clock, log.child({ part: 'drain' }));
   let nodeId = opts.cluster?.nodeId ?? opts.nodeId ?? hostname();
-  const clusterMetrics = cluster ? createClusterMetrics(metrics.registry, { held: () => cluster.owners.held(), draining: () => drain.phase !== 'serving' }) : null;
+  const clusterMetrics = cluster ? createClusterMetrics(metrics.registry, { draining: () => drain.phase !== 'serving' }) : null;
   const route = cluster && clusterMetrics ? clusterRoute({
     cluster, tunnels: registry, secret: (opts.cluster as ClusterOptions).secret, log: log.child({ part: 'hop' }), apiKey: keyCheck,
     client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), metrics: clusterMetrics,
@@ -189,15 +189,14 @@ export function createRelay(opts: RelayOptions): Relay {
 
   app.get('/healthz', (_req, res) => void res.json({ ok: true, tunnels: registry.count() }));
   // The load balancer's check (no API key): does this node take new tunnels now?
-  // TODO(store): use store.ping() once the store branch lands; dataVersion() is the cheapest read until then.
   app.get('/readyz', async (_req, res) => {
     const r = await readiness({
-      nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.dataVersion(), clock,
+      nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.ping(), clock,
       redis: cluster ? () => cluster.health() : undefined,
     });
-    // The load balancer polls this every few seconds: its round trips are the node's store and Redis latency series.
+    // The load balancer polls this every few seconds: its round trips are the node's store latency series
+    // (Redis round trips are timed by the cluster itself, on every call).
     if (clusterMetrics && r.store.ms !== null) clusterMetrics.storeLatency.observe(r.store.ms / 1000);
-    if (clusterMetrics && r.redis?.ms != null) clusterMetrics.redisLatency.observe(r.redis.ms / 1000);
     res.status(r.ready ? 200 : 503).set('cache-control', 'no-store').json(r);
   });
   app.get('/metrics', auth, async (_req, res) => {
@@ -329,7 +328,7 @@ export function createRelay(opts: RelayOptions): Relay {
         });
       });
     },
-    drain() {
+    drain(this: Relay) {
       return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count(), server, close: () => this.close() });
     },
     async close() {

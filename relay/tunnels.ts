@@ -46,7 +46,7 @@ export class TunnelRegistry {
   private readonly persistTimer: NodeJS.Timeout;
   /** One timer for the heartbeats of every link (not one per link). */
   private readonly heartbeatTimer: NodeJS.Timeout;
-  /** The store's data_version last checked for revocations by other processes. */
+  /** The store's token mark last checked for revocations by other processes or nodes. */
   private seenVersion = -1;
   /** A check still waiting for the store is not started again (a slow store must not pile them up). */
   private checking = false;
@@ -63,7 +63,7 @@ export class TunnelRegistry {
     this.pollTimer = clock.setInterval(() => void this.checkRevocations(), REVOCATION_POLL_MS);
     this.persistTimer = clock.setInterval(() => this.persistSeen(), LAST_SEEN_PERSIST_MS);
     // Pushed: a token changed by this process (re-pairing, revocation) closes the venue's old links at once.
-    this.unsubscribe = store.onTokenChange((venueId) => void this.recheck(venueId));
+    this.unsubscribe = store.onTokenChange((venueId) => this.recheck(venueId));
     this.heartbeatTimer = clock.setInterval(() => {
       for (const l of this.all) l.tick();
     }, timing.checkMs);
@@ -248,16 +248,16 @@ export class TunnelRegistry {
 
   /**
    * Revocations made in this process arrive through the store's token-change
-   * events at once. Those made by another process (the CLI) are noticed through
-   * SQLite's data_version: one pragma per second, and the token hashes are
-   * re-read (in one query) only after another process actually wrote something.
+   * events at once. Those made by another process (the CLI) or relay node are
+   * noticed through the store's token mark: one row read per second, and the
+   * token hashes are re-read (in one query) only after a token actually changed.
    */
   private async checkRevocations(): Promise<void> {
     if (this.checking) return;
     this.checking = true;
     let hashes: Map<string, string[]>;
     try {
-      const v = await this.store.dataVersion();
+      const v = await this.store.tokenMark();
       if (v === this.seenVersion) return;
       hashes = await this.store.tokenHashes();
       this.seenVersion = v;

@@ -58,7 +58,7 @@ export async function relayWithDataDir(cleanups: Array<() => Promise<void> | voi
 export async function startRelay(opts: Partial<RelayOptions> & { port?: number } = {}): Promise<RunningRelay> {
   const own = opts.dataDir ? null : tempDir('relay');
   const dataDir = opts.dataDir ?? own!.dir;
-  const relay = createRelay({ apiKeys: [API_KEY], logger: testLogger('relay'), ...opts, dataDir });
+  const relay = await createRelay({ apiKeys: [API_KEY], logger: testLogger('relay'), ...opts, dataDir });
   const url = await relay.listen(opts.port ?? 0, '127.0.0.1');
   return {
     relay, url, dataDir, port: Number(new URL(url).port),

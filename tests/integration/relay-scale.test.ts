@@ -4,12 +4,13 @@
  * revocation pushed from the store (this process) or noticed from another.
  */
 import Database from 'better-sqlite3';
+import { sql, type Kysely } from 'kysely';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VenueList } from '../../protocol/relay.ts';
 import { FD_HEADROOM_MIN, fdLimit, tunnelCap } from '../../relay/limits.ts';
-import { RelayStore, STORE_FILE } from '../../relay/store.ts';
+import { openStore, STORE_FILE } from '../../relay/store.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { API_KEY, createVenue, pairedVenue, relayWithDataDir, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 
@@ -41,13 +42,14 @@ describe('relay at scale', () => {
     expect(unknown.status).toBe(400);
   });
 
-  it('sets synchronous=NORMAL on a new file and again after a restart, and writes last-seen times in one transaction', async () => {
+  it('sets synchronous=FULL on a new file and again after a restart, and writes last-seen times in one transaction', async () => {
     const d = tempDir('relay-store');
     cleanups.push(() => d.remove());
     for (let run = 0; run < 2; run++) {
-      const store = new RelayStore(d.dir);
-      // 1 = NORMAL (2 = FULL): read back through the store's own connection.
-      expect((store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true })).toBe(1);
+      const store = await openStore({ dataDir: d.dir });
+      // 2 = FULL (1 = NORMAL): read back through the store's own connection. FULL: an acked event survives a power cut.
+      const pragma = await sql<{ synchronous: number }>`pragma synchronous`.execute((store as unknown as { db: Kysely<unknown> }).db);
+      expect(pragma.rows[0]?.synchronous).toBe(2);
       if (run === 0) for (let i = 0; i < 50; i++) await store.addVenue(`v${i}`, `V${i}`, i);
       await store.markSeenMany(Array.from({ length: 50 }, (_, i) => [`v${i}`, 1_000 + i] as [string, number]));
       expect((await store.getVenue('v49'))?.lastSeenAt).toBe(1_049);
@@ -77,7 +79,7 @@ describe('relay at scale', () => {
     await waitFor(() => relay.relay.tunnels.get(b.venueId) !== null, 'B connected');
     const linkB = relay.relay.tunnels.get(b.venueId)!;
     // Another process: its own connection to the same file, as `evva-relay venue revoke` does.
-    const other = new RelayStore(relay.dataDir);
+    const other = await openStore({ dataDir: relay.dataDir });
     await other.revoke(b.venueId, Date.now());
     await other.close();
     const took = await waitFor(() => linkB.closed, 'B closed after a revocation by another process', 5_000);

@@ -3,7 +3,7 @@ import { realClock, type Clock } from '../../common/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_CODE_RE, PAIRING_TTL_MS } from '../../protocol/relay.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, newPairingCode, newVenueId, normalizePairingCode, sha256, sourceKey } from '../../relay/pairing.ts';
 import { trustSetting } from '../../relay/server.ts';
-import { RelayStore } from '../../relay/store.ts';
+import { openStore, type RelayStore } from '../../relay/store.ts';
 import { tempDir } from '../helpers/relay.ts';
 
 function clockAt(start: number): Clock & { advance(ms: number): void } {
@@ -15,14 +15,14 @@ const COMPANION = { version: '1', hostname: 'pos' };
 describe('pairing codes', () => {
   const dirs: Array<{ remove(): void }> = [];
   const stores: RelayStore[] = [];
-  afterEach(() => {
-    for (const s of stores.splice(0)) s.close();
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
     for (const d of dirs.splice(0)) d.remove();
   });
-  function setup() {
+  async function setup() {
     const d = tempDir('pairing');
     dirs.push(d);
-    const store = new RelayStore(d.dir);
+    const store = await openStore({ dataDir: d.dir });
     stores.push(store);
     const clock = clockAt(Date.UTC(2025, 0, 1));
     return { store, clock, pairing: new Pairing(store, clock) };
@@ -45,7 +45,7 @@ describe('pairing codes', () => {
   });
 
   it('work exactly once, and the store keeps only hashes', async () => {
-    const { store, pairing } = setup();
+    const { store, pairing } = await setup();
     const v = await pairing.createVenue('Cafe');
     const first = await pairing.pair(v.pairingCode.toLowerCase(), COMPANION);
     expect(first.ok).toBe(true);
@@ -59,7 +59,7 @@ describe('pairing codes', () => {
   });
 
   it('expire after 15 minutes', async () => {
-    const { clock, pairing } = setup();
+    const { clock, pairing } = await setup();
     const v = await pairing.createVenue('Cafe');
     expect(Date.parse(v.pairingExpiresAt) - clock.now()).toBe(PAIRING_TTL_MS);
     clock.advance(PAIRING_TTL_MS);
@@ -67,7 +67,7 @@ describe('pairing codes', () => {
   });
 
   it('refuse a code that cannot be one without looking it up', async () => {
-    const { pairing } = setup();
+    const { pairing } = await setup();
     const v = await pairing.createVenue('Cafe');
     expect(await pairing.pair('K7QF-2MX0', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
     expect(await pairing.pair('', COMPANION)).toEqual({ ok: false, reason: 'malformed' });
@@ -82,13 +82,13 @@ describe('pairing codes', () => {
   });
 
   it('refuse an unknown code', async () => {
-    const { pairing } = setup();
+    const { pairing } = await setup();
     await pairing.createVenue('Cafe');
     expect(await pairing.pair('ABCD-EFGH', COMPANION)).toEqual({ ok: false, reason: 'invalid' });
   });
 
   it('a new code replaces the unused one, and pairing again swaps the token in two phases', async () => {
-    const { pairing, store } = setup();
+    const { pairing, store } = await setup();
     const v = await pairing.createVenue('Cafe');
     const second = await pairing.issueCode(v.venueId);
     expect(await pairing.pair(v.pairingCode, COMPANION)).toEqual({ ok: false, reason: 'invalid' });
@@ -105,7 +105,7 @@ describe('pairing codes', () => {
   });
 
   it('revocation refuses both the current and a pending token', async () => {
-    const { store, pairing, clock } = setup();
+    const { store, pairing, clock } = await setup();
     const v = await pairing.createVenue('Cafe');
     const a = await pairing.pair(v.pairingCode, COMPANION);
     const b = await pairing.pair((await pairing.issueCode(v.venueId)).pairingCode, COMPANION);
@@ -116,7 +116,7 @@ describe('pairing codes', () => {
   });
 
   it('revocation refuses the token from then on', async () => {
-    const { store, pairing, clock } = setup();
+    const { store, pairing, clock } = await setup();
     const v = await pairing.createVenue('Cafe');
     const a = await pairing.pair(v.pairingCode, COMPANION);
     if (!a.ok) throw new Error('pairing failed');

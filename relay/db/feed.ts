@@ -1,0 +1,233 @@
+/**
+ * The FeedStore (relay/feedstore.ts) on Kysely, for SQLite and Postgres alike:
+ * events, webhook targets and delivery state, payments. The races two relay
+ * nodes can run into are settled by the database: an event is stored once by
+ * (venue_id, event_id), a webhook lease is taken under the venue's state-row
+ * lock, and nothing a node needs lives only in its memory.
+ */
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import type { Envelope, PaymentNotice, PaymentView } from '../../protocol/events.ts';
+import type { DeliveryState, FeedStore, PaymentRow, PaymentUpdate, WebhookBatch, WebhookTarget } from '../feedstore.ts';
+import { compiled } from './hot.ts';
+import type { Db } from './open.ts';
+import type { Tables, WebhookStateTable } from './schema.ts';
+
+interface RawEvent { id: number; body: string; stored_at: number }
+
+/** Most rows per INSERT: well under SQLite's and Postgres's parameter limits (6 per row). A power of two. */
+const INSERT_CHUNK = 256;
+
+/** Splits n into powers of two, largest first (100 → 64, 32, 4): a handful of distinct INSERTs serve every batch size. */
+function pieces(n: number): number[] {
+  const out: number[] = [];
+  for (let size = INSERT_CHUNK; n > 0; size >>= 1) {
+    while (n >= size) { out.push(size); n -= size; }
+  }
+  return out;
+}
+
+interface RawPayment { notice: string; view: string }
+const toPayment = (r: RawPayment): PaymentRow => ({ notice: JSON.parse(r.notice) as PaymentNotice, view: JSON.parse(r.view) as PaymentView });
+
+export class KyselyFeedStore implements FeedStore {
+  private readonly db: Kysely<Tables>;
+  /** The insert of k events (k a power of two), compiled once per k: building it costs more than running it. */
+  private readonly inserts = new Map<number, (...p: unknown[]) => CompiledQuery>();
+  /** What the webhook worker runs for every batch, compiled once (parameters in the order they appear). */
+  private readonly hot: {
+    stateRow: (venueId: string) => CompiledQuery;
+    lockState: (venueId: string) => CompiledQuery<WebhookStateTable>;
+    pendingEvents: (venueId: string, after: number, max: number) => CompiledQuery<RawEvent>;
+    batchEvents: (venueId: string, after: number, upTo: number) => CompiledQuery<RawEvent>;
+    hold: (batchLast: number, deliveryId: string, owner: string, leaseUntil: number, venueId: string) => CompiledQuery;
+    finish: (now: number, venueId: string, owner: string, deliveryId: string) => CompiledQuery;
+    target: (venueId: string) => CompiledQuery<WebhookTarget>;
+  };
+
+  constructor(private readonly base: Db) {
+    this.db = base.db;
+    const db = this.db;
+    const events = () => db.selectFrom('feed_events').select(['id', 'body', 'stored_at']).where('venue_id', '=', '').where('id', '>', 0);
+    this.hot = {
+      stateRow: compiled(db.insertInto('webhook_state').values({ venue_id: '', delivered_id: sql<number>`0`, attempts: sql<number>`0` })
+        .onConflict((oc) => oc.column('venue_id').doNothing())),
+      // The row lock makes the lease check and take one step for every node (SQLite's single writer already does).
+      lockState: compiled(db.selectFrom('webhook_state').selectAll().where('venue_id', '=', '')
+        .$if(base.dialect === 'postgres', (q) => q.forUpdate())),
+      pendingEvents: compiled(events().orderBy('id').limit(0)),
+      batchEvents: compiled(events().where('id', '<=', 0).orderBy('id')),
+      hold: compiled(db.updateTable('webhook_state').set({ batch_last_id: 0, delivery_id: '', lease_owner: '', lease_until: 0 }).where('venue_id', '=', '')),
+      finish: compiled(db.updateTable('webhook_state')
+        .set((eb) => ({ delivered_id: sql<number>`${eb.ref('batch_last_id')}`, delivered_at: 0, batch_last_id: sql<null>`null`, delivery_id: sql<null>`null`,
+          attempts: sql<number>`0`, next_at: sql<null>`null`, lease_owner: sql<null>`null`, lease_until: sql<null>`null`, last_error: sql<null>`null` }))
+        .where('venue_id', '=', '').where('lease_owner', '=', '').where('delivery_id', '=', '')),
+      target: compiled(db.selectFrom('webhook_targets').select(['url', 'secret']).where('venue_id', '=', '')),
+    };
+  }
+
+  private insertOf(k: number): (...p: unknown[]) => CompiledQuery {
+    let q = this.inserts.get(k);
+    if (!q) {
+      const row = { venue_id: '', event_id: '', seq: 0, event_type: '', body: '', stored_at: 0 };
+      q = compiled(this.db.insertInto('feed_events').values(Array.from({ length: k }, () => row))
+        .onConflict((oc) => oc.columns(['venue_id', 'event_id']).doNothing()));
+      this.inserts.set(k, q);
+    }
+    return q;
+  }
+
+  async appendEvents(venueId: string, events: Envelope[], payments: PaymentUpdate[], now: number) {
+    if (events.length === 0 && payments.length === 0) return { inserted: 0, duplicates: 0 };
+    return this.base.tx(async (t) => {
+      let inserted = 0;
+      // A batch may repeat an eventId (a resend): repeats are dropped here, rows already stored by ON CONFLICT,
+      // so the counts are exact on both dialects.
+      const seen = new Set<string>();
+      const unique = events.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
+      let at = 0;
+      for (const k of pieces(unique.length)) {
+        const chunk = unique.slice(at, at += k);
+        // Parameters row by row, in the order of the compiled row's columns.
+        const params = chunk.flatMap((e) => [venueId, e.eventId, e.seq, e.eventType, JSON.stringify(e), now]);
+        const r = await t.executeQuery(this.insertOf(chunk.length)(...params));
+        inserted += Number(r.numAffectedRows ?? 0n);
+      }
+      for (const p of payments) {
+        const v = p.view;
+        const notice: PaymentNotice = { paymentId: v.paymentId, orderId: v.orderId, amount: v.amount, paidAt: v.paidAt, ...(v.tips !== undefined ? { tips: v.tips } : {}) };
+        await t.insertInto('payments')
+          .values({ venue_id: venueId, payment_id: v.paymentId, notice: JSON.stringify(notice), state: v.state, view: JSON.stringify(v), updated_seq: p.seq, created_at: now })
+          .onConflict((oc) => oc.columns(['venue_id', 'payment_id'])
+            .doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), view: eb.ref('excluded.view'), updated_seq: eb.ref('excluded.updated_seq') }))
+            .where((eb) => eb.or([eb('payments.updated_seq', 'is', null), eb('payments.updated_seq', '<', eb.ref('excluded.updated_seq'))])))
+          .execute();
+      }
+      return { inserted, duplicates: events.length - inserted };
+    });
+  }
+
+  async listEvents(venueId: string, afterSeq: number, limit: number): Promise<Envelope[]> {
+    const rows = await this.db.selectFrom('feed_events').select('body')
+      .where('venue_id', '=', venueId).where('seq', '>', afterSeq).orderBy('seq').orderBy('id').limit(limit).execute();
+    return rows.map((r) => JSON.parse(r.body) as Envelope);
+  }
+
+  async setWebhook(venueId: string, target: WebhookTarget | null, now: number): Promise<void> {
+    if (!target) {
+      await this.db.deleteFrom('webhook_targets').where('venue_id', '=', venueId).execute();
+      return;
+    }
+    await this.base.tx(async (t) => {
+      await t.insertInto('webhook_targets').values({ venue_id: venueId, url: target.url, secret: target.secret, updated_at: now })
+        .onConflict((oc) => oc.column('venue_id').doUpdateSet((eb) => ({ url: eb.ref('excluded.url'), secret: eb.ref('excluded.secret'), updated_at: eb.ref('excluded.updated_at') })))
+        .execute();
+      // A receiver just (re)configured is tried at once, not after the old one's backoff.
+      await t.updateTable('webhook_state').set({ next_at: null }).where('venue_id', '=', venueId).execute();
+    });
+  }
+
+  async getWebhook(venueId: string): Promise<WebhookTarget | null> {
+    const r = (await this.db.executeQuery(this.hot.target(venueId))).rows[0];
+    return r ? { url: r.url, secret: r.secret } : null;
+  }
+
+  /**
+   * Per venue, one range probe on (venue_id, id) past its cursor: cheap with
+   * months of delivered events, which a join over all events would not be.
+   */
+  private pending(everyVenue: boolean) {
+    return this.db.selectFrom('venues as v').leftJoin('webhook_state as s', 's.venue_id', 'v.id')
+      .where(({ exists, selectFrom }) => exists(selectFrom('feed_events as e').select(sql.lit(1).as('one'))
+        .whereRef('e.venue_id', '=', 'v.id').where('e.id', '>', sql<number>`coalesce(s.delivered_id, 0)`)))
+      .$if(!everyVenue, (q) => q.where('v.id', 'in', (eb) => eb.selectFrom('webhook_targets').select('venue_id')));
+  }
+
+  async pendingWebhookVenues(everyVenue: boolean): Promise<string[]> {
+    return (await this.pending(everyVenue).select('v.id as v').execute()).map((r) => r.v);
+  }
+
+  async webhookBacklog(everyVenue: boolean): Promise<number> {
+    const r = await this.pending(everyVenue)
+      .select(sql<number | null>`sum((select count(*) from feed_events e where e.venue_id = v.id and e.id > coalesce(s.delivered_id, 0)))`.as('n'))
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async claimBatch(venueId: string, owner: string, now: number, leaseUntil: number, max: number, newDeliveryId: () => string): Promise<WebhookBatch | null> {
+    return this.base.tx(async (t) => {
+      await t.executeQuery(this.hot.stateRow(venueId));
+      const s = (await t.executeQuery(this.hot.lockState(venueId))).rows[0];
+      if (!s) throw new Error(`webhook state of ${venueId} vanished`);
+      if (s.lease_owner !== null && s.lease_owner !== owner && (s.lease_until ?? 0) > now) return null;
+      if (s.next_at !== null && s.next_at > now) return null;
+      // A batch once formed is resent as it was; else the next events past the cursor.
+      const q = s.batch_last_id !== null ? this.hot.batchEvents(venueId, s.delivered_id, s.batch_last_id) : this.hot.pendingEvents(venueId, s.delivered_id, max);
+      const rows = (await t.executeQuery(q)).rows;
+      const last = rows.at(-1);
+      if (!last) return null;
+      const deliveryId = s.delivery_id ?? newDeliveryId();
+      await t.executeQuery(this.hot.hold(last.id, deliveryId, owner, leaseUntil, venueId));
+      return {
+        deliveryId, attempts: s.attempts,
+        events: rows.map((r) => ({ id: r.id, envelope: JSON.parse(r.body) as Envelope, storedAt: r.stored_at })),
+      };
+    });
+  }
+
+  async finishBatch(venueId: string, owner: string, deliveryId: string, now: number): Promise<boolean> {
+    const r = await this.db.executeQuery(this.hot.finish(now, venueId, owner, deliveryId));
+    return Number(r.numAffectedRows) === 1;
+  }
+
+  async failBatch(venueId: string, owner: string, deliveryId: string, error: string, nextAt: number): Promise<void> {
+    await this.db.updateTable('webhook_state')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_at: nextAt, last_error: error.slice(0, 300), lease_owner: null, lease_until: null }))
+      .where('venue_id', '=', venueId).where('lease_owner', '=', owner).where('delivery_id', '=', deliveryId)
+      .execute();
+  }
+
+  async deliveryState(venueId: string): Promise<DeliveryState> {
+    const s = await this.db.selectFrom('webhook_state').selectAll().where('venue_id', '=', venueId).executeTakeFirst();
+    const deliveredId = s?.delivered_id ?? 0;
+    const n = await this.db.selectFrom('feed_events').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('venue_id', '=', venueId).where('id', '>', deliveredId).executeTakeFirstOrThrow();
+    return {
+      deliveredId, backlog: Number(n.n), attempts: s?.attempts ?? 0, nextAt: s?.next_at ?? null,
+      lastError: s?.last_error ?? null, deliveredAt: s?.delivered_at ?? null,
+    };
+  }
+
+  async addPayment(venueId: string, notice: PaymentNotice, now: number) {
+    return this.base.tx(async (t) => {
+      const view: PaymentView = { ...notice, state: 'queued', updatedAt: new Date(now).toISOString() };
+      const r = await t.insertInto('payments')
+        .values({ venue_id: venueId, payment_id: notice.paymentId, notice: JSON.stringify(notice), state: 'queued', view: JSON.stringify(view), created_at: now })
+        .onConflict((oc) => oc.columns(['venue_id', 'payment_id']).doNothing()).executeTakeFirst();
+      const row = await t.selectFrom('payments').select(['notice', 'view'])
+        .where('venue_id', '=', venueId).where('payment_id', '=', notice.paymentId).executeTakeFirstOrThrow();
+      return { created: Number(r.numInsertedOrUpdatedRows ?? 0n) === 1, row: toPayment(row) };
+    });
+  }
+
+  async getPayment(venueId: string, paymentId: string): Promise<PaymentRow | null> {
+    const r = await this.db.selectFrom('payments').select(['notice', 'view'])
+      .where('venue_id', '=', venueId).where('payment_id', '=', paymentId).executeTakeFirst();
+    return r ? toPayment(r) : null;
+  }
+
+  async queuedPayments(venueId: string): Promise<PaymentRow[]> {
+    const rows = await this.db.selectFrom('payments').select(['notice', 'view'])
+      .where('state', '=', 'queued').where('venue_id', '=', venueId).orderBy('id').execute();
+    return rows.map(toPayment);
+  }
+
+  async venuesWithQueuedPayments(): Promise<string[]> {
+    return (await this.db.selectFrom('payments').select('venue_id').distinct().where('state', '=', 'queued').execute()).map((r) => r.venue_id);
+  }
+
+  async paymentNotified(venueId: string, view: PaymentView): Promise<void> {
+    await this.db.updateTable('payments').set({ state: view.state, view: JSON.stringify(view) })
+      .where('venue_id', '=', venueId).where('payment_id', '=', view.paymentId).where('state', '=', 'queued')
+      .execute();
+  }
+}

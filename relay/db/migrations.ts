@@ -1,0 +1,120 @@
+/**
+ * The relay's schema as versioned migrations in code, run at start-up by
+ * Kysely's Migrator (on Postgres under its advisory lock, so nodes starting
+ * together migrate once). Written with the schema builder, so both dialects
+ * get the same tables; they differ only in the integer type (bigint on
+ * Postgres, where ms times exceed int4) and the identity column.
+ *
+ * `0001_base` is exactly the schema the hand-written SQLite store made
+ * (user_version 2, feed part 1), with IF NOT EXISTS everywhere: a relay.sqlite
+ * from that version is adopted as it is, its data untouched. Never edit a
+ * shipped migration; append.
+ */
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './schema.ts';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  // The storage-order id: `integer primary key` is SQLite's rowid; Postgres gets an identity column.
+  const serial = (db: Kysely<unknown>, table: string) => db.schema.createTable(table).ifNotExists()
+    .addColumn('id', int, (c) => (dialect === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey()));
+  return {
+    '0001_base': {
+      async up(db) {
+        await db.schema.createTable('venues').ifNotExists()
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', int, (c) => c.notNull())
+          .addColumn('token_hash', 'text')
+          .addColumn('paired_at', int)
+          .addColumn('revoked_at', int)
+          .addColumn('companion_version', 'text')
+          .addColumn('companion_hostname', 'text')
+          .addColumn('connected_at', int)
+          .addColumn('last_seen_at', int)
+          .addColumn('front_json', 'text')
+          .addColumn('pending_token_hash', 'text')
+          .execute();
+        // A file from before the two-phase token swap (user_version 1) lacks the pending column.
+        const venues = (await db.introspection.getTables()).find((t) => t.name === 'venues');
+        if (venues && !venues.columns.some((c) => c.name === 'pending_token_hash')) {
+          await db.schema.alterTable('venues').addColumn('pending_token_hash', 'text').execute();
+        }
+        await db.schema.createIndex('venues_token_hash').ifNotExists().unique().on('venues').column('token_hash')
+          .where(sql.ref('token_hash'), 'is not', null).execute();
+        await db.schema.createIndex('venues_pending_token_hash').ifNotExists().unique().on('venues').column('pending_token_hash')
+          .where(sql.ref('pending_token_hash'), 'is not', null).execute();
+        await db.schema.createTable('pairing_codes').ifNotExists()
+          .addColumn('code_hash', 'text', (c) => c.primaryKey())
+          .addColumn('venue_id', 'text', (c) => c.notNull().references('venues.id'))
+          .addColumn('created_at', int, (c) => c.notNull())
+          .addColumn('expires_at', int, (c) => c.notNull())
+          .addColumn('used_at', int)
+          .execute();
+        await db.schema.createIndex('pairing_codes_venue').ifNotExists().on('pairing_codes').column('venue_id').execute();
+
+        await serial(db, 'feed_events')
+          .addColumn('venue_id', 'text', (c) => c.notNull())
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('seq', int, (c) => c.notNull())
+          .addColumn('event_type', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('stored_at', int, (c) => c.notNull())
+          .addUniqueConstraint('feed_events_venue_event', ['venue_id', 'event_id'])
+          .execute();
+        await db.schema.createIndex('feed_events_seq').ifNotExists().on('feed_events').columns(['venue_id', 'seq', 'id']).execute();
+        await db.schema.createIndex('feed_events_order').ifNotExists().on('feed_events').columns(['venue_id', 'id']).execute();
+        await db.schema.createTable('webhook_targets').ifNotExists()
+          .addColumn('venue_id', 'text', (c) => c.primaryKey())
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('updated_at', int, (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('webhook_state').ifNotExists()
+          .addColumn('venue_id', 'text', (c) => c.primaryKey())
+          .addColumn('delivered_id', int, (c) => c.notNull())
+          .addColumn('delivered_at', int)
+          .addColumn('batch_last_id', int)
+          .addColumn('delivery_id', 'text')
+          .addColumn('attempts', int, (c) => c.notNull())
+          .addColumn('next_at', int)
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_until', int)
+          .addColumn('last_error', 'text')
+          .execute();
+        await serial(db, 'payments')
+          .addColumn('venue_id', 'text', (c) => c.notNull())
+          .addColumn('payment_id', 'text', (c) => c.notNull())
+          .addColumn('notice', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('updated_seq', int)
+          .addColumn('created_at', int, (c) => c.notNull())
+          .addUniqueConstraint('payments_venue_payment', ['venue_id', 'payment_id'])
+          .execute();
+        await db.schema.createIndex('payments_state').ifNotExists().on('payments').columns(['state', 'venue_id', 'id']).execute();
+      },
+    },
+    // Replaces SQLite's data_version: a row every token change bumps in its own transaction, which
+    // another process or node can poll on either dialect to notice a revocation it did not make.
+    '0002_counters': {
+      async up(db) {
+        await db.schema.createTable('counters').ifNotExists()
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', int, (c) => c.notNull())
+          .execute();
+        await db.insertInto('counters' as never).values({ name: 'tokens', value: 0 } as never).execute();
+      },
+    },
+  };
+}
+
+/** Brings the schema up to date; throws (with the failing migration's error) if any step fails. */
+export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`store migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}

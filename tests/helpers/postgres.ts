@@ -1,0 +1,161 @@
+/**
+ * A real Postgres for tests, from Debian's `postgresql` package (installed by
+ * .ci/run): a fresh cluster in a temp dir on a free loopback port, trust auth
+ * for loopback only, one database. Started and stopped by the test itself.
+ *
+ * fsync stays on: the store tests make a few hundred commits, and a test of
+ * durability against a Postgres that does not sync would prove less.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RunningPostgres {
+  /** postgres://postgres@127.0.0.1:PORT/evva */
+  url: string;
+  port: number;
+  /** Clean shutdown (SIGINT: fast), data removed. */
+  stop(): Promise<void>;
+  /** Fast shutdown and start again on the same port, keeping the data. */
+  restart(): Promise<void>;
+  /** SIGKILL, as a crash; `restart()` brings it back (crash recovery). */
+  kill(): Promise<void>;
+}
+
+const DB = 'evva';
+
+/** Debian's newest installed server version dir, e.g. /usr/lib/postgresql/15/bin. */
+export function postgresBin(): string {
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres'))) : [];
+  versions.sort((a, b) => Number(b) - Number(a));
+  if (versions.length === 0) throw new Error('Postgres is not installed: apt-get install postgresql (.ci/run does)');
+  return join(base, versions[0] as string, 'bin');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Root may not run Postgres: as root, its binaries run as the `postgres` user (spawn's uid/gid, like
+ * `runuser -u postgres --` but without a process in between, so signals reach the postmaster itself).
+ */
+const asRoot = process.getuid?.() === 0;
+function account(): { uid: number; gid: number } | Record<string, never> {
+  if (!asRoot) return {};
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+const running = new Set<ChildProcess>();
+let hooked = false;
+function killAllOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => { for (const c of running) try { c.kill('SIGKILL'); } catch { /* gone */ } });
+}
+
+async function accepts(port: number, bin: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-t', '1']);
+    if (r.status === 0) return;
+    if (Date.now() > until) throw new Error(`Postgres did not accept connections on port ${port} within ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** Whether any process of the killed server still has its data dir open as its cwd (backends run in it). */
+function backendsAlive(data: string): boolean {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/cwd`) === data) return true;
+    } catch { /* gone or not ours to read */ }
+  }
+  return false;
+}
+
+/** Starts a fresh Postgres on loopback and creates the test database; the caller stops it (afterAll). */
+export async function startPostgres(): Promise<RunningPostgres> {
+  const bin = postgresBin();
+  const dir = mkdtempSync(join(tmpdir(), 'evva-pg-'));
+  const data = join(dir, 'data');
+  chmodSync(dir, 0o700);
+  const as = account();
+  if (asRoot) chownSync(dir, as.uid as number, as.gid as number);
+  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '-N'],
+    { encoding: 'utf8', cwd: dir, ...as });
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
+  // Loopback only, no password: nothing else can reach this server.
+  writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 trust\n');
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  let log = '';
+
+  const start = async (): Promise<void> => {
+    const p = spawn(join(bin, 'postgres'), ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
+      '-c', 'max_connections=60', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off'],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...as });
+    child = p;
+    running.add(p);
+    killAllOnExit();
+    p.stdout!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+    p.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+    p.on('exit', () => running.delete(p));
+    try {
+      await accepts(port, bin, 30_000);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${log}`, { cause: e });
+    }
+  };
+
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const p = child;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((res) => p.once('exit', () => res()));
+    p.kill(signal);
+    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(t);
+    child = null;
+  };
+
+  await start();
+  const created = spawnSync(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB], { encoding: 'utf8', cwd: dir, ...as });
+  if (created.status !== 0) {
+    await halt('SIGINT');
+    throw new Error(`createdb failed: ${created.stderr}`);
+  }
+
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/${DB}`,
+    port,
+    async stop() {
+      await halt('SIGINT');
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await halt('SIGINT');
+      await start();
+    },
+    async kill() {
+      await halt('SIGKILL');
+      // The killed postmaster's backends notice its death and exit; a restart must wait for them (shared memory).
+      const until = Date.now() + 10_000;
+      while (Date.now() < until && backendsAlive(data)) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    },
+  };
+}
