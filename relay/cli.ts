@@ -19,24 +19,27 @@
  * revocations within about a second.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { realClock } from '../common/clock.ts';
 import { VERSION } from '../common/version.ts';
+import { ClusterEnv, DEFAULT_STORE_POOL, MIN_CLUSTER_SECRET_CHARS } from '../protocol/cluster.ts';
 import { MIN_API_KEY_CHARS } from './auth.ts';
+import type { ClusterOptions } from './cluster/parts.ts';
 import type { VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay, trustSetting } from './server.ts';
 import { supportCommand } from './supportcli.ts';
 import { openStore, type RelayStore } from './store.ts';
-import { ClusterEnv, DEFAULT_STORE_POOL } from '../protocol/cluster.ts';
 
 const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
                    [--store postgres://USER@HOST:PORT/DB] [--store-pool N]
+                   [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
@@ -47,7 +50,8 @@ exit codes: 0 done, 1 failed (support diagnose: a check failed), 2 bad usage
 every command takes --store/--store-pool too (default: SQLite relay.sqlite in the data dir)
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
-             EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps)
+             EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
+             EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE, EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
        a second signal exits at once
 serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
@@ -98,7 +102,8 @@ async function serve(args: string[]): Promise<void> {
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
     'allow-loopback-probe': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
-    'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' },
+    'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
+    advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -112,8 +117,10 @@ async function serve(args: string[]): Promise<void> {
   if (keys.some((k) => k.length < MIN_API_KEY_CHARS)) throw new UsageError(`every API key must be at least ${MIN_API_KEY_CHARS} characters`);
   const logger = createRelayLogger({ level: (values['log-level'] as string | undefined) ?? 'info' });
   const tls = values['tls-cert'] ? { cert: readFileSync(String(values['tls-cert'])), key: readFileSync(String(values['tls-key'])) } : undefined;
+  const store = storeFlags(values);
+  const cluster = clusterFlags(values, port, store.store, logger);
   const relay = await createRelay({
-    dataDir: dataDir(values['data-dir']), ...storeFlags(values), apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
+    dataDir: dataDir(values['data-dir']), ...store, cluster, apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
     probeLoopback: Boolean(values['allow-loopback-probe']),
     webhooks: webhookFlags(values, logger),
@@ -151,6 +158,43 @@ function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogge
     logger.warn('--webhook-secret is visible to other users of this machine (ps); prefer EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file');
   }
   return { url, secret };
+}
+
+/** `--redis` turns clustering on; it then needs a shared store, this node's advertised address and the cluster secret. */
+function clusterFlags(values: Values, port: number, storeUrl: string | undefined, logger: ReturnType<typeof createRelayLogger>): ClusterOptions | undefined {
+  const env = (k: keyof typeof ClusterEnv) => process.env[ClusterEnv[k]] || undefined;
+  const redisUrl = (values.redis as string | undefined) ?? env('redis');
+  const advertise = (values.advertise as string | undefined) ?? env('advertise');
+  const nodeId = (values['node-id'] as string | undefined) ?? env('nodeId');
+  if (values['cluster-secret'] && values['cluster-secret-file']) throw new UsageError('give --cluster-secret-file or --cluster-secret, not both');
+  let secret = env('secret');
+  if (values['cluster-secret-file']) secret = readFileSync(String(values['cluster-secret-file']), 'utf8').trim();
+  if (values['cluster-secret']) {
+    secret = String(values['cluster-secret']);
+    logger.warn(`--cluster-secret is visible to other users of this machine (ps); prefer ${ClusterEnv.secret} or --cluster-secret-file`);
+  }
+  if (!redisUrl) {
+    if (advertise || nodeId || values['cluster-secret'] || values['cluster-secret-file']) throw new UsageError('--advertise, --node-id and the cluster secret are for a cluster: give --redis redis://… too');
+    return undefined;
+  }
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis takes a redis://host:port URL, got ${redactUrl(redisUrl)}`);
+  if (!storeUrl) throw new UsageError('a cluster keeps its state in a shared store: give --store postgres://… (SQLite in one data dir cannot be shared by nodes)');
+  if (!advertise || !/^https?:\/\/[^/]+\/?$/.test(advertise)) throw new UsageError(`--advertise http://HOST:PORT (where the other nodes reach this one) is needed with --redis${advertise ? `, got ${advertise}` : ''}`);
+  if (!secret || secret.length < MIN_CLUSTER_SECRET_CHARS) throw new UsageError(`a cluster needs a secret of at least ${MIN_CLUSTER_SECRET_CHARS} characters: ${ClusterEnv.secret} or --cluster-secret-file`);
+  const id = nodeId ?? `${hostname()}-${port}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new UsageError(`--node-id: 1..64 letters, digits, '.', '_' or '-', got ${id}`);
+  return { redisUrl, nodeId: id, advertise: advertise.replace(/\/+$/, ''), secret };
+}
+
+/** A URL for an error message, without its password. */
+function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /** `--trust-proxy 1` (hops) or `--trust-proxy 10.0.0.5,10.1.0.0/16` (the proxies' addresses). */

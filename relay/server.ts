@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../common/logger.ts';
 import { isLoopbackHost } from '../common/loopback.ts';
 import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
-import { MIN_API_KEY_CHARS, apiKeyCheck, bearer, requireApiKey } from './auth.ts';
+import { MIN_API_KEY_CHARS, apiKeyCheck, bearer } from './auth.ts';
 import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { DEFAULT_DRAIN_TIMING, Drain, readiness, type DrainTiming } from './drain.ts';
@@ -29,6 +29,11 @@ import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
 import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
+import { createCluster } from './cluster/cluster.ts';
+import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
+import { createClusterMetrics } from './cluster/metrics.ts';
+import { clusterRoute } from './cluster/route.ts';
+import { wireCluster } from './cluster/wire.ts';
 
 /** How long a connection may take to say what it wants, and how many may be open. */
 export interface ServerLimits {
@@ -98,7 +103,9 @@ export interface RelayOptions {
   webhooks?: WebhookOptions;
   /** Payment notices: command timeout and retry period. */
   payments?: PaymentOptions;
-  /** This node's name in /readyz and logs (default: hostname-port). */
+  /** Join a cluster: Redis routing, the signed hop, shared pairing limits (docs/scaling.md). Needs a Postgres `store`. */
+  cluster?: ClusterOptions;
+  /** This node's name in /readyz and logs (default: the cluster's node id, else hostname-port). */
   nodeId?: string;
   /** The graceful drain's notice and bound (tests shorten them; `--drain-ms` sets maxMs). */
   drainTiming?: Partial<DrainTiming>;
@@ -122,6 +129,8 @@ export interface Relay {
   readonly pairing: Pairing;
   readonly webhooks: Webhooks;
   readonly payments: Payments;
+  /** This node's cluster parts, or null on a single relay. */
+  readonly cluster: ClusterNode | null;
 }
 
 /** Builds a relay (its store opened and migrated); it serves nothing until `listen`. Rejects (in English, for operators) on unusable options or an unreachable store. */
@@ -133,33 +142,61 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const log = opts.logger ?? silentLogger;
   const store: RelayStore = await openStore({ dataDir: opts.dataDir, url: opts.store, pool: opts.storePool });
   const pairing = new Pairing(store, clock, opts.pairingTtlMs);
-  const limiter = new RateLimiter(clock, opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL);
+  const pairLimits = { perIp: opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, global: opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL };
   // The gauge reads the registry lazily at scrape time; the registry needs the metrics first.
   const holder: { registry?: TunnelRegistry } = {};
   const metrics = createMetrics(() => holder.registry?.count() ?? 0);
+  const cluster = opts.cluster
+    ? createCluster(opts.cluster, { clock, log: log.child({ part: 'cluster' }), registry: metrics.registry, limits: pairLimits })
+    : null;
+  // A cluster's nodes share the pairing limits through Redis; a single relay keeps its own.
+  const limiter = cluster ? cluster.limiter : new RateLimiter(clock, pairLimits.perIp, pairLimits.global);
   const registry = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics,
     { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, opts.drainMs ?? GOAWAY_DRAIN_MS);
   holder.registry = registry;
   const relayWide = webhookTarget(opts.webhooks);
   if (relayWide && cleartext(relayWide.url)) log.warn('--webhook-url uses plain http: orders and payments cross the network unencrypted; use https');
   const feedMetrics = createFeedMetrics(metrics.registry, () => store.feed.webhookBacklog(relayWide !== null));
-  const webhooks = new Webhooks(store.feed, clock, log.child({ part: 'webhooks' }), feedMetrics, relayWide, opts.webhooks);
+  // The webhook lease names its holder: in a cluster, the node (several nodes may share one hostname).
+  const webhooks = new Webhooks(store.feed, clock, log.child({ part: 'webhooks' }), feedMetrics, relayWide,
+    cluster ? { ...opts.webhooks, nodeId: cluster.nodeId } : opts.webhooks);
   const payments = new Payments(store.feed, registry, clock, log.child({ part: 'payments' }), feedMetrics, opts.payments);
   const intake = new EventIntake(store.feed, clock, log.child({ part: 'events' }), feedMetrics, (venueId) => webhooks.kick(venueId));
   registry.feed = { onEvent: (link, f) => intake.take(link, f), onReady: (venueId) => void payments.drain(venueId) };
+  const unwire = cluster ? wireCluster(cluster, { tunnels: registry, webhooks, payments, store, log: log.child({ part: 'cluster' }) }) : () => {};
+  const tell = (m: { t: 'settings' | 'payment'; venueId: string }) => void cluster?.bus.publish(m).catch(() => { /* the poll and retry timers catch up */ });
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustSetting(opts.trustProxy));
-  const auth = requireApiKey(keys);
-  const deps = { store, pairing, limiter, tunnels: registry, metrics, clock, log: log.child({ part: 'api' }) };
+  const trustFn = app.get('trust proxy fn') as (addr: string, hop: number) => boolean;
+  const keyCheck = apiKeyCheck(keys);
   const drain = new Drain({ ...DEFAULT_DRAIN_TIMING, ...opts.drainTiming }, clock, log.child({ part: 'drain' }));
-  let nodeId = opts.nodeId ?? hostname();
+  let nodeId = opts.cluster?.nodeId ?? opts.nodeId ?? hostname();
+  const clusterMetrics = cluster ? createClusterMetrics(metrics.registry, { draining: () => drain.phase !== 'serving' }) : null;
+  const route = cluster && clusterMetrics ? clusterRoute({
+    cluster, tunnels: registry, secret: (opts.cluster as ClusterOptions).secret, log: log.child({ part: 'hop' }), apiKey: keyCheck,
+    client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), metrics: clusterMetrics,
+    requestTimeoutMs: opts.requestTimeoutMs,
+  }) : null;
+  // A call that came over a verified hop was authenticated by the first node (which dropped the caller's key).
+  const checkKey = (req: IncomingMessage, res: ServerResponse) => (route?.hopOf(req) ? true : keyCheck(req, res));
+  const auth = (req: Request, res: Response, next: NextFunction) => { if (checkKey(req, res)) next(); };
+  const deps = {
+    store, pairing, limiter, tunnels: registry, metrics, clock, log: log.child({ part: 'api' }),
+    online: cluster ? (ids: string[]) => cluster.owners.online(ids) : undefined,
+  };
 
   app.get('/healthz', (_req, res) => void res.json({ ok: true, tunnels: registry.count() }));
   // The load balancer's check (no API key): does this node take new tunnels now?
   app.get('/readyz', async (_req, res) => {
-    const r = await readiness({ nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.ping(), clock });
+    const r = await readiness({
+      nodeId: () => nodeId, drain, tunnels: () => registry.count(), store: () => store.ping(), clock,
+      redis: cluster ? () => cluster.health() : undefined,
+    });
+    // The load balancer polls this every few seconds: its round trips are the node's store latency series
+    // (Redis round trips are timed by the cluster itself, on every call).
+    if (clusterMetrics && r.store.ms !== null) clusterMetrics.storeLatency.observe(r.store.ms / 1000);
     res.status(r.ready ? 200 : 503).set('cache-control', 'no-store').json(r);
   });
   app.get('/metrics', auth, async (_req, res) => {
@@ -167,13 +204,20 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     res.send(await metrics.registry.metrics());
   });
   app.use(pairRoute(deps));
-  const support = { store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false };
+  const support = {
+    store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false,
+    upElsewhere: cluster ? async (id: string) => (await cluster.owners.lookup(id)) !== null : undefined,
+  };
   app.use(portCheckRoute(support));
   // The venue API streams bodies: it must come before any body parser.
   app.use('/v1/venues', auth);
   app.use(supportRoutes(support));
   app.use(venueRoutes(deps));
-  const feedDeps = { store, feed: store.feed, webhooks, payments, tunnels: registry, clock, log: log.child({ part: 'feed' }) };
+  const feedDeps = {
+    store, feed: store.feed, webhooks, payments, tunnels: registry, clock, log: log.child({ part: 'feed' }),
+    settingsChanged: cluster ? (venueId: string) => tell({ t: 'settings', venueId }) : undefined,
+    paymentQueued: cluster ? (venueId: string) => tell({ t: 'payment', venueId }) : undefined,
+  };
   app.use(eventRoutes(feedDeps));
   app.use(webhookRoutes(feedDeps));
   app.use(paymentRoutes(feedDeps));
@@ -187,13 +231,18 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
 
   // The venue API is served before express: it is the hot path, and it streams bodies (no body parser may touch them).
   const venueApi = frontProxy({
-    store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }), auth: apiKeyCheck(keys),
+    store, tunnels: registry, metrics, clock, log: log.child({ part: 'proxy' }), auth: checkKey,
     publicUrl: opts.publicUrl, requestTimeoutMs: opts.requestTimeoutMs, maxRequestBytes: opts.maxRequestBytes,
-    trustProxy: app.get('trust proxy fn') as (addr: string, hop: number) => boolean, scheme: opts.tls ? 'https' : 'http',
+    trustProxy: trustFn, scheme: opts.tls ? 'https' : 'http',
     responseWriteTimeoutMs: opts.responseWriteTimeoutMs,
+    hopOrigin: route ? (req) => { const h = route.hopOf(req); return h?.host && h.proto ? { host: h.host, proto: h.proto } : undefined; } : undefined,
   });
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const local = (req: IncomingMessage, res: ServerResponse) => {
     if (!venueApi(req, res)) app(req, res);
+  };
+  // On a cluster node a call for a venue whose tunnel is on another node goes there over the hop.
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (!route?.take(req, res, local)) local(req, res);
   };
   const lim: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...opts.serverLimits };
   const serverOptions = {
@@ -247,7 +296,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
       }
       if (socket.destroyed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean)));
+      wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, trustFn)));
     }, (e: unknown) => {
       // The store is unreachable (Postgres restarting): the companion retries with backoff, maybe on another node.
       log.warn('tunnel refused: the store is unreachable', { err: String(e) });
@@ -259,8 +308,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   let closed = false;
   return {
     get url() { return url; },
-    store, tunnels: registry, metrics, pairing, webhooks, payments,
-    listen(port, host = '127.0.0.1') {
+    store, tunnels: registry, metrics, pairing, webhooks, payments, cluster,
+    async listen(port, host = '127.0.0.1') {
+      // Redis may be down at start: the node serves its own tunnels meanwhile, /readyz says Redis is away, and the cluster keeps retrying.
+      if (cluster) await cluster.start().catch((e: unknown) => log.error('could not join the cluster yet; retrying in the background', { err: String(e) }));
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
@@ -286,6 +337,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       payments.stop();
       await webhooks.stop();
       registry.closeAll();
+      unwire();
+      await cluster?.stop().catch(() => { /* Redis away: the leases run out on their own */ });
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await new Promise<void>((resolve) => {

@@ -30,7 +30,7 @@ export interface FeedHooks {
 export interface OwnerHooks {
   /** The link became the venue's current one on this node. */
   onCurrent(link: RelayLink): void;
-  /** The venue's current link on this node closed (and no newer one took its place here). */
+  /** A link this node claimed closed (a newer claim, here or elsewhere, is left alone by the epoch). */
   onGone(link: RelayLink): void;
 }
 
@@ -87,10 +87,10 @@ export class TunnelRegistry {
       onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
-        if (this.current.get(venueId) === l) {
-          this.current.delete(venueId);
-          this.owners?.onGone(l);
-        }
+        if (this.current.get(venueId) === l) this.current.delete(venueId);
+        // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
+        // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
+        if (l.epoch !== null) this.owners?.onGone(l);
         log.info('tunnel closed', { linkId: l.id, code, reason });
         this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
       },
@@ -182,7 +182,6 @@ export class TunnelRegistry {
     const l = this.current.get(venueId);
     if (!l) return false;
     this.current.delete(venueId);
-    this.owners?.onGone(l);
     l.goaway(reason, this.drainMs);
     return true;
   }

@@ -1,0 +1,120 @@
+/**
+ * Where a venue call is served in a cluster: on this node when the venue's
+ * tunnel is here, else forwarded over the signed hop to the node that holds
+ * it. Calls that need no tunnel (venue lists, events, webhooks) are served by
+ * any node from the shared store and never come here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../common/logger.ts';
+import { HOP_MAX, tunnelRouteVenue } from '../../protocol/cluster.ts';
+import { TIMEOUT_HEADER } from '../../protocol/relay.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS } from '../../protocol/tunnel.ts';
+import type { TunnelRegistry } from '../tunnels.ts';
+import { createHopAgent, forward, hopAuth, refuseHop, type HopCaller } from './hop.ts';
+import { hopOutcome, type ClusterMetrics } from './metrics.ts';
+import type { ClusterNode, Owner } from './parts.ts';
+
+/**
+ * A venue whose tunnel just left this node (go-away on drain, or replaced) has
+ * no owner for a moment, until its companion's new link is claimed elsewhere
+ * (make-before-break: usually well under a second). A call for it waits for
+ * the new owner this long at most instead of failing.
+ */
+export const MOVE_WAIT_MS = 5_000;
+const MOVE_POLL_MS = 50;
+
+export interface RouteDeps {
+  cluster: ClusterNode;
+  tunnels: TunnelRegistry;
+  secret: string;
+  log: Logger;
+  /** The API-key check (answers 401/403 itself). */
+  apiKey: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** The caller's address as this node sees it (after trusted proxies). */
+  client: (req: IncomingMessage) => string | null;
+  /** The scheme this node's callers use. */
+  scheme: (req: IncomingMessage) => 'http' | 'https';
+  metrics: ClusterMetrics;
+  /** The venue API's default deadline (relay option), for calls that name none. */
+  requestTimeoutMs?: number;
+}
+
+/** A router and the hop facts of the calls it verified (the local handlers read them). */
+export interface ClusterRoute {
+  /** True when it took the call (forwarded, refused, or handed on later to `local`). */
+  take(req: IncomingMessage, res: ServerResponse, local: (req: IncomingMessage, res: ServerResponse) => void): boolean;
+  /** The verified hop a call came over, or undefined for a call from outside the cluster. */
+  hopOf(req: IncomingMessage): HopCaller | undefined;
+}
+
+export function clusterRoute(d: RouteDeps): ClusterRoute {
+  const verify = hopAuth(d.secret);
+  const verified = new WeakMap<IncomingMessage, HopCaller>();
+  const agent = createHopAgent();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** The node to send the call to, or null to answer here. Waits (bounded) while the venue moves off this node. */
+  const destination = async (venueId: string, deadline: number): Promise<Owner | null> => {
+    for (;;) {
+      const owner = await d.cluster.owners.lookup(venueId);
+      if (d.tunnels.get(venueId)) return null; // it (re)connected here meanwhile
+      if (owner && owner.nodeId !== d.cluster.nodeId) return owner;
+      // Owned by nobody or by this node, with no usable link here: moving only if its old link is still draining here.
+      if (!d.tunnels.live(venueId) || performance.now() >= deadline) return null;
+      await sleep(MOVE_POLL_MS);
+    }
+  };
+
+  return {
+    hopOf: (req) => verified.get(req),
+    take(req, res, local) {
+      // A hop header on any route must be valid; a bad one is refused, never treated as "no header".
+      const hop = verify(req);
+      if (hop && 'denied' in hop) {
+        d.metrics.hopsIn.inc({ result: hop.reason });
+        d.log.warn('hop refused', { reason: hop.reason, from: req.socket.remoteAddress });
+        refuseHop(res, hop);
+        return true;
+      }
+      if (hop) {
+        verified.set(req, hop);
+        d.metrics.hopsIn.inc({ result: 'accepted' });
+      }
+      const venueId = tunnelRouteVenue(req.method, req.url ?? '');
+      if (venueId === null || d.tunnels.get(venueId)) return false;
+      // A call that already made its last hop is answered here (offline), never sent round again.
+      if (hop && hop.hops >= HOP_MAX) return false;
+      if (!hop && !d.apiKey(req, res)) return true;
+      const timeoutMs = deadlineOf(req, venueId, d.requestTimeoutMs);
+      const started = performance.now();
+      destination(venueId, started + Math.min(MOVE_WAIT_MS, timeoutMs / 2)).then((owner) => {
+        if (!owner || res.destroyed) return local(req, res);
+        forward(req, res, owner, {
+          secret: d.secret, nodeId: d.cluster.nodeId, hops: hop?.hops ?? 0,
+          timeoutMs: Math.max(1, Math.round(timeoutMs - (performance.now() - started))),
+          originalHost: hop?.host ?? String(req.headers.host ?? ''), originalProto: hop?.proto ?? d.scheme(req),
+          client: hop?.client ?? d.client(req), agent, onOutcome: hopOutcome(d.metrics, started),
+        });
+      }, (e: unknown) => {
+        // Redis away: this node cannot know where the venue is; the local handler answers (offline, or served if it connected here).
+        d.log.warn('could not look the venue up in Redis; answering from this node', { venueId, err: String(e) });
+        local(req, res);
+      });
+      return true;
+    },
+  };
+}
+
+/**
+ * What the call may take, as the owner will count it: the caller's
+ * x-evva-timeout-ms (clamped as the venue API clamps it) on the venue API,
+ * else the default; support and payment routes keep their own longer
+ * deadlines on the owner, so the hop allows the most a call may ask for.
+ */
+function deadlineOf(req: IncomingMessage, venueId: string, dflt = DEFAULT_REQUEST_TIMEOUT_MS): number {
+  const front = (req.url ?? '').startsWith(`/v1/venues/${venueId}/front`);
+  if (!front) return MAX_REQUEST_TIMEOUT_MS;
+  const raw = req.headers[TIMEOUT_HEADER];
+  const n = Number(Array.isArray(raw) ? raw[0] : raw);
+  return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), MAX_REQUEST_TIMEOUT_MS) : dflt;
+}
