@@ -15,7 +15,7 @@ import { PUBLIC_URL, auth, startCluster, type Cluster, type ClusterVenue } from 
 import { runBin, startBin, type Proc } from '../helpers/proc.ts';
 import { API_KEY, createVenue, tempDir, waitFor } from '../helpers/relay.ts';
 
-const PATHS = ['/api/orders', '/api/users', '/api/tables', '/api/orders?$top=2&$select=Id,Number'];
+const PATHS = ['/api/orders', '/api/users', '/api/tables', '/api/orders?$top=2'];
 
 describe('a cluster answers every venue through any node as a single relay would', () => {
   let c: Cluster;
