@@ -91,5 +91,6 @@ describe('kill -9 of the node holding a venue', () => {
     expect(updates).toContain('reconciled');
     expect(new Set(updates).size).toBe(updates.length);
     expect(mine.some((e) => JSON.stringify(e.eventInfo).includes(b.Id.toLowerCase()))).toBe(true);
+    console.log(`failover: ${stored.length} events stored, ${mine.length} at the receiver, ${c.receiver.requests.length} webhook POSTs, payment states ${updates.join(' → ')}`);
   }, 180_000);
 });

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster, type ClusterVenue } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/relay.ts';
 
+/** How long each outage lasts after iiko made its order: the companion polls and sends several times meanwhile. */
+const OUTAGE_MS = 3_000;
+
 describe('a Redis restart and a Postgres restart', () => {
   let c: Cluster;
   let v: ClusterVenue;
@@ -61,6 +64,7 @@ describe('a Redis restart and a Postgres restart', () => {
     }
     await c.balancerSees({ n1: 'DOWN', n2: 'DOWN', n3: 'DOWN' });
     await order(2);
+    await new Promise((res) => setTimeout(res, OUTAGE_MS));
 
     await c.redis.restart();
     await allReady();
@@ -79,8 +83,12 @@ describe('a Redis restart and a Postgres restart', () => {
       expect(r.body.store.error).toBeTruthy();
       expect(r.body.redis?.ok).toBe(true);
     }
+    await c.balancerSees({ n1: 'DOWN', n2: 'DOWN', n3: 'DOWN' });
     // iiko works on: the companion keeps the events until the relay can store them.
     await order(4);
+    await new Promise((res) => setTimeout(res, OUTAGE_MS));
+    // Nothing of it could be stored meanwhile: it is not at the receiver yet.
+    expect(JSON.stringify(c.events().map((e) => e.eventInfo))).not.toContain(orders.at(-1));
 
     await c.pg.restart();
     await allReady();
