@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from './proc.ts';
-import { tempDir } from './relay.ts';
+import { freePort, startBin, type Proc } from './proc.ts';
+import { API_KEY, tempDir, waitFor } from './relay.ts';
 
 export const HAPROXY = '/usr/sbin/haproxy';
 
@@ -162,4 +162,40 @@ function command(socket: string, cmd: string): Promise<string> {
     s.once('close', () => { clearTimeout(timer); resolve(got); });
     s.end(`${cmd}\n`);
   });
+}
+
+export interface PlainNode {
+  name: string;
+  port: number;
+  /** Its own address, not through HAProxy. */
+  url: string;
+  /** Its data dir (its SQLite). */
+  dir: string;
+  proc: Proc | null;
+}
+
+/**
+ * Plain single relays (`evva-relay serve`, each with its own SQLite, trusting
+ * 127.0.0.1 as its proxy) behind HAProxy, resolved once HAProxy sees every one
+ * UP. Their teardown goes onto `cleanups`; `start(n)` starts a stopped one again.
+ */
+export async function relaysBehindHaproxy(names: string[], cleanups: Array<() => Promise<unknown> | void>, o: Omit<HaproxyOptions, 'backends'> = {}) {
+  const nodes: PlainNode[] = [];
+  for (const name of names) {
+    const d = tempDir(`lb-${name}`);
+    cleanups.push(() => d.remove());
+    const port = await freePort();
+    nodes.push({ name, port, url: `http://127.0.0.1:${port}`, dir: d.dir, proc: null });
+  }
+  cleanups.push(async () => { for (const n of nodes) await n.proc?.stop('SIGKILL'); });
+  const start = async (n: PlainNode) => {
+    n.proc = startBin('evva-relay.js', ['serve', '--port', String(n.port), '--data-dir', n.dir, '--trust-proxy', '127.0.0.1'],
+      { EVVA_RELAY_API_KEYS: API_KEY });
+    await n.proc.waitFor(/\{"listening":/, 30_000);
+  };
+  await Promise.all(nodes.map(start));
+  const lb = await startHaproxy({ ...o, backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
+  cleanups.push(() => lb.stop());
+  await waitFor(async () => Object.values(await lb.servers()).every((st) => st === 'UP'), 'every node UP in HAProxy', 20_000, 100);
+  return { nodes, lb, start };
 }

@@ -7,41 +7,21 @@
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRAIN_NOTICE_MS } from '../../protocol/cluster.ts';
-import { startHaproxy, type Haproxy } from '../helpers/haproxy.ts';
-import { freePort, startBin, type Proc } from '../helpers/proc.ts';
-import { API_KEY, tempDir, waitFor } from '../helpers/relay.ts';
-
-interface Node { name: string; port: number; dir: string; proc: Proc | null }
+import { relaysBehindHaproxy } from '../helpers/haproxy.ts';
+import { API_KEY, waitFor } from '../helpers/relay.ts';
 
 describe('a draining node behind HAProxy', () => {
-  const nodes: Node[] = [];
   const cleanups: Array<() => Promise<unknown> | void> = [];
-  let lb: Haproxy;
+  let relays: Awaited<ReturnType<typeof relaysBehindHaproxy>>;
 
-  const start = async (n: Node) => {
-    n.proc = startBin('evva-relay.js', ['serve', '--port', String(n.port), '--data-dir', n.dir, '--trust-proxy', '127.0.0.1'],
-      { EVVA_RELAY_API_KEYS: API_KEY });
-    await n.proc.waitFor(/\{"listening":/, 30_000);
-  };
-
-  beforeAll(async () => {
-    for (const name of ['n1', 'n2', 'n3']) {
-      const d = tempDir(`lb-drain-${name}`);
-      cleanups.push(() => d.remove());
-      nodes.push({ name, port: await freePort(), dir: d.dir, proc: null });
-    }
-    cleanups.push(async () => { for (const n of nodes) await n.proc?.stop('SIGKILL'); });
-    await Promise.all(nodes.map(start));
-    lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
-    cleanups.push(() => lb.stop());
-    await waitFor(async () => Object.values(await lb.servers()).every((s) => s === 'UP'), 'every node ready in HAProxy', 20_000, 100);
-  }, 120_000);
+  beforeAll(async () => { relays = await relaysBehindHaproxy(['n1', 'n2', 'n3'], cleanups); }, 120_000);
 
   afterAll(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
   it('is taken out before it stops serving, and no call through HAProxy fails', async () => {
+    const { nodes, lb, start } = relays;
     const failures: string[] = [];
     let calls = 0;
     let running = true;

@@ -9,13 +9,10 @@
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type Sim } from '../../sim/index.ts';
-import { startHaproxy, type Haproxy } from '../helpers/haproxy.ts';
-import { freePort, startBin, type Proc } from '../helpers/proc.ts';
+import { relaysBehindHaproxy, type Haproxy, type PlainNode } from '../helpers/haproxy.ts';
 import { API_KEY, COMPANION, createVenue, fetchUpstream, pairedVenue, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const auth = { authorization: `Bearer ${API_KEY}` };
-
-interface Node { name: string; port: number; dir: string; proc: Proc | null }
 
 /** A client whose connections come from `address` (any of 127.0.0.0/8), so the relay can tell clients apart. */
 function clientAt(address: string): Agent {
@@ -32,15 +29,11 @@ async function pairAttempt(url: string, dispatcher: Agent, code = 'ZZZZ-ZZZZ'): 
 }
 
 describe('HAProxy in front of relay nodes', () => {
-  const nodes: Node[] = [];
   const cleanups: Array<() => Promise<unknown> | void> = [];
+  let nodes: PlainNode[];
   let lb: Haproxy;
+  let start: (n: PlainNode) => Promise<void>;
 
-  const start = async (n: Node) => {
-    n.proc = startBin('evva-relay.js', ['serve', '--port', String(n.port), '--data-dir', n.dir, '--trust-proxy', '127.0.0.1'],
-      { EVVA_RELAY_API_KEYS: API_KEY });
-    await n.proc.waitFor(/\{"listening":/, 30_000);
-  };
   /** The name of the node that answered: each node's own SQLite holds one venue named after it. */
   const whoAnswers = async (): Promise<string> => {
     const res = await fetch(`${lb.url}/v1/venues`, { headers: auth });
@@ -50,17 +43,8 @@ describe('HAProxy in front of relay nodes', () => {
   };
 
   beforeAll(async () => {
-    for (const name of ['n1', 'n2', 'n3']) {
-      const d = tempDir(`lb-${name}`);
-      cleanups.push(() => d.remove());
-      nodes.push({ name, port: await freePort(), dir: d.dir, proc: null });
-    }
-    cleanups.push(async () => { for (const n of nodes) await n.proc?.stop('SIGKILL'); });
-    await Promise.all(nodes.map(start));
-    for (const n of nodes) await createVenue(`http://127.0.0.1:${n.port}`, n.name);
-    lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
-    cleanups.push(() => lb.stop());
-    await waitFor(async () => Object.values(await lb.servers()).every((s) => s === 'UP'), 'every node UP in HAProxy', 20_000, 100);
+    ({ nodes, lb, start } = await relaysBehindHaproxy(['n1', 'n2', 'n3'], cleanups));
+    for (const n of nodes) await createVenue(n.url, n.name);
   }, 120_000);
 
   afterAll(async () => {
