@@ -1,0 +1,283 @@
+/**
+ * `npm run bench -- cluster [--set venues=N active=N rate=R secs=S nodes=K helpers=H]`:
+ * the same tunnels and venue calls against, side by side in one run,
+ *   - one relay process on SQLite (the embedded default), called directly;
+ *   - K relay nodes (real bins, real logging to files) on one Postgres and one
+ *     Redis behind HAProxy, all started here from Debian's packages.
+ * It measures connecting the tunnels, the nodes idle, venue calls at a paced
+ * rate (latency, errors, relay CPU per call summed over the nodes, share of
+ * calls forwarded over the hop), and in the cluster a kill -9 of the node
+ * holding the most tunnels: how long until they are all back through the
+ * others. Loopback only, bounded in count and time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { realClock } from '../common/clock.ts';
+import { Pairing } from '../relay/pairing.ts';
+import { openStore } from '../relay/store.ts';
+import { startHaproxy } from '../tests/helpers/haproxy.ts';
+import { startPostgres } from '../tests/helpers/postgres.ts';
+import { startRedis } from '../tests/helpers/redis.ts';
+import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';
+import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const API_KEY = 'bench-api-key-0123456789abcdef';
+const SECRET = 'bench-cluster-secret-0123456789abcdef-0123456789';
+/** Whole-benchmark bound. */
+const TIME_LIMIT_MS = 12 * 60_000;
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => res(port)); });
+  });
+}
+const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+interface Helper { child: ChildProcess; up: number; welcomes: number }
+interface Node { name: string; port: number; proc: Started }
+
+/** What one setup measured. */
+interface Run {
+  connectMs: number;
+  idleCpu: number;
+  rss: number[];
+  tunnels: number[];
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  calls: number;
+  cpuPerCallUs: number;
+  cpuShare: number;
+  forwarded: number;
+  failover?: { killed: string; held: number; t95: number; t100: number };
+}
+
+export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const num = (k: string, d: number) => (opts.set?.[k] === undefined ? d : Number(opts.set[k]));
+  const venuesN = num('venues', opts.quick ? 150 : 600);
+  const activeN = Math.min(num('active', opts.quick ? 50 : 200), venuesN);
+  const rate = num('rate', 2);
+  const secs = num('secs', opts.quick ? 8 : 20);
+  const nodesN = num('nodes', 3);
+  const helpersN = num('helpers', 3);
+  const t0 = performance.now();
+  const bounded = () => { if (performance.now() - t0 > TIME_LIMIT_MS) throw new Error(`cluster bench exceeded ${TIME_LIMIT_MS} ms`); };
+  const dir = mkdtempSync(join(tmpdir(), 'evva-cluster-bench-'));
+  const progress = opts.progress ?? (() => {});
+  const stops: Array<() => Promise<void>> = [];
+  const node = process.execPath;
+
+  /** Venues and device tokens written straight into a store (pairing N times over HTTP adds nothing here). */
+  const seed = async (where: { dataDir: string; url?: string }, file: string) => {
+    const store = await openStore(where);
+    const pairing = new Pairing(store, realClock);
+    const tokens: Array<{ venueId: string; token: string }> = [];
+    for (let i = 0; i < venuesN; i++) {
+      const v = await pairing.createVenue(`Bench ${i}`);
+      const p = await pairing.pair(v.pairingCode, { version: 'bench', hostname: 'bench' });
+      if (!p.ok) throw new Error(`pairing ${i}: ${p.reason}`);
+      tokens.push({ venueId: p.venueId, token: p.deviceToken });
+    }
+    await store.close();
+    writeFileSync(file, JSON.stringify(tokens), { mode: 0o600 });
+    return tokens;
+  };
+
+  /** Tunnels, idle, calls: the same for both setups. */
+  const measure = async (label: string, url: string, nodes: Node[], tokens: Array<{ venueId: string; token: string }>, tokensFile: string, failover: boolean): Promise<Run> => {
+    const helpers: Helper[] = [];
+    const per = Math.ceil(venuesN / helpersN);
+    for (let h = 0; h < helpersN; h++) {
+      const child = spawn(node, ['--import', 'tsx', join(ROOT, 'bench', '_tunnels.ts'), url, tokensFile, String(h * per), String(Math.min(per, venuesN - h * per))], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const helper: Helper = { child, up: 0, welcomes: 0 };
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        try { const m = JSON.parse(line) as { up?: number; welcomes?: number }; if (typeof m.up === 'number') helper.up = m.up; if (typeof m.welcomes === 'number') helper.welcomes = m.welcomes; } catch { /* not ours */ }
+      });
+      helpers.push(helper);
+    }
+    stops.push(async () => { for (const h of helpers) h.child.kill('SIGTERM'); });
+    const up = () => sum(helpers.map((h) => h.up));
+    const welcomes = () => sum(helpers.map((h) => h.welcomes));
+    const s0 = performance.now();
+    while (up() < venuesN) {
+      bounded();
+      if (performance.now() - s0 > 120_000) throw new Error(`${label}: only ${up()} of ${venuesN} tunnels up after 120 s`);
+      await sleep(50);
+    }
+    const connectMs = performance.now() - s0;
+    progress(`${label}: ${venuesN} tunnels up in ${Math.round(connectMs)} ms`);
+
+    const pids = () => nodes.map((n) => n.proc.pid);
+    const cpu = () => sum(pids().map(cpuUs));
+    await sleep(3_000);
+    const idleSecs = 10;
+    const c0 = cpu();
+    await sleep(idleSecs * 1000);
+    const idleCpu = (cpu() - c0) / (idleSecs * 1e6) * 100;
+    const rss = pids().map((p) => rssMb(p).rss);
+    const tunnels = await Promise.all(nodes.map(async (n) => {
+      const r = await fetch(`http://127.0.0.1:${n.port}/healthz`);
+      return ((await r.json()) as { tunnels: number }).tunnels;
+    }));
+    const fwd0 = await forwardedTotal(nodes);
+
+    const pool = new Pool(url, { connections: 64, keepAliveTimeout: 30_000 });
+    const total = Math.round(activeN * rate * secs);
+    const gapMs = 1000 / (activeN * rate);
+    const lat: number[] = [];
+    let errors = 0;
+    const a0 = cpu();
+    const start = performance.now();
+    const inflight = new Set<Promise<void>>();
+    for (let i = 0; i < total; i++) {
+      bounded();
+      const due = start + i * gapMs;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      const v = tokens[i % activeN]!;
+      const p = (async () => {
+        const s = performance.now();
+        try {
+          const r = await pool.request({ path: `/v1/venues/${v.venueId}/front/api/orders`, method: 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
+          await r.body.dump();
+          if (r.statusCode !== 200) errors++;
+          lat.push(performance.now() - Math.min(s, due));
+        } catch {
+          errors++;
+        }
+      })();
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    }
+    await Promise.all(inflight);
+    await pool.close();
+    const activeSecs = (performance.now() - start) / 1000;
+    const activeCpu = cpu() - a0;
+    const perCall = (activeCpu - (idleCpu / 100) * activeSecs * 1e6) / Math.max(1, lat.length);
+    const forwarded = (await forwardedTotal(nodes)) - fwd0;
+    lat.sort((x, y) => x - y);
+    progress(`${label}: ${total} calls, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${errors} errors, ${forwarded} forwarded`);
+    const run: Run = {
+      connectMs, idleCpu, rss, tunnels, p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1] ?? NaN, errors, calls: total,
+      cpuPerCallUs: perCall, cpuShare: activeCpu / (activeSecs * 1e6) * 100, forwarded,
+    };
+
+    if (failover && nodes.length > 1) {
+      // The node holding the most tunnels dies without a word; its companions come back through the others.
+      const i = tunnels.indexOf(Math.max(...tunnels));
+      const victim = nodes[i]!;
+      const held = tunnels[i]!;
+      const w0 = welcomes();
+      victim.proc.child.kill('SIGKILL');
+      const killedAt = performance.now();
+      let t95 = NaN;
+      let t100 = NaN;
+      while (performance.now() - killedAt < 60_000) {
+        bounded();
+        const n = welcomes() - w0;
+        if (Number.isNaN(t95) && n >= 0.95 * held) t95 = performance.now() - killedAt;
+        if (n >= held) { t100 = performance.now() - killedAt; break; }
+        await sleep(20);
+      }
+      run.failover = { killed: victim.name, held, t95, t100 };
+      progress(`${label}: kill -9 ${victim.name} (${held} tunnels): 95% back in ${Math.round(t95)} ms, 100% in ${Math.round(t100)} ms`);
+    }
+    for (const h of helpers) h.child.kill('SIGTERM');
+    return run;
+  };
+
+  try {
+    // ---- one relay, SQLite ------------------------------------------------------
+    const singleDir = join(dir, 'single');
+    mkdirSync(singleDir);
+    const singleTokensFile = join(dir, 'single-tokens.json');
+    const singleTokens = await seed({ dataDir: singleDir }, singleTokensFile);
+    const sPort = await freePort();
+    const single: Node = {
+      name: 'single', port: sPort,
+      proc: startLogged(node, [join(ROOT, 'bin', 'evva-relay.js'), 'serve', '--port', String(sPort), '--data-dir', singleDir, '--api-key', API_KEY], join(dir, 'single.log')),
+    };
+    stops.push(() => single.proc.stop());
+    await single.proc.waitFor(/"listening"/, 30_000);
+    const one = await measure('single relay', `http://127.0.0.1:${sPort}`, [single], singleTokens, singleTokensFile, false);
+    await single.proc.stop();
+
+    // ---- the cluster ---------------------------------------------------------------
+    const pg = await startPostgres();
+    stops.push(() => pg.stop());
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const clusterTokensFile = join(dir, 'cluster-tokens.json');
+    const clusterTokens = await seed({ dataDir: join(dir, 'seed'), url: pg.url }, clusterTokensFile);
+    const nodes: Node[] = [];
+    for (let k = 0; k < nodesN; k++) {
+      const port = await freePort();
+      const name = `n${k + 1}`;
+      const d = join(dir, name);
+      mkdirSync(d);
+      const proc = startLogged(node, [join(ROOT, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', d, '--api-key', API_KEY,
+        '--store', pg.url, '--redis', redis.url, '--node-id', name, '--advertise', `http://127.0.0.1:${port}`, '--trust-proxy', '127.0.0.1'],
+      join(dir, `${name}.log`), { ...process.env, EVVA_RELAY_CLUSTER_SECRET: SECRET });
+      stops.push(() => proc.stop());
+      nodes.push({ name, port, proc });
+    }
+    for (const n of nodes) await n.proc.waitFor(/"listening"/, 60_000);
+    const lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
+    stops.push(() => lb.stop());
+    // HAProxy's health checks must see every node ready before the tunnels come.
+    await sleep(3_000);
+    const many = await measure(`cluster of ${nodesN}`, lb.url, nodes, clusterTokens, clusterTokensFile, true);
+
+    const fmtRss = (r: Run) => r.rss.map((x) => x.toFixed(0)).join(' + ') + ' MB';
+    const table: BenchTable = {
+      title: `${venuesN} tunnels, ${activeN} venues × ${rate} req/s for ${secs} s: one relay (SQLite) vs ${nodesN} nodes (Postgres + Redis) behind HAProxy, loopback`,
+      columns: ['', 'one relay, SQLite, direct', `${nodesN} nodes behind HAProxy`],
+      rows: [
+        ['tunnels connect from cold', `${(one.connectMs / 1000).toFixed(1)} s`, `${(many.connectMs / 1000).toFixed(1)} s`],
+        ['tunnels per node', one.tunnels.join(' / '), many.tunnels.join(' / ')],
+        ['idle CPU (all relay processes)', `${one.idleCpu.toFixed(1)}% of a core`, `${many.idleCpu.toFixed(1)}% of a core`],
+        ['RSS per node', fmtRss(one), fmtRss(many)],
+        ['venue call p50 / p99', `${one.p50.toFixed(1)} / ${one.p99.toFixed(1)} ms`, `${many.p50.toFixed(1)} / ${many.p99.toFixed(1)} ms`],
+        ['errors', `${one.errors} of ${one.calls}`, `${many.errors} of ${many.calls}`],
+        ['calls forwarded over the hop', `${one.forwarded}`, `${many.forwarded} (${(many.forwarded / Math.max(1, many.calls) * 100).toFixed(0)}%)`],
+        ['relay CPU per call beyond idle (summed over nodes)', `${one.cpuPerCallUs.toFixed(0)} µs`, `${many.cpuPerCallUs.toFixed(0)} µs`],
+        ['relay CPU while busy (all nodes)', `${one.cpuShare.toFixed(0)}% of a core`, `${many.cpuShare.toFixed(0)}% of a core`],
+        ...(many.failover ? [[`kill -9 ${many.failover.killed} (${many.failover.held} tunnels)`, '—',
+          `95% back in ${(many.failover.t95 / 1000).toFixed(1)} s, 100% in ${(many.failover.t100 / 1000).toFixed(1)} s`]] : []),
+      ],
+      notes: [
+        `load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}; Postgres, Redis, HAProxy, the ${nodesN} nodes, the tunnel helpers and the load generator all share this machine's cores.`,
+        'HAProxy balances calls round-robin over the nodes, so most calls land on a node without the venue and take the hop: the cluster row pays for one extra HTTP hop on those.',
+      ],
+    };
+    return { tables: [table], data: { venuesN, activeN, rate, secs, nodesN, helpersN, single: one, cluster: many } };
+  } finally {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    else console.error(`cluster bench files kept in ${dir}`);
+  }
+}
+
+/** Calls forwarded over the hop so far, summed over the nodes' /metrics. */
+async function forwardedTotal(nodes: Node[]): Promise<number> {
+  let n = 0;
+  for (const x of nodes) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${x.port}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      for (const m of (await r.text()).matchAll(/^relay_forwarded_calls_total\{[^}]*\} (\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
+    } catch { /* a node that was killed */ }
+  }
+  return n;
+}
