@@ -276,7 +276,7 @@ async function forwardedTotal(nodes: Node[]): Promise<number> {
   for (const x of nodes) {
     try {
       const r = await fetch(`http://127.0.0.1:${x.port}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
-      for (const m of (await r.text()).matchAll(/^relay_forwarded_calls_total\{[^}]*\} (\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
+      for (const m of (await r.text()).matchAll(/^evva_relay_hops_forwarded_total\{outcome="ok"\} (\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
     } catch { /* a node that was killed */ }
   }
   return n;
