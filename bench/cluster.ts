@@ -227,7 +227,9 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       const name = `n${k + 1}`;
       const d = join(dir, name);
       mkdirSync(d);
-      const proc = startLogged(node, [join(ROOT, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', d, '--api-key', API_KEY,
+      // --set prof=1: a CPU profile of each node (written on exit into the kept temp dir; kill -9 loses the victim's).
+      const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
+      const proc = startLogged(node, [...prof, join(ROOT, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', d, '--api-key', API_KEY,
         '--store', pg.url, '--redis', redis.url, '--node-id', name, '--advertise', `http://127.0.0.1:${port}`, '--trust-proxy', '127.0.0.1'],
       join(dir, `${name}.log`), { ...process.env, EVVA_RELAY_CLUSTER_SECRET: SECRET });
       stops.push(() => proc.stop());
