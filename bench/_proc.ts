@@ -5,6 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 export interface Started {
   child: ChildProcess;
@@ -88,4 +94,48 @@ export function rssMb(pid: number): { rss: number; peak: number } {
     } catch { /* gone */ }
   }
   return { rss, peak };
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => res(port)); });
+  });
+}
+
+/** The p-th percentile of an ascending list. */
+export const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Processes of bench/_tunnels.ts holding the tunnels of `count` venues of `tokensFile` between them. */
+export interface TunnelHelpers {
+  /** Links welcomed and up now, over every helper. */
+  up(): number;
+  /** Welcomes ever (reconnections count), over every helper. */
+  welcomes(): number;
+  stop(): void;
+}
+
+export function tunnelHelpers(relayUrl: string, tokensFile: string, count: number, processes: number): TunnelHelpers {
+  const per = Math.ceil(count / processes);
+  const helpers: Array<{ child: ChildProcess; up: number; welcomes: number }> = [];
+  for (let h = 0; h < processes; h++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, '_tunnels.ts'), relayUrl, tokensFile, String(h * per), String(Math.max(0, Math.min(per, count - h * per)))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const helper = { child, up: 0, welcomes: 0 };
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const m = JSON.parse(line) as { up?: number; welcomes?: number };
+        if (typeof m.up === 'number') helper.up = m.up;
+        if (typeof m.welcomes === 'number') helper.welcomes = m.welcomes;
+      } catch { /* not ours */ }
+    });
+    helpers.push(helper);
+  }
+  return {
+    up: () => helpers.reduce((a, h) => a + h.up, 0),
+    welcomes: () => helpers.reduce((a, h) => a + h.welcomes, 0),
+    stop: () => { for (const h of helpers) h.child.kill('SIGTERM'); },
+  };
 }

@@ -10,12 +10,9 @@
  * holding the most tunnels: how long until they are all back through the
  * others. Loopback only, bounded in count and time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { realClock } from '../common/clock.ts';
@@ -24,7 +21,7 @@ import { openStore } from '../relay/store.ts';
 import { startHaproxy } from '../tests/helpers/haproxy.ts';
 import { startPostgres } from '../tests/helpers/postgres.ts';
 import { startRedis } from '../tests/helpers/redis.ts';
-import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';
+import { cpuUs, freePort, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -33,18 +30,8 @@ const SECRET = 'bench-cluster-secret-0123456789abcdef-0123456789';
 /** Whole-benchmark bound. */
 const TIME_LIMIT_MS = 12 * 60_000;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => res(port)); });
-  });
-}
-const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-interface Helper { child: ChildProcess; up: number; welcomes: number }
 interface Node { name: string; port: number; proc: Started }
 
 /** What one setup measured. */
@@ -97,19 +84,9 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
 
   /** Tunnels, idle, calls: the same for both setups. */
   const measure = async (label: string, url: string, nodes: Node[], tokens: Array<{ venueId: string; token: string }>, tokensFile: string, failover: boolean): Promise<Run> => {
-    const helpers: Helper[] = [];
-    const per = Math.ceil(venuesN / helpersN);
-    for (let h = 0; h < helpersN; h++) {
-      const child = spawn(node, ['--import', 'tsx', join(ROOT, 'bench', '_tunnels.ts'), url, tokensFile, String(h * per), String(Math.min(per, venuesN - h * per))], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const helper: Helper = { child, up: 0, welcomes: 0 };
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try { const m = JSON.parse(line) as { up?: number; welcomes?: number }; if (typeof m.up === 'number') helper.up = m.up; if (typeof m.welcomes === 'number') helper.welcomes = m.welcomes; } catch { /* not ours */ }
-      });
-      helpers.push(helper);
-    }
-    stops.push(async () => { for (const h of helpers) h.child.kill('SIGTERM'); });
-    const up = () => sum(helpers.map((h) => h.up));
-    const welcomes = () => sum(helpers.map((h) => h.welcomes));
+    const helpers = tunnelHelpers(url, tokensFile, venuesN, helpersN);
+    stops.push(async () => helpers.stop());
+    const { up, welcomes } = helpers;
     const s0 = performance.now();
     while (up() < venuesN) {
       bounded();
@@ -194,7 +171,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       run.failover = { killed: victim.name, held, t95, t100 };
       progress(`${label}: kill -9 ${victim.name} (${held} tunnels): 95% back in ${Math.round(t95)} ms, 100% in ${Math.round(t100)} ms`);
     }
-    for (const h of helpers) h.child.kill('SIGTERM');
+    helpers.stop();
     return run;
   };
 

@@ -9,18 +9,15 @@
  *     port: time until 95% and 100% of the tunnels are back.
  * Loopback only, bounded in count and time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { realClock } from '../common/clock.ts';
 import { Pairing } from '../relay/pairing.ts';
 import { openStore } from '../relay/store.ts';
-import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';
+import { cpuUs, freePort, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started, type TunnelHelpers } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -28,17 +25,7 @@ const API_KEY = 'bench-api-key-0123456789abcdef';
 /** Whole-benchmark bound. */
 const TIME_LIMIT_MS = 8 * 60_000;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => res(port)); });
-  });
-}
-const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Helper { child: ChildProcess; up: number; welcomes: number }
 
 export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const num = (k: string, d: number) => (opts.set?.[k] === undefined ? d : Number(opts.set[k]));
@@ -53,7 +40,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'evva-load-'));
   const node = process.execPath;
   const started: Started[] = [];
-  const helpers: Helper[] = [];
+  let helpers: TunnelHelpers | null = null;
   let pool: Pool | null = null;
   const progress = opts.progress ?? (() => {});
   try {
@@ -85,17 +72,8 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     let relay = await startRelay();
     const url = `http://127.0.0.1:${port}`;
 
-    const per = Math.ceil(idleN / helpersN);
-    for (let h = 0; h < helpersN; h++) {
-      const child = spawn(node, ['--import', 'tsx', join(ROOT, 'bench', '_tunnels.ts'), url, tokensFile, String(h * per), String(Math.min(per, idleN - h * per))], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const helper: Helper = { child, up: 0, welcomes: 0 };
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try { const m = JSON.parse(line) as { up?: number; welcomes?: number }; if (typeof m.up === 'number') helper.up = m.up; if (typeof m.welcomes === 'number') helper.welcomes = m.welcomes; } catch { /* not ours */ }
-      });
-      helpers.push(helper);
-    }
-    const up = () => helpers.reduce((a, h) => a + h.up, 0);
-    const welcomes = () => helpers.reduce((a, h) => a + h.welcomes, 0);
+    helpers = tunnelHelpers(url, tokensFile, idleN, helpersN);
+    const { up, welcomes } = helpers;
     const waitUp = async (n: number, ms: number) => {
       const s = performance.now();
       while (up() < n) {
@@ -198,7 +176,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     return { tables: [table], data: { idleN, activeN, rate, secs, helpersN, connectMs, idleCpu, idleRss, activeCpu, activeSecs, perCall, errors, late, p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], t95, t100, restartCpuMs, restartRss } };
   } finally {
     await pool?.close().catch(() => undefined);
-    for (const h of helpers) h.child.kill('SIGTERM');
+    helpers?.stop();
     await Promise.all(started.map((s) => s.stop()));
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
     else console.error(`load bench files kept in ${dir}`);

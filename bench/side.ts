@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { BODY_SIZES, type BodySize } from './_plugin.ts';
-import { cpuUs, rssMb, startLogged, type Started } from './_proc.ts';
+import { cpuUs, freePort, rssMb, startLogged, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -71,14 +71,6 @@ function median(xs: number[]): number {
 }
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 const signed = (n: number, d: number) => (n >= 0 ? `+${f(n, d)}` : f(n, d));
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => res(port)); });
-  });
-}
 
 async function get(t: Target, size: BodySize, d: Dispatcher): Promise<number> {
   const res = await request(`${t.base}/api/bench/${size}?key=${t.key}`, { headers: t.headers, dispatcher: d });
