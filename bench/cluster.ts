@@ -14,7 +14,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { RedisKeys } from '../protocol/cluster.ts';
 import { realClock } from '../common/clock.ts';
 import { Pairing } from '../relay/pairing.ts';
 import { openStore } from '../relay/store.ts';
@@ -49,6 +51,8 @@ interface Run {
   cpuShare: number;
   forwarded: number;
   failover?: { killed: string; held: number; t95: number; t100: number };
+  /** Relay CPU per call (µs, summed over nodes, beyond idle) sent straight to the owner vs to another node. */
+  hopCost?: { calls: number; direct: number; hopped: number; p50: [number, number]; errors: number };
 }
 
 export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
@@ -83,7 +87,8 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   };
 
   /** Tunnels, idle, calls: the same for both setups. */
-  const measure = async (label: string, url: string, nodes: Node[], tokens: Array<{ venueId: string; token: string }>, tokensFile: string, failover: boolean): Promise<Run> => {
+  const measure = async (label: string, url: string, nodes: Node[], tokens: Array<{ venueId: string; token: string }>, tokensFile: string, failover: boolean,
+    owners?: (venueIds: string[]) => Promise<Map<string, string>>): Promise<Run> => {
     const helpers = tunnelHelpers(url, tokensFile, venuesN, helpersN);
     stops.push(async () => helpers.stop());
     const { up, welcomes } = helpers;
@@ -110,46 +115,74 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     }));
     const fwd0 = await forwardedTotal(nodes);
 
-    const pool = new Pool(url, { connections: 64, keepAliveTimeout: 30_000 });
+    /** `total` calls paced over the active venues, each sent to `baseOf(venue)`: latency, errors, and relay CPU per call beyond idle. */
+    const paced = async (total: number, baseOf: (venueId: string) => string) => {
+      const pools = new Map<string, Pool>();
+      const poolOf = (base: string) => {
+        let p = pools.get(base);
+        if (!p) pools.set(base, p = new Pool(base, { connections: 64, keepAliveTimeout: 30_000 }));
+        return p;
+      };
+      const gapMs = 1000 / (activeN * rate);
+      const lat: number[] = [];
+      let errors = 0;
+      const a0 = cpu();
+      const start = performance.now();
+      const inflight = new Set<Promise<void>>();
+      for (let i = 0; i < total; i++) {
+        bounded();
+        const due = start + i * gapMs;
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(wait);
+        const v = tokens[i % activeN]!;
+        const pool = poolOf(baseOf(v.venueId));
+        const p = (async () => {
+          const s = performance.now();
+          try {
+            const r = await pool.request({ path: `/v1/venues/${v.venueId}/front/api/orders`, method: 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
+            await r.body.dump();
+            if (r.statusCode !== 200) errors++;
+            lat.push(performance.now() - Math.min(s, due));
+          } catch {
+            errors++;
+          }
+        })();
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      }
+      await Promise.all(inflight);
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      const secs = (performance.now() - start) / 1000;
+      const used = cpu() - a0;
+      lat.sort((x, y) => x - y);
+      return { lat, errors, secs, used, perCall: (used - (idleCpu / 100) * secs * 1e6) / Math.max(1, lat.length) };
+    };
+
     const total = Math.round(activeN * rate * secs);
-    const gapMs = 1000 / (activeN * rate);
-    const lat: number[] = [];
-    let errors = 0;
-    const a0 = cpu();
-    const start = performance.now();
-    const inflight = new Set<Promise<void>>();
-    for (let i = 0; i < total; i++) {
-      bounded();
-      const due = start + i * gapMs;
-      const wait = due - performance.now();
-      if (wait > 1) await sleep(wait);
-      const v = tokens[i % activeN]!;
-      const p = (async () => {
-        const s = performance.now();
-        try {
-          const r = await pool.request({ path: `/v1/venues/${v.venueId}/front/api/orders`, method: 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
-          await r.body.dump();
-          if (r.statusCode !== 200) errors++;
-          lat.push(performance.now() - Math.min(s, due));
-        } catch {
-          errors++;
-        }
-      })();
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
-    }
-    await Promise.all(inflight);
-    await pool.close();
-    const activeSecs = (performance.now() - start) / 1000;
-    const activeCpu = cpu() - a0;
-    const perCall = (activeCpu - (idleCpu / 100) * activeSecs * 1e6) / Math.max(1, lat.length);
+    const main = await paced(total, () => url);
+    const { lat, errors, perCall } = main;
+    const activeSecs = main.secs;
+    const activeCpu = main.used;
     const forwarded = (await forwardedTotal(nodes)) - fwd0;
-    lat.sort((x, y) => x - y);
     progress(`${label}: ${total} calls, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${errors} errors, ${forwarded} forwarded`);
     const run: Run = {
       connectMs, idleCpu, rss, tunnels, p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1] ?? NaN, errors, calls: total,
       cpuPerCallUs: perCall, cpuShare: activeCpu / (activeSecs * 1e6) * 100, forwarded,
     };
+
+    if (owners && nodes.length > 1) {
+      // The hop's own cost under the same contention: the same calls sent straight to the node holding each
+      // venue, then to a node that does not (so every call is forwarded once), bypassing the balancer.
+      const where = await owners(tokens.slice(0, activeN).map((t) => t.venueId));
+      const base = (n: Node) => `http://127.0.0.1:${n.port}`;
+      const owner = (v: string) => nodes.find((n) => n.name === where.get(v)) ?? nodes[0]!;
+      const other = (v: string) => nodes.find((n) => n.name !== where.get(v))!;
+      const n = Math.round(activeN * rate * Math.min(secs, 10));
+      const direct = await paced(n, (v) => base(owner(v)));
+      const hopped = await paced(n, (v) => base(other(v)));
+      run.hopCost = { calls: n, direct: direct.perCall, hopped: hopped.perCall, p50: [pct(direct.lat, 50), pct(hopped.lat, 50)], errors: direct.errors + hopped.errors };
+      progress(`${label}: ${n} calls to the owner: ${direct.perCall.toFixed(0)} µs CPU each; to another node: ${hopped.perCall.toFixed(0)} µs`);
+    }
 
     if (failover && nodes.length > 1) {
       // The node holding the most tunnels dies without a word; its companions come back through the others.
@@ -213,11 +246,19 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       nodes.push({ name, port, proc });
     }
     for (const n of nodes) await n.proc.waitFor(/"listening"/, 60_000);
-    const lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
+    const reuse = opts.set?.reuse as 'safe' | 'always' | 'never' | undefined;
+    const lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), ...(reuse ? { reuse } : {}) });
     stops.push(() => lb.stop());
     // HAProxy's health checks must see every node ready before the tunnels come.
     await sleep(3_000);
-    const many = await measure(`cluster of ${nodesN}`, lb.url, nodes, clusterTokens, clusterTokensFile, true);
+    const redisClient = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    stops.push(async () => { redisClient.disconnect(); });
+    // Which node holds each venue now: its claim in Redis is "<nodeId> <epoch>".
+    const owners = async (ids: string[]) => {
+      const values = await redisClient.mget(ids.map((v) => RedisKeys.owner(v)));
+      return new Map(ids.map((v, i) => [v, String(values[i] ?? '').split(' ')[0] ?? '']));
+    };
+    const many = await measure(`cluster of ${nodesN}`, lb.url, nodes, clusterTokens, clusterTokensFile, true, owners);
 
     const fmtRss = (r: Run) => r.rss.map((x) => x.toFixed(0)).join(' + ') + ' MB';
     const table: BenchTable = {
@@ -233,6 +274,10 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         ['calls forwarded over the hop', `${one.forwarded}`, `${many.forwarded} (${(many.forwarded / Math.max(1, many.calls) * 100).toFixed(0)}%)`],
         ['relay CPU per call beyond idle (summed over nodes)', `${one.cpuPerCallUs.toFixed(0)} µs`, `${many.cpuPerCallUs.toFixed(0)} µs`],
         ['relay CPU while busy (all nodes)', `${one.cpuShare.toFixed(0)}% of a core`, `${many.cpuShare.toFixed(0)}% of a core`],
+        ...(many.hopCost ? [
+          ['the hop alone: calls sent straight to the owner node', '—', `${many.hopCost.direct.toFixed(0)} µs CPU per call, p50 ${many.hopCost.p50[0].toFixed(1)} ms`],
+          ['the hop alone: the same calls sent to another node', '—', `${many.hopCost.hopped.toFixed(0)} µs CPU per call, p50 ${many.hopCost.p50[1].toFixed(1)} ms (${many.hopCost.calls} calls each, ${many.hopCost.errors} errors)`],
+        ] : []),
         ...(many.failover ? [[`kill -9 ${many.failover.killed} (${many.failover.held} tunnels)`, '—',
           `95% back in ${(many.failover.t95 / 1000).toFixed(1)} s, 100% in ${(many.failover.t100 / 1000).toFixed(1)} s`]] : []),
       ],

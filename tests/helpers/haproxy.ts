@@ -30,6 +30,8 @@ export interface HaproxyOptions {
   fall?: number;
   rise?: number;
   balance?: 'roundrobin' | 'leastconn';
+  /** HAProxy's `http-reuse` (default: HAProxy's own, safe). */
+  reuse?: 'safe' | 'always' | 'never';
 }
 
 export interface Haproxy {
@@ -64,7 +66,8 @@ defaults
     # A call whose node refused the connection or died before answering goes to another node...
     option redispatch
     retries 3
-    retry-on conn-failure empty-response response-timeout 503
+${o.reuse ? `    http-reuse ${o.reuse}
+` : ''}    retry-on conn-failure empty-response response-timeout 503
 
 frontend relay
     bind 127.0.0.1:${o.port}
