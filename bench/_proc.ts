@@ -9,6 +9,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Pool } from 'undici';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -138,4 +139,46 @@ export function tunnelHelpers(relayUrl: string, tokensFile: string, count: numbe
     welcomes: () => helpers.reduce((a, h) => a + h.welcomes, 0),
     stop: () => { for (const h of helpers) h.child.kill('SIGTERM'); },
   };
+}
+
+/** What a paced run of venue calls gave: latencies (ascending, from when each call was due), failures, calls sent > 100 ms late, duration. */
+export interface PacedRun { lat: number[]; errors: number; late: number; secs: number }
+
+/**
+ * `total` venue calls (`GET /v1/venues/<id>/front/api/orders`, 1 KB answers),
+ * open loop at `perSecond`: call i is due at start + i/perSecond whatever the
+ * earlier ones did, so a generator or relay that falls behind shows up in the
+ * latency instead of hiding. `send(i)` says which venue and which pool.
+ */
+export async function pacedCalls(total: number, perSecond: number, apiKey: string, send: (i: number) => { venueId: string; pool: Pool }, bounded: () => void): Promise<PacedRun> {
+  const gapMs = 1000 / perSecond;
+  const lat: number[] = [];
+  let errors = 0;
+  let late = 0;
+  const start = performance.now();
+  const inflight = new Set<Promise<void>>();
+  for (let i = 0; i < total; i++) {
+    bounded();
+    const due = start + i * gapMs;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    else if (wait < -100) late++;
+    const { venueId, pool } = send(i);
+    const p = (async () => {
+      const s = performance.now();
+      try {
+        const r = await pool.request({ path: `/v1/venues/${venueId}/front/api/orders`, method: 'GET', headers: { authorization: `Bearer ${apiKey}` } });
+        await r.body.dump();
+        if (r.statusCode !== 200) errors++;
+        lat.push(performance.now() - Math.min(s, due));
+      } catch {
+        errors++;
+      }
+    })();
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  }
+  await Promise.all(inflight);
+  lat.sort((x, y) => x - y);
+  return { lat, errors, late, secs: (performance.now() - start) / 1000 };
 }

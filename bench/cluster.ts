@@ -23,7 +23,7 @@ import { openStore } from '../relay/store.ts';
 import { startHaproxy } from '../tests/helpers/haproxy.ts';
 import { startPostgres } from '../tests/helpers/postgres.ts';
 import { startRedis } from '../tests/helpers/redis.ts';
-import { cpuUs, freePort, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started } from './_proc.ts';
+import { cpuUs, freePort, pacedCalls, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -123,38 +123,13 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         if (!p) pools.set(base, p = new Pool(base, { connections: 64, keepAliveTimeout: 30_000 }));
         return p;
       };
-      const gapMs = 1000 / (activeN * rate);
-      const lat: number[] = [];
-      let errors = 0;
       const a0 = cpu();
-      const start = performance.now();
-      const inflight = new Set<Promise<void>>();
-      for (let i = 0; i < total; i++) {
-        bounded();
-        const due = start + i * gapMs;
-        const wait = due - performance.now();
-        if (wait > 1) await sleep(wait);
-        const v = tokens[i % activeN]!;
-        const pool = poolOf(baseOf(v.venueId));
-        const p = (async () => {
-          const s = performance.now();
-          try {
-            const r = await pool.request({ path: `/v1/venues/${v.venueId}/front/api/orders`, method: 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
-            await r.body.dump();
-            if (r.statusCode !== 200) errors++;
-            lat.push(performance.now() - Math.min(s, due));
-          } catch {
-            errors++;
-          }
-        })();
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
-      }
-      await Promise.all(inflight);
+      const { lat, errors, secs } = await pacedCalls(total, activeN * rate, API_KEY, (i) => {
+        const venueId = tokens[i % activeN]!.venueId;
+        return { venueId, pool: poolOf(baseOf(venueId)) };
+      }, bounded);
       await Promise.all([...pools.values()].map((p) => p.close()));
-      const secs = (performance.now() - start) / 1000;
       const used = cpu() - a0;
-      lat.sort((x, y) => x - y);
       return { lat, errors, secs, used, perCall: (used - (idleCpu / 100) * secs * 1e6) / Math.max(1, lat.length) };
     };
 

@@ -17,7 +17,7 @@ import { Pool } from 'undici';
 import { realClock } from '../common/clock.ts';
 import { Pairing } from '../relay/pairing.ts';
 import { openStore } from '../relay/store.ts';
-import { cpuUs, freePort, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started, type TunnelHelpers } from './_proc.ts';
+import { cpuUs, freePort, pacedCalls, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started, type TunnelHelpers } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -98,41 +98,11 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     // ---- active: activeN venues, rate req/s each, open loop -------------------
     pool = new Pool(url, { connections: 64, keepAliveTimeout: 30_000 });
     const total = Math.round(activeN * rate * secs);
-    const gapMs = 1000 / (activeN * rate);
-    const lat: number[] = [];
-    let errors = 0;
-    let late = 0;
     const a0 = cpuUs(relay.pid);
-    const start = performance.now();
-    const inflight = new Set<Promise<void>>();
-    for (let i = 0; i < total; i++) {
-      bounded();
-      const due = start + i * gapMs;
-      const wait = due - performance.now();
-      if (wait > 1) await sleep(wait);
-      else if (wait < -100) late++;
-      const v = tokens[i % activeN]!;
-      const p = (async () => {
-        const s = performance.now();
-        try {
-          const r = await pool!.request({ path: `/v1/venues/${v.venueId}/front/api/orders`, method: 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
-          await r.body.dump();
-          if (r.statusCode !== 200) errors++;
-          // Latency from when the call was due: a generator or relay that falls behind shows up, not hides.
-          lat.push(performance.now() - Math.min(s, due));
-        } catch {
-          errors++;
-        }
-      })();
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
-    }
-    await Promise.all(inflight);
-    const activeSecs = (performance.now() - start) / 1000;
+    const { lat, errors, late, secs: activeSecs } = await pacedCalls(total, activeN * rate, API_KEY, (i) => ({ venueId: tokens[i % activeN]!.venueId, pool: pool! }), bounded);
     const activeCpu = cpuUs(relay.pid) - a0;
     // What the calls cost beyond what the same tunnels cost idle.
     const perCall = (activeCpu - (idleCpu / 100) * activeSecs * 1e6) / Math.max(1, lat.length);
-    lat.sort((x, y) => x - y);
     progress(`active: ${total} calls in ${activeSecs.toFixed(1)} s, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`);
     await pool.close();
     pool = null;

@@ -82,7 +82,7 @@ function dataDir(v: unknown): string {
 /** `--store postgres://…` (or EVVA_RELAY_STORE) and `--store-pool N` (or EVVA_RELAY_STORE_POOL); default the SQLite file in the data dir. */
 function storeFlags(values: Values): { store: string | undefined; storePool: number } {
   const store = (values.store as string | undefined) ?? (process.env[ClusterEnv.store] || undefined);
-  if (store !== undefined && !/^postgres(?:ql)?:\/\//i.test(store)) throw new UsageError(`--store takes postgres://user@host:port/db (leave it out for SQLite in the data dir), got ${store.replace(/:[^@/]*@/, ':***@')}`);
+  if (store !== undefined && !/^postgres(?:ql)?:\/\//i.test(store)) throw new UsageError(`--store takes postgres://user@host:port/db (leave it out for SQLite in the data dir), got ${redactUrl(store)}`);
   const rawPool = (values['store-pool'] as string | undefined) ?? (process.env[ClusterEnv.storePool] || undefined);
   const storePool = rawPool === undefined ? DEFAULT_STORE_POOL : Number(rawPool);
   if (!Number.isInteger(storePool) || storePool < 1 || storePool > 1000) throw new UsageError(`--store-pool must be 1..1000, got ${rawPool}`);
