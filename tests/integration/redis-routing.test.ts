@@ -376,8 +376,11 @@ describe('a Redis restart', () => {
     await redis.restart();
     await until('the claim is back', async () => (await b.owners.lookup(v).catch(() => null))?.nodeId === 'node-a', 10_000);
     expect((await a.health()).ok).toBe(true);
-    // Claimed again (Redis came back empty), not merely renewed.
-    expect(await registry.getSingleMetricAsString('evva_relay_cluster_lease_renewals_total')).toContain('evva_relay_cluster_lease_renewals_total{result="reclaimed"} 1');
+    // Claimed again (Redis came back empty), not merely renewed. The owner key is written by the claim
+    // script before the renewal round that ran it finishes and counts it, so the count is awaited too.
+    const renewals = () => registry.getSingleMetricAsString('evva_relay_cluster_lease_renewals_total');
+    await until('the renewal round counted the claim', async () => (await renewals()).includes('result="reclaimed"}'), 5_000);
+    expect(await renewals()).toContain('evva_relay_cluster_lease_renewals_total{result="reclaimed"} 1');
   }, 30_000);
 
   it('a hung Redis: calls give up within the command timeout, limits go local, and the claims are restored once it answers', async () => {
