@@ -13,6 +13,8 @@ import { waitFor } from '../helpers/relay.ts';
 const CALL_EVERY_MS = 50;
 /** Bound on calls made (the restarts take well under this many). */
 const MAX_CALLS = 20_000;
+/** The sim (seed 1) has tables 1..12; an order for table 13 is refused (it failed CI once when the restarts took 13 s). */
+const SIM_TABLES = 12;
 
 describe('a rolling restart of every node', () => {
   let c: Cluster;
@@ -48,7 +50,7 @@ describe('a rolling restart of every node', () => {
     const iiko = (async () => {
       for (let i = 0; ordering && i < 200; i++) {
         const v = venues[i % venues.length]!;
-        orders.push((await v.control<{ Id: string }>('POST', 'orders', { tableNum: 1 + (i % 20), items: [{ productCode: '02401', amount: 1 }] })).Id.toLowerCase());
+        orders.push((await v.control<{ Id: string }>('POST', 'orders', { tableNum: 1 + (i % SIM_TABLES), items: [{ productCode: '02401', amount: 1 }] })).Id.toLowerCase());
         await new Promise((res) => setTimeout(res, 1_000));
       }
     })();
