@@ -3,7 +3,9 @@
  * relay, as that many companions would. Each one sends hello (revision 2),
  * pings every PING_INTERVAL_MS like a companion, answers the relay's pings,
  * answers every req with a 1 KB head frame, and reconnects with the
- * companion's own backoff after losing its link.
+ * companion's own backoff after losing its link. Like the companion it names
+ * its venue in the tunnel URL (the balancer's venue hash) and, on go-away,
+ * opens its new link before it lets the old one go.
  *
  *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT
  *
@@ -15,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../main/core/tunnel/backoff.ts';
-import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, decodeFrame, encodeControl, encodeHead } from '../protocol/tunnel.ts';
+import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeHead } from '../protocol/tunnel.ts';
 
 const [relayUrl, tokensFile, fromArg, countArg] = process.argv.slice(2);
 const all = JSON.parse(readFileSync(tokensFile!, 'utf8')) as Array<{ venueId: string; token: string }>;
@@ -30,9 +32,10 @@ let served = 0;
 let reported = -1;
 
 function open(v: { venueId: string; token: string }, backoff: Backoff): void {
-  const ws = new WebSocket(wsUrl, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false });
+  const ws = new WebSocket(`${wsUrl}?${TUNNEL_VENUE_PARAM}=${encodeURIComponent(v.venueId)}`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false });
   let welcomed = false;
   let refused = false;
+  let replaced = false;
   let pinger: NodeJS.Timeout | undefined;
   let pingId = 0;
   ws.on('open', () => {
@@ -52,6 +55,10 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
       backoff.reset();
     } else if (f.t === 'ping') {
       ws.send(encodeControl({ t: 'pong', id: f.id }));
+    } else if (f.t === 'goaway' && !replaced) {
+      // Make-before-break: the new link comes now; this one is closed by the relay once drained.
+      replaced = true;
+      open(v, backoff);
     } else if (f.t === 'req') {
       served++;
       ws.send(encodeHead(f.sid, HEAD, BODY));
@@ -61,7 +68,7 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
     clearTimeout(pinger);
     if (welcomed) up--;
     welcomed = false;
-    setTimeout(() => open(v, backoff), backoff.next(refused));
+    if (!replaced) setTimeout(() => open(v, backoff), backoff.next(refused));
   };
   // As the companion does: a refused connect (the relay restarting) is retried within REFUSED_CAP_MS.
   ws.on('error', (err: Error & { code?: string }) => { refused = err.code === 'ECONNREFUSED'; });

@@ -3,7 +3,9 @@
  * the same tunnels and venue calls against, side by side in one run,
  *   - one relay process on SQLite (the embedded default), called directly;
  *   - K relay nodes (real bins, real logging to files) on one Postgres and one
- *     Redis behind HAProxy, all started here from Debian's packages.
+ *     Redis behind HAProxy, all started here from Debian's packages: first
+ *     with HAProxy balancing round robin, then with deploy/haproxy.cfg's venue
+ *     hash (a venue's tunnel and its calls land on the same node).
  * It measures connecting the tunnels, the nodes idle, venue calls at a paced
  * rate (latency, errors, relay CPU per call summed over the nodes, share of
  * calls forwarded over the hop), and in the cluster a kill -9 of the node
@@ -222,10 +224,13 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     }
     for (const n of nodes) await n.proc.waitFor(/"listening"/, 60_000);
     const reuse = opts.set?.reuse as 'safe' | 'always' | 'never' | undefined;
-    const lb = await startHaproxy({ backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), ...(reuse ? { reuse } : {}) });
-    stops.push(() => lb.stop());
-    // HAProxy's health checks must see every node ready before the tunnels come.
-    await sleep(3_000);
+    const balancer = async (balance: 'roundrobin' | 'venue') => {
+      const lb = await startHaproxy({ balance, backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), ...(reuse ? { reuse } : {}) });
+      stops.push(() => lb.stop());
+      // HAProxy's health checks must see every node ready before the tunnels come.
+      await sleep(3_000);
+      return lb;
+    };
     const redisClient = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
     stops.push(async () => { redisClient.disconnect(); });
     // Which node holds each venue now: its claim in Redis is "<nodeId> <epoch>".
@@ -233,35 +238,42 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       const values = await redisClient.mget(ids.map((v) => RedisKeys.owner(v)));
       return new Map(ids.map((v, i) => [v, String(values[i] ?? '').split(' ')[0] ?? '']));
     };
-    const many = await measure(`cluster of ${nodesN}`, lb.url, nodes, clusterTokens, clusterTokensFile, true, owners);
+    const rr = await balancer('roundrobin');
+    const many = await measure(`cluster of ${nodesN}, round robin`, rr.url, nodes, clusterTokens, clusterTokensFile, false, owners);
+    await rr.stop();
+    // The tunnels were closed with their helpers; the nodes let go of them before the next round.
+    await sleep(2_000);
+    const vh = await balancer('venue');
+    const hashed = await measure(`cluster of ${nodesN}, venue hash`, vh.url, nodes, clusterTokens, clusterTokensFile, true);
 
     const fmtRss = (r: Run) => r.rss.map((x) => x.toFixed(0)).join(' + ') + ' MB';
+    const both = (f: (r: Run) => string) => [f(one), f(many), f(hashed)];
     const table: BenchTable = {
       title: `${venuesN} tunnels, ${activeN} venues × ${rate} req/s for ${secs} s: one relay (SQLite) vs ${nodesN} nodes (Postgres + Redis) behind HAProxy, loopback`,
-      columns: ['', 'one relay, SQLite, direct', `${nodesN} nodes behind HAProxy`],
+      columns: ['', 'one relay, SQLite, direct', `${nodesN} nodes, HAProxy round robin`, `${nodesN} nodes, HAProxy venue hash`],
       rows: [
-        ['tunnels connect from cold', `${(one.connectMs / 1000).toFixed(1)} s`, `${(many.connectMs / 1000).toFixed(1)} s`],
-        ['tunnels per node', one.tunnels.join(' / '), many.tunnels.join(' / ')],
-        ['idle CPU (all relay processes)', `${one.idleCpu.toFixed(1)}% of a core`, `${many.idleCpu.toFixed(1)}% of a core`],
-        ['RSS per node', fmtRss(one), fmtRss(many)],
-        ['venue call p50 / p99', `${one.p50.toFixed(1)} / ${one.p99.toFixed(1)} ms`, `${many.p50.toFixed(1)} / ${many.p99.toFixed(1)} ms`],
-        ['errors', `${one.errors} of ${one.calls}`, `${many.errors} of ${many.calls}`],
-        ['calls forwarded over the hop', `${one.forwarded}`, `${many.forwarded} (${(many.forwarded / Math.max(1, many.calls) * 100).toFixed(0)}%)`],
-        ['relay CPU per call beyond idle (summed over nodes)', `${one.cpuPerCallUs.toFixed(0)} µs`, `${many.cpuPerCallUs.toFixed(0)} µs`],
-        ['relay CPU while busy (all nodes)', `${one.cpuShare.toFixed(0)}% of a core`, `${many.cpuShare.toFixed(0)}% of a core`],
+        ['tunnels connect from cold', ...both((r) => `${(r.connectMs / 1000).toFixed(1)} s`)],
+        ['tunnels per node', ...both((r) => r.tunnels.join(' / '))],
+        ['idle CPU (all relay processes)', ...both((r) => `${r.idleCpu.toFixed(1)}% of a core`)],
+        ['RSS per node', ...both(fmtRss)],
+        ['venue call p50 / p99', ...both((r) => `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} ms`)],
+        ['errors', ...both((r) => `${r.errors} of ${r.calls}`)],
+        ['calls forwarded over the hop', `${one.forwarded}`, ...[many, hashed].map((r) => `${r.forwarded} (${(r.forwarded / Math.max(1, r.calls) * 100).toFixed(0)}%)`)],
+        ['relay CPU per call beyond idle (summed over nodes)', ...both((r) => `${r.cpuPerCallUs.toFixed(0)} µs`)],
+        ['relay CPU while busy (all nodes)', ...both((r) => `${r.cpuShare.toFixed(0)}% of a core`)],
         ...(many.hopCost ? [
-          ['the hop alone: calls sent straight to the owner node', '—', `${many.hopCost.direct.toFixed(0)} µs CPU per call, p50 ${many.hopCost.p50[0].toFixed(1)} ms`],
-          ['the hop alone: the same calls sent to another node', '—', `${many.hopCost.hopped.toFixed(0)} µs CPU per call, p50 ${many.hopCost.p50[1].toFixed(1)} ms (${many.hopCost.calls} calls each, ${many.hopCost.errors} errors)`],
+          ['the hop alone: calls sent straight to the owner node', '—', `${many.hopCost.direct.toFixed(0)} µs CPU per call, p50 ${many.hopCost.p50[0].toFixed(1)} ms`, '—'],
+          ['the hop alone: the same calls sent to another node', '—', `${many.hopCost.hopped.toFixed(0)} µs CPU per call, p50 ${many.hopCost.p50[1].toFixed(1)} ms (${many.hopCost.calls} calls each, ${many.hopCost.errors} errors)`, '—'],
         ] : []),
-        ...(many.failover ? [[`kill -9 ${many.failover.killed} (${many.failover.held} tunnels)`, '—',
-          `95% back in ${(many.failover.t95 / 1000).toFixed(1)} s, 100% in ${(many.failover.t100 / 1000).toFixed(1)} s`]] : []),
+        ...(hashed.failover ? [[`kill -9 of the node with the most tunnels`, '—', '—',
+          `${hashed.failover.killed} (${hashed.failover.held} tunnels): 95% back in ${(hashed.failover.t95 / 1000).toFixed(1)} s, 100% in ${(hashed.failover.t100 / 1000).toFixed(1)} s`]] : []),
       ],
       notes: [
         `load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}; Postgres, Redis, HAProxy, the ${nodesN} nodes, the tunnel helpers and the load generator all share this machine's cores.`,
-        'HAProxy balances calls round-robin over the nodes, so most calls land on a node without the venue and take the hop: the cluster row pays for one extra HTTP hop on those.',
+        'Round robin: most calls land on a node without the venue and take the hop. Venue hash (deploy/haproxy.cfg): the companion names its venue in the tunnel URL and the call names it in its path, so both land on one node.',
       ],
     };
-    return { tables: [table], data: { venuesN, activeN, rate, secs, nodesN, helpersN, single: one, cluster: many } };
+    return { tables: [table], data: { venuesN, activeN, rate, secs, nodesN, helpersN, single: one, cluster: many, hashed } };
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });

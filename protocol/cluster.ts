@@ -45,10 +45,44 @@ export const LEASE_RENEW_MS = 2_000;
 export const DRAIN_NOTICE_MS = 1_500;
 /** A draining node exits at the latest this long after SIGTERM, drained or not. */
 export const DRAIN_MAX_MS = 30_000;
+/**
+ * A venue whose tunnel was asked to leave a node (go-away: drain, moved,
+ * replaced) has no owner for a moment, until its companion's new link is
+ * claimed elsewhere (make-before-break: usually well under a second). A call
+ * for it waits for the new owner this long at most instead of failing, from
+ * the go-away until this long after the old link closed.
+ */
+export const MOVE_WAIT_MS = 5_000;
 /** A signed hop older (or newer) than this is refused: a captured one cannot be replayed later. */
 export const HOP_MAX_SKEW_MS = 30_000;
 /** Most nodes a call may pass: the receiving node, then one more if the venue moved meanwhile; never a loop. */
 export const HOP_MAX = 2;
+
+// ---- venue affinity (the tunnel follows its calls) ------------------------------
+
+/**
+ * The companion names its venue in the tunnel URL (TUNNEL_VENUE_PARAM in
+ * protocol/tunnel.ts), so a load balancer can hash a venue's tunnel and its
+ * calls to the same node (deploy/haproxy.cfg: `balance hash`).
+ *
+ * When a venue's calls keep reaching its owner over the hop from one and the
+ * same other node (the balancer sends them there, e.g. after a node came
+ * back), the owner asks the companion to reconnect (go-away 'drain'), so the
+ * balancer puts the tunnel where the calls land and they stop hopping. Only
+ * links that carried the hint are moved (an older companion would land
+ * anywhere again). Of the venue's last FOLLOW_SAMPLE tunnel calls, those
+ * within FOLLOW_WINDOW_MS are at least FOLLOW_MIN_CALLS, FOLLOW_SHARE of them
+ * from that node; the link is at least
+ * FOLLOW_MIN_AGE_MS old; a venue is moved at most once per
+ * FOLLOW_COOLDOWN_MS; a node moves at most FOLLOW_PER_SECOND venues a second.
+ */
+export const FOLLOW_SAMPLE = 10;
+export const FOLLOW_WINDOW_MS = 10_000;
+export const FOLLOW_MIN_CALLS = 5;
+export const FOLLOW_SHARE = 0.9;
+export const FOLLOW_MIN_AGE_MS = 5_000;
+export const FOLLOW_COOLDOWN_MS = 60_000;
+export const FOLLOW_PER_SECOND = 20;
 
 // ---- the hop (node → node HTTP) ----------------------------------------------------
 

@@ -25,6 +25,14 @@ export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
 export const TUNNEL_REVISION = 2;
 /** The relay path of the WebSocket upgrade. */
 export const TUNNEL_PATH = '/v1/tunnel';
+/**
+ * The companion names its venue in the tunnel URL (`/v1/tunnel?venue=<id>`)
+ * so a load balancer can hash tunnels and venue calls (`/v1/venues/<id>/…`)
+ * to the same node (deploy/haproxy.cfg: `balance hash`). The relay never
+ * trusts it: the device token decides the venue; a link whose hint differs
+ * from its token's venue is treated as having none.
+ */
+export const TUNNEL_VENUE_PARAM = 'venue';
 
 // ---- limits -----------------------------------------------------------------
 

@@ -31,7 +31,7 @@ const POLL_MS = 50;
 export interface DrainParts {
   /** Sends go-away ('shutdown') to every link, letting each drain at most `drainMs`. */
   goaway(drainMs: number): void;
-  /** Links still open. */
+  /** Links still open, plus (in a cluster) venues that left but are not yet claimed by another node (relay/cluster/wire.ts). */
   links(): number;
   server: Server;
   /** Closes everything else (tunnels left over, timers, the store). */

@@ -126,6 +126,12 @@ export class RelayLink {
   private nextCmd = 0;
   /** The address the tunnel came from (the venue's public IP); the port probe-back targets only this. */
   peer: string | null = null;
+  /**
+   * The tunnel URL named this link's own venue (`?venue=`), so a balancer that
+   * hashes on it put the link where the venue's calls land; only such links
+   * are moved to follow their calls (relay/cluster/follow.ts).
+   */
+  hinted = false;
   /** Bytes received/sent in body chunks, for metrics. */
   bytesIn = 0;
   bytesOut = 0;

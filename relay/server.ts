@@ -14,7 +14,7 @@ import { realClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
 import { isLoopbackHost } from '../common/loopback.ts';
 import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protocol/relay.ts';
-import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL } from '../protocol/tunnel.ts';
+import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, apiKeyCheck, bearer } from './auth.ts';
 import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
@@ -32,6 +32,7 @@ import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webho
 import { createCluster } from './cluster/cluster.ts';
 import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
 import { createClusterMetrics } from './cluster/metrics.ts';
+import { Follow } from './cluster/follow.ts';
 import { clusterRoute } from './cluster/route.ts';
 import { wireCluster } from './cluster/wire.ts';
 
@@ -163,7 +164,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const payments = new Payments(store.feed, registry, clock, log.child({ part: 'payments' }), feedMetrics, opts.payments);
   const intake = new EventIntake(store.feed, clock, log.child({ part: 'events' }), feedMetrics, (venueId) => webhooks.kick(venueId));
   registry.feed = { onEvent: (link, f) => intake.take(link, f), onReady: (venueId) => void payments.drain(venueId) };
-  const unwire = cluster ? wireCluster(cluster, { tunnels: registry, webhooks, payments, store, log: log.child({ part: 'cluster' }) }) : () => {};
+  const wired = cluster ? wireCluster(cluster, { tunnels: registry, webhooks, payments, store, log: log.child({ part: 'cluster' }) }) : null;
   const tell = (m: { t: 'settings' | 'payment'; venueId: string }) => void cluster?.bus.publish(m).catch(() => { /* the poll and retry timers catch up */ });
 
   const app = express();
@@ -178,6 +179,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     cluster, tunnels: registry, secret: (opts.cluster as ClusterOptions).secret, log: log.child({ part: 'hop' }), apiKey: keyCheck,
     client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), metrics: clusterMetrics,
     requestTimeoutMs: opts.requestTimeoutMs,
+    follow: new Follow({ tunnels: registry, clock, log: log.child({ part: 'follow' }), moved: clusterMetrics.moved, rules: opts.cluster?.follow }),
   }) : null;
   // A call that came over a verified hop was authenticated by the first node (which dropped the caller's key).
   const checkKey = (req: IncomingMessage, res: ServerResponse) => (route?.hopOf(req) ? true : keyCheck(req, res));
@@ -283,8 +285,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       metrics.tunnelsRefused.inc();
       return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay at its tunnel capacity; retry later');
     }
-    const path = (req.url ?? '').split('?')[0];
+    const [path, query] = (req.url ?? '').split('?', 2);
     if (path !== TUNNEL_PATH) return refuseUpgrade(socket, 404, RelayErrorCode.notFound);
+    // The venue the companion names for the load balancer's hashing (a hint: the token decides the venue).
+    const hint = query ? new URLSearchParams(query).get(TUNNEL_VENUE_PARAM) : null;
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
     if (!offered.includes(TUNNEL_PROTOCOL)) {
       return refuseUpgrade(socket, 426, 'unsupported_version', `this relay speaks ${TUNNEL_PROTOCOL}`);
@@ -296,7 +300,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
       }
       if (socket.destroyed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, trustFn)));
+      wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, trustFn), hint));
     }, (e: unknown) => {
       // The store is unreachable (Postgres restarting): the companion retries with backoff, maybe on another node.
       log.warn('tunnel refused: the store is unreachable', { err: String(e) });
@@ -329,7 +333,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       });
     },
     drain(this: Relay) {
-      return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count(), server, close: () => this.close() });
+      return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count() + (wired?.moving() ?? 0), server, close: () => this.close() });
     },
     async close() {
       if (closed) return;
@@ -337,7 +341,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       payments.stop();
       await webhooks.stop();
       registry.closeAll();
-      unwire();
+      wired?.unwire();
       await cluster?.stop().catch(() => { /* Redis away: the leases run out on their own */ });
       for (const ws of wss.clients) ws.terminate();
       wss.close();

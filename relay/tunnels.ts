@@ -9,6 +9,7 @@ import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FrontStatus } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.ts';
+import { MOVE_WAIT_MS } from '../protocol/cluster.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
@@ -41,6 +42,8 @@ export class TunnelRegistry {
   owners: OwnerHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
+  /** Venues whose link was asked to go and has closed: when (mono ms), for MOVE_WAIT_MS (see leaving()). */
+  private readonly left = new Map<string, number>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly persistTimer: NodeJS.Timeout;
@@ -73,7 +76,7 @@ export class TunnelRegistry {
   }
 
   /** Takes an authenticated, upgraded socket; it becomes the venue's current link once its hello is valid. */
-  attach(ws: WebSocket, venueId: string, tokenHash: string, peer: string | null = null): RelayLink {
+  attach(ws: WebSocket, venueId: string, tokenHash: string, peer: string | null = null, hint: string | null = null): RelayLink {
     const log = this.log.child({ venueId });
     const link = new RelayLink(ws, venueId, tokenHash, this.clock, log, {
       onReady: (l, hello) => {
@@ -87,6 +90,7 @@ export class TunnelRegistry {
       onStatus: (_l, front) => this.recordFront(venueId, front, log),
       onClose: (l, code, reason) => {
         this.all.delete(l);
+        if (l.draining) this.noteLeft(venueId);
         if (this.current.get(venueId) === l) this.current.delete(venueId);
         // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
         // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
@@ -96,6 +100,7 @@ export class TunnelRegistry {
       },
     }, this.timing);
     link.peer = peer;
+    link.hinted = hint === venueId;
     this.all.add(link);
     return link;
   }
@@ -170,6 +175,32 @@ export class TunnelRegistry {
   /** Any live link of the venue (current first), for status views. */
   live(venueId: string): RelayLink | null {
     return this.current.get(venueId) ?? null;
+  }
+
+  /**
+   * True while a link of the venue that was asked to go (go-away: drain,
+   * shutdown, moved to another node) is still open here: its companion is
+   * connecting anew, so the venue is moving, not offline.
+   */
+  leaving(venueId: string): boolean {
+    for (const l of this.all) if (l.venueId === venueId && l.draining && !l.closed) return true;
+    // Closed already, but its companion's new link may not be claimed yet (the old link closes as soon as it is idle).
+    const at = this.left.get(venueId);
+    if (at === undefined) return false;
+    if (this.clock.mono() - at < MOVE_WAIT_MS) return true;
+    this.left.delete(venueId);
+    return false;
+  }
+
+  private noteLeft(venueId: string): void {
+    const now = this.clock.mono();
+    this.left.delete(venueId);
+    this.left.set(venueId, now);
+    // Oldest first (re-inserted above): drop what ran out, so venues that never come up again cost nothing.
+    for (const [v, at] of this.left) {
+      if (now - at < MOVE_WAIT_MS) break;
+      this.left.delete(v);
+    }
   }
 
   /** How many links are open (including draining ones). */

@@ -19,6 +19,8 @@ export interface ClusterMetrics {
   /** Time from forwarding a call to its end (the answer complete, or the failure). */
   hopTime: Histogram<'outcome'>;
   storeLatency: Histogram;
+  /** Tunnels this node asked to reconnect so they land where their calls do (relay/cluster/follow.ts), by that node. */
+  moved: Counter<'to'>;
 }
 
 export interface ClusterGauges {
@@ -37,6 +39,7 @@ export function createClusterMetrics(registry: Registry, g: ClusterGauges): Clus
       labelNames: ['outcome'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
     }),
     storeLatency: new Histogram({ name: 'evva_relay_store_seconds', help: 'Round trip of store (Postgres or SQLite) health checks.', buckets: LATENCY_BUCKETS, registers: [registry] }),
+    moved: new Counter({ name: 'evva_relay_cluster_tunnels_moved_total', help: 'Tunnels asked to reconnect because their calls kept reaching this node over the hop from one other node (the balancer sends them there).', labelNames: ['to'], registers: [registry] }),
   };
 }
 

@@ -5,6 +5,7 @@
  * A single relay (no --redis) builds none of this.
  */
 import type { BusMessage } from '../../protocol/cluster.ts';
+import type { FollowRules } from './follow.ts';
 
 export interface ClusterOptions {
   /** redis://host:port[/db] */
@@ -15,6 +16,8 @@ export interface ClusterOptions {
   advertise: string;
   /** Signs hops (≥ MIN_CLUSTER_SECRET_CHARS). */
   secret: string;
+  /** When a tunnel follows its calls to another node (default FOLLOW_RULES: protocol/cluster.ts); tests shorten them. */
+  follow?: Partial<FollowRules>;
 }
 
 /** Where a venue's current tunnel is. */

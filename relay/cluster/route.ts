@@ -6,21 +6,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../common/logger.ts';
-import { HOP_MAX, tunnelRouteVenue } from '../../protocol/cluster.ts';
+import { HOP_MAX, MOVE_WAIT_MS, tunnelRouteVenue } from '../../protocol/cluster.ts';
 import { TIMEOUT_HEADER } from '../../protocol/relay.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS } from '../../protocol/tunnel.ts';
 import type { TunnelRegistry } from '../tunnels.ts';
+import type { Follow } from './follow.ts';
 import { createHopAgent, forward, hopAuth, refuseHop, type HopCaller } from './hop.ts';
 import { hopOutcome, type ClusterMetrics } from './metrics.ts';
 import type { ClusterNode, Owner } from './parts.ts';
 
-/**
- * A venue whose tunnel just left this node (go-away on drain, or replaced) has
- * no owner for a moment, until its companion's new link is claimed elsewhere
- * (make-before-break: usually well under a second). A call for it waits for
- * the new owner this long at most instead of failing.
- */
-export const MOVE_WAIT_MS = 5_000;
 const MOVE_POLL_MS = 50;
 
 export interface RouteDeps {
@@ -37,6 +31,8 @@ export interface RouteDeps {
   metrics: ClusterMetrics;
   /** The venue API's default deadline (relay option), for calls that name none. */
   requestTimeoutMs?: number;
+  /** Told of every tunnel call served here, so a tunnel whose calls land on another node moves there. */
+  follow?: Follow;
 }
 
 /** A router and the hop facts of the calls it verified (the local handlers read them). */
@@ -59,8 +55,8 @@ export function clusterRoute(d: RouteDeps): ClusterRoute {
       const owner = await d.cluster.owners.lookup(venueId);
       if (d.tunnels.get(venueId)) return null; // it (re)connected here meanwhile
       if (owner && owner.nodeId !== d.cluster.nodeId) return owner;
-      // Owned by nobody or by this node, with no usable link here: moving only if its old link is still draining here.
-      if (!d.tunnels.live(venueId) || performance.now() >= deadline) return null;
+      // Owned by nobody or by this node, with no usable link here: moving if its old link is draining here or just left.
+      if (!d.tunnels.leaving(venueId) || performance.now() >= deadline) return null;
       await sleep(MOVE_POLL_MS);
     }
   };
@@ -81,7 +77,12 @@ export function clusterRoute(d: RouteDeps): ClusterRoute {
         d.metrics.hopsIn.inc({ result: 'accepted' });
       }
       const venueId = tunnelRouteVenue(req.method, req.url ?? '');
-      if (venueId === null || d.tunnels.get(venueId)) return false;
+      if (venueId === null) return false;
+      if (d.tunnels.get(venueId)) {
+        d.follow?.note(venueId, hop?.from ?? null);
+        if (d.tunnels.get(venueId)) return false;
+        // This very call made the tunnel move: it goes where the venue goes, like any call for a moving venue.
+      }
       // A call that already made its last hop is answered here (offline), never sent round again.
       if (hop && hop.hops >= HOP_MAX) return false;
       if (!hop && !d.apiKey(req, res)) return true;

@@ -81,6 +81,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** More `serve` flags for every node. */
   args?: string[];
+  /** HAProxy's balancing (default 'venue', as deploy/haproxy.cfg: a venue's tunnel and calls hash to one node). */
+  balance?: 'venue' | 'leastconn' | 'roundrobin';
 }
 
 /** Starts Postgres, Redis, the nodes and HAProxy; on failure stops whatever had started. */
@@ -134,8 +136,8 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
   };
   await Promise.all(nodes.map(start));
 
-  // leastconn as in deploy/haproxy.cfg: a restarted node gets the new tunnels first.
-  const lb = await startHaproxy({ balance: 'leastconn', backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
+  // Venue affinity as in deploy/haproxy.cfg: a venue's tunnel and its calls land on the same node.
+  const lb = await startHaproxy({ balance: o.balance ?? 'venue', backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
   stops.push(() => lb.stop());
   const balancerSees: Cluster['balancerSees'] = async (states, ms = 15_000) => {
     await waitFor(async () => {

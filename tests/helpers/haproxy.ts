@@ -29,7 +29,11 @@ export interface HaproxyOptions {
   inter?: number;
   fall?: number;
   rise?: number;
-  balance?: 'roundrobin' | 'leastconn';
+  /**
+   * 'venue' (deploy/haproxy.cfg's): a venue's tunnel (`?venue=`) and its calls
+   * (`/v1/venues/<id>/…`) hash to the same node; anything else round robin.
+   */
+  balance?: 'roundrobin' | 'leastconn' | 'venue';
   /** HAProxy's `http-reuse` (default: HAProxy's own, safe). */
   reuse?: 'safe' | 'always' | 'never';
 }
@@ -45,9 +49,20 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
+/**
+ * Venue affinity, as deploy/haproxy.cfg has it: the venue named by the tunnel
+ * URL or the call's path picks the node (consistent hashing: a node that goes
+ * away moves only its own venues); calls without a venue go round robin.
+ */
+export const VENUE_HASH = `    http-request set-var(txn.venue) urlp(venue) if { path /v1/tunnel }
+    http-request set-var(txn.venue) path,field(4,/) if { path_beg /v1/venues/ }
+    balance hash var(txn.venue)
+    hash-type consistent sdbm avalanche`;
+
 /** The config the tests run: deploy/haproxy.cfg's rules with loopback addresses and short check timings. */
 export function haproxyConfig(o: HaproxyOptions & { port: number; socket: string }): string {
   const servers = o.backends.map((b) => `    server ${b.name} ${b.host}:${b.port} check`).join('\n');
+  const balance = o.balance === 'venue' ? VENUE_HASH : `    balance ${o.balance ?? 'roundrobin'}`;
   return `global
     maxconn 4096
     stats socket ${o.socket} mode 600 level admin
@@ -76,7 +91,7 @@ frontend relay
     default_backend relays
 
 backend relays
-    balance ${o.balance ?? 'roundrobin'}
+${balance}
     # ...but only a GET or HEAD is sent again once it reached a node: a POST may already have done its work.
     http-request disable-l7-retry unless METH_GET
     option httpchk GET ${o.check ?? '/readyz'}
@@ -85,7 +100,7 @@ backend relays
 ${servers}
 
 backend relays-live
-    balance ${o.balance ?? 'roundrobin'}
+${balance}
     http-request disable-l7-retry unless METH_GET
     option httpchk GET /healthz
     http-check expect status 200

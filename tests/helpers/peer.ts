@@ -43,7 +43,7 @@ export async function startPeer(opts: { token: string; venueId: string; ack?: bo
   const server = http.createServer((_req, res) => { res.writeHead(404).end(); });
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false) });
   server.on('upgrade', (req, socket, head) => {
-    if (req.url !== '/v1/tunnel' || req.headers.authorization !== `Bearer ${opts.token}`) {
+    if ((req.url ?? '').split('?')[0] !== '/v1/tunnel' || req.headers.authorization !== `Bearer ${opts.token}`) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
       return;
     }

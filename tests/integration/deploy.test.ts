@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DRAIN_MAX_MS, DRAIN_NOTICE_MS } from '../../protocol/cluster.ts';
-import { HAPROXY, haproxyConfig } from '../helpers/haproxy.ts';
+import { HAPROXY, VENUE_HASH, haproxyConfig } from '../helpers/haproxy.ts';
 import { ROOT } from '../helpers/proc.ts';
 import { tempDir } from '../helpers/relay.ts';
 
@@ -49,8 +49,8 @@ describe('deploy/', () => {
 
   it('haproxy.cfg keeps every rule the tests run HAProxy with', () => {
     const prod = directives(read('haproxy.cfg'));
-    const test = directives(haproxyConfig({ backends: [], port: 1, socket: '/x' }));
-    for (const rule of ['option forwardfor', 'option redispatch', 'retries 3', 'timeout tunnel 1h', 'option httpchk GET /readyz',
+    const test = directives(haproxyConfig({ backends: [], port: 1, socket: '/x', balance: 'venue' }));
+    for (const rule of [...directives(VENUE_HASH), 'option forwardfor', 'option redispatch', 'retries 3', 'timeout tunnel 1h', 'option httpchk GET /readyz',
       'http-check expect status 200', 'http-request disable-l7-retry unless METH_GET',
       'use_backend relays-live if { nbsrv(relays) eq 0 }', 'option httpchk GET /healthz']) {
       expect(prod, rule).toContain(rule);

@@ -16,7 +16,7 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import WebSocket from 'ws';
 import type { FrontStatus, Problem, TunnelState, TunnelStatus } from '../../../protocol/local.ts';
 import {
-  CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL,
+  CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
@@ -185,7 +185,9 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
   function connect(): void {
     if (stopped || attempt || !endpoints) return;
     if (!current) setState('connecting', error);
-    const target = new URL(endpoints.tunnelUrl);
+    // The venue named for the relay's load balancer, which hashes a venue's tunnel and calls to one node (a hint only).
+    const tunnelUrl = `${endpoints.tunnelUrl}?${TUNNEL_VENUE_PARAM}=${encodeURIComponent(opts.venueId)}`;
+    const target = new URL(tunnelUrl);
     const proxyUrl = proxyFor(target, { proxy: opts.proxy, env: opts.env });
     proxyInUse = proxyUrl ? safeHost(proxyUrl) : null;
     let proxyStatus: number | null = null;
@@ -194,7 +196,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       agent = new HttpsProxyAgent(proxyUrl, opts.ca ? { ca: opts.ca } : {});
       agent.on('proxyConnect', (res: { statusCode: number }) => { proxyStatus = res.statusCode; });
     }
-    const ws = new WebSocket(endpoints.tunnelUrl, TUNNEL_PROTOCOL, {
+    const ws = new WebSocket(tunnelUrl, TUNNEL_PROTOCOL, {
       headers: { Authorization: `Bearer ${opts.deviceToken}` },
       agent,
       maxPayload: WS_MAX_PAYLOAD_BYTES,
