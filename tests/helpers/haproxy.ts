@@ -79,7 +79,7 @@ defaults
     # The relay sees the client's address (pairing limits, the port probe-back): it runs with --trust-proxy.
     option forwardfor
     # A call whose node refused the connection or died before answering goes to another node...
-    option redispatch
+    option redispatch 1
     retries 3
 ${o.reuse ? `    http-reuse ${o.reuse}
 ` : ''}    retry-on conn-failure empty-response response-timeout 503

@@ -50,7 +50,7 @@ describe('deploy/', () => {
   it('haproxy.cfg keeps every rule the tests run HAProxy with', () => {
     const prod = directives(read('haproxy.cfg'));
     const test = directives(haproxyConfig({ backends: [], port: 1, socket: '/x', balance: 'venue' }));
-    for (const rule of [...directives(VENUE_HASH), 'option forwardfor', 'option redispatch', 'retries 3', 'timeout tunnel 1h', 'option httpchk GET /readyz',
+    for (const rule of [...directives(VENUE_HASH), 'option forwardfor', 'option redispatch 1', 'retries 3', 'timeout tunnel 1h', 'option httpchk GET /readyz',
       'http-check expect status 200', 'http-request disable-l7-retry unless METH_GET',
       'use_backend relays-live if { nbsrv(relays) eq 0 }', 'option httpchk GET /healthz']) {
       expect(prod, rule).toContain(rule);
