@@ -20,6 +20,13 @@ const BUSY_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 const IDLE_TIMEOUT_MS = 30_000;
 export const STATEMENT_TIMEOUT_MS = 10_000;
+/**
+ * The client's own bound on one query, for a server that is there but does
+ * not answer (paused VM, stalled disk: it cannot enforce its statement
+ * timeout, and TCP keep-alive sees a live peer). A bit above the statement
+ * timeout, so a slow statement is still ended by the server first.
+ */
+export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 2_000;
 
 export interface StoreSpec {
   /** The data dir (SQLite's file lives here). */
@@ -104,6 +111,7 @@ function openPostgres(url: string, max: number): Db {
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
     types,
     application_name: 'evva-relay',

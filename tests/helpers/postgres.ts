@@ -22,6 +22,10 @@ export interface RunningPostgres {
   restart(): Promise<void>;
   /** SIGKILL, as a crash; `restart()` brings it back (crash recovery). */
   kill(): Promise<void>;
+  /** SIGSTOP to the postmaster and every backend: a server that is there but answers nothing (a paused VM). */
+  pause(): void;
+  /** SIGCONT to them all. */
+  resume(): void;
 }
 
 const DB = 'evva';
@@ -123,12 +127,28 @@ export async function startPostgres(): Promise<RunningPostgres> {
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const p = child;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    // A paused server (a test that failed before it resumed it) must be able to take the signal and let its backends go.
+    if (paused) signalAll('SIGCONT');
     const exited = new Promise<void>((res) => p.once('exit', () => res()));
     p.kill(signal);
     const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
     await exited;
     clearTimeout(t);
     child = null;
+  };
+
+  /** The postmaster and its children (backends, background workers). */
+  let paused = false;
+  const signalAll = (signal: NodeJS.Signals) => {
+    const pid = child?.pid;
+    if (!pid) throw new Error('postgres is not running');
+    paused = signal === 'SIGSTOP';
+    const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    // Stop the postmaster first, so it starts no new backend meanwhile; wake it last.
+    const order = signal === 'SIGSTOP' ? [pid, ...kids] : [...kids, pid];
+    for (const p of order) {
+      try { process.kill(p, signal); } catch { /* exited meanwhile */ }
+    }
   };
 
   await start();
@@ -149,6 +169,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
       await halt('SIGINT');
       await start();
     },
+    pause() { signalAll('SIGSTOP'); },
+    resume() { signalAll('SIGCONT'); },
     async kill() {
       await halt('SIGKILL');
       // The killed postmaster's backends notice its death and exit; a restart must wait for them (shared memory).

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { CreateVenueResponse, VenueList } from '../../protocol/relay.ts';
-import { STATEMENT_TIMEOUT_MS } from '../../relay/db/open.ts';
+import { QUERY_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from '../../relay/db/open.ts';
 import { envelope } from '../helpers/feedpeers.ts';
 import { ROOT, startBin } from '../helpers/proc.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
@@ -107,6 +107,33 @@ describe('relay store on a shared Postgres', () => {
     let ok = false;
     for (let i = 0; i < 100 && !ok; i++) {
       ok = await store.countVenues().then(() => true, () => false);
+      if (!ok) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(ok).toBe(true);
+    expect(await store.countVenues()).toBe(1);
+  }, 90_000);
+
+  it('fails calls within the query timeout while Postgres hangs (SIGSTOP), and works again once it answers', async () => {
+    const server = backend.server();
+    const store = await backend.open();
+    await store.addVenue('ven_hung', 'Hung', 0);
+    await Promise.all(Array.from({ length: 4 }, () => store.ping()));
+    server.pause();
+    try {
+      const t = Date.now();
+      // Pooled connections (their queries hang) and new ones (their start-up hangs) alike.
+      const calls = await Promise.allSettled([store.getVenue('ven_hung'), store.feed.listEvents('ven_hung', 0, 10), store.tokenMark(),
+        ...Array.from({ length: 8 }, () => store.countVenues())]);
+      const took = Date.now() - t;
+      expect(calls.every((c) => c.status === 'rejected'), JSON.stringify(calls.map((c) => c.status))).toBe(true);
+      expect(took).toBeLessThan(QUERY_TIMEOUT_MS + 3_000);
+      console.log(`postgres hung: ${calls.length} calls rejected after ${took} ms (query timeout ${QUERY_TIMEOUT_MS} ms)`);
+    } finally {
+      server.resume();
+    }
+    let ok = false;
+    for (let i = 0; i < 100 && !ok; i++) {
+      ok = await store.getVenue('ven_hung').then((v) => v?.name === 'Hung', () => false);
       if (!ok) await new Promise((r) => setTimeout(r, 200));
     }
     expect(ok).toBe(true);
