@@ -100,6 +100,8 @@ export const HOP_HOST_HEADER = 'x-evva-hop-host';
 export const HOP_PROTO_HEADER = 'x-evva-hop-proto';
 /** The caller's address as the first node saw it (after its trusted proxies). */
 export const HOP_CLIENT_HEADER = 'x-evva-hop-client';
+/** The fingerprint of the caller's API key (12 hex of its SHA-256, never the key), for the owner's support audit. */
+export const HOP_KEY_HEADER = 'x-evva-hop-key';
 
 /**
  * Venue routes that need the venue's tunnel, so a node without it forwards

@@ -13,6 +13,11 @@ export const MIN_API_KEY_CHARS = 16;
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** What audits name a caller by: 12 hex of the SHA-256 of its API key (never the key). */
+export function keyFingerprint(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
 /** The bearer credential of an Authorization header, or null. */
 export function bearer(header: string | undefined): string | null {
   if (!header) return null;

@@ -208,6 +208,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   app.use(pairRoute(deps));
   const support = {
     store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false,
+    hopOf: route ? (req: IncomingMessage) => route.hopOf(req) : undefined,
     upElsewhere: cluster ? async (id: string) => (await cluster.owners.lookup(id)) !== null : undefined,
   };
   app.use(portCheckRoute(support));

@@ -8,7 +8,7 @@
  * Also the port probe-back route, which the companion calls with its device
  * token: the relay probes only the address the venue's tunnel came from.
  */
-import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import type { Clock } from '../common/clock.ts';
@@ -17,7 +17,8 @@ import {
   BundleChunk, BundleOpened, LogTail, MAX_LOG_LINES, PORTCHECK_PATH, PortCheckRequest, Report, SupportCommands, type Requester,
 } from '../protocol/diagnostics.ts';
 import { RelayErrorCode } from '../protocol/relay.ts';
-import { bearer } from './auth.ts';
+import { bearer, keyFingerprint } from './auth.ts';
+import type { HopCaller } from './cluster/hop.ts';
 import { CommandFailed, type RelayLink } from './link.ts';
 import type { Pairing } from './pairing.ts';
 import { probeBack } from './probeback.ts';
@@ -41,12 +42,17 @@ export interface SupportDeps {
   probeLoopback: boolean;
   /** Clustered: whether the venue's tunnel is up on another node (then the call's own source, the venue, is probed). */
   upElsewhere?: (venueId: string) => Promise<boolean>;
+  /** Clustered: the verified hop a call came over (its caller as the first node saw it), else undefined. */
+  hopOf?: (req: IncomingMessage) => HopCaller | undefined;
 }
 
-/** Who asked: a fingerprint of the API key (never the key) and the caller's address. */
-function requester(req: Request): Requester {
-  const key = bearer(req.header('authorization')) ?? '';
-  return { key: createHash('sha256').update(key).digest('hex').slice(0, 12), ip: (req.ip ?? req.socket.remoteAddress ?? '').slice(0, 64) };
+/**
+ * Who asked: a fingerprint of the API key (never the key) and the caller's
+ * address; for a call forwarded by another node, as that node saw them.
+ */
+function requester(req: Request, hop: HopCaller | undefined): Requester {
+  if (hop) return { key: hop.key ?? 'unknown', ip: (hop.client ?? 'unknown').slice(0, 64) };
+  return { key: keyFingerprint(bearer(req.header('authorization')) ?? ''), ip: (req.ip ?? req.socket.remoteAddress ?? '').slice(0, 64) };
 }
 
 function fail(res: Response, e: unknown): void {
@@ -80,14 +86,14 @@ export function supportRoutes(d: SupportDeps): Router {
     return link;
   };
   const audit = (req: Request, action: string, outcome: string) =>
-    d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by: requester(req) });
+    d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by: requester(req, d.hopOf?.(req)) });
 
   /** Runs one command on the venue's link and answers its validated result as JSON (or the mapped error). */
   const answer = async (req: Request, res: Response, action: string, name: string, args: object, schema: z.ZodTypeAny, timeoutMs?: number) => {
     const link = await linkOf(req, res);
     if (!link) return;
     try {
-      const result: unknown = schema.parse(await link.command(name, { by: requester(req), ...args }, timeoutMs));
+      const result: unknown = schema.parse(await link.command(name, { by: requester(req, d.hopOf?.(req)), ...args }, timeoutMs));
       audit(req, action, 'done');
       res.json(result);
     } catch (e) {
@@ -112,7 +118,7 @@ export function supportRoutes(d: SupportDeps): Router {
     if (!link) return;
     let opened;
     try {
-      opened = BundleOpened.parse(await link.command(SupportCommands.bundleOpen, { by: requester(req) }));
+      opened = BundleOpened.parse(await link.command(SupportCommands.bundleOpen, { by: requester(req, d.hopOf?.(req)) }));
     } catch (e) {
       audit(req, 'bundle', e instanceof CommandFailed ? e.code : 'bad_result');
       return fail(res, e);

@@ -11,7 +11,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import {
-  HOP_CLIENT_HEADER, HOP_COUNT_HEADER, HOP_HEADER, HOP_HOST_HEADER, HOP_MAX, HOP_MAX_SKEW_MS, HOP_PROTO_HEADER,
+  HOP_CLIENT_HEADER, HOP_COUNT_HEADER, HOP_HEADER, HOP_HOST_HEADER, HOP_KEY_HEADER, HOP_MAX, HOP_MAX_SKEW_MS, HOP_PROTO_HEADER,
 } from '../../protocol/cluster.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../../protocol/relay.ts';
 
@@ -78,6 +78,8 @@ export interface HopCaller {
   proto: 'http' | 'https' | null;
   /** The caller's address (for logs and pairing limits). */
   client: string | null;
+  /** The fingerprint of the caller's API key (keyFingerprint), for the support audit; null when none came. */
+  key: string | null;
 }
 
 /** A hop header that was present but not accepted; answer it with `refuseHop`. */
@@ -108,8 +110,10 @@ export function hopAuth(secret: string, now: () => number = Date.now): (req: Inc
     const host = one(req.headers[HOP_HOST_HEADER]);
     const proto = one(req.headers[HOP_PROTO_HEADER]);
     const client = one(req.headers[HOP_CLIENT_HEADER]);
+    const key = one(req.headers[HOP_KEY_HEADER]);
     return {
       from: r.from, hops,
+      key: key && /^[0-9a-f]{12}$/.test(key) ? key : null,
       host: host && HOST_RE.test(host) ? host : null,
       proto: proto === 'http' || proto === 'https' ? proto : null,
       client: client && CLIENT_RE.test(client) ? client : null,
@@ -137,6 +141,8 @@ export interface ForwardOptions {
   originalHost: string;
   originalProto: 'http' | 'https';
   client: string | null;
+  /** The caller's key fingerprint (keyFingerprint), passed on for the owner's support audit. */
+  key?: string | null;
   /** The keep-alive pool for hops (createHopAgent); one per node. */
   agent: Agent;
   now?: () => number;
@@ -162,6 +168,7 @@ export function hopHeaders(req: IncomingMessage, path: string, hops: number, o: 
   out[HOP_HOST_HEADER] = o.originalHost;
   out[HOP_PROTO_HEADER] = o.originalProto;
   if (o.client) out[HOP_CLIENT_HEADER] = o.client;
+  if (o.key) out[HOP_KEY_HEADER] = o.key;
   out[TIMEOUT_HEADER] = String(Math.max(1, Math.floor(o.timeoutMs)));
   return out;
 }

@@ -10,6 +10,7 @@ import { HOP_MAX, MOVE_WAIT_MS, tunnelRouteVenue } from '../../protocol/cluster.
 import { TIMEOUT_HEADER } from '../../protocol/relay.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS } from '../../protocol/tunnel.ts';
 import type { TunnelRegistry } from '../tunnels.ts';
+import { bearer, keyFingerprint } from '../auth.ts';
 import type { Follow } from './follow.ts';
 import { createHopAgent, forward, hopAuth, refuseHop, type HopCaller } from './hop.ts';
 import { hopOutcome, type ClusterMetrics } from './metrics.ts';
@@ -95,6 +96,7 @@ export function clusterRoute(d: RouteDeps): ClusterRoute {
           timeoutMs: Math.max(1, Math.round(timeoutMs - (performance.now() - started))),
           originalHost: hop?.host ?? String(req.headers.host ?? ''), originalProto: hop?.proto ?? d.scheme(req),
           client: hop?.client ?? d.client(req), agent, onOutcome: hopOutcome(d.metrics, started),
+          key: hop ? hop.key : keyFingerprint(bearer(req.headers.authorization) ?? ''),
         });
       }, (e: unknown) => {
         // Redis away: this node cannot know where the venue is; the local handler answers (offline, or served if it connected here).

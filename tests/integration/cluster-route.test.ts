@@ -5,7 +5,11 @@
  * the multi-process Postgres + HAProxy cluster is in cluster-*.test.ts.)
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CommandError, createCommands } from '../../main/core/commands.ts';
+import { silentLogger } from '../../common/logger.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import { SupportCommands } from '../../protocol/diagnostics.ts';
+import { keyFingerprint } from '../../relay/auth.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor, type RunningRelay } from '../helpers/relay.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -64,6 +68,26 @@ describe('a relay node in a cluster', () => {
     // Both nodes say the venue is online, though only one holds its tunnel.
     const view = await (await fetch(`${b.url}/v1/venues/${v.venueId}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json() as { online: boolean };
     expect(view.online).toBe(true);
+  });
+
+  it('names the caller of a forwarded support action by its own key fingerprint and address, as the first node saw them', async () => {
+    const [a, b, dir] = await twoNodes();
+    const v = await pairedVenue(a.url, dir);
+    const commands = createCommands(silentLogger);
+    const asked: unknown[] = [];
+    // The companion records who the relay says asked (its own audit), then declines.
+    commands.register(SupportCommands.logs, async (args) => {
+      asked.push((args as { by: unknown }).by);
+      throw new CommandError('disabled', 'remote support is off');
+    });
+    const t = tunnelFor(a.url, v, hello, { commands });
+    cleanups.push(() => t.stop());
+    await waitFor(async () => (await b.relay.cluster!.owners.lookup(v.venueId))?.nodeId === 'node-a', 'node a owns the venue');
+    const logs = (base: string) => fetch(`${base}/v1/venues/${v.venueId}/logs`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect((await logs(a.url)).status).toBe(403);
+    expect((await logs(b.url)).status).toBe(403);
+    const me = { key: keyFingerprint(API_KEY), ip: expect.stringMatching(/127\.0\.0\.1$/) as unknown };
+    expect(asked).toEqual([me, me]);
   });
 
   it('refuses a hop signed with another secret, and a call without a key is not forwarded', async () => {
