@@ -32,7 +32,7 @@ async function firstNode(ownerUrl: string, extra: Partial<ForwardOptions> = {}):
   const outcomes: HopOutcome[] = [];
   const { url } = await listen((req, res) => forward(req, res, { nodeId: 'owner', url: ownerUrl }, {
     secret: SECRET, nodeId: 'node-a', timeoutMs: 5_000, originalHost: 'relay.evva.test', originalProto: 'https', client: '203.0.113.7',
-    agent, onOutcome: (o) => outcomes.push(o), ...extra,
+    key: '0123456789ab', agent, onOutcome: (o) => outcomes.push(o), ...extra,
   }));
   return { url, outcomes };
 }
@@ -89,7 +89,7 @@ describe('the hop between two relay nodes', () => {
     expect(r.headers['x-owner']).toBe('yes');
     expect(JSON.parse(r.body)).toEqual({ method: 'POST', url: '/v1/venues/v1/front/api/orders?x=1&y=%20', body: '{"order":1}' });
     const got = owner.seen[0]!;
-    expect(got.caller).toEqual({ from: 'node-a', hops: 1, host: 'relay.evva.test', proto: 'https', client: '203.0.113.7' });
+    expect(got.caller).toEqual({ from: 'node-a', hops: 1, host: 'relay.evva.test', proto: 'https', client: '203.0.113.7', key: '0123456789ab' });
     expect(got.headers.authorization).toBeUndefined();
     expect(got.headers.cookie).toBeUndefined();
     expect(got.headers['x-private']).toBeUndefined();
