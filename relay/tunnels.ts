@@ -42,7 +42,7 @@ export class TunnelRegistry {
   owners: OwnerHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
-  /** Venues whose link was asked to go and has closed: when (mono ms), for MOVE_WAIT_MS (see leaving()). */
+  /** Venues whose link was asked to go: when (mono ms; again when it closed), for MOVE_WAIT_MS (see leaving()). */
   private readonly left = new Map<string, number>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
   private readonly pollTimer: NodeJS.Timeout;
@@ -126,6 +126,7 @@ export class TunnelRegistry {
       for (const o of [...this.all]) if (o.venueId === venueId && o.tokenHash !== l.tokenHash) o.close(CloseCode.revoked, 'device token replaced by a new pairing');
     } else if (old && old !== l) {
       old.goaway('replaced', this.drainMs);
+      this.noteLeft(venueId);
     }
     if (l.closed || this.current.get(venueId) !== l) return;
     this.owners?.onCurrent(l);
@@ -142,6 +143,7 @@ export class TunnelRegistry {
     this.current.delete(venueId);
     this.log.info('the venue connected through another relay node; this link is stale', { venueId, linkId: l.id, epoch });
     l.goaway('replaced', this.drainMs);
+    this.noteLeft(venueId);
   }
 
   /**
@@ -178,13 +180,13 @@ export class TunnelRegistry {
   }
 
   /**
-   * True while a link of the venue that was asked to go (go-away: drain,
-   * shutdown, moved to another node) is still open here: its companion is
-   * connecting anew, so the venue is moving, not offline.
+   * True for MOVE_WAIT_MS after a link of the venue here was asked to go
+   * (go-away: drain, shutdown, moved to another node) and after it closed:
+   * its companion is connecting anew, so the venue is moving, not offline.
    */
   leaving(venueId: string): boolean {
-    for (const l of this.all) if (l.venueId === venueId && l.draining && !l.closed) return true;
-    // Closed already, but its companion's new link may not be claimed yet (the old link closes as soon as it is idle).
+    // Asked to go, or closed after that, this recently: its companion's new link may not be claimed yet (an idle
+    // old link closes at once). O(1): a node answers calls for offline venues through here too.
     const at = this.left.get(venueId);
     if (at === undefined) return false;
     if (this.clock.mono() - at < MOVE_WAIT_MS) return true;
@@ -214,6 +216,7 @@ export class TunnelRegistry {
     if (!l) return false;
     this.current.delete(venueId);
     l.goaway(reason, this.drainMs);
+    this.noteLeft(venueId);
     return true;
   }
 
@@ -229,7 +232,10 @@ export class TunnelRegistry {
     this.current.clear();
     const ms = Math.max(0, Math.min(Math.floor(drainMs), this.drainMs));
     for (const l of [...this.all]) {
-      if (ready.has(l)) l.goaway('shutdown', ms);
+      if (ready.has(l)) {
+        l.goaway('shutdown', ms);
+        this.noteLeft(l.venueId);
+      }
       else if (!l.draining) l.close(CloseCode.goingAway, 'relay shutting down');
     }
   }
