@@ -4,12 +4,15 @@
  * from /proc (Linux only).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Pool } from 'undici';
+import { realClock } from '../common/clock.ts';
+import { Pairing } from '../relay/pairing.ts';
+import { openStore, type StoreSpec } from '../relay/store.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -181,4 +184,24 @@ export async function pacedCalls(total: number, perSecond: number, apiKey: strin
   await Promise.all(inflight);
   lat.sort((x, y) => x - y);
   return { lat, errors, late, secs: (performance.now() - start) / 1000 };
+}
+
+/**
+ * `count` venues, each paired with a device token, written straight into the
+ * store a relay will open (pairing N times over HTTP adds nothing to a bench);
+ * the tokens also go to `file` (0600) for the tunnel helpers.
+ */
+export async function seedVenues(where: StoreSpec, count: number, file: string, label: string): Promise<Array<{ venueId: string; token: string }>> {
+  const store = await openStore(where);
+  const pairing = new Pairing(store, realClock);
+  const tokens: Array<{ venueId: string; token: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const v = await pairing.createVenue(`${label} ${i}`);
+    const p = await pairing.pair(v.pairingCode, { version: label.toLowerCase(), hostname: label.toLowerCase() });
+    if (!p.ok) throw new Error(`pairing ${i}: ${p.reason}`);
+    tokens.push({ venueId: p.venueId, token: p.deviceToken });
+  }
+  await store.close();
+  writeFileSync(file, JSON.stringify(tokens), { mode: 0o600 });
+  return tokens;
 }

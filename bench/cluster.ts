@@ -12,20 +12,17 @@
  * holding the most tunnels: how long until they are all back through the
  * others. Loopback only, bounded in count and time.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { RedisKeys } from '../protocol/cluster.ts';
-import { realClock } from '../common/clock.ts';
-import { Pairing } from '../relay/pairing.ts';
-import { openStore } from '../relay/store.ts';
 import { startHaproxy } from '../tests/helpers/haproxy.ts';
 import { startPostgres } from '../tests/helpers/postgres.ts';
 import { startRedis } from '../tests/helpers/redis.ts';
-import { cpuUs, freePort, pacedCalls, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started } from './_proc.ts';
+import { cpuUs, freePort, pacedCalls, pct, rssMb, seedVenues, sleep, startLogged, tunnelHelpers, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -72,21 +69,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const stops: Array<() => Promise<void>> = [];
   const node = process.execPath;
 
-  /** Venues and device tokens written straight into a store (pairing N times over HTTP adds nothing here). */
-  const seed = async (where: { dataDir: string; url?: string }, file: string) => {
-    const store = await openStore(where);
-    const pairing = new Pairing(store, realClock);
-    const tokens: Array<{ venueId: string; token: string }> = [];
-    for (let i = 0; i < venuesN; i++) {
-      const v = await pairing.createVenue(`Bench ${i}`);
-      const p = await pairing.pair(v.pairingCode, { version: 'bench', hostname: 'bench' });
-      if (!p.ok) throw new Error(`pairing ${i}: ${p.reason}`);
-      tokens.push({ venueId: p.venueId, token: p.deviceToken });
-    }
-    await store.close();
-    writeFileSync(file, JSON.stringify(tokens), { mode: 0o600 });
-    return tokens;
-  };
+  const seed = (where: { dataDir: string; url?: string }, file: string) => seedVenues(where, venuesN, file, 'Bench');
 
   /** Tunnels, idle, calls: the same for both setups. */
   const measure = async (label: string, url: string, nodes: Node[], tokens: Array<{ venueId: string; token: string }>, tokensFile: string, failover: boolean,

@@ -9,15 +9,12 @@
  *     port: time until 95% and 100% of the tunnels are back.
  * Loopback only, bounded in count and time.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { realClock } from '../common/clock.ts';
-import { Pairing } from '../relay/pairing.ts';
-import { openStore } from '../relay/store.ts';
-import { cpuUs, freePort, pacedCalls, pct, rssMb, sleep, startLogged, tunnelHelpers, type Started, type TunnelHelpers } from './_proc.ts';
+import { cpuUs, freePort, pacedCalls, pct, rssMb, seedVenues, sleep, startLogged, tunnelHelpers, type Started, type TunnelHelpers } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -44,20 +41,9 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   let pool: Pool | null = null;
   const progress = opts.progress ?? (() => {});
   try {
-    // Venues and device tokens, written straight into the store the relay will open (pairing N times over HTTP adds nothing here).
     const relayDir = join(dir, 'relay');
-    const store = await openStore({ dataDir: relayDir });
-    const pairing = new Pairing(store, realClock);
-    const tokens: Array<{ venueId: string; token: string }> = [];
-    for (let i = 0; i < idleN; i++) {
-      const v = await pairing.createVenue(`Load ${i}`);
-      const p = await pairing.pair(v.pairingCode, { version: 'load', hostname: 'load' });
-      if (!p.ok) throw new Error(`pairing ${i}: ${p.reason}`);
-      tokens.push({ venueId: p.venueId, token: p.deviceToken });
-    }
-    await store.close();
     const tokensFile = join(dir, 'tokens.json');
-    writeFileSync(tokensFile, JSON.stringify(tokens), { mode: 0o600 });
+    const tokens = await seedVenues({ dataDir: relayDir }, idleN, tokensFile, 'Load');
 
     const port = await freePort();
     let runs = 0;

@@ -125,8 +125,7 @@ export class TunnelRegistry {
       // Links on the retired token are told so (revoked), not asked to come back (they would be refused).
       for (const o of [...this.all]) if (o.venueId === venueId && o.tokenHash !== l.tokenHash) o.close(CloseCode.revoked, 'device token replaced by a new pairing');
     } else if (old && old !== l) {
-      old.goaway('replaced', this.drainMs);
-      this.noteLeft(venueId);
+      this.away(old, 'replaced', this.drainMs);
     }
     if (l.closed || this.current.get(venueId) !== l) return;
     this.owners?.onCurrent(l);
@@ -142,8 +141,7 @@ export class TunnelRegistry {
     if (!l || l.epoch === null || l.epoch > epoch) return;
     this.current.delete(venueId);
     this.log.info('the venue connected through another relay node; this link is stale', { venueId, linkId: l.id, epoch });
-    l.goaway('replaced', this.drainMs);
-    this.noteLeft(venueId);
+    this.away(l, 'replaced', this.drainMs);
   }
 
   /**
@@ -194,6 +192,12 @@ export class TunnelRegistry {
     return false;
   }
 
+  /** Every go-away the registry sends goes through here, so leaving() knows the venue is moving. */
+  private away(l: RelayLink, reason: 'drain' | 'replaced' | 'shutdown', drainMs: number): void {
+    l.goaway(reason, drainMs);
+    this.noteLeft(l.venueId);
+  }
+
   private noteLeft(venueId: string): void {
     const now = this.clock.mono();
     this.left.delete(venueId);
@@ -215,8 +219,7 @@ export class TunnelRegistry {
     const l = this.current.get(venueId);
     if (!l) return false;
     this.current.delete(venueId);
-    l.goaway(reason, this.drainMs);
-    this.noteLeft(venueId);
+    this.away(l, reason, this.drainMs);
     return true;
   }
 
@@ -232,10 +235,7 @@ export class TunnelRegistry {
     this.current.clear();
     const ms = Math.max(0, Math.min(Math.floor(drainMs), this.drainMs));
     for (const l of [...this.all]) {
-      if (ready.has(l)) {
-        l.goaway('shutdown', ms);
-        this.noteLeft(l.venueId);
-      }
+      if (ready.has(l)) this.away(l, 'shutdown', ms);
       else if (!l.draining) l.close(CloseCode.goingAway, 'relay shutting down');
     }
   }

@@ -63,7 +63,8 @@ export function wireCluster(c: ClusterNode, d: WireDeps): Wired {
       // is claimed elsewhere. Its claim stays a little longer, so calls that reach other nodes meanwhile still come
       // here and wait for the new owner (route.ts) instead of finding the venue unowned, i.e. offline. A newer claim
       // wins anyway; the release only removes this link's own epoch.
-      settled(link.venueId, moving.get(link.venueId)?.epoch ?? -1);
+      // An older link's release still pending here has nothing left to do: this newer claim replaced it.
+      clearTimeout(moving.get(link.venueId)?.timer);
       moving.set(link.venueId, { epoch, timer: setTimeout(release, MOVE_WAIT_MS).unref() });
     },
   };

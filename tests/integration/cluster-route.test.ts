@@ -50,13 +50,19 @@ describe('a relay node in a cluster', () => {
     return [nodes[0]!, nodes[1]!, companion.dir];
   }
 
-  it('forwards a venue call that lands on a node without the tunnel to the node holding it, with the same answer', async () => {
+  /** Two nodes and a paired venue whose tunnel is up on node a, and claimed by it in Redis. */
+  async function venueOnA(more: Parameters<typeof tunnelFor>[3] = {}) {
     const [a, b, dir] = await twoNodes();
     const v = await pairedVenue(a.url, dir);
-    const t = tunnelFor(a.url, v, hello);
+    const t = tunnelFor(a.url, v, hello, more);
     cleanups.push(() => t.stop());
     await waitFor(() => a.relay.tunnels.get(v.venueId) !== null, 'tunnel up on node a');
-    await waitFor(async () => (await a.relay.cluster!.owners.lookup(v.venueId))?.nodeId === 'node-a', 'node a owns the venue');
+    await waitFor(async () => (await b.relay.cluster!.owners.lookup(v.venueId))?.nodeId === 'node-a', 'node a owns the venue');
+    return { a, b, v };
+  }
+
+  it('forwards a venue call that lands on a node without the tunnel to the node holding it, with the same answer', async () => {
+    const { a, b, v } = await venueOnA();
 
     const direct = await venueCall(a.url, v.venueId, '/api/orders?x=1');
     const hopped = await venueCall(b.url, v.venueId, '/api/orders?x=1');
@@ -71,8 +77,6 @@ describe('a relay node in a cluster', () => {
   });
 
   it('names the caller of a forwarded support action by its own key fingerprint and address, as the first node saw them', async () => {
-    const [a, b, dir] = await twoNodes();
-    const v = await pairedVenue(a.url, dir);
     const commands = createCommands(silentLogger);
     const asked: unknown[] = [];
     // The companion records who the relay says asked (its own audit), then declines.
@@ -80,9 +84,7 @@ describe('a relay node in a cluster', () => {
       asked.push((args as { by: unknown }).by);
       throw new CommandError('disabled', 'remote support is off');
     });
-    const t = tunnelFor(a.url, v, hello, { commands });
-    cleanups.push(() => t.stop());
-    await waitFor(async () => (await b.relay.cluster!.owners.lookup(v.venueId))?.nodeId === 'node-a', 'node a owns the venue');
+    const { a, b, v } = await venueOnA({ commands });
     const logs = (base: string) => fetch(`${base}/v1/venues/${v.venueId}/logs`, { headers: { authorization: `Bearer ${API_KEY}` } });
     expect((await logs(a.url)).status).toBe(403);
     expect((await logs(b.url)).status).toBe(403);
@@ -91,11 +93,7 @@ describe('a relay node in a cluster', () => {
   });
 
   it('refuses a hop signed with another secret, and a call without a key is not forwarded', async () => {
-    const [a, b, dir] = await twoNodes();
-    const v = await pairedVenue(a.url, dir);
-    const t = tunnelFor(a.url, v, hello);
-    cleanups.push(() => t.stop());
-    await waitFor(async () => (await b.relay.cluster!.owners.lookup(v.venueId))?.nodeId === 'node-a', 'node a owns the venue');
+    const { a, b, v } = await venueOnA();
     const { signHop } = await import('../../relay/cluster/hop.ts');
     const path = `/v1/venues/${v.venueId}/front/api/orders`;
     const forged = await fetch(`${a.url}${path}`, { headers: { 'x-evva-hop': signHop('another-secret-0123456789abcdef-0123456789', 'node-b', 'GET', path, 1, Date.now()), 'x-evva-hop-count': '1' } });
@@ -105,11 +103,7 @@ describe('a relay node in a cluster', () => {
   });
 
   it('closes the tunnel held by another node within a second when the venue is revoked on this one', async () => {
-    const [a, b, dir] = await twoNodes();
-    const v = await pairedVenue(a.url, dir);
-    const t = tunnelFor(a.url, v, hello);
-    cleanups.push(() => t.stop());
-    await waitFor(() => a.relay.tunnels.get(v.venueId) !== null, 'tunnel up on node a');
+    const { a, b, v } = await venueOnA();
     const link = a.relay.tunnels.get(v.venueId)!;
     const res = await fetch(`${b.url}/v1/venues/${v.venueId}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
     expect(res.status).toBe(200);
@@ -118,11 +112,7 @@ describe('a relay node in a cluster', () => {
   });
 
   it('tells the stale link to go when the venue connects through another node', async () => {
-    const [a, b, dir] = await twoNodes();
-    const v = await pairedVenue(a.url, dir);
-    const first = tunnelFor(a.url, v, hello);
-    cleanups.push(() => first.stop());
-    await waitFor(() => a.relay.tunnels.get(v.venueId) !== null, 'tunnel up on node a');
+    const { a, b, v } = await venueOnA();
     const stale = a.relay.tunnels.get(v.venueId)!;
     await waitFor(() => stale.epoch !== null, 'node a claimed the venue');
     // The same device connects to node b (as after a network change): the newer epoch wins.
