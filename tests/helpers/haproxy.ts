@@ -109,7 +109,7 @@ ${servers}
 `;
 }
 
-/** Starts HAProxy; resolves once it accepts connections on its port. */
+/** Starts HAProxy; resolves once it accepts connections on its port and its runtime API socket exists. */
 export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   const dir = tempDir('haproxy');
   const port = await freePort();
@@ -136,7 +136,9 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   try {
     for (let i = 0; ; i++) {
       if (gone) throw new Error(`haproxy exited at start-up:\n${out}`);
-      if (await accepts(port)) break;
+      // The runtime API's socket is bound separately from the frontend port, and under load
+      // it can appear after the port accepts: wait for both (a test read ENOENT once).
+      if (await accepts(port) && fs.existsSync(socket)) break;
       if (i >= 200) throw new Error(`haproxy did not listen on ${port} within 10 s:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
