@@ -92,7 +92,7 @@ const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, re
  */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // Before anything else: a second companion must not touch the first one's files or slots.
-  const lock = lockDataDir(opts.settings.dataDir);
+  const lock = await lockDataDir(opts.settings.dataDir);
   try {
     return await start(opts, lock.release);
   } catch (e) {
