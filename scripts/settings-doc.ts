@@ -38,7 +38,8 @@ evva-companion settings [--data-dir ПАПКА] [--json]
 \`\`\`
 
 Папка данных: \`--data-dir\`, иначе \`EVVA_DATA_DIR\`, иначе на Windows
-\`%APPDATA%\\EVVA Companion\`, на macOS \`~/Library/Application Support/EVVA Companion\`,
+\`%ProgramData%\\EVVA Companion\` (одна на компьютер, для всех пользователей Windows; её же
+использует приложение), на macOS \`~/Library/Application Support/EVVA Companion\`,
 на Linux \`~/.config/EVVA Companion\`.
 
 ## ${SETTINGS_FILE}

@@ -19,6 +19,8 @@ export interface Sealer {
   /** Returns an opaque string that only `open` on this account and machine can read. */
   seal(plain: string): Promise<string>;
   open(sealed: string): Promise<string>;
+  /** True when the last open() of `sealed` was told to seal again (the OS key changed, e.g. safeStorage's shouldReEncrypt). */
+  stale?(sealed: string): boolean;
 }
 
 /**
@@ -40,8 +42,10 @@ export async function readDevice(dataDir: string, sealer: Sealer | undefined, lo
   }
   if (!sealer) return device;
   if (sealed) {
+    const box = device.deviceToken.slice(SEALED_PREFIX.length);
+    let plain: string;
     try {
-      return { ...device, deviceToken: await sealer.open(device.deviceToken.slice(SEALED_PREFIX.length)) };
+      plain = await sealer.open(box);
     } catch (e) {
       throw new TunnelError({
         code: 'device_sealed',
@@ -50,6 +54,9 @@ export async function readDevice(dataDir: string, sealer: Sealer | undefined, lo
         messageEn: `Cannot open the sealed device token (${(e as Error).message}); pair again.`,
       }, { cause: e });
     }
+    // The OS rotated its key: seal again with the new one, or a later key change would leave the token unreadable.
+    if (sealer.stale?.(box)) await sealAgain(dataDir, device, plain, sealer, logger);
+    return { ...device, deviceToken: plain };
   }
   try {
     const box = await sealer.seal(device.deviceToken);
@@ -60,4 +67,15 @@ export async function readDevice(dataDir: string, sealer: Sealer | undefined, lo
     logger.warn('device token left unsealed', { error: (e as Error).message });
   }
   return device;
+}
+
+async function sealAgain(dataDir: string, device: DeviceFile, plain: string, sealer: Sealer, logger: Logger): Promise<void> {
+  try {
+    const box = await sealer.seal(plain);
+    writePrivateFile(path.join(dataDir, DEVICE_FILE), `${JSON.stringify({ ...device, deviceToken: `${SEALED_PREFIX}${box}` }, null, 2)}\n`);
+    logger.info('device token sealed again with the new key');
+  } catch (e) {
+    // The old box still opens today; try again at the next start.
+    logger.warn('device token not sealed again', { error: (e as Error).message });
+  }
 }

@@ -230,9 +230,10 @@ export class SettingsError extends Error {
   }
 }
 
-/** Where data lives when nothing says otherwise: next to Electron's userData for the same app. */
+/** Where data lives when nothing says otherwise (the desktop app uses the same folder, so `evva-companion status` finds its core). */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (process.platform === 'win32') return path.join(env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'EVVA Companion');
+  // The whole PC's folder, shared by every Windows user: one companion per PC (docs/desktop.md, "One companion per PC").
+  if (process.platform === 'win32') return path.join(env.ProgramData ?? env.ALLUSERSPROFILE ?? 'C:\\ProgramData', 'EVVA Companion');
   if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'EVVA Companion');
   return path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'EVVA Companion');
 }

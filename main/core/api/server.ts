@@ -209,8 +209,9 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
+      // The code stays on the error: the desktop shell tells a busy port (retrying cannot fix it) from a crash.
       reject(e.code === 'EADDRINUSE'
-        ? new Error(`Порт ${opts.port} уже занят: возможно, компаньон уже запущен. Закройте другую копию или укажите другой порт (--api-port).`)
+        ? Object.assign(new Error(`Порт ${opts.port} уже занят: возможно, компаньон уже запущен. Закройте другую копию или укажите другой порт (--api-port).`), { code: 'EADDRINUSE' })
         : e);
     };
     const onListening = () => { server.off('error', onError); resolve(); };
