@@ -1,12 +1,15 @@
 /**
  * The core inside the desktop app: runs in an Electron utilityProcess (Node,
  * no Electron API needed), starts the same agent `evva-companion run` starts,
- * and talks to the shell over the parent port: it sends `ready`, every live
- * message (status, activity), and takes `stop` and `reconnect`.
+ * and talks to the shell over the parent port: it sends `ready` (the local
+ * API's address), `failed` (why it could not start), seal requests, and takes
+ * `stop` and `reconnect`. Everything else (status, payments) the shell reads
+ * from the local API, as any other tray or browser does.
  */
 import { parseArgs } from 'node:util';
-import { startAgent } from '../core/agent.ts';
+import { startAgent, type Agent } from '../core/agent.ts';
 import { ensureWritableDir } from '../core/files.ts';
+import { DataDirLocked } from '../core/lock.ts';
 import { createLog } from '../core/log.ts';
 import { loadSettings } from '../core/settings.ts';
 import { remoteSealer } from './secrets.ts';
@@ -16,37 +19,70 @@ interface ParentPort {
   on(event: 'message', listener: (event: { data: unknown }) => void): void;
 }
 
-/** How often the tray's numbers (plugin latency, tunnel round trip) are refreshed. */
-const TOOLTIP_REFRESH_MS = 15_000;
+/**
+ * The longest a stop may take before the process leaves anyway. A session end
+ * gives the whole app about 5 s (Windows' hung-app timeout) before Windows
+ * offers to close it; the shell waits up to STOP_WAIT_MS for this process.
+ */
+const STOP_DEADLINE_MS = 3_500;
 
 const port = (process as unknown as { parentPort?: ParentPort }).parentPort;
 if (!port) throw new Error('desktop-core runs only inside the desktop app (utilityProcess)');
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { 'data-dir': { type: 'string' } }, strict: false });
-const settings = loadSettings({ dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined });
-ensureWritableDir(settings.dataDir);
-const log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: false });
-process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: e }));
+const { values } = parseArgs({ args: process.argv.slice(2), options: { 'data-dir': { type: 'string' }, seal: { type: 'boolean' } }, strict: false });
 
-// The device token is sealed by the shell (safeStorage); answers to our requests arrive on the same port.
-const sealer = remoteSealer((m) => port.postMessage(m));
-port.on('message', ({ data }) => sealer.receive(data));
+/** Why the core could not start, for the shell to decide what to do (see core.ts). */
+function kindOf(e: unknown): 'locked' | 'port' | 'disk' | 'other' {
+  if (e instanceof DataDirLocked) return 'locked';
+  const code = (e as NodeJS.ErrnoException).code ?? ((e as { cause?: NodeJS.ErrnoException }).cause)?.code;
+  if (code === 'EADDRINUSE') return 'port';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC') return 'disk';
+  return 'other';
+}
+
+let starting: Promise<Agent | null> = Promise.resolve(null);
+let log: ReturnType<typeof createLog> | null = null;
+let stopping: Promise<void> | null = null;
+const stop = () => {
+  stopping ??= (async () => {
+    // Leave by the deadline whatever the parts do: Windows will not wait longer for the session to end.
+    setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
+    // A stop during start-up waits for the start, so the plugin session and the lock are let go cleanly.
+    const agent = await starting;
+    await agent?.stop();
+    await log?.close();
+    process.exit(0);
+  })();
+  return stopping;
+};
 
 try {
-  const agent = await startAgent({ settings, logger: log, sealer, onLive: (m) => port.postMessage(m) });
-  port.postMessage({ type: 'ready', url: agent.api.url, token: agent.api.token, dataDir: settings.dataDir });
-  port.postMessage({ type: 'status', status: agent.status() });
-  // Live pushes skip latency-only changes; the tray's tooltip shows the numbers, so refresh it now and then.
-  setInterval(() => port.postMessage({ type: 'status', status: agent.status() }), TOOLTIP_REFRESH_MS).unref();
+  const settings = loadSettings({ dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined });
+  ensureWritableDir(settings.dataDir);
+  log = createLog({ dataDir: settings.dataDir, level: settings.logLevel, console: false });
+  const logger = log;
+  process.on('unhandledRejection', (e) => logger.error('unhandled rejection', { error: e }));
+
+  // With --seal the device token is sealed by the shell (safeStorage); answers come on the same port.
+  // Without it (Windows: the data is the whole PC's, and safeStorage's key is one user's) the file is kept by its folder's ACL.
+  const sealer = values.seal === true ? remoteSealer((m) => port.postMessage(m)) : undefined;
   port.on('message', ({ data }) => {
+    sealer?.receive(data);
     const type = (data as { type?: unknown } | null)?.type;
-    if (type === 'reconnect') void agent.reconnect().catch((e: Error) => log.warn('reconnect failed', { error: e.message }));
-    if (type === 'stop') void agent.stop().then(() => log.close()).then(() => process.exit(0));
+    if (type === 'stop') void stop();
+    if (type === 'reconnect') void starting.then((a) => a?.reconnect()).catch((e: Error) => logger.warn('reconnect failed', { error: e.message }));
   });
+
+  const started = startAgent({ settings, logger, ...(sealer ? { sealer } : {}) });
+  starting = started.catch(() => null);
+  const agent = await started;
+  if (stopping) await stopping;
+  port.postMessage({ type: 'ready', url: agent.api.url, token: agent.api.token, dataDir: settings.dataDir, pid: process.pid });
 } catch (e) {
-  // Port taken, data dir broken…: say it to the shell in Russian, then exit (the shell shows it and retries).
-  port.postMessage({ type: 'failed', message: (e as Error).message });
-  log.error((e as Error).message);
-  await log.close();
-  process.exit(1);
+  // Held by another session's companion, port taken, data dir broken…: say which to the shell, then exit.
+  const message = (e as Error).message;
+  port.postMessage({ type: 'failed', kind: kindOf(e), message });
+  log?.error(message);
+  await log?.close();
+  process.exit(3);
 }

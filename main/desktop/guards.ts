@@ -3,7 +3,7 @@
  * new windows and webviews are refused, and IPC is answered only for frames
  * from the local API's origin.
  */
-import type { IpcMainEvent, IpcMainInvokeEvent, WebContents } from 'electron';
+import type { IpcMainEvent, IpcMainInvokeEvent, Session, WebContents } from 'electron';
 
 /** True when `url` is on the local API's origin (scheme, host and port). */
 export function sameOrigin(url: string, apiUrl: string): boolean {
@@ -27,4 +27,19 @@ export function enableGuards(contents: WebContents, apiUrl: () => string): void 
   contents.on('will-redirect', stay);
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+}
+
+/** The one permission the UI uses: copying the support report (navigator.clipboard.writeText). */
+const ALLOWED_PERMISSIONS = new Set(['clipboard-sanitized-write']);
+
+/**
+ * Answers the page's permission requests and checks instead of Electron's
+ * default, which grants every one (docs/tutorial/security.md, "Handle session
+ * permission requests from remote content"): only the clipboard write, and
+ * only for the companion's own UI.
+ */
+export function enablePermissions(session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler'>, apiUrl: () => string): void {
+  const allowed = (permission: string, url: string | undefined) => ALLOWED_PERMISSIONS.has(permission) && typeof url === 'string' && sameOrigin(url, apiUrl());
+  session.setPermissionRequestHandler((_contents, permission, callback, details) => callback(allowed(permission, details?.requestingUrl)));
+  session.setPermissionCheckHandler((_contents, permission, origin) => allowed(permission, origin));
 }

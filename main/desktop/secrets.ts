@@ -8,7 +8,8 @@ import type { SafeStorage } from 'electron';
 
 export interface Vault {
   seal(plain: string): Promise<string>;
-  open(sealed: string): Promise<string>;
+  /** `stale`: the OS says to seal it again (safeStorage's shouldReEncrypt: its key changed). */
+  open(sealed: string): Promise<{ text: string; stale: boolean }>;
 }
 
 /** Seals to base64; refuses (throws) where the OS offers no protection, so nothing weaker is written. */
@@ -23,7 +24,8 @@ export function createVault(safeStorage: Pick<SafeStorage, 'isAsyncEncryptionAva
     },
     async open(sealed) {
       await ready();
-      return (await safeStorage.decryptStringAsync(Buffer.from(sealed, 'base64'))).result;
+      const { result, shouldReEncrypt } = await safeStorage.decryptStringAsync(Buffer.from(sealed, 'base64'));
+      return { text: result, stale: shouldReEncrypt === true };
     },
   };
 }
@@ -32,8 +34,9 @@ export function createVault(safeStorage: Pick<SafeStorage, 'isAsyncEncryptionAva
 export function answerVault(vault: Vault, message: { type: string; [k: string]: unknown }, reply: (m: unknown) => void): boolean {
   if ((message.type !== 'seal' && message.type !== 'open') || typeof message.text !== 'string') return false;
   const id = message.id;
-  (message.type === 'seal' ? vault.seal(message.text) : vault.open(message.text)).then(
-    (text) => reply({ type: 'sealed', id, text }),
+  const done = message.type === 'seal' ? vault.seal(message.text).then((text) => ({ text, stale: false })) : vault.open(message.text);
+  done.then(
+    ({ text, stale }) => reply({ type: 'sealed', id, text, ...(stale ? { stale: true } : {}) }),
     (e: Error) => reply({ type: 'sealed', id, error: e.message }),
   );
   return true;
@@ -42,16 +45,23 @@ export function answerVault(vault: Vault, message: { type: string; [k: string]: 
 /** The core's side: a Sealer that asks the shell through `post` and reads answers passed to `receive`. */
 export function remoteSealer(post: (m: unknown) => void, timeoutMs = 10_000) {
   let next = 0;
-  const waiting = new Map<number, { resolve(t: string): void; reject(e: Error): void }>();
+  const waiting = new Map<number, { resolve(t: string, stale: boolean): void; reject(e: Error): void }>();
+  /** Boxes the shell said to seal again (shouldReEncrypt), until the caller asks. */
+  const stale = new Set<string>();
   const ask = (type: 'seal' | 'open', text: string) => new Promise<string>((resolve, reject) => {
     const id = ++next;
     const timer = setTimeout(() => { waiting.delete(id); reject(new Error('the desktop shell did not answer')); }, timeoutMs);
-    waiting.set(id, { resolve: (t) => { clearTimeout(timer); resolve(t); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+    waiting.set(id, {
+      resolve: (t, old) => { clearTimeout(timer); if (type === 'open' && old) stale.add(text); resolve(t); },
+      reject: (e) => { clearTimeout(timer); reject(e); },
+    });
     post({ type, id, text });
   });
   return {
     seal: (plain: string) => ask('seal', plain),
     open: (sealed: string) => ask('open', sealed),
+    /** True (once) when opening `sealed` came with the OS's word to seal it again. */
+    stale: (sealed: string) => stale.delete(sealed),
     /** Feed every message from the shell here; answers are matched by id. */
     receive(message: unknown) {
       const m = message as { type?: unknown; id?: unknown; text?: unknown; error?: unknown } | null;
@@ -59,7 +69,7 @@ export function remoteSealer(post: (m: unknown) => void, timeoutMs = 10_000) {
       const w = waiting.get(m.id);
       if (!w) return;
       waiting.delete(m.id);
-      if (typeof m.text === 'string') w.resolve(m.text);
+      if (typeof m.text === 'string') w.resolve(m.text, (m as { stale?: unknown }).stale === true);
       else w.reject(new Error(String(m.error ?? 'sealing failed')));
     },
   };

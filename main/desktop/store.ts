@@ -2,11 +2,11 @@
 import Store from 'electron-store';
 
 export interface ShellSettings {
-  /** Show desktop notifications at all (payments are always worth showing; the cashier may mute the rest). */
+  /** Notices about the link and the plugin (the tray's «Сообщать о сбоях связи»); payments are always shown. */
   notifications: boolean;
   /** Set once the first start has turned start-at-login on (after that, only the person changes it). */
   loginItemSet: boolean;
-  /** The window's last size. */
+  /** The window's last size (the person's choice, per user). */
   window: { width: number; height: number };
 }
 
