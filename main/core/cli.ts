@@ -158,6 +158,10 @@ async function run(flags: SettingsFlags): Promise<number> {
     const stop = (signal: string) => { log.info(`${signal} received, stopping`); resolve(); };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // Windows consoles (Node's "Signal events"): closing the window is SIGHUP, and Windows ends the
+    // process about 10 s later; Ctrl+Break is SIGBREAK. Elsewhere SIGHUP is the terminal going away.
+    process.once('SIGHUP', () => stop('SIGHUP'));
+    process.once('SIGBREAK', () => stop('SIGBREAK'));
     // A bug must not skip the plugin logout or leave local-api.json behind: stop as on a signal, then exit 1.
     process.once('uncaughtException', (e) => { log.error('unexpected error, stopping', { error: e }); code = 1; resolve(); });
   });
