@@ -232,6 +232,22 @@ describe('Windows: the session end', () => {
   }, 60_000);
 });
 
+describe('Windows: the session end with a plugin that hangs', () => {
+  it('does not hold Windows past the deadline: the handlers return within the time Windows gives', async () => {
+    await paired('win32');
+    const shell = launch('win32', { argv: ['--hidden'] });
+    await shell.until((x) => (noDialog(x), green(x)), 30_000, 'green');
+    // The plugin stops answering: the logout would wait for it.
+    sim.setFaults({ hang: true });
+    const ended = await shell.call<{ vetoed: boolean; handlersMs: number }>('endSession', ['shutdown']);
+    expect(ended.vetoed).toBe(false);
+    expect(ended.handlersMs).toBeGreaterThan(1_000);
+    expect(ended.handlersMs).toBeLessThan(4_500);
+    await shell.exited;
+    sim.clearFaults();
+  }, 60_000);
+});
+
 describe('Windows: one companion per PC', () => {
   it('a second user\'s app shows the first one\'s companion instead of starting another, and takes over when the first logs off', async () => {
     await paired('win32');
