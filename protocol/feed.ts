@@ -13,7 +13,15 @@ import { z } from 'zod';
 export const EvvaStatus = z.enum(['new', 'confirmed', 'cooking', 'cooked', 'sent', 'completed', 'cancelled']);
 export type EvvaStatus = z.infer<typeof EvvaStatus>;
 
-/** The right that makes a user a courier: "D_DC0 Быть курьером для доставки". */
+/** What kind of order it is: the seed's statuses differ per kind (docs/feed.md, "Statuses"). */
+export const OrderKind = z.enum(['table', 'delivery', 'pickup']);
+export type OrderKind = z.infer<typeof OrderKind>;
+
+/**
+ * The right EVVA's guide asks couriers to have: "D_DC0 Быть курьером для доставки".
+ * The plugin does not show rights (its user contract has none), so the companion
+ * never reads it; the staff diagnostic names it so the sysadmin can check it in iikoOffice.
+ */
 export const COURIER_RIGHT = 'D_DC0';
 /** The payment type code EVVA's setup guide asks the venue to create. */
 export const EVVA_PAYMENT_CODE = 'EVVAP';
@@ -31,7 +39,10 @@ export type FeedModifier = z.infer<typeof FeedModifier>;
 
 export const FeedItem = z.object({
   id: z.string(),
+  /** The product's code (the end of its link); for a compound item, its primary component's. */
   productCode: z.string().nullable(),
+  /** The product's iiko GUID, when the menu poll has seen the product (iiko Cloud names products by it). */
+  productId: z.string().nullable(),
   name: z.string().nullable(),
   amount: z.number().nullable(),
   price: money.nullable(),
@@ -42,6 +53,14 @@ export const FeedItem = z.object({
   comment: z.string().nullable(),
   guest: z.number().nullable(),
   modifiers: z.array(FeedModifier),
+  /** A compound (template) item: pizza halves, sized dishes. Its product is `productCode` (the primary component). */
+  compound: z.boolean(),
+  /** The second half's product code, for a compound item of two products. */
+  secondaryProductCode: z.string().nullable(),
+  /** The size's name («сред», «0,5л»), when the item has one. */
+  size: z.string().nullable(),
+  /** The compound item's template name («Для шаурмы»). */
+  template: z.string().nullable(),
 });
 export type FeedItem = z.infer<typeof FeedItem>;
 
@@ -76,16 +95,24 @@ export type FeedSums = z.infer<typeof FeedSums>;
 export const FeedDiscount = z.object({ name: z.string().nullable(), sum: money.nullable(), percent: z.number().nullable() });
 
 export const FeedDelivery = z.object({
+  /** The delivery order's Id: the same as its order's (SDK IDeliveryOrder is an IOrder). */
   id: z.string(),
   number: z.number().nullable(),
-  /** The plugin's delivery status (Unconfirmed … Cancelled), raw. */
+  /** The delivery's own status (DeliveryStatus: Unconfirmed, New, Waiting, OnWay, Delivered, Closed, Cancelled), as a name. */
   status: z.string().nullable(),
   customerName: z.string().nullable(),
   phone: z.string().nullable(),
   address: z.string().nullable(),
+  /** The courier's name (the end of the Courier link), when one is assigned. */
   courier: z.string().nullable(),
+  /** The courier's iiko GUID, when the staff poll has seen them. */
+  courierId: z.string().nullable(),
   expectedTime: when,
+  /** When the courier left (SendTime) and when the guest got it (ActualDeliverTime). */
+  sendTime: when,
+  deliveredTime: when,
   comment: z.string().nullable(),
+  /** True for a pickup (the guest collects it). */
   selfService: z.boolean().nullable(),
 });
 export type FeedDelivery = z.infer<typeof FeedDelivery>;
@@ -94,18 +121,25 @@ export const FeedOrder = z.object({
   /** The iiko order id (the plugin's Id, a GUID). */
   id: z.string(),
   number: z.number().nullable(),
-  kind: z.enum(['table', 'delivery']),
-  /** The plugin's status (New, Bill, Closed, Deleted), raw. */
+  /** `table`: dine-in; `delivery`: a courier takes it to the guest; `pickup`: the guest collects it. */
+  kind: OrderKind,
+  /** The plugin's order status (New, Bill, Closed, Deleted) as a name, whether the plugin sent a name or a number. */
   iikoStatus: z.string().nullable(),
-  /** EVVA's status, mapped as docs/feed.md says; null when nothing maps. */
+  /** EVVA's status for this kind of order, as docs/feed.md's table says; null when nothing maps. */
   status: EvvaStatus.nullable(),
-  /** True once the order is Closed or Deleted (or its delivery Closed, Delivered or Cancelled). */
+  /** True once the order is done with: Deleted, or Closed (a table order), or its delivery Closed or Cancelled. */
   final: z.boolean(),
   /** True when the order left the plugin's list without a final status (the plugin pruned or lost it). */
   gone: z.boolean(),
   revision: z.number().nullable(),
   tableNumbers: z.array(z.number()),
+  /** The tables' iiko GUIDs, when the tables poll has seen them (iiko Cloud names tables by them). */
+  tableIds: z.array(z.string()),
   waiter: z.string().nullable(),
+  /** The waiter's iiko GUID, when the staff poll has seen them. */
+  waiterId: z.string().nullable(),
+  /** The order type's name as iiko shows it («Доставка самовывоз»), when the plugin sends one. */
+  orderType: z.string().nullable(),
   cashier: z.string().nullable(),
   items: z.array(FeedItem),
   sums: FeedSums,
@@ -120,13 +154,22 @@ export const FeedOrder = z.object({
 });
 export type FeedOrder = z.infer<typeof FeedOrder>;
 
-/** A staff member. Never the PIN: only whether one is set. */
+/**
+ * A staff member as the plugin's user contract allows: it shows no role, no
+ * rights and no PIN. `courier` is the venue's own word (the setting
+ * feed.courierCodes), null when the venue has not said; `hasPin` is always null.
+ */
 export const FeedStaff = z.object({
   id: z.string().nullable(),
   name: z.string(),
+  /** The user's personal number in iiko (Code). */
+  code: z.string().nullable(),
+  /** Always null: the plugin shows no roles. Kept so receivers of earlier events read the same shape. */
   role: z.string().nullable(),
-  courier: z.boolean(),
+  courier: z.boolean().nullable(),
+  /** Always null: the plugin shows no PIN, nor whether one is set. */
   hasPin: z.boolean().nullable(),
+  /** CellPhone. */
   phone: z.string().nullable(),
   sessionOpen: z.boolean().nullable(),
 });
@@ -174,8 +217,12 @@ export const OrderInfo = z.object({ order: FeedOrder });
 const ListPart = { part: z.number().int().positive().optional(), parts: z.number().int().positive().optional() };
 /** StaffUpdate: the whole list, sent when anything in it changed. */
 export const StaffInfo = z.object({ staff: z.array(FeedStaff), ...ListPart });
-/** TablesUpdate: tables and sections, sent when anything in them changed. */
-export const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection), ...ListPart });
+/**
+ * TablesUpdate: tables and halls, sent when anything in them changed. `sections`
+ * are the halls only (sections with tables); `kitchens` names the sections that
+ * are kitchens or bars (no tables, or a kitchen of the kitchen orders).
+ */
+export const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection), kitchens: z.array(z.string()).optional(), ...ListPart });
 /**
  * MenuSnapshot: Раздел → категория → товар. A menu too large for one event is
  * split by section into `parts` events sharing `snapshotId`.

@@ -248,7 +248,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       venueId, dataDir: settings.dataDir, outbox: store, client: () => probe.client(), clock, logger,
       settings: {
         ordersMs: settings.feed.ordersIntervalMs, staffMs: settings.feed.staffIntervalMs, tablesMs: settings.feed.tablesIntervalMs,
-        menuMs: settings.feed.menuIntervalMs, rule: { nameContains: settings.feed.evvaPaymentName },
+        menuMs: settings.feed.menuIntervalMs, rule: { nameContains: settings.feed.evvaPaymentName }, couriers: settings.feed.courierCodes,
       },
       onWritten: (events) => {
         sender.kick();
@@ -341,7 +341,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const diagnostics = createDiagnostics({
     clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
     // Through `probe` at call time: a settings change replaces the probe, and diagnostics must use the current one.
-    probe: { checkNow: () => probe.checkNow(), client: () => probe.client() }, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.feed.evvaPaymentName,
+    probe: { checkNow: () => probe.checkNow(), client: () => probe.client() }, tunnel: tunnelView, externalPort: settings.externalPort, evvaPaymentName: settings.feed.evvaPaymentName, courierCodes: settings.feed.courierCodes,
     probeBack: reusedProbe(clock, async (port, signal) => {
       if (!device) throw new Error('компаньон не привязан');
       const ends = relayEndpoints(device.relayUrl, settings.allowInsecure);

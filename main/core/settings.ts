@@ -72,6 +72,8 @@ export const SettingsFile = z.strictObject({
     coalesceAbove: z.number().int().min(10).max(10_000_000).optional(),
     evvaPaymentName: z.string().max(100).optional(),
     paymentCloseAfterMin: z.number().min(0.01).max(24 * 60).optional(),
+    /** The venue's couriers, by iiko user code (Code) or name: the plugin shows no rights, so only the venue can say. */
+    courierCodes: z.array(z.string().trim().min(1).max(100)).max(1000).optional(),
   }).optional(),
 });
 export type SettingsFile = z.infer<typeof SettingsFile>;
@@ -143,6 +145,8 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'Часть названия типа оплаты EVVA (без учёта регистра), по которой он узнаётся, если плагин не показывает код EVVAP.' },
   { key: 'feed.paymentCloseAfterMin', type: 'число 0.01…1440', default: '10',
     about: 'Через сколько минут после оплаты EVVA PAY напоминать, что заказ всё ещё не закрыт в iiko.' },
+  { key: 'feed.courierCodes', type: 'список строк (до 1000)', default: '[] (не указано)',
+    about: 'Кто в заведении курьер: табельные номера (код сотрудника в iikoOffice) или имена, как в iiko. Плагин не показывает права сотрудников (право D_DC0 «Быть курьером для доставки» и ПИН-код видны только в iikoOffice), поэтому без этого списка EVVA получает сотрудников с пометкой «курьер: неизвестно».' },
 ];
 
 /** Environment variables read besides those of SETTING_SPECS. */
@@ -186,6 +190,8 @@ export interface FeedConfig {
   /** EVVA's payment type is the one whose name contains this (ignoring case) when the plugin shows no codes. */
   evvaPaymentName: string;
   paymentCloseAfterMs: number;
+  /** The venue's couriers by user code or name; empty: not said (staff go out with courier: null). */
+  courierCodes: string[];
 }
 
 /** Flags as parsed by the CLI (already strings/numbers; validated here). */
@@ -210,7 +216,7 @@ export const DEFAULTS = {
   allowRemoteDiagnostics: true,
   feed: {
     enabled: true, ordersIntervalMs: 1_000, staffIntervalSec: 60, tablesIntervalSec: 300, menuIntervalHours: 24,
-    coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10,
+    coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10, courierCodes: [] as string[],
   },
   tunnel: {
     allowMethods: [...DEFAULT_GATE_POLICY.allowMethods],
@@ -320,6 +326,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
       coalesceAbove: feed.coalesceAbove,
       evvaPaymentName: feed.evvaPaymentName,
       paymentCloseAfterMs: feed.paymentCloseAfterMin * 60_000,
+      courierCodes: [...feed.courierCodes],
     },
     sources,
   };

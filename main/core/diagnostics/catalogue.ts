@@ -160,28 +160,38 @@ export const port = {
   }),
 };
 
+/** Where the guide's courier setup lives in iikoOffice: the plugin cannot show it. */
+const COURIER_WHERE = t(
+  'Проверьте в iikoOffice: «Персонал» → «Сотрудники» → карточка каждого курьера. В правах сотрудника (или его роли) должно быть право «D_DC0 Быть курьером для доставки», и у сотрудника должен быть задан ПИН-код. Затем перечислите курьеров в настройке компаньона feed.courierCodes (табельные номера или имена, как в iiko), чтобы EVVA знала, кто из них курьер.',
+  'Check in iikoOffice: Staff → Employees → each courier\'s card. The employee (or their role) must have the right "D_DC0 Deliver as a courier", and a PIN must be set. Then list the couriers in the companion\'s setting feed.courierCodes (personal numbers or names as in iiko) so EVVA knows who they are.',
+);
+
 export const staff = {
-  noRights: (count: number): Finding => ({
-    result: 'skip',
-    explanation: t(`Плагин показал ${count} сотрудников, но не показывает их права: курьеров (D_DC0) не определить.`,
-      `The plugin listed ${count} staff but not their rights: couriers (D_DC0) cannot be told.`),
-  }),
-  none: (count: number, couriers: number): Finding => ({
-    result: 'fail',
-    explanation: t(`Из ${count} сотрудников нет ни одного курьера с ПИН-кодом (курьеров всего ${couriers}): в EVVA не попадёт ни один сотрудник.`,
-      `Of ${count} staff, no courier has a PIN (${couriers} couriers in all): no staff will reach EVVA.`),
-    fix: t('В iikoOffice дайте нужным сотрудникам право «D_DC0 Быть курьером для доставки» и установите им ПИН-код.',
-      'In iikoOffice give the staff the right "D_DC0 Deliver as a courier" and set a PIN.'),
-  }),
-  someWithoutPin: (count: number, ready: number, missing: string[]): Finding => ({
+  unknownRoles: (count: number): Finding => ({
     result: 'warn',
-    explanation: t(`Сотрудников ${count}, курьеров с ПИН-кодом ${ready}. Без ПИН-кода (в EVVA не попадут): ${missing.join(', ')}.`,
-      `${count} staff, ${ready} couriers with a PIN. Without a PIN (will not reach EVVA): ${missing.join(', ')}.`),
-    fix: t('Установите этим сотрудникам ПИН-код в iikoOffice.', 'Set a PIN for them in iikoOffice.'),
+    explanation: t(`Плагин показал ${count} сотрудников, но он не показывает ни права, ни ПИН-коды: через плагин нельзя узнать, кто курьер (право D_DC0) и у кого есть ПИН-код. Пока заведение не указало курьеров, EVVA получает сотрудников с пометкой «курьер: неизвестно».`,
+      `The plugin listed ${count} staff, but it shows neither rights nor PINs: who is a courier (right D_DC0) and who has a PIN cannot be read through it. Until the venue lists its couriers, EVVA gets the staff marked "courier: unknown".`),
+    fix: COURIER_WHERE,
   }),
-  ok: (count: number, ready: number): Finding => ({
+  listedNone: (listed: number): Finding => ({
+    result: 'fail',
+    explanation: t(`В настройке feed.courierCodes указано курьеров: ${listed}, но ни одного из них нет среди сотрудников, которых показывает плагин.`,
+      `feed.courierCodes lists ${listed} couriers, but none of them is among the staff the plugin shows.`),
+    fix: t('Сверьте табельные номера или имена в feed.courierCodes с карточками сотрудников в iikoOffice («Персонал» → «Сотрудники»).',
+      'Match the personal numbers or names in feed.courierCodes with the employee cards in iikoOffice (Staff → Employees).'),
+  }),
+  listedMissing: (found: number, missing: string[]): Finding => ({
+    result: 'warn',
+    explanation: t(`Курьеров найдено: ${found}. Не найдены среди сотрудников: ${missing.join(', ')}.`,
+      `Couriers found: ${found}. Not among the staff: ${missing.join(', ')}.`),
+    fix: t('Исправьте feed.courierCodes: табельный номер или имя должны совпадать с карточкой сотрудника в iikoOffice.',
+      'Fix feed.courierCodes: the personal number or name must match the employee card in iikoOffice.'),
+  }),
+  listedOk: (count: number, couriers: number, noPhone: number): Finding => ({
     result: 'ok',
-    explanation: t(`Сотрудников ${count}, из них курьеров (D_DC0) с ПИН-кодом ${ready}.`, `${count} staff, ${ready} couriers (D_DC0) with a PIN.`),
+    explanation: t(`Сотрудников ${count}, курьеров по списку заведения ${couriers}${noPhone ? ` (без мобильного телефона: ${noPhone})` : ''}. Право D_DC0 и ПИН-коды плагин не показывает: их проверяют в iikoOffice.`,
+      `${count} staff, ${couriers} couriers by the venue's list${noPhone ? ` (${noPhone} without a mobile phone)` : ''}. The plugin shows neither the D_DC0 right nor PINs: check them in iikoOffice.`),
+    fix: COURIER_WHERE,
   }),
 };
 
@@ -192,9 +202,10 @@ export const tables = {
     fix: t('Настройте залы и столы в iikoOffice, затем проверьте раздел «Заведения → посадочные места» в EVVA.',
       'Set up halls and tables in iikoOffice, then check "Venues → seating" in EVVA.'),
   }),
-  ok: (active: number, sections: string[]): Finding => ({
+  ok: (active: number, halls: string[], kitchens: string[]): Finding => ({
     result: 'ok',
-    explanation: t(`Активных столов ${active}${sections.length ? ` в залах: ${sections.join(', ')}` : ''}.`, `${active} active tables${sections.length ? ` in: ${sections.join(', ')}` : ''}.`),
+    explanation: t(`Активных столов ${active}${halls.length ? ` в залах: ${halls.join(', ')}` : ''}.${kitchens.length ? ` Цеха и бары (не залы, в EVVA как залы не попадут): ${kitchens.join(', ')}.` : ''}`,
+      `${active} active tables${halls.length ? ` in: ${halls.join(', ')}` : ''}.${kitchens.length ? ` Kitchens and bars (not halls, not sent to EVVA as halls): ${kitchens.join(', ')}.` : ''}`),
   }),
 };
 

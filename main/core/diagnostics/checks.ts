@@ -26,6 +26,8 @@ export interface DiagnosticsDeps {
   externalPort: number | null;
   /** Part of the EVVA payment type's name, matched ignoring case, for plugins that show no codes. */
   evvaPaymentName: string;
+  /** The venue's couriers by user code or name (feed.courierCodes). */
+  courierCodes: string[];
   /** The feed's outbox; absent when no companion runs (standalone diagnose: the check then says so). */
   feed?: () => Promise<FeedView>;
   /** Free bytes on a disk (tests inject a full disk). */
@@ -39,7 +41,7 @@ export interface Diagnostics {
 
 /** Builds the checks from the agent's parts; nothing runs until `run()`. */
 export function createDiagnostics(d: DiagnosticsDeps): Diagnostics {
-  const nameRule = new RegExp(d.evvaPaymentName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+  const rule = { nameContains: d.evvaPaymentName };
   const specs = () => {
     // One fresh probe per run: the plugin check reports it, the others wait for it so they use
     // the client it found (never a second client or login) and skip if it found none.
@@ -49,9 +51,9 @@ export function createDiagnostics(d: DiagnosticsDeps): Diagnostics {
       pluginCheck(() => fresh),
       tunnelCheck(d.tunnel),
       portCheck({ tunnel: d.tunnel, client, externalPort: d.externalPort, probeBack: d.probeBack }),
-      staffCheck(client),
+      staffCheck(client, d.courierCodes),
       tablesCheck(client),
-      paymentCheck(client, nameRule),
+      paymentCheck(client, rule),
       menuCheck(client),
       feedCheck(d.clock, d.feed),
       machineCheck({ clock: d.clock, dataDir: d.dataDir, version: d.version, apiPort: d.apiPort, freeBytes: d.freeBytes }),

@@ -37,7 +37,7 @@ export async function diagnoseHere(settings: Settings): Promise<Report> {
         skewMs: null, publicIp: null, proxy: null, reconnectsLastHour: 0,
       }),
       probeBack: async () => { throw new Error('компаньон не запущен'); },
-      externalPort: settings.externalPort, evvaPaymentName: settings.feed.evvaPaymentName,
+      externalPort: settings.externalPort, evvaPaymentName: settings.feed.evvaPaymentName, courierCodes: settings.feed.courierCodes,
     }).run();
   } finally {
     await probe.stop();

@@ -5,20 +5,22 @@
  * status. A disk that refuses writes shows as a Russian problem; the poll that
  * found the change fails and finds it again next time, so nothing is lost.
  */
-import crypto from 'node:crypto';
-import { z } from 'zod';
 import type { Envelope } from '../../../protocol/events.ts';
-import type { FeedOrder, FeedSection, FeedStaff, FeedTable } from '../../../protocol/feed.ts';
+import type { FeedOrder } from '../../../protocol/feed.ts';
 import type { PollerStatus, Problem } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { FrontClient } from '../front/client.ts';
-import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
+import type { CourierList, PaymentRule } from '../iiko/rules.ts';
 import type { Batch, Outbox } from '../outbox/store.ts';
-import { buildMenu, hashOf, normaliseSection, normaliseStaff, normaliseTable, type PaymentRule } from './normalise.ts';
-import { createOrdersPoll, type OrdersPoll } from './orders.ts';
-import { createPoller, type Poller } from './poller.ts';
-import { splitList, splitMenu } from './size.ts';
+import { createCatalog } from './catalog.ts';
+import { hashOf } from './hash.ts';
+import { createMenuPoll } from './menu.ts';
+import { createOrdersPoll } from './orders.ts';
+import { createPoller, type PollName, type Poller, type Publish } from './poller.ts';
+import { splitList } from './size.ts';
+import { createStaffPoll } from './staff.ts';
+import { createTablesPoll } from './tables.ts';
 
 export interface FeedSettings {
   ordersMs: number;
@@ -28,12 +30,17 @@ export interface FeedSettings {
   /** Revision mode lists every open order this often. */
   sweepMs?: number;
   rule: PaymentRule;
+  /** The venue's couriers by user code or name (feed.courierCodes); empty: the venue has not said. */
+  couriers?: CourierList;
 }
 
 /** Intervals from the issue: orders 1 s, staff 60 s, tables 5 min, menu daily. */
 export const DEFAULT_FEED_SETTINGS: FeedSettings = {
-  ordersMs: 1_000, staffMs: 60_000, tablesMs: 5 * 60_000, menuMs: 24 * 3_600_000, rule: { nameContains: 'EVVA' },
+  ordersMs: 1_000, staffMs: 60_000, tablesMs: 5 * 60_000, menuMs: 24 * 3_600_000, rule: { nameContains: 'EVVA' }, couriers: [],
 };
+
+/** An order naming an unknown product asks for the menu again, at most this often. */
+export const MENU_REFRESH_MS = 5 * 60_000;
 
 export interface FeedOptions {
   venueId: string;
@@ -67,8 +74,6 @@ export interface Feed {
   setOrdersInterval(ms: number): void;
 }
 
-const List = z.array(z.unknown());
-
 export function createFeed(o: FeedOptions): Feed {
   const log = o.logger.child({ part: 'feed', venueId: o.venueId });
   const { outbox, venueId } = o;
@@ -99,104 +104,61 @@ export function createFeed(o: FeedOptions): Feed {
     }
   }
 
-  const orders: OrdersPoll = createOrdersPoll({
-    venueId, outbox, rule: o.settings.rule, now: () => o.clock.mono(), logger: log, sweepMs: o.settings.sweepMs,
-    write: (batch, changed) => {
-      write(batch);
-      if (changed.length) guard('onOrders', () => o.onOrders?.(changed));
-    },
-  });
-
-  const need = (): FrontClient => {
-    const c = o.client();
-    if (!c) throw new Error('no plugin client');
-    return c;
-  };
-
-  /** Emits `type` with `info` when its hash differs from the last one emitted under `key` (or when forced). */
-  function emitIfChanged(key: string, type: 'StaffUpdate' | 'TablesUpdate', info: Record<string, unknown>, listKey: string): void {
+  /** Emits `type` with `info` when its hash differs from the last one emitted under `key`. */
+  const publish: Publish = (key, type, info, listKey) => {
     const seenKey = `${venueId}|${key}`;
     const hash = hashOf(info);
     if (outbox.seen(seenKey)?.hash === hash) return;
     // A list too large for one frame goes as parts (rare: hundreds of staff), never as an event that cannot be sent.
     write({ events: splitList(info, listKey).map((part) => ({ type, info: part })), seen: [{ key: seenKey, hash }] });
-  }
+  };
 
-  let menuReason: 'request' | 'daily' | null = null;
-  let menuRuns = 0;
-
-  const pollers: Poller[] = [
-    createPoller({
-      name: 'orders', intervalMs: o.settings.ordersMs, clock: o.clock, logger: log, ready: () => o.client() !== null,
-      poll: () => orders.poll(need()),
-    }),
-    createPoller({
-      name: 'staff', intervalMs: o.settings.staffMs, clock: o.clock, logger: log, ready: () => o.client() !== null,
-      async poll() {
-        const staff = (await need().get('/api/users', List)).map(normaliseStaff).filter((s): s is FeedStaff => s !== null)
-          .sort((a, b) => a.name.localeCompare(b.name));
-        emitIfChanged('staff', 'StaffUpdate', { staff }, 'staff');
+  const catalog = createCatalog();
+  let menuAskedAt = -Infinity;
+  const specs = {
+    orders: createOrdersPoll({
+      venueId, intervalMs: o.settings.ordersMs, outbox, rule: o.settings.rule, catalog, now: () => o.clock.mono(), logger: log,
+      sweepMs: o.settings.sweepMs,
+      write: (batch, changed) => {
+        write(batch);
+        if (changed.length) guard('onOrders', () => o.onOrders?.(changed));
+      },
+      unknownProduct: () => {
+        // A product added to the menu since its last poll: fetch the menu again so its GUID is known.
+        if (o.clock.mono() - menuAskedAt < MENU_REFRESH_MS) return;
+        menuAskedAt = o.clock.mono();
+        polls.menu.now();
       },
     }),
-    createPoller({
-      name: 'tables', intervalMs: o.settings.tablesMs, clock: o.clock, logger: log, ready: () => o.client() !== null,
-      async poll() {
-        const client = need();
-        const tables = (await client.get('/api/tables', List)).map(normaliseTable).filter((t): t is FeedTable => t !== null)
-          .sort((a, b) => a.number - b.number);
-        const sectionsRaw = await client.get('/api/sections', List).catch((e: unknown) => {
-          if (isFrontError(e) && e.code === 'http' && e.status === 404) return [];
-          throw e;
-        });
-        const sections = sectionsRaw.map((s) => normaliseSection(s, tables)).filter((s): s is FeedSection => s !== null);
-        emitIfChanged('tables', 'TablesUpdate', { tables, sections }, 'tables');
-      },
-    }),
-    createPoller({
-      name: 'menu', intervalMs: o.settings.menuMs, clock: o.clock, logger: log, ready: () => o.client() !== null,
-      async poll() {
-        const client = need();
-        const products = await client.get('/api/products', List);
-        const groups = await client.get('/api/productgroups', List).catch((e: unknown) => {
-          if (isFrontError(e) && e.code === 'http' && e.status === 404) return [];
-          throw e;
-        });
-        const menu = buildMenu(products, groups);
-        const seenKey = `${venueId}|menu`;
-        const hash = hashOf(menu);
-        const prev = outbox.seen(seenKey);
-        // The first run after start sends only a change; later runs are the daily snapshot or a request.
-        const reason = menuReason ?? (menuRuns > 0 ? 'daily' : prev ? 'change' : 'start');
-        menuRuns++;
-        if (reason === 'change' && prev?.hash === hash) return;
-        const infos = splitMenu(crypto.randomUUID(), reason, menu.sections, menu.warnings);
-        write({ events: infos.map((info) => ({ type: 'MenuSnapshot' as const, info })), seen: [{ key: seenKey, hash }] });
-        menuReason = null;
-      },
-    }),
-  ];
+    staff: createStaffPoll({ intervalMs: o.settings.staffMs, couriers: o.settings.couriers ?? [], catalog, publish }),
+    tables: createTablesPoll({ intervalMs: o.settings.tablesMs, catalog, publish }),
+    menu: createMenuPoll({ venueId, intervalMs: o.settings.menuMs, outbox, catalog, write: (batch) => { write(batch); } }),
+  };
+  const poller = (name: PollName): Poller => createPoller({ spec: specs[name], clock: o.clock, logger: log, client: o.client });
+  const polls: Record<PollName, Poller> = { orders: poller('orders'), staff: poller('staff'), tables: poller('tables'), menu: poller('menu') };
+  const all = Object.values(polls);
 
   return {
     start() {
-      for (const p of pollers) p.start();
+      for (const p of all) p.start();
       log.info('feed started', { orders: o.settings.ordersMs });
     },
     async stop() {
-      await Promise.all(pollers.map((p) => p.stop()));
+      await Promise.all(all.map((p) => p.stop()));
     },
     syncMenu(reason) {
-      menuReason = reason;
-      pollers[3]!.now();
+      specs.menu.request(reason);
+      polls.menu.now();
     },
     write,
-    order: (id) => orders.order(id),
+    order: (id) => specs.orders.order(id),
     async fetchOrder(id) {
       const c = o.client();
-      return c ? orders.fetch(c, id) : null;
+      return c ? specs.orders.fetch(c, id) : null;
     },
-    pollers: () => pollers.map((p) => p.status()),
+    pollers: () => all.map((p) => p.status()),
     problem: () => problem,
-    setOrdersInterval: (ms) => pollers[0]!.setInterval(ms),
+    setOrdersInterval: (ms) => polls.orders.setInterval(ms),
   };
 }
 

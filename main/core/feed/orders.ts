@@ -12,16 +12,22 @@
  * - `full` mode otherwise, or as soon as the plugin refuses a filter (400):
  *   the whole list each time, changes found by the normalised hash.
  * An open order that is no longer listed is fetched by id: its final state
- * is emitted, or, on 404, the last known state with `gone: true`.
+ * is emitted, or, on 404, the last known state with `gone: true`. The plugin
+ * leaves Deleted orders out of its list (the SDK's GetOrders does), so a
+ * deleted order is usually found this way.
  */
-import { z } from 'zod';
 import type { FeedDelivery, FeedOrder } from '../../../protocol/feed.ts';
 import type { FrontClient } from '../front/client.ts';
-import { FrontError, isFrontError } from '../front/errors.ts';
+import { FrontError } from '../front/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
+import type { Catalog } from '../iiko/normalise.ts';
+import { withDelivery } from '../iiko/normalise.ts';
+import { readDeliveries, readOrder, readOrders } from '../iiko/reader.ts';
+import type { PaymentRule } from '../iiko/rules.ts';
 import type { Batch, NewEvent, Outbox } from '../outbox/store.ts';
+import { hashOf } from './hash.ts';
+import type { PollSpec } from './poller.ts';
 import { fitOrder } from './size.ts';
-import { hashOf, normaliseDelivery, normaliseOrder, withDelivery, type PaymentRule } from './normalise.ts';
 
 /** Changed orders per revision-mode call; a full page means more follow at once. */
 export const REVISION_PAGE = 500;
@@ -29,25 +35,32 @@ export const REVISION_PAGE = 500;
 const FORGET_FINISHED_MS = 6 * 3_600_000;
 /** Orders written per transaction. */
 const CHUNK = 25;
-/** In revision mode, list every open order this often. */
-export const DEFAULT_SWEEP_MS = 30_000;
+/**
+ * In revision mode, list every open order this often. The plugin leaves Deleted
+ * orders out of its lists, so a deletion shows only as an open order gone
+ * missing: this bounds how late it is noticed (a payment's order-deleted alarm).
+ */
+export const DEFAULT_SWEEP_MS = 5_000;
 const STATUS_ENUM = 'Resto.Front.Api.V5.Data.Orders.OrderStatus';
 const OPEN_FILTER = `Status eq ${STATUS_ENUM}'New' or Status eq ${STATUS_ENUM}'Bill'`;
 
-const List = z.array(z.unknown());
-
 export interface OrdersOptions {
   venueId: string;
+  intervalMs: number;
   outbox: Outbox;
   rule: PaymentRule;
+  /** The ids other polls have seen; the poll waits until it is primed. */
+  catalog: Catalog & { primed(): boolean };
   now: () => number;
   logger: Logger;
   sweepMs?: number;
   /** Writes the events and seen rows atomically (throws on a disk error); `orders` are the changed ones. */
   write(batch: Batch, orders: FeedOrder[]): void;
+  /** Told when an order names a product the catalog has no GUID for (the menu may have grown). */
+  unknownProduct?(): void;
 }
 
-export interface OrdersPoll {
+export interface OrdersPoll extends PollSpec {
   /** One poll through `client`; returns the mode used. */
   poll(client: FrontClient): Promise<string>;
   /** The last emitted state of an order, if known. */
@@ -75,41 +88,36 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
   let lastSweep = -Infinity;
   let deliveriesOff = false;
   const sweepMs = o.sweepMs ?? DEFAULT_SWEEP_MS;
+  const ctx = { rule: o.rule, catalog: o.catalog };
 
   async function deliveries(client: FrontClient): Promise<Map<string, FeedDelivery>> {
-    const out = new Map<string, FeedDelivery>();
-    if (deliveriesOff) return out;
-    try {
-      for (const raw of await client.get('/api/deliveries', List)) {
-        const d = normaliseDelivery(raw);
-        if (d?.orderId) out.set(d.orderId, d.delivery);
-      }
-    } catch (e) {
-      // A plugin without deliveries (404) is a table-service venue: stop asking.
-      if (isFrontError(e) && e.code === 'http' && e.status === 404) {
-        deliveriesOff = true;
-        log.info('the plugin has no /api/deliveries; polling orders only');
-        return out;
-      }
-      throw e;
+    if (deliveriesOff) return new Map();
+    const found = await readDeliveries(client, o.catalog);
+    if (found === null) {
+      // A plugin without deliveries is a table-service venue: stop asking.
+      deliveriesOff = true;
+      log.info('the plugin has no /api/deliveries; polling orders only');
+      return new Map();
     }
-    return out;
+    return found;
   }
 
   const refused = (e: unknown) => e instanceof FrontError && e.code === 'http' && (e.status === 400 || e.status === 501);
 
-  async function list(client: FrontClient): Promise<{ raws: unknown[]; complete: boolean; openOnly: boolean }> {
+  async function list(client: FrontClient): Promise<{ raws: FeedOrder[]; complete: boolean; openOnly: boolean }> {
     if (mode === 'revision') {
-      const raws: unknown[] = [];
+      const raws: FeedOrder[] = [];
       let from = maxRev;
       try {
         for (let page = 0; page < 20; page++) {
           const q = `$filter=${encodeURIComponent(`Revision gt ${from}`)}&$orderby=Revision&$top=${REVISION_PAGE}`;
-          const got = await client.get(`/api/orders?${q}`, List);
+          const got = await readOrders(client, q, ctx);
           raws.push(...got);
           if (got.length < REVISION_PAGE) break;
           from = Math.max(from, ...got.map(revisionOf));
         }
+        // A skipped revision is a change the list did not show, e.g. an order deleted (and so left out): look now.
+        if (skips(maxRev, raws.map(revisionOf))) lastSweep = -Infinity;
       } catch (e) {
         if (!refused(e)) throw e;
         log.warn('the plugin refuses $filter on Revision; polling the whole order list', { err: (e as Error).message });
@@ -118,18 +126,18 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
       if (mode === 'revision') {
         if (o.now() - lastSweep < sweepMs) return { raws, complete: false, openOnly: false };
         try {
-          const open = await client.get(`/api/orders?$filter=${encodeURIComponent(OPEN_FILTER)}`, List);
+          const open = await readOrders(client, `$filter=${encodeURIComponent(OPEN_FILTER)}`, ctx);
           lastSweep = o.now();
           return { raws: [...raws, ...open], complete: true, openOnly: true };
         } catch (e) {
           if (!refused(e)) throw e;
-          const all = await client.get('/api/orders', List);
+          const all = await readOrders(client, '', ctx);
           lastSweep = o.now();
           return { raws: [...raws, ...all], complete: true, openOnly: false };
         }
       }
     }
-    const raws = await client.get('/api/orders', List);
+    const raws = await readOrders(client, '', ctx);
     if (mode === 'start') {
       const revs = raws.map(revisionOf).filter((r) => r > 0);
       // Revision filtering only finds every change if revisions are one world-wide counter: distinct across orders.
@@ -151,14 +159,7 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
     changed.set(n.id, { hash, order: fitted });
   }
 
-  async function one(client: FrontClient, id: string): Promise<unknown | null> {
-    try {
-      return await client.get(`/api/orders/${encodeURIComponent(id)}`, z.unknown());
-    } catch (e) {
-      if (isFrontError(e) && e.code === 'http' && e.status === 404) return null;
-      throw e;
-    }
-  }
+  const one = (client: FrontClient, id: string): Promise<FeedOrder | null> => readOrder(client, id, ctx);
 
   /**
    * Writes the changes in chunks of CHUNK orders (each chunk one transaction), so a nearly full disk
@@ -188,6 +189,10 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
   }
 
   return {
+    name: 'orders',
+    intervalMs: o.intervalMs,
+    // Orders name products, tables and staff by GUID when the other polls have seen them: wait for their first round.
+    ready: () => o.catalog.primed(),
     async poll(client) {
       const byOrder = await deliveries(client);
       const { raws, complete, openOnly } = await list(client);
@@ -196,9 +201,7 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
       const changed = new Map<string, Known>();
       const listed = new Set<string>();
       const revs: number[] = [];
-      for (const raw of raws) {
-        const n = normaliseOrder(raw, o.rule, null);
-        if (!n) continue;
+      for (const n of raws) {
         listed.add(n.id);
         revs.push(n.revision ?? 0);
         const d = byOrder.get(n.id);
@@ -213,6 +216,8 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
       if (complete) {
         for (const [id, k] of known) {
           if (listed.has(id) || changed.has(id)) continue;
+          // A paid delivery still on its way is not an open order; the deliveries list keeps it current.
+          if (openOnly && byOrder.has(id)) continue;
           if (k.order.final) {
             // Finished and no longer listed (the plugin prunes): forget it quietly.
             // In revision mode finished orders are not listed: forget them some hours after they finished,
@@ -220,8 +225,7 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
             if (!openOnly || o.now() - (finishedAt.get(id) ?? o.now()) > FORGET_FINISHED_MS) seen.push({ key: prefix + id, delete: true });
             continue;
           }
-          const raw = await one(client, id);
-          const n = raw === null ? null : normaliseOrder(raw, o.rule, null);
+          const n = await one(client, id);
           if (n) {
             revs.push(n.revision ?? 0);
             const d = byOrder.get(n.id);
@@ -232,12 +236,12 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
         }
       }
       commit(events, seen, changed, revs);
+      if (o.unknownProduct && [...changed.values()].some((k) => k.order.items.some((i) => i.productCode !== null && i.productId === null))) o.unknownProduct();
       return mode;
     },
     order: (id) => known.get(id.toLowerCase())?.order ?? null,
     async fetch(client, id) {
-      const raw = await one(client, id.toLowerCase());
-      const n = raw === null ? null : normaliseOrder(raw, o.rule, null);
+      const n = await one(client, id.toLowerCase());
       if (!n) return null;
       const events: NewEvent[] = [];
       const seen: NonNullable<Batch['seen']> = [];
@@ -251,7 +255,16 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
   };
 }
 
-function revisionOf(raw: unknown): number {
-  const r = (raw as { Revision?: unknown } | null)?.Revision;
-  return typeof r === 'number' && Number.isFinite(r) ? r : 0;
+function revisionOf(o: FeedOrder): number {
+  return o.revision ?? 0;
+}
+
+/** True when the revisions after `from` are not consecutive: some change was not listed. */
+function skips(from: number, revs: number[]): boolean {
+  let prev = from;
+  for (const r of [...new Set(revs)].sort((a, b) => a - b)) {
+    if (r > prev + 1) return true;
+    prev = r;
+  }
+  return false;
 }

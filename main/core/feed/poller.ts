@@ -1,14 +1,31 @@
 /**
  * One periodic poll of the plugin with its own state for the status page:
- * runs `poll` every `intervalMs` (never two at once), waits while no plugin
- * client is known, and backs off when the plugin struggles: after a failure
- * (doubling, capped) and after a slow answer (the next poll waits at least
- * twice as long as the last one took).
+ * runs its spec's `poll` every `intervalMs` (never two at once), waits while
+ * no plugin client is known (or the spec is not ready), and backs off when the
+ * plugin struggles: after a failure (doubling, capped) and after a slow answer
+ * (the next poll waits at least twice as long as the last one took).
  */
 import type { PollerStatus } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
+import type { FrontClient } from '../front/client.ts';
 import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
+
+/** The polls of the feed, by name: each lives in a file of its own (orders.ts, staff.ts, tables.ts, menu.ts). */
+export type PollName = 'orders' | 'staff' | 'tables' | 'menu';
+
+/** Emits `type` with `info` when its hash differs from the last one emitted under `key`; `listKey` names the list to split when too large. */
+export type Publish = (key: string, type: 'StaffUpdate' | 'TablesUpdate', info: Record<string, unknown>, listKey: string) => void;
+
+/** What one poll is: its name, its interval, and one round against the plugin. */
+export interface PollSpec {
+  name: PollName;
+  intervalMs: number;
+  /** False while the poll should wait (besides waiting for a plugin client). */
+  ready?(): boolean;
+  /** One round; returns a short mode description for the status (e.g. `revision`, `full`) or nothing. Throws on failure. */
+  poll(client: FrontClient): Promise<string | void>;
+}
 
 /** The longest wait after repeated failures. */
 export const POLL_BACKOFF_CAP_MS = 30_000;
@@ -25,33 +42,33 @@ export interface Poller {
 }
 
 export interface PollerOptions {
-  name: string;
-  intervalMs: number;
+  spec: PollSpec;
   clock: Clock;
   logger: Logger;
-  /** False while there is nothing to poll (no plugin client yet). */
-  ready(): boolean;
-  /** One poll; returns a short mode description for the status (e.g. `revision`, `full`) or nothing. Throws on failure. */
-  poll(): Promise<string | void>;
+  /** The probe's client (the one plugin session), or null while no plugin is known. */
+  client(): FrontClient | null;
 }
 
 export function createPoller(o: PollerOptions): Poller {
-  const log = o.logger.child({ part: 'poller', poller: o.name });
-  let interval = o.intervalMs;
+  const { spec } = o;
+  const log = o.logger.child({ part: 'poller', poller: spec.name });
+  let interval = spec.intervalMs;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | null = null;
   let stopped = true;
   let again = false;
-  const st: PollerStatus = { name: o.name, state: 'idle', intervalMs: interval, lastOkAt: null, lastDurationMs: null, failures: 0 };
+  const st: PollerStatus = { name: spec.name, state: 'idle', intervalMs: interval, lastOkAt: null, lastDurationMs: null, failures: 0 };
 
   async function once(): Promise<number> {
-    if (!o.ready()) {
+    const client = o.client();
+    if (!client || spec.ready?.() === false) {
       st.state = 'waiting';
-      return interval;
+      // Waiting on another poll (not on the plugin) should not cost a whole interval.
+      return client ? Math.min(interval, 250) : interval;
     }
     const started = o.clock.mono();
     try {
-      const mode = await o.poll();
+      const mode = await spec.poll(client);
       const took = o.clock.mono() - started;
       if (st.failures > 0) log.info('poll works again', { after: st.failures });
       st.state = 'ok';
@@ -89,7 +106,7 @@ export function createPoller(o: PollerOptions): Poller {
   }
 
   return {
-    name: o.name,
+    name: spec.name,
     start() {
       if (!stopped) return;
       stopped = false;

@@ -3,14 +3,13 @@
  * session), and checks it every few seconds. Its status is always current:
  * up or down, latency, version when visible, and the last error explained.
  */
-import { z } from 'zod';
-import { Section } from '../../../protocol/front.ts';
 import type { FrontStatus, Problem } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { createFrontClient, type FrontClient, type SessionStore } from './client.ts';
 import { discover as realDiscover, identify as realIdentify, type DiscoveryResult, type Identity } from './discovery.ts';
 import { explain, FrontError, isFrontError } from './errors.ts';
+import { readSections } from '../iiko/reader.ts';
 
 /** One check may take this long; with a 3 s interval a dead plugin shows within 10 s. */
 export const PROBE_TIMEOUT_MS = 4_000;
@@ -113,7 +112,8 @@ export function createProbe(opts: ProbeOptions): Probe {
     const client = current!;
     const started = clock.mono();
     try {
-      await client.get('/api/sections', z.array(Section), { timeoutMs });
+      // Through the one reader: the same read the feed and the diagnostics make of the sections.
+      await readSections(client, { timeoutMs });
       const latencyMs = Math.round(clock.mono() - started);
       failures = 0;
       let version = client.version() ?? status.version;
