@@ -31,6 +31,8 @@ export interface Actions {
   createDelivery(input: DeliveryInput): DeliveryOrder;
   /** One step along the delivery flow, or to `to` (Cancelled allowed before OnWay). */
   moveDelivery(id: string, to?: DeliveryStatusName): DeliveryOrder;
+  /** Pays a delivery in advance: its order is Closed while the delivery goes on (a pickup is closed too). */
+  prepayDelivery(id: string, paymentType: string): DeliveryOrder;
   addStaff(input: StaffInput): User;
   removeStaff(name: string): User;
   addTable(input: TableInput): Table;
@@ -50,6 +52,7 @@ export function actions(world: World, view: () => View): Actions {
     deleteOrder: (id) => renderOrder(view(), world.deleteOrder(order(id))),
     createDelivery: (input) => renderDelivery(view(), world.createDelivery(input)),
     moveDelivery: (id, to) => renderDelivery(view(), world.advanceDelivery(world.delivery(id), to)),
+    prepayDelivery: (id, paymentType) => renderDelivery(view(), world.prepayDelivery(world.delivery(id), paymentType)),
     addStaff: (input) => renderUser(view(), world.addStaff(input)),
     removeStaff: (name) => renderUser(view(), world.removeStaff(name)),
     addTable: (input) => renderTable(view(), world.addTable(input)),

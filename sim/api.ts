@@ -4,7 +4,7 @@
  * real answer. Errors use ASP.NET Web API's `{ "Message": "..." }` body.
  */
 import type { IncomingMessage } from 'node:http';
-import { DeliveryStatus, TableOrderStatus } from '../protocol/front.ts';
+import { DeliveryStatus, OrderStatus, ServiceType } from '../protocol/front.ts';
 import type { Sessions } from './auth.ts';
 import { decodeSegment } from './http.ts';
 import { applyQuery, parseQuery } from './odata.ts';
@@ -24,40 +24,33 @@ export const json = (status: number, value: unknown): Reply => ({ status, type: 
 export const message = (status: number, text: string): Reply => json(status, { Message: text });
 
 const s = (type: 'string' | 'number' | 'boolean' | 'time') => ({ type });
+const e = (enumName: string, values: readonly string[]) => ({ type: 'enum' as const, enumName, values });
 const ORDER_FIELDS: Schema = {
-  Id: s('string'), Number: s('number'),
-  Status: { type: 'enum', enumName: 'OrderStatus', values: TableOrderStatus },
+  Id: s('string'), Number: s('number'), Status: e('OrderStatus', OrderStatus),
   FullSum: s('number'), ResultSum: s('number'), ProcessedPaymentsSum: s('number'), IsBanquetOrder: s('boolean'),
   OpenTime: s('time'), BillTime: s('time'), CloseTime: s('time'), WaiterName: s('string'), CashierName: s('string'),
-  TableNum: s('number'), Waiter: s('string'), Table: s('string'), IsDeliveryOrder: s('boolean'),
-  OrderServiceType: { type: 'enum', enumName: 'OrderServiceType', values: ['Common', 'DeliveryByCourier', 'DeliveryPickUp'] },
+  TableNum: s('number'), Waiter: s('string'), Cashier: s('string'), Table: s('string'), IsDeliveryOrder: s('boolean'),
+  OrderType: s('string'), OrderServiceType: e('OrderServiceType', ServiceType),
   Revision: s('number'), OriginName: s('string'), TabName: s('string'), Url: s('string'),
 };
 const DELIVERY_FIELDS: Schema = {
-  Id: s('string'), Number: s('number'), Status: { type: 'enum', enumName: 'DeliveryStatus', values: DeliveryStatus },
-  CustomerName: s('string'), Phone: s('string'), CourierName: s('string'), Courier: s('string'),
-  ExpectedTime: s('time'), CreatedTime: s('time'), Sum: s('number'), Order: s('string'), Comment: s('string'),
-  IsSelfService: s('boolean'), Url: s('string'),
+  ...ORDER_FIELDS, DeliveryStatus: e('DeliveryStatus', DeliveryStatus), Phone: s('string'), ClientName: s('string'), Courier: s('string'),
+  Comment: s('string'), ExpectedDeliverTime: s('time'), SendTime: s('time'), ActualDeliverTime: s('time'), CreateTime: s('time'),
 };
 const USER_FIELDS: Schema = {
-  Id: s('string'), Name: s('string'), RoleName: s('string'), HasPinCode: s('boolean'), Phone: s('string'),
-  IsSessionOpen: s('boolean'), Url: s('string'),
+  Id: s('string'), Name: s('string'), Code: s('string'), CellPhone: s('string'), Card: s('string'), InsuranceNumber: s('string'),
+  IsSessionOpen: s('boolean'), TaxpayerId: s('string'),
 };
-const TABLE_FIELDS: Schema = {
-  Id: s('string'), Number: s('number'), Name: s('string'), SeatingCapacity: s('number'), Section: s('string'),
-  SectionName: s('string'), IsActive: s('boolean'), Url: s('string'),
-};
-const SECTION_FIELDS: Schema = { Id: s('string'), Name: s('string'), Url: s('string') };
+const TABLE_FIELDS: Schema = { Id: s('string'), Number: s('number'), Name: s('string'), SeatingCapacity: s('number'), IsActive: s('boolean') };
+const SECTION_FIELDS: Schema = { Id: s('string'), Name: s('string') };
 const PRODUCT_FIELDS: Schema = {
-  Id: s('string'), Code: s('string'), Name: s('string'), Price: s('number'), Parent: s('string'), ParentGroupId: s('string'),
-  Type: s('string'), IsActive: s('boolean'), Url: s('string'),
+  Id: s('string'), Name: s('string'), Number: s('string'), Price: s('number'), Parent: s('string'), Type: s('string'), IsActive: s('boolean'),
 };
-const GROUP_FIELDS: Schema = { Id: s('string'), Name: s('string'), ParentId: s('string'), Parent: s('string'), IsActive: s('boolean'), Url: s('string') };
+const GROUP_FIELDS: Schema = { Id: s('string'), Name: s('string'), Number: s('string'), Parent: s('string') };
 const KITCHEN_FIELDS: Schema = {
-  Id: s('string'), Number: s('number'), WaiterName: s('string'), TableNum: s('number'), BaseOrder: s('string'),
+  Id: s('string'), Number: s('number'), WaiterName: s('string'), TableNum: s('number'), BaseOrder: s('string'), OrderType: s('string'),
   OrderServiceType: s('number'), IsDeliverySelfService: s('boolean'), ExternalNumber: s('string'), Url: s('string'),
 };
-
 interface Resource {
   schema: Schema;
   /** Every record, rendered, in the plugin's default order. */
@@ -69,11 +62,12 @@ interface Resource {
 const asNumber = (key: string): number | null => (/^-?\d{1,9}$/.test(key) ? Number(key) : null);
 const lower = (key: string) => key.toLowerCase();
 
-/** What `/{key}` means per resource: order and delivery Id (any case), user/section Name, table/kitchen Number, product Code, group Id. */
+/** What `/{key}` means per resource: order and delivery Id (any case), user/section Name, table/kitchen Number, product Number (code), group Id. */
 export const RESOURCES: Record<string, Resource> = {
   orders: {
     schema: ORDER_FIELDS,
-    list: (v) => v.world.orders.map((o) => renderOrder(v, o)),
+    // Deleted orders are not listed (the SDK's GetOrders leaves them out unless asked); by Id they are still found [assumption].
+    list: (v) => v.world.orders.filter((o) => o.status !== 'Deleted').map((o) => renderOrder(v, o)),
     one: (v, k) => { const o = v.world.orders.find((x) => x.id === lower(k)); return o && renderOrder(v, o); },
   },
   users: {

@@ -65,6 +65,8 @@ const Item = z.strictObject({
   amount: z.number().positive().max(1000),
   comment: z.string().max(500).optional(),
   guest: z.number().int().min(1).max(50).optional(),
+  /** For a product sold in sizes (a compound item): one of its sizes; a random one when absent. */
+  size: z.string().min(1).max(100).optional(),
 });
 const CreateOrder = z.strictObject({
   tableNum: z.number().int(),
@@ -86,12 +88,14 @@ const CreateDelivery = z.strictObject({
 const MoveDelivery = z.strictObject({ to: z.enum(DeliveryStatus).optional() });
 const Staff = z.strictObject({
   name: z.string().trim().min(1).max(200),
+  /** iikoOffice's role, right D_DC0 and PIN: the sim behaves by them, the plugin never shows them. */
   role: z.string().min(1).max(100).optional(),
-  rights: z.array(z.string().min(1).max(100)).max(100).optional(),
   courier: z.boolean().optional(),
   hasPinCode: z.boolean().optional(),
   phone: z.string().min(1).max(50).optional(),
+  code: z.string().trim().min(1).max(50).optional(),
 });
+const Prepay = z.strictObject({ paymentType: z.string().min(1).max(200) });
 const TableIn = z.strictObject({
   number: z.number().int().min(0).max(1_000_000),
   section: z.string().min(1).max(200).optional(),
@@ -166,6 +170,7 @@ export async function handleControl(
       case 'DELETE orders/:': return reply(200, act.deleteOrder(a));
       case 'POST deliveries': return reply(201, act.createDelivery(parse(CreateDelivery, body)));
       case 'POST deliveries/:/status': return reply(200, act.moveDelivery(a, parse(MoveDelivery, body).to));
+      case 'POST deliveries/:/pay': return reply(200, act.prepayDelivery(a, parse(Prepay, body).paymentType));
       case 'POST staff': return reply(201, act.addStaff(parse(Staff, body)));
       case 'DELETE staff/:': return reply(200, act.removeStaff(a));
       case 'POST tables': return reply(201, act.addTable(parse(TableIn, body)));

@@ -9,7 +9,7 @@
 import { pickItem } from './seed.ts';
 import { Rng } from './random.ts';
 import type { DeliveryRec, OrderRec, World } from './world.ts';
-import { DELIVERY_FLOW, SimError } from './world.ts';
+import { SimError } from './world.ts';
 
 /** Mean wall time between two automatic events at speed 1. */
 export const EVENT_INTERVAL_MS = 4000;
@@ -144,14 +144,15 @@ export class Day {
   }
 
   private moveDelivery(d: DeliveryRec): string {
-    const beforeOnWay = DELIVERY_FLOW.indexOf(d.status) < DELIVERY_FLOW.indexOf('OnWay');
+    const beforeOnWay = d.status === 'Unconfirmed' || d.status === 'New' || d.status === 'Waiting';
     const order: OrderRec | undefined = this.world.orderOf(d);
     if (beforeOnWay && this.rng.chance(0.05)) {
       this.world.advanceDelivery(d, 'Cancelled');
-    } else if (d.selfService && d.status === 'Waiting') {
-      // A pick-up is collected at the counter: no courier, straight to Closed.
-      this.world.advanceDelivery(d, 'Closed');
+    } else if (!d.selfService && (d.status === 'New' || d.status === 'Waiting') && order && this.world.isOpen(order) && this.rng.chance(0.2)) {
+      // Paid online in advance: the order closes while the delivery goes on.
+      this.world.prepayDelivery(d, 'Банковская карта');
     } else {
+      // A pickup is collected at the counter after Waiting: no courier, straight to Closed (its flow has no OnWay).
       this.world.advanceDelivery(d);
     }
     return `delivery ${d.number}: ${d.status}${order ? '' : ' (no order)'}`;

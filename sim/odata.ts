@@ -357,10 +357,15 @@ function litValue(l: Literal): unknown {
   }
 }
 
+/** An enum value's place in its declared order: the plugin writes enums as numbers (their index), a literal names them. */
+function enumIndex(spec: FieldSpec, v: unknown): number {
+  return typeof v === 'number' ? v : (spec.values ?? []).indexOf(String(v));
+}
+
 /** Compares two non-null values of a field's type: negative, zero or positive. */
 function compareValues(spec: FieldSpec, a: unknown, b: unknown): number {
   if (spec.type === 'time') return (asTime(a) ?? 0) - (asTime(b) ?? 0);
-  if (spec.type === 'enum' && spec.values) return spec.values.indexOf(String(a)) - spec.values.indexOf(String(b));
+  if (spec.type === 'enum' && spec.values) return enumIndex(spec, a) - enumIndex(spec, b);
   if (spec.type === 'number') return Number(a) - Number(b);
   if (spec.type === 'boolean') return Number(a) - Number(b);
   const x = String(a), y = String(b);
@@ -378,7 +383,10 @@ function test(e: Expr, row: Row, schema: Schema): boolean {
       const l = e.lit;
       if (l.type === 'null') return e.op === 'eq' ? v === null : v !== null;
       if (v === null) return e.op === 'ne';
-      if (e.op === 'has') return String(v).split(/,\s*/).includes(String(litValue(l)));
+      if (e.op === 'has') {
+        const name = typeof v === 'number' ? spec.values?.[v] ?? String(v) : String(v);
+        return name.split(/,\s*/).includes(String(litValue(l)));
+      }
       const rhs = l.type === 'time' ? l.value : litValue(l);
       const c = spec.type === 'time' ? (asTime(v) ?? NaN) - (rhs as number) : compareValues(spec, v, rhs);
       switch (e.op) {

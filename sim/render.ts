@@ -1,10 +1,14 @@
 /**
  * The plugin's view of the world: PascalCase records, times as ISO 8601 with the
- * POS's offset, and absolute links built from the base the request came in on.
- * Every record here passes the matching validator in protocol/front.ts.
+ * POS's offset, absolute links built from the base the request came in on, and
+ * enums as numbers, as the recorded answers carry them (docs/iiko-front-web-api.md
+ * names the source of each field). Every record here passes the matching
+ * validator in protocol/front.ts. Nothing iikoOffice alone knows (roles, rights,
+ * PINs) is shown.
  */
-import type {
-  DeliveryOrder, KitchenOrder, Order, Product, ProductGroup, Section, Table, User,
+import {
+  DeliveryStatus, ItemStatus, OrderStatus, ServiceType,
+  type DeliveryOrder, type KitchenOrder, type Order, type Product, type ProductGroup, type Section, type Table, type User,
 } from '../protocol/front.ts';
 import type {
   DeliveryRec, GroupRec, ItemRec, ItemStatusName, OrderRec, PaymentRec, ProductRec, SectionRec, StaffRec, TableRec, World,
@@ -16,15 +20,24 @@ export interface View {
   world: World;
   /** `http://host:port`, no trailing slash; see http.ts for how it is made safe. */
   base: string;
-  /** Show `Code` on payment types (a guess of ours; off exercises the name-only rule). */
+  /** Show `Code` on payment types (an assumption of ours; off exercises the name-only rule). */
   paymentCodes: boolean;
 }
 
-/** KitchenOrderItemProcessingStatus as numbers [guess: 6 = Processed, as a public client reads it]. */
+/**
+ * KitchenOrderItemProcessingStatus (Idle 0 … Processed 5, Served 6) of an item
+ * in the kitchen: printed and waiting is Idle, cooking a Processing step.
+ */
 export const PROCESSING_STATUS: Record<ItemStatusName, number> = {
-  Added: 0, PrintedNotCooking: 1, CookingStarted: 2, CookingCompleted: 6, Served: 7,
+  Added: 0, PrintedNotCooking: 0, CookingStarted: 2, CookingCompleted: 5, Served: 6,
 };
-const SERVICE_TYPE_NUMBER = { Common: 0, DeliveryByCourier: 1, DeliveryPickUp: 2 } as const;
+/** The order type's name per service type: «Доставка самовывоз» is recorded; the others are ours. */
+export const ORDER_TYPE_NAME: Record<OrderRec['serviceType'], string | null> = {
+  Common: null, DeliveryByCourier: 'Доставка курьером', DeliveryByClient: 'Доставка самовывоз',
+};
+
+/** An enum as the plugin writes it: its number (the SDK's order). */
+const num = <T extends readonly string[]>(names: T, v: T[number]): number => names.indexOf(v);
 
 const enc = encodeURIComponent;
 export const link = {
@@ -40,6 +53,19 @@ export const link = {
 
 const t = (v: View, ms: number | null): string | null => (ms === null ? null : v.world.clock.format(ms));
 
+/** A compound item's parts as recorded: Product null, PrimaryComponent.Product, Size { Name, KitchenName }, Template. */
+function compoundParts(v: View, i: ItemRec) {
+  if (!i.compound) return { Product: link.product(v, i.productCode), IsCompound: false, PrimaryComponent: null, SecondaryComponent: null, Size: null, Template: null };
+  return {
+    Product: null,
+    IsCompound: true,
+    PrimaryComponent: { Product: link.product(v, i.productCode), Amount: i.amount, Modifiers: [] },
+    SecondaryComponent: null,
+    Size: i.compound.size === null ? null : { Name: i.compound.size, KitchenName: i.compound.size },
+    Template: { Name: i.compound.template, AllowProductsCombining: false, Scale: i.compound.scale },
+  };
+}
+
 function renderItem(v: View, i: ItemRec) {
   return {
     Id: i.id,
@@ -50,13 +76,14 @@ function renderItem(v: View, i: ItemRec) {
     PrintTime: t(v, i.printTime),
     CookingStartTime: t(v, i.cookingStartTime),
     CookingFinishTime: t(v, i.cookingFinishTime),
+    CookingTime: formatDuration(i.cookingMinutes),
     ServeTime: t(v, i.serveTime),
     Name: i.name,
-    Product: link.product(v, i.productCode),
     Comment: i.comment,
-    Status: i.status,
+    Status: num(ItemStatus, i.status),
+    Course: i.course,
     Modifiers: [],
-    IsCompound: false,
+    ...compoundParts(v, i),
   };
 }
 
@@ -75,8 +102,7 @@ function renderPayment(v: View, p: PaymentRec) {
   };
 }
 
-/** An order as the plugin sends it; `Tables` is an SDK field the validator does not name. */
-export type OrderOut = Order & { Tables: string[] };
+export type OrderOut = Order;
 
 export function renderOrder(v: View, o: OrderRec): OrderOut {
   const w = v.world;
@@ -85,7 +111,7 @@ export function renderOrder(v: View, o: OrderRec): OrderOut {
   return {
     Id: o.id,
     Number: o.number,
-    Status: o.status,
+    Status: num(OrderStatus, o.status),
     FullSum: full,
     ResultSum: w.resultSum(o),
     ProcessedPaymentsSum: w.paidSum(o),
@@ -97,73 +123,78 @@ export function renderOrder(v: View, o: OrderRec): OrderOut {
     CashierName: o.cashierName,
     TableNum: o.tableNum,
     Waiter: o.waiterName === null ? null : link.user(v, o.waiterName),
+    Cashier: o.cashierName === null ? null : link.user(v, o.cashierName),
     Table: o.tableNum === null ? null : link.table(v, o.tableNum),
     Tables: o.tableNum === null ? [] : [link.table(v, o.tableNum)],
     Guests: o.guests.map((g) => ({ Id: g.id, Rank: g.rank, Name: g.name, Items: g.items.map((i) => renderItem(v, i)) })),
     IsDeliveryOrder: o.serviceType !== 'Common',
-    Customers: delivery ? [{ Name: delivery.customerName, Phone: delivery.phone }] : [],
+    Customers: [],
     Delivery: delivery ? link.delivery(v, delivery.id) : null,
-    OrderType: null,
-    OrderServiceType: o.serviceType,
+    OrderType: ORDER_TYPE_NAME[o.serviceType],
+    OrderServiceType: num(ServiceType, o.serviceType),
+    OriginName: o.originName,
     Payments: o.payments.map((p) => renderPayment(v, p)),
     Discounts: o.discounts.map((d) => ({ Id: d.id, Name: d.name, Percent: d.percent, Sum: round2((full * d.percent) / 100) })),
     Revision: o.revision,
-    OriginName: o.originName,
     TabName: null,
     Url: link.order(v, o.id),
   };
 }
 
-export function renderUser(v: View, s: StaffRec): User {
+/** A user with exactly the WebApiServer User contract's fields. */
+export function renderUser(_v: View, s: StaffRec): User {
   return {
-    Id: s.id, Name: s.name, RoleName: s.role, Rights: s.rights.slice(), HasPinCode: s.hasPin,
-    Phone: s.phone, IsSessionOpen: s.sessionOpen, Url: link.user(v, s.name),
+    Card: null, CellPhone: s.phone, Code: s.code, Id: s.id, InsuranceNumber: null, IsSessionOpen: s.sessionOpen,
+    Name: s.name, TaxpayerId: null, Type: null,
   };
 }
 
-export function renderTable(v: View, tb: TableRec): Table {
-  const section = v.world.section(tb.sectionId);
-  return {
-    Id: tb.id, Number: tb.number, Name: tb.name, SeatingCapacity: tb.seats,
-    Section: section ? link.section(v, section.name) : null, SectionName: section?.name ?? null,
-    IsActive: tb.active, Url: link.table(v, tb.number),
-  };
+/** A table with exactly the WebApiServer Table contract's fields; its section lists it, it names no section. */
+export function renderTable(_v: View, tb: TableRec): Table {
+  return { Id: tb.id, IsActive: tb.active, Name: tb.name, Number: tb.number, SeatingCapacity: tb.seats };
 }
 
+/** A section (hall or kitchen) with the RestaurantSection contract's fields: Id, Name, Tables. */
 export function renderSection(v: View, s: SectionRec): Section {
   return {
     Id: s.id, Name: s.name,
     Tables: v.world.tables.filter((tb) => tb.sectionId === s.id).map((tb) => link.table(v, tb.number)),
-    Url: link.section(v, s.name),
   };
 }
 
+/** A product: Number is the code its links end with. */
 export function renderProduct(v: View, p: ProductRec): Product {
-  return {
-    Id: p.id, Code: p.code, Name: p.name, Price: p.price, Parent: link.group(v, p.groupId), ParentGroupId: p.groupId,
-    Type: p.type, IsActive: p.active, Url: link.product(v, p.code),
-  };
+  return { Id: p.id, Name: p.name, Number: p.code, Price: p.price, Parent: link.group(v, p.groupId), Type: p.type, IsActive: p.active };
 }
 
-/** Groups are served flat, parents before children; the tree is in ParentId (no nested Children). */
+/** A group: Parent and ChildGroups/ChildProducts as links (links are how the plugin refers to records). */
 export function renderGroup(v: View, g: GroupRec): ProductGroup {
+  const w = v.world;
   return {
-    Id: g.id, Name: g.name, ParentId: g.parentId, Parent: g.parentId === null ? null : link.group(v, g.parentId),
-    Products: v.world.products.filter((p) => p.groupId === g.id).map((p) => link.product(v, p.code)),
-    IsActive: g.active, Url: link.group(v, g.id),
+    Id: g.id, Name: g.name, Number: null,
+    Parent: g.parentId === null ? null : link.group(v, g.parentId),
+    ChildGroups: w.groups.filter((c) => c.parentId === g.id).map((c) => link.group(v, c.id)),
+    ChildProducts: w.products.filter((p) => p.groupId === g.id).map((p) => link.product(v, p.code)),
   };
 }
 
+/** A delivery: the order itself (same Id, Status the order's) with the delivery's own DeliveryStatus. */
 export function renderDelivery(v: View, d: DeliveryRec): DeliveryOrder {
   const o = v.world.orderOf(d);
+  if (!o) throw new Error(`delivery ${d.number} lost its order`);
   return {
-    Id: d.id, Number: d.number, Status: d.status,
-    Address: d.address ? { City: d.address.city, Street: d.address.street, House: d.address.house, Flat: d.address.flat } : null,
-    CustomerName: d.customerName, Phone: d.phone,
-    CourierName: d.courierName, Courier: d.courierName === null ? null : link.user(v, d.courierName),
-    ExpectedTime: t(v, d.expectedTime), CreatedTime: t(v, d.createdTime),
-    Sum: o ? v.world.resultSum(o) : 0, Order: o ? link.order(v, o.id) : null,
-    Comment: d.comment, IsSelfService: d.selfService, Url: link.delivery(v, d.id),
+    ...renderOrder(v, o),
+    DeliveryStatus: num(DeliveryStatus, d.status),
+    Phone: d.phone,
+    ClientName: d.customerName,
+    Address: d.address ? { Street: { Name: d.address.street, City: { Name: d.address.city } }, House: d.address.house, Flat: d.address.flat } : null,
+    Courier: d.courierName === null ? null : link.user(v, d.courierName),
+    Comment: d.comment,
+    ExpectedDeliverTime: t(v, d.expectedTime),
+    SendTime: t(v, d.sendTime),
+    ActualDeliverTime: t(v, d.deliveredTime),
+    CreateTime: t(v, d.createdTime),
+    Url: link.delivery(v, d.id),
   };
 }
 
@@ -172,17 +203,24 @@ export function kitchenOrders(w: World): OrderRec[] {
   return w.orders.filter((o) => o.kitchenNumber !== null && w.isOpen(o));
 }
 
+/** A kitchen order as recorded: its own Id, items with their kitchen (a section), ProcessingStatus as a number. */
 export function renderKitchenOrder(v: View, o: OrderRec): KitchenOrder {
   const delivery = o.deliveryId ? v.world.deliveries.find((d) => d.id === o.deliveryId) : undefined;
   return {
-    Id: o.id, Number: o.kitchenNumber ?? 0, WaiterName: o.waiterName, TableNum: o.tableNum,
-    Items: v.world.items(o).filter((i) => i.status !== 'Added').map((i) => ({
-      Id: i.id, Amount: i.amount, ProductName: i.name, KitchenName: i.kitchen, Deleted: i.deleted, Course: i.course,
-      IsCookingStarted: i.cookingStartTime !== null, PrintTime: t(v, i.printTime),
-      ProcessingStatus: PROCESSING_STATUS[i.status], CookingTime: formatDuration(i.cookingMinutes),
-      Size: null, Modifiers: [],
-    })),
-    BaseOrder: link.order(v, o.id), OrderServiceType: SERVICE_TYPE_NUMBER[o.serviceType],
-    IsDeliverySelfService: delivery?.selfService ?? false, ExternalNumber: null, Url: link.kitchen(v, o.kitchenNumber ?? 0),
+    Id: o.kitchenId ?? o.id, Number: o.kitchenNumber ?? 0, WaiterName: o.waiterName, TableNum: o.tableNum,
+    Waiter: o.waiterName === null ? null : link.user(v, o.waiterName), Table: o.tableNum === null ? null : link.table(v, o.tableNum),
+    Items: v.world.items(o).filter((i) => i.status !== 'Added').map((i) => {
+      const parts = compoundParts(v, i);
+      return {
+        Id: i.id, Amount: i.amount, ProductName: i.name, Product: parts.Product, KitchenName: i.kitchen, Kitchen: link.section(v, i.kitchen),
+        Deleted: i.deleted, Course: i.course, ServeGroupNumber: 1, IsCookingStarted: i.cookingStartTime !== null,
+        PrintTime: t(v, i.printTime), ProcessingCompleteTime: t(v, i.cookingFinishTime), ServeTime: t(v, i.serveTime),
+        ProcessingStatus: PROCESSING_STATUS[i.status], CookingTime: formatDuration(i.cookingMinutes),
+        Size: parts.Size, Comment: i.comment, Modifiers: [],
+        IsCompound: parts.IsCompound, PrimaryComponent: parts.PrimaryComponent, SecondaryComponent: null, Template: parts.Template,
+      };
+    }),
+    BaseOrder: link.order(v, o.id), OrderType: ORDER_TYPE_NAME[o.serviceType], OrderServiceType: num(ServiceType, o.serviceType),
+    IsDeliverySelfService: delivery?.selfService ?? false, OriginName: o.originName, ExternalNumber: null, Url: link.kitchen(v, o.kitchenNumber ?? 0),
   };
 }

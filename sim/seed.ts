@@ -1,16 +1,17 @@
 /**
- * Builds the restaurant a seed describes: halls and tables, staff (some of them
- * couriers, one courier without a PIN), a menu four groups deep, the payment
- * types, and a morning of orders and deliveries in every state. The same seed
- * and start instant always give the same world, byte for byte.
+ * Builds the restaurant a seed describes: halls and tables, kitchens and a bar
+ * (sections without tables), staff (some of them couriers in iikoOffice, one
+ * courier without a PIN: the plugin shows neither), a menu four groups deep
+ * with compound items sold in sizes, the payment types, and a morning of
+ * orders and deliveries in every state, a prepaid delivery on its way among
+ * them. The same seed and start instant always give the same world, byte for byte.
  */
-import { COURIER_RIGHT } from './world.ts';
-import type { DeliveryRec, ItemInput, OrderRec, ProductRec, StaffRec, World } from './world.ts';
+import type { DeliveryRec, ItemInput, OrderRec, ProductRec, StaffRec, TemplateRec, World } from './world.ts';
 
 /** How long before the start instant the seeded morning begins. */
 export const SEED_SPAN_MIN = 180;
 
-interface MenuNode { name: string; kitchen?: string; minutes?: number; goods?: boolean; items?: [string, number][]; children?: MenuNode[] }
+interface MenuNode { name: string; kitchen?: string; minutes?: number; goods?: boolean; template?: TemplateRec; items?: [string, number][]; children?: MenuNode[] }
 
 /** The menu tree. Base prices in rubles; the seed moves each by up to ±10 %. */
 const MENU: MenuNode[] = [
@@ -44,7 +45,7 @@ const MENU: MenuNode[] = [
           {
             name: 'Горячие напитки', children: [
               { name: 'Кофе', items: [['Эспрессо', 180], ['Американо', 200], ['Капучино', 260], ['Латте', 280], ['Раф ванильный', 320]] },
-              { name: 'Чай', items: [['Чай чёрный', 250], ['Чай зелёный', 250], ['Чай облепиховый', 390], ['Иван-чай', 290]] },
+              { name: 'Чай', template: { name: 'Чай', scale: 'Размер_Чай', sizes: ['0.3', '0.5'] }, items: [['Чай чёрный', 250], ['Чай зелёный', 250], ['Чай облепиховый', 390], ['Иван-чай', 290]] },
             ],
           },
           { name: 'Холодные напитки', items: [['Морс клюквенный', 220], ['Компот из сухофруктов', 190], ['Лимонад тархун', 290], ['Квас хлебный', 210], ['Сок апельсиновый', 240]] },
@@ -69,15 +70,10 @@ const PEOPLE = [
 ];
 const CUSTOMERS = ['Александр', 'Виктория', 'Михаил', 'Елена', 'Николай', 'Дарья', 'Артём', 'Ксения'];
 
-/**
- * Rights codes. Only D_DC0 ("Быть курьером для доставки") is known from iiko;
- * the others are placeholders of ours so that lists are not trivially short.
- */
-const RIGHTS = {
-  admin: ['F_ADM', 'F_CAS', 'F_ORD', 'F_DEL'],
-  cashier: ['F_CAS', 'F_ORD'],
-  waiter: ['F_ORD'],
-};
+/** Kitchens and the bar: sections without tables that items are cooked at (recorded: «Экран повара 1», «Выдача»). */
+const KITCHENS = ['Горячий цех', 'Холодный цех', 'Кондитерский цех', 'Бар'];
+/** Sold in sizes under a template: ordered as compound items (Product null, PrimaryComponent, Size, Template), as recorded. */
+const SHAWARMA: MenuNode = { name: 'Шаурма', minutes: 15, template: { name: 'Для шаурмы', scale: 'Размер шаурмы', sizes: ['мал', 'сред'] }, items: [['Шаурма с курицей', 320], ['Шаурма со свининой', 340]] };
 
 /** Seed choices tests use to build a restaurant with (or without) a given setup problem. */
 export interface SeedOptions {
@@ -92,33 +88,34 @@ export function seedWorld(world: World, opts: SeedOptions = {}): void {
   const clock = world.clock;
 
   // Halls and tables: main hall 1–12, veranda 21–28 (numbers are not contiguous on purpose).
-  const hall = { id: rng.guid(), name: 'Основной зал' };
-  const veranda = { id: rng.guid(), name: 'Веранда' };
+  const hall = { id: rng.guid(), name: 'Основной зал', kind: 'hall' as const };
+  const veranda = { id: rng.guid(), name: 'Веранда', kind: 'hall' as const };
   world.sections.push(hall, veranda);
   for (let n = 1; n <= 12; n++) world.tables.push({ id: rng.guid(), number: n, name: `Стол ${n}`, seats: rng.pick([2, 4, 4, 6]), sectionId: hall.id, active: true });
   for (let n = 21; n <= 28; n++) world.tables.push({ id: rng.guid(), number: n, name: `Веранда ${n - 20}`, seats: rng.pick([2, 4]), sectionId: veranda.id, active: n !== 28 });
 
   // Staff: admin, cashier, three waiters (one of them may deliver too), three couriers (the last without a PIN).
+  // Whether someone is a courier or has a PIN is iikoOffice's knowledge: the plugin shows neither.
   const names = rng.shuffle(PEOPLE).slice(0, 8);
-  const person = (i: number, role: string, rights: string[], hasPin = true, phone: string | null = null): StaffRec => ({
-    id: rng.guid(), name: names[i] as string, role, rights, hasPin, phone, sessionOpen: true,
+  const person = (i: number, role: string, courier: boolean, hasPin = true, phone: string | null = null): StaffRec => ({
+    id: rng.guid(), name: names[i] as string, code: String(i + 1), role, courier, hasPin, phone, sessionOpen: true,
   });
   const phone = () => `+7916${String(rng.int(0, 9_999_999)).padStart(7, '0')}`;
   world.staff.push(
-    person(0, 'Администратор', [...RIGHTS.admin, COURIER_RIGHT]),
-    person(1, 'Кассир', RIGHTS.cashier),
-    person(2, 'Официант', RIGHTS.waiter),
-    person(3, 'Официант', RIGHTS.waiter),
-    person(4, 'Официант', [...RIGHTS.waiter, COURIER_RIGHT], true, phone()),
-    person(5, 'Курьер', [COURIER_RIGHT], true, phone()),
-    person(6, 'Курьер', [COURIER_RIGHT], true, phone()),
-    person(7, 'Курьер', [COURIER_RIGHT], false, phone()),
+    person(0, 'Администратор', true),
+    person(1, 'Кассир', false),
+    person(2, 'Официант', false),
+    person(3, 'Официант', false),
+    person(4, 'Официант', true, true, phone()),
+    person(5, 'Курьер', true, true, phone()),
+    person(6, 'Курьер', true, true, phone()),
+    person(7, 'Курьер', true, false, phone()),
   );
   (world.staff[6] as StaffRec).sessionOpen = false;
 
   // The menu.
   let code = rng.int(1, 40) * 100;
-  const walk = (node: MenuNode, parentId: string | null, kitchen: string, minutes: number, goods: boolean, level = 1) => {
+  const walk = (node: MenuNode, parentId: string | null, kitchen: string, minutes: number, goods: boolean, level = 1): void => {
     const fold = opts.menuLevels !== undefined && level > opts.menuLevels && parentId !== null;
     const id = fold ? parentId : rng.guid();
     const k = node.kitchen ?? kitchen;
@@ -130,6 +127,7 @@ export function seedWorld(world: World, opts: SeedOptions = {}): void {
       world.products.push({
         id: rng.guid(), code: String(++code).padStart(5, '0'), name, price, groupId: id,
         type: g ? 'Goods' : 'Dish', kitchen: k, cookingMinutes: m, byWeight: name.includes('за кг'), active: true,
+        template: node.template ?? null,
       });
     }
     for (const child of node.children ?? []) walk(child, id, k, m, g, fold ? level : level + 1);
@@ -185,7 +183,7 @@ export function seedWorld(world: World, opts: SeedOptions = {}): void {
     [125, () => world.deleteOrder(get(o, 'c'))],
     // d1: a delivery that went all the way.
     [100, () => { d.d1 = world.createDelivery({ items: items(3), ...customer() }); }],
-    [95, () => world.advanceDelivery(get(d, 'd1'), 'CookingStarted')],
+    [95, () => world.advanceDelivery(get(d, 'd1'), 'New')],
     [80, () => world.advanceDelivery(get(d, 'd1'), 'OnWay')],
     [50, () => world.advanceDelivery(get(d, 'd1'), 'Closed')],
     // e2: served and waiting with a bill.
@@ -199,7 +197,16 @@ export function seedWorld(world: World, opts: SeedOptions = {}): void {
     [42, () => { const e = get(o, 'e'); world.kitchen(e, 'CookingCompleted', world.items(e)[0]?.id); }],
     // d2: a delivery being cooked.
     [52, () => { d.d2 = world.createDelivery({ items: items(2), ...customer() }); }],
-    [44, () => world.advanceDelivery(get(d, 'd2'), 'CookingStarted')],
+    [44, () => world.advanceDelivery(get(d, 'd2'), 'New')],
+    // Added last, so that every earlier draw (and the worlds tests know) stays as it was:
+    // d5: paid online in advance, so its order is Closed while the courier is on the way;
+    [4, () => { d.d5 = world.createDelivery({ items: items(2), ...customer() }); }],
+    [3, () => world.advanceDelivery(get(d, 'd5'), 'New')],
+    [3, () => world.prepayDelivery(get(d, 'd5'), 'Банковская карта')],
+    [2, () => world.advanceDelivery(get(d, 'd5'), 'OnWay')],
+    // d6: a pickup, cooked and waiting at the counter.
+    [2, () => { d.d6 = world.createDelivery({ items: items(2), ...customer(), selfService: true }); }],
+    [1, () => world.advanceDelivery(get(d, 'd6'), 'Waiting')],
     // f: just opened, more items later.
     [40, () => { o.f = open(2); }],
     // g: two guests, served, one item removed and another added.
@@ -228,6 +235,12 @@ export function seedWorld(world: World, opts: SeedOptions = {}): void {
     act();
   }
   clock.advance(begin + SEED_SPAN_MIN * 60_000 - clock.now());
+
+  // Drawn after everything else, so that adding them changed no earlier record:
+  // the kitchens (sections without tables), and shawarma in sizes under «Горячие блюда».
+  for (const name of KITCHENS) world.sections.push({ id: rng.guid(), name, kind: 'kitchen' });
+  const hot = world.groups.find((g) => g.name === 'Горячие блюда');
+  if (hot) walk(SHAWARMA, hot.id, 'Горячий цех', 15, false, 3);
 }
 
 /** An item input for a product: weight goods get a fractional amount. */

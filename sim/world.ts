@@ -3,32 +3,41 @@
  * (camelCase, times as epoch ms); render.ts turns them into the plugin's
  * PascalCase shapes. Every change to an order raises its Revision from one
  * world-wide counter, so Revision grows on every change, per order and overall.
+ *
+ * The sim knows what iikoOffice holds (who is a courier, who has a PIN, the
+ * staff's roles) because the restaurant behaves by it (only a courier with a
+ * PIN takes a delivery); the plugin shows none of it, and neither does render.ts.
  */
+import { createHash } from 'node:crypto';
 import { ItemStatus } from '../protocol/front.ts';
-import type { DeliveryStatus } from '../protocol/front.ts';
+import type { DeliveryStatusName, ItemStatusName, OrderStatusName, ServiceTypeName } from '../protocol/front.ts';
 import type { Rng } from './random.ts';
 import type { SimClock } from './time.ts';
 
-export type ItemStatusName = (typeof ItemStatus)[number];
-export type DeliveryStatusName = (typeof DeliveryStatus)[number];
-export type OrderStatusName = 'New' | 'Bill' | 'Closed' | 'Deleted';
-export type ServiceType = 'Common' | 'DeliveryByCourier' | 'DeliveryPickUp';
-
-/** The right that lets a user deliver as a courier: "D_DC0 Быть курьером для доставки". */
-export const COURIER_RIGHT = 'D_DC0';
+export type { DeliveryStatusName, ItemStatusName, OrderStatusName };
+export type ServiceType = ServiceTypeName;
 
 export interface StaffRec {
   id: string;
   name: string;
+  /** The personal number (User.Code). */
+  code: string;
+  /** iikoOffice's role: the plugin does not show it; the day uses it to pick waiters and cashiers. */
   role: string;
-  rights: string[];
+  /** iikoOffice gave the right D_DC0 (not shown by the plugin). */
+  courier: boolean;
+  /** A PIN is set in iikoOffice (not shown by the plugin). */
   hasPin: boolean;
+  /** User.CellPhone. */
   phone: string | null;
   sessionOpen: boolean;
 }
-export interface SectionRec { id: string; name: string }
+/** A restaurant section: a hall with tables, or a kitchen (a cooking place; items link to it as their Kitchen). */
+export interface SectionRec { id: string; name: string; kind: 'hall' | 'kitchen' }
 export interface TableRec { id: string; number: number; name: string; seats: number; sectionId: string; active: boolean }
 export interface GroupRec { id: string; name: string; parentId: string | null; active: boolean }
+/** A compound item template: the product is sold in sizes under a template (recorded: «Для шаурмы», scale «Размер шаурмы»). */
+export interface TemplateRec { name: string; scale: string; sizes: string[] }
 export interface ProductRec {
   id: string;
   code: string;
@@ -41,6 +50,8 @@ export interface ProductRec {
   /** Sold by weight: amounts are fractional (kg). */
   byWeight: boolean;
   active: boolean;
+  /** Sold as a compound item in sizes. */
+  template: TemplateRec | null;
 }
 export interface PaymentTypeRec { id: string; name: string; kind: 'Cash' | 'Card'; code: string }
 export interface ItemRec {
@@ -59,6 +70,8 @@ export interface ItemRec {
   course: number;
   kitchen: string;
   cookingMinutes: number;
+  /** A compound item: its template and size (the product is its primary component). */
+  compound: { template: string; scale: string; size: string | null } | null;
 }
 export interface GuestRec { id: string; rank: number; name: string; items: ItemRec[] }
 export interface PaymentRec { id: string; sum: number; typeId: string; isPrepay: boolean; isExternal: boolean }
@@ -80,12 +93,17 @@ export interface OrderRec {
   originName: string | null;
   serviceType: ServiceType;
   kitchenNumber: number | null;
+  /** The kitchen order's own Id (recorded kitchen orders have one apart from BaseOrder). */
+  kitchenId: string | null;
+  /** The order's delivery, when it is a delivery order: the same Id as the order (SDK IDeliveryOrder is an IOrder). */
   deliveryId: string | null;
 }
 export interface AddressRec { city: string; street: string; house: string; flat: string | null }
+/** The delivery part of a delivery order; `id` is its order's Id. */
 export interface DeliveryRec {
   id: string;
   number: number;
+  /** The delivery's own status (DeliveryStatus), apart from the order's Status. */
   status: DeliveryStatusName;
   orderId: string;
   customerName: string;
@@ -94,6 +112,8 @@ export interface DeliveryRec {
   courierName: string | null;
   createdTime: number;
   expectedTime: number;
+  sendTime: number | null;
+  deliveredTime: number | null;
   comment: string | null;
   selfService: boolean;
 }
@@ -105,15 +125,17 @@ export class SimError extends Error {
   }
 }
 
-export interface ItemInput { productCode: string; amount: number; comment?: string | undefined; guest?: number | undefined }
+export interface ItemInput { productCode: string; amount: number; comment?: string | undefined; guest?: number | undefined; size?: string | undefined }
 export interface OrderInput { tableNum: number; waiterName?: string | undefined; items: ItemInput[]; guests?: number | undefined }
 export interface StaffInput {
   name: string;
   role?: string | undefined;
-  rights?: string[] | undefined;
+  /** iikoOffice's right D_DC0 (the plugin will not show it). */
   courier?: boolean | undefined;
+  /** A PIN set in iikoOffice (the plugin will not show it). */
   hasPinCode?: boolean | undefined;
   phone?: string | undefined;
+  code?: string | undefined;
 }
 export interface TableInput { number: number; section?: string | undefined; seats?: number | undefined; name?: string | undefined }
 export interface DeliveryInput {
@@ -125,10 +147,15 @@ export interface DeliveryInput {
 }
 
 const ITEM_FLOW: readonly ItemStatusName[] = ItemStatus;
-export const DELIVERY_FLOW: readonly DeliveryStatusName[] = [
-  'Unconfirmed', 'WaitCooking', 'ReadyForCooking', 'CookingStarted', 'CookingCompleted',
-  'Waiting', 'OnWay', 'Delivered', 'Closed',
-];
+/**
+ * A courier delivery's flow (SDK DeliveryStatus; iiko's posts: a confirmed delivery
+ * is New, PrepareDeliveryForSending makes it Waiting, SendDelivery OnWay, then
+ * Delivered and, once paid, Closed).
+ */
+export const DELIVERY_FLOW: readonly DeliveryStatusName[] = ['Unconfirmed', 'New', 'Waiting', 'OnWay', 'Delivered', 'Closed'];
+/** A pickup's flow: no courier; paying for it closes it (iiko's post on paying deliveries). */
+export const PICKUP_FLOW: readonly DeliveryStatusName[] = ['Unconfirmed', 'New', 'Waiting', 'Closed'];
+export const flowOf = (d: DeliveryRec): readonly DeliveryStatusName[] => (d.selfService ? PICKUP_FLOW : DELIVERY_FLOW);
 /** How many finished (closed or deleted) orders the sim keeps, so a long demo stays small. */
 export const FINISHED_ORDERS_KEPT = 300;
 
@@ -234,7 +261,7 @@ export class World {
   }
 
   couriers(): StaffRec[] {
-    return this.staff.filter((s) => s.rights.includes(COURIER_RIGHT));
+    return this.staff.filter((s) => s.courier);
   }
 
   waiters(): StaffRec[] {
@@ -284,7 +311,7 @@ export class World {
     } else {
       waiter = this.leastBusyWaiter();
     }
-    for (const it of input.items) this.product(it.productCode);
+    this.checkItems(input.items);
     const o = this.newOrder('Common', waiter?.name ?? null, table.number, Math.max(1, input.guests ?? 1));
     this.putItems(o, input.items);
     this.orders.push(o);
@@ -295,7 +322,7 @@ export class World {
   /** Adds items to an open order that has no bill yet. */
   addItems(o: OrderRec, items: ItemInput[]): OrderRec {
     if (o.status !== 'New') throw new SimError(409, `Order ${o.number} is ${o.status}: items can be added only while it is New.`);
-    for (const it of items) this.product(it.productCode);
+    this.checkItems(items);
     this.putItems(o, items);
     this.touch(o, `order ${o.number}: ${items.length} item(s) added`);
     return o;
@@ -335,7 +362,7 @@ export class World {
     if (moved === 0) {
       throw new SimError(409, `Order ${o.number}: no item to move${to ? ` to ${to}` : ''} (items are already there or further).`);
     }
-    if (o.kitchenNumber === null && this.liveItems(o).some((i) => i.status !== 'Added')) o.kitchenNumber = ++this.lastKitchenNumber;
+    if (this.liveItems(o).some((i) => i.status !== 'Added')) this.toKitchen(o);
     this.touch(o, `order ${o.number}: ${moved} item(s) moved in the kitchen`);
     return o;
   }
@@ -364,9 +391,11 @@ export class World {
     if (!(amount > 0)) throw new SimError(400, `The payment sum must be above zero (due: ${due}).`);
     o.payments.push({ id: this.rng.guid(), sum: amount, typeId: type.id, isPrepay: false, isExternal: false });
     if (this.paidSum(o) >= this.resultSum(o)) {
-      o.status = 'Closed';
-      o.closeTime = this.clock.now();
-      o.cashierName = this.staff.find((s) => s.role === 'Кассир')?.name ?? o.waiterName;
+      this.closeOrder(o);
+      o.cashierName ??= o.waiterName;
+      // Paying a pickup closes the delivery too (iiko's post on paying deliveries).
+      const d = o.deliveryId ? this.deliveries.find((x) => x.id === o.deliveryId) : undefined;
+      if (d?.selfService && d.status !== 'Cancelled') d.status = 'Closed';
     }
     this.touch(o, `order ${o.number}: paid ${amount} ₽ by ${type.name}${o.status === 'Closed' ? ', closed' : ''}`);
     return o;
@@ -395,14 +424,14 @@ export class World {
   /** Takes a delivery order (Unconfirmed), with its own order behind it. */
   createDelivery(input: DeliveryInput): DeliveryRec {
     if (input.items.length === 0) throw new SimError(400, 'A delivery needs at least one item.');
-    for (const it of input.items) this.product(it.productCode);
+    this.checkItems(input.items);
     const self = input.selfService ?? false;
-    const o = this.newOrder(self ? 'DeliveryPickUp' : 'DeliveryByCourier', null, null, 1);
+    const o = this.newOrder(self ? 'DeliveryByClient' : 'DeliveryByCourier', null, null, 1);
     o.originName = 'Телефон';
     this.putItems(o, input.items);
     const now = this.clock.now();
     const d: DeliveryRec = {
-      id: this.rng.guid(),
+      id: o.id,
       number: o.number,
       status: 'Unconfirmed',
       orderId: o.id,
@@ -412,6 +441,8 @@ export class World {
       courierName: null,
       createdTime: now,
       expectedTime: now + 60 * 60_000,
+      sendTime: null,
+      deliveredTime: null,
       comment: input.comment ?? null,
       selfService: self,
     };
@@ -426,61 +457,98 @@ export class World {
   advanceDelivery(d: DeliveryRec, to?: DeliveryStatusName): DeliveryRec {
     const o = this.orderOf(d);
     if (!o) throw new SimError(409, `Delivery ${d.number} has lost its order.`);
-    const from = DELIVERY_FLOW.indexOf(d.status);
+    const flow = flowOf(d);
+    const from = flow.indexOf(d.status);
     if (d.status === 'Closed' || d.status === 'Cancelled') throw new SimError(409, `Delivery ${d.number} is ${d.status}: it no longer moves.`);
     if (to === 'Cancelled') {
-      if (from >= DELIVERY_FLOW.indexOf('OnWay')) throw new SimError(409, `Delivery ${d.number} is ${d.status}: too late to cancel.`);
+      if (d.status === 'OnWay' || d.status === 'Delivered') throw new SimError(409, `Delivery ${d.number} is ${d.status}: too late to cancel.`);
       d.status = 'Cancelled';
       if (this.isOpen(o)) { o.status = 'Deleted'; o.closeTime = this.clock.now(); }
       this.touch(o, `delivery ${d.number} cancelled`);
       return d;
     }
-    const target = to === undefined ? from + 1 : DELIVERY_FLOW.indexOf(to);
+    const target = to === undefined ? from + 1 : flow.indexOf(to);
+    if (target < 0) throw new SimError(409, `Delivery ${d.number} is a ${d.selfService ? 'pickup' : 'courier delivery'}: it never goes ${to ?? ''}.`);
     if (target <= from) throw new SimError(409, `Delivery ${d.number} is ${d.status}: it cannot go to ${to ?? 'the next status'}.`);
-    for (let step = from + 1; step <= target; step++) this.deliveryStep(d, o, DELIVERY_FLOW[step] as DeliveryStatusName);
+    for (let step = from + 1; step <= target; step++) this.deliveryStep(d, o, flow[step] as DeliveryStatusName);
     this.touch(o, `delivery ${d.number}: ${d.status}`);
+    return d;
+  }
+
+  /**
+   * Pays a delivery before it is delivered (a prepay, e.g. online): the order is
+   * Closed while the delivery goes on (Waiting, OnWay …). A pickup paid this way
+   * is also closed as a delivery (paying closes a pickup).
+   */
+  prepayDelivery(d: DeliveryRec, paymentType: string): DeliveryRec {
+    const o = this.orderOf(d);
+    if (!o) throw new SimError(409, `Delivery ${d.number} has lost its order.`);
+    if (!this.isOpen(o)) throw new SimError(409, `Delivery ${d.number}: its order is ${o.status} already.`);
+    if (d.status === 'Cancelled' || d.status === 'Closed') throw new SimError(409, `Delivery ${d.number} is ${d.status}.`);
+    const type = this.paymentType(paymentType);
+    o.payments.push({ id: this.rng.guid(), sum: round2(this.resultSum(o) - this.paidSum(o)), typeId: type.id, isPrepay: true, isExternal: true });
+    this.closeOrder(o);
+    if (d.selfService) d.status = 'Closed';
+    this.touch(o, `delivery ${d.number}: prepaid by ${type.name}${d.selfService ? ', closed' : ` while ${d.status}`}`);
     return d;
   }
 
   private deliveryStep(d: DeliveryRec, o: OrderRec, status: DeliveryStatusName): void {
     d.status = status;
-    const kitchenTo: Partial<Record<DeliveryStatusName, ItemStatusName>> = {
-      ReadyForCooking: 'PrintedNotCooking', CookingStarted: 'CookingStarted', CookingCompleted: 'CookingCompleted',
-    };
-    const itemTo = kitchenTo[status];
-    if (itemTo) {
+    // Confirming prints the items (normal priority: CookingStarted); Waiting means cooked and packed.
+    const itemTo: Partial<Record<DeliveryStatusName, ItemStatusName>> = { New: 'CookingStarted', Waiting: 'CookingCompleted' };
+    const to = itemTo[status];
+    if (to) {
       for (const item of this.liveItems(o)) {
         const from = ITEM_FLOW.indexOf(item.status);
-        const target = ITEM_FLOW.indexOf(itemTo);
-        for (let s = from + 1; s <= target; s++) this.stamp(item, ITEM_FLOW[s] as ItemStatusName);
+        for (let s = from + 1; s <= ITEM_FLOW.indexOf(to); s++) this.stamp(item, ITEM_FLOW[s] as ItemStatusName);
       }
-      if (o.kitchenNumber === null) o.kitchenNumber = ++this.lastKitchenNumber;
+      this.toKitchen(o);
     }
-    if (status === 'OnWay' && !d.selfService && d.courierName === null) {
-      // Only a courier who can sign in (has a PIN) can take the delivery.
-      const able = this.couriers().filter((c) => c.hasPin);
-      d.courierName = able.length > 0 ? this.rng.pick(able).name : null;
+    const now = this.clock.now();
+    if (status === 'OnWay') {
+      d.sendTime = now;
+      if (d.courierName === null) {
+        // Only a courier who can sign in (has a PIN) can take the delivery.
+        const able = this.couriers().filter((c) => c.hasPin);
+        d.courierName = able.length > 0 ? this.rng.pick(able).name : null;
+      }
     }
+    if (status === 'Delivered') d.deliveredTime = now;
     if (status === 'Closed' && this.isOpen(o)) {
       const type = this.rng.pick(this.paymentTypes);
       o.payments.push({ id: this.rng.guid(), sum: round2(this.resultSum(o) - this.paidSum(o)), typeId: type.id, isPrepay: false, isExternal: false });
-      o.status = 'Closed';
-      o.closeTime = this.clock.now();
-      o.cashierName = this.staff.find((s) => s.role === 'Кассир')?.name ?? null;
+      this.closeOrder(o);
     }
+  }
+
+  private closeOrder(o: OrderRec): void {
+    o.status = 'Closed';
+    o.closeTime = this.clock.now();
+    o.cashierName = this.staff.find((s) => s.role === 'Кассир')?.name ?? null;
+  }
+
+  /** The order reached the kitchen: it gets a kitchen order (number and Id) the kitchen screen shows. */
+  private toKitchen(o: OrderRec): void {
+    if (o.kitchenNumber !== null) return;
+    o.kitchenNumber = ++this.lastKitchenNumber;
+    // Derived from the order's Id, not drawn: a new draw here would change every later seeded record.
+    const h = createHash('sha1').update(`kitchen:${o.id}`).digest('hex');
+    o.kitchenId = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 
   // ---- staff and tables ---------------------------------------------------------
 
   addStaff(input: StaffInput): StaffRec {
     if (this.staff.some((s) => s.name === input.name)) throw new SimError(409, `A staff member named '${input.name}' already exists.`);
-    const rights = new Set(input.rights ?? []);
-    if (input.courier) rights.add(COURIER_RIGHT);
+    const code = input.code ?? String(Math.max(0, ...this.staff.map((x) => Number(x.code) || 0)) + 1);
+    if (this.staff.some((s) => s.code === code)) throw new SimError(409, `A staff member with code '${code}' already exists.`);
     const s: StaffRec = {
       id: this.rng.guid(),
       name: input.name,
+      code,
       role: input.role ?? (input.courier ? 'Курьер' : 'Официант'),
-      rights: [...rights],
+      courier: input.courier ?? false,
       hasPin: input.hasPinCode ?? true,
       phone: input.phone ?? null,
       sessionOpen: true,
@@ -504,10 +572,12 @@ export class World {
 
   addTable(input: TableInput): TableRec {
     if (this.tables.some((t) => t.number === input.number)) throw new SimError(409, `Table ${input.number} already exists.`);
+    const halls = this.sections.filter((s) => s.kind === 'hall');
     const section = input.section === undefined
-      ? this.sections[0]
+      ? halls[0]
       : this.sections.find((s) => s.name === input.section || s.id === input.section);
     if (!section) throw new SimError(400, `No section '${input.section ?? ''}'.`);
+    if (section.kind !== 'hall') throw new SimError(409, `Section '${section.name}' is a kitchen: tables stand in halls.`);
     const t: TableRec = {
       id: this.rng.guid(), number: input.number, name: input.name ?? `Стол ${input.number}`,
       seats: input.seats ?? 4, sectionId: section.id, active: true,
@@ -569,8 +639,19 @@ export class World {
       originName: null,
       serviceType: type,
       kitchenNumber: null,
+      kitchenId: null,
       deliveryId: null,
     };
+  }
+
+  /** Refuses unknown or off-sale products and a size the product is not sold in, before anything changes. */
+  private checkItems(items: ItemInput[]): void {
+    for (const it of items) {
+      const p = this.product(it.productCode);
+      if (it.size !== undefined && !p.template?.sizes.includes(it.size)) {
+        throw new SimError(400, `Product '${p.code}' (${p.name}) is not sold in size '${it.size}'${p.template ? `; sizes: ${p.template.sizes.join(', ')}` : ''}.`);
+      }
+    }
   }
 
   private putItems(o: OrderRec, items: ItemInput[]): void {
@@ -582,11 +663,14 @@ export class World {
         o.guests.push({ id: this.rng.guid(), rank: r, name: `Гость ${r + 1}`, items: [] });
       }
       const guest = o.guests[rank] as GuestRec;
+      // The first size unless told: drawing one would change every later seeded record.
+      const size = p.template ? (it.size ?? p.template.sizes[0] ?? null) : null;
       guest.items.push({
-        id: this.rng.guid(), productCode: p.code, name: p.name, amount: it.amount, price: p.price,
+        id: this.rng.guid(), productCode: p.code, name: size ? `${p.name} ${size}` : p.name, amount: it.amount, price: p.price,
         status: 'Added', deleted: false, printTime: null, cookingStartTime: null, cookingFinishTime: null,
         serveTime: null, comment: it.comment ?? null, course: p.type === 'Goods' ? 0 : 1,
         kitchen: p.kitchen, cookingMinutes: p.cookingMinutes,
+        compound: p.template ? { template: p.template.name, scale: p.template.scale, size } : null,
       });
     }
   }
