@@ -31,8 +31,8 @@ export interface Venue {
 export interface VenueOptions {
   sim?: SimOptions;
   relay?: Partial<RelayOptions>;
-  /** Written to settings.json before the agent starts. */
-  settings?: Record<string, unknown>;
+  /** Written to settings.json before the agent starts (a function gets the running sim, e.g. to list its couriers). */
+  settings?: Record<string, unknown> | ((sim: Sim) => Record<string, unknown>);
   clock?: Clock;
   agent?: Partial<AgentOptions>;
   /** Pair and wait for the tunnel (default true). */
@@ -44,7 +44,7 @@ export async function startVenue(cleanups: Array<() => Promise<void> | void>, o:
   cleanups.push(() => sim.close());
   const { relay, dataDir } = await relayWithDataDir(cleanups, o.relay);
   const paired = o.paired === false ? null : await pairedVenue(relay.url, dataDir);
-  if (o.settings) fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify(o.settings));
+  if (o.settings) fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify(typeof o.settings === 'function' ? o.settings(sim) : o.settings));
   const settings = loadSettings({ dataDir, apiPort: '0', frontUrl: sim.url }, {});
   const log = createLog({ dataDir, level: 'debug', console: false });
   const agent = await startAgent({

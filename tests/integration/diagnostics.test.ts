@@ -4,7 +4,6 @@
  * sim, the relay or the agent's clock, never for a faked one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { COURIER_RIGHT } from '../../sim/world.ts';
 import { startConnectProxy } from '../helpers/connect-proxy.ts';
 import { waitFor } from '../helpers/relay.ts';
 import { check, skewedClock, startVenue } from '../helpers/venue.ts';
@@ -14,11 +13,15 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** The sim's restaurant with its setup problems fixed: menu three levels deep, every courier with a PIN. */
+/** The sim's restaurant with its setup problems fixed: menu three levels deep, its couriers listed in feed.courierCodes. */
 async function goodVenue(more: Parameters<typeof startVenue>[1] = {}) {
-  const v = await startVenue(cleanups, { ...more, sim: { menuLevels: 2, ...more.sim } });
-  for (const u of v.sim.world.staff.filter((s) => s.rights.includes(COURIER_RIGHT) && !s.hasPin)) v.sim.act.removeStaff(u.name);
-  return v;
+  return startVenue(cleanups, {
+    ...more, sim: { menuLevels: 2, ...more.sim },
+    settings: (sim) => {
+      const given = (typeof more.settings === 'function' ? more.settings(sim) : more.settings) ?? {};
+      return { ...given, feed: { ...(given.feed as object | undefined), courierCodes: sim.world.couriers().map((c) => c.code) } };
+    },
+  });
 }
 
 describe('diagnostics on a well set-up venue', () => {
@@ -42,26 +45,24 @@ describe('diagnostics on a well set-up venue', () => {
 });
 
 describe('diagnostics find real problems', () => {
-  it('warns about a menu deeper than three levels, naming items that would be lifted, and couriers without a PIN', async () => {
-    const v = await startVenue(cleanups); // the sim's own restaurant: four levels deep, one courier without a PIN
+  it('warns about a menu deeper than three levels, naming items that would be lifted, and that couriers cannot be read through the plugin', async () => {
+    const v = await startVenue(cleanups); // the sim's own restaurant: four levels deep, no courier list in the settings
     const r = await v.diagnose();
     const menu = check(r, 'menu');
     expect(menu.result).toBe('warn');
     expect(menu.evidence).toMatchObject({ maxGroupDepth: 4 });
     expect(menu.evidence!.liftedItems).toContain('Стейк рибай');
-    const noPin = v.sim.world.staff.find((s) => s.rights.includes(COURIER_RIGHT) && !s.hasPin)!.name;
     const staff = check(r, 'staff');
-    expect(staff.result).toBe('warn');
-    expect(staff.explanation).toContain(noPin);
+    expect(staff).toMatchObject({ result: 'warn', evidence: { rightsReadable: false, courierList: 0 } });
+    expect(staff.fix).toMatch(/iikoOffice.*D_DC0.*ПИН-код.*feed\.courierCodes/s);
     expect(r.summary.result).toBe('warn');
   });
 
-  it('fails the staff check when no courier (D_DC0) has a PIN', async () => {
-    const v = await startVenue(cleanups, { sim: { menuLevels: 2 } });
-    for (const u of v.sim.world.staff.filter((s) => s.rights.includes(COURIER_RIGHT) && s.hasPin)) v.sim.act.removeStaff(u.name);
+  it('fails the staff check when none of the couriers the venue listed is among the staff', async () => {
+    const v = await startVenue(cleanups, { sim: { menuLevels: 2 }, settings: { feed: { courierCodes: ['9999', 'Нет Такого'] } } });
     const r = await v.diagnose();
-    expect(check(r, 'staff')).toMatchObject({ result: 'fail', evidence: { withPin: 0 } });
-    expect(check(r, 'staff').fix).toMatch(/D_DC0/);
+    expect(check(r, 'staff')).toMatchObject({ result: 'fail', evidence: { couriers: 0, missingCount: 2 } });
+    expect(check(r, 'staff').fix).toMatch(/feed\.courierCodes/);
     expect(r.summary.result).toBe('fail');
   });
 

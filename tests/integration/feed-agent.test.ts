@@ -80,9 +80,10 @@ describe('the feed through a real tunnel', () => {
     sim.act.bill(o.Id);
     await waitFor('the bill', () => ordersOf(peer, id).some((x) => x.iikoStatus === 'Bill'));
     sim.act.close(o.Id, 'EVVA');
-    const closed = await waitFor('the close', () => ordersOf(peer, id).find((x) => x.status === 'completed'));
+    const closed = await waitFor('the close', () => ordersOf(peer, id).find((x) => x.iikoStatus === 'Closed'));
     const statuses = ordersOf(peer, id).map((x) => x.status);
-    expect(statuses.filter((s, i) => s !== statuses[i - 1])).toEqual(['new', 'confirmed', 'cooking', 'cooked', 'sent', 'completed']);
+    // A table order is never «Приготовлен» (pickups only) nor «Отправлен» (couriers only); served, it is with the guest.
+    expect(statuses.filter((s, i) => s !== statuses[i - 1])).toEqual(['new', 'confirmed', 'cooking', 'completed']);
     expect(closed.sums.discount).toBeGreaterThan(0);
     expect(closed.sums.result).toBeCloseTo(closed.sums.full - closed.sums.discount, 2);
     expect(closed.payments).toEqual([expect.objectContaining({ isEvva: true, rule: 'code', sum: closed.sums.result })]);
@@ -95,7 +96,7 @@ describe('the feed through a real tunnel', () => {
   });
 
   it('sends staff, tables and the menu, then only what changed; menu.sync sends a fresh snapshot', async () => {
-    const { sim, peer } = await setup();
+    const { sim, peer } = await setup({ feed: { courierCodes: ['Курьеров Иван'] } });
     const menu = await waitFor('a menu snapshot', () => peer.ordered().find((e) => e.eventType === 'MenuSnapshot'));
     expect((menu.eventInfo as unknown as MenuInfo).sections.length).toBeGreaterThan(0);
     await waitFor('staff', () => peer.ordered().some((e) => e.eventType === 'StaffUpdate'));
@@ -103,7 +104,12 @@ describe('the feed through a real tunnel', () => {
     sim.act.addStaff({ name: 'Курьеров Иван', courier: true, hasPinCode: false });
     const staff = await waitFor('the new courier', () => peer.ordered().filter((e) => e.eventType === 'StaffUpdate')
       .map((e) => (e.eventInfo.staff as FeedStaff[]).find((s) => s.name === 'Курьеров Иван')).find(Boolean));
-    expect(staff).toMatchObject({ courier: true, hasPin: false });
+    // The venue listed this courier; the plugin shows no PIN, so hasPin stays unknown.
+    expect(staff).toMatchObject({ courier: true, hasPin: null });
+    const tables = peer.ordered().filter((e) => e.eventType === 'TablesUpdate').at(-1)!;
+    // Kitchens and the bar are sections without tables: named apart, never sent as halls.
+    expect((tables.eventInfo.sections as Array<{ name: string }>).map((x) => x.name)).toEqual(['Основной зал', 'Веранда']);
+    expect(tables.eventInfo.kitchens).toEqual(expect.arrayContaining(['Бар', 'Горячий цех']));
     sim.act.addTable({ number: 40, section: 'Веранда' });
     await waitFor('table 40', () => peer.ordered().some((e) => e.eventType === 'TablesUpdate' && JSON.stringify(e.eventInfo).includes('"number":40')));
     const count = (t: string) => peer.ordered().filter((e) => e.eventType === t).length;

@@ -102,6 +102,9 @@ describe('the outbox survives kill -9', () => {
     expect(sim.world.orders.length).toBeGreaterThan(10);
     for (const o of sim.world.orders) {
       const seen = byOrder.get(o.id);
+      // The plugin never lists a Deleted order: one deleted before any poll could list it (the seeded morning's,
+      // or one opened and deleted while the companion was down) leaves nothing to send. Seen once, its deletion must arrive.
+      if (!seen && o.status === 'Deleted') continue;
       expect(seen, `order ${o.number}`).toBeDefined();
       expect([seen!.at(-1)!.revision, seen!.at(-1)!.iikoStatus], `order ${o.number}`).toEqual([o.revision, o.status]);
       // Nothing duplicated: no state of an order was emitted twice.

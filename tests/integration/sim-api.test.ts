@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { LICENCE_REFUSAL, LoginToken, LogoutResult, VERSION_HEADER, resources } from '../../protocol/front.ts';
+import { ItemStatus, LICENCE_REFUSAL, LoginToken, LogoutResult, OrderStatus, VERSION_HEADER, resources } from '../../protocol/front.ts';
 import { startSim } from '../../sim/index.ts';
 import type { Sim } from '../../sim/index.ts';
 import { get, getJson, login, logout } from '../helpers/sim.ts';
@@ -80,36 +80,44 @@ describe('the simulated plugin: shared world', () => {
     }
   });
 
-  it('has a restaurant: two halls, ~20 tables, ~8 staff with couriers, a four-level menu, three payment types', async () => {
-    const sections = await get<Rec[]>(sim, '/api/sections', token);
+  it('has a restaurant: two halls and four kitchens, ~20 tables, ~8 staff, a four-level menu, three payment types', async () => {
+    const sections = await get<{ Name: string; Tables: string[] }[]>(sim, '/api/sections', token);
     const tables = await get<Rec[]>(sim, '/api/tables', token);
-    const users = await get<{ Name: string; Rights: string[]; HasPinCode: boolean }[]>(sim, '/api/users', token);
-    const groups = await get<{ Id: string; ParentId: string | null }[]>(sim, '/api/productgroups', token);
+    const users = await get<Rec[]>(sim, '/api/users', token);
+    const groups = await get<{ Id: string; Parent: string | null }[]>(sim, '/api/productgroups', token);
     const products = await get<{ Name: string; Price: number }[]>(sim, '/api/products', token);
-    expect(sections).toHaveLength(2);
+    // Kitchens and the bar are sections too, with no tables (recorded kitchen items link to /api/sections/<kitchen>).
+    expect(sections.filter((x) => x.Tables.length > 0).map((x) => x.Name)).toEqual(['Основной зал', 'Веранда']);
+    expect(sections.filter((x) => x.Tables.length === 0).map((x) => x.Name)).toEqual(['Горячий цех', 'Холодный цех', 'Кондитерский цех', 'Бар']);
     expect(tables.length).toBeGreaterThanOrEqual(18);
     expect(users.length).toBeGreaterThanOrEqual(8);
-    const couriers = users.filter((u) => u.Rights.includes('D_DC0'));
-    expect(couriers.length).toBeGreaterThan(1);
-    expect(couriers.some((c) => !c.HasPinCode)).toBe(true);
-    expect(users.some((u) => !u.Rights.includes('D_DC0'))).toBe(true);
-    expect(users.every((u) => /[А-Яа-яЁё]/.test(u.Name))).toBe(true);
+    // Exactly the user contract: no rights, no PIN flag, no role, the phone as CellPhone.
+    for (const u of users) expect(Object.keys(u).sort()).toEqual(['Card', 'CellPhone', 'Code', 'Id', 'InsuranceNumber', 'IsSessionOpen', 'Name', 'TaxpayerId', 'Type']);
+    expect(users.filter((u) => typeof u.CellPhone === 'string').length).toBeGreaterThan(1);
+    expect(users.every((u) => /[А-Яа-яЁё]/.test(String(u.Name)))).toBe(true);
     expect(products.length).toBeGreaterThanOrEqual(75);
     const byId = new Map(groups.map((g) => [g.Id, g]));
-    const depth = (id: string | null): number => (id === null ? 0 : 1 + depth(byId.get(id)?.ParentId ?? null));
+    const parentOf = (g: { Parent: string | null }) => (g.Parent ? g.Parent.split('/').pop()! : null);
+    const depth = (id: string | null): number => (id === null ? 0 : 1 + depth(byId.has(id) ? parentOf(byId.get(id)!) : null));
     expect(Math.max(...groups.map((g) => depth(g.Id)))).toBe(4);
     const orders = await get<{ Payments: { Type: { Name: string; Kind: string; Code?: string } }[] }[]>(sim, '/api/orders', token);
     const types = new Map(orders.flatMap((o) => o.Payments.map((p) => [p.Type.Name, p.Type])));
     expect(types.get('EVVA')).toMatchObject({ Name: 'EVVA', Kind: 'Card', Code: 'EVVAP' });
   });
 
-  it('seeds orders in every table status and deliveries in several', async () => {
-    const orders = await get<{ Status: string; Guests: { Items: { Status: string }[] }[] }[]>(sim, '/api/orders', token);
-    expect(new Set(orders.map((o) => o.Status))).toEqual(new Set(['New', 'Bill', 'Closed', 'Deleted']));
-    const itemStatuses = new Set(orders.flatMap((o) => o.Guests.flatMap((g) => g.Items.map((i) => i.Status))));
-    for (const s of ['Added', 'PrintedNotCooking', 'CookingStarted', 'Served']) expect(itemStatuses).toContain(s);
-    const deliveries = await get<{ Status: string }[]>(sim, '/api/deliveries', token);
-    expect(new Set(deliveries.map((d) => d.Status)).size).toBeGreaterThanOrEqual(3);
+  it('seeds orders in every listed status, leaves Deleted ones out of the list, and deliveries in several states', async () => {
+    const orders = await get<{ Id: string; Status: number; Guests: { Items: { Status: number }[] }[] }[]>(sim, '/api/orders', token);
+    // Enums are numbers, as the recorded answers carry them.
+    expect(new Set(orders.map((o) => OrderStatus[o.Status]))).toEqual(new Set(['New', 'Bill', 'Closed']));
+    const deleted = sim.world.orders.find((o) => o.status === 'Deleted')!;
+    expect(orders.some((o) => o.Id === deleted.id)).toBe(false);
+    expect((await get<{ Status: number }>(sim, `/api/orders/${deleted.id}`, token)).Status).toBe(3);
+    const itemStatuses = new Set(orders.flatMap((o) => o.Guests.flatMap((g) => g.Items.map((i) => ItemStatus[i.Status]))));
+    for (const x of ['Added', 'PrintedNotCooking', 'CookingStarted', 'Served']) expect(itemStatuses).toContain(x);
+    const deliveries = await get<{ Status: number; DeliveryStatus: number }[]>(sim, '/api/deliveries', token);
+    expect(new Set(deliveries.map((d) => d.DeliveryStatus)).size).toBeGreaterThanOrEqual(3);
+    // A prepaid delivery: its order Closed (2) while the courier is on the way (OnWay 3).
+    expect(deliveries.some((d) => d.Status === 2 && d.DeliveryStatus === 3)).toBe(true);
   });
 
   it('writes times in ISO 8601 with an offset', async () => {
@@ -124,7 +132,7 @@ describe('the simulated plugin: shared world', () => {
     expect((await get<{ Id: string }>(sim, `/api/orders/${first.Id.toUpperCase()}`, token)).Id).toBe(first.Id);
     expect((await getJson(sim, '/api/orders/00000000-0000-4000-8000-000000000000', token)).status).toBe(404);
 
-    const users = await get<{ Name: string; Url: string }[]>(sim, '/api/users', token);
+    const users = await get<{ Name: string }[]>(sim, '/api/users', token);
     const u = users[0]!;
     const one = await get<{ Name: string }>(sim, `/api/users/${encodeURIComponent(u.Name)}`, token);
     expect(one.Name).toBe(u.Name);
@@ -135,8 +143,8 @@ describe('the simulated plugin: shared world', () => {
     expect((await getJson(sim, '/api/tables/abc', token)).status).toBe(404);
     expect((await get<{ Name: string }>(sim, `/api/sections/${encodeURIComponent('Веранда')}`, token)).Name).toBe('Веранда');
 
-    const products = await get<{ Code: string }[]>(sim, '/api/products', token);
-    expect((await get<{ Code: string }>(sim, `/api/products/${products[5]!.Code}`, token)).Code).toBe(products[5]!.Code);
+    const products = await get<{ Number: string }[]>(sim, '/api/products', token);
+    expect((await get<{ Number: string }>(sim, `/api/products/${products[5]!.Number}`, token)).Number).toBe(products[5]!.Number);
     const groups = await get<{ Id: string }[]>(sim, '/api/productgroups', token);
     expect((await get<{ Id: string }>(sim, `/api/productgroups/${groups[3]!.Id}`, token)).Id).toBe(groups[3]!.Id);
     const deliveries = await get<{ Id: string }[]>(sim, '/api/deliveries', token);
@@ -175,18 +183,20 @@ describe('the simulated plugin: shared world', () => {
     expect((JSON.parse(none.body) as { Url: string }[])[0]?.Url.startsWith(`${sim.url}/`)).toBe(true);
   });
 
-  it('applies OData options to orders over HTTP, including the has-enum form', async () => {
-    const all = await get<{ Number: number; Status: string; TableNum: number | null }[]>(sim, '/api/orders', token);
+  it('applies OData options to orders over HTTP, including the has-enum form on numeric enums', async () => {
+    const all = await get<{ Number: number; Status: number; TableNum: number | null }[]>(sim, '/api/orders', token);
     const top = await get<{ Number: number }[]>(sim, '/api/orders?$top=2&$orderby=Number desc', token);
     expect(top.map((o) => o.Number)).toEqual(all.map((o) => o.Number).sort((a, b) => b - a).slice(0, 2));
     const filter = encodeURIComponent("Status has Resto.Front.Api.V5.Data.Orders.OrderStatus'New'");
-    const fresh = await get<{ Status: string }[]>(sim, `/api/orders?$filter=${filter}`, token);
-    expect(fresh.length).toBe(all.filter((o) => o.Status === 'New').length);
-    expect(fresh.every((o) => o.Status === 'New')).toBe(true);
-    const q = encodeURIComponent("(Status eq 'Closed' or Status eq 'Deleted') and TableNum ne null");
-    const done = await get<{ Status: string }[]>(sim, `/api/orders?$filter=${q}&$orderby=Number`, token);
-    expect(done.length).toBe(all.filter((o) => (o.Status === 'Closed' || o.Status === 'Deleted') && o.TableNum !== null).length);
-    const deliveries = await get<{ Number: number }[]>(sim, `/api/deliveries?$filter=${encodeURIComponent("Status ne 'Cancelled'")}&$orderby=Number desc&$top=1`, token);
+    const fresh = await get<{ Status: number }[]>(sim, `/api/orders?$filter=${filter}`, token);
+    expect(fresh.length).toBe(all.filter((o) => o.Status === 0).length);
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(fresh.every((o) => o.Status === 0)).toBe(true);
+    const q = encodeURIComponent("(Status eq 'Closed' or Status eq 'Bill') and TableNum ne null");
+    const done = await get<{ Status: number }[]>(sim, `/api/orders?$filter=${q}&$orderby=Number`, token);
+    expect(done.length).toBe(all.filter((o) => (o.Status === 2 || o.Status === 1) && o.TableNum !== null).length);
+    expect(done.length).toBeGreaterThan(0);
+    const deliveries = await get<{ Number: number }[]>(sim, `/api/deliveries?$filter=${encodeURIComponent("DeliveryStatus ne 'Cancelled'")}&$orderby=Number desc&$top=1`, token);
     expect(deliveries).toHaveLength(1);
   });
 

@@ -3,7 +3,7 @@ import type { Envelope } from '../../protocol/events.ts';
 import type { FeedOrder, MenuSection } from '../../protocol/feed.ts';
 import { encodeControl } from '../../protocol/tunnel.ts';
 import { fitOrder, splitList, splitMenu } from '../../main/core/feed/size.ts';
-import { normaliseOrder } from '../../main/core/feed/normalise.ts';
+import { normaliseOrder } from '../../main/core/iiko/normalise.ts';
 
 /** The event frame the link would send for `info`: it must encode (≤ 64 KiB) or the outbox would stall. */
 const frame = (info: Record<string, unknown>) => {
