@@ -44,8 +44,9 @@ function typeName(t: string): string {
 
 /** What `evva-companion discover` says about a port that answered but is not the plugin. */
 export const notPluginWhy = {
-  rootStatus: (status: number) => `главная страница ответила кодом ${status}, а плагин отвечает 200`,
-  apiStatus: (status: number) => `запрос /api/orders без ключа получил код ${status}, а плагин отвечает 401`,
+  rootStatus: (status: number) => `главная страница ответила кодом ${status}, и это не страница плагина`,
+  apiStatus: (status: number) => `запрос /api/orders без ключа получил код ${status}: так отвечает не плагин (он просит ключ)`,
+  noApi: () => 'на этом порту нет /api/orders: это какая-то другая программа, не плагин',
 };
 
 /** A proxy address that cannot be used, naming where it came from. */

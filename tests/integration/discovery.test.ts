@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSim, type Sim } from '../../sim/index.ts';
-import { discover, identify } from '../../main/core/front/discovery.ts';
+import { CANDIDATE_PORTS, discover, identify, judge } from '../../main/core/front/discovery.ts';
 import { freePort } from '../helpers/proc.ts';
 
 let sim: Sim | null = null;
@@ -54,6 +54,39 @@ describe('plugin discovery', () => {
     const r = await discover({ ports: [await freePort(), await freePort()] });
     expect(r.found).toBeNull();
     expect(r.error?.code).toBe('not_found');
+  });
+
+  it('recognises a plugin whose API refuses a call without a key with another code than 401', async () => {
+    // No public source shows the exact refusal: 403 with an ASP.NET message, a 500 that names the key, a 400 JSON.
+    for (const [status, body] of [[403, '{"Message":"Authorization has been denied for this request."}'], [500, 'key is required'], [400, '{"Message":"Bad"}']] as const) {
+      other = http.createServer((req, res) => {
+        if (req.url === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html><body>iikoFront Web API</body></html>'); return; }
+        res.writeHead(status, { 'content-type': body.startsWith('{') ? 'application/json' : 'text/plain' }); res.end(body);
+      });
+      await new Promise<void>((r) => other!.listen(0, '127.0.0.1', r));
+      const port = (other.address() as AddressInfo).port;
+      expect((await identify(`http://127.0.0.1:${port}`)).kind, `${status} ${body}`).toBe('plugin');
+      await new Promise((r) => other!.close(r));
+      other = null;
+    }
+  });
+
+  it('tries 8102, the port a public partner checklist gives the plugin, right after 9042', () => {
+    expect(CANDIDATE_PORTS.slice(0, 2)).toEqual([9042, 8102]);
+  });
+
+  it('judges by the root page and the API together, never one status code', () => {
+    const seen = { rootStatus: 200, pluginPage: false, apiStatus: 401, apiText: '', apiType: '' };
+    expect(judge(seen).plugin).toBe(true);
+    expect(judge({ ...seen, apiStatus: 403 }).plugin).toBe(true);
+    expect(judge({ ...seen, apiStatus: 200, apiText: '[]', apiType: 'application/json' }).plugin).toBe(true);
+    // An ordinary web program: no API, or a page for every path.
+    expect(judge({ ...seen, apiStatus: 404 }).plugin).toBe(false);
+    expect(judge({ ...seen, apiStatus: 200, apiText: '<html>', apiType: 'text/html' }).plugin).toBe(false);
+    expect(judge({ ...seen, pluginPage: true, apiStatus: 200, apiText: '<html>', apiType: 'text/html' }).plugin).toBe(false);
+    expect(judge({ ...seen, rootStatus: 500, apiStatus: 500, apiText: 'oops', apiType: 'text/plain' }).plugin).toBe(false);
+    // The plugin's own page with an API that errs in its own way.
+    expect(judge({ ...seen, rootStatus: 200, pluginPage: true, apiStatus: 400, apiText: 'x', apiType: 'text/plain' }).plugin).toBe(true);
   });
 
   it('does not use a licence slot to identify the plugin', async () => {

@@ -1,7 +1,7 @@
 /**
  * Finding the plugin: the configured URL first; with none, port 9042 and a
  * short list of likely ports on 127.0.0.1. A port counts only if it answers
- * like the plugin, not merely if it is open.
+ * like the plugin (its root page and its API's behaviour), not merely if it is open.
  */
 import { Agent, fetch, type Response } from 'undici';
 import { DEFAULT_FRONT_PORT, VERSION_HEADER } from '../../../protocol/front.ts';
@@ -10,18 +10,23 @@ import { toFrontError, versionFromPage } from './client.ts';
 import { notPluginWhy } from '../messages.ts';
 
 /**
- * Ports tried when nothing is configured, in order. 9042 is the plugin's
- * default; installers commonly pick a neighbour when it is taken.
+ * Ports tried when nothing is configured, in order (docs/iiko-front-web-api.md
+ * names each one's source): 9042, the plugin's default (EVVA's guide; iiko's
+ * SDK issue 342); 8102, the port a public iiko partner checklist gives the
+ * plugin ("not above 8999, e.g. 8102"); the rest are ours: neighbours an
+ * installer may pick when 9042 is taken.
  */
-export const CANDIDATE_PORTS = [DEFAULT_FRONT_PORT, 9043, 9044, 9045, 9050, 9051, 8042, 8090] as const;
+export const CANDIDATE_PORTS = [DEFAULT_FRONT_PORT, 8102, 9043, 9044, 9045, 9050, 9051, 8042, 8090] as const;
 /** One identification request may take this long; loopback answers in milliseconds. */
 export const IDENTIFY_TIMEOUT_MS = 1_500;
 
 /** Only this much of a root page is read: enough to recognise the plugin, never a whole huge answer. */
 export const PAGE_READ_BYTES = 64_000;
 
-/** Words the plugin's root page is expected to contain [guess: the seed shows it only as a picture]. */
-const PLUGIN_PAGE = /iiko|front\s*web\s*api|webfront/i;
+/** Words the plugin's root page is expected to contain [assumption: EVVA's guide shows the page only as a picture]. */
+const PLUGIN_PAGE = /iiko|front\s*web\s*api|webfront|resto\.front/i;
+/** An API refusal that speaks of keys or authorisation, as ASP.NET Web API's `{"Message": "Authorization has been denied…"}` does. */
+const REFUSAL_TEXT = /authori[sz]|denied|\bkey\b|token|licen[sc]|"Message"/i;
 
 export type Identity =
   | { kind: 'plugin'; url: string; version?: string }
@@ -30,10 +35,43 @@ export type Identity =
   | { kind: 'not_plugin'; url: string; why: string; pluginPage: boolean }
   | { kind: 'unreachable'; url: string; error: FrontError };
 
+/** What the two requests of an identification saw. */
+export interface Seen {
+  rootStatus: number;
+  /** The root page looks like the plugin's (its words, or the version header). */
+  pluginPage: boolean;
+  apiStatus: number;
+  /** The start of the API's answer and its content type. */
+  apiText: string;
+  apiType: string;
+}
+
 /**
- * Decides whether `url` is the Front Web API plugin, without using a licence
- * slot: its root page answers 200, and an API call without a key gets 401
- * (the plugin's login behaviour). Never throws.
+ * Whether what a port answered is the plugin, and why not. No public source
+ * shows the exact answer of the plugin's API without a key, so no one status
+ * code is required: the API must exist (not 404) and refuse a call without a
+ * key the way an API does (401/403, or an error that speaks of keys or
+ * authorisation, or JSON), or the root page must look like the plugin's. An
+ * ordinary web page on a port (an admin panel, a router) answers neither way.
+ */
+export function judge(s: Seen): { plugin: true } | { plugin: false; why: string } {
+  if (s.apiStatus === 404) return { plugin: false, why: notPluginWhy.noApi() };
+  const json = /json/i.test(s.apiType) || /^\s*[[{"]/.test(s.apiText);
+  const refuses = s.apiStatus === 401 || s.apiStatus === 403 || (s.apiStatus >= 400 && (REFUSAL_TEXT.test(s.apiText) || json));
+  const answers = s.apiStatus >= 200 && s.apiStatus < 300 && json;
+  const rootOk = s.rootStatus >= 200 && s.rootStatus < 400;
+  if ((refuses || answers) && (rootOk || s.pluginPage)) return { plugin: true };
+  // The plugin's own page, and an API that is there (not a web page answering every path with 200 HTML).
+  const htmlPage = s.apiStatus >= 200 && s.apiStatus < 300 && !json;
+  if (s.pluginPage && !htmlPage && s.apiStatus < 500) return { plugin: true };
+  if (!rootOk && !s.pluginPage) return { plugin: false, why: notPluginWhy.rootStatus(s.rootStatus) };
+  return { plugin: false, why: notPluginWhy.apiStatus(s.apiStatus) };
+}
+
+/**
+ * Decides whether `url` is the Front Web API plugin from its root page and
+ * how its API answers a call without a key (see judge), without using a
+ * licence slot. Never throws.
  */
 export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Promise<Identity> {
   const origin = new URL(url).origin;
@@ -42,10 +80,10 @@ export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Pr
     const root = await fetch(`${origin}/`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     const html = await readAtMost(root, PAGE_READ_BYTES);
     const pluginPage = root.headers.has(VERSION_HEADER) || PLUGIN_PAGE.test(html);
-    if (root.status !== 200) return { kind: 'not_plugin', url: origin, why: notPluginWhy.rootStatus(root.status), pluginPage };
     const api = await fetch(`${origin}/api/orders`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-    await api.body?.cancel();
-    if (api.status !== 401) return { kind: 'not_plugin', url: origin, why: notPluginWhy.apiStatus(api.status), pluginPage };
+    const apiText = await readAtMost(api, 2_048);
+    const verdict = judge({ rootStatus: root.status, pluginPage, apiStatus: api.status, apiText, apiType: api.headers.get('content-type') ?? '' });
+    if (!verdict.plugin) return { kind: 'not_plugin', url: origin, why: verdict.why, pluginPage };
     const version = root.headers.get(VERSION_HEADER) ?? api.headers.get(VERSION_HEADER) ?? versionFromPage(html);
     return { kind: 'plugin', url: origin, ...(version ? { version: version.slice(0, 64) } : {}) };
   } catch (e) {
