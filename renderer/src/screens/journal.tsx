@@ -51,7 +51,7 @@ export function eventText(e: Envelope, lang: Lang): string | null {
     const state = o.gone ? t.journal.orderGone : o.status ? t.journal.orderStatus[o.status] : (o.iikoStatus ?? '—');
     const what = t.journal.order(o.number !== null ? String(o.number) : null, o.tableNumbers.length ? o.tableNumbers.join(', ') : null);
     const sum = ` · ${money(o.sums.result, lang)}`;
-    return `${o.kind === 'delivery' ? t.journal.delivery : ''}${what}: ${state}${sum}`;
+    return `${o.kind === 'delivery' ? t.journal.delivery : o.kind === 'pickup' ? t.journal.pickup : ''}${what}: ${state}${sum}`;
   }
   if (e.eventType === 'StaffUpdate') {
     const staff = (info as { staff?: FeedStaff[] }).staff ?? [];
