@@ -31,6 +31,8 @@ const when = z.string().nullable();
 
 export const FeedModifier = z.object({
   productCode: z.string().nullable(),
+  /** The modifier product's iiko GUID, when the menu poll has seen it. */
+  productId: z.string().nullable(),
   name: z.string().nullable(),
   amount: z.number().nullable(),
   price: money.nullable(),

@@ -110,18 +110,51 @@ export const MIN_WEBHOOK_SECRET_CHARS = 16;
 
 export const WebhookUrl = z.string().url().max(2000).refine((u) => /^https?:\/\//i.test(u), 'only http(s) URLs');
 
-/** `PUT /v1/venues/:id/webhook`: this venue's events go to `url` instead of the relay-wide one. */
+/**
+ * How a receiver takes the events: `evva`, the relay's own envelope signed with
+ * the secret; `iiko-cloud`, the body an iiko Cloud webhook handler takes
+ * (docs/relay.md "iiko Cloud format"), authenticated with its `authToken`.
+ */
+export const WebhookFormat = z.enum(['evva', 'iiko-cloud']);
+export type WebhookFormat = z.infer<typeof WebhookFormat>;
+
+/** An iiko id (organization, terminal group): a UUID, as iiko Cloud writes them. */
+export const IikoId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a UUID').transform((v) => v.toLowerCase());
+
+/**
+ * `PUT /v1/venues/:id/webhook`: this venue's events go to `url` instead of the
+ * relay-wide one. `evva` needs the HMAC `secret`; `iiko-cloud` needs the
+ * `authToken` a Cloud handler registered (sent as `Authorization`), and signs
+ * with the secret too when one is given.
+ */
 export const WebhookSettings = z.object({
   url: WebhookUrl,
-  secret: z.string().min(MIN_WEBHOOK_SECRET_CHARS).max(200),
+  secret: z.string().min(MIN_WEBHOOK_SECRET_CHARS).max(200).optional(),
+  format: WebhookFormat.default('evva'),
+  authToken: z.string().min(1).max(500).optional(),
+}).superRefine((v, ctx) => {
+  if (v.format === 'evva' && !v.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'the evva format needs a secret' });
+  if (v.format === 'iiko-cloud' && !v.authToken) ctx.addIssue({ code: 'custom', path: ['authToken'], message: 'the iiko-cloud format needs the authToken the handler expects' });
 });
 export type WebhookSettings = z.infer<typeof WebhookSettings>;
+
+/** `PUT /v1/venues/:id`: the venue's iiko ids, which the iiko-cloud webhook format names (null clears one). */
+export const VenueIikoSettings = z.strictObject({
+  iikoOrganizationId: IikoId.nullable().optional(),
+  /** Cloud's order bodies require a terminal group; without one they carry the empty GUID. */
+  iikoTerminalGroupId: IikoId.nullable().optional(),
+});
+export type VenueIikoSettings = z.infer<typeof VenueIikoSettings>;
 
 /** `GET /v1/venues/:id/webhook`: where the venue's events go (never the secret) and how delivery stands. */
 export const WebhookView = z.object({
   url: z.string().nullable(),
   /** `venue`: set through the API; `relay`: the relay-wide --webhook-url; null: no webhook. */
   source: z.enum(['venue', 'relay']).nullable(),
+  /** The receiver's format; null without a webhook. */
+  format: WebhookFormat.nullable().optional(),
+  /** Why nothing can be delivered now, in English, e.g. the iiko-cloud format without the venue's iiko organization id. */
+  problem: z.string().nullable().optional(),
   backlog: z.number().int(),
   attempts: z.number().int(),
   nextAttemptAt: z.string().nullable(),

@@ -4,8 +4,9 @@
  *   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir D] [--api-key K]... [--public-url URL]
  *                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
  *                    [--webhook-url URL] [--webhook-secret-file FILE] [--drain-ms 30000]
+ *                    [--webhook-format evva|iiko-cloud] [--webhook-auth-token-file FILE]
  *                    [--store postgres://… [--store-pool N]]
- *   evva-relay venue add "Name" [--json] [--data-dir D]
+ *   evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir D]
  *   evva-relay venue pairing ID [--json] [--data-dir D]
  *   evva-relay venue revoke ID [--data-dir D]
  *   evva-relay venues [--json] [--data-dir D]
@@ -13,7 +14,8 @@
  *
  * The data dir also comes from EVVA_RELAY_DATA_DIR (default ./relay-data), API
  * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
- * EVVA_RELAY_WEBHOOK_URL and EVVA_RELAY_WEBHOOK_SECRET, the store from
+ * EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET, EVVA_RELAY_WEBHOOK_FORMAT and
+ * EVVA_RELAY_WEBHOOK_AUTH_TOKEN, the store from
  * EVVA_RELAY_STORE / EVVA_RELAY_STORE_POOL. The management commands write the
  * same store a running server uses (SQLite file or Postgres); it notices
  * revocations within about a second.
@@ -27,7 +29,7 @@ import { VERSION } from '../common/version.ts';
 import { ClusterEnv, DEFAULT_STORE_POOL, MIN_CLUSTER_SECRET_CHARS } from '../protocol/cluster.ts';
 import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { ClusterOptions } from './cluster/parts.ts';
-import type { VenueView } from '../protocol/relay.ts';
+import { IikoId, WebhookFormat, type VenueView } from '../protocol/relay.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay, trustSetting } from './server.ts';
@@ -38,9 +40,10 @@ const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
+                   [--webhook-format evva|iiko-cloud] [--webhook-auth-token-file FILE]
                    [--store postgres://USER@HOST:PORT/DB] [--store-pool N]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
-  evva-relay venue add "Name" [--json] [--data-dir DIR]
+  evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
   evva-relay venue revoke VENUE_ID [--data-dir DIR]
   evva-relay venues [--json] [--data-dir DIR]
@@ -51,6 +54,7 @@ every command takes --store/--store-pool too (default: SQLite relay.sqlite in th
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
+             EVVA_RELAY_WEBHOOK_FORMAT (evva or iiko-cloud), EVVA_RELAY_WEBHOOK_AUTH_TOKEN (iiko-cloud: sent as Authorization),
              EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE, EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
        a second signal exits at once
@@ -102,6 +106,7 @@ async function serve(args: string[]): Promise<void> {
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
     'allow-loopback-probe': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
+    'webhook-format': { type: 'string' }, 'webhook-auth-token-file': { type: 'string' },
     'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
     advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
   });
@@ -147,8 +152,8 @@ async function serve(args: string[]): Promise<void> {
   console.log(JSON.stringify({ listening: relay.url }));
 }
 
-/** The relay-wide webhook from flags and environment; the secret preferably from a file or the environment. */
-function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogger>): { url?: string; secret?: string } {
+/** The relay-wide webhook from flags and environment; the secret and token preferably from a file or the environment. */
+function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogger>): { url?: string; secret?: string; format?: WebhookFormat; authToken?: string } {
   const url = (values['webhook-url'] as string | undefined) ?? (process.env.EVVA_RELAY_WEBHOOK_URL || undefined);
   if (values['webhook-secret'] && values['webhook-secret-file']) throw new UsageError('give --webhook-secret or --webhook-secret-file, not both');
   let secret = process.env.EVVA_RELAY_WEBHOOK_SECRET || undefined;
@@ -157,7 +162,12 @@ function webhookFlags(values: Values, logger: ReturnType<typeof createRelayLogge
     secret = String(values['webhook-secret']);
     logger.warn('--webhook-secret is visible to other users of this machine (ps); prefer EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file');
   }
-  return { url, secret };
+  const formatRaw = (values['webhook-format'] as string | undefined) ?? (process.env.EVVA_RELAY_WEBHOOK_FORMAT || undefined);
+  const format = formatRaw === undefined ? undefined : WebhookFormat.safeParse(formatRaw);
+  if (format && !format.success) throw new UsageError(`--webhook-format must be evva or iiko-cloud, got ${formatRaw}`);
+  let authToken = process.env.EVVA_RELAY_WEBHOOK_AUTH_TOKEN || undefined;
+  if (values['webhook-auth-token-file']) authToken = readFileSync(String(values['webhook-auth-token-file']), 'utf8').trim();
+  return { url, secret, ...(format ? { format: format.data } : {}), ...(authToken ? { authToken } : {}) };
 }
 
 /** `--redis` turns clustering on; it then needs a shared store, this node's advertised address and the cluster secret. */
@@ -209,15 +219,17 @@ function trustProxy(raw: string | undefined): number | string[] | undefined {
   return t;
 }
 
-function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt: string }, name: string | null, json: boolean): void {
+function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt: string; iikoOrganizationId?: string }, name: string | null, json: boolean): void {
   if (json) return void console.log(JSON.stringify(v));
   console.log(`${name ? `Venue "${name}" ` : ''}${v.venueId}\npairing code: ${v.pairingCode} (valid until ${v.pairingExpiresAt})\n` +
+    `${v.iikoOrganizationId ? `iiko organization: ${v.iikoOrganizationId}\n` : ''}` +
     `on the POS PC: evva-companion pair ${v.pairingCode} --relay-url <this relay's public URL>`);
 }
 
 async function venue(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parse(rest, common);
+  const { values, positionals } = parse(rest, { ...common, 'iiko-organization-id': { type: 'string' } });
+  if (values['iiko-organization-id'] !== undefined && sub !== 'add') throw new UsageError('--iiko-organization-id goes with venue add');
   const store = await openFrom(values);
   try {
     const pairing = new Pairing(store, realClock);
@@ -225,7 +237,12 @@ async function venue(args: string[]): Promise<void> {
       case 'add': {
         const name = positionals.join(' ').trim();
         if (!name || positionals.length !== 1) throw new UsageError('venue add takes one quoted name: venue add "Cafe Pushkin"');
-        printVenue(await pairing.createVenue(name), name, Boolean(values.json));
+        const org = values['iiko-organization-id'] === undefined ? null : IikoId.safeParse(values['iiko-organization-id']);
+        if (org && !org.success) throw new UsageError(`--iiko-organization-id must be the iiko organization's UUID, got ${String(values['iiko-organization-id'])}`);
+        const created = await pairing.createVenue(name);
+        // The iiko-cloud webhook format names the organization in every event (docs/relay.md).
+        if (org) await store.feed.setIikoIds(created.venueId, { organizationId: org.data }, Date.now());
+        printVenue({ ...created, ...(org ? { iikoOrganizationId: org.data } : {}) }, name, Boolean(values.json));
         return;
       }
       case 'pairing': {

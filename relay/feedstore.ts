@@ -6,6 +6,7 @@
  * and queued payments are all rows.
  */
 import type { Envelope, PaymentNotice, PaymentView } from '../protocol/events.ts';
+import type { WebhookFormat } from '../protocol/relay.ts';
 
 /** One stored event: the envelope plus where and when the relay stored it. */
 export interface StoredEvent {
@@ -17,7 +18,18 @@ export interface StoredEvent {
 
 export interface WebhookTarget {
   url: string;
-  secret: string;
+  /** The HMAC secret; null when the receiver has none (an iiko-cloud one that authenticates by its token). */
+  secret: string | null;
+  /** What body the receiver takes (protocol/relay.ts WebhookFormat). */
+  format: WebhookFormat;
+  /** The iiko-cloud receiver's authToken, sent as `Authorization`. */
+  authToken: string | null;
+}
+
+/** A venue's iiko ids, as the iiko-cloud format names them. */
+export interface IikoIds {
+  organizationId: string | null;
+  terminalGroupId: string | null;
 }
 
 /** A batch a webhook worker holds the lease for; a retry resends exactly these events under the same delivery id. */
@@ -63,6 +75,9 @@ export interface FeedStore {
 
   setWebhook(venueId: string, target: WebhookTarget | null, now: number): Promise<void>;
   getWebhook(venueId: string): Promise<WebhookTarget | null>;
+  /** Sets the venue's iiko ids; a field left undefined keeps its value, null clears it. */
+  setIikoIds(venueId: string, ids: Partial<IikoIds>, now: number): Promise<IikoIds>;
+  getIikoIds(venueId: string): Promise<IikoIds>;
   /** Venues with events not yet delivered: all venues when `everyVenue` (a relay-wide URL), else those with their own target. */
   pendingWebhookVenues(everyVenue: boolean): Promise<string[]>;
   /**

@@ -29,6 +29,8 @@ import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
 import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
+import type { WebhookTarget } from './feedstore.ts';
+import { iikoRoutes } from './iiko.ts';
 import { createCluster } from './cluster/cluster.ts';
 import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
 import { createClusterMetrics } from './cluster/metrics.ts';
@@ -223,6 +225,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   };
   app.use(eventRoutes(feedDeps));
   app.use(webhookRoutes(feedDeps));
+  app.use(iikoRoutes({ ...feedDeps, kick: (venueId) => webhooks.kick(venueId) }));
   app.use(paymentRoutes(feedDeps));
   app.use((_req, res) => void res.status(404).json({ error: RelayErrorCode.notFound }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -369,17 +372,28 @@ export function peerOf(req: IncomingMessage, trusted: (addr: string, i: number) 
   return raw ? raw.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') : null;
 }
 
-/** The relay-wide webhook, checked: a URL needs a secret of at least MIN_WEBHOOK_SECRET_CHARS. Throws in English, for operators. */
-function webhookTarget(o: WebhookOptions | undefined): { url: string; secret: string } | null {
+/**
+ * The relay-wide webhook, checked: in the evva format a URL needs a secret of at
+ * least MIN_WEBHOOK_SECRET_CHARS; in the iiko-cloud format it needs the
+ * handler's authToken (a secret, when given, also signs). Throws in English, for operators.
+ */
+function webhookTarget(o: WebhookOptions | undefined): WebhookTarget | null {
   if (!o?.url) {
-    if (o?.secret) throw new Error('a webhook secret without --webhook-url');
+    if (o?.secret || o?.authToken) throw new Error('a webhook secret or auth token without --webhook-url');
     return null;
   }
   if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${o.url}`);
-  if (!o.secret || o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+  const format = o.format ?? 'evva';
+  if (o.secret !== undefined && o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+    throw new Error(`the webhook secret must have at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
+  }
+  if (format === 'evva' && !o.secret) {
     throw new Error(`--webhook-url needs a secret of at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
   }
-  return { url: o.url, secret: o.secret };
+  if (format === 'iiko-cloud' && !o.authToken) {
+    throw new Error('--webhook-format iiko-cloud needs the authToken the iiko Cloud handler expects (EVVA_RELAY_WEBHOOK_AUTH_TOKEN or --webhook-auth-token-file)');
+  }
+  return { url: o.url, secret: o.secret ?? null, format, authToken: o.authToken ?? null };
 }
 
 /** Drops a new connection when its address already holds maxConnectionsPerSource open ones. */

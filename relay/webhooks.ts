@@ -12,9 +12,10 @@ import { Agent, fetch } from 'undici';
 import type { Clock } from '../common/clock.ts';
 import { isLoopbackHost } from '../common/loopback.ts';
 import type { Logger } from '../common/logger.ts';
-import { RelayErrorCode, WebhookSettings, type WebhookView } from '../protocol/relay.ts';
+import { RelayErrorCode, WebhookSettings, type WebhookFormat, type WebhookView } from '../protocol/relay.ts';
+import { cloudBody } from './cloudformat.ts';
 import { toWebhookEvent, type FeedMetrics } from './events.ts';
-import type { FeedStore, WebhookBatch } from './feedstore.ts';
+import type { FeedStore, WebhookBatch, WebhookTarget } from './feedstore.ts';
 import type { RelayStore } from './store.ts';
 
 export const SIGNATURE_HEADER = 'x-evva-signature';
@@ -25,6 +26,10 @@ export interface WebhookOptions {
   url?: string;
   /** Its HMAC secret (--webhook-secret-file / EVVA_RELAY_WEBHOOK_SECRET). */
   secret?: string;
+  /** Its format (--webhook-format); evva by default. */
+  format?: WebhookFormat;
+  /** Its iiko-cloud authToken (--webhook-auth-token-file / EVVA_RELAY_WEBHOOK_AUTH_TOKEN). */
+  authToken?: string;
   /** A receiver that has not answered in this long has failed this attempt. */
   timeoutMs?: number;
   /** First retry after about this long, doubling up to maxBackoffMs (each with jitter down to half). */
@@ -60,8 +65,11 @@ function origin(url: string): string {
   try { return new URL(url).origin; } catch { return '?'; }
 }
 
+/** Why an iiko-cloud receiver gets nothing: Cloud's body names the iiko organization, and no id is set. */
+export const NO_ORGANIZATION = 'the iiko-cloud format needs the venue\'s iiko organization id: PUT /v1/venues/:id {"iikoOrganizationId": "<UUID>"} or evva-relay venue add --iiko-organization-id';
+
 export class Webhooks {
-  private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret'>>;
+  private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
   private readonly inflight = new Set<AbortController>();
@@ -75,10 +83,11 @@ export class Webhooks {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly metrics: FeedMetrics,
-    private readonly relayWide: { url: string; secret: string } | null,
+    private readonly relayWide: WebhookTarget | null,
     opts: WebhookOptions = {},
   ) {
-    this.o = { ...WEBHOOK_DEFAULTS, nodeId: hostname(), ...stripUndefined(opts) } as Required<Omit<WebhookOptions, 'url' | 'secret'>>;
+    const { url: _u, secret: _s, format: _f, authToken: _a, ...timing } = opts;
+    this.o = { ...WEBHOOK_DEFAULTS, nodeId: hostname(), ...stripUndefined(timing) } as Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
   }
 
   /** True when every venue has a receiver (a relay-wide URL is set). */
@@ -118,7 +127,7 @@ export class Webhooks {
   }
 
   /** The receiver for the venue's events: its own, else the relay-wide one, else none. */
-  async target(venueId: string): Promise<{ url: string; secret: string; source: 'venue' | 'relay' } | null> {
+  async target(venueId: string): Promise<(WebhookTarget & { source: 'venue' | 'relay' }) | null> {
     const own = await this.feed.getWebhook(venueId);
     if (own) return { ...own, source: 'venue' };
     return this.relayWide ? { ...this.relayWide, source: 'relay' } : null;
@@ -142,7 +151,9 @@ export class Webhooks {
       const batch = await this.feed.claimBatch(venueId, this.o.nodeId, now, now + this.o.timeoutMs + 5_000, this.o.batchMax,
         () => `dlv_${randomBytes(12).toString('base64url')}`);
       if (!batch) return;
-      const failure = await this.post(target, batch);
+      const body = await this.bodyOf(venueId, target, batch);
+      // The iiko-cloud format without an organization id is refused, not sent half-right: kept, retried, shown on the webhook view.
+      const failure = body.ok ? await this.post(target, body.body, batch) : body.error;
       if (this.stopped) return;
       if (failure === null) {
         await this.feed.finishBatch(venueId, this.o.nodeId, batch.deliveryId, this.clock.now());
@@ -165,9 +176,16 @@ export class Webhooks {
     }
   }
 
+  /** The batch's body in the receiver's format, or why it cannot be made. */
+  private async bodyOf(venueId: string, target: WebhookTarget, batch: WebhookBatch): Promise<{ ok: true; body: string } | { ok: false; error: string }> {
+    if (target.format !== 'iiko-cloud') return { ok: true, body: JSON.stringify(batch.events.map((e) => toWebhookEvent(e.envelope))) };
+    const ids = await this.feed.getIikoIds(venueId);
+    if (!ids.organizationId) return { ok: false, error: NO_ORGANIZATION };
+    return { ok: true, body: cloudBody(batch.events.map((e) => e.envelope), { organizationId: ids.organizationId, terminalGroupId: ids.terminalGroupId }) };
+  }
+
   /** One POST of a batch; null on a 2xx, else why it failed. */
-  private async post(target: { url: string; secret: string }, batch: WebhookBatch): Promise<string | null> {
-    const body = JSON.stringify(batch.events.map((e) => toWebhookEvent(e.envelope)));
+  private async post(target: WebhookTarget, body: string, batch: WebhookBatch): Promise<string | null> {
     const abort = new AbortController();
     this.inflight.add(abort);
     const timer = this.clock.setTimeout(() => abort.abort(new Error('timeout')), this.o.timeoutMs);
@@ -175,8 +193,10 @@ export class Webhooks {
       const res = await fetch(target.url, {
         method: 'POST', body, signal: abort.signal, dispatcher: this.dispatcher, redirect: 'manual',
         headers: {
-          'content-type': 'application/json', 'user-agent': 'evva-relay',
-          [SIGNATURE_HEADER]: sign(target.secret, body), [DELIVERY_HEADER]: batch.deliveryId,
+          'content-type': 'application/json', 'user-agent': 'evva-relay', [DELIVERY_HEADER]: batch.deliveryId,
+          // An iiko Cloud handler authenticates with the authToken it registered, as Cloud sends it: the Authorization header.
+          ...(target.authToken ? { authorization: target.authToken } : {}),
+          ...(target.secret ? { [SIGNATURE_HEADER]: sign(target.secret, body) } : {}),
         },
       });
       await res.arrayBuffer().catch(() => undefined);
@@ -220,8 +240,10 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
   const view = async (venueId: string): Promise<WebhookView> => {
     const t = await d.webhooks.target(venueId);
     const s = await d.feed.deliveryState(venueId);
+    const noOrg = t?.format === 'iiko-cloud' && !(await d.feed.getIikoIds(venueId)).organizationId;
     return {
-      url: t?.url ?? null, source: t?.source ?? null, backlog: t ? s.backlog : 0, attempts: s.attempts,
+      url: t?.url ?? null, source: t?.source ?? null, format: t?.format ?? null, problem: noOrg ? NO_ORGANIZATION : null,
+      backlog: t ? s.backlog : 0, attempts: s.attempts,
       nextAttemptAt: iso(s.nextAt), lastError: s.lastError, lastDeliveredAt: iso(s.deliveredAt),
     };
   };
@@ -230,9 +252,15 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
       const venueId = String(req.params.venueId);
       if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
       const body = WebhookSettings.safeParse(req.body);
-      if (!body.success) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { "url": "http(s)://…", "secret": string of 16..200 characters }' });
-      await d.feed.setWebhook(venueId, body.data, d.clock.now());
-      d.log.info('venue webhook set', { venueId, receiver: origin(body.data.url) });
+      if (!body.success) {
+        return void res.status(400).json({
+          error: RelayErrorCode.badRequest,
+          message: `expected { "url": "http(s)://…", "secret"?: string of 16..200 characters, "format"?: "evva" | "iiko-cloud", "authToken"?: string }: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+        });
+      }
+      const { url, secret, format, authToken } = body.data;
+      await d.feed.setWebhook(venueId, { url, secret: secret ?? null, format, authToken: authToken ?? null }, d.clock.now());
+      d.log.info('venue webhook set', { venueId, receiver: origin(body.data.url), format });
       if (cleartext(body.data.url)) d.log.warn('venue webhook uses plain http: orders and payments cross the network unencrypted', { venueId, receiver: origin(body.data.url) });
       d.webhooks.kick(venueId);
       d.settingsChanged?.(venueId);

@@ -7,7 +7,7 @@
  */
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Envelope, PaymentNotice, PaymentView } from '../../protocol/events.ts';
-import type { DeliveryState, FeedStore, PaymentRow, PaymentUpdate, WebhookBatch, WebhookTarget } from '../feedstore.ts';
+import type { DeliveryState, FeedStore, IikoIds, PaymentRow, PaymentUpdate, WebhookBatch, WebhookTarget } from '../feedstore.ts';
 import { compiled } from './hot.ts';
 import type { Db } from './open.ts';
 import type { Tables, WebhookStateTable } from './schema.ts';
@@ -41,7 +41,7 @@ export class KyselyFeedStore implements FeedStore {
     batchEvents: (venueId: string, after: number, upTo: number) => CompiledQuery<RawEvent>;
     hold: (batchLast: number, deliveryId: string, owner: string, leaseUntil: number, venueId: string) => CompiledQuery;
     finish: (now: number, venueId: string, owner: string, deliveryId: string) => CompiledQuery;
-    target: (venueId: string) => CompiledQuery<WebhookTarget>;
+    target: (venueId: string) => CompiledQuery<{ url: string; secret: string; format: string | null; auth_token: string | null }>;
   };
 
   constructor(private readonly base: Db) {
@@ -61,7 +61,7 @@ export class KyselyFeedStore implements FeedStore {
         .set((eb) => ({ delivered_id: sql<number>`${eb.ref('batch_last_id')}`, delivered_at: 0, batch_last_id: sql<null>`null`, delivery_id: sql<null>`null`,
           attempts: sql<number>`0`, next_at: sql<null>`null`, lease_owner: sql<null>`null`, lease_until: sql<null>`null`, last_error: sql<null>`null` }))
         .where('venue_id', '=', '').where('lease_owner', '=', '').where('delivery_id', '=', '')),
-      target: compiled(db.selectFrom('webhook_targets').select(['url', 'secret']).where('venue_id', '=', '')),
+      target: compiled(db.selectFrom('webhook_targets').select(['url', 'secret', 'format', 'auth_token']).where('venue_id', '=', '')),
     };
   }
 
@@ -118,8 +118,12 @@ export class KyselyFeedStore implements FeedStore {
       return;
     }
     await this.base.tx(async (t) => {
-      await t.insertInto('webhook_targets').values({ venue_id: venueId, url: target.url, secret: target.secret, updated_at: now })
-        .onConflict((oc) => oc.column('venue_id').doUpdateSet((eb) => ({ url: eb.ref('excluded.url'), secret: eb.ref('excluded.secret'), updated_at: eb.ref('excluded.updated_at') })))
+      const row = { venue_id: venueId, url: target.url, secret: target.secret ?? '', format: target.format, auth_token: target.authToken, updated_at: now };
+      await t.insertInto('webhook_targets').values(row)
+        .onConflict((oc) => oc.column('venue_id').doUpdateSet((eb) => ({
+          url: eb.ref('excluded.url'), secret: eb.ref('excluded.secret'), format: eb.ref('excluded.format'),
+          auth_token: eb.ref('excluded.auth_token'), updated_at: eb.ref('excluded.updated_at'),
+        })))
         .execute();
       // A receiver just (re)configured is tried at once, not after the old one's backoff.
       await t.updateTable('webhook_state').set({ next_at: null }).where('venue_id', '=', venueId).execute();
@@ -128,7 +132,28 @@ export class KyselyFeedStore implements FeedStore {
 
   async getWebhook(venueId: string): Promise<WebhookTarget | null> {
     const r = (await this.db.executeQuery(this.hot.target(venueId))).rows[0];
-    return r ? { url: r.url, secret: r.secret } : null;
+    return r ? { url: r.url, secret: r.secret || null, format: r.format === 'iiko-cloud' ? 'iiko-cloud' : 'evva', authToken: r.auth_token } : null;
+  }
+
+  async setIikoIds(venueId: string, ids: Partial<IikoIds>, now: number): Promise<IikoIds> {
+    return this.base.tx(async (t) => {
+      const old = await t.selectFrom('venue_iiko').selectAll().where('venue_id', '=', venueId).executeTakeFirst();
+      const next: IikoIds = {
+        organizationId: ids.organizationId !== undefined ? ids.organizationId : old?.organization_id ?? null,
+        terminalGroupId: ids.terminalGroupId !== undefined ? ids.terminalGroupId : old?.terminal_group_id ?? null,
+      };
+      await t.insertInto('venue_iiko').values({ venue_id: venueId, organization_id: next.organizationId, terminal_group_id: next.terminalGroupId, updated_at: now })
+        .onConflict((oc) => oc.column('venue_id').doUpdateSet((eb) => ({
+          organization_id: eb.ref('excluded.organization_id'), terminal_group_id: eb.ref('excluded.terminal_group_id'), updated_at: eb.ref('excluded.updated_at'),
+        })))
+        .execute();
+      return next;
+    });
+  }
+
+  async getIikoIds(venueId: string): Promise<IikoIds> {
+    const r = await this.db.selectFrom('venue_iiko').select(['organization_id', 'terminal_group_id']).where('venue_id', '=', venueId).executeTakeFirst();
+    return { organizationId: r?.organization_id ?? null, terminalGroupId: r?.terminal_group_id ?? null };
   }
 
   /**

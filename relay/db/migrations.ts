@@ -106,6 +106,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.insertInto('counters' as never).values({ name: 'tokens', value: 0 } as never).execute();
       },
     },
+    // Webhook receivers in iiko Cloud's format: the format and token per receiver, and each venue's iiko ids.
+    '0003_iiko_cloud': {
+      async up(db) {
+        await db.schema.alterTable('webhook_targets').addColumn('format', 'text').execute();
+        await db.schema.alterTable('webhook_targets').addColumn('auth_token', 'text').execute();
+        await db.schema.createTable('venue_iiko').ifNotExists()
+          .addColumn('venue_id', 'text', (c) => c.primaryKey())
+          .addColumn('organization_id', 'text')
+          .addColumn('terminal_group_id', 'text')
+          .addColumn('updated_at', int, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -43,7 +43,20 @@ export interface FeedEventsTable {
 export interface WebhookTargetsTable {
   venue_id: string;
   url: string;
+  /** The HMAC secret; '' when the receiver has none (an iiko-cloud one authenticating by its token). */
   secret: string;
+  updated_at: number;
+  /** `evva` or `iiko-cloud`; null (a row from before formats) is `evva`. */
+  format: string | null;
+  /** The iiko-cloud receiver's authToken, sent as Authorization. */
+  auth_token: string | null;
+}
+
+/** A venue's iiko ids, which the iiko-cloud webhook format names. */
+export interface VenueIikoTable {
+  venue_id: string;
+  organization_id: string | null;
+  terminal_group_id: string | null;
   updated_at: number;
 }
 
@@ -83,6 +96,7 @@ export interface Tables {
   feed_events: FeedEventsTable;
   webhook_targets: WebhookTargetsTable;
   webhook_state: WebhookStateTable;
+  venue_iiko: VenueIikoTable;
   payments: PaymentsTable;
   counters: CountersTable;
 }

@@ -227,19 +227,36 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       await f.appendEvents(V, [envelope(V, 1)], [], 0);
       await f.appendEvents('ven_b', [envelope('ven_b', 1)], [], 0);
       expect(await f.getWebhook(V)).toBeNull();
-      await f.setWebhook(V, { url: 'https://a.example/hook', secret: 's1' }, 1);
-      await f.setWebhook(V, { url: 'https://b.example/hook', secret: 's2' }, 2);
-      expect(await f.getWebhook(V)).toEqual({ url: 'https://b.example/hook', secret: 's2' });
+      await f.setWebhook(V, { url: 'https://a.example/hook', secret: 's1', format: 'evva', authToken: null }, 1);
+      await f.setWebhook(V, { url: 'https://b.example/hook', secret: 's2', format: 'evva', authToken: null }, 2);
+      expect(await f.getWebhook(V)).toEqual({ url: 'https://b.example/hook', secret: 's2', format: 'evva', authToken: null });
       expect(await f.pendingWebhookVenues(false)).toEqual([V]);
       expect((await f.pendingWebhookVenues(true)).sort()).toEqual([V, 'ven_b']);
       expect(await f.webhookBacklog(false)).toBe(1);
       const b = await f.claimBatch(V, 'n', 0, 1_000, 10, newId);
       await f.failBatch(V, 'n', b!.deliveryId, 'refused', 60_000);
       expect(await f.claimBatch(V, 'n', 10, 1_000, 10, newId)).toBeNull();
-      await f.setWebhook(V, { url: 'https://c.example/hook', secret: 's3' }, 3);
+      await f.setWebhook(V, { url: 'https://c.example/hook', secret: 's3', format: 'evva', authToken: null }, 3);
       expect((await f.claimBatch(V, 'n', 10, 1_000, 10, newId))?.deliveryId).toBe(b!.deliveryId);
       await f.setWebhook(V, null, 4);
       expect(await f.getWebhook(V)).toBeNull();
+    });
+
+    it('keeps an iiko-cloud target (token, no secret) and the venue\'s iiko ids', async () => {
+      const s = await backend.open();
+      await venue(s);
+      await venue(s, 'ven_b');
+      const f = s.feed;
+      await f.setWebhook(V, { url: 'https://cloud.example/hook', secret: null, format: 'iiko-cloud', authToken: 'tok' }, 1);
+      expect(await f.getWebhook(V)).toEqual({ url: 'https://cloud.example/hook', secret: null, format: 'iiko-cloud', authToken: 'tok' });
+      expect(await f.getIikoIds(V)).toEqual({ organizationId: null, terminalGroupId: null });
+      const org = '7f0b1c1e-4f6a-4d2b-9a51-0c9d3e2f1a10';
+      const tg = '0b5e2a6c-1111-4c7e-8d2a-5f3e9b7c6d40';
+      expect(await f.setIikoIds(V, { organizationId: org }, 2)).toEqual({ organizationId: org, terminalGroupId: null });
+      expect(await f.setIikoIds(V, { terminalGroupId: tg }, 3)).toEqual({ organizationId: org, terminalGroupId: tg });
+      expect(await f.getIikoIds(V)).toEqual({ organizationId: org, terminalGroupId: tg });
+      expect(await f.getIikoIds('ven_b')).toEqual({ organizationId: null, terminalGroupId: null });
+      expect(await f.setIikoIds(V, { organizationId: null }, 4)).toEqual({ organizationId: null, terminalGroupId: tg });
     });
 
     it('keeps payments once per paymentId, applies updates in seq order, and a notice only while queued', async () => {

@@ -126,12 +126,17 @@ function payment(r: Rec, degraded: string[], rule: PaymentRule): FeedPayment | n
 
 // ---- items ------------------------------------------------------------------------
 
-function modifier(v: unknown, degraded: string[]): FeedModifier | null {
+function modifier(v: unknown, degraded: string[], catalog: Catalog | undefined): FeedModifier | null {
+  const id = (code: string | null) => (code !== null ? catalog?.productId(code) ?? null : null);
   // A public client types order modifiers as strings (links); the recorded kitchen ones are objects.
-  if (typeof v === 'string') return { productCode: lastSegment(v), name: null, amount: null, price: null };
+  if (typeof v === 'string') {
+    const code = lastSegment(v);
+    return { productCode: code, productId: id(code), name: null, amount: null, price: null };
+  }
   if (!isRec(v)) return null;
   const m = new Reader(v, degraded, 'Modifiers.');
-  return { productCode: lastSegment(m.str('Product')), name: m.str('Name') ?? m.str('ProductName'), amount: m.num('Amount'), price: m.num('Price') };
+  const code = lastSegment(m.str('Product'));
+  return { productCode: code, productId: id(code), name: m.str('Name') ?? m.str('ProductName'), amount: m.num('Amount'), price: m.num('Price') };
 }
 
 /** A compound item's component: `{ Product: link }` (recorded) or the link itself. */
@@ -175,7 +180,7 @@ function item(r: Rec, guest: number | null, degraded: string[], catalog: Catalog
     deleted: i.bool('Deleted') ?? false,
     comment: i.str('Comment'),
     guest,
-    modifiers: (Array.isArray(r.Modifiers) ? r.Modifiers : []).map((m) => modifier(m, degraded)).filter((m): m is FeedModifier => m !== null),
+    modifiers: (Array.isArray(r.Modifiers) ? r.Modifiers : []).map((m) => modifier(m, degraded, catalog)).filter((m): m is FeedModifier => m !== null),
     compound,
     secondaryProductCode: componentCode(r.SecondaryComponent),
     size: nameOf(r.Size),
