@@ -76,6 +76,8 @@ export interface Delivery {
   body: string;
   signature: string;
   deliveryId: string;
+  /** The Authorization header ('' without one): an iiko Cloud handler's authToken. */
+  authorization: string;
   /** The status the receiver answered (0 when it hung). */
   status: number;
 }
@@ -95,7 +97,7 @@ export async function startReceiver(answer: (n: number) => number | 'hang' = () 
       const a = answer(n);
       const d: Delivery = {
         body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['x-evva-signature'] ?? ''),
-        deliveryId: String(req.headers['x-evva-delivery'] ?? ''), status: a === 'hang' ? 0 : a,
+        deliveryId: String(req.headers['x-evva-delivery'] ?? ''), authorization: String(req.headers.authorization ?? ''), status: a === 'hang' ? 0 : a,
       };
       requests.push(d);
       if (a === 'hang') return void hung.push(res);

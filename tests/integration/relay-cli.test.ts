@@ -41,6 +41,26 @@ describe('evva-relay CLI', () => {
     expect(VenueList.parse(JSON.parse((await run(['venues', '--json', '--data-dir', d])).out)).venues[0]?.revoked).toBe(true);
   });
 
+  it('adds a venue with its iiko organization id, and checks the iiko-cloud webhook flags', async () => {
+    const d = dir();
+    const org = '7f0b1c1e-4f6a-4d2b-9a51-0c9d3e2f1a10';
+    const add = await run(['venue', 'add', 'Шаурма', '--iiko-organization-id', org.toUpperCase(), '--json', '--data-dir', d]);
+    expect(add.code).toBe(0);
+    expect(JSON.parse(add.out)).toMatchObject({ iikoOrganizationId: org });
+    const text = await run(['venue', 'add', 'Шаурма 2', '--iiko-organization-id', org, '--data-dir', d]);
+    expect(text.out).toContain(`iiko organization: ${org}`);
+    const bad = await run(['venue', 'add', 'Шаурма 3', '--iiko-organization-id', '12345', '--data-dir', d]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/organization's UUID/);
+    const env = { EVVA_RELAY_API_KEYS: KEY, EVVA_RELAY_WEBHOOK_SECRET: '', EVVA_RELAY_WEBHOOK_AUTH_TOKEN: '' };
+    const noToken = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-format', 'iiko-cloud'], env);
+    expect(noToken.code).not.toBe(0);
+    expect(noToken.out + noToken.err).toMatch(/iiko-cloud needs the authToken/);
+    const badFormat = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-format', 'cloud'], env);
+    expect(badFormat.code).not.toBe(0);
+    expect(badFormat.err).toMatch(/evva or iiko-cloud/);
+  }, 90_000);
+
   it('refuses bad flags and unknown commands with a message and a non-zero exit', async () => {
     const bad = await run(['venues', '--bogus']);
     expect(bad.code).not.toBe(0);

@@ -12,6 +12,9 @@ import { loadDevice, pair } from '../../main/core/tunnel/pair.ts';
 import { runBin, startBin } from '../helpers/proc.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, waitFor, type RunningRelay } from '../helpers/relay.ts';
 import type { RelayOptions } from '../../relay/server.ts';
+import { NO_ORGANIZATION } from '../../relay/webhooks.ts';
+import { busyWorld, feedOrders } from '../helpers/cloudorders.ts';
+import { cloudSchemas } from '../helpers/openapi.ts';
 
 const SECRET = 'whsec-test-0123456789abcdef';
 const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
@@ -141,6 +144,48 @@ describe('webhooks', () => {
     await send(3, 3);
     await waitFor(() => relayWide.accepted().length === 1, 'back to the relay-wide receiver');
     expect(relayWide.accepted()[0]!.seq).toBe(3);
+  });
+
+  it('sends a venue\'s events in iiko Cloud\'s format once its iiko organization is known: Cloud\'s body, its Authorization token, no signature', async () => {
+    const rx = await startReceiver();
+    cleanups.push(() => rx.close());
+    const { state, venue, peer } = await setup(null);
+    const base = `${state.relay.url}/v1/venues/${venue.venueId}`;
+    const token = 'cloud-handler-token-1';
+    const put = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'PUT', headers: auth, body: JSON.stringify(body) });
+    expect((await put('/webhook', { url: rx.url, format: 'iiko-cloud' })).status).toBe(400);
+    const set = await put('/webhook', { url: rx.url, format: 'iiko-cloud', authToken: token });
+    expect(set.status).toBe(200);
+    const view = await set.json();
+    expect(view).toMatchObject({ url: rx.url, source: 'venue', format: 'iiko-cloud', problem: NO_ORGANIZATION });
+    expect(JSON.stringify(view)).not.toContain(token);
+
+    // Every kind of order the sim makes, as the companion's feed sends it.
+    const orders = feedOrders(busyWorld());
+    const kinds = ['table', 'delivery', 'pickup'].map((k) => orders.find((o) => o.kind === k)!);
+    kinds.forEach((o, i) => peer.event(envelope(venue.venueId, i + 1, { eventType: o.kind === 'table' ? 'TableOrderUpdate' : 'DeliveryOrderUpdate', eventInfo: { order: o } })));
+    peer.event(envelope(venue.venueId, 4, { eventType: 'CompanionHealth', eventInfo: { front: 'ok' } }));
+    await waitFor(() => peer.acked.length === 4, 'acks');
+    // Without the organization id nothing goes out: the view says why.
+    await waitFor(async () => (await (await fetch(`${base}/webhook`, { headers: auth })).json() as { lastError: string | null }).lastError === NO_ORGANIZATION, 'the attempt refused');
+    expect(rx.requests).toHaveLength(0);
+
+    const org = '7F0B1C1E-4F6A-4D2B-9A51-0C9D3E2F1A10';
+    expect((await put('', { iikoOrganizationId: 'not-a-uuid' })).status).toBe(400);
+    expect((await fetch(`${state.relay.url}/v1/venues/ven_nope`, { method: 'PUT', headers: auth, body: JSON.stringify({ iikoOrganizationId: org }) })).status).toBe(404);
+    const ids = await put('', { iikoOrganizationId: org });
+    expect(await ids.json()).toEqual({ venueId: venue.venueId, iikoOrganizationId: org.toLowerCase(), iikoTerminalGroupId: null });
+    await waitFor(() => rx.requests.some((r) => r.status === 200), 'the batch at the Cloud handler', 15_000);
+    const events = rx.requests.filter((r) => r.status === 200).flatMap((r) => JSON.parse(r.body) as Array<Record<string, unknown>>);
+    expect(events.map((e) => e.eventType)).toEqual(['TableOrderUpdate', 'DeliveryOrderUpdate', 'DeliveryOrderUpdate', 'CompanionHealth']);
+    const schemas = cloudSchemas();
+    for (const e of events) expect(schemas.validate(e)).toEqual({ ok: true, errors: [] });
+    expect(events.every((e) => e.organizationId === org.toLowerCase())).toBe(true);
+    for (const r of rx.requests) {
+      expect(r.authorization).toBe(token);
+      expect(r.signature).toBe('');
+    }
+    expect(await (await fetch(`${base}/webhook`, { headers: auth })).json()).toMatchObject({ format: 'iiko-cloud', problem: null, backlog: 0 });
   });
 
   it('sends each event once while new events keep arriving during slow deliveries', async () => {
