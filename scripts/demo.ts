@@ -6,13 +6,17 @@
  * logs scrolling by. Ctrl+C stops them all. EVVA_DEMO_DIR moves the work folder
  * (tests run the demo in a temp dir).
  * A webhook receiver (scripts/receiver.ts) prints the feed's events as EVVA
- * would get them.
+ * would get them and keeps each one in webhooks.jsonl. `npm run demo -- --iiko-cloud`
+ * (or EVVA_DEMO_WEBHOOK_FORMAT=iiko-cloud) runs it in iiko Cloud's webhook
+ * format instead, as EVVA's Cloud handler would get the events: the relay sends
+ * that format with an authToken, and the venue is added with an iiko
+ * organization id.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startReceiver } from './receiver.ts';
 
@@ -20,6 +24,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.resolve(process.env.EVVA_DEMO_DIR || path.join(root, '.tmp', 'demo'));
 /** The banner (API key, curl lines) is also kept here. */
 const BANNER_FILE = path.join(work, 'demo.txt');
+/** Every event the receiver took, one JSON per line. */
+const EVENTS_FILE = path.join(work, 'webhooks.jsonl');
+const CLOUD = process.argv.includes('--iiko-cloud') || process.env.EVVA_DEMO_WEBHOOK_FORMAT === 'iiko-cloud';
 const children: ChildProcess[] = [];
 
 async function freePort(preferred: number): Promise<number> {
@@ -109,16 +116,24 @@ async function main(): Promise<void> {
   const apiKey = `demo-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
   start('sim', 'evva-sim.js', ['--port', String(simPort), '--seed', '1', '--speed', '10', '--quiet'], 36);
-  // EVVA's end of the feed: signed webhooks from the relay, printed as they arrive.
+  // EVVA's end of the feed: webhooks from the relay (signed, or in iiko Cloud's format with its token), printed as they arrive.
   const webhookSecret = randomBytes(24).toString('base64url');
-  const receiver = await startReceiver({ secret: webhookSecret, print: (l) => process.stdout.write(`${prefixOf('вебхук', 32)}${l}\n`) });
-  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url], 35,
-    { EVVA_RELAY_WEBHOOK_SECRET: webhookSecret });
+  const authToken = randomBytes(24).toString('base64url');
+  const receiver = await startReceiver({
+    format: CLOUD ? 'iiko-cloud' : 'evva', ...(CLOUD ? { authToken } : { secret: webhookSecret }),
+    print: (l) => process.stdout.write(`${prefixOf('вебхук', 32)}${l}\n`),
+    save: (e) => fs.appendFileSync(EVENTS_FILE, `${JSON.stringify(e)}\n`, { mode: 0o600 }),
+  });
+  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url,
+    ...(CLOUD ? ['--webhook-format', 'iiko-cloud'] : [])], 35,
+  CLOUD ? { EVVA_RELAY_WEBHOOK_AUTH_TOKEN: authToken, EVVA_RELAY_WEBHOOK_SECRET: '' } : { EVVA_RELAY_WEBHOOK_SECRET: webhookSecret });
   await waitFor(simUrl);
   await waitFor(`${relayUrl}/healthz`);
 
   // What EVVA does for a new venue, then what the sysadmin does with the code.
-  const venue = JSON.parse(await runOnce('evva-relay.js', ['venue', 'add', 'Демо-ресторан', '--json', '--data-dir', relayDir])) as { venueId: string; pairingCode: string };
+  // The iiko Cloud format names the venue's iiko organization in every event; the demo makes one up.
+  const venue = JSON.parse(await runOnce('evva-relay.js', ['venue', 'add', 'Демо-ресторан', '--json', '--data-dir', relayDir,
+    ...(CLOUD ? ['--iiko-organization-id', randomUUID()] : [])])) as { venueId: string; pairingCode: string; iikoOrganizationId?: string };
   await runOnce('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir]);
 
   start('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', String(apiPort)], 33);
@@ -142,6 +157,8 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   Заведение:               ${venue.venueId}, привязано по коду ${venue.pairingCode}
   Компаньон, локальный API: ${apiUrl}
   Приёмник вебхуков EVVA:  ${receiver.url}  (строки «вебхук» ниже: события заказов, персонала, столов, платежей)
+  Формат вебхуков:         ${CLOUD ? `iiko Cloud (организация iiko ${venue.iikoOrganizationId}, токен в заголовке Authorization)` : 'EVVA (подпись X-Evva-Signature); формат iiko Cloud: npm run demo -- --iiko-cloud'}
+  Полученные события:      ${rel(EVENTS_FILE)} (по одному JSON в строке)
 
   \x1b[1mИнтерфейс компаньона\x1b[0m (откройте в браузере; ссылка действует один раз, 10 минут):
     ${loginUrl}

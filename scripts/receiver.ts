@@ -6,6 +6,17 @@
  *
  *   EVVA_RELAY_WEBHOOK_SECRET=… node --import tsx scripts/receiver.ts [--port 8788]
  *
+ * In the iiko-cloud format (`--format iiko-cloud`, `npm run demo -- --iiko-cloud`)
+ * it stands for EVVA's iiko Cloud webhook handler instead: it checks the
+ * `Authorization` header against the authToken (as such handlers do: the token,
+ * or `Bearer` and the token), drops events it has seen by correlationId and
+ * prints Cloud's order fields:
+ *
+ *   EVVA_RELAY_WEBHOOK_AUTH_TOKEN=… node --import tsx scripts/receiver.ts --format iiko-cloud
+ *
+ * `save` (demo: webhooks.jsonl in the demo's folder) gets every new event as
+ * received, one JSON per line.
+ *
  * It depends on nothing of the relay: a newcomer can copy it as a starting point.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -68,14 +79,54 @@ export function describe(e: ReceivedEvent): string {
   return `#${e.seq} ${e.eventType.padEnd(19)} ${what}`;
 }
 
+/** The fields of an iiko Cloud webhook event (docs/relay.md "iiko Cloud format") the receiver reads. */
+export interface CloudEvent {
+  eventType: string;
+  eventTime: string;
+  organizationId: string;
+  correlationId: string;
+  eventInfo: Record<string, unknown>;
+}
+
+/** One line about an iiko Cloud event: an order by Cloud's fields (number, status, sum), anything else as in the evva format. */
+export function describeCloud(e: CloudEvent): string {
+  const order = e.eventInfo.order as { number?: unknown; status?: unknown; sum?: unknown; orderType?: { orderServiceType?: unknown } | null } | undefined;
+  if ((e.eventType === 'TableOrderUpdate' || e.eventType === 'DeliveryOrderUpdate') && order) {
+    const how = order.orderType?.orderServiceType === 'DeliveryByClient' ? ' (самовывоз)' : '';
+    const sum = typeof order.sum === 'number' ? `, ${order.sum} ₽` : '';
+    return `${e.eventTime} ${e.eventType.padEnd(19)} заказ ${String(order.number ?? '?')}${how}: ${String(order.status ?? '?')}${sum}`;
+  }
+  return describe({ ...e, eventId: e.correlationId, venueId: '', seq: 0 }).replace(/^#0 /, `${e.eventTime} `);
+}
+
+/** True when `header` carries `token` as an iiko Cloud handler expects it: the token itself or `Bearer <token>`; constant time. */
+export function tokenValid(token: string, header: string | undefined): boolean {
+  const got = Buffer.from((header ?? '').replace(/^Bearer /i, ''));
+  const want = Buffer.from(token);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
 export interface Receiver {
   url: string;
   close(): Promise<void>;
 }
 
+export interface ReceiverOptions {
+  /** `evva` (default): signed with `secret`; `iiko-cloud`: authenticated with `authToken`. */
+  format?: 'evva' | 'iiko-cloud';
+  secret?: string;
+  authToken?: string;
+  port?: number;
+  print?: (line: string) => void;
+  /** Every new event as received. */
+  save?: (event: unknown) => void;
+}
+
 /** Starts the receiver on 127.0.0.1; `print` gets one line per new event (and per refused request). */
-export function startReceiver(opts: { secret: string; port?: number; print?: (line: string) => void }): Promise<Receiver> {
+export function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
   const print = opts.print ?? ((l: string) => console.log(l));
+  const cloud = opts.format === 'iiko-cloud';
+  if (cloud ? !opts.authToken : !opts.secret) throw new Error(cloud ? 'the iiko-cloud format needs an authToken' : 'the evva format needs a secret');
   // Bounded: enough to recognise a redelivery after a relay restart, never growing without end.
   const seen = new Set<string>();
   const server: Server = createServer((req, res) => {
@@ -89,22 +140,24 @@ export function startReceiver(opts: { secret: string; port?: number; print?: (li
     });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      if (!verify(opts.secret, body, req.headers['x-evva-signature'] as string | undefined)) {
-        print('отклонён запрос с неверной подписью X-Evva-Signature');
+      if (cloud ? !tokenValid(opts.authToken!, req.headers.authorization) : !verify(opts.secret!, body, req.headers['x-evva-signature'] as string | undefined)) {
+        print(cloud ? 'отклонён запрос с неверным токеном в заголовке Authorization' : 'отклонён запрос с неверной подписью X-Evva-Signature');
         return void res.writeHead(401).end();
       }
-      let events: ReceivedEvent[];
+      let events: Array<ReceivedEvent | CloudEvent>;
       try {
-        events = JSON.parse(body.toString('utf8')) as ReceivedEvent[];
+        events = JSON.parse(body.toString('utf8')) as Array<ReceivedEvent | CloudEvent>;
         if (!Array.isArray(events)) throw new Error('not an array');
       } catch {
         return void res.writeHead(400).end();
       }
       for (const e of events) {
-        if (seen.has(e.eventId)) continue;
-        seen.add(e.eventId);
+        const id = cloud ? (e as CloudEvent).correlationId : (e as ReceivedEvent).eventId;
+        if (seen.has(id)) continue;
+        seen.add(id);
         if (seen.size > 100_000) seen.delete(seen.values().next().value as string);
-        print(describe(e));
+        opts.save?.(e);
+        print(cloud ? describeCloud(e as CloudEvent) : describe(e as ReceivedEvent));
       }
       res.writeHead(204).end();
     });
@@ -114,7 +167,7 @@ export function startReceiver(opts: { secret: string; port?: number; print?: (li
     server.listen(opts.port ?? 0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
       resolve({
-        url: `http://127.0.0.1:${port}/evva/webhook`,
+        url: `http://127.0.0.1:${port}/${cloud ? 'iiko' : 'evva'}/webhook`,
         close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
       });
     });
@@ -122,12 +175,22 @@ export function startReceiver(opts: { secret: string; port?: number; print?: (li
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { port: { type: 'string' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string' }, format: { type: 'string' } } });
+  const format = values.format === 'iiko-cloud' ? 'iiko-cloud' : 'evva';
+  if (values.format !== undefined && values.format !== format) {
+    console.error('receiver: --format evva или --format iiko-cloud');
+    process.exit(2);
+  }
   const secret = process.env.EVVA_RELAY_WEBHOOK_SECRET;
-  if (!secret) {
+  const authToken = process.env.EVVA_RELAY_WEBHOOK_AUTH_TOKEN;
+  if (format === 'evva' && !secret) {
     console.error('receiver: задайте общий секрет в EVVA_RELAY_WEBHOOK_SECRET (тот же, что у evva-relay)');
     process.exit(2);
   }
-  const r = await startReceiver({ secret, port: Number(values.port ?? 8788) });
+  if (format === 'iiko-cloud' && !authToken) {
+    console.error('receiver: задайте токен в EVVA_RELAY_WEBHOOK_AUTH_TOKEN (тот же, что у evva-relay)');
+    process.exit(2);
+  }
+  const r = await startReceiver({ format, secret, authToken, port: Number(values.port ?? 8788) });
   console.log(`receiver: жду события на ${r.url}`);
 }

@@ -1,9 +1,15 @@
-/** The demo's webhook receiver: it takes the relay's signed batches, prints each event once, and refuses forged ones. */
+/**
+ * The demo's webhook receiver: it takes the relay's signed batches, prints each
+ * event once, and refuses forged ones; in the iiko-cloud format it takes Cloud's
+ * body with the handler's token, as EVVA's iiko Cloud handler would.
+ */
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../scripts/receiver.ts';
 import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
-import { pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
+import { API_KEY, pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
+import { busyWorld, feedOrders } from '../helpers/cloudorders.ts';
+import { cloudSchemas } from '../helpers/openapi.ts';
 
 const SECRET = 'demo-receiver-secret-0123';
 
@@ -33,5 +39,42 @@ describe('demo webhook receiver', () => {
     expect(forged.status).toBe(401);
     expect(lines).toHaveLength(4);
     expect(lines[3]).toMatch(/неверной подписью/);
+  });
+
+  it('in the iiko-cloud format takes the token the relay sends, prints Cloud\'s order fields, and every event it saves fits the OpenAPI schemas', async () => {
+    const lines: string[] = [];
+    const saved: unknown[] = [];
+    const token = 'demo-cloud-token-0123';
+    const rx = await startReceiver({ format: 'iiko-cloud', authToken: token, print: (l) => lines.push(l), save: (e) => saved.push(e) });
+    cleanups.push(() => rx.close());
+    const { relay, dataDir } = await relayWithDataDir(cleanups, { webhooks: { url: rx.url, format: 'iiko-cloud', authToken: token, pollMs: 200 } });
+    const venue = await pairedVenue(relay.url, dataDir);
+    const org = '0f4d3c2b-1a09-4e8d-9c7b-6a5f4e3d2c1b';
+    const put = await fetch(`${relay.url}/v1/venues/${venue.venueId}`, {
+      method: 'PUT', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ iikoOrganizationId: org }),
+    });
+    expect(put.status).toBe(200);
+    const peer = await rawCompanion(relay.url, venue.deviceToken);
+    cleanups.push(() => peer.close());
+    const orders = feedOrders(busyWorld());
+    const pickup = orders.find((o) => o.kind === 'pickup')!;
+    const table = orders.find((o) => o.kind === 'table' && o.iikoStatus === 'Bill')!;
+    peer.event(envelope(venue.venueId, 1, { eventInfo: { order: table } }));
+    peer.event(envelope(venue.venueId, 2, { eventType: 'DeliveryOrderUpdate', eventInfo: { order: pickup } }));
+    peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [{ name: 'А' }] } }));
+    await waitFor(() => lines.length === 3, 'three printed events');
+    expect(lines[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} TableOrderUpdate\\s+заказ ${table.number}: Bill, ${table.sums.result} ₽$`));
+    expect(lines[1]).toMatch(new RegExp(`DeliveryOrderUpdate\\s+заказ ${pickup.number} \\(самовывоз\\): `));
+    expect(lines[2]).toMatch(/StaffUpdate\s+персонал: 1 чел\.$/);
+    const schemas = cloudSchemas();
+    expect(saved).toHaveLength(3);
+    for (const e of saved) expect(schemas.validate(e)).toEqual({ ok: true, errors: [] });
+    const body = JSON.stringify(saved.slice(0, 1));
+    const post = (authorization: string) => fetch(rx.url, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization } });
+    expect((await post('wrong-token-000000000')).status).toBe(401);
+    expect(lines[3]).toMatch(/неверным токеном/);
+    // A handler takes `Bearer <token>` too; an event seen before is not printed again.
+    expect((await post(`Bearer ${token}`)).status).toBe(204);
+    expect(lines).toHaveLength(4);
   });
 });
