@@ -38,10 +38,12 @@ export const DeliveryStatus = ['Unconfirmed', 'New', 'Waiting', 'OnWay', 'Delive
 /** WebApiServer KitchenOrderItemProcessingStatus: Idle 0, Processing1–4 = 1–4, Processed 5, Served 6. */
 export const ProcessingStatus = ['Idle', 'Processing1', 'Processing2', 'Processing3', 'Processing4', 'Processed', 'Served'] as const;
 /**
- * SDK OrderServiceType: Common 0, DeliveryByCourier 1, DeliveryByClient 2.
+ * iikoFront's OrderServiceType: Common 0, DeliveryByCourier 1, DeliveryPickup 2
+ * (the names and order of iikoFront's print templates' RMS entity wrapper).
  * Recorded kitchen orders show 0 for a table order and 2 for «Доставка самовывоз».
+ * iiko Cloud calls a pickup DeliveryByClient; both names are read.
  */
-export const ServiceType = ['Common', 'DeliveryByCourier', 'DeliveryByClient'] as const;
+export const ServiceType = ['Common', 'DeliveryByCourier', 'DeliveryPickup'] as const;
 
 export type OrderStatusName = (typeof OrderStatus)[number];
 export type ItemStatusName = (typeof ItemStatus)[number];

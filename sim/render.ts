@@ -33,7 +33,7 @@ export const PROCESSING_STATUS: Record<ItemStatusName, number> = {
 };
 /** The order type's name per service type: «Доставка самовывоз» is recorded; the others are ours. */
 export const ORDER_TYPE_NAME: Record<OrderRec['serviceType'], string | null> = {
-  Common: null, DeliveryByCourier: 'Доставка курьером', DeliveryByClient: 'Доставка самовывоз',
+  Common: null, DeliveryByCourier: 'Доставка курьером', DeliveryPickup: 'Доставка самовывоз',
 };
 
 /** An enum as the plugin writes it: its number (the SDK's order). */

@@ -426,7 +426,7 @@ export class World {
     if (input.items.length === 0) throw new SimError(400, 'A delivery needs at least one item.');
     this.checkItems(input.items);
     const self = input.selfService ?? false;
-    const o = this.newOrder(self ? 'DeliveryByClient' : 'DeliveryByCourier', null, null, 1);
+    const o = this.newOrder(self ? 'DeliveryPickup' : 'DeliveryByCourier', null, null, 1);
     o.originName = 'Телефон';
     this.putItems(o, input.items);
     const now = this.clock.now();

@@ -22,7 +22,7 @@ const RECORDED = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../f
 export const ORDER = { New: 0, Bill: 1, Closed: 2, Deleted: 3 } as const;
 export const ITEM = { Added: 0, PrintedNotCooking: 1, CookingStarted: 2, CookingCompleted: 3, Served: 4 } as const;
 export const DELIVERY = { Unconfirmed: 0, New: 1, Waiting: 2, OnWay: 3, Delivered: 4, Closed: 5, Cancelled: 6 } as const;
-export const SERVICE = { Common: 0, DeliveryByCourier: 1, DeliveryByClient: 2 } as const;
+export const SERVICE = { Common: 0, DeliveryByCourier: 1, DeliveryPickup: 2 } as const;
 
 /** The product the recorded compound items name (code 00827, as recorded). */
 export const SHAWARMA = { id: '1d3c1f0e-8a55-4d1c-9a7e-3f1b2c4d5e60', code: '00827', name: 'Шаурма Курица' };

@@ -101,7 +101,7 @@ describe('issue 17: a real venue, as public sources show it', () => {
     p.enumsAsNames = names;
     const billed = order({ id: 'b1b2c3d4-0000-4000-8000-000000000001', number: 51, status: ORDER.Bill, items: [item('i-3', TEA, ITEM.Served)] });
     const cooked = order({ id: 'b1b2c3d4-0000-4000-8000-000000000002', number: 52, status: ORDER.New, items: [item('i-4', TEA, ITEM.CookingCompleted)], table: 2 });
-    const pickup = order({ id: 'b1b2c3d4-0000-4000-8000-000000000003', number: 53, status: ORDER.New, items: [item('i-5', TEA, ITEM.CookingCompleted)], table: null, service: SERVICE.DeliveryByClient, type: 'Доставка самовывоз' });
+    const pickup = order({ id: 'b1b2c3d4-0000-4000-8000-000000000003', number: 53, status: ORDER.New, items: [item('i-5', TEA, ITEM.CookingCompleted)], table: null, service: SERVICE.DeliveryPickup, type: 'Доставка самовывоз' });
     p.orders.push(billed, cooked, pickup);
     p.deliveries.push(delivery(pickup, { status: DELIVERY.Waiting }));
     const events = feedOn(p.url);

@@ -89,6 +89,7 @@ describe('EVVA statuses per kind of order (docs/feed.md, the seed\'s definitions
   });
 
   it('tells pickups from courier deliveries by the service type, the kitchen flag or the type\'s name', () => {
+    expect(orderKind({ serviceType: 'DeliveryPickup', isDelivery: true, orderType: null })).toBe('pickup');
     expect(orderKind({ serviceType: 'DeliveryByClient', isDelivery: true, orderType: null })).toBe('pickup');
     expect(orderKind({ serviceType: 'Common', selfService: true, isDelivery: false, orderType: null })).toBe('pickup');
     expect(orderKind({ serviceType: null, isDelivery: true, orderType: 'Доставка самовывоз' })).toBe('pickup');

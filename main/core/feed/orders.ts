@@ -154,7 +154,7 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
     const hash = hashOf(fitted);
     const prev = changed.get(n.id) ?? known.get(n.id);
     if (prev?.hash === hash) return;
-    // A pickup is a delivery in iiko (DeliveryByClient), so it goes as a DeliveryOrderUpdate, as iiko Cloud sends it.
+    // A pickup is a delivery in iiko (DeliveryPickup; Cloud's DeliveryByClient), so it goes as a DeliveryOrderUpdate, as iiko Cloud sends it.
     events.push({ type: fitted.kind === 'table' ? 'TableOrderUpdate' : 'DeliveryOrderUpdate', info: { order: fitted }, key: `order:${n.id}`, status: fitted.status });
     seen.push({ key: prefix + n.id, hash, info: fitted });
     changed.set(n.id, { hash, order: fitted });

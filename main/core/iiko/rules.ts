@@ -57,7 +57,7 @@ export interface KindSigns {
 
 /** Dine-in, courier delivery or pickup: the service type when the plugin shows it, else the other signs. */
 export function orderKind(s: KindSigns): OrderKind {
-  if (s.serviceType === 'DeliveryByClient' || s.selfService === true) return 'pickup';
+  if (s.serviceType === 'DeliveryPickup' || s.serviceType === 'DeliveryByClient' || s.selfService === true) return 'pickup';
   if (s.serviceType === 'DeliveryByCourier') return s.orderType && PICKUP_NAME.test(s.orderType) ? 'pickup' : 'delivery';
   if (s.serviceType === 'Common' && !s.isDelivery) return 'table';
   if (s.orderType && PICKUP_NAME.test(s.orderType)) return 'pickup';
