@@ -1,8 +1,9 @@
 /**
  * The feed's contract between the companion and the relay (and, through the
- * relay's webhooks, EVVA): the event envelope, modelled on iiko Cloud
- * webhooks so that EVVA reads an older venue's events with the code it uses
- * for Cloud API venues, plus payment notices and the commands that carry them.
+ * relay's webhooks, EVVA): the event envelope, whose outer keys are iiko
+ * Cloud webhooks' (a receiver in the relay's iiko-cloud format gets Cloud's
+ * own body: relay/cloudformat.ts), plus payment notices and the commands that
+ * carry them.
  * Shapes of orders, staff, tables and the menu (eventInfo) live in feed.ts.
  */
 import { z } from 'zod';
