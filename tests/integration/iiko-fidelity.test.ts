@@ -96,6 +96,20 @@ describe('issue 17: a real venue, as public sources show it', () => {
     expect(events.find((e) => (e.eventInfo.order as FeedOrder | undefined)?.id === prepaid.Id)!.eventType).toBe('DeliveryOrderUpdate');
   });
 
+  it('deliveries: a cancelled delivery, whose order is Deleted and so gone from /api/orders, arrives as that order, read from its delivery record', async () => {
+    const p = await realPlugin();
+    const o = order({ id: 'a1b2c3d4-0000-4000-8000-000000000003', number: 43, status: ORDER.New, items: [item('i-10', TEA, ITEM.Added)], table: null, service: SERVICE.DeliveryByCourier });
+    p.orders.push(o);
+    p.deliveries.push(delivery(o, { status: DELIVERY.New }));
+    const events = feedOn(p.url);
+    expect(await waitFor('the new delivery', () => lastOrder(events, String(o.Id)))).toMatchObject({ iikoStatus: 'New', status: 'confirmed' });
+    p.orders.splice(0);
+    p.hidden.push({ ...o, Status: ORDER.Deleted });
+    p.deliveries[0] = delivery({ ...o, Status: ORDER.Deleted }, { status: DELIVERY.Cancelled });
+    const gone = await waitFor('the cancellation', () => { const x = lastOrder(events, String(o.Id)); return x?.status === 'cancelled' && x; });
+    expect(gone).toMatchObject({ iikoStatus: 'Deleted', final: true, gone: false, delivery: { status: 'Cancelled' } });
+  });
+
   it.each([['numbers', false], ['names', true]] as const)('dine-in (enums as %s): a table order with its bill printed or every item served is never sent, and one cooked is never "cooked" (pickup only)', async (_, names) => {
     const p = await realPlugin();
     p.enumsAsNames = names;

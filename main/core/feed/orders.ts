@@ -16,13 +16,13 @@
  * leaves Deleted orders out of its list (the SDK's GetOrders does), so a
  * deleted order is usually found this way.
  */
-import type { FeedDelivery, FeedOrder } from '../../../protocol/feed.ts';
+import type { FeedOrder } from '../../../protocol/feed.ts';
 import type { FrontClient } from '../front/client.ts';
 import { FrontError } from '../front/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
 import type { Catalog } from '../iiko/normalise.ts';
 import { withDelivery } from '../iiko/normalise.ts';
-import { readDeliveries, readOrder, readOrders } from '../iiko/reader.ts';
+import { readDeliveries, readOrder, readOrders, type DeliveryRecord } from '../iiko/reader.ts';
 import type { PaymentRule } from '../iiko/rules.ts';
 import type { Batch, NewEvent, Outbox } from '../outbox/store.ts';
 import { hashOf } from './hash.ts';
@@ -90,9 +90,9 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
   const sweepMs = o.sweepMs ?? DEFAULT_SWEEP_MS;
   const ctx = { rule: o.rule, catalog: o.catalog };
 
-  async function deliveries(client: FrontClient): Promise<Map<string, FeedDelivery>> {
+  async function deliveries(client: FrontClient): Promise<Map<string, DeliveryRecord>> {
     if (deliveriesOff) return new Map();
-    const found = await readDeliveries(client, o.catalog);
+    const found = await readDeliveries(client, ctx);
     if (found === null) {
       // A plugin without deliveries is a table-service venue: stop asking.
       deliveriesOff = true;
@@ -206,13 +206,16 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
         listed.add(n.id);
         revs.push(n.revision ?? 0);
         const d = byOrder.get(n.id);
-        consider(d ? withDelivery(n, d) : n, events, seen, changed);
+        consider(d ? withDelivery(n, d.delivery) : n, events, seen, changed);
       }
-      // A delivery can move without its order's Revision changing.
+      // A delivery can move without its order's Revision changing, and its order may have left /api/orders
+      // (a cancelled delivery's order is Deleted): the delivery record is that order too, so it is read as one.
       for (const [orderId, d] of byOrder) {
         if (listed.has(orderId)) continue;
         const k = changed.get(orderId) ?? known.get(orderId);
-        if (k && !k.order.gone) consider(withDelivery(k.order, d), events, seen, changed);
+        if (!k || k.order.gone) continue;
+        const fresher = d.order !== null && (d.order.revision ?? 0) >= (k.order.revision ?? 0) ? d.order : null;
+        consider(fresher ?? withDelivery(k.order, d.delivery), events, seen, changed);
       }
       if (complete) {
         for (const [id, k] of known) {
@@ -230,7 +233,7 @@ export function createOrdersPoll(o: OrdersOptions): OrdersPoll {
           if (n) {
             revs.push(n.revision ?? 0);
             const d = byOrder.get(n.id);
-            consider(d ? withDelivery(n, d) : n, events, seen, changed);
+            consider(d ? withDelivery(n, d.delivery) : n, events, seen, changed);
           } else {
             consider({ ...k.order, gone: true, final: true }, events, seen, changed);
           }

@@ -11,7 +11,7 @@ import type { FrontClient } from '../front/client.ts';
 import { isFrontError } from '../front/errors.ts';
 import {
   buildMenu, kitchensOf, normaliseDelivery, normaliseKitchenOrder, normaliseOrder, normaliseSection, normaliseStaff, normaliseTable,
-  productIds, type Catalog, type KitchenOrderView, type OrderContext,
+  productIds, type KitchenOrderView, type OrderContext,
 } from './normalise.ts';
 import { isHall, type CourierList } from './rules.ts';
 import type { FeedDelivery } from '../../../protocol/feed.ts';
@@ -99,14 +99,27 @@ export async function readOrder(c: FrontClient, id: string, ctx: OrderContext, o
   return raw === null ? null : normaliseOrder(raw, ctx);
 }
 
-/** Deliveries by their order's Id, or null when the plugin serves none (404: a table-service venue). */
-export async function readDeliveries(c: FrontClient, catalog?: Catalog, o?: ReadOptions): Promise<Map<string, FeedDelivery> | null> {
+/** A record of /api/deliveries: the delivery, and the record read as the order it is (null when it carries no order status). */
+export interface DeliveryRecord {
+  delivery: FeedDelivery;
+  order: FeedOrder | null;
+}
+
+/**
+ * Deliveries by their order's Id, or null when the plugin serves none (404: a
+ * table-service venue). A delivery record is an SDK IDeliveryOrder, an order
+ * with the same Id, so it is also read as that order: it stays current when
+ * the order has left /api/orders (a cancelled delivery's Deleted order).
+ */
+export async function readDeliveries(c: FrontClient, ctx: OrderContext, o?: ReadOptions): Promise<Map<string, DeliveryRecord> | null> {
   const raws = await orNone(list(c, '/api/deliveries', o));
   if (raws === null) return null;
-  const out = new Map<string, FeedDelivery>();
+  const out = new Map<string, DeliveryRecord>();
   for (const raw of raws) {
-    const d = normaliseDelivery(raw, catalog);
-    if (d) out.set(d.orderId, d.delivery);
+    const d = normaliseDelivery(raw, ctx.catalog);
+    if (!d) continue;
+    const order = normaliseOrder(raw, ctx, d.delivery);
+    out.set(d.orderId, { delivery: d.delivery, order: order?.iikoStatus ? order : null });
   }
   return out;
 }
