@@ -10,7 +10,11 @@
  * - every event once after dedup by eventId; `seq` 1..N without gaps or
  *   repeats, arriving in seq order; every delivery correctly signed;
  * - every order that ever existed reaches the receiver, and its last event
- *   carries its final revision (the last change is never lost);
+ *   carries its final revision (the last change is never lost). Except one
+ *   that ended Deleted and never reached it at all: the plugin leaves Deleted
+ *   orders out of its lists, so an order opened and deleted between two of the
+ *   companion's looks (or before its first) leaves nothing to see. These are
+ *   counted (`deletedUnseen`); one that arrived once must arrive Deleted;
  * - each order event is a state the plugin really had (status and sum at that
  *   revision), an order's revisions never go back, and no state comes twice
  *   under two eventIds;
@@ -69,6 +73,8 @@ export interface ChaosReport {
     deliveries: number; accepted: number; refused: number; eventsDelivered: number; uniqueEvents: number; redelivered: number;
     byType: Record<string, number>; orders: number; historyChanges: number; statesSeen: number; statesSkipped: number;
     restated: number; payments: number; faults: number;
+    /** Orders that ended Deleted and never reached the receiver: the plugin never lists a Deleted order. */
+    deletedUnseen: number;
   };
   violations: Record<ViolationKind, number>;
   /** The first violations of each kind, for a person to read. */
@@ -182,8 +188,10 @@ export function check(rec: ChaosRecord): ChaosReport {
     }
     if (!prev || rev >= prev.revision) last.set(key, { revision: rev, json });
   }
+  let deletedUnseen = 0;
   for (const [key, f] of finalOf) {
     const got = last.get(key);
+    if (!got && f.status === 'Deleted') { deletedUnseen++; continue; }
     if (!got) flag('lost', `order ${key} (final ${f.status}, rev ${f.revision}, changed ${iso(f.at)}) never reached the receiver`);
     else if (got.revision < f.revision) flag('lost', `order ${key}: its final state (rev ${f.revision}, ${f.status}, ${iso(f.at)}) never arrived; the last to arrive was rev ${got.revision}`);
   }
@@ -252,7 +260,7 @@ export function check(rec: ChaosRecord): ChaosReport {
     counts: {
       deliveries: rec.deliveries.length, accepted, refused: rec.deliveries.length - accepted, eventsDelivered: delivered,
       uniqueEvents: events.length, redelivered: delivered - events.length, byType, orders: finalOf.size, historyChanges,
-      statesSeen, statesSkipped: historyChanges - statesSeen, restated, payments: rec.payments.length, faults: rec.faults.length,
+      statesSeen, statesSkipped: historyChanges - statesSeen, restated, payments: rec.payments.length, faults: rec.faults.length, deletedUnseen,
     },
     violations: counts,
     examples,
@@ -286,6 +294,7 @@ export function summary(r: ChaosReport): string {
   lines.push(`| events delivered / unique by eventId | ${c.eventsDelivered} / ${c.uniqueEvents} |`);
   lines.push(`| by type | ${Object.entries(c.byType).map(([k, n]) => `${k} ${n}`).join(', ')} |`);
   lines.push(`| orders / changes in the sim | ${c.orders} / ${c.historyChanges} |`);
+  lines.push(`| orders deleted before the companion could list them (never listed by the plugin) | ${c.deletedUnseen} |`);
   lines.push(`| order states seen / skipped between polls / restated | ${c.statesSeen} / ${c.statesSkipped} / ${c.restated} |`);
   const outcomes = new Map<string, number>();
   for (const p of r.payments) outcomes.set(p.expected ?? 'unknown', (outcomes.get(p.expected ?? 'unknown') ?? 0) + 1);

@@ -71,6 +71,19 @@ describe('the chaos checker', () => {
     expect(check(rec).examples).toEqual([expect.objectContaining({ kind: 'lost', what: expect.stringMatching(/order c .*never reached/) })]);
   });
 
+  it('counts an order deleted before the companion could list it, and still fails one seen that never arrives deleted', () => {
+    // The plugin leaves Deleted orders out of its lists: c lived and died between two polls.
+    const rec = clean();
+    rec.history.push(h(5, 'c', 'New', 10), h(6, 'c', 'Deleted', 10));
+    const r = check(rec);
+    expect(r.ok).toBe(true);
+    expect(r.counts.deletedUnseen).toBe(1);
+    expect(summary(r)).toMatch(/never listed by the plugin\) \| 1 \|/);
+    // b was seen New; its deletion must arrive.
+    rec.history.push(h(7, 'b', 'Deleted', 50));
+    expect(check(rec).examples).toEqual([expect.objectContaining({ kind: 'lost', what: expect.stringMatching(/order b: its final state \(rev 7, Deleted/) })]);
+  });
+
   it('fails when the same state comes twice under two eventIds, and when a seq is reused', () => {
     const rec = clean();
     rec.deliveries.push(post(T0 + 6000, [ev(8, 'TableOrderUpdate', order('a', 4, 'Closed', 90), 'evt_again')]));
