@@ -381,11 +381,13 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   // The API first: if its port is taken, nothing else has been started.
   const settingsApi = configure(settings, {
     // Plugin address, module or interval changed: a new probe (one session, one origin) replaces the old.
+    // The old one stops first: its session is logged out (or, with the plugin down, kept owed in
+    // front-session.json) before the new client reads what is owed and logs in.
     async front() {
       const old = probe;
+      await old.stop();
       probe = makeProbe();
       probe.start();
-      await old.stop();
       publish();
     },
     // Proxy changed: reconnect through it.

@@ -170,7 +170,9 @@ async function run(flags: SettingsFlags): Promise<number> {
     // Loaded here, not at the top: `status` and `pair` then start without the agent's dependencies.
     const { startAgent } = await import('./agent.ts');
     // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
-    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env) });
+    const ports = discoveryPortsFromEnv(process.env);
+    const probe = ports ? { discover: await import('./front/discovery.ts').then(({ discover }) => () => discover({ ports })) } : undefined;
+    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env), ...(probe ? { probe } : {}) });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
@@ -183,6 +185,19 @@ async function run(flags: SettingsFlags): Promise<number> {
   await agent.stop();
   await log.close();
   return code;
+}
+
+/**
+ * A test-only hook, like the chaos soak's clock (testclock.ts): with both
+ * `EVVA_TEST_HOOKS=1` and `EVVA_TEST_DISCOVERY_PORTS=9051,9052`, discovery tries
+ * these ports on 127.0.0.1 instead of the usual ones, so a test of discovery with
+ * real processes does not need port 9042 free on a shared machine.
+ */
+export function discoveryPortsFromEnv(env: NodeJS.ProcessEnv): number[] | null {
+  const list = env.EVVA_TEST_DISCOVERY_PORTS;
+  if (env.EVVA_TEST_HOOKS !== '1' || !list) return null;
+  const ports = list.split(',').map((p) => Number(p.trim()));
+  return ports.length && ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536) ? ports : null;
 }
 
 /**
