@@ -171,6 +171,24 @@ export const ActivityItem = z.object({
 });
 export type ActivityItem = z.infer<typeof ActivityItem>;
 
+/**
+ * `GET /api/settings/effective` and `evva-companion settings --json`: every
+ * setting's value in force and where it came from (a proxy password masked).
+ * `fromEnv` names the proxy variable (HTTPS_PROXY…) a default proxy came from.
+ */
+export const SettingSource = z.enum(['default', 'file', 'env', 'flag']);
+export const EffectiveSettings = z.object({
+  dataDir: z.object({ value: z.string(), source: SettingSource }),
+  settings: z.record(z.string(), z.object({ value: z.unknown(), source: SettingSource, fromEnv: z.string().optional() })),
+});
+export type EffectiveSettings = z.infer<typeof EffectiveSettings>;
+
+/** `POST /api/front/check`: is the plugin on this port? (the wizard asks before it saves a port). */
+export const FrontCheckRequest = z.strictObject({ port: z.number().int().min(1).max(65535) });
+/** Found: the port answers like the plugin (no licence slot is used to tell). Otherwise `problem` says what is there. */
+export const FrontCheck = z.object({ url: z.string(), found: z.boolean(), version: z.string().optional(), problem: Problem.optional() });
+export type FrontCheck = z.infer<typeof FrontCheck>;
+
 /** `POST /api/login-link`: a new one-time link that logs a browser into the UI. */
 export const LoginLink = z.object({ url: z.string(), expiresInSec: z.number() });
 export type LoginLink = z.infer<typeof LoginLink>;

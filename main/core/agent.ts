@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import type { Report } from '../../protocol/diagnostics.ts';
 import { Commands } from '../../protocol/events.ts';
 import type { HealthInfo } from '../../protocol/feed.ts';
-import type { FeedStatus, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { FeedStatus, FrontCheck, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
 import { configure } from './configure.ts';
 import { readDevice, type Sealer } from './device.ts';
@@ -29,13 +29,14 @@ import { buildBundle } from './diagnostics/bundle.ts';
 import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
 import { askRelay, portOfReport, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
 import { registerRemote } from './diagnostics/remote.ts';
-import { FrontError } from './front/errors.ts';
+import { explain, FrontError } from './front/errors.ts';
+import { identify } from './front/discovery.ts';
 import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { createMetrics } from './metrics.ts';
-import { readSettingsFile, type Settings } from './settings.ts';
+import { effectiveSettings, readSettingsFile, type Settings } from './settings.ts';
 import { levelOf } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
 import { pair, type DeviceFile } from './tunnel/pair.ts';
@@ -378,6 +379,14 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
   });
 
+  /** Whether the plugin answers at `url`, the way discovery tells (no login, so no licence slot); nothing is saved. */
+  const checkFront = async (url: string): Promise<FrontCheck> => {
+    const who = await (opts.probe?.identify ?? identify)(url);
+    if (who.kind === 'plugin') return { url: who.url, found: true, ...(who.version ? { version: who.version } : {}) };
+    const problem = who.kind === 'not_plugin' ? explain(new FrontError('not_plugin', who.why), who.url) : explain(who.error, who.url);
+    return { url: who.url, found: false, problem };
+  };
+
   // The API first: if its port is taken, nothing else has been started.
   const settingsApi = configure(settings, {
     // Plugin address, module or interval changed: a new probe (one session, one origin) replaces the old.
@@ -400,6 +409,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     payments: () => ({ payments: venue?.payments.list() ?? [] }),
     settings: settingsApi,
     activity: (limit) => activity.list(limit),
+    checkFront: (port) => checkFront(`http://127.0.0.1:${port}`),
+    effectiveSettings: () => effectiveSettings(settings),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);

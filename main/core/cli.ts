@@ -6,16 +6,15 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
+import { EffectiveSettings, LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import {
-  effectiveValue, loadSettings, maskUrl, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
+  effectiveSettings, loadSettings, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
 } from './settings.ts';
 import { TunnelError } from './tunnel/problems.ts';
-import { normalizeProxy, PROXY_ENV_VARS } from './tunnel/proxy.ts';
 import { VERSION } from '../../common/version.ts';
 
 const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
@@ -96,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'status': return await status(flags, values.json ?? false, values.check ?? false);
       case 'discover': return await find(values.json ?? false);
       case 'diagnose': return await diagnoseCommand(flags, values.json ?? false);
-      case 'settings': return showSettings(flags, values.json ?? false);
+      case 'settings': return await showSettings(flags, values.json ?? false);
       case 'login': return await login(flags);
       case 'pair': {
         if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
@@ -323,28 +322,45 @@ const SOURCE_TEXT: Record<SettingSource, (spec?: SettingSpec) => string> = {
   flag: (spec) => `параметр ${spec?.flag ?? '--data-dir'}`,
 };
 
-/** `settings`: every effective value and where it came from; passwords masked. */
-function showSettings(flags: SettingsFlags, json: boolean): number {
+/**
+ * `settings`: every value in force and where it came from; passwords masked.
+ * A running companion is asked (it may run with flags or an environment this
+ * shell does not have); with none running, the values it would start with here.
+ */
+async function showSettings(flags: SettingsFlags, json: boolean): Promise<number> {
   const settings = loadSettings(flags);
-  const rows = SETTING_SPECS.map((spec) => ({ key: spec.key, value: effectiveValue(settings, spec.key), source: settings.sources[spec.key] ?? 'default', spec }));
+  const found = runningAgent(settings.dataDir);
+  const running = found && (await verifyCompanion(found)).ok ? found : null;
+  let effective: EffectiveSettings | null = null;
+  if (running) {
+    try {
+      const res = await fetch(`${running.url}/api/settings/effective`, { headers: { authorization: `Bearer ${running.token}` }, signal: AbortSignal.timeout(5_000) });
+      if (res.status === 200) effective = EffectiveSettings.parse(await res.json());
+    } catch {
+      // Not answering (or an older companion): said below, and the values computed here are shown.
+    }
+  }
+  const from = effective ? 'running' : running ? 'unanswered' : 'not_running';
+  effective ??= effectiveSettings(settings);
   if (json) {
-    console.log(JSON.stringify({
-      dataDir: { value: settings.dataDir, source: settings.sources.dataDir },
-      settings: Object.fromEntries(rows.map((r) => [r.key, { value: r.value, source: r.source }])),
-    }, null, 2));
+    console.log(JSON.stringify({ running: from === 'running', ...(running?.pid ? { pid: running.pid } : {}), ...effective }, null, 2));
     return 0;
   }
   const show = (v: unknown) => (v === null ? 'не задано' : Array.isArray(v) ? v.join(', ') : String(v));
-  // With no proxy setting, the environment's applies to the relay (never to loopback): say which.
-  const envProxy = PROXY_ENV_VARS.find((n) => process.env[n]);
-  const proxyRow = rows.find((r) => r.key === 'proxy');
-  if (proxyRow && proxyRow.value === null && proxyRow.source === 'default' && envProxy) {
-    proxyRow.value = `${maskUrl(normalizeProxy(process.env[envProxy] ?? '') ?? '')} (из ${envProxy})`;
+  const specs = new Map(SETTING_SPECS.map((spec) => [spec.key, spec]));
+  console.log(from === 'running'
+    ? `Настройки работающего компаньона EVVA Companion (процесс ${running?.pid ?? '?'}, ${running?.url ?? ''}):`
+    : from === 'unanswered'
+      ? `Компаньон запущен (${running?.url ?? ''}), но не ответил; ниже настройки, с которыми он запустился бы из этой папки данных:`
+      : `Компаньон не запущен. Ниже настройки, с которыми он запустится из этой папки данных${Object.values(flags).some((v) => v !== undefined) ? ' с этими параметрами' : ''}:`);
+  console.log(`  папка данных: ${effective.dataDir.value} (${SOURCE_TEXT[effective.dataDir.source]()})`);
+  const keys = Object.keys(effective.settings);
+  const width = Math.max(...keys.map((k) => k.length));
+  for (const key of keys) {
+    const row = effective.settings[key]!;
+    const source = row.fromEnv ? `из ${row.fromEnv}` : SOURCE_TEXT[row.source](specs.get(key));
+    console.log(`  ${key.padEnd(width)}  ${show(row.value)}  (${source})`);
   }
-  console.log(`Действующие настройки EVVA Companion ${VERSION}`);
-  console.log(`  папка данных: ${settings.dataDir} (${SOURCE_TEXT[settings.sources.dataDir ?? 'default']()})`);
-  const width = Math.max(...rows.map((r) => r.key.length));
-  for (const r of rows) console.log(`  ${r.key.padEnd(width)}  ${show(r.value)}  (${SOURCE_TEXT[r.source](r.spec)})`);
   console.log(`Приоритет: параметры > переменные окружения > ${path.join(settings.dataDir, SETTINGS_FILE)} > значения по умолчанию. Описание каждой настройки: docs/settings.md`);
   return 0;
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_API_PORT } from '../../protocol/local.ts';
+import { DEFAULT_API_PORT, type EffectiveSettings } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
 import { isLoopbackHost } from '../../common/loopback.ts';
 import { badProxyText, issueText } from './messages.ts';
@@ -223,10 +223,16 @@ export const DEFAULTS = {
 export class SettingsError extends Error {
   /** The fields at fault (top-level names), when known. */
   readonly fields: string[];
-  constructor(message: string, fields: string[] = []) {
+  /** What is wrong with each field, in Russian and without key names, for a form that names the field by its label. */
+  readonly problems: Array<{ field: string; message: string }>;
+  /** `bad_settings`: a value is wrong; `locked`: set by a flag or the environment at start, so not changeable while running. */
+  readonly code: 'bad_settings' | 'locked';
+  constructor(message: string, fields: string[] = [], problems: Array<{ field: string; message: string }> = [], code: 'bad_settings' | 'locked' = 'bad_settings') {
     super(message);
     this.name = 'SettingsError';
     this.fields = fields;
+    this.problems = problems;
+    this.code = code;
   }
 }
 
@@ -325,6 +331,18 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
   };
 }
 
+/** Every effective value and where it came from, as `evva-companion settings --json` prints it; passwords masked. */
+export function effectiveSettings(s: Settings, env: NodeJS.ProcessEnv = process.env): EffectiveSettings {
+  const rows = Object.fromEntries(SETTING_SPECS.map((spec) => [spec.key, { value: effectiveValue(s, spec.key), source: s.sources[spec.key] ?? 'default' }])) as EffectiveSettings['settings'];
+  // With no proxy setting, the environment's proxy applies to the relay (never to loopback): say which.
+  const envProxy = PROXY_ENV_VARS.find((n) => env[n]);
+  const proxy = rows.proxy;
+  if (proxy && proxy.value === null && proxy.source === 'default' && envProxy) {
+    rows.proxy = { value: maskUrl(normalizeProxy(env[envProxy] ?? '') ?? ''), source: 'default', fromEnv: envProxy };
+  }
+  return { dataDir: { value: s.dataDir, source: s.sources.dataDir ?? 'default' }, settings: rows };
+}
+
 /** The effective value of one SETTING_SPECS key, as settings.json would spell it; secrets masked when asked. */
 export function effectiveValue(s: Settings, key: string, mask = true): unknown {
   const v = key === 'probeIntervalSec' ? s.probeIntervalMs / 1000
@@ -373,7 +391,8 @@ function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string)
     return `поле «${field}${names ? ` (${names})` : ''}»: ${issueText(i)}`;
   });
   const fields = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : [String(i.path[0] ?? '')]));
-  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`, fields);
+  const problems = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? [] : [{ field: String(i.path[0] ?? ''), message: issueText(i) }]));
+  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`, fields, problems);
 }
 
 function num(v: string | undefined, name: string): number | undefined {

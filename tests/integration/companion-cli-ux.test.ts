@@ -102,6 +102,26 @@ describe('evva-companion settings and status --check', () => {
     expect(text.out).toMatch(/docs\/settings\.md/);
   });
 
+  it('settings asks the running companion, which runs with a flag this shell does not pass (issue 20 item 8)', async () => {
+    const dir = tmp();
+    const text = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(text.out).toMatch(/Компаньон не запущен/);
+    expect(JSON.parse((await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir])).out)).toMatchObject({ running: false });
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', url, '--log-level', 'warn']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    const r = await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir]);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.out) as { running: boolean; pid: number; settings: Record<string, { value: unknown; source: string }> };
+    expect(body).toMatchObject({ running: true, pid: run.child.pid });
+    expect(body.settings.frontUrl).toEqual({ value: url, source: 'flag' });
+    expect(body.settings.logLevel).toEqual({ value: 'warn', source: 'flag' });
+    const human = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(human.out).toMatch(/Настройки работающего компаньона/);
+    expect(human.out).toMatch(new RegExp(`frontUrl\\s+${url.replace(/\./g, '\\.')}\\s+\\(параметр --front-url\\)`));
+  }, 60_000);
+
   it('status --check exits like a Nagios check: 2 when the plugin is down, 3 when not running', async () => {
     const dir = tmp();
     expect((await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir])).code).toBe(3);

@@ -121,6 +121,33 @@ describe('the built UI', () => {
   });
 });
 
+describe('settings set when the companion started (issue 20 item 3)', () => {
+  let agent: Agent;
+  let dir: string;
+  let sim: Sim;
+  beforeAll(async () => {
+    sim = await startSim({ port: 0, auto: false });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-locked-'));
+    // As `run --front-url …` starts it: the flag outranks settings.json.
+    agent = await startAgent({ settings: loadSettings({ dataDir: dir, apiPort: '0', frontUrl: sim.url }, {}), logger: silentLogger });
+  });
+  afterAll(async () => { await agent.stop(); await sim.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  it('says which values came from the start, and refuses to override them from the UI, leaving settings.json alone', async () => {
+    const headers = { authorization: `Bearer ${agent.api.token}`, 'content-type': 'application/json' };
+    const view = await (await fetch(`${agent.api.url}/api/settings`, { headers })).json() as { sources: Record<string, string>; values: { frontUrl: string } };
+    expect(view.sources).toMatchObject({ frontUrl: 'flag', moduleId: 'default', allowRemoteDiagnostics: 'default' });
+    const res = await fetch(`${agent.api.url}/api/settings`, { method: 'PUT', headers, body: JSON.stringify({ frontUrl: 'http://127.0.0.1:1' }) });
+    expect(res.status).toBe(409);
+    const body = await res.json() as { error: { code: string; fields: string[]; message: string } };
+    expect(body.error).toMatchObject({ code: 'locked', fields: ['frontUrl'] });
+    expect(body.error.message).toContain('Адрес плагина iikoFront');
+    expect(body.error.message).not.toMatch(/frontUrl|--front-url|EVVA_FRONT_URL/);
+    expect(fs.existsSync(path.join(dir, 'settings.json'))).toBe(false);
+    expect(agent.status().front.url).toBe(sim.url);
+  });
+});
+
 describe('settings from the UI', () => {
   let sim: Sim;
   let agent: Agent;
@@ -148,6 +175,8 @@ describe('settings from the UI', () => {
     expect(r.body.error.code).toBe('bad_settings');
     expect(r.body.error.fields).toEqual(['probeIntervalSec']);
     expect(r.body.error.message).toContain('probeIntervalSec');
+    // The form names the field by its label: the problem alone, without the key.
+    expect(r.body.error.problems).toEqual([{ field: 'probeIntervalSec', message: 'слишком маленькое значение: нужно не меньше 1' }]);
     expect(fs.existsSync(path.join(dir, 'settings.json'))).toBe(false);
   });
 
@@ -176,6 +205,28 @@ describe('settings from the UI', () => {
     await call('PUT', '/api/settings', { proxy: r.body.values.proxy });
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).proxy).toBe('http://user:secret@127.0.0.1:3128');
     await call('PUT', '/api/settings', { proxy: null });
+  });
+
+  it('shows the remote-diagnostics switch as it is (on by default) and turns it off and on again (issue 20 item 2)', async () => {
+    expect((await call('GET', '/api/settings')).body.values.allowRemoteDiagnostics).toBe(true);
+    const off = await call('PUT', '/api/settings', { allowRemoteDiagnostics: false });
+    expect(off.status).toBe(200);
+    expect(off.body.values.allowRemoteDiagnostics).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).allowRemoteDiagnostics).toBe(false);
+    expect((await call('PUT', '/api/settings', { allowRemoteDiagnostics: true })).body.values.allowRemoteDiagnostics).toBe(true);
+  });
+
+  it('checks a port for the plugin without saving it: the plugin is found, a closed port is explained (issue 20 item 3)', async () => {
+    const before = fs.readFileSync(path.join(dir, 'settings.json'), 'utf8');
+    const found = await call('POST', '/api/front/check', { port: sim.port });
+    expect(found.body).toMatchObject({ found: true, url: sim.url });
+    const closed = (await import('../helpers/proc.ts')).freePort;
+    const port = await closed();
+    const missing = await call('POST', '/api/front/check', { port });
+    expect(missing.body).toMatchObject({ found: false, problem: { code: 'unreachable' } });
+    expect(missing.body.problem.message).toContain(String(port));
+    expect((await call('POST', '/api/front/check', { port: 0 })).status).toBe(400);
+    expect(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).toBe(before);
   });
 
   it('records state changes in the activity list, newest first', async () => {

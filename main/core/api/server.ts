@@ -9,7 +9,7 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Readable } from 'node:stream';
 import type { AuditEntry, Report } from '../../../protocol/diagnostics.ts';
-import { PairRequest, type ActivityItem, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
+import { FrontCheckRequest, PairRequest, type ActivityItem, type FrontCheck, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { SettingsError } from '../settings.ts';
@@ -40,6 +40,10 @@ export interface ApiOptions {
   payments?(): PaymentsList;
   /** `GET/PUT /api/settings`: the stored and effective settings; update validates and applies (throws SettingsError). */
   settings?: { read(): unknown; update(patch: unknown): Promise<unknown> };
+  /** `POST /api/front/check`: whether the plugin answers on a port (nothing is saved). */
+  checkFront?(port: number): Promise<FrontCheck>;
+  /** `GET /api/settings/effective`: every setting in force and where it came from. */
+  effectiveSettings?(): unknown;
   /** `GET /api/activity`: recent state changes, newest first. */
   activity?(limit: number): ActivityItem[];
   /** The built UI's folder; undefined finds it next to the code, null serves none. */
@@ -112,9 +116,28 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
         res.json(await settings.update(req.body));
       } catch (e) {
         if (!(e instanceof SettingsError)) throw e;
-        res.status(400).json({ error: { code: 'bad_settings', message: e.message, fields: e.fields } });
+        res.status(e.code === 'locked' ? 409 : 400).json({ error: { code: e.code, message: e.message, fields: e.fields, problems: e.problems } });
       }
     });
+  }
+  if (opts.checkFront) {
+    const checkFront = opts.checkFront;
+    app.post('/api/front/check', express.json({ limit: '1kb' }), async (req, res, next) => {
+      const body = FrontCheckRequest.safeParse(req.body);
+      if (!body.success) {
+        res.status(400).json({ error: { code: 'bad_request', message: 'Нужен JSON вида {"port": 9042}: порт — число от 1 до 65535.', messageEn: 'Expected {"port": 9042}: a port is a number from 1 to 65535.' } });
+        return;
+      }
+      try {
+        res.json(await checkFront(body.data.port));
+      } catch (e) {
+        next(e);
+      }
+    });
+  }
+  if (opts.effectiveSettings) {
+    const effective = opts.effectiveSettings;
+    app.get('/api/settings/effective', (_req, res) => { res.json(effective()); });
   }
   app.post('/api/pair', express.json({ limit: '4kb' }), async (req, res) => {
     const body = PairRequest.safeParse(req.body);
