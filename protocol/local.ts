@@ -77,8 +77,12 @@ export const FeedStatus = z.object({
   oldestUnsentAt: z.string().nullable(),
   lastEvent: z.object({ seq: z.number(), eventType: z.string(), eventTime: z.string() }).nullable(),
   acked: z.number(),
-  /** Events the relay acknowledged today (the POS's local day), kept across restarts. */
+  /** Events of this venue the relay acknowledged today (the POS's local day), kept across restarts. */
   ackedToday: z.number(),
+  /** Of those, orders and payments (TableOrderUpdate, DeliveryOrderUpdate, PaymentUpdate): what «Заказы и оплаты» counts. */
+  ordersToday: z.number().optional(),
+  /** When the last order or payment event acknowledged today was written (ISO); health and staff events do not count. */
+  lastOrderAt: z.string().nullable().optional(),
   coalesced: z.number(),
   pollers: z.array(PollerStatus),
   error: Problem.optional(),

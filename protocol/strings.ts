@@ -20,9 +20,13 @@ const ru = {
     offline: 'Есть проблема: нет связи с EVVA',
     connecting: 'Подключаемся к EVVA…',
     payments: (n: number) => `Оплат ждут закрытия: ${n}`,
+    ordersStuck: 'Есть проблема: заказы не читаются из iikoFront',
+    diskStuck: 'Есть проблема: заказы не сохраняются на диск',
     since: (time: string) => `с ${time}`,
   },
   todo: {
+    ordersStuck: 'iikoFront отвечает, но список заказов не отдаёт. Откройте Диагностику: там сказано, что исправить.',
+    diskStuck: 'Освободите место на диске этого компьютера; компаньон продолжит сам.',
     frontDown: 'Проверьте, что iikoFront запущен на этом компьютере. Если запущен — откройте Диагностику.',
     unpaired: 'Получите код привязки в EVVA и введите его в разделе «Настройка».',
     offline: 'Проверьте интернет на этом компьютере. Компаньон переподключится сам.',
@@ -59,6 +63,27 @@ const ru = {
     feedAwaiting: (n: number) => `Ждут закрытия: ${n}`,
     feedMismatch: (n: number) => `Расхождения в оплатах: ${n}`,
     feedNothingWaiting: 'Нет оплат, ждущих закрытия',
+    feedQueued: (n: number) => `в очереди ${n}, отправятся сами`,
+    feedStuck: {
+      disk: 'Не сохраняются: ошибка диска',
+      front: 'Не передаются: iikoFront не отвечает',
+      unlicensed: 'Не передаются: у плагина нет лицензии',
+      orders: 'Не передаются: заказы не читаются',
+      offline: 'Не передаются: нет связи с EVVA',
+      connecting: 'Ждут связи с EVVA',
+    } as Record<'disk' | 'front' | 'unlicensed' | 'orders' | 'offline' | 'connecting', string>,
+    pollerError: (code?: string) => {
+      const c = (code ?? '').split(' ')[0];
+      return ({
+        unlicensed: 'плагин отказал: нет свободной лицензии',
+        timeout: 'iikoFront не ответил вовремя',
+        unreachable: 'iikoFront не отвечает',
+        http: 'iikoFront ответил ошибкой',
+        auth: 'iikoFront не принял ключ',
+        bad_response: 'iikoFront прислал непонятный ответ',
+        too_large: 'слишком большой ответ iikoFront',
+      } as Record<string, string>)[c ?? ''] ?? 'подробности — в Диагностике';
+    },
   },
   activity: {
     title: 'Последние события',
@@ -222,9 +247,13 @@ const en: Strings = {
     offline: 'Problem: no link to EVVA',
     connecting: 'Connecting to EVVA…',
     payments: (n: number) => `Payments waiting to be closed: ${n}`,
+    ordersStuck: 'Problem: orders cannot be read from iikoFront',
+    diskStuck: 'Problem: orders cannot be saved to disk',
     since: (time: string) => `since ${time}`,
   },
   todo: {
+    ordersStuck: 'iikoFront answers but does not give out its orders. Open Diagnostics: it says what to fix.',
+    diskStuck: 'Free some disk space on this PC; the companion carries on by itself.',
     frontDown: 'Check that iikoFront is running on this PC. If it is, open Diagnostics.',
     unpaired: 'Get a pairing code from EVVA and enter it under “Setup”.',
     offline: 'Check this PC’s internet connection. The companion reconnects by itself.',
@@ -261,6 +290,27 @@ const en: Strings = {
     feedAwaiting: (n) => `Waiting to be closed: ${n}`,
     feedMismatch: (n) => `Payment mismatches: ${n}`,
     feedNothingWaiting: 'No payments waiting to be closed',
+    feedQueued: (n) => `${n} queued, they go out by themselves`,
+    feedStuck: {
+      disk: 'Not saved: disk error',
+      front: 'Not flowing: iikoFront does not answer',
+      unlicensed: 'Not flowing: the plugin has no licence',
+      orders: 'Not flowing: orders cannot be read',
+      offline: 'Not flowing: no link to EVVA',
+      connecting: 'Waiting for the link to EVVA',
+    },
+    pollerError: (code) => {
+      const c = (code ?? '').split(' ')[0];
+      return ({
+        unlicensed: 'the plugin refused: no free licence',
+        timeout: 'iikoFront did not answer in time',
+        unreachable: 'iikoFront does not answer',
+        http: 'iikoFront answered with an error',
+        auth: 'iikoFront did not accept the key',
+        bad_response: 'iikoFront sent an answer that cannot be read',
+        too_large: 'iikoFront sent too large an answer',
+      } as Record<string, string>)[c ?? ''] ?? 'details are in Diagnostics';
+    },
   },
   activity: {
     title: 'Recent events',

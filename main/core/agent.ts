@@ -146,7 +146,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const problem = venue.feed.problem();
     return {
       state: problem ? 'failing' : 'running', venueId: venue.venueId, backlog: st.backlog, inFlight: venue.sender.inFlight(),
-      oldestUnsentAt: st.oldestUnsentAt, lastEvent: st.lastEvent, acked: venue.sender.acked(), ackedToday: st.ackedToday, coalesced: st.coalesced,
+      oldestUnsentAt: st.oldestUnsentAt, lastEvent: st.lastEvent, acked: venue.sender.acked(), ackedToday: st.ackedToday,
+      ordersToday: st.ordersToday, lastOrderAt: st.lastOrderAt, coalesced: st.coalesced,
       pollers: venue.feed.pollers(), ...(problem ? { error: problem } : {}),
     };
   };

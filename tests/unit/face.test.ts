@@ -51,7 +51,8 @@ describe('how the status reads to a person', () => {
     expect(faceOf(s, 'ru').cards[3]).toMatchObject({ tone: 'none', state: 'нет данных' });
     s.feed = {
       state: 'running', venueId: 'v', backlog: 0, inFlight: 0, oldestUnsentAt: null,
-      lastEvent: { seq: 148, eventType: 'TableOrderUpdate', eventTime: '2026-11-28T12:31:00Z' }, acked: 148, ackedToday: 148, coalesced: 0, pollers: [],
+      lastEvent: { seq: 160, eventType: 'CompanionHealth', eventTime: '2026-11-28T12:45:00Z' }, acked: 160, ackedToday: 160,
+      ordersToday: 148, lastOrderAt: '2026-11-28T12:31:00Z', coalesced: 0, pollers: [],
     };
     s.payments = { total: 1, byState: { notified: 1 }, alarms: 0, pendingClose: 0 };
     const f = faceOf(s, 'ru', time);
@@ -60,6 +61,39 @@ describe('how the status reads to a person', () => {
     expect(f.todo).toContain('EVVAP');
     s.payments = { total: 1, byState: { reconciled: 1 }, alarms: 0, pendingClose: 0 };
     expect(faceOf(s, 'ru').cards[3]).toMatchObject({ detail: 'Нет оплат, ждущих закрытия' });
+  });
+
+  it('never says the feed works while nothing flows: plugin down, no licence, orders poller failing, link down (issue 20 item 4)', () => {
+    const running = (): Status => ({
+      ...base(),
+      feed: {
+        state: 'running', venueId: 'v1', backlog: 3, inFlight: 0, oldestUnsentAt: null, lastEvent: null, acked: 0, ackedToday: 0, ordersToday: 5, lastOrderAt: '2026-11-28T12:31:00Z', coalesced: 0,
+        pollers: [{ name: 'orders', state: 'ok', intervalMs: 1000, lastOkAt: null, lastDurationMs: null, failures: 0 }],
+      },
+    });
+    expect(faceOf(running(), 'ru', time).cards[3]).toMatchObject({ tone: 'green', state: 'Передано сегодня: 5 · последний 12:31' });
+
+    const poller = running();
+    poller.feed!.pollers[0] = { ...poller.feed!.pollers[0]!, state: 'failing', failures: 4, error: 'unlicensed 403' };
+    const f = faceOf(poller, 'ru', time);
+    expect(f.cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: заказы не читаются' });
+    expect(f.cards[3]!.detail).toContain('нет свободной лицензии');
+    expect(f).toMatchObject({ tone: 'red', sentence: 'Есть проблема: заказы не читаются из iikoFront', action: 'diagnostics' });
+    expect(faceOf(poller, 'en', time).cards[3]!.detail).toContain('no free licence');
+
+    const down = running();
+    down.front = { ...down.front, state: 'down' };
+    expect(faceOf(down, 'ru', time).cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: iikoFront не отвечает' });
+    const unlicensed = running();
+    unlicensed.front = { ...unlicensed.front, state: 'unlicensed' };
+    expect(faceOf(unlicensed, 'ru', time).cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: у плагина нет лицензии' });
+    const offline = running();
+    offline.tunnel = { ...offline.tunnel, state: 'offline' };
+    expect(faceOf(offline, 'ru', time).cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: нет связи с EVVA' });
+    expect(faceOf(offline, 'ru', time).cards[3]!.detail).toContain('в очереди 3');
+    const disk = running();
+    disk.feed = { ...disk.feed!, state: 'failing', error: { code: 'disk_full', message: 'Диск заполнен.' } };
+    expect(faceOf(disk, 'ru', time)).toMatchObject({ tone: 'red', sentence: 'Есть проблема: заказы не сохраняются на диск' });
   });
 
   it('warns about a port open to the internet only when the check said so', () => {
