@@ -193,6 +193,37 @@ export const FrontCheckRequest = z.strictObject({ port: z.number().int().min(1).
 export const FrontCheck = z.object({ url: z.string(), found: z.boolean(), version: z.string().optional(), problem: Problem.optional() });
 export type FrontCheck = z.infer<typeof FrontCheck>;
 
+/** What a Журнал row is about (its filter). */
+export const JournalKind = z.enum(['link', 'front', 'orders', 'payments', 'staff']);
+export type JournalKind = z.infer<typeof JournalKind>;
+
+/**
+ * One row of the Журнал (`GET /api/journal`, live `{ type: "journal", row }`),
+ * kept by the companion. `at` is when it happened; a state that came back soon
+ * after is folded in: `count` times, the last at `lastAt`. Exactly one of
+ * `activity`, `order`, `staff`, `payment` says what happened; the UI words it
+ * in its language.
+ */
+export const JournalRow = z.object({
+  id: z.number(),
+  at: z.string(),
+  lastAt: z.string(),
+  count: z.number(),
+  kind: JournalKind,
+  activity: z.object({ part: z.enum(['front', 'tunnel']), state: z.string(), message: z.string().optional(), messageEn: z.string().optional() }).optional(),
+  order: z.object({
+    number: z.number().nullable(), delivery: z.boolean(), tables: z.array(z.number()), status: z.string().nullable(),
+    iikoStatus: z.string().nullable(), gone: z.boolean(), sum: z.number().nullable(),
+  }).optional(),
+  staff: z.object({ all: z.number(), open: z.number() }).optional(),
+  payment: PaymentView.optional(),
+});
+export type JournalRow = z.infer<typeof JournalRow>;
+
+/** `GET /api/journal?limit=&kind=&before=`: newest first; `next` is the `before` of the next older page. */
+export const JournalPage = z.object({ rows: z.array(JournalRow), next: z.string().nullable() });
+export type JournalPage = z.infer<typeof JournalPage>;
+
 /** `POST /api/login-link`: a new one-time link that logs a browser into the UI. */
 export const LoginLink = z.object({ url: z.string(), expiresInSec: z.number() });
 export type LoginLink = z.infer<typeof LoginLink>;
@@ -206,5 +237,6 @@ export const LiveMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('event'), event: Envelope }),
   z.object({ type: z.literal('payment'), payment: PaymentView, reminder: z.boolean() }),
   z.object({ type: z.literal('activity'), item: ActivityItem }),
+  z.object({ type: z.literal('journal'), row: JournalRow }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;

@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import type { Report } from '../../protocol/diagnostics.ts';
 import { Commands } from '../../protocol/events.ts';
 import type { HealthInfo } from '../../protocol/feed.ts';
-import type { FeedStatus, FrontCheck, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { FeedStatus, FrontCheck, JournalRow, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
+import { openJournal, type Journal } from './journal.ts';
 import { configure } from './configure.ts';
 import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
@@ -174,6 +175,26 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   };
   let published = '';
   const activity = createActivity();
+  // The Журнал's own store: a failure here costs the history, never the relaying.
+  let journal: Journal | null = null;
+  try {
+    journal = openJournal({ dataDir: settings.dataDir, now: () => clock.now(), days: settings.journalDays });
+  } catch (e) {
+    logger.error('journal storage unusable; the Журнал shows no history', { err: e instanceof Error ? e.message : String(e) });
+  }
+  /** Sends new or folded Журнал rows to live clients. */
+  const journaled = (rows: JournalRow[]) => {
+    for (const row of rows) api?.broadcast({ type: 'journal', row });
+  };
+  /** Writes to the Журнал, best effort: a disk problem costs a line of history, never the caller's work. */
+  const record = (write: (j: Journal) => JournalRow[]) => {
+    if (!journal) return;
+    try {
+      journaled(write(journal));
+    } catch (e) {
+      logger.warn('journal row not written', { err: e instanceof Error ? e.message : String(e) });
+    }
+  };
   /** Pushes the status to live clients (and the desktop shell) when something a person would notice changed (not a new latency, round trip or poll time). */
   const publish = () => {
     const s = status();
@@ -181,10 +202,12 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null }, feed });
     if (key === published) return;
     published = key;
-    for (const item of activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString())) {
+    const items = activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString());
+    for (const item of items) {
       api?.broadcast({ type: 'activity', item });
       opts.onLive?.({ type: 'activity', item });
     }
+    if (items.length) record((j) => j.activity(items));
     api?.publish(s);
     opts.onLive?.({ type: 'status', status: s });
   };
@@ -255,13 +278,14 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       onWritten: (events) => {
         sender.kick();
         for (const event of events) api?.broadcast({ type: 'event', event });
+        record((j) => j.events(events));
         publishSoon();
       },
       onOrders: (orders) => payments?.onOrders(orders),
     });
     payments = createPayments({
       ledger, venueId, feed, clock, logger, closeAfterMs: settings.feed.paymentCloseAfterMs,
-      onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); publishSoon(); },
+      onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); record((j) => j.payment(payment)); publishSoon(); },
     });
     venue = { venueId, sender, feed, payments };
     feed.start();
@@ -402,6 +426,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
     // Proxy changed: reconnect through it.
     tunnel() { void connectSaved().catch(() => undefined); },
+    journal(days) { journal?.keepDays(days); },
   });
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
@@ -410,6 +435,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     payments: () => ({ payments: venue?.payments.list() ?? [] }),
     settings: settingsApi,
     activity: (limit) => activity.list(limit),
+    journal: (query) => (journal ? journal.list(query) : null),
     checkFront: (port) => checkFront(`http://127.0.0.1:${port}`),
     effectiveSettings: () => effectiveSettings(settings),
   });
@@ -466,6 +492,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
         await link?.stop();
         if (venue) await stopFeed(venue);
         outbox?.close();
+        journal?.close();
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);

@@ -10,7 +10,7 @@ import { checkSettingsFile, DEFAULTS, maskUrl, readSettingsFile, SETTINGS_FILE, 
 /** Fields the UI may change, and what applying each one takes. */
 export const EDITABLE = {
   frontUrl: 'front', moduleId: 'front', probeIntervalSec: 'front',
-  relayUrl: 'live', proxy: 'tunnel', language: 'live', allowRemoteDiagnostics: 'live',
+  relayUrl: 'live', proxy: 'tunnel', language: 'live', allowRemoteDiagnostics: 'live', journalDays: 'journal',
 } as const;
 type Editable = keyof typeof EDITABLE;
 
@@ -20,6 +20,8 @@ export interface SettingsView {
     frontUrl: string | null; moduleId: string; probeIntervalSec: number; relayUrl: string | null; proxy: string | null; language: 'ru' | 'en';
     /** EVVA support may run the checks, read the log and take the bundle (read by every remote command). */
     allowRemoteDiagnostics: boolean;
+    /** How many days the Журнал keeps its rows. */
+    journalDays: number;
   };
   /** Where each value in force came from: `flag` and `env` were set when the companion started and cannot be changed here. */
   sources: Record<Editable, SettingSource>;
@@ -38,13 +40,14 @@ export interface UpdateResult extends SettingsView {
 const LABELS: Record<Editable, string> = {
   frontUrl: 'Адрес плагина iikoFront', moduleId: 'Идентификатор модуля', probeIntervalSec: 'Проверять iikoFront каждые, секунд',
   relayUrl: 'Адрес сервера EVVA', proxy: 'Прокси для связи с EVVA', language: 'Язык интерфейса', allowRemoteDiagnostics: 'Разрешить EVVA удалённую диагностику',
+  journalDays: 'Хранить журнал, дней',
 };
 
 /** Shows a proxy URL without its password. */
 const hidePassword = (url: string | null | undefined): string | null => (url ? maskUrl(url) : null);
 
 /** Binds the settings API to the agent's live settings object and its re-apply hooks. */
-export function configure(settings: Settings, apply: { front(): Promise<void>; tunnel(): void }) {
+export function configure(settings: Settings, apply: { front(): Promise<void>; tunnel(): void; journal(days: number): void }) {
   const view = (): SettingsView => {
     const stored = readSettingsFile(settings.dataDir);
     return {
@@ -53,6 +56,7 @@ export function configure(settings: Settings, apply: { front(): Promise<void>; t
         relayUrl: settings.relayUrl, proxy: hidePassword(settings.proxy), language: settings.language,
         // The file is what remote commands read (it may have been edited by hand since the start).
         allowRemoteDiagnostics: stored.allowRemoteDiagnostics ?? settings.allowRemoteDiagnostics,
+        journalDays: settings.journalDays,
       },
       sources: Object.fromEntries(Object.keys(EDITABLE).map((k) => [k, k in stored && (settings.sources[k] ?? 'default') === 'default' ? 'file' : settings.sources[k] ?? 'default'])) as Record<Editable, SettingSource>,
       stored: Object.fromEntries(Object.keys(EDITABLE).filter((k) => k in stored).map((k) => [k, k === 'proxy' ? hidePassword(stored.proxy ?? null) : stored[k as Editable]])),
@@ -98,10 +102,12 @@ export function configure(settings: Settings, apply: { front(): Promise<void>; t
       if (applied.includes('proxy')) settings.proxy = valid.proxy ?? null;
       if (applied.includes('language')) settings.language = valid.language ?? 'ru';
       if (applied.includes('allowRemoteDiagnostics')) settings.allowRemoteDiagnostics = valid.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics;
+      if (applied.includes('journalDays')) settings.journalDays = valid.journalDays ?? DEFAULTS.journalDays;
       // What `evva-companion settings` reports for the running companion: the file now holds these.
       for (const k of applied) settings.sources[k] = k in valid ? 'file' : 'default';
       if (kinds.has('front')) await apply.front();
       if (kinds.has('tunnel')) apply.tunnel();
+      if (kinds.has('journal')) apply.journal(settings.journalDays);
       return { ...view(), applied };
     },
   };

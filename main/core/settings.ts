@@ -55,6 +55,8 @@ export const SettingsFile = z.strictObject({
   allowRemoteDiagnostics: z.boolean().optional(),
   /** The port the router forwards to the plugin, when it is not the plugin's own; the port check probes it. */
   externalPort: z.number().int().min(1).max(65535).nullable().optional(),
+  /** How many days the Журнал keeps its rows (journal.sqlite). */
+  journalDays: z.number().int().min(1).max(365).optional(),
   /** The UI's language (the desktop app and the browser UI share it). */
   language: z.enum(['ru', 'en']).optional(),
   tunnel: z.strictObject({
@@ -115,6 +117,8 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'HTTP-прокси для связи с EVVA: http://прокси:порт или прокси:порт (логин и пароль: http://логин:пароль@прокси:порт). null — без прокси, даже если он задан в HTTPS_PROXY. Без значения берутся HTTPS_PROXY / HTTP_PROXY и NO_PROXY.' },
   { key: 'language', type: 'ru | en', default: 'ru',
     about: 'Язык интерфейса компаньона (окно приложения и страница в браузере). Меняется в разделе «Настройки» интерфейса.' },
+  { key: 'journalDays', type: 'целое 1…365', default: '30',
+    about: 'Сколько дней хранить журнал событий (раздел «Журнал»: связь, iikoFront, заказы, оплаты, смены) в journal.sqlite папки данных; не больше 50 000 строк в любом случае. Меняется и в разделе «Настройки».' },
   { key: 'allowInsecure', type: 'true | false', default: 'false', flag: '--allow-insecure',
     about: 'Разрешить незашифрованное соединение (http://, ws://) с сервером EVVA не на этом компьютере. Только для проверки.' },
   { key: 'allowRemoteDiagnostics', type: 'true | false', default: 'true',
@@ -167,6 +171,7 @@ export interface Settings {
   proxy: string | null;
   allowInsecure: boolean;
   allowRemoteDiagnostics: boolean;
+  journalDays: number;
   externalPort: number | null;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
@@ -208,6 +213,8 @@ export const DEFAULTS = {
   frontMaxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
   logLevel: 'info' as const,
   allowRemoteDiagnostics: true,
+  /** A month of history: enough to answer «what happened last week», small on disk. */
+  journalDays: 30,
   feed: {
     enabled: true, ordersIntervalMs: 1_000, staffIntervalSec: 60, tablesIntervalSec: 300, menuIntervalHours: 24,
     coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10,
@@ -311,6 +318,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     proxy: merged.proxy ?? null,
     allowInsecure: merged.allowInsecure ?? false,
     allowRemoteDiagnostics: merged.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics,
+    journalDays: merged.journalDays ?? DEFAULTS.journalDays,
     externalPort: merged.externalPort ?? null,
     tunnel: {
       allowMethods: merged.tunnel.allowMethods,

@@ -6,10 +6,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { z } from 'zod';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Readable } from 'node:stream';
 import type { AuditEntry, Report } from '../../../protocol/diagnostics.ts';
-import { FrontCheckRequest, PairRequest, type ActivityItem, type FrontCheck, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
+import { FrontCheckRequest, JournalKind, PairRequest, type ActivityItem, type FrontCheck, type JournalPage, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { SettingsError } from '../settings.ts';
@@ -44,6 +45,8 @@ export interface ApiOptions {
   checkFront?(port: number): Promise<FrontCheck>;
   /** `GET /api/settings/effective`: every setting in force and where it came from. */
   effectiveSettings?(): unknown;
+  /** `GET /api/journal`: the Журнал's rows, newest first; null when its storage is unusable. */
+  journal?(query: { limit?: number; kinds?: JournalKind[]; before?: string }): JournalPage | null;
   /** `GET /api/activity`: recent state changes, newest first. */
   activity?(limit: number): ActivityItem[];
   /** The built UI's folder; undefined finds it next to the code, null serves none. */
@@ -106,6 +109,25 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     app.get('/api/activity', (req, res) => {
       const limit = Math.min(Math.max(Number.parseInt(String(req.query.limit ?? '50'), 10) || 50, 1), 200);
       res.json({ items: list(limit) });
+    });
+  }
+  if (opts.journal) {
+    const journal = opts.journal;
+    app.get('/api/journal', (req, res) => {
+      const kinds = String(req.query.kind ?? '').split(',').filter(Boolean);
+      const parsed = z.array(JournalKind).max(5).safeParse(kinds);
+      const limit = Number.parseInt(String(req.query.limit ?? '100'), 10);
+      const before = typeof req.query.before === 'string' && /^\d{1,16}:\d{1,16}$/.test(req.query.before) ? req.query.before : undefined;
+      if (!parsed.success || (req.query.before !== undefined && !before)) {
+        res.status(400).json({ error: { code: 'bad_request', message: 'Параметры журнала: kind — link, front, orders, payments, staff через запятую; before — из поля next предыдущей страницы.' } });
+        return;
+      }
+      const page = journal({ limit: Number.isFinite(limit) ? limit : 100, kinds: parsed.data, ...(before ? { before } : {}) });
+      if (!page) {
+        res.status(503).json({ error: { code: 'journal_unavailable', message: 'Журнал недоступен: его файл не открылся. Подробности в журнале компаньона.', messageEn: 'The journal is unavailable: its file could not be opened.' } });
+        return;
+      }
+      res.json(page);
     });
   }
   if (opts.settings) {
