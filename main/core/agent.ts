@@ -17,6 +17,7 @@ import { configure } from './configure.ts';
 import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
+import { createUiSessions } from './api/sessions.ts';
 import { CommandError, createCommands } from './commands.ts';
 import { createFeed, diskProblem, type Feed } from './feed/feed.ts';
 import { openOutbox, type Outbox } from './outbox/store.ts';
@@ -430,6 +431,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   });
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
+    sessions: createUiSessions({ dataDir: settings.dataDir, clock, days: settings.uiSessionDays }),
     pair: (code, relayUrl) => agentPair(code, relayUrl),
     diagnose, bundle, audit: (limit) => audit.list(limit),
     payments: () => ({ payments: venue?.payments.list() ?? [] }),

@@ -55,6 +55,8 @@ export const SettingsFile = z.strictObject({
   allowRemoteDiagnostics: z.boolean().optional(),
   /** The port the router forwards to the plugin, when it is not the plugin's own; the port check probes it. */
   externalPort: z.number().int().min(1).max(65535).nullable().optional(),
+  /** How long a browser stays signed in to the UI after the one-time login link (ui-sessions.json). */
+  uiSessionDays: z.number().int().min(1).max(365).optional(),
   /** How many days the Журнал keeps its rows (journal.sqlite). */
   journalDays: z.number().int().min(1).max(365).optional(),
   /** The UI's language (the desktop app and the browser UI share it). */
@@ -119,6 +121,8 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'Язык интерфейса компаньона (окно приложения и страница в браузере). Меняется в разделе «Настройки» интерфейса.' },
   { key: 'journalDays', type: 'целое 1…365', default: '30',
     about: 'Сколько дней хранить журнал событий (раздел «Журнал»: связь, iikoFront, заказы, оплаты, смены) в journal.sqlite папки данных; не больше 50 000 строк в любом случае. Меняется и в разделе «Настройки».' },
+  { key: 'uiSessionDays', type: 'целое 1…365', default: '30',
+    about: 'Сколько дней браузер остаётся в интерфейсе компаньона после входа по одноразовой ссылке, в том числе после перезапуска компаньона и компьютера (до кнопки «Выйти»). Вступает в силу для следующих входов.' },
   { key: 'allowInsecure', type: 'true | false', default: 'false', flag: '--allow-insecure',
     about: 'Разрешить незашифрованное соединение (http://, ws://) с сервером EVVA не на этом компьютере. Только для проверки.' },
   { key: 'allowRemoteDiagnostics', type: 'true | false', default: 'true',
@@ -172,6 +176,7 @@ export interface Settings {
   allowInsecure: boolean;
   allowRemoteDiagnostics: boolean;
   journalDays: number;
+  uiSessionDays: number;
   externalPort: number | null;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
@@ -215,6 +220,8 @@ export const DEFAULTS = {
   allowRemoteDiagnostics: true,
   /** A month of history: enough to answer «what happened last week», small on disk. */
   journalDays: 30,
+  /** A month: a headless PC reboots without anyone needing a new link, and a lost browser profile expires. */
+  uiSessionDays: 30,
   feed: {
     enabled: true, ordersIntervalMs: 1_000, staffIntervalSec: 60, tablesIntervalSec: 300, menuIntervalHours: 24,
     coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10,
@@ -319,6 +326,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     allowInsecure: merged.allowInsecure ?? false,
     allowRemoteDiagnostics: merged.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics,
     journalDays: merged.journalDays ?? DEFAULTS.journalDays,
+    uiSessionDays: merged.uiSessionDays ?? DEFAULTS.uiSessionDays,
     externalPort: merged.externalPort ?? null,
     tunnel: {
       allowMethods: merged.tunnel.allowMethods,

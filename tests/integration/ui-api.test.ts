@@ -12,6 +12,7 @@ import type { Status } from '../../protocol/local.ts';
 import { startAgent, type Agent } from '../../main/core/agent.ts';
 import { LOGIN_TTL_MS } from '../../main/core/api/login.ts';
 import { startApi, type Api } from '../../main/core/api/server.ts';
+import { createUiSessions } from '../../main/core/api/sessions.ts';
 import { realClock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { loadSettings } from '../../main/core/settings.ts';
@@ -72,6 +73,67 @@ describe('login link', () => {
   it('refuses a made-up code and a missing one', async () => {
     expect((await req('GET', '/login?once=guess')).status).toBe(401);
     expect((await req('GET', '/login')).status).toBe(401);
+  });
+});
+
+describe('a browser session that survives a restart (issue 20 item 5)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-sessions-'));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  let now = Date.parse('2026-11-28T12:00:00Z');
+  const clock = { ...realClock, now: () => now };
+  const start = (token: string) => startApi({
+    port: 0, token, logger: silentLogger, uiDir: ui, clock,
+    sessions: createUiSessions({ dataDir, clock, days: 30 }),
+    status: () => ({ level: 'warn', version: '0', startedAt: '', front: { state: 'unknown', url: null, latencyMs: null, checkedAt: null, since: null, source: null }, tunnel: { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null } }) as Status,
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+  });
+  const at = (a: Api, method: string, p: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    const port = Number(new URL(a.url).port);
+    const r = http.request({ host: '127.0.0.1', port, path: p, method, headers: { host: `127.0.0.1:${port}`, ...headers }, setHost: false }, (res) => { res.resume(); res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers })); });
+    r.on('error', reject);
+    r.end();
+  });
+
+  it('the one-time link starts a session whose cookie (not the token) a restarted companion with a new token still honours, until logout', async () => {
+    const first = await start('token-of-the-first-run-0123456789');
+    const link = new URL(first.loginLink().url);
+    const login = await at(first, 'GET', link.pathname + link.search);
+    expect(login.status).toBe(303);
+    const set = login.headers['set-cookie']?.[0] ?? '';
+    expect(set).toMatch(/^evva_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=2592000$/);
+    expect(set).not.toContain('token-of-the-first-run');
+    // Still one-time.
+    expect((await at(first, 'GET', link.pathname + link.search)).status).toBe(401);
+    const cookie = set.split(';')[0]!;
+    const same = { cookie, 'sec-fetch-site': 'same-origin' };
+    expect((await at(first, 'GET', '/api/status', same)).status).toBe(200);
+    await first.close();
+
+    // A reboot: a new process, a new token, the same data dir.
+    const second = await start('token-of-the-second-run-987654321');
+    const port = new URL(second.url).port;
+    expect((await at(second, 'GET', '/api/status', same)).status).toBe(200);
+    // The same door as before: from another origin the cookie is refused.
+    expect((await at(second, 'GET', '/api/status', { cookie, 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await at(second, 'POST', '/api/logout', { cookie, origin: 'http://127.0.0.1:9042', 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    // A made-up or altered id is nobody.
+    expect((await at(second, 'GET', '/api/status', { cookie: `evva_session=${'A'.repeat(43)}`, 'sec-fetch-site': 'same-origin' })).status).toBe(401);
+    const out = await at(second, 'POST', '/api/logout', { ...same, origin: `http://127.0.0.1:${port}` });
+    expect(out.status).toBe(200);
+    expect(out.headers['set-cookie']?.[0]).toContain('Max-Age=0');
+    expect((await at(second, 'GET', '/api/status', same)).status).toBe(401);
+    await second.close();
+  });
+
+  it('ends by itself after its lifetime', async () => {
+    const a = await start('token-lifetime-0123456789abcdef');
+    const link = new URL(a.loginLink().url);
+    const cookie = ((await at(a, 'GET', link.pathname + link.search)).headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    const same = { cookie, 'sec-fetch-site': 'same-origin' };
+    expect((await at(a, 'GET', '/api/status', same)).status).toBe(200);
+    now += 30 * 86_400_000 + 1;
+    expect((await at(a, 'GET', '/api/status', same)).status).toBe(401);
+    await a.close();
   });
 });
 

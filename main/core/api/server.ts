@@ -14,7 +14,8 @@ import { FrontCheckRequest, JournalKind, PairRequest, type ActivityItem, type Fr
 import { realClock, type Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { SettingsError } from '../settings.ts';
-import { admit, allowedHosts, originAllowed, PROOF_PATH } from './guard.ts';
+import { admit, allowedHosts, originAllowed, presentedSession, PROOF_PATH, SESSION_COOKIE } from './guard.ts';
+import type { UiSessions } from './sessions.ts';
 import { createLogins, LOGIN_TTL_MS } from './login.ts';
 import { Nonce, prove } from './proof.ts';
 import { findUiDir, uiRoutes } from './ui.ts';
@@ -49,6 +50,8 @@ export interface ApiOptions {
   journal?(query: { limit?: number; kinds?: JournalKind[]; before?: string }): JournalPage | null;
   /** `GET /api/activity`: recent state changes, newest first. */
   activity?(limit: number): ActivityItem[];
+  /** Browser sessions that outlive a restart (the login link starts one); without them the link sets the token cookie. */
+  sessions?: UiSessions;
   /** The built UI's folder; undefined finds it next to the code, null serves none. */
   uiDir?: string | null;
   clock?: Clock;
@@ -75,6 +78,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.set('etag', false);
   let port = opts.port;
   const logins = createLogins(opts.clock ?? realClock);
+  const session = opts.sessions ? (id: string) => opts.sessions!.valid(id) : undefined;
   // The UI's files and the login link are open; everything under /api and /metrics needs the token.
   const isOpen = (req: express.Request) => (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && req.path !== '/metrics';
 
@@ -91,7 +95,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.use((req, res, next) => {
-    const verdict = admit(req, port, opts.token, isOpen(req));
+    const verdict = admit(req, port, opts.token, isOpen(req), session);
     if (!verdict.ok) {
       res.status(verdict.status).json({ error: { code: verdict.error, message: verdict.message } });
       return;
@@ -104,6 +108,13 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
   app.get('/api/payments', (_req, res) => { res.json(opts.payments?.() ?? { payments: [] }); });
   app.post('/api/login-link', (_req, res) => { res.json(loginLink()); });
+  // Ends this browser's session (its cookie); the desktop window and scripts have nothing to end.
+  app.post('/api/logout', (req, res) => {
+    const sid = presentedSession(req);
+    if (sid) opts.sessions?.end(sid);
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    res.json({ ok: true });
+  });
   if (opts.activity) {
     const list = opts.activity;
     app.get('/api/activity', (req, res) => {
@@ -211,7 +222,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       next(e);
     }
   });
-  app.use(uiRoutes({ token: opts.token, logins, port: () => port, uiDir: opts.uiDir === undefined ? findUiDir() : opts.uiDir }));
+  app.use(uiRoutes({ token: opts.token, logins, ...(opts.sessions ? { sessions: opts.sessions } : {}), port: () => port, uiDir: opts.uiDir === undefined ? findUiDir() : opts.uiDir }));
   app.use((_req, res) => { res.status(404).json({ error: { code: 'not_found', message: 'Нет такого адреса в локальном API.' } }); });
   app.use((err: Error & { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
@@ -228,7 +239,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     // No input may end the process: whatever throws here costs this one socket only.
     socket.on('error', () => socket.destroy());
     try {
-      const verdict = admit(req, port, opts.token);
+      const verdict = admit(req, port, opts.token, false, session);
       const path = (req.url ?? '').split('?')[0];
       if (!verdict.ok || !originAllowed(req, port) || path !== '/api/live') {
         const status = !verdict.ok ? verdict.status : path !== '/api/live' ? 404 : 403;
