@@ -202,6 +202,32 @@ function latest(a: string | null, b: string | null): string | null {
   return a > b ? a : b;
 }
 
+/**
+ * A date and time as the venue writes it, in the machine's local time, with
+ * the offset so support far away reads it right: «28.11.2026, 15:40 (UTC+3)»,
+ * «28 Nov 2026, 15:40 (UTC+3)». For reports; the screens use `when`.
+ */
+export function stamp(iso: string, lang: Lang): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  const date = d.toLocaleDateString(lang === 'en' ? 'en-GB' : 'ru-RU', { day: lang === 'en' ? 'numeric' : '2-digit', month: lang === 'en' ? 'short' : '2-digit', year: 'numeric' });
+  const off = -d.getTimezoneOffset();
+  const h = Math.floor(Math.abs(off) / 60);
+  const m = Math.abs(off) % 60;
+  return `${date}, ${hhmm(iso)} (UTC${off < 0 ? '−' : '+'}${h}${m ? `:${String(m).padStart(2, '0')}` : ''})`;
+}
+
+/** HH:MM for today, else the day too («27.11, 15:40» / «27 Nov, 15:40»; the year when it is not this one). */
+export function when(iso: string, lang: Lang, now: Date = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  if (d.toDateString() === now.toDateString()) return hhmm(iso);
+  const date = d.toLocaleDateString(lang === 'en' ? 'en-GB' : 'ru-RU', {
+    day: lang === 'en' ? 'numeric' : '2-digit', month: lang === 'en' ? 'short' : '2-digit', ...(d.getFullYear() !== now.getFullYear() ? { year: 'numeric' } : {}),
+  });
+  return `${date}, ${hhmm(iso)}`;
+}
+
 /** HH:MM in the machine's local time. */
 export function hhmm(iso: string): string {
   const d = new Date(iso);
@@ -213,7 +239,7 @@ export function reportOf(status: Status, lang: Lang, at: string = new Date().toI
   const face = faceOf(status, lang);
   const t = strings(lang);
   return [
-    `${t.appName} ${status.version} — ${at}`,
+    `${t.appName} ${status.version} — ${stamp(at, lang)}`,
     face.sentence,
     ...face.cards.map((c) => `- ${c.title}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`),
   ].join('\n');

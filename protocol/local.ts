@@ -12,6 +12,12 @@ export const Problem = z.object({
   hint: z.string().optional(),
   /** English, for support staff and logs. */
   messageEn: z.string().optional(),
+  /**
+   * What helps at this PC's command line or in settings.json, for a sysadmin
+   * (`evva-companion pair КОД`). The CLI prints it; the UI never does: its hint
+   * says what to do in the window instead.
+   */
+  command: z.string().optional(),
 });
 export type Problem = z.infer<typeof Problem>;
 

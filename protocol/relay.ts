@@ -8,6 +8,13 @@ import { FrontStatus } from './local.ts';
 /** Pairing codes: 8 characters from an alphabet without 0/O/1/I, shown as `K7QF-2MXD`. */
 export const PAIRING_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
 export const PAIRING_CODE_RE = /^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/;
+
+/** A pairing code as typed (any case, with or without the dash or spaces) in its one form, or null when it cannot be one. */
+export function normalizePairingCode(typed: string): string | null {
+  const code = typed.toUpperCase().replace(/[\s-]/g, '');
+  const pretty = `${code.slice(0, 4)}-${code.slice(4)}`;
+  return PAIRING_CODE_RE.test(pretty) ? pretty : null;
+}
 /** How long a pairing code is valid. */
 export const PAIRING_TTL_MS = 15 * 60_000;
 

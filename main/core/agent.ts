@@ -465,8 +465,9 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       throw new TunnelError({
         code: 'relay_url_missing',
         message: 'Не указан адрес сервера EVVA.',
-        hint: 'Укажите его: evva-companion pair КОД --relay-url https://… (адрес даёт EVVA вместе с кодом) или задайте relayUrl в настройках.',
-        messageEn: 'No relay URL given.',
+        hint: 'Введите адрес сервера EVVA рядом с кодом: его даёт EVVA вместе с кодом.',
+        messageEn: 'No EVVA server address given: enter the one EVVA gave with the code.',
+        command: 'evva-companion pair КОД --relay-url https://…',
       });
     }
     const done = await pair({

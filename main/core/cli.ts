@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { EffectiveSettings, LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
+import { normalizePairingCode } from '../../protocol/relay.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -205,7 +206,12 @@ export function discoveryPortsFromEnv(env: NodeJS.ProcessEnv): number[] | null {
  */
 async function pairCommand(flags: SettingsFlags, code: string): Promise<number> {
   const settings = loadSettings(flags);
-  const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
+  const fail = (p: Problem) => { console.error(problemLines(p).join('\n')); return 1; };
+  // A code that cannot be one is refused here, before anything (the server, or even the running companion) is asked.
+  if (!normalizePairingCode(code)) {
+    const { malformedCode } = await import('./tunnel/pair.ts');
+    return fail(malformedCode(code));
+  }
   const found = runningAgent(settings.dataDir);
   // Neither the code nor the token goes anywhere until the server proves it is the companion that wrote the file.
   const running = found && (await verifyCompanion(found)).ok ? found : null;
@@ -365,6 +371,11 @@ async function showSettings(flags: SettingsFlags, json: boolean): Promise<number
   return 0;
 }
 
+/** A problem as the CLI prints it: what happened, what to do, and the command that helps. */
+export function problemLines(p: Problem, indent = ''): string[] {
+  return [`${indent}${p.message}`, ...(p.hint ? [`${indent}Что делать: ${p.hint}`] : []), ...(p.command ? [`${indent}Команда: ${p.command}`] : [])];
+}
+
 /** The status as a sysadmin reads it in a terminal. */
 export function describe(s: Status): string {
   const head = { ok: 'всё в порядке', warn: 'требует внимания', error: 'есть проблема' }[s.level];
@@ -374,16 +385,19 @@ export function describe(s: Status): string {
     : f.state === 'unknown' ? 'проверяется…' : f.error?.message ?? 'не отвечает';
   const lines = [`EVVA Companion ${s.version}: ${head}`, `  iikoFront (плагин Front Web API): ${frontLine}`];
   if (f.state !== 'up' && f.error?.hint) lines.push(`    Что делать: ${f.error.hint}`);
+  if (f.state !== 'up' && f.error?.command) lines.push(`    Команда: ${f.error.command}`);
   const t = s.tunnel;
   const tunnelLine = {
     connected: `подключено${t.venueId ? `, заведение ${t.venueId}` : ''}${t.rttMs !== null ? `, ${t.rttMs} мс` : ''}`,
     connecting: 'подключается…',
     offline: t.error?.message ?? 'нет связи',
     // Unpaired with a reason (revoked, replaced, damaged file) is not "never set up": say why.
-    unpaired: t.error?.message ?? 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
+    unpaired: t.error?.message ?? 'не настроена: получите код привязки в EVVA и выполните evva-companion pair КОД --relay-url АДРЕС',
+
   }[t.state];
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
   if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.command) lines.push(`    Команда: ${t.error.command}`);
   if (s.logs?.state === 'console_only' && s.logs.error) {
     lines.push(`  ${s.logs.error.message}`);
     if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);

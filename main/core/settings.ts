@@ -275,7 +275,7 @@ export function readSettingsFile(dataDir: string): SettingsFile {
   } catch (e) {
     throw new SettingsError(`Файл настроек ${file} не является корректным JSON (${(e as Error).message}). Исправьте или удалите его.`);
   }
-  return check(SettingsFile, json, `в файле настроек ${file}`);
+  return check(SettingsFile, json, `в файле настроек ${file}`, 'file');
 }
 
 /** Merges defaults < file < env < flags and validates the result; says where each value came from. */
@@ -288,7 +288,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     relayUrl: env.EVVA_RELAY_URL,
     proxy: env.EVVA_PROXY,
     logLevel: env.EVVA_LOG_LEVEL,
-  }), 'в переменных окружения');
+  }), 'в переменных окружения', 'env');
   // The proxy variables other programs share are validated like ours, naming the variable.
   for (const name of PROXY_ENV_VARS) {
     const v = env[name];
@@ -301,7 +301,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     proxy: flags.proxy,
     allowInsecure: flags.allowInsecure || undefined,
     logLevel: flags.logLevel,
-  }), 'в параметрах командной строки');
+  }), 'в параметрах командной строки', 'flag');
   const merged = { ...file, ...fromEnv, ...fromFlags, tunnel: { ...DEFAULTS.tunnel, ...file.tunnel } };
   const feed = { ...DEFAULTS.feed, ...file.feed };
   const sources: Record<string, SettingSource> = {
@@ -396,13 +396,20 @@ export function checkSettingsFile(value: unknown, where: string): SettingsFile {
   return check(SettingsFile, value, where);
 }
 
-function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
+/**
+ * Validates `value`; throws SettingsError naming each bad value the way its
+ * source spells it: `параметр --front-url`, `переменная EVVA_FRONT_URL`, or the
+ * settings.json field (with the flag and variable that would override it).
+ */
+function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string, source: 'file' | 'env' | 'flag' = 'file'): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => {
     if (i.code === 'unrecognized_keys') return issueText(i);
     const field = i.path.join('.');
     const spec = SETTING_SPECS.find((x) => x.key === field);
+    if (source === 'flag' && spec?.flag) return `параметр ${spec.flag}: ${issueText(i)}`;
+    if (source === 'env' && spec?.env) return `переменная ${spec.env}: ${issueText(i)}`;
     const names = spec ? [spec.env, spec.flag].filter(Boolean).join(', ') : '';
     return `поле «${field}${names ? ` (${names})` : ''}»: ${issueText(i)}`;
   });

@@ -21,10 +21,14 @@ afterEach(async () => {
 });
 const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-cli-ux-')); dirs.push(d); return d; };
 
+/** Connections the silent servers accepted (so a test can say nobody was contacted). */
+let accepted = 0;
+const silentHits = () => accepted;
 /** A "relay" that accepts connections and never says a word. */
 async function silentServer(): Promise<number> {
   const sockets = new Set<net.Socket>();
-  const s = net.createServer((c) => { sockets.add(c); c.on('error', () => {}); });
+  accepted = 0;
+  const s = net.createServer((c) => { accepted += 1; sockets.add(c); c.on('error', () => {}); });
   closers.push(() => { for (const c of sockets) c.destroy(); return new Promise((r) => s.close(r)); });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return (s.address() as net.AddressInfo).port;
@@ -42,7 +46,8 @@ describe('evva-companion pair against a relay that never answers', () => {
       const p = (e as TunnelError).problem;
       expect(p.code).toBe('relay_timeout');
       expect(p.message).toMatch(/не ответил за 2 с/);
-      expect(p.hint).toMatch(/--relay-url/);
+      expect(p.hint).toMatch(/адрес сервера EVVA/);
+      expect(p.command).toMatch(/--relay-url/);
       expect(p.hint).not.toMatch(/сам/);
     }
     expect(performance.now() - t0).toBeGreaterThan(1_400);
@@ -55,9 +60,20 @@ describe('evva-companion pair against a relay that never answers', () => {
     expect(r.out).toMatch(/связываюсь с сервером EVVA http:\/\/127\.0\.0\.1/);
     expect(r.out).toMatch(/жду ответа сервера EVVA \(\d+ с\)/);
     expect(r.out).toMatch(new RegExp(`не ответил за ${PAIR_TIMEOUT_MS / 1000} с`));
-    expect(r.out).toMatch(/Проверьте адрес сервера EVVA \(--relay-url\)/);
+    expect(r.out).toMatch(/Что делать: Проверьте адрес сервера EVVA/);
+    expect(r.out).toMatch(/Команда: evva-companion pair КОД --relay-url/);
     expect(r.out).not.toMatch(/переподключится сам/);
   }, 40_000);
+
+  it('refuses a code that cannot be one at once, before contacting the server or the running companion (issue 20 item 11)', async () => {
+    // A relay address nothing listens on: were it contacted, the answer would be «Не удаётся связаться».
+    const port = await silentServer();
+    const r = await runBin('evva-companion.js', ['pair', 'abc', '--relay-url', `http://127.0.0.1:${port}`, '--data-dir', tmp()]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Код привязки «abc» записан неверно/);
+    expect(r.out).not.toMatch(/связываюсь с сервером/);
+    expect(silentHits()).toBe(0);
+  });
 });
 
 describe('every bin', () => {

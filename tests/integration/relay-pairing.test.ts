@@ -46,7 +46,8 @@ describe('pairing', () => {
     await pair({ code: v.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION });
     const reused = await problemOf(pair({ code: v.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION }));
     expect(reused).toMatchObject({ code: 'code_used' });
-    expect(reused.hint).toContain('evva-companion pair');
+    expect(reused.hint).toContain('новый код');
+    expect(reused.command).toContain('evva-companion pair');
     const malformed = await problemOf(pair({ code: 'K7QF-2MX0', relayUrl: relay.url, dataDir, companion: COMPANION }));
     expect(malformed.code).toBe('code_malformed');
   });
@@ -141,7 +142,8 @@ describe('pairing', () => {
       throw new Error('should have thrown');
     } catch (e) {
       expect((e as TunnelError).problem.code).toBe('device_file_invalid');
-      expect((e as TunnelError).problem.hint).toContain('pair');
+      expect((e as TunnelError).problem.hint).toContain('привяжите компаньон заново');
+      expect((e as TunnelError).problem.command).toContain('evva-companion pair');
     }
   });
 });

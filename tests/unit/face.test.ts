@@ -110,8 +110,10 @@ describe('how the status reads to a person', () => {
   it('speaks English when asked, and writes the support report from the same cards', () => {
     expect(faceOf(base(), 'en').sentence).toBe('Everything works');
     const report = reportOf(base(), 'ru', '2026-11-28T12:40:00Z');
-    expect(report.split('\n')).toEqual([
-      'EVVA Companion 0.1.0 — 2026-11-28T12:40:00Z', 'Всё работает',
+    // The time as the venue writes it, in local time with the offset, never a raw ISO string (issue 20 item 7).
+    expect(report.split('\n')[0]).toMatch(/^EVVA Companion 0\.1\.0 — 28\.11\.2026, \d\d:\d\d \(UTC[+−]\d+(:\d\d)?\)$/);
+    expect(report.split('\n').slice(1)).toEqual([
+      'Всё работает',
       '- iikoFront: Отвечает · порт 9042 · 8 мс (версия 7.4 · адрес найден автоматически)',
       '- Связь с EVVA: Есть · 12 мс (заведение v1)',
       '- Проброс порта: Не нужен — связь идёт через EVVA (Открыт ли порт в интернет: ещё не проверялось)',
