@@ -140,7 +140,7 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
         : tunnel.state === 'connected' ? t.card.tunnelUp(ms(tunnel.rttMs))
         : tunnel.state === 'connecting' ? t.card.tunnelConnecting(tunnel.reconnects)
         : tunnel.state === 'offline' ? (say(tunnel.error) ?? t.card.tunnelOffline) : t.card.tunnelUnpaired,
-      detail: tunnel.state === 'connected' && tunnel.venueId ? t.card.tunnelVenue(tunnel.venueId)
+      detail: tunnel.state === 'connected' && tunnel.venueId ? t.card.tunnelVenue(tunnel.venueName ?? tunnel.venueId)
         : tunnel.state === 'unpaired' && !revoked ? t.todo.unpaired
         : en ? null : tunnel.error?.hint ?? null,
     },

@@ -52,6 +52,8 @@ export const TunnelStatus = z.object({
   rttMs: z.number().nullable(),
   reconnects: z.number(),
   venueId: z.string().nullable(),
+  /** The venue's name in EVVA, when the pairing brought it (the UI shows it rather than the id). */
+  venueName: z.string().nullable().optional(),
   relayUrl: z.string().nullable(),
   error: Problem.optional(),
 });
@@ -161,7 +163,7 @@ export const PairRequest = z.strictObject({
 export type PairRequest = z.infer<typeof PairRequest>;
 
 /** `POST /api/pair` answers 200 with this, or 4xx/5xx with `{ error: Problem }`. */
-export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string() });
+export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string(), venueName: z.string().optional() });
 export type PairResult = z.infer<typeof PairResult>;
 
 /** `GET /api/payments`: the ledger, newest first (PaymentView is in events.ts). */

@@ -39,7 +39,8 @@ export type CompanionInfo = z.infer<typeof CompanionInfo>;
 export const PairRequest = z.object({ pairingCode: z.string().min(1).max(32), companion: CompanionInfo });
 export type PairRequest = z.infer<typeof PairRequest>;
 
-export const PairResponse = z.object({ venueId: z.string(), deviceToken: z.string().min(20) });
+/** `venueName` (since issue 20): the name EVVA gave the venue, so the companion shows it instead of the id. */
+export const PairResponse = z.object({ venueId: z.string(), deviceToken: z.string().min(20), venueName: z.string().max(200).optional() });
 export type PairResponse = z.infer<typeof PairResponse>;
 
 /** `GET /v1/venues/:id` and each item of `GET /v1/venues`. */

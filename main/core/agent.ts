@@ -73,7 +73,7 @@ export interface Agent {
   /** A new one-time link that opens the UI in a browser (GET /login?once=…). */
   loginLink(): LoginLink;
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
-  pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
+  pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string; venueName?: string }>;
   /** Runs every diagnostic check; resolves within about 5 s whatever the parts do. */
   diagnose(): Promise<Report>;
   /** Drops the link to EVVA and connects again now (the tray's «Переподключить»); false when not paired. */
@@ -159,7 +159,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const status = (): Status => {
     const front = probe.status();
     // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
-    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
+    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : { ...tunnel };
+    if (device?.venueName && t.venueId === device.venueId) t.venueName = device.venueName;
     const feed = feedStatus();
     const s: Status = {
       level: feed.state === 'failing' ? 'error' : levelOf(front, t), version: VERSION, startedAt, front, tunnel: t, feed,
@@ -363,7 +364,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   }
 
   const tunnelView = (): TunnelView => ({
-    status: tunnel, ...(link?.relay() ?? { skewMs: null, publicIp: null, proxy: null }), reconnectsLastHour: reconnects.lastHour(),
+    status: status().tunnel, ...(link?.relay() ?? { skewMs: null, publicIp: null, proxy: null }), reconnectsLastHour: reconnects.lastHour(),
   });
   const diagnostics = createDiagnostics({
     clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
@@ -459,7 +460,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   probe.start();
   logger.info('companion started', { version: VERSION, dataDir: settings.dataDir, hostname, api: api.url });
 
-  async function agentPair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }> {
+  async function agentPair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string; venueName?: string }> {
     const relay = relayUrl ?? settings.relayUrl;
     if (!relay) {
       throw new TunnelError({

@@ -16,6 +16,14 @@ describe('how the status reads to a person', () => {
     expect(f.cards.map((c) => c.state)).toEqual(['Отвечает · порт 9042 · 8 мс', 'Есть · 12 мс', 'Не нужен — связь идёт через EVVA', 'нет данных']);
   });
 
+  it('names the venue by its name when the pairing brought one, by its id otherwise (issue 20 item 11)', () => {
+    const s = base();
+    expect(faceOf(s, 'ru').cards[1]!.detail).toBe('заведение v1');
+    s.tunnel.venueName = 'Кафе «Тест»';
+    expect(faceOf(s, 'ru').cards[1]!.detail).toBe('заведение Кафе «Тест»');
+    expect(faceOf(s, 'en').cards[1]!.detail).toBe('venue Кафе «Тест»');
+  });
+
   it('shows whole milliseconds', () => {
     const s = base();
     s.tunnel.rttMs = 5.4;

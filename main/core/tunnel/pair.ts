@@ -20,6 +20,8 @@ export const PAIR_TIMEOUT_MS = 15_000;
 export const DeviceFile = z.object({
   relayUrl: z.string().min(1),
   venueId: z.string().min(1),
+  /** The venue's name in EVVA, when the relay said it (pairings before issue 20 have none). */
+  venueName: z.string().max(200).optional(),
   deviceToken: z.string().min(20),
   pairedAt: z.string(),
 });
@@ -49,7 +51,7 @@ const PAIR_AGAIN = 'evva-companion pair КОД --relay-url https://…';
  * token (mode 0600, written atomically) and any previous pairing is replaced.
  * Throws TunnelError whose Problem says, in Russian, what to do.
  */
-export async function pair(opts: PairOptions): Promise<{ venueId: string; relayUrl: string }> {
+export async function pair(opts: PairOptions): Promise<{ venueId: string; relayUrl: string; venueName?: string }> {
   const ends = relayEndpoints(opts.relayUrl, opts.allowInsecure);
   const pretty = normalizePairingCode(opts.code);
   if (!pretty) throw new TunnelError(malformedCode(opts.code));
@@ -110,7 +112,8 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
         'Проверьте адрес сервера EVVA. Если он верный, сообщите в поддержку EVVA.', 'The relay answered pairing with an unexpected body.', PAIR_AGAIN));
     }
     const device: DeviceFile = {
-      relayUrl: ends.httpBase, venueId: ok.data.venueId, deviceToken: ok.data.deviceToken, pairedAt: new Date().toISOString(),
+      relayUrl: ends.httpBase, venueId: ok.data.venueId, ...(ok.data.venueName ? { venueName: ok.data.venueName } : {}),
+      deviceToken: ok.data.deviceToken, pairedAt: new Date().toISOString(),
     };
     try {
       writePrivateFile(join(opts.dataDir, DEVICE_FILE), `${JSON.stringify(device, null, 2)}\n`);
@@ -120,7 +123,7 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
         'Прежняя привязка, если она была, продолжает работать. Освободите место на диске или дайте права на запись в папку, получите новый код в EVVA и привяжите компаньон снова.',
         'Paired, but device.json could not be written; the previous token stays valid.', PAIR_AGAIN), { cause: e });
     }
-    return { venueId: device.venueId, relayUrl: device.relayUrl };
+    return { venueId: device.venueId, relayUrl: device.relayUrl, ...(device.venueName ? { venueName: device.venueName } : {}) };
   }
   const err = ErrorBody.safeParse(body);
   throw new TunnelError(pairFailure(status, err.success ? err.data.error : null));
