@@ -14,7 +14,7 @@ const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
 describe('npm run demo', () => {
-  it('keeps the simulator quiet and writes the banner to the file it names', async () => {
+  it('keeps the simulator quiet, writes the banner to the file it names, prints one login link, and a second demo leaves it running', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-demo-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
@@ -48,5 +48,31 @@ describe('npm run demo', () => {
     const simLines = out.split('\n').filter((l) => /sim\s+\S*│/.test(l));
     expect(simLines.length).toBeGreaterThan(0);
     for (const l of simLines) expect(l).toMatch(/evva-sim:/);
-  }, 120_000);
+
+    // One login link in all of it: the banner repeats the one the companion printed (issue 20 item 11).
+    const links = new Set(out.match(/http:\/\/127\.0\.0\.1:\d+\/login\?once=[A-Za-z0-9_-]+/g) ?? []);
+    expect(links.size).toBe(1);
+    expect(banner).toContain([...links][0]);
+
+    // A second demo in the same folder leaves the first one's data alone and says so (issue 20 item 9).
+    const companionDir = path.join(dir, 'companion');
+    const before = fs.readdirSync(companionDir).sort();
+    expect(before).toEqual(expect.arrayContaining(['companion.lock', 'local-api.json']));
+    const second = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
+      cwd: ROOT, env: { ...process.env, VITEST: undefined, EVVA_DEMO_DIR: dir } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let secondOut = '';
+    second.stdout.on('data', (d) => { secondOut += d; });
+    second.stderr.on('data', (d) => { secondOut += d; });
+    const code = await new Promise<number | null>((r) => second.on('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(secondOut).toMatch(/Демо уже запущено .*процесс \d+/);
+    expect(secondOut).toMatch(/EVVA_DEMO_DIR=/);
+    expect(fs.readdirSync(companionDir).sort()).toEqual(before);
+    expect(fs.readFileSync(file, 'utf8')).toBe(banner);
+    // And the first still answers.
+    const api = JSON.parse(fs.readFileSync(path.join(companionDir, 'local-api.json'), 'utf8')) as { url: string; token: string };
+    expect((await fetch(`${api.url}/api/status`, { headers: { authorization: `Bearer ${api.token}` } })).status).toBe(200);
+    expect(child.exitCode).toBeNull();
+  }, 180_000);
 });
