@@ -436,7 +436,8 @@ async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<num
 async function find(json: boolean): Promise<number> {
   const { discover } = await import('./front/discovery.ts');
   const { explain } = await import('./front/errors.ts');
-  const r = await discover();
+  const ports = discoveryPortsFromEnv(process.env);
+  const r = await discover(ports ? { ports } : {});
   if (json) {
     console.log(JSON.stringify({
       found: r.found,
