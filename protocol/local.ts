@@ -87,7 +87,7 @@ export const FeedStatus = z.object({
   acked: z.number(),
   /** Events of this venue the relay acknowledged today (the POS's local day), kept across restarts. */
   ackedToday: z.number(),
-  /** Of those, orders and payments (TableOrderUpdate, DeliveryOrderUpdate, PaymentUpdate): what «Заказы и оплаты» counts. */
+  /** Orders and payments of this venue relayed today, each counted once however often it changed: what «Заказы и оплаты» counts. */
   ordersToday: z.number().optional(),
   /** When the last order or payment event acknowledged today was written (ISO); health and staff events do not count. */
   lastOrderAt: z.string().nullable().optional(),

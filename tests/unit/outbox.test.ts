@@ -206,6 +206,10 @@ describe('the outbox at its edges', () => {
     box.ack([o!.eventId, h!.eventId, st!.eventId, p!.eventId, late!.eventId, other!.eventId]);
     // «последний» is the payment's time, not the later health event's.
     expect(box.stats(V)).toMatchObject({ ackedToday: 5, ordersToday: 2, lastOrderAt: new Date(t0 + 60_000).toISOString() });
+    // The same order changing again, and the same payment again, are still one order and one payment.
+    const again = box.append(V, { events: [order('a', 'cooking', 2), { type: 'PaymentUpdate', info: { paymentId: 'p1' } }, { type: 'PaymentUpdate', info: { paymentId: 'p1' } }] });
+    box.ack(again.map((e) => e.eventId));
+    expect(box.stats(V)).toMatchObject({ ackedToday: 8, ordersToday: 3 });
     // A venue paired afterwards starts from zero.
     expect(box.stats('venue-3')).toMatchObject({ ackedToday: 0, ordersToday: 0, lastOrderAt: null });
     expect(box.stats('venue-2')).toMatchObject({ ackedToday: 1, ordersToday: 1 });

@@ -122,8 +122,8 @@ export const tunnel = {
   }),
   up: (rttMs: number | null, venueId: string | null): Finding => ({
     result: 'ok',
-    explanation: t(`Связь с EVVA есть${venueId ? `, заведение ${venueId}` : ''}${rttMs !== null ? `, задержка ${rttMs} мс` : ''}.`,
-      `Linked to EVVA${venueId ? `, venue ${venueId}` : ''}${rttMs !== null ? `, round trip ${rttMs} ms` : ''}.`),
+    explanation: t(`Связь с EVVA есть${venueId ? `, заведение ${venueId}` : ''}${rttMs !== null ? `, задержка ${Math.round(rttMs)} мс` : ''}.`,
+      `Linked to EVVA${venueId ? `, venue ${venueId}` : ''}${rttMs !== null ? `, round trip ${Math.round(rttMs)} ms` : ''}.`),
   }),
 };
 

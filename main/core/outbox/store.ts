@@ -40,10 +40,23 @@ export interface OutboxStats {
   coalesced: number;
   /** Events of this venue the relay acknowledged today (the POS's local day), kept across restarts. */
   ackedToday: number;
-  /** Of those, the orders and payments (TableOrderUpdate, DeliveryOrderUpdate, PaymentUpdate): what the «Заказы и оплаты» card counts. */
+  /**
+   * Orders and payments (TableOrderUpdate, DeliveryOrderUpdate, PaymentUpdate) of this venue relayed today,
+   * each counted once however often it changed: what the «Заказы и оплаты» card calls «Передано сегодня».
+   */
   ordersToday: number;
   /** When the last order or payment event of this venue acknowledged today was written (ISO), or null. */
   lastOrderAt: string | null;
+}
+
+/** `payment:<id>` of a PaymentUpdate envelope's body, or null. */
+function paymentKey(body: string): string | null {
+  try {
+    const id = (JSON.parse(body) as { eventInfo?: { paymentId?: unknown } }).eventInfo?.paymentId;
+    return typeof id === 'string' ? `payment:${id}` : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The event types a person counts as «заказы и оплаты». */
@@ -109,6 +122,8 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     -- Per venue and local day: a newly paired venue starts from zero, not from the last one's count.
     CREATE TABLE IF NOT EXISTS acked_daily (venue_id TEXT NOT NULL, day TEXT NOT NULL, acked INTEGER NOT NULL,
       orders INTEGER NOT NULL, last_order_at INTEGER, PRIMARY KEY (venue_id, day));
+    -- Which orders and payments were counted today, so an order that changed ten times counts once.
+    CREATE TABLE IF NOT EXISTS acked_things (venue_id TEXT NOT NULL, day TEXT NOT NULL, thing TEXT NOT NULL, PRIMARY KEY (venue_id, day, thing));
     -- The count of versions before issue 20 mixed every venue: not carried over.
     DROP TABLE IF EXISTS daily;
   `);
@@ -122,7 +137,10 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     rewrite: db.prepare('UPDATE events SET body = ? WHERE venue_id = ? AND seq = ? AND sent = 0'),
     pending: db.prepare<[string, number, number], { body: string }>('SELECT body FROM events WHERE venue_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     markSent: db.prepare('UPDATE events SET sent = 1 WHERE venue_id = ? AND seq = ?'),
-    ack: db.prepare<[string], { venue_id: string; type: string; created_at: number }>('DELETE FROM events WHERE event_id = ? RETURNING venue_id, type, created_at'),
+    ack: db.prepare<[string], { venue_id: string; type: string; created_at: number; key: string | null; body: string }>(
+      'DELETE FROM events WHERE event_id = ? RETURNING venue_id, type, created_at, key, body'),
+    thing: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO acked_things (venue_id, day, thing) VALUES (?, ?, ?)'),
+    oldThings: db.prepare<[string]>('DELETE FROM acked_things WHERE day <> ?'),
     count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events'),
     oldest: db.prepare<[string], { created_at: number }>('SELECT created_at FROM events WHERE venue_id = ? ORDER BY seq LIMIT 1'),
     seenGet: db.prepare<[string], { hash: string; info: string | null }>('SELECT hash, info FROM seen WHERE key = ?'),
@@ -200,6 +218,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
       let n = 0;
       db.transaction(() => {
         const perVenue = new Map<string, { acked: number; orders: number; lastOrderAt: number | null }>();
+        const day = today();
         for (const id of eventIds) {
           const row = q.ack.get(id);
           if (!row) continue;
@@ -207,12 +226,14 @@ export function openOutbox(opts: OutboxOptions): Outbox {
           const v = perVenue.get(row.venue_id) ?? { acked: 0, orders: 0, lastOrderAt: null };
           v.acked += 1;
           if (ORDER_EVENTS.has(row.type)) {
-            v.orders += 1;
+            // Counted once per order (its key) or payment (its id) and day; an event with neither counts as one.
+            const thing = row.key ?? (row.type === 'PaymentUpdate' ? paymentKey(row.body) : null) ?? `event:${id}`;
+            if (q.thing.run(row.venue_id, day, thing).changes > 0) v.orders += 1;
             v.lastOrderAt = Math.max(v.lastOrderAt ?? 0, row.created_at);
           }
           perVenue.set(row.venue_id, v);
         }
-        const day = today();
+        if (perVenue.size) q.oldThings.run(day);
         for (const [venueId, v] of perVenue) q.countDay.run(venueId, day, v.acked, v.orders, v.lastOrderAt);
       })();
       backlog = Math.max(0, backlog - n);

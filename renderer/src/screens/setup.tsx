@@ -28,7 +28,8 @@ export function Setup({ live, go }: { live: Live; go(r: Route): void }) {
         ))}
       </ol>
       <p className="step-count" data-testid="step">{t.setup.step(step)}</p>
-      <h2 ref={heading} tabIndex={-1}>{titles[step - 1]}</h2>
+      {/* The step's name is in the counter above; the heading is for screen readers and where focus lands. */}
+      <h2 ref={heading} tabIndex={-1} className="sr-only">{titles[step - 1]}</h2>
       {step === 1 && <CodeStep live={live} next={() => setStep(2)} />}
       {step === 2 && <FrontStep live={live} next={() => setStep(3)} back={() => setStep(1)} />}
       {step === 3 && <DoneStep live={live} finish={() => { if (desktop) void desktop.hide(); go('status'); }} />}
@@ -116,7 +117,8 @@ function FrontStep({ live, next, back }: { live: Live; next(): void; back(): voi
     }
     if (!check.data.found) {
       setBusy(false);
-      setError(check.data.problem ? problemText(check.data.problem, lang) : { message: t.setup.notPluginThere(String(n)), hint: null });
+      // What is at that port, and that nothing was saved (the problem's own hint is about the settings, not this form).
+      setError(check.data.problem ? { message: problemText(check.data.problem, lang).message, hint: t.setup.notSaved } : { message: t.setup.notPluginThere(String(n)), hint: null });
       return;
     }
     const r = await call('PUT', '/api/settings', { frontUrl: `http://127.0.0.1:${n}` });
@@ -132,7 +134,8 @@ function FrontStep({ live, next, back }: { live: Live; next(): void; back(): voi
         <p className="found" role="status"><Mark tone="amber" /> {t.setup.frontSearching}</p>
       ) : (
         <div className="problem" role="alert">
-          <p>{t.setup.frontMissing} {front.error ? problemText(front.error, lang).message : null}</p>
+          {/* «not found» says what the title says: the title and the hint are enough then. */}
+          <p>{t.setup.frontMissing}{front.error && front.error.code !== 'not_found' ? ` ${problemText(front.error, lang).message}` : ''}</p>
           {front.error && lang === 'ru' && front.error.hint ? <p className="hint">{front.error.hint}</p> : null}
         </div>
       )}
