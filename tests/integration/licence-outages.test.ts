@@ -31,7 +31,8 @@ async function startPlugin(): Promise<Plugin> {
   const controlPort = await freePort();
   const proc = startBin('evva-sim.js', ['--port', String(port), '--control-port', String(controlPort), '--no-auto', '--quiet']);
   procs.push(proc);
-  await proc.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+  // Generous: several companions and simulators start at once here, from source, on a loaded machine.
+  await proc.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/, 60_000);
   return { proc, url: `http://127.0.0.1:${port}`, port, control: `http://127.0.0.1:${controlPort}/_sim` };
 }
 
@@ -59,7 +60,7 @@ async function startCompanion(opts: { dir?: string; frontUrl?: string; discoverP
   const env = opts.discoverPorts ? { EVVA_TEST_HOOKS: '1', EVVA_TEST_DISCOVERY_PORTS: opts.discoverPorts.join(',') } : {};
   const proc = startBin('evva-companion.js', args, env);
   procs.push(proc);
-  await proc.waitFor(/Компаньон запущен/);
+  await proc.waitFor(/Компаньон запущен/, 60_000);
   const api = JSON.parse(fs.readFileSync(path.join(dir, 'local-api.json'), 'utf8')) as { url: string; token: string };
   const headers = { authorization: `Bearer ${api.token}` };
   return {
@@ -70,7 +71,7 @@ async function startCompanion(opts: { dir?: string; frontUrl?: string; discoverP
 }
 
 /** Waits (bounded) until the companion's status satisfies `ok`. */
-async function until(c: Companion, what: string, ok: (s: Status) => boolean, ms = 30_000): Promise<Status> {
+async function until(c: Companion, what: string, ok: (s: Status) => boolean, ms = 60_000): Promise<Status> {
   const end = Date.now() + ms;
   let last: Status | null = null;
   while (Date.now() < end) {
