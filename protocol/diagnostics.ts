@@ -23,6 +23,8 @@ export const Check = z.object({
   title: z.string(),
   explanation: z.string(),
   fix: z.string().optional(),
+  /** What helps at the command line (printed by the CLI and report.txt; the UI shows the fix only). */
+  command: z.string().optional(),
   /** What was measured (numbers, names, URLs); never a secret. */
   evidence: z.record(z.string(), z.unknown()).optional(),
   en: CheckTextEn.optional(),
@@ -98,7 +100,9 @@ export const AuditEntry = z.object({
   action: z.string(),
   by: Requester,
   outcome: z.enum(['done', 'refused', 'failed']),
+  /** Russian; `detailEn` its English twin (absent in entries written before issue 20). */
   detail: z.string().optional(),
+  detailEn: z.string().optional(),
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 export const AuditList = z.object({ entries: z.array(AuditEntry) });

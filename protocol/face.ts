@@ -15,10 +15,16 @@ export type Tone = 'green' | 'amber' | 'red' | 'grey';
 
 /** What the feed reports in `status.feed`, when it is there (every field optional). */
 export interface FeedView {
+  /** Orders and payments the relay acknowledged today. */
   relayedToday?: number;
+  /** When the last of them was written (not a health or staff event). */
   lastEventAt?: string | null;
   awaitingClose?: number;
   mismatches?: number;
+  /** Why nothing flows now, when something stops it: the card is not green then. */
+  stuck?: { why: 'disk' | 'front' | 'unlicensed' | 'orders' | 'offline' | 'connecting'; detail?: string };
+  /** Events on disk waiting for the relay. */
+  queued?: number;
 }
 
 export interface Card {
@@ -45,17 +51,31 @@ export interface Face {
 const ms = (v: number | null): number | null => (v === null ? null : Math.round(v));
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** The feed as the cards show it, from the core's `feed` and `payments` blocks; null while the feed is off. */
+/**
+ * The feed as the cards show it, from the core's `feed` and `payments` blocks
+ * and what stops orders from flowing (the disk, the plugin, the orders poller,
+ * the link); null while the feed is off.
+ */
 export function feedOf(status: Status): FeedView | null {
   const f = status.feed;
   if (!f || f.state === 'off') return null;
   const p = status.payments;
+  const orders = f.pollers.find((x) => x.name === 'orders');
+  const stuck: FeedView['stuck'] = f.state === 'failing' ? { why: 'disk', ...(f.error ? { detail: f.error.message } : {}) }
+    : status.front.state === 'down' ? { why: 'front' }
+    : status.front.state === 'unlicensed' ? { why: 'unlicensed' }
+    : orders?.state === 'failing' ? { why: 'orders', ...(orders.error ? { detail: orders.error } : {}) }
+    : status.tunnel.state === 'offline' ? { why: 'offline' }
+    : status.tunnel.state === 'connecting' ? { why: 'connecting' }
+    : undefined;
   return {
-    relayedToday: num(f.ackedToday),
-    lastEventAt: f.lastEvent?.eventTime ?? null,
-    // Paid with EVVA PAY and not yet closed in iiko: just noticed, or past the reminder time.
+    relayedToday: num(f.ordersToday),
+    // Only an order or payment is «последний»: a health event is not news to the cashier.
+    lastEventAt: f.lastOrderAt ?? null,
     awaitingClose: p ? (num(p.byState.notified) ?? 0) + (num(p.byState['pending-close']) ?? 0) : undefined,
     mismatches: p ? num(p.alarms) : undefined,
+    ...(stuck ? { stuck } : {}),
+    queued: num(f.backlog),
   };
 }
 
@@ -88,6 +108,11 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
     tone = 'amber'; sentence = t.sentence.connecting; since = tunnel.since; todo = t.todo.connecting;
   } else if (front.state === 'unknown') {
     tone = 'amber'; sentence = t.sentence.frontChecking;
+  } else if (feed?.stuck?.why === 'orders' || feed?.stuck?.why === 'disk') {
+    // The plugin answers and the link is up, yet orders do not flow: not «Всё работает».
+    tone = 'red'; action = 'diagnostics';
+    sentence = feed.stuck.why === 'orders' ? t.sentence.ordersStuck : t.sentence.diskStuck;
+    todo = feed.stuck.why === 'orders' ? t.todo.ordersStuck : t.todo.diskStuck;
   } else if (feed?.awaitingClose) {
     tone = 'amber'; sentence = t.sentence.payments(feed.awaitingClose); todo = t.todo.payments; action = 'journal';
   } else {
@@ -115,7 +140,7 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
         : tunnel.state === 'connected' ? t.card.tunnelUp(ms(tunnel.rttMs))
         : tunnel.state === 'connecting' ? t.card.tunnelConnecting(tunnel.reconnects)
         : tunnel.state === 'offline' ? (say(tunnel.error) ?? t.card.tunnelOffline) : t.card.tunnelUnpaired,
-      detail: tunnel.state === 'connected' && tunnel.venueId ? t.card.tunnelVenue(tunnel.venueId)
+      detail: tunnel.state === 'connected' && tunnel.venueId ? t.card.tunnelVenue(tunnel.venueName ?? tunnel.venueId)
         : tunnel.state === 'unpaired' && !revoked ? t.todo.unpaired
         : en ? null : tunnel.error?.hint ?? null,
     },
@@ -146,6 +171,13 @@ function feedCard(feed: FeedView | null, lang: Lang, time: (iso: string) => stri
   const today = feed.relayedToday !== undefined ? t.card.feedToday(feed.relayedToday, feed.lastEventAt ? time(feed.lastEventAt) : null) : t.card.feedNoData;
   const waiting = feed.awaitingClose !== undefined ? (feed.awaitingClose > 0 ? t.card.feedAwaiting(feed.awaitingClose) : t.card.feedNothingWaiting) : null;
   const mism = feed.mismatches ? t.card.feedMismatch(feed.mismatches) : null;
+  if (feed.stuck) {
+    // Nothing is lost (the outbox keeps it), but nothing flows: never green, and it says why.
+    const why = feed.stuck.why;
+    const queued = feed.queued ? t.card.feedQueued(feed.queued) : null;
+    const detail = why === 'orders' ? t.card.pollerError(feed.stuck.detail) : why === 'disk' ? feed.stuck.detail ?? null : queued;
+    return { ...base, tone: why === 'connecting' ? 'amber' : 'red', state: t.card.feedStuck[why], detail: [detail, today, mism].filter(Boolean).join(' · ') || null };
+  }
   return {
     ...base,
     tone: feed.mismatches ? 'red' : feed.awaitingClose ? 'amber' : 'green',
@@ -170,6 +202,32 @@ function latest(a: string | null, b: string | null): string | null {
   return a > b ? a : b;
 }
 
+/**
+ * A date and time as the venue writes it, in the machine's local time, with
+ * the offset so support far away reads it right: «28.11.2026, 15:40 (UTC+3)»,
+ * «28 Nov 2026, 15:40 (UTC+3)». For reports; the screens use `when`.
+ */
+export function stamp(iso: string, lang: Lang): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  const date = d.toLocaleDateString(lang === 'en' ? 'en-GB' : 'ru-RU', { day: lang === 'en' ? 'numeric' : '2-digit', month: lang === 'en' ? 'short' : '2-digit', year: 'numeric' });
+  const off = -d.getTimezoneOffset();
+  const h = Math.floor(Math.abs(off) / 60);
+  const m = Math.abs(off) % 60;
+  return `${date}, ${hhmm(iso)} (UTC${off < 0 ? '−' : '+'}${h}${m ? `:${String(m).padStart(2, '0')}` : ''})`;
+}
+
+/** HH:MM for today, else the day too («27.11, 15:40» / «27 Nov, 15:40»; the year when it is not this one). */
+export function when(iso: string, lang: Lang, now: Date = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  if (d.toDateString() === now.toDateString()) return hhmm(iso);
+  const date = d.toLocaleDateString(lang === 'en' ? 'en-GB' : 'ru-RU', {
+    day: lang === 'en' ? 'numeric' : '2-digit', month: lang === 'en' ? 'short' : '2-digit', ...(d.getFullYear() !== now.getFullYear() ? { year: 'numeric' } : {}),
+  });
+  return `${date}, ${hhmm(iso)}`;
+}
+
 /** HH:MM in the machine's local time. */
 export function hhmm(iso: string): string {
   const d = new Date(iso);
@@ -181,7 +239,7 @@ export function reportOf(status: Status, lang: Lang, at: string = new Date().toI
   const face = faceOf(status, lang);
   const t = strings(lang);
   return [
-    `${t.appName} ${status.version} — ${at}`,
+    `${t.appName} ${status.version} — ${stamp(at, lang)}`,
     face.sentence,
     ...face.cards.map((c) => `- ${c.title}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`),
   ].join('\n');

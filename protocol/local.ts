@@ -12,6 +12,12 @@ export const Problem = z.object({
   hint: z.string().optional(),
   /** English, for support staff and logs. */
   messageEn: z.string().optional(),
+  /**
+   * What helps at this PC's command line or in settings.json, for a sysadmin
+   * (`evva-companion pair КОД`). The CLI prints it; the UI never does: its hint
+   * says what to do in the window instead.
+   */
+  command: z.string().optional(),
 });
 export type Problem = z.infer<typeof Problem>;
 
@@ -46,6 +52,8 @@ export const TunnelStatus = z.object({
   rttMs: z.number().nullable(),
   reconnects: z.number(),
   venueId: z.string().nullable(),
+  /** The venue's name in EVVA, when the pairing brought it (the UI shows it rather than the id). */
+  venueName: z.string().nullable().optional(),
   relayUrl: z.string().nullable(),
   error: Problem.optional(),
 });
@@ -77,8 +85,12 @@ export const FeedStatus = z.object({
   oldestUnsentAt: z.string().nullable(),
   lastEvent: z.object({ seq: z.number(), eventType: z.string(), eventTime: z.string() }).nullable(),
   acked: z.number(),
-  /** Events the relay acknowledged today (the POS's local day), kept across restarts. */
+  /** Events of this venue the relay acknowledged today (the POS's local day), kept across restarts. */
   ackedToday: z.number(),
+  /** Orders and payments of this venue relayed today, each counted once however often it changed: what «Заказы и оплаты» counts. */
+  ordersToday: z.number().optional(),
+  /** When the last order or payment event acknowledged today was written (ISO); health and staff events do not count. */
+  lastOrderAt: z.string().nullable().optional(),
   coalesced: z.number(),
   pollers: z.array(PollerStatus),
   error: Problem.optional(),
@@ -151,7 +163,7 @@ export const PairRequest = z.strictObject({
 export type PairRequest = z.infer<typeof PairRequest>;
 
 /** `POST /api/pair` answers 200 with this, or 4xx/5xx with `{ error: Problem }`. */
-export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string() });
+export const PairResult = z.object({ venueId: z.string(), relayUrl: z.string(), venueName: z.string().optional() });
 export type PairResult = z.infer<typeof PairResult>;
 
 /** `GET /api/payments`: the ledger, newest first (PaymentView is in events.ts). */
@@ -171,6 +183,55 @@ export const ActivityItem = z.object({
 });
 export type ActivityItem = z.infer<typeof ActivityItem>;
 
+/**
+ * `GET /api/settings/effective` and `evva-companion settings --json`: every
+ * setting's value in force and where it came from (a proxy password masked).
+ * `fromEnv` names the proxy variable (HTTPS_PROXY…) a default proxy came from.
+ */
+export const SettingSource = z.enum(['default', 'file', 'env', 'flag']);
+export const EffectiveSettings = z.object({
+  dataDir: z.object({ value: z.string(), source: SettingSource }),
+  settings: z.record(z.string(), z.object({ value: z.unknown(), source: SettingSource, fromEnv: z.string().optional() })),
+});
+export type EffectiveSettings = z.infer<typeof EffectiveSettings>;
+
+/** `POST /api/front/check`: is the plugin on this port? (the wizard asks before it saves a port). */
+export const FrontCheckRequest = z.strictObject({ port: z.number().int().min(1).max(65535) });
+/** Found: the port answers like the plugin (no licence slot is used to tell). Otherwise `problem` says what is there. */
+export const FrontCheck = z.object({ url: z.string(), found: z.boolean(), version: z.string().optional(), problem: Problem.optional() });
+export type FrontCheck = z.infer<typeof FrontCheck>;
+
+/** What a Журнал row is about (its filter). */
+export const JournalKind = z.enum(['link', 'front', 'orders', 'payments', 'staff']);
+export type JournalKind = z.infer<typeof JournalKind>;
+
+/**
+ * One row of the Журнал (`GET /api/journal`, live `{ type: "journal", row }`),
+ * kept by the companion. `at` is when it happened; a state that came back soon
+ * after is folded in: `count` times, the last at `lastAt`. Exactly one of
+ * `activity`, `order`, `staff`, `payment` says what happened; the UI words it
+ * in its language.
+ */
+export const JournalRow = z.object({
+  id: z.number(),
+  at: z.string(),
+  lastAt: z.string(),
+  count: z.number(),
+  kind: JournalKind,
+  activity: z.object({ part: z.enum(['front', 'tunnel']), state: z.string(), message: z.string().optional(), messageEn: z.string().optional() }).optional(),
+  order: z.object({
+    number: z.number().nullable(), delivery: z.boolean(), pickup: z.boolean().optional(), tables: z.array(z.number()), status: z.string().nullable(),
+    iikoStatus: z.string().nullable(), gone: z.boolean(), sum: z.number().nullable(),
+  }).optional(),
+  staff: z.object({ all: z.number(), open: z.number() }).optional(),
+  payment: PaymentView.optional(),
+});
+export type JournalRow = z.infer<typeof JournalRow>;
+
+/** `GET /api/journal?limit=&kind=&before=`: newest first; `next` is the `before` of the next older page. */
+export const JournalPage = z.object({ rows: z.array(JournalRow), next: z.string().nullable() });
+export type JournalPage = z.infer<typeof JournalPage>;
+
 /** `POST /api/login-link`: a new one-time link that logs a browser into the UI. */
 export const LoginLink = z.object({ url: z.string(), expiresInSec: z.number() });
 export type LoginLink = z.infer<typeof LoginLink>;
@@ -184,5 +245,6 @@ export const LiveMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('event'), event: Envelope }),
   z.object({ type: z.literal('payment'), payment: PaymentView, reminder: z.boolean() }),
   z.object({ type: z.literal('activity'), item: ActivityItem }),
+  z.object({ type: z.literal('journal'), row: JournalRow }),
 ]);
 export type LiveMessage = z.infer<typeof LiveMessage>;

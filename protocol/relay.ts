@@ -8,6 +8,13 @@ import { FrontStatus } from './local.ts';
 /** Pairing codes: 8 characters from an alphabet without 0/O/1/I, shown as `K7QF-2MXD`. */
 export const PAIRING_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
 export const PAIRING_CODE_RE = /^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/;
+
+/** A pairing code as typed (any case, with or without the dash or spaces) in its one form, or null when it cannot be one. */
+export function normalizePairingCode(typed: string): string | null {
+  const code = typed.toUpperCase().replace(/[\s-]/g, '');
+  const pretty = `${code.slice(0, 4)}-${code.slice(4)}`;
+  return PAIRING_CODE_RE.test(pretty) ? pretty : null;
+}
 /** How long a pairing code is valid. */
 export const PAIRING_TTL_MS = 15 * 60_000;
 
@@ -32,7 +39,8 @@ export type CompanionInfo = z.infer<typeof CompanionInfo>;
 export const PairRequest = z.object({ pairingCode: z.string().min(1).max(32), companion: CompanionInfo });
 export type PairRequest = z.infer<typeof PairRequest>;
 
-export const PairResponse = z.object({ venueId: z.string(), deviceToken: z.string().min(20) });
+/** `venueName` (since issue 20): the name EVVA gave the venue, so the companion shows it instead of the id. */
+export const PairResponse = z.object({ venueId: z.string(), deviceToken: z.string().min(20), venueName: z.string().max(200).optional() });
 export type PairResponse = z.infer<typeof PairResponse>;
 
 /** `GET /v1/venues/:id` and each item of `GET /v1/venues`. */

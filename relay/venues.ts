@@ -128,7 +128,9 @@ export function pairRoute(d: VenueRouteDeps): Router {
       d.metrics.pairAttempts.inc({ result: 'ok' });
       d.log.info('venue paired', { venueId: r2.venueId, companion: body.data.companion });
       // A venue paired again gets a new token; the old one keeps working until the new one's tunnel is up.
-      return void res.json({ venueId: r2.venueId, deviceToken: r2.deviceToken });
+      // The name lets the venue's staff see which venue they paired with, not an id.
+      const venue = await d.store.getVenue(r2.venueId).catch(() => null);
+      return void res.json({ venueId: r2.venueId, deviceToken: r2.deviceToken, ...(venue?.name ? { venueName: venue.name } : {}) });
     }
     d.metrics.pairAttempts.inc({ result: r2.reason });
     d.log.warn('pairing refused', { reason: r2.reason, ip });

@@ -64,3 +64,10 @@ if (fs.existsSync(at('preload/index.ts'))) {
   });
 }
 console.log(`build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+// Under `npm ci` on Node 20 (the bins' Node), npm has just warned EBADENGINE about electron, its
+// installer's packages and electron-store: those run on Electron's own Node inside the desktop app.
+// Say so right under the warnings, so a newcomer need not puzzle over them (README, "Which Node runs what").
+if (process.env.npm_lifecycle_event === 'prepare' && Number(process.versions.node.split('.')[0]) < 22) {
+  console.log('note: the "EBADENGINE" warnings above (electron, @electron/get, @electron-internal/extract-zip, electron-store, conf) are expected on Node '
+    + `${process.versions.node}: those packages run inside the desktop app on Electron's own Node 24, not on this one; the bins, tests and demo need Node 20.19+. See README, "Which Node runs what".`);
+}

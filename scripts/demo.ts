@@ -27,6 +27,8 @@ const BANNER_FILE = path.join(work, 'demo.txt');
 /** Every event the receiver took, one JSON per line. */
 const EVENTS_FILE = path.join(work, 'webhooks.jsonl');
 const CLOUD = process.argv.includes('--iiko-cloud') || process.env.EVVA_DEMO_WEBHOOK_FORMAT === 'iiko-cloud';
+/** The running demo's process id: a second demo in the same folder must not wipe the first one's data. */
+const PID_FILE = path.join(work, 'demo.pid');
 const children: ChildProcess[] = [];
 
 async function freePort(preferred: number): Promise<number> {
@@ -43,7 +45,7 @@ async function freePort(preferred: number): Promise<number> {
 
 const prefixOf = (name: string, color: number) => `\x1b[${color}m${name.padEnd(9)}\x1b[0m│ `;
 
-function start(name: string, bin: string, args: string[], color: number, env: NodeJS.ProcessEnv = {}): ChildProcess {
+function start(name: string, bin: string, args: string[], color: number, env: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void): ChildProcess {
   const child = spawn(process.execPath, [path.join(root, 'bin', bin), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const prefix = prefixOf(name, color);
   const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
@@ -52,7 +54,10 @@ function start(name: string, bin: string, args: string[], color: number, env: No
       buf += d.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const l of lines) out.write(`${prefix}${l}\n`);
+      for (const l of lines) {
+        out.write(`${prefix}${l}\n`);
+        onLine?.(l);
+      }
     });
   };
   pipe(child.stdout!, process.stdout);
@@ -95,6 +100,11 @@ async function waitFor(url: string, ms = 20_000, headers: Record<string, string>
 let stopping = false;
 async function stopAll(code: number): Promise<never> {
   stopping = true;
+  try {
+    if (fs.readFileSync(PID_FILE, 'utf8').trim() === String(process.pid)) fs.rmSync(PID_FILE, { force: true });
+  } catch {
+    // Never written (a refused second demo) or already gone.
+  }
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
   process.exit(code);
@@ -102,8 +112,40 @@ async function stopAll(code: number): Promise<never> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
+/** The pid of a demo (or its companion) still running in `work`, if any. */
+function runningDemo(): number | null {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  for (const file of [PID_FILE, path.join(work, 'companion', 'companion.lock')]) {
+    try {
+      const pid = Number(/\d+/.exec(fs.readFileSync(file, 'utf8'))?.[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) return pid;
+    } catch {
+      // No such file: nothing running from it.
+    }
+  }
+  return null;
+}
+
 async function main(): Promise<void> {
+  // Another demo in this folder is still relaying: leave its data alone and say how to run a second one.
+  const other = runningDemo();
+  if (other !== null) {
+    const rel = path.relative(root, work) || '.';
+    console.error(`Демо уже запущено из папки ${rel} (процесс ${other}); его данные не тронуты.
+Остановите его (Ctrl+C в его окне) и запустите снова, или запустите второе демо в другой папке:
+  EVVA_DEMO_DIR=${rel}-2 npm run demo`);
+    process.exit(1);
+  }
   fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+  fs.writeFileSync(PID_FILE, `${process.pid}\n`);
   const companionDir = path.join(work, 'companion');
   fs.mkdirSync(companionDir, { recursive: true });
 
@@ -136,7 +178,10 @@ async function main(): Promise<void> {
     ...(CLOUD ? ['--iiko-organization-id', randomUUID()] : [])])) as { venueId: string; pairingCode: string; iikoOrganizationId?: string };
   await runOnce('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir]);
 
-  start('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', String(apiPort)], 33);
+  // The link the companion prints is the one the banner repeats: one link, not two that look alike.
+  let printedLink: string | null = null;
+  start('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', String(apiPort)], 33, {},
+    (line) => { printedLink ??= /(http:\/\/\S+\/login\?once=\S+)/.exec(line)?.[1] ?? null; });
   const apiFile = path.join(companionDir, 'local-api.json');
   const until = Date.now() + 20_000;
   while (!fs.existsSync(apiFile) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
@@ -144,9 +189,11 @@ async function main(): Promise<void> {
 
   await waitFor(`${relayUrl}/v1/venues/${venue.venueId}/front/api/tables`, 20_000, { authorization: `Bearer ${apiKey}` }, (s) => s === 200);
 
-  // A one-time link that opens the companion's UI in a browser (sets the cookie, then forgets the link).
-  const login = await fetch(`${apiUrl}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-  const { url: loginUrl } = await login.json() as { url: string };
+  // The one-time link the companion printed when it started (it opens the UI and starts a browser session).
+  const linkUntil = Date.now() + 10_000;
+  while (!printedLink && Date.now() < linkUntil) await new Promise((r) => setTimeout(r, 100));
+  if (!printedLink) throw new Error('компаньон не напечатал ссылку для входа');
+  const loginUrl: string = printedLink;
   const rel = (p: string) => path.relative(root, p);
   const banner = `
 EVVA Companion: демо запущено (Ctrl+C, чтобы остановить). Эта памятка сохранена в ${rel(BANNER_FILE)}
@@ -160,7 +207,8 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   Формат вебхуков:         ${CLOUD ? `iiko Cloud (организация iiko ${venue.iikoOrganizationId}, токен в заголовке Authorization)` : 'EVVA (подпись X-Evva-Signature); формат iiko Cloud: npm run demo -- --iiko-cloud'}
   Полученные события:      ${rel(EVENTS_FILE)} (по одному JSON в строке)
 
-  \x1b[1mИнтерфейс компаньона\x1b[0m (откройте в браузере; ссылка действует один раз, 10 минут):
+  \x1b[1mИнтерфейс компаньона\x1b[0m (откройте в браузере; это ссылка, которую компаньон напечатал выше; она действует один раз, 10 минут,
+  а браузер после входа остаётся в интерфейсе и после перезапуска компаньона):
     ${loginUrl}
     Новая ссылка: npx evva-companion login --data-dir ${path.relative(root, companionDir)}
 

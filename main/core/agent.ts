@@ -10,12 +10,14 @@ import fs from 'node:fs';
 import type { Report } from '../../protocol/diagnostics.ts';
 import { Commands } from '../../protocol/events.ts';
 import type { HealthInfo } from '../../protocol/feed.ts';
-import type { FeedStatus, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import type { FeedStatus, FrontCheck, JournalRow, LoginLink, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
 import { createActivity } from './activity.ts';
+import { openJournal, type Journal } from './journal.ts';
 import { configure } from './configure.ts';
 import { readDevice, type Sealer } from './device.ts';
 import { LOCAL_API_FILE } from '../../protocol/local.ts';
 import { startApi, type Api } from './api/server.ts';
+import { createUiSessions } from './api/sessions.ts';
 import { CommandError, createCommands } from './commands.ts';
 import { createFeed, diskProblem, type Feed } from './feed/feed.ts';
 import { openOutbox, type Outbox } from './outbox/store.ts';
@@ -29,13 +31,14 @@ import { buildBundle } from './diagnostics/bundle.ts';
 import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
 import { askRelay, portOfReport, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
 import { registerRemote } from './diagnostics/remote.ts';
-import { FrontError } from './front/errors.ts';
+import { explain, FrontError } from './front/errors.ts';
+import { identify } from './front/discovery.ts';
 import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { createMetrics } from './metrics.ts';
-import { readSettingsFile, type Settings } from './settings.ts';
+import { effectiveSettings, readSettingsFile, type Settings } from './settings.ts';
 import { levelOf } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
 import { pair, type DeviceFile } from './tunnel/pair.ts';
@@ -70,7 +73,7 @@ export interface Agent {
   /** A new one-time link that opens the UI in a browser (GET /login?once=…). */
   loginLink(): LoginLink;
   /** Pairs with a venue by code and (re)starts the tunnel; throws TunnelError with a Russian Problem. */
-  pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }>;
+  pair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string; venueName?: string }>;
   /** Runs every diagnostic check; resolves within about 5 s whatever the parts do. */
   diagnose(): Promise<Report>;
   /** Drops the link to EVVA and connects again now (the tray's «Переподключить»); false when not paired. */
@@ -145,7 +148,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const problem = venue.feed.problem();
     return {
       state: problem ? 'failing' : 'running', venueId: venue.venueId, backlog: st.backlog, inFlight: venue.sender.inFlight(),
-      oldestUnsentAt: st.oldestUnsentAt, lastEvent: st.lastEvent, acked: venue.sender.acked(), ackedToday: st.ackedToday, coalesced: st.coalesced,
+      oldestUnsentAt: st.oldestUnsentAt, lastEvent: st.lastEvent, acked: venue.sender.acked(), ackedToday: st.ackedToday,
+      ordersToday: st.ordersToday, lastOrderAt: st.lastOrderAt, coalesced: st.coalesced,
       pollers: venue.feed.pollers(), ...(problem ? { error: problem } : {}),
     };
   };
@@ -155,7 +159,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const status = (): Status => {
     const front = probe.status();
     // rttMs changes with every pong, not with the state events `tunnel` is kept from: read it live.
-    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : tunnel;
+    const t = link ? { ...tunnel, rttMs: link.status().rttMs } : { ...tunnel };
+    if (device?.venueName && t.venueId === device.venueId) t.venueName = device.venueName;
     const feed = feedStatus();
     const s: Status = {
       level: feed.state === 'failing' ? 'error' : levelOf(front, t), version: VERSION, startedAt, front, tunnel: t, feed,
@@ -172,6 +177,26 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   };
   let published = '';
   const activity = createActivity();
+  // The Журнал's own store: a failure here costs the history, never the relaying.
+  let journal: Journal | null = null;
+  try {
+    journal = openJournal({ dataDir: settings.dataDir, now: () => clock.now(), days: settings.journalDays });
+  } catch (e) {
+    logger.error('journal storage unusable; the Журнал shows no history', { err: e instanceof Error ? e.message : String(e) });
+  }
+  /** Sends new or folded Журнал rows to live clients. */
+  const journaled = (rows: JournalRow[]) => {
+    for (const row of rows) api?.broadcast({ type: 'journal', row });
+  };
+  /** Writes to the Журнал, best effort: a disk problem costs a line of history, never the caller's work. */
+  const record = (write: (j: Journal) => JournalRow[]) => {
+    if (!journal) return;
+    try {
+      journaled(write(journal));
+    } catch (e) {
+      logger.warn('journal row not written', { err: e instanceof Error ? e.message : String(e) });
+    }
+  };
   /** Pushes the status to live clients (and the desktop shell) when something a person would notice changed (not a new latency, round trip or poll time). */
   const publish = () => {
     const s = status();
@@ -179,10 +204,12 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const key = JSON.stringify({ ...s, front: { ...s.front, latencyMs: null, checkedAt: null }, tunnel: { ...s.tunnel, rttMs: null }, feed });
     if (key === published) return;
     published = key;
-    for (const item of activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString())) {
+    const items = activity.observe(s.front, s.tunnel, new Date(clock.now()).toISOString());
+    for (const item of items) {
       api?.broadcast({ type: 'activity', item });
       opts.onLive?.({ type: 'activity', item });
     }
+    if (items.length) record((j) => j.activity(items));
     api?.publish(s);
     opts.onLive?.({ type: 'status', status: s });
   };
@@ -253,13 +280,14 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       onWritten: (events) => {
         sender.kick();
         for (const event of events) api?.broadcast({ type: 'event', event });
+        record((j) => j.events(events));
         publishSoon();
       },
       onOrders: (orders) => payments?.onOrders(orders),
     });
     payments = createPayments({
       ledger, venueId, feed, clock, logger, closeAfterMs: settings.feed.paymentCloseAfterMs,
-      onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); publishSoon(); },
+      onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); record((j) => j.payment(payment)); publishSoon(); },
     });
     venue = { venueId, sender, feed, payments };
     feed.start();
@@ -336,7 +364,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   }
 
   const tunnelView = (): TunnelView => ({
-    status: tunnel, ...(link?.relay() ?? { skewMs: null, publicIp: null, proxy: null }), reconnectsLastHour: reconnects.lastHour(),
+    status: status().tunnel, ...(link?.relay() ?? { skewMs: null, publicIp: null, proxy: null }), reconnectsLastHour: reconnects.lastHour(),
   });
   const diagnostics = createDiagnostics({
     clock, logger, version: VERSION, dataDir: settings.dataDir, apiPort: () => (api ? Number(new URL(api.url).port) : settings.apiPort),
@@ -378,26 +406,41 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     },
   });
 
+  /** Whether the plugin answers at `url`, the way discovery tells (no login, so no licence slot); nothing is saved. */
+  const checkFront = async (url: string): Promise<FrontCheck> => {
+    const who = await (opts.probe?.identify ?? identify)(url);
+    if (who.kind === 'plugin') return { url: who.url, found: true, ...(who.version ? { version: who.version } : {}) };
+    const problem = who.kind === 'not_plugin' ? explain(new FrontError('not_plugin', who.why), who.url) : explain(who.error, who.url);
+    return { url: who.url, found: false, problem };
+  };
+
   // The API first: if its port is taken, nothing else has been started.
   const settingsApi = configure(settings, {
     // Plugin address, module or interval changed: a new probe (one session, one origin) replaces the old.
+    // The old one stops first: its session is logged out (or, with the plugin down, kept owed in
+    // front-session.json) before the new client reads what is owed and logs in.
     async front() {
       const old = probe;
+      await old.stop();
       probe = makeProbe();
       probe.start();
-      await old.stop();
       publish();
     },
     // Proxy changed: reconnect through it.
     tunnel() { void connectSaved().catch(() => undefined); },
+    journal(days) { journal?.keepDays(days); },
   });
   api = await startApi({
     port: settings.apiPort, token, logger, status, metrics: () => metrics.render(), clock,
+    sessions: createUiSessions({ dataDir: settings.dataDir, clock, days: settings.uiSessionDays }),
     pair: (code, relayUrl) => agentPair(code, relayUrl),
     diagnose, bundle, audit: (limit) => audit.list(limit),
     payments: () => ({ payments: venue?.payments.list() ?? [] }),
     settings: settingsApi,
     activity: (limit) => activity.list(limit),
+    journal: (query) => (journal ? journal.list(query) : null),
+    checkFront: (port) => checkFront(`http://127.0.0.1:${port}`),
+    effectiveSettings: () => effectiveSettings(settings),
   });
   const apiFile = path.join(settings.dataDir, LOCAL_API_FILE);
   writePrivateFile(apiFile, `${JSON.stringify({ url: api.url, token, pid: process.pid }, null, 2)}\n`);
@@ -417,14 +460,15 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   probe.start();
   logger.info('companion started', { version: VERSION, dataDir: settings.dataDir, hostname, api: api.url });
 
-  async function agentPair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string }> {
+  async function agentPair(code: string, relayUrl?: string): Promise<{ venueId: string; relayUrl: string; venueName?: string }> {
     const relay = relayUrl ?? settings.relayUrl;
     if (!relay) {
       throw new TunnelError({
         code: 'relay_url_missing',
         message: 'Не указан адрес сервера EVVA.',
-        hint: 'Укажите его: evva-companion pair КОД --relay-url https://… (адрес даёт EVVA вместе с кодом) или задайте relayUrl в настройках.',
-        messageEn: 'No relay URL given.',
+        hint: 'Введите адрес сервера EVVA рядом с кодом: его даёт EVVA вместе с кодом.',
+        messageEn: 'No EVVA server address given: enter the one EVVA gave with the code.',
+        command: 'evva-companion pair КОД --relay-url https://…',
       });
     }
     const done = await pair({
@@ -452,6 +496,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
         await link?.stop();
         if (venue) await stopFeed(venue);
         outbox?.close();
+        journal?.close();
         await probe.stop();
         await api?.close();
         removeIfOurs(apiFile, token);

@@ -6,16 +6,16 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
+import { EffectiveSettings, LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
+import { normalizePairingCode } from '../../protocol/relay.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import {
-  effectiveValue, loadSettings, maskUrl, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
+  effectiveSettings, loadSettings, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
 } from './settings.ts';
 import { TunnelError } from './tunnel/problems.ts';
-import { normalizeProxy, PROXY_ENV_VARS } from './tunnel/proxy.ts';
 import { VERSION } from '../../common/version.ts';
 
 const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
@@ -96,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'status': return await status(flags, values.json ?? false, values.check ?? false);
       case 'discover': return await find(values.json ?? false);
       case 'diagnose': return await diagnoseCommand(flags, values.json ?? false);
-      case 'settings': return showSettings(flags, values.json ?? false);
+      case 'settings': return await showSettings(flags, values.json ?? false);
       case 'login': return await login(flags);
       case 'pair': {
         if (!rest[0]) return usage('Укажите код привязки: evva-companion pair K7QF-2MXD --relay-url https://…');
@@ -170,7 +170,9 @@ async function run(flags: SettingsFlags): Promise<number> {
     // Loaded here, not at the top: `status` and `pair` then start without the agent's dependencies.
     const { startAgent } = await import('./agent.ts');
     // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
-    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env) });
+    const ports = discoveryPortsFromEnv(process.env);
+    const probe = ports ? { discover: await import('./front/discovery.ts').then(({ discover }) => () => discover({ ports })) } : undefined;
+    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env), ...(probe ? { probe } : {}) });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
@@ -186,12 +188,30 @@ async function run(flags: SettingsFlags): Promise<number> {
 }
 
 /**
+ * A test-only hook, like the chaos soak's clock (testclock.ts): with both
+ * `EVVA_TEST_HOOKS=1` and `EVVA_TEST_DISCOVERY_PORTS=9051,9052`, discovery tries
+ * these ports on 127.0.0.1 instead of the usual ones, so a test of discovery with
+ * real processes does not need port 9042 free on a shared machine.
+ */
+export function discoveryPortsFromEnv(env: NodeJS.ProcessEnv): number[] | null {
+  const list = env.EVVA_TEST_DISCOVERY_PORTS;
+  if (env.EVVA_TEST_HOOKS !== '1' || !list) return null;
+  const ports = list.split(',').map((p) => Number(p.trim()));
+  return ports.length && ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536) ? ports : null;
+}
+
+/**
  * Pairs through the running companion when there is one (so its tunnel starts
  * at once), otherwise directly; either way device.json ends up holding the token.
  */
 async function pairCommand(flags: SettingsFlags, code: string): Promise<number> {
   const settings = loadSettings(flags);
-  const fail = (p: Problem) => { console.error(`${p.message}\n${p.hint ?? ''}`.trim()); return 1; };
+  const fail = (p: Problem) => { console.error(problemLines(p).join('\n')); return 1; };
+  // A code that cannot be one is refused here, before anything (the server, or even the running companion) is asked.
+  if (!normalizePairingCode(code)) {
+    const { malformedCode } = await import('./tunnel/pair.ts');
+    return fail(malformedCode(code));
+  }
   const found = runningAgent(settings.dataDir);
   // Neither the code nor the token goes anywhere until the server proves it is the companion that wrote the file.
   const running = found && (await verifyCompanion(found)).ok ? found : null;
@@ -222,7 +242,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       const body = await res.json() as { error?: Problem };
       if (res.status !== 200) return fail(body.error ?? { code: 'error', message: `Компаньон ответил ${res.status}.` });
       const ok = PairResult.parse(body);
-      console.log(`Готово: компаньон привязан к заведению ${ok.venueId} (${ok.relayUrl}). Связь с EVVA устанавливается.`);
+      console.log(`Готово: компаньон привязан к заведению ${ok.venueName ? `«${ok.venueName}» (${ok.venueId})` : ok.venueId}, сервер ${ok.relayUrl}. Связь с EVVA устанавливается.`);
       return 0;
     } catch {
       // The running companion did not answer: pair directly below; it picks the pairing up on restart.
@@ -235,7 +255,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       code, relayUrl, dataDir: settings.dataDir, companion: { version: VERSION, hostname: os.hostname() },
       proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure,
     });
-    console.log(`Готово: компаньон привязан к заведению ${ok.venueId} (${ok.relayUrl}).`);
+    console.log(`Готово: компаньон привязан к заведению ${ok.venueName ? `«${ok.venueName}» (${ok.venueId})` : ok.venueId}, сервер ${ok.relayUrl}.`);
     console.log(`Запустите его: evva-companion run --data-dir "${settings.dataDir}"`);
     return 0;
   } catch (e) {
@@ -308,30 +328,52 @@ const SOURCE_TEXT: Record<SettingSource, (spec?: SettingSpec) => string> = {
   flag: (spec) => `параметр ${spec?.flag ?? '--data-dir'}`,
 };
 
-/** `settings`: every effective value and where it came from; passwords masked. */
-function showSettings(flags: SettingsFlags, json: boolean): number {
+/**
+ * `settings`: every value in force and where it came from; passwords masked.
+ * A running companion is asked (it may run with flags or an environment this
+ * shell does not have); with none running, the values it would start with here.
+ */
+async function showSettings(flags: SettingsFlags, json: boolean): Promise<number> {
   const settings = loadSettings(flags);
-  const rows = SETTING_SPECS.map((spec) => ({ key: spec.key, value: effectiveValue(settings, spec.key), source: settings.sources[spec.key] ?? 'default', spec }));
+  const found = runningAgent(settings.dataDir);
+  const running = found && (await verifyCompanion(found)).ok ? found : null;
+  let effective: EffectiveSettings | null = null;
+  if (running) {
+    try {
+      const res = await fetch(`${running.url}/api/settings/effective`, { headers: { authorization: `Bearer ${running.token}` }, signal: AbortSignal.timeout(5_000) });
+      if (res.status === 200) effective = EffectiveSettings.parse(await res.json());
+    } catch {
+      // Not answering (or an older companion): said below, and the values computed here are shown.
+    }
+  }
+  const from = effective ? 'running' : running ? 'unanswered' : 'not_running';
+  effective ??= effectiveSettings(settings);
   if (json) {
-    console.log(JSON.stringify({
-      dataDir: { value: settings.dataDir, source: settings.sources.dataDir },
-      settings: Object.fromEntries(rows.map((r) => [r.key, { value: r.value, source: r.source }])),
-    }, null, 2));
+    console.log(JSON.stringify({ running: from === 'running', ...(running?.pid ? { pid: running.pid } : {}), ...effective }, null, 2));
     return 0;
   }
   const show = (v: unknown) => (v === null ? 'не задано' : Array.isArray(v) ? v.join(', ') : String(v));
-  // With no proxy setting, the environment's applies to the relay (never to loopback): say which.
-  const envProxy = PROXY_ENV_VARS.find((n) => process.env[n]);
-  const proxyRow = rows.find((r) => r.key === 'proxy');
-  if (proxyRow && proxyRow.value === null && proxyRow.source === 'default' && envProxy) {
-    proxyRow.value = `${maskUrl(normalizeProxy(process.env[envProxy] ?? '') ?? '')} (из ${envProxy})`;
+  const specs = new Map(SETTING_SPECS.map((spec) => [spec.key, spec]));
+  console.log(from === 'running'
+    ? `Настройки работающего компаньона EVVA Companion (процесс ${running?.pid ?? '?'}, ${running?.url ?? ''}):`
+    : from === 'unanswered'
+      ? `Компаньон запущен (${running?.url ?? ''}), но не ответил; ниже настройки, с которыми он запустился бы из этой папки данных:`
+      : `Компаньон не запущен. Ниже настройки, с которыми он запустится из этой папки данных${Object.values(flags).some((v) => v !== undefined) ? ' с этими параметрами' : ''}:`);
+  console.log(`  папка данных: ${effective.dataDir.value} (${SOURCE_TEXT[effective.dataDir.source]()})`);
+  const keys = Object.keys(effective.settings);
+  const width = Math.max(...keys.map((k) => k.length));
+  for (const key of keys) {
+    const row = effective.settings[key]!;
+    const source = row.fromEnv ? `из ${row.fromEnv}` : SOURCE_TEXT[row.source](specs.get(key));
+    console.log(`  ${key.padEnd(width)}  ${show(row.value)}  (${source})`);
   }
-  console.log(`Действующие настройки EVVA Companion ${VERSION}`);
-  console.log(`  папка данных: ${settings.dataDir} (${SOURCE_TEXT[settings.sources.dataDir ?? 'default']()})`);
-  const width = Math.max(...rows.map((r) => r.key.length));
-  for (const r of rows) console.log(`  ${r.key.padEnd(width)}  ${show(r.value)}  (${SOURCE_TEXT[r.source](r.spec)})`);
   console.log(`Приоритет: параметры > переменные окружения > ${path.join(settings.dataDir, SETTINGS_FILE)} > значения по умолчанию. Описание каждой настройки: docs/settings.md`);
   return 0;
+}
+
+/** A problem as the CLI prints it: what happened, what to do, and the command that helps. */
+export function problemLines(p: Problem, indent = ''): string[] {
+  return [`${indent}${p.message}`, ...(p.hint ? [`${indent}Что делать: ${p.hint}`] : []), ...(p.command ? [`${indent}Команда: ${p.command}`] : [])];
 }
 
 /** The status as a sysadmin reads it in a terminal. */
@@ -343,16 +385,19 @@ export function describe(s: Status): string {
     : f.state === 'unknown' ? 'проверяется…' : f.error?.message ?? 'не отвечает';
   const lines = [`EVVA Companion ${s.version}: ${head}`, `  iikoFront (плагин Front Web API): ${frontLine}`];
   if (f.state !== 'up' && f.error?.hint) lines.push(`    Что делать: ${f.error.hint}`);
+  if (f.state !== 'up' && f.error?.command) lines.push(`    Команда: ${f.error.command}`);
   const t = s.tunnel;
   const tunnelLine = {
-    connected: `подключено${t.venueId ? `, заведение ${t.venueId}` : ''}${t.rttMs !== null ? `, ${t.rttMs} мс` : ''}`,
+    connected: `подключено${t.venueId ? `, заведение ${t.venueName ? `«${t.venueName}» (${t.venueId})` : t.venueId}` : ''}${t.rttMs !== null ? `, ${Math.round(t.rttMs)} мс` : ''}`,
     connecting: 'подключается…',
     offline: t.error?.message ?? 'нет связи',
     // Unpaired with a reason (revoked, replaced, damaged file) is not "never set up": say why.
-    unpaired: t.error?.message ?? 'не настроена: получите код подключения в EVVA и выполните evva-companion pair КОД',
+    unpaired: t.error?.message ?? 'не настроена: получите код привязки в EVVA и выполните evva-companion pair КОД --relay-url АДРЕС',
+
   }[t.state];
   lines.push(`  Связь с EVVA: ${tunnelLine}`);
   if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.hint) lines.push(`    Что делать: ${t.error.hint}`);
+  if ((t.state === 'offline' || t.state === 'unpaired') && t.error?.command) lines.push(`    Команда: ${t.error.command}`);
   if (s.logs?.state === 'console_only' && s.logs.error) {
     lines.push(`  ${s.logs.error.message}`);
     if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);
@@ -391,7 +436,8 @@ async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<num
 async function find(json: boolean): Promise<number> {
   const { discover } = await import('./front/discovery.ts');
   const { explain } = await import('./front/errors.ts');
-  const r = await discover();
+  const ports = discoveryPortsFromEnv(process.env);
+  const r = await discover(ports ? { ports } : {});
   if (json) {
     console.log(JSON.stringify({
       found: r.found,

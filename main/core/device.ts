@@ -36,8 +36,9 @@ export async function readDevice(dataDir: string, sealer: Sealer | undefined, lo
     throw new TunnelError({
       code: 'device_sealed',
       message: 'Ключ этого устройства зашифрован приложением EVVA Companion и недоступен без него.',
-      hint: 'Запустите приложение EVVA Companion (значок в трее) или привяжите компаньон заново: evva-companion pair КОД',
+      hint: 'Запустите приложение EVVA Companion (значок в трее) или привяжите компаньон заново с новым кодом от EVVA.',
       messageEn: 'The device token is sealed by the desktop app; run the app or pair again.',
+      command: 'evva-companion pair КОД --relay-url https://…',
     });
   }
   if (!sealer) return device;

@@ -60,6 +60,8 @@ export function parseErrorText(english: string): string {
   if (unknown) return `Неизвестный параметр ${unknown[1]}.`;
   const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(english);
   if (missing) return `Параметру ${missing[1]} нужно значение.`;
+  const ambiguous = /Option '([^']+?)' argument is ambiguous/.exec(english);
+  if (ambiguous) return `Параметру ${ambiguous[1]} нужно значение (значение, которое начинается с «-», пишется так: ${ambiguous[1]}=-…).`;
   const noValue = /Option '([^']+?)' does not take an argument/.exec(english);
   if (noValue) return `Параметр ${noValue[1]} пишется без значения.`;
   const positional = /Unexpected argument '([^']+)'/.exec(english);

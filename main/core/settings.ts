@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_API_PORT } from '../../protocol/local.ts';
+import { DEFAULT_API_PORT, type EffectiveSettings } from '../../protocol/local.ts';
 import { DEFAULT_FRONT_PORT, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MODULE_ID } from '../../protocol/front.ts';
 import { isLoopbackHost } from '../../common/loopback.ts';
 import { badProxyText, issueText } from './messages.ts';
@@ -55,6 +55,10 @@ export const SettingsFile = z.strictObject({
   allowRemoteDiagnostics: z.boolean().optional(),
   /** The port the router forwards to the plugin, when it is not the plugin's own; the port check probes it. */
   externalPort: z.number().int().min(1).max(65535).nullable().optional(),
+  /** How long a browser stays signed in to the UI after the one-time login link (ui-sessions.json). */
+  uiSessionDays: z.number().int().min(1).max(365).optional(),
+  /** How many days the Журнал keeps its rows (journal.sqlite). */
+  journalDays: z.number().int().min(1).max(365).optional(),
   /** The UI's language (the desktop app and the browser UI share it). */
   language: z.enum(['ru', 'en']).optional(),
   tunnel: z.strictObject({
@@ -117,6 +121,10 @@ export const SETTING_SPECS: SettingSpec[] = [
     about: 'HTTP-прокси для связи с EVVA: http://прокси:порт или прокси:порт (логин и пароль: http://логин:пароль@прокси:порт). null — без прокси, даже если он задан в HTTPS_PROXY. Без значения берутся HTTPS_PROXY / HTTP_PROXY и NO_PROXY.' },
   { key: 'language', type: 'ru | en', default: 'ru',
     about: 'Язык интерфейса компаньона (окно приложения и страница в браузере). Меняется в разделе «Настройки» интерфейса.' },
+  { key: 'journalDays', type: 'целое 1…365', default: '30',
+    about: 'Сколько дней хранить журнал событий (раздел «Журнал»: связь, iikoFront, заказы, оплаты, смены) в journal.sqlite папки данных; не больше 50 000 строк в любом случае. Меняется и в разделе «Настройки».' },
+  { key: 'uiSessionDays', type: 'целое 1…365', default: '30',
+    about: 'Сколько дней браузер остаётся в интерфейсе компаньона после входа по одноразовой ссылке, в том числе после перезапуска компаньона и компьютера (до кнопки «Выйти»). Вступает в силу для следующих входов.' },
   { key: 'allowInsecure', type: 'true | false', default: 'false', flag: '--allow-insecure',
     about: 'Разрешить незашифрованное соединение (http://, ws://) с сервером EVVA не на этом компьютере. Только для проверки.' },
   { key: 'allowRemoteDiagnostics', type: 'true | false', default: 'true',
@@ -171,6 +179,8 @@ export interface Settings {
   proxy: string | null;
   allowInsecure: boolean;
   allowRemoteDiagnostics: boolean;
+  journalDays: number;
+  uiSessionDays: number;
   externalPort: number | null;
   /** What the tunnel may do (the gate's policy and the response limit); the relay sets per-request timeouts. */
   tunnel: { allowMethods: string[]; maxRequestBytes: number; maxResponseBytes: number };
@@ -214,6 +224,10 @@ export const DEFAULTS = {
   frontMaxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
   logLevel: 'info' as const,
   allowRemoteDiagnostics: true,
+  /** A month of history: enough to answer «what happened last week», small on disk. */
+  journalDays: 30,
+  /** A month: a headless PC reboots without anyone needing a new link, and a lost browser profile expires. */
+  uiSessionDays: 30,
   feed: {
     enabled: true, ordersIntervalMs: 1_000, staffIntervalSec: 60, tablesIntervalSec: 300, menuIntervalHours: 24,
     coalesceAbove: 1_000, evvaPaymentName: 'EVVA', paymentCloseAfterMin: 10, courierCodes: [] as string[],
@@ -229,10 +243,16 @@ export const DEFAULTS = {
 export class SettingsError extends Error {
   /** The fields at fault (top-level names), when known. */
   readonly fields: string[];
-  constructor(message: string, fields: string[] = []) {
+  /** What is wrong with each field, in Russian and without key names, for a form that names the field by its label. */
+  readonly problems: Array<{ field: string; message: string }>;
+  /** `bad_settings`: a value is wrong; `locked`: set by a flag or the environment at start, so not changeable while running. */
+  readonly code: 'bad_settings' | 'locked';
+  constructor(message: string, fields: string[] = [], problems: Array<{ field: string; message: string }> = [], code: 'bad_settings' | 'locked' = 'bad_settings') {
     super(message);
     this.name = 'SettingsError';
     this.fields = fields;
+    this.problems = problems;
+    this.code = code;
   }
 }
 
@@ -261,7 +281,7 @@ export function readSettingsFile(dataDir: string): SettingsFile {
   } catch (e) {
     throw new SettingsError(`Файл настроек ${file} не является корректным JSON (${(e as Error).message}). Исправьте или удалите его.`);
   }
-  return check(SettingsFile, json, `в файле настроек ${file}`);
+  return check(SettingsFile, json, `в файле настроек ${file}`, 'file');
 }
 
 /** Merges defaults < file < env < flags and validates the result; says where each value came from. */
@@ -274,7 +294,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     relayUrl: env.EVVA_RELAY_URL,
     proxy: env.EVVA_PROXY,
     logLevel: env.EVVA_LOG_LEVEL,
-  }), 'в переменных окружения');
+  }), 'в переменных окружения', 'env');
   // The proxy variables other programs share are validated like ours, naming the variable.
   for (const name of PROXY_ENV_VARS) {
     const v = env[name];
@@ -287,7 +307,7 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     proxy: flags.proxy,
     allowInsecure: flags.allowInsecure || undefined,
     logLevel: flags.logLevel,
-  }), 'в параметрах командной строки');
+  }), 'в параметрах командной строки', 'flag');
   const merged = { ...file, ...fromEnv, ...fromFlags, tunnel: { ...DEFAULTS.tunnel, ...file.tunnel } };
   const feed = { ...DEFAULTS.feed, ...file.feed };
   const sources: Record<string, SettingSource> = {
@@ -311,6 +331,8 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     proxy: merged.proxy ?? null,
     allowInsecure: merged.allowInsecure ?? false,
     allowRemoteDiagnostics: merged.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics,
+    journalDays: merged.journalDays ?? DEFAULTS.journalDays,
+    uiSessionDays: merged.uiSessionDays ?? DEFAULTS.uiSessionDays,
     externalPort: merged.externalPort ?? null,
     tunnel: {
       allowMethods: merged.tunnel.allowMethods,
@@ -330,6 +352,18 @@ export function loadSettings(flags: SettingsFlags, env: NodeJS.ProcessEnv = proc
     },
     sources,
   };
+}
+
+/** Every effective value and where it came from, as `evva-companion settings --json` prints it; passwords masked. */
+export function effectiveSettings(s: Settings, env: NodeJS.ProcessEnv = process.env): EffectiveSettings {
+  const rows = Object.fromEntries(SETTING_SPECS.map((spec) => [spec.key, { value: effectiveValue(s, spec.key), source: s.sources[spec.key] ?? 'default' }])) as EffectiveSettings['settings'];
+  // With no proxy setting, the environment's proxy applies to the relay (never to loopback): say which.
+  const envProxy = PROXY_ENV_VARS.find((n) => env[n]);
+  const proxy = rows.proxy;
+  if (proxy && proxy.value === null && proxy.source === 'default' && envProxy) {
+    rows.proxy = { value: maskUrl(normalizeProxy(env[envProxy] ?? '') ?? ''), source: 'default', fromEnv: envProxy };
+  }
+  return { dataDir: { value: s.dataDir, source: s.sources.dataDir ?? 'default' }, settings: rows };
 }
 
 /** The effective value of one SETTING_SPECS key, as settings.json would spell it; secrets masked when asked. */
@@ -369,18 +403,26 @@ export function checkSettingsFile(value: unknown, where: string): SettingsFile {
   return check(SettingsFile, value, where);
 }
 
-function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
+/**
+ * Validates `value`; throws SettingsError naming each bad value the way its
+ * source spells it: `параметр --front-url`, `переменная EVVA_FRONT_URL`, or the
+ * settings.json field (with the flag and variable that would override it).
+ */
+function check<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string, source: 'file' | 'env' | 'flag' = 'file'): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => {
     if (i.code === 'unrecognized_keys') return issueText(i);
     const field = i.path.join('.');
     const spec = SETTING_SPECS.find((x) => x.key === field);
+    if (source === 'flag' && spec?.flag) return `параметр ${spec.flag}: ${issueText(i)}`;
+    if (source === 'env' && spec?.env) return `переменная ${spec.env}: ${issueText(i)}`;
     const names = spec ? [spec.env, spec.flag].filter(Boolean).join(', ') : '';
     return `поле «${field}${names ? ` (${names})` : ''}»: ${issueText(i)}`;
   });
   const fields = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : [String(i.path[0] ?? '')]));
-  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`, fields);
+  const problems = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? [] : [{ field: String(i.path[0] ?? ''), message: issueText(i) }]));
+  throw new SettingsError(`Неверные настройки ${where}: ${lines.join('; ')}.`, fields, problems);
 }
 
 function num(v: string | undefined, name: string): number | undefined {

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import { faceOf } from '../../protocol/face.ts';
 import { strings, type Lang } from '../../protocol/strings.ts';
 import { call } from './api.ts';
+import { desktop } from './bridge.ts';
 import { useLive } from './live.ts';
 import { ROUTES, pathOf, useRoute, type Route } from './router.ts';
 import { Diagnostics } from './screens/diagnostics.tsx';
@@ -67,11 +68,20 @@ export function App() {
         <main ref={main} id="main">
           {live.link === 'login' ? (
             <section className="notice" role="alert"><h1 tabIndex={-1}>{t.common.loginNeeded}</h1><p>{t.common.loginHelp}</p></section>
+          ) : live.link === 'down' ? (
+            // The companion itself does not answer: nothing it said before is true now, so none of it is shown.
+            <section className="hero tone-red" role="alert" data-testid="companion-down">
+              <Mark tone="red" size={40} />
+              <div>
+                <h1 tabIndex={-1} data-testid="sentence">{t.common.downTitle}</h1>
+                <p className="todo">{t.common.downTodo}</p>
+                <p className="since">{t.common.downRetry}</p>
+              </div>
+            </section>
           ) : !live.status ? (
-            <section className="notice" role="status"><h1 tabIndex={-1}>{t.appName}</h1><p>{live.link === 'down' ? t.common.offline : '…'}</p></section>
+            <section className="notice" role="status"><h1 tabIndex={-1}>{t.appName}</h1><p>{t.common.connecting}</p></section>
           ) : (
             <>
-              {live.link === 'down' ? <p className="banner" role="alert">{t.common.offline}</p> : null}
               {route === 'status' && <StatusScreen live={live} go={go} />}
               {route === 'setup' && <Setup live={live} go={go} />}
               {route === 'journal' && <Journal live={live} />}
@@ -80,7 +90,11 @@ export function App() {
             </>
           )}
         </main>
-        <footer className="foot">{live.status ? t.common.version(live.status.version) : null}</footer>
+        <footer className="foot">
+          <span>{live.status ? t.common.version(live.status.version) : null}</span>
+          {/* A browser's session lasts across restarts; this ends it here. The desktop window has none to end. */}
+          {!desktop && live.link === 'up' ? <button type="button" className="link-btn" onClick={() => void call('POST', '/api/logout').then(() => window.location.reload())}>{t.common.logout}</button> : null}
+        </footer>
       </div>
     </LangContext.Provider>
   );

@@ -20,7 +20,12 @@ export interface Proc {
 
 /** Starts `bin/<bin>` with Node, as `npx <bin>` would. */
 export function startBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', bin), ...args], {
+  return startScript(path.join(ROOT, 'bin', bin), args, env);
+}
+
+/** Starts a script file with Node (a bin of an unpacked package, say). */
+export function startScript(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [file, ...args], {
     cwd: ROOT,
     env: { ...process.env, VITEST: undefined, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -128,7 +128,8 @@ describe('agent', () => {
     const { status } = await until(agent, (s) => s.front.state === 'up', 5_000);
     expect(status.tunnel.state).toBe('unpaired');
     expect(status.tunnel.error?.code).toBe('device_file_invalid');
-    expect(status.tunnel.error?.hint).toMatch(/evva-companion pair/);
+    expect(status.tunnel.error?.hint).toMatch(/привяжите компаньон заново/);
+    expect(status.tunnel.error?.command).toMatch(/evva-companion pair/);
     expect(status.level).toBe('error'); // EVVA cannot reach the venue until someone acts
   });
 

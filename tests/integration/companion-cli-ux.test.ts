@@ -21,10 +21,14 @@ afterEach(async () => {
 });
 const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-cli-ux-')); dirs.push(d); return d; };
 
+/** Connections the silent servers accepted (so a test can say nobody was contacted). */
+let accepted = 0;
+const silentHits = () => accepted;
 /** A "relay" that accepts connections and never says a word. */
 async function silentServer(): Promise<number> {
   const sockets = new Set<net.Socket>();
-  const s = net.createServer((c) => { sockets.add(c); c.on('error', () => {}); });
+  accepted = 0;
+  const s = net.createServer((c) => { accepted += 1; sockets.add(c); c.on('error', () => {}); });
   closers.push(() => { for (const c of sockets) c.destroy(); return new Promise((r) => s.close(r)); });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return (s.address() as net.AddressInfo).port;
@@ -42,7 +46,8 @@ describe('evva-companion pair against a relay that never answers', () => {
       const p = (e as TunnelError).problem;
       expect(p.code).toBe('relay_timeout');
       expect(p.message).toMatch(/не ответил за 2 с/);
-      expect(p.hint).toMatch(/--relay-url/);
+      expect(p.hint).toMatch(/адрес сервера EVVA/);
+      expect(p.command).toMatch(/--relay-url/);
       expect(p.hint).not.toMatch(/сам/);
     }
     expect(performance.now() - t0).toBeGreaterThan(1_400);
@@ -55,9 +60,20 @@ describe('evva-companion pair against a relay that never answers', () => {
     expect(r.out).toMatch(/связываюсь с сервером EVVA http:\/\/127\.0\.0\.1/);
     expect(r.out).toMatch(/жду ответа сервера EVVA \(\d+ с\)/);
     expect(r.out).toMatch(new RegExp(`не ответил за ${PAIR_TIMEOUT_MS / 1000} с`));
-    expect(r.out).toMatch(/Проверьте адрес сервера EVVA \(--relay-url\)/);
+    expect(r.out).toMatch(/Что делать: Проверьте адрес сервера EVVA/);
+    expect(r.out).toMatch(/Команда: evva-companion pair КОД --relay-url/);
     expect(r.out).not.toMatch(/переподключится сам/);
   }, 40_000);
+
+  it('refuses a code that cannot be one at once, before contacting the server or the running companion (issue 20 item 11)', async () => {
+    // A relay address nothing listens on: were it contacted, the answer would be «Не удаётся связаться».
+    const port = await silentServer();
+    const r = await runBin('evva-companion.js', ['pair', 'abc', '--relay-url', `http://127.0.0.1:${port}`, '--data-dir', tmp()]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Код привязки «abc» записан неверно/);
+    expect(r.out).not.toMatch(/связываюсь с сервером/);
+    expect(silentHits()).toBe(0);
+  });
 });
 
 describe('every bin', () => {
@@ -101,6 +117,26 @@ describe('evva-companion settings and status --check', () => {
     expect(text.out).toMatch(/apiPort\s+9300\s+\(settings\.json\)/);
     expect(text.out).toMatch(/docs\/settings\.md/);
   });
+
+  it('settings asks the running companion, which runs with a flag this shell does not pass (issue 20 item 8)', async () => {
+    const dir = tmp();
+    const text = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(text.out).toMatch(/Компаньон не запущен/);
+    expect(JSON.parse((await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir])).out)).toMatchObject({ running: false });
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', url, '--log-level', 'warn']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    const r = await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir]);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.out) as { running: boolean; pid: number; settings: Record<string, { value: unknown; source: string }> };
+    expect(body).toMatchObject({ running: true, pid: run.child.pid });
+    expect(body.settings.frontUrl).toEqual({ value: url, source: 'flag' });
+    expect(body.settings.logLevel).toEqual({ value: 'warn', source: 'flag' });
+    const human = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(human.out).toMatch(/Настройки работающего компаньона/);
+    expect(human.out).toMatch(new RegExp(`frontUrl\\s+${url.replace(/\./g, '\\.')}\\s+\\(параметр --front-url\\)`));
+  }, 60_000);
 
   it('status --check exits like a Nagios check: 2 when the plugin is down, 3 when not running', async () => {
     const dir = tmp();

@@ -35,11 +35,11 @@ async function startDemo(args: string[] = []) {
   const t0 = Date.now();
   while (!/демо запущено/.test(out) && child.exitCode === null && Date.now() - t0 < 90_000) await new Promise((r) => setTimeout(r, 200));
   expect(out).toMatch(/демо запущено/);
-  return { dir, out: () => out };
+  return { dir, child, out: () => out };
 }
 
 describe('npm run demo', () => {
-  it('keeps the simulator quiet and writes the banner to the file it names', async () => {
+  it('keeps the simulator quiet, writes the banner to the file it names, prints one login link, and a second demo leaves it running', async () => {
     const demo = await startDemo();
     const out = demo.out();
     const named = /Эта памятка сохранена в (\S+)/.exec(out)?.[1];
@@ -57,7 +57,33 @@ describe('npm run demo', () => {
     const simLines = demo.out().split('\n').filter((l) => /sim\s+\S*│/.test(l));
     expect(simLines.length).toBeGreaterThan(0);
     for (const l of simLines) expect(l).toMatch(/evva-sim:/);
-  }, 120_000);
+
+    // One login link in all of it: the banner repeats the one the companion printed (issue 20 item 11).
+    const links = new Set(demo.out().match(/http:\/\/127\.0\.0\.1:\d+\/login\?once=[A-Za-z0-9_-]+/g) ?? []);
+    expect(links.size).toBe(1);
+    expect(banner).toContain([...links][0]);
+
+    // A second demo in the same folder leaves the first one's data alone and says so (issue 20 item 9).
+    const companionDir = path.join(demo.dir, 'companion');
+    const before = fs.readdirSync(companionDir).sort();
+    expect(before).toEqual(expect.arrayContaining(['companion.lock', 'local-api.json']));
+    const second = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
+      cwd: ROOT, env: { ...process.env, VITEST: undefined, EVVA_DEMO_DIR: demo.dir } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let secondOut = '';
+    second.stdout.on('data', (d) => { secondOut += d; });
+    second.stderr.on('data', (d) => { secondOut += d; });
+    const code = await new Promise<number | null>((r) => second.on('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(secondOut).toMatch(/Демо уже запущено .*процесс \d+/);
+    expect(secondOut).toMatch(/EVVA_DEMO_DIR=/);
+    expect(fs.readdirSync(companionDir).sort()).toEqual(before);
+    expect(fs.readFileSync(file, 'utf8')).toBe(banner);
+    // And the first still answers.
+    const api = JSON.parse(fs.readFileSync(path.join(companionDir, 'local-api.json'), 'utf8')) as { url: string; token: string };
+    expect((await fetch(`${api.url}/api/status`, { headers: { authorization: `Bearer ${api.token}` } })).status).toBe(200);
+    expect(demo.child.exitCode).toBeNull();
+  }, 180_000);
 
   it('with --iiko-cloud runs its receiver as an iiko Cloud handler, and every event it gets fits the iikoCloud OpenAPI schemas', async () => {
     const demo = await startDemo(['--iiko-cloud']);

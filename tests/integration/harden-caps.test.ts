@@ -30,7 +30,8 @@ describe('plugin answers read whole', () => {
     expect(process.memoryUsage().rss - rss0).toBeLessThan(100 * 1024 * 1024);
     const p = explain(err, plugin.url);
     expect(p.message).toMatch(/слишком большой ответ/);
-    expect(p.hint).toMatch(/frontMaxAnswerBytes/);
+    expect(p.hint).toMatch(/перезапустите iikoFront/);
+    expect(p.command).toMatch(/frontMaxAnswerBytes/);
     await client.close();
   }, 60_000);
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { identify } from '../../main/core/front/discovery.ts';
 import { explain, FrontError, type FrontErrorCode } from '../../main/core/front/errors.ts';
 import { tunnelProblem, type TunnelProblemCode } from '../../main/core/tunnel/problems.ts';
+import { malformedCode, pairFailure } from '../../main/core/tunnel/pair.ts';
 import { issueText, parseErrorText } from '../../main/core/messages.ts';
 
 /** English words the libraries write; none may reach a person. */
@@ -67,6 +68,32 @@ describe('the message catalogue', () => {
       expect(id.why).toMatch(/ответил|получил/);
       expect(id.why).not.toMatch(ENGLISH);
     }
+  });
+
+  it('no hint the window shows names a command, a flag, a variable or a settings key: those go to `command`, for the CLI (issue 20 item 7)', () => {
+    const front: FrontErrorCode[] = ['unreachable', 'timeout', 'unlicensed', 'bad_response', 'http', 'auth', 'too_large', 'not_plugin', 'not_found'];
+    const tunnel: TunnelProblemCode[] = ['relay_unreachable', 'token_refused', 'proxy_refused', 'proxy_unreachable', 'tls_error',
+      'insecure_url', 'bad_relay_url', 'replaced', 'protocol', 'relay_error', 'link_dead'];
+    const problems = [
+      ...front.map((c) => explain(new FrontError(c, 'x', { status: 500 }), 'http://127.0.0.1:9042')),
+      ...tunnel.map((c) => tunnelProblem(c, { relayUrl: 'https://relay.example', proxy: 'http://proxy:3128', status: 407 })),
+      ...[404, 410, 409, 429, 500].map((st) => pairFailure(st, null)),
+      malformedCode('abc'),
+    ];
+    const CLI = /evva-companion|--[a-z]|\bEVVA_[A-Z_]+|HTTPS?_PROXY|NO_PROXY|settings\.json|\b[a-z]+[A-Z][A-Za-z]+\b/;
+    for (const p of problems) {
+      const prose = `${p.message} ${p.hint ?? ''}`.replace(/iikoAPIFront|iikoFront|iikoOffice|WebFront/g, '');
+      expect(prose, p.code).not.toMatch(CLI);
+      expect(p.messageEn ?? '', p.code).not.toMatch(/evva-companion|[а-яё]/i);
+    }
+    // The command line still gets its command.
+    expect(tunnelProblem('token_refused').command).toMatch(/evva-companion pair/);
+    expect(pairFailure(410, null).command).toMatch(/evva-companion pair КОД --relay-url/);
+  });
+
+  it('says a flag whose value is missing needs one, even when the next word starts with a dash', () => {
+    expect(parseErrorText("Option '--front-url' argument is ambiguous.\nDid you forget to specify the option argument for '--front-url'?"))
+      .toBe('Параметру --front-url нужно значение (значение, которое начинается с «-», пишется так: --front-url=-…).');
   });
 
   it('every plugin and tunnel problem a person reads is Russian, message and hint', () => {

@@ -23,11 +23,12 @@ describe('pairing', () => {
     const v = await createVenue(relay.url, 'Кафе «Пушкин»');
     expect(v.pairingCode).toMatch(/^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/);
     const r = await pair({ code: v.pairingCode.toLowerCase().replace('-', ' '), relayUrl: relay.url, dataDir, companion: COMPANION });
-    expect(r).toEqual({ venueId: v.venueId, relayUrl: relay.url });
+    // The venue's name comes along, so the companion can show it instead of the id (issue 20 item 11).
+    expect(r).toEqual({ venueId: v.venueId, relayUrl: relay.url, venueName: 'Кафе «Пушкин»' });
     const file = join(dataDir, DEVICE_FILE);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const d = loadDevice(dataDir);
-    expect(d).toMatchObject({ venueId: v.venueId, relayUrl: relay.url });
+    expect(d).toMatchObject({ venueId: v.venueId, relayUrl: relay.url, venueName: 'Кафе «Пушкин»' });
     expect(d?.deviceToken).toMatch(/^evd_/);
     // The relay keeps only a hash: the token is in none of its files (database and WAL).
     const files = readdirSync(relay.dataDir).filter((f) => f.startsWith('relay.sqlite'));
@@ -46,7 +47,8 @@ describe('pairing', () => {
     await pair({ code: v.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION });
     const reused = await problemOf(pair({ code: v.pairingCode, relayUrl: relay.url, dataDir, companion: COMPANION }));
     expect(reused).toMatchObject({ code: 'code_used' });
-    expect(reused.hint).toContain('evva-companion pair');
+    expect(reused.hint).toContain('новый код');
+    expect(reused.command).toContain('evva-companion pair');
     const malformed = await problemOf(pair({ code: 'K7QF-2MX0', relayUrl: relay.url, dataDir, companion: COMPANION }));
     expect(malformed.code).toBe('code_malformed');
   });
@@ -141,7 +143,8 @@ describe('pairing', () => {
       throw new Error('should have thrown');
     } catch (e) {
       expect((e as TunnelError).problem.code).toBe('device_file_invalid');
-      expect((e as TunnelError).problem.hint).toContain('pair');
+      expect((e as TunnelError).problem.hint).toContain('привяжите компаньон заново');
+      expect((e as TunnelError).problem.command).toContain('evva-companion pair');
     }
   });
 });

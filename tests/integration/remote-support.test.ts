@@ -138,6 +138,23 @@ describe('remote support through the relay', () => {
     expect((await support(v, 'diagnostics', { method: 'POST' })).status).toBe(403);
   });
 
+  it('the switch in Настройки (PUT /api/settings) is the one remote support obeys, both ways (issue 20 item 2)', async () => {
+    const v = await plantedVenue();
+    const put = async (on: boolean) => {
+      const res = await fetch(`${v.agent.api.url}/api/settings`, {
+        method: 'PUT', headers: { authorization: `Bearer ${v.agent.api.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ allowRemoteDiagnostics: on }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { values: { allowRemoteDiagnostics: boolean } }).values.allowRemoteDiagnostics;
+    };
+    expect(JSON.parse((await v.local('/api/settings')).body.toString('utf8')).values.allowRemoteDiagnostics).toBe(true);
+    expect((await support(v, 'logs?lines=5')).status).toBe(200);
+    expect(await put(false)).toBe(false);
+    expect((await support(v, 'logs?lines=5')).status).toBe(403);
+    expect(await put(true)).toBe(true);
+    expect((await support(v, 'logs?lines=5')).status).toBe(200);
+  });
+
   it('answers 503 for a venue whose tunnel is down and 404 for an unknown venue', async () => {
     const v = await plantedVenue();
     await v.agent.stop();

@@ -164,7 +164,8 @@ describe('tunnel resilience', () => {
     await waitFor(() => tunnel.status().state === 'unpaired', 'unpaired', 3000);
     console.log(`revoke via API: tunnel closed after ${Math.round(performance.now() - t0)} ms`);
     expect(tunnel.status().error?.code).toBe('token_refused');
-    expect(tunnel.status().error?.hint).toContain('evva-companion pair');
+    expect(tunnel.status().error?.hint).toContain('«Настройка»');
+    expect(tunnel.status().error?.command).toContain('evva-companion pair');
     expect((await venueCall(relay.url, venue.venueId, '/api/x')).status).toBe(503);
     expect(await upgradeStatus(relay.url, venue.deviceToken)).toBe(401);
   });

@@ -12,6 +12,7 @@ import type { Status } from '../../protocol/local.ts';
 import { startAgent, type Agent } from '../../main/core/agent.ts';
 import { LOGIN_TTL_MS } from '../../main/core/api/login.ts';
 import { startApi, type Api } from '../../main/core/api/server.ts';
+import { createUiSessions } from '../../main/core/api/sessions.ts';
 import { realClock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { loadSettings } from '../../main/core/settings.ts';
@@ -75,6 +76,67 @@ describe('login link', () => {
   });
 });
 
+describe('a browser session that survives a restart (issue 20 item 5)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-sessions-'));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  let now = Date.parse('2026-11-28T12:00:00Z');
+  const clock = { ...realClock, now: () => now };
+  const start = (token: string) => startApi({
+    port: 0, token, logger: silentLogger, uiDir: ui, clock,
+    sessions: createUiSessions({ dataDir, clock, days: 30 }),
+    status: () => ({ level: 'warn', version: '0', startedAt: '', front: { state: 'unknown', url: null, latencyMs: null, checkedAt: null, since: null, source: null }, tunnel: { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null } }) as Status,
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+  });
+  const at = (a: Api, method: string, p: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    const port = Number(new URL(a.url).port);
+    const r = http.request({ host: '127.0.0.1', port, path: p, method, headers: { host: `127.0.0.1:${port}`, ...headers }, setHost: false }, (res) => { res.resume(); res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers })); });
+    r.on('error', reject);
+    r.end();
+  });
+
+  it('the one-time link starts a session whose cookie (not the token) a restarted companion with a new token still honours, until logout', async () => {
+    const first = await start('token-of-the-first-run-0123456789');
+    const link = new URL(first.loginLink().url);
+    const login = await at(first, 'GET', link.pathname + link.search);
+    expect(login.status).toBe(303);
+    const set = login.headers['set-cookie']?.[0] ?? '';
+    expect(set).toMatch(/^evva_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=2592000$/);
+    expect(set).not.toContain('token-of-the-first-run');
+    // Still one-time.
+    expect((await at(first, 'GET', link.pathname + link.search)).status).toBe(401);
+    const cookie = set.split(';')[0]!;
+    const same = { cookie, 'sec-fetch-site': 'same-origin' };
+    expect((await at(first, 'GET', '/api/status', same)).status).toBe(200);
+    await first.close();
+
+    // A reboot: a new process, a new token, the same data dir.
+    const second = await start('token-of-the-second-run-987654321');
+    const port = new URL(second.url).port;
+    expect((await at(second, 'GET', '/api/status', same)).status).toBe(200);
+    // The same door as before: from another origin the cookie is refused.
+    expect((await at(second, 'GET', '/api/status', { cookie, 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await at(second, 'POST', '/api/logout', { cookie, origin: 'http://127.0.0.1:9042', 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    // A made-up or altered id is nobody.
+    expect((await at(second, 'GET', '/api/status', { cookie: `evva_session=${'A'.repeat(43)}`, 'sec-fetch-site': 'same-origin' })).status).toBe(401);
+    const out = await at(second, 'POST', '/api/logout', { ...same, origin: `http://127.0.0.1:${port}` });
+    expect(out.status).toBe(200);
+    expect(out.headers['set-cookie']?.[0]).toContain('Max-Age=0');
+    expect((await at(second, 'GET', '/api/status', same)).status).toBe(401);
+    await second.close();
+  });
+
+  it('ends by itself after its lifetime', async () => {
+    const a = await start('token-lifetime-0123456789abcdef');
+    const link = new URL(a.loginLink().url);
+    const cookie = ((await at(a, 'GET', link.pathname + link.search)).headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    const same = { cookie, 'sec-fetch-site': 'same-origin' };
+    expect((await at(a, 'GET', '/api/status', same)).status).toBe(200);
+    now += 30 * 86_400_000 + 1;
+    expect((await at(a, 'GET', '/api/status', same)).status).toBe(401);
+    await a.close();
+  });
+});
+
 describe('the cookie and where a request comes from', () => {
   const cookie = `evva_token=${TOKEN}`;
   it('accepts the cookie from the UI itself', async () => {
@@ -121,6 +183,33 @@ describe('the built UI', () => {
   });
 });
 
+describe('settings set when the companion started (issue 20 item 3)', () => {
+  let agent: Agent;
+  let dir: string;
+  let sim: Sim;
+  beforeAll(async () => {
+    sim = await startSim({ port: 0, auto: false });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-locked-'));
+    // As `run --front-url …` starts it: the flag outranks settings.json.
+    agent = await startAgent({ settings: loadSettings({ dataDir: dir, apiPort: '0', frontUrl: sim.url }, {}), logger: silentLogger });
+  });
+  afterAll(async () => { await agent.stop(); await sim.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  it('says which values came from the start, and refuses to override them from the UI, leaving settings.json alone', async () => {
+    const headers = { authorization: `Bearer ${agent.api.token}`, 'content-type': 'application/json' };
+    const view = await (await fetch(`${agent.api.url}/api/settings`, { headers })).json() as { sources: Record<string, string>; values: { frontUrl: string } };
+    expect(view.sources).toMatchObject({ frontUrl: 'flag', moduleId: 'default', allowRemoteDiagnostics: 'default' });
+    const res = await fetch(`${agent.api.url}/api/settings`, { method: 'PUT', headers, body: JSON.stringify({ frontUrl: 'http://127.0.0.1:1' }) });
+    expect(res.status).toBe(409);
+    const body = await res.json() as { error: { code: string; fields: string[]; message: string } };
+    expect(body.error).toMatchObject({ code: 'locked', fields: ['frontUrl'] });
+    expect(body.error.message).toContain('Адрес плагина iikoFront');
+    expect(body.error.message).not.toMatch(/frontUrl|--front-url|EVVA_FRONT_URL/);
+    expect(fs.existsSync(path.join(dir, 'settings.json'))).toBe(false);
+    expect(agent.status().front.url).toBe(sim.url);
+  });
+});
+
 describe('settings from the UI', () => {
   let sim: Sim;
   let agent: Agent;
@@ -148,6 +237,8 @@ describe('settings from the UI', () => {
     expect(r.body.error.code).toBe('bad_settings');
     expect(r.body.error.fields).toEqual(['probeIntervalSec']);
     expect(r.body.error.message).toContain('probeIntervalSec');
+    // The form names the field by its label: the problem alone, without the key.
+    expect(r.body.error.problems).toEqual([{ field: 'probeIntervalSec', message: 'слишком маленькое значение: нужно не меньше 1' }]);
     expect(fs.existsSync(path.join(dir, 'settings.json'))).toBe(false);
   });
 
@@ -176,6 +267,28 @@ describe('settings from the UI', () => {
     await call('PUT', '/api/settings', { proxy: r.body.values.proxy });
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).proxy).toBe('http://user:secret@127.0.0.1:3128');
     await call('PUT', '/api/settings', { proxy: null });
+  });
+
+  it('shows the remote-diagnostics switch as it is (on by default) and turns it off and on again (issue 20 item 2)', async () => {
+    expect((await call('GET', '/api/settings')).body.values.allowRemoteDiagnostics).toBe(true);
+    const off = await call('PUT', '/api/settings', { allowRemoteDiagnostics: false });
+    expect(off.status).toBe(200);
+    expect(off.body.values.allowRemoteDiagnostics).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).allowRemoteDiagnostics).toBe(false);
+    expect((await call('PUT', '/api/settings', { allowRemoteDiagnostics: true })).body.values.allowRemoteDiagnostics).toBe(true);
+  });
+
+  it('checks a port for the plugin without saving it: the plugin is found, a closed port is explained (issue 20 item 3)', async () => {
+    const before = fs.readFileSync(path.join(dir, 'settings.json'), 'utf8');
+    const found = await call('POST', '/api/front/check', { port: sim.port });
+    expect(found.body).toMatchObject({ found: true, url: sim.url });
+    const closed = (await import('../helpers/proc.ts')).freePort;
+    const port = await closed();
+    const missing = await call('POST', '/api/front/check', { port });
+    expect(missing.body).toMatchObject({ found: false, problem: { code: 'unreachable' } });
+    expect(missing.body.problem.message).toContain(String(port));
+    expect((await call('POST', '/api/front/check', { port: 0 })).status).toBe(400);
+    expect(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).toBe(before);
   });
 
   it('records state changes in the activity list, newest first', async () => {

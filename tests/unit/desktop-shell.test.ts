@@ -64,6 +64,7 @@ describe('tray state', () => {
   });
 
   it('writes a one-line Russian tooltip; a failure to start says why in its first sentence, within what Windows shows', () => {
+    expect(tooltipFor(status('up', 'connected'))).toBe('EVVA: всё работает · iikoFront 9042 · связь 12 мс');
     expect(tooltipFor(status('down', 'connected'))).toBe('EVVA: есть проблема: iikoFront не отвечает');
     expect(tooltipFor(status('unknown', 'unpaired'))).toBe('EVVA: не настроено: введите код привязки');
     expect(tooltipFor(null)).toBe('EVVA: запускается…');

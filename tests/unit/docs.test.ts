@@ -4,12 +4,29 @@
  * README's snippets can be pasted as they are.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/proc.ts';
 
 const docs = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+
+describe('which Node runs what (issue 20)', () => {
+  it('the README names every installed package that asks for a newer Node than the bins\' 20.19, so npm ci warns about nothing unexplained', () => {
+    const semver = createRequire(import.meta.url)('semver') as { satisfies(v: string, range: string): boolean };
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
+    const warned = Object.entries(lock.packages)
+      .filter(([where, p]) => where.startsWith('node_modules/') && !Array.isArray(p.engines) && p.engines?.node && !semver.satisfies('20.19.0', p.engines.node))
+      .map(([where]) => where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('## Which Node runs what'), readme.indexOf('## What is here'));
+    expect(warned.length).toBeGreaterThan(0);
+    for (const name of warned) expect(section, name).toContain(`\`${name}\``);
+    expect(section).toContain(`${['', 'one', 'two', 'three', 'four', 'five', 'six', 'seven'][warned.length] ?? warned.length} \`EBADENGINE\` warnings`);
+    expect(JSON.parse(read('package.json')).engines.node).toBe('>=20.19');
+  });
+});
 
 describe('the docs', () => {
   it.each(docs)('%s links only to files in the repository', (file) => {

@@ -16,6 +16,14 @@ describe('how the status reads to a person', () => {
     expect(f.cards.map((c) => c.state)).toEqual(['Отвечает · порт 9042 · 8 мс', 'Есть · 12 мс', 'Не нужен — связь идёт через EVVA', 'нет данных']);
   });
 
+  it('names the venue by its name when the pairing brought one, by its id otherwise (issue 20 item 11)', () => {
+    const s = base();
+    expect(faceOf(s, 'ru').cards[1]!.detail).toBe('заведение v1');
+    s.tunnel.venueName = 'Кафе «Тест»';
+    expect(faceOf(s, 'ru').cards[1]!.detail).toBe('заведение Кафе «Тест»');
+    expect(faceOf(s, 'en').cards[1]!.detail).toBe('venue Кафе «Тест»');
+  });
+
   it('shows whole milliseconds', () => {
     const s = base();
     s.tunnel.rttMs = 5.4;
@@ -51,7 +59,8 @@ describe('how the status reads to a person', () => {
     expect(faceOf(s, 'ru').cards[3]).toMatchObject({ tone: 'none', state: 'нет данных' });
     s.feed = {
       state: 'running', venueId: 'v', backlog: 0, inFlight: 0, oldestUnsentAt: null,
-      lastEvent: { seq: 148, eventType: 'TableOrderUpdate', eventTime: '2026-11-28T12:31:00Z' }, acked: 148, ackedToday: 148, coalesced: 0, pollers: [],
+      lastEvent: { seq: 160, eventType: 'CompanionHealth', eventTime: '2026-11-28T12:45:00Z' }, acked: 160, ackedToday: 160,
+      ordersToday: 148, lastOrderAt: '2026-11-28T12:31:00Z', coalesced: 0, pollers: [],
     };
     s.payments = { total: 1, byState: { notified: 1 }, alarms: 0, pendingClose: 0 };
     const f = faceOf(s, 'ru', time);
@@ -60,6 +69,39 @@ describe('how the status reads to a person', () => {
     expect(f.todo).toContain('EVVAP');
     s.payments = { total: 1, byState: { reconciled: 1 }, alarms: 0, pendingClose: 0 };
     expect(faceOf(s, 'ru').cards[3]).toMatchObject({ detail: 'Нет оплат, ждущих закрытия' });
+  });
+
+  it('never says the feed works while nothing flows: plugin down, no licence, orders poller failing, link down (issue 20 item 4)', () => {
+    const running = (): Status => ({
+      ...base(),
+      feed: {
+        state: 'running', venueId: 'v1', backlog: 3, inFlight: 0, oldestUnsentAt: null, lastEvent: null, acked: 0, ackedToday: 0, ordersToday: 5, lastOrderAt: '2026-11-28T12:31:00Z', coalesced: 0,
+        pollers: [{ name: 'orders', state: 'ok', intervalMs: 1000, lastOkAt: null, lastDurationMs: null, failures: 0 }],
+      },
+    });
+    expect(faceOf(running(), 'ru', time).cards[3]).toMatchObject({ tone: 'green', state: 'Передано сегодня: 5 · последний 12:31' });
+
+    const poller = running();
+    poller.feed!.pollers[0] = { ...poller.feed!.pollers[0]!, state: 'failing', failures: 4, error: 'unlicensed 403' };
+    const f = faceOf(poller, 'ru', time);
+    expect(f.cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: заказы не читаются' });
+    expect(f.cards[3]!.detail).toContain('нет свободной лицензии');
+    expect(f).toMatchObject({ tone: 'red', sentence: 'Есть проблема: заказы не читаются из iikoFront', action: 'diagnostics' });
+    expect(faceOf(poller, 'en', time).cards[3]!.detail).toContain('no free licence');
+
+    const down = running();
+    down.front = { ...down.front, state: 'down' };
+    expect(faceOf(down, 'ru', time).cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: iikoFront не отвечает' });
+    const unlicensed = running();
+    unlicensed.front = { ...unlicensed.front, state: 'unlicensed' };
+    expect(faceOf(unlicensed, 'ru', time).cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: у плагина нет лицензии' });
+    const offline = running();
+    offline.tunnel = { ...offline.tunnel, state: 'offline' };
+    expect(faceOf(offline, 'ru', time).cards[3]).toMatchObject({ tone: 'red', state: 'Не передаются: нет связи с EVVA' });
+    expect(faceOf(offline, 'ru', time).cards[3]!.detail).toContain('в очереди 3');
+    const disk = running();
+    disk.feed = { ...disk.feed!, state: 'failing', error: { code: 'disk_full', message: 'Диск заполнен.' } };
+    expect(faceOf(disk, 'ru', time)).toMatchObject({ tone: 'red', sentence: 'Есть проблема: заказы не сохраняются на диск' });
   });
 
   it('warns about a port open to the internet only when the check said so', () => {
@@ -76,8 +118,10 @@ describe('how the status reads to a person', () => {
   it('speaks English when asked, and writes the support report from the same cards', () => {
     expect(faceOf(base(), 'en').sentence).toBe('Everything works');
     const report = reportOf(base(), 'ru', '2026-11-28T12:40:00Z');
-    expect(report.split('\n')).toEqual([
-      'EVVA Companion 0.1.0 — 2026-11-28T12:40:00Z', 'Всё работает',
+    // The time as the venue writes it, in local time with the offset, never a raw ISO string (issue 20 item 7).
+    expect(report.split('\n')[0]).toMatch(/^EVVA Companion 0\.1\.0 — 28\.11\.2026, \d\d:\d\d \(UTC[+−]\d+(:\d\d)?\)$/);
+    expect(report.split('\n').slice(1)).toEqual([
+      'Всё работает',
       '- iikoFront: Отвечает · порт 9042 · 8 мс (версия 7.4 · адрес найден автоматически)',
       '- Связь с EVVA: Есть · 12 мс (заведение v1)',
       '- Проброс порта: Не нужен — связь идёт через EVVA (Открыт ли порт в интернет: ещё не проверялось)',

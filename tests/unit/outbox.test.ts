@@ -177,7 +177,7 @@ describe('the outbox at its edges', () => {
 
   it('reports the backlog, the oldest unacknowledged event of the venue and the last event written', () => {
     const { box, clock, dir } = open();
-    expect(box.stats(V)).toEqual({ backlog: 0, oldestUnsentAt: null, lastEvent: null, coalesced: 0, ackedToday: 0 });
+    expect(box.stats(V)).toEqual({ backlog: 0, oldestUnsentAt: null, lastEvent: null, coalesced: 0, ackedToday: 0, ordersToday: 0, lastOrderAt: null });
     const t0 = clock.t;
     const [a] = box.append(V, { events: [order('a', 'new', 1)] });
     clock.t += 5_000;
@@ -191,6 +191,28 @@ describe('the outbox at its edges', () => {
     const again = openOutbox({ dataDir: dir.dir, now: () => clock.t });
     cleanups.push(() => again.close());
     expect(again.stats(V).backlog).toBe(3);
+  });
+
+  it('counts orders and payments per venue and day, with the time of the last one; health and staff events and another venue do not count (issue 20 item 4)', () => {
+    const { box, clock } = open();
+    const t0 = clock.t;
+    const [o] = box.append(V, { events: [order('a', 'new', 1)] });
+    clock.t += 60_000;
+    const [h, st] = box.append(V, { events: [{ type: 'CompanionHealth', info: {} }, { type: 'StaffUpdate', info: {} }] });
+    const [p] = box.append(V, { events: [{ type: 'PaymentUpdate', info: {} }] });
+    clock.t += 60_000;
+    const [late] = box.append(V, { events: [{ type: 'CompanionHealth', info: {} }] });
+    const [other] = box.append('venue-2', { events: [order('x', 'new', 9)] });
+    box.ack([o!.eventId, h!.eventId, st!.eventId, p!.eventId, late!.eventId, other!.eventId]);
+    // «последний» is the payment's time, not the later health event's.
+    expect(box.stats(V)).toMatchObject({ ackedToday: 5, ordersToday: 2, lastOrderAt: new Date(t0 + 60_000).toISOString() });
+    // The same order changing again, and the same payment again, are still one order and one payment.
+    const again = box.append(V, { events: [order('a', 'cooking', 2), { type: 'PaymentUpdate', info: { paymentId: 'p1' } }, { type: 'PaymentUpdate', info: { paymentId: 'p1' } }] });
+    box.ack(again.map((e) => e.eventId));
+    expect(box.stats(V)).toMatchObject({ ackedToday: 8, ordersToday: 3 });
+    // A venue paired afterwards starts from zero.
+    expect(box.stats('venue-3')).toMatchObject({ ackedToday: 0, ordersToday: 0, lastOrderAt: null });
+    expect(box.stats('venue-2')).toMatchObject({ ackedToday: 1, ordersToday: 1 });
   });
 
   it('counts acknowledgements per local day, only of events it still had, across reopening', () => {

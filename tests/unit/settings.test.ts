@@ -52,14 +52,14 @@ describe('settings', () => {
   });
 
   it('refuses a plugin address that is not on this PC', () => {
-    expect(() => loadSettings({ dataDir: dir, frontUrl: 'http://192.168.1.5:9042' }, {})).toThrow(/frontUrl.*127\.0\.0\.1/);
-    expect(() => loadSettings({ dataDir: dir, frontUrl: 'http://127.0.0.1:9042/api' }, {})).toThrow(/frontUrl/);
-    expect(() => loadSettings({ dataDir: dir, frontUrl: 'ftp://127.0.0.1:9042' }, {})).toThrow(/frontUrl/);
+    expect(() => loadSettings({ dataDir: dir, frontUrl: 'http://192.168.1.5:9042' }, {})).toThrow(/параметр --front-url: .*127\.0\.0\.1/);
+    expect(() => loadSettings({ dataDir: dir, frontUrl: 'http://127.0.0.1:9042/api' }, {})).toThrow(/параметр --front-url/);
+    expect(() => loadSettings({ dataDir: dir, frontUrl: 'ftp://127.0.0.1:9042' }, {})).toThrow(/параметр --front-url/);
   });
 
   it('refuses a port flag that is not a number', () => {
     expect(() => loadSettings({ dataDir: dir, apiPort: '91x' }, {})).toThrow(/--api-port/);
-    expect(() => loadSettings({ dataDir: dir }, { EVVA_API_PORT: '65536' })).toThrow(/apiPort/);
+    expect(() => loadSettings({ dataDir: dir }, { EVVA_API_PORT: '65536' })).toThrow(/переменная EVVA_API_PORT: /);
   });
 
   it('knows which hosts are loopback', () => {
@@ -72,7 +72,7 @@ describe('settings', () => {
     expect(loadSettings({ dataDir: dir }, { EVVA_PROXY: 'proxy.corp:3128' }).proxy).toBe('http://proxy.corp:3128');
     write({ proxy: 'user:pa%40ss@proxy.corp:8080' });
     expect(loadSettings({ dataDir: dir }, {}).proxy).toBe('http://user:pa%40ss@proxy.corp:8080');
-    expect(() => loadSettings({ dataDir: dir, proxy: 'socks5://10.0.0.1:1080' }, {})).toThrow(/proxy \(EVVA_PROXY, --proxy\).*HTTP-прокси/);
+    expect(() => loadSettings({ dataDir: dir, proxy: 'socks5://10.0.0.1:1080' }, {})).toThrow(/параметр --proxy: .*HTTP-прокси/);
   });
 
   it('validates the proxy variables of the environment like flags, naming the variable', () => {

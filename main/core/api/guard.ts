@@ -7,6 +7,8 @@ import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export const COOKIE_NAME = 'evva_token';
+/** A browser session from the login link (sessions.ts): outlives a restart, unlike the token. */
+export const SESSION_COOKIE = 'evva_session';
 
 /** Hosts a browser or client on this PC may name in the Host header for `port`. */
 export function allowedHosts(port: number): Set<string> {
@@ -27,11 +29,20 @@ export function presentedToken(req: IncomingMessage): string | null {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     return m?.[1] ?? null;
   }
+  return cookieValue(req, COOKIE_NAME);
+}
+
+/** The browser session id the request carries (never from a request that also sends a bearer token). */
+export function presentedSession(req: IncomingMessage): string | null {
+  return req.headers.authorization ? null : cookieValue(req, SESSION_COOKIE);
+}
+
+function cookieValue(req: IncomingMessage, wanted: string): string | null {
   const cookie = req.headers.cookie;
   if (cookie) {
     for (const part of cookie.split(';')) {
       const [name, ...rest] = part.trim().split('=');
-      if (name !== COOKIE_NAME) continue;
+      if (name !== wanted) continue;
       // A malformed escape (`evva_token=%`) is a wrong token, not an exception in a listener.
       try {
         return decodeURIComponent(rest.join('='));
@@ -45,8 +56,11 @@ export function presentedToken(req: IncomingMessage): string | null {
 
 export type Verdict = { ok: true } | { ok: false; status: number; error: string; message: string };
 
-/** Decides whether `req` may use the API at all; `open` paths (the UI's files, the login link) need no token. */
-export function admit(req: IncomingMessage, port: number, token: string, open = false): Verdict {
+/**
+ * Decides whether `req` may use the API at all; `open` paths (the UI's files, the login link) need no token.
+ * `session` tells a live browser session id (the login link's cookie) from a dead one.
+ */
+export function admit(req: IncomingMessage, port: number, token: string, open = false, session?: (id: string) => boolean): Verdict {
   const host = (req.headers.host ?? '').toLowerCase();
   if (!allowedHosts(port).has(host)) {
     return { ok: false, status: 421, error: 'bad_host', message: 'Локальный API отвечает только на адрес 127.0.0.1 или localhost этого компьютера.' };
@@ -56,7 +70,9 @@ export function admit(req: IncomingMessage, port: number, token: string, open = 
     return { ok: false, status: 403, error: 'bad_origin', message: 'Запрос пришёл со страницы другого сайта; локальный API принимает изменения только от своего интерфейса.' };
   }
   const given = presentedToken(req);
-  if (!given || !safeEqual(given, token)) {
+  const byToken = given !== null && safeEqual(given, token);
+  const sid = byToken || !session ? null : presentedSession(req);
+  if (!byToken && !(sid !== null && session!(sid))) {
     return { ok: false, status: 401, error: 'unauthorized', message: `Нужен токен локального API (Authorization: Bearer …). Он лежит в файле local-api.json в папке данных компаньона.` };
   }
   return { ok: true };
@@ -85,7 +101,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function crossOriginFree(req: IncomingMessage, port: number): boolean {
   const hasOrigin = req.headers.origin !== undefined;
   if (hasOrigin && !originAllowed(req, port)) return false;
-  const byCookie = !req.headers.authorization && presentedToken(req) !== null;
+  const byCookie = !req.headers.authorization && (presentedToken(req) !== null || presentedSession(req) !== null);
   if (!byCookie) return true;
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;

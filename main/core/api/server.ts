@@ -6,14 +6,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { z } from 'zod';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Readable } from 'node:stream';
 import type { AuditEntry, Report } from '../../../protocol/diagnostics.ts';
-import { PairRequest, type ActivityItem, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
+import { FrontCheckRequest, JournalKind, PairRequest, type ActivityItem, type FrontCheck, type JournalPage, type LiveMessage, type LoginLink, type PairResult, type PaymentsList, type Problem, type Status } from '../../../protocol/local.ts';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { SettingsError } from '../settings.ts';
-import { admit, allowedHosts, originAllowed, PROOF_PATH } from './guard.ts';
+import { admit, allowedHosts, originAllowed, presentedSession, PROOF_PATH, SESSION_COOKIE } from './guard.ts';
+import type { UiSessions } from './sessions.ts';
 import { createLogins, LOGIN_TTL_MS } from './login.ts';
 import { Nonce, prove } from './proof.ts';
 import { findUiDir, uiRoutes } from './ui.ts';
@@ -40,8 +42,16 @@ export interface ApiOptions {
   payments?(): PaymentsList;
   /** `GET/PUT /api/settings`: the stored and effective settings; update validates and applies (throws SettingsError). */
   settings?: { read(): unknown; update(patch: unknown): Promise<unknown> };
+  /** `POST /api/front/check`: whether the plugin answers on a port (nothing is saved). */
+  checkFront?(port: number): Promise<FrontCheck>;
+  /** `GET /api/settings/effective`: every setting in force and where it came from. */
+  effectiveSettings?(): unknown;
+  /** `GET /api/journal`: the Журнал's rows, newest first; null when its storage is unusable. */
+  journal?(query: { limit?: number; kinds?: JournalKind[]; before?: string }): JournalPage | null;
   /** `GET /api/activity`: recent state changes, newest first. */
   activity?(limit: number): ActivityItem[];
+  /** Browser sessions that outlive a restart (the login link starts one); without them the link sets the token cookie. */
+  sessions?: UiSessions;
   /** The built UI's folder; undefined finds it next to the code, null serves none. */
   uiDir?: string | null;
   clock?: Clock;
@@ -68,6 +78,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.set('etag', false);
   let port = opts.port;
   const logins = createLogins(opts.clock ?? realClock);
+  const session = opts.sessions ? (id: string) => opts.sessions!.valid(id) : undefined;
   // The UI's files and the login link are open; everything under /api and /metrics needs the token.
   const isOpen = (req: express.Request) => (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && req.path !== '/metrics';
 
@@ -84,7 +95,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   });
 
   app.use((req, res, next) => {
-    const verdict = admit(req, port, opts.token, isOpen(req));
+    const verdict = admit(req, port, opts.token, isOpen(req), session);
     if (!verdict.ok) {
       res.status(verdict.status).json({ error: { code: verdict.error, message: verdict.message } });
       return;
@@ -97,11 +108,37 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
   app.get('/api/status', (_req, res) => { res.json(opts.status()); });
   app.get('/api/payments', (_req, res) => { res.json(opts.payments?.() ?? { payments: [] }); });
   app.post('/api/login-link', (_req, res) => { res.json(loginLink()); });
+  // Ends this browser's session (its cookie); the desktop window and scripts have nothing to end.
+  app.post('/api/logout', (req, res) => {
+    const sid = presentedSession(req);
+    if (sid) opts.sessions?.end(sid);
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    res.json({ ok: true });
+  });
   if (opts.activity) {
     const list = opts.activity;
     app.get('/api/activity', (req, res) => {
       const limit = Math.min(Math.max(Number.parseInt(String(req.query.limit ?? '50'), 10) || 50, 1), 200);
       res.json({ items: list(limit) });
+    });
+  }
+  if (opts.journal) {
+    const journal = opts.journal;
+    app.get('/api/journal', (req, res) => {
+      const kinds = String(req.query.kind ?? '').split(',').filter(Boolean);
+      const parsed = z.array(JournalKind).max(5).safeParse(kinds);
+      const limit = Number.parseInt(String(req.query.limit ?? '100'), 10);
+      const before = typeof req.query.before === 'string' && /^\d{1,16}:\d{1,16}$/.test(req.query.before) ? req.query.before : undefined;
+      if (!parsed.success || (req.query.before !== undefined && !before)) {
+        res.status(400).json({ error: { code: 'bad_request', message: 'Параметры журнала: kind — link, front, orders, payments, staff через запятую; before — из поля next предыдущей страницы.' } });
+        return;
+      }
+      const page = journal({ limit: Number.isFinite(limit) ? limit : 100, kinds: parsed.data, ...(before ? { before } : {}) });
+      if (!page) {
+        res.status(503).json({ error: { code: 'journal_unavailable', message: 'Журнал недоступен: его файл не открылся. Подробности в журнале компаньона.', messageEn: 'The journal is unavailable: its file could not be opened.' } });
+        return;
+      }
+      res.json(page);
     });
   }
   if (opts.settings) {
@@ -112,9 +149,28 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
         res.json(await settings.update(req.body));
       } catch (e) {
         if (!(e instanceof SettingsError)) throw e;
-        res.status(400).json({ error: { code: 'bad_settings', message: e.message, fields: e.fields } });
+        res.status(e.code === 'locked' ? 409 : 400).json({ error: { code: e.code, message: e.message, fields: e.fields, problems: e.problems } });
       }
     });
+  }
+  if (opts.checkFront) {
+    const checkFront = opts.checkFront;
+    app.post('/api/front/check', express.json({ limit: '1kb' }), async (req, res, next) => {
+      const body = FrontCheckRequest.safeParse(req.body);
+      if (!body.success) {
+        res.status(400).json({ error: { code: 'bad_request', message: 'Нужен JSON вида {"port": 9042}: порт — число от 1 до 65535.', messageEn: 'Expected {"port": 9042}: a port is a number from 1 to 65535.' } });
+        return;
+      }
+      try {
+        res.json(await checkFront(body.data.port));
+      } catch (e) {
+        next(e);
+      }
+    });
+  }
+  if (opts.effectiveSettings) {
+    const effective = opts.effectiveSettings;
+    app.get('/api/settings/effective', (_req, res) => { res.json(effective()); });
   }
   app.post('/api/pair', express.json({ limit: '4kb' }), async (req, res) => {
     const body = PairRequest.safeParse(req.body);
@@ -166,7 +222,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
       next(e);
     }
   });
-  app.use(uiRoutes({ token: opts.token, logins, port: () => port, uiDir: opts.uiDir === undefined ? findUiDir() : opts.uiDir }));
+  app.use(uiRoutes({ token: opts.token, logins, ...(opts.sessions ? { sessions: opts.sessions } : {}), port: () => port, uiDir: opts.uiDir === undefined ? findUiDir() : opts.uiDir }));
   app.use((_req, res) => { res.status(404).json({ error: { code: 'not_found', message: 'Нет такого адреса в локальном API.' } }); });
   app.use((err: Error & { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     if (err.type === 'entity.parse.failed' || err.type === 'entity.too.large') {
@@ -183,7 +239,7 @@ export async function startApi(opts: ApiOptions): Promise<Api> {
     // No input may end the process: whatever throws here costs this one socket only.
     socket.on('error', () => socket.destroy());
     try {
-      const verdict = admit(req, port, opts.token);
+      const verdict = admit(req, port, opts.token, false, session);
       const path = (req.url ?? '').split('?')[0];
       if (!verdict.ok || !originAllowed(req, port) || path !== '/api/live') {
         const status = !verdict.ok ? verdict.status : path !== '/api/live' ? 404 : 403;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Logins } from './login.ts';
 import { sessionCookie } from './login.ts';
+import type { UiSessions } from './sessions.ts';
 
 /** Where the built UI is: next to the compiled core (dist/node → dist/renderer) or from the source tree. */
 export function findUiDir(): string | null {
@@ -30,17 +31,19 @@ const page = (title: string, text: string) => `<!doctype html><html lang="ru"><m
 <h1>${title}</h1><p>${text}</p></html>`;
 
 /** Routes for the UI: GET /login?once=…, the built files, and index.html for the app's own paths. */
-export function uiRoutes(opts: { token: string; logins: Logins; port: () => number; uiDir: string | null }): express.Router {
+export function uiRoutes(opts: { token: string; logins: Logins; sessions?: UiSessions; port: () => number; uiDir: string | null }): express.Router {
   const r = express.Router();
   r.get('/login', (req, res) => {
     const code = typeof req.query.once === 'string' ? req.query.once : '';
     res.setHeader('Referrer-Policy', 'no-referrer');
     if (!code || !opts.logins.consume(code)) {
       res.status(401).type('html').send(page('Ссылка для входа недействительна',
-        'Эта ссылка уже использована или устарела (она действует один раз, 10 минут). Откройте компаньон из значка в трее или получите новую ссылку: <code>evva-companion login</code>.'));
+        'Эта ссылка уже использована или устарела (она действует один раз, 10 минут). Откройте компаньон из значка в трее рядом с часами. '
+        + 'Если на этом компьютере компаньон работает без значка, новую ссылку для входа выдаёт тот, кто его настраивал (инструкция по установке, раздел «Вход в окно компаньона»).'));
       return;
     }
-    res.setHeader('Set-Cookie', sessionCookie(opts.token));
+    // A browser session that outlives a restart; the token itself never goes to the browser then.
+    res.setHeader('Set-Cookie', opts.sessions ? opts.sessions.cookie(opts.sessions.start()) : sessionCookie(opts.token));
     // 303: the browser replaces /login?once=… with / in its history.
     res.redirect(303, '/');
   });

@@ -4,6 +4,7 @@
  * from these entries; the runner turns it into the report's Russian fields and `en`.
  */
 import type { CheckId, CheckResult } from '../../../protocol/diagnostics.ts';
+import { stamp } from '../../../protocol/face.ts';
 
 /** One text in both languages. */
 export interface Text { ru: string; en: string }
@@ -13,10 +14,14 @@ export interface Finding {
   result: CheckResult;
   explanation: Text;
   fix?: Text;
+  /** What helps at the command line, for the CLI and report.txt (the window shows `fix` only). */
+  command?: string;
   evidence?: Record<string, unknown>;
 }
 
 const t = (ru: string, en: string): Text => ({ ru, en });
+/** A time from iiko as a person reads it; what does not parse is shown as iiko wrote it. */
+const dated = (at: string | null, lang: 'ru' | 'en'): string | null => (at === null ? null : Number.isNaN(Date.parse(at)) ? at : stamp(at, lang));
 
 /** The guide's router step, quoted where a port must be forwarded by hand. */
 const ROUTER_HINT = t(
@@ -91,7 +96,8 @@ export const tunnel = {
   unpaired: (): Finding => ({
     result: 'warn',
     explanation: t('Компаньон не привязан к заведению в EVVA: туннеля нет.', 'The companion is not paired with an EVVA venue: no tunnel.'),
-    fix: t('Получите код подключения в EVVA и выполните: evva-companion pair КОД --relay-url АДРЕС.', 'Get a pairing code from EVVA and run: evva-companion pair CODE --relay-url URL.'),
+    fix: t('Получите код привязки в EVVA и введите его в разделе «Настройка».', 'Get a pairing code from EVVA and enter it under “Setup”.'),
+    command: 'evva-companion pair КОД --relay-url АДРЕС',
   }),
   offline: (message: string, hint?: string): Finding => ({
     result: 'fail',
@@ -116,9 +122,14 @@ export const tunnel = {
   }),
   up: (rttMs: number | null, venueId: string | null): Finding => ({
     result: 'ok',
-    explanation: t(`Связь с EVVA есть${venueId ? `, заведение ${venueId}` : ''}${rttMs !== null ? `, задержка ${rttMs} мс` : ''}.`,
-      `Linked to EVVA${venueId ? `, venue ${venueId}` : ''}${rttMs !== null ? `, round trip ${rttMs} ms` : ''}.`),
+    explanation: t(`Связь с EVVA есть${venueId ? `, заведение ${venueId}` : ''}${rttMs !== null ? `, задержка ${Math.round(rttMs)} мс` : ''}.`,
+      `Linked to EVVA${venueId ? `, venue ${venueId}` : ''}${rttMs !== null ? `, round trip ${Math.round(rttMs)} ms` : ''}.`),
   }),
+};
+
+/** The relay says why it does not probe an address in Russian (relay/probeback.ts); the report's English says it in English. */
+const REFUSAL_EN: Record<string, string> = {
+  'адрес этого же компьютера': 'this same computer', 'частный или служебный адрес': 'a private or reserved address', 'не IP-адрес': 'not an IP address', 'частный адрес': 'a private address',
 };
 
 export const port = {
@@ -142,7 +153,7 @@ export const port = {
   }),
   refused: (ip: string, detail: string): Finding => ({
     result: 'skip',
-    explanation: t(`Сервер EVVA видит ваш адрес как ${ip} (${detail}) и не проверяет такие адреса.`, `The EVVA server sees your address as ${ip} (${detail}) and does not probe such addresses.`),
+    explanation: t(`Сервер EVVA видит ваш адрес как ${ip} (${detail}) и не проверяет такие адреса.`, `The EVVA server sees your address as ${ip} (${REFUSAL_EN[detail] ?? 'not a public address'}) and does not probe such addresses.`),
   }),
   unknown: (why: string): Finding => ({
     result: 'skip',
@@ -227,8 +238,8 @@ export const payment = {
   }),
   seen: (rule: 'code' | 'name', name: string, lastAt: string | null): Finding => ({
     result: 'ok',
-    explanation: t(`Тип оплаты EVVA найден: «${name}» (${rule === 'code' ? 'по коду EVVAP' : 'по названию: плагин не показывает коды'}); последний заказ закрыт им ${lastAt ?? 'неизвестно когда'}.`,
-      `EVVA payment type found: "${name}" (${rule === 'code' ? 'by code EVVAP' : 'by name: the plugin shows no codes'}); last order closed with it ${lastAt ?? 'at an unknown time'}.`),
+    explanation: t(`Тип оплаты EVVA найден: «${name}» (${rule === 'code' ? 'по коду EVVAP' : 'по названию: плагин не показывает коды'}); последний заказ закрыт им ${dated(lastAt, 'ru') ?? 'неизвестно когда'}.`,
+      `EVVA payment type found: "${name}" (${rule === 'code' ? 'by code EVVAP' : 'by name: the plugin shows no codes'}); last order closed with it ${dated(lastAt, 'en') ?? 'at an unknown time'}.`),
   }),
 };
 
@@ -271,7 +282,7 @@ export const machine = {
   }),
   clockWrong: (iso: string): Finding => ({
     result: 'fail',
-    explanation: t(`Системные часы показывают ${iso}: это явно неверное время.`, `The system clock says ${iso}: clearly wrong.`),
+    explanation: t(`Системные часы показывают ${stamp(iso, 'ru')}: это явно неверное время.`, `The system clock says ${stamp(iso, 'en')}: clearly wrong.`),
     fix: t('Установите правильные дату и время в Windows и включите синхронизацию.', 'Set the right date and time in Windows and turn on sync.'),
   }),
   ok: (freeMb: number, os: string, version: string, apiPort: number): Finding => ({
@@ -282,7 +293,8 @@ export const machine = {
 
 export const SUMMARY = {
   ok: t('Все проверки пройдены.', 'All checks passed.'),
-  warn: (n: number) => t(`Есть замечания: ${n}. Посмотрите, что делать, в строках ниже.`, `${n} warnings; see what to do below.`),
+  // Said without «ниже»: the CLI prints the summary under the checks, the window above them.
+  warn: (n: number) => t(`Есть замечания: ${n}. У каждого сказано, что делать.`, `${n} warnings, each with what to do.`),
   fail: (n: number) => t(`Есть проблемы: ${n}. EVVA не сможет полноценно работать с заведением, пока они не исправлены.`, `${n} failures: EVVA cannot fully work with the venue until they are fixed.`),
 };
 

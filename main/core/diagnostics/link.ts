@@ -50,7 +50,7 @@ export function tunnelCheck(view: () => TunnelView): CheckSpec {
       if (s.state === 'connecting') return { ...tunnel.connecting(), evidence };
       if (v.skewMs !== null && Math.abs(v.skewMs) > MAX_CLOCK_SKEW_MS) return { ...tunnel.skewed(Math.round(v.skewMs / 1000)), evidence };
       if (v.reconnectsLastHour > MAX_RECONNECTS_PER_HOUR) return { ...tunnel.flapping(v.reconnectsLastHour), evidence };
-      return { ...tunnel.up(s.rttMs, s.venueId), evidence };
+      return { ...tunnel.up(s.rttMs, s.venueName ?? s.venueId), evidence };
     },
   };
 }

@@ -19,6 +19,7 @@ import { CommandError, type Commands } from '../commands.ts';
 import type { Logger } from '../../../common/logger.ts';
 import type { Audit } from './audit.ts';
 import { tailLines } from './logs.ts';
+import { RESULT_WORD, type Text } from './catalogue.ts';
 
 /** A bundle nobody has read from for this long is dropped. */
 export const BUNDLE_IDLE_MS = 60_000;
@@ -52,13 +53,14 @@ export function registerRemote(d: RemoteDeps): { close(): void; counts(): Record
   }
 
   /** Runs an audited action: refused while the setting is off, recorded whatever happens. */
-  async function audited<T>(action: string, by: Requester, work: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
-    const entry = (outcome: AuditEntry['outcome'], more?: string): AuditEntry => {
+  async function audited<T>(action: string, by: Requester, work: () => Promise<T>, detail?: (r: T) => Text): Promise<T> {
+    const entry = (outcome: AuditEntry['outcome'], more?: Text | string): AuditEntry => {
       counts[`${action}|${outcome}`] = (counts[`${action}|${outcome}`] ?? 0) + 1;
-      return { at: new Date(d.clock.now()).toISOString(), action, by, outcome, ...(more ? { detail: more.slice(0, 300) } : {}) };
+      const text = typeof more === 'string' ? { ru: more, en: more } : more;
+      return { at: new Date(d.clock.now()).toISOString(), action, by, outcome, ...(text ? { detail: text.ru.slice(0, 300), detailEn: text.en.slice(0, 300) } : {}) };
     };
     if (!d.allowed()) {
-      d.audit.record(entry('refused', 'удалённая диагностика выключена в настройках'));
+      d.audit.record(entry('refused', { ru: 'удалённая диагностика выключена в настройках', en: 'remote diagnostics are switched off in the settings' }));
       log.info('remote support refused: switched off', { action, by });
       throw new CommandError('disabled', 'remote diagnostics are switched off at this venue');
     }
@@ -75,7 +77,7 @@ export function registerRemote(d: RemoteDeps): { close(): void; counts(): Record
 
   d.commands.register(SupportCommands.diagnose, async (args) => {
     const { by } = parse(DiagnoseArgs, args);
-    return audited('diagnostics.run', by, () => d.diagnose(), (r) => `итог: ${r.summary.result}`);
+    return audited('diagnostics.run', by, () => d.diagnose(), (r) => ({ ru: `итог: ${RESULT_WORD[r.summary.result].ru}`, en: `result: ${RESULT_WORD[r.summary.result].en}` }));
   });
 
   d.commands.register(SupportCommands.logs, async (args) => {
@@ -90,7 +92,7 @@ export function registerRemote(d: RemoteDeps): { close(): void; counts(): Record
         dropped++;
       }
       return { ...tail, dropped };
-    }, (r) => `строк: ${r.lines.length}`);
+    }, (r) => ({ ru: `строк: ${r.lines.length}`, en: `${r.lines.length} lines` }));
   });
 
   const expire = (id: string) => {
@@ -116,7 +118,7 @@ export function registerRemote(d: RemoteDeps): { close(): void; counts(): Record
       bundles.set(id, b);
       touch(id, b);
       return { id, name };
-    }, (r) => r.name);
+    }, (r) => ({ ru: r.name, en: r.name }));
   });
 
   d.commands.register(SupportCommands.bundleRead, async (args): Promise<BundleChunk> => {

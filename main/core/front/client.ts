@@ -4,7 +4,9 @@
  * The plugin counts every live token against a licence slot, so the client
  * holds exactly one: it logs in lazily, shares one login between concurrent
  * callers, logs in again only after a 401 (logging the dead token out first),
- * backs off after failed logins, and logs out on stop.
+ * backs off after failed logins, and logs out on stop. A logout that does not
+ * reach the plugin (it is down) is not forgotten: the token is kept, in memory
+ * and in the session store, and logged out before the next login.
  *
  * Two connection pools: `control` for the probe, logins and logouts, `tunnel`
  * for calls EVVA makes through the tunnel. Slow or stuck tunnel callers can
@@ -51,12 +53,18 @@ export const LOGOUT_TIMEOUT_MS = 2_000;
  */
 export const FRONT_MAX_CONNECTIONS = 6;
 
-/** Where the current session token is kept, so a token a killed companion held is logged out at the next start. */
+/**
+ * Where the session tokens are kept across runs: the one held now and every one
+ * whose logout has not reached the plugin yet, so each licence slot they hold is
+ * freed at the next login, in this run or the next (a kill -9, a plugin outage).
+ */
 export interface SessionStore {
-  /** The token a previous run left, if any. */
-  load(): string | null;
-  /** Records the current token (null: none held). */
-  save(token: string | null): void;
+  /** Tokens this plugin may still count against us (a previous run's, or ones whose logout never arrived). */
+  load(): string[];
+  /** Records a token the plugin counts against us. */
+  hold(token: string): void;
+  /** Forgets a token once the plugin has answered its logout. */
+  release(token: string): void;
 }
 
 export interface FrontClientOptions {
@@ -98,12 +106,12 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   const log = opts.logger.child({ part: 'front' });
   const { clock } = opts;
   const store = opts.sessionStore;
-  /** A token a previous run left behind: logged out before the first login of this one. */
-  let stale = store?.load() ?? null;
-  /** The token the store holds now, so a logout clears it only if no newer one was saved since. */
-  let stored = stale;
-  const remember = (t: string) => { stored = t; store?.save(t); };
-  const forget = (t: string) => { if (stored === t) { stored = null; store?.save(null); } };
+  /**
+   * Tokens whose logout has not reached the plugin: a previous run's, or ours
+   * while the plugin was down. Each holds a licence slot the venue's other iiko
+   * integrations share, so every login first logs them out.
+   */
+  const owed = new Set(store?.load() ?? []);
 
   let token: string | null = null;
   let loginInFlight: Promise<string> | null = null;
@@ -160,12 +168,14 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   async function login(): Promise<string> {
     const wait = retryAt - clock.mono();
     if (wait > 0 && lastLoginError) throw lastLoginError;
-    if (stale) {
-      // Frees the slot a killed run of ours still holds, before taking another.
-      const old = stale;
-      stale = null;
-      await logout(old);
-      log.info('left-over plugin session logged out');
+    if (owed.size) {
+      // Frees the slots earlier tokens of ours still hold, before taking another.
+      const results = await Promise.all([...owed].map((t) => logout(t)));
+      const freed = results.filter((r) => r === 'done').length;
+      if (freed) log.info('left-over plugin sessions logged out', { count: freed });
+      // A plugin that did not get the logout (down, or just coming back) gets no login either:
+      // the next check tries both again, so a new slot is never taken while an old one may be held.
+      if (results.includes('unanswered')) throw new FrontError('unreachable', 'the plugin did not answer the logout of an earlier session');
     }
     const d = deadline(clock, LOGIN_WAIT_MS, loginStop.signal);
     try {
@@ -179,7 +189,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       if (!parsed.success) throw new FrontError('bad_response', 'ответ на вход не содержит ключа');
       failures = 0;
       lastLoginError = null;
-      remember(parsed.data);
+      store?.hold(parsed.data);
       log.info('plugin session opened');
       return parsed.data;
     } catch (e) {
@@ -221,17 +231,32 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     await logout(used);
   }
 
-  async function logout(t: string): Promise<void> {
+  /**
+   * Logs `t` out. `done`: the plugin answered, the token is gone. `kept`: it
+   * answered 5xx; `unanswered`: it was down, unreachable or too slow. Either way
+   * the token may still hold its slot, so it stays owed and the next login logs it
+   * out first. Never throws.
+   */
+  async function logout(t: string): Promise<'done' | 'kept' | 'unanswered'> {
     const d = deadline(clock, LOGOUT_TIMEOUT_MS);
+    let result: 'done' | 'kept' | 'unanswered' = 'unanswered';
     try {
       const res = await request(`/api/logout/${encodeURIComponent(t)}`, d);
       await res.body?.cancel();
+      // 2xx: logged out; 4xx: the plugin does not know the token, so it holds no slot.
+      result = res.status < 500 ? 'done' : 'kept';
     } catch {
-      // Best effort: an unreachable plugin has no slot to free.
+      // Unanswered: kept below.
     } finally {
       d.clear();
     }
-    forget(t);
+    if (result === 'done') {
+      owed.delete(t);
+      store?.release(t);
+    } else {
+      owed.add(t);
+    }
+    return result;
   }
 
   /** The session, or a timeout when the caller's deadline passes first (the shared login goes on). */
@@ -352,8 +377,9 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       const t = token;
       token = null;
       if (t) {
-        await logout(t);
-        log.info('plugin session closed');
+        // Said as it is: a logout the plugin never got leaves the slot taken until the next login logs it out.
+        if (await logout(t) === 'done') log.info('plugin session closed');
+        else log.warn('plugin session not closed: the plugin did not answer the logout; it is logged out at the next login');
       }
       if (loginInFlight) {
         // Give a late login the time a logout gets to land (it then logs itself out), then stop waiting.

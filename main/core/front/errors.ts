@@ -87,8 +87,9 @@ export function explain(err: unknown, url: string | null): Problem {
       return {
         code: e.code,
         message: `Плагин Front Web API ${where} прислал слишком большой ответ; компаньон не стал читать его целиком.`,
-        hint: 'Обычно это сбой плагина: перезапустите iikoFront. Если такой размер ожидаем, увеличьте frontMaxAnswerBytes в settings.json.',
+        hint: 'Обычно это сбой плагина: перезапустите iikoFront. Если ответы такого размера ожидаемы (очень большое меню или день заказов), сообщите в поддержку EVVA.',
         messageEn: `The Front Web API plugin sent an answer too large to read whole${e.detail ? ` (${e.detail})` : ''}.`,
+        command: 'в settings.json: "frontMaxAnswerBytes": <байт> (предел ответа плагина), затем перезапуск',
       };
     case 'not_plugin':
       return {

@@ -38,9 +38,29 @@ export interface OutboxStats {
   oldestUnsentAt: string | null;
   lastEvent: { seq: number; eventType: string; eventTime: string } | null;
   coalesced: number;
-  /** Events the relay acknowledged today (the POS's local day), kept across restarts. */
+  /** Events of this venue the relay acknowledged today (the POS's local day), kept across restarts. */
   ackedToday: number;
+  /**
+   * Orders and payments (TableOrderUpdate, DeliveryOrderUpdate, PaymentUpdate) of this venue relayed today,
+   * each counted once however often it changed: what the «Заказы и оплаты» card calls «Передано сегодня».
+   */
+  ordersToday: number;
+  /** When the last order or payment event of this venue acknowledged today was written (ISO), or null. */
+  lastOrderAt: string | null;
 }
+
+/** `payment:<id>` of a PaymentUpdate envelope's body, or null. */
+function paymentKey(body: string): string | null {
+  try {
+    const id = (JSON.parse(body) as { eventInfo?: { paymentId?: unknown } }).eventInfo?.paymentId;
+    return typeof id === 'string' ? `payment:${id}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The event types a person counts as «заказы и оплаты». */
+export const ORDER_EVENTS: ReadonlySet<string> = new Set<EventType>(['TableOrderUpdate', 'DeliveryOrderUpdate', 'PaymentUpdate']);
 
 /** One write batch: events and seen updates land together or not at all. */
 export interface Batch {
@@ -99,7 +119,13 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     CREATE INDEX IF NOT EXISTS events_key ON events (venue_id, key, seq);
     CREATE TABLE IF NOT EXISTS seqs (venue_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, hash TEXT NOT NULL, info TEXT);
-    CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, acked INTEGER NOT NULL);
+    -- Per venue and local day: a newly paired venue starts from zero, not from the last one's count.
+    CREATE TABLE IF NOT EXISTS acked_daily (venue_id TEXT NOT NULL, day TEXT NOT NULL, acked INTEGER NOT NULL,
+      orders INTEGER NOT NULL, last_order_at INTEGER, PRIMARY KEY (venue_id, day));
+    -- Which orders and payments were counted today, so an order that changed ten times counts once.
+    CREATE TABLE IF NOT EXISTS acked_things (venue_id TEXT NOT NULL, day TEXT NOT NULL, thing TEXT NOT NULL, PRIMARY KEY (venue_id, day, thing));
+    -- The count of versions before issue 20 mixed every venue: not carried over.
+    DROP TABLE IF EXISTS daily;
   `);
   const coalesceAbove = opts.coalesceAbove ?? DEFAULT_COALESCE_ABOVE;
   const q = {
@@ -111,15 +137,20 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     rewrite: db.prepare('UPDATE events SET body = ? WHERE venue_id = ? AND seq = ? AND sent = 0'),
     pending: db.prepare<[string, number, number], { body: string }>('SELECT body FROM events WHERE venue_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     markSent: db.prepare('UPDATE events SET sent = 1 WHERE venue_id = ? AND seq = ?'),
-    ack: db.prepare('DELETE FROM events WHERE event_id = ?'),
+    ack: db.prepare<[string], { venue_id: string; type: string; created_at: number; key: string | null; body: string }>(
+      'DELETE FROM events WHERE event_id = ? RETURNING venue_id, type, created_at, key, body'),
+    thing: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO acked_things (venue_id, day, thing) VALUES (?, ?, ?)'),
+    oldThings: db.prepare<[string]>('DELETE FROM acked_things WHERE day <> ?'),
     count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events'),
     oldest: db.prepare<[string], { created_at: number }>('SELECT created_at FROM events WHERE venue_id = ? ORDER BY seq LIMIT 1'),
     seenGet: db.prepare<[string], { hash: string; info: string | null }>('SELECT hash, info FROM seen WHERE key = ?'),
     seenPrefix: db.prepare<[string, string], { key: string; hash: string; info: string | null }>('SELECT key, hash, info FROM seen WHERE key >= ? AND key < ?'),
     seenPut: db.prepare('INSERT INTO seen (key, hash, info) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, info = excluded.info'),
     seenDel: db.prepare('DELETE FROM seen WHERE key = ?'),
-    countDay: db.prepare('INSERT INTO daily (day, acked) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET acked = acked + excluded.acked'),
-    day: db.prepare<[string], { acked: number }>('SELECT acked FROM daily WHERE day = ?'),
+    countDay: db.prepare(`INSERT INTO acked_daily (venue_id, day, acked, orders, last_order_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (venue_id, day) DO UPDATE SET acked = acked + excluded.acked, orders = orders + excluded.orders,
+        last_order_at = max(coalesce(last_order_at, 0), coalesce(excluded.last_order_at, 0))`),
+    day: db.prepare<[string, string], { acked: number; orders: number; last_order_at: number | null }>('SELECT acked, orders, last_order_at FROM acked_daily WHERE venue_id = ? AND day = ?'),
   };
   /** The POS's local calendar day (the status says "relayed today" as the venue counts days). */
   const today = () => { const d = new Date(opts.now()); return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`; };
@@ -186,20 +217,39 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     ack(eventIds) {
       let n = 0;
       db.transaction(() => {
-        for (const id of eventIds) n += q.ack.run(id).changes;
-        if (n > 0) q.countDay.run(today(), n);
+        const perVenue = new Map<string, { acked: number; orders: number; lastOrderAt: number | null }>();
+        const day = today();
+        for (const id of eventIds) {
+          const row = q.ack.get(id);
+          if (!row) continue;
+          n += 1;
+          const v = perVenue.get(row.venue_id) ?? { acked: 0, orders: 0, lastOrderAt: null };
+          v.acked += 1;
+          if (ORDER_EVENTS.has(row.type)) {
+            // Counted once per order (its key) or payment (its id) and day; an event with neither counts as one.
+            const thing = row.key ?? (row.type === 'PaymentUpdate' ? paymentKey(row.body) : null) ?? `event:${id}`;
+            if (q.thing.run(row.venue_id, day, thing).changes > 0) v.orders += 1;
+            v.lastOrderAt = Math.max(v.lastOrderAt ?? 0, row.created_at);
+          }
+          perVenue.set(row.venue_id, v);
+        }
+        if (perVenue.size) q.oldThings.run(day);
+        for (const [venueId, v] of perVenue) q.countDay.run(venueId, day, v.acked, v.orders, v.lastOrderAt);
       })();
       backlog = Math.max(0, backlog - n);
       return n;
     },
     stats(venueId) {
       const oldest = venueId ? q.oldest.get(venueId)?.created_at : undefined;
+      const day = venueId ? q.day.get(venueId, today()) : undefined;
       return {
         backlog,
         oldestUnsentAt: oldest ? new Date(oldest).toISOString() : null,
         lastEvent: last,
         coalesced,
-        ackedToday: q.day.get(today())?.acked ?? 0,
+        ackedToday: day?.acked ?? 0,
+        ordersToday: day?.orders ?? 0,
+        lastOrderAt: day?.last_order_at ? new Date(day.last_order_at).toISOString() : null,
       };
     },
     dropOthers(venueId) {

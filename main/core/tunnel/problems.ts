@@ -33,8 +33,9 @@ export function tunnelProblem(code: TunnelProblemCode, ctx: { relayUrl?: string;
       return {
         code,
         message: 'Сервер EVVA не принял ключ этого устройства: привязка отозвана или заменена.',
-        hint: 'Получите новый код привязки в личном кабинете EVVA или у поддержки и выполните: evva-companion pair КОД',
+        hint: 'Получите новый код привязки в личном кабинете EVVA или у поддержки и введите его в разделе «Настройка».',
         messageEn: `The relay refused the device token${d}; pair again with a new code.`,
+        command: 'evva-companion pair КОД',
       };
     case 'proxy_refused':
       return {
@@ -49,8 +50,9 @@ export function tunnelProblem(code: TunnelProblemCode, ctx: { relayUrl?: string;
       return {
         code,
         message: `Прокси-сервер ${ctx.proxy ? hostOf(ctx.proxy) : ''} не отвечает.`,
-        hint: 'Проверьте адрес прокси в настройках (или переменные HTTPS_PROXY / NO_PROXY). Если прокси не нужен, уберите его.',
+        hint: 'Проверьте адрес прокси в разделе «Настройки». Если прокси не нужен, уберите его.',
         messageEn: `The proxy does not answer${d}.`,
+        command: 'evva-companion settings (откуда взят прокси: параметр --proxy, переменные HTTPS_PROXY / NO_PROXY или settings.json)',
       };
     case 'tls_error':
       return {
@@ -63,8 +65,9 @@ export function tunnelProblem(code: TunnelProblemCode, ctx: { relayUrl?: string;
       return {
         code,
         message: `Адрес сервера EVVA ${ctx.relayUrl ?? ''} использует незащищённое соединение.`,
-        hint: 'Укажите адрес, начинающийся с https:// или wss://. Незащищённый адрес допустим только для проверки на этом же компьютере (localhost) или с флагом --allow-insecure.',
-        messageEn: 'Plain ws:// or http:// to a non-loopback relay is refused without --allow-insecure.',
+        hint: 'Укажите адрес ровно так, как его дала EVVA: он начинается с https://.',
+        messageEn: 'The EVVA server address uses an unencrypted connection (http:// or ws://); use the https:// address EVVA gave.',
+        command: 'evva-companion run --allow-insecure (только для проверки: разрешает незашифрованный адрес)',
       };
     case 'bad_relay_url':
       return {

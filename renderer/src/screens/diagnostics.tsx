@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import type { AuditEntry, Check, Report } from '../../../protocol/diagnostics.ts';
-import { hhmm, type Tone } from '../../../protocol/face.ts';
+import { hhmm, stamp, when, type Tone } from '../../../protocol/face.ts';
 import { strings, type Lang } from '../../../protocol/strings.ts';
 import { call, href } from '../api.ts';
 import type { Live } from '../live.ts';
@@ -20,21 +20,25 @@ export function textsOf(c: Check, lang: Lang): { title: string; explanation: str
   return { title: x.title, explanation: x.explanation, fix: x.fix ?? null };
 }
 
-/** The plain-text report for support: the summary line, then each check with its explanation and fix. */
-export function reportText(r: Report, lang: Lang): string {
+/**
+ * The plain-text report for support: the summary line, then each check with
+ * its result in words, its explanation and fix, all in the page's language,
+ * the time as the venue writes it (with the offset, for support far away).
+ */
+export function reportText(r: Report, lang: Lang, venue?: string | null): string {
   const t = strings(lang);
   const s = r.summary;
   return [
-    `${t.appName} ${s.companion} — ${s.startedAt}${s.venueId ? ` · ${s.venueId}` : ''}`,
+    `${t.appName} ${s.companion} — ${stamp(s.startedAt, lang)}${venue ?? s.venueId ? ` · ${venue ?? s.venueId}` : ''}`,
     lang === 'en' && s.textEn ? s.textEn : s.text,
     ...r.checks.map((c) => {
       const x = textsOf(c, lang);
-      return `- [${c.result}] ${x.title}: ${x.explanation}${x.fix ? ` → ${x.fix}` : ''}`;
+      return `- ${t.diag.result[c.result]}: ${x.title} — ${x.explanation}${x.fix && c.result !== 'ok' ? ` ${t.diag.fix}: ${x.fix}` : ''}`;
     }),
   ].join('\n');
 }
 
-export function Diagnostics(_props: { live: Live }) {
+export function Diagnostics({ live }: { live: Live }) {
   const { t, lang } = useT();
   const [report, setReport] = useState<Report | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
@@ -59,7 +63,8 @@ export function Diagnostics(_props: { live: Live }) {
     void loadAudit();
   };
 
-  const text = report ? reportText(report, lang) : '';
+  const tunnel = live.status?.tunnel;
+  const text = report ? reportText(report, lang, tunnel?.venueName ? `${tunnel.venueName} (${tunnel.venueId})` : null) : '';
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(text);
@@ -110,9 +115,10 @@ export function Diagnostics(_props: { live: Live }) {
         <h2 id="audit-h">{t.diag.audit}</h2>
         {audit === null ? <p className="muted">{t.diag.auditNone}</p>
           : audit.length === 0 ? <p className="muted">{t.diag.auditEmpty}</p>
-          : <ol className="events">{audit.map((a, i) => (
-            <li key={i}><time dateTime={a.at}>{hhmm(a.at)}</time><span>{t.diag.auditLine(t.diag.actions[a.action] ?? a.action, t.diag.outcomes[a.outcome], a.by.ip ?? a.by.key)}{a.detail ? ` — ${a.detail}` : ''}</span></li>
-          ))}</ol>}
+          : <ol className="events">{audit.map((a, i) => {
+            const detail = lang === 'en' ? a.detailEn : a.detail;
+            return <li key={i}><time dateTime={a.at}>{when(a.at, lang)}</time><span>{t.diag.auditLine(t.diag.actions[a.action] ?? a.action, t.diag.outcomes[a.outcome], a.by.ip ?? a.by.key)}{detail ? ` — ${detail}` : ''}</span></li>;
+          })}</ol>}
       </section>
     </div>
   );

@@ -1,38 +1,20 @@
 /**
- * Журнал: what happened, newest first — the link and the plugin (from the
- * core's activity), and orders, shifts and payments as the feed streams them.
- * Until the feed exists it says so instead of showing an empty success.
+ * Журнал: what happened, newest first — the link, the plugin, orders, shifts
+ * and payments — as the companion keeps it (GET /api/journal), so a reload, a
+ * restart and a second window show the same rows, each at the time it
+ * happened. New rows arrive live; older ones page in on request.
  */
 import { useEffect, useId, useState } from 'react';
-import { hhmm } from '../../../protocol/face.ts';
-import { PaymentView, type Envelope } from '../../../protocol/events.ts';
-import type { FeedOrder, FeedStaff } from '../../../protocol/feed.ts';
-import type { ActivityItem, PaymentsList } from '../../../protocol/local.ts';
+import { when } from '../../../protocol/face.ts';
+import type { PaymentView } from '../../../protocol/events.ts';
+import type { JournalKind, JournalPage, JournalRow } from '../../../protocol/local.ts';
 import { strings, type Lang } from '../../../protocol/strings.ts';
 import { call } from '../api.ts';
-import type { Live, LiveEvent } from '../live.ts';
-import { useT } from '../ui.tsx';
+import { mergeRows, type Live } from '../live.ts';
+import { Button, useT } from '../ui.tsx';
 
-type Kind = 'link' | 'front' | 'orders' | 'payments' | 'staff';
-const KINDS: Array<'all' | Kind> = ['all', 'link', 'front', 'orders', 'payments', 'staff'];
-
-/** The sentence for one activity item. */
-export function activityText(a: ActivityItem, lang: Lang): string {
-  const t = strings(lang);
-  const head = (a.part === 'front' ? t.activity.front[a.state] : t.activity.tunnel[a.state]) ?? a.state;
-  const why = lang === 'en' ? a.messageEn : a.message;
-  return why ? `${head}: ${why}` : head;
-}
-
-/** Which filter a live feed message belongs to; null for what the Журнал does not list (tables, menu, health). */
-export function kindOf(e: LiveEvent): Kind | null {
-  if (e.type === 'payment') return 'payments';
-  if (e.type !== 'event') return null;
-  const type = (e.body as { event?: Envelope }).event?.eventType;
-  return type === 'TableOrderUpdate' || type === 'DeliveryOrderUpdate' ? 'orders'
-    : type === 'StaffUpdate' ? 'staff'
-    : type === 'PaymentUpdate' ? 'payments' : null;
-}
+const KINDS: Array<'all' | JournalKind> = ['all', 'link', 'front', 'orders', 'payments', 'staff'];
+const PAGE = 100;
 
 /** The line a person reads for a payment: the order as the cashier knows it, the sum, and what to do. */
 export function paymentText(p: PaymentView, lang: Lang): string {
@@ -41,87 +23,87 @@ export function paymentText(p: PaymentView, lang: Lang): string {
   return `${t.journal.payment(order, money(p.amount, lang))}: ${t.journal.paymentState[p.state]}${p.detail && lang === 'ru' ? ` ${p.detail}` : ''}`;
 }
 
-/** The line for a feed event (protocol/events.ts Envelope, eventInfo as in protocol/feed.ts). */
-export function eventText(e: Envelope, lang: Lang): string | null {
+/** The sentence for one Журнал row, in the page's language; a folded row says how often and when last. */
+export function rowText(r: JournalRow, lang: Lang): string {
   const t = strings(lang);
-  const info = e.eventInfo as Record<string, unknown>;
-  if (e.eventType === 'TableOrderUpdate' || e.eventType === 'DeliveryOrderUpdate') {
-    const o = (info as { order?: FeedOrder }).order;
-    if (!o) return null;
-    const state = o.gone ? t.journal.orderGone : o.status ? t.journal.orderStatus[o.status] : (o.iikoStatus ?? '—');
-    const what = t.journal.order(o.number !== null ? String(o.number) : null, o.tableNumbers.length ? o.tableNumbers.join(', ') : null);
-    const sum = ` · ${money(o.sums.result, lang)}`;
-    return `${o.kind === 'delivery' ? t.journal.delivery : o.kind === 'pickup' ? t.journal.pickup : ''}${what}: ${state}${sum}`;
+  let text = '';
+  if (r.activity) {
+    const a = r.activity;
+    const head = (a.part === 'front' ? t.activity.front[a.state] : t.activity.tunnel[a.state]) ?? a.state;
+    const why = lang === 'en' ? a.messageEn : a.message;
+    text = why ? `${head}: ${why}` : head;
+  } else if (r.order) {
+    const o = r.order;
+    const state = o.gone ? t.journal.orderGone : o.status ? t.journal.orderStatus[o.status as keyof typeof t.journal.orderStatus] ?? o.status : (o.iikoStatus ?? '—');
+    const what = t.journal.order(o.number !== null ? String(o.number) : null, o.tables.length ? o.tables.join(', ') : null);
+    text = `${o.delivery ? t.journal.delivery : o.pickup ? t.journal.pickup : ''}${what}: ${state}${o.sum !== null ? ` · ${money(o.sum, lang)}` : ''}`;
+  } else if (r.staff) {
+    text = t.journal.staffLine(r.staff.all, r.staff.open);
+  } else if (r.payment) {
+    text = paymentText(r.payment, lang);
   }
-  if (e.eventType === 'StaffUpdate') {
-    const staff = (info as { staff?: FeedStaff[] }).staff ?? [];
-    return t.journal.staffLine(staff.length, staff.filter((x) => x.sessionOpen).length);
-  }
-  if (e.eventType === 'PaymentUpdate') {
-    const p = PaymentView.safeParse(info);
-    return p.success ? paymentText(p.data, lang) : null;
-  }
-  return null;
+  return r.count > 1 ? `${text} ${t.journal.repeated(r.count, when(r.at, lang))}` : text;
 }
 
 function money(v: number, lang: Lang): string {
   return `${new Intl.NumberFormat(lang === 'en' ? 'en-GB' : 'ru-RU', { maximumFractionDigits: 2 }).format(v)} ₽`;
 }
 
-/** The payment a live message carries (a `payment` message or a PaymentUpdate event), if any. */
-function paymentIn(e: LiveEvent): PaymentView | null {
-  const env = (e.body as { event?: Envelope }).event;
-  const raw = e.type === 'payment' ? (e.body as { payment?: unknown }).payment : e.type === 'event' && env?.eventType === 'PaymentUpdate' ? env.eventInfo : null;
-  const p = PaymentView.safeParse(raw);
-  return p.success ? p.data : null;
+/** «Сегодня», «Вчера» or the date, for the rows of one day. */
+function dayOf(iso: string, lang: Lang, now = new Date()): string {
+  const t = strings(lang);
+  const d = new Date(iso);
+  const yesterday = new Date(now);
+  yesterday.setDate(now.getDate() - 1);
+  if (d.toDateString() === now.toDateString()) return t.journal.today;
+  if (d.toDateString() === yesterday.toDateString()) return t.journal.yesterday;
+  return d.toLocaleDateString(lang === 'en' ? 'en-GB' : 'ru-RU', { day: 'numeric', month: 'long', ...(d.getFullYear() !== now.getFullYear() ? { year: 'numeric' } : {}) });
 }
 
-/** The text of a live message in the Журнал, or null when it lists nothing for it. */
-function liveText(e: LiveEvent, lang: Lang): string | null {
-  if (e.type === 'payment') {
-    const p = PaymentView.safeParse((e.body as { payment?: unknown }).payment);
-    return p.success ? paymentText(p.data, lang) : null;
-  }
-  const env = (e.body as { event?: Envelope }).event;
-  return e.type === 'event' && env ? eventText(env, lang) : null;
-}
+const hhmm = (iso: string) => {
+  const d = new Date(iso);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+};
 
 export function Journal({ live }: { live: Live }) {
   const { t, lang } = useT();
-  const [kind, setKind] = useState<'all' | Kind>('all');
-  // The payments ledger as it stood when the page opened (the live stream adds changes after).
-  const [ledger, setLedger] = useState<PaymentView[] | null>(null);
+  const [kind, setKind] = useState<'all' | JournalKind>('all');
+  const [rows, setRows] = useState<JournalRow[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [failed, setFailed] = useState(false);
+  const [busy, setBusy] = useState(false);
   const name = useId();
+  const query = (before?: string) => `/api/journal?limit=${PAGE}${kind === 'all' ? '' : `&kind=${kind}`}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
 
   useEffect(() => {
-    void call<PaymentsList>('GET', '/api/payments').then((r) => setLedger(r.ok && Array.isArray(r.data?.payments) ? r.data.payments : null));
-  }, []);
+    let gone = false;
+    setRows(null);
+    void call<JournalPage>('GET', query()).then((r) => {
+      if (gone) return;
+      if (!r.ok) { setFailed(true); setRows([]); return; }
+      setFailed(false);
+      setRows(r.data.rows);
+      setNext(r.data.next);
+    });
+    return () => { gone = true; };
+    // The filter is the only input; the live rows merge in below.
+  }, [kind]);
 
-  type Row = { key: string; at: string; kind: Kind; text: string };
-  // A payment change arrives twice (a `payment` message and its PaymentUpdate event):
-  // one row per payment and state; the ledger row only for payments the stream has not reported.
-  const seen = new Set<string>();
-  const streamed = new Set<string>();
-  const feedRows: Row[] = live.events.flatMap((e, i) => {
-    const k = kindOf(e);
-    const text = k ? liveText(e, lang) : null;
-    const p = paymentIn(e);
-    if (p) {
-      streamed.add(p.paymentId);
-      if (seen.has(`${p.paymentId}|${p.state}`)) return [];
-      seen.add(`${p.paymentId}|${p.state}`);
-    }
-    return k && text ? [{ key: `e${i}-${e.at}`, at: e.at, kind: k, text }] : [];
-  });
-  const rows: Row[] = [
-    ...live.activity.map((a) => ({ key: `a${a.id}`, at: a.at, kind: (a.part === 'front' ? 'front' : 'link') as Kind, text: activityText(a, lang) })),
-    ...(ledger ?? []).filter((p) => !streamed.has(p.paymentId)).map((p) => ({ key: `p${p.paymentId}`, at: p.updatedAt, kind: 'payments' as Kind, text: paymentText(p, lang) })),
-    ...feedRows,
-  ].sort((a, b) => (a.at < b.at ? 1 : -1))
-    // An order polled again with nothing a person sees changed reads the same: shown once.
-    .filter((r, i, all) => i === 0 || r.kind === 'link' || r.kind === 'front' || all[i - 1]!.text !== r.text);
-  const shown = rows.filter((r) => kind === 'all' || r.kind === kind);
-  const label = (k: 'all' | Kind) => (k === 'all' ? t.journal.all : t.journal[k]);
+  const more = async () => {
+    if (!next) return;
+    setBusy(true);
+    const r = await call<JournalPage>('GET', query(next));
+    setBusy(false);
+    if (!r.ok) return;
+    setRows((old) => [...(old ?? []), ...r.data.rows]);
+    setNext(r.data.next);
+  };
+
+  // Rows that arrived live since the page loaded, of the kind shown.
+  const fresh = live.rows.filter((r) => kind === 'all' || r.kind === kind);
+  const shown = rows === null ? null : mergeRows(rows, fresh, Number.MAX_SAFE_INTEGER);
+  const label = (k: 'all' | JournalKind) => (k === 'all' ? t.journal.all : t.journal[k]);
+  let lastDay = '';
 
   return (
     <div className="journal">
@@ -135,17 +117,22 @@ export function Journal({ live }: { live: Live }) {
           </label>
         ))}
       </fieldset>
-      {ledger === null ? <p className="muted note">{t.journal.ledgerMissing}</p> : null}
-      {shown.length === 0 ? <p className="muted">{t.journal.empty}</p> : (
-        <table className="log">
+      {failed ? <p className="muted note" role="status">{t.journal.unavailable}</p> : null}
+      {shown === null ? <p className="muted">…</p> : shown.length === 0 ? <p className="muted">{failed ? t.common.noData : t.journal.empty}</p> : (
+        <table className="log" data-testid="journal">
           <thead><tr><th scope="col">{t.journal.time}</th><th scope="col">{t.journal.what}</th></tr></thead>
           <tbody>
-            {shown.map((r) => (
-              <tr key={r.key}><td><time dateTime={r.at}>{hhmm(r.at)}</time></td><td>{r.text}</td></tr>
-            ))}
+            {shown.flatMap((r) => {
+              const day = dayOf(r.lastAt, lang);
+              const head = day !== lastDay ? [<tr key={`d${day}`} className="day"><th colSpan={2} scope="rowgroup">{day}</th></tr>] : [];
+              lastDay = day;
+              return [...head, <tr key={r.id} data-kind={r.kind}><td><time dateTime={r.lastAt}>{hhmm(r.lastAt)}</time></td><td>{rowText(r, lang)}</td></tr>];
+            })}
           </tbody>
         </table>
       )}
+      {next ? <div className="actions"><Button onClick={() => void more()} disabled={busy}>{busy ? t.journal.loading : t.journal.more}</Button></div> : null}
+      <p className="muted note">{t.journal.kept}</p>
     </div>
   );
 }

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { faceOf, portOf } from '../../../protocol/face.ts';
-import type { PairResult } from '../../../protocol/local.ts';
+import type { FrontCheck, PairResult } from '../../../protocol/local.ts';
 import { call } from '../api.ts';
 import { desktop } from '../bridge.ts';
 import type { Live } from '../live.ts';
@@ -28,7 +28,8 @@ export function Setup({ live, go }: { live: Live; go(r: Route): void }) {
         ))}
       </ol>
       <p className="step-count" data-testid="step">{t.setup.step(step)}</p>
-      <h2 ref={heading} tabIndex={-1}>{titles[step - 1]}</h2>
+      {/* The step's name is in the counter above; the heading is for screen readers and where focus lands. */}
+      <h2 ref={heading} tabIndex={-1} className="sr-only">{titles[step - 1]}</h2>
       {step === 1 && <CodeStep live={live} next={() => setStep(2)} />}
       {step === 2 && <FrontStep live={live} next={() => setStep(3)} back={() => setStep(1)} />}
       {step === 3 && <DoneStep live={live} finish={() => { if (desktop) void desktop.hide(); go('status'); }} />}
@@ -43,7 +44,7 @@ function CodeStep({ live, next }: { live: Live; next(): void }) {
   const [needRelay, setNeedRelay] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ message: string; hint: string | null } | null>(null);
-  const paired = live.status?.tunnel.venueId ?? null;
+  const paired = live.status?.tunnel.venueId ? live.status.tunnel.venueName ?? live.status.tunnel.venueId : null;
 
   useEffect(() => {
     void call<{ values: { relayUrl: string | null } }>('GET', '/api/settings').then((r) => { if (r.ok && !r.data.values.relayUrl) setNeedRelay(true); });
@@ -95,19 +96,34 @@ function FrontStep({ live, next, back }: { live: Live; next(): void; back(): voi
   const { t, lang } = useT();
   const front = live.status!.front;
   const [port, setPort] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<{ message: string; hint: string | null } | null>(null);
   const [busy, setBusy] = useState(false);
   const found = front.state === 'up' || front.state === 'unlicensed';
+  // An address given when the companion started outranks anything typed here (docs/settings.md).
+  const fixedAtStart = front.source === 'flag' || front.source === 'env';
 
   const usePort = async (e: FormEvent) => {
     e.preventDefault();
     const n = Number(port);
-    if (!/^\d+$/.test(port) || n < 1 || n > 65535) { setError(t.setup.badPort); return; }
+    if (!/^\d+$/.test(port) || n < 1 || n > 65535) { setError({ message: t.setup.badPort, hint: null }); return; }
     setBusy(true);
     setError(null);
+    // Checked first, saved only when the plugin answers there: a port that failed its check is never kept.
+    const check = await call<FrontCheck>('POST', '/api/front/check', { port: n });
+    if (!check.ok) {
+      setBusy(false);
+      setError(check.status === 0 ? { message: t.common.offline, hint: null } : problemText(check.error.message ? check.error : { message: t.common.unknownError }, lang));
+      return;
+    }
+    if (!check.data.found) {
+      setBusy(false);
+      // What is at that port, and that nothing was saved (the problem's own hint is about the settings, not this form).
+      setError(check.data.problem ? { message: problemText(check.data.problem, lang).message, hint: t.setup.notSaved } : { message: t.setup.notPluginThere(String(n)), hint: null });
+      return;
+    }
     const r = await call('PUT', '/api/settings', { frontUrl: `http://127.0.0.1:${n}` });
     setBusy(false);
-    if (!r.ok) setError(problemText(r.error, lang).message || t.common.unknownError);
+    if (!r.ok) setError({ message: r.status === 0 ? t.common.offline : r.status === 409 ? t.setup.fixedAtStart : t.common.unknownError, hint: null });
   };
 
   return (
@@ -118,17 +134,24 @@ function FrontStep({ live, next, back }: { live: Live; next(): void; back(): voi
         <p className="found" role="status"><Mark tone="amber" /> {t.setup.frontSearching}</p>
       ) : (
         <div className="problem" role="alert">
-          <p>{t.setup.frontMissing} {front.error ? problemText(front.error, lang).message : null}</p>
+          {/* «not found» says what the title says: the title and the hint are enough then. */}
+          <p>{t.setup.frontMissing}{front.error && front.error.code !== 'not_found' ? ` ${problemText(front.error, lang).message}` : ''}</p>
           {front.error && lang === 'ru' && front.error.hint ? <p className="hint">{front.error.hint}</p> : null}
         </div>
       )}
-      {!found ? (
+      {!found && fixedAtStart ? <p className="locked" data-testid="front-fixed">{t.setup.fixedAtStart}</p> : null}
+      {!found && !fixedAtStart ? (
         <form onSubmit={(e) => void usePort(e)} noValidate className="port-form">
           <label htmlFor="port">{t.setup.portLabel}</label>
           <p id="port-help" className="help">{t.setup.portHelp}</p>
           <input id="port" inputMode="numeric" value={port} onChange={(e) => setPort(e.target.value.trim())} aria-describedby={error ? 'port-help port-error' : 'port-help'} aria-invalid={error ? true : undefined} placeholder="9042" />
-          {error ? <p id="port-error" className="problem" role="alert">{error}</p> : null}
-          <div className="actions"><Button type="submit" disabled={busy || !port}>{t.setup.usePort}</Button></div>
+          {error ? (
+            <div id="port-error" className="problem" role="alert">
+              <p>{error.message}</p>
+              {error.hint ? <p className="hint">{error.hint}</p> : null}
+            </div>
+          ) : null}
+          <div className="actions"><Button type="submit" disabled={busy || !port}>{busy ? t.setup.checking : t.setup.usePort}</Button></div>
         </form>
       ) : null}
       <div className="actions">

@@ -1,9 +1,9 @@
 /** Статус: one sentence answers "is it working?", four cards give the detail, the last events follow. */
-import { faceOf, hhmm } from '../../../protocol/face.ts';
+import { faceOf, when } from '../../../protocol/face.ts';
 import type { Live } from '../live.ts';
 import type { Route } from '../router.ts';
 import { Button, Mark, StateCard, useT } from '../ui.tsx';
-import { activityText } from './journal.tsx';
+import { rowText } from './journal.tsx';
 
 export function StatusScreen({ live, go }: { live: Live; go(r: Route): void }) {
   const { t, lang } = useT();
@@ -14,7 +14,7 @@ export function StatusScreen({ live, go }: { live: Live; go(r: Route): void }) {
         <Mark tone={face.tone} size={40} />
         <div>
           <h1 tabIndex={-1} data-testid="sentence">{face.sentence}</h1>
-          {face.since ? <p className="since">{t.sentence.since(hhmm(face.since))}</p> : null}
+          {face.since ? <p className="since">{t.sentence.since(when(face.since, lang))}</p> : null}
           {face.todo ? <p className="todo">{face.todo}</p> : null}
           {face.action ? (
             <div className="actions">
@@ -35,10 +35,10 @@ export function StatusScreen({ live, go }: { live: Live; go(r: Route): void }) {
           <h2 id="recent-h">{t.activity.title}</h2>
           <a href="/journal" onClick={(e) => { e.preventDefault(); go('journal'); }}>{t.activity.all}</a>
         </div>
-        {live.activity.length === 0 ? <p className="muted">{t.activity.empty}</p> : (
-          <ol className="events">
-            {live.activity.slice(0, 5).map((a) => (
-              <li key={a.id}><time dateTime={a.at}>{hhmm(a.at)}</time><span>{activityText(a, lang)}</span></li>
+        {live.recent.length === 0 ? <p className="muted">{t.activity.empty}</p> : (
+          <ol className="events" data-testid="recent">
+            {live.recent.slice(0, 5).map((r) => (
+              <li key={r.id}><time dateTime={r.lastAt}>{when(r.lastAt, lang)}</time><span>{rowText(r, lang)}</span></li>
             ))}
           </ol>
         )}
