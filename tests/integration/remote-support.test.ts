@@ -30,12 +30,22 @@ async function plantedVenue(settings: Record<string, unknown> = {}): Promise<Ven
   v.log.warn('device token in a careless line', { note: `token is ${v.deviceToken}` });
   v.log.info(`guest phone ${PHONE} on a delivery`);
   v.log.info('proxy in use', { url: `http://evva:${PROXY_PASSWORD}@127.0.0.1:3128` });
+  // What a plugin's answer or a typed command can carry into a log line: JSON secrets, in the message and in a field,
+  // a pairing code typed in lower case, and phones written without +7 or without any prefix.
+  v.log.warn(`plugin answered 400 to ${PLUGIN_JSON}`, { body: PLUGIN_JSON });
+  v.log.info(`pairing again with ${PAIRING_CODE.toLowerCase()}`);
+  v.log.info(`courier phone ${PHONE_SPACED}, guest phone ${PHONE_BARE}`);
   return v;
 }
 
+const PLUGIN_JSON = JSON.stringify({ login: 'admin', password: 'PlainPassw0rdQ', token: 'JsonT0kenQ', pin: 731952, sessionKey: 'Sess10nKeyQ' });
+const PHONE_SPACED = '7 912 345 67 82';
+const PHONE_BARE = '9123456784';
+
 function secretsIn(text: string, v: Venue): string[] {
   const secret = v.deviceToken.slice(4); // the part after evd_
-  return [PROXY_PASSWORD, PAIRING_CODE, secret, '345-12-34'].filter((s) => text.includes(s));
+  return [PROXY_PASSWORD, PAIRING_CODE, PAIRING_CODE.toLowerCase(), secret, '345-12-34', 'PlainPassw0rdQ', 'JsonT0kenQ', '731952', 'Sess10nKeyQ',
+    '345 67 82', PHONE_BARE].filter((s) => text.includes(s));
 }
 
 async function support(v: Venue, what: string, init: { method?: string } = {}) {
@@ -71,6 +81,9 @@ describe('remote support through the relay', () => {
     const text = tail.lines.join('\n');
     expect(text).toContain('pairing with code');
     expect(text).toContain('+7 *** ***-12-34');
+    expect(text).toContain('courier phone +7 *** ***-67-82, guest phone +7 *** ***-67-84');
+    expect(text).toContain('pairing again with [скрыто]');
+    expect(text).toContain('admin');
     expect(secretsIn(text, v)).toEqual([]);
     // ...and the log files on disk never held them either.
     const onDisk = fs.readdirSync(path.join(v.dataDir, 'logs')).map((f) => fs.readFileSync(path.join(v.dataDir, 'logs', f), 'utf8')).join('\n');
