@@ -7,7 +7,7 @@
 import express, { type Response, type Router } from 'express';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import { Commands, PaymentNotice, PaymentView } from '../protocol/events.ts';
+import { Commands, PaymentNotice, PaymentView, paidAtProblem } from '../protocol/events.ts';
 import { FeedErrorCode, RelayErrorCode } from '../protocol/relay.ts';
 import type { FeedMetrics } from './events.ts';
 import type { FeedStore, PaymentRow } from './feedstore.ts';
@@ -144,8 +144,14 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
       if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const body = PaymentNotice.safeParse(req.body);
       if (!body.success) {
-        return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { paymentId, orderId, amount > 0, tips?, paidAt (ISO) }' });
+        const issue = body.error.issues[0];
+        return void res.status(400).json({
+          error: RelayErrorCode.badRequest,
+          message: `expected { paymentId, orderId, amount > 0 in whole kopecks, tips?, paidAt (ISO) }${issue ? `; ${issue.path.join('.') || 'body'}: ${issue.message}` : ''}`,
+        });
       }
+      const late = paidAtProblem(body.data.paidAt, d.clock.now());
+      if (late) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: late });
       const { created, row } = await d.feed.addPayment(venueId, body.data, d.clock.now());
       if (!created && !sameNotice(row.notice, body.data)) {
         return void res.status(409).json({ error: FeedErrorCode.conflict, message: `payment ${body.data.paymentId} was already noticed with other details` });

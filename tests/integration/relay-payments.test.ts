@@ -122,6 +122,19 @@ describe('payments and actions on the relay', () => {
     expect(r.status).toBe(404);
   });
 
+  it('refuses amounts finer than a kopeck and a paidAt far from the relay\'s clock, and takes whole kopecks', async () => {
+    const { post } = await setup();
+    const base = notice('pay-k');
+    for (const bad of [{ amount: 100.005 }, { amount: 0.001 }, { tips: 10.001 }, { paidAt: '2999-01-01T00:00:00.000Z' },
+      { paidAt: new Date(Date.now() + 2 * 3_600_000).toISOString() }, { paidAt: '1970-01-01T00:00:00.000Z' }]) {
+      const r = await post({ ...base, ...bad });
+      expect({ bad, status: r.status, error: r.body.error }).toEqual({ bad, status: 400, error: 'bad_request' });
+    }
+    // Decimal sums that binary floating point cannot hold exactly are still whole kopecks.
+    const ok = await post({ ...base, amount: 100.1, tips: 0.3, paidAt: new Date(Date.now() - 60_000).toISOString() });
+    expect([ok.status, ok.body.amount, ok.body.tips]).toEqual([201, 100.1, 0.3]);
+  });
+
   it('asks an online companion for a fresh menu, and says clearly that an offline venue cannot be asked', async () => {
     const { relay, venue, menuSync } = await setup();
     const offline = await menuSync();

@@ -4,6 +4,7 @@
  * processes (the server and the CLI) or two relay nodes.
  */
 import Database from 'better-sqlite3';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentNotice, PaymentView } from '../../protocol/events.ts';
@@ -276,6 +277,25 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       expect(await f.getPayment(V, 'pay-none')).toBeNull();
       expect((await f.queuedPayments(V)).map((p) => p.notice.paymentId)).toEqual(['pay-2']);
     });
+  });
+});
+
+describe('the SQLite file', () => {
+  it('is readable by the relay\'s user only (0600, also its WAL), and an older 0644 file is tightened on open', async () => {
+    const d = tempDir('store-mode');
+    try {
+      const s = await openStore({ dataDir: d.dir });
+      await s.addVenue(V, 'Cafe', 0);
+      for (const f of [STORE_FILE, `${STORE_FILE}-wal`]) expect({ f, mode: statSync(join(d.dir, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
+      await s.close();
+      chmodSync(join(d.dir, STORE_FILE), 0o644);
+      const again = await openStore({ dataDir: d.dir });
+      expect(statSync(join(d.dir, STORE_FILE)).mode & 0o777).toBe(0o600);
+      expect(await again.getVenue(V)).toMatchObject({ name: 'Cafe' });
+      await again.close();
+    } finally {
+      d.remove();
+    }
   });
 });
 
