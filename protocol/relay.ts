@@ -135,4 +135,5 @@ export const FeedErrorCode = {
   conflict: 'payment_conflict',       // 409 same paymentId, different notice
   unsupported: 'unsupported',         // 501 the companion does not implement the command
   commandFailed: 'command_failed',    // 502 the companion could not run the command
+  destination: 'destination_not_allowed', // 400 a webhook URL that is not a public address (docs/relay.md "Webhooks")
 } as const;

@@ -38,7 +38,7 @@ const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
-                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N]
+                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N] [--allow-loopback-webhooks]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
@@ -54,7 +54,8 @@ environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_
              EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE, EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
        a second signal exits at once
-serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
+serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses
+serve --allow-loopback-webhooks: TEST MODE ONLY (the demo, tests), lets webhook receivers be on this machine's loopback`;
 
 class UsageError extends Error {}
 
@@ -100,7 +101,7 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
-    'allow-loopback-probe': { type: 'boolean' },
+    'allow-loopback-probe': { type: 'boolean' }, 'allow-loopback-webhooks': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
     'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
     advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
@@ -123,10 +124,11 @@ async function serve(args: string[]): Promise<void> {
     dataDir: dataDir(values['data-dir']), ...store, cluster, apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
     probeLoopback: Boolean(values['allow-loopback-probe']),
-    webhooks: webhookFlags(values, logger),
+    webhooks: { ...webhookFlags(values, logger), allowLoopback: Boolean(values['allow-loopback-webhooks']) },
     drainTiming: drainMs === undefined ? undefined : { maxMs: drainMs },
   });
   if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
+  if (values['allow-loopback-webhooks']) logger.warn('TEST MODE: webhook receivers on this machine\'s loopback are allowed (--allow-loopback-webhooks)');
   await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
   // The first signal drains (companions move make-before-break, calls in flight finish); a second one exits at once.
   let stopping = false;

@@ -29,6 +29,8 @@ import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
 import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
+import { hostProblem } from './hooks/destination.ts';
+import { maskUrl } from './hooks/mask.ts';
 import { createCluster } from './cluster/cluster.ts';
 import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
 import { createClusterMetrics } from './cluster/metrics.ts';
@@ -375,7 +377,12 @@ function webhookTarget(o: WebhookOptions | undefined): { url: string; secret: st
     if (o?.secret) throw new Error('a webhook secret without --webhook-url');
     return null;
   }
-  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${o.url}`);
+  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${maskUrl(o.url)}`);
+  // Names are resolved (and checked again) at every connect; what can be judged now is judged now.
+  const refused = hostProblem(new URL(o.url).hostname, { allowLoopback: o.allowLoopback ?? false });
+  if (refused) {
+    throw new Error(`--webhook-url must point to a public address: ${refused}${isLoopbackHost(new URL(o.url).hostname) ? ' (a receiver on this machine is for tests and the demo only: --allow-loopback-webhooks)' : ''}`);
+  }
   if (!o.secret || o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
     throw new Error(`--webhook-url needs a secret of at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
   }

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   // EVVA's end of the feed: signed webhooks from the relay, printed as they arrive.
   const webhookSecret = randomBytes(24).toString('base64url');
   const receiver = await startReceiver({ secret: webhookSecret, print: (l) => process.stdout.write(`${prefixOf('вебхук', 32)}${l}\n`) });
-  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url], 35,
+  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url, '--allow-loopback-webhooks'], 35,
     { EVVA_RELAY_WEBHOOK_SECRET: webhookSecret });
   await waitFor(simUrl);
   await waitFor(`${relayUrl}/healthz`);

@@ -129,7 +129,7 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     n.proc = startBin('evva-relay.js', ['serve', '--port', String(n.port), '--host', '127.0.0.1',
       '--data-dir', path.join(dir.dir, n.name), '--store', pg.url, '--redis', redis.url,
       '--node-id', n.name, '--advertise', n.url, '--trust-proxy', '127.0.0.1', '--public-url', PUBLIC_URL,
-      '--webhook-url', receiver.url, '--webhook-secret-file', secretFile, ...(o.args ?? [])],
+      '--webhook-url', receiver.url, '--webhook-secret-file', secretFile, '--allow-loopback-webhooks', ...(o.args ?? [])],
     { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_CLUSTER_SECRET: CLUSTER_SECRET });
     await n.proc.waitFor(/\{"listening":/, 30_000);
     await waitFor(async () => (await readiness(n).catch(() => null))?.status === 200, `${n.name} ready`, 20_000, 100);

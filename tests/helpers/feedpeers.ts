@@ -3,11 +3,12 @@
  * protocol (hello, event frames, cmd answers) over a real WebSocket, and a
  * webhook receiver on a loopback port that records every request's raw body.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { Envelope, EventType } from '../../protocol/events.ts';
+import { verifyWebhook } from '../../protocol/signature.ts';
 import { TUNNEL_PROTOCOL } from '../../protocol/tunnel.ts';
 import { COMPANION, waitFor } from './relay.ts';
 
@@ -74,8 +75,11 @@ export function envelope(venueId: string, seq: number, more: { eventId?: string;
 
 export interface Delivery {
   body: string;
-  signature: string;
+  /** The signature headers as they arrived (x-evva-signature, x-evva-timestamp, x-evva-delivery), and authorization. */
+  headers: Record<string, string>;
   deliveryId: string;
+  /** When it arrived (ms), to check the signed timestamp against. */
+  at: number;
   /** The status the receiver answered (0 when it hung). */
   status: number;
 }
@@ -93,9 +97,14 @@ export async function startReceiver(answer: (n: number) => number | 'hang' = () 
     req.on('end', () => {
       const n = requests.length;
       const a = answer(n);
+      const pick = (k: string) => String(req.headers[k] ?? '');
       const d: Delivery = {
-        body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['x-evva-signature'] ?? ''),
-        deliveryId: String(req.headers['x-evva-delivery'] ?? ''), status: a === 'hang' ? 0 : a,
+        body: Buffer.concat(chunks).toString('utf8'),
+        headers: {
+          'x-evva-signature': pick('x-evva-signature'), 'x-evva-timestamp': pick('x-evva-timestamp'), 'x-evva-delivery': pick('x-evva-delivery'),
+          authorization: pick('authorization'),
+        },
+        deliveryId: pick('x-evva-delivery'), at: Date.now(), status: a === 'hang' ? 0 : a,
       };
       requests.push(d);
       if (a === 'hang') return void hung.push(res);
@@ -120,7 +129,7 @@ export async function startReceiver(answer: (n: number) => number | 'hang' = () 
   };
 }
 
-/** True when `signature` is `sha256=<hex HMAC-SHA256 of body>` under `secret` (what a receiver must check). */
-export function signatureValid(secret: string, body: string, signature: string): boolean {
-  return signature === `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/** True when a delivery carries a valid signature under `secret`, checked as a receiver checks it on arrival (protocol/signature.ts). */
+export function signatureValid(secret: string, d: Delivery): boolean {
+  return verifyWebhook(secret, d.headers, d.body, d.at).ok;
 }

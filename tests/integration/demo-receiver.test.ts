@@ -2,7 +2,8 @@
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../scripts/receiver.ts';
-import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
+import { signWebhook } from '../../protocol/signature.ts';
+import { envelope, rawCompanion, startReceiver as tapReceiver } from '../helpers/feedpeers.ts';
 import { pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
 
 const SECRET = 'demo-receiver-secret-0123';
@@ -17,7 +18,7 @@ describe('demo webhook receiver', () => {
     const lines: string[] = [];
     const rx = await startReceiver({ secret: SECRET, print: (l) => lines.push(l) });
     cleanups.push(() => rx.close());
-    const { relay, dataDir } = await relayWithDataDir(cleanups, { webhooks: { url: rx.url, secret: SECRET, pollMs: 200 } });
+    const { relay, dataDir } = await relayWithDataDir(cleanups, { webhooks: { url: rx.url, secret: SECRET, pollMs: 200, allowLoopback: true } });
     const venue = await pairedVenue(relay.url, dataDir);
     const peer = await rawCompanion(relay.url, venue.deviceToken);
     cleanups.push(() => peer.close());
@@ -29,9 +30,35 @@ describe('demo webhook receiver', () => {
     expect(lines[1]).toMatch(/^#2 PaymentUpdate\s+платёж pay-1 \(заказ o1\): reconciled$/);
     expect(lines[2]).toMatch(/^#3 StaffUpdate\s+персонал: 2 чел\.$/);
     const body = JSON.stringify([envelope(venue.venueId, 4)]);
-    const forged = await fetch(rx.url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-evva-signature': 'sha256=00' } });
+    const forged = await fetch(rx.url, {
+      method: 'POST', body, headers: { 'content-type': 'application/json', ...signWebhook('another-secret-0123', 'dlv_forged', body, Date.now()) },
+    });
     expect(forged.status).toBe(401);
     expect(lines).toHaveLength(4);
     expect(lines[3]).toMatch(/неверной подписью/);
+  });
+
+  it('refuses a captured delivery replayed after its 5-minute window, and takes it within the window', async () => {
+    const lines: string[] = [];
+    let clock = Date.now();
+    const rx = await startReceiver({ secret: SECRET, print: (l) => lines.push(l), now: () => clock });
+    cleanups.push(() => rx.close());
+    // A real delivery, captured on the way (a recording receiver stands where an eavesdropper would).
+    const tap = await tapReceiver();
+    cleanups.push(() => tap.close());
+    const { relay, dataDir } = await relayWithDataDir(cleanups, { webhooks: { url: tap.url, secret: SECRET, pollMs: 200, allowLoopback: true } });
+    const venue = await pairedVenue(relay.url, dataDir);
+    const peer = await rawCompanion(relay.url, venue.deviceToken);
+    cleanups.push(() => peer.close());
+    peer.event(envelope(venue.venueId, 1));
+    await waitFor(() => tap.requests.length === 1, 'the captured delivery');
+    const captured = tap.requests[0]!;
+    const replay = () => fetch(rx.url, { method: 'POST', body: captured.body, headers: { 'content-type': 'application/json', ...captured.headers } });
+    clock = captured.at + 6 * 60_000;
+    expect((await replay()).status).toBe(401);
+    expect(lines.at(-1)).toMatch(/старше 5 минут/);
+    clock = captured.at + 60_000;
+    expect((await replay()).status).toBe(204);
+    expect(lines.at(-1)).toMatch(/^#1 TableOrderUpdate/);
   });
 });
