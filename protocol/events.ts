@@ -23,7 +23,7 @@ export const EventId = z.string().min(1).max(64);
 export const Envelope = z.object({
   eventId: EventId,
   venueId: z.string().min(1).max(64),
-  seq: z.number().int().positive(),
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   eventType: EventType,
   eventTime: z.string().datetime(),
   eventInfo: z.record(z.string(), z.unknown()),
@@ -36,6 +36,23 @@ export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
 /** At most this many events are sent and not yet acknowledged on one link. */
 export const EVENTS_IN_FLIGHT = 256;
+
+/**
+ * Largest event the relay stores, as JSON (60 KiB): the companion keeps every
+ * event below it (it cuts orders and splits menus, main/core/feed/size.ts), and
+ * the relay refuses a larger one. Stated apart from the frame size, so a later
+ * protocol revision with larger frames cannot raise it unnoticed.
+ */
+export const MAX_EVENT_BYTES = 60 * 1024;
+
+/**
+ * A new event's `seq` must follow the venue's last stored one: above it, and
+ * at most this far above (so one event cannot push the venue's numbering to
+ * 2^53 and leave every later page behind). A companion that starts again at 1
+ * (its data dir wiped and paired again) continues the venue's numbering: the
+ * relay stores its events after the last one (docs/relay.md, "Storing and acknowledging").
+ */
+export const MAX_SEQ_STEP = 1_000_000;
 
 // ---- Payments -------------------------------------------------------------
 

@@ -105,6 +105,12 @@ export const EventPage = z.object({
 });
 export type EventPage = z.infer<typeof EventPage>;
 
+/** `GET /v1/venues/:id/events/refused?limit=N`: events the relay recorded as refused (never delivered), newest first. */
+export const RefusedList = z.object({
+  refused: z.array(z.object({ eventId: z.string(), seq: z.number().int(), eventType: z.string().nullable(), reason: z.string(), at: z.string() })),
+});
+export type RefusedList = z.infer<typeof RefusedList>;
+
 /** Shortest webhook secret accepted: shorter ones are guessable. */
 export const MIN_WEBHOOK_SECRET_CHARS = 16;
 

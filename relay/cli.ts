@@ -38,7 +38,7 @@ const USAGE = `usage:
   evva-relay serve [--port 8787] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--public-url URL]
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
-                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N] [--allow-loopback-webhooks]
+                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N] [--retention-days 30] [--allow-loopback-webhooks]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
   evva-relay venue add "Name" [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
@@ -51,6 +51,7 @@ every command takes --store/--store-pool too (default: SQLite relay.sqlite in th
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
+             EVVA_RELAY_RETENTION_DAYS (events older than this are deleted once no receiver needs them; default 30),
              EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE, EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
        a second signal exits at once
@@ -105,6 +106,7 @@ async function serve(args: string[]): Promise<void> {
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
     'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
     advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
+    'retention-days': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -112,6 +114,11 @@ async function serve(args: string[]): Promise<void> {
   const drainMs = values['drain-ms'] === undefined ? undefined : Number(values['drain-ms']);
   if (drainMs !== undefined && (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > 3_600_000)) throw new UsageError(`--drain-ms must be 0..3600000, got ${values['drain-ms']}`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  const rawRetention = (values['retention-days'] as string | undefined) ?? (process.env.EVVA_RELAY_RETENTION_DAYS || undefined);
+  const retentionDays = rawRetention === undefined ? undefined : Number(rawRetention);
+  if (retentionDays !== undefined && (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)) {
+    throw new UsageError(`--retention-days must be a whole number of days, 1..3650, got ${rawRetention}`);
+  }
   const keys = [...((values['api-key'] as string[] | undefined) ?? []), ...(process.env.EVVA_RELAY_API_KEYS ?? '').split(',')]
     .map((k) => k.trim()).filter(Boolean);
   if (keys.length === 0) throw new UsageError('no API keys: give --api-key KEY or EVVA_RELAY_API_KEYS (each 16+ characters)');
@@ -126,6 +133,7 @@ async function serve(args: string[]): Promise<void> {
     probeLoopback: Boolean(values['allow-loopback-probe']),
     webhooks: { ...webhookFlags(values, logger), allowLoopback: Boolean(values['allow-loopback-webhooks']) },
     drainTiming: drainMs === undefined ? undefined : { maxMs: drainMs },
+    retentionDays,
   });
   if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
   if (values['allow-loopback-webhooks']) logger.warn('TEST MODE: webhook receivers on this machine\'s loopback are allowed (--allow-loopback-webhooks)');

@@ -12,6 +12,7 @@ import { FeedErrorCode, RelayErrorCode } from '../protocol/relay.ts';
 import type { FeedMetrics } from './events.ts';
 import type { FeedStore, PaymentRow } from './feedstore.ts';
 import { CommandFailed } from './link.ts';
+import { applied, updateProblem } from './moves.ts';
 import type { RelayStore } from './store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 
@@ -87,10 +88,13 @@ export class Payments {
         this.log.warn('payment notice not taken; it stays queued', { venueId, paymentId: row.notice.paymentId, code, message: (e as Error).message });
         return;
       }
+      // The answer may say how far the payment got, never change what EVVA posted (relay/moves.ts).
       const parsed = PaymentView.safeParse(result);
-      const view: PaymentView = parsed.success && parsed.data.paymentId === row.notice.paymentId
-        ? parsed.data
+      const fine = parsed.success && parsed.data.paymentId === row.notice.paymentId && updateProblem(row, parsed.data) === null;
+      const view: PaymentView = fine
+        ? applied(row.notice, parsed.data)
         : { ...row.view, state: 'notified', updatedAt: new Date(this.clock.now()).toISOString() };
+      if (parsed.success && !fine) this.log.warn('payment notice answer does not match the notice; recorded as notified only', { venueId, paymentId: row.notice.paymentId });
       await this.feed.paymentNotified(venueId, view);
       this.metrics.payments.inc({ result: 'ok' });
       this.log.info('payment notice delivered', { venueId, paymentId: row.notice.paymentId, state: view.state });

@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import type { Envelope, EventType } from '../../protocol/events.ts';
+import type { Envelope, EventType, PaymentView } from '../../protocol/events.ts';
+import type { FeedOrder } from '../../protocol/feed.ts';
+import type { Arrival } from '../../relay/feedstore.ts';
 import { verifyWebhook } from '../../protocol/signature.ts';
 import { TUNNEL_PROTOCOL } from '../../protocol/tunnel.ts';
 import { COMPANION, waitFor } from './relay.ts';
@@ -65,12 +67,29 @@ export async function rawCompanion(relayUrl: string, token: string,
   return peer;
 }
 
-/** A well-formed envelope of `venueId` with the given seq (eventId random unless given). */
+/** A table order in the feed's shape (protocol/feed.ts FeedOrder), as the companion would send it. */
+export function feedOrder(id: string, more: Partial<FeedOrder> = {}): FeedOrder {
+  return {
+    id, number: null, kind: 'table', iikoStatus: 'New', status: 'new', final: false, gone: false, revision: null, tableNumbers: [],
+    waiter: null, cashier: null, items: [], sums: { full: 0, result: 0, discount: 0, surcharge: 0, paid: null, source: 'derived' },
+    discounts: [], payments: [], openTime: null, billTime: null, closeTime: null, delivery: null, degraded: [], ...more,
+  };
+}
+
+/** A well-formed envelope of `venueId` with the given seq (eventId random unless given; by default a new table order). */
 export function envelope(venueId: string, seq: number, more: { eventId?: string; eventType?: EventType; eventInfo?: Record<string, unknown> } = {}): Envelope {
   return {
     eventId: more.eventId ?? `evt_${randomUUID()}`, venueId, seq, eventType: more.eventType ?? 'TableOrderUpdate',
-    eventTime: new Date().toISOString(), eventInfo: more.eventInfo ?? { order: { id: `order-${seq}`, status: 'new' } },
+    eventTime: new Date().toISOString(), eventInfo: more.eventInfo ?? { order: feedOrder(`order-${seq}`) },
   };
+}
+
+/** Envelopes as the intake hands them to the store (relay/feedstore.ts Arrival), PaymentUpdates with their view. */
+export function arrivals(envs: Envelope[]): Arrival[] {
+  return envs.map((e) => ({
+    eventId: e.eventId, seq: e.seq, envelope: e,
+    ...(e.eventType === 'PaymentUpdate' ? { payment: e.eventInfo as unknown as PaymentView } : {}),
+  }));
 }
 
 export interface Delivery {

@@ -3,8 +3,8 @@ import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../scripts/receiver.ts';
 import { signWebhook } from '../../protocol/signature.ts';
-import { envelope, rawCompanion, startReceiver as tapReceiver } from '../helpers/feedpeers.ts';
-import { pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
+import { envelope, feedOrder, rawCompanion, startReceiver as tapReceiver } from '../helpers/feedpeers.ts';
+import { API_KEY, pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
 
 const SECRET = 'demo-receiver-secret-0123';
 
@@ -22,9 +22,17 @@ describe('demo webhook receiver', () => {
     const venue = await pairedVenue(relay.url, dataDir);
     const peer = await rawCompanion(relay.url, venue.deviceToken);
     cleanups.push(() => peer.close());
-    peer.event(envelope(venue.venueId, 1, { eventInfo: { order: { id: 'o1', number: 105, status: 'cooking', sums: { result: 1250 } } } }));
-    peer.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: { paymentId: 'pay-1', orderId: 'o1', state: 'reconciled' } }));
-    peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [{ name: 'А' }, { name: 'Б' }] } }));
+    peer.event(envelope(venue.venueId, 1, { eventInfo: { order: feedOrder('o1', { number: 105, status: 'cooking', sums: { full: 1250, result: 1250, discount: 0, surcharge: 0, paid: null, source: 'derived' } }) } }));
+    // A PaymentUpdate is about a payment EVVA posted: post it first.
+    const paidAt = new Date().toISOString();
+    const posted = await fetch(`${relay.url}/v1/venues/${venue.venueId}/payments`, {
+      method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ paymentId: 'pay-1', orderId: 'o1', amount: 1250, paidAt }),
+    });
+    expect(posted.status).toBe(201);
+    peer.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: { paymentId: 'pay-1', orderId: 'o1', amount: 1250, paidAt, state: 'reconciled', updatedAt: paidAt } }));
+    const staff = (name: string) => ({ id: null, name, role: null, courier: false, hasPin: null, phone: null, sessionOpen: null });
+    peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [staff('А'), staff('Б')] } }));
     await waitFor(() => lines.length === 3, 'three printed events');
     expect(lines[0]).toMatch(/^#1 TableOrderUpdate\s+заказ 105: cooking, 1250 ₽$/);
     expect(lines[1]).toMatch(/^#2 PaymentUpdate\s+платёж pay-1 \(заказ o1\): reconciled$/);
