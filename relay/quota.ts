@@ -27,17 +27,20 @@ export interface FeedLimits {
 }
 
 /**
- * A busy real venue sends about 2 events and 10 KB a second at its peak and
- * under 250 MB a day (measured with the simulator, docs/relay.md); these are
- * set well above that so a real venue never meets them, and a catch-up after a
- * day offline still goes through in minutes.
+ * Measured (`npm run bench -- venue`, docs/relay.md "Limits per venue"): the
+ * simulator's restaurant sends about 500 events and 0.9 MB an hour, a busy
+ * venue perhaps five times that (about 1 event and 1.5 KB a second, 70 MB a
+ * day), and a load far past any restaurant (200 open orders, 10 changes a
+ * second) about 9 events and 10 KiB a second, 36 MB an hour. The limits sit
+ * well above the last: a real venue never meets them, and a busy venue's day
+ * offline (about 40 000 events) still goes through in minutes.
  */
 export const FEED_LIMITS: FeedLimits = {
-  eventsPerSecond: 100,
+  eventsPerSecond: 50,
   eventBurst: 20_000,
-  bytesPerSecond: 1024 * 1024,
-  byteBurst: 256 * 1024 * 1024,
-  bytesPerDay: 2 * 1024 * 1024 * 1024,
+  bytesPerSecond: 512 * 1024,
+  byteBurst: 128 * 1024 * 1024,
+  bytesPerDay: 1024 * 1024 * 1024,
 };
 
 interface Buckets { events: number; bytes: number; day: number; at: number }
