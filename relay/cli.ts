@@ -137,7 +137,13 @@ async function serve(args: string[]): Promise<void> {
   });
   if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
   if (values['allow-loopback-webhooks']) logger.warn('TEST MODE: webhook receivers on this machine\'s loopback are allowed (--allow-loopback-webhooks)');
-  await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
+  try {
+    await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
+  } catch (e) {
+    // Not started (Redis unreachable, the port taken): close the store so the process exits now, with the reason.
+    await relay.close().catch(() => undefined);
+    throw e;
+  }
   // The first signal drains (companions move make-before-break, calls in flight finish); a second one exits at once.
   let stopping = false;
   const stop = async (sig: string) => {

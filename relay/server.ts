@@ -194,7 +194,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const route = cluster && clusterMetrics ? clusterRoute({
     cluster, tunnels: registry, secret: (opts.cluster as ClusterOptions).secret, log: log.child({ part: 'hop' }), apiKey: keyCheck,
     client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), metrics: clusterMetrics,
-    requestTimeoutMs: opts.requestTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs, maxBodyBytes: opts.maxRequestBytes,
     follow: new Follow({ tunnels: registry, clock, log: log.child({ part: 'follow' }), moved: clusterMetrics.moved, rules: opts.cluster?.follow }),
   }) : null;
   // A call that came over a verified hop was authenticated by the first node (which dropped the caller's key).
@@ -331,8 +331,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     get url() { return url; },
     store, tunnels: registry, metrics, pairing, webhooks, payments, retention, cluster,
     async listen(port, host = '127.0.0.1') {
-      // Redis may be down at start: the node serves its own tunnels meanwhile, /readyz says Redis is away, and the cluster keeps retrying.
-      if (cluster) await cluster.start().catch((e: unknown) => log.error('could not join the cluster yet; retrying in the background', { err: String(e) }));
+      // A node that cannot reach Redis at start does not start (docs/scaling.md): listening without having joined,
+      // it would answer /healthz and take calls from a load balancer's fallback while it can route none of them.
+      // Once started, a node rides out Redis going away (cluster.ts).
+      if (cluster) await cluster.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
