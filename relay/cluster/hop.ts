@@ -421,23 +421,28 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: { nod
  */
 export class Prover {
   private readonly proven = new Map<string, number>();
-  private readonly pending = new Map<string, Promise<boolean>>();
+  private readonly pending = new Map<string, Promise<ProofResult>>();
 
   constructor(private readonly secret: string, private readonly agent: Agent, private readonly now: () => number = () => performance.now()) {}
 
-  /** Resolves true once `target` has proved itself (now or within the TTL), false when it could not. */
-  ensure(target: { nodeId: string; url: string }): Promise<boolean> {
+  /**
+   * `ok` once `target` has proved itself (now or within the TTL); `refused`
+   * when it answered without a valid proof (not a cluster node); `unreachable`
+   * when it did not answer within `timeoutMs` (slow or gone: like any node that
+   * cannot be reached, not an impostor).
+   */
+  ensure(target: { nodeId: string; url: string }, timeoutMs = HOP_CONNECT_TIMEOUT_MS): Promise<ProofResult> {
     const key = `${target.nodeId} ${target.url}`;
     const until = this.proven.get(key);
-    if (until !== undefined && until > this.now()) return Promise.resolve(true);
+    if (until !== undefined && until > this.now()) return Promise.resolve('ok');
     let p = this.pending.get(key);
     if (!p) {
-      p = this.ask(target).then((ok) => {
-        if (ok) {
+      p = this.ask(target, timeoutMs).then((r) => {
+        if (r === 'ok') {
           if (this.proven.size > 1_000) this.proven.clear();
           this.proven.set(key, this.now() + HOP_PROOF_TTL_MS);
         } else this.proven.delete(key);
-        return ok;
+        return r;
       }).finally(() => this.pending.delete(key));
       this.pending.set(key, p);
     }
@@ -449,15 +454,17 @@ export class Prover {
     this.proven.clear();
   }
 
-  private ask(target: { nodeId: string; url: string }): Promise<boolean> {
+  private ask(target: { nodeId: string; url: string }, timeoutMs: number): Promise<ProofResult> {
     const challenge = randomBytes(32).toString('hex');
     return new Promise((resolve) => {
       let base: URL;
       try {
         base = new URL(target.url);
       } catch {
-        return resolve(false);
+        return resolve('unreachable');
       }
+      let settled = false;
+      const done = (r: ProofResult) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
       const r = request({
         protocol: base.protocol, hostname: base.hostname, port: base.port, method: 'GET', agent: this.agent,
         path: base.pathname.replace(/\/+$/, '') + HOP_PROOF_PATH, headers: { [HOP_CHALLENGE_HEADER]: challenge },
@@ -468,19 +475,21 @@ export class Prover {
         res.on('end', () => {
           try {
             const j = JSON.parse(body) as { nodeId?: unknown; proof?: unknown };
-            resolve(res.statusCode === 200 && j.nodeId === target.nodeId && proofValid(this.secret, challenge, target.nodeId, target.url, j.proof));
+            done(res.statusCode === 200 && j.nodeId === target.nodeId && proofValid(this.secret, challenge, target.nodeId, target.url, j.proof) ? 'ok' : 'refused');
           } catch {
-            resolve(false);
+            done('refused');
           }
         });
-        res.on('error', () => resolve(false));
+        res.on('error', () => done('unreachable'));
       });
-      r.setTimeout(HOP_CONNECT_TIMEOUT_MS, () => r.destroy(new Error('proof timeout')));
-      r.on('error', () => resolve(false));
+      const timer = setTimeout(() => { r.destroy(); done('unreachable'); }, Math.max(1, timeoutMs));
+      r.on('error', () => done('unreachable'));
       r.end();
     });
   }
 }
+
+export type ProofResult = 'ok' | 'refused' | 'unreachable';
 
 /** The answer to another node's challenge (GET HOP_PROOF_PATH): this node's id and its proof. */
 export function answerProof(req: IncomingMessage, res: ServerResponse, secret: string, nodeId: string, advertise: string): void {

@@ -89,11 +89,15 @@ export function clusterRoute(d: RouteDeps): ClusterRoute {
     destination(venueId, started + Math.min(MOVE_WAIT_MS, timeoutMs / 2)).then(async (owner) => {
       if (!owner || res.destroyed) return local(req, res);
       // The node Redis names must prove it holds the cluster secret before it gets the call, its body or the caller's key fingerprint.
-      if (!(await prover.ensure(owner))) {
-        d.metrics.hopsOut.inc({ outcome: 'unproven' });
-        d.log.error('hop not sent: the node Redis names for the venue did not prove it holds the cluster secret (is someone writing to Redis?)', {
-          venueId, node: owner.nodeId, url: owner.url,
-        });
+      const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
+      const proof = await prover.ensure(owner, left);
+      if (proof !== 'ok') {
+        d.metrics.hopsOut.inc({ outcome: proof === 'refused' ? 'unproven' : 'offline' });
+        if (proof === 'refused') {
+          d.log.error('hop not sent: the node Redis names for the venue did not prove it holds the cluster secret (is someone writing to Redis?)', {
+            venueId, node: owner.nodeId, url: owner.url,
+          });
+        }
         if (!res.headersSent) {
           res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
           res.end(JSON.stringify({ error: RelayErrorCode.venueOffline, message: 'the relay node holding the venue cannot be reached; retry shortly' }));

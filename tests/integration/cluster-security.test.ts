@@ -171,7 +171,7 @@ describe('the cluster against a Redis writer and a hop eavesdropper', () => {
       try {
         const p = startBin('evva-relay.js', ['serve', '--port', String(port), '--data-dir', dir.dir, '--store', c.pg.url, '--redis', `redis://127.0.0.1:${dead}`,
           '--node-id', 'nx', '--advertise', `http://127.0.0.1:${port}`], { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_CLUSTER_SECRET: CLUSTER_SECRET });
-        const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+        const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
         if (code === 'still running') await p.stop('SIGKILL');
         expect(code).toBe(1);
         expect(p.output()).toMatch(/Не удалось подключиться к Redis/);
@@ -184,5 +184,5 @@ describe('the cluster against a Redis writer and a hop eavesdropper', () => {
     } finally {
       dir.remove();
     }
-  }, 60_000);
+  }, 90_000);
 });
