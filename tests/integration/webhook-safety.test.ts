@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signWebhook, verifyWebhook } from '../../protocol/signature.ts';
 import type { WebhookView } from '../../protocol/relay.ts';
 import { envelope, rawCompanion, signatureValid, startReceiver } from '../helpers/feedpeers.ts';
-import { freePort, runBin } from '../helpers/proc.ts';
+import { freePort, runBin, startBin } from '../helpers/proc.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import type { RelayOptions } from '../../relay/server.ts';
 
@@ -225,11 +225,23 @@ describe('webhook transport safety', () => {
     const d = tempDir('relay-hook');
     cleanups.push(() => d.remove());
     const env = { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_WEBHOOK_SECRET: SECRET };
-    const local = await runBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir, '--webhook-url', 'http://127.0.0.1:9/hook'], env);
+    // A relay that starts anyway (the bug) is stopped after a bound, not left running.
+    const run = async (args: string[]) => {
+      const p = startBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir, ...args], env);
+      const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('still running'), 45_000))]);
+      if (code === 'still running') await p.stop('SIGKILL');
+      return { code, out: p.output() };
+    };
+    const local = await run(['--webhook-url', 'http://127.0.0.1:9/hook']);
     expect(local.code).toBe(1);
     expect(local.out).toMatch(/public address.*--allow-loopback-webhooks/s);
-    const meta = await runBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', d.dir, '--webhook-url', 'http://169.254.169.254/', '--allow-loopback-webhooks'], env);
+    const meta = await run(['--webhook-url', 'http://169.254.169.254/', '--allow-loopback-webhooks']);
     expect(meta.code).toBe(1);
     expect(meta.out).toMatch(/public address/);
+  }, 120_000);
+
+  it('names the loopback permission in its usage as a test mode', async () => {
+    const help = await runBin('evva-relay.js', ['help']);
+    expect(help.out).toMatch(/--allow-loopback-webhooks: TEST MODE ONLY/);
   });
 });
