@@ -71,7 +71,7 @@ async function relayEnd(onEvent: (e: Envelope) => void): Promise<End> {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   const relayDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-feed-relay-'));
-  const relay = startBin('evva-relay', ['serve', '--port', '0', '--data-dir', relayDir, '--api-key', BENCH_KEY, '--webhook-url', hook], { EVVA_RELAY_WEBHOOK_SECRET: BENCH_SECRET });
+  const relay = startBin('evva-relay', ['serve', '--port', '0', '--data-dir', relayDir, '--api-key', BENCH_KEY, '--webhook-url', hook, '--allow-loopback-webhooks'], { EVVA_RELAY_WEBHOOK_SECRET: BENCH_SECRET });
   const [, relayUrl] = await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/);
   return {
     count: () => seen.size,

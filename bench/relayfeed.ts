@@ -29,7 +29,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const rx = await startReceiver();
   const secret = 'bench-webhook-secret-0123';
   const pg = opts.set?.store === 'postgres' ? await startPostgres() : null;
-  const relay = await startRelay({ webhooks: { url: rx.url, secret, pollMs: 1_000 }, ...(pg ? { store: pg.url } : {}) });
+  const relay = await startRelay({ webhooks: { url: rx.url, secret, pollMs: 1_000, allowLoopback: true }, ...(pg ? { store: pg.url } : {}) });
   const companionDir = tempDir('bench-companion');
   try {
     const venue = await pairedVenue(relay.url, companionDir.dir);

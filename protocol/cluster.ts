@@ -87,12 +87,28 @@ export const FOLLOW_PER_SECOND = 20;
 // ---- the hop (node → node HTTP) ----------------------------------------------------
 
 /**
- * `x-evva-hop: v1 <fromNodeId> <unixMs> <hex hmac-sha256>`, the HMAC over
- * `v1\n<fromNodeId>\n<unixMs>\n<METHOD>\n<path with query>\n<hops>` keyed by the
- * cluster secret. It replaces the caller's API key, which never leaves the
- * first node: a hop-signed call is authenticated as the cluster, not as a key.
+ * `x-evva-hop: v2 <fromNodeId> <toNodeId> <unixMs> <nonce> <hex hmac-sha256>`,
+ * the HMAC (keyed by the cluster secret) over the version, both node ids, the
+ * time, the nonce (32 hex), METHOD, the path with query, and every hop header
+ * below as `name:value` lines, the body's SHA-256 among them
+ * (relay/cluster/hop.ts SIGNED_HEADERS). It replaces the caller's API key,
+ * which never leaves the first node: a hop-signed call is authenticated as
+ * the cluster, not as a key. The receiver refuses a nonce it has seen within
+ * HOP_MAX_SKEW_MS, and a hop signed for another node.
  */
 export const HOP_HEADER = 'x-evva-hop';
+/** The SHA-256 (hex) of the request body the first node read whole and signed; the owner checks the body against it before acting. */
+export const HOP_BODY_HEADER = 'x-evva-hop-body';
+/**
+ * Before the first call to a node (and again after HOP_PROOF_TTL_MS) a node
+ * proves the other holds the cluster secret: `GET HOP_PROOF_PATH` with a
+ * 64-hex `x-evva-hop-challenge`, answered `{ nodeId, proof }`
+ * (relay/cluster/seal.ts proveNode: bound to the answering node's own id and
+ * advertised address).
+ */
+export const HOP_PROOF_PATH = '/v1/cluster/proof';
+export const HOP_CHALLENGE_HEADER = 'x-evva-hop-challenge';
+export const HOP_PROOF_TTL_MS = 30_000;
 /** How many hops the call has made so far (1 on the first forward). Part of the signature. */
 export const HOP_COUNT_HEADER = 'x-evva-hop-count';
 /** The caller's Host and scheme, so links the owner rewrites read exactly as a single relay would write them. */
@@ -132,9 +148,9 @@ export function tunnelRouteVenue(method: string | undefined, url: string): strin
 /** Every key and channel the relay uses starts with this, so one Redis can serve other things too. */
 export const REDIS_PREFIX = 'evva:relay:';
 export const RedisKeys = {
-  /** `{"nodeId","url","startedAt"}` with PX LEASE_MS: a live node and where the hop reaches it. */
+  /** `{"nodeId","url","startedAt","at","sig"}` with PX LEASE_MS: a live node and where the hop reaches it, sealed with the cluster secret. */
   node: (nodeId: string) => `${REDIS_PREFIX}node:${nodeId}`,
-  /** `<nodeId> <epoch>` with PX LEASE_MS: which node holds the venue's current tunnel. */
+  /** `<nodeId> <epoch> <seal>` with PX LEASE_MS: which node holds the venue's current tunnel (the seal: the cluster secret's MAC of venue, node, epoch). */
   owner: (venueId: string) => `${REDIS_PREFIX}owner:${venueId}`,
   /** INCR counter: every tunnel that comes up for the venue takes the next epoch; the highest one wins. */
   epoch: (venueId: string) => `${REDIS_PREFIX}epoch:${venueId}`,
@@ -145,16 +161,19 @@ export const RedisKeys = {
   bus: `${REDIS_PREFIX}bus`,
 } as const;
 
-/** What one node tells the others; every node validates each message and ignores what it cannot parse. */
+/** The cluster secret's MAC of a bus message's fields (relay/cluster/seal.ts sealBus): an unsealed message is dropped. */
+const sig = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** What one node tells the others; every node validates and checks the seal of each message and ignores what fails. */
 export const BusMessage = z.discriminatedUnion('t', [
   /** The venue's device tokens changed (revoked, re-paired): every node re-reads them and closes links whose token is gone. */
-  z.object({ t: z.literal('tokens'), venueId: z.string().min(1).max(64), from: z.string().max(128) }),
+  z.object({ t: z.literal('tokens'), venueId: z.string().min(1).max(64), from: z.string().max(128), sig }),
   /** The venue's settings (webhook target) changed: re-read them and try delivery now. */
-  z.object({ t: z.literal('settings'), venueId: z.string().min(1).max(64), from: z.string().max(128) }),
+  z.object({ t: z.literal('settings'), venueId: z.string().min(1).max(64), from: z.string().max(128), sig }),
   /** A payment notice was queued for the venue: its owner sends the queued notices now. */
-  z.object({ t: z.literal('payment'), venueId: z.string().min(1).max(64), from: z.string().max(128) }),
+  z.object({ t: z.literal('payment'), venueId: z.string().min(1).max(64), from: z.string().max(128), sig }),
   /** `nodeId` took the venue's tunnel at `epoch`: any other node with an older link of the venue closes it. */
-  z.object({ t: z.literal('owner'), venueId: z.string().min(1).max(64), nodeId: z.string().min(1).max(128), epoch: z.number().int().nonnegative(), from: z.string().max(128) }),
+  z.object({ t: z.literal('owner'), venueId: z.string().min(1).max(64), nodeId: z.string().min(1).max(128), epoch: z.number().int().nonnegative(), from: z.string().max(128), sig }),
 ]);
 export type BusMessage = z.infer<typeof BusMessage>;
 

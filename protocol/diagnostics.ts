@@ -61,6 +61,13 @@ export const SupportCommands = {
   bundleOpen: 'bundle.open',
   /** args: { id }; result: BundleChunk. */
   bundleRead: 'bundle.read',
+  /**
+   * args: { id }; result: { closed }. The caller went away before the last
+   * chunk: the companion drops the bundle at once instead of holding one of
+   * its MAX_OPEN_BUNDLES slots until it idles out. A companion without it
+   * answers `unsupported`; its bundle then idles out as before.
+   */
+  bundleClose: 'bundle.close',
 } as const;
 
 /** Who asked, as the relay saw it: a fingerprint of the API key and the caller's address. */
@@ -72,6 +79,7 @@ export const LogsArgs = z.object({ by: Requester, lines: z.number().int().min(1)
 export const DiagnoseArgs = z.object({ by: Requester });
 export const BundleOpenArgs = z.object({ by: Requester });
 export const BundleReadArgs = z.object({ id: z.string().min(1).max(64) });
+export const BundleCloseArgs = BundleReadArgs;
 
 /**
  * `logs.tail`: the newest lines, oldest first, already redacted. The answer

@@ -24,7 +24,7 @@ export const EventId = z.string().min(1).max(64);
 export const Envelope = z.object({
   eventId: EventId,
   venueId: z.string().min(1).max(64),
-  seq: z.number().int().positive(),
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   eventType: EventType,
   eventTime: z.string().datetime(),
   eventInfo: z.record(z.string(), z.unknown()),
@@ -38,18 +38,57 @@ export type WebhookEvent = z.infer<typeof WebhookEvent>;
 /** At most this many events are sent and not yet acknowledged on one link. */
 export const EVENTS_IN_FLIGHT = 256;
 
+/**
+ * Largest event the relay stores, as JSON (60 KiB): the companion keeps every
+ * event below it (it cuts orders and splits menus, main/core/feed/size.ts), and
+ * the relay refuses a larger one. Stated apart from the frame size, so a later
+ * protocol revision with larger frames cannot raise it unnoticed.
+ */
+export const MAX_EVENT_BYTES = 60 * 1024;
+
+/**
+ * A new event's `seq` must follow the venue's last stored one: above it, and
+ * at most this far above (so one event cannot push the venue's numbering to
+ * 2^53 and leave every later page behind). A companion that starts again at 1
+ * (its data dir wiped and paired again) continues the venue's numbering: the
+ * relay stores its events after the last one (docs/relay.md, "Storing and acknowledging").
+ */
+export const MAX_SEQ_STEP = 1_000_000;
+
 // ---- Payments -------------------------------------------------------------
 
 export const PaymentId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/);
+
+/** True when a rouble sum has no part finer than a kopeck (floating point noise of the decimal form aside). */
+export function wholeKopecks(v: number): boolean {
+  const k = v * 100;
+  return Math.abs(k - Math.round(k)) < 1e-6;
+}
+const roubles = (max: number) => z.number().max(max).refine(wholeKopecks, 'no part finer than a kopeck (0.01)');
+
+/** A notice's paidAt may be at most this far ahead of the relay's clock (clock skew between EVVA and the relay)… */
+export const PAID_AT_MAX_AHEAD_MS = 60 * 60_000;
+/** …and at most this old: EVVA posts a notice right after the guest paid; older ones are mistakes. */
+export const PAID_AT_MAX_AGE_MS = 90 * 24 * 60 * 60_000;
+
+/** Why `paidAt` cannot be a real payment's time at `now`, or null when it can. */
+export function paidAtProblem(paidAt: string, now: number): string | null {
+  const t = Date.parse(paidAt);
+  if (Number.isNaN(t)) return 'paidAt is not a time';
+  if (t > now + PAID_AT_MAX_AHEAD_MS) return 'paidAt is in the future (more than an hour ahead of the relay\'s clock)';
+  if (t < now - PAID_AT_MAX_AGE_MS) return 'paidAt is more than 90 days ago';
+  return null;
+}
 
 /** `POST /v1/venues/:venueId/payments`: EVVA PAY took the guest's money for this iiko order. Idempotent by paymentId. */
 export const PaymentNotice = z.object({
   paymentId: PaymentId,
   /** The iiko order id (the plugin's `Id`, a GUID). */
   orderId: z.string().min(1).max(64),
-  /** Roubles, as the plugin's sums are. */
-  amount: z.number().positive().max(10_000_000),
-  tips: z.number().nonnegative().max(10_000_000).optional(),
+  /** Roubles, as the plugin's sums are, in whole kopecks. */
+  amount: roubles(10_000_000).refine((v) => v > 0, 'must be positive'),
+  tips: roubles(10_000_000).refine((v) => v >= 0, 'must not be negative').optional(),
+  /** When the guest paid (ISO 8601); the relay also refuses one far from its own clock (paidAtProblem). */
   paidAt: z.string().datetime(),
 });
 export type PaymentNotice = z.infer<typeof PaymentNotice>;

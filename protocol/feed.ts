@@ -8,6 +8,7 @@
  * degrades that one value (and is named in `degraded`), never the whole event.
  */
 import { z } from 'zod';
+import { PaymentView, type EventType } from './events.ts';
 
 /** EVVA's order statuses (Новый, Подтверждён, Готовится, Приготовлен, Отправлен, Завершён, Отменён). */
 export const EvvaStatus = z.enum(['new', 'confirmed', 'cooking', 'cooked', 'sent', 'completed', 'cancelled']);
@@ -255,3 +256,42 @@ export const HealthInfo = z.object({
   reconnects: z.number(),
 });
 export type HealthInfo = z.infer<typeof HealthInfo>;
+
+// ---- what the relay accepts (relay/events.ts) ---------------------------------
+
+/**
+ * The shape each event type's eventInfo must have. The relay checks every
+ * event against it before storing (extra fields pass; a missing or mistyped
+ * one refuses the event), so EVVA never reads an order that is not an order.
+ */
+export const EVENT_INFO = {
+  TableOrderUpdate: OrderInfo,
+  DeliveryOrderUpdate: OrderInfo,
+  StaffUpdate: StaffInfo,
+  TablesUpdate: TablesInfo,
+  MenuSnapshot: MenuInfo,
+  PaymentUpdate: PaymentView,
+  CompanionHealth: HealthInfo,
+} as const satisfies Record<EventType, z.ZodType>;
+
+/** Deepest nesting of objects and arrays an event may have: the feed's own shapes need 8 (menu products); anything far deeper is hostile. */
+export const MAX_EVENT_DEPTH = 32;
+
+/**
+ * How deeply `v` nests objects and arrays (a scalar is 0, `{}` is 1), found
+ * without recursion and without looking further than `limit + 1` levels, so
+ * a value nested a million deep costs only what it takes to say so.
+ */
+export function jsonDepth(v: unknown, limit = MAX_EVENT_DEPTH): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop() as [unknown, number];
+    if (x === null || typeof x !== 'object') continue;
+    const depth = d + 1;
+    if (depth > deepest) deepest = depth;
+    if (depth > limit) return depth;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) if (child !== null && typeof child === 'object') stack.push([child, depth]);
+  }
+  return deepest;
+}

@@ -113,6 +113,12 @@ export const EventPage = z.object({
 });
 export type EventPage = z.infer<typeof EventPage>;
 
+/** `GET /v1/venues/:id/events/refused?limit=N`: events the relay recorded as refused (never delivered), newest first. */
+export const RefusedList = z.object({
+  refused: z.array(z.object({ eventId: z.string(), seq: z.number().int(), eventType: z.string().nullable(), reason: z.string(), at: z.string() })),
+});
+export type RefusedList = z.infer<typeof RefusedList>;
+
 /** Shortest webhook secret accepted: shorter ones are guessable. */
 export const MIN_WEBHOOK_SECRET_CHARS = 16;
 
@@ -176,4 +182,5 @@ export const FeedErrorCode = {
   conflict: 'payment_conflict',       // 409 same paymentId, different notice
   unsupported: 'unsupported',         // 501 the companion does not implement the command
   commandFailed: 'command_failed',    // 502 the companion could not run the command
+  destination: 'destination_not_allowed', // 400 a webhook URL that is not a public address (docs/relay.md "Webhooks")
 } as const;

@@ -41,7 +41,7 @@ const USAGE = `usage:
                    [--tls-cert FILE --tls-key FILE] [--trust-proxy HOPS|ADDR[,ADDR]] [--log-level info]
                    [--webhook-url URL] [--webhook-secret-file FILE | --webhook-secret SECRET] [--drain-ms 30000]
                    [--webhook-format evva|iiko-cloud] [--webhook-auth-token-file FILE]
-                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N]
+                   [--store postgres://USER@HOST:PORT/DB] [--store-pool N] [--retention-days 30] [--allow-loopback-webhooks]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
   evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir DIR]
   evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
@@ -55,10 +55,12 @@ environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_
              EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
              EVVA_RELAY_WEBHOOK_FORMAT (evva or iiko-cloud), EVVA_RELAY_WEBHOOK_AUTH_TOKEN (iiko-cloud: sent as Authorization),
+             EVVA_RELAY_RETENTION_DAYS (events older than this are deleted once no receiver needs them; default 30),
              EVVA_RELAY_REDIS, EVVA_RELAY_NODE_ID, EVVA_RELAY_ADVERTISE, EVVA_RELAY_CLUSTER_SECRET (a cluster: docs/scaling.md)
 serve: SIGTERM or SIGINT drains (not ready, go-away to companions, requests finish) for at most --drain-ms, then exits 0;
        a second signal exits at once
-serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses`;
+serve --allow-loopback-probe: TEST MODE ONLY, lets the port probe-back reach loopback addresses
+serve --allow-loopback-webhooks: TEST MODE ONLY (the demo, tests), lets webhook receivers be on this machine's loopback`;
 
 class UsageError extends Error {}
 
@@ -104,11 +106,12 @@ async function serve(args: string[]): Promise<void> {
     ...common,
     port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string', multiple: true },
     'public-url': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'log-level': { type: 'string' },
-    'allow-loopback-probe': { type: 'boolean' },
+    'allow-loopback-probe': { type: 'boolean' }, 'allow-loopback-webhooks': { type: 'boolean' },
     'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'webhook-secret-file': { type: 'string' },
     'webhook-format': { type: 'string' }, 'webhook-auth-token-file': { type: 'string' },
     'trust-proxy': { type: 'string' }, 'drain-ms': { type: 'string' }, redis: { type: 'string' }, 'node-id': { type: 'string' },
     advertise: { type: 'string' }, 'cluster-secret': { type: 'string' }, 'cluster-secret-file': { type: 'string' },
+    'retention-days': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`serve takes no arguments, got: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8787);
@@ -116,6 +119,11 @@ async function serve(args: string[]): Promise<void> {
   const drainMs = values['drain-ms'] === undefined ? undefined : Number(values['drain-ms']);
   if (drainMs !== undefined && (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > 3_600_000)) throw new UsageError(`--drain-ms must be 0..3600000, got ${values['drain-ms']}`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  const rawRetention = (values['retention-days'] as string | undefined) ?? (process.env.EVVA_RELAY_RETENTION_DAYS || undefined);
+  const retentionDays = rawRetention === undefined ? undefined : Number(rawRetention);
+  if (retentionDays !== undefined && (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)) {
+    throw new UsageError(`--retention-days must be a whole number of days, 1..3650, got ${rawRetention}`);
+  }
   const keys = [...((values['api-key'] as string[] | undefined) ?? []), ...(process.env.EVVA_RELAY_API_KEYS ?? '').split(',')]
     .map((k) => k.trim()).filter(Boolean);
   if (keys.length === 0) throw new UsageError('no API keys: give --api-key KEY or EVVA_RELAY_API_KEYS (each 16+ characters)');
@@ -128,11 +136,19 @@ async function serve(args: string[]): Promise<void> {
     dataDir: dataDir(values['data-dir']), ...store, cluster, apiKeys: keys, logger, tls, trustProxy: trustProxy(values['trust-proxy'] as string | undefined),
     publicUrl: values['public-url'] as string | undefined,
     probeLoopback: Boolean(values['allow-loopback-probe']),
-    webhooks: webhookFlags(values, logger),
+    webhooks: { ...webhookFlags(values, logger), allowLoopback: Boolean(values['allow-loopback-webhooks']) },
     drainTiming: drainMs === undefined ? undefined : { maxMs: drainMs },
+    retentionDays,
   });
   if (values['allow-loopback-probe']) logger.warn('TEST MODE: the port probe-back may reach loopback addresses (--allow-loopback-probe)');
-  await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
+  if (values['allow-loopback-webhooks']) logger.warn('TEST MODE: webhook receivers on this machine\'s loopback are allowed (--allow-loopback-webhooks)');
+  try {
+    await relay.listen(port, (values.host as string | undefined) ?? '127.0.0.1');
+  } catch (e) {
+    // Not started (Redis unreachable, the port taken): close the store so the process exits now, with the reason.
+    await relay.close().catch(() => undefined);
+    throw e;
+  }
   // The first signal drains (companions move make-before-break, calls in flight finish); a second one exits at once.
   let stopping = false;
   const stop = async (sig: string) => {

@@ -7,10 +7,12 @@ import express, { type Router } from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import { EVENTS_IN_FLIGHT, Envelope, PaymentView, type WebhookEvent } from '../protocol/events.ts';
-import { EventsQuery, RelayErrorCode, type EventPage } from '../protocol/relay.ts';
+import { EVENTS_IN_FLIGHT, Envelope, MAX_EVENT_BYTES, type PaymentView, type WebhookEvent } from '../protocol/events.ts';
+import { EVENT_INFO, MAX_EVENT_DEPTH, jsonDepth } from '../protocol/feed.ts';
+import { EventsQuery, RelayErrorCode, type EventPage, type RefusedList } from '../protocol/relay.ts';
 import { CloseCode } from '../protocol/tunnel.ts';
-import type { FeedStore, PaymentUpdate } from './feedstore.ts';
+import type { Arrival, FeedStore } from './feedstore.ts';
+import type { Quota } from './quota.ts';
 import type { EventFrame, RelayLink } from './link.ts';
 import type { RelayStore } from './store.ts';
 
@@ -19,6 +21,8 @@ const ACK_MAX_IDS = 1000;
 
 export interface FeedMetrics {
   events: Counter<'result'>;
+  /** Event batches held back by a venue's limits (relay/quota.ts). */
+  throttled: Counter;
   deliveries: Counter<'result'>;
   deliveryLatency: Histogram;
   payments: Counter<'result'>;
@@ -32,8 +36,12 @@ export function createFeedMetrics(registry: Registry, backlog: () => Promise<num
   });
   return {
     events: new Counter({
-      name: 'evva_relay_events_total', help: 'Feed events received: stored, duplicate (already stored, acked again) or refused (not stored, not acked).',
+      name: 'evva_relay_events_total', help: 'Feed events received: stored, duplicate (already stored, acked again) or refused (recorded as refused, acked, never delivered).',
       labelNames: ['result'], registers: [registry],
+    }),
+    throttled: new Counter({
+      name: 'evva_relay_feed_throttled_total', help: 'Times a venue\'s event batch had to wait for its limits (events a second, bytes a second, bytes a day).',
+      registers: [registry],
     }),
     deliveries: new Counter({
       name: 'evva_relay_webhook_deliveries_total', help: 'Webhook POSTs by result: ok, http_error, timeout, network.',
@@ -56,15 +64,15 @@ export function toWebhookEvent(e: Envelope): WebhookEvent {
 }
 
 interface LinkQueue {
-  waiting: Envelope[];
-  ids: string[];
+  waiting: Arrival[];
   busy: boolean;
 }
 
-/** Takes event frames from tunnels, stores them in batches and acks them after the commit. */
+/** Takes event frames from tunnels, judges them, stores them in batches (within the venue's limits) and acks them after the commit. */
 export class EventIntake {
   private readonly queues = new WeakMap<RelayLink, LinkQueue>();
   private readonly refusalLogged = new WeakMap<RelayLink, number>();
+  private readonly throttleLogged = new Map<string, number>();
 
   constructor(
     private readonly store: FeedStore,
@@ -73,33 +81,22 @@ export class EventIntake {
     private readonly metrics: FeedMetrics,
     /** Told after each commit that added events (webhooks start delivering). */
     private readonly onStored: (venueId: string) => void,
+    /** The per-venue limits (relay/quota.ts). */
+    private readonly quota: Quota,
   ) {}
 
   /**
-   * Accepts one frame. A valid event of the link's own venue is acked once it
-   * is durably stored (or was already); any other is refused: not stored, not
-   * acked, logged, and the link stays up so the venue API keeps working.
+   * Accepts one frame. Every event is acked once the store has it: stored, a
+   * duplicate, or recorded as refused (an event that can never be valid must
+   * not hold back the ones behind it, for ever). Only a store failure leaves
+   * events unacked (the link closes and the companion resends them).
    */
   take(link: RelayLink, f: EventFrame): void {
-    const env = Envelope.safeParse(f.event);
-    let why: string | null = null;
-    if (!env.success) why = `bad envelope: ${env.error.issues[0]?.path.join('.')} ${env.error.issues[0]?.message}`;
-    else if (env.data.venueId !== link.venueId) why = 'envelope venueId is not the venue of this tunnel';
-    else if (env.data.eventId !== f.eventId || env.data.seq !== f.seq) why = 'frame eventId/seq differ from the envelope';
-    if (why !== null || !env.success) {
-      this.metrics.events.inc({ result: 'refused' });
-      // One line a minute per link at most: a companion resending a bad event must not fill the disk through the log.
-      const now = this.clock.mono();
-      const last = this.refusalLogged.get(link);
-      if (last === undefined || now - last >= 60_000) {
-        this.refusalLogged.set(link, now);
-        this.log.warn('feed event refused (further refusals on this link within a minute are only counted)', { eventId: f.eventId, seq: f.seq, reason: why });
-      }
-      return;
-    }
+    // Refusals are recorded by the store (with the venue's numbering) and counted from its answer.
+    const a = judge(link.venueId, f);
     let q = this.queues.get(link);
     if (!q) {
-      q = { waiting: [], ids: [], busy: false };
+      q = { waiting: [], busy: false };
       this.queues.set(link, q);
     }
     // The companion keeps at most EVENTS_IN_FLIGHT unacked; more waiting here means it ignores the credit.
@@ -107,8 +104,7 @@ export class EventIntake {
       link.close(CloseCode.flowControl, `more than ${EVENTS_IN_FLIGHT} events in flight`);
       return;
     }
-    q.waiting.push(env.data);
-    q.ids.push(f.eventId);
+    q.waiting.push(a);
     if (!q.busy) {
       q.busy = true;
       // Frames that arrive in the same tick share one transaction and one ack.
@@ -116,21 +112,56 @@ export class EventIntake {
     }
   }
 
+  /** Counts a refusal and logs it, one line a minute per link at most: a companion resending a bad event must not fill the disk through the log. */
+  private refused(link: RelayLink, eventId: string, seq: number, reason: string): void {
+    this.metrics.events.inc({ result: 'refused' });
+    const now = this.clock.mono();
+    const last = this.refusalLogged.get(link);
+    if (last === undefined || now - last >= 60_000) {
+      this.refusalLogged.set(link, now);
+      this.log.warn('feed event refused (further refusals on this link within a minute are only counted)', { venueId: link.venueId, eventId, seq, reason });
+    }
+  }
+
+  /**
+   * How many of `batch`, from its start, the venue's limits let in: at least
+   * one, after waiting as long as it takes; 0 when the link went meanwhile
+   * (nothing stored, nothing acked: the companion sends them again).
+   */
+  private async admit(link: RelayLink, batch: Arrival[]): Promise<number> {
+    for (;;) {
+      let n = 0;
+      let wait = 0;
+      for (const a of batch) {
+        wait = this.quota.take(link.venueId, 1, a.bytes ?? 0);
+        if (wait > 0) break;
+        n++;
+      }
+      if (n > 0) return n;
+      this.metrics.throttled.inc();
+      const now = this.clock.mono();
+      if (now - (this.throttleLogged.get(link.venueId) ?? -Infinity) >= 60_000) {
+        this.throttleLogged.set(link.venueId, now);
+        if (this.throttleLogged.size > 10_000) this.throttleLogged.clear();
+        this.log.warn('venue over its feed limits: its events wait on the link until the limits allow them (the companion keeps them)', {
+          venueId: link.venueId, waitMs: wait, limits: this.quota.limits,
+        });
+      }
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(wait, 1_000)));
+      if (link.closed) return 0;
+    }
+  }
+
   private async flush(link: RelayLink, q: LinkQueue): Promise<void> {
     while (q.waiting.length > 0 && !link.closed) {
-      const batch = q.waiting.splice(0);
-      const ids = q.ids.splice(0);
-      const payments: PaymentUpdate[] = [];
-      for (const e of batch) {
-        if (e.eventType !== 'PaymentUpdate') continue;
-        const view = PaymentView.safeParse(e.eventInfo);
-        if (view.success) payments.push({ view: view.data, seq: e.seq });
-        else this.log.warn('PaymentUpdate without a payment view; stored, not applied', { eventId: e.eventId });
-      }
+      const admitted = await this.admit(link, q.waiting);
+      if (admitted === 0) break;
+      const batch = q.waiting.splice(0, admitted);
       try {
-        const r = await this.store.appendEvents(link.venueId, batch, payments, this.clock.now());
+        const r = await this.store.appendEvents(link.venueId, batch, this.clock.now());
         this.metrics.events.inc({ result: 'stored' }, r.inserted);
         if (r.duplicates) this.metrics.events.inc({ result: 'duplicate' }, r.duplicates);
+        for (const x of r.refused) this.refused(link, x.eventId, x.seq, x.reason);
         if (r.inserted) this.onStored(link.venueId);
       } catch (e) {
         // Not stored, so not acked: a new link makes the companion resend everything unacked.
@@ -138,10 +169,45 @@ export class EventIntake {
         link.close(CloseCode.goingAway, 'relay could not store events');
         break;
       }
+      const ids = batch.map((a) => a.eventId);
       for (let i = 0; i < ids.length; i += ACK_MAX_IDS) link.sendControl({ t: 'ack', eventIds: ids.slice(i, i + ACK_MAX_IDS) });
     }
     q.busy = false;
   }
+}
+
+/**
+ * What the intake can tell of one event on its own: nesting (checked first,
+ * without recursion, so nothing after it can overflow the stack), size, the
+ * envelope, that it is this tunnel's venue and the frame's own id and seq,
+ * and that its eventInfo has its type's shape (protocol/feed.ts EVENT_INFO).
+ */
+export function judge(venueId: string, f: EventFrame): Arrival & { bytes: number } {
+  const base = { eventId: f.eventId, seq: f.seq, envelope: null };
+  const typeOf = (v: unknown) => {
+    const t = typeof v === 'object' && v !== null ? (v as { eventType?: unknown }).eventType : undefined;
+    return typeof t === 'string' ? t.slice(0, 40) : undefined;
+  };
+  if (jsonDepth(f.event) > MAX_EVENT_DEPTH) {
+    return { ...base, eventType: typeOf(f.event), bytes: 0, refused: `nested deeper than ${MAX_EVENT_DEPTH} levels` };
+  }
+  const raw = JSON.stringify(f.event) ?? 'null';
+  const bytes = Buffer.byteLength(raw);
+  const refuse = (why: string) => ({ ...base, eventType: typeOf(f.event), raw, bytes, refused: why });
+  if (bytes > MAX_EVENT_BYTES) return refuse(`larger than ${MAX_EVENT_BYTES} bytes`);
+  const env = Envelope.safeParse(f.event);
+  if (!env.success) return refuse(`bad envelope: ${env.error.issues[0]?.path.join('.')} ${env.error.issues[0]?.message}`);
+  if (env.data.venueId !== venueId) return refuse('envelope venueId is not the venue of this tunnel');
+  if (env.data.eventId !== f.eventId || env.data.seq !== f.seq) return refuse('frame eventId/seq differ from the envelope');
+  const info = EVENT_INFO[env.data.eventType].safeParse(env.data.eventInfo);
+  if (!info.success) {
+    const issue = info.error.issues[0];
+    return refuse(`eventInfo is not a ${env.data.eventType}: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'invalid'}`);
+  }
+  return {
+    ...base, envelope: env.data, bytes,
+    ...(env.data.eventType === 'PaymentUpdate' ? { payment: info.data as PaymentView } : {}),
+  };
 }
 
 export interface EventRouteDeps {
@@ -165,6 +231,21 @@ export function eventRoutes(d: EventRouteDeps): Router {
         more: events.length === q.data.limit,
       };
       res.json(page);
+    } catch (e) {
+      next(e);
+    }
+  });
+  // What the relay refused of the venue's events, newest first: for support, never delivered to a receiver.
+  r.get('/v1/venues/:venueId/events/refused', async (req, res, next) => {
+    try {
+      const venueId = String(req.params.venueId);
+      if (!(await d.store.getVenue(venueId))) return void res.status(404).json({ error: RelayErrorCode.unknownVenue });
+      const raw = req.query.limit ?? '100';
+      const limit = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+      if (!(limit >= 1 && limit <= 1000)) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'limit must be 1..1000' });
+      const refused = await d.feed.listRefused(venueId, limit);
+      const list: RefusedList = { refused: refused.map((x) => ({ ...x, at: new Date(x.at).toISOString() })) };
+      res.json(list);
     } catch (e) {
       next(e);
     }

@@ -57,21 +57,63 @@ export interface PaymentRow {
   view: PaymentView;
 }
 
-/** A payment view as a PaymentUpdate event carries it, with the event's seq to order updates. */
-export interface PaymentUpdate {
-  view: PaymentView;
+/** One event as it arrived on a venue's tunnel, after the intake judged what it can judge alone (relay/events.ts). */
+export interface Arrival {
+  /** The frame's event id and seq: what the companion acks by and numbers with. */
+  eventId: string;
   seq: number;
+  /** The envelope to store; null when the intake already refused the event (`refused` says why). */
+  envelope: Envelope | null;
+  /** A PaymentUpdate's view (its shape checked): applied to EVVA's payment record if the update is allowed (relay/moves.ts). */
+  payment?: PaymentView;
+  /** Why the intake refused it. */
+  refused?: string;
+  /** For a refusal's record: the event type if known, and the event as it came (cut short). */
+  eventType?: string;
+  raw?: string;
+  /** Its size as JSON (what the venue's limits count). */
+  bytes?: number;
+}
+
+export interface AppendResult {
+  inserted: number;
+  /** Event ids the venue already had (stored or refused): acked again, nothing written. */
+  duplicates: number;
+  /** Recorded as refused (never delivered), with why: acked, so they do not hold back the events behind them. */
+  refused: Array<{ eventId: string; seq: number; reason: string }>;
+}
+
+/** An event the relay refused and recorded (GET …/events/refused). */
+export interface RefusedEvent {
+  eventId: string;
+  seq: number;
+  eventType: string | null;
+  reason: string;
+  at: number;
 }
 
 export interface FeedStore {
   /**
-   * Stores the events of one venue in one transaction, skipping eventIds it
-   * already has, and applies the payment updates they carry. When it resolves,
-   * every event is durable (the caller may ack them all).
+   * Stores the events of one venue in one transaction, in order: an event id
+   * the venue already has is a duplicate; a new event must follow the venue's
+   * last seq (MAX_SEQ_STEP; a companion starting again at 1 continues after
+   * it, and the stored envelope carries the venue's seq); a PaymentUpdate
+   * must be a move of a payment EVVA posted (relay/moves.ts) and is applied to
+   * it. An event that fails, or that the intake refused, is recorded as
+   * refused and its seq still counts. When it resolves every event is durable
+   * or recorded (the caller may ack them all).
    */
-  appendEvents(venueId: string, events: Envelope[], payments: PaymentUpdate[], now: number): Promise<{ inserted: number; duplicates: number }>;
+  appendEvents(venueId: string, arrivals: Arrival[], now: number): Promise<AppendResult>;
   /** Events of the venue with seq > afterSeq, in seq order, at most `limit`. */
   listEvents(venueId: string, afterSeq: number, limit: number): Promise<Envelope[]>;
+  /** The venue's refused events, newest first. */
+  listRefused(venueId: string, limit: number): Promise<RefusedEvent[]>;
+  /**
+   * Retention: deletes at most `max` events stored before `cutoff` that no
+   * receiver still needs (delivered, for venues with a receiver; all, for
+   * venues EVVA pulls) and refusals older than it. Returns how many went.
+   */
+  prune(cutoff: number, everyVenue: boolean, max: number): Promise<number>;
 
   setWebhook(venueId: string, target: WebhookTarget | null, now: number): Promise<void>;
   getWebhook(venueId: string): Promise<WebhookTarget | null>;
@@ -101,6 +143,6 @@ export interface FeedStore {
   queuedPayments(venueId: string): Promise<PaymentRow[]>;
   /** Venues that have queued payments. */
   venuesWithQueuedPayments(): Promise<string[]>;
-  /** The companion's answer to a notice: applied only while the payment is still `queued` (an event may already have moved it on). */
+  /** The companion's answer to a notice (already checked against the notice): applied only while the payment is still `queued` (an event may already have moved it on). */
   paymentNotified(venueId: string, view: PaymentView): Promise<void>;
 }

@@ -7,11 +7,12 @@
 import express, { type Response, type Router } from 'express';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import { Commands, PaymentNotice, PaymentView } from '../protocol/events.ts';
+import { Commands, PaymentNotice, PaymentView, paidAtProblem } from '../protocol/events.ts';
 import { FeedErrorCode, RelayErrorCode } from '../protocol/relay.ts';
 import type { FeedMetrics } from './events.ts';
 import type { FeedStore, PaymentRow } from './feedstore.ts';
 import { CommandFailed } from './link.ts';
+import { applied, updateProblem } from './moves.ts';
 import type { RelayStore } from './store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 
@@ -87,10 +88,13 @@ export class Payments {
         this.log.warn('payment notice not taken; it stays queued', { venueId, paymentId: row.notice.paymentId, code, message: (e as Error).message });
         return;
       }
+      // The answer may say how far the payment got, never change what EVVA posted (relay/moves.ts).
       const parsed = PaymentView.safeParse(result);
-      const view: PaymentView = parsed.success && parsed.data.paymentId === row.notice.paymentId
-        ? parsed.data
+      const fine = parsed.success && parsed.data.paymentId === row.notice.paymentId && updateProblem(row, parsed.data) === null;
+      const view: PaymentView = fine
+        ? applied(row.notice, parsed.data)
         : { ...row.view, state: 'notified', updatedAt: new Date(this.clock.now()).toISOString() };
+      if (parsed.success && !fine) this.log.warn('payment notice answer does not match the notice; recorded as notified only', { venueId, paymentId: row.notice.paymentId });
       await this.feed.paymentNotified(venueId, view);
       this.metrics.payments.inc({ result: 'ok' });
       this.log.info('payment notice delivered', { venueId, paymentId: row.notice.paymentId, state: view.state });
@@ -144,8 +148,14 @@ export function paymentRoutes(d: PaymentRouteDeps): Router {
       if (!(await d.store.getVenue(venueId))) return unknownVenue(res);
       const body = PaymentNotice.safeParse(req.body);
       if (!body.success) {
-        return void res.status(400).json({ error: RelayErrorCode.badRequest, message: 'expected { paymentId, orderId, amount > 0, tips?, paidAt (ISO) }' });
+        const issue = body.error.issues[0];
+        return void res.status(400).json({
+          error: RelayErrorCode.badRequest,
+          message: `expected { paymentId, orderId, amount > 0 in whole kopecks, tips?, paidAt (ISO) }${issue ? `; ${issue.path.join('.') || 'body'}: ${issue.message}` : ''}`,
+        });
       }
+      const late = paidAtProblem(body.data.paidAt, d.clock.now());
+      if (late) return void res.status(400).json({ error: RelayErrorCode.badRequest, message: late });
       const { created, row } = await d.feed.addPayment(venueId, body.data, d.clock.now());
       if (!created && !sameNotice(row.notice, body.data)) {
         return void res.status(409).json({ error: FeedErrorCode.conflict, message: `payment ${body.data.paymentId} was already noticed with other details` });

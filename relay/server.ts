@@ -17,6 +17,8 @@ import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protoco
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, apiKeyCheck, bearer } from './auth.ts';
 import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
+import { FEED_LIMITS, Quota, type FeedLimits } from './quota.ts';
+import { DEFAULT_RETENTION_DAYS, Retention } from './retention.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { DEFAULT_DRAIN_TIMING, Drain, readiness, type DrainTiming } from './drain.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
@@ -31,6 +33,8 @@ import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
 import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
 import type { WebhookTarget } from './feedstore.ts';
 import { iikoRoutes } from './iiko.ts';
+import { hostProblem } from './hooks/destination.ts';
+import { maskUrl } from './hooks/mask.ts';
 import { createCluster } from './cluster/cluster.ts';
 import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
 import { createClusterMetrics } from './cluster/metrics.ts';
@@ -106,6 +110,12 @@ export interface RelayOptions {
   webhooks?: WebhookOptions;
   /** Payment notices: command timeout and retry period. */
   payments?: PaymentOptions;
+  /** What one venue may have stored (relay/quota.ts FEED_LIMITS; tests lower them). */
+  feedLimits?: Partial<FeedLimits>;
+  /** Events older than this many days are deleted once no receiver needs them (default DEFAULT_RETENTION_DAYS, 30). */
+  retentionDays?: number;
+  /** Tests shorten the retention timer. */
+  retentionTiming?: { everyMs?: number; firstAfterMs?: number };
   /** Join a cluster: Redis routing, the signed hop, shared pairing limits (docs/scaling.md). Needs a Postgres `store`. */
   cluster?: ClusterOptions;
   /** This node's name in /readyz and logs (default: the cluster's node id, else hostname-port). */
@@ -132,6 +142,8 @@ export interface Relay {
   readonly pairing: Pairing;
   readonly webhooks: Webhooks;
   readonly payments: Payments;
+  /** Deletes old events no receiver needs (`run()` for one round now). */
+  readonly retention: Retention;
   /** This node's cluster parts, or null on a single relay. */
   readonly cluster: ClusterNode | null;
 }
@@ -164,7 +176,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const webhooks = new Webhooks(store.feed, clock, log.child({ part: 'webhooks' }), feedMetrics, relayWide,
     cluster ? { ...opts.webhooks, nodeId: cluster.nodeId } : opts.webhooks);
   const payments = new Payments(store.feed, registry, clock, log.child({ part: 'payments' }), feedMetrics, opts.payments);
-  const intake = new EventIntake(store.feed, clock, log.child({ part: 'events' }), feedMetrics, (venueId) => webhooks.kick(venueId));
+  const quota = new Quota(clock, { ...FEED_LIMITS, ...opts.feedLimits });
+  const intake = new EventIntake(store.feed, clock, log.child({ part: 'events' }), feedMetrics, (venueId) => webhooks.kick(venueId), quota);
+  const retentionDays = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  if (!(retentionDays >= 1 && retentionDays <= 3650)) throw new Error(`retention must be 1..3650 days, got ${retentionDays}`);
+  const retention = new Retention(store.feed, clock, log.child({ part: 'retention' }), { days: retentionDays, everyVenue: relayWide !== null, ...opts.retentionTiming });
   registry.feed = { onEvent: (link, f) => intake.take(link, f), onReady: (venueId) => void payments.drain(venueId) };
   const wired = cluster ? wireCluster(cluster, { tunnels: registry, webhooks, payments, store, log: log.child({ part: 'cluster' }) }) : null;
   const tell = (m: { t: 'settings' | 'payment'; venueId: string }) => void cluster?.bus.publish(m).catch(() => { /* the poll and retry timers catch up */ });
@@ -180,7 +196,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const route = cluster && clusterMetrics ? clusterRoute({
     cluster, tunnels: registry, secret: (opts.cluster as ClusterOptions).secret, log: log.child({ part: 'hop' }), apiKey: keyCheck,
     client: (req) => peerOf(req, trustFn), scheme: () => (opts.tls ? 'https' : 'http'), metrics: clusterMetrics,
-    requestTimeoutMs: opts.requestTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs, maxBodyBytes: opts.maxRequestBytes,
     follow: new Follow({ tunnels: registry, clock, log: log.child({ part: 'follow' }), moved: clusterMetrics.moved, rules: opts.cluster?.follow }),
   }) : null;
   // A call that came over a verified hop was authenticated by the first node (which dropped the caller's key).
@@ -316,10 +332,12 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   let closed = false;
   return {
     get url() { return url; },
-    store, tunnels: registry, metrics, pairing, webhooks, payments, cluster,
+    store, tunnels: registry, metrics, pairing, webhooks, payments, retention, cluster,
     async listen(port, host = '127.0.0.1') {
-      // Redis may be down at start: the node serves its own tunnels meanwhile, /readyz says Redis is away, and the cluster keeps retrying.
-      if (cluster) await cluster.start().catch((e: unknown) => log.error('could not join the cluster yet; retrying in the background', { err: String(e) }));
+      // A node that cannot reach Redis at start does not start (docs/scaling.md): listening without having joined,
+      // it would answer /healthz and take calls from a load balancer's fallback while it can route none of them.
+      // Once started, a node rides out Redis going away (cluster.ts).
+      if (cluster) await cluster.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
@@ -332,6 +350,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
           log.info('relay listening', { url });
           webhooks.start();
           payments.start();
+          retention.start();
           resolve(url);
         });
       });
@@ -343,6 +362,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       if (closed) return;
       closed = true;
       payments.stop();
+      retention.stop();
       await webhooks.stop();
       registry.closeAll();
       wired?.unwire();
@@ -382,7 +402,12 @@ function webhookTarget(o: WebhookOptions | undefined): WebhookTarget | null {
     if (o?.secret || o?.authToken) throw new Error('a webhook secret or auth token without --webhook-url');
     return null;
   }
-  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${o.url}`);
+  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${maskUrl(o.url)}`);
+  // Names are resolved (and checked again) at every connect; what can be judged now is judged now.
+  const refused = hostProblem(new URL(o.url).hostname, { allowLoopback: o.allowLoopback ?? false });
+  if (refused) {
+    throw new Error(`--webhook-url must point to a public address: ${refused}${isLoopbackHost(new URL(o.url).hostname) ? ' (a receiver on this machine is for tests and the demo only: --allow-loopback-webhooks)' : ''}`);
+  }
   const format = o.format ?? 'evva';
   if (o.secret !== undefined && o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
     throw new Error(`the webhook secret must have at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);

@@ -127,14 +127,17 @@ export function supportRoutes(d: SupportDeps): Router {
     res.setHeader('Content-Type', 'application/zip');
     res.setHeader('Content-Disposition', `attachment; filename="${opened.name.replace(/[^\w.-]/g, '_')}"`);
     let gone = false;
-    res.on('close', () => { gone = true; });
+    let done = false;
+    // Resolves when the caller has gone away (or the answer finished): a pull waiting on backpressure must not wait for ever.
+    const left = new Promise<void>((resolve) => res.once('close', () => { gone = true; resolve(); }));
     try {
       // Pull one chunk at a time: the caller's pace (write backpressure) sets the companion's.
       for (let i = 0; i < 1_000_000 && !gone; i++) {
         const chunk = BundleChunk.parse(await link.command(SupportCommands.bundleRead, { id: opened.id }));
-        if (chunk.data) {
+        done = chunk.done;
+        if (chunk.data && !gone) {
           const ok = res.write(Buffer.from(chunk.data, 'base64'));
-          if (!ok) await new Promise((resolve) => res.once('drain', resolve));
+          if (!ok) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), left]);
         }
         if (chunk.done) break;
       }
@@ -142,6 +145,12 @@ export function supportRoutes(d: SupportDeps): Router {
     } catch (e) {
       d.log.warn('bundle stream failed', { venueId: link.venueId, err: e instanceof Error ? e.message : String(e) });
       fail(res, e);
+    } finally {
+      // A caller that left before the last chunk frees the companion's bundle slot now, not after its idle minute.
+      if (!done) {
+        void link.command(SupportCommands.bundleClose, { id: opened.id }).catch(() => { /* an older companion: the bundle idles out */ });
+        if (gone) audit(req, 'bundle', 'abandoned');
+      }
     }
   });
 

@@ -5,21 +5,22 @@
  * delivery id, the retry time and a lease live in the store, so a restarted
  * relay (or another node) continues exactly where this one stopped.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import express, { type Router } from 'express';
-import { Agent, fetch } from 'undici';
 import type { Clock } from '../common/clock.ts';
 import { isLoopbackHost } from '../common/loopback.ts';
 import type { Logger } from '../common/logger.ts';
-import { RelayErrorCode, WebhookSettings, type WebhookFormat, type WebhookView } from '../protocol/relay.ts';
+import { FeedErrorCode, RelayErrorCode, WebhookSettings, type WebhookFormat, type WebhookView } from '../protocol/relay.ts';
+import { DELIVERY_HEADER, signWebhook } from '../protocol/signature.ts';
 import { cloudBody } from './cloudformat.ts';
 import { toWebhookEvent, type FeedMetrics } from './events.ts';
 import type { FeedStore, WebhookBatch, WebhookTarget } from './feedstore.ts';
+import { deliver } from './hooks/deliver.ts';
+import { destinationProblem, guardedAgent, type DestinationPolicy } from './hooks/destination.ts';
+import { failureLabel, failureText } from './hooks/failure.ts';
+import { maskUrl, originOf as origin } from './hooks/mask.ts';
 import type { RelayStore } from './store.ts';
-
-export const SIGNATURE_HEADER = 'x-evva-signature';
-export const DELIVERY_HEADER = 'x-evva-delivery';
 
 export interface WebhookOptions {
   /** Relay-wide receiver for every venue without its own (--webhook-url). */
@@ -41,14 +42,15 @@ export interface WebhookOptions {
   batchMax?: number;
   /** Names this relay in delivery leases; stable across restarts so a restarted relay resumes its own lease at once. */
   nodeId?: string;
+  /**
+   * TEST MODE ONLY (`--allow-loopback-webhooks`): receivers on this machine's
+   * loopback may be used (the demo's and the tests'). Private, link-local and
+   * metadata addresses stay refused even then.
+   */
+  allowLoopback?: boolean;
 }
 
-export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, baseBackoffMs: 1_000, maxBackoffMs: 60_000, pollMs: 1_000, batchMax: 100 } as const;
-
-/** The signature header's value for a body: `sha256=<hex HMAC-SHA256>`. */
-export function sign(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
+export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, baseBackoffMs: 1_000, maxBackoffMs: 60_000, pollMs: 1_000, batchMax: 100, allowLoopback: false } as const;
 
 /** True when events would cross a network in clear text (plain http to anything but this machine). */
 export function cleartext(url: string): boolean {
@@ -60,11 +62,6 @@ export function cleartext(url: string): boolean {
   }
 }
 
-/** Where a URL points, for logs: a receiver's path or query may carry its own credentials. */
-function origin(url: string): string {
-  try { return new URL(url).origin; } catch { return '?'; }
-}
-
 /** Why an iiko-cloud receiver gets nothing: Cloud's body names the iiko organization, and no id is set. */
 export const NO_ORGANIZATION = 'the iiko-cloud format needs the venue\'s iiko organization id: PUT /v1/venues/:id {"iikoOrganizationId": "<UUID>"} or evva-relay venue add --iiko-organization-id';
 
@@ -72,9 +69,11 @@ export class Webhooks {
   private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
-  private readonly inflight = new Set<AbortController>();
+  /** Aborts every attempt in flight when the relay stops. */
+  private readonly stopper = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly dispatcher = new Agent({ connections: 4, keepAliveTimeout: 4_000 });
+  /** Every webhook socket goes through the destination policy, checked on the address it connects to. */
+  private readonly dispatcher;
   private poller: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -88,6 +87,12 @@ export class Webhooks {
   ) {
     const { url: _u, secret: _s, format: _f, authToken: _a, ...timing } = opts;
     this.o = { ...WEBHOOK_DEFAULTS, nodeId: hostname(), ...stripUndefined(timing) } as Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
+    this.dispatcher = guardedAgent(this.policy, { connections: 4, keepAliveTimeout: 4_000, connectTimeoutMs: this.o.timeoutMs });
+  }
+
+  /** Where receivers may be (the routes check a new URL against it too). */
+  get policy(): DestinationPolicy {
+    return { allowLoopback: this.o.allowLoopback };
   }
 
   /** True when every venue has a receiver (a relay-wide URL is set). */
@@ -107,7 +112,7 @@ export class Webhooks {
     this.stopped = true;
     this.clock.clearInterval(this.poller);
     for (const t of this.timers) this.clock.clearTimeout(t);
-    for (const a of this.inflight) a.abort();
+    this.stopper.abort();
     await this.dispatcher.close().catch(() => undefined);
   }
 
@@ -184,36 +189,20 @@ export class Webhooks {
     return { ok: true, body: cloudBody(batch.events.map((e) => e.envelope), { organizationId: ids.organizationId, terminalGroupId: ids.terminalGroupId }) };
   }
 
-  /** One POST of a batch; null on a 2xx, else why it failed. */
+  /**
+   * One POST of a batch, signed (when the receiver has a secret) with a fresh timestamp; null on a 2xx,
+   * else why it failed (a category: hooks/failure.ts).
+   */
   private async post(target: WebhookTarget, body: string, batch: WebhookBatch): Promise<string | null> {
-    const abort = new AbortController();
-    this.inflight.add(abort);
-    const timer = this.clock.setTimeout(() => abort.abort(new Error('timeout')), this.o.timeoutMs);
-    try {
-      const res = await fetch(target.url, {
-        method: 'POST', body, signal: abort.signal, dispatcher: this.dispatcher, redirect: 'manual',
-        headers: {
-          'content-type': 'application/json', 'user-agent': 'evva-relay', [DELIVERY_HEADER]: batch.deliveryId,
-          // An iiko Cloud handler authenticates with the authToken it registered, as Cloud sends it: the Authorization header.
-          ...(target.authToken ? { authorization: target.authToken } : {}),
-          ...(target.secret ? { [SIGNATURE_HEADER]: sign(target.secret, body) } : {}),
-        },
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) {
-        this.metrics.deliveries.inc({ result: 'ok' });
-        return null;
-      }
-      this.metrics.deliveries.inc({ result: 'http_error' });
-      return `HTTP ${res.status}`;
-    } catch (e) {
-      const timedOut = abort.signal.aborted;
-      this.metrics.deliveries.inc({ result: timedOut ? 'timeout' : 'network' });
-      return timedOut ? `no answer within ${this.o.timeoutMs} ms` : String((e as Error).cause ?? (e as Error).message);
-    } finally {
-      this.clock.clearTimeout(timer);
-      this.inflight.delete(abort);
-    }
+    const headers: Record<string, string> = target.secret
+      ? signWebhook(target.secret, batch.deliveryId, body, this.clock.now())
+      : { [DELIVERY_HEADER]: batch.deliveryId };
+    // An iiko Cloud handler authenticates with the authToken it registered, as Cloud sends it: the Authorization header
+    // (it takes the place of Basic credentials from the URL).
+    if (target.authToken) headers.authorization = target.authToken;
+    const failure = await deliver({ url: target.url, body, headers }, { dispatcher: this.dispatcher, timeoutMs: this.o.timeoutMs, clock: this.clock, stop: this.stopper.signal });
+    this.metrics.deliveries.inc({ result: failure ? failureLabel(failure) : 'ok' });
+    return failure ? failureText(failure) : null;
   }
 }
 
@@ -242,7 +231,8 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
     const s = await d.feed.deliveryState(venueId);
     const noOrg = t?.format === 'iiko-cloud' && !(await d.feed.getIikoIds(venueId)).organizationId;
     return {
-      url: t?.url ?? null, source: t?.source ?? null, format: t?.format ?? null, problem: noOrg ? NO_ORGANIZATION : null,
+      // Credentials a receiver put into its URL are never echoed back.
+      url: t ? maskUrl(t.url) : null, source: t?.source ?? null, format: t?.format ?? null, problem: noOrg ? NO_ORGANIZATION : null,
       backlog: t ? s.backlog : 0, attempts: s.attempts,
       nextAttemptAt: iso(s.nextAt), lastError: s.lastError, lastDeliveredAt: iso(s.deliveredAt),
     };
@@ -257,6 +247,11 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
           error: RelayErrorCode.badRequest,
           message: `expected { "url": "http(s)://…", "secret"?: string of 16..200 characters, "format"?: "evva" | "iiko-cloud", "authToken"?: string }: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
         });
+      }
+      const refused = await destinationProblem(body.data.url, d.webhooks.policy);
+      if (refused) {
+        d.log.warn('venue webhook refused: not a public destination', { venueId, receiver: origin(body.data.url) });
+        return void res.status(400).json({ error: FeedErrorCode.destination, message: `webhooks go to public addresses only: ${refused}` });
       }
       const { url, secret, format, authToken } = body.data;
       await d.feed.setWebhook(venueId, { url, secret: secret ?? null, format, authToken: authToken ?? null }, d.clock.now());

@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     print: (l) => process.stdout.write(`${prefixOf('вебхук', 32)}${l}\n`),
     save: (e) => fs.appendFileSync(EVENTS_FILE, `${JSON.stringify(e)}\n`, { mode: 0o600 }),
   });
-  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url,
+  start('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir, '--api-key', apiKey, '--webhook-url', receiver.url, '--allow-loopback-webhooks',
     ...(CLOUD ? ['--webhook-format', 'iiko-cloud'] : [])], 35,
   CLOUD ? { EVVA_RELAY_WEBHOOK_AUTH_TOKEN: authToken, EVVA_RELAY_WEBHOOK_SECRET: '' } : { EVVA_RELAY_WEBHOOK_SECRET: webhookSecret });
   await waitFor(simUrl);

@@ -1,8 +1,10 @@
 /**
  * A small webhook receiver, as EVVA's backend would run one: it checks each
- * POST's `X-Evva-Signature` (HMAC-SHA256 of the raw body with the shared
- * secret), answers 401 to a bad one, drops events it has seen (by eventId) and
- * prints the rest as they arrive. `npm run demo` starts it; on its own:
+ * POST's signature (`X-Evva-Signature`: HMAC-SHA256 of the delivery id, the
+ * signed timestamp and the raw body, keyed with the shared secret) before it
+ * parses anything, refuses a delivery signed more than 5 minutes from its own
+ * clock (a replayed capture), answers 401 to either, drops events it has seen
+ * (by eventId) and prints the rest as they arrive. `npm run demo` starts it; on its own:
  *
  *   EVVA_RELAY_WEBHOOK_SECRET=… node --import tsx scripts/receiver.ts [--port 8788]
  *
@@ -17,13 +19,16 @@
  * `save` (demo: webhooks.jsonl in the demo's folder) gets every new event as
  * received, one JSON per line.
  *
- * It depends on nothing of the relay: a newcomer can copy it as a starting point.
+ * It depends on nothing of the relay but the signature check in
+ * protocol/signature.ts (twenty lines of node:crypto): a newcomer can copy both
+ * as a starting point.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SIGNATURE_TOLERANCE_S, verifyWebhook, type SignatureRefusal } from '../protocol/signature.ts';
 
 /** The fields of a WebhookEvent (protocol/events.ts) the receiver reads. */
 export interface ReceivedEvent {
@@ -38,12 +43,12 @@ export interface ReceivedEvent {
 /** Largest body accepted: a batch of 100 events of a busy venue fits easily. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-/** True when `header` is `sha256=<hex HMAC-SHA256 of body>` under `secret`; compared in constant time. */
-export function verify(secret: string, body: Buffer, header: string | undefined): boolean {
-  const want = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
-  const got = Buffer.from(header ?? '');
-  return got.length === want.length && timingSafeEqual(got, want);
-}
+const REFUSAL: Record<SignatureRefusal, string> = {
+  missing: 'без подписи X-Evva-Signature',
+  malformed: 'с испорченной подписью X-Evva-Signature',
+  stale: `с подписью старше ${SIGNATURE_TOLERANCE_S / 60} минут (повтор перехваченного запроса?)`,
+  signature: 'с неверной подписью X-Evva-Signature',
+};
 
 /** One line about an event, for people watching the demo; a field it does not find shows as «?». */
 export function describe(e: ReceivedEvent): string {
@@ -120,10 +125,13 @@ export interface ReceiverOptions {
   print?: (line: string) => void;
   /** Every new event as received. */
   save?: (event: unknown) => void;
+  /** The receiver's clock (ms), which the signed timestamp is checked against. */
+  now?: () => number;
 }
 
 /** Starts the receiver on 127.0.0.1; `print` gets one line per new event (and per refused request). */
 export function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
+  const now = opts.now ?? Date.now;
   const print = opts.print ?? ((l: string) => console.log(l));
   const cloud = opts.format === 'iiko-cloud';
   if (cloud ? !opts.authToken : !opts.secret) throw new Error(cloud ? 'the iiko-cloud format needs an authToken' : 'the evva format needs a secret');
@@ -140,8 +148,10 @@ export function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
     });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      if (cloud ? !tokenValid(opts.authToken!, req.headers.authorization) : !verify(opts.secret!, body, req.headers['x-evva-signature'] as string | undefined)) {
-        print(cloud ? 'отклонён запрос с неверным токеном в заголовке Authorization' : 'отклонён запрос с неверной подписью X-Evva-Signature');
+      // evva: over the raw bytes, before parsing; the signed timestamp must be within 5 minutes of this clock.
+      const check = cloud ? null : verifyWebhook(opts.secret!, req.headers, body, now());
+      if (cloud ? !tokenValid(opts.authToken!, req.headers.authorization) : !check!.ok) {
+        print(cloud ? 'отклонён запрос с неверным токеном в заголовке Authorization' : `отклонён запрос ${REFUSAL[(check as { ok: false; reason: keyof typeof REFUSAL }).reason]}`);
         return void res.writeHead(401).end();
       }
       let events: Array<ReceivedEvent | CloudEvent>;

@@ -1,18 +1,21 @@
 /**
  * The cluster's fan-out: one Redis pub/sub channel (`RedisKeys.bus`). A
  * subscribed connection can run nothing else, so messages arrive on a
- * connection of their own and are published on the node's normal one.
+ * connection of their own and are published on the node's normal one. Every
+ * message is sealed with the cluster secret; one that is not (anyone who can
+ * write to Redis can publish) is dropped and counted as `forged`.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/logger.ts';
 import { BusMessage, RedisKeys } from '../../protocol/cluster.ts';
 import type { Bus } from './parts.ts';
 import { untimed, type Timed } from './redis.ts';
+import { busSealed, sealBus } from './seal.ts';
 
 /** Longest bus message read; anything longer is dropped unparsed (every valid one is a few hundred bytes). */
 const MAX_MESSAGE_CHARS = 4_096;
 
-export type BusResult = 'sent' | 'received' | 'malformed' | 'failed';
+export type BusResult = 'sent' | 'received' | 'malformed' | 'forged' | 'failed';
 
 export interface BusDeps {
   /** The node's normal connection (publish). */
@@ -20,6 +23,8 @@ export interface BusDeps {
   /** A connection used for nothing but the subscription. */
   sub: Redis;
   nodeId: string;
+  /** The cluster secret: seals what this node publishes, and only sealed messages are acted on. */
+  secret: string;
   log: Logger;
   /** Counts each message by type and result (malformed ones as type "unknown"). */
   count?: (type: string, result: BusResult) => void;
@@ -47,7 +52,8 @@ export class RedisBus implements Bus {
   /** Sends to every node, this one included; rejects when Redis does not take it (the caller's state is in the store anyway). */
   async publish(msg: Parameters<Bus['publish']>[0]): Promise<void> {
     try {
-      await this.timed('publish', () => this.deps.redis.publish(RedisKeys.bus, JSON.stringify({ ...msg, from: this.deps.nodeId })));
+      const fields = { ...msg, from: this.deps.nodeId };
+      await this.timed('publish', () => this.deps.redis.publish(RedisKeys.bus, JSON.stringify({ ...fields, sig: sealBus(this.deps.secret, fields) })));
       this.count(msg.t, 'sent');
     } catch (err) {
       this.count(msg.t, 'failed');
@@ -70,6 +76,11 @@ export class RedisBus implements Bus {
       // Anyone who can reach Redis can publish: never trust the channel, never log its content.
       this.count('unknown', 'malformed');
       this.deps.log.debug('cluster: malformed bus message dropped', { chars: raw.length });
+      return;
+    }
+    if (!busSealed(this.deps.secret, msg, msg.sig)) {
+      this.count(msg.t, 'forged');
+      this.deps.log.debug('cluster: unsealed bus message dropped', { t: msg.t });
       return;
     }
     this.count(msg.t, 'received');

@@ -54,7 +54,7 @@ export function createCluster(opts: ClusterOptions & Partial<ClusterTimings>, de
     name: 'evva_relay_redis_seconds', help: 'Redis round trips of this node, by call.', labelNames: ['op'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
   });
-  const busCount = new Counter({ name: 'evva_relay_cluster_bus_messages_total', help: 'Bus messages, by type and result (sent, failed, received, malformed).', labelNames: ['type', 'result'], registers: [registry] });
+  const busCount = new Counter({ name: 'evva_relay_cluster_bus_messages_total', help: 'Bus messages, by type and result (sent, failed, received, malformed, forged: not sealed with the cluster secret).', labelNames: ['type', 'result'], registers: [registry] });
   const limiterLocal = new Gauge({ name: 'evva_relay_cluster_pair_limits_local', help: '1 while Redis is unreachable and pairing limits are counted on this node alone.', registers: [registry] });
 
   const timed: Timed = async (op, call) => {
@@ -69,9 +69,9 @@ export function createCluster(opts: ClusterOptions & Partial<ClusterTimings>, de
   const redis = connect(opts.redisUrl, log, 'main');
   const sub = connect(opts.redisUrl, log, 'bus');
   const lostFns: Array<(venueId: string, epoch: number) => void> = [];
-  const bus = new RedisBus({ redis, sub, nodeId: opts.nodeId, log, timed, count: (type, result) => busCount.inc({ type, result }) });
+  const bus = new RedisBus({ redis, sub, nodeId: opts.nodeId, secret: opts.secret, log, timed, count: (type, result) => busCount.inc({ type, result }) });
   const owners = new RedisOwners({
-    redis, nodeId: opts.nodeId, leaseMs, log, timed,
+    redis, nodeId: opts.nodeId, leaseMs, log, timed, secret: opts.secret, now: () => clock.now(),
     publish: (msg) => bus.publish(msg),
     lost: (venueId, epoch) => {
       log.info('cluster: venue taken over by a newer tunnel', { venueId, epoch });
@@ -86,7 +86,7 @@ export function createCluster(opts: ClusterOptions & Partial<ClusterTimings>, de
   });
   new Gauge({ name: 'evva_relay_cluster_claims', help: 'Venues whose tunnel this node holds a claim on.', registers: [registry], collect() { this.set(owners.held()); } });
   const limiter = new RedisLimiter({ redis, clock, log, perIp: limits.perIp, global: limits.global, timed, onMode: (m) => limiterLocal.set(m === 'local' ? 1 : 0) });
-  const registration = new Registration(redis, { nodeId: opts.nodeId, url: opts.advertise, startedAt: clock.now() }, leaseMs, timed);
+  const registration = new Registration(redis, { nodeId: opts.nodeId, url: opts.advertise, startedAt: clock.now() }, leaseMs, opts.secret, () => clock.now(), timed);
 
   let timer: NodeJS.Timeout | undefined;
   let busy = false;

@@ -8,12 +8,16 @@
  * Nothing is buffered whole: both bodies are piped, so each side moves only as
  * fast as the other reads.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Agent, request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  HOP_CLIENT_HEADER, HOP_COUNT_HEADER, HOP_HEADER, HOP_HOST_HEADER, HOP_KEY_HEADER, HOP_MAX, HOP_MAX_SKEW_MS, HOP_PROTO_HEADER,
+  Agent, IncomingMessage, request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerResponse,
+} from 'node:http';
+import {
+  HOP_BODY_HEADER, HOP_CHALLENGE_HEADER, HOP_CLIENT_HEADER, HOP_COUNT_HEADER, HOP_HEADER, HOP_HOST_HEADER, HOP_KEY_HEADER, HOP_MAX, HOP_MAX_SKEW_MS,
+  HOP_PROOF_PATH, HOP_PROOF_TTL_MS, HOP_PROTO_HEADER,
 } from '../../protocol/cluster.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../../protocol/relay.ts';
+import { proofValid, proveNode } from './seal.ts';
 
 /** Most sockets one node keeps open to one other node (calls beyond it queue in the agent). */
 export const HOP_MAX_SOCKETS = 256;
@@ -29,44 +33,105 @@ export const HOP_CONNECT_TIMEOUT_MS = 2_000;
  * catches an owner that went silent.
  */
 export const HOP_DEADLINE_GRACE_MS = 500;
+/** Most request body bytes a hop carries (read whole to sign its digest): the venue API's own limit (relay/proxy.ts DEFAULT_MAX_REQUEST_BYTES). */
+export const HOP_DEFAULT_BODY_BYTES = 1024 * 1024;
+/** Nonces remembered at most (each for the skew window); beyond it hops are refused rather than remembered less. */
+export const HOP_NONCES_MAX = 500_000;
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const NODE_ID_RE = /^[A-Za-z0-9._:@-]{1,128}$/;
 const HEX_RE = /^[0-9a-f]{64}$/;
+const NONCE_RE = /^[0-9a-f]{32}$/;
 const HOST_RE = /^[A-Za-z0-9.\-_[\]:]{1,255}$/;
 const CLIENT_RE = /^[0-9A-Fa-f:.]{2,45}$/;
+/** SHA-256 of no bytes: the body digest of a call without a body. */
+export const EMPTY_DIGEST = createHash('sha256').digest('hex');
 
 /** Headers that describe one connection, never the call (RFC 9110 7.6.1), plus what the first node replaces. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'expect']);
 /** The caller's credentials and claims about itself stay on the first node. */
 const CALLER_ONLY = new Set(['authorization', 'cookie', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', TIMEOUT_HEADER]);
+/** Every header the hop adds is signed, in this order (a missing one signs as empty). */
+export const SIGNED_HEADERS = [HOP_COUNT_HEADER, HOP_HOST_HEADER, HOP_PROTO_HEADER, HOP_CLIENT_HEADER, HOP_KEY_HEADER, TIMEOUT_HEADER, HOP_BODY_HEADER] as const;
 
-function mac(secret: string, from: string, ts: string, method: string, path: string, hops: number): Buffer {
-  return createHmac('sha256', secret).update(`${VERSION}\n${from}\n${ts}\n${method.toUpperCase()}\n${path}\n${hops}`).digest();
+type HeaderBag = Record<string, string | string[] | number | undefined>;
+const text = (v: string | string[] | number | undefined): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+function mac(secret: string, from: string, to: string, ts: string, nonce: string, method: string, path: string, headers: HeaderBag): Buffer {
+  const h = createHmac('sha256', secret).update(`${VERSION}\n${from}\n${to}\n${ts}\n${nonce}\n${method.toUpperCase()}\n${path}\n`);
+  for (const name of SIGNED_HEADERS) h.update(`${name}:${text(headers[name])}\n`);
+  return h.digest();
 }
 
-/** The HOP_HEADER value for this call; `verifyHop` with the same inputs (within HOP_MAX_SKEW_MS) accepts it. */
-export function signHop(secret: string, fromNode: string, method: string, pathWithQuery: string, hops: number, nowMs: number): string {
+/**
+ * The HOP_HEADER value for this call: `v2 <from> <to> <unixMs> <nonce> <hmac>`,
+ * the HMAC over version, sender, receiver, time, nonce, method, path with
+ * query and every hop header (SIGNED_HEADERS, the body digest among them).
+ * `verifyHop` with the same inputs (within HOP_MAX_SKEW_MS, at node `to`) accepts it.
+ */
+export function signHop(secret: string, from: string, to: string, method: string, pathWithQuery: string, headers: HeaderBag, nowMs: number,
+  nonce = randomBytes(16).toString('hex')): string {
   const ts = String(Math.floor(nowMs));
-  return `${VERSION} ${fromNode} ${ts} ${mac(secret, fromNode, ts, method, pathWithQuery, hops).toString('hex')}`;
+  return `${VERSION} ${from} ${to} ${ts} ${nonce} ${mac(secret, from, to, ts, nonce, method, pathWithQuery, headers).toString('hex')}`;
 }
 
-export type HopRefusal = 'malformed' | 'hops' | 'skew' | 'signature';
+export type HopRefusal = 'malformed' | 'hops' | 'skew' | 'signature' | 'destination' | 'replay' | 'body' | 'busy';
 
-/** Accepts only a well-formed, fresh, correctly signed header for exactly this method, path and hop count; never throws. */
+/**
+ * Accepts only a well-formed, fresh, correctly signed header for exactly this
+ * method, path and these hop headers, addressed to `self`; never throws. The
+ * nonce is returned for the caller's replay check, the signed body digest for
+ * its body check.
+ */
 export function verifyHop(
-  secret: string, headerValue: unknown, method: string, pathWithQuery: string, hops: unknown, nowMs: number,
-): { ok: true; from: string } | { ok: false; reason: HopRefusal } {
-  if (typeof headerValue !== 'string' || headerValue.length > 300) return { ok: false, reason: 'malformed' };
+  secret: string, headerValue: unknown, method: string, pathWithQuery: string, headers: HeaderBag, self: string, nowMs: number,
+): { ok: true; from: string; nonce: string; ts: number; hops: number; digest: string } | { ok: false; reason: HopRefusal } {
+  if (typeof headerValue !== 'string' || headerValue.length > 400) return { ok: false, reason: 'malformed' };
   const parts = headerValue.split(' ');
-  if (parts.length !== 4) return { ok: false, reason: 'malformed' };
-  const [v, from, ts, sig] = parts as [string, string, string, string];
-  if (v !== VERSION || !NODE_ID_RE.test(from) || !/^\d{1,15}$/.test(ts) || !HEX_RE.test(sig)) return { ok: false, reason: 'malformed' };
-  if (typeof hops !== 'number' || !Number.isInteger(hops) || hops < 1 || hops > HOP_MAX) return { ok: false, reason: 'hops' };
+  if (parts.length !== 6) return { ok: false, reason: 'malformed' };
+  const [v, from, to, ts, nonce, sig] = parts as [string, string, string, string, string, string];
+  if (v !== VERSION || !NODE_ID_RE.test(from) || !NODE_ID_RE.test(to) || !/^\d{1,15}$/.test(ts) || !NONCE_RE.test(nonce) || !HEX_RE.test(sig)) {
+    return { ok: false, reason: 'malformed' };
+  }
+  const digest = text(headers[HOP_BODY_HEADER]);
+  if (!HEX_RE.test(digest)) return { ok: false, reason: 'malformed' };
+  const count = text(headers[HOP_COUNT_HEADER]);
+  const hops = /^\d{1,2}$/.test(count) ? Number(count) : NaN;
+  if (!Number.isInteger(hops) || hops < 1 || hops > HOP_MAX) return { ok: false, reason: 'hops' };
   if (!Number.isFinite(nowMs) || Math.abs(nowMs - Number(ts)) > HOP_MAX_SKEW_MS) return { ok: false, reason: 'skew' };
-  const want = mac(secret, from, ts, method, pathWithQuery, hops);
+  const want = mac(secret, from, to, ts, nonce, method, pathWithQuery, headers);
   if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return { ok: false, reason: 'signature' };
-  return { ok: true, from };
+  // Signed for another node: a hop captured on its way to one node is not good at another.
+  if (to !== self) return { ok: false, reason: 'destination' };
+  return { ok: true, from, nonce, ts: Number(ts), hops, digest };
+}
+
+/**
+ * The nonces of hops accepted within the skew window: a captured hop resent
+ * while its time is still good is refused as a replay. Bounded: past
+ * HOP_NONCES_MAX live entries a new hop is refused (`busy`), never let through unremembered.
+ */
+export class NonceCache {
+  private readonly seen = new Map<string, number>();
+  private sweeps = 0;
+
+  constructor(private readonly max = HOP_NONCES_MAX) {}
+
+  /** True when the nonce is new (and now remembered until `ts` + the skew), false for a replay; null when full. */
+  take(nonce: string, ts: number, now: number): boolean | null {
+    if (this.seen.has(nonce)) return false;
+    if (this.seen.size >= this.max || ++this.sweeps >= 10_000) {
+      this.sweeps = 0;
+      for (const [n, until] of this.seen) if (until < now) this.seen.delete(n);
+      if (this.seen.size >= this.max) return null;
+    }
+    this.seen.set(nonce, ts + HOP_MAX_SKEW_MS);
+    return true;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
 }
 
 /** Who a hop-signed call comes from, and what the first node saw of the caller. */
@@ -80,12 +145,14 @@ export interface HopCaller {
   client: string | null;
   /** The fingerprint of the caller's API key (keyFingerprint), for the support audit; null when none came. */
   key: string | null;
+  /** The SHA-256 of the body the first node signed (hex). */
+  digest: string;
 }
 
 /** A hop header that was present but not accepted; answer it with `refuseHop`. */
 export interface HopDenied {
   denied: true;
-  status: 401 | 403;
+  status: 401 | 403 | 503;
   error: string;
   message: string;
   reason: HopRefusal;
@@ -95,24 +162,30 @@ export interface HopDenied {
  * The receiving node's check: a HopCaller for a valid hop, null for a call
  * that carries no hop header (an ordinary caller: check its API key), a
  * HopDenied for one that carries a bad one (never fall back to the API key).
+ * The body is not read here: `withBody` checks it against the signed digest
+ * before anything acts on the call.
  */
-export function hopAuth(secret: string, now: () => number = Date.now): (req: IncomingMessage) => HopCaller | HopDenied | null {
+export function hopAuth(secret: string, self: string, now: () => number = Date.now, nonces = new NonceCache()): (req: IncomingMessage) => HopCaller | HopDenied | null {
+  const deny = (reason: HopRefusal): HopDenied => {
+    const status = reason === 'malformed' ? 401 : reason === 'busy' ? 503 : 403;
+    const error = status === 401 ? RelayErrorCode.unauthorized : status === 503 ? RelayErrorCode.overloaded : RelayErrorCode.forbidden;
+    return { denied: true, status, error, message: `hop refused: ${reason}`, reason };
+  };
   return (req) => {
     const h = req.headers[HOP_HEADER];
     if (h === undefined) return null;
-    const count = one(req.headers[HOP_COUNT_HEADER]);
-    const hops = count !== undefined && /^\d{1,2}$/.test(count) ? Number(count) : NaN;
-    const r = verifyHop(secret, Array.isArray(h) ? null : h, req.method ?? '', req.url ?? '', hops, now());
-    if (!r.ok) {
-      const status = r.reason === 'malformed' ? 401 : 403;
-      return { denied: true, status, error: status === 401 ? RelayErrorCode.unauthorized : RelayErrorCode.forbidden, message: `hop refused: ${r.reason}`, reason: r.reason };
-    }
+    const t = now();
+    const r = verifyHop(secret, Array.isArray(h) ? null : h, req.method ?? '', req.url ?? '', req.headers, self, t);
+    if (!r.ok) return deny(r.reason);
+    const fresh = nonces.take(r.nonce, r.ts, t);
+    if (fresh === null) return deny('busy');
+    if (!fresh) return deny('replay');
     const host = one(req.headers[HOP_HOST_HEADER]);
     const proto = one(req.headers[HOP_PROTO_HEADER]);
     const client = one(req.headers[HOP_CLIENT_HEADER]);
     const key = one(req.headers[HOP_KEY_HEADER]);
     return {
-      from: r.from, hops,
+      from: r.from, hops: r.hops, digest: r.digest,
       key: key && /^[0-9a-f]{12}$/.test(key) ? key : null,
       host: host && HOST_RE.test(host) ? host : null,
       proto: proto === 'http' || proto === 'https' ? proto : null,
@@ -121,13 +194,65 @@ export function hopAuth(secret: string, now: () => number = Date.now): (req: Inc
   };
 }
 
+/**
+ * Reads a verified hop's body whole (at most `cap` bytes) and checks it
+ * against the signed digest. Resolves with a request carrying exactly those
+ * bytes for the local handlers, or with why it was refused: `too_large`, or
+ * `body` when the bytes are not the ones the first node signed.
+ */
+export function withBody(req: IncomingMessage, digest: string, cap: number): Promise<IncomingMessage | 'too_large' | 'body' | 'gone'> {
+  return readWhole(req, cap).then((body) => {
+    if (body === 'too_large' || body === 'gone') return body;
+    const got = createHash('sha256').update(body).digest();
+    if (!timingSafeEqual(got, Buffer.from(digest, 'hex'))) return 'body';
+    return replay(req, body);
+  });
+}
+
+/** Reads the whole body of `req`, or says it was over `cap` bytes (the rest is not read) or the caller went. */
+export function readWhole(req: IncomingMessage, cap: number): Promise<Buffer | 'too_large' | 'gone'> {
+  const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : null;
+  if (declared === 0 || (declared === null && req.headers['transfer-encoding'] === undefined)) return Promise.resolve(Buffer.alloc(0));
+  if (declared !== null && declared > cap) return Promise.resolve('too_large');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let settled = false;
+    const done = (v: Buffer | 'too_large' | 'gone') => { if (!settled) { settled = true; resolve(v); } };
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > cap) { req.pause(); return done('too_large'); }
+      chunks.push(c);
+    });
+    req.on('end', () => done(Buffer.concat(chunks)));
+    req.on('error', () => done('gone'));
+    req.on('aborted', () => done('gone'));
+  });
+}
+
+/** A request like `req` whose body is `body`, already read (the original's was consumed to check it). */
+function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const r = new IncomingMessage(req.socket);
+  r.method = req.method;
+  r.url = req.url;
+  r.headers = req.headers;
+  r.rawHeaders = req.rawHeaders;
+  r.httpVersion = req.httpVersion;
+  r.httpVersionMajor = req.httpVersionMajor;
+  r.httpVersionMinor = req.httpVersionMinor;
+  r.complete = true;
+  if (body.length) r.push(body);
+  r.push(null);
+  return r;
+}
+
 /** Answers a refused hop with its status and JSON body. */
 export function refuseHop(res: ServerResponse, d: HopDenied): void {
   sendJson(res, d.status, { error: d.error, message: d.message });
 }
 
 /** How one forwarded call ended, for metrics. */
-export type HopOutcome = 'ok' | 'offline' | 'timeout' | 'cancelled' | 'broken' | 'loop';
+export type HopOutcome = 'ok' | 'offline' | 'timeout' | 'cancelled' | 'broken' | 'loop' | 'too_large' | 'unproven';
 
 export interface ForwardOptions {
   secret: string;
@@ -145,6 +270,8 @@ export interface ForwardOptions {
   key?: string | null;
   /** The keep-alive pool for hops (createHopAgent); one per node. */
   agent: Agent;
+  /** Most request body bytes carried (default HOP_DEFAULT_BODY_BYTES); a larger body is answered 413 here. */
+  maxBodyBytes?: number;
   now?: () => number;
   onOutcome?: (outcome: HopOutcome) => void;
 }
@@ -155,31 +282,36 @@ export function createHopAgent(): Agent {
 }
 
 /** The request headers the owner gets: the caller's own, minus its credentials and per-connection ones, plus the signed hop. */
-export function hopHeaders(req: IncomingMessage, path: string, hops: number, o: ForwardOptions): OutgoingHttpHeaders {
+export function hopHeaders(req: IncomingMessage, path: string, hops: number, o: ForwardOptions, to: string, body: Buffer): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const named = new Set(String(req.headers.connection ?? '').toLowerCase().split(',').map((x) => x.trim()).filter(Boolean));
   for (const [k, v] of Object.entries(req.headers as IncomingHttpHeaders)) {
     if (v === undefined) continue;
-    if (HOP_BY_HOP.has(k) || k.startsWith('proxy-') || named.has(k) || CALLER_ONLY.has(k) || k.startsWith('x-evva-hop')) continue;
+    if (HOP_BY_HOP.has(k) || k.startsWith('proxy-') || named.has(k) || CALLER_ONLY.has(k) || k.startsWith('x-evva-hop') || k === 'content-length') continue;
     out[k] = v;
   }
-  out[HOP_HEADER] = signHop(o.secret, o.nodeId, req.method ?? 'GET', path, hops, (o.now ?? Date.now)());
   out[HOP_COUNT_HEADER] = String(hops);
   out[HOP_HOST_HEADER] = o.originalHost;
   out[HOP_PROTO_HEADER] = o.originalProto;
   if (o.client) out[HOP_CLIENT_HEADER] = o.client;
   if (o.key) out[HOP_KEY_HEADER] = o.key;
   out[TIMEOUT_HEADER] = String(Math.max(1, Math.floor(o.timeoutMs)));
+  out[HOP_BODY_HEADER] = createHash('sha256').update(body).digest('hex');
+  // Always a length: the body was read whole, and a chunked empty body would read differently on the other side.
+  out['content-length'] = String(body.length);
+  out[HOP_HEADER] = signHop(o.secret, o.nodeId, to, req.method ?? 'GET', path, out as HeaderBag, (o.now ?? Date.now)());
   return out;
 }
 
 /**
  * Forwards the caller's call to `target.url + req.url` and streams the answer
- * back. Answers exactly once: the owner's answer, or a JSON error when no head
- * was sent yet (503 venue_offline when the owner cannot be reached, 504 when
- * it stays silent past the deadline); after the head a failure destroys the
- * response, so the caller sees a cut answer, never a wrong one. A caller that
- * goes away aborts the upstream call.
+ * back. The request body (at most maxBodyBytes) is read whole first: its
+ * digest is signed with the rest, so nothing can be slipped in on the way.
+ * Answers exactly once: the owner's answer, or a JSON error when no head was
+ * sent yet (503 venue_offline when the owner cannot be reached, 504 when it
+ * stays silent past the deadline, 413 for a body over the limit); after the
+ * head a failure destroys the response, so the caller sees a cut answer,
+ * never a wrong one. A caller that goes away aborts the upstream call.
  */
 export function forward(req: IncomingMessage, res: ServerResponse, target: { nodeId: string; url: string }, o: ForwardOptions): void {
   const hops = (o.hops ?? 0) + 1;
@@ -216,10 +348,11 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: { nod
     return fail('offline', 503, RelayErrorCode.venueOffline, `the relay node holding the venue (${target.nodeId}) has no usable address`);
   }
   const path = base.pathname.replace(/\/+$/, '') + (req.url ?? '/');
-  const headers = hopHeaders(req, path, hops, o);
-  const hasBody = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) > 0 : req.headers['transfer-encoding'] !== undefined;
+  const cap = o.maxBodyBytes ?? HOP_DEFAULT_BODY_BYTES;
 
-  const send = () => {
+  const send = (body: Buffer) => {
+    // Signed afresh for every send: a resend carries a new nonce (the owner refuses a nonce twice).
+    const headers = hopHeaders(req, path, hops, o, target.nodeId, body);
     const r = request({
       protocol: base.protocol, hostname: base.hostname, port: base.port, method: req.method, path, headers, agent: o.agent,
     });
@@ -252,16 +385,15 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: { nod
     r.on('error', (err: NodeJS.ErrnoException) => {
       if (outcome) return;
       // A pooled socket the peer closed just as it was reused: safe to send again only when no body went out.
-      if (!headed && !retried && !hasBody && r.reusedSocket && err.code === 'ECONNRESET') {
+      if (!headed && !retried && body.length === 0 && r.reusedSocket && err.code === 'ECONNRESET') {
         retried = true;
-        return send();
+        return send(body);
       }
       // After the head the answer's own events decide: an owner that answered early (413) and stopped reading the upload is not a failure.
       if (headed) return;
       fail('offline', 503, RelayErrorCode.venueOffline, `the relay node holding the venue (${target.nodeId}) cannot be reached; retry shortly`);
     });
-    if (hasBody) req.pipe(r);
-    else r.end();
+    r.end(body);
   };
 
   // The caller went away (or its socket broke) before the answer was complete: stop the owner's work too.
@@ -271,7 +403,99 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: { nod
     finish('cancelled');
     up?.destroy();
   });
-  send();
+  void readWhole(req, cap).then((body) => {
+    if (outcome) return;
+    if (body === 'gone') return void finish('cancelled');
+    if (body === 'too_large') return fail('too_large', 413, RelayErrorCode.tooLarge, `request body over ${cap} bytes`);
+    send(body);
+  });
+}
+
+/**
+ * Before a node sends a call to another, the other proves it holds the
+ * cluster secret: it answers a fresh challenge with a MAC bound to its own id
+ * and address (seal.ts proveNode). A listener that got into Redis's routing
+ * (or onto a node's address) cannot, so it never gets a call, its body or the
+ * caller's key fingerprint. A proof holds for HOP_PROOF_TTL_MS per node and
+ * address; a failed one is not cached.
+ */
+export class Prover {
+  private readonly proven = new Map<string, number>();
+  private readonly pending = new Map<string, Promise<ProofResult>>();
+
+  constructor(private readonly secret: string, private readonly agent: Agent, private readonly now: () => number = () => performance.now()) {}
+
+  /**
+   * `ok` once `target` has proved itself (now or within the TTL); `refused`
+   * when it answered without a valid proof (not a cluster node); `unreachable`
+   * when it did not answer within `timeoutMs` (slow or gone: like any node that
+   * cannot be reached, not an impostor).
+   */
+  ensure(target: { nodeId: string; url: string }, timeoutMs = HOP_CONNECT_TIMEOUT_MS): Promise<ProofResult> {
+    const key = `${target.nodeId} ${target.url}`;
+    const until = this.proven.get(key);
+    if (until !== undefined && until > this.now()) return Promise.resolve('ok');
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.ask(target, timeoutMs).then((r) => {
+        if (r === 'ok') {
+          if (this.proven.size > 1_000) this.proven.clear();
+          this.proven.set(key, this.now() + HOP_PROOF_TTL_MS);
+        } else this.proven.delete(key);
+        return r;
+      }).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  /** Forgets every proof (tests; a node that failed a call's answer check). */
+  forget(): void {
+    this.proven.clear();
+  }
+
+  private ask(target: { nodeId: string; url: string }, timeoutMs: number): Promise<ProofResult> {
+    const challenge = randomBytes(32).toString('hex');
+    return new Promise((resolve) => {
+      let base: URL;
+      try {
+        base = new URL(target.url);
+      } catch {
+        return resolve('unreachable');
+      }
+      let settled = false;
+      const done = (r: ProofResult) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
+      const r = request({
+        protocol: base.protocol, hostname: base.hostname, port: base.port, method: 'GET', agent: this.agent,
+        path: base.pathname.replace(/\/+$/, '') + HOP_PROOF_PATH, headers: { [HOP_CHALLENGE_HEADER]: challenge },
+      }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { if (body.length < 1_024) body += d; });
+        res.on('end', () => {
+          try {
+            const j = JSON.parse(body) as { nodeId?: unknown; proof?: unknown };
+            done(res.statusCode === 200 && j.nodeId === target.nodeId && proofValid(this.secret, challenge, target.nodeId, target.url, j.proof) ? 'ok' : 'refused');
+          } catch {
+            done('refused');
+          }
+        });
+        res.on('error', () => done('unreachable'));
+      });
+      const timer = setTimeout(() => { r.destroy(); done('unreachable'); }, Math.max(1, timeoutMs));
+      r.on('error', () => done('unreachable'));
+      r.end();
+    });
+  }
+}
+
+export type ProofResult = 'ok' | 'refused' | 'unreachable';
+
+/** The answer to another node's challenge (GET HOP_PROOF_PATH): this node's id and its proof. */
+export function answerProof(req: IncomingMessage, res: ServerResponse, secret: string, nodeId: string, advertise: string): void {
+  const c = one(req.headers[HOP_CHALLENGE_HEADER]);
+  if (req.method !== 'GET' || !c || !/^[0-9a-f]{64}$/.test(c)) return sendJson(res, 400, { error: RelayErrorCode.badRequest, message: 'a 64-hex challenge is needed' });
+  sendJson(res, 200, { nodeId, proof: proveNode(secret, c, nodeId, advertise) });
 }
 
 function one(v: string | string[] | undefined): string | undefined {

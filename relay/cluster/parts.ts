@@ -51,7 +51,7 @@ export interface Owners {
 
 /** Fan-out to every node, this one included; at most once, best effort (pub/sub): state itself lives in the store. */
 export interface Bus {
-  publish(msg: DistributiveOmit<BusMessage, 'from'>): Promise<void>;
+  publish(msg: DistributiveOmit<BusMessage, 'from' | 'sig'>): Promise<void>;
   /** Calls `fn` for every valid message (malformed ones are dropped and counted). Returns the unsubscribe. */
   on(fn: (msg: BusMessage) => void): () => void;
 }

@@ -6,13 +6,19 @@
  * lock, and nothing a node needs lives only in its memory.
  */
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
-import type { Envelope, PaymentNotice, PaymentView } from '../../protocol/events.ts';
-import type { DeliveryState, FeedStore, IikoIds, PaymentRow, PaymentUpdate, WebhookBatch, WebhookTarget } from '../feedstore.ts';
+import { MAX_SEQ_STEP, type Envelope, type PaymentNotice, type PaymentView } from '../../protocol/events.ts';
+import type { AppendResult, Arrival, DeliveryState, FeedStore, IikoIds, PaymentRow, RefusedEvent, WebhookBatch, WebhookTarget } from '../feedstore.ts';
+import { applied, updateProblem } from '../moves.ts';
 import { compiled } from './hot.ts';
 import type { Db } from './open.ts';
 import type { Tables, WebhookStateTable } from './schema.ts';
 
 interface RawEvent { id: number; body: string; stored_at: number }
+
+/** Most event ids per lookup of those already stored (one parameter each). */
+const LOOKUP_CHUNK = 500;
+/** A refused event is kept this long (characters of its JSON), for support to see what came. */
+export const REFUSED_BODY_CHARS = 4_096;
 
 /** Most rows per INSERT: well under SQLite's and Postgres's parameter limits (6 per row). A power of two. */
 const INSERT_CHUNK = 256;
@@ -76,34 +82,121 @@ export class KyselyFeedStore implements FeedStore {
     return q;
   }
 
-  async appendEvents(venueId: string, events: Envelope[], payments: PaymentUpdate[], now: number) {
-    if (events.length === 0 && payments.length === 0) return { inserted: 0, duplicates: 0 };
+  async appendEvents(venueId: string, arrivals: Arrival[], now: number): Promise<AppendResult> {
+    const result: AppendResult = { inserted: 0, duplicates: 0, refused: [] };
+    if (arrivals.length === 0) return result;
+    const pg = this.base.dialect === 'postgres';
     return this.base.tx(async (t) => {
-      let inserted = 0;
-      // A batch may repeat an eventId (a resend): repeats are dropped here, rows already stored by ON CONFLICT,
-      // so the counts are exact on both dialects.
-      const seen = new Set<string>();
-      const unique = events.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
+      // The venue's numbering, locked for the transaction (two nodes holding two links of one venue take turns).
+      await t.insertInto('feed_state')
+        .values({ venue_id: venueId, last_seq: sql<number>`coalesce((select max(seq) from feed_events where venue_id = ${venueId}), 0)`, seq_base: 0 })
+        .onConflict((oc) => oc.column('venue_id').doNothing()).execute();
+      const state = await t.selectFrom('feed_state').select(['last_seq', 'seq_base']).where('venue_id', '=', venueId)
+        .$if(pg, (q) => q.forUpdate()).executeTakeFirstOrThrow();
+      let last = state.last_seq;
+      let base = state.seq_base;
+      const ids = [...new Set(arrivals.map((a) => a.eventId))];
+      const known = new Set<string>();
+      for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+        const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+        for (const r of await t.selectFrom('feed_events').select('event_id').where('venue_id', '=', venueId).where('event_id', 'in', chunk).execute()) known.add(r.event_id);
+        for (const r of await t.selectFrom('feed_refused').select('event_id').where('venue_id', '=', venueId).where('event_id', 'in', chunk).execute()) known.add(r.event_id);
+      }
+      const payIds = [...new Set(arrivals.flatMap((a) => (a.payment ? [a.payment.paymentId] : [])))];
+      const posted = new Map<string, { notice: PaymentNotice; view: PaymentView; updatedSeq: number | null }>();
+      if (payIds.length) {
+        const rows = await t.selectFrom('payments').select(['payment_id', 'notice', 'view', 'updated_seq'])
+          .where('venue_id', '=', venueId).where('payment_id', 'in', payIds).$if(pg, (q) => q.forUpdate()).execute();
+        for (const r of rows) posted.set(r.payment_id, { ...toPayment(r), updatedSeq: r.updated_seq });
+      }
+      const store: Array<{ env: Envelope; body: string }> = [];
+      const refused: Array<{ a: Arrival; seq: number; reason: string }> = [];
+      const changed = new Map<string, { view: PaymentView; seq: number }>();
+      for (const a of arrivals) {
+        if (known.has(a.eventId)) {
+          result.duplicates++;
+          continue;
+        }
+        known.add(a.eventId);
+        // A new event follows the venue's last one; a companion starting again at 1 (wiped, paired anew) continues after it.
+        let seq = base + a.seq;
+        if (!(seq > last && seq <= last + MAX_SEQ_STEP)) {
+          if (a.seq === 1 && last > 0) {
+            base = last;
+            seq = last + 1;
+          } else {
+            // Not counted: the numbering stays where it was, so the next good event still follows.
+            const reason = `seq ${a.seq} does not follow the venue's last event (seq ${last - base}): a new event comes after it, at most ${MAX_SEQ_STEP} later`;
+            refused.push({ a, seq: a.seq, reason });
+            continue;
+          }
+        }
+        last = seq;
+        let why = a.refused ?? (a.envelope ? null : 'not an event');
+        if (why === null && a.payment) {
+          const p = posted.get(a.payment.paymentId) ?? null;
+          why = updateProblem(p, a.payment);
+          if (why === null && p) {
+            const view = applied(p.notice, a.payment);
+            posted.set(a.payment.paymentId, { ...p, view });
+            changed.set(a.payment.paymentId, { view, seq });
+          }
+        }
+        if (why !== null) {
+          refused.push({ a, seq, reason: why });
+          continue;
+        }
+        const env = { ...(a.envelope as Envelope), seq };
+        store.push({ env, body: JSON.stringify(env) });
+      }
       let at = 0;
-      for (const k of pieces(unique.length)) {
-        const chunk = unique.slice(at, at += k);
+      for (const k of pieces(store.length)) {
+        const chunk = store.slice(at, at += k);
         // Parameters row by row, in the order of the compiled row's columns.
-        const params = chunk.flatMap((e) => [venueId, e.eventId, e.seq, e.eventType, JSON.stringify(e), now]);
+        const params = chunk.flatMap((e) => [venueId, e.env.eventId, e.env.seq, e.env.eventType, e.body, now]);
         const r = await t.executeQuery(this.insertOf(chunk.length)(...params));
-        inserted += Number(r.numAffectedRows ?? 0n);
+        result.inserted += Number(r.numAffectedRows ?? 0n);
       }
-      for (const p of payments) {
-        const v = p.view;
-        const notice: PaymentNotice = { paymentId: v.paymentId, orderId: v.orderId, amount: v.amount, paidAt: v.paidAt, ...(v.tips !== undefined ? { tips: v.tips } : {}) };
-        await t.insertInto('payments')
-          .values({ venue_id: venueId, payment_id: v.paymentId, notice: JSON.stringify(notice), state: v.state, view: JSON.stringify(v), updated_seq: p.seq, created_at: now })
-          .onConflict((oc) => oc.columns(['venue_id', 'payment_id'])
-            .doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), view: eb.ref('excluded.view'), updated_seq: eb.ref('excluded.updated_seq') }))
-            .where((eb) => eb.or([eb('payments.updated_seq', 'is', null), eb('payments.updated_seq', '<', eb.ref('excluded.updated_seq'))])))
-          .execute();
+      for (const r of refused) {
+        await t.insertInto('feed_refused').values({
+          venue_id: venueId, event_id: r.a.eventId, seq: r.seq, event_type: r.a.envelope?.eventType ?? r.a.eventType ?? null,
+          reason: r.reason.slice(0, 500), body: r.a.raw === undefined ? null : r.a.raw.slice(0, REFUSED_BODY_CHARS), stored_at: now,
+        }).onConflict((oc) => oc.columns(['venue_id', 'event_id']).doNothing()).execute();
+        result.refused.push({ eventId: r.a.eventId, seq: r.seq, reason: r.reason });
       }
-      return { inserted, duplicates: events.length - inserted };
+      for (const [paymentId, c] of changed) {
+        await t.updateTable('payments').set({ state: c.view.state, view: JSON.stringify(c.view), updated_seq: c.seq })
+          .where('venue_id', '=', venueId).where('payment_id', '=', paymentId)
+          .where((eb) => eb.or([eb('updated_seq', 'is', null), eb('updated_seq', '<', c.seq)])).execute();
+      }
+      if (last !== state.last_seq || base !== state.seq_base) {
+        await t.updateTable('feed_state').set({ last_seq: last, seq_base: base }).where('venue_id', '=', venueId).execute();
+      }
+      return result;
     });
+  }
+
+  async listRefused(venueId: string, limit: number): Promise<RefusedEvent[]> {
+    const rows = await this.db.selectFrom('feed_refused').select(['event_id', 'seq', 'event_type', 'reason', 'stored_at'])
+      .where('venue_id', '=', venueId).orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({ eventId: r.event_id, seq: r.seq, eventType: r.event_type, reason: r.reason, at: r.stored_at }));
+  }
+
+  async prune(cutoff: number, everyVenue: boolean, max: number): Promise<number> {
+    // A venue with a receiver keeps what it has not accepted yet; a venue EVVA pulls had the whole retention to pull.
+    const hasReceiver = everyVenue ? sql<boolean>`1 = 1` : sql<boolean>`e.venue_id in (select venue_id from webhook_targets)`;
+    const doomed = this.db.selectFrom('feed_events as e').leftJoin('webhook_state as s', 's.venue_id', 'e.venue_id').select('e.id')
+      .where('e.stored_at', '<', cutoff)
+      .where((eb) => eb.or([eb.not(hasReceiver), eb('e.id', '<=', sql<number>`coalesce(s.delivered_id, 0)`)]))
+      .orderBy('e.id').limit(max);
+    const r = await this.db.deleteFrom('feed_events').where('id', 'in', doomed).executeTakeFirst();
+    const left = Math.max(0, max - Number(r.numDeletedRows));
+    let refused = 0n;
+    if (left > 0) {
+      const old = this.db.selectFrom('feed_refused').select('id').where('stored_at', '<', cutoff).orderBy('id').limit(left);
+      refused = (await this.db.deleteFrom('feed_refused').where('id', 'in', old).executeTakeFirst()).numDeletedRows;
+    }
+    return Number(r.numDeletedRows) + Number(refused);
   }
 
   async listEvents(venueId: string, afterSeq: number, limit: number): Promise<Envelope[]> {

@@ -119,6 +119,30 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Issue 18: a venue's numbering (a new event must follow its last seq), the events the relay refused
+    // (recorded and acked so they never hold back the ones behind them), and an index for retention.
+    '0004_feed_guard': {
+      async up(db) {
+        await db.schema.createTable('feed_state').ifNotExists()
+          .addColumn('venue_id', 'text', (c) => c.primaryKey())
+          .addColumn('last_seq', int, (c) => c.notNull())
+          .addColumn('seq_base', int, (c) => c.notNull())
+          .execute();
+        await serial(db, 'feed_refused')
+          .addColumn('venue_id', 'text', (c) => c.notNull())
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('seq', int, (c) => c.notNull())
+          .addColumn('event_type', 'text')
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('body', 'text')
+          .addColumn('stored_at', int, (c) => c.notNull())
+          .addUniqueConstraint('feed_refused_venue_event', ['venue_id', 'event_id'])
+          .execute();
+        await db.schema.createIndex('feed_refused_venue').ifNotExists().on('feed_refused').columns(['venue_id', 'id']).execute();
+        await db.schema.createIndex('feed_refused_stored').ifNotExists().on('feed_refused').column('stored_at').execute();
+        await db.schema.createIndex('feed_events_stored').ifNotExists().on('feed_events').column('stored_at').execute();
+      },
+    },
   };
 }
 

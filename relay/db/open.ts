@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DEFAULT_STORE_POOL } from '../../protocol/cluster.ts';
@@ -66,9 +66,28 @@ const BEGIN = CompiledQuery.raw('begin immediate');
 const COMMIT = CompiledQuery.raw('commit');
 const ROLLBACK = CompiledQuery.raw('rollback');
 
+/**
+ * The store holds webhook secrets and payment notices: only the relay's own
+ * user may read it. SQLite gives its -wal and -shm files the main file's mode,
+ * so the main file is made 0600 before SQLite opens it (created that way, or
+ * tightened if an older relay left it 0644), and leftovers are tightened too.
+ */
+function privateFile(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
 function openSqlite(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const raw = new Database(join(dataDir, STORE_FILE));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, STORE_FILE);
+  privateFile(file);
+  const raw = new Database(file);
   raw.pragma('journal_mode = WAL');
   // FULL: an event is acked once stored and the companion then deletes it, so a commit must survive a power cut.
   raw.pragma('synchronous = FULL');

@@ -84,6 +84,26 @@ export interface PaymentsTable {
   created_at: number;
 }
 
+/** A venue's event numbering: the last seq stored, and what is added to a companion's seq after it started again at 1. */
+export interface FeedStateTable {
+  venue_id: string;
+  last_seq: number;
+  seq_base: number;
+}
+
+/** Events the relay refused and recorded instead of storing (never delivered). */
+export interface FeedRefusedTable {
+  id: Generated<number>;
+  venue_id: string;
+  event_id: string;
+  seq: number;
+  event_type: string | null;
+  reason: string;
+  /** The event as it came, cut to REFUSED_BODY_CHARS; null when it could not be written out (too deep). */
+  body: string | null;
+  stored_at: number;
+}
+
 /** Named counters; `tokens` goes up in the same transaction as every device-token change. */
 export interface CountersTable {
   name: string;
@@ -99,6 +119,8 @@ export interface Tables {
   venue_iiko: VenueIikoTable;
   payments: PaymentsTable;
   counters: CountersTable;
+  feed_state: FeedStateTable;
+  feed_refused: FeedRefusedTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

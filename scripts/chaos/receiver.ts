@@ -4,9 +4,9 @@
  * arrival time, and answers 200, 500 or nothing at all (hang) as commanded.
  * It does not dedupe: the checker does, from the record.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verifyWebhook } from '../../protocol/signature.ts';
 
 export type ReceiverMode = 'ok' | 'fail' | 'hang';
 
@@ -31,11 +31,9 @@ export interface Receiver {
 /** Bodies above this are refused with 413 (the relay sends at most 100 events per POST). */
 const MAX_BODY = 16 * 1024 * 1024;
 
-/** True when `header` is `sha256=<hex HMAC-SHA256 of body>` under `secret`, compared in constant time. */
-export function signed(secret: string, body: Buffer, header: string): boolean {
-  const want = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
-  const got = Buffer.from(header);
-  return got.length === want.length && timingSafeEqual(got, want);
+/** True when the delivery's signature (protocol/signature.ts, timestamp window included) is valid under `secret`. */
+export function signed(secret: string, body: Buffer, headers: IncomingMessage['headers'], now = Date.now()): boolean {
+  return verifyWebhook(secret, headers, body, now).ok;
 }
 
 /** Starts the receiver; `secret` is the relay's webhook secret. */
@@ -63,7 +61,7 @@ export async function startReceiver(secret: string): Promise<Receiver> {
       const status = mode === 'ok' ? 200 : mode === 'fail' ? 500 : 0;
       deliveries.push({
         at: Date.now(), deliveryId: String(req.headers['x-evva-delivery'] ?? ''), status,
-        signatureOk: signed(secret, body, String(req.headers['x-evva-signature'] ?? '')), bytes: body.length, events,
+        signatureOk: signed(secret, body, req.headers), bytes: body.length, events,
       });
       if (status === 0) {
         hung.add(res);

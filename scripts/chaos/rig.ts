@@ -88,7 +88,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
     const relayUrl = `http://127.0.0.1:${relayPort}`;
     const startRelay = async () => {
       relay = startBin('relay', 'evva-relay.js', ['serve', '--port', String(relayPort), '--data-dir', relayDir,
-        '--webhook-url', receiver.url, '--webhook-secret-file', secretFile], logs, { EVVA_RELAY_API_KEYS: API_KEY });
+        '--webhook-url', receiver.url, '--webhook-secret-file', secretFile, '--allow-loopback-webhooks'], logs, { EVVA_RELAY_API_KEYS: API_KEY });
       await relay.waitFor(/\{"listening":"[^"]+"\}/);
     };
     await startRelay();

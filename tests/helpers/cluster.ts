@@ -16,6 +16,7 @@ import { startHaproxy, type Haproxy } from './haproxy.ts';
 import { startPostgres } from './postgres.ts';
 import { freePort, runBin, startBin, type Proc } from './proc.ts';
 import { startRedis } from './redis.ts';
+import { startTap, type Tap } from './tap.ts';
 import { API_KEY, tempDir, waitFor } from './relay.ts';
 
 /** Every node and the single relay of the byte-identical comparison build links from this, so they read the same. */
@@ -29,6 +30,10 @@ export interface Node {
   port: number;
   /** Its own address (not through HAProxy). */
   url: string;
+  /** Where the other nodes reach it (its own address, or its tap's). */
+  advertise: string;
+  /** What went over the hop to this node, when the cluster was started with taps. */
+  tap: Tap | null;
   proc: Proc | null;
 }
 
@@ -83,6 +88,8 @@ export interface ClusterOptions {
   args?: string[];
   /** HAProxy's balancing (default 'venue', as deploy/haproxy.cfg: a venue's tunnel and calls hash to one node). */
   balance?: 'venue' | 'leastconn' | 'roundrobin';
+  /** Put a recording tap (tests/helpers/tap.ts) on every node's advertised address: the hops between nodes go through it. */
+  taps?: boolean;
 }
 
 /** Starts Postgres, Redis, the nodes and HAProxy; on failure stops whatever had started. */
@@ -115,7 +122,10 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
   for (let i = 1; i <= (o.nodes ?? 3); i++) {
     // --advertise needs the port before start: pick a free one now.
     const port = await freePort();
-    nodes.push({ name: `n${i}`, port, url: `http://127.0.0.1:${port}`, proc: null });
+    const url = `http://127.0.0.1:${port}`;
+    const tap = o.taps ? await startTap(url) : null;
+    if (tap) stops.push(() => tap.close());
+    nodes.push({ name: `n${i}`, port, url, advertise: tap?.url ?? url, tap, proc: null });
   }
   stops.push(async () => { for (const n of nodes) await n.proc?.stop('SIGKILL'); });
 
@@ -128,8 +138,8 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     fs.mkdirSync(path.join(dir.dir, n.name), { recursive: true });
     n.proc = startBin('evva-relay.js', ['serve', '--port', String(n.port), '--host', '127.0.0.1',
       '--data-dir', path.join(dir.dir, n.name), '--store', pg.url, '--redis', redis.url,
-      '--node-id', n.name, '--advertise', n.url, '--trust-proxy', '127.0.0.1', '--public-url', PUBLIC_URL,
-      '--webhook-url', receiver.url, '--webhook-secret-file', secretFile, ...(o.args ?? [])],
+      '--node-id', n.name, '--advertise', n.advertise, '--trust-proxy', '127.0.0.1', '--public-url', PUBLIC_URL,
+      '--webhook-url', receiver.url, '--webhook-secret-file', secretFile, '--allow-loopback-webhooks', ...(o.args ?? [])],
     { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_CLUSTER_SECRET: CLUSTER_SECRET });
     await n.proc.waitFor(/\{"listening":/, 30_000);
     await waitFor(async () => (await readiness(n).catch(() => null))?.status === 200, `${n.name} ready`, 20_000, 100);

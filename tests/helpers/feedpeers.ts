@@ -3,11 +3,14 @@
  * protocol (hello, event frames, cmd answers) over a real WebSocket, and a
  * webhook receiver on a loopback port that records every request's raw body.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import type { Envelope, EventType } from '../../protocol/events.ts';
+import type { Envelope, EventType, PaymentView } from '../../protocol/events.ts';
+import type { FeedOrder } from '../../protocol/feed.ts';
+import type { Arrival } from '../../relay/feedstore.ts';
+import { verifyWebhook } from '../../protocol/signature.ts';
 import { TUNNEL_PROTOCOL } from '../../protocol/tunnel.ts';
 import { COMPANION, waitFor } from './relay.ts';
 
@@ -64,20 +67,40 @@ export async function rawCompanion(relayUrl: string, token: string,
   return peer;
 }
 
-/** A well-formed envelope of `venueId` with the given seq (eventId random unless given). */
+/** A table order in the feed's shape (protocol/feed.ts FeedOrder), as the companion would send it. */
+export function feedOrder(id: string, more: Partial<FeedOrder> = {}): FeedOrder {
+  return {
+    id, number: null, kind: 'table', iikoStatus: 'New', status: 'new', final: false, gone: false, revision: null, tableNumbers: [], tableIds: [],
+    waiter: null, waiterId: null, orderType: null, cashier: null, items: [], sums: { full: 0, result: 0, discount: 0, surcharge: 0, paid: null, source: 'derived' },
+    discounts: [], payments: [], openTime: null, billTime: null, closeTime: null, delivery: null, degraded: [], ...more,
+  };
+}
+
+/** A well-formed envelope of `venueId` with the given seq (eventId random unless given; by default a new table order). */
 export function envelope(venueId: string, seq: number, more: { eventId?: string; eventType?: EventType; eventInfo?: Record<string, unknown> } = {}): Envelope {
   return {
     eventId: more.eventId ?? `evt_${randomUUID()}`, venueId, seq, eventType: more.eventType ?? 'TableOrderUpdate',
-    eventTime: new Date().toISOString(), eventInfo: more.eventInfo ?? { order: { id: `order-${seq}`, status: 'new' } },
+    eventTime: new Date().toISOString(), eventInfo: more.eventInfo ?? { order: feedOrder(`order-${seq}`) },
   };
+}
+
+/** Envelopes as the intake hands them to the store (relay/feedstore.ts Arrival), PaymentUpdates with their view. */
+export function arrivals(envs: Envelope[]): Arrival[] {
+  return envs.map((e) => ({
+    eventId: e.eventId, seq: e.seq, envelope: e,
+    ...(e.eventType === 'PaymentUpdate' ? { payment: e.eventInfo as unknown as PaymentView } : {}),
+  }));
 }
 
 export interface Delivery {
   body: string;
-  signature: string;
+  /** The signature headers as they arrived (x-evva-signature, x-evva-timestamp, x-evva-delivery), and authorization. */
+  headers: Record<string, string>;
   deliveryId: string;
   /** The Authorization header ('' without one): an iiko Cloud handler's authToken. */
   authorization: string;
+  /** When it arrived (ms), to check the signed timestamp against. */
+  at: number;
   /** The status the receiver answered (0 when it hung). */
   status: number;
 }
@@ -95,9 +118,14 @@ export async function startReceiver(answer: (n: number) => number | 'hang' = () 
     req.on('end', () => {
       const n = requests.length;
       const a = answer(n);
+      const pick = (k: string) => String(req.headers[k] ?? '');
       const d: Delivery = {
-        body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['x-evva-signature'] ?? ''),
-        deliveryId: String(req.headers['x-evva-delivery'] ?? ''), authorization: String(req.headers.authorization ?? ''), status: a === 'hang' ? 0 : a,
+        body: Buffer.concat(chunks).toString('utf8'),
+        headers: {
+          'x-evva-signature': pick('x-evva-signature'), 'x-evva-timestamp': pick('x-evva-timestamp'), 'x-evva-delivery': pick('x-evva-delivery'),
+          authorization: pick('authorization'),
+        },
+        deliveryId: pick('x-evva-delivery'), authorization: pick('authorization'), at: Date.now(), status: a === 'hang' ? 0 : a,
       };
       requests.push(d);
       if (a === 'hang') return void hung.push(res);
@@ -122,7 +150,7 @@ export async function startReceiver(answer: (n: number) => number | 'hang' = () 
   };
 }
 
-/** True when `signature` is `sha256=<hex HMAC-SHA256 of body>` under `secret` (what a receiver must check). */
-export function signatureValid(secret: string, body: string, signature: string): boolean {
-  return signature === `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/** True when a delivery carries a valid signature under `secret`, checked as a receiver checks it on arrival (protocol/signature.ts). */
+export function signatureValid(secret: string, d: Delivery): boolean {
+  return verifyWebhook(secret, d.headers, d.body, d.at).ok;
 }

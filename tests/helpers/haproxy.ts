@@ -43,8 +43,8 @@ export interface Haproxy {
   port: number;
   /** What HAProxy printed so far (warnings, alerts). */
   output(): string;
-  /** Each server's state as HAProxy sees it now: UP, DOWN, MAINT, `UP 1/2` while rising... */
-  servers(): Promise<Record<string, string>>;
+  /** Each server's state as HAProxy sees it now in a backend (default `relays`, the /readyz one; `relays-live` is the /healthz fallback): UP, DOWN, MAINT, `UP 1/2` while rising... */
+  servers(backend?: 'relays' | 'relays-live'): Promise<Record<string, string>>;
   /** Kills HAProxy and removes its temp dir. */
   stop(): Promise<void>;
 }
@@ -148,14 +148,14 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   }
   return {
     url: `http://127.0.0.1:${port}`, port, stop, output: () => out,
-    async servers() {
+    async servers(backend = 'relays') {
       const csv = await command(socket, 'show stat');
       const head = (csv.split('\n')[0] ?? '').replace(/^# /, '').split(',');
       const [px, sv, st] = ['pxname', 'svname', 'status'].map((k) => head.indexOf(k)) as [number, number, number];
       const states: Record<string, string> = {};
       for (const line of csv.split('\n').slice(1)) {
         const f = line.split(',');
-        if (f[px] === 'relays' && f[sv] && f[sv] !== 'BACKEND') states[f[sv]] = f[st] ?? '';
+        if (f[px] === backend && f[sv] && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND') states[f[sv]] = f[st] ?? '';
       }
       return states;
     },

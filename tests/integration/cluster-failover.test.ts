@@ -86,7 +86,7 @@ describe('kill -9 of the node holding a venue', () => {
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
     const mine = c.events().filter((e) => e.venueId === v.venueId);
     expect(mine.map((e) => e.seq)).toEqual(stored.map((e) => e.seq));
-    for (const r of c.receiver.requests) expect(signatureValid(WEBHOOK_SECRET, r.body, r.signature)).toBe(true);
+    for (const r of c.receiver.requests) expect(signatureValid(WEBHOOK_SECRET, r)).toBe(true);
     const updates = mine.filter((e) => e.eventType === 'PaymentUpdate' && e.eventInfo.paymentId === 'pay-failover').map((e) => e.eventInfo.state);
     expect(updates).toContain('reconciled');
     expect(new Set(updates).size).toBe(updates.length);

@@ -94,9 +94,10 @@ describe('a relay node in a cluster', () => {
 
   it('refuses a hop signed with another secret, and a call without a key is not forwarded', async () => {
     const { a, b, v } = await venueOnA();
-    const { signHop } = await import('../../relay/cluster/hop.ts');
+    const { EMPTY_DIGEST, signHop } = await import('../../relay/cluster/hop.ts');
     const path = `/v1/venues/${v.venueId}/front/api/orders`;
-    const forged = await fetch(`${a.url}${path}`, { headers: { 'x-evva-hop': signHop('another-secret-0123456789abcdef-0123456789', 'node-b', 'GET', path, 1, Date.now()), 'x-evva-hop-count': '1' } });
+    const headers = { 'x-evva-hop-count': '1', 'x-evva-hop-body': EMPTY_DIGEST };
+    const forged = await fetch(`${a.url}${path}`, { headers: { ...headers, 'x-evva-hop': signHop('another-secret-0123456789abcdef-0123456789', 'node-b', 'node-a', 'GET', path, headers, Date.now()) } });
     expect(forged.status).toBe(403);
     const keyless = await fetch(`${b.url}${path}`);
     expect(keyless.status).toBe(401);

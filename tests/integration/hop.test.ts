@@ -4,13 +4,14 @@
  * real refused ports.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HOP_COUNT_HEADER, HOP_HEADER, HOP_HOST_HEADER, HOP_MAX } from '../../protocol/cluster.ts';
+import { HOP_BODY_HEADER, HOP_CLIENT_HEADER, HOP_COUNT_HEADER, HOP_HEADER, HOP_HOST_HEADER, HOP_KEY_HEADER, HOP_MAX, HOP_PROTO_HEADER } from '../../protocol/cluster.ts';
 import { TIMEOUT_HEADER } from '../../protocol/relay.ts';
-import { createHopAgent, forward, hopAuth, refuseHop, signHop, type ForwardOptions, type HopCaller, type HopOutcome } from '../../relay/cluster/hop.ts';
+import { createHopAgent, forward, hopAuth, refuseHop, signHop, withBody, type ForwardOptions, type HopCaller, type HopOutcome } from '../../relay/cluster/hop.ts';
 import { ROOT, freePort } from '../helpers/proc.ts';
 
 const SECRET = 'cluster-secret-0123456789abcdef-0123456789';
@@ -56,20 +57,37 @@ function call(url: string, opts: { method?: string; headers?: Record<string, str
 /** An owner that checks the hop and echoes what it received. */
 async function echoOwner(secret = SECRET): Promise<{ url: string; seen: Array<{ caller: HopCaller | null; headers: IncomingMessage['headers']; url: string; body: string }> }> {
   const seen: Array<{ caller: HopCaller | null; headers: IncomingMessage['headers']; url: string; body: string }> = [];
-  const check = hopAuth(secret);
+  const check = hopAuth(secret, 'owner');
   const { url } = await listen((req, res) => {
     const c = check(req);
     if (c && 'denied' in c) return refuseHop(res, c);
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => { body += d; });
-    req.on('end', () => {
-      seen.push({ caller: c, headers: req.headers, url: req.url ?? '', body });
-      res.setHeader('x-owner', 'yes');
-      res.end(JSON.stringify({ method: req.method, url: req.url, body }));
+    const serve = (r: IncomingMessage) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => { body += d; });
+      r.on('end', () => {
+        seen.push({ caller: c, headers: r.headers, url: r.url ?? '', body });
+        res.setHeader('x-owner', 'yes');
+        res.end(JSON.stringify({ method: r.method, url: r.url, body }));
+      });
+    };
+    if (!c) return serve(req);
+    // As the relay's route does: the body must match the signed digest before anything reads it.
+    void withBody(req, c.digest, 1024 * 1024).then((checked) => {
+      if (typeof checked === 'string') return refuseHop(res, { denied: true, status: 403, error: 'forbidden', message: `hop refused: ${checked}`, reason: 'body' });
+      serve(checked);
     });
   });
   return { url, seen };
+}
+
+/** The hop headers a first node sends for a call, signed for `to` (what someone capturing a hop between nodes would hold). */
+function signedHop(method: string, path: string, body: string, more: Record<string, string> = {}, at = Date.now(), to = 'owner') {
+  const headers: Record<string, string> = {
+    [HOP_COUNT_HEADER]: '1', [HOP_HOST_HEADER]: 'relay.evva.test', [HOP_PROTO_HEADER]: 'https', [HOP_CLIENT_HEADER]: '203.0.113.7',
+    [HOP_KEY_HEADER]: '0123456789ab', [TIMEOUT_HEADER]: '5000', [HOP_BODY_HEADER]: createHash('sha256').update(body).digest('hex'), ...more,
+  };
+  return { ...headers, [HOP_HEADER]: signHop(SECRET, 'node-a', to, method, path, headers, at), 'content-length': String(Buffer.byteLength(body)) };
 }
 
 describe('the hop between two relay nodes', () => {
@@ -89,7 +107,10 @@ describe('the hop between two relay nodes', () => {
     expect(r.headers['x-owner']).toBe('yes');
     expect(JSON.parse(r.body)).toEqual({ method: 'POST', url: '/v1/venues/v1/front/api/orders?x=1&y=%20', body: '{"order":1}' });
     const got = owner.seen[0]!;
-    expect(got.caller).toEqual({ from: 'node-a', hops: 1, host: 'relay.evva.test', proto: 'https', client: '203.0.113.7', key: '0123456789ab' });
+    expect(got.caller).toEqual({
+      from: 'node-a', hops: 1, host: 'relay.evva.test', proto: 'https', client: '203.0.113.7', key: '0123456789ab',
+      digest: createHash('sha256').update('{"order":1}').digest('hex'),
+    });
     expect(got.headers.authorization).toBeUndefined();
     expect(got.headers.cookie).toBeUndefined();
     expect(got.headers['x-private']).toBeUndefined();
@@ -110,17 +131,36 @@ describe('the hop between two relay nodes', () => {
     expect(owner.seen).toEqual([]);
   });
 
-  it('refuses a captured hop replayed after the allowed skew, and one sent to another path', async () => {
+  it('refuses a captured hop replayed after the allowed skew, sent to another path, or resent as it was within the skew', async () => {
     const owner = await echoOwner();
-    const old = signHop(SECRET, 'node-a', 'GET', '/v1/venues/v1/front/x', 1, Date.now() - 60_000);
-    const late = await call(`${owner.url}/v1/venues/v1/front/x`, { headers: { [HOP_HEADER]: old, [HOP_COUNT_HEADER]: '1' } });
+    const old = signedHop('GET', '/v1/venues/v1/front/x', '', {}, Date.now() - 60_000);
+    const late = await call(`${owner.url}/v1/venues/v1/front/x`, { headers: old });
     expect(late.status).toBe(403);
     expect(JSON.parse(late.body).message).toBe('hop refused: skew');
-    const fresh = signHop(SECRET, 'node-a', 'GET', '/v1/venues/v1/front/x', 1, Date.now());
-    const moved = await call(`${owner.url}/v1/venues/v2/front/x`, { headers: { [HOP_HEADER]: fresh, [HOP_COUNT_HEADER]: '1' } });
+    const fresh = signedHop('GET', '/v1/venues/v1/front/x', '');
+    const moved = await call(`${owner.url}/v1/venues/v2/front/x`, { headers: fresh });
     expect(moved.status).toBe(403);
-    const ok = await call(`${owner.url}/v1/venues/v1/front/x`, { headers: { [HOP_HEADER]: fresh, [HOP_COUNT_HEADER]: '1' } });
+    const ok = await call(`${owner.url}/v1/venues/v1/front/x`, { headers: fresh });
     expect(ok.status).toBe(200);
+    const again = await call(`${owner.url}/v1/venues/v1/front/x`, { headers: fresh });
+    expect([again.status, JSON.parse(again.body).message]).toEqual([403, 'hop refused: replay']);
+    expect(owner.seen).toHaveLength(1);
+  });
+
+  it('refuses a captured hop resent with another body, faked caller headers, or to another node', async () => {
+    const owner = await echoOwner();
+    const path = '/v1/venues/v1/payments';
+    const body = JSON.stringify({ paymentId: 'p1', orderId: 'o1', amount: 5000, paidAt: '2026-12-01T00:00:00Z' });
+    const captured = signedHop('POST', path, body);
+    const forgedBody = await call(`${owner.url}${path}`, { method: 'POST', headers: captured, body: body.replace('5000', '9000') });
+    expect([forgedBody.status, JSON.parse(forgedBody.body).message]).toEqual([403, 'hop refused: body']);
+    for (const [name, value] of [[HOP_KEY_HEADER, 'ffffffffffff'], [HOP_CLIENT_HEADER, '198.51.100.1'], [HOP_HOST_HEADER, 'evil.example']]) {
+      const r = await call(`${owner.url}${path}`, { method: 'POST', headers: { ...signedHop('POST', path, body), [name as string]: value as string }, body });
+      expect({ name, status: r.status, message: JSON.parse(r.body).message }).toEqual({ name, status: 403, message: 'hop refused: signature' });
+    }
+    const elsewhere = signedHop('POST', path, body, {}, Date.now(), 'node-c');
+    expect((await call(`${owner.url}${path}`, { method: 'POST', headers: elsewhere, body })).status).toBe(403);
+    expect(owner.seen).toEqual([]);
   });
 
   it('answers 503 venue_offline when the owner refuses the connection', async () => {
@@ -193,10 +233,11 @@ describe('the hop between two relay nodes', () => {
     expect(a.outcomes).toEqual(['cancelled']);
   });
 
-  it('delivers an owner answer sent before the upload ended (413), not a cut one', async () => {
+  it('answers 413 itself for a body over the hop\'s limit, without calling the owner', async () => {
+    let called = false;
     const { url } = await listen((_req, res) => {
-      res.writeHead(413, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'too_large' }));
+      called = true;
+      res.end('should not be reached');
     });
     const a = await firstNode(url);
     const big = Buffer.alloc(8 * 1024 * 1024, 0x62);
@@ -212,9 +253,10 @@ describe('the hop between two relay nodes', () => {
       q.end(big);
     });
     expect(r.status).toBe(413);
-    expect(JSON.parse(r.body)).toEqual({ error: 'too_large' });
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'too_large' });
     await waitFor(() => a.outcomes.length === 1);
-    expect(a.outcomes).toEqual(['ok']);
+    expect(a.outcomes).toEqual(['too_large']);
+    expect(called).toBe(false);
   });
 
   it('sends a bodiless call again once when its pooled connection is reset before the head (the keep-alive race), never a call with a body', async () => {
@@ -247,12 +289,12 @@ describe('the hop between two relay nodes', () => {
     expect(a.outcomes).toEqual(['loop']);
   });
 
-  it('streams 64 MB each way through the first node while its resident memory stays far below that', async () => {
+  it('streams a 64 MB answer through the first node (a request body up to the 1 MiB limit, read whole to sign it) while its resident memory stays far below that', async () => {
     const MB = 1024 * 1024;
     const SIZE = 64 * MB;
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     let received = 0;
-    const check = hopAuth(SECRET);
+    const check = hopAuth(SECRET, 'owner');
     const { url: ownerUrl } = await listen((req, res) => {
       const c = check(req);
       if (!c || 'denied' in c) return void res.writeHead(401).end();
@@ -263,6 +305,7 @@ describe('the hop between two relay nodes', () => {
         void pump(res, size, chunk).catch(() => undefined);
       });
     });
+    const UPLOAD = 1024 * 1024;
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'tests/helpers/hopnode.ts'), ownerUrl, SECRET], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     cleanups.push(() => { child.kill('SIGKILL'); });
     const firstUrl = await new Promise<string>((resolve, reject) => {
@@ -276,25 +319,25 @@ describe('the hop between two relay nodes', () => {
     });
     const through = (size: number) => new Promise<number>((resolve, reject) => {
       received = 0;
-      const r = request(`${firstUrl}/v1/venues/v1/front/big`, { method: 'POST', headers: { 'content-length': String(size), 'x-size': String(size) }, agent: false }, (res) => {
+      const r = request(`${firstUrl}/v1/venues/v1/front/big`, { method: 'POST', headers: { 'content-length': String(UPLOAD), 'x-size': String(size) }, agent: false }, (res) => {
         let n = 0;
         res.on('data', (d: Buffer) => { n += d.length; });
         res.on('end', () => resolve(n));
         res.on('error', reject);
       });
       r.on('error', reject);
-      void pump(r, size, chunk).catch(reject);
+      void pump(r, UPLOAD, chunk).catch(reject);
     });
     const mem = async () => JSON.parse((await call(`${firstUrl}/__mem`)).body) as { baseline: number; peak: number };
     // A warm-up pass settles the JIT and the collector's rhythm; then a pass four times larger must not raise the peak by anything like its size.
     expect(await through(SIZE / 4)).toBe(SIZE / 4);
-    expect(received).toBe(SIZE / 4);
+    expect(received).toBe(UPLOAD);
     const warm = await mem();
     expect(await through(SIZE)).toBe(SIZE);
-    expect(received).toBe(SIZE);
+    expect(received).toBe(UPLOAD);
     const after = await mem();
     const mb = (n: number) => (n / MB).toFixed(1);
-    console.log(`hop node resident memory: start ${mb(warm.baseline)} MB, after 2 x 16 MB ${mb(warm.peak)} MB peak, after 2 x 64 MB more ${mb(after.peak)} MB peak`);
+    console.log(`hop node resident memory: start ${mb(warm.baseline)} MB, after 1 MiB up and 16 MB down ${mb(warm.peak)} MB peak, after 1 MiB up and 64 MB down more ${mb(after.peak)} MB peak`);
     expect(after.peak - warm.peak).toBeLessThan(24 * MB);
     expect(after.peak - after.baseline).toBeLessThan(48 * MB);
   }, 60_000);

@@ -10,7 +10,8 @@ import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { RedisKeys, type BusMessage } from '../../protocol/cluster.ts';
+import { HOP_MAX_SKEW_MS, LEASE_MS, RedisKeys, type BusMessage } from '../../protocol/cluster.ts';
+import { sealBus, sealNode, sealOwner } from '../../relay/cluster/seal.ts';
 import { createCluster } from '../../relay/cluster/cluster.ts';
 import { COMMAND_TIMEOUT_MS, PROBE_TIMEOUT_MS } from '../../relay/cluster/redis.ts';
 import type { ClusterNode } from '../../relay/cluster/parts.ts';
@@ -99,12 +100,13 @@ describe('venue ownership', () => {
     a.onLost((v, e) => lost.push([v, e]));
     const v = venue();
     const ea = await a.owners.claim(v);
-    // Another node's claim written straight into Redis, without the bus announcement.
+    // Another node's claim (sealed with the cluster secret) written straight into Redis, without the bus announcement.
+    const theirs = `node-x ${ea! + 1} ${sealOwner(SECRET, v, 'node-x', ea! + 1)}`;
     await raw.set(RedisKeys.epoch(v), ea! + 1);
-    await raw.set(RedisKeys.owner(v), `node-x ${ea! + 1}`, 'PX', LEASE);
+    await raw.set(RedisKeys.owner(v), theirs, 'PX', LEASE);
     await until('the renewal reports the loss', () => lost.length > 0, RENEW * 3 + 2_000);
     expect(lost).toEqual([[v, ea]]);
-    expect(await raw.get(RedisKeys.owner(v))).toBe(`node-x ${ea! + 1}`);
+    expect(await raw.get(RedisKeys.owner(v))).toBe(theirs);
   });
 
   it('release by a stale epoch leaves the newer owner alone', async () => {
@@ -147,7 +149,7 @@ describe('venue ownership', () => {
     const v1 = venue();
     const v2 = venue();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'tests/helpers/redis-node.ts'), redis.url, 'node-k', String(LEASE), String(RENEW), v1, v2], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EVVA_TEST_CLUSTER_SECRET: SECRET },
     });
     try {
       let out = '';
@@ -177,10 +179,37 @@ describe('venue ownership', () => {
   it('lookup needs a live registration of the owning node, not just its claim', async () => {
     const a = await node('node-a');
     const v = venue();
-    await raw.set(RedisKeys.owner(v), 'node-gone 5', 'PX', LEASE);
+    await raw.set(RedisKeys.owner(v), `node-gone 5 ${sealOwner(SECRET, v, 'node-gone', 5)}`, 'PX', LEASE);
     expect(await a.owners.lookup(v)).toBeNull();
-    await raw.set(RedisKeys.owner(v), 'node-a 5', 'PX', LEASE);
+    await raw.set(RedisKeys.owner(v), `node-a 5 ${sealOwner(SECRET, v, 'node-a', 5)}`, 'PX', LEASE);
     expect(await a.owners.lookup(v)).toEqual({ nodeId: 'node-a', url: a.advertise, epoch: 5 });
+  });
+
+  it('believes no node or owner that a Redis writer without the cluster secret put there, nor an old registration replayed', async () => {
+    const a = await node('node-a');
+    const v = venue();
+    // A listener of the attacker's registered as a node, and made the owner of a venue: unsealed, or sealed with another secret.
+    const evil = { nodeId: 'node-evil', url: 'http://127.0.0.1:6666', startedAt: Date.now(), at: Date.now() };
+    await raw.set(RedisKeys.node('node-evil'), JSON.stringify({ ...evil, sig: 'f'.repeat(64) }), 'PX', LEASE);
+    await raw.set(RedisKeys.owner(v), 'node-evil 99', 'PX', LEASE);
+    expect(await a.owners.lookup(v)).toBeNull();
+    expect(await a.owners.online([v])).toEqual(new Set());
+    await raw.set(RedisKeys.node('node-evil'), JSON.stringify({ ...evil, sig: sealNode('another-secret-'.repeat(3), evil) }), 'PX', LEASE);
+    await raw.set(RedisKeys.owner(v), `node-evil 99 ${sealOwner('another-secret-'.repeat(3), v, 'node-evil', 99)}`, 'PX', LEASE);
+    expect(await a.owners.lookup(v)).toBeNull();
+    // A real node's owner value moved to another venue does not fit it (the seal names the venue).
+    const e = await a.owners.claim(v);
+    const other = venue();
+    await raw.set(RedisKeys.owner(other), (await raw.get(RedisKeys.owner(v)))!, 'PX', LEASE);
+    expect(await a.owners.lookup(other)).toBeNull();
+    expect(await a.owners.lookup(v)).toMatchObject({ nodeId: 'node-a', epoch: e });
+    // A node's registration captured and replayed after its lease and the clock skew: refused.
+    const old = { nodeId: 'node-a', url: a.advertise, startedAt: 1, at: Date.now() - LEASE_MS - HOP_MAX_SKEW_MS - 1_000 };
+    await a.stop();
+    await raw.set(RedisKeys.node('node-a'), JSON.stringify({ ...old, sig: sealNode(SECRET, old) }), 'PX', LEASE);
+    await raw.set(RedisKeys.owner(v), `node-a ${e} ${sealOwner(SECRET, v, 'node-a', e!)}`, 'PX', LEASE);
+    const b = await node('node-b');
+    expect(await b.owners.lookup(v)).toBeNull();
   });
 
   it('stop releases every claim and the registration at once', async () => {
@@ -226,7 +255,7 @@ describe('the bus', () => {
     const v = venue();
     await a.bus.publish({ t: 'tokens', venueId: v });
     await until('both nodes got it', () => got.a!.some((m) => m.venueId === v) && got.b!.some((m) => m.venueId === v), 2_000);
-    expect(got.b!.find((m) => m.venueId === v)).toEqual({ t: 'tokens', venueId: v, from: 'node-a' });
+    expect(got.b!.find((m) => m.venueId === v)).toEqual({ t: 'tokens', venueId: v, from: 'node-a', sig: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
   it('malformed bus messages are dropped and counted', async () => {
@@ -238,11 +267,16 @@ describe('the bus', () => {
     for (const bad of ['not json', JSON.stringify({ t: 'tokens', from: 'x' }), JSON.stringify({ t: 'owner', venueId: v, nodeId: 'n', epoch: -1, from: 'x' }), JSON.stringify({ t: 'payment', venueId: 'y'.repeat(5000), from: 'x' }), JSON.stringify({ t: 'nuke', venueId: v, from: 'x' })]) {
       await raw.publish(RedisKeys.bus, bad);
     }
-    await raw.publish(RedisKeys.bus, JSON.stringify({ t: 'settings', venueId: v, from: 'node-z' }));
+    // Well-formed but not sealed with the cluster secret (anyone who can write to Redis can publish): dropped too.
+    await raw.publish(RedisKeys.bus, JSON.stringify({ t: 'owner', venueId: v, nodeId: 'node-evil', epoch: 1e9, from: 'node-evil', sig: 'a'.repeat(64) }));
+    await raw.publish(RedisKeys.bus, JSON.stringify({ t: 'tokens', venueId: v, from: 'node-z' }));
+    const sealed = { t: 'settings', venueId: v, from: 'node-z' };
+    await raw.publish(RedisKeys.bus, JSON.stringify({ ...sealed, sig: sealBus(SECRET, sealed) }));
     await until('the valid message arrives', () => got.length > 0, 2_000);
-    expect(got).toEqual([{ t: 'settings', venueId: v, from: 'node-z' }]);
+    expect(got).toEqual([{ ...sealed, sig: sealBus(SECRET, sealed) }]);
     const metric = await registry.getSingleMetricAsString('evva_relay_cluster_bus_messages_total');
-    expect(metric).toContain('evva_relay_cluster_bus_messages_total{type="unknown",result="malformed"} 5');
+    expect(metric).toContain('evva_relay_cluster_bus_messages_total{type="unknown",result="malformed"} 6');
+    expect(metric).toContain('evva_relay_cluster_bus_messages_total{type="owner",result="forged"} 1');
     expect(metric).toContain('evva_relay_cluster_bus_messages_total{type="settings",result="received"} 1');
   });
 });

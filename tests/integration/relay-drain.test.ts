@@ -38,7 +38,7 @@ describe('relay drain on SIGTERM', () => {
     const port = await freePort();
     const startRelay = (): Proc => {
       const p = startBin('evva-relay.js', ['serve', '--port', String(port), '--data-dir', relayDir.dir, '--drain-ms', String(DRAIN_MS),
-        '--webhook-url', rx.url, '--webhook-secret-file', secretFile], { EVVA_RELAY_API_KEYS: API_KEY });
+        '--webhook-url', rx.url, '--webhook-secret-file', secretFile, '--allow-loopback-webhooks'], { EVVA_RELAY_API_KEYS: API_KEY });
       cleanups.push(() => p.stop('SIGKILL'));
       return p;
     };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../common/logger.ts';
+import { RefusedList } from '../../protocol/relay.ts';
 import { STORE_FILE } from '../../relay/store.ts';
 import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
 import { API_KEY, pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
@@ -27,6 +28,12 @@ describe('feed events on the relay', () => {
     cleanups.push(() => peer.close());
     return { relay, venue, peer };
   }
+
+  const refusedOf = async (url: string, venueId: string) => {
+    const r = await fetch(`${url}/v1/venues/${venueId}/events/refused`, { headers: auth });
+    expect(r.status).toBe(200);
+    return RefusedList.parse(await r.json()).refused;
+  };
 
   const page = async (url: string, venueId: string, query: string) => {
     const r = await fetch(`${url}/v1/venues/${venueId}/events${query}`, { headers: auth });
@@ -70,7 +77,7 @@ describe('feed events on the relay', () => {
     expect(metrics).toMatch(/evva_relay_events_total\{result="stored"\} 1/);
   });
 
-  it('refuses events of another venue or with a broken envelope: not stored, not acked, the link stays up', async () => {
+  it('refuses events of another venue or with a broken envelope: recorded as refused and acked, never delivered, the link stays up', async () => {
     const { relay, venue, peer } = await setup();
     const foreign = envelope('ven_someoneelse123', 1);
     peer.event(foreign);
@@ -80,14 +87,64 @@ describe('feed events on the relay', () => {
     peer.send({ t: 'event', eventId: 'other-id', seq: 3, event: mismatched });
     const good = envelope(venue.venueId, 4);
     peer.event(good);
-    await waitFor(() => peer.acked.length >= 1, 'the good event acked');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(peer.acked).toEqual([good.eventId]);
+    await waitFor(() => peer.acked.length === 4, 'all four acked');
+    expect(peer.acked.sort()).toEqual([foreign.eventId, broken.eventId, 'other-id', good.eventId].sort());
     const { body } = await page(relay.url, venue.venueId, '');
     expect(body.events.map((x) => x.eventId)).toEqual([good.eventId]);
     expect(peer.ws.readyState).toBe(peer.ws.OPEN);
     const metrics = await (await fetch(`${relay.url}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(/evva_relay_events_total\{result="refused"\} 3/);
+    const refused = await refusedOf(relay.url, venue.venueId);
+    expect(refused.map((r) => [r.eventId, r.seq])).toEqual([['other-id', 3], [broken.eventId, 2], [foreign.eventId, 1]]);
+    expect(refused.map((r) => r.reason)).toEqual([
+      'frame eventId/seq differ from the envelope', expect.stringMatching(/^bad envelope: eventType/), 'envelope venueId is not the venue of this tunnel',
+    ]);
+  });
+
+  it('refuses an event whose eventInfo is not its type\'s shape, or nested thousands deep, and goes on with the ones behind it', async () => {
+    const { relay, venue, peer } = await setup();
+    let deep: unknown = {};
+    for (let i = 0; i < 4_000; i++) deep = { d: deep };
+    const sent = [
+      envelope(venue.venueId, 1, { eventInfo: { order: { id: 'o1', status: 'new' } } }),
+      envelope(venue.venueId, 2, { eventType: 'StaffUpdate', eventInfo: { staff: 'everyone' } }),
+      envelope(venue.venueId, 3, { eventInfo: { order: deep } }),
+    ];
+    for (const e of sent) peer.event(e);
+    // 20 000 levels (40 KB, inside one frame) cannot even be written out by JSON.stringify: the frame is written by hand.
+    const deeper = envelope(venue.venueId, 4, { eventType: 'CompanionHealth', eventInfo: { x: 'HOLE' } });
+    const text = JSON.stringify({ t: 'event', eventId: deeper.eventId, seq: 4, event: deeper });
+    peer.ws.send(text.replace('"HOLE"', `${'['.repeat(20_000)}${']'.repeat(20_000)}`));
+    peer.event(envelope(venue.venueId, 5));
+    await waitFor(() => peer.acked.length === 5, 'every event acked');
+    const events = await page(relay.url, venue.venueId, '');
+    expect(events.status).toBe(200);
+    expect(events.body.events.map((e) => e.seq)).toEqual([5]);
+    const refused = await refusedOf(relay.url, venue.venueId);
+    expect(refused.map((r) => r.seq)).toEqual([4, 3, 2, 1]);
+    expect(refused[0]!.reason).toBe('nested deeper than 32 levels');
+    expect(refused[1]!.reason).toBe('nested deeper than 32 levels');
+    expect(refused[2]!.reason).toMatch(/^eventInfo is not a StaffUpdate: staff /);
+    expect(refused[3]!.reason).toMatch(/^eventInfo is not a TableOrderUpdate: order\./);
+    // The link survived all of it, and later events still follow.
+    peer.event(envelope(venue.venueId, 6));
+    await waitFor(() => peer.acked.length === 6, 'the next event acked');
+    expect((await page(relay.url, venue.venueId, '?after=5')).body.events.map((e) => e.seq)).toEqual([6]);
+  });
+
+  it('refuses a seq that does not follow the venue\'s last one (2^53-1 too), so a puller paging with nextAfter sees every later event', async () => {
+    const { relay, venue, peer } = await setup();
+    peer.event(envelope(venue.venueId, 1));
+    peer.event(envelope(venue.venueId, Number.MAX_SAFE_INTEGER));
+    peer.event(envelope(venue.venueId, 2));
+    await waitFor(() => peer.acked.length === 3, 'all three acked');
+    const first = await page(relay.url, venue.venueId, '');
+    expect(first.body.events.map((e) => e.seq)).toEqual([1, 2]);
+    expect(first.body.nextAfter).toBe(2);
+    peer.event(envelope(venue.venueId, 3));
+    await waitFor(() => peer.acked.length === 4, 'the next acked');
+    expect((await page(relay.url, venue.venueId, `?after=${first.body.nextAfter}`)).body.events.map((e) => e.seq)).toEqual([3]);
+    expect((await refusedOf(relay.url, venue.venueId))[0]).toMatchObject({ seq: Number.MAX_SAFE_INTEGER, reason: expect.stringMatching(/does not follow/) });
   });
 
   it('logs refusals at most once a minute per link, and counts every one', async () => {

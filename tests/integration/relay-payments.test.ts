@@ -98,7 +98,7 @@ describe('payments and actions on the relay', () => {
     expect((peer.cmds[0]!.args as PaymentNotice).paymentId).toBe('pay-r');
   });
 
-  it('shows the state the companion reports in PaymentUpdate events, never going back to an older one', async () => {
+  it('shows the state the companion reports in PaymentUpdate events, only along the moves a payment makes', async () => {
     const { relay, venue, post, get } = await setup();
     const peer = await rawCompanion(relay.url, venue.deviceToken, companionTakes);
     cleanups.push(() => peer.close());
@@ -106,12 +106,50 @@ describe('payments and actions on the relay', () => {
     const view = (state: PaymentView['state'], detail?: string): PaymentView => ({
       ...notice('pay-x'), state, updatedAt: new Date().toISOString(), ...(detail ? { detail } : {}),
     });
-    peer.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: view('mismatch', 'закрыт наличными') }));
     peer.event(envelope(venue.venueId, 1, { eventType: 'PaymentUpdate', eventInfo: view('pending-close') }));
-    await waitFor(() => peer.acked.length === 2, 'both updates stored');
+    peer.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: view('mismatch', 'закрыт наличными') }));
+    // Closed as a mismatch: a later report cannot quietly turn it back into pending-close.
+    peer.event(envelope(venue.venueId, 3, { eventType: 'PaymentUpdate', eventInfo: view('pending-close') }));
+    await waitFor(() => peer.acked.length === 3, 'all three updates taken');
     const got = await get('pay-x');
     expect(got.body).toMatchObject({ state: 'mismatch', detail: 'закрыт наличными' });
     expect((await get('pay-unknown')).status).toBe(404);
+  });
+
+  it('never lets a venue change what EVVA posted, or create a payment EVVA never posted; the queued notice still goes out', async () => {
+    const { relay, venue, post, get } = await setup();
+    const posted = { ...notice('pay-evva', 5000), orderId: 'order-real' };
+    expect((await post(posted)).body.state).toBe('queued');
+    // A companion (hostile or broken) reports the queued payment as reconciled for 1 ₽ on another order, and invents one.
+    const hostile = await rawCompanion(relay.url, venue.deviceToken, () => null);
+    const forged: PaymentView = { ...posted, amount: 1, orderId: 'order-other', state: 'reconciled', updatedAt: new Date().toISOString() };
+    const invented: PaymentView = { ...posted, paymentId: 'pay-invented', state: 'reconciled', updatedAt: new Date().toISOString() };
+    hostile.event(envelope(venue.venueId, 1, { eventType: 'PaymentUpdate', eventInfo: forged }));
+    hostile.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: invented }));
+    await waitFor(() => hostile.acked.length === 2, 'both updates taken (and refused)');
+    expect((await get('pay-evva')).body).toMatchObject({ state: 'queued', amount: 5000, orderId: 'order-real' });
+    expect((await get('pay-invented')).status).toBe(404);
+    const events = await (await fetch(`${relay.url}/v1/venues/${venue.venueId}/events`, { headers: auth })).json() as { events: unknown[] };
+    expect(events.events).toEqual([]);
+    await hostile.close();
+    // The notice EVVA posted still reaches the venue when a companion that takes it connects.
+    const peer = await rawCompanion(relay.url, venue.deviceToken, companionTakes);
+    cleanups.push(() => peer.close());
+    await waitFor(async () => (await get('pay-evva')).body.state === 'notified', 'the queued notice delivered');
+    expect(peer.cmds.map((c) => (c.args as PaymentNotice).paymentId)).toEqual(['pay-evva']);
+    expect((await get('pay-evva')).body).toMatchObject({ amount: 5000, orderId: 'order-real' });
+  });
+
+  it('keeps EVVA\'s amount and order when the companion\'s answer to a notice names others', async () => {
+    const { relay, venue, post } = await setup();
+    const liar = (name: string, args: unknown) => (name === 'payment.notice'
+      ? { ok: true as const, result: { ...(args as PaymentNotice), amount: 1, state: 'reconciled', updatedAt: new Date().toISOString() } satisfies PaymentView }
+      : null);
+    const peer = await rawCompanion(relay.url, venue.deviceToken, liar);
+    cleanups.push(() => peer.close());
+    const r = await post(notice('pay-lie', 700));
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ state: 'notified', amount: 700 });
   });
 
   it('refuses a malformed notice with 400 and an unknown venue with 404', async () => {
@@ -120,6 +158,19 @@ describe('payments and actions on the relay', () => {
     expect((await post({ paymentId: 'bad id with spaces', orderId: 'o', amount: 5, paidAt: '2026-11-28T12:00:00Z' })).status).toBe(400);
     const r = await fetch(`${relay.url}/v1/venues/ven_nosuchvenue000/payments`, { method: 'POST', headers: auth, body: JSON.stringify(notice('p')) });
     expect(r.status).toBe(404);
+  });
+
+  it('refuses amounts finer than a kopeck and a paidAt far from the relay\'s clock, and takes whole kopecks', async () => {
+    const { post } = await setup();
+    const base = notice('pay-k');
+    for (const bad of [{ amount: 100.005 }, { amount: 0.001 }, { tips: 10.001 }, { paidAt: '2999-01-01T00:00:00.000Z' },
+      { paidAt: new Date(Date.now() + 2 * 3_600_000).toISOString() }, { paidAt: '1970-01-01T00:00:00.000Z' }]) {
+      const r = await post({ ...base, ...bad });
+      expect({ bad, status: r.status, error: r.body.error }).toEqual({ bad, status: 400, error: 'bad_request' });
+    }
+    // Decimal sums that binary floating point cannot hold exactly are still whole kopecks.
+    const ok = await post({ ...base, amount: 100.1, tips: 0.3, paidAt: new Date(Date.now() - 60_000).toISOString() });
+    expect([ok.status, ok.body.amount, ok.body.tips]).toEqual([201, 100.1, 0.3]);
   });
 
   it('asks an online companion for a fresh menu, and says clearly that an offline venue cannot be asked', async () => {

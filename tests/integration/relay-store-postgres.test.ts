@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
 import { CreateVenueResponse, VenueList } from '../../protocol/relay.ts';
 import { QUERY_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from '../../relay/db/open.ts';
-import { envelope } from '../helpers/feedpeers.ts';
+import { arrivals, envelope } from '../helpers/feedpeers.ts';
 import { ROOT, startBin } from '../helpers/proc.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 import { postgresBackend } from '../helpers/stores.ts';
@@ -34,10 +34,10 @@ describe('relay store on a shared Postgres', () => {
       const v = `ven_race${round}`;
       await nodes[0]!.addVenue(v, v, round);
       // The state row exists before the race (a first batch delivered), so only the row lock can order the claims.
-      await nodes[0]!.feed.appendEvents(v, [envelope(v, 1)], [], 0);
+      await nodes[0]!.feed.appendEvents(v, arrivals([envelope(v, 1)]), 0);
       const first = await nodes[0]!.feed.claimBatch(v, 'warm', 0, 1_000, 10, newId);
       await nodes[0]!.feed.finishBatch(v, 'warm', first!.deliveryId, 1);
-      await nodes[1]!.feed.appendEvents(v, [envelope(v, 2)], [], 2);
+      await nodes[1]!.feed.appendEvents(v, arrivals([envelope(v, 2)]), 2);
       // Two claimers per node, all at once.
       const claims = await Promise.all([0, 1, 2, 3].map((i) =>
         nodes[i % 2]!.feed.claimBatch(v, `node-${i}`, 10, 60_000, 10, newId)));
@@ -77,7 +77,7 @@ describe('relay store on a shared Postgres', () => {
     await Promise.all(Array.from({ length: 4 }, () => store.ping()));
 
     const e1 = envelope('ven_live', 1);
-    const inFlight = Promise.allSettled(Array.from({ length: 3 }, () => store.feed.appendEvents('ven_live', [e1], [], 0)));
+    const inFlight = Promise.allSettled(Array.from({ length: 3 }, () => store.feed.appendEvents('ven_live', arrivals([e1]), 0)));
     await server.kill();
     const acked = (await inFlight).some((r) => r.status === 'fulfilled'); // every one settled (committed or failed), none hangs
 
@@ -100,7 +100,7 @@ describe('relay store on a shared Postgres', () => {
     const stored = (await store.feed.listEvents('ven_live', 0, 10)).map((e) => e.eventId);
     if (acked) expect(stored).toEqual([e1.eventId]);
     else expect(stored.filter((id) => id !== e1.eventId)).toEqual([]);
-    expect(await store.feed.appendEvents('ven_live', [e1, envelope('ven_live', 2)], [], 0)).toEqual({ inserted: stored.length ? 1 : 2, duplicates: stored.length ? 1 : 0 });
+    expect(await store.feed.appendEvents('ven_live', arrivals([e1, envelope('ven_live', 2)]), 0)).toEqual({ inserted: stored.length ? 1 : 2, duplicates: stored.length ? 1 : 0, refused: [] });
 
     // A clean restart (fast shutdown) is survived the same way.
     await server.restart();

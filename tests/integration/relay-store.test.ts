@@ -4,13 +4,14 @@
  * processes (the server and the CLI) or two relay nodes.
  */
 import Database from 'better-sqlite3';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentNotice, PaymentView } from '../../protocol/events.ts';
 import type { FrontStatus } from '../../protocol/local.ts';
 import { openStore, type Store } from '../../relay/db/store.ts';
 import { STORE_FILE } from '../../relay/db/open.ts';
-import { envelope } from '../helpers/feedpeers.ts';
+import { arrivals, envelope } from '../helpers/feedpeers.ts';
 import { tempDir } from '../helpers/relay.ts';
 import { postgresBackend, sqliteBackend } from '../helpers/stores.ts';
 
@@ -172,8 +173,8 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       const b = await backend.open();
       await venue(a);
       const e = envelope(V, 1);
-      expect(await a.feed.appendEvents(V, [e, e], [], 0)).toEqual({ inserted: 1, duplicates: 1 });
-      expect(await b.feed.appendEvents(V, [e, envelope(V, 2)], [], 0)).toEqual({ inserted: 1, duplicates: 1 });
+      expect(await a.feed.appendEvents(V, arrivals([e, e]), 0)).toEqual({ inserted: 1, duplicates: 1, refused: [] });
+      expect(await b.feed.appendEvents(V, arrivals([e, envelope(V, 2)]), 0)).toEqual({ inserted: 1, duplicates: 1, refused: [] });
       expect((await b.feed.listEvents(V, 0, 10)).map((x) => x.seq)).toEqual([1, 2]);
       expect(await b.feed.listEvents(V, 0, 10).then((l) => l[0])).toEqual(e);
       expect((await a.feed.listEvents(V, 1, 10)).map((x) => x.seq)).toEqual([2]);
@@ -184,12 +185,12 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       const a = (await backend.open()).feed;
       const b = (await backend.open()).feed;
       await venue(await backend.open());
-      await a.appendEvents(V, [1, 2, 3].map((s) => envelope(V, s)), [], 1_000);
+      await a.appendEvents(V, arrivals([1, 2, 3].map((s) => envelope(V, s))), 1_000);
       const held = await a.claimBatch(V, 'node-a', 1_000, 11_000, 100, newId);
       expect(held?.events.map((e) => e.envelope.seq)).toEqual([1, 2, 3]);
       expect(held?.events[0]?.storedAt).toBe(1_000);
       expect(await b.claimBatch(V, 'node-b', 5_000, 15_000, 100, newId)).toBeNull();
-      await b.appendEvents(V, [envelope(V, 4)], [], 6_000);
+      await b.appendEvents(V, arrivals([envelope(V, 4)]), 6_000);
       const taken = await b.claimBatch(V, 'node-b', 12_000, 22_000, 100, newId);
       expect(taken?.deliveryId).toBe(held?.deliveryId);
       expect(taken?.events.map((e) => e.envelope.seq)).toEqual([1, 2, 3]);
@@ -205,7 +206,7 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       const s = await backend.open();
       await venue(s);
       const f = s.feed;
-      await f.appendEvents(V, [1, 2, 3].map((q) => envelope(V, q)), [], 0);
+      await f.appendEvents(V, arrivals([1, 2, 3].map((q) => envelope(V, q))), 0);
       const first = await f.claimBatch(V, 'n', 0, 10_000, 2, newId);
       expect(first?.events.map((e) => e.envelope.seq)).toEqual([1, 2]);
       await f.failBatch(V, 'n', first!.deliveryId, 'HTTP 500', 5_000);
@@ -224,8 +225,8 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       await venue(s);
       await venue(s, 'ven_b');
       const f = s.feed;
-      await f.appendEvents(V, [envelope(V, 1)], [], 0);
-      await f.appendEvents('ven_b', [envelope('ven_b', 1)], [], 0);
+      await f.appendEvents(V, arrivals([envelope(V, 1)]), 0);
+      await f.appendEvents('ven_b', arrivals([envelope('ven_b', 1)]), 0);
       expect(await f.getWebhook(V)).toBeNull();
       await f.setWebhook(V, { url: 'https://a.example/hook', secret: 's1', format: 'evva', authToken: null }, 1);
       await f.setWebhook(V, { url: 'https://b.example/hook', secret: 's2', format: 'evva', authToken: null }, 2);
@@ -259,12 +260,12 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       expect(await f.setIikoIds(V, { organizationId: null }, 4)).toEqual({ organizationId: null, terminalGroupId: tg });
     });
 
-    it('keeps payments once per paymentId, applies updates in seq order, and a notice only while queued', async () => {
+    it('keeps payments once per paymentId; a venue may only move a payment EVVA posted, along its moves, never its order or amount', async () => {
       const s = await backend.open();
       await venue(s);
       await venue(s, 'ven_b');
       const f = s.feed;
-      const notice: PaymentNotice = { paymentId: 'pay-1', orderId: 'o-1', amount: 100, paidAt: '2026-01-01T00:00:00.000Z', tips: 5 };
+      const notice: PaymentNotice = { paymentId: 'pay-1', orderId: 'O-1', amount: 100, paidAt: '2026-01-01T00:00:00.000Z', tips: 5 };
       const first = await f.addPayment(V, notice, Date.UTC(2026, 0, 1));
       expect(first.created).toBe(true);
       expect(first.row).toEqual({ notice, view: { ...notice, state: 'queued', updatedAt: '2026-01-01T00:00:00.000Z' } });
@@ -275,24 +276,104 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
       expect((await f.queuedPayments(V)).map((p) => p.notice.paymentId)).toEqual(['pay-1', 'pay-2']);
       expect((await f.venuesWithQueuedPayments()).sort()).toEqual([V, 'ven_b']);
 
-      const view = (state: PaymentView['state'], at: string): PaymentView => ({ ...notice, state, updatedAt: at });
+      const view = (state: PaymentView['state'], at: string, more: Partial<PaymentView> = {}): PaymentView => ({ ...notice, state, updatedAt: at, ...more });
+      let seq = 0;
+      const update = (v: PaymentView, venueId = V) => f.appendEvents(venueId, arrivals([envelope(venueId, ++seq, { eventType: 'PaymentUpdate', eventInfo: v })]), 8);
       await f.paymentNotified(V, view('notified', 'a'));
       expect((await f.getPayment(V, 'pay-1'))?.view.state).toBe('notified');
-      // An update event moved it on; the notice's late answer does not move it back.
-      await f.appendEvents(V, [envelope(V, 1)], [{ view: view('reconciled', 'b'), seq: 5 }], 8);
+      // An update event moved it on (the companion keeps order ids in lower case); the notice's late answer does not move it back.
+      expect((await update(view('reconciled', 'b', { orderId: 'o-1', detail: 'закрыт', orderNumber: 12 }))).inserted).toBe(1);
       await f.paymentNotified(V, view('notified', 'c'));
-      expect((await f.getPayment(V, 'pay-1'))?.view).toEqual(view('reconciled', 'b'));
-      // An older update (lower seq) arriving late is ignored; a newer one applies.
-      await f.appendEvents(V, [], [{ view: view('mismatch', 'd'), seq: 4 }], 9);
+      expect((await f.getPayment(V, 'pay-1'))?.view).toEqual(view('reconciled', 'b', { detail: 'закрыт', orderNumber: 12 }));
+      // Refused and recorded, the payment untouched: a final state moved on, another amount, another order,
+      // another venue's payment, a payment EVVA never posted (not even created from the event).
+      const refusals = [
+        await update(view('mismatch', 'd')),
+        await update({ ...view('reconciled', 'e'), paymentId: 'pay-2', amount: 1 }),
+        await update({ ...view('notified', 'f'), paymentId: 'pay-2', orderId: 'another-order' }),
+        await update({ ...view('notified', 'g'), paymentId: 'pay-3' }),
+        await update({ ...view('reconciled', 'h'), paymentId: 'pay-till' }),
+      ];
+      expect(refusals.map((r) => [r.inserted, r.refused.length])).toEqual([[0, 1], [0, 1], [0, 1], [0, 1], [0, 1]]);
+      expect(refusals.map((r) => r.refused[0]!.reason)).toEqual([
+        'payment pay-1: reconciled → mismatch is not a move a payment makes', 'payment pay-2: the update changes the amount',
+        'payment pay-2: the update names another order', 'no payment pay-3 was posted by EVVA for this venue',
+        'no payment pay-till was posted by EVVA for this venue',
+      ]);
       expect((await f.getPayment(V, 'pay-1'))?.view.state).toBe('reconciled');
-      await f.appendEvents(V, [], [{ view: view('mismatch', 'e'), seq: 6 }], 10);
-      expect((await f.getPayment(V, 'pay-1'))?.view.state).toBe('mismatch');
-      // An update for a payment the relay never queued (taken at the till) is stored from the event.
-      await f.appendEvents(V, [], [{ view: { ...view('reconciled', 'f'), paymentId: 'pay-till' }, seq: 7 }], 11);
-      expect((await f.getPayment(V, 'pay-till'))?.notice).toEqual({ ...notice, paymentId: 'pay-till' });
-      expect(await f.getPayment(V, 'pay-none')).toBeNull();
+      expect((await f.getPayment(V, 'pay-2'))?.view).toMatchObject({ state: 'queued', amount: 100, orderId: 'O-1' });
+      expect(await f.getPayment(V, 'pay-till')).toBeNull();
       expect((await f.queuedPayments(V)).map((p) => p.notice.paymentId)).toEqual(['pay-2']);
+      expect((await f.listRefused(V, 10)).map((r) => r.seq)).toEqual([6, 5, 4, 3, 2]);
+      // Refused events are never delivered: only the one accepted update is in the feed.
+      expect((await f.listEvents(V, 0, 10)).map((e) => e.seq)).toEqual([1]);
     });
+
+    it('stores a new event only after the venue\'s last one, and continues the numbering of a companion that starts again at 1', async () => {
+      const s = await backend.open();
+      await venue(s);
+      const f = s.feed;
+      await f.appendEvents(V, arrivals([1, 2].map((q) => envelope(V, q))), 0);
+      // Far ahead, at 2^53 - 1, and behind: refused and not counted, so the next good one still follows.
+      const jump = await f.appendEvents(V, arrivals([envelope(V, 2 + 1_000_001), envelope(V, Number.MAX_SAFE_INTEGER), envelope(V, 2, { eventId: 'evt_behind' })]), 1);
+      expect(jump.refused.map((r) => r.seq)).toEqual([1_000_003, Number.MAX_SAFE_INTEGER, 2]);
+      expect(jump.refused[1]!.reason).toMatch(/does not follow the venue's last event \(seq 2\)/);
+      expect((await f.appendEvents(V, arrivals([envelope(V, 3), envelope(V, 5)]), 2)).inserted).toBe(2);
+      // Its data dir wiped and paired anew, the companion counts from 1 again: the venue's numbering goes on.
+      const wiped = [1, 2, 3].map((q) => envelope(V, q));
+      expect((await f.appendEvents(V, arrivals(wiped), 3)).inserted).toBe(3);
+      expect((await f.appendEvents(V, arrivals([envelope(V, 4)]), 4)).inserted).toBe(1);
+      const all = await f.listEvents(V, 0, 100);
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 5, 6, 7, 8, 9]);
+      expect(all.slice(4, 7).map((e) => e.eventId)).toEqual(wiped.map((e) => e.eventId));
+      // A puller paging by seq sees every event after a refused jump.
+      expect((await f.listEvents(V, 5, 100)).map((e) => e.seq)).toEqual([6, 7, 8, 9]);
+      // A refused event sent again is a duplicate (acked, nothing new).
+      expect(await f.appendEvents(V, arrivals([{ ...envelope(V, 2), eventId: 'evt_behind' }]), 5)).toEqual({ inserted: 0, duplicates: 1, refused: [] });
+    });
+
+    it('deletes, past the retention, what no receiver needs: delivered events of venues with one, every event of venues EVVA pulls', async () => {
+      const s = await backend.open();
+      await venue(s);
+      await venue(s, 'ven_b');
+      const f = s.feed;
+      await f.setWebhook(V, { url: 'https://a.example/hook', secret: 's1', format: 'evva', authToken: null }, 0);
+      await f.appendEvents(V, arrivals([1, 2, 3].map((q) => envelope(V, q))), 1_000);
+      await f.appendEvents('ven_b', arrivals([1, 2].map((q) => envelope('ven_b', q))), 1_000);
+      await f.appendEvents(V, arrivals([envelope(V, 99_999_999)]), 1_000);
+      await f.appendEvents(V, arrivals([envelope(V, 4)]), 50_000);
+      const b = await f.claimBatch(V, 'n', 1_000, 2_000, 2, newId);
+      await f.finishBatch(V, 'n', b!.deliveryId, 1_500);
+      // Cutoff 10 000: V's events 1-2 (delivered) go, 3 (not delivered) stays; ven_b (pulled) loses both; the refusal goes.
+      expect(await f.prune(10_000, false, 100)).toBe(5);
+      expect((await f.listEvents(V, 0, 10)).map((e) => e.seq)).toEqual([3, 4]);
+      expect(await f.listEvents('ven_b', 0, 10)).toEqual([]);
+      expect(await f.listRefused(V, 10)).toEqual([]);
+      expect(await f.deliveryState(V)).toMatchObject({ backlog: 2 });
+      // A relay-wide receiver means every venue has one: nothing undelivered goes.
+      await f.appendEvents('ven_b', arrivals([envelope('ven_b', 3)]), 1_000);
+      expect(await f.prune(10_000, true, 100)).toBe(0);
+      expect(await f.prune(100_000, false, 1)).toBe(1);
+    });
+  });
+});
+
+describe('the SQLite file', () => {
+  it('is readable by the relay\'s user only (0600, also its WAL), and an older 0644 file is tightened on open', async () => {
+    const d = tempDir('store-mode');
+    try {
+      const s = await openStore({ dataDir: d.dir });
+      await s.addVenue(V, 'Cafe', 0);
+      for (const f of [STORE_FILE, `${STORE_FILE}-wal`]) expect({ f, mode: statSync(join(d.dir, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
+      await s.close();
+      chmodSync(join(d.dir, STORE_FILE), 0o644);
+      const again = await openStore({ dataDir: d.dir });
+      expect(statSync(join(d.dir, STORE_FILE)).mode & 0o777).toBe(0o600);
+      expect(await again.getVenue(V)).toMatchObject({ name: 'Cafe' });
+      await again.close();
+    } finally {
+      d.remove();
+    }
   });
 });
 
@@ -319,7 +400,7 @@ describe('an existing relay.sqlite from the hand-written store', () => {
         expect(await s.getVenue(V)).toMatchObject({ name: 'Old cafe', tokenHash: 'tokOld', pendingTokenHash: 'tokNew', companion: { version: '0.9', hostname: 'pos-old' } });
         expect((await s.feed.listEvents(V, 0, 10)).map((e) => e.eventId)).toEqual(['evt_1']);
         expect(await s.feed.deliveryState(V)).toMatchObject({ backlog: 1, attempts: 2 });
-        expect(await s.feed.appendEvents(V, [envelope(V, 1, { eventId: 'evt_1' }), envelope(V, 2)], [], 400)).toEqual({ inserted: 1, duplicates: 1 });
+        expect(await s.feed.appendEvents(V, arrivals([envelope(V, 1, { eventId: 'evt_1' }), envelope(V, 2)]), 400)).toEqual({ inserted: 1, duplicates: 1, refused: [] });
         const mark = await s.tokenMark();
         expect(await s.promoteToken(V, 'tokNew')).toBe(true);
         expect(await s.tokenMark()).toBeGreaterThan(mark);

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { get as httpGet } from 'node:http';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,17 +31,41 @@ async function plantedVenue(settings: Record<string, unknown> = {}): Promise<Ven
   v.log.warn('device token in a careless line', { note: `token is ${v.deviceToken}` });
   v.log.info(`guest phone ${PHONE} on a delivery`);
   v.log.info('proxy in use', { url: `http://evva:${PROXY_PASSWORD}@127.0.0.1:3128` });
+  // What a plugin's answer or a typed command can carry into a log line: JSON secrets, in the message and in a field,
+  // a pairing code typed in lower case, and phones written without +7 or without any prefix.
+  v.log.warn(`plugin answered 400 to ${PLUGIN_JSON}`, { body: PLUGIN_JSON });
+  v.log.info(`pairing again with ${PAIRING_CODE.toLowerCase()}`);
+  v.log.info(`courier phone ${PHONE_SPACED}, guest phone ${PHONE_BARE}`);
   return v;
 }
 
+const PLUGIN_JSON = JSON.stringify({ login: 'admin', password: 'PlainPassw0rdQ', token: 'JsonT0kenQ', pin: 731952, sessionKey: 'Sess10nKeyQ' });
+const PHONE_SPACED = '7 912 345 67 82';
+const PHONE_BARE = '9123456784';
+
 function secretsIn(text: string, v: Venue): string[] {
   const secret = v.deviceToken.slice(4); // the part after evd_
-  return [PROXY_PASSWORD, PAIRING_CODE, secret, '345-12-34'].filter((s) => text.includes(s));
+  return [PROXY_PASSWORD, PAIRING_CODE, PAIRING_CODE.toLowerCase(), secret, '345-12-34', 'PlainPassw0rdQ', 'JsonT0kenQ', '731952', 'Sess10nKeyQ',
+    '345 67 82', PHONE_BARE].filter((s) => text.includes(s));
 }
 
 async function support(v: Venue, what: string, init: { method?: string } = {}) {
   const res = await fetch(`${v.relay.url}/v1/venues/${v.venueId}/${what}`, { method: init.method ?? 'GET', headers: { authorization: `Bearer ${API_KEY}` } });
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') ?? '' };
+}
+
+/** GETs the URL, waits for the first body bytes, then destroys the connection (a caller who gave up). */
+function firstBytesThenHangUp(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers: { authorization: `Bearer ${API_KEY}` } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`bundle answered ${res.statusCode}`));
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => undefined);
+  });
 }
 
 async function audit(v: Venue) {
@@ -71,6 +96,9 @@ describe('remote support through the relay', () => {
     const text = tail.lines.join('\n');
     expect(text).toContain('pairing with code');
     expect(text).toContain('+7 *** ***-12-34');
+    expect(text).toContain('courier phone +7 *** ***-67-82, guest phone +7 *** ***-67-84');
+    expect(text).toContain('pairing again with [скрыто]');
+    expect(text).toContain('admin');
     expect(secretsIn(text, v)).toEqual([]);
     // ...and the log files on disk never held them either.
     const onDisk = fs.readdirSync(path.join(v.dataDir, 'logs')).map((f) => fs.readFileSync(path.join(v.dataDir, 'logs', f), 'utf8')).join('\n');
@@ -116,6 +144,23 @@ describe('remote support through the relay', () => {
     expect(JSON.parse(files.get('settings.json')!).proxy).toBe('http://evva:[скрыто]@127.0.0.1:3128');
     for (const [name, text] of files) expect({ name, leaked: secretsIn(text, v) }).toEqual({ name, leaked: [] });
     expect((await audit(v)).map((e) => e.action)).toContain('bundle.open');
+  });
+
+  it('frees the bundle slots of downloads abandoned after their first bytes, so the next one starts at once', async () => {
+    const v = await plantedVenue();
+    for (let i = 0; i < 1500; i++) v.log.debug(`noise ${i}`, { blob: randomBytes(60).toString('base64url') });
+    await new Promise((r) => setTimeout(r, 500));
+    // Two callers (the companion holds at most two bundles at once) read the first bytes and hang up.
+    for (let n = 0; n < 2; n++) await firstBytesThenHangUp(`${v.relay.url}/v1/venues/${v.venueId}/bundle`);
+    // The companion used to hold both for its idle minute ("another bundle is being taken"); now the relay tells it at once.
+    const started = Date.now();
+    let r = await support(v, 'bundle');
+    while (r.status !== 200 && Date.now() - started < 15_000) {
+      await new Promise((ok) => setTimeout(ok, 200));
+      r = await support(v, 'bundle');
+    }
+    expect(r.status).toBe(200);
+    expect((await unzip(r.body)).has('report.json')).toBe(true);
   });
 
   it('refuses all three with 403 remote_support_disabled when the venue switched it off, and audits the refusals', async () => {

@@ -126,8 +126,33 @@ describe('redaction for support output', () => {
     }
   });
 
+  it('masks secret fields of JSON written into text, as it is and as it reads inside a JSON log line', () => {
+    const body = JSON.stringify({ login: 'admin', password: 'P@ss"w0rd', token: 'tok-123', pin: 4321, pinCode: '9876', sessionKey: 'sk-abc', hasPin: true, tokens: 3 });
+    const plain = redactText(`plugin said ${body}`);
+    expect(plain).toBe('plugin said {"login":"admin","password":"[скрыто]","token":"[скрыто]","pin":"[скрыто]","pinCode":"[скрыто]","sessionKey":"[скрыто]","hasPin":true,"tokens":3}');
+    // A log line read back from its file holds the same body escaped inside a string.
+    const line = JSON.stringify({ level: 'warn', message: `plugin said ${body}` });
+    const back = JSON.parse(redactText(line)) as { message: string };
+    expect(back.message).toBe(plain);
+  });
+
+  it('masks a PIN given as a number in a field, and a session key', () => {
+    expect(redact({ pin: 4321, pincode: 12, sessionKey: 'x', session_key: 'y', tokenAgeMs: 5 })).toEqual({ pin: '[скрыто]', pincode: '[скрыто]', sessionKey: '[скрыто]', session_key: '[скрыто]', tokenAgeMs: 5 });
+  });
+
+  it('masks a pairing code typed in lower case, but not the middle of a GUID', () => {
+    expect(redactText('typed k7qf-2mxd then K7QF-2MXD')).toBe('typed [скрыто] then [скрыто]');
+    const guid = 'order 8a1b2c3d-1234-4abc-8def-812345678901 and 4ABC-8DEF-1234';
+    expect(redactText(guid)).toBe(guid);
+  });
+
+  it('keeps only the last four digits of phones written with 7 and spaces, or as ten bare digits', () => {
+    expect(redactText('courier 7 912 345 67 82, guest 9123456784, also 912 345-67-84 and 79123456782'))
+      .toBe('courier +7 *** ***-67-82, guest +7 *** ***-67-84, also +7 *** ***-67-84 and +7 *** ***-67-82');
+  });
+
   it('leaves ids, times and sums alone', () => {
-    const s = 'order 8a1b2c3d-1234-4abc-8def-812345678901 at 2025-01-28T12:31:49.56+03:00 sum 1500 ts 1764351234567';
+    const s = 'order 8a1b2c3d-1234-4abc-8def-812345678901 at 2025-01-28T12:31:49.56+03:00 sum 1500 ts 1764351234567 bytes 9123456784.5 v7.4.6012.0';
     expect(redactText(s)).toBe(s);
   });
 });

@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
-  BUNDLE_CHUNK_BYTES, BundleOpenArgs, BundleReadArgs, DiagnoseArgs, LOG_TAIL_MAX_BYTES, LogsArgs, SupportCommands,
+  BUNDLE_CHUNK_BYTES, BundleCloseArgs, BundleOpenArgs, BundleReadArgs, DiagnoseArgs, LOG_TAIL_MAX_BYTES, LogsArgs, SupportCommands,
   type AuditEntry, type BundleChunk, type LogTail, type Report, type Requester,
 } from '../../../protocol/diagnostics.ts';
 import type { Clock } from '../../../common/clock.ts';
@@ -141,6 +141,15 @@ export function registerRemote(d: RemoteDeps): { close(): void; counts(): Record
     const done = b.ended && b.pending.length === 0;
     if (done) expire(id);
     return { data: out.toString('base64'), done };
+  });
+
+  // The relay's caller went away mid-download: free the slot now (not audited: it only ends an audited bundle.open).
+  d.commands.register(SupportCommands.bundleClose, async (args) => {
+    const { id } = parse(BundleCloseArgs, args);
+    const had = bundles.has(id);
+    expire(id);
+    if (had) log.info('remote bundle abandoned by the caller; dropped');
+    return { closed: had };
   });
 
   return { close: () => { for (const id of [...bundles.keys()]) expire(id); }, counts: () => ({ ...counts }) };

@@ -5,10 +5,14 @@
  * is split by section into parts.
  */
 import type { FeedOrder, MenuInfo, MenuSection, MenuWarning } from '../../../protocol/feed.ts';
+import { MAX_EVENT_BYTES } from '../../../protocol/events.ts';
 import { MAX_CONTROL_FRAME_BYTES } from '../../../protocol/tunnel.ts';
 
-/** Room for eventInfo in one frame, leaving space for the envelope and the frame around it. */
-export const MAX_INFO_BYTES = MAX_CONTROL_FRAME_BYTES - 4 * 1024;
+/**
+ * Room for eventInfo: inside one frame (with space for the envelope and the
+ * frame around it) and inside the largest event the relay stores (MAX_EVENT_BYTES).
+ */
+export const MAX_INFO_BYTES = Math.min(MAX_CONTROL_FRAME_BYTES - 4 * 1024, MAX_EVENT_BYTES - 2 * 1024);
 
 const size = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
 
