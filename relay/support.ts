@@ -44,6 +44,8 @@ export interface SupportDeps {
   upElsewhere?: (venueId: string) => Promise<boolean>;
   /** Clustered: the verified hop a call came over (its caller as the first node saw it), else undefined. */
   hopOf?: (req: IncomingMessage) => HopCaller | undefined;
+  /** Keeps each support action in the store's audit (the support console lists it). */
+  record?: (venueId: string, action: string, outcome: string, by: Requester) => void;
 }
 
 /**
@@ -85,8 +87,11 @@ export function supportRoutes(d: SupportDeps): Router {
     }
     return link;
   };
-  const audit = (req: Request, action: string, outcome: string) =>
-    d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by: requester(req, d.hopOf?.(req)) });
+  const audit = (req: Request, action: string, outcome: string) => {
+    const by = requester(req, d.hopOf?.(req));
+    d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by });
+    d.record?.(String(req.params.venueId), action, outcome, by);
+  };
 
   /** Runs one command on the venue's link and answers its validated result as JSON (or the mapped error). */
   const answer = async (req: Request, res: Response, action: string, name: string, args: object, schema: z.ZodTypeAny, timeoutMs?: number) => {

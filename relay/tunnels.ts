@@ -7,7 +7,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import type { FrontStatus } from '../protocol/local.ts';
+import type { FrontStatus, Status } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.ts';
 import { MOVE_WAIT_MS } from '../protocol/cluster.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
@@ -35,11 +35,23 @@ export interface OwnerHooks {
   onGone(link: RelayLink): void;
 }
 
+/** What the support console follows (relay/console/faces.ts): a venue's current link, what it reports, its end. */
+export interface WatchHooks {
+  /** The link became the venue's current one on this node (after its connection was recorded). */
+  up(link: RelayLink): void;
+  /** The link reported its plugin state, and (newer companions) the companion's whole status. */
+  status(link: RelayLink, front: FrontStatus, status: Status | undefined): void;
+  /** A link closed (it may or may not have been the current one). */
+  down(link: RelayLink): void;
+}
+
 export class TunnelRegistry {
   /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
   feed: FeedHooks | null = null;
   /** Set by the composition root of a cluster node. */
   owners: OwnerHooks | null = null;
+  /** Set by the composition root when the support console runs. */
+  watch: WatchHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   /** Venues whose link was asked to go: when (mono ms; again when it closed), for MOVE_WAIT_MS (see leaving()). */
@@ -87,7 +99,10 @@ export class TunnelRegistry {
         void this.settle(l, hello, old, log);
       },
       onEvent: (l, f) => this.feed?.onEvent(l, f),
-      onStatus: (_l, front) => this.recordFront(venueId, front, log),
+      onStatus: (l, front, _origin, status) => {
+        this.recordFront(venueId, front, log);
+        this.watch?.status(l, front, status);
+      },
       onClose: (l, code, reason) => {
         this.all.delete(l);
         if (l.draining) this.noteLeft(venueId);
@@ -95,6 +110,7 @@ export class TunnelRegistry {
         // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
         // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
         if (l.epoch !== null) this.owners?.onGone(l);
+        this.watch?.down(l);
         log.info('tunnel closed', { linkId: l.id, code, reason });
         this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
       },
@@ -129,6 +145,7 @@ export class TunnelRegistry {
     }
     if (l.closed || this.current.get(venueId) !== l) return;
     this.owners?.onCurrent(l);
+    this.watch?.up(l);
     this.feed?.onReady(venueId);
   }
 
