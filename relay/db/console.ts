@@ -156,7 +156,7 @@ export class ConsoleStore {
 
   /** Marks the venue online through `link` (whatever held it before: the newest tunnel is the venue's). */
   async linkUp(venueId: string, link: string): Promise<void> {
-    await this.db.updateTable('venues').set({ online_link: link, status_json: null }).where('id', '=', venueId).execute();
+    await this.db.updateTable('venues').set({ online_link: link, status_json: null, face_at: null }).where('id', '=', venueId).execute();
   }
 
   /**
@@ -183,7 +183,7 @@ export class ConsoleStore {
     const ascending = forward !== desc;
     let q = this.db.selectFrom('venues').select([...FACE_COLUMNS, 'face_rank']);
     if (spec.verdict) q = q.where('face_tone', '=', spec.verdict);
-    if (spec.q) q = q.where('search_key', 'like', `%${likeEscape(spec.q)}%`);
+    if (spec.q) q = q.where(contains(spec.q));
     if (spec.after && spec.after.length === cols.length) {
       const left = sql.join(cols.map((c) => sql.ref(c)));
       const right = sql.join(spec.after.map((v) => sql`${v}`));
@@ -197,7 +197,7 @@ export class ConsoleStore {
   /** How many venues match the search, per tone (never-judged ones under null). */
   async counts(q?: string): Promise<Map<Verdict | null, number>> {
     const rows = await this.db.selectFrom('venues').select(['face_tone', (eb) => eb.fn.countAll<number>().as('n')])
-      .$if(!!q, (x) => x.where('search_key', 'like', `%${likeEscape(q!)}%`))
+      .$if(!!q, (x) => x.where(contains(q!)))
       .groupBy('face_tone').execute();
     return new Map(rows.map((r) => [r.face_tone as Verdict | null, Number(r.n)]));
   }
@@ -281,9 +281,7 @@ export class ConsoleStore {
   }
 }
 
-/** `%`, `_` and the escape character itself taken literally by LIKE … ESCAPE '\' (the default escape is none: see likeEscape's use). */
-function likeEscape(s: string): string {
-  // Both dialects: SQLite has no default escape character, Postgres's is backslash. Matching characters that
-  // LIKE treats specially are dropped from the needle instead: a venue search never needs % or _.
-  return s.replace(/[\\%_]/g, '');
+/** The search as a LIKE pattern, matched anywhere; `%`, `_` and the backslash in it are taken literally (an explicit ESCAPE: SQLite has no default one). */
+function contains(needle: string) {
+  return sql<SqlBool>`search_key like ${`%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`;
 }
