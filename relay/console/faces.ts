@@ -33,6 +33,8 @@ export class Faces implements WatchHooks {
   private readonly pending = new Map<string, Pending>();
   /** Links whose coming up is recorded: a report that arrives before that waits for it (it would find the venue not yet theirs). */
   private readonly ready = new WeakSet<RelayLink>();
+  /** Links whose companion sends its whole status. */
+  private readonly reporting = new WeakSet<RelayLink>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | null = null;
   private readonly unsubscribe: () => void;
@@ -88,6 +90,9 @@ export class Faces implements WatchHooks {
 
   status(l: RelayLink, front: FrontStatus, status: Status | undefined): void {
     if (this.tunnels.live(l.venueId) !== l || this.stopped) return;
+    // A companion that reports its whole status follows every plugin change with a report: its plugin-only frames add nothing.
+    if (status) this.reporting.add(l);
+    else if (this.reporting.has(l)) return;
     const p = this.pending.get(l.venueId);
     if (p) {
       // Coalesced: the latest report wins.

@@ -52,7 +52,7 @@ export function sameOrigin(req: IncomingMessage, publicUrl: string | undefined):
 
 /** The Set-Cookie value of a session (Secure when the page is served over https). */
 export function sessionCookie(id: string, maxAgeMs: number, secure: boolean): string {
-  return `${CONSOLE_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/console; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}${secure ? '; Secure' : ''}`;
+  return `${CONSOLE_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/console; Max-Age=${Math.max(0, Math.round(maxAgeMs / 1000))}${secure ? '; Secure' : ''}`;
 }
 
 /** The Set-Cookie value that ends the session in the browser. */

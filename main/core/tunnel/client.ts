@@ -168,7 +168,8 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     if (!reported || !current) return;
     reportedKey = statesOf(reported);
     reportedAt = clock.mono();
-    current.sendStatus(front ?? reported.front, frontOrigin ?? null, reported);
+    // The link part as this client knows it now (a report made while connecting reaches the relay over the new link).
+    current.sendStatus(reported.front, frontOrigin ?? null, { ...reported, tunnel: snapshot() });
   };
 
   const snapshot = (): TunnelStatus => ({
@@ -298,9 +299,11 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     }
     log.info('tunnel connected', { linkId: link.welcome?.linkId, replaced: previous !== null });
     opts.feed?.up(link);
-    // A new link (maybe to another relay node) gets the next status report at once.
+    // A new link (maybe to another relay node) gets the status at once: from the owner's next report
+    // (setState tells it), or else the last one it made.
     reportedKey = '';
     setState('connected', undefined);
+    if (reportedKey === '') sendReport();
     clock.clearTimeout(stableTimer);
     stableTimer = clock.setTimeout(() => { if (current === link) backoff.reset(); }, stableAfterMs);
   }
@@ -434,7 +437,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     reportFront(f, origin) {
       front = f;
       if (origin !== undefined) frontOrigin = origin;
-      current?.sendStatus(f, frontOrigin, reported ?? undefined);
+      current?.sendStatus(f, frontOrigin);
     },
     reportStatus(s) {
       reported = s;
