@@ -6,7 +6,8 @@
  * logs scrolling by. Ctrl+C stops them all. EVVA_DEMO_DIR moves the work folder
  * (tests run the demo in a temp dir).
  * A webhook receiver (scripts/receiver.ts) prints the feed's events as EVVA
- * would get them.
+ * would get them. The banner also gives the relay's support console
+ * (`/console/`, docs/console.md) and the key to sign in with.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -146,6 +147,9 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   \x1b[1mИнтерфейс компаньона\x1b[0m (откройте в браузере; ссылка действует один раз, 10 минут):
     ${loginUrl}
     Новая ссылка: npx evva-companion login --data-dir ${path.relative(root, companionDir)}
+
+  \x1b[1mКонсоль поддержки EVVA\x1b[0m (все заведения, диагностика, журналы; войдите ключом API выше):
+    ${relayUrl}/console/
 
   Заказы заведения через туннель, как их видит EVVA (без проброса портов):
     curl -s -H 'Authorization: Bearer ${apiKey}' '${relayUrl}/v1/venues/${venue.venueId}/front/api/orders?$top=3&$orderby=Number%20desc'

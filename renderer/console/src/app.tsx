@@ -60,7 +60,7 @@ export function App() {
               <div className="who">
                 <span data-testid="who">{c.key(session.view.key)}</span>
                 <span className="muted">{c.until(when(session.view.expiresAt))}</span>
-                <button type="button" className="btn" onClick={() => void signOut()}>{c.signOut}</button>
+                <button type="button" className="btn" onClick={() => void signOut()} data-testid="sign-out">{c.signOut}</button>
               </div>
             ) : null}
             <div className="lang" role="group" aria-label={t.lang.label}>

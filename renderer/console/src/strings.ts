@@ -54,9 +54,9 @@ const ru = {
     TableOrderUpdate: 'Заказ', DeliveryOrderUpdate: 'Доставка', StaffUpdate: 'Персонал', TablesUpdate: 'Столы',
     MenuSnapshot: 'Меню', PaymentUpdate: 'Оплата', CompanionHealth: 'Состояние компаньона',
   } as Record<string, string>,
-  health: (front: string, backlog: number) => `iikoFront: ${front}; в очереди компаньона: ${backlog}`,
-  tables: (n: number) => `столов: ${n}`,
-  menu: (n: number) => `разделов меню: ${n}`,
+  health: (front: string, backlog: number) => `Компаньон: iikoFront ${front}, в очереди ${backlog}`,
+  tables: (n: number) => `Столы: ${n}`,
+  menu: (n: number) => `Меню: разделов ${n}`,
   venue: {
     back: '← Все заведения',
     tabs: { overview: 'Обзор', diagnostics: 'Диагностика', logs: 'Журнал компаньона', audit: 'Действия поддержки', pairing: 'Привязка' } as Record<'overview' | 'diagnostics' | 'logs' | 'audit' | 'pairing', string>,
@@ -96,6 +96,7 @@ const ru = {
     running: 'Проверяем… (до 10 секунд)',
     never: 'В этом окне проверка ещё не запускалась. Проверка выполняется на компьютере кассы и попадает в его журнал действий EVVA.',
     bundle: 'Скачать архив для поддержки',
+    bundling: 'Собираем архив…',
     bundleHelp: 'Архив собирается на компьютере кассы: отчёт проверки, журналы за день, настройки без секретов.',
   },
   logs: {
@@ -207,9 +208,9 @@ const en: ConsoleStrings = {
     TableOrderUpdate: 'Order', DeliveryOrderUpdate: 'Delivery', StaffUpdate: 'Staff', TablesUpdate: 'Tables',
     MenuSnapshot: 'Menu', PaymentUpdate: 'Payment', CompanionHealth: 'Companion state',
   },
-  health: (front, backlog) => `iikoFront: ${front}; queued on the companion: ${backlog}`,
-  tables: (n) => `tables: ${n}`,
-  menu: (n) => `menu sections: ${n}`,
+  health: (front, backlog) => `Companion: iikoFront ${front}, ${backlog} queued`,
+  tables: (n) => `Tables: ${n}`,
+  menu: (n) => `Menu: ${n} sections`,
   venue: {
     back: '← All venues',
     tabs: { overview: 'Overview', diagnostics: 'Diagnostics', logs: 'Companion log', audit: 'Support actions', pairing: 'Pairing' },
@@ -249,6 +250,7 @@ const en: ConsoleStrings = {
     running: 'Checking… (up to 10 seconds)',
     never: 'No check has run in this window yet. The checks run on the POS PC and show in its log of EVVA\'s actions.',
     bundle: 'Download the support bundle',
+    bundling: 'Making the bundle…',
     bundleHelp: 'The bundle is made on the POS PC: the check report, the day\'s logs, the settings without secrets.',
   },
   logs: {

@@ -56,7 +56,7 @@ export function VenueScreen({ venueId, tab, go }: { venueId: string; tab: Tab; g
           <h1 tabIndex={-1}>{v.name}</h1>
           <p className="facts muted">
             <span className="mono">{v.venueId}</span>
-            <span className={v.online ? 'online' : 'offline'} data-testid="link">{v.online ? c.list.online(v.since ? when(v.since) : null) : c.list.offline(v.since ? when(v.since) : null)}</span>
+            <span className={v.online ? 'online' : detail.pairedAt && !detail.revoked ? 'offline' : ''} data-testid="link">{v.online ? c.list.online(v.since ? when(v.since) : null) : c.list.offline(v.since ? when(v.since) : null)}</span>
             {detail.hostname ? <span>{c.venue.host(detail.hostname)}</span> : null}
             {v.companionVersion ? <span>{c.list.companion(v.companionVersion)}</span> : null}
             {v.pluginVersion ? <span>{c.list.plugin(v.pluginVersion)}</span> : null}

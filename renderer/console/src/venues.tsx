@@ -41,7 +41,8 @@ export function Venues({ go }: { go(p: Place, search?: string): void }) {
   const { lang } = useT();
   const [query, setQuery] = useState<Query>(queryOfUrl);
   const [typed, setTyped] = useState(query.q);
-  const [page, setPage] = useState<VenuePage | null>(null);
+  // The page shown and where it starts in the list (set together, so the range always describes the rows on screen).
+  const [page, setPage] = useState<(VenuePage & { offset: number }) | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   const [at, setAt] = useState<Date | null>(null);
   const seq = useRef(0);
@@ -55,7 +56,7 @@ export function Venues({ go }: { go(p: Place, search?: string): void }) {
     if (q.cursor) p.set('cursor', q.cursor);
     const r = await call<VenuePage>('GET', withLang(`/venues?${p}`, lang));
     if (n !== seq.current) return; // a newer query was asked meanwhile
-    if (r.ok) { setPage(r.data); setFailed(null); setAt(new Date()); } else setFailed(r.status === 0 ? c.errors.offline : (lang === 'en' ? r.error.messageEn : r.error.message));
+    if (r.ok) { setPage({ ...r.data, offset: q.offset }); setFailed(null); setAt(new Date()); } else setFailed(r.status === 0 ? c.errors.offline : (lang === 'en' ? r.error.messageEn : r.error.message));
   };
 
   useEffect(() => {
@@ -74,8 +75,8 @@ export function Venues({ go }: { go(p: Place, search?: string): void }) {
 
   const change = (patch: Partial<Query>) => setQuery((q) => ({ ...q, ...patch, cursor: null, dir: 'next', offset: 0 }));
   const rows = page?.venues ?? [];
-  const from = rows.length ? query.offset + 1 : 0;
-  const to = query.offset + rows.length;
+  const from = rows.length && page ? page.offset + 1 : 0;
+  const to = (page?.offset ?? 0) + rows.length;
 
   return (
     <div className="venues">
@@ -86,11 +87,11 @@ export function Venues({ go }: { go(p: Place, search?: string): void }) {
       <div className="toolbar">
         <div className="field search">
           <label htmlFor={searchId}>{c.list.search}</label>
-          <input id={searchId} type="search" value={typed} placeholder={c.list.searchHint} onChange={(e) => setTyped(e.target.value)} />
+          <input id={searchId} data-testid="search" type="search" value={typed} placeholder={c.list.searchHint} onChange={(e) => setTyped(e.target.value)} />
         </div>
         <div className="field">
           <label htmlFor="sort">{c.list.sort}</label>
-          <select id="sort" value={query.sort} onChange={(e) => change({ sort: e.target.value as VenueSort })}>
+          <select id="sort" data-testid="sort" value={query.sort} onChange={(e) => change({ sort: e.target.value as VenueSort })}>
             {SORTS.map((s) => <option key={s} value={s}>{c.list.sorts[s]}</option>)}
           </select>
         </div>
@@ -125,9 +126,9 @@ export function Venues({ go }: { go(p: Place, search?: string): void }) {
         <nav className="pager" aria-label={c.list.pages}>
           <span data-testid="range">{c.list.range(from, to, page.total)}</span>
           <button type="button" className="btn" disabled={!page.prev}
-            onClick={() => setQuery((q) => ({ ...q, cursor: page.prev, dir: 'prev', offset: Math.max(0, q.offset - 50) }))}>{c.list.prev}</button>
+            onClick={() => setQuery((q) => ({ ...q, cursor: page.prev, dir: 'prev', offset: Math.max(0, page.offset - 50) }))}>{c.list.prev}</button>
           <button type="button" className="btn" disabled={!page.next}
-            onClick={() => setQuery((q) => ({ ...q, cursor: page.next, dir: 'next', offset: q.offset + rows.length }))}>{c.list.next}</button>
+            onClick={() => setQuery((q) => ({ ...q, cursor: page.next, dir: 'next', offset: page.offset + rows.length }))}>{c.list.next}</button>
         </nav>
       ) : null}
     </div>

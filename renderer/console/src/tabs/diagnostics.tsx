@@ -19,6 +19,7 @@ export function DiagnosticsTab({ venueId }: { venueId: string }) {
   const [busy, setBusy] = useState(false);
   const [failed, setFailed] = useState<string | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
+  const [fetching, setFetching] = useState(false);
   const area = useRef<HTMLTextAreaElement>(null);
 
   const run = async () => {
@@ -28,6 +29,29 @@ export function DiagnosticsTab({ venueId }: { venueId: string }) {
     setBusy(false);
     if (r.ok) setReport(r.data);
     else setFailed(errorText(r, c, lang));
+  };
+  /** The zip is fetched first, so a refusal (remote diagnostics off, venue offline) is said here instead of saved as a file. */
+  const download = async () => {
+    setFetching(true);
+    setFailed(null);
+    let res: Response | null = null;
+    try {
+      res = await fetch(`/console/api/venues/${venueId}/bundle`, { credentials: 'same-origin', cache: 'no-store' });
+    } catch { /* offline: said below */ }
+    if (!res || !res.ok) {
+      const e = res ? (await res.json().catch(() => null)) as { error?: string; message?: string; messageEn?: string } | null : null;
+      setFailed(errorText({ ok: false, status: res?.status ?? 0, error: { error: e?.error ?? `http_${res?.status ?? 0}`, message: e?.message ?? '', messageEn: e?.messageEn ?? e?.message ?? '' } }, c, lang));
+      return setFetching(false);
+    }
+    const blob = await res.blob();
+    setFetching(false);
+    const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `evva-diagnostics-${venueId}.zip`;
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    a.click();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
   };
   const text = report ? reportText(report, lang) : '';
   const copy = async () => {
@@ -43,9 +67,9 @@ export function DiagnosticsTab({ venueId }: { venueId: string }) {
   return (
     <div className="diagnostics">
       <div className="actions">
-        <Button kind="primary" onClick={() => void run()} disabled={busy}>{busy ? c.diag.running : c.diag.run}</Button>
+        <Button kind="primary" onClick={() => void run()} disabled={busy} testId="diag-run">{busy ? c.diag.running : c.diag.run}</Button>
         <Button onClick={() => void copy()} disabled={!report}>{t.diag.copy}</Button>
-        <a className="btn btn-secondary" href={`/console/api/venues/${venueId}/bundle`} download>{c.diag.bundle}</a>
+        <Button onClick={() => void download()} disabled={fetching} testId="bundle">{fetching ? c.diag.bundling : c.diag.bundle}</Button>
       </div>
       <p className="help">{c.diag.bundleHelp}</p>
       {copied ? <p className="ok-msg" role="status">{copied}</p> : null}

@@ -60,10 +60,10 @@ export function LogsTab({ venueId }: { venueId: string }) {
             {LINE_CHOICES.map((n) => <option key={n} value={n}>{n}</option>)}
           </select>
         </div>
-        <div className="field end"><button type="button" className="btn btn-primary" disabled={busy} onClick={() => void load()}>{busy ? c.logs.loading : c.logs.load}</button></div>
+        <div className="field end"><button type="button" className="btn btn-primary" disabled={busy} onClick={() => void load()} data-testid="logs-load">{busy ? c.logs.loading : c.logs.load}</button></div>
         <div className="field search">
           <label htmlFor={filterId}>{c.logs.filter}</label>
-          <input id={filterId} type="search" value={filter} placeholder={c.logs.filterHint} onChange={(e) => setFilter(e.target.value)} />
+          <input id={filterId} data-testid="logs-filter" type="search" value={filter} placeholder={c.logs.filterHint} onChange={(e) => setFilter(e.target.value)} />
         </div>
         <div className="field">
           <label htmlFor="level">{c.logs.level}</label>

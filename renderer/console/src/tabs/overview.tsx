@@ -39,7 +39,7 @@ export function OverviewTab({ detail, reload }: { detail: VenueDetail; reload():
     }
     if (e.eventType === 'TablesUpdate') return c.tables(Array.isArray(info.tables) ? info.tables.length : 0);
     if (e.eventType === 'MenuSnapshot') return c.menu(Array.isArray(info.sections) ? info.sections.length : 0);
-    return eventText(e, lang) ?? '';
+    return eventText(e, lang) ?? c.events[e.eventType] ?? e.eventType;
   };
 
   return (
@@ -50,7 +50,7 @@ export function OverviewTab({ detail, reload }: { detail: VenueDetail; reload():
           {events === null ? <p className="muted">…</p> : events.length === 0 ? <p className="muted">{c.venue.eventsEmpty}</p> : (
             <ol className="events" data-testid="events">
               {events.map((x) => (
-                <li key={x.event.eventId}><time dateTime={x.event.eventTime}>{when(x.event.eventTime)}</time><span><span className="kind">{c.events[x.event.eventType] ?? x.event.eventType}</span> {line(x.event)}</span></li>
+                <li key={x.event.eventId} data-type={x.event.eventType}><time dateTime={x.event.eventTime}>{when(x.event.eventTime)}</time><span>{line(x.event)}</span></li>
               ))}
             </ol>
           )}
@@ -104,7 +104,7 @@ function Webhook({ detail, reload }: { detail: VenueDetail; reload(): Promise<vo
             {w.lastError ? <><dt>{c.webhook.lastError}</dt><dd className="alarm">{w.lastError}</dd></> : null}
           </dl>
           <div className="actions">
-            <button type="button" className="btn" disabled={busy} onClick={() => void retry()}>{busy ? c.webhook.retrying : c.webhook.retry}</button>
+            <button type="button" className="btn" disabled={busy} onClick={() => void retry()} data-testid="webhook-retry">{busy ? c.webhook.retrying : c.webhook.retry}</button>
           </div>
           {said ? <p className={said.ok ? 'ok-msg' : 'problem'} role="status">{said.text}</p> : null}
         </>

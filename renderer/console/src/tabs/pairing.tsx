@@ -40,14 +40,14 @@ export function PairingTab({ detail, reload }: { detail: VenueDetail; reload(): 
       <section aria-labelledby="code-h" className="panel">
         <h2 id="code-h">{c.pairing.codeTitle}</h2>
         <p className="help">{c.pairing.codeHelp}</p>
-        <button type="button" className="btn" onClick={() => setAsking('code')}>{c.pairing.codeAction}</button>
+        <button type="button" className="btn" onClick={() => setAsking('code')} data-testid="code-open">{c.pairing.codeAction}</button>
         {code ? <p className="ok-msg code-line" role="status" data-testid="code">{c.pairing.code(code.pairingCode, when(code.pairingExpiresAt))}</p> : null}
       </section>
       <section aria-labelledby="revoke-h" className="panel">
         <h2 id="revoke-h">{c.pairing.revokeTitle}</h2>
         <p className="help">{c.pairing.revokeHelp}</p>
         {detail.revoked ? <p className="muted">{c.pairing.alreadyRevoked}</p>
-          : <button type="button" className="btn btn-danger" onClick={() => setAsking('revoke')}>{c.pairing.revokeAction}</button>}
+          : <button type="button" className="btn btn-danger" onClick={() => setAsking('revoke')} data-testid="revoke-open">{c.pairing.revokeAction}</button>}
       </section>
       {said ? <p className={said.ok ? 'ok-msg' : 'problem'} role="status" data-testid="pairing-said">{said.text}</p> : null}
       {asking === 'code' ? (
@@ -74,8 +74,8 @@ function Confirm({ title, children, yes, danger, busy, onYes, onNo }: { title: s
       <h2 id="confirm-h">{title}</h2>
       <p>{children}</p>
       <div className="actions">
-        <button type="button" className={danger ? 'btn btn-danger' : 'btn btn-primary'} disabled={busy} onClick={onYes}>{yes}</button>
-        <button type="button" className="btn" onClick={onNo} autoFocus>{c.pairing.cancel}</button>
+        <button type="button" className={danger ? 'btn btn-danger' : 'btn btn-primary'} disabled={busy} onClick={onYes} data-testid="confirm-yes">{yes}</button>
+        <button type="button" className="btn" onClick={onNo} autoFocus data-testid="confirm-no">{c.pairing.cancel}</button>
       </div>
     </dialog>
   );
