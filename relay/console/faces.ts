@@ -22,6 +22,11 @@ export const FACE_SWEEP_MS = 5_000;
 export const STALE_MS = 3 * LAST_SEEN_PERSIST_MS;
 /** A report that leaves the tone as it was is written at most this often per venue (the companion sends at most one per 30 s anyway). */
 export const REPORT_WRITE_MS = 5_000;
+/**
+ * A venue paired or revoked by another process this recently (and after it was judged) is judged again: wide
+ * enough for a missed sweep or two and for clocks of other processes or nodes a little off.
+ */
+export const CHANGED_WITHIN_MS = 60_000;
 /** Venues judged per sweep round (a round continues at once while there are more). */
 const SWEEP_BATCH = 500;
 
@@ -137,7 +142,8 @@ export class Faces implements WatchHooks {
     this.sweeping ??= (async () => {
       try {
         for (let i = 0; i < 100 && !this.stopped; i++) {
-          const rows = await this.db.dirtyRows(this.clock.now() - STALE_MS, SWEEP_BATCH);
+          const now = this.clock.now();
+          const rows = await this.db.dirtyRows(now - STALE_MS, now - CHANGED_WITHIN_MS, SWEEP_BATCH);
           await this.write(rows);
           if (rows.length < SWEEP_BATCH) return;
         }

@@ -107,22 +107,21 @@ export class ConsoleStore {
 
   /**
    * Venues whose verdict may be out of date because something changed behind
-   * this relay's back: never judged (made since), paired or revoked by another
-   * process (the CLI), or online through a tunnel not heard of since
-   * `staleBefore` (its node died). At most `limit`, never-judged first.
+   * this relay's back: never judged (made since), paired or revoked since
+   * `changedSince` after they were judged (by another process: the CLI), or
+   * online through a tunnel not heard of since `staleBefore` (its node died).
+   * At most `limit` of each kind; every query is an index range, not a scan.
    */
-  async dirtyRows(staleBefore: number, limit: number): Promise<FaceRow[]> {
-    const unjudged = await this.db.selectFrom('venues').select([...FACE_COLUMNS]).where('face_at', 'is', null).limit(limit).execute();
-    if (unjudged.length >= limit) return unjudged.map(toFace);
-    const stale = await this.db.selectFrom('venues').select([...FACE_COLUMNS])
-      .where('face_at', 'is not', null)
-      .where((eb) => eb.or([
-        eb('revoked_at', '>=', eb.ref('face_at')),
-        eb('paired_at', '>=', eb.ref('face_at')),
-        eb.and([eb('online_link', 'is not', null), eb(eb.fn.coalesce('last_seen_at', sql.lit(0)), '<', staleBefore)]),
-      ]))
-      .limit(limit - unjudged.length).execute();
-    return [...unjudged, ...stale].map(toFace);
+  async dirtyRows(staleBefore: number, changedSince: number, limit: number): Promise<FaceRow[]> {
+    const base = () => this.db.selectFrom('venues').select([...FACE_COLUMNS]);
+    const [unjudged, stale, paired, revoked] = await Promise.all([
+      base().where('face_at', 'is', null).limit(limit).execute(),
+      base().where('online_link', 'is not', null).where('last_seen_at', '<', staleBefore).where('face_at', 'is not', null).limit(limit).execute(),
+      base().where('paired_at', '>=', changedSince).where('paired_at', '>=', (eb) => eb.ref('face_at')).limit(limit).execute(),
+      base().where('revoked_at', '>=', changedSince).where('revoked_at', '>=', (eb) => eb.ref('face_at')).limit(limit).execute(),
+    ]);
+    const seen = new Set<string>();
+    return [...unjudged, ...stale, ...paired, ...revoked].filter((r) => !seen.has(r.id) && seen.add(r.id)).map(toFace);
   }
 
   /** True when some venue was never judged (one probe of a partial index: what every list checks first). */

@@ -131,6 +131,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // What the judge looks for on every list and sweep: venues never judged, tunnels that may have died with their node.
         await db.schema.createIndex('venues_unjudged').ifNotExists().on('venues').column('id').where(sql.ref('face_at'), 'is', null).execute();
         await db.schema.createIndex('venues_online').ifNotExists().on('venues').column('last_seen_at').where(sql.ref('online_link'), 'is not', null).execute();
+        // Paired or revoked lately (by the CLI, another process): found by range, not by reading every venue.
+        await db.schema.createIndex('venues_paired_at').ifNotExists().on('venues').column('paired_at').execute();
+        await db.schema.createIndex('venues_revoked_at').ifNotExists().on('venues').column('revoked_at').execute();
         await db.schema.createTable('console_sessions').ifNotExists()
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('key_fp', 'text', (c) => c.notNull())

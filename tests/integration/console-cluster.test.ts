@@ -10,16 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
 import type { AuditList, VenueDetail, VenuePage } from '../../protocol/console.ts';
 import type { Report } from '../../protocol/diagnostics.ts';
-import { startCluster, type Cluster, type ClusterVenue, type Node } from '../helpers/cluster.ts';
+import { PUBLIC_URL, startCluster, type Cluster, type ClusterVenue, type Node } from '../helpers/cluster.ts';
 import { API_KEY, waitFor } from '../helpers/relay.ts';
 
 const FINGERPRINT = createHash('sha256').update(API_KEY).digest('hex').slice(0, 12);
 let c: Cluster;
 let v: ClusterVenue;
 
-/** A console call straight to one node, as the page served by that node makes it. */
+/** A console call straight to one node, as the page (served at the relay's public URL) makes it. */
 async function call(n: Node, cookie: string, method: string, path: string, more: Record<string, string> = {}) {
-  const res = await fetch(`${n.url}/console/api${path}`, { method, headers: { cookie, origin: n.url, 'sec-fetch-site': 'same-origin', ...more } });
+  const res = await fetch(`${n.url}/console/api${path}`, { method, headers: { cookie, origin: PUBLIC_URL, 'sec-fetch-site': 'same-origin', ...more } });
   const text = await res.text();
   return { status: res.status, text, json: <T>() => JSON.parse(text) as T };
 }
@@ -27,9 +27,12 @@ async function signIn(n: Node, key: string, client = '10.1.1.1') {
   const res = await fetch(`${n.url}/console/api/session`, {
     method: 'POST', body: JSON.stringify({ key }),
     // The nodes trust 127.0.0.1 as their proxy (as behind HAProxy): each scenario signs in from its own client address.
-    headers: { 'content-type': 'application/json', origin: n.url, 'sec-fetch-site': 'same-origin', 'x-forwarded-for': client },
+    headers: { 'content-type': 'application/json', origin: PUBLIC_URL, 'sec-fetch-site': 'same-origin', 'x-forwarded-for': client },
   });
-  return { status: res.status, cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '' };
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  // Behind the https public URL the cookie is Secure.
+  if (res.status === 200) expect(setCookie).toMatch(/; Secure$/);
+  return { status: res.status, cookie: setCookie.split(';')[0] ?? '' };
 }
 
 beforeAll(async () => {

@@ -148,31 +148,42 @@ describe.each([sqliteBackend(), postgresBackend()])('console store on $name', (b
 
   it('judges venues made, paired or revoked behind its back, and tunnels whose node went silent', async () => {
     const s = await backend.open();
-    const clock = testClock(1_000_000);
+    // Another process on the same database (the CLI): its changes reach this one's judge only through the sweep.
+    const cli = await backend.open();
+    const clock = testClock(Date.now());
     const faces = new Faces(s, noTunnels, clock, silentLogger, 'n1');
-    await s.addVenue(id(1), 'Новое', 0);
-    await s.addVenue(id(2), 'Привязано', 0);
-    await s.addPairingCode(id(2), 'c2', 0, 10_000_000);
-    await s.claimPairingCode('c2', 't2', { version: '1.0.0', hostname: 'pos' }, 500_000);
-    await s.addVenue(id(3), 'На связи', 0);
-    await s.markConnected(id(3), { version: '1.0.0', hostname: 'pos' }, null, 999_000);
-    await s.addPairingCode(id(3), 'c3', 0, 10_000_000);
-    await s.claimPairingCode('c3', 't3', { version: '1.0.0', hostname: 'pos' }, 900_000);
+    const pos = { version: '1.0.0', hostname: 'pos' };
+    await cli.addVenue(id(1), 'Новое', 0);
+    await cli.addVenue(id(2), 'Привязано', 0);
+    await cli.addPairingCode(id(2), 'c2', 0, clock.now() + 1_000_000);
+    await cli.addVenue(id(3), 'На связи', 0);
+    await cli.addPairingCode(id(3), 'c3', 0, clock.now() + 1_000_000);
+    await cli.claimPairingCode('c3', 't3', pos, clock.now() - 100_000);
+    await cli.markConnected(id(3), pos, null, clock.now() - 1_000);
     await s.console.linkUp(id(3), 'n9/zzz');
     expect(await s.console.anyUnjudged()).toBe(true);
     await faces.sweep();
     expect(await s.console.anyUnjudged()).toBe(false);
     const tones = async () => Object.fromEntries((await s.console.faceRows([id(1), id(2), id(3)])).map((r) => [r.id, r.tone]));
-    // Never paired: not set up; paired and never connected: no link; online without a report yet: the plugin is not known yet.
-    expect(await tones()).toEqual({ [id(1)]: 'grey', [id(2)]: 'red', [id(3)]: 'amber' });
-    await s.console.writeFace(id(3), 'n9/zzz', { tone: 'green', statusJson: JSON.stringify(GREEN_STATUS) }, clock.now());
-    // Revoked by another process (the CLI): judged at the next sweep.
+    // Never paired: not set up; online without a report yet: the plugin is not known yet.
+    expect(await tones()).toEqual({ [id(1)]: 'grey', [id(2)]: 'grey', [id(3)]: 'amber' });
+    // Paired by the CLI: paired and never connected, no link.
     clock.advance(1_000);
-    await s.revoke(id(2), clock.now());
-    // n9 died: its venue was last heard of long ago.
-    clock.advance(200_000);
+    await cli.claimPairingCode('c2', 't2', pos, clock.now());
+    await s.console.writeFace(id(3), 'n9/zzz', { tone: 'green', statusJson: JSON.stringify(GREEN_STATUS) }, clock.now());
+    clock.advance(1_000);
+    await faces.sweep();
+    expect(await tones()).toEqual({ [id(1)]: 'grey', [id(2)]: 'red', [id(3)]: 'green' });
+    // Revoked by the CLI: judged at the next sweep, whatever its link says.
+    clock.advance(1_000);
+    await cli.revoke(id(3), clock.now());
+    clock.advance(1_000);
     await faces.sweep();
     expect(await tones()).toEqual({ [id(1)]: 'grey', [id(2)]: 'red', [id(3)]: 'red' });
+    expect((await s.console.faceRows([id(3)]))[0]!.onlineLink).toBe('n9/zzz');
+    // Its node (n9) died: the venue was last heard of long ago; the sweep takes the link away.
+    clock.advance(200_000);
+    await faces.sweep();
     expect((await s.console.faceRows([id(3)]))[0]!.onlineLink).toBeNull();
     faces.stop();
   });
