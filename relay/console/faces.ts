@@ -146,6 +146,8 @@ export class Faces implements WatchHooks {
           const rows = await this.db.dirtyRows(now - STALE_MS, now - CHANGED_WITHIN_MS, SWEEP_BATCH);
           await this.write(rows);
           if (rows.length < SWEEP_BATCH) return;
+          // SQLite answers synchronously: between batches the event loop serves tunnels and calls.
+          await new Promise((r) => setImmediate(r));
         }
       } finally {
         this.sweeping = null;
@@ -165,13 +167,14 @@ export class Faces implements WatchHooks {
 
   private async write(rows: FaceRow[]): Promise<void> {
     const staleBefore = this.clock.now() - STALE_MS;
-    for (const r of rows) {
+    const writes = rows.map((r) => {
       const mine = this.tunnels.live(r.id);
       // Online by its link column, unless that link went silent long ago (its node died); one held here is alive.
       const stale = r.onlineLink !== null && (r.lastSeenAt ?? 0) < staleBefore && !(mine && this.key(mine) === r.onlineLink);
       const f = factsOf(r, r.onlineLink !== null && !stale);
-      await this.db.writeFace(r.id, r.onlineLink, { tone: toneOf(f), searchKey: searchKeyOf(r.name, r.id), ...(stale ? { onlineLink: null } : {}) }, this.clock.now());
-    }
+      return { venueId: r.id, expectLink: r.onlineLink, w: { tone: toneOf(f), searchKey: searchKeyOf(r.name, r.id), ...(stale ? { onlineLink: null } : {}) } };
+    });
+    await this.db.writeFaces(writes, this.clock.now());
   }
 
   private toneOf(l: RelayLink, front: FrontStatus, status: Status | undefined): Verdict {

@@ -219,6 +219,11 @@ describe.each([sqliteBackend(), postgresBackend()])('console store on $name', (b
     const x = await s.console.extras([id(1), id(2)]);
     expect(x.get(id(1))).toEqual({ lastEvent: { type: events[4]!.eventType, at: 7_000 }, backlog: 3, ownHook: false, waiting: 1, alarms: 2 });
     expect(x.get(id(2))).toEqual({ lastEvent: null, backlog: 0, ownHook: false, waiting: 0, alarms: 0 });
+    // The backlog is counted up to the cap and one more (the page then says "more than"), never further.
+    expect((await s.console.extras([id(1)], 2)).get(id(1))?.backlog).toBe(3);
+    expect((await s.console.extras([id(1)], 1)).get(id(1))?.backlog).toBe(2);
+    await s.feed.setWebhook(id(1), { url: 'https://example.com/hook', secret: 'x'.repeat(16) }, 9_000);
+    expect((await s.console.extras([id(1)])).get(id(1))?.ownHook).toBe(true);
     expect((await s.console.recentEvents(id(1), 2)).map((e) => e.event.seq)).toEqual([5, 4]);
     expect((await s.console.payments(id(1), 10)).map((p) => p.paymentId)).toEqual(['p4', 'p3', 'p2', 'p1']);
   });
