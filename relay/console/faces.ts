@@ -84,6 +84,8 @@ export class Faces implements WatchHooks {
     this.last.delete(l.venueId);
     void this.db.linkUp(l.venueId, key).then(() => {
       this.ready.add(l);
+      // Gone while it was being recorded: its down() found it not ready and left it to this.
+      if (l.closed) return void this.down(l);
       const p = this.pending.get(l.venueId);
       if (p && p.link === l && !p.timer) {
         this.pending.delete(l.venueId);
@@ -120,6 +122,8 @@ export class Faces implements WatchHooks {
   }
 
   down(l: RelayLink): void {
+    // A link that never came up held nothing; a relay that is closing leaves its links to the next start (forgetLinks).
+    if (this.stopped || !this.ready.has(l)) return;
     const p = this.pending.get(l.venueId);
     // The last report of a link that closes is still written: it is the venue's last word.
     const flush = p && p.link === l ? (this.clock.clearTimeout(p.timer), this.pending.delete(l.venueId), this.report(p)) : Promise.resolve();
