@@ -57,6 +57,8 @@ export class TunnelRegistry {
   /** Venues whose link was asked to go: when (mono ms; again when it closed), for MOVE_WAIT_MS (see leaving()). */
   private readonly left = new Map<string, number>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
+  /** The plugin state each link last reported in a status frame. */
+  private readonly reported = new WeakMap<RelayLink, FrontStatus>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly persistTimer: NodeJS.Timeout;
   /** One timer for the heartbeats of every link (not one per link). */
@@ -100,6 +102,7 @@ export class TunnelRegistry {
       },
       onEvent: (l, f) => this.feed?.onEvent(l, f),
       onStatus: (l, front, _origin, status) => {
+        this.reported.set(l, front);
         this.recordFront(venueId, front, log);
         this.watch?.status(l, front, status);
       },
@@ -133,7 +136,8 @@ export class TunnelRegistry {
       // A re-paired companion's new token has proven itself: only now does the old one stop working.
       retired = await this.store.promoteToken(venueId, l.tokenHash);
       if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
-      await this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
+      // A status frame may have arrived while this waited for the store: the newest plugin state is recorded, not the hello's.
+      await this.store.markConnected(venueId, hello.companion, this.reported.get(l) ?? hello.front ?? null, l.connectedAt);
     } catch (e) {
       log.error('could not record the connection', { err: String(e) });
     }

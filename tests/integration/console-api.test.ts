@@ -6,12 +6,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
+import WebSocket from 'ws';
 import { realClock, type Clock } from '../../common/clock.ts';
 import { SIGNIN_FAIL_DELAY_MS, type AuditList, type VenueDetail, type VenuePage } from '../../protocol/console.ts';
 import type { Status } from '../../protocol/local.ts';
+import { TUNNEL_PROTOCOL, encodeControl } from '../../protocol/tunnel.ts';
 import { keyFingerprint } from '../../relay/auth.ts';
 import type { Upstream } from '../../main/core/tunnel/upstream.ts';
-import { API_KEY, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, waitFor, type RunningRelay } from '../helpers/relay.ts';
+import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, waitFor, type RunningRelay } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -209,5 +211,27 @@ describe('console API', () => {
     t2.reportStatus({ ...status, level: 'ok', front: { ...front, state: 'up', latencyMs: 7, error: undefined } });
     await waitFor(async () => (await face()).face.sentence === 'Всё работает', 'back, working', 15_000);
     expect((await api(r, cookie, 'GET', '/venues?verdict=green')).json<VenuePage>().venues.map((x) => x.venueId)).toEqual([v.venueId]);
+  });
+
+  it('keeps the plugin state a companion reports right after its hello, not the older one in the hello', async () => {
+    const r = await relay();
+    const d = tempDir('companion');
+    cleanups.push(() => d.remove());
+    const v = await pairedVenue(r.url, d.dir);
+    const { cookie } = await signIn(r);
+    // A raw companion (plugin state only, as older companions report): hello and its first status frame leave
+    // together, so the status frame is read while the relay is still recording the link's hello.
+    const ws = new WebSocket(`${r.url.replace(/^http/, 'ws')}/v1/tunnel`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.deviceToken}` } });
+    cleanups.push(() => ws.terminate());
+    await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+    const front = { url: 'http://127.0.0.1:9042', latencyMs: 5, checkedAt: null, since: null, source: 'discovery' as const };
+    ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, companion: COMPANION, frontOrigin: null, front: { ...front, state: 'down', version: '8.0.0' } }));
+    ws.send(encodeControl({ t: 'status', front: { ...front, state: 'up', version: '9.0.0' } }));
+    const row = async () => (await api(r, cookie, 'GET', `/venues?q=${v.venueId}`)).json<VenuePage>().venues[0];
+    await waitFor(async () => (await row())?.online === true, 'online');
+    // Online is said only after the link's hello was recorded: what is stored now stays.
+    await waitFor(async () => (await r.relay.store.getVenue(v.venueId))?.front?.version === '9.0.0', 'the reported plugin state', 2_000);
+    expect((await r.relay.store.getVenue(v.venueId))?.front?.state).toBe('up');
+    expect((await row())?.pluginVersion).toBe('9.0.0');
   });
 });
