@@ -157,6 +157,9 @@ export const RedisKeys = {
   /** Pairing rate-limit windows (shared by every node). */
   pairSource: (sourceKey: string) => `${REDIS_PREFIX}pair:src:${sourceKey}`,
   pairGlobal: `${REDIS_PREFIX}pair:global`,
+  /** Support-console sign-in windows (shared by every node, counted like pairing attempts). */
+  signinSource: (sourceKey: string) => `${REDIS_PREFIX}signin:src:${sourceKey}`,
+  signinGlobal: `${REDIS_PREFIX}signin:global`,
   /** The one pub/sub channel; messages are BusMessage JSON. */
   bus: `${REDIS_PREFIX}bus`,
 } as const;

@@ -8,7 +8,7 @@
  * body chunks: 1 type byte, a u32 (big-endian) stream id, then the payload.
  */
 import { z } from 'zod';
-import { FrontStatus } from './local.ts';
+import { FrontStatus, Status } from './local.ts';
 
 /** The protocol version, offered as the WebSocket subprotocol and repeated in hello/welcome. */
 export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
@@ -201,8 +201,14 @@ export const GoawayFrame = z.object({
   /** How long in-flight streams may keep the old link. */
   drainMs: z.number().int().min(0).max(GOAWAY_DRAIN_MS),
 });
-/** companion → relay: the plugin state as the companion sees it (sent on change). */
-export const StatusFrame = z.object({ t: z.literal('status'), front: FrontStatus, frontOrigin: origin.nullable().optional() });
+/**
+ * companion → relay: the plugin state as the companion sees it (sent on change)
+ * and, from companions that have it, the companion's whole status as its own
+ * window shows it, so EVVA's support console states the venue's verdict with
+ * the companion's own words (relay/console/). Optional: an older companion
+ * sends only `front`; an older relay drops `status` unread.
+ */
+export const StatusFrame = z.object({ t: z.literal('status'), front: FrontStatus, frontOrigin: origin.nullable().optional(), status: Status.optional() });
 
 // Reserved for later issues. Validated now so both sides can already receive
 // them safely; a side that does not implement one answers as docs/protocol.md says.

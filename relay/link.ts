@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import type { FrontStatus } from '../protocol/local.ts';
+import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
   MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
@@ -95,7 +95,8 @@ export class CommandFailed extends Error {
 export interface LinkEvents {
   /** The hello arrived and was valid: the link may now carry streams. */
   onReady(link: RelayLink, hello: HelloFrame): void;
-  onStatus(link: RelayLink, front: FrontStatus, frontOrigin: string | null | undefined): void;
+  /** `status` is the companion's whole status, from companions that send it. */
+  onStatus(link: RelayLink, front: FrontStatus, frontOrigin: string | null | undefined, status?: Status): void;
   onClose(link: RelayLink, code: number, reason: string): void;
   /** A feed event arrived (relay/events.ts stores it, then acks); without a handler events are ignored, never acked. */
   onEvent?(link: RelayLink, frame: EventFrame): void;
@@ -330,7 +331,7 @@ export class RelayLink {
         if (now - this.statusWindow.start >= STATUS_FLOOD.windowMs) this.statusWindow = { start: now, count: 0 };
         if (++this.statusWindow.count > STATUS_FLOOD.max) throw new FrameError(CloseCode.protocolError, 'too many status frames');
         if (f.frontOrigin !== undefined) this.frontOrigin = f.frontOrigin;
-        this.events.onStatus(this, f.front, f.frontOrigin);
+        this.events.onStatus(this, f.front, f.frontOrigin, f.status);
         return;
       }
       case 'data': {

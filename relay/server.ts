@@ -41,6 +41,7 @@ import { createClusterMetrics } from './cluster/metrics.ts';
 import { Follow } from './cluster/follow.ts';
 import { clusterRoute } from './cluster/route.ts';
 import { wireCluster } from './cluster/wire.ts';
+import { mountConsole } from './console/mount.ts';
 
 /** How long a connection may take to say what it wants, and how many may be open. */
 export interface ServerLimits {
@@ -162,7 +163,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const holder: { registry?: TunnelRegistry } = {};
   const metrics = createMetrics(() => holder.registry?.count() ?? 0);
   const cluster = opts.cluster
-    ? createCluster(opts.cluster, { clock, log: log.child({ part: 'cluster' }), registry: metrics.registry, limits: pairLimits })
+    ? createCluster(opts.cluster, { clock, log: log.child({ part: 'cluster' }), registry: metrics.registry, limits: pairLimits, signinLimits: pairLimits })
     : null;
   // A cluster's nodes share the pairing limits through Redis; a single relay keeps its own.
   const limiter = cluster ? cluster.limiter : new RateLimiter(clock, pairLimits.perIp, pairLimits.global);
@@ -224,7 +225,15 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     res.send(await metrics.registry.metrics());
   });
   app.use(pairRoute(deps));
+  // The support console (docs/console.md): its page and API under /console/, in front of everything else.
+  const consoleMount = mountConsole({
+    store, tunnels: registry, webhooks, clock, log: log.child({ part: 'console' }), registry: metrics.registry, keys,
+    limiter: cluster ? cluster.signins : new RateLimiter(clock, pairLimits.perIp, pairLimits.global),
+    client: (req) => peerOf(req, trustFn), secure: (req) => secureReq(req, opts, trustFn), publicUrl: opts.publicUrl, node: cluster ? cluster.nodeId : null,
+  });
+  registry.watch = consoleMount.faces;
   const support = {
+    record: consoleMount.record,
     store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false,
     hopOf: route ? (req: IncomingMessage) => route.hopOf(req) : undefined,
     upElsewhere: cluster ? async (id: string) => (await cluster.owners.lookup(id)) !== null : undefined,
@@ -263,8 +272,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     if (!venueApi(req, res)) app(req, res);
   };
   // On a cluster node a call for a venue whose tunnel is on another node goes there over the hop.
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const routed = (req: IncomingMessage, res: ServerResponse) => {
     if (!route?.take(req, res, local)) local(req, res);
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (!consoleMount.take(req, res, routed)) routed(req, res);
   };
   const lim: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...opts.serverLimits };
   const serverOptions = {
@@ -328,6 +340,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     });
   });
 
+  await consoleMount.start();
+
   let url: string | null = null;
   let closed = false;
   return {
@@ -363,6 +377,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       closed = true;
       payments.stop();
       retention.stop();
+      consoleMount.stop();
       await webhooks.stop();
       registry.closeAll();
       wired?.unwire();
@@ -390,6 +405,12 @@ export function peerOf(req: IncomingMessage, trusted: (addr: string, i: number) 
   while (i < hops.length - 1 && trusted(hops[i] as string, i)) i++;
   const raw = hops[i] || null;
   return raw ? raw.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') : null;
+}
+
+/** Whether the caller reached the relay over https: its own TLS, an https public URL, or a trusted proxy that says so. */
+function secureReq(req: IncomingMessage, opts: RelayOptions, trusted: (addr: string, i: number) => boolean): boolean {
+  if (opts.tls || /^https:/i.test(opts.publicUrl ?? '')) return true;
+  return trusted(req.socket.remoteAddress ?? '', 0) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
 }
 
 /**

@@ -44,6 +44,8 @@ export interface SupportDeps {
   upElsewhere?: (venueId: string) => Promise<boolean>;
   /** Clustered: the verified hop a call came over (its caller as the first node saw it), else undefined. */
   hopOf?: (req: IncomingMessage) => HopCaller | undefined;
+  /** Keeps each support action in the store's audit (the support console lists it). */
+  record?: (venueId: string, action: string, outcome: string, by: Requester) => void;
 }
 
 /**
@@ -72,7 +74,12 @@ function fail(res: Response, e: unknown): void {
 export function supportRoutes(d: SupportDeps): Router {
   const r = express.Router();
 
-  const linkOf = async (req: Request, res: Response): Promise<RelayLink | null> => {
+  const audit = (req: Request, action: string, outcome: string) => {
+    const by = requester(req, d.hopOf?.(req));
+    d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by });
+    d.record?.(String(req.params.venueId), action, outcome, by);
+  };
+  const linkOf = async (req: Request, res: Response, action: string): Promise<RelayLink | null> => {
     const id = String(req.params.venueId);
     const link = d.tunnels.get(id);
     if (!link && !(await d.store.getVenue(id))) {
@@ -80,17 +87,17 @@ export function supportRoutes(d: SupportDeps): Router {
       return null;
     }
     if (!link) {
+      // Asked for and not done is still a support action on the venue.
+      audit(req, action, RelayErrorCode.venueOffline);
       res.status(503).json({ error: RelayErrorCode.venueOffline, message: 'the venue has no tunnel up' });
       return null;
     }
     return link;
   };
-  const audit = (req: Request, action: string, outcome: string) =>
-    d.log.info('support action', { venueId: String(req.params.venueId), action, outcome, by: requester(req, d.hopOf?.(req)) });
 
   /** Runs one command on the venue's link and answers its validated result as JSON (or the mapped error). */
   const answer = async (req: Request, res: Response, action: string, name: string, args: object, schema: z.ZodTypeAny, timeoutMs?: number) => {
-    const link = await linkOf(req, res);
+    const link = await linkOf(req, res, action);
     if (!link) return;
     try {
       const result: unknown = schema.parse(await link.command(name, { by: requester(req, d.hopOf?.(req)), ...args }, timeoutMs));
@@ -114,7 +121,7 @@ export function supportRoutes(d: SupportDeps): Router {
   });
 
   r.get('/v1/venues/:venueId/bundle', async (req, res) => {
-    const link = await linkOf(req, res);
+    const link = await linkOf(req, res, 'bundle');
     if (!link) return;
     let opened;
     try {

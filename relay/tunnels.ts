@@ -7,7 +7,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import type { FrontStatus } from '../protocol/local.ts';
+import type { FrontStatus, Status } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.ts';
 import { MOVE_WAIT_MS } from '../protocol/cluster.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
@@ -35,16 +35,30 @@ export interface OwnerHooks {
   onGone(link: RelayLink): void;
 }
 
+/** What the support console follows (relay/console/faces.ts): a venue's current link, what it reports, its end. */
+export interface WatchHooks {
+  /** The link became the venue's current one on this node (after its connection was recorded). */
+  up(link: RelayLink): void;
+  /** The link reported its plugin state, and (newer companions) the companion's whole status. */
+  status(link: RelayLink, front: FrontStatus, status: Status | undefined): void;
+  /** A link closed (it may or may not have been the current one). */
+  down(link: RelayLink): void;
+}
+
 export class TunnelRegistry {
   /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
   feed: FeedHooks | null = null;
   /** Set by the composition root of a cluster node. */
   owners: OwnerHooks | null = null;
+  /** Set by the composition root when the support console runs. */
+  watch: WatchHooks | null = null;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   /** Venues whose link was asked to go: when (mono ms; again when it closed), for MOVE_WAIT_MS (see leaving()). */
   private readonly left = new Map<string, number>();
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
+  /** The plugin state each link last reported in a status frame. */
+  private readonly reported = new WeakMap<RelayLink, FrontStatus>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly persistTimer: NodeJS.Timeout;
   /** One timer for the heartbeats of every link (not one per link). */
@@ -87,7 +101,11 @@ export class TunnelRegistry {
         void this.settle(l, hello, old, log);
       },
       onEvent: (l, f) => this.feed?.onEvent(l, f),
-      onStatus: (_l, front) => this.recordFront(venueId, front, log),
+      onStatus: (l, front, _origin, status) => {
+        this.reported.set(l, front);
+        this.recordFront(venueId, front, log);
+        this.watch?.status(l, front, status);
+      },
       onClose: (l, code, reason) => {
         this.all.delete(l);
         if (l.draining) this.noteLeft(venueId);
@@ -95,6 +113,7 @@ export class TunnelRegistry {
         // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
         // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
         if (l.epoch !== null) this.owners?.onGone(l);
+        this.watch?.down(l);
         log.info('tunnel closed', { linkId: l.id, code, reason });
         this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
       },
@@ -117,7 +136,8 @@ export class TunnelRegistry {
       // A re-paired companion's new token has proven itself: only now does the old one stop working.
       retired = await this.store.promoteToken(venueId, l.tokenHash);
       if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
-      await this.store.markConnected(venueId, hello.companion, hello.front ?? null, l.connectedAt);
+      // A status frame may have arrived while this waited for the store: the newest plugin state is recorded, not the hello's.
+      await this.store.markConnected(venueId, hello.companion, this.reported.get(l) ?? hello.front ?? null, l.connectedAt);
     } catch (e) {
       log.error('could not record the connection', { err: String(e) });
     }
@@ -129,6 +149,7 @@ export class TunnelRegistry {
     }
     if (l.closed || this.current.get(venueId) !== l) return;
     this.owners?.onCurrent(l);
+    this.watch?.up(l);
     this.feed?.onReady(venueId);
   }
 

@@ -2,6 +2,7 @@
 /**
  * `npm run build`: one Vite build (no tsx) that produces
  *   dist/renderer/  the UI (React), served by the core and loaded by Electron;
+ *   dist/console/   the support console (React), served by the relay at /console/;
  *   dist/node/      the bins (companion, relay, sim), the Electron main process and the core's utilityProcess entry (ESM);
  *   dist/preload/   the Electron preload (CommonJS: a sandboxed preload cannot be an ES module).
  * Plain JavaScript so it runs on a fresh clone before anything is compiled (`prepare`).
@@ -31,6 +32,13 @@ await build({
   configFile: false, logLevel: quiet, root: at('renderer'), base: '/',
   plugins: [react()],
   build: { outDir: at('dist/renderer'), emptyOutDir: true, target: 'chrome120', sourcemap: false, assetsInlineLimit: 0 },
+});
+
+// EVVA's support console, served by the relay at /console/ (docs/console.md): its own page, the renderer's components and catalogue.
+await build({
+  configFile: false, logLevel: quiet, root: at('renderer/console'), base: '/console/',
+  plugins: [react()],
+  build: { outDir: at('dist/console'), emptyOutDir: true, target: 'chrome120', sourcemap: false, assetsInlineLimit: 0 },
 });
 
 const nodeEntries = {

@@ -11,6 +11,8 @@
  * format instead, as EVVA's Cloud handler would get the events: the relay sends
  * that format with an authToken, and the venue is added with an iiko
  * organization id.
+ * The banner also gives the relay's support console
+ * (`/console/`, docs/console.md) and the key to sign in with.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -211,6 +213,9 @@ EVVA Companion: демо запущено (Ctrl+C, чтобы остановит
   а браузер после входа остаётся в интерфейсе и после перезапуска компаньона):
     ${loginUrl}
     Новая ссылка: npx evva-companion login --data-dir ${path.relative(root, companionDir)}
+
+  \x1b[1mКонсоль поддержки EVVA\x1b[0m (все заведения, диагностика, журналы; войдите ключом API выше):
+    ${relayUrl}/console/
 
   Заказы заведения через туннель, как их видит EVVA (без проброса портов):
     curl -s -H 'Authorization: Bearer ${apiKey}' '${relayUrl}/v1/venues/${venue.venueId}/front/api/orders?$top=3&$orderby=Number%20desc'

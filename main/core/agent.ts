@@ -211,6 +211,8 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     }
     if (items.length) record((j) => j.activity(items));
     api?.publish(s);
+    // EVVA's support console states the venue's verdict from this same status (throttled by the tunnel client).
+    link?.reportStatus(s);
     opts.onLive?.({ type: 'status', status: s });
   };
   // Events and acks can come many a second: the status they change is pushed at most 4 times a second.

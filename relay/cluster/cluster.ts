@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { LEASE_MS, LEASE_RENEW_MS, MIN_CLUSTER_SECRET_CHARS } from '../../protocol/cluster.ts';
+import { LEASE_MS, LEASE_RENEW_MS, MIN_CLUSTER_SECRET_CHARS, RedisKeys } from '../../protocol/cluster.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, type RateLimit } from '../pairing.ts';
 import { RedisBus } from './bus.ts';
 import { RedisLimiter } from './limiter.ts';
@@ -31,6 +31,8 @@ export interface ClusterDeps {
   registry: Registry;
   /** The pairing limits (default: relay/pairing.ts PAIR_LIMIT_PER_IP and PAIR_LIMIT_GLOBAL). */
   limits?: { perIp: RateLimit; global: RateLimit };
+  /** The console's sign-in limits (default: the pairing defaults). */
+  signinLimits?: { perIp: RateLimit; global: RateLimit };
 }
 
 /** Node names go into "<nodeId> <epoch>" values and key names: no spaces, nothing exotic. */
@@ -86,6 +88,11 @@ export function createCluster(opts: ClusterOptions & Partial<ClusterTimings>, de
   });
   new Gauge({ name: 'evva_relay_cluster_claims', help: 'Venues whose tunnel this node holds a claim on.', registers: [registry], collect() { this.set(owners.held()); } });
   const limiter = new RedisLimiter({ redis, clock, log, perIp: limits.perIp, global: limits.global, timed, onMode: (m) => limiterLocal.set(m === 'local' ? 1 : 0) });
+  const signinLimits = deps.signinLimits ?? { perIp: PAIR_LIMIT_PER_IP, global: PAIR_LIMIT_GLOBAL };
+  const signins = new RedisLimiter({
+    redis, clock, log, perIp: signinLimits.perIp, global: signinLimits.global, timed, what: 'console sign-in',
+    keys: { source: RedisKeys.signinSource, global: RedisKeys.signinGlobal },
+  });
   const registration = new Registration(redis, { nodeId: opts.nodeId, url: opts.advertise, startedAt: clock.now() }, leaseMs, opts.secret, () => clock.now(), timed);
 
   let timer: NodeJS.Timeout | undefined;
@@ -132,6 +139,7 @@ export function createCluster(opts: ClusterOptions & Partial<ClusterTimings>, de
     owners,
     bus,
     limiter,
+    signins,
     async start() {
       try {
         await Promise.all([redis.connect(), sub.connect()]);

@@ -47,6 +47,9 @@ export interface LimiterDeps {
   timed?: Timed;
   /** Called once per switch between the shared and the local limits. */
   onMode?: (mode: 'shared' | 'local') => void;
+  /** What is limited, for logs, and its Redis keys (default: pairing). */
+  what?: string;
+  keys?: { source(sourceKey: string): string; global: string };
 }
 
 export class RedisLimiter implements SharedLimiter {
@@ -68,7 +71,7 @@ export class RedisLimiter implements SharedLimiter {
       try {
         const { perIp, global } = this.deps;
         const [ok, wait] = (await this.timed('limit', () =>
-          TAKE(this.deps.redis, [RedisKeys.pairSource(sourceKey(ip)), RedisKeys.pairGlobal], [perIp.max, perIp.windowMs, global.max, global.windowMs]),
+          TAKE(this.deps.redis, [(this.deps.keys?.source ?? RedisKeys.pairSource)(sourceKey(ip)), this.deps.keys?.global ?? RedisKeys.pairGlobal], [perIp.max, perIp.windowMs, global.max, global.windowMs]),
         )) as [number, number];
         this.switch('shared');
         return ok === 1 ? { ok: true } : { ok: false, retryAfterMs: Math.max(1, wait) };
@@ -85,8 +88,9 @@ export class RedisLimiter implements SharedLimiter {
   private switch(mode: 'shared' | 'local', why?: string): void {
     if (mode === this.mode) return;
     this.mode = mode;
-    if (mode === 'local') this.deps.log.warn('cluster: Redis unreachable, pairing limits are counted per node until it is back', { error: why });
-    else this.deps.log.info('cluster: Redis reachable again, pairing limits are shared across nodes again');
+    const what = this.deps.what ?? 'pairing';
+    if (mode === 'local') this.deps.log.warn(`cluster: Redis unreachable, ${what} limits are counted per node until it is back`, { error: why });
+    else this.deps.log.info(`cluster: Redis reachable again, ${what} limits are shared across nodes again`);
     this.deps.onMode?.(mode);
   }
 }

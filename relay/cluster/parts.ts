@@ -76,6 +76,8 @@ export interface ClusterNode {
   readonly owners: Owners;
   readonly bus: Bus;
   readonly limiter: SharedLimiter;
+  /** The support console's sign-in limits, shared the same way. */
+  readonly signins: SharedLimiter;
   /** Registers this node, starts renewing its leases every LEASE_RENEW_MS and subscribes to the bus. */
   start(): Promise<void>;
   /** Redis reachable now, and how fast. */

@@ -143,6 +143,53 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('feed_events_stored').ifNotExists().on('feed_events').column('stored_at').execute();
       },
     },
+    // The support console (relay/console/): each venue's verdict as columns the list filters, sorts and pages on
+    // (every list order has its index, also under a verdict filter, so a page costs the same at 10 or 10 000 venues),
+    // sessions every node can check, and the audit of support actions.
+    '0005_console': {
+      async up(db) {
+        const add = (name: string, type: 'text' | 'integer' | 'bigint', notNullDefault?: number) => db.schema.alterTable('venues')
+          .addColumn(name, type === 'integer' ? 'integer' : type === 'bigint' ? int : 'text', (c) => (notNullDefault === undefined ? c : c.notNull().defaultTo(notNullDefault)))
+          .execute();
+        await add('status_json', 'text');
+        await add('face_tone', 'text');
+        await add('face_rank', 'integer', 9);
+        await add('face_since', 'bigint', 0);
+        await add('face_at', 'bigint');
+        await add('online_link', 'text');
+        await add('search_key', 'text');
+        const index = (name: string, columns: string[]) => db.schema.createIndex(name).ifNotExists().on('venues').columns(columns).execute();
+        await index('venues_by_verdict', ['face_rank', 'face_since', 'id']);
+        await index('venues_by_name', ['name', 'id']);
+        await index('venues_by_created', ['created_at', 'id']);
+        await index('venues_tone_verdict', ['face_tone', 'face_since', 'id']);
+        await index('venues_tone_name', ['face_tone', 'name', 'id']);
+        await index('venues_tone_created', ['face_tone', 'created_at', 'id']);
+        // What the judge looks for on every list and sweep: venues never judged, tunnels that may have died with their node.
+        await db.schema.createIndex('venues_unjudged').ifNotExists().on('venues').column('id').where(sql.ref('face_at'), 'is', null).execute();
+        await db.schema.createIndex('venues_online').ifNotExists().on('venues').column('last_seen_at').where(sql.ref('online_link'), 'is not', null).execute();
+        // Paired or revoked lately (by the CLI, another process): found by range, not by reading every venue.
+        await db.schema.createIndex('venues_paired_at').ifNotExists().on('venues').column('paired_at').execute();
+        await db.schema.createIndex('venues_revoked_at').ifNotExists().on('venues').column('revoked_at').execute();
+        await db.schema.createTable('console_sessions').ifNotExists()
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('key_fp', 'text', (c) => c.notNull())
+          .addColumn('created_at', int, (c) => c.notNull())
+          .addColumn('expires_at', int, (c) => c.notNull())
+          .addColumn('ip', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('console_sessions_expiry').ifNotExists().on('console_sessions').column('expires_at').execute();
+        await serial(db, 'support_audit')
+          .addColumn('venue_id', 'text', (c) => c.notNull())
+          .addColumn('at', int, (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('key_fp', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('support_audit_venue').ifNotExists().on('support_audit').columns(['venue_id', 'id']).execute();
+      },
+    },
   };
 }
 

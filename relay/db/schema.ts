@@ -104,6 +104,49 @@ export interface FeedRefusedTable {
   stored_at: number;
 }
 
+/**
+ * The support console's columns of `venues` (migration 0005_console): the
+ * companion's last reported status and the verdict the relay judged from it
+ * (relay/console/faces.ts), kept as columns so the list filters, sorts and
+ * pages on indexes.
+ */
+export interface VenueFaceColumns {
+  /** The companion's whole status as it last reported it (JSON), null before the first report of this connection. */
+  status_json: string | null;
+  /** The verdict's tone (protocol/face.ts), null until judged. */
+  face_tone: string | null;
+  /** The tone's place in VERDICT_ORDER (worst first); 9 until judged. */
+  face_rank: Generated<number>;
+  /** When the tone last changed (ms). */
+  face_since: Generated<number>;
+  /** When the verdict was last judged (ms), null: never (a venue made since). */
+  face_at: number | null;
+  /** `<node>/<link id>` of the tunnel that is up now, null while offline. */
+  online_link: string | null;
+  /** The name folded for search (lower case, ё → е) and the id. */
+  search_key: string | null;
+}
+
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the cookie's value: the store never holds a usable session id. */
+  id: string;
+  /** The fingerprint of the API key signed in with (relay/auth.ts keyFingerprint). */
+  key_fp: string;
+  created_at: number;
+  expires_at: number;
+  ip: string;
+}
+
+export interface SupportAuditTable {
+  id: Generated<number>;
+  venue_id: string;
+  at: number;
+  action: string;
+  outcome: string;
+  key_fp: string;
+  ip: string;
+}
+
 /** Named counters; `tokens` goes up in the same transaction as every device-token change. */
 export interface CountersTable {
   name: string;
@@ -111,7 +154,7 @@ export interface CountersTable {
 }
 
 export interface Tables {
-  venues: VenuesTable;
+  venues: VenuesTable & VenueFaceColumns;
   pairing_codes: PairingCodesTable;
   feed_events: FeedEventsTable;
   webhook_targets: WebhookTargetsTable;
@@ -121,6 +164,8 @@ export interface Tables {
   counters: CountersTable;
   feed_state: FeedStateTable;
   feed_refused: FeedRefusedTable;
+  console_sessions: ConsoleSessionsTable;
+  support_audit: SupportAuditTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

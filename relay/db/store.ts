@@ -12,6 +12,7 @@ import type { FrontStatus } from '../../protocol/local.ts';
 import { FrontStatus as FrontStatusSchema } from '../../protocol/local.ts';
 import type { CompanionInfo } from '../../protocol/relay.ts';
 import type { FeedStore } from '../feedstore.ts';
+import { ConsoleStore } from './console.ts';
 import { KyselyFeedStore } from './feed.ts';
 import { compiled } from './hot.ts';
 import { openDb, type Db, type StoreSpec } from './open.ts';
@@ -49,12 +50,15 @@ export class Store {
   readonly dialect: Dialect;
   /** Events, webhook delivery and payments, in the same database. */
   readonly feed: FeedStore;
+  /** The support console's queries (relay/console/), in the same database. */
+  readonly console: ConsoleStore;
   private readonly tokenListeners = new Set<(venueId: string) => void | Promise<void>>();
 
   constructor(private readonly base: Db) {
     this.db = base.db;
     this.dialect = base.dialect;
     this.feed = new KyselyFeedStore(base);
+    this.console = new ConsoleStore(base);
     const db = this.db;
     this.hot = {
       byToken: compiled(db.selectFrom('venues').select('id')

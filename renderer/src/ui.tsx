@@ -42,8 +42,8 @@ export function StateCard({ card }: { card: Card }) {
   );
 }
 
-export function Button({ children, onClick, kind = 'secondary', disabled, type = 'button' }: { children: ReactNode; onClick?: () => void; kind?: 'primary' | 'secondary'; disabled?: boolean; type?: 'button' | 'submit' }) {
-  return <button type={type} className={`btn btn-${kind}`} onClick={onClick} disabled={disabled}>{children}</button>;
+export function Button({ children, onClick, kind = 'secondary', disabled, type = 'button', testId }: { children: ReactNode; onClick?: () => void; kind?: 'primary' | 'secondary'; disabled?: boolean; type?: 'button' | 'submit'; testId?: string }) {
+  return <button type={type} className={`btn btn-${kind}`} onClick={onClick} disabled={disabled} data-testid={testId}>{children}</button>;
 }
 
 /** A Russian or English problem message: which text to show for the language. */

@@ -56,6 +56,7 @@ export interface Haproxy {
  */
 export const VENUE_HASH = `    http-request set-var(txn.venue) urlp(venue) if { path /v1/tunnel }
     http-request set-var(txn.venue) path,field(4,/) if { path_beg /v1/venues/ }
+    http-request set-var(txn.venue) path,field(5,/) if { path_beg /console/api/venues/ }
     balance hash var(txn.venue)
     hash-type consistent sdbm avalanche`;
 

@@ -45,7 +45,7 @@ export function sqliteBackend(): StoreBackend {
 }
 
 /** Every table the migrations make, emptied (the schema and its migrations stay). */
-const TABLES = 'venues, pairing_codes, feed_events, webhook_targets, webhook_state, payments, feed_state, feed_refused';
+const TABLES = 'venues, pairing_codes, feed_events, webhook_targets, webhook_state, venue_iiko, payments, feed_state, feed_refused, console_sessions, support_audit';
 
 export function postgresBackend(): StoreBackend & { server(): RunningPostgres } {
   let server: RunningPostgres | null = null;

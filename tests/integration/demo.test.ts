@@ -51,6 +51,12 @@ describe('npm run demo', () => {
     expect(key).toMatch(/^demo-/);
     expect(banner).toContain(`curl -s -H 'Authorization: Bearer ${key}'`);
     expect(banner).toMatch(/втором окне терминала/);
+    // The support console's link, and it answers with the page (the key above signs in).
+    const consoleUrl = /(http:\/\/127\.0\.0\.1:\d+\/console\/)/.exec(banner)?.[1];
+    expect(consoleUrl).toBeDefined();
+    const page = await fetch(consoleUrl!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="root">');
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     // Give the simulator (speed 10, automatic activity) a few seconds to prove it stays quiet.
     await new Promise((r) => setTimeout(r, 3_000));

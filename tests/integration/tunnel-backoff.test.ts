@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Clock } from '../../common/clock.ts';
+import { manualClock } from '../helpers/clock.ts';
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, STABLE_AFTER_MS } from '../../main/core/tunnel/backoff.ts';
 import { TUNNEL_PROTOCOL, decodeFrame, encodeControl } from '../../protocol/tunnel.ts';
 import { tunnelFor, waitFor } from '../helpers/relay.ts';
@@ -16,48 +16,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** A clock whose time moves only when the test says; timers fire in order as it moves. */
-function manualClock(): Clock & { advance(ms: number): void; scheduled: number[] } {
-  let now = 1_700_000_000_000;
-  let nextId = 1;
-  const timers = new Map<number, { due: number; fn: () => void; every: number | null }>();
-  const handle = (id: number) => ({ id, unref() { return this; }, ref() { return this; }, hasRef: () => false }) as unknown as NodeJS.Timeout;
-  const idOf = (t: NodeJS.Timeout | undefined) => (t as unknown as { id?: number } | undefined)?.id;
-  const scheduled: number[] = [];
-  return {
-    scheduled,
-    now: () => now,
-    mono: () => now,
-    setTimeout(fn, ms) {
-      scheduled.push(ms);
-      const id = nextId++;
-      timers.set(id, { due: now + ms, fn, every: null });
-      return handle(id);
-    },
-    clearTimeout: (t) => { const id = idOf(t); if (id !== undefined) timers.delete(id); },
-    setInterval(fn, ms) {
-      const id = nextId++;
-      timers.set(id, { due: now + ms, fn, every: ms });
-      return handle(id);
-    },
-    clearInterval: (t) => { const id = idOf(t); if (id !== undefined) timers.delete(id); },
-    advance(ms) {
-      const target = now + ms;
-      for (let guard = 0; guard < 1_000_000; guard++) {
-        let first: [number, { due: number; fn: () => void; every: number | null }] | null = null;
-        for (const e of timers) if (e[1].due <= target && (!first || e[1].due < first[1].due)) first = e;
-        if (!first) break;
-        const [id, t] = first;
-        now = t.due;
-        if (t.every === null) timers.delete(id);
-        else t.due += t.every;
-        t.fn();
-      }
-      now = target;
-    },
-  };
-}
 
 /** A relay stand-in: refuses the first `refuse` upgrades with 503, then welcomes the companion. */
 async function fakeRelay(refuse: number) {

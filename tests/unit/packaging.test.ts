@@ -121,7 +121,7 @@ describe('electron-builder.yml', () => {
     expect(files.size).toBeGreaterThan(10);
     for (const f of files) expect(appFiles(f), f).toBe(true);
     for (const f of ['dist/preload/preload.cjs', 'dist/renderer/index.html']) expect(appFiles(f), f).toBe(true);
-    for (const f of ['dist/node/relay.js', 'dist/node/sim.js', 'dist/node/companion.js', 'dist/node/desktop.js.map']) expect(appFiles(f), f).toBe(false);
+    for (const f of ['dist/node/relay.js', 'dist/node/sim.js', 'dist/node/companion.js', 'dist/node/desktop.js.map', 'dist/console/index.html']) expect(appFiles(f), f).toBe(false);
     // No packed file imports a package the relay alone uses.
     for (const f of fs.readdirSync(path.join(ROOT, 'dist/node')).map((n) => `dist/node/${n}`).filter((n) => n.endsWith('.js') && appFiles(n))) {
       const text = fs.readFileSync(path.join(ROOT, f), 'utf8');

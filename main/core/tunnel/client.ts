@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { networkInterfaces as osNetworkInterfaces } from 'node:os';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import WebSocket from 'ws';
-import type { FrontStatus, Problem, TunnelState, TunnelStatus } from '../../../protocol/local.ts';
+import type { FrontStatus, Problem, Status, TunnelState, TunnelStatus } from '../../../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM,
 } from '../../../protocol/tunnel.ts';
@@ -38,6 +38,13 @@ export const WAKE_JUMP_MS = 4_000;
 export const NETWORK_POLL_MS = 3_000;
 /** stop() waits at most this long for the relay to acknowledge the close. */
 export const STOP_WAIT_MS = 1_000;
+/**
+ * The companion's whole status goes to the relay (EVVA's support console) at
+ * once when a state in it changes (the plugin, the link, payments waiting,
+ * alarms, the port check, the feed), otherwise at most this often: counters
+ * that move with every order must not become a frame per order per venue.
+ */
+export const STATUS_REPORT_MS = 30_000;
 
 export interface TunnelOptions {
   /** The relay, as http(s):// or ws(s):// (the tunnel path is added). */
@@ -95,6 +102,8 @@ export interface TunnelHandle {
   reconnectNow(reason: string): void;
   /** Tells the relay the plugin's current state. */
   reportFront(front: FrontStatus, frontOrigin?: string | null): void;
+  /** Tells the relay the companion's whole status: now when a state in it changed, else within STATUS_REPORT_MS. */
+  reportStatus(status: Status): void;
   /** Subscribes to status changes; returns the unsubscribe function. */
   on(event: 'status', fn: (s: TunnelStatus) => void): () => void;
   stats(): TunnelStats;
@@ -148,6 +157,20 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
   let frontOrigin = opts.frontOrigin;
   let proxyInUse: string | null = null;
   const closedStats = { maxStreamOutstanding: 0, maxSocketQueued: 0, bytesOut: 0, streamsServed: 0 };
+  /** The companion's whole status for the relay (reportStatus): the latest, what its states were when last sent, and when. */
+  let reported: Status | null = null;
+  let reportedKey = '';
+  let reportedAt = -Infinity;
+  let reportTimer: NodeJS.Timeout | undefined;
+  const sendReport = () => {
+    clock.clearTimeout(reportTimer);
+    reportTimer = undefined;
+    if (!reported || !current) return;
+    reportedKey = statesOf(reported);
+    reportedAt = clock.mono();
+    // The link part as this client knows it now (a report made while connecting reaches the relay over the new link).
+    current.sendStatus(reported.front, frontOrigin ?? null, { ...reported, tunnel: snapshot() });
+  };
 
   const snapshot = (): TunnelStatus => ({
     state, since, rttMs: current?.rttMs ?? null, reconnects, venueId: opts.venueId, relayUrl: opts.relayUrl,
@@ -276,7 +299,11 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     }
     log.info('tunnel connected', { linkId: link.welcome?.linkId, replaced: previous !== null });
     opts.feed?.up(link);
+    // A new link (maybe to another relay node) gets the status at once: from the owner's next report
+    // (setState tells it), or else the last one it made.
+    reportedKey = '';
     setState('connected', undefined);
+    if (reportedKey === '') sendReport();
     clock.clearTimeout(stableTimer);
     stableTimer = clock.setTimeout(() => { if (current === link) backoff.reset(); }, stableAfterMs);
   }
@@ -412,6 +439,13 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       if (origin !== undefined) frontOrigin = origin;
       current?.sendStatus(f, frontOrigin);
     },
+    reportStatus(s) {
+      reported = s;
+      const key = statesOf(s);
+      const due = reportedAt + STATUS_REPORT_MS - clock.mono();
+      if (key !== reportedKey || due <= 0) return sendReport();
+      reportTimer ??= clock.setTimeout(() => { reportTimer = undefined; sendReport(); }, due);
+    },
     on(_event, fn) {
       emitter.on('status', fn);
       return () => emitter.off('status', fn);
@@ -423,6 +457,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       clock.clearTimeout(stableTimer);
       clock.clearInterval(wakeTimer);
       clock.clearInterval(netTimer);
+      clock.clearTimeout(reportTimer);
       if (attempt) {
         attempt.failed = true;
         attempt.ws.terminate();
@@ -464,4 +499,13 @@ function netFingerprint(source: () => ReturnType<typeof osNetworkInterfaces>): s
   } catch {
     return '';
   }
+}
+
+/** The states in a status a person would see change (not counters, times or latencies): a change is reported at once. */
+function statesOf(s: Status): string {
+  const p = s.payments;
+  return [
+    s.level, s.front.state, s.front.error?.code, s.tunnel.state, s.tunnel.error?.code, s.feed?.state, s.feed?.error?.code,
+    p ? (p.byState.notified ?? 0) + (p.byState['pending-close'] ?? 0) : '-', p?.alarms, s.port?.exposed, s.port?.result, s.logs?.state,
+  ].join('|');
 }

@@ -6,7 +6,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Envelope } from '../../../protocol/events.ts';
-import type { FrontStatus } from '../../../protocol/local.ts';
+import type { FrontStatus, Status } from '../../../protocol/local.ts';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
   decodeFrame, encodeControl, encodeData, forwardableHeaders,
@@ -173,9 +173,9 @@ export class CompanionLink {
     return this.streams.size;
   }
 
-  /** Reports the plugin state to the relay. */
-  sendStatus(front: FrontStatus, frontOrigin: string | null): void {
-    this.sendControl({ t: 'status', front, frontOrigin });
+  /** Reports the plugin state to the relay, and the companion's whole status when given. */
+  sendStatus(front: FrontStatus, frontOrigin: string | null, status?: Status): void {
+    this.sendControl({ t: 'status', front, frontOrigin, ...(status ? { status } : {}) });
   }
 
   /**

@@ -12,7 +12,7 @@ import { call, href } from '../api.ts';
 import type { Live } from '../live.ts';
 import { Button, Mark, useT } from '../ui.tsx';
 
-const TONE: Record<Check['result'], Tone | 'none'> = { ok: 'green', warn: 'amber', fail: 'red', skip: 'none' };
+export const TONE: Record<Check['result'], Tone | 'none'> = { ok: 'green', warn: 'amber', fail: 'red', skip: 'none' };
 
 /** A check's texts in the page's language (the report carries the English twin in `en`). */
 export function textsOf(c: Check, lang: Lang): { title: string; explanation: string; fix: string | null } {
@@ -36,6 +36,28 @@ export function reportText(r: Report, lang: Lang, venue?: string | null): string
       return `- ${t.diag.result[c.result]}: ${x.title} — ${x.explanation}${x.fix && c.result !== 'ok' ? ` ${t.diag.fix}: ${x.fix}` : ''}`;
     }),
   ].join('\n');
+}
+
+/** The checks of a report, each with its explanation and fix (also EVVA's support console shows a venue's report this way). */
+export function ReportChecks({ report }: { report: Report }) {
+  const { t, lang } = useT();
+  return (
+    <ul className="checks">
+      {report.checks.map((c) => {
+        const x = textsOf(c, lang);
+        return (
+          <li key={c.id} className={`check tone-${TONE[c.result]}`} data-check={c.id}>
+            <Mark tone={TONE[c.result]} />
+            <div>
+              <h2>{x.title} <span className="sr-only">— {t.diag.result[c.result]}</span></h2>
+              <p>{x.explanation}</p>
+              {x.fix ? <p className="hint"><span className="sr-only">{t.diag.fix}: </span>{x.fix}</p> : null}
+            </div>
+          </li>
+        );
+      })}
+    </ul>
+  );
 }
 
 export function Diagnostics({ live }: { live: Live }) {
@@ -88,23 +110,7 @@ export function Diagnostics({ live }: { live: Live }) {
       {failed ? <p className="error-msg" role="alert">{failed}</p> : null}
       {report ? <p className={`summary tone-${TONE[report.summary.result]}`} data-testid="diag-summary">{lang === 'en' && report.summary.textEn ? report.summary.textEn : report.summary.text}{' · '}{t.diag.checkedAt(hhmm(report.summary.startedAt))}</p>
         : <p className="muted">{t.diag.never}</p>}
-      {report ? (
-        <ul className="checks">
-          {report.checks.map((c) => {
-            const x = textsOf(c, lang);
-            return (
-              <li key={c.id} className={`check tone-${TONE[c.result]}`} data-check={c.id}>
-                <Mark tone={TONE[c.result]} />
-                <div>
-                  <h2>{x.title} <span className="sr-only">— {t.diag.result[c.result]}</span></h2>
-                  <p>{x.explanation}</p>
-                  {x.fix ? <p className="hint"><span className="sr-only">{t.diag.fix}: </span>{x.fix}</p> : null}
-                </div>
-              </li>
-            );
-          })}
-        </ul>
-      ) : null}
+      {report ? <ReportChecks report={report} /> : null}
       {report ? (
         <>
           <label htmlFor="report" className="report-label">{t.diag.report}</label>

@@ -6,7 +6,8 @@
  */
 import { useEffect, useId, useState } from 'react';
 import { when } from '../../../protocol/face.ts';
-import type { PaymentView } from '../../../protocol/events.ts';
+import { PaymentView, type Envelope } from '../../../protocol/events.ts';
+import type { FeedOrder, FeedStaff } from '../../../protocol/feed.ts';
 import type { JournalKind, JournalPage, JournalRow } from '../../../protocol/local.ts';
 import { strings, type Lang } from '../../../protocol/strings.ts';
 import { call } from '../api.ts';
@@ -21,6 +22,29 @@ export function paymentText(p: PaymentView, lang: Lang): string {
   const t = strings(lang);
   const order = t.journal.order(p.orderNumber !== undefined ? String(p.orderNumber) : null, p.table ?? null);
   return `${t.journal.payment(order, money(p.amount, lang))}: ${t.journal.paymentState[p.state]}${p.detail && lang === 'ru' ? ` ${p.detail}` : ''}`;
+}
+
+/** The line for one feed event (protocol/events.ts Envelope, eventInfo as in protocol/feed.ts): EVVA's support console lists a venue's recent events with it. */
+export function eventText(e: Envelope, lang: Lang): string | null {
+  const t = strings(lang);
+  const info = e.eventInfo as Record<string, unknown>;
+  if (e.eventType === 'TableOrderUpdate' || e.eventType === 'DeliveryOrderUpdate') {
+    const o = (info as { order?: FeedOrder }).order;
+    if (!o) return null;
+    const state = o.gone ? t.journal.orderGone : o.status ? t.journal.orderStatus[o.status] : (o.iikoStatus ?? '—');
+    const what = t.journal.order(o.number !== null ? String(o.number) : null, o.tableNumbers.length ? o.tableNumbers.join(', ') : null);
+    const sum = ` · ${money(o.sums.result, lang)}`;
+    return `${o.kind === 'delivery' ? t.journal.delivery : o.kind === 'pickup' ? t.journal.pickup : ''}${what}: ${state}${sum}`;
+  }
+  if (e.eventType === 'StaffUpdate') {
+    const staff = (info as { staff?: FeedStaff[] }).staff ?? [];
+    return t.journal.staffLine(staff.length, staff.filter((x) => x.sessionOpen).length);
+  }
+  if (e.eventType === 'PaymentUpdate') {
+    const p = PaymentView.safeParse(info);
+    return p.success ? paymentText(p.data, lang) : null;
+  }
+  return null;
 }
 
 /** The sentence for one Журнал row, in the page's language; a folded row says how often and when last. */
