@@ -11,8 +11,8 @@ import type { FrontStatus } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
   MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
-  decodeFrame, encodeControl, encodeData,
-  type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
+  batchWrites, decodeFrame, encodeControl, encodeData, encodeFrame, socketOf,
+  type ControlFrame, type Corkable, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
 
 /** The reason of a stream that ended normally (one object: no stack trace per exchange). */
@@ -65,18 +65,18 @@ export class RelayStream {
   }
   /** No more request body. */
   end(): void {
-    if (!this.done) this.link.sendControl({ t: 'end', sid: this.id });
+    if (!this.done) this.link.sendFrame({ t: 'end', sid: this.id });
   }
   /** Gives the companion `bytes` more credit for the response body. */
   consumed(bytes: number): void {
     if (this.done || bytes <= 0) return;
     this.recv.grant(bytes);
-    this.link.sendControl({ t: 'window', sid: this.id, bytes });
+    this.link.sendFrame({ t: 'window', sid: this.id, bytes });
   }
   /** Abandons the stream (caller gone, timeout); the companion stops the upstream call. */
   cancel(reason: string): void {
     if (this.done) return;
-    this.link.sendControl({ t: 'cancel', sid: this.id, reason });
+    this.link.sendFrame({ t: 'cancel', sid: this.id, reason });
     this.link.finish(this, new Error(`cancelled: ${reason}`));
   }
 }
@@ -116,6 +116,7 @@ export class RelayLink {
   /** The cluster's ownership epoch of this link (relay/cluster/owners.ts), once claimed; null on a single relay. */
   epoch: number | null = null;
   private readonly streams = new Map<number, RelayStream>();
+  private readonly socket: Corkable | undefined;
   private nextSid = 1;
   private statusWindow = { start: 0, count: 0 };
   private readonly heartbeat: Heartbeat;
@@ -147,7 +148,8 @@ export class RelayLink {
   ) {
     this.connectedAt = clock.now();
     this.lastSeenAt = this.connectedAt;
-    this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
+    this.socket = socketOf(ws);
+    this.heartbeat = new Heartbeat(clock, (id) => this.sendFrame({ t: 'ping', id }), (silent) => {
       this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
       this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
     }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
@@ -201,7 +203,7 @@ export class RelayLink {
     this.nextSid += 2; // relay-opened streams are odd; even ids are reserved for the companion
     const s = new RelayStream(sid, this, handlers);
     this.streams.set(sid, s);
-    this.sendControl({ t: 'req', sid, ...req });
+    this.sendFrame({ t: 'req', sid, ...req });
     return s;
   }
 
@@ -214,15 +216,26 @@ export class RelayLink {
     this.maybeDrained();
   }
 
+  /** A JSON control frame (welcome, go-away, commands, acks: the rare ones). */
   sendControl(frame: ControlFrame): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeControl(frame));
+    this.send(encodeControl(frame));
+  }
+
+  /** A frame of an exchange, binary from revision 3 on. */
+  sendFrame(frame: ExchangeFrame): void {
+    this.send(encodeFrame(frame, this.rev));
   }
 
   sendRaw(buf: Buffer): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.bytesOut += buf.length;
-    this.ws.send(buf);
+    this.send(buf);
+  }
+
+  private send(data: Buffer | string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    // Frames sent in the same turn of the event loop leave in one write.
+    batchWrites(this.socket);
+    this.ws.send(data);
   }
 
   /** Orderly close with a code and reason the companion can act on. */
@@ -280,7 +293,7 @@ export class RelayLink {
     if (this.closed) return;
     let frame: Frame;
     try {
-      frame = decodeFrame(data, isBinary);
+      frame = decodeFrame(data, isBinary, this.rev);
     } catch (e) {
       const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'undecodable frame');
       this.log.warn('bad frame from companion, closing tunnel', { reason: fe.message });
@@ -320,7 +333,7 @@ export class RelayLink {
         return;
       }
       case 'ping':
-        this.sendControl({ t: 'pong', id: f.id });
+        this.sendFrame({ t: 'pong', id: f.id });
         return;
       case 'pong':
         this.heartbeat.pong(f.id);
@@ -355,7 +368,6 @@ export class RelayLink {
         return;
       }
       case 'head': {
-        if (this.rev < 2) throw new FrameError(CloseCode.protocolError, "'head' frame on a revision 1 link");
         const s = this.stream(f.sid);
         if (!s) return;
         if (!s.recv.receive(f.payload.length)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} overran its credit`);

@@ -70,7 +70,7 @@ describe('frame validation', () => {
 
   it('refuses malformed binary frames: short, unknown type, stream 0, empty, oversized', () => {
     expect(refusal(Buffer.from([1, 0, 0]), true).closeCode).toBe(CloseCode.protocolError);
-    expect(refusal(Buffer.from([9, 0, 0, 0, 1, 65]), true).message).toContain('unknown binary frame type');
+    expect(refusal(Buffer.from([10, 0, 0, 0, 1, 65]), true).message).toContain('unknown binary frame type');
     expect(refusal(Buffer.from([1, 0, 0, 0, 0, 65]), true).closeCode).toBe(CloseCode.protocolError);
     expect(refusal(Buffer.from([1, 0, 0, 0, 1]), true).closeCode).toBe(CloseCode.protocolError);
     const huge = Buffer.alloc(5 + MAX_CHUNK_BYTES + 1);

@@ -169,7 +169,8 @@ describe('frame fields at their limits', () => {
     const cases: Array<[Buffer, number, RegExp]> = [
       [frame(1, 1, MAX_CHUNK_BYTES + 1), CloseCode.frameTooLarge, new RegExp(`^binary frame of ${MAX_FRAME_BYTES + 1} bytes over ${MAX_FRAME_BYTES}$`)],
       [Buffer.from([1, 0, 0, 1]), CloseCode.protocolError, /^binary frame shorter than its header$/],
-      [frame(3, 1, 1), CloseCode.protocolError, /^unknown binary frame type 3$/],
+      [frame(10, 1, 1), CloseCode.protocolError, /^unknown binary frame type 10$/],
+      [frame(255, 1, 1), CloseCode.protocolError, /^unknown binary frame type 255$/],
       [frame(0, 1, 1), CloseCode.protocolError, /^unknown binary frame type 0$/],
       [frame(1, 0, 1), CloseCode.protocolError, /^stream id 0$/],
       [frame(1, 1, 0), CloseCode.protocolError, /^empty data frame$/],
