@@ -129,6 +129,23 @@ function fixed(type: number, sid: number, extra = 0): Buffer {
 
 const isCount = (v: unknown, min: number, max: number): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 
+/**
+ * Bytes `s` takes as UTF-8. Heads are nearly all ASCII: that is counted here
+ * without a call into C++ (Buffer.byteLength), which costs more than the loop
+ * for strings this short.
+ */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
+  return s.length;
+}
+
+/** Writes `s` at `off` as UTF-8; `n` is its utf8Length. Short ASCII byte by byte, the rest natively. */
+function put(out: Buffer, s: string, off: number, n: number): void {
+  if (n !== s.length) out.write(s, off, 'utf8');
+  else if (n > 64) out.write(s, off, 'latin1');
+  else for (let i = 0; i < n; i++) out[off + i] = s.charCodeAt(i);
+}
+
 /** Bytes the headers take in binary form; throws on a header no peer would accept. */
 function headersBytes(headers: Record<string, string>): number {
   let n = 1;
@@ -139,7 +156,7 @@ function headersBytes(headers: Record<string, string>): number {
     if (++count > MAX_HEADERS) throw new FrameError(CloseCode.protocolError, 'too many headers');
     if (name.length > MAX_HEADER_NAME_CHARS || !isToken(name)) throw new FrameError(CloseCode.protocolError, `bad header name ${name.slice(0, 40)}`);
     if (value.length > MAX_FRAME_HEADER_VALUE_CHARS) throw new FrameError(CloseCode.protocolError, `header ${name.slice(0, 40)} too long`);
-    n += 4 + name.length + Buffer.byteLength(value);
+    n += 4 + name.length + utf8Length(value);
   }
   return n;
 }
@@ -152,10 +169,12 @@ function writeHeaders(out: Buffer, off: number, headers: Record<string, string>)
     count++;
     // Names are ASCII tokens (headersBytes checked): one byte per character.
     out.writeUInt16BE(name.length, off);
-    out.write(name, off + 2, 'latin1');
+    put(out, name, off + 2, name.length);
     off += 2 + name.length;
-    const n = out.write(headers[name]!, off + 2, 'utf8');
+    const value = headers[name]!;
+    const n = utf8Length(value);
     out.writeUInt16BE(n, off);
+    put(out, value, off + 2, n);
     off += 2 + n;
   }
   out[countAt] = count;
@@ -171,17 +190,17 @@ function encodeReq(f: Omit<ReqFrame, 't'>): Buffer {
   if (!isCount(f.timeoutMs, 1, MAX_REQUEST_TIMEOUT_MS)) throw new FrameError(CloseCode.protocolError, `timeout ${f.timeoutMs}`);
   if (f.method.length < 1 || f.method.length > MAX_METHOD_CHARS) throw new FrameError(CloseCode.protocolError, 'bad method');
   if (f.path.length < 1 || f.path.length > MAX_PATH_CHARS) throw new FrameError(CloseCode.protocolError, 'bad path');
-  const m = Buffer.byteLength(f.method);
-  const p = Buffer.byteLength(f.path);
+  const m = utf8Length(f.method);
+  const p = utf8Length(f.path);
   const size = REQ_FIXED_BYTES + m + 2 + p + headersBytes(f.headers);
   if (size > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, "control frame 'req' too large");
   const out = fixed(BinaryType.req, f.sid, size - DATA_HEADER_BYTES);
   out.writeUInt32BE(f.timeoutMs, 5);
   out[9] = f.body ? 1 : 0;
   out[10] = m;
-  out.write(f.method, REQ_FIXED_BYTES, 'utf8');
+  put(out, f.method, REQ_FIXED_BYTES, m);
   out.writeUInt16BE(p, REQ_FIXED_BYTES + m);
-  out.write(f.path, REQ_FIXED_BYTES + m + 2, 'utf8');
+  put(out, f.path, REQ_FIXED_BYTES + m + 2, p);
   writeHeaders(out, REQ_FIXED_BYTES + m + 2 + p, f.headers);
   return out;
 }
@@ -311,12 +330,12 @@ function decodeReq(buf: Buffer, sid: number): Frame {
   const m = buf[10]!;
   let off = REQ_FIXED_BYTES + m;
   if (off + 2 > buf.length) throw short('req');
-  const method = buf.toString('utf8', REQ_FIXED_BYTES, off);
+  const method = text(buf, REQ_FIXED_BYTES, off);
   if (method.length < 1 || method.length > MAX_METHOD_CHARS) throw new FrameError(CloseCode.protocolError, "bad 'req' frame: method");
   const p = buf.readUInt16BE(off);
   off += 2;
   if (off + p > buf.length) throw short('req');
-  const path = buf.toString('utf8', off, off + p);
+  const path = text(buf, off, off + p);
   if (path.length < 1 || path.length > MAX_PATH_CHARS) throw new FrameError(CloseCode.protocolError, "bad 'req' frame: path");
   const [headers, end] = readHeaders(buf, off + p, 'req');
   if (end !== buf.length) throw new FrameError(CloseCode.protocolError, "bad 'req' frame: bytes after its headers");
@@ -332,6 +351,16 @@ function decodeRes(buf: Buffer, sid: number): HeadFrame {
   const [headers, at] = readHeaders(buf, RES_FIXED_BYTES, 'res');
   if (at > MAX_CONTROL_FRAME_BYTES) throw new FrameError(CloseCode.frameTooLarge, `res head of ${at} bytes over ${MAX_CONTROL_FRAME_BYTES}`);
   return { t: 'head', sid, status, headers, end: flags === 1, payload: payloadAt(buf, at) };
+}
+
+/** Buffer's own slicers (what toString calls after looking the encoding up): a head has a dozen strings. */
+type Slicers = Buffer & { latin1Slice(a: number, b: number): string; utf8Slice(a: number, b: number): string };
+const latin1 = (buf: Buffer, a: number, b: number): string => (buf as Slicers).latin1Slice(a, b);
+
+/** Bytes [a, b) as UTF-8 text; ASCII (nearly all of a head) is checked in JS and sliced as Latin-1, the same characters. */
+function text(buf: Buffer, a: number, b: number): string {
+  for (let i = a; i < b; i++) if (buf[i]! >= 0x80) return (buf as Slicers).utf8Slice(a, b);
+  return latin1(buf, a, b);
 }
 
 /** Printable ASCII bytes allowed in a header name (an HTTP token). */
@@ -362,12 +391,12 @@ function readHeaders(buf: Buffer, off: number, what: string): [Record<string, st
       const c = buf[j]!;
       if (c >= 128 || TOKEN[c] === 0) throw new FrameError(CloseCode.protocolError, `bad '${what}' frame: header name`);
     }
-    const name = buf.toString('latin1', off, off + n);
+    const name = latin1(buf, off, off + n);
     off += n;
     const v = buf.readUInt16BE(off);
     off += 2;
     if (off + v > buf.length) throw short(what);
-    const value = v === 0 ? '' : buf.toString('utf8', off, off + v);
+    const value = v === 0 ? '' : text(buf, off, off + v);
     if (value.length > MAX_FRAME_HEADER_VALUE_CHARS) throw new FrameError(CloseCode.protocolError, `bad '${what}' frame: header ${name.slice(0, 40)} too long`);
     off += v;
     headers[name] = value;
