@@ -28,16 +28,17 @@ const HEADER_VALUE_BAD_RE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
  */
 export function forwardableHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  const named = new Set(String(h['connection'] ?? h['Connection'] ?? '').toLowerCase().split(',').map((x) => x.trim()).filter(Boolean));
+  const named = connectionNames(h['connection'] ?? h['Connection']);
   let count = 0;
   let bytes = 0;
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || !Object.hasOwn(h, k)) continue;
     const name = k.toLowerCase();
-    if (HOP_BY_HOP.has(name) || named.has(name) || !HEADER_NAME_RE.test(name)) continue;
+    if (HOP_BY_HOP.has(name) || named?.has(name) || !HEADER_NAME_RE.test(name)) continue;
     const value = Array.isArray(v) ? v.join(', ') : String(v);
     if (value.length > MAX_HEADER_VALUE_CHARS || HEADER_VALUE_BAD_RE.test(value)) continue;
-    const size = Buffer.byteLength(name) + Buffer.byteLength(value);
+    const size = name.length + utf8Length(value);
     if (count >= MAX_HEADERS || bytes + size > MAX_HEADER_BYTES) break;
     out[name] = value;
     count++;
@@ -46,3 +47,15 @@ export function forwardableHeaders(h: Record<string, string | string[] | undefin
   return out;
 }
 
+/** The header names a Connection header lists; none for the usual `keep-alive` or `close` (no header of those names crosses anyway). */
+function connectionNames(v: string | string[] | undefined): Set<string> | null {
+  if (v === undefined || (typeof v === 'string' && USUAL_CONNECTION.test(v))) return null;
+  return new Set(String(v).toLowerCase().split(',').map((x) => x.trim()).filter(Boolean));
+}
+const USUAL_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
+
+/** UTF-8 bytes of `s`, counted in JS for ASCII (a header value nearly always is). */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
+  return s.length;
+}
