@@ -146,6 +146,9 @@ async function translateParseError(e: Error): Promise<string> {
 }
 
 async function run(flags: SettingsFlags): Promise<number> {
+  // Before the agent's modules load: compiling them is what first grows the young generation.
+  const { keepHeapSmall } = await import('./heap.ts');
+  keepHeapSmall();
   const settings = loadSettings(flags);
   ensureWritableDir(settings.dataDir);
   // Heavy parts load only for the commands that use them, so `status` starts fast (global fetch, no winston or undici).
