@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
+import { askLocal } from './api/ask.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -287,9 +288,9 @@ async function status(flags: SettingsFlags, json: boolean, check: boolean): Prom
   if (!verified.ok) return notRunning(verified.why);
   let body: unknown;
   try {
-    const res = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
+    const res = await askLocal(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, timeoutMs: 5_000 });
     if (res.status !== 200) return notRunning(`локальный API ответил ${res.status}`);
-    body = await res.json();
+    body = JSON.parse(res.text);
   } catch {
     return notRunning(`локальный API ${info.url} не отвечает`);
   }
