@@ -117,13 +117,15 @@ export class RelayLink {
   epoch: number | null = null;
   private readonly streams = new Map<number, RelayStream>();
   private readonly socket: Corkable | undefined;
+  /** This link's logger (the venue named), made on its first line: most links never log one of their own. */
+  private logger: Logger | null = null;
   private nextSid = 1;
   private statusWindow = { start: 0, count: 0 };
   private readonly heartbeat: Heartbeat;
   private helloTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
-  /** Commands sent and not yet answered, by id. */
-  private readonly pending = new Map<string, { resolve(v: unknown): void; reject(e: CommandFailed): void; timer: NodeJS.Timeout }>();
+  /** Commands sent and not yet answered, by id (made with the first command: most links never get one). */
+  private pending: Map<string, { resolve(v: unknown): void; reject(e: CommandFailed): void; timer: NodeJS.Timeout }> | null = null;
   private nextCmd = 0;
   /** The address the tunnel came from (the venue's public IP); the port probe-back targets only this. */
   peer: string | null = null;
@@ -142,23 +144,38 @@ export class RelayLink {
     readonly venueId: string,
     readonly tokenHash: string,
     private readonly clock: Clock,
-    private readonly log: Logger,
+    /** Where this link's own lines go; each names the venue. */
+    private readonly parentLog: Logger,
     private readonly events: LinkEvents,
     timing: LinkTiming = DEFAULT_LINK_TIMING,
   ) {
     this.connectedAt = clock.now();
     this.lastSeenAt = this.connectedAt;
     this.socket = socketOf(ws);
-    this.heartbeat = new Heartbeat(clock, (id) => this.sendFrame({ t: 'ping', id }), (silent) => {
-      this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
-      this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
-    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
-    this.helloTimer = clock.setTimeout(() => {
-      if (!this.hello) this.close(CloseCode.helloTimeout, 'no hello');
-    }, timing.helloTimeoutMs);
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString()));
-    ws.on('error', (err) => this.log.warn('tunnel socket error', { err: err.message }));
+    // The link itself answers the heartbeat (heartbeatPing, heartbeatDead) and the socket's events (module-level
+    // handlers that find it on the socket): a relay holds 10 000 idle links, and closures per link add up.
+    this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
+    this.helloTimer = clock.setTimeout(() => onHelloTimeout(this), timing.helloTimeoutMs);
+    (ws as LinkedSocket)[LINK] = this;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
+  }
+
+  /** This link's logger, with the venue in every line. */
+  get log(): Logger {
+    return (this.logger ??= this.parentLog.child({ venueId: this.venueId }));
+  }
+
+  /** Heartbeat: a ping is due (every RELAY_PING_INTERVAL_MS, for the RTT figure). */
+  heartbeatPing(id: number): void {
+    this.sendFrame({ t: 'ping', id });
+  }
+
+  /** Heartbeat: nothing arrived for DEAD_AFTER_MS. */
+  heartbeatDead(silentMs: number): void {
+    this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silentMs) });
+    this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
   }
 
   get rttMs(): number | null {
@@ -182,15 +199,16 @@ export class RelayLink {
     const id = `c${++this.nextCmd}`;
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
-        this.pending.delete(id);
+        this.pending?.delete(id);
         reject(new CommandFailed('timeout', `no answer to ${name} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const pending = (this.pending ??= new Map());
+      pending.set(id, { resolve, reject, timer });
       try {
         this.sendControl({ t: 'cmd', id, name, args });
       } catch (e) {
         this.clock.clearTimeout(timer);
-        this.pending.delete(id);
+        pending.delete(id);
         reject(new CommandFailed('too_large', e instanceof Error ? e.message : String(e)));
       }
     });
@@ -277,19 +295,21 @@ export class RelayLink {
       this.finish(s, new Error('link closed'));
       safe(() => s.handlers.onError('link_lost', reason));
     }
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending ?? []) {
       this.clock.clearTimeout(p.timer);
-      this.pending.delete(id);
+      this.pending?.delete(id);
       p.reject(new CommandFailed('link_lost', `tunnel closed: ${reason}`));
     }
     this.events.onClose(this, code, reason);
   }
 
-  private onSocketClose(code: number, reason: string): void {
+  /** @internal the socket's close (onWsClose). */
+  onSocketClose(code: number, reason: string): void {
     if (!this.closed) this.teardown(code, reason || 'socket closed');
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal a message from the socket (onWsMessage). */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     let frame: Frame;
     try {
@@ -325,6 +345,7 @@ export class RelayLink {
         this.frontOrigin = f.frontOrigin;
         this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
         this.clock.clearTimeout(this.helloTimer);
+        this.helloTimer = undefined;
         this.sendControl({
           t: 'welcome', v: TUNNEL_PROTOCOL, rev: this.rev, venueId: this.venueId, linkId: this.id, now: this.clock.now(),
           ...(this.peer ? { peer: this.peer.slice(0, 64) } : {}),
@@ -410,9 +431,9 @@ export class RelayLink {
         return;
       }
       case 'cmd_result': {
-        const p = this.pending.get(f.id);
+        const p = this.pending?.get(f.id);
         if (!p) return; // answered after its timeout: nobody waits any more
-        this.pending.delete(f.id);
+        this.pending?.delete(f.id);
         this.clock.clearTimeout(p.timer);
         if (f.ok) p.resolve(f.result);
         else p.reject(new CommandFailed(f.error?.code ?? 'failed', f.error?.message ?? 'the command failed'));
@@ -432,6 +453,22 @@ export class RelayLink {
     if (sid % 2 === 0 || sid >= this.nextSid) throw new FrameError(CloseCode.protocolError, `unknown stream ${sid}`);
     return this.streams.get(sid);
   }
+}
+
+/** The link a socket belongs to, kept on the socket so its event handlers can be shared by every link. */
+const LINK = Symbol('evva.relayLink');
+type LinkedSocket = WebSocket & { [LINK]?: RelayLink };
+function onWsMessage(this: LinkedSocket, data: Buffer, isBinary: boolean): void {
+  this[LINK]?.onMessage(data, isBinary);
+}
+function onWsClose(this: LinkedSocket, code: number, reason: Buffer): void {
+  this[LINK]?.onSocketClose(code, reason.toString());
+}
+function onWsError(this: LinkedSocket, err: Error): void {
+  this[LINK]?.log.warn('tunnel socket error', { err: err.message });
+}
+function onHelloTimeout(link: RelayLink): void {
+  if (!link.hello) link.close(CloseCode.helloTimeout, 'no hello');
 }
 
 function safe(fn: () => void): void {

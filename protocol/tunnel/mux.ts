@@ -12,8 +12,16 @@ export interface HeartbeatClock {
   clearInterval(t: NodeJS.Timeout | undefined): void;
 }
 
+/** What a heartbeat drives: its link (methods, not closures: a relay holds thousands of links). */
+export interface HeartbeatOwner {
+  /** Send ping `id` now. */
+  heartbeatPing(id: number): void;
+  /** Nothing arrived for DEAD_AFTER_MS; called once. */
+  heartbeatDead(silentMs: number): void;
+}
+
 /**
- * Sends a ping every PING_INTERVAL_MS and calls `onDead` once when nothing has
+ * Sends a ping every PING_INTERVAL_MS and tells its owner once when nothing has
  * been received for DEAD_AFTER_MS. Every received frame must be reported with
  * `seen()`; pongs with `pong(id)`, which updates `rttMs`.
  */
@@ -22,14 +30,14 @@ export class Heartbeat {
   private lastRx: number;
   private lastPing = -Infinity;
   private nextId = 1;
-  private readonly sentAt = new Map<number, number>();
+  /** When each unanswered ping left (made with the first ping). */
+  private sentAt: Map<number, number> | null = null;
   private timer: NodeJS.Timeout | undefined;
   private dead = false;
 
   constructor(
     private readonly clock: HeartbeatClock,
-    private readonly sendPing: (id: number) => void,
-    private readonly onDead: (silentMs: number) => void,
+    private readonly owner: HeartbeatOwner,
     private readonly timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
     /** True when the owner calls `tick()` from a timer shared by many links (the relay), instead of one timer each. */
     shared = false,
@@ -47,9 +55,9 @@ export class Heartbeat {
   }
 
   pong(id: number): void {
-    const at = this.sentAt.get(id);
+    const at = this.sentAt?.get(id);
     if (at === undefined) return;
-    this.sentAt.delete(id);
+    this.sentAt?.delete(id);
     this.rttMs = Math.round((this.clock.mono() - at) * 10) / 10;
   }
 
@@ -69,16 +77,17 @@ export class Heartbeat {
     if (now - this.lastRx > this.timing.deadAfterMs) {
       this.dead = true;
       this.stop();
-      this.onDead(now - this.lastRx);
+      this.owner.heartbeatDead(now - this.lastRx);
       return;
     }
     if (now - this.lastPing >= this.timing.pingIntervalMs - this.timing.checkMs / 2) {
       this.lastPing = now;
       const id = this.nextId++;
-      this.sentAt.set(id, now);
+      const sentAt = (this.sentAt ??= new Map());
+      sentAt.set(id, now);
       // Only the last few pings can still be answered; older ones are lost with a dead link.
-      if (this.sentAt.size > 8) this.sentAt.delete(this.sentAt.keys().next().value as number);
-      this.sendPing(id);
+      if (sentAt.size > 8) sentAt.delete(sentAt.keys().next().value as number);
+      this.owner.heartbeatPing(id);
     }
   }
 }

@@ -292,7 +292,7 @@ describe('heartbeat schedule', () => {
   it('pings when an interval less half a check has passed, with ids 1, 2, 3…', () => {
     const c = clock();
     const pings: Array<[number, number]> = [];
-    new Heartbeat(c, (id) => pings.push([id, c.mono()]), () => {}, { pingIntervalMs: 2_500, deadAfterMs: 100_000, checkMs: 1_000 });
+    new Heartbeat(c, { heartbeatPing: (id) => pings.push([id, c.mono()]), heartbeatDead: () => {} }, { pingIntervalMs: 2_500, deadAfterMs: 100_000, checkMs: 1_000 });
     c.advance(7_000);
     expect(pings).toEqual([[1, 51_000], [2, 53_000], [3, 55_000], [4, 57_000]]);
   });
@@ -300,7 +300,7 @@ describe('heartbeat schedule', () => {
   it('reports the silence it died of, once, and how long it has been silent', () => {
     const c = clock();
     const deaths: number[] = [];
-    const hb = new Heartbeat(c, () => {}, (silent) => deaths.push(silent), { pingIntervalMs: 3_000, deadAfterMs: 8_000, checkMs: 1_000 });
+    const hb = new Heartbeat(c, { heartbeatPing: () => {}, heartbeatDead: (silent) => deaths.push(silent) }, { pingIntervalMs: 3_000, deadAfterMs: 8_000, checkMs: 1_000 });
     c.advance(2_500);
     expect(hb.silentMs()).toBe(2_500);
     c.advance(20_000);
@@ -309,7 +309,7 @@ describe('heartbeat schedule', () => {
 
   it('ignores a pong it did not ask for, and remembers only the last eight pings', () => {
     const c = clock();
-    const hb = new Heartbeat(c, () => {}, () => {}, { pingIntervalMs: 1_000, deadAfterMs: 100_000, checkMs: 1_000 });
+    const hb = new Heartbeat(c, { heartbeatPing: () => {}, heartbeatDead: () => {} }, { pingIntervalMs: 1_000, deadAfterMs: 100_000, checkMs: 1_000 });
     hb.pong(99);
     expect(hb.rttMs).toBeNull();
     c.advance(9_000); // nine pings, ids 1..9

@@ -151,10 +151,7 @@ export class CompanionLink {
     this.frontHost = o.frontOrigin ? new URL(o.frontOrigin).host : undefined;
     const { ws, clock } = o;
     this.socket = socketOf(ws);
-    this.heartbeat = new Heartbeat(clock, (id) => this.sendFrame({ t: 'ping', id }), (silent) => {
-      o.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
-      this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
-    }, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
+    this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
     this.helloTimer = clock.setTimeout(() => {
       if (!this.welcome) this.close(CloseCode.helloTimeout, 'no welcome');
     }, o.timing.helloTimeoutMs);
@@ -170,6 +167,17 @@ export class CompanionLink {
 
   get rttMs(): number | null {
     return this.heartbeat.rttMs;
+  }
+
+  /** Heartbeat: a ping is due. */
+  heartbeatPing(id: number): void {
+    this.sendFrame({ t: 'ping', id });
+  }
+
+  /** Heartbeat: nothing arrived for DEAD_AFTER_MS. */
+  heartbeatDead(silentMs: number): void {
+    this.o.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silentMs) });
+    this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
   }
   get openStreams(): number {
     return this.streams.size;
