@@ -34,7 +34,7 @@ import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { keepHeapSmall } from './heap.ts';
+import { keepHeapSmall } from '../../common/heap.ts';
 import { createMetrics } from './metrics.ts';
 import { readSettingsFile, type Settings } from './settings.ts';
 import { levelOf } from './status.ts';

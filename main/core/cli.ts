@@ -148,7 +148,7 @@ async function translateParseError(e: Error): Promise<string> {
 
 async function run(flags: SettingsFlags): Promise<number> {
   // Before the agent's modules load: compiling them is what first grows the young generation.
-  const { keepHeapSmall } = await import('./heap.ts');
+  const { keepHeapSmall } = await import('../../common/heap.ts');
   keepHeapSmall();
   const settings = loadSettings(flags);
   ensureWritableDir(settings.dataDir);
