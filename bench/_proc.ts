@@ -205,3 +205,50 @@ export async function seedVenues(where: StoreSpec, count: number, file: string, 
   writeFileSync(file, JSON.stringify(tokens), { mode: 0o600 });
   return tokens;
 }
+
+/** System calls counted by `strace -c` while something ran: calls per syscall name, summed over the traced processes. */
+export interface SyscallCounts { calls: Record<string, number>; total: number }
+
+/** `strace -c` is Debian's strace (apt-get install strace); without it the syscall tables are skipped with a note. */
+export const STRACE = '/usr/bin/strace';
+
+/**
+ * Counts the system calls of each process tree in `pids` (every thread, and
+ * children such as sshd's per-connection process) while `run` runs, with one
+ * `strace -c -f` per tree. strace slows what it traces a lot, so callers use
+ * the counts only (never the times) and run it outside the timed rounds.
+ */
+export async function countSyscalls(pids: Record<string, number>, dir: string, run: () => Promise<void>): Promise<Record<string, SyscallCounts>> {
+  const tracers = Object.entries(pids).map(([name, pid]) => {
+    const out = join(dir, `strace-${name}-${pid}.txt`);
+    const child = spawn(STRACE, ['-c', '-f', '-o', out, ...tree(pid).flatMap((p) => ['-p', String(p)])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    return { name, out, child, exited, attached: () => /attached/i.test(err) || err.includes('Process') };
+  });
+  // strace says "Process N attached" for each thread once it holds it; the run must not start before.
+  const t0 = performance.now();
+  while (!tracers.every((t) => t.attached()) && performance.now() - t0 < 5_000) await sleep(20);
+  await sleep(100);
+  try {
+    await run();
+  } finally {
+    for (const t of tracers) t.child.kill('SIGINT');
+    await Promise.race([Promise.all(tracers.map((t) => t.exited)), sleep(10_000)]);
+  }
+  const result: Record<string, SyscallCounts> = {};
+  for (const t of tracers) {
+    const calls: Record<string, number> = {};
+    let total = 0;
+    // Lines of the summary: "% time seconds usecs/call calls [errors] syscall".
+    for (const line of readFileSync(t.out, 'utf8').split('\n')) {
+      const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$/.exec(line);
+      if (!m || m[2] === 'total') continue;
+      calls[m[2]!] = (calls[m[2]!] ?? 0) + Number(m[1]);
+      total += Number(m[1]);
+    }
+    result[t.name] = { calls, total };
+  }
+  return result;
+}

@@ -1,6 +1,6 @@
 /**
  * Helper process of bench/load.ts: holds many protocol-speaking tunnels to a
- * relay, as that many companions would. Each one sends hello (revision 2),
+ * relay, as that many companions would. Each one sends hello (this revision),
  * pings every PING_INTERVAL_MS like a companion, answers the relay's pings,
  * answers every req with a 1 KB head frame, and reconnects with the
  * companion's own backoff after losing its link. Like the companion it names
@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../main/core/tunnel/backoff.ts';
-import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeHead } from '../protocol/tunnel.ts';
+import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeFrame, encodeHead } from '../protocol/tunnel.ts';
 
 const [relayUrl, tokensFile, fromArg, countArg] = process.argv.slice(2);
 const all = JSON.parse(readFileSync(tokensFile!, 'utf8')) as Array<{ venueId: string; token: string }>;
@@ -38,30 +38,33 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
   let replaced = false;
   let pinger: NodeJS.Timeout | undefined;
   let pingId = 0;
+  /** The link's revision once welcomed (its frames before that are JSON, as a companion's). */
+  let rev = 1;
   ws.on('open', () => {
     ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, rev: TUNNEL_REVISION, companion: { version: 'load', hostname: 'load' }, frontOrigin: null }));
     // Spread the pings of many links over the interval, as independent companions would be.
     pinger = setTimeout(function tick() {
-      if (ws.readyState === ws.OPEN) ws.send(encodeControl({ t: 'ping', id: ++pingId }));
+      if (ws.readyState === ws.OPEN) ws.send(encodeFrame({ t: 'ping', id: ++pingId }, rev));
       pinger = setTimeout(tick, PING_INTERVAL_MS);
     }, Math.random() * PING_INTERVAL_MS);
   });
   ws.on('message', (data, isBinary) => {
-    const f = decodeFrame(data as Buffer, isBinary);
+    const f = decodeFrame(data as Buffer, isBinary, rev);
     if (f.t === 'welcome') {
       welcomed = true;
+      rev = f.rev ?? 1;
       up++;
       welcomes++;
       backoff.reset();
     } else if (f.t === 'ping') {
-      ws.send(encodeControl({ t: 'pong', id: f.id }));
+      ws.send(encodeFrame({ t: 'pong', id: f.id }, rev));
     } else if (f.t === 'goaway' && !replaced) {
       // Make-before-break: the new link comes now; this one is closed by the relay once drained.
       replaced = true;
       open(v, backoff);
     } else if (f.t === 'req') {
       served++;
-      ws.send(encodeHead(f.sid, HEAD, BODY));
+      ws.send(encodeHead(f.sid, HEAD, BODY, rev));
     }
   });
   const gone = () => {

@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { BODY_SIZES, type BodySize } from './_plugin.ts';
-import { cpuUs, freePort, rssMb, startLogged, type Started } from './_proc.ts';
+import { STRACE, countSyscalls, cpuUs, freePort, rssMb, startLogged, type Started, type SyscallCounts } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -35,6 +35,8 @@ const QUICK = { warmup: 10, seq2k: 100, seq64k: 20, streams5m: 2, concurrency: 3
 const TIME_LIMIT_MS = 10 * 60_000;
 /** Quiet time at the end to measure what an idle tunnel costs. */
 const IDLE_MS = 15_000;
+/** Requests (c=32) per path while `strace -c` counts the system calls of its processes. */
+const STRACE_REQUESTS = 2_000;
 
 /** 'direct', 'tunnel', 'ssh -R', and 'tunnel@<label>' for a second checkout's bins (--set baseline=DIR). */
 type TargetName = string;
@@ -273,6 +275,25 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     })
       .map(([k, pid]) => [k, rssMb(pid)]));
 
+    // System calls per request of each process on each path, counted by strace (slow under strace: counts only, no times).
+    const syscalls = new Map<TargetName, Record<string, SyscallCounts>>();
+    if (opts.set?.strace !== '0') {
+      if (!existsSync(STRACE)) notes.push('syscall counts skipped: strace is not installed (apt-get install strace)');
+      else {
+        for (const t of targets) {
+          const pids = Object.fromEntries(Object.entries(t.procs).filter(([k]) => k !== 'plugin'));
+          if (Object.keys(pids).length === 0) continue;
+          let sent = 0;
+          syscalls.set(t.name, await countSyscalls(pids, dir, async () => {
+            await Promise.all(Array.from({ length: plan.concurrency }, async () => {
+              while (sent < STRACE_REQUESTS && performance.now() < deadline) { sent++; await get(t, '2k', t.pool); }
+            }));
+          }));
+          if (opts.progress) opts.progress(`syscalls counted for ${t.name}`);
+        }
+      }
+    }
+
     // ---- tables --------------------------------------------------------------
     const summary = targets.map((t) => {
       const rs = results.get(t.name)!;
@@ -317,7 +338,24 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         ...notes,
       ],
     };
-    return { tables: [lat, cpu, mem], data: { plan, rounds, summary, rss, idleCpu, loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
+    const kinds: Array<[string, string[]]> = [
+      ['read', ['read', 'readv', 'recvfrom', 'recvmsg']], ['write', ['write', 'writev', 'sendto', 'sendmsg']],
+      ['epoll_wait', ['epoll_wait', 'epoll_pwait', 'epoll_pwait2', 'poll', 'ppoll', 'select', 'pselect6']],
+    ];
+    const sys: BenchTable = {
+      title: `System calls per 2.4 KB request (strace -c -f, ${STRACE_REQUESTS} requests at c=${plan.concurrency}, after the rounds)`,
+      columns: ['path', 'process', 'reads', 'writes', 'epoll waits', 'other', 'all', 'largest others'],
+      rows: [...syscalls].flatMap(([name, per]) => Object.entries(per).map(([proc, c]) => {
+        const of = (names: string[]) => names.reduce((a, n) => a + (c.calls[n] ?? 0), 0);
+        const known = new Set(kinds.flatMap(([, n]) => n));
+        const other = Object.entries(c.calls).filter(([n]) => !known.has(n)).sort((a, b) => b[1] - a[1]);
+        const per1 = (n: number) => f(n / STRACE_REQUESTS, 2);
+        return [name, proc, ...kinds.map(([, n]) => per1(of(n))), per1(other.reduce((a, [, n]) => a + n, 0)), per1(c.total),
+          other.slice(0, 3).map(([n, k]) => `${n} ${per1(k)}`).join(', ')];
+      })),
+      notes: ['Counted while the path served the requests; includes every thread (libuv pool, V8) and the idle work in that time (heartbeats, plugin checks).'],
+    };
+    return { tables: [lat, cpu, mem, ...(syscalls.size ? [sys] : [])], data: { plan, rounds, summary, rss, idleCpu, syscalls: Object.fromEntries(syscalls), loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
   } finally {
     await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
     await Promise.all(started.reverse().map((s) => s.stop()));

@@ -11,8 +11,8 @@ import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
   MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
-  decodeFrame, encodeControl, encodeData,
-  type ControlFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
+  batchWrites, decodeFrame, encodeControl, encodeData, encodeFrame, socketOf,
+  type ControlFrame, type Corkable, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
 
 /** The reason of a stream that ended normally (one object: no stack trace per exchange). */
@@ -65,18 +65,18 @@ export class RelayStream {
   }
   /** No more request body. */
   end(): void {
-    if (!this.done) this.link.sendControl({ t: 'end', sid: this.id });
+    if (!this.done) this.link.sendFrame({ t: 'end', sid: this.id });
   }
   /** Gives the companion `bytes` more credit for the response body. */
   consumed(bytes: number): void {
     if (this.done || bytes <= 0) return;
     this.recv.grant(bytes);
-    this.link.sendControl({ t: 'window', sid: this.id, bytes });
+    this.link.sendFrame({ t: 'window', sid: this.id, bytes });
   }
   /** Abandons the stream (caller gone, timeout); the companion stops the upstream call. */
   cancel(reason: string): void {
     if (this.done) return;
-    this.link.sendControl({ t: 'cancel', sid: this.id, reason });
+    this.link.sendFrame({ t: 'cancel', sid: this.id, reason });
     this.link.finish(this, new Error(`cancelled: ${reason}`));
   }
 }
@@ -117,13 +117,16 @@ export class RelayLink {
   /** The cluster's ownership epoch of this link (relay/cluster/owners.ts), once claimed; null on a single relay. */
   epoch: number | null = null;
   private readonly streams = new Map<number, RelayStream>();
+  private readonly socket: Corkable | undefined;
+  /** This link's logger (the venue named), made on its first line: most links never log one of their own. */
+  private logger: Logger | null = null;
   private nextSid = 1;
   private statusWindow = { start: 0, count: 0 };
   private readonly heartbeat: Heartbeat;
   private helloTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
-  /** Commands sent and not yet answered, by id. */
-  private readonly pending = new Map<string, { resolve(v: unknown): void; reject(e: CommandFailed): void; timer: NodeJS.Timeout }>();
+  /** Commands sent and not yet answered, by id (made with the first command: most links never get one). */
+  private pending: Map<string, { resolve(v: unknown): void; reject(e: CommandFailed): void; timer: NodeJS.Timeout }> | null = null;
   private nextCmd = 0;
   /** The address the tunnel came from (the venue's public IP); the port probe-back targets only this. */
   peer: string | null = null;
@@ -142,22 +145,38 @@ export class RelayLink {
     readonly venueId: string,
     readonly tokenHash: string,
     private readonly clock: Clock,
-    private readonly log: Logger,
+    /** Where this link's own lines go; each names the venue. */
+    private readonly parentLog: Logger,
     private readonly events: LinkEvents,
     timing: LinkTiming = DEFAULT_LINK_TIMING,
   ) {
     this.connectedAt = clock.now();
     this.lastSeenAt = this.connectedAt;
-    this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
-      this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
-      this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
-    }, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
-    this.helloTimer = clock.setTimeout(() => {
-      if (!this.hello) this.close(CloseCode.helloTimeout, 'no hello');
-    }, timing.helloTimeoutMs);
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString()));
-    ws.on('error', (err) => this.log.warn('tunnel socket error', { err: err.message }));
+    this.socket = socketOf(ws);
+    // The link itself answers the heartbeat (heartbeatPing, heartbeatDead) and the socket's events (module-level
+    // handlers that find it on the socket): a relay holds 10 000 idle links, and closures per link add up.
+    this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
+    this.helloTimer = clock.setTimeout(() => onHelloTimeout(this), timing.helloTimeoutMs);
+    (ws as LinkedSocket)[LINK] = this;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
+  }
+
+  /** This link's logger, with the venue in every line. */
+  get log(): Logger {
+    return (this.logger ??= this.parentLog.child({ venueId: this.venueId }));
+  }
+
+  /** Heartbeat: a ping is due (every RELAY_PING_INTERVAL_MS, for the RTT figure). */
+  heartbeatPing(id: number): void {
+    this.sendFrame({ t: 'ping', id });
+  }
+
+  /** Heartbeat: nothing arrived for DEAD_AFTER_MS. */
+  heartbeatDead(silentMs: number): void {
+    this.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silentMs) });
+    this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
   }
 
   get rttMs(): number | null {
@@ -181,15 +200,16 @@ export class RelayLink {
     const id = `c${++this.nextCmd}`;
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
-        this.pending.delete(id);
+        this.pending?.delete(id);
         reject(new CommandFailed('timeout', `no answer to ${name} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const pending = (this.pending ??= new Map());
+      pending.set(id, { resolve, reject, timer });
       try {
         this.sendControl({ t: 'cmd', id, name, args });
       } catch (e) {
         this.clock.clearTimeout(timer);
-        this.pending.delete(id);
+        pending.delete(id);
         reject(new CommandFailed('too_large', e instanceof Error ? e.message : String(e)));
       }
     });
@@ -202,7 +222,7 @@ export class RelayLink {
     this.nextSid += 2; // relay-opened streams are odd; even ids are reserved for the companion
     const s = new RelayStream(sid, this, handlers);
     this.streams.set(sid, s);
-    this.sendControl({ t: 'req', sid, ...req });
+    this.sendFrame({ t: 'req', sid, ...req });
     return s;
   }
 
@@ -215,15 +235,26 @@ export class RelayLink {
     this.maybeDrained();
   }
 
+  /** A JSON control frame (welcome, go-away, commands, acks: the rare ones). */
   sendControl(frame: ControlFrame): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeControl(frame));
+    this.send(encodeControl(frame));
+  }
+
+  /** A frame of an exchange, binary from revision 3 on. */
+  sendFrame(frame: ExchangeFrame): void {
+    this.send(encodeFrame(frame, this.rev));
   }
 
   sendRaw(buf: Buffer): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.bytesOut += buf.length;
-    this.ws.send(buf);
+    this.send(buf);
+  }
+
+  private send(data: Buffer | string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    // Frames sent in the same turn of the event loop leave in one write.
+    batchWrites(this.socket);
+    this.ws.send(data);
   }
 
   /** Orderly close with a code and reason the companion can act on. */
@@ -265,23 +296,25 @@ export class RelayLink {
       this.finish(s, new Error('link closed'));
       safe(() => s.handlers.onError('link_lost', reason));
     }
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending ?? []) {
       this.clock.clearTimeout(p.timer);
-      this.pending.delete(id);
+      this.pending?.delete(id);
       p.reject(new CommandFailed('link_lost', `tunnel closed: ${reason}`));
     }
     this.events.onClose(this, code, reason);
   }
 
-  private onSocketClose(code: number, reason: string): void {
+  /** @internal the socket's close (onWsClose). */
+  onSocketClose(code: number, reason: string): void {
     if (!this.closed) this.teardown(code, reason || 'socket closed');
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal a message from the socket (onWsMessage). */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     let frame: Frame;
     try {
-      frame = decodeFrame(data, isBinary);
+      frame = decodeFrame(data, isBinary, this.rev);
     } catch (e) {
       const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'undecodable frame');
       this.log.warn('bad frame from companion, closing tunnel', { reason: fe.message });
@@ -313,6 +346,7 @@ export class RelayLink {
         this.frontOrigin = f.frontOrigin;
         this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
         this.clock.clearTimeout(this.helloTimer);
+        this.helloTimer = undefined;
         this.sendControl({
           t: 'welcome', v: TUNNEL_PROTOCOL, rev: this.rev, venueId: this.venueId, linkId: this.id, now: this.clock.now(),
           ...(this.peer ? { peer: this.peer.slice(0, 64) } : {}),
@@ -321,7 +355,7 @@ export class RelayLink {
         return;
       }
       case 'ping':
-        this.sendControl({ t: 'pong', id: f.id });
+        this.sendFrame({ t: 'pong', id: f.id });
         return;
       case 'pong':
         this.heartbeat.pong(f.id);
@@ -356,7 +390,6 @@ export class RelayLink {
         return;
       }
       case 'head': {
-        if (this.rev < 2) throw new FrameError(CloseCode.protocolError, "'head' frame on a revision 1 link");
         const s = this.stream(f.sid);
         if (!s) return;
         if (!s.recv.receive(f.payload.length)) throw new FrameError(CloseCode.flowControl, `stream ${f.sid} overran its credit`);
@@ -399,9 +432,9 @@ export class RelayLink {
         return;
       }
       case 'cmd_result': {
-        const p = this.pending.get(f.id);
+        const p = this.pending?.get(f.id);
         if (!p) return; // answered after its timeout: nobody waits any more
-        this.pending.delete(f.id);
+        this.pending?.delete(f.id);
         this.clock.clearTimeout(p.timer);
         if (f.ok) p.resolve(f.result);
         else p.reject(new CommandFailed(f.error?.code ?? 'failed', f.error?.message ?? 'the command failed'));
@@ -421,6 +454,22 @@ export class RelayLink {
     if (sid % 2 === 0 || sid >= this.nextSid) throw new FrameError(CloseCode.protocolError, `unknown stream ${sid}`);
     return this.streams.get(sid);
   }
+}
+
+/** The link a socket belongs to, kept on the socket so its event handlers can be shared by every link. */
+const LINK = Symbol('evva.relayLink');
+type LinkedSocket = WebSocket & { [LINK]?: RelayLink };
+function onWsMessage(this: LinkedSocket, data: Buffer, isBinary: boolean): void {
+  this[LINK]?.onMessage(data, isBinary);
+}
+function onWsClose(this: LinkedSocket, code: number, reason: Buffer): void {
+  this[LINK]?.onSocketClose(code, reason.toString());
+}
+function onWsError(this: LinkedSocket, err: Error): void {
+  this[LINK]?.log.warn('tunnel socket error', { err: err.message });
+}
+function onHelloTimeout(link: RelayLink): void {
+  if (!link.hello) link.close(CloseCode.helloTimeout, 'no hello');
 }
 
 function safe(fn: () => void): void {

@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../protocol/relay.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, forwardableHeaders, type ResFrame, type StreamErrorCode } from '../protocol/tunnel.ts';
 import type { RelayMetrics, RequestOutcome } from './metrics.ts';
-import { LinkRewriter, isTextual, linkReplacements } from './rewrite.ts';
+import { LinkRewriter, isTextual, linkReplacements, rewriteWhole } from './rewrite.ts';
 import type { RelayStore } from './store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 import type { RelayStream } from './link.ts';
@@ -152,8 +152,9 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
         if (f.status < 200) return fail('bad_gateway', 502, RelayErrorCode.badGateway, `plugin answered ${f.status}`);
         const h = forwardableHeaders(f.headers);
         const origin = link.frontOrigin;
+        let links: Array<[string, string]> | null = null;
         if (f.body && origin && isTextual(h['content-type']) && !h['content-encoding']) {
-          rewriter = new LinkRewriter(linkReplacements(origin, venueBase));
+          links = linkReplacements(origin, venueBase);
           delete h['content-length'];
         }
         res.statusCode = f.status;
@@ -167,12 +168,13 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
         if (whole) {
           // The whole answer is here: rewrite it, say its length, and send head and body in one write.
           if (whole.length) deps.metrics.bytes.inc({ direction: 'from_venue' }, whole.length);
-          const body = rewriter ? Buffer.concat([rewriter.push(whole), rewriter.flush()]) : whole;
+          const body = links ? rewriteWhole(whole, links) : whole;
           if (f.body && req.method !== 'HEAD') res.setHeader('content-length', body.length);
           done('ok', res.statusCode);
           res.end(f.body && req.method !== 'HEAD' ? body : undefined);
           return;
         }
+        if (links) rewriter = new LinkRewriter(links);
         // Headers go out with the first body chunk when it is already here (same tick); otherwise on their own now.
         if (f.body) queueMicrotask(() => { if (!res.headersSent && !outcome) res.flushHeaders(); });
       },

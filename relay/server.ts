@@ -307,7 +307,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
 
   // Authentication happens before the upgrade completes: a bad token never gets a WebSocket.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    // A shared handler, not a closure: a closure here would keep this call's request (and head) alive with the tunnel.
+    socket.on('error', destroySocket);
     if (drain.refusingTunnels) {
       metrics.tunnelsRefused.inc();
       return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay node shutting down; reconnect (another node takes the tunnel)');
@@ -392,6 +393,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       await store.close();
     },
   };
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.ts';
 import { MOVE_WAIT_MS } from '../protocol/cluster.ts';
-import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkTiming } from './link.ts';
+import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkEvents, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
 
@@ -91,55 +91,58 @@ export class TunnelRegistry {
 
   /** Takes an authenticated, upgraded socket; it becomes the venue's current link once its hello is valid. */
   attach(ws: WebSocket, venueId: string, tokenHash: string, peer: string | null = null, hint: string | null = null): RelayLink {
-    const log = this.log.child({ venueId });
-    const link = new RelayLink(ws, venueId, tokenHash, this.clock, log, {
-      onReady: (l, hello) => {
-        const old = this.current.get(venueId);
-        this.current.set(venueId, l);
-        this.metrics.tunnelsOpened.inc();
-        log.info('tunnel up', { linkId: l.id, companion: hello.companion, frontOrigin: hello.frontOrigin, replaces: old?.id });
-        void this.settle(l, hello, old, log);
-      },
-      onEvent: (l, f) => this.feed?.onEvent(l, f),
-      onStatus: (l, front, _origin, status) => {
-        this.reported.set(l, front);
-        this.recordFront(venueId, front, log);
-        this.watch?.status(l, front, status);
-      },
-      onClose: (l, code, reason) => {
-        this.all.delete(l);
-        if (l.draining) this.noteLeft(venueId);
-        if (this.current.get(venueId) === l) this.current.delete(venueId);
-        // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
-        // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
-        if (l.epoch !== null) this.owners?.onGone(l);
-        this.watch?.down(l);
-        log.info('tunnel closed', { linkId: l.id, code, reason });
-        this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
-      },
-    }, this.timing);
+    const link = new RelayLink(ws, venueId, tokenHash, this.clock, this.log, this.linkEvents, this.timing);
     link.peer = peer;
     link.hinted = hint === venueId;
     this.all.add(link);
     return link;
   }
 
+  /** What every link tells the registry: one object for all of them, not closures per link (10 000 idle links add up). */
+  private readonly linkEvents: LinkEvents = {
+    onReady: (l, hello) => {
+      const old = this.current.get(l.venueId);
+      this.current.set(l.venueId, l);
+      this.metrics.tunnelsOpened.inc();
+      this.log.info('tunnel up', { venueId: l.venueId, linkId: l.id, companion: hello.companion, frontOrigin: hello.frontOrigin, replaces: old?.id });
+      void this.settle(l, hello, old);
+    },
+    onEvent: (l, f) => this.feed?.onEvent(l, f),
+    onStatus: (l, front, _origin, status) => {
+      this.reported.set(l, front);
+      this.recordFront(l, front);
+      this.watch?.status(l, front, status);
+    },
+    onClose: (l, code, reason) => {
+      const venueId = l.venueId;
+      this.all.delete(l);
+      if (l.draining) this.noteLeft(venueId);
+      if (this.current.get(venueId) === l) this.current.delete(venueId);
+      // A claimed link is released when it closes, not when it is asked to go: until its companion's new link is
+      // claimed elsewhere, calls that reach other nodes still find their way here, and wait for the move.
+      if (l.epoch !== null) this.owners?.onGone(l);
+      this.watch?.down(l);
+      this.log.info('tunnel closed', { venueId, linkId: l.id, code, reason });
+      this.store.markSeen(venueId, l.lastSeenAt).catch(() => { /* store closed during shutdown */ });
+    },
+  };
+
   /**
    * A new current link's bookkeeping, in order: its token may retire the old
    * one, the connection is recorded, older links are told to go, and only then
    * does the feed send what waited for the venue.
    */
-  private async settle(l: RelayLink, hello: HelloFrame, old: RelayLink | undefined, log: Logger): Promise<void> {
+  private async settle(l: RelayLink, hello: HelloFrame, old: RelayLink | undefined): Promise<void> {
     const venueId = l.venueId;
     let retired = false;
     try {
       // A re-paired companion's new token has proven itself: only now does the old one stop working.
       retired = await this.store.promoteToken(venueId, l.tokenHash);
-      if (retired) log.info('new device token in use, the previous one is retired', { linkId: l.id });
+      if (retired) l.log.info('new device token in use, the previous one is retired', { linkId: l.id });
       // A status frame may have arrived while this waited for the store: the newest plugin state is recorded, not the hello's.
       await this.store.markConnected(venueId, hello.companion, this.reported.get(l) ?? hello.front ?? null, l.connectedAt);
     } catch (e) {
-      log.error('could not record the connection', { err: String(e) });
+      l.log.error('could not record the connection', { err: String(e) });
     }
     if (retired) {
       // Links on the retired token are told so (revoked), not asked to come back (they would be refused).
@@ -169,12 +172,13 @@ export class TunnelRegistry {
    * Stores a venue's plugin state, coalesced: at most one SQLite write per
    * STATUS_WRITE_MS per venue, the latest state always written in the end.
    */
-  private recordFront(venueId: string, front: FrontStatus, log: Logger): void {
+  private recordFront(l: RelayLink, front: FrontStatus): void {
+    const venueId = l.venueId;
     const w = this.frontWrites.get(venueId) ?? { at: -Infinity, pending: null };
     this.frontWrites.set(venueId, w);
     const write = (f: FrontStatus) => {
       w.at = this.clock.mono();
-      this.store.setFront(venueId, f).catch((e: unknown) => log.error('could not record the plugin state', { err: String(e) }));
+      this.store.setFront(venueId, f).catch((e: unknown) => l.log.error('could not record the plugin state', { err: String(e) }));
     };
     const wait = w.at + STATUS_WRITE_MS - this.clock.mono();
     if (wait <= 0 && !w.timer) return write(front);

@@ -37,6 +37,7 @@ import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import { lockDataDir } from './lock.ts';
 import type { Logger } from '../../common/logger.ts';
+import { keepHeapSmall } from '../../common/heap.ts';
 import { createMetrics } from './metrics.ts';
 import { effectiveSettings, readSettingsFile, type Settings } from './settings.ts';
 import { levelOf } from './status.ts';
@@ -94,6 +95,8 @@ const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, re
  * the data dir (DataDirLocked) or the local API cannot listen.
  */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  // The CLI did it before loading the agent; the desktop's core process gets it here (heap.ts).
+  keepHeapSmall();
   // Before anything else: a second companion must not touch the first one's files or slots.
   const lock = await lockDataDir(opts.settings.dataDir);
   try {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { EffectiveSettings, LOCAL_API_FILE, LocalApiFile, LoginLink, PairResult, Status, type Problem } from '../../protocol/local.ts';
 import { Report } from '../../protocol/diagnostics.ts';
 import { normalizePairingCode } from '../../protocol/relay.ts';
+import { askLocal } from './api/ask.ts';
 import { verifyCompanion } from './api/proof.ts';
 import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
@@ -146,6 +147,9 @@ async function translateParseError(e: Error): Promise<string> {
 }
 
 async function run(flags: SettingsFlags): Promise<number> {
+  // Before the agent's modules load: compiling them is what first grows the young generation.
+  const { keepHeapSmall } = await import('../../common/heap.ts');
+  keepHeapSmall();
   const settings = loadSettings(flags);
   ensureWritableDir(settings.dataDir);
   // Heavy parts load only for the commands that use them, so `status` starts fast (global fetch, no winston or undici).
@@ -308,9 +312,9 @@ async function status(flags: SettingsFlags, json: boolean, check: boolean): Prom
   if (!verified.ok) return notRunning(verified.why);
   let body: unknown;
   try {
-    const res = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
+    const res = await askLocal(`${info.url}/api/status`, { headers: { authorization: `Bearer ${info.token}` }, timeoutMs: 5_000 });
     if (res.status !== 200) return notRunning(`локальный API ответил ${res.status}`);
-    body = await res.json();
+    body = JSON.parse(res.text);
   } catch {
     return notRunning(`локальный API ${info.url} не отвечает`);
   }

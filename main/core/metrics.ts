@@ -2,7 +2,8 @@
  * Prometheus metrics of the local API (`GET /metrics`), read from the live
  * status at scrape time so they can never disagree with `/api/status`.
  */
-import client from 'prom-client';
+import { createRequire } from 'node:module';
+import type PromClient from 'prom-client';
 import type { CheckResult, Report } from '../../protocol/diagnostics.ts';
 import type { Status } from '../../protocol/local.ts';
 
@@ -17,8 +18,22 @@ export interface MetricsExtra {
 
 const RESULT_VALUE: Record<CheckResult, number> = { ok: 0, warn: 1, fail: 2, skip: 3 };
 
-/** A registry of its own (never prom-client's global one), fed by `status()` (and `extra()`, when given). */
+/**
+ * A registry of its own (never prom-client's global one), fed by `status()`
+ * (and `extra()`, when given). prom-client loads at the first scrape, not at
+ * start: a companion nobody scrapes does not carry it (a few MB of a POS PC's memory).
+ */
 export function createMetrics(status: () => Status, extra?: () => MetricsExtra, now: () => number = Date.now): { render(): Promise<{ contentType: string; body: string }> } {
+  let registry: PromClient.Registry | null = null;
+  return {
+    render: async () => {
+      registry ??= build(createRequire(import.meta.url)('prom-client') as typeof PromClient, status, extra, now);
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+function build(client: typeof PromClient, status: () => Status, extra: (() => MetricsExtra) | undefined, now: () => number): PromClient.Registry {
   const registry = new client.Registry();
   const gauge = (name: string, help: string, read: (s: Status) => number | null, labelNames: string[] = []) =>
     new client.Gauge({
@@ -86,5 +101,5 @@ export function createMetrics(status: () => Status, extra?: () => MetricsExtra, 
     name: 'evva_status_level', help: 'Overall level: 0 ok, 1 warn, 2 error', registers: [registry],
     collect() { this.set({ ok: 0, warn: 1, error: 2 }[status().level]); },
   });
-  return { render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) };
+  return registry;
 }

@@ -4,7 +4,9 @@
  * the process when Redis restarts.
  */
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import type * as IORedis from 'ioredis';
 import type { Logger } from '../../common/logger.ts';
 import type { Health } from './parts.ts';
 
@@ -26,7 +28,9 @@ export const untimed: Timed = (_op, call) => call();
  * errors instead of throwing them: Redis going away is an outage, not a crash.
  */
 export function connect(url: string, log: Logger, role: string): Redis {
-  const redis = new Redis(url, {
+  // Loaded by the first connection: a relay without --redis (one node) never carries ioredis (about 7 MB).
+  const { Redis: Client } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
+  const redis = new Client(url, {
     connectionName: `evva-relay-${role}`,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS),

@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type Pg from 'pg';
 import { DEFAULT_STORE_POOL } from '../../protocol/cluster.ts';
 import { statementCache } from './sqlite.ts';
 import { migrate } from './migrations.ts';
@@ -116,14 +117,17 @@ function openSqlite(dataDir: string): Db {
 }
 
 /** pg returns int8 and numeric as strings; the relay's are ms times, ids and counts, all well inside 2^53. */
-const types = {
+const typesOf = (pg: typeof Pg) => ({
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v);
     return pg.types.getTypeParser(oid, format);
   },
-};
+});
 
 function openPostgres(url: string, max: number): Db {
+  // Loaded here: a relay on SQLite (one node) never carries pg (about 6 MB).
+  const pg = createRequire(import.meta.url)('pg') as typeof Pg;
+  const types = typesOf(pg);
   const pool = new pg.Pool({
     connectionString: url,
     max,

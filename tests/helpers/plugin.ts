@@ -20,8 +20,12 @@ export interface FakePlugin {
 
 const CHUNK = Buffer.alloc(64 * 1024, 120);
 
-/** Starts it on 127.0.0.1; `/api/big` streams `bigBytes` (default: without end), `/api/slow` answers `{}` after `slowMs`. */
-export async function startFakePlugin(opts: { bigBytes?: number; slowMs?: number; sectionsBytes?: number } = {}): Promise<FakePlugin> {
+/**
+ * Starts it on 127.0.0.1; `/api/big` streams `bigBytes` (default: without end), `/api/slow` answers `{}` after `slowMs`,
+ * `/api/orders` lists two small orders, and with `hugeOrderItems` a third between them with that many items
+ * (86 bytes each: 300 000 make 26 MB, under the default answer cap), streamed as a plugin would.
+ */
+export async function startFakePlugin(opts: { bigBytes?: number; slowMs?: number; sectionsBytes?: number; hugeOrderItems?: number } = {}): Promise<FakePlugin> {
   const state: FakePlugin = { url: '', big: [], issued: [], loggedOut: [], loginDelayMs: 0, close: async () => undefined };
   let n = 0;
   const server = http.createServer((req, res) => {
@@ -54,6 +58,30 @@ export async function startFakePlugin(opts: { bigBytes?: number; slowMs?: number
         return;
       }
       json([]);
+      return;
+    }
+    if (p === '/api/orders') {
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      const order = (id: string) => JSON.stringify({ Id: id, Number: 1, Status: 'New', Items: [{ Id: `${id}-1`, Amount: 1, Price: 160, Status: 'Added' }] });
+      const items = opts.hugeOrderItems ?? 0;
+      const parts: Array<string | (() => string)> = [`[${order('a')},`];
+      if (items) {
+        parts.push('{"Id":"huge","Number":2,"Status":"New","Items":[');
+        for (let i = 0; i < items; i += 10_000) {
+          const from = i;
+          parts.push(() => Array.from({ length: Math.min(10_000, items - from) }, (_, j) => `{"Id":"00000000-0000-4000-8000-${String(from + j).padStart(12, '0')}","Amount":1,"Price":160,"Status":"Added"}`).join(',') + (from + 10_000 < items ? ',' : ''));
+        }
+        parts.push(']},');
+      }
+      parts.push(`${order('b')}]`);
+      const pump = () => {
+        while (parts.length && !res.destroyed) {
+          const next = parts.shift()!;
+          if (!res.write(typeof next === 'string' ? next : next())) { res.once('drain', pump); return; }
+        }
+        if (!res.destroyed) res.end();
+      };
+      pump();
       return;
     }
     if (p === '/api/slow') { setTimeout(() => { if (!res.destroyed) json({}); }, opts.slowMs ?? 600); return; }

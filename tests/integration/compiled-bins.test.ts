@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runBin, startBin, type Proc } from '../helpers/proc.ts';
 
 const compiled = { EVVA_FROM_SOURCE: '' };
+const HELPERS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../helpers');
 const procs: Proc[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-compiled-'));
 
@@ -44,6 +45,10 @@ describe('compiled bins', () => {
     const loaded = (await runBin('evva-companion.js', ['status', '--data-dir', dir], { ...compiled, NODE_DEBUG: 'esm' })).out;
     expect(loaded).toContain('dist/node/companion.js');
     for (const heavy of ['undici', 'winston', 'express', '/ws/', 'better-sqlite3']) expect(loaded).not.toContain(`node_modules/${heavy.replace(/\//g, '')}`);
+    // Nor Node's own fetch, which loads an HTTP stack of its own on first use (node:http is part of Node's start-up).
+    const builtins = (await runBin('evva-companion.js', ['status', '--data-dir', dir], { ...compiled, NODE_OPTIONS: `--require ${path.join(HELPERS, 'builtins.cjs')}` })).out;
+    expect(builtins).toMatch(/BUILTINS .*\bhttp\b/);
+    expect(builtins).not.toMatch(/BUILTINS .*undici/);
     const relay = await runBin('evva-relay.js', ['--help'], compiled);
     expect(relay.code).toBe(0);
   }, 60_000);

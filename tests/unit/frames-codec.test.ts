@@ -70,7 +70,7 @@ describe('frame validation', () => {
 
   it('refuses malformed binary frames: short, unknown type, stream 0, empty, oversized', () => {
     expect(refusal(Buffer.from([1, 0, 0]), true).closeCode).toBe(CloseCode.protocolError);
-    expect(refusal(Buffer.from([9, 0, 0, 0, 1, 65]), true).message).toContain('unknown binary frame type');
+    expect(refusal(Buffer.from([10, 0, 0, 0, 1, 65]), true).message).toContain('unknown binary frame type');
     expect(refusal(Buffer.from([1, 0, 0, 0, 0, 65]), true).closeCode).toBe(CloseCode.protocolError);
     expect(refusal(Buffer.from([1, 0, 0, 0, 1]), true).closeCode).toBe(CloseCode.protocolError);
     const huge = Buffer.alloc(5 + MAX_CHUNK_BYTES + 1);
@@ -219,7 +219,7 @@ describe('heartbeat', () => {
     const clock = fakeClock();
     const pings: number[] = [];
     let deadAt = -1;
-    const hb = new Heartbeat(clock, (id) => pings.push(id), () => { deadAt = clock.mono(); },
+    const hb = new Heartbeat(clock, { heartbeatPing: (id) => pings.push(id), heartbeatDead: () => { deadAt = clock.mono(); } },
       { pingIntervalMs: 3000, deadAfterMs: 8000, checkMs: 1000 });
     clock.advance(7000);
     expect(pings.length).toBeGreaterThanOrEqual(2);
@@ -237,7 +237,7 @@ describe('heartbeat', () => {
     const clock = fakeClock();
     let last = 0;
     let sentAt = 0;
-    const hb = new Heartbeat(clock, (id) => { last = id; sentAt = clock.mono(); }, () => {}, { pingIntervalMs: 3000, deadAfterMs: 8000, checkMs: 1000 });
+    const hb = new Heartbeat(clock, { heartbeatPing: (id) => { last = id; sentAt = clock.mono(); }, heartbeatDead: () => {} }, { pingIntervalMs: 3000, deadAfterMs: 8000, checkMs: 1000 });
     clock.advance(1000);
     expect(last).toBeGreaterThan(0);
     clock.advance(120);

@@ -169,7 +169,8 @@ describe('frame fields at their limits', () => {
     const cases: Array<[Buffer, number, RegExp]> = [
       [frame(1, 1, MAX_CHUNK_BYTES + 1), CloseCode.frameTooLarge, new RegExp(`^binary frame of ${MAX_FRAME_BYTES + 1} bytes over ${MAX_FRAME_BYTES}$`)],
       [Buffer.from([1, 0, 0, 1]), CloseCode.protocolError, /^binary frame shorter than its header$/],
-      [frame(3, 1, 1), CloseCode.protocolError, /^unknown binary frame type 3$/],
+      [frame(10, 1, 1), CloseCode.protocolError, /^unknown binary frame type 10$/],
+      [frame(255, 1, 1), CloseCode.protocolError, /^unknown binary frame type 255$/],
       [frame(0, 1, 1), CloseCode.protocolError, /^unknown binary frame type 0$/],
       [frame(1, 0, 1), CloseCode.protocolError, /^stream id 0$/],
       [frame(1, 1, 0), CloseCode.protocolError, /^empty data frame$/],
@@ -291,7 +292,7 @@ describe('heartbeat schedule', () => {
   it('pings when an interval less half a check has passed, with ids 1, 2, 3…', () => {
     const c = clock();
     const pings: Array<[number, number]> = [];
-    new Heartbeat(c, (id) => pings.push([id, c.mono()]), () => {}, { pingIntervalMs: 2_500, deadAfterMs: 100_000, checkMs: 1_000 });
+    new Heartbeat(c, { heartbeatPing: (id) => pings.push([id, c.mono()]), heartbeatDead: () => {} }, { pingIntervalMs: 2_500, deadAfterMs: 100_000, checkMs: 1_000 });
     c.advance(7_000);
     expect(pings).toEqual([[1, 51_000], [2, 53_000], [3, 55_000], [4, 57_000]]);
   });
@@ -299,7 +300,7 @@ describe('heartbeat schedule', () => {
   it('reports the silence it died of, once, and how long it has been silent', () => {
     const c = clock();
     const deaths: number[] = [];
-    const hb = new Heartbeat(c, () => {}, (silent) => deaths.push(silent), { pingIntervalMs: 3_000, deadAfterMs: 8_000, checkMs: 1_000 });
+    const hb = new Heartbeat(c, { heartbeatPing: () => {}, heartbeatDead: (silent) => deaths.push(silent) }, { pingIntervalMs: 3_000, deadAfterMs: 8_000, checkMs: 1_000 });
     c.advance(2_500);
     expect(hb.silentMs()).toBe(2_500);
     c.advance(20_000);
@@ -308,7 +309,7 @@ describe('heartbeat schedule', () => {
 
   it('ignores a pong it did not ask for, and remembers only the last eight pings', () => {
     const c = clock();
-    const hb = new Heartbeat(c, () => {}, () => {}, { pingIntervalMs: 1_000, deadAfterMs: 100_000, checkMs: 1_000 });
+    const hb = new Heartbeat(c, { heartbeatPing: () => {}, heartbeatDead: () => {} }, { pingIntervalMs: 1_000, deadAfterMs: 100_000, checkMs: 1_000 });
     hb.pong(99);
     expect(hb.rttMs).toBeNull();
     c.advance(9_000); // nine pings, ids 1..9

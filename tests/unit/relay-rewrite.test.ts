@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LinkRewriter, isTextual, linkReplacements } from '../../relay/rewrite.ts';
+import { LinkRewriter, isTextual, linkReplacements, rewriteWhole } from '../../relay/rewrite.ts';
 
 const ORIGIN = 'http://127.0.0.1:9042';
 const BASE = 'https://relay.evva.ru/v1/venues/ven_abc/front';
@@ -130,5 +130,44 @@ describe('link rewriting', () => {
     const chunk = Buffer.alloc(10_000, 'a');
     const out = rw.push(chunk);
     expect(out.buffer).toBe(chunk.buffer);
+  });
+});
+
+describe('rewriting a whole body at once', () => {
+  const escOrigin = ORIGIN.replace(/\//g, '\\/');
+  const streamed = (body: Buffer, pairs: Array<[string, string]>) => {
+    const rw = new LinkRewriter(pairs);
+    return Buffer.concat([rw.push(body), rw.flush()]);
+  };
+
+  it('gives exactly what the chunked rewriter gives, on bodies built from every kind of piece', () => {
+    // Pieces that meet in every order: both needles, their prefixes, Cyrillic, bytes that are not UTF-8.
+    const pieces = [ORIGIN, escOrigin, ORIGIN.slice(0, 10), escOrigin.slice(0, 9), '/api/orders/1', 'Анна', '"', '\\', 'h', '9042', Buffer.from([0xff, 0xfe, 0x80]).toString('latin1')];
+    let seed = 7;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 8; };
+    const pairs = linkReplacements(ORIGIN, BASE);
+    let rewritten = 0;
+    for (let i = 0; i < 3000; i++) {
+      const parts = Array.from({ length: 1 + (rnd() % 12) }, () => pieces[rnd() % pieces.length]!);
+      const body = Buffer.concat(parts.map((p) => (/^[\x80-\xff]+$/.test(p) ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+      const whole = rewriteWhole(body, pairs);
+      expect(whole.equals(streamed(body, pairs)), body.toString('latin1')).toBe(true);
+      if (!whole.equals(body)) rewritten++;
+    }
+    expect(rewritten).toBeGreaterThan(1000);
+  });
+
+  it('takes the longer of two needles that match at the same place, as the chunked rewriter does', () => {
+    const pairs: Array<[string, string]> = [['http://a', 'X'], ['http://ab', 'Y'], ['', 'never']];
+    expect(rewriteWhole(Buffer.from('http://ab http://a http://abc'), pairs).toString()).toBe('Y X Yc');
+    expect(streamed(Buffer.from('http://ab http://a http://abc'), pairs).toString()).toBe('Y X Yc');
+  });
+
+  it('returns the body itself when nothing matches, and carries non-ASCII replacements byte for byte', () => {
+    const body = Buffer.from('{"Name":"Анна"}');
+    expect(rewriteWhole(body, linkReplacements(ORIGIN, BASE))).toBe(body);
+    const out = rewriteWhole(Buffer.from(`[${ORIGIN}/x]`), [[ORIGIN, 'https://релей.рф/v1']]);
+    expect(out.toString()).toBe('[https://релей.рф/v1/x]');
+    expect(rewriteWhole(Buffer.from('[http://хост/x]'), [['http://хост', 'https://r']]).toString()).toBe('[https://r/x]');
   });
 });

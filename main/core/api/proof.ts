@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { LocalApiFile } from '../../../protocol/local.ts';
 import { pidAlive } from '../lock.ts';
 import { safeEqual } from './guard.ts';
+import { askLocal } from './ask.ts';
 
 /** A nonce the client makes: 32 random bytes, hex. */
 export const Nonce = z.string().regex(/^[0-9a-f]{64}$/);
@@ -35,12 +36,8 @@ export async function verifyCompanion(info: LocalApiFile, timeoutMs = 5_000): Pr
   const nonce = crypto.randomBytes(32).toString('hex');
   let answer: ProofAnswer;
   try {
-    const res = await fetch(`${info.url}/api/proof?nonce=${nonce}`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      return { ok: false, why: `по адресу ${info.url} отвечает не компаньон (ответ ${res.status})` };
-    }
-    const text = await res.text();
+    const { status, text } = await askLocal(`${info.url}/api/proof?nonce=${nonce}`, { timeoutMs });
+    if (status !== 200) return { ok: false, why: `по адресу ${info.url} отвечает не компаньон (ответ ${status})` };
     if (text.length > 4096) return { ok: false, why: `по адресу ${info.url} отвечает не компаньон` };
     answer = ProofAnswer.parse(JSON.parse(text));
   } catch {

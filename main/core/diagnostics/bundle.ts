@@ -7,7 +7,8 @@
  */
 import os from 'node:os';
 import type { Readable } from 'node:stream';
-import yazl from 'yazl';
+import { createRequire } from 'node:module';
+import type Yazl from 'yazl';
 import type { Report } from '../../../protocol/diagnostics.ts';
 import { redact, redactText } from '../../../common/redact.ts';
 import { recentLines } from './logs.ts';
@@ -30,6 +31,8 @@ export interface BundleInput {
 
 /** Starts the zip; the returned stream yields its bytes as they are compressed. */
 export function buildBundle(b: BundleInput): { name: string; stream: Readable } {
+  // Loaded when a bundle is made, not at start: most companions never make one.
+  const yazl = createRequire(import.meta.url)('yazl') as typeof Yazl;
   const zip = new yazl.ZipFile();
   const mtime = new Date(b.now);
   const add = (name: string, text: string) => zip.addBuffer(Buffer.from(text, 'utf8'), name, { mtime, mode: 0o100644 });

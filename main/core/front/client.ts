@@ -21,6 +21,7 @@ import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { deadline, type Deadline } from './deadline.ts';
 import { FrontError, isFrontError } from './errors.ts';
+import { MAX_RECORD_BYTES, RecordReader } from './records.ts';
 import { keyLike, withoutKeys } from '../tunnel/gate.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../tunnel/upstream.ts';
 
@@ -144,25 +145,40 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     }
   }
 
-  /** Reads a whole answer, refusing (and dropping the connection) past `maxAnswerBytes`. */
-  async function readText(res: Response, d: Deadline): Promise<string> {
+  /**
+   * Reads a whole answer, refusing (and dropping the connection) past `maxAnswerBytes`.
+   * With `records` (the JSON answers of get()), a list element over MAX_RECORD_BYTES is
+   * left out as it streams in, never held or parsed (records.ts), and one such answer
+   * that is a single value is refused.
+   */
+  async function readText(res: Response, d: Deadline, records = false): Promise<string> {
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > maxAnswerBytes) {
       await res.body?.cancel().catch(() => undefined);
       throw new FrontError('too_large', `${declared} bytes declared, limit ${maxAnswerBytes}`);
     }
+    // An answer declared no larger than one record cannot hold a larger one: read it plainly.
+    const reader = records && !(declared <= MAX_RECORD_BYTES) ? new RecordReader() : null;
     const parts: Buffer[] = [];
     let total = 0;
     try {
       for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
         total += chunk.byteLength;
         if (total > maxAnswerBytes) throw new FrontError('too_large', `over ${maxAnswerBytes} bytes`);
-        parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if (reader) reader.push(chunk);
+        else parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       }
     } catch (e) {
       throw toFrontError(e, d.timedOut());
     }
-    return Buffer.concat(parts, total).toString('utf8');
+    if (!reader) return Buffer.concat(parts, total).toString('utf8');
+    const kept = reader.end();
+    if (kept.dropped) {
+      log.warn('plugin records over the size limit left out of an answer', {
+        path: res.url ? new URL(res.url).pathname : undefined, dropped: kept.dropped, largestBytes: kept.largest, limitBytes: MAX_RECORD_BYTES,
+      });
+    }
+    return kept.text;
   }
 
   async function login(): Promise<string> {
@@ -307,7 +323,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       let text: string;
       try {
         res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, d), true, d.signal, cancelBody);
-        text = await readText(res, d);
+        text = await readText(res, d, true);
       } finally {
         d.clear();
       }

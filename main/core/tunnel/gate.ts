@@ -152,7 +152,9 @@ export function keyLike(name: string): boolean {
     if (next === n) break;
     n = next;
   }
-  return n.normalize('NFKC').toLowerCase().replace(/[^a-z0-9]/g, '') === 'key';
+  // NFKC changes nothing in ASCII; skipping it there keeps ICU's tables out of memory for the usual names.
+  // eslint-disable-next-line no-control-regex
+  return (/^[\x00-\x7f]*$/.test(n) ? n : n.normalize('NFKC')).toLowerCase().replace(/[^a-z0-9]/g, '') === 'key';
 }
 
 /** The query without any caller key; other parameters byte for byte, in order. */

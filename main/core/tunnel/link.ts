@@ -9,8 +9,8 @@ import type { Envelope } from '../../../protocol/events.ts';
 import type { FrontStatus, Status } from '../../../protocol/local.ts';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
-  decodeFrame, encodeControl, encodeData, forwardableHeaders,
-  type ControlFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
+  batchWrites, decodeFrame, encodeControl, encodeData, encodeFrame, forwardableHeaders, socketOf,
+  type ControlFrame, type Corkable, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
@@ -138,6 +138,7 @@ export class CompanionLink {
   /** The most body bytes any stream had unacknowledged, and the largest socket queue seen: for tests and support. */
   readonly stats = { maxStreamOutstanding: 0, maxSocketQueued: 0, bytesOut: 0, bytesIn: 0, streamsServed: 0 };
   private readonly streams = new Map<number, ServedStream>();
+  private readonly socket: Corkable | undefined;
   private lastSid = 0;
   private readonly heartbeat: Heartbeat;
   private helloTimer: NodeJS.Timeout | undefined;
@@ -149,10 +150,8 @@ export class CompanionLink {
     this.o = o;
     this.frontHost = o.frontOrigin ? new URL(o.frontOrigin).host : undefined;
     const { ws, clock } = o;
-    this.heartbeat = new Heartbeat(clock, (id) => this.sendControl({ t: 'ping', id }), (silent) => {
-      o.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silent) });
-      this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
-    }, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
+    this.socket = socketOf(ws);
+    this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
     this.helloTimer = clock.setTimeout(() => {
       if (!this.welcome) this.close(CloseCode.helloTimeout, 'no welcome');
     }, o.timing.helloTimeoutMs);
@@ -168,6 +167,17 @@ export class CompanionLink {
 
   get rttMs(): number | null {
     return this.heartbeat.rttMs;
+  }
+
+  /** Heartbeat: a ping is due. */
+  heartbeatPing(id: number): void {
+    this.sendFrame({ t: 'ping', id });
+  }
+
+  /** Heartbeat: nothing arrived for DEAD_AFTER_MS. */
+  heartbeatDead(silentMs: number): void {
+    this.o.log.warn('tunnel silent, declaring it dead', { silentMs: Math.round(silentMs) });
+    this.terminate(CloseCode.heartbeatTimeout, 'heartbeat timeout');
   }
   get openStreams(): number {
     return this.streams.size;
@@ -185,7 +195,7 @@ export class CompanionLink {
   sendEvent(e: Envelope): boolean {
     if (this.closed || !this.welcome || this.o.ws.readyState !== this.o.ws.OPEN) return false;
     try {
-      this.o.ws.send(encodeControl({ t: 'event', eventId: e.eventId, seq: e.seq, event: e }));
+      this.send(encodeControl({ t: 'event', eventId: e.eventId, seq: e.seq, event: e }));
       return true;
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
@@ -230,12 +240,24 @@ export class CompanionLink {
   grant(s: ServedStream, bytes: number): void {
     if (s.done) return;
     s.recv.grant(bytes);
-    this.sendControl({ t: 'window', sid: s.sid, bytes });
+    this.sendFrame({ t: 'window', sid: s.sid, bytes });
   }
 
+  /** A JSON control frame (hello, status, errors, command results: the rare ones). */
   private sendControl(frame: ControlFrame): void {
+    this.send(encodeControl(frame));
+  }
+
+  /** A frame of an exchange, binary from revision 3 on. */
+  private sendFrame(frame: ExchangeFrame): void {
+    this.send(encodeFrame(frame, this.rev));
+  }
+
+  private send(data: Buffer | string): void {
     if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
-    this.o.ws.send(encodeControl(frame));
+    // Frames sent in the same turn of the event loop (answers of many streams) leave in one write.
+    batchWrites(this.socket);
+    this.o.ws.send(data);
   }
 
   private teardown(code: number, reason: string): void {
@@ -267,7 +289,7 @@ export class CompanionLink {
     if (this.closed) return;
     let frame: Frame;
     try {
-      frame = decodeFrame(data, isBinary);
+      frame = decodeFrame(data, isBinary, this.rev);
     } catch (e) {
       const fe = e instanceof FrameError ? e : new FrameError(CloseCode.protocolError, 'undecodable frame');
       this.o.log.warn('bad frame from relay, closing tunnel', { reason: fe.message });
@@ -307,7 +329,7 @@ export class CompanionLink {
         this.o.events.onWelcome(this, f);
         return;
       case 'ping':
-        this.sendControl({ t: 'pong', id: f.id });
+        this.sendFrame({ t: 'pong', id: f.id });
         return;
       case 'pong':
         this.heartbeat.pong(f.id);
@@ -444,7 +466,8 @@ export class CompanionLink {
     const hasBody = res.body !== null && req.method !== 'HEAD';
     const head = { status: res.status, headers: forwardableHeaders(res.headers) };
     if (!hasBody || !res.body) {
-      this.sendControl({ t: 'res', sid: s.sid, ...head, body: false });
+      if (this.rev >= 3) this.sendHead(s.sid, head, true, EMPTY);
+      else this.sendControl({ t: 'res', sid: s.sid, ...head, body: false });
       void drainAndDrop(res.body);
       this.finish(s, DONE);
       return;
@@ -460,7 +483,7 @@ export class CompanionLink {
         if (s.done) break;
         if (next.done) {
           if (headPending) this.sendHead(s.sid, head, true, EMPTY);
-          else this.sendControl({ t: 'end', sid: s.sid });
+          else this.sendFrame({ t: 'end', sid: s.sid });
           this.finish(s, DONE);
           break;
         }
@@ -504,15 +527,15 @@ export class CompanionLink {
   }
 
   private sendHead(sid: number, head: { status: number; headers: Record<string, string> }, end: boolean, payload: Uint8Array): void {
-    if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
+    if (this.closed) return;
     this.stats.bytesOut += payload.byteLength;
-    this.o.ws.send(encodeHead(sid, { ...head, end }, payload));
+    this.send(encodeHead(sid, { ...head, end }, payload, this.rev));
   }
 
   private sendData(sid: number, payload: Uint8Array): void {
     if (this.closed) return;
     this.stats.bytesOut += payload.byteLength;
-    this.o.ws.send(encodeData(sid, payload));
+    this.send(encodeData(sid, payload));
     this.stats.maxSocketQueued = Math.max(this.stats.maxSocketQueued, this.o.ws.bufferedAmount);
   }
 

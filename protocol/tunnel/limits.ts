@@ -1,0 +1,97 @@
+/**
+ * The numbers both ends of the tunnel agree on: sizes, counts, timings and the
+ * close codes. Explained in docs/protocol.md ("Limits", "Heartbeats", "Close
+ * codes"); the frames, their codec and the header policy build on these.
+ */
+
+// ---- sizes and counts -----------------------------------------------------------
+
+/** Largest body chunk in one binary frame; bodies of any size stream as many such chunks. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+/** Bytes in a binary frame before the payload: type (1) + stream id (4). */
+export const DATA_HEADER_BYTES = 5;
+/**
+ * Largest JSON control frame; headers of one exchange must fit in it. The
+ * binary request and response heads of revision 3 are bounded the same way.
+ */
+export const MAX_CONTROL_FRAME_BYTES = 64 * 1024;
+/** Largest frame either side sends or accepts; a bigger one closes the link with frameTooLarge and a reason. */
+export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + DATA_HEADER_BYTES;
+/**
+ * The WebSocket library's own hard limit (ws `maxPayload`), a backstop above
+ * MAX_FRAME_BYTES: frames between the two are refused by the codec with a
+ * reason; beyond it ws closes with 1009 before buffering any more.
+ */
+export const WS_MAX_PAYLOAD_BYTES = 2 * MAX_FRAME_BYTES;
+/** Credit each stream starts with, per direction: at most this many body bytes are ever unacknowledged. */
+export const STREAM_WINDOW_BYTES = 256 * 1024;
+/** Streams one link may hold open at once; a req beyond it is answered with error `overloaded`. */
+export const MAX_STREAMS_PER_LINK = 256;
+/** Largest stream id; ids are never reused on one link. */
+export const MAX_STREAM_ID = 0xffff_ffff;
+/** Longest request target (path + query) a req frame may carry. */
+export const MAX_PATH_CHARS = 8 * 1024;
+/** Most headers a req/res frame may carry. */
+export const MAX_HEADERS = 100;
+/** Longest header name a frame may carry. */
+export const MAX_HEADER_NAME_CHARS = 256;
+/** Longest header value a frame may carry (what is forwarded is smaller: MAX_HEADER_VALUE_CHARS in headers.ts). */
+export const MAX_FRAME_HEADER_VALUE_CHARS = 16 * 1024;
+/** Longest HTTP method a req frame may carry. */
+export const MAX_METHOD_CHARS = 16;
+/** Longest reason a cancel frame may carry. */
+export const MAX_CANCEL_REASON_CHARS = 200;
+
+// ---- timings ----------------------------------------------------------------
+
+/** How often the companion sends a ping; any frame received counts as life (the relay answers with pong). */
+export const PING_INTERVAL_MS = 3_000;
+/**
+ * How often the relay pings, for its RTT figure only: heartbeats are one-way
+ * (the companion's pings keep both sides alive), so 10 000 idle links cost the
+ * relay one pong per link per 3 s and no timer of their own.
+ */
+export const RELAY_PING_INTERVAL_MS = 30_000;
+/** Silence after which a side declares the link dead and terminates it (a link dies within DEAD_AFTER_MS + HEARTBEAT_CHECK_MS < 10 s). */
+export const DEAD_AFTER_MS = 8_000;
+/** How often each side checks for silence. */
+export const HEARTBEAT_CHECK_MS = 1_000;
+/** How long the relay waits for hello after the upgrade, and the companion for welcome after hello. */
+export const HELLO_TIMEOUT_MS = 5_000;
+/** Default per-request timeout: the wait for the response head, and the longest gap between body chunks from the plugin. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+/** Longest per-request timeout a req frame may ask for. */
+export const MAX_REQUEST_TIMEOUT_MS = 120_000;
+/** After go-away, how long in-flight streams on the old link may run before it is closed anyway. */
+export const GOAWAY_DRAIN_MS = 30_000;
+
+// ---- close codes (WebSocket close frames) ----------------------------------
+
+/** Close codes the tunnel uses; 4000-4999 are the application range of RFC 6455. */
+export const CloseCode = {
+  /** Orderly close (drained after go-away, client stopped). */
+  normal: 1000,
+  /** The relay or the companion is shutting down. */
+  goingAway: 1001,
+  /** ws itself: a message larger than WS_MAX_PAYLOAD_BYTES (no reason text). */
+  tooBig: 1009,
+  /** A frame failed validation: bad JSON, unknown type, wrong shape, bad binary header, unknown stream. */
+  protocolError: 4000,
+  /** A control frame larger than MAX_CONTROL_FRAME_BYTES or a chunk larger than MAX_CHUNK_BYTES. */
+  frameTooLarge: 4001,
+  /** The peer speaks another protocol version. */
+  unsupportedVersion: 4002,
+  /** The device token was revoked or replaced by a new pairing: do not reconnect with it. */
+  revoked: 4003,
+  /** A newer link of the same venue took over, and this one has drained (or the drain timed out). */
+  replaced: 4004,
+  /** No frame arrived for DEAD_AFTER_MS. */
+  heartbeatTimeout: 4005,
+  /** A peer sent body bytes beyond the credit it was given. */
+  flowControl: 4006,
+  /** Too many open streams. */
+  tooManyStreams: 4007,
+  /** No hello (or welcome) within HELLO_TIMEOUT_MS. */
+  helloTimeout: 4008,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

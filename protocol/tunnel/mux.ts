@@ -1,0 +1,203 @@
+/**
+ * The mechanics both ends of a link run the same way: the heartbeat, the
+ * flow-control credit of each stream, and the batching of writes. They live
+ * beside the constants they implement (limits.ts).
+ */
+import { DEAD_AFTER_MS, HEARTBEAT_CHECK_MS, PING_INTERVAL_MS, STREAM_WINDOW_BYTES } from './limits.ts';
+
+/** The part of the core Clock the heartbeat needs (structural, so protocol/ imports nothing from main/). */
+export interface HeartbeatClock {
+  mono(): number;
+  setInterval(fn: () => void, ms: number): NodeJS.Timeout;
+  clearInterval(t: NodeJS.Timeout | undefined): void;
+}
+
+/** What a heartbeat drives: its link (methods, not closures: a relay holds thousands of links). */
+export interface HeartbeatOwner {
+  /** Send ping `id` now. */
+  heartbeatPing(id: number): void;
+  /** Nothing arrived for DEAD_AFTER_MS; called once. */
+  heartbeatDead(silentMs: number): void;
+}
+
+/**
+ * Sends a ping every PING_INTERVAL_MS and tells its owner once when nothing has
+ * been received for DEAD_AFTER_MS. Every received frame must be reported with
+ * `seen()`; pongs with `pong(id)`, which updates `rttMs`.
+ */
+export class Heartbeat {
+  rttMs: number | null = null;
+  private lastRx: number;
+  private lastPing = -Infinity;
+  private nextId = 1;
+  /** When each unanswered ping left (made with the first ping). */
+  private sentAt: Map<number, number> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private dead = false;
+
+  constructor(
+    private readonly clock: HeartbeatClock,
+    private readonly owner: HeartbeatOwner,
+    private readonly timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
+    /** True when the owner calls `tick()` from a timer shared by many links (the relay), instead of one timer each. */
+    shared = false,
+  ) {
+    this.lastRx = clock.mono();
+    if (!shared) {
+      this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Any frame from the peer proves the link alive. */
+  seen(): void {
+    this.lastRx = this.clock.mono();
+  }
+
+  pong(id: number): void {
+    const at = this.sentAt?.get(id);
+    if (at === undefined) return;
+    this.sentAt?.delete(id);
+    this.rttMs = Math.round((this.clock.mono() - at) * 10) / 10;
+  }
+
+  silentMs(): number {
+    return this.clock.mono() - this.lastRx;
+  }
+
+  stop(): void {
+    this.clock.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One check: declares the link dead after the silence bound, and pings when one is due. */
+  tick(): void {
+    if (this.dead) return;
+    const now = this.clock.mono();
+    if (now - this.lastRx > this.timing.deadAfterMs) {
+      this.dead = true;
+      this.stop();
+      this.owner.heartbeatDead(now - this.lastRx);
+      return;
+    }
+    if (now - this.lastPing >= this.timing.pingIntervalMs - this.timing.checkMs / 2) {
+      this.lastPing = now;
+      const id = this.nextId++;
+      const sentAt = (this.sentAt ??= new Map());
+      sentAt.set(id, now);
+      // Only the last few pings can still be answered; older ones are lost with a dead link.
+      if (sentAt.size > 8) sentAt.delete(sentAt.keys().next().value as number);
+      this.owner.heartbeatPing(id);
+    }
+  }
+}
+
+/**
+ * Send-side credit of one stream: `take` resolves with how many bytes may be
+ * sent now (≥ 1, ≤ max) once the peer has granted any, so a sender never has
+ * more than STREAM_WINDOW_BYTES unacknowledged.
+ */
+export class SendCredit {
+  private available: number;
+  private waiter: { resolve: (n: number) => void; reject: (e: unknown) => void; max: number } | null = null;
+  private failed: unknown = null;
+  /** The most bytes ever outstanding (sent, not yet granted back): what the tests assert on. */
+  maxOutstanding = 0;
+
+  constructor(private readonly window: number = STREAM_WINDOW_BYTES) {
+    this.available = window;
+  }
+
+  take(max: number): Promise<number> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.available > 0) return Promise.resolve(this.consume(max));
+    if (this.waiter) return Promise.reject(new Error('SendCredit: one sender at a time'));
+    return new Promise((resolve, reject) => { this.waiter = { resolve, reject, max }; });
+  }
+
+  /** The peer's window frame; returns false when it would exceed the window (a protocol violation). */
+  grant(bytes: number): boolean {
+    if (this.available + bytes > this.window) return false;
+    this.available += bytes;
+    const w = this.waiter;
+    if (w && this.available > 0) {
+      this.waiter = null;
+      w.resolve(this.consume(w.max));
+    }
+    return true;
+  }
+
+  /** Fails the pending and every later `take` (stream cancelled, link closed). */
+  fail(err: unknown): void {
+    this.failed = err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(err);
+  }
+
+  private consume(max: number): number {
+    const n = Math.min(max, this.available);
+    this.available -= n;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.window - this.available);
+    return n;
+  }
+}
+
+/** Receive-side credit of one stream: refuses chunks beyond what was granted. */
+export class RecvCredit {
+  private remaining: number;
+  constructor(window: number = STREAM_WINDOW_BYTES) {
+    this.remaining = window;
+  }
+  /** Accounts an arriving chunk; false means the peer overran its credit. */
+  receive(bytes: number): boolean {
+    this.remaining -= bytes;
+    return this.remaining >= 0;
+  }
+  /** Accounts bytes handed back to the peer with a window frame. */
+  grant(bytes: number): void {
+    this.remaining += bytes;
+  }
+}
+
+/** What write batching needs of a socket (net.Socket and tls.TLSSocket have both). */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** The socket under a ws WebSocket (ws 8 keeps it in `_socket`); undefined leaves that link's writes unbatched. */
+export function socketOf(ws: object): Corkable | undefined {
+  const s = (ws as { _socket?: Partial<Corkable> })._socket;
+  return typeof s?.cork === 'function' && typeof s.uncork === 'function' ? (s as Corkable) : undefined;
+}
+
+let held = new Set<Corkable>();
+let flushing = false;
+
+function flush(): void {
+  flushing = false;
+  const now = held;
+  held = new Set();
+  for (const s of now) s.uncork();
+}
+
+/**
+ * Holds `socket`'s writes until the end of this turn of the event loop
+ * (setImmediate runs after every I/O callback that was ready), so what a turn
+ * sends on a link (frames of many streams, a window with the next request)
+ * leaves in one system call (writev) instead of one each, as OpenSSH sends its
+ * channels' output. Call it before each send; the first call of a turn corks
+ * the socket, and one shared immediate uncorks every held socket of the
+ * process: no timer per link or per frame. A lone frame waits only for the
+ * rest of the turn's callbacks.
+ */
+export function batchWrites(socket: Corkable | undefined): void {
+  if (!socket || held.has(socket)) return;
+  socket.cork();
+  held.add(socket);
+  if (!flushing) {
+    flushing = true;
+    setImmediate(flush);
+  }
+}
