@@ -159,11 +159,11 @@ describe('console API', () => {
     const v = await pairedVenue(r.url, d.dir);
     for (let i = 0; i < 3; i++) await createVenue(r.url, `Бар ${i}`);
     const secret = 'webhook-secret-0123456789';
-    const put = await fetch(`${r.url}/v1/venues/${v.venueId}/webhook`, {
-      method: 'PUT', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ url: 'https://user:hunter2pass@hooks.example.com/in/abcdef0123456789xyz?token=tok3nvalue&x=1', secret }),
-    });
-    expect(put.status).toBe(200);
+    // Written behind the route's destination check (this machine resolves no public names): as if the name had
+    // resolved to a public address when it was set.
+    await r.relay.store.feed.setWebhook(v.venueId, {
+      url: 'https://user:hunter2pass@hooks.example.com/in/abcdef0123456789xyz?token=tok3nvalue&x=1', secret, format: 'evva', authToken: null,
+    }, Date.now());
     const { cookie } = await signIn(r);
     const list = await api(r, cookie, 'GET', '/venues?sort=name&limit=2');
     expect(list.headers.get('server-timing')).toMatch(/total;dur=\d+\.\d+/);

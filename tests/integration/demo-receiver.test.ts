@@ -37,7 +37,7 @@ describe('demo webhook receiver', () => {
     });
     expect(posted.status).toBe(201);
     peer.event(envelope(venue.venueId, 2, { eventType: 'PaymentUpdate', eventInfo: { paymentId: 'pay-1', orderId: 'o1', amount: 1250, paidAt, state: 'reconciled', updatedAt: paidAt } }));
-    const staff = (name: string) => ({ id: null, name, role: null, courier: false, hasPin: null, phone: null, sessionOpen: null });
+    const staff = (name: string) => ({ id: null, name, code: null, role: null, courier: false, hasPin: null, phone: null, sessionOpen: null });
     peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [staff('А'), staff('Б')] } }));
     await waitFor(() => lines.length === 3, 'three printed events');
     expect(lines[0]).toMatch(/^#1 TableOrderUpdate\s+заказ 105: cooking, 1250 ₽$/);
@@ -72,7 +72,7 @@ describe('demo webhook receiver', () => {
     const table = orders.find((o) => o.kind === 'table' && o.iikoStatus === 'Bill')!;
     peer.event(envelope(venue.venueId, 1, { eventInfo: { order: table } }));
     peer.event(envelope(venue.venueId, 2, { eventType: 'DeliveryOrderUpdate', eventInfo: { order: pickup } }));
-    peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [{ name: 'А' }] } }));
+    peer.event(envelope(venue.venueId, 3, { eventType: 'StaffUpdate', eventInfo: { staff: [{ id: null, name: 'А', code: null, role: null, courier: null, hasPin: null, phone: null, sessionOpen: null }] } }));
     await waitFor(() => lines.length === 3, 'three printed events');
     expect(lines[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} TableOrderUpdate\\s+заказ ${table.number}: Bill, ${table.sums.result} ₽$`));
     expect(lines[1]).toMatch(new RegExp(`DeliveryOrderUpdate\\s+заказ ${pickup.number} \\(самовывоз\\): `));

@@ -165,7 +165,7 @@ describe('webhooks', () => {
     const orders = feedOrders(busyWorld());
     const kinds = ['table', 'delivery', 'pickup'].map((k) => orders.find((o) => o.kind === k)!);
     kinds.forEach((o, i) => peer.event(envelope(venue.venueId, i + 1, { eventType: o.kind === 'table' ? 'TableOrderUpdate' : 'DeliveryOrderUpdate', eventInfo: { order: o } })));
-    peer.event(envelope(venue.venueId, 4, { eventType: 'CompanionHealth', eventInfo: { front: 'ok' } }));
+    peer.event(envelope(venue.venueId, 4, { eventType: 'CompanionHealth', eventInfo: { reason: 'front', front: 'up', frontError: null, backlog: 0, oldestUnsentAt: null, reconnects: 0 } }));
     await waitFor(() => peer.acked.length === 4, 'acks');
     // Without the organization id nothing goes out: the view says why.
     await waitFor(async () => (await (await fetch(`${base}/webhook`, { headers: auth })).json() as { lastError: string | null }).lastError === NO_ORGANIZATION, 'the attempt refused');
