@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { OrderStatus } from '../protocol/front.ts';
 import { Rng } from '../sim/random.ts';
 import type { HistoryEntry } from '../sim/world.ts';
 import { check, summary, type ChaosRecord, type ChaosReport, type FaultRecord, type PaymentCase } from './chaos/check.ts';
@@ -85,9 +86,11 @@ function payments(rig: Rig, rng: Rng) {
     async load() {
       for (let i = 0; i < 10 && (tables.length === 0 || products.length === 0); i++) {
         const t = await rig.plugin<Array<{ Number: number; IsActive?: boolean }>>('/api/tables').catch(() => null);
-        const p = await rig.plugin<Array<{ Code: string; IsActive?: boolean }>>('/api/products').catch(() => null);
+        const p = await rig.plugin<Array<{ Number?: string | null; IsActive?: boolean }>>('/api/products').catch(() => null);
         if (t?.status === 200) tables = t.body.filter((x) => x.IsActive !== false).map((x) => x.Number);
-        if (p?.status === 200) products = p.body.filter((x) => x.IsActive !== false).map((x) => x.Code);
+        // A product's code is its Number (what item links end with). One without it cannot be ordered:
+        // leaving it in would make every payment's order fail to open, and the payment checks pass on nothing.
+        if (p?.status === 200) products = p.body.filter((x) => x.IsActive !== false && typeof x.Number === 'string' && x.Number !== '').map((x) => x.Number as string);
         if (tables.length === 0 || products.length === 0) await sleep(1000);
       }
       if (tables.length === 0 || products.length === 0) throw new Error('the sim shows no tables or products');
@@ -131,11 +134,13 @@ function payments(rig: Rig, rng: Rng) {
     /** The state each payment's final order calls for, and what the relay says. */
     async settle(): Promise<void> {
       for (const c of cases) {
-        const o = await rig.plugin<{ Status: string; Payments?: Array<{ Sum: number; Type?: { Code?: string | null } }> }>(`/api/orders/${c.orderId}`).catch(() => null);
+        const o = await rig.plugin<{ Status: string | number; Payments?: Array<{ Sum: number; Type?: { Code?: string | null } }> }>(`/api/orders/${c.orderId}`).catch(() => null);
+        // The plugin writes enums as numbers (OrderStatus New 0, Bill 1, Closed 2, Deleted 3) or names.
+        const status = o?.status === 200 ? (typeof o.body.Status === 'number' ? OrderStatus[o.body.Status] : o.body.Status) : undefined;
         if (!o || o.status === 404) c.expected = 'order-deleted';
         else if (o.status !== 200) c.expected = null;
-        else if (o.body.Status === 'Deleted') c.expected = 'order-deleted';
-        else if (o.body.Status === 'Closed') {
+        else if (status === 'Deleted') c.expected = 'order-deleted';
+        else if (status === 'Closed') {
           const evva = (o.body.Payments ?? []).filter((p) => String(p.Type?.Code ?? '').toUpperCase() === 'EVVAP').reduce((s, p) => s + p.Sum, 0);
           c.expected = evva + 0.01 >= c.amount ? 'reconciled' : 'mismatch';
         } else c.expected = 'pending-close';

@@ -65,7 +65,8 @@ describe('evva-relay support', () => {
     const bundle = await runBin('evva-relay.js', ['support', v.venueId, 'bundle', '--out', out], env);
     expect(bundle.code).toBe(0);
     expect(fs.readFileSync(out).subarray(0, 2).toString()).toBe('PK');
-  });
+    // Four CLI starts, each transpiling the relay's TypeScript (7-18 s apiece on a shared 2-core machine at load ~20).
+  }, 90_000);
 
   it('says why and exits 1 when the venue switched remote support off, and 2 on bad usage', async () => {
     const v = await startVenue(cleanups, { settings: { allowRemoteDiagnostics: false } });
