@@ -242,7 +242,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       const body = await res.json() as { error?: Problem };
       if (res.status !== 200) return fail(body.error ?? { code: 'error', message: `Компаньон ответил ${res.status}.` });
       const ok = PairResult.parse(body);
-      console.log(`Готово: компаньон привязан к заведению ${ok.venueName ? `«${ok.venueName}» (${ok.venueId})` : ok.venueId}, сервер ${ok.relayUrl}. Связь с EVVA устанавливается.`);
+      console.log(`Готово: компаньон привязан к заведению ${venueText(ok.venueName, ok.venueId)}, сервер ${ok.relayUrl}. Связь с EVVA устанавливается.`);
       return 0;
     } catch {
       // The running companion did not answer: pair directly below; it picks the pairing up on restart.
@@ -255,7 +255,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       code, relayUrl, dataDir: settings.dataDir, companion: { version: VERSION, hostname: os.hostname() },
       proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure,
     });
-    console.log(`Готово: компаньон привязан к заведению ${ok.venueName ? `«${ok.venueName}» (${ok.venueId})` : ok.venueId}, сервер ${ok.relayUrl}.`);
+    console.log(`Готово: компаньон привязан к заведению ${venueText(ok.venueName, ok.venueId)}, сервер ${ok.relayUrl}.`);
     console.log(`Запустите его: evva-companion run --data-dir "${settings.dataDir}"`);
     return 0;
   } catch (e) {
@@ -371,6 +371,11 @@ async function showSettings(flags: SettingsFlags, json: boolean): Promise<number
   return 0;
 }
 
+/** The venue by its name in quotes (unless the name has its own) and its id for support, or the id alone. */
+function venueText(name: string | null | undefined, id: string): string {
+  return name ? `${/[«"]/.test(name) ? name : `«${name}»`} (${id})` : id;
+}
+
 /** A problem as the CLI prints it: what happened, what to do, and the command that helps. */
 export function problemLines(p: Problem, indent = ''): string[] {
   return [`${indent}${p.message}`, ...(p.hint ? [`${indent}Что делать: ${p.hint}`] : []), ...(p.command ? [`${indent}Команда: ${p.command}`] : [])];
@@ -388,7 +393,7 @@ export function describe(s: Status): string {
   if (f.state !== 'up' && f.error?.command) lines.push(`    Команда: ${f.error.command}`);
   const t = s.tunnel;
   const tunnelLine = {
-    connected: `подключено${t.venueId ? `, заведение ${t.venueName ? `«${t.venueName}» (${t.venueId})` : t.venueId}` : ''}${t.rttMs !== null ? `, ${Math.round(t.rttMs)} мс` : ''}`,
+    connected: `подключено${t.venueId ? `, заведение ${venueText(t.venueName, t.venueId)}` : ''}${t.rttMs !== null ? `, ${Math.round(t.rttMs)} мс` : ''}`,
     connecting: 'подключается…',
     offline: t.error?.message ?? 'нет связи',
     // Unpaired with a reason (revoked, replaced, damaged file) is not "never set up": say why.

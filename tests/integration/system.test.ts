@@ -121,7 +121,8 @@ describe('the whole system, as real processes', () => {
 
     const text = await runBin('evva-companion.js', ['status', '--data-dir', dir]);
     expect(text.out).toMatch(/всё в порядке/);
-    expect(text.out).toMatch(new RegExp(`Связь с EVVA: подключено, заведение ${venue.venueId}`));
+    // The venue by its name, with the id for support (issue 20 item 11).
+    expect(text.out).toMatch(new RegExp(`Связь с EVVA: подключено, заведение Кафе «Тест» \\(${venue.venueId}\\)`));
   });
 
   it('pairs through a running companion, which connects without a restart', async () => {
