@@ -172,6 +172,8 @@ async function run(flags: SettingsFlags): Promise<number> {
     // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
     const ports = discoveryPortsFromEnv(process.env);
     const probe = ports ? { discover: await import('./front/discovery.ts').then(({ discover }) => () => discover({ ports })) } : undefined;
+    const fastProbe = probeIntervalFromEnv(process.env);
+    if (fastProbe) settings.probeIntervalMs = fastProbe;
     agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env), ...(probe ? { probe } : {}) });
   } catch (e) {
     log.error((e as Error).message);
@@ -198,6 +200,18 @@ export function discoveryPortsFromEnv(env: NodeJS.ProcessEnv): number[] | null {
   if (env.EVVA_TEST_HOOKS !== '1' || !list) return null;
   const ports = list.split(',').map((p) => Number(p.trim()));
   return ports.length && ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536) ? ports : null;
+}
+
+/**
+ * A test-only hook, like the two above: with both `EVVA_TEST_HOOKS=1` and
+ * `EVVA_TEST_PROBE_INTERVAL_MS=200`, the plugin is checked this often (100…999 ms),
+ * below the 1 s the settings allow, so a test of ten plugin outages with real
+ * processes takes seconds per outage less. Nothing else about the checks changes.
+ */
+export function probeIntervalFromEnv(env: NodeJS.ProcessEnv): number | null {
+  const ms = Number(env.EVVA_TEST_PROBE_INTERVAL_MS);
+  if (env.EVVA_TEST_HOOKS !== '1' || !env.EVVA_TEST_PROBE_INTERVAL_MS || !Number.isInteger(ms) || ms < 100 || ms > 999) return null;
+  return ms;
 }
 
 /**
