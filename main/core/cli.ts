@@ -176,6 +176,8 @@ async function run(flags: SettingsFlags): Promise<number> {
     // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
     const ports = discoveryPortsFromEnv(process.env);
     const probe = ports ? { discover: await import('./front/discovery.ts').then(({ discover }) => () => discover({ ports })) } : undefined;
+    const fastProbe = probeIntervalFromEnv(process.env);
+    if (fastProbe) settings.probeIntervalMs = fastProbe;
     agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env), ...(probe ? { probe } : {}) });
   } catch (e) {
     log.error((e as Error).message);
@@ -202,6 +204,18 @@ export function discoveryPortsFromEnv(env: NodeJS.ProcessEnv): number[] | null {
   if (env.EVVA_TEST_HOOKS !== '1' || !list) return null;
   const ports = list.split(',').map((p) => Number(p.trim()));
   return ports.length && ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536) ? ports : null;
+}
+
+/**
+ * A test-only hook, like the two above: with both `EVVA_TEST_HOOKS=1` and
+ * `EVVA_TEST_PROBE_INTERVAL_MS=200`, the plugin is checked this often (100…999 ms),
+ * below the 1 s the settings allow, so a test of ten plugin outages with real
+ * processes takes seconds per outage less. Nothing else about the checks changes.
+ */
+export function probeIntervalFromEnv(env: NodeJS.ProcessEnv): number | null {
+  const ms = Number(env.EVVA_TEST_PROBE_INTERVAL_MS);
+  if (env.EVVA_TEST_HOOKS !== '1' || !env.EVVA_TEST_PROBE_INTERVAL_MS || !Number.isInteger(ms) || ms < 100 || ms > 999) return null;
+  return ms;
 }
 
 /**
@@ -246,7 +260,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       const body = await res.json() as { error?: Problem };
       if (res.status !== 200) return fail(body.error ?? { code: 'error', message: `Компаньон ответил ${res.status}.` });
       const ok = PairResult.parse(body);
-      console.log(`Готово: компаньон привязан к заведению ${ok.venueName ? `«${ok.venueName}» (${ok.venueId})` : ok.venueId}, сервер ${ok.relayUrl}. Связь с EVVA устанавливается.`);
+      console.log(`Готово: компаньон привязан к заведению ${venueText(ok.venueName, ok.venueId)}, сервер ${ok.relayUrl}. Связь с EVVA устанавливается.`);
       return 0;
     } catch {
       // The running companion did not answer: pair directly below; it picks the pairing up on restart.
@@ -259,7 +273,7 @@ async function pairVia(running: LocalApiFile | null, settings: Settings, code: s
       code, relayUrl, dataDir: settings.dataDir, companion: { version: VERSION, hostname: os.hostname() },
       proxy: settings.proxy ?? undefined, allowInsecure: settings.allowInsecure,
     });
-    console.log(`Готово: компаньон привязан к заведению ${ok.venueName ? `«${ok.venueName}» (${ok.venueId})` : ok.venueId}, сервер ${ok.relayUrl}.`);
+    console.log(`Готово: компаньон привязан к заведению ${venueText(ok.venueName, ok.venueId)}, сервер ${ok.relayUrl}.`);
     console.log(`Запустите его: evva-companion run --data-dir "${settings.dataDir}"`);
     return 0;
   } catch (e) {
@@ -375,6 +389,11 @@ async function showSettings(flags: SettingsFlags, json: boolean): Promise<number
   return 0;
 }
 
+/** The venue by its name in quotes (unless the name has its own) and its id for support, or the id alone. */
+function venueText(name: string | null | undefined, id: string): string {
+  return name ? `${/[«"]/.test(name) ? name : `«${name}»`} (${id})` : id;
+}
+
 /** A problem as the CLI prints it: what happened, what to do, and the command that helps. */
 export function problemLines(p: Problem, indent = ''): string[] {
   return [`${indent}${p.message}`, ...(p.hint ? [`${indent}Что делать: ${p.hint}`] : []), ...(p.command ? [`${indent}Команда: ${p.command}`] : [])];
@@ -392,7 +411,7 @@ export function describe(s: Status): string {
   if (f.state !== 'up' && f.error?.command) lines.push(`    Команда: ${f.error.command}`);
   const t = s.tunnel;
   const tunnelLine = {
-    connected: `подключено${t.venueId ? `, заведение ${t.venueName ? `«${t.venueName}» (${t.venueId})` : t.venueId}` : ''}${t.rttMs !== null ? `, ${Math.round(t.rttMs)} мс` : ''}`,
+    connected: `подключено${t.venueId ? `, заведение ${venueText(t.venueName, t.venueId)}` : ''}${t.rttMs !== null ? `, ${Math.round(t.rttMs)} мс` : ''}`,
     connecting: 'подключается…',
     offline: t.error?.message ?? 'нет связи',
     // Unpaired with a reason (revoked, replaced, damaged file) is not "never set up": say why.

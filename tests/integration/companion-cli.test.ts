@@ -70,7 +70,8 @@ describe('evva-companion CLI', () => {
     expect(bad.out).toMatch(/Неизвестный параметр --frnt-url/);
     const url = await runBin('evva-companion.js', ['run', '--data-dir', tmp(), '--front-url', 'http://10.0.0.5:9042']);
     expect(url.code).toBe(2);
-    expect(url.out).toMatch(/frontUrl/);
+    // Named as the sysadmin wrote it: the flag, not the settings key (issue 20 item 7).
+    expect(url.out).toMatch(/параметр --front-url: нужен адрес плагина на этом компьютере/);
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ probeIntervalSec: 'often' }));
     const file = await runBin('evva-companion.js', ['run', '--data-dir', dir]);
