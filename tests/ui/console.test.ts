@@ -70,6 +70,11 @@ async function shots(name: string, ready: () => Promise<unknown>): Promise<void>
   await page.reload();
 }
 
+/** The overview is drawn once both its lists have loaded (a list still loading shows "…"). */
+const overviewDrawn = async () => {
+  await page.getByTestId('events').waitFor();
+  await expect.poll(() => page.locator('section[aria-labelledby="payments-h"]').textContent()).not.toMatch(/…$/);
+};
 const sentence = (text: string, timeout = 30_000) => page.getByTestId('sentence').filter({ hasText: text }).waitFor({ timeout });
 const open = async (venueId: string, tab = '') => {
   await page.goto(`${relay}/console/venues/${venueId}${tab ? `/${tab}` : ''}`);
@@ -169,11 +174,11 @@ describe('the support console', () => {
     await expect.poll(() => page.getByTestId('webhook').textContent()).toContain('https://***@hooks.invalid/in?token=***');
     expect(await page.content()).not.toContain('s3cretpass');
     expect(await page.content()).not.toContain('t0kenvalue');
-    await shots('06-venue', () => page.getByTestId('events').waitFor());
+    await shots('06-venue', overviewDrawn);
     await a.companion.stop('SIGTERM');
     await expect.poll(() => page.getByTestId('link').textContent(), { timeout: 20_000 }).toMatch(/^нет связи с \d\d:\d\d$/);
     await sentence('Есть проблема: нет связи с EVVA');
-    await shots('07-venue-offline', () => page.getByTestId('link').waitFor());
+    await shots('07-venue-offline', async () => { await page.getByTestId('link').waitFor(); await overviewDrawn(); });
     a.companion = track(startBin('evva-companion.js', ['run', '--data-dir', a.dir, '--front-url', a.simUrl, '--api-port', '0']));
     await expect.poll(() => page.getByTestId('link').textContent(), { timeout: 30_000 }).toMatch(/^на связи с \d\d:\d\d$/);
     await sentence('Всё работает');
@@ -284,7 +289,7 @@ describe('the support console', () => {
     await sentence('Привязка отозвана: получите новый код в EVVA');
     await open(b.venueId);
     await sentence('Привязка отозвана: получите новый код в EVVA');
-    await shots('15-venue-revoked', () => page.getByTestId('events').waitFor());
+    await shots('15-venue-revoked', overviewDrawn);
   }, 120_000);
 
   it('signs out, and the session is gone', async () => {
