@@ -118,6 +118,13 @@ describe('the support console', () => {
     await page.getByRole('alert').filter({ hasText: 'Ключ не подошёл' }).waitFor();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     await page.screenshot({ path: path.join(SHOTS, '02-signin-wrong.ru.png'), fullPage: true });
+    // The refusal is worded in the language it was asked in: the English shot asks again in English.
+    await page.locator('button[lang="en"]').click();
+    await page.locator('#key').fill('not-the-right-key-0123456789');
+    await page.locator('#key').press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'That key was not accepted' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, '02-signin-wrong.en.png'), fullPage: true });
+    await page.locator('button[lang="ru"]').click();
     await page.locator('#key').fill(KEY);
     await page.getByRole('button', { name: 'Войти' }).click();
     await page.getByRole('heading', { name: 'Заведения' }).waitFor();
@@ -275,6 +282,11 @@ describe('the support console', () => {
     await page.getByTestId('confirm-yes').click();
     await expect.poll(() => page.getByTestId('code').textContent()).toMatch(/^Код [2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4} — действует до \d\d:\d\d/);
     await page.screenshot({ path: path.join(SHOTS, '13-pairing-code.ru.png'), fullPage: true });
+    // The code stays on screen when the language changes (no reload, which would drop it).
+    await page.locator('button[lang="en"]').click();
+    await expect.poll(() => page.getByTestId('code').textContent()).toMatch(/^Code [2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}/);
+    await page.screenshot({ path: path.join(SHOTS, '13-pairing-code.en.png'), fullPage: true });
+    await page.locator('button[lang="ru"]').click();
     await open(b.venueId, 'pairing');
     await page.getByTestId('revoke-open').click();
     await page.getByRole('dialog').filter({ hasText: 'сразу потеряет связь с EVVA' }).waitFor();
