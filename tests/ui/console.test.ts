@@ -70,6 +70,11 @@ async function shots(name: string, ready: () => Promise<unknown>): Promise<void>
   await page.reload();
 }
 
+/** The overview is drawn once both its lists have loaded (a list still loading shows "…"). */
+const overviewDrawn = async () => {
+  await page.getByTestId('events').waitFor();
+  await expect.poll(() => page.locator('section[aria-labelledby="payments-h"]').textContent()).not.toMatch(/…$/);
+};
 const sentence = (text: string, timeout = 30_000) => page.getByTestId('sentence').filter({ hasText: text }).waitFor({ timeout });
 const open = async (venueId: string, tab = '') => {
   await page.goto(`${relay}/console/venues/${venueId}${tab ? `/${tab}` : ''}`);
@@ -113,6 +118,13 @@ describe('the support console', () => {
     await page.getByRole('alert').filter({ hasText: 'Ключ не подошёл' }).waitFor();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     await page.screenshot({ path: path.join(SHOTS, '02-signin-wrong.ru.png'), fullPage: true });
+    // The refusal is worded in the language it was asked in: the English shot asks again in English.
+    await page.locator('button[lang="en"]').click();
+    await page.locator('#key').fill('not-the-right-key-0123456789');
+    await page.locator('#key').press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'That key was not accepted' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, '02-signin-wrong.en.png'), fullPage: true });
+    await page.locator('button[lang="ru"]').click();
     await page.locator('#key').fill(KEY);
     await page.getByRole('button', { name: 'Войти' }).click();
     await page.getByRole('heading', { name: 'Заведения' }).waitFor();
@@ -169,11 +181,11 @@ describe('the support console', () => {
     await expect.poll(() => page.getByTestId('webhook').textContent()).toContain('https://***@hooks.invalid/in?token=***');
     expect(await page.content()).not.toContain('s3cretpass');
     expect(await page.content()).not.toContain('t0kenvalue');
-    await shots('06-venue', () => page.getByTestId('events').waitFor());
+    await shots('06-venue', overviewDrawn);
     await a.companion.stop('SIGTERM');
     await expect.poll(() => page.getByTestId('link').textContent(), { timeout: 20_000 }).toMatch(/^нет связи с \d\d:\d\d$/);
     await sentence('Есть проблема: нет связи с EVVA');
-    await shots('07-venue-offline', () => page.getByTestId('link').waitFor());
+    await shots('07-venue-offline', async () => { await page.getByTestId('link').waitFor(); await overviewDrawn(); });
     a.companion = track(startBin('evva-companion.js', ['run', '--data-dir', a.dir, '--front-url', a.simUrl, '--api-port', '0']));
     await expect.poll(() => page.getByTestId('link').textContent(), { timeout: 30_000 }).toMatch(/^на связи с \d\d:\d\d$/);
     await sentence('Всё работает');
@@ -270,6 +282,11 @@ describe('the support console', () => {
     await page.getByTestId('confirm-yes').click();
     await expect.poll(() => page.getByTestId('code').textContent()).toMatch(/^Код [2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4} — действует до \d\d:\d\d/);
     await page.screenshot({ path: path.join(SHOTS, '13-pairing-code.ru.png'), fullPage: true });
+    // The code stays on screen when the language changes (no reload, which would drop it).
+    await page.locator('button[lang="en"]').click();
+    await expect.poll(() => page.getByTestId('code').textContent()).toMatch(/^Code [2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}/);
+    await page.screenshot({ path: path.join(SHOTS, '13-pairing-code.en.png'), fullPage: true });
+    await page.locator('button[lang="ru"]').click();
     await open(b.venueId, 'pairing');
     await page.getByTestId('revoke-open').click();
     await page.getByRole('dialog').filter({ hasText: 'сразу потеряет связь с EVVA' }).waitFor();
@@ -284,7 +301,7 @@ describe('the support console', () => {
     await sentence('Привязка отозвана: получите новый код в EVVA');
     await open(b.venueId);
     await sentence('Привязка отозвана: получите новый код в EVVA');
-    await shots('15-venue-revoked', () => page.getByTestId('events').waitFor());
+    await shots('15-venue-revoked', overviewDrawn);
   }, 120_000);
 
   it('signs out, and the session is gone', async () => {
