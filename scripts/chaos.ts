@@ -12,7 +12,7 @@
  *
  * Exit codes: 0 pass, 1 a violation (the seed is printed for replay), 2 bad flags, 3 the rig could not start.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,6 @@ import { Rng } from '../sim/random.ts';
 import type { HistoryEntry } from '../sim/world.ts';
 import { check, summary, type ChaosRecord, type ChaosReport, type FaultRecord, type PaymentCase } from './chaos/check.ts';
 import { FAULT_KINDS, inject, pickFault, type FaultKind } from './chaos/nemesis.ts';
-import { ROOT } from './chaos/procs.ts';
 import { CLOSE_AFTER_MS, startRig, type Rig } from './chaos/rig.ts';
 
 const USAGE = `Usage: npm run chaos -- [--minutes N] [--seed S] [--json FILE] [--faults k1,k2] [--speed X] [--keep]
@@ -30,8 +29,7 @@ const USAGE = `Usage: npm run chaos -- [--minutes N] [--seed S] [--json FILE] [-
   --json FILE   also write the report there (it is always written to the run directory)
   --faults LIST only these kinds (default all): ${FAULT_KINDS.join(', ')}
   --speed X     the sim's speed (default 6: about one change a second)
-  --keep        keep the run directory (logs, data dirs) even when the run passes
-  --broken-outbox MODE  test only: run the companion with a deliberately broken outbox (ack-on-send), to show the checker fails`;
+  --keep        keep the run directory (logs, data dirs) even when the run passes`;
 
 /** How long a fault may take to heal before it counts as unhealed. Webhook retries back off up to 60 s. */
 const HEAL_LIMIT_MS = 150_000;
@@ -44,14 +42,14 @@ const MAX_FAULTS = 2_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Args { minutes: number; seed: number; json: string | null; faults: FaultKind[]; speed: number; keep: boolean; broken: string | undefined }
+interface Args { minutes: number; seed: number; json: string | null; faults: FaultKind[]; speed: number; keep: boolean }
 
 function args(argv: string[]): Args {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: {
       minutes: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, faults: { type: 'string' },
-      speed: { type: 'string' }, keep: { type: 'boolean' }, 'broken-outbox': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      speed: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(USAGE); process.exit(0); }
@@ -63,13 +61,7 @@ function args(argv: string[]): Args {
   for (const f of faults) if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new Error(`unknown fault '${f}'; known: ${FAULT_KINDS.join(', ')}`);
   const speed = Number(values.speed ?? 6);
   if (!(speed > 0 && speed <= 100)) throw new Error('--speed must be a number from 0 to 100');
-  if (values['broken-outbox'] !== undefined && values['broken-outbox'] !== 'ack-on-send') throw new Error('--broken-outbox knows only ack-on-send');
-  // The switch lives in the companion's sender; without it the flag would do nothing and the "proof" would pass.
-  const sender = path.join(ROOT, 'main', 'core', 'outbox', 'sender.ts');
-  if (values['broken-outbox'] !== undefined && !(existsSync(sender) && readFileSync(sender, 'utf8').includes('EVVA_TEST_BROKEN_OUTBOX'))) {
-    throw new Error('--broken-outbox: this checkout\'s outbox (main/core/outbox/sender.ts) has no EVVA_TEST_BROKEN_OUTBOX switch');
-  }
-  return { minutes, seed, json: values.json ?? null, faults, speed, keep: values.keep ?? false, broken: values['broken-outbox'] };
+  return { minutes, seed, json: values.json ?? null, faults, speed, keep: values.keep ?? false };
 }
 
 const stamp = () => new Date().toISOString().slice(11, 19);
@@ -189,10 +181,10 @@ async function main(): Promise<number> {
   const rng = Rng.derive(a.seed, 'chaos-faults');
   const payRng = Rng.derive(a.seed, 'chaos-payments');
   const dir = mkdtempSync(path.join(tmpdir(), `evva-chaos-${a.seed}-`));
-  say(`seed ${a.seed}, ${a.minutes} min of faults (${a.faults.length} kinds), run dir ${dir}${a.broken ? `, BROKEN OUTBOX (${a.broken})` : ''}`);
+  say(`seed ${a.seed}, ${a.minutes} min of faults (${a.faults.length} kinds), run dir ${dir}`);
   let rig: Rig;
   try {
-    rig = await startRig({ dir, seed: a.seed, speed: a.speed, brokenOutbox: a.broken });
+    rig = await startRig({ dir, seed: a.seed, speed: a.speed });
   } catch (e) {
     console.error(`chaos: the rig did not start: ${(e as Error).message}\nlogs: ${dir}/logs`);
     return 3;
@@ -268,12 +260,12 @@ async function main(): Promise<number> {
       if ((backlog === 0 && Date.now() - quietSince > QUIET_MS) || Date.now() - drainFrom > DRAIN_LIMIT_MS) break;
     }
     if (!report) throw new Error('no report');
-    const json = JSON.stringify({ ...report, broken: a.broken ?? null, faults }, null, 2);
+    const json = JSON.stringify({ ...report, faults }, null, 2);
     writeFileSync(path.join(dir, 'report.json'), json);
     if (a.json) writeFileSync(a.json, json);
     console.log(`\n${summary(report)}\n`);
     console.log(`report: ${a.json ?? path.join(dir, 'report.json')}`);
-    if (!report.ok) console.log(`FAILED: replay with  npm run chaos -- --minutes ${a.minutes} --seed ${a.seed}${a.faults.length < FAULT_KINDS.length ? ` --faults ${a.faults.join(',')}` : ''}${a.broken ? ` --broken-outbox ${a.broken}` : ''}`);
+    if (!report.ok) console.log(`FAILED: replay with  npm run chaos -- --minutes ${a.minutes} --seed ${a.seed}${a.faults.length < FAULT_KINDS.length ? ` --faults ${a.faults.join(',')}` : ''}`);
     return report.ok ? 0 : 1;
   } catch (e) {
     console.error(`chaos: the run broke off: ${(e as Error).stack ?? String(e)}\nseed ${a.seed}; logs: ${dir}/logs`);

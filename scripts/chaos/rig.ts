@@ -22,7 +22,6 @@ export interface RigOptions {
   /** The sim's speed: 6 makes about 1.5 changes a second. */
   speed: number;
   /** Test-only outbox breakage passed to the companion (see docs/chaos.md). */
-  brokenOutbox?: string | undefined;
 }
 
 export interface Rig {
@@ -108,7 +107,6 @@ export async function startRig(o: RigOptions): Promise<Rig> {
       feed: { ordersIntervalMs: 1000, staffIntervalSec: 1, tablesIntervalSec: 5, paymentCloseAfterMin: CLOSE_AFTER_MS / 60_000 },
     }));
     const companionEnv: NodeJS.ProcessEnv = { EVVA_TEST_HOOKS: '1', EVVA_TEST_CLOCK_FILE: clockFile };
-    if (o.brokenOutbox) companionEnv.EVVA_TEST_BROKEN_OUTBOX = o.brokenOutbox;
     const startCompanion = async () => {
       companion = startBin('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', '0'], logs, companionEnv);
       await companion.waitFor(/Локальный API/, 60_000);

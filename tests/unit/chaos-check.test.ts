@@ -93,6 +93,18 @@ describe('the chaos checker', () => {
     expect(r.violations.duplicate).toBe(3);
   });
 
+  it('fails with the missing seqs named when an outbox forgets events it sent into a dying link (what ack-on-send did)', () => {
+    const rec = clean();
+    // seq 4 and 5 went into a blackholed link and were forgotten: the next batch starts at 6.
+    rec.deliveries = [rec.deliveries[1]!, post(T0 + 5000, rec.deliveries[2]!.events.filter((e) => (e.seq as number) > 5))];
+    const r = check(rec);
+    expect(r.ok).toBe(false);
+    expect(r.violations.gap).toBe(1);
+    expect(r.examples.some((v) => v.kind === 'gap' && /2 seq\(s\) missing below 7: 4, 5/.test(v.what))).toBe(true);
+    // Order a's final Closed state was in seq 5: lost, not merely late.
+    expect(r.violations.lost).toBeGreaterThan(0);
+  });
+
   it('fails when events arrive out of seq order or an order goes back in revision', () => {
     const rec = clean();
     const [a, b] = [rec.deliveries[1]!, rec.deliveries[2]!];

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../protocol/events.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { createSender } from '../../main/core/outbox/sender.ts';
@@ -396,38 +396,5 @@ describe('the sender at its edges', () => {
       ['warn', 'could not remove acknowledged events', 'sender', 'string'],
       ['warn', 'could not read the outbox', 'sender', 'string'],
     ]);
-  });
-});
-
-describe('the sender test hook (ack on send) is off unless both variables say so', () => {
-  const cleanups: Array<() => void> = [];
-  afterEach(() => {
-    for (const c of cleanups.splice(0).reverse()) c();
-    delete process.env.EVVA_TEST_HOOKS;
-    delete process.env.EVVA_TEST_BROKEN_OUTBOX;
-    vi.resetModules();
-  });
-  /** Backlog after sending two events with a fresh load of sender.ts under `env`. */
-  async function backlogAfterSend(env: Record<string, string>): Promise<number> {
-    Object.assign(process.env, env);
-    vi.resetModules();
-    const { createSender: fresh } = await import('../../main/core/outbox/sender.ts');
-    const dir = tempDir('sender-hook');
-    cleanups.push(() => dir.remove());
-    const box = openOutbox({ dataDir: dir.dir, now: () => Date.now() });
-    cleanups.push(() => box.close());
-    box.append(V, { events: [order('a', 'new', 1), order('b', 'new', 1)] });
-    fresh({ outbox: box, venueId: V, logger: silentLogger }).up({ sendEvent: () => true });
-    return box.stats(V).backlog;
-  }
-
-  it('keeps sent events until acked with one variable or the wrong value, and drops them on send only with both', async () => {
-    expect(await backlogAfterSend({})).toBe(2);
-    expect(await backlogAfterSend({ EVVA_TEST_BROKEN_OUTBOX: 'ack-on-send' })).toBe(2);
-    delete process.env.EVVA_TEST_BROKEN_OUTBOX;
-    expect(await backlogAfterSend({ EVVA_TEST_HOOKS: '1' })).toBe(2);
-    expect(await backlogAfterSend({ EVVA_TEST_HOOKS: '1', EVVA_TEST_BROKEN_OUTBOX: 'other' })).toBe(2);
-    expect(await backlogAfterSend({ EVVA_TEST_HOOKS: '0', EVVA_TEST_BROKEN_OUTBOX: 'ack-on-send' })).toBe(2);
-    expect(await backlogAfterSend({ EVVA_TEST_HOOKS: '1', EVVA_TEST_BROKEN_OUTBOX: 'ack-on-send' })).toBe(0);
   });
 });

@@ -31,15 +31,6 @@ export interface Sender {
   connected(): boolean;
 }
 
-/**
- * Test-only breakage, for the chaos soak's proof that its checker can fail
- * (docs/chaos.md): with both EVVA_TEST_HOOKS=1 and
- * EVVA_TEST_BROKEN_OUTBOX=ack-on-send the outbox forgets each event as soon as
- * it is sent, before the relay has stored it, so a link that dies with events
- * in flight loses them. Read once at start; never set in production.
- */
-const ACK_ON_SEND = process.env.EVVA_TEST_HOOKS === '1' && process.env.EVVA_TEST_BROKEN_OUTBOX === 'ack-on-send';
-
 export function createSender(opts: { outbox: Outbox; venueId: string; logger: Logger; window?: number; onAck?: (ids: string[]) => void }): Sender {
   const { outbox, venueId } = opts;
   const window = opts.window ?? EVENTS_IN_FLIGHT;
@@ -64,7 +55,6 @@ export function createSender(opts: { outbox: Outbox; venueId: string; logger: Lo
           inFlight.add(e.eventId);
           cursor = e.seq;
           sent.push(e.seq);
-          if (ACK_ON_SEND) outbox.ack([e.eventId]);
         }
         outbox.markSent(venueId, sent);
       }
