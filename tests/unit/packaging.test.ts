@@ -84,6 +84,8 @@ function reachable(entries: string[]): { files: Set<string>; packages: Set<strin
       ...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']/gm),
       ...text.matchAll(/^\s*import\s*["']([^"']+)["']/gm),
       ...text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g),
+      // A package loaded on first use (prom-client at the first scrape, yazl at the first bundle) is still loaded.
+      ...text.matchAll(/\bcreateRequire\([^)]*\)\(\s*["']([^"']+)["']\s*\)/g),
     ].map((m) => m[1]!);
     for (const s of specs) {
       if (s.startsWith('.')) visit(path.posix.join(path.posix.dirname(rel), s));
