@@ -13,7 +13,8 @@ for (const [net, bits] of [
 ] as const) NOT_PUBLIC.addSubnet(net, bits, 'ipv4');
 // NAT64, 6to4 and Teredo embed an IPv4 address that may be private: refused whole rather than unwrapped.
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16],
+  // ::/96 holds the deprecated IPv4-compatible form (::7f00:1 spells 127.0.0.1): never a public receiver.
+  ['::', 96], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16],
   ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) NOT_PUBLIC.addSubnet(net, bits, 'ipv6');
 // No ::ffff:0:0/96 rule: BlockList would match every IPv4 address against it. IPv4-mapped

@@ -141,7 +141,7 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
       '--node-id', n.name, '--advertise', n.advertise, '--trust-proxy', '127.0.0.1', '--public-url', PUBLIC_URL,
       '--webhook-url', receiver.url, '--webhook-secret-file', secretFile, '--allow-loopback-webhooks', ...(o.args ?? [])],
     { EVVA_RELAY_API_KEYS: API_KEY, EVVA_RELAY_CLUSTER_SECRET: CLUSTER_SECRET });
-    await n.proc.waitFor(/\{"listening":/, 30_000);
+    await n.proc.waitFor(/\{"listening":/, 60_000); // a cold start from TypeScript, three at once with the rest of the suite: 30 s was passed on a loaded machine
     await waitFor(async () => (await readiness(n).catch(() => null))?.status === 200, `${n.name} ready`, 20_000, 100);
   };
   await Promise.all(nodes.map(start));

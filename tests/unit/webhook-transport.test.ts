@@ -11,9 +11,9 @@ import { maskUrl, originOf } from '../../relay/hooks/mask.ts';
 describe('receiver hosts', () => {
   it('classifies addresses: public, loopback, and every private or reserved range, IPv4-mapped ones by their IPv4', () => {
     for (const ip of ['8.8.8.8', '1.1.1.1', '2a00:1450:4010:c05::8a', '[2001:4860:4860::8888]']) expect({ ip, k: addressKind(ip) }).toEqual({ ip, k: 'public' });
-    for (const ip of ['127.0.0.1', '127.9.9.9', '::1', '[::1]', '::ffff:127.0.0.1']) expect({ ip, k: addressKind(ip) }).toEqual({ ip, k: 'loopback' });
+    for (const ip of ['127.0.0.1', '127.9.9.9', '::1', '[::1]', '::ffff:127.0.0.1', '::ffff:7f00:1']) expect({ ip, k: addressKind(ip) }).toEqual({ ip, k: 'loopback' });
     for (const ip of ['10.0.0.1', '172.16.5.5', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1',
-      '255.255.255.255', '198.18.0.1', 'fd00::1', 'fc00::1', 'fe80::1', 'ff02::1', '64:ff9b::a00:1', '2002:a00:1::', '2001::1', '::ffff:10.0.0.1', '::']) {
+      '255.255.255.255', '198.18.0.1', 'fd00::1', 'fc00::1', 'fe80::1', 'ff02::1', '64:ff9b::a00:1', '2002:a00:1::', '2001::1', '::ffff:10.0.0.1', '::', '::7f00:1', '::a9fe:a9fe']) {
       expect({ ip, k: addressKind(ip) }).toEqual({ ip, k: 'private' });
     }
     expect(addressKind('relay.example')).toBe('invalid');
