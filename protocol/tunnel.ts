@@ -7,7 +7,7 @@
  *  - tunnel/frames.ts   the version and revisions, the frames' shapes (zod for JSON), FrameError;
  *  - tunnel/codec.ts    frames on the wire: JSON and binary encoders, the validating decoder;
  *  - tunnel/headers.ts  which HTTP headers cross the tunnel;
- *  - tunnel/mux.ts      the mechanics both links run: heartbeat, stream credit, write batching.
+ *  - tunnel/mux.ts      the mechanics both links run: heartbeat, stream credit.
  */
 export * from './tunnel/limits.ts';
 export * from './tunnel/frames.ts';

@@ -11,8 +11,8 @@ import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
   MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
-  batchWrites, decodeFrame, encodeControl, encodeData, encodeFrame, socketOf,
-  type ControlFrame, type Corkable, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
+  decodeFrame, encodeControl, encodeData, encodeFrame,
+  type ControlFrame, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
 
 /** The reason of a stream that ended normally (one object: no stack trace per exchange). */
@@ -117,7 +117,6 @@ export class RelayLink {
   /** The cluster's ownership epoch of this link (relay/cluster/owners.ts), once claimed; null on a single relay. */
   epoch: number | null = null;
   private readonly streams = new Map<number, RelayStream>();
-  private readonly socket: Corkable | undefined;
   /** This link's logger (the venue named), made on its first line: most links never log one of their own. */
   private logger: Logger | null = null;
   private nextSid = 1;
@@ -152,7 +151,6 @@ export class RelayLink {
   ) {
     this.connectedAt = clock.now();
     this.lastSeenAt = this.connectedAt;
-    this.socket = socketOf(ws);
     // The link itself answers the heartbeat (heartbeatPing, heartbeatDead) and the socket's events (module-level
     // handlers that find it on the socket): a relay holds 10 000 idle links, and closures per link add up.
     this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
@@ -252,8 +250,6 @@ export class RelayLink {
 
   private send(data: Buffer | string): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    // Frames sent in the same turn of the event loop leave in one write.
-    batchWrites(this.socket);
     this.ws.send(data);
   }
 

@@ -160,44 +160,12 @@ export class RecvCredit {
   }
 }
 
-/** What write batching needs of a socket (net.Socket and tls.TLSSocket have both). */
-export interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-/** The socket under a ws WebSocket (ws 8 keeps it in `_socket`); undefined leaves that link's writes unbatched. */
-export function socketOf(ws: object): Corkable | undefined {
-  const s = (ws as { _socket?: Partial<Corkable> })._socket;
-  return typeof s?.cork === 'function' && typeof s.uncork === 'function' ? (s as Corkable) : undefined;
-}
-
-let held = new Set<Corkable>();
-let flushing = false;
-
-function flush(): void {
-  flushing = false;
-  const now = held;
-  held = new Set();
-  for (const s of now) s.uncork();
-}
-
-/**
- * Holds `socket`'s writes until the end of this turn of the event loop
- * (setImmediate runs after every I/O callback that was ready), so what a turn
- * sends on a link (frames of many streams, a window with the next request)
- * leaves in one system call (writev) instead of one each, as OpenSSH sends its
- * channels' output. Call it before each send; the first call of a turn corks
- * the socket, and one shared immediate uncorks every held socket of the
- * process: no timer per link or per frame. A lone frame waits only for the
- * rest of the turn's callbacks.
+/*
+ * No write batching: holding a link's writes until the end of the event-loop
+ * turn (cork, then one shared setImmediate to uncork) was tried in this round
+ * and measured against the same code without it, side by side in two runs
+ * (docs/performance.md, round two): without it small requests were faster
+ * (added p50 +1.03 vs +1.49 ms, +2.27 vs +2.62 ms), c=32 served more
+ * (1 883 vs 1 689, 846 vs 440 req/s) and cost less CPU (402 vs 501 µs, 569
+ * vs 756 µs). Fewer write calls did not pay for the later writes.
  */
-export function batchWrites(socket: Corkable | undefined): void {
-  if (!socket || held.has(socket)) return;
-  socket.cork();
-  held.add(socket);
-  if (!flushing) {
-    flushing = true;
-    setImmediate(flush);
-  }
-}

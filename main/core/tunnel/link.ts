@@ -9,8 +9,8 @@ import type { Envelope } from '../../../protocol/events.ts';
 import type { FrontStatus, Status } from '../../../protocol/local.ts';
 import {
   CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
-  batchWrites, decodeFrame, encodeControl, encodeData, encodeFrame, forwardableHeaders, socketOf,
-  type ControlFrame, type Corkable, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
+  decodeFrame, encodeControl, encodeData, encodeFrame, forwardableHeaders,
+  type ControlFrame, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
@@ -138,7 +138,6 @@ export class CompanionLink {
   /** The most body bytes any stream had unacknowledged, and the largest socket queue seen: for tests and support. */
   readonly stats = { maxStreamOutstanding: 0, maxSocketQueued: 0, bytesOut: 0, bytesIn: 0, streamsServed: 0 };
   private readonly streams = new Map<number, ServedStream>();
-  private readonly socket: Corkable | undefined;
   private lastSid = 0;
   private readonly heartbeat: Heartbeat;
   private helloTimer: NodeJS.Timeout | undefined;
@@ -150,7 +149,6 @@ export class CompanionLink {
     this.o = o;
     this.frontHost = o.frontOrigin ? new URL(o.frontOrigin).host : undefined;
     const { ws, clock } = o;
-    this.socket = socketOf(ws);
     this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
     this.helloTimer = clock.setTimeout(() => {
       if (!this.welcome) this.close(CloseCode.helloTimeout, 'no welcome');
@@ -255,8 +253,6 @@ export class CompanionLink {
 
   private send(data: Buffer | string): void {
     if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
-    // Frames sent in the same turn of the event loop (answers of many streams) leave in one write.
-    batchWrites(this.socket);
     this.o.ws.send(data);
   }
 
