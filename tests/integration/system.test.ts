@@ -120,7 +120,12 @@ describe('the whole system, as real processes', PROCESSES, () => {
     expect(orders[0]!.Url.startsWith(`${relay.url}/v1/venues/${venue.venueId}/front/api/orders/`)).toBe(true);
     expect(JSON.stringify(orders)).not.toContain(simUrl);
 
-    const view = await fetch(`${relay.url}/v1/venues/${venue.venueId}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json());
+    // The relay records a reported plugin state at most once a second (STATUS_WRITE_MS), and the companion reports
+    // at once on a new link (state then possibly still unknown) and again on a change: wait for the change to land.
+    const { value: view } = await until('the relay shows the plugin up', 10_000, async () => {
+      const v = await fetch(`${relay.url}/v1/venues/${venue.venueId}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json()) as { front?: { state?: string } };
+      return v.front?.state === 'up' ? v : null;
+    });
     expect(view).toMatchObject({ online: true, companion: { version: ok.version }, front: { state: 'up' } });
 
     const text = await runBin('evva-companion.js', ['status', '--data-dir', dir]);

@@ -49,6 +49,9 @@ export interface PollerOptions {
   client(): FrontClient | null;
 }
 
+/** How soon a poll looks again for the plugin's client while none is known. */
+export const NO_PLUGIN_RECHECK_MS = 1_000;
+
 export function createPoller(o: PollerOptions): Poller {
   const { spec } = o;
   const log = o.logger.child({ part: 'poller', poller: spec.name });
@@ -63,8 +66,9 @@ export function createPoller(o: PollerOptions): Poller {
     const client = o.client();
     if (!client || spec.ready?.() === false) {
       st.state = 'waiting';
-      // Waiting on another poll (not on the plugin) should not cost a whole interval.
-      return client ? Math.min(interval, 250) : interval;
+      // Waiting on another poll, or for the plugin to be found, must not cost a whole interval: the menu's is a
+      // day, and a POS PC often starts the companion before iikoFront. Checking costs no request.
+      return client ? Math.min(interval, 250) : Math.min(interval, NO_PLUGIN_RECHECK_MS);
     }
     const started = o.clock.mono();
     try {
