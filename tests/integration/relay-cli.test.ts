@@ -61,10 +61,10 @@ describe('evva-relay CLI', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/organization's UUID/);
     const env = { EVVA_RELAY_API_KEYS: KEY, EVVA_RELAY_WEBHOOK_SECRET: '', EVVA_RELAY_WEBHOOK_AUTH_TOKEN: '' };
-    const noToken = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-format', 'iiko-cloud'], env);
+    const noToken = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--allow-loopback-webhooks', '--webhook-format', 'iiko-cloud'], env);
     expect(noToken.code).not.toBe(0);
     expect(noToken.out + noToken.err).toMatch(/iiko-cloud needs the authToken/);
-    const badFormat = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-format', 'cloud'], env);
+    const badFormat = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--allow-loopback-webhooks', '--webhook-format', 'cloud'], env);
     expect(badFormat.code).not.toBe(0);
     expect(badFormat.err).toMatch(/evva or iiko-cloud/);
   }, MANY_STARTS_MS);
