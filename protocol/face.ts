@@ -113,8 +113,14 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
     tone = 'red'; action = 'diagnostics';
     sentence = feed.stuck.why === 'orders' ? t.sentence.ordersStuck : t.sentence.diskStuck;
     todo = feed.stuck.why === 'orders' ? t.todo.ordersStuck : t.todo.diskStuck;
+  } else if (feed?.mismatches) {
+    // EVVA PAY took money for an order iiko closed otherwise, or deleted: the guest may have paid twice.
+    tone = 'red'; sentence = t.sentence.paymentAlarm(feed.mismatches); todo = t.todo.paymentAlarm; action = 'journal';
   } else if (feed?.awaitingClose) {
     tone = 'amber'; sentence = t.sentence.payments(feed.awaitingClose); todo = t.todo.payments; action = 'journal';
+  } else if (status.logs?.state === 'console_only') {
+    // Everything relays, but the companion's log is not kept: support would have nothing to read.
+    tone = 'amber'; sentence = t.sentence.logsLost; todo = t.todo.logsLost;
   } else {
     tone = 'green'; sentence = t.sentence.ok; since = latest(front.since, tunnel.since);
   }

@@ -40,7 +40,7 @@ import type { Logger } from '../../common/logger.ts';
 import { keepHeapSmall } from '../../common/heap.ts';
 import { createMetrics } from './metrics.ts';
 import { effectiveSettings, readSettingsFile, type Settings } from './settings.ts';
-import { levelOf } from './status.ts';
+import { overallLevel } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
 import { pair, type DeviceFile } from './tunnel/pair.ts';
 import { relayEndpoints, TunnelError } from './tunnel/problems.ts';
@@ -165,17 +165,16 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     const t = link ? { ...tunnel, rttMs: link.status().rttMs } : { ...tunnel };
     if (device?.venueName && t.venueId === device.venueId) t.venueName = device.venueName;
     const feed = feedStatus();
+    const payments = venue ? venue.payments.summary() : undefined;
+    const problem = opts.logs?.fileProblem() ?? null;
+    // Logs lost to a full disk need a person, but EVVA still works: a warning, not an error (status.ts).
     const s: Status = {
-      level: feed.state === 'failing' ? 'error' : levelOf(front, t), version: VERSION, startedAt, front, tunnel: t, feed,
-      ...(venue ? { payments: venue.payments.summary() } : {}),
+      level: overallLevel({ front, tunnel: t, feed, ...(payments ? { payments } : {}), logsLost: problem !== null }),
+      version: VERSION, startedAt, front, tunnel: t, feed,
+      ...(payments ? { payments } : {}),
       ...(lastPort ? { port: lastPort } : {}),
     };
-    if (opts.logs) {
-      const problem = opts.logs.fileProblem();
-      s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
-      // Logs lost to a full disk need a person, but EVVA still works: a warning, not an error.
-      if (problem && s.level === 'ok') s.level = 'warn';
-    }
+    if (opts.logs) s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
     return s;
   };
   let published = '';
