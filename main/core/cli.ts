@@ -335,7 +335,11 @@ async function status(flags: SettingsFlags, json: boolean, check: boolean): Prom
   const s = Status.safeParse(body);
   if (!s.success) { console.error('Компаньон прислал неожиданный ответ о состоянии.'); return check ? 3 : 1; }
   if (json) console.log(JSON.stringify(s.data, null, 2));
-  else console.log(describe(s.data));
+  else {
+    // The window's own sentence for what the lines below do not cover (orders stuck, payments); loaded only here.
+    const { faceOf } = await import('../../protocol/face.ts');
+    console.log(describe(s.data, faceOf(s.data, 'ru')));
+  }
   return check ? CHECK_EXIT[s.data.level] : 0;
 }
 
@@ -400,7 +404,7 @@ export function problemLines(p: Problem, indent = ''): string[] {
 }
 
 /** The status as a sysadmin reads it in a terminal. */
-export function describe(s: Status): string {
+export function describe(s: Status, face?: { sentence: string; todo: string | null; action: string | null }): string {
   const head = { ok: 'всё в порядке', warn: 'требует внимания', error: 'есть проблема' }[s.level];
   const f = s.front;
   const frontLine = f.state === 'up'
@@ -424,6 +428,11 @@ export function describe(s: Status): string {
   if (s.logs?.state === 'console_only' && s.logs.error) {
     lines.push(`  ${s.logs.error.message}`);
     if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);
+  }
+  // Orders that do not flow and payments that need the cashier: the same words the tray and the window show.
+  if (face && s.front.state === 'up' && s.tunnel.state === 'connected' && (face.action === 'journal' || /заказы/.test(face.sentence))) {
+    lines.push(`  Заказы и оплаты: ${face.sentence}`);
+    if (face.todo) lines.push(`    Что делать: ${face.todo}`);
   }
   return lines.join('\n');
 }

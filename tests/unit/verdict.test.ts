@@ -40,7 +40,7 @@ const CASES: Array<[string, Status]> = [
   ['an order with an EVVA PAY payment was deleted', status({ payments: payments({ 'order-deleted': 1 }) })],
   ['payments waiting to be closed', status({ payments: payments({ notified: 2 }) })],
   ['the outbox cannot store', status({ feed: feed({ state: 'failing', error: { code: 'disk_full', message: 'нет места' } as FeedStatus['error'] }) })],
-  ['the plugin is down', status({ front: { state: 'down', url: null, latencyMs: null, version: null, checkedAt: null, since: null, source: 'discovery' } } as Partial<Status>)],
+  ['the plugin is down', status({ front: { state: 'down', url: null, latencyMs: null, checkedAt: null, since: null, source: 'discovery' } })],
   ['the link is down', status({ tunnel: { state: 'offline', since: null, rttMs: null, reconnects: 2, venueId: 'v1', relayUrl: 'https://relay' } } as Partial<Status>)],
   ['connecting', status({ tunnel: { state: 'connecting', since: null, rttMs: null, reconnects: 0, venueId: 'v1', relayUrl: 'https://relay' } } as Partial<Status>)],
 ];
@@ -61,5 +61,17 @@ describe('one verdict for status --check, the CLI, the tray and the window', () 
     expect(f).toMatchObject({ tone: 'amber', sentence: 'Есть замечание: журнал компаньона не записывается в файл' });
     expect(f.todo).toMatch(/Заказы и оплаты передаются/);
     expect(faceOf(CASES[1]![1], 'en').sentence).toBe('Note: the companion’s log is not written to a file');
+  });
+});
+
+describe('the CLI says it in the same words', () => {
+  it('prints the window\'s sentence and what to do for a payment that did not match, and nothing extra when all is well', async () => {
+    const { describe: text } = await import('../../main/core/cli.ts');
+    const alarm = CASES[2]![1];
+    const out = text(alarm, faceOf(alarm, 'ru'));
+    expect(out).toMatch(/^EVVA Companion 0\.1\.0: есть проблема$/m);
+    expect(out).toMatch(/^ {2}Заказы и оплаты: Есть проблема: оплата EVVA PAY не сошлась с заказом \(1\)\n {4}Что делать: Гость мог заплатить дважды/m);
+    const well = CASES[0]![1];
+    expect(text(well, faceOf(well, 'ru'))).not.toMatch(/Заказы и оплаты/);
   });
 });
