@@ -26,6 +26,8 @@ export interface DestinationPolicy {
 /** Names that only ever mean something inside a network (cloud metadata, the machine itself, mDNS). */
 const INTERNAL_NAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal', 'kubernetes.default']);
 const INTERNAL_SUFFIXES = ['.internal', '.local', '.localhost', '.localdomain', '.home.arpa', '.lan', '.intranet', '.corp', '.svc', '.cluster.local'];
+/** Special-use names (RFC 6761) that never exist on the internet: refused without asking DNS. */
+const NEVER_SUFFIXES = ['.invalid', '.test', '.example'];
 
 /** Thrown (as the connect error) when a socket would reach a refused address; `failure.ts` reports it as `blocked`. */
 export class BlockedDestination extends Error {
@@ -46,6 +48,7 @@ export function hostProblem(hostname: string, policy: DestinationPolicy): string
   if (isIP(host)) return reachable(host, policy.allowLoopback) ? null : `${host}: ${why(addressKind(host))}`;
   if (host === 'localhost') return policy.allowLoopback ? null : 'localhost: it is this machine (loopback)';
   if (INTERNAL_NAMES.has(host) || INTERNAL_SUFFIXES.some((s) => host.endsWith(s))) return `${host}: a name that only exists inside a network`;
+  if (NEVER_SUFFIXES.some((s) => host.endsWith(s))) return `${host}: a name reserved never to exist on the internet (RFC 6761)`;
   // A name without a dot is completed by the resolver's search domains: an internal host.
   if (!host.includes('.')) return `${host}: a single-label name resolves only inside a network; use the receiver's full public name`;
   return null;

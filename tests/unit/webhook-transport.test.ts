@@ -30,6 +30,8 @@ describe('receiver hosts', () => {
       expect({ h, p: hostProblem(h, on) }).toEqual({ h, p: expect.any(String) });
     }
     for (const h of ['hooks.evva.ru', '93.184.216.34']) expect(hostProblem(h, off)).toBeNull();
+    // Special-use names are refused by name: judging them never sends a DNS query off this machine.
+    for (const h of ['no-such-host.invalid', 'hooks.test', 'a.example']) expect(hostProblem(h, off)).toMatch(/RFC 6761/);
   });
 });
 
