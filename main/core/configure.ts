@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { writePrivateFile } from './files.ts';
-import { checkSettingsFile, DEFAULTS, maskUrl, readSettingsFile, SETTINGS_FILE, SettingsError, type Settings, type SettingSource, type SettingsFile } from './settings.ts';
+import { checkSettingsFile, maskUrl, readSettingsFile, SETTINGS_FILE, SettingsError, type Settings, type SettingSource } from './settings.ts';
+import { DEFAULTS, type SettingsFile } from './table.ts';
 
 /** Fields the UI may change, and what applying each one takes. */
 export const EDITABLE = {
@@ -52,7 +53,7 @@ export function configure(settings: Settings, apply: { front(): Promise<void>; t
     const stored = readSettingsFile(settings.dataDir);
     return {
       values: {
-        frontUrl: settings.frontUrl, moduleId: settings.moduleId, probeIntervalSec: settings.probeIntervalMs / 1000,
+        frontUrl: settings.frontUrl, moduleId: settings.moduleId, probeIntervalSec: settings.probeIntervalSec,
         relayUrl: settings.relayUrl, proxy: hidePassword(settings.proxy), language: settings.language,
         // The file is what remote commands read (it may have been edited by hand since the start).
         allowRemoteDiagnostics: stored.allowRemoteDiagnostics ?? settings.allowRemoteDiagnostics,
@@ -97,10 +98,10 @@ export function configure(settings: Settings, apply: { front(): Promise<void>; t
       const kinds = new Set(applied.map((k) => EDITABLE[k as Editable]));
       if (applied.includes('frontUrl')) settings.frontUrl = valid.frontUrl ? new URL(valid.frontUrl).origin : null;
       settings.moduleId = applied.includes('moduleId') ? valid.moduleId ?? DEFAULTS.moduleId : settings.moduleId;
-      if (applied.includes('probeIntervalSec')) settings.probeIntervalMs = (valid.probeIntervalSec ?? DEFAULTS.probeIntervalSec) * 1000;
+      if (applied.includes('probeIntervalSec')) settings.probeIntervalSec = valid.probeIntervalSec ?? DEFAULTS.probeIntervalSec;
       if (applied.includes('relayUrl')) settings.relayUrl = valid.relayUrl ?? null;
       if (applied.includes('proxy')) settings.proxy = valid.proxy ?? null;
-      if (applied.includes('language')) settings.language = valid.language ?? 'ru';
+      if (applied.includes('language')) settings.language = valid.language ?? DEFAULTS.language;
       if (applied.includes('allowRemoteDiagnostics')) settings.allowRemoteDiagnostics = valid.allowRemoteDiagnostics ?? DEFAULTS.allowRemoteDiagnostics;
       if (applied.includes('journalDays')) settings.journalDays = valid.journalDays ?? DEFAULTS.journalDays;
       // What `evva-companion settings` reports for the running companion: the file now holds these.

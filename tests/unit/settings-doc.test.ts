@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadSettings, SETTING_SPECS, SettingsFile } from '../../main/core/settings.ts';
+import { loadSettings, SETTING_SPECS } from '../../main/core/settings.ts';
+import { SettingsFile } from '../../main/core/table.ts';
 import { DOC_FILE, render } from '../../scripts/settings-doc.ts';
 
 /** Every leaf key of an object schema, dotted (tunnel.maxRequestBytes). */
@@ -24,7 +25,10 @@ describe('docs/settings.md', () => {
     const keys = leaves(SettingsFile);
     expect(keys.length).toBeGreaterThan(5);
     expect(SETTING_SPECS.map((s) => s.key).sort()).toEqual([...keys].sort());
-    for (const s of SETTING_SPECS) expect(s.about.length, s.key).toBeGreaterThan(20);
+    for (const s of SETTING_SPECS) {
+      expect(s.about.length, s.key).toBeGreaterThan(20);
+      expect(s.en.length, s.key).toBeGreaterThan(20);
+    }
   });
 
   it('is what the schema renders (run `npm run docs:settings` after changing SETTING_SPECS)', () => {

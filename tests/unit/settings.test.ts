@@ -14,7 +14,7 @@ const write = (o: unknown) => fs.writeFileSync(path.join(dir, 'settings.json'), 
 describe('settings', () => {
   it('uses defaults when there is no settings file', () => {
     const s = loadSettings({ dataDir: dir }, {});
-    expect(s).toMatchObject({ dataDir: dir, frontUrl: null, apiPort: 9142, moduleId: '2050', probeIntervalMs: 3000 });
+    expect(s).toMatchObject({ dataDir: dir, frontUrl: null, apiPort: 9142, moduleId: '2050', probeIntervalSec: 3 });
     expect(s.tunnel.allowMethods).toEqual(['GET', 'HEAD']);
   });
 
