@@ -40,6 +40,7 @@ import type { Logger } from '../../common/logger.ts';
 import { keepHeapSmall } from '../../common/heap.ts';
 import { createMetrics } from './metrics.ts';
 import { effectiveSettings, readSettingsFile, type Settings } from './settings.ts';
+import { MS_PER } from './table.ts';
 import { overallLevel } from './status.ts';
 import { startTunnel, type TunnelHandle, type TunnelOptions } from './tunnel/client.ts';
 import { pair, type DeviceFile } from './tunnel/pair.ts';
@@ -226,7 +227,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
   const makeProbe = (): Probe => createProbe({
     frontUrl: settings.frontUrl,
     moduleId: settings.moduleId,
-    intervalMs: settings.probeIntervalMs,
+    intervalMs: settings.probeIntervalSec * MS_PER.s,
     sessionStore: (origin) => sessionFile(settings.dataDir, origin),
     maxAnswerBytes: settings.frontMaxAnswerBytes,
     clock,
@@ -277,10 +278,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
     let payments: Payments | null = null;
     const feed = createFeed({
       venueId, dataDir: settings.dataDir, outbox: store, client: () => probe.client(), clock, logger,
-      settings: {
-        ordersMs: settings.feed.ordersIntervalMs, staffMs: settings.feed.staffIntervalMs, tablesMs: settings.feed.tablesIntervalMs,
-        menuMs: settings.feed.menuIntervalMs, rule: { nameContains: settings.feed.evvaPaymentName }, couriers: settings.feed.courierCodes,
-      },
+      settings: settings.feed,
       onWritten: (events) => {
         sender.kick();
         for (const event of events) api?.broadcast({ type: 'event', event });
@@ -290,7 +288,7 @@ async function start(opts: AgentOptions, unlock: () => void): Promise<Agent> {
       onOrders: (orders) => payments?.onOrders(orders),
     });
     payments = createPayments({
-      ledger, venueId, feed, clock, logger, closeAfterMs: settings.feed.paymentCloseAfterMs,
+      ledger, venueId, feed, clock, logger, paymentCloseAfterMin: settings.feed.paymentCloseAfterMin,
       onChange: (payment, reminder) => { api?.broadcast({ type: 'payment', payment, reminder }); record((j) => j.payment(payment)); publishSoon(); },
     });
     venue = { venueId, sender, feed, payments };

@@ -177,7 +177,7 @@ async function run(flags: SettingsFlags): Promise<number> {
     const ports = discoveryPortsFromEnv(process.env);
     const probe = ports ? { discover: await import('./front/discovery.ts').then(({ discover }) => () => discover({ ports })) } : undefined;
     const fastProbe = probeIntervalFromEnv(process.env);
-    if (fastProbe) settings.probeIntervalMs = fastProbe;
+    if (fastProbe) settings.probeIntervalSec = fastProbe / 1000;
     agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env), ...(probe ? { probe } : {}) });
   } catch (e) {
     log.error((e as Error).message);

@@ -65,7 +65,7 @@ async function setup(opts: { maxPages?: number } = {}): Promise<{ sim: Sim; shim
   const events: Envelope[] = [];
   const feed = createFeed({
     venueId: 'v', dataDir: d.dir, outbox, client: () => client, clock: realClock, logger: silentLogger,
-    settings: { ...DEFAULT_FEED_SETTINGS, ordersMs: 100, sweepMs: 1_000 }, onWritten: (e) => events.push(...e),
+    settings: { ...DEFAULT_FEED_SETTINGS, ordersIntervalMs: 100, sweepMs: 1_000 }, onWritten: (e) => events.push(...e),
   });
   cleanups.push(() => feed.stop());
   feed.start();

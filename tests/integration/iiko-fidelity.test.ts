@@ -51,7 +51,7 @@ function feedOn(pluginUrl: string, settings: Partial<FeedSettings> = {}): Envelo
   const events: Envelope[] = [];
   const feed = createFeed({
     venueId: 'ven_real', dataDir: d.dir, outbox, client: () => client, clock: realClock, logger: silentLogger,
-    settings: { ...DEFAULT_FEED_SETTINGS, ordersMs: 100, staffMs: 200, tablesMs: 200, ...settings }, onWritten: (e) => events.push(...e),
+    settings: { ...DEFAULT_FEED_SETTINGS, ordersIntervalMs: 100, staffIntervalSec: 0.2, tablesIntervalSec: 0.2, ...settings }, onWritten: (e) => events.push(...e),
   });
   cleanups.push(() => feed.stop());
   feed.start();
@@ -76,7 +76,7 @@ describe('issue 17: a real venue, as public sources show it', () => {
     const courier = (await waitFor('staff', () => lastStaff(plain))).find((s) => s.name === COURIER.name);
     expect(courier).toMatchObject({ phone: COURIER.phone, courier: null, hasPin: null });
     // The venue says who its couriers are (feed.courierCodes): by code.
-    const listed = feedOn(p.url, { couriers: [COURIER.code] });
+    const listed = feedOn(p.url, { courierCodes: [COURIER.code] });
     const known = await waitFor('staff with couriers', () => lastStaff(listed));
     expect(known.find((s) => s.name === COURIER.name)).toMatchObject({ courier: true, phone: COURIER.phone });
     expect(known.find((s) => s.name === WAITER.name)).toMatchObject({ courier: false, phone: null });

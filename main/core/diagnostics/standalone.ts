@@ -8,6 +8,7 @@ import { realClock } from '../../../common/clock.ts';
 import { createProbe } from '../front/probe.ts';
 import { silentLogger } from '../../../common/logger.ts';
 import type { Settings } from '../settings.ts';
+import { MS_PER } from '../table.ts';
 import { loadDevice } from '../tunnel/pair.ts';
 import { VERSION } from '../../../common/version.ts';
 import { createDiagnostics } from './checks.ts';
@@ -15,7 +16,7 @@ import { createDiagnostics } from './checks.ts';
 /** Runs every check without a running companion; logs its own plugin session out before resolving. */
 export async function diagnoseHere(settings: Settings): Promise<Report> {
   const clock = realClock;
-  const probe = createProbe({ frontUrl: settings.frontUrl, moduleId: settings.moduleId, intervalMs: settings.probeIntervalMs, clock, logger: silentLogger });
+  const probe = createProbe({ frontUrl: settings.frontUrl, moduleId: settings.moduleId, intervalMs: settings.probeIntervalSec * MS_PER.s, clock, logger: silentLogger });
   let device = null;
   try {
     device = loadDevice(settings.dataDir);

@@ -11,8 +11,9 @@ import type { PollerStatus, Problem } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { FrontClient } from '../front/client.ts';
 import type { Logger } from '../../../common/logger.ts';
-import type { CourierList, PaymentRule } from '../iiko/rules.ts';
+import type { CourierList } from '../iiko/rules.ts';
 import type { Batch, Outbox } from '../outbox/store.ts';
+import { DEFAULTS, MS_PER, type SettingValues } from '../table.ts';
 import { createCatalog } from './catalog.ts';
 import { hashOf } from './hash.ts';
 import { createMenuPoll } from './menu.ts';
@@ -22,22 +23,20 @@ import { splitList } from './size.ts';
 import { createStaffPoll } from './staff.ts';
 import { createTablesPoll } from './tables.ts';
 
-export interface FeedSettings {
-  ordersMs: number;
-  staffMs: number;
-  tablesMs: number;
-  menuMs: number;
+/**
+ * The feed's part of settings.json's `feed` section, under the same names and
+ * units (intervals become milliseconds only here, where the pollers get them);
+ * `evvaPaymentName` is the payment rule, `courierCodes` the venue's couriers
+ * (empty: the venue has not said).
+ */
+export type FeedSettings = Pick<SettingValues['feed'], 'ordersIntervalMs' | 'staffIntervalSec' | 'tablesIntervalSec' | 'menuIntervalHours' | 'evvaPaymentName'> & {
+  courierCodes: CourierList;
   /** Revision mode lists every open order this often. */
   sweepMs?: number;
-  rule: PaymentRule;
-  /** The venue's couriers by user code or name (feed.courierCodes); empty: the venue has not said. */
-  couriers?: CourierList;
-}
-
-/** Intervals from the issue: orders 1 s, staff 60 s, tables 5 min, menu daily. */
-export const DEFAULT_FEED_SETTINGS: FeedSettings = {
-  ordersMs: 1_000, staffMs: 60_000, tablesMs: 5 * 60_000, menuMs: 24 * 3_600_000, rule: { nameContains: 'EVVA' }, couriers: [],
 };
+
+/** The table's defaults (orders 1 s, staff 60 s, tables 5 min, menu daily), for a feed started without settings (tests, tools). */
+export const DEFAULT_FEED_SETTINGS: FeedSettings = DEFAULTS.feed;
 
 /** An order naming an unknown product asks for the menu again, at most this often. */
 export const MENU_REFRESH_MS = 5 * 60_000;
@@ -117,7 +116,7 @@ export function createFeed(o: FeedOptions): Feed {
   let menuAskedAt = -Infinity;
   const specs = {
     orders: createOrdersPoll({
-      venueId, intervalMs: o.settings.ordersMs, outbox, rule: o.settings.rule, catalog, now: () => o.clock.mono(), logger: log,
+      venueId, intervalMs: o.settings.ordersIntervalMs, outbox, rule: { nameContains: o.settings.evvaPaymentName }, catalog, now: () => o.clock.mono(), logger: log,
       sweepMs: o.settings.sweepMs,
       write: (batch, changed) => {
         write(batch);
@@ -130,9 +129,9 @@ export function createFeed(o: FeedOptions): Feed {
         polls.menu.now();
       },
     }),
-    staff: createStaffPoll({ intervalMs: o.settings.staffMs, couriers: o.settings.couriers ?? [], catalog, publish }),
-    tables: createTablesPoll({ intervalMs: o.settings.tablesMs, catalog, publish }),
-    menu: createMenuPoll({ venueId, intervalMs: o.settings.menuMs, outbox, catalog, write: (batch) => { write(batch); } }),
+    staff: createStaffPoll({ intervalMs: o.settings.staffIntervalSec * MS_PER.s, couriers: o.settings.courierCodes, catalog, publish }),
+    tables: createTablesPoll({ intervalMs: o.settings.tablesIntervalSec * MS_PER.s, catalog, publish }),
+    menu: createMenuPoll({ venueId, intervalMs: o.settings.menuIntervalHours * MS_PER.h, outbox, catalog, write: (batch) => { write(batch); } }),
   };
   const poller = (name: PollName): Poller => createPoller({ spec: specs[name], clock: o.clock, logger: log, client: o.client });
   const polls: Record<PollName, Poller> = { orders: poller('orders'), staff: poller('staff'), tables: poller('tables'), menu: poller('menu') };
@@ -141,7 +140,7 @@ export function createFeed(o: FeedOptions): Feed {
   return {
     start() {
       for (const p of all) p.start();
-      log.info('feed started', { orders: o.settings.ordersMs });
+      log.info('feed started', { orders: o.settings.ordersIntervalMs });
     },
     async stop() {
       await Promise.all(all.map((p) => p.stop()));

@@ -10,6 +10,7 @@ import {
   type DeliveryStatusName, type ItemStatusName, type OrderStatusName, type ServiceTypeName,
 } from '../../../protocol/front.ts';
 import { EVVA_PAYMENT_CODE, type EvvaStatus, type OrderKind } from '../../../protocol/feed.ts';
+import { DEFAULTS } from '../table.ts';
 
 /**
  * An enum value as a name: a number is the SDK's index (the recorded answers
@@ -152,7 +153,8 @@ export function isCourier(user: { code: string | null; name: string }, couriers:
 
 /** How EVVA's payment type is recognised when the plugin shows no code: a case-insensitive part of its name. */
 export interface PaymentRule { nameContains: string }
-export const DEFAULT_PAYMENT_RULE: PaymentRule = { nameContains: 'EVVA' };
+/** feed.evvaPaymentName's default, for normalising without settings. */
+export const DEFAULT_PAYMENT_RULE: PaymentRule = { nameContains: DEFAULTS.feed.evvaPaymentName };
 
 /** True when the type's name contains the setting (ignoring case). */
 export function looksLikeEvva(name: string | null, rule: PaymentRule): boolean {

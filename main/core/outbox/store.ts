@@ -16,10 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Envelope, EventType } from '../../../protocol/events.ts';
+import { DEFAULTS } from '../table.ts';
 
 export const OUTBOX_FILE = 'feed.sqlite';
-/** Coalescing starts above this many unacknowledged events (a setting; see docs/feed.md). */
-export const DEFAULT_COALESCE_ABOVE = 1_000;
 
 /** One event to append; `key` (e.g. `order:<id>`) and `status` make it a candidate for coalescing. */
 export interface NewEvent {
@@ -127,7 +126,8 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     -- The count of versions before issue 20 mixed every venue: not carried over.
     DROP TABLE IF EXISTS daily;
   `);
-  const coalesceAbove = opts.coalesceAbove ?? DEFAULT_COALESCE_ABOVE;
+  // Coalescing starts above this many unacknowledged events (feed.coalesceAbove; the table's default without settings).
+  const coalesceAbove = opts.coalesceAbove ?? DEFAULTS.feed.coalesceAbove;
   const q = {
     lastSeq: db.prepare<[string], { last: number }>('SELECT last FROM seqs WHERE venue_id = ?'),
     setSeq: db.prepare('INSERT INTO seqs (venue_id, last) VALUES (?, ?) ON CONFLICT (venue_id) DO UPDATE SET last = excluded.last'),

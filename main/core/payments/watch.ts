@@ -3,8 +3,8 @@
  * (idempotent by paymentId), then watches the order until iiko settles it:
  * - closed with EVVA payments covering the amount → `reconciled`;
  * - closed without → `mismatch` (an alarm: the guest may have paid twice);
- * - still open `closeAfterMs` after the notice → `pending-close`, with a
- *   reminder on the live stream every `closeAfterMs` after that;
+ * - still open `feed.paymentCloseAfterMin` after the notice → `pending-close`,
+ *   with a reminder on the live stream every such period after that;
  * - deleted (or gone from the plugin) → `order-deleted` (an alarm).
  * Every change is a PaymentUpdate event written with the ledger row.
  */
@@ -16,9 +16,8 @@ import { CommandError } from '../commands.ts';
 import type { Feed } from '../feed/feed.ts';
 import type { Logger } from '../../../common/logger.ts';
 import type { Ledger, PaymentRow } from './ledger.ts';
+import { DEFAULTS, MS_PER } from '../table.ts';
 
-/** A payment whose order is still open this long after the notice becomes pending-close (a setting). */
-export const DEFAULT_CLOSE_AFTER_MS = 10 * 60_000;
 /** EVVA's sum counts as covering the payment within a kopeck. */
 const EPSILON = 0.005;
 
@@ -39,7 +38,8 @@ export interface PaymentsOptions {
   feed: Feed;
   clock: Clock;
   logger: Logger;
-  closeAfterMs?: number;
+  /** settings.json's feed.paymentCloseAfterMin; the table's default when not given (tests). */
+  paymentCloseAfterMin?: number;
   /** A payment changed state (`reminder` false) or is still waiting for the order to close (`reminder` true). */
   onChange?(view: PaymentView, reminder: boolean): void;
 }
@@ -79,7 +79,7 @@ export function judge(row: PaymentRow, order: FeedOrder | null, now: number, clo
 
 export function createPayments(o: PaymentsOptions): Payments {
   const log = o.logger.child({ part: 'payments' });
-  const closeAfterMs = o.closeAfterMs ?? DEFAULT_CLOSE_AFTER_MS;
+  const closeAfterMs = (o.paymentCloseAfterMin ?? DEFAULTS.feed.paymentCloseAfterMin) * MS_PER.min;
   const reminded = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
 

@@ -17,6 +17,7 @@
  * headers (no method-override or forwarding headers, no cookies), and no
  * caller key in the query under any spelling.
  */
+import { DEFAULTS } from '../table.ts';
 
 export interface GatePolicy {
   /** Methods allowed besides nothing; GET and HEAD by default. CONNECT and TRACE are refused whatever this says. */
@@ -25,8 +26,8 @@ export interface GatePolicy {
   maxRequestBytes: number;
 }
 
-/** Read-only by default: every public client of the plugin only reads. */
-export const DEFAULT_GATE_POLICY: GatePolicy = { allowMethods: ['GET', 'HEAD'], maxRequestBytes: 64 * 1024 };
+/** The table's tunnel defaults (read-only: every public client of the plugin only reads), for a gate used without settings. */
+export const DEFAULT_GATE_POLICY: GatePolicy = { allowMethods: DEFAULTS.tunnel.allowMethods, maxRequestBytes: DEFAULTS.tunnel.maxRequestBytes };
 
 export interface GateRequest {
   method: string;

@@ -17,6 +17,7 @@ import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../front/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { admitted, check, type GatePolicy } from './gate.ts';
+import { DEFAULTS } from '../table.ts';
 import type { Upstream } from './upstream.ts';
 
 /** The reason a stream that completed normally is finished with (one object: no stack trace per exchange). */
@@ -28,8 +29,8 @@ export interface TunnelLimits {
   /** Streams served at once; more are answered with overloaded. */
   maxStreams: number;
 }
-/** 100 MiB answers and 64 concurrent calls: far above what the plugin serves, low enough to bound memory (64 × 256 KiB credit). */
-export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = { maxResponseBytes: 100 * 1024 * 1024, maxStreams: 64 };
+/** The table's answer limit (tunnel.maxResponseBytes) and 64 concurrent calls: low enough to bound memory (64 × 256 KiB credit). */
+export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = { maxResponseBytes: DEFAULTS.tunnel.maxResponseBytes, maxStreams: 64 };
 /** Above this many bytes queued on the socket, response pumps wait: the link, not only each stream, stays bounded. */
 export const LINK_SEND_HIGH_WATER = 1024 * 1024;
 /** How often a pump re-checks a full socket queue. */
