@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import type { Pool } from 'undici';
 import { realClock } from '../common/clock.ts';
 import { Pairing } from '../relay/pairing.ts';
-import { openStore, type StoreSpec } from '../relay/store.ts';
+import { type StoreSpec } from '../relay/db/open.ts';
+import { openStore } from '../relay/db/store.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 

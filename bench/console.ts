@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Status } from '../protocol/local.ts';
-import { openStore } from '../relay/store.ts';
+import { openStore } from '../relay/db/store.ts';
 import { startPostgres, type RunningPostgres } from '../tests/helpers/postgres.ts';
 import { freePort, pct, sleep, startLogged, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';

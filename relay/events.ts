@@ -11,10 +11,10 @@ import { EVENTS_IN_FLIGHT, Envelope, MAX_EVENT_BYTES, type PaymentView, type Web
 import { EVENT_INFO, MAX_EVENT_DEPTH, jsonDepth } from '../protocol/feed.ts';
 import { EventsQuery, RelayErrorCode, type EventPage, type RefusedList } from '../protocol/relay.ts';
 import { CloseCode } from '../protocol/tunnel.ts';
-import type { Arrival, FeedStore } from './feedstore.ts';
+import type { Arrival, FeedStore } from './db/feed.ts';
 import type { Quota } from './quota.ts';
 import type { EventFrame, RelayLink } from './link.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 
 /** Most event ids in one ack frame (AckFrame allows 1000). */
 const ACK_MAX_IDS = 1000;

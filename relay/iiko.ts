@@ -8,8 +8,8 @@ import express, { type Router } from 'express';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { RelayErrorCode, VenueIikoSettings } from '../protocol/relay.ts';
-import type { FeedStore } from './feedstore.ts';
-import type { RelayStore } from './store.ts';
+import type { FeedStore } from './db/feed.ts';
+import type { RelayStore } from './db/store.ts';
 
 export interface IikoRouteDeps {
   store: RelayStore;

@@ -7,7 +7,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Clock } from '../common/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_TTL_MS, type CompanionInfo, type CreateVenueResponse } from '../protocol/relay.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 
 /** Prefix of device tokens, so a leaked one is recognisable in a secret scanner. */
 const TOKEN_PREFIX = 'evd_';

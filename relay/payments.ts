@@ -10,10 +10,10 @@ import type { Logger } from '../common/logger.ts';
 import { Commands, PaymentNotice, PaymentView, paidAtProblem } from '../protocol/events.ts';
 import { FeedErrorCode, RelayErrorCode } from '../protocol/relay.ts';
 import type { FeedMetrics } from './events.ts';
-import type { FeedStore, PaymentRow } from './feedstore.ts';
+import type { FeedStore, PaymentRow } from './db/feed.ts';
 import { CommandFailed } from './link.ts';
 import { applied, updateProblem } from './moves.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 
 export interface PaymentOptions {

@@ -11,7 +11,7 @@ import { RelayErrorCode, TIMEOUT_HEADER } from '../protocol/relay.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, forwardableHeaders, type ResFrame, type StreamErrorCode } from '../protocol/tunnel.ts';
 import type { RelayMetrics, RequestOutcome } from './metrics.ts';
 import { LinkRewriter, isTextual, linkReplacements, rewriteWhole } from './rewrite.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 import type { RelayStream } from './link.ts';
 

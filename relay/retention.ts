@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import type { FeedStore } from './feedstore.ts';
+import type { FeedStore } from './db/feed.ts';
 
 /** Default retention of stored events (`--retention-days`). */
 export const DEFAULT_RETENTION_DAYS = 30;

@@ -22,7 +22,7 @@ import type { HopCaller } from './cluster/hop.ts';
 import { CommandFailed, type RelayLink } from './link.ts';
 import type { Pairing } from './pairing.ts';
 import { probeBack } from './probeback.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 
 /** The error code the relay answers with when the venue has switched remote support off. */

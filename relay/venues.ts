@@ -9,7 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import { CreateVenueRequest, PairRequest, RelayErrorCode, VENUE_PAGE_MAX, type VenueView } from '../protocol/relay.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { Pairing } from './pairing.ts';
-import type { RelayStore, VenueRow } from './store.ts';
+import type { RelayStore, VenueRow } from './db/store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 
 type Allowance = { ok: true } | { ok: false; retryAfterMs: number };

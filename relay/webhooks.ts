@@ -15,12 +15,12 @@ import { FeedErrorCode, RelayErrorCode, WebhookSettings, type WebhookFormat, typ
 import { DELIVERY_HEADER, signWebhook } from '../protocol/signature.ts';
 import { cloudBody } from './cloudformat.ts';
 import { toWebhookEvent, type FeedMetrics } from './events.ts';
-import type { FeedStore, WebhookBatch, WebhookTarget } from './feedstore.ts';
+import type { FeedStore, WebhookBatch, WebhookTarget } from './db/feed.ts';
 import { deliver } from './hooks/deliver.ts';
 import { destinationProblem, guardedAgent, type DestinationPolicy } from './hooks/destination.ts';
 import { failureLabel, failureText } from './hooks/failure.ts';
 import { maskUrl, originOf as origin } from './hooks/mask.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 
 export interface WebhookOptions {
   /** Relay-wide receiver for every venue without its own (--webhook-url). */

@@ -12,7 +12,7 @@ import type { Verdict } from '../../protocol/console.ts';
 import type { FrontStatus, Status } from '../../protocol/local.ts';
 import type { ConsoleStore, FaceRow } from '../db/console.ts';
 import type { RelayLink } from '../link.ts';
-import type { RelayStore } from '../store.ts';
+import type { RelayStore } from '../db/store.ts';
 import { LAST_SEEN_PERSIST_MS, type TunnelRegistry, type WatchHooks } from '../tunnels.ts';
 import { factsOf, searchKeyOf, toneOf } from './verdict.ts';
 

@@ -22,7 +22,7 @@ import { sleep, type Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { SIGNIN_FAIL_DELAY_MS, SignInRequest, type SessionView } from '../../protocol/console.ts';
 import type { Requester } from '../../protocol/diagnostics.ts';
-import type { RelayStore } from '../store.ts';
+import type { RelayStore } from '../db/store.ts';
 import type { TunnelRegistry } from '../tunnels.ts';
 import type { Webhooks } from '../webhooks.ts';
 import { Faces } from './faces.ts';

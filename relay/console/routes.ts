@@ -15,7 +15,7 @@ import type { Face } from '../../protocol/face.ts';
 import type { FrontStatus, Status } from '../../protocol/local.ts';
 import { VenueId } from '../../protocol/relay.ts';
 import type { FaceRow, PageSpec, RowExtras } from '../db/console.ts';
-import type { RelayStore } from '../store.ts';
+import type { RelayStore } from '../db/store.ts';
 import type { Webhooks } from '../webhooks.ts';
 import type { Faces } from './faces.ts';
 import type { Caller } from './sessions.ts';

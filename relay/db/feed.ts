@@ -1,17 +1,102 @@
 /**
- * The FeedStore (relay/feedstore.ts) on Kysely, for SQLite and Postgres alike:
+ * The feed's storage on the relay, on Kysely for SQLite and Postgres alike:
  * events, webhook targets and delivery state, payments. The races two relay
  * nodes can run into are settled by the database: an event is stored once by
  * (venue_id, event_id), a webhook lease is taken under the venue's state-row
- * lock, and nothing a node needs lives only in its memory.
+ * lock, and nothing a node needs lives only in its memory (delivery cursors,
+ * retry times, leases and queued payments are all rows).
  */
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import { MAX_SEQ_STEP, type Envelope, type PaymentNotice, type PaymentView } from '../../protocol/events.ts';
-import type { AppendResult, Arrival, DeliveryState, FeedStore, IikoIds, PaymentRow, RefusedEvent, WebhookBatch, WebhookTarget } from '../feedstore.ts';
+import type { WebhookFormat } from '../../protocol/relay.ts';
 import { applied, updateProblem } from '../moves.ts';
 import { compiled } from './hot.ts';
 import type { Db } from './open.ts';
 import type { Tables, WebhookStateTable } from './schema.ts';
+
+/** One stored event: the envelope plus where and when the relay stored it. */
+export interface StoredEvent {
+  /** Storage order on this relay (webhooks deliver in this order). */
+  id: number;
+  envelope: Envelope;
+  storedAt: number;
+}
+
+export interface WebhookTarget {
+  url: string;
+  /** The HMAC secret; null when the receiver has none (an iiko-cloud one that authenticates by its token). */
+  secret: string | null;
+  /** What body the receiver takes (protocol/relay.ts WebhookFormat). */
+  format: WebhookFormat;
+  /** The iiko-cloud receiver's authToken, sent as `Authorization`. */
+  authToken: string | null;
+}
+
+/** A venue's iiko ids, as the iiko-cloud format names them. */
+export interface IikoIds {
+  organizationId: string | null;
+  terminalGroupId: string | null;
+}
+
+/** A batch a webhook worker holds the lease for; a retry resends exactly these events under the same delivery id. */
+export interface WebhookBatch {
+  deliveryId: string;
+  events: StoredEvent[];
+  /** Attempts already made for this batch (0 on the first). */
+  attempts: number;
+}
+
+export interface DeliveryState {
+  /** The last event (by storage order) the receiver accepted, or 0. */
+  deliveredId: number;
+  /** Events stored and not yet accepted. */
+  backlog: number;
+  attempts: number;
+  nextAt: number | null;
+  lastError: string | null;
+  /** When the receiver last accepted a batch. */
+  deliveredAt: number | null;
+}
+
+export interface PaymentRow {
+  notice: PaymentNotice;
+  view: PaymentView;
+}
+
+/** One event as it arrived on a venue's tunnel, after the intake judged what it can judge alone (relay/events.ts). */
+export interface Arrival {
+  /** The frame's event id and seq: what the companion acks by and numbers with. */
+  eventId: string;
+  seq: number;
+  /** The envelope to store; null when the intake already refused the event (`refused` says why). */
+  envelope: Envelope | null;
+  /** A PaymentUpdate's view (its shape checked): applied to EVVA's payment record if the update is allowed (relay/moves.ts). */
+  payment?: PaymentView;
+  /** Why the intake refused it. */
+  refused?: string;
+  /** For a refusal's record: the event type if known, and the event as it came (cut short). */
+  eventType?: string;
+  raw?: string;
+  /** Its size as JSON (what the venue's limits count). */
+  bytes?: number;
+}
+
+export interface AppendResult {
+  inserted: number;
+  /** Event ids the venue already had (stored or refused): acked again, nothing written. */
+  duplicates: number;
+  /** Recorded as refused (never delivered), with why: acked, so they do not hold back the events behind them. */
+  refused: Array<{ eventId: string; seq: number; reason: string }>;
+}
+
+/** An event the relay refused and recorded (GET …/events/refused). */
+export interface RefusedEvent {
+  eventId: string;
+  seq: number;
+  eventType: string | null;
+  reason: string;
+  at: number;
+}
 
 interface RawEvent { id: number; body: string; stored_at: number }
 
@@ -35,7 +120,7 @@ function pieces(n: number): number[] {
 interface RawPayment { notice: string; view: string }
 const toPayment = (r: RawPayment): PaymentRow => ({ notice: JSON.parse(r.notice) as PaymentNotice, view: JSON.parse(r.view) as PaymentView });
 
-export class KyselyFeedStore implements FeedStore {
+export class FeedStore {
   private readonly db: Kysely<Tables>;
   /** The insert of k events (k a power of two), compiled once per k: building it costs more than running it. */
   private readonly inserts = new Map<number, (...p: unknown[]) => CompiledQuery>();
@@ -82,6 +167,16 @@ export class KyselyFeedStore implements FeedStore {
     return q;
   }
 
+  /**
+   * Stores the events of one venue in one transaction, in order: an event id
+   * the venue already has is a duplicate; a new event must follow the venue's
+   * last seq (MAX_SEQ_STEP; a companion starting again at 1 continues after
+   * it, and the stored envelope carries the venue's seq); a PaymentUpdate
+   * must be a move of a payment EVVA posted (relay/moves.ts) and is applied to
+   * it. An event that fails, or that the intake refused, is recorded as
+   * refused and its seq still counts. When it resolves every event is durable
+   * or recorded (the caller may ack them all).
+   */
   async appendEvents(venueId: string, arrivals: Arrival[], now: number): Promise<AppendResult> {
     const result: AppendResult = { inserted: 0, duplicates: 0, refused: [] };
     if (arrivals.length === 0) return result;
@@ -176,12 +271,18 @@ export class KyselyFeedStore implements FeedStore {
     });
   }
 
+  /** The venue's refused events, newest first. */
   async listRefused(venueId: string, limit: number): Promise<RefusedEvent[]> {
     const rows = await this.db.selectFrom('feed_refused').select(['event_id', 'seq', 'event_type', 'reason', 'stored_at'])
       .where('venue_id', '=', venueId).orderBy('id', 'desc').limit(limit).execute();
     return rows.map((r) => ({ eventId: r.event_id, seq: r.seq, eventType: r.event_type, reason: r.reason, at: r.stored_at }));
   }
 
+  /**
+   * Retention: deletes at most `max` events stored before `cutoff` that no
+   * receiver still needs (delivered, for venues with a receiver; all, for
+   * venues EVVA pulls) and refusals older than it. Returns how many went.
+   */
   async prune(cutoff: number, everyVenue: boolean, max: number): Promise<number> {
     // A venue with a receiver keeps what it has not accepted yet; a venue EVVA pulls had the whole retention to pull.
     const hasReceiver = everyVenue ? sql<boolean>`1 = 1` : sql<boolean>`e.venue_id in (select venue_id from webhook_targets)`;
@@ -199,6 +300,7 @@ export class KyselyFeedStore implements FeedStore {
     return Number(r.numDeletedRows) + Number(refused);
   }
 
+  /** Events of the venue with seq > afterSeq, in seq order, at most `limit`. */
   async listEvents(venueId: string, afterSeq: number, limit: number): Promise<Envelope[]> {
     const rows = await this.db.selectFrom('feed_events').select('body')
       .where('venue_id', '=', venueId).where('seq', '>', afterSeq).orderBy('seq').orderBy('id').limit(limit).execute();
@@ -228,6 +330,7 @@ export class KyselyFeedStore implements FeedStore {
     return r ? { url: r.url, secret: r.secret || null, format: r.format === 'iiko-cloud' ? 'iiko-cloud' : 'evva', authToken: r.auth_token } : null;
   }
 
+  /** Sets the venue's iiko ids; a field left undefined keeps its value, null clears it. */
   async setIikoIds(venueId: string, ids: Partial<IikoIds>, now: number): Promise<IikoIds> {
     return this.base.tx(async (t) => {
       const old = await t.selectFrom('venue_iiko').selectAll().where('venue_id', '=', venueId).executeTakeFirst();
@@ -260,10 +363,12 @@ export class KyselyFeedStore implements FeedStore {
       .$if(!everyVenue, (q) => q.where('v.id', 'in', (eb) => eb.selectFrom('webhook_targets').select('venue_id')));
   }
 
+  /** Venues with events not yet delivered: all venues when `everyVenue` (a relay-wide URL), else those with their own target. */
   async pendingWebhookVenues(everyVenue: boolean): Promise<string[]> {
     return (await this.pending(everyVenue).select('v.id as v').execute()).map((r) => r.v);
   }
 
+  /** Events not yet delivered, summed over the venues `pendingWebhookVenues` would list. */
   async webhookBacklog(everyVenue: boolean): Promise<number> {
     const r = await this.pending(everyVenue)
       .select(sql<number | null>`sum((select count(*) from feed_events e where e.venue_id = v.id and e.id > coalesce(s.delivered_id, 0)))`.as('n'))
@@ -271,6 +376,11 @@ export class KyselyFeedStore implements FeedStore {
     return Number(r?.n ?? 0);
   }
 
+  /**
+   * Takes the venue's next batch under a lease for `owner` until `leaseUntil`,
+   * or null (nothing to send, another owner holds a live lease, or the retry
+   * time has not come). A batch, once formed, is fixed until it is delivered.
+   */
   async claimBatch(venueId: string, owner: string, now: number, leaseUntil: number, max: number, newDeliveryId: () => string): Promise<WebhookBatch | null> {
     return this.base.tx(async (t) => {
       await t.executeQuery(this.hot.stateRow(venueId));
@@ -292,11 +402,13 @@ export class KyselyFeedStore implements FeedStore {
     });
   }
 
+  /** Advances the cursor past the batch and drops the lease; false if `owner` no longer held it. */
   async finishBatch(venueId: string, owner: string, deliveryId: string, now: number): Promise<boolean> {
     const r = await this.db.executeQuery(this.hot.finish(now, venueId, owner, deliveryId));
     return Number(r.numAffectedRows) === 1;
   }
 
+  /** Records a failed attempt and when to retry, and drops the lease. */
   async failBatch(venueId: string, owner: string, deliveryId: string, error: string, nextAt: number): Promise<void> {
     await this.db.updateTable('webhook_state')
       .set((eb) => ({ attempts: eb('attempts', '+', 1), next_at: nextAt, last_error: error.slice(0, 300), lease_owner: null, lease_until: null }))
@@ -315,6 +427,7 @@ export class KyselyFeedStore implements FeedStore {
     };
   }
 
+  /** Adds a notice as `queued` unless its paymentId is known; returns the row either way. */
   async addPayment(venueId: string, notice: PaymentNotice, now: number) {
     return this.base.tx(async (t) => {
       const view: PaymentView = { ...notice, state: 'queued', updatedAt: new Date(now).toISOString() };
@@ -333,16 +446,19 @@ export class KyselyFeedStore implements FeedStore {
     return r ? toPayment(r) : null;
   }
 
+  /** Payments of the venue still `queued`, oldest first. */
   async queuedPayments(venueId: string): Promise<PaymentRow[]> {
     const rows = await this.db.selectFrom('payments').select(['notice', 'view'])
       .where('state', '=', 'queued').where('venue_id', '=', venueId).orderBy('id').execute();
     return rows.map(toPayment);
   }
 
+  /** Venues that have queued payments. */
   async venuesWithQueuedPayments(): Promise<string[]> {
     return (await this.db.selectFrom('payments').select('venue_id').distinct().where('state', '=', 'queued').execute()).map((r) => r.venue_id);
   }
 
+  /** The companion's answer to a notice (already checked against the notice): applied only while the payment is still `queued` (an event may already have moved it on). */
   async paymentNotified(venueId: string, view: PaymentView): Promise<void> {
     await this.db.updateTable('payments').set({ state: view.state, view: JSON.stringify(view) })
       .where('venue_id', '=', venueId).where('payment_id', '=', view.paymentId).where('state', '=', 'queued')

@@ -11,9 +11,8 @@ import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { FrontStatus } from '../../protocol/local.ts';
 import { FrontStatus as FrontStatusSchema } from '../../protocol/local.ts';
 import type { CompanionInfo } from '../../protocol/relay.ts';
-import type { FeedStore } from '../feedstore.ts';
 import { ConsoleStore } from './console.ts';
-import { KyselyFeedStore } from './feed.ts';
+import { FeedStore } from './feed.ts';
 import { compiled } from './hot.ts';
 import { openDb, type Db, type StoreSpec } from './open.ts';
 import type { Dialect, Tables, VenuesTable } from './schema.ts';
@@ -41,11 +40,11 @@ export type ClaimResult =
   | { ok: false; reason: 'invalid' | 'expired' | 'used' };
 
 /** Opens (creating and migrating as needed) the store the spec names: Postgres for a postgres:// URL, else SQLite in `dataDir`. */
-export async function openStore(spec: StoreSpec): Promise<Store> {
-  return new Store(await openDb(spec));
+export async function openStore(spec: StoreSpec): Promise<RelayStore> {
+  return new RelayStore(await openDb(spec));
 }
 
-export class Store {
+export class RelayStore {
   private readonly db: Kysely<Tables>;
   readonly dialect: Dialect;
   /** Events, webhook delivery and payments, in the same database. */
@@ -57,7 +56,7 @@ export class Store {
   constructor(private readonly base: Db) {
     this.db = base.db;
     this.dialect = base.dialect;
-    this.feed = new KyselyFeedStore(base);
+    this.feed = new FeedStore(base);
     this.console = new ConsoleStore(base);
     const db = this.db;
     this.hot = {

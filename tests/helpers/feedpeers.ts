@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { Envelope, EventType, PaymentView } from '../../protocol/events.ts';
 import type { FeedOrder } from '../../protocol/feed.ts';
-import type { Arrival } from '../../relay/feedstore.ts';
+import type { Arrival } from '../../relay/db/feed.ts';
 import { verifyWebhook } from '../../protocol/signature.ts';
 import { TUNNEL_PROTOCOL } from '../../protocol/tunnel.ts';
 import { COMPANION, waitFor } from './relay.ts';
@@ -84,7 +84,7 @@ export function envelope(venueId: string, seq: number, more: { eventId?: string;
   };
 }
 
-/** Envelopes as the intake hands them to the store (relay/feedstore.ts Arrival), PaymentUpdates with their view. */
+/** Envelopes as the intake hands them to the store (relay/db/feed.ts Arrival), PaymentUpdates with their view. */
 export function arrivals(envs: Envelope[]): Arrival[] {
   return envs.map((e) => ({
     eventId: e.eventId, seq: e.seq, envelope: e,

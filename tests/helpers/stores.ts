@@ -5,7 +5,7 @@
  * another process or node on the same database.
  */
 import pg from 'pg';
-import { openStore, type Store } from '../../relay/db/store.ts';
+import { openStore, type RelayStore } from '../../relay/db/store.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { tempDir } from './relay.ts';
 
@@ -15,13 +15,13 @@ export interface StoreBackend {
   start(): Promise<void>;
   /** A fresh, empty database for one test. */
   fresh(): Promise<void>;
-  open(): Promise<Store>;
+  open(): Promise<RelayStore>;
   /** Closes every store opened and stops the server (afterAll). */
   stop(): Promise<void>;
 }
 
-function tracking(openOne: () => Promise<Store>) {
-  const open: Store[] = [];
+function tracking(openOne: () => Promise<RelayStore>) {
+  const open: RelayStore[] = [];
   return {
     async open() { const s = await openOne(); open.push(s); return s; },
     async closeAll() { for (const s of open.splice(0)) await s.close().catch(() => undefined); },

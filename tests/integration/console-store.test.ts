@@ -9,7 +9,7 @@ import { VERDICT_ORDER, type Verdict, type VenueSort } from '../../protocol/cons
 import type { Status } from '../../protocol/local.ts';
 import { realClock, type Clock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/logger.ts';
-import type { Store } from '../../relay/db/store.ts';
+import type { RelayStore } from '../../relay/db/store.ts';
 import type { FaceRow, PageSpec } from '../../relay/db/console.ts';
 import { Faces } from '../../relay/console/faces.ts';
 import { fold, searchKeyOf } from '../../relay/console/verdict.ts';
@@ -43,7 +43,7 @@ describe.each([sqliteBackend(), postgresBackend()])('console store on $name', (b
   beforeEach(() => backend.fresh(), 30_000);
 
   /** `n` venues with tones and since-times spread over them (written as the judge writes them). */
-  async function seed(s: Store, n: number): Promise<void> {
+  async function seed(s: RelayStore, n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
       await s.addVenue(id(i), nameOf(i), 1_000 + i);
       await s.console.writeFace(id(i), null, { tone: TONES[i % 4]!, searchKey: searchKeyOf(nameOf(i), id(i)) }, 10_000 + ((i * 7) % n));
@@ -51,7 +51,7 @@ describe.each([sqliteBackend(), postgresBackend()])('console store on $name', (b
   }
 
   /** Every page of a query, forwards; then backwards from the last page; both must give the same venues. */
-  async function walk(s: Store, spec: Omit<PageSpec, 'after' | 'dir' | 'limit'>, limit: number): Promise<FaceRow[]> {
+  async function walk(s: RelayStore, spec: Omit<PageSpec, 'after' | 'dir' | 'limit'>, limit: number): Promise<FaceRow[]> {
     const keyOf = (r: FaceRow & { rank: number }): Array<string | number> => (spec.sort === 'name' ? [r.name, r.id] : spec.sort === 'created' ? [r.createdAt, r.id]
       : spec.verdict ? [r.since, r.id] : [r.rank, r.since, r.id]);
     const forward: Array<FaceRow & { rank: number }> = [];

@@ -9,7 +9,7 @@ import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../common/logger.ts';
 import { RefusedList } from '../../protocol/relay.ts';
-import { STORE_FILE } from '../../relay/store.ts';
+import { STORE_FILE } from '../../relay/db/open.ts';
 import { envelope, rawCompanion } from '../helpers/feedpeers.ts';
 import { API_KEY, pairedVenue, relayWithDataDir, waitFor } from '../helpers/relay.ts';
 

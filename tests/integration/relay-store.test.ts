@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentNotice, PaymentView } from '../../protocol/events.ts';
 import type { FrontStatus } from '../../protocol/local.ts';
-import { openStore, type Store } from '../../relay/db/store.ts';
+import { openStore, type RelayStore } from '../../relay/db/store.ts';
 import { STORE_FILE } from '../../relay/db/open.ts';
 import { arrivals, envelope } from '../helpers/feedpeers.ts';
 import { tempDir } from '../helpers/relay.ts';
@@ -26,7 +26,7 @@ describe.each([sqliteBackend(), postgresBackend()])('relay store on $name', (bac
 
   let n = 0;
   const newId = () => `dlv_${++n}`;
-  async function venue(store: Store, id = V, at = 0): Promise<string> {
+  async function venue(store: RelayStore, id = V, at = 0): Promise<string> {
     await store.addVenue(id, `Cafe ${id}`, at);
     return id;
   }
