@@ -25,13 +25,13 @@ import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './proxy.ts';
-import { openStore, type RelayStore } from './store.ts';
+import { openStore, type RelayStore } from './db/store.ts';
 import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
 import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
-import type { WebhookTarget } from './feedstore.ts';
+import type { WebhookTarget } from './db/feed.ts';
 import { iikoRoutes } from './iiko.ts';
 import { hostProblem } from './hooks/destination.ts';
 import { maskUrl } from './hooks/mask.ts';
@@ -40,7 +40,8 @@ import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
 import { createClusterMetrics } from './cluster/metrics.ts';
 import { Follow } from './cluster/follow.ts';
 import { clusterRoute } from './cluster/route.ts';
-import { wireCluster } from './cluster/wire.ts';
+import { claimLinks, wireCluster } from './cluster/wire.ts';
+import { announce } from './admin.ts';
 import { mountConsole } from './console/mount.ts';
 
 /** How long a connection may take to say what it wants, and how many may be open. */
@@ -159,17 +160,25 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const store: RelayStore = await openStore({ dataDir: opts.dataDir, url: opts.store, pool: opts.storePool });
   const pairing = new Pairing(store, clock, opts.pairingTtlMs);
   const pairLimits = { perIp: opts.pairLimits?.perIp ?? PAIR_LIMIT_PER_IP, global: opts.pairLimits?.global ?? PAIR_LIMIT_GLOBAL };
-  // The gauge reads the registry lazily at scrape time; the registry needs the metrics first.
-  const holder: { registry?: TunnelRegistry } = {};
-  const metrics = createMetrics(() => holder.registry?.count() ?? 0);
+  // The gauge reads the registry at scrape time (after listen); the registry needs the metrics first.
+  const metrics = createMetrics(() => registry.count());
   const cluster = opts.cluster
     ? createCluster(opts.cluster, { clock, log: log.child({ part: 'cluster' }), registry: metrics.registry, limits: pairLimits, signinLimits: pairLimits })
     : null;
   // A cluster's nodes share the pairing limits through Redis; a single relay keeps its own.
   const limiter = cluster ? cluster.limiter : new RateLimiter(clock, pairLimits.perIp, pairLimits.global);
-  const registry = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics,
-    { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, opts.drainMs ?? GOAWAY_DRAIN_MS);
-  holder.registry = registry;
+  const claims = cluster ? claimLinks(cluster, log.child({ part: 'cluster' })) : null;
+  // The feed and the console need the registry, and it tells them of its links: its hooks reach them through
+  // their consts, which are set before listen() lets the first link in.
+  const registry = new TunnelRegistry(store, clock, log.child({ part: 'tunnels' }), metrics, {
+    feed: { onEvent: (link, f) => intake.take(link, f), onReady: (venueId) => void payments.drain(venueId) },
+    owners: claims?.hooks ?? null,
+    watch: { up: (l) => consoleMount.faces.up(l), status: (l, front, st) => consoleMount.faces.status(l, front, st), down: (l) => consoleMount.faces.down(l) },
+  }, {
+    timing: { ...DEFAULT_LINK_TIMING, ...opts.linkTiming }, drainMs: opts.drainMs ?? GOAWAY_DRAIN_MS,
+    // A shared store may be written by other nodes and machines (tunnels.ts RegistryOptions).
+    pollRevocations: opts.store !== undefined,
+  });
   const relayWide = webhookTarget(opts.webhooks);
   if (relayWide && cleartext(relayWide.url)) log.warn('--webhook-url uses plain http: orders and payments cross the network unencrypted; use https');
   const feedMetrics = createFeedMetrics(metrics.registry, () => store.feed.webhookBacklog(relayWide !== null));
@@ -182,8 +191,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const retentionDays = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
   if (!(retentionDays >= 1 && retentionDays <= 3650)) throw new Error(`retention must be 1..3650 days, got ${retentionDays}`);
   const retention = new Retention(store.feed, clock, log.child({ part: 'retention' }), { days: retentionDays, everyVenue: relayWide !== null, ...opts.retentionTiming });
-  registry.feed = { onEvent: (link, f) => intake.take(link, f), onReady: (venueId) => void payments.drain(venueId) };
-  const wired = cluster ? wireCluster(cluster, { tunnels: registry, webhooks, payments, store, log: log.child({ part: 'cluster' }) }) : null;
+  const unwire = cluster && claims ? wireCluster(cluster, claims, { tunnels: registry, webhooks, payments, store, log: log.child({ part: 'cluster' }) }) : null;
   const tell = (m: { t: 'settings' | 'payment'; venueId: string }) => void cluster?.bus.publish(m).catch(() => { /* the poll and retry timers catch up */ });
 
   const app = express();
@@ -231,7 +239,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     limiter: cluster ? cluster.signins : new RateLimiter(clock, pairLimits.perIp, pairLimits.global),
     client: (req) => peerOf(req, trustFn), secure: (req) => secureReq(req, opts, trustFn), publicUrl: opts.publicUrl, node: cluster ? cluster.nodeId : null,
   });
-  registry.watch = consoleMount.faces;
   const support = {
     record: consoleMount.record,
     store, tunnels: registry, pairing, clock, log: log.child({ part: 'support' }), probeLoopback: opts.probeLoopback ?? false,
@@ -345,6 +352,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
 
   let url: string | null = null;
   let closed = false;
+  let unannounce = () => { /* not listening yet */ };
   return {
     get url() { return url; },
     store, tunnels: registry, metrics, pairing, webhooks, payments, retention, cluster,
@@ -363,6 +371,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
           url = `${opts.tls ? 'https' : 'http'}://${h}:${p}`;
           if (!opts.nodeId) nodeId = `${hostname()}-${p}`;
           log.info('relay listening', { url });
+          // The venue commands on this machine find the relay here, and go through its API (admin.ts).
+          unannounce = announce(opts.dataDir, url);
           webhooks.start();
           payments.start();
           retention.start();
@@ -371,7 +381,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       });
     },
     drain(this: Relay) {
-      return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count() + (wired?.moving() ?? 0), server, close: () => this.close() });
+      return drain.run({ goaway: (ms) => registry.goawayAll(ms), links: () => registry.count() + (claims?.moving() ?? 0), server, close: () => this.close() });
     },
     async close() {
       if (closed) return;
@@ -381,7 +391,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       consoleMount.stop();
       await webhooks.stop();
       registry.closeAll();
-      wired?.unwire();
+      unwire?.();
+      unannounce();
       await cluster?.stop().catch(() => { /* Redis away: the leases run out on their own */ });
       for (const ws of wss.clients) ws.terminate();
       wss.close();

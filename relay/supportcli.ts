@@ -13,20 +13,11 @@ import { parseArgs } from 'node:util';
 import { fetch } from 'undici';
 import { reportText } from '../main/core/diagnostics/run.ts';
 import { LogTail, MAX_LOG_LINES, Report } from '../protocol/diagnostics.ts';
+import { REFUSALS, apiKeyFrom } from './admin.ts';
 
 const USAGE = 'usage: evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]';
 /** A diagnose waits for the venue's ≤ 5 s run plus the tunnel; a bundle may take longer over a slow line. */
 const TIMEOUT_MS = { diagnose: 20_000, logs: 20_000, bundle: 300_000 } as const;
-
-const REASONS: Record<string, string> = {
-  remote_support_disabled: 'the venue has switched remote diagnostics off (its companion setting "allowRemoteDiagnostics")',
-  venue_offline: 'the venue is offline: its companion has no tunnel up',
-  unknown_venue: 'no such venue on this relay',
-  unauthorized: 'the relay wants an API key (--api-key or EVVA_RELAY_API_KEYS)',
-  forbidden: 'the relay did not accept this API key',
-  timeout: 'the companion did not answer in time',
-  unsupported: 'the venue runs a companion without remote support; it needs an update',
-};
 
 /** Runs one support command; resolves to the exit code. */
 export async function supportCommand(argv: string[]): Promise<number> {
@@ -55,7 +46,7 @@ export async function supportCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const base = (values['relay-url'] ?? process.env.EVVA_RELAY_URL ?? 'http://127.0.0.1:8787').replace(/\/+$/, '');
-  const key = values['api-key'] ?? (process.env.EVVA_RELAY_API_KEYS ?? '').split(',').map((k) => k.trim()).find(Boolean);
+  const key = apiKeyFrom(values['api-key']);
   if (!key) {
     console.error(`evva-relay: support needs an API key: --api-key KEY or EVVA_RELAY_API_KEYS\n${USAGE}`);
     return 2;
@@ -75,7 +66,7 @@ export async function supportCommand(argv: string[]): Promise<number> {
   }
   if (res.status !== 200) {
     const body = await res.json().catch(() => ({})) as { error?: string; message?: string };
-    const why = (body.error && REASONS[body.error]) ?? body.message ?? '';
+    const why = (body.error && REFUSALS[body.error]) ?? body.message ?? '';
     console.error(`evva-relay: ${res.status} ${body.error ?? ''}${why ? `: ${why}` : ''}`);
     return 1;
   }

@@ -1,8 +1,10 @@
 /**
  * The live tunnel registry: at most one current link per venue. A newer link
- * makes the older one drain (go-away); a revoked token closes its links at once
- * when this relay revoked it, and within REVOCATION_POLL_MS when another
- * process (the CLI) did.
+ * makes the older one drain (go-away); a revoked token closes its links at
+ * once when this relay revoked it (its API; `evva-relay venue revoke` goes
+ * through it), when another cluster node did (the bus, cluster/wire.ts), and,
+ * on a shared store only, within REVOCATION_POLL_MS when a message was lost or
+ * another process wrote the store directly.
  */
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
@@ -12,9 +14,9 @@ import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.
 import { MOVE_WAIT_MS } from '../protocol/cluster.ts';
 import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkEvents, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
-import type { RelayStore } from './store.ts';
+import type { RelayStore } from './db/store.ts';
 
-/** How often the registry checks whether another process (the CLI) wrote to the store, to notice its revocations. */
+/** How often a registry on a shared store (Postgres) checks whether another process or node changed a device token. */
 export const REVOCATION_POLL_MS = 1_000;
 /** How often lastSeenAt of online venues is written to the store (it is exact in memory). */
 export const LAST_SEEN_PERSIST_MS = 30_000;
@@ -45,13 +47,36 @@ export interface WatchHooks {
   down(link: RelayLink): void;
 }
 
+/** What the registry tells the rest of the relay; given by the composition root when it builds the registry. */
+export interface RegistryHooks {
+  /** Without it events are ignored (never acked), as the protocol allows. */
+  feed: FeedHooks | null;
+  /** A cluster node's claims (cluster/wire.ts claimLinks); null on a single relay. */
+  owners: OwnerHooks | null;
+  /** The support console's verdicts; null without a console. */
+  watch: WatchHooks | null;
+}
+
+export interface RegistryOptions {
+  timing?: LinkTiming;
+  /** How long a replaced or drained link may finish its streams. */
+  drainMs?: number;
+  /**
+   * Poll the store's token mark every REVOCATION_POLL_MS. Wanted on a shared
+   * store (Postgres): a cluster's bus may lose a revocation (Redis pub/sub is
+   * at most once), and a command on another machine may write the store
+   * directly. Not on SQLite: its one file is this relay's, and the commands on
+   * this machine go through the relay's API while it runs.
+   */
+  pollRevocations?: boolean;
+}
+
 export class TunnelRegistry {
-  /** Set by the composition root; without it events are ignored (never acked), as the protocol allows. */
-  feed: FeedHooks | null = null;
-  /** Set by the composition root of a cluster node. */
-  owners: OwnerHooks | null = null;
-  /** Set by the composition root when the support console runs. */
-  watch: WatchHooks | null = null;
+  private readonly feed: FeedHooks | null;
+  private readonly owners: OwnerHooks | null;
+  private readonly watch: WatchHooks | null;
+  private readonly timing: LinkTiming;
+  private readonly drainMs: number;
   private readonly current = new Map<string, RelayLink>();
   private readonly all = new Set<RelayLink>();
   /** Venues whose link was asked to go: when (mono ms; again when it closed), for MOVE_WAIT_MS (see leaving()). */
@@ -59,7 +84,7 @@ export class TunnelRegistry {
   private readonly frontWrites = new Map<string, { at: number; pending: FrontStatus | null; timer?: NodeJS.Timeout }>();
   /** The plugin state each link last reported in a status frame. */
   private readonly reported = new WeakMap<RelayLink, FrontStatus>();
-  private readonly pollTimer: NodeJS.Timeout;
+  private readonly pollTimer: NodeJS.Timeout | undefined;
   private readonly persistTimer: NodeJS.Timeout;
   /** One timer for the heartbeats of every link (not one per link). */
   private readonly heartbeatTimer: NodeJS.Timeout;
@@ -74,17 +99,22 @@ export class TunnelRegistry {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
-    private readonly timing: LinkTiming = DEFAULT_LINK_TIMING,
-    private readonly drainMs: number = GOAWAY_DRAIN_MS,
+    hooks: RegistryHooks,
+    o: RegistryOptions = {},
   ) {
-    this.pollTimer = clock.setInterval(() => void this.checkRevocations(), REVOCATION_POLL_MS);
+    this.feed = hooks.feed;
+    this.owners = hooks.owners;
+    this.watch = hooks.watch;
+    const timing = this.timing = o.timing ?? DEFAULT_LINK_TIMING;
+    this.drainMs = o.drainMs ?? GOAWAY_DRAIN_MS;
+    this.pollTimer = o.pollRevocations ? clock.setInterval(() => void this.checkRevocations(), REVOCATION_POLL_MS) : undefined;
     this.persistTimer = clock.setInterval(() => this.persistSeen(), LAST_SEEN_PERSIST_MS);
     // Pushed: a token changed by this process (re-pairing, revocation) closes the venue's old links at once.
     this.unsubscribe = store.onTokenChange((venueId) => this.recheck(venueId));
     this.heartbeatTimer = clock.setInterval(() => {
       for (const l of this.all) l.tick();
     }, timing.checkMs);
-    this.pollTimer.unref?.();
+    this.pollTimer?.unref?.();
     this.persistTimer.unref?.();
     this.heartbeatTimer.unref?.();
   }
@@ -310,9 +340,10 @@ export class TunnelRegistry {
 
   /**
    * Revocations made in this process arrive through the store's token-change
-   * events at once. Those made by another process (the CLI) or relay node are
-   * noticed through the store's token mark: one row read per second, and the
-   * token hashes are re-read (in one query) only after a token actually changed.
+   * events at once, and those of another cluster node over the bus. On a
+   * shared store, what those miss is noticed through the store's token mark:
+   * one row read per second, and the token hashes are re-read (in one query)
+   * only after a token actually changed.
    */
   private async checkRevocations(): Promise<void> {
     if (this.checking) return;
