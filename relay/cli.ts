@@ -6,9 +6,9 @@
  *                    [--webhook-url URL] [--webhook-secret-file FILE] [--drain-ms 30000]
  *                    [--webhook-format evva|iiko-cloud] [--webhook-auth-token-file FILE]
  *                    [--store postgres://… [--store-pool N]]
- *   evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir D]
- *   evva-relay venue pairing ID [--json] [--data-dir D]
- *   evva-relay venue revoke ID [--data-dir D]
+ *   evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir D] [--relay-url URL] [--api-key K]
+ *   evva-relay venue pairing ID [--json] [--data-dir D] [--relay-url URL] [--api-key K]
+ *   evva-relay venue revoke ID [--json] [--data-dir D] [--relay-url URL] [--api-key K]
  *   evva-relay venues [--json] [--data-dir D]
  *   evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key K] [--json] [--lines N] [--out FILE]
  *
@@ -16,9 +16,10 @@
  * keys also from EVVA_RELAY_API_KEYS (comma-separated), the webhook from
  * EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET, EVVA_RELAY_WEBHOOK_FORMAT and
  * EVVA_RELAY_WEBHOOK_AUTH_TOKEN, the store from
- * EVVA_RELAY_STORE / EVVA_RELAY_STORE_POOL. The management commands write the
- * same store a running server uses (SQLite file or Postgres); it notices
- * revocations within about a second.
+ * EVVA_RELAY_STORE / EVVA_RELAY_STORE_POOL. The venue commands go through the
+ * running relay's API when one runs (relay/admin.ts), so what they change acts
+ * at once (a revoked venue's tunnel is closed before the command returns);
+ * with none running they write the store (SQLite file or Postgres) directly.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -29,12 +30,13 @@ import { VERSION } from '../common/version.ts';
 import { ClusterEnv, DEFAULT_STORE_POOL, MIN_CLUSTER_SECRET_CHARS } from '../protocol/cluster.ts';
 import { MIN_API_KEY_CHARS } from './auth.ts';
 import type { ClusterOptions } from './cluster/parts.ts';
-import { IikoId, WebhookFormat, type VenueView } from '../protocol/relay.ts';
+import { CreateVenueResponse, IikoId, WebhookFormat, type VenueView } from '../protocol/relay.ts';
+import { AdminError, SERVING_FILE, adminCall, apiKeyFrom, servingRelay } from './admin.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { createRelay, trustSetting } from './server.ts';
 import { supportCommand } from './supportcli.ts';
-import { openStore, type RelayStore } from './store.ts';
+import { openStore, type RelayStore } from './db/store.ts';
 import { capYoungGeneration } from '../common/heap.ts';
 
 const USAGE = `usage:
@@ -44,16 +46,19 @@ const USAGE = `usage:
                    [--webhook-format evva|iiko-cloud] [--webhook-auth-token-file FILE]
                    [--store postgres://USER@HOST:PORT/DB] [--store-pool N] [--retention-days 30] [--allow-loopback-webhooks]
                    [--redis redis://HOST:PORT --advertise http://HOST:PORT [--node-id NAME] [--cluster-secret-file FILE]]
-  evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir DIR]
-  evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR]
-  evva-relay venue revoke VENUE_ID [--data-dir DIR]
+  evva-relay venue add "Name" [--iiko-organization-id UUID] [--json] [--data-dir DIR] [--relay-url URL] [--api-key KEY]
+  evva-relay venue pairing VENUE_ID [--json] [--data-dir DIR] [--relay-url URL] [--api-key KEY]
+  evva-relay venue revoke VENUE_ID [--json] [--data-dir DIR] [--relay-url URL] [--api-key KEY]
   evva-relay venues [--json] [--data-dir DIR]
   evva-relay support VENUE_ID diagnose|logs|bundle [--relay-url URL] [--api-key KEY] [--json] [--en] [--lines N] [--out FILE]
   evva-relay help | --help | --version
 exit codes: 0 done, 1 failed (support diagnose: a check failed), 2 bad usage
 every command takes --store/--store-pool too (default: SQLite relay.sqlite in the data dir)
+venue add/pairing/revoke go through the running relay (--relay-url, else the one serving the data dir; its API key from
+             --api-key or EVVA_RELAY_API_KEYS), so a revocation closes the tunnel at once; with no relay running they
+             write the database directly
 environment: EVVA_RELAY_DATA_DIR, EVVA_RELAY_STORE, EVVA_RELAY_STORE_POOL, EVVA_RELAY_API_KEYS (comma-separated; support uses the first),
-             EVVA_RELAY_URL (support: the running relay, default http://127.0.0.1:8787),
+             EVVA_RELAY_URL (the running relay: support, default http://127.0.0.1:8787; venue add/pairing/revoke),
              EVVA_RELAY_WEBHOOK_URL, EVVA_RELAY_WEBHOOK_SECRET (better than --webhook-secret, which other users see in ps),
              EVVA_RELAY_WEBHOOK_FORMAT (evva or iiko-cloud), EVVA_RELAY_WEBHOOK_AUTH_TOKEN (iiko-cloud: sent as Authorization),
              EVVA_RELAY_RETENTION_DAYS (events older than this are deleted once no receiver needs them; default 30),
@@ -247,44 +252,112 @@ function printVenue(v: { venueId: string; pairingCode: string; pairingExpiresAt:
     `on the POS PC: evva-companion pair ${v.pairingCode} --relay-url <this relay's public URL>`);
 }
 
+/** Where a venue command writes: through the running relay's API, or (none running) into the database. */
+type Target = { kind: 'relay'; base: string; key: string } | { kind: 'database'; why: string };
+
+/**
+ * `--relay-url` (or EVVA_RELAY_URL) names the relay; else the one serving this
+ * data dir (relay/admin.ts) is used; else the database is written directly.
+ * A running relay without an API key to give it is a usage error: written
+ * behind its back, a revocation would not close the tunnel it holds.
+ */
+function targetOf(values: Values): Target {
+  const named = (values['relay-url'] as string | undefined) ?? (process.env.EVVA_RELAY_URL || undefined);
+  const dir = dataDir(values['data-dir']);
+  const base = named ?? servingRelay(dir)?.url;
+  if (!base) return { kind: 'database', why: `no relay is running on ${dir}` };
+  if (!/^https?:\/\//.test(base)) throw new UsageError(`--relay-url takes http(s)://host:port, got ${base}`);
+  const key = apiKeyFrom(values['api-key'] as string | undefined);
+  if (!key) {
+    throw new UsageError(`a relay is running at ${base}: give its API key (--api-key KEY or EVVA_RELAY_API_KEYS) so the change goes through it and acts at once`);
+  }
+  return { kind: 'relay', base: base.replace(/\/+$/, ''), key };
+}
+
+/** What the command says about where it wrote (stderr, so --json output stays one object). */
+function told(t: Target): void {
+  console.error(t.kind === 'relay'
+    ? `done through the running relay at ${t.base}`
+    : `${t.why}: written to the database directly (a relay started later reads it there)`);
+}
+
 async function venue(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parse(rest, { ...common, 'iiko-organization-id': { type: 'string' } });
+  const { values, positionals } = parse(rest, {
+    ...common, 'iiko-organization-id': { type: 'string' }, 'relay-url': { type: 'string' }, 'api-key': { type: 'string' },
+  });
   if (values['iiko-organization-id'] !== undefined && sub !== 'add') throw new UsageError('--iiko-organization-id goes with venue add');
+  if (sub !== 'add' && sub !== 'pairing' && sub !== 'revoke') throw new UsageError(`unknown venue command: ${sub ?? '(none)'}`);
+  const name = positionals.join(' ').trim();
+  if (sub === 'add' && (!name || positionals.length !== 1)) throw new UsageError('venue add takes one quoted name: venue add "Cafe Pushkin"');
+  const org = values['iiko-organization-id'] === undefined ? null : IikoId.safeParse(values['iiko-organization-id']);
+  if (org && !org.success) throw new UsageError(`--iiko-organization-id must be the iiko organization's UUID, got ${String(values['iiko-organization-id'])}`);
+  const id = sub === 'add' ? '' : one(positionals, `venue ${sub} VENUE_ID`);
+  let target = targetOf(values);
+  if (target.kind === 'relay') {
+    try {
+      await throughRelay(target, sub, { id, name, org: org ? org.data : null }, Boolean(values.json));
+      return told(target);
+    } catch (e) {
+      // Found by its file but not listening (killed without cleaning up): nothing runs, so the database is the place.
+      const stale = !values['relay-url'] && !process.env.EVVA_RELAY_URL && e instanceof AdminError && e.noListener;
+      if (!stale) throw e;
+      target = { kind: 'database', why: `the relay recorded in ${SERVING_FILE} is not running` };
+    }
+  }
   const store = await openFrom(values);
   try {
     const pairing = new Pairing(store, realClock);
     switch (sub) {
       case 'add': {
-        const name = positionals.join(' ').trim();
-        if (!name || positionals.length !== 1) throw new UsageError('venue add takes one quoted name: venue add "Cafe Pushkin"');
-        const org = values['iiko-organization-id'] === undefined ? null : IikoId.safeParse(values['iiko-organization-id']);
-        if (org && !org.success) throw new UsageError(`--iiko-organization-id must be the iiko organization's UUID, got ${String(values['iiko-organization-id'])}`);
         const created = await pairing.createVenue(name);
         // The iiko-cloud webhook format names the organization in every event (docs/relay.md).
         if (org) await store.feed.setIikoIds(created.venueId, { organizationId: org.data }, Date.now());
         printVenue({ ...created, ...(org ? { iikoOrganizationId: org.data } : {}) }, name, Boolean(values.json));
-        return;
+        break;
       }
       case 'pairing': {
-        const id = one(positionals, 'venue pairing VENUE_ID');
         if (!(await store.getVenue(id))) throw new UsageError(`no venue ${id}`);
         printVenue(await pairing.issueCode(id), null, Boolean(values.json));
-        return;
+        break;
       }
       case 'revoke': {
-        const id = one(positionals, 'venue revoke VENUE_ID');
         if (!(await store.revoke(id, Date.now()))) throw new UsageError(`no venue ${id}`);
-        if (values.json) console.log(JSON.stringify({ venueId: id, revoked: true }));
-        else console.log(`revoked ${id}: its device token is refused from now on; a running relay closes its tunnel within seconds`);
-        return;
+        printRevoked(id, Boolean(values.json));
+        break;
       }
-      default:
-        throw new UsageError(`unknown venue command: ${sub ?? '(none)'}`);
     }
   } finally {
     await store.close();
   }
+  told(target);
+}
+
+/** The same three commands as calls to the running relay's venue API. */
+async function throughRelay(t: { base: string; key: string }, sub: 'add' | 'pairing' | 'revoke', a: { id: string; name: string; org: string | null }, json: boolean): Promise<void> {
+  const call = (method: 'POST' | 'PUT', path: string, body?: unknown) => adminCall(t.base, t.key, method, path, body).catch((e: unknown) => {
+    if (e instanceof AdminError && e.code === 'unknown_venue') throw new UsageError(`no venue ${a.id}`);
+    throw e;
+  });
+  const venuePath = (id: string) => `/v1/venues/${encodeURIComponent(id)}`;
+  switch (sub) {
+    case 'add': {
+      const created = CreateVenueResponse.parse(await call('POST', '/v1/venues', { name: a.name }));
+      if (a.org) await call('PUT', venuePath(created.venueId), { iikoOrganizationId: a.org });
+      return printVenue({ ...created, ...(a.org ? { iikoOrganizationId: a.org } : {}) }, a.name, json);
+    }
+    case 'pairing':
+      return printVenue(CreateVenueResponse.parse(await call('POST', `${venuePath(a.id)}/pairing`)), null, json);
+    case 'revoke':
+      // The relay closes the venue's tunnels before it answers (in a cluster, the node holding it hears over the bus).
+      await call('POST', `${venuePath(a.id)}/revoke`);
+      return printRevoked(a.id, json);
+  }
+}
+
+function printRevoked(id: string, json: boolean): void {
+  if (json) console.log(JSON.stringify({ venueId: id, revoked: true }));
+  else console.log(`revoked ${id}: its device token is refused from now on`);
 }
 
 async function venues(args: string[]): Promise<void> {

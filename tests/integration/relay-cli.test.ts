@@ -1,8 +1,12 @@
 /** `evva-relay` as an operator runs it: real processes, a real data dir. */
 import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CreateVenueResponse, VenueList } from '../../protocol/relay.ts';
+import { SERVING_FILE } from '../../relay/admin.ts';
 import { tempDir } from '../helpers/relay.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -37,6 +41,8 @@ describe('evva-relay CLI', () => {
     const d = dir();
     const add = await run(['venue', 'add', 'Кафе Пушкин', '--json', '--data-dir', d]);
     expect(add.code).toBe(0);
+    // No relay runs on this data dir: the command says it wrote the database itself.
+    expect(add.err).toMatch(/no relay is running on .*: written to the database directly/);
     const created = CreateVenueResponse.parse(JSON.parse(add.out));
     expect(created.pairingCode).toMatch(/^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/);
     const list = await run(['venues', '--json'], { EVVA_RELAY_DATA_DIR: d });
@@ -46,6 +52,8 @@ describe('evva-relay CLI', () => {
     expect(venues[0]).toMatchObject({ venueId: created.venueId, name: 'Кафе Пушкин', revoked: false });
     const revoke = await run(['venue', 'revoke', created.venueId, '--data-dir', d]);
     expect(revoke.code).toBe(0);
+    expect(revoke.out).toContain(`revoked ${created.venueId}`);
+    expect(revoke.err).toMatch(/written to the database directly/);
     expect(VenueList.parse(JSON.parse((await run(['venues', '--json', '--data-dir', d])).out)).venues[0]?.revoked).toBe(true);
   }, MANY_STARTS_MS);
 
@@ -84,6 +92,20 @@ describe('evva-relay CLI', () => {
     expect(badRevoke.code).not.toBe(0);
   }, MANY_STARTS_MS);
 
+  it('writes the database when the relay recorded in the data dir is gone (killed, its file left behind)', async () => {
+    const d = dir();
+    // A live pid (this one) and a port nobody listens on: what a killed relay whose pid was reused leaves.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); });
+    });
+    writeFileSync(join(d, SERVING_FILE), JSON.stringify({ pid: process.pid, url: `http://127.0.0.1:${port}` }));
+    const add = await run(['venue', 'add', 'Пельменная', '--json', '--data-dir', d], { EVVA_RELAY_API_KEYS: KEY });
+    expect(add.code, add.err).toBe(0);
+    expect(add.err).toMatch(/the relay recorded in serving\.json is not running: written to the database directly/);
+    const venues = VenueList.parse(JSON.parse((await run(['venues', '--json', '--data-dir', d])).out)).venues;
+    expect(venues.map((v) => v.name)).toEqual(['Пельменная']);
+  }, MANY_STARTS_MS);
+
   it('serves on a free port, answers /healthz, and takes keys from the environment', async () => {
     const d = dir();
     const p = spawn(process.execPath, ['bin/evva-relay.js', 'serve', '--port', '0', '--data-dir', d], {
@@ -102,8 +124,17 @@ describe('evva-relay CLI', () => {
     expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ ok: true, tunnels: 0 });
     expect((await fetch(`${url}/v1/venues`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
     expect((await fetch(`${url}/v1/venues`, { headers: { authorization: 'Bearer nope-nope-nope-nope' } })).status).toBe(403);
+    // A venue command on its data dir finds it there and goes through its API (the key from the environment).
+    expect(existsSync(join(d, SERVING_FILE))).toBe(true);
+    const add = await run(['venue', 'add', 'Блинная', '--json', '--data-dir', d], { EVVA_RELAY_API_KEYS: KEY });
+    expect(add.code, add.err).toBe(0);
+    expect(add.err).toContain(`done through the running relay at ${url}`);
+    const listed = VenueList.parse(await (await fetch(`${url}/v1/venues`, { headers: { authorization: `Bearer ${KEY}` } })).json());
+    expect(listed.venues.map((v) => v.name)).toEqual(['Блинная']);
     p.kill('SIGTERM');
     const code = await new Promise((r) => p.on('close', r));
     expect(code).toBe(0);
-  });
+    // Stopped: the file is gone, so the commands write the database directly again.
+    expect(existsSync(join(d, SERVING_FILE))).toBe(false);
+  }, MANY_STARTS_MS);
 });
