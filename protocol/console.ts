@@ -7,10 +7,6 @@
 import { z } from 'zod';
 import { Envelope, PaymentView } from './events.ts';
 
-/** Where the console lives on the relay. */
-export const CONSOLE_PATH = '/console';
-/** Its API (the page's only way out). */
-export const CONSOLE_API = '/console/api';
 /** The session cookie: HttpOnly, SameSite=Strict, Path=/console; its value is a random session id, never the API key. */
 export const CONSOLE_COOKIE = 'evva_console';
 /** A session ends this long after sign-in, used or not (a support shift); then the key is asked again. */

@@ -18,12 +18,6 @@ export type EvvaStatus = z.infer<typeof EvvaStatus>;
 export const OrderKind = z.enum(['table', 'delivery', 'pickup']);
 export type OrderKind = z.infer<typeof OrderKind>;
 
-/**
- * The right EVVA's guide asks couriers to have: "D_DC0 Быть курьером для доставки".
- * The plugin does not show rights (its user contract has none), so the companion
- * never reads it; the staff diagnostic names it so the sysadmin can check it in iikoOffice.
- */
-export const COURIER_RIGHT = 'D_DC0';
 /** The payment type code EVVA's setup guide asks the venue to create. */
 export const EVVA_PAYMENT_CODE = 'EVVAP';
 
@@ -215,17 +209,17 @@ export type MenuWarning = z.infer<typeof MenuWarning>;
 // ---- eventInfo per event type ------------------------------------------------
 
 /** TableOrderUpdate / DeliveryOrderUpdate. */
-export const OrderInfo = z.object({ order: FeedOrder });
+const OrderInfo = z.object({ order: FeedOrder });
 /** Present when a list was too large for one event: this is slice `part` of `parts`. */
 const ListPart = { part: z.number().int().positive().optional(), parts: z.number().int().positive().optional() };
 /** StaffUpdate: the whole list, sent when anything in it changed. */
-export const StaffInfo = z.object({ staff: z.array(FeedStaff), ...ListPart });
+const StaffInfo = z.object({ staff: z.array(FeedStaff), ...ListPart });
 /**
  * TablesUpdate: tables and halls, sent when anything in them changed. `sections`
  * are the halls only (sections with tables); `kitchens` names the sections that
  * are kitchens or bars (no tables, or a kitchen of the kitchen orders).
  */
-export const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection), kitchens: z.array(z.string()).optional(), ...ListPart });
+const TablesInfo = z.object({ tables: z.array(FeedTable), sections: z.array(FeedSection), kitchens: z.array(z.string()).optional(), ...ListPart });
 /**
  * MenuSnapshot: Раздел → категория → товар. A menu too large for one event is
  * split by section into `parts` events sharing `snapshotId`.

@@ -48,7 +48,6 @@ export const ServiceType = ['Common', 'DeliveryByCourier', 'DeliveryPickup'] as 
 export type OrderStatusName = (typeof OrderStatus)[number];
 export type ItemStatusName = (typeof ItemStatus)[number];
 export type DeliveryStatusName = (typeof DeliveryStatus)[number];
-export type ProcessingStatusName = (typeof ProcessingStatus)[number];
 export type ServiceTypeName = (typeof ServiceType)[number];
 
 // ---- Staff, tables, sections (WebApiServer contracts) --------------------------
@@ -331,7 +330,6 @@ export const resources = {
   deliveries: { path: '/api/deliveries', item: DeliveryOrder },
   kitchenorders: { path: '/api/kitchenorders', item: KitchenOrder },
 } as const;
-export type ResourceName = keyof typeof resources;
 
 /** The default module id every public sample logs in with. */
 export const DEFAULT_MODULE_ID = '2050';

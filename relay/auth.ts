@@ -4,7 +4,6 @@
  * length nor the content of a key leaks through timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RelayErrorCode } from '../protocol/relay.ts';
 
@@ -61,13 +60,5 @@ export function apiKeyCheck(keys: string[]): (req: IncomingMessage, res: ServerR
     }
     if (accepted.size < digests.length) accepted.add(presented);
     return true;
-  };
-}
-
-/** Middleware: 401 without credentials, 403 with a wrong key. */
-export function requireApiKey(keys: string[]): RequestHandler {
-  const check = apiKeyCheck(keys);
-  return (req, res, next) => {
-    if (check(req, res)) next();
   };
 }
