@@ -24,7 +24,7 @@ import { DEFAULT_DRAIN_TIMING, Drain, readiness, type DrainTiming } from './drai
 import { createMetrics, type RelayMetrics } from './metrics.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
-import { frontProxy } from './proxy.ts';
+import { frontProxy } from './forward.ts';
 import { openStore, type RelayStore } from './db/store.ts';
 import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';

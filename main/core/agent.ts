@@ -29,7 +29,7 @@ import { writePrivateFile } from './files.ts';
 import { createAudit } from './diagnostics/audit.ts';
 import { buildBundle } from './diagnostics/bundle.ts';
 import { createDiagnostics, type DiagnosticsDeps } from './diagnostics/checks.ts';
-import { askRelay, portOfReport, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/link.ts';
+import { askRelay, portOfReport, reconnectLog, reusedProbe, type TunnelView } from './diagnostics/reach.ts';
 import { registerRemote } from './diagnostics/remote.ts';
 import { explain, FrontError } from './front/errors.ts';
 import { identify } from './front/discovery.ts';

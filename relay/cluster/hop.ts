@@ -33,7 +33,7 @@ export const HOP_CONNECT_TIMEOUT_MS = 2_000;
  * catches an owner that went silent.
  */
 export const HOP_DEADLINE_GRACE_MS = 500;
-/** Most request body bytes a hop carries (read whole to sign its digest): the venue API's own limit (relay/proxy.ts DEFAULT_MAX_REQUEST_BYTES). */
+/** Most request body bytes a hop carries (read whole to sign its digest): the venue API's own limit (relay/forward.ts DEFAULT_MAX_REQUEST_BYTES). */
 export const HOP_DEFAULT_BODY_BYTES = 1024 * 1024;
 /** Nonces remembered at most (each for the skew window); beyond it hops are refused rather than remembered less. */
 export const HOP_NONCES_MAX = 500_000;

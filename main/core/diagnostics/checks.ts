@@ -8,7 +8,7 @@ import type { Report } from '../../../protocol/diagnostics.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Probe } from '../front/probe.ts';
 import type { Logger } from '../../../common/logger.ts';
-import { portCheck, tunnelCheck, type PortDeps, type TunnelView } from './link.ts';
+import { portCheck, tunnelCheck, type PortDeps, type TunnelView } from './reach.ts';
 import { feedCheck, machineCheck, type FeedView } from './machine.ts';
 import { pluginCheck } from './plugin.ts';
 import { menuCheck, paymentCheck, staffCheck, tablesCheck } from './pos.ts';

@@ -1,5 +1,6 @@
 /**
- * Which HTTP proxy (if any) the companion uses to reach the relay.
+ * Which outbound HTTP proxy (if any) the companion uses to reach the relay
+ * (the relay's reverse proxy into the tunnel is relay/forward.ts).
  *
  * - An explicit setting (`proxy: "http://host:3128"`) is used for every relay
  *   address, loopback included, except those NO_PROXY names.

@@ -1,5 +1,7 @@
 /**
- * The venue API: `ANY /v1/venues/:venueId/front/<path>` becomes one stream on
+ * The venue API forwarded into the tunnel (the relay's reverse proxy; the
+ * companion's outbound HTTP proxy is main/core/tunnel/proxy.ts):
+ * `ANY /v1/venues/:venueId/front/<path>` becomes one stream on
  * the venue's tunnel and the plugin sees `/<path>` (query kept, raw, so the
  * companion's gate judges exactly what the caller sent). Bodies stream both
  * ways within credit; the response is written as fast as the caller reads it.
@@ -31,7 +33,7 @@ const CALLER_ONLY = new Set(['authorization', 'cookie', TIMEOUT_HEADER]);
 /** A venue API handler: true when it took the request (answered or answering), false when the URL is not its. */
 export type FrontHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-export interface ProxyDeps {
+export interface ForwardDeps {
   store: RelayStore;
   tunnels: TunnelRegistry;
   metrics: RelayMetrics;
@@ -71,7 +73,7 @@ const errorStatus: Record<StreamErrorCode | 'link_lost', [number, string]> = {
  * request/response wrappers cost more than the rest of a small call). It
  * answers every call it takes exactly once: a JSON error, or the plugin's answer.
  */
-export function frontProxy(deps: ProxyDeps): FrontHandler {
+export function frontProxy(deps: ForwardDeps): FrontHandler {
   const defaultTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const maxBody = deps.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const writeTimeoutMs = deps.responseWriteTimeoutMs ?? RESPONSE_WRITE_TIMEOUT_MS;
@@ -249,7 +251,7 @@ export function frontProxy(deps: ProxyDeps): FrontHandler {
 }
 
 /** The caller's scheme: X-Forwarded-Proto only when the operator said a trusted proxy sets it. */
-function schemeOf(req: IncomingMessage, deps: ProxyDeps): string {
+function schemeOf(req: IncomingMessage, deps: ForwardDeps): string {
   if (deps.trustProxy?.(req.socket.remoteAddress ?? '', 0)) {
     const h = req.headers['x-forwarded-proto'];
     const first = String(Array.isArray(h) ? h[0] : h ?? '').split(',')[0]?.trim().toLowerCase();

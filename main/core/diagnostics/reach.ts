@@ -2,6 +2,7 @@
  * The checks of the way to EVVA: the tunnel (connected, round trip,
  * reconnects in the last hour, clock skew against the relay, proxy) and port
  * forwarding, which the relay probes back at the address the tunnel came from.
+ * (The tunnel link itself is main/core/tunnel/link.ts.)
  */
 import { Agent, fetch, ProxyAgent } from 'undici';
 import { PORTCHECK_PATH, PortCheckResult, type Report } from '../../../protocol/diagnostics.ts';
