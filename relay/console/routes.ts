@@ -16,6 +16,7 @@ import type { FrontStatus, Status } from '../../protocol/local.ts';
 import { VenueId } from '../../protocol/relay.ts';
 import type { FaceRow, PageSpec, RowExtras } from '../db/console.ts';
 import type { RelayStore } from '../db/store.ts';
+import { maskUrl } from '../hooks/mask.ts';
 import type { Webhooks } from '../webhooks.ts';
 import type { Faces } from './faces.ts';
 import type { Caller } from './sessions.ts';
@@ -66,20 +67,6 @@ function decodeCursor(raw: string | undefined, spec: Omit<PageSpec, 'after'>): A
     return c.k as Array<string | number>;
   } catch {
     return undefined;
-  }
-}
-
-/** Hides what in a webhook URL may be a credential: user and password, query values, and long token-like path segments. */
-export function maskUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.username || u.password) { u.username = '***'; u.password = ''; }
-    for (const k of [...new Set(u.searchParams.keys())]) u.searchParams.set(k, '***');
-    u.hash = '';
-    u.pathname = u.pathname.split('/').map((seg) => (/^[A-Za-z0-9_\-.~%]{16,}$/.test(seg) && /\d/.test(seg) && /[A-Za-z]/.test(seg) ? '***' : seg)).join('/');
-    return u.toString().replace(/%2A%2A%2A/g, '***');
-  } catch {
-    return '***';
   }
 }
 
