@@ -3,7 +3,8 @@
  * sorts on it (relay/db/console.ts). The node holding a venue's tunnel writes
  * what happens to it: the link comes up, the companion reports its status,
  * the link goes. Every node also sweeps for what changed behind its back:
- * venues made since, paired or revoked by the CLI, and tunnels whose node
+ * venues made since, paired or revoked by another node or written into the
+ * database directly (the CLI with no relay running), and tunnels whose node
  * died (not heard of for STALE_MS).
  */
 import type { Clock } from '../../common/clock.ts';
@@ -54,7 +55,7 @@ export class Faces implements WatchHooks {
     private readonly node: string | null,
   ) {
     this.db = store.console;
-    // Paired or revoked in this process: judged at once (the CLI's changes wait for the sweep).
+    // Paired or revoked in this process (its API, which the CLI uses while it runs): judged at once; the rest waits for the sweep.
     this.unsubscribe = store.onTokenChange((venueId) => this.judge([venueId]));
   }
 
