@@ -258,19 +258,21 @@ type Target = { kind: 'relay'; base: string; key: string } | { kind: 'database';
 /**
  * `--relay-url` (or EVVA_RELAY_URL) names the relay; else the one serving this
  * data dir (relay/admin.ts) is used; else the database is written directly.
- * A running relay without an API key to give it is a usage error: written
- * behind its back, a revocation would not close the tunnel it holds.
+ * Without an API key to give a running relay, a revocation is a usage error
+ * (written behind its back, it would not close the tunnel the relay holds);
+ * adding a venue or a code is written directly, as it acts the same either way.
  */
-function targetOf(values: Values): Target {
+function targetOf(values: Values, sub: 'add' | 'pairing' | 'revoke'): Target {
   const named = (values['relay-url'] as string | undefined) ?? (process.env.EVVA_RELAY_URL || undefined);
   const dir = dataDir(values['data-dir']);
   const base = named ?? servingRelay(dir)?.url;
   if (!base) return { kind: 'database', why: `no relay is running on ${dir}` };
   if (!/^https?:\/\//.test(base)) throw new UsageError(`--relay-url takes http(s)://host:port, got ${base}`);
   const key = apiKeyFrom(values['api-key'] as string | undefined);
-  if (!key) {
-    throw new UsageError(`a relay is running at ${base}: give its API key (--api-key KEY or EVVA_RELAY_API_KEYS) so the change goes through it and acts at once`);
+  if (!key && sub === 'revoke') {
+    throw new UsageError(`a relay is running at ${base}: give its API key (--api-key KEY or EVVA_RELAY_API_KEYS) so the revocation goes through it and closes the venue's tunnel at once`);
   }
+  if (!key) return { kind: 'database', why: `a relay is running at ${base} but no API key was given (--api-key or EVVA_RELAY_API_KEYS)` };
   return { kind: 'relay', base: base.replace(/\/+$/, ''), key };
 }
 
@@ -293,7 +295,7 @@ async function venue(args: string[]): Promise<void> {
   const org = values['iiko-organization-id'] === undefined ? null : IikoId.safeParse(values['iiko-organization-id']);
   if (org && !org.success) throw new UsageError(`--iiko-organization-id must be the iiko organization's UUID, got ${String(values['iiko-organization-id'])}`);
   const id = sub === 'add' ? '' : one(positionals, `venue ${sub} VENUE_ID`);
-  let target = targetOf(values);
+  let target = targetOf(values, sub);
   if (target.kind === 'relay') {
     try {
       await throughRelay(target, sub, { id, name, org: org ? org.data : null }, Boolean(values.json));

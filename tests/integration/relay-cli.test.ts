@@ -131,6 +131,11 @@ describe('evva-relay CLI', () => {
     expect(add.err).toContain(`done through the running relay at ${url}`);
     const listed = VenueList.parse(await (await fetch(`${url}/v1/venues`, { headers: { authorization: `Bearer ${KEY}` } })).json());
     expect(listed.venues.map((v) => v.name)).toEqual(['Блинная']);
+    // Without a key, adding still works (it acts the same written directly) and says where it went.
+    const keyless = await run(['venue', 'add', 'Чебуречная', '--data-dir', d], { EVVA_RELAY_API_KEYS: '' });
+    expect(keyless.code, keyless.err).toBe(0);
+    expect(keyless.err).toContain(`a relay is running at ${url} but no API key was given`);
+    expect(keyless.err).toContain('written to the database directly');
     p.kill('SIGTERM');
     const code = await new Promise((r) => p.on('close', r));
     expect(code).toBe(0);
