@@ -7,7 +7,11 @@
  * its venue in the tunnel URL (the balancer's venue hash) and, on go-away,
  * opens its new link before it lets the old one go.
  *
- *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT
+ *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT [LOCAL_ADDRESS]
+ *
+ * LOCAL_ADDRESS (a loopback address such as 127.0.0.3) is the source of this
+ * helper's connections: each source address has its own ~28 000 ephemeral
+ * ports, so helpers on different addresses never run out of them together.
  *
  * Reports on stdout, one JSON line each: {"up":N,"welcomes":W} whenever the
  * number of welcomed links changes (at most every 100 ms; W counts every
@@ -19,7 +23,7 @@ import WebSocket from 'ws';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../main/core/tunnel/backoff.ts';
 import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeFrame, encodeHead } from '../protocol/tunnel.ts';
 
-const [relayUrl, tokensFile, fromArg, countArg] = process.argv.slice(2);
+const [relayUrl, tokensFile, fromArg, countArg, localAddress] = process.argv.slice(2);
 const all = JSON.parse(readFileSync(tokensFile!, 'utf8')) as Array<{ venueId: string; token: string }>;
 const mine = all.slice(Number(fromArg), Number(fromArg) + Number(countArg));
 const wsUrl = `${relayUrl!.replace(/^http/, 'ws')}/v1/tunnel`;
@@ -32,7 +36,7 @@ let served = 0;
 let reported = -1;
 
 function open(v: { venueId: string; token: string }, backoff: Backoff): void {
-  const ws = new WebSocket(`${wsUrl}?${TUNNEL_VENUE_PARAM}=${encodeURIComponent(v.venueId)}`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false });
+  const ws = new WebSocket(`${wsUrl}?${TUNNEL_VENUE_PARAM}=${encodeURIComponent(v.venueId)}`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
   let welcomed = false;
   let refused = false;
   let replaced = false;

@@ -62,7 +62,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       const proc = startLogged(node, [...diag, join(t.root, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay${i}.log`));
       started.push(proc);
       await proc.waitFor(new RegExp(`"listening":"http://127.0.0.1:${port}"`), 30_000);
-      const h = tunnelHelpers(`http://127.0.0.1:${port}`, tokensFile, n, helpersN);
+      const h = tunnelHelpers(`http://127.0.0.1:${port}`, tokensFile, n, helpersN, true);
       helpers.push(h);
       const c0 = performance.now();
       while (h.up() < n) {
