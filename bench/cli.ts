@@ -54,6 +54,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         notes: [`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`],
       }],
       data: { results, times },
+      targets: { cli: { value: results[0]!.ratio, shown: `${results[0]!.ratio.toFixed(2)}x (${Math.round(results[0]!.median)} ms against ${Math.round(results[results.length - 1]!.median)} ms)`, beside: `${runs} rounds${results.length > 2 ? `; ${results[1]!.name}: ${results[1]!.ratio.toFixed(2)}x` : ''}` } },
     };
   } finally {
     companion.kill('SIGTERM');

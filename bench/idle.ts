@@ -23,7 +23,11 @@ import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const API_KEY = 'bench-api-key-0123456789abcdef';
 /** Whole-benchmark bound. */
-const TIME_LIMIT_MS = 10 * 60_000;
+const TIME_LIMIT_MS = 15 * 60_000;
+/** How long the tunnels of one relay may take to connect (248 s for 10 000 at load 15 here). */
+const CONNECT_LIMIT_MS = 360_000;
+/** The number of idle tunnels the targets are about (issue 23). */
+const TARGET_TUNNELS = 10_000;
 
 /** The soft limit on open files of this process (what the relay it starts inherits). */
 function openFilesLimit(): number {
@@ -65,18 +69,17 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       const h = tunnelHelpers(`http://127.0.0.1:${port}`, tokensFile, n, helpersN, true);
       helpers.push(h);
       const c0 = performance.now();
-      while (h.up() < n) {
+      // Bounded: what connected by then is measured, and the targets say how many did (not a failure of the run).
+      while (h.up() < n && performance.now() - c0 < CONNECT_LIMIT_MS) {
         bounded();
-        if (performance.now() - c0 > 300_000) throw new Error(`${t.label}: only ${h.up()} of ${n} tunnels up after 300 s`);
         await sleep(100);
       }
       const connectS = (performance.now() - c0) / 1000;
-      progress(`${t.label}: ${n} tunnels up in ${connectS.toFixed(1)} s`);
+      progress(`${t.label}: ${h.up()} of ${n} tunnels up in ${connectS.toFixed(1)} s`);
       relays.push({ label: t.label, proc, helpers: h, connectS });
     }
     // Past the connect burst and its garbage (idle means the steady state), then one window for every relay at once.
     await sleep(opts.quick ? 10_000 : 30_000);
-    for (const r of relays) if (r.helpers.up() < n) throw new Error(`${r.label}: ${n - r.helpers.up()} tunnels dropped while idle`);
     const c0 = relays.map((r) => cpuUs(r.proc.pid));
     const w0 = performance.now();
     await sleep(secs * 1000);
@@ -96,7 +99,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     await empty.waitFor(/"listening"/, 30_000);
     await sleep(3_000);
     const emptyRss = rssMb(empty.pid).rss;
-    results[0]!.rssPerTunnelKb = ((results[0]!.rssMb - emptyRss) * 1024) / n;
+    results[0]!.rssPerTunnelKb = ((results[0]!.rssMb - emptyRss) * 1024) / Math.max(1, results[0]!.tunnels);
     const table: BenchTable = {
       title: `One relay holding ${n} idle tunnels (compiled bin, ${helpersN} helper processes per relay; CPU over the same ${secs} s window)`,
       columns: ['process', 'tunnels up', 'connect from cold', 'relay CPU, % of a core', 'relay RSS MB', 'RSS per tunnel'],
@@ -105,7 +108,20 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         `every tunnel pings every 3 s and is answered; ulimit -n ${limit}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
       ],
     };
-    return { tables: [table], data: { n, helpersN, secs, results, emptyRss } };
+    const me = results[0]!;
+    const base = results[1];
+    const short = me.tunnels < TARGET_TUNNELS
+      ? `not measured: ${me.tunnels} tunnels were up (${n < TARGET_TUNNELS ? `this run asked for ${n}; --set tunnels=10000, not --quick` : `of ${n}, within ${CONNECT_LIMIT_MS / 1000} s to connect and ${secs} s idle`})`
+      : null;
+    const beside = base ? `${base.label}: ${base.tunnels} tunnels, ${base.rssMb.toFixed(0)} MB, ${base.cpuPct.toFixed(1)}%` : `an empty relay ${emptyRss.toFixed(0)} MB; ${me.connectS.toFixed(0)} s to connect`;
+    return {
+      tables: [table],
+      data: { n, helpersN, secs, results, emptyRss },
+      targets: short ? { idleRss: { notMeasured: short }, idleCpu: { notMeasured: short } } : {
+        idleRss: { value: me.rssMb, shown: `${me.rssMb.toFixed(0)} MB (${me.tunnels} tunnels)`, beside },
+        idleCpu: { value: me.cpuPct, shown: `${me.cpuPct.toFixed(1)}% over ${secs} s`, beside: base ? beside : '' },
+      },
+    };
   } finally {
     for (const h of helpers) h.stop();
     // The tunnels go first, so the relay has less to drain; with a profile to write, it gets the time it needs to stop.

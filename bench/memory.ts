@@ -215,7 +215,19 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       rows: results.map((r) => [r.label, f0(r.idle), `${f0(r.busy)} (${f0(r.busyMax)})`, f0(r.before), f0(r.peak), f0(r.after), `${r.ratio.toFixed(2)}x`, r.poll]),
       notes: [`load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}; companions side by side against one simulator, each through its own proxy.`],
     };
-    return { tables: [table], data: { results, samples: Object.fromEntries(companions.map((c) => [c.label, c.samples])) } };
+    const me = results[0]!;
+    const base = results[1];
+    const was = (v: string) => (base ? `${base.label}: ${v}` : '');
+    return {
+      tables: [table],
+      data: { results, samples: Object.fromEntries(companions.map((c) => [c.label, c.samples])) },
+      targets: {
+        rssIdle: { value: me.idle, shown: `${f0(me.idle)} MB`, beside: was(`${f0(base?.idle ?? NaN)} MB`) },
+        rssBusy: ordersN === 200 ? { value: me.busy, shown: `${f0(me.busy)} MB (max ${f0(me.busyMax)})`, beside: was(`${f0(base?.busy ?? NaN)} (max ${f0(base?.busyMax ?? NaN)}) MB`) }
+          : { notMeasured: `not measured: this run had ${ordersN} open orders (--set orders=), the target is about 200` },
+        rssHuge: { value: me.ratio, shown: `${me.ratio.toFixed(2)}x (${f0(me.before)} → peak ${f0(me.peak)} → ${f0(me.after)} MB)`, beside: was(`${base?.ratio.toFixed(2)}x (${f0(base?.before ?? NaN)} → ${f0(base?.peak ?? NaN)} → ${f0(base?.after ?? NaN)} MB)`) },
+      },
+    };
   } finally {
     await Promise.all(started.reverse().map((s) => s.stop()));
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });

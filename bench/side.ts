@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { BODY_SIZES, type BodySize } from './_plugin.ts';
 import { STRACE, countSyscalls, cpuUs, freePort, rssMb, startLogged, type Started, type SyscallCounts } from './_proc.ts';
+import type { Measured } from './_targets.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -73,6 +74,41 @@ function median(xs: number[]): number {
 }
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 const signed = (n: number, d: number) => (n >= 0 ? `+${f(n, d)}` : f(n, d));
+
+/**
+ * The values of issue 23's targets from this run's rounds (bench/_targets.ts judges them): each a ratio
+ * taken within a round (tunnel against ssh -R, both beside the same direct calls), then the median over
+ * rounds, so a noisy round moves both sides of its ratio alike.
+ */
+function judged(results: Map<TargetName, RoundResult[]>, rounds: number, sshSkipped: string | null): Record<string, Measured> {
+  const tun = results.get('tunnel')!;
+  const dir = results.get('direct')!;
+  const p50 = (xs: number[]) => median(xs);
+  const rps = (r: RoundResult) => (r.c32.reqs / r.c32.ms) * 1000;
+  const hop = (r: RoundResult) => (r.c32.cpuUs.relay ?? NaN) + (r.c32.cpuUs.companion ?? NaN);
+  const cpus = tun.map(hop);
+  const out: Record<string, Measured> = {
+    cpu: { value: median(cpus), shown: `${f(median(cpus), 0)} µs (relay ${f(median(tun.map((r) => r.c32.cpuUs.relay!)), 0)} + companion ${f(median(tun.map((r) => r.c32.cpuUs.companion!)), 0)})`, beside: `rounds: ${cpus.map((c) => f(c, 0)).join(', ')}` },
+  };
+  const ssh = results.get('ssh -R');
+  if (!ssh) {
+    const why = `not measured: no ssh -R in this run (${sshSkipped ?? 'skipped'})`;
+    return { ...out, addedP50: { notMeasured: why }, c32: { notMeasured: why }, mb5: { notMeasured: why } };
+  }
+  const sshCpu = median(ssh.map((r) => (r.c32.cpuUs.sshd ?? NaN) + (r.c32.cpuUs.ssh ?? NaN)));
+  const cpu = out.cpu as { value: number; shown: string; beside: string };
+  out.cpu = { ...cpu, beside: `${cpu.beside}; ssh + sshd ${f(sshCpu, 0)} µs` };
+  const per = (fn: (i: number) => number) => Array.from({ length: rounds }, (_, i) => fn(i));
+  const addT = per((i) => p50(tun[i]!.seq2k) - p50(dir[i]!.seq2k));
+  const addS = per((i) => p50(ssh[i]!.seq2k) - p50(dir[i]!.seq2k));
+  const added = median(per((i) => addT[i]! / addS[i]!));
+  const c32 = median(per((i) => rps(tun[i]!) / rps(ssh[i]!)));
+  const mb5 = median(per((i) => median(tun[i]!.mbps5m) / median(ssh[i]!.mbps5m)));
+  out.addedP50 = { value: added, shown: `${f(added, 2)}x (+${f(median(addT), 3)} vs +${f(median(addS), 3)} ms)`, beside: `${rounds} rounds` };
+  out.c32 = { value: c32, shown: `${f(c32, 2)}x (${f(median(tun.map(rps)), 0)} vs ${f(median(ssh.map(rps)), 0)} req/s)`, beside: `direct ${f(median(dir.map(rps)), 0)} req/s` };
+  out.mb5 = { value: mb5, shown: `${f(mb5, 2)}x (${f(median(tun.flatMap((r) => r.mbps5m)), 0)} vs ${f(median(ssh.flatMap((r) => r.mbps5m)), 0)} MB/s)`, beside: '' };
+  return out;
+}
 
 async function get(t: Target, size: BodySize, d: Dispatcher): Promise<number> {
   const res = await request(`${t.base}/api/bench/${size}?key=${t.key}`, { headers: t.headers, dispatcher: d });
@@ -355,7 +391,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       })),
       notes: ['Counted while the path served the requests; includes every thread (libuv pool, V8) and the idle work in that time (heartbeats, plugin checks).'],
     };
-    return { tables: [lat, cpu, mem, ...(syscalls.size ? [sys] : [])], data: { plan, rounds, summary, rss, idleCpu, syscalls: Object.fromEntries(syscalls), loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
+    return { tables: [lat, cpu, mem, ...(syscalls.size ? [sys] : [])], targets: judged(results, rounds, 'skipped' in ssh ? ssh.skipped : null), data: { plan, rounds, summary, rss, idleCpu, syscalls: Object.fromEntries(syscalls), loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
   } finally {
     await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
     await Promise.all(started.reverse().map((s) => s.stop()));
