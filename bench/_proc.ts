@@ -116,7 +116,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /**
  * Processes of bench/_tunnels.ts holding the tunnels of `count` venues of `tokensFile` between them. With
- * `spreadSources` helper h connects from 127.0.0.(h+2), so 10 000 and more links never exhaust one address's ephemeral ports.
+ * `spreadSources` helper h connects from 127.0.0.(h+2), so 10 000 and more links never exhaust one address's ephemeral ports;
+ * with `maxHandshakes` each helper has at most that many links between connect and welcome.
  */
 export interface TunnelHelpers {
   /** Links welcomed and up now, over every helper. */
@@ -126,11 +127,11 @@ export interface TunnelHelpers {
   stop(): void;
 }
 
-export function tunnelHelpers(relayUrl: string, tokensFile: string, count: number, processes: number, spreadSources = false): TunnelHelpers {
+export function tunnelHelpers(relayUrl: string, tokensFile: string, count: number, processes: number, spreadSources = false, maxHandshakes?: number): TunnelHelpers {
   const per = Math.ceil(count / processes);
   const helpers: Array<{ child: ChildProcess; up: number; welcomes: number }> = [];
   for (let h = 0; h < processes; h++) {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, '_tunnels.ts'), relayUrl, tokensFile, String(h * per), String(Math.max(0, Math.min(per, count - h * per))), ...(spreadSources ? [`127.0.0.${(h % 250) + 2}`] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, '_tunnels.ts'), relayUrl, tokensFile, String(h * per), String(Math.max(0, Math.min(per, count - h * per))), spreadSources ? `127.0.0.${(h % 250) + 2}` : '-', ...(maxHandshakes ? [String(maxHandshakes)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     const helper = { child, up: 0, welcomes: 0 };
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {

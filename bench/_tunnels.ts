@@ -7,7 +7,7 @@
  * its venue in the tunnel URL (the balancer's venue hash) and, on go-away,
  * opens its new link before it lets the old one go.
  *
- *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT [LOCAL_ADDRESS]
+ *   node --import tsx bench/_tunnels.ts RELAY_URL TOKENS_FILE FROM COUNT [LOCAL_ADDRESS|-] [MAX_HANDSHAKES]
  *
  * LOCAL_ADDRESS (a loopback address such as 127.0.0.3) is the source of this
  * helper's connections: each source address has its own ~28 000 ephemeral
@@ -23,12 +23,32 @@ import WebSocket from 'ws';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../main/core/tunnel/backoff.ts';
 import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeFrame, encodeHead } from '../protocol/tunnel.ts';
 
-const [relayUrl, tokensFile, fromArg, countArg, localAddress] = process.argv.slice(2);
+const [relayUrl, tokensFile, fromArg, countArg, sourceArg] = process.argv.slice(2);
+const localAddress = sourceArg === '-' ? undefined : sourceArg;
 const all = JSON.parse(readFileSync(tokensFile!, 'utf8')) as Array<{ venueId: string; token: string }>;
 const mine = all.slice(Number(fromArg), Number(fromArg) + Number(countArg));
 const wsUrl = `${relayUrl!.replace(/^http/, 'ws')}/v1/tunnel`;
 const BODY = Buffer.from(JSON.stringify({ ok: true, pad: 'x'.repeat(1000) }));
 const HEAD = { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(BODY.length) }, end: true };
+
+/**
+ * Handshakes in flight per helper at most (MAX_HANDSHAKES, bench/idle.ts passes 100; unbounded otherwise,
+ * as bench/load.ts measures how fast all come back after a relay restart): the rest wait their turn. Thousands of links opened in the same
+ * instant all wait for the relay's first answer together, miss the hello deadline on a loaded machine, and
+ * come back together after their backoff (at load 20, 7 242 of 10 000 were up after 360 s); real companions
+ * come up at scattered times.
+ */
+const MAX_HANDSHAKES = Number(process.argv[6] ?? Infinity) || Infinity;
+let handshakes = 0;
+const waiting: Array<() => void> = [];
+function handshakeDone(): void {
+  handshakes--;
+  waiting.shift()?.();
+}
+function whenTurn(fn: () => void): void {
+  if (handshakes < MAX_HANDSHAKES) fn();
+  else waiting.push(fn);
+}
 
 let up = 0;
 let welcomes = 0;
@@ -36,6 +56,13 @@ let served = 0;
 let reported = -1;
 
 function open(v: { venueId: string; token: string }, backoff: Backoff): void {
+  whenTurn(() => openNow(v, backoff));
+}
+
+function openNow(v: { venueId: string; token: string }, backoff: Backoff): void {
+  handshakes++;
+  let shaking = true;
+  const shaken = () => { if (shaking) { shaking = false; handshakeDone(); } };
   const ws = new WebSocket(`${wsUrl}?${TUNNEL_VENUE_PARAM}=${encodeURIComponent(v.venueId)}`, TUNNEL_PROTOCOL, { headers: { authorization: `Bearer ${v.token}` }, perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
   let welcomed = false;
   let refused = false;
@@ -55,6 +82,7 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
   ws.on('message', (data, isBinary) => {
     const f = decodeFrame(data as Buffer, isBinary, rev);
     if (f.t === 'welcome') {
+      shaken();
       welcomed = true;
       rev = f.rev ?? 1;
       up++;
@@ -72,6 +100,7 @@ function open(v: { venueId: string; token: string }, backoff: Backoff): void {
     }
   });
   const gone = () => {
+    shaken();
     clearTimeout(pinger);
     if (welcomed) up--;
     welcomed = false;

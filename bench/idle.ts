@@ -66,7 +66,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       const proc = startLogged(node, [...diag, join(t.root, 'bin', 'evva-relay.js'), 'serve', '--port', String(port), '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay${i}.log`));
       started.push(proc);
       await proc.waitFor(new RegExp(`"listening":"http://127.0.0.1:${port}"`), 30_000);
-      const h = tunnelHelpers(`http://127.0.0.1:${port}`, tokensFile, n, helpersN, true);
+      const h = tunnelHelpers(`http://127.0.0.1:${port}`, tokensFile, n, helpersN, true, 100);
       helpers.push(h);
       const c0 = performance.now();
       // Bounded: what connected by then is measured, and the targets say how many did (not a failure of the run).

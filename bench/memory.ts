@@ -140,7 +140,10 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
 
       // ---- busy: open orders, a tenth changing every second -------------------
       const token = JSON.parse(await (await request(`${simUrl}/api/login/bench`)).body.text()) as string;
-      const products = (await json(`${simUrl}/api/products?key=${token}`) as Array<{ Code: string; IsActive?: boolean }>).filter((p) => p.IsActive !== false).map((p) => p.Code);
+      // The product's code is `Number` in the plugin's contract (the simulator said `Code` before it followed it).
+      const products = (await json(`${simUrl}/api/products?key=${token}`) as Array<{ Number?: string; Code?: string; IsActive?: boolean }>)
+        .filter((p) => p.IsActive !== false).map((p) => p.Number ?? p.Code).filter((c): c is string => typeof c === 'string' && c.length > 0);
+      if (products.length === 0) throw new Error('the simulator lists no product with a code to order');
       const tables = (await json(`${simUrl}/api/tables?key=${token}`) as Array<{ Number: number; IsActive?: boolean }>).filter((t) => t.IsActive !== false).map((t) => t.Number);
       await request(`${simUrl}/api/logout/${token}`).then((r) => r.body.dump());
       const ids: string[] = [];
