@@ -10,7 +10,8 @@
  *     its peak, and 60 s after it, and what the orders poll made of it.
  * With `baseline=DIR` a second companion (that checkout's bins) runs the same
  * phases at the same time against the same simulator, through its own proxy:
- * side by side in one run. RSS is sampled from /proc once a second.
+ * side by side in one run; `flags='--v8-pool-size=1'` adds this checkout's
+ * companion started with those node flags. RSS is sampled from /proc once a second.
  * Loopback only, bounded in count and time.
  */
 import { execFileSync } from 'node:child_process';
@@ -83,8 +84,10 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     started.push(sim);
     const simUrl = (await sim.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
-    const targets: Array<{ label: string; root: string }> = [{ label: 'companion', root: ROOT }];
+    const targets: Array<{ label: string; root: string; flags?: string[] }> = [{ label: 'companion', root: ROOT }];
     if (opts.set?.baseline) targets.push({ label: `companion@${opts.set.label ?? 'baseline'}`, root: resolve(opts.set.baseline) });
+    // --set flags='--v8-pool-size=1 ...': this checkout's companion once more, started with those node flags (what a launcher could pass).
+    if (opts.set?.flags) targets.push({ label: `companion ${opts.set.flags}`, root: ROOT, flags: opts.set.flags.split(' ').filter(Boolean) });
     const companions: Companion[] = [];
     for (const [i, t] of targets.entries()) {
       const bin = (b: string) => join(t.root, 'bin', b);
@@ -98,7 +101,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       const proxyUrl = (await proxy.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
       const cdir = join(dir, `companion${i}`);
       execFileSync(node, [bin('evva-companion.js'), 'pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', cdir], { encoding: 'utf8' });
-      const proc = startLogged(node, [bin('evva-companion.js'), 'run', '--data-dir', cdir, '--front-url', proxyUrl, '--api-port', String(await freePort())], join(dir, `companion${i}.log`));
+      const proc = startLogged(node, [...(t.flags ?? []), bin('evva-companion.js'), 'run', '--data-dir', cdir, '--front-url', proxyUrl, '--api-port', String(await freePort())], join(dir, `companion${i}.log`));
       started.push(proc);
       let api: { url: string; token: string } | null = null;
       for (let k = 0; k < 300 && !api; k++) {
