@@ -17,6 +17,7 @@ export interface History {
   close(): void;
 }
 
+/** Opens the Журнал now; never throws (without its storage, record() does nothing and list() answers null). */
 export function openHistory(d: { dataDir: string; days: number; clock: Clock; logger: Logger; onRows(rows: JournalRow[]): void }): History {
   let journal: Journal | null = null;
   try {

@@ -41,6 +41,7 @@ export interface State {
   stop(): void;
 }
 
+/** Pushes nothing until publish(); never pushes a status that differs from the last pushed only in latencies or poll times. */
 export function createState(d: StateDeps): State {
   const { clock } = d;
   const activity = createActivity();

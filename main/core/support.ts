@@ -54,6 +54,7 @@ export interface Support {
   close(): void;
 }
 
+/** Registers the support commands now; runs no check until asked. */
 export function createSupport(d: SupportDeps): Support {
   const { settings, clock, logger } = d;
   let lastReport: Report | null = null;

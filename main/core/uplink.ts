@@ -70,6 +70,7 @@ export interface Uplink {
 
 const UNPAIRED: TunnelStatus = { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null };
 
+/** Holds no link until resume() or pair(); from then on exactly one link speaks for the tunnel (a replaced one drains silently). */
 export function createUplink(d: UplinkDeps): Uplink {
   const { settings, clock, logger } = d;
   const hostname = os.hostname();
