@@ -86,7 +86,7 @@ describe('docs/architecture.md', () => {
       expect(order, f).toContain(`\`${f}\``);
     }
     const call = walk('## Walk 2');
-    for (const f of ['relay/proxy.ts', 'relay/link.ts', 'main/core/tunnel/gate.ts', 'main/core/front/client.ts']) expect(call, f).toContain(`\`${f}\``);
+    for (const f of ['relay/forward.ts', 'relay/link.ts', 'main/core/tunnel/gate.ts', 'main/core/front/client.ts']) expect(call, f).toContain(`\`${f}\``);
   });
 });
 
