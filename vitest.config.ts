@@ -4,8 +4,9 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     // Before all tests: the programs the tests start themselves (installed with apt-get on Debian as root, else a
-    // clear stop), then one build of dist/ (the UI and compiled-bin tests use it).
-    globalSetup: ['tests/machine.ts', 'tests/build.ts'],
+    // clear stop), the run's one Postgres server (a database per file), then one build of dist/ (the UI and
+    // compiled-bin tests use it).
+    globalSetup: ['tests/machine.ts', 'tests/servers.ts', 'tests/build.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Integration tests start real servers on loopback ports; keep runs bounded and readable.

@@ -1,6 +1,7 @@
 /**
  * A relay cluster on loopback for integration tests, every part a real
- * process: Postgres (tests/helpers/postgres.ts), Redis (tests/helpers/redis.ts),
+ * process: Postgres (tests/helpers/postgres.ts: a database of its own on the
+ * run's shared server, unless `ownPostgres`), Redis (tests/helpers/redis.ts),
  * N relay node bins sharing them, and HAProxy (tests/helpers/haproxy.ts) in
  * front, health-checking /readyz. Venues are real: an `evva-sim` bin and an
  * `evva-companion` bin paired through HAProxy. A webhook receiver records
@@ -88,6 +89,8 @@ export interface ClusterOptions {
   args?: string[];
   /** HAProxy's balancing (default 'venue', as deploy/haproxy.cfg: a venue's tunnel and calls hash to one node). */
   balance?: 'venue' | 'leastconn' | 'roundrobin';
+  /** A Postgres server of its own, for a test that kills or restarts it (else a database on the run's shared one). */
+  ownPostgres?: boolean;
   /** Put a recording tap (tests/helpers/tap.ts) on every node's advertised address: the hops between nodes go through it. */
   taps?: boolean;
 }
@@ -109,7 +112,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
 }
 
 async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | void>, stopAll: () => Promise<void>): Promise<Cluster> {
-  const [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+  const [pg, redis] = await Promise.all([startPostgres({ own: o.ownPostgres }), startRedis()]);
   stops.push(() => pg.stop(), () => redis.stop());
   const receiver = await startReceiver();
   stops.push(() => receiver.close());

@@ -1,7 +1,15 @@
 /**
  * A real Postgres for tests, from Debian's `postgresql` package (installed by
- * .ci/run): a fresh cluster in a temp dir on a free loopback port, trust auth
- * for loopback only, one database. Started and stopped by the test itself.
+ * tests/machine.ts when missing): a cluster in a temp dir on a free loopback
+ * port, trust auth for loopback only.
+ *
+ * Under vitest, `startPostgres()` gives the file its own database (CREATE
+ * DATABASE, dropped by `stop()`) on the one server tests/servers.ts starts for
+ * the whole run: an initdb and a server start cost seconds of CPU, a database
+ * a few milliseconds, and nothing a relay keeps in Postgres (tables, advisory
+ * locks, LISTEN channels) is seen across databases. A test that kills, restarts
+ * or pauses the server asks for its own with `startPostgres({ own: true })`.
+ * Outside vitest (the benches) every call starts its own server.
  *
  * fsync stays on: the store tests make a few hundred commits, and a test of
  * durability against a Postgres that does not sync would prove less.
@@ -11,12 +19,13 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readlinkSyn
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 export interface RunningPostgres {
-  /** postgres://postgres@127.0.0.1:PORT/evva */
+  /** postgres://postgres@127.0.0.1:PORT/evva (or the file's database on the shared server) */
   url: string;
   port: number;
-  /** Clean shutdown (SIGINT: fast), data removed. */
+  /** Clean shutdown (SIGINT: fast), data removed; on the shared server, the file's database dropped. */
   stop(): Promise<void>;
   /** Fast shutdown and start again on the same port, keeping the data. */
   restart(): Promise<void>;
@@ -39,7 +48,7 @@ export function postgresBin(): string {
   return join(base, versions[0] as string, 'bin');
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -90,8 +99,63 @@ function backendsAlive(data: string): boolean {
   return false;
 }
 
-/** Starts a fresh Postgres on loopback and creates the test database; the caller stops it (afterAll). */
-export async function startPostgres(): Promise<RunningPostgres> {
+/** Where tests/servers.ts's shared server listens (vitest's provide/inject). */
+export interface SharedPostgres {
+  port: number;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    evvaPostgres: SharedPostgres | null;
+  }
+}
+
+/**
+ * A database of its own for the calling test file; the caller stops it (afterAll). `own: true` (or outside
+ * vitest, or when no shared server was started): a whole server of its own, for a test that kills, restarts
+ * or pauses it.
+ */
+export async function startPostgres(o: { own?: boolean } = {}): Promise<RunningPostgres> {
+  if (!o.own && process.env.VITEST) {
+    const { inject } = await import('vitest');
+    const shared = inject('evvaPostgres');
+    if (shared) return databaseOn(shared.port);
+  }
+  return launchPostgres();
+}
+
+let databases = 0;
+
+/** A new database on the shared server (which tests/servers.ts may still be starting). */
+async function databaseOn(port: number): Promise<RunningPostgres> {
+  await accepts(port, postgresBin(), 60_000);
+  const name = `evva_${process.pid}_${++databases}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+    await c.connect();
+    try { await c.query(sql); } finally { await c.end(); }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const ownOnly = (what: string) => () => {
+    throw new Error(`${what}: this is a database on the run's shared Postgres; a test that ${what}s the server asks for its own: startPostgres({ own: true })`);
+  };
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/${name}`,
+    port,
+    // FORCE: a relay killed with SIGKILL may leave its connections for the server to notice.
+    async stop() { await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); },
+    restart: async () => ownOnly('restart')(),
+    kill: async () => ownOnly('kill')(),
+    pause: ownOnly('pause'),
+    resume: ownOnly('resume'),
+  };
+}
+
+/**
+ * Starts a fresh Postgres server on loopback and creates the test database; the caller stops it.
+ * `port` and `maxConnections` for tests/servers.ts's shared server (announced before it is up).
+ */
+export async function launchPostgres(o: { port?: number; maxConnections?: number } = {}): Promise<RunningPostgres> {
   const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), 'evva-pg-'));
   const data = join(dir, 'data');
@@ -103,13 +167,13 @@ export async function startPostgres(): Promise<RunningPostgres> {
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   // Loopback only, no password: nothing else can reach this server.
   writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 trust\n');
-  const port = await freePort();
+  const port = o.port ?? await freePort();
   let child: ChildProcess | null = null;
   let log = '';
 
   const start = async (): Promise<void> => {
     const p = spawn(join(bin, 'postgres'), ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
-      '-c', 'max_connections=60', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off'],
+      '-c', `max_connections=${o.maxConnections ?? 60}`, '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off'],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...as });
     child = p;
     running.add(p);

@@ -47,13 +47,14 @@ export function sqliteBackend(): StoreBackend {
 /** Every table the migrations make, emptied (the schema and its migrations stay). */
 const TABLES = 'venues, pairing_codes, feed_events, webhook_targets, webhook_state, venue_iiko, payments, feed_state, feed_refused, console_sessions, support_audit';
 
-export function postgresBackend(): StoreBackend & { server(): RunningPostgres } {
+/** `own`: a server of its own (a test that kills or pauses it), else a database on the run's shared server. */
+export function postgresBackend(o: { own?: boolean } = {}): StoreBackend & { server(): RunningPostgres } {
   let server: RunningPostgres | null = null;
   const t = tracking(() => openStore({ dataDir: '/nonexistent', url: server!.url, pool: 4 }));
   return {
     name: 'postgres',
     server: () => server!,
-    async start() { server = await startPostgres(); },
+    async start() { server = await startPostgres(o); },
     async fresh() {
       await t.closeAll();
       // Migrate (once) by opening, then empty the tables.

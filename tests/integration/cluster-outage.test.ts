@@ -45,7 +45,7 @@ describe('a Redis restart and a Postgres restart', () => {
   const allReady = () => everyNode((r) => r.status === 200 && r.body.ready && r.body.store.ok && r.body.redis?.ok === true, 'ready');
 
   beforeAll(async () => {
-    c = await startCluster();
+    c = await startCluster({ ownPostgres: true }); // it kills and restarts Postgres
     v = await c.venue();
   }, 240_000);
 

@@ -18,7 +18,7 @@ const ROUNDS = 30;
 const COMPANION = { version: '1', hostname: 'pos' };
 
 describe('relay store on a shared Postgres', () => {
-  const backend = postgresBackend();
+  const backend = postgresBackend({ own: true }); // it kills, restarts and pauses the server
   beforeAll(() => backend.start(), 60_000);
   afterAll(() => backend.stop(), 60_000);
   beforeEach(() => backend.fresh(), 30_000);
