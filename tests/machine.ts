@@ -3,7 +3,8 @@
  * themselves, before any test runs, so `npm test` works on a fresh machine.
  *
  *  - Chromium (the UI tests drive Debian's /usr/bin/chromium; nothing is downloaded);
- *  - Postgres, Redis and HAProxy (the relay's store and cluster tests run them on loopback).
+ *  - Postgres, Redis and HAProxy (the relay's store and cluster tests run them on loopback);
+ *  - libfaketime (the chaos soak moves the companion's clock with it; a test checks that it can).
  *
  * On Debian as root, a missing one is installed with apt-get, saying what and
  * why, once. Anywhere else the run stops at once with the one command to run,
@@ -11,6 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { findLibfaketime } from '../scripts/chaos/faketime.ts';
 import { CHROMIUM } from './ui/browser.ts';
 import { HAPROXY } from './helpers/haproxy.ts';
 import { REDIS_SERVER } from './helpers/redis.ts';
@@ -34,6 +36,7 @@ export const NEEDS: Need[] = [
   { pkg: 'postgresql', why: 'the relay store and console tests run a real Postgres', present: postgresPresent },
   { pkg: 'redis-server', why: 'the cluster tests run a real Redis', present: () => fs.existsSync(REDIS_SERVER) },
   { pkg: 'haproxy', why: 'the cluster tests put a real HAProxy in front of the relays', present: () => fs.existsSync(HAPROXY) },
+  { pkg: 'faketime', why: 'the chaos soak moves the companion\'s clock with libfaketime (and a test checks it can)', present: () => findLibfaketime() !== null },
 ];
 
 export interface Machine {

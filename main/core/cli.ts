@@ -11,7 +11,6 @@ import { Report } from '../../protocol/diagnostics.ts';
 import { normalizePairingCode } from '../../protocol/relay.ts';
 import { askLocal } from './api/ask.ts';
 import { verifyCompanion } from './api/proof.ts';
-import { clockFromEnv } from './testclock.ts';
 import { ensureWritableDir, readJsonFile } from './files.ts';
 import {
   effectiveSettings, loadSettings, SETTING_SPECS, SETTINGS_FILE, SettingsError, type SettingSource, type SettingSpec, type Settings, type SettingsFlags,
@@ -173,12 +172,11 @@ async function run(flags: SettingsFlags): Promise<number> {
   try {
     // Loaded here, not at the top: `status` and `pair` then start without the agent's dependencies.
     const { startAgent } = await import('./agent.ts');
-    // The clock is the real one unless the chaos soak's test hooks are switched on (testclock.ts).
     const ports = discoveryPortsFromEnv(process.env);
     const probe = ports ? { discover: await import('./front/discovery.ts').then(({ discover }) => () => discover({ ports })) } : undefined;
     const fastProbe = probeIntervalFromEnv(process.env);
     if (fastProbe) settings.probeIntervalSec = fastProbe / 1000;
-    agent = await startAgent({ settings, logger: log, logs: log, clock: clockFromEnv(process.env), ...(probe ? { probe } : {}) });
+    agent = await startAgent({ settings, logger: log, logs: log, ...(probe ? { probe } : {}) });
   } catch (e) {
     log.error((e as Error).message);
     await log.close();
@@ -194,7 +192,7 @@ async function run(flags: SettingsFlags): Promise<number> {
 }
 
 /**
- * A test-only hook, like the chaos soak's clock (testclock.ts): with both
+ * A test-only hook: with both
  * `EVVA_TEST_HOOKS=1` and `EVVA_TEST_DISCOVERY_PORTS=9051,9052`, discovery tries
  * these ports on 127.0.0.1 instead of the usual ones, so a test of discovery with
  * real processes does not need port 9042 free on a shared machine.

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../tests/helpers/proc.ts';
 import { startTcpProxy, type TcpProxy } from '../../tests/helpers/tcp-proxy.ts';
+import { check as checkFaketime, faketimeEnv, findLibfaketime, INSTALL, writeOffset } from './faketime.ts';
 import { runBin, startBin, type Proc } from './procs.ts';
 import { startReceiver, type Receiver } from './receiver.ts';
 
@@ -21,7 +22,6 @@ export interface RigOptions {
   seed: number;
   /** The sim's speed: 6 makes about 1.5 changes a second. */
   speed: number;
-  /** Test-only outbox breakage passed to the companion (see docs/chaos.md). */
 }
 
 export interface Rig {
@@ -35,7 +35,7 @@ export interface Rig {
   companion(): Proc;
   startRelay(): Promise<void>;
   startCompanion(): Promise<void>;
-  /** Moves the companion's wall clock forward by `ms` more (test-only hook). */
+  /** Moves the companion's wall clock forward by `ms` more (libfaketime, from outside the process: faketime.ts). */
   jumpClock(ms: number): void;
   clockOffset(): number;
   /** Calls the sim's control API; throws on a status ≥ 300 unless `ok` says otherwise. */
@@ -65,8 +65,14 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   const secret = randomBytes(24).toString('hex');
   const secretFile = path.join(relayDir, 'webhook.secret');
   writeFileSync(secretFile, secret, { mode: 0o600 });
+  // The companion's wall clock is moved from outside, by libfaketime; a machine where that does not work stops here.
+  const lib = findLibfaketime();
+  if (!lib) throw new Error(`the clock jumps need Debian's libfaketime, not found; install it once: ${INSTALL}`);
   const clockFile = path.join(o.dir, 'clock-offset');
-  writeFileSync(clockFile, '0');
+  const clockEnv = faketimeEnv(lib, clockFile);
+  const broken = checkFaketime(clockEnv);
+  if (broken) throw new Error(`libfaketime (${lib}) cannot move the companion's clock here: ${broken}`);
+  writeOffset(clockFile, 0);
   let offset = 0;
 
   const closers: Array<() => Promise<void>> = [];
@@ -106,7 +112,8 @@ export async function startRig(o: RigOptions): Promise<Rig> {
     writeFileSync(path.join(companionDir, 'settings.json'), JSON.stringify({
       feed: { ordersIntervalMs: 1000, staffIntervalSec: 1, tablesIntervalSec: 5, paymentCloseAfterMin: CLOSE_AFTER_MS / 60_000 },
     }));
-    const companionEnv: NodeJS.ProcessEnv = { EVVA_TEST_HOOKS: '1', EVVA_TEST_CLOCK_FILE: clockFile };
+    // Only the companion runs under libfaketime: the sim, the relay and the receiver keep the machine's clock.
+    const companionEnv: NodeJS.ProcessEnv = clockEnv;
     const startCompanion = async () => {
       companion = startBin('companion', 'evva-companion.js', ['run', '--data-dir', companionDir, '--front-url', simUrl, '--api-port', '0'], logs, companionEnv);
       await companion.waitFor(/Локальный API/, 60_000);
@@ -134,7 +141,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
       relay: () => relay as Proc,
       companion: () => companion as Proc,
       startRelay, startCompanion,
-      jumpClock(ms) { offset += ms; writeFileSync(clockFile, String(offset)); },
+      jumpClock(ms) { offset += ms; writeOffset(clockFile, offset); },
       clockOffset: () => offset,
       sim: simCall,
       plugin,
