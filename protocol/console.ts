@@ -1,7 +1,7 @@
 /**
  * The support console's contract (docs/console.md): what the page served at
  * /console/ sends to the relay under /console/api/ and gets back. The venue's
- * verdict in these answers is the companion's own face (protocol/face.ts),
+ * verdict in these answers is the companion's own face (face/face.ts),
  * computed by the relay from what the companion reported.
  */
 import { z } from 'zod';
@@ -19,7 +19,7 @@ export const VENUE_PAGE_MAX = 200;
 /** Backlogs are counted up to this (a receiver down for days would make the count itself slow); above it the page says "more than". */
 export const BACKLOG_COUNT_MAX = 10_000;
 
-/** The verdict's tone, as the companion's face names it (protocol/face.ts Tone). */
+/** The verdict's tone, as the companion's face names it (face/face.ts Tone). */
 export const Verdict = z.enum(['red', 'amber', 'green', 'grey']);
 export type Verdict = z.infer<typeof Verdict>;
 /** Worst first: the order the default sort and the filter chips use. */
@@ -52,7 +52,7 @@ export const ListQuery = z.object({
 });
 export type ListQuery = z.infer<typeof ListQuery>;
 
-/** A card of the face (protocol/face.ts Card). */
+/** A card of the face (face/face.ts Card). */
 export const CardView = z.object({
   id: z.enum(['front', 'tunnel', 'port', 'feed']),
   title: z.string(),
@@ -60,7 +60,7 @@ export const CardView = z.object({
   state: z.string(),
   detail: z.string().nullable(),
 });
-/** The venue's face (protocol/face.ts Face) in the asked language. */
+/** The venue's face (face/face.ts Face) in the asked language. */
 export const FaceView = z.object({
   tone: Verdict,
   sentence: z.string(),

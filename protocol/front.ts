@@ -341,6 +341,19 @@ export const DEFAULT_FRONT_PORT = 9042;
  * text. The client treats the version as optional.
  */
 export const VERSION_HEADER = 'x-iiko-front-api-version';
+
+/**
+ * The version the root page shows, when the header is absent (the companion's
+ * probe and the relay's probe-back both read it): `<meta name="generator" content="... 7.4.6012.0">` or a
+ * dotted number in text.
+ */
+export function versionFromPage(html: string): string | undefined {
+  const meta = /<meta\s+name=["']generator["']\s+content=["'][^"']*?(\d+(?:\.\d+){1,3})["']/i.exec(html);
+  if (meta) return meta[1];
+  const text = /(?:version|версия)[^0-9]{0,20}(\d+(?:\.\d+){1,3})/i.exec(html);
+  return text?.[1];
+}
+
 /**
  * How the plugin refuses a login when no licence slot is free [assumption, from
  * iiko/front.api.sdk issue 32: "isn't licensed"]. The simulator answers `403`

@@ -6,11 +6,11 @@
  *  - tunnel/limits.ts   sizes, counts, timings and close codes;
  *  - tunnel/frames.ts   the version and revisions, the frames' shapes (zod for JSON), FrameError;
  *  - tunnel/codec.ts    frames on the wire: JSON and binary encoders, the validating decoder;
- *  - tunnel/headers.ts  which HTTP headers cross the tunnel;
- *  - tunnel/mux.ts      the mechanics both links run: heartbeat, stream credit.
+ *  - tunnel/headers.ts  which HTTP headers cross the tunnel.
+ * The mechanics both links run on these (heartbeat, stream credit) are code,
+ * not contract: common/mux.ts.
  */
 export * from './tunnel/limits.ts';
 export * from './tunnel/frames.ts';
 export * from './tunnel/codec.ts';
 export * from './tunnel/headers.ts';
-export * from './tunnel/mux.ts';

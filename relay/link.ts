@@ -9,11 +9,12 @@ import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
-  CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, Heartbeat, MAX_CHUNK_BYTES,
-  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION,
+  CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, MAX_CHUNK_BYTES,
+  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   decodeFrame, encodeControl, encodeData, encodeFrame,
   type ControlFrame, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
+import { Heartbeat, RecvCredit, SendCredit } from '../common/mux.ts';
 
 /** The reason of a stream that ended normally (one object: no stack trace per exchange). */
 const ENDED = new Error('ended');

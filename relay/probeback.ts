@@ -10,8 +10,7 @@ import { isIPv6 } from 'node:net';
 import { Agent, fetch } from 'undici';
 import type { PortCheckResult } from '../protocol/diagnostics.ts';
 import { pageFingerprint } from '../protocol/fingerprint.ts';
-import { VERSION_HEADER } from '../protocol/front.ts';
-import { versionFromPage } from '../main/core/front/client.ts';
+import { VERSION_HEADER, versionFromPage } from '../protocol/front.ts';
 import { addressKind, reachable } from './address.ts';
 
 /** The probe's whole budget: connect, head and body. */

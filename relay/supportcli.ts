@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { fetch } from 'undici';
-import { reportText } from '../main/core/diagnostics/run.ts';
+import { reportText } from '../face/report.ts';
 import { LogTail, MAX_LOG_LINES, Report } from '../protocol/diagnostics.ts';
 import { REFUSALS, apiKeyFrom } from './admin.ts';
 

@@ -335,7 +335,7 @@ async function status(flags: SettingsFlags, json: boolean, check: boolean): Prom
   if (json) console.log(JSON.stringify(s.data, null, 2));
   else {
     // The window's own sentence for what the lines below do not cover (orders stuck, payments); loaded only here.
-    const { faceOf } = await import('../../protocol/face.ts');
+    const { faceOf } = await import('../../face/face.ts');
     console.log(describe(s.data, faceOf(s.data, 'ru')));
   }
   return check ? CHECK_EXIT[s.data.level] : 0;
@@ -457,7 +457,7 @@ async function diagnoseCommand(flags: SettingsFlags, json: boolean): Promise<num
   }
   // Loaded only here: the checks pull in the plugin client (undici), which `status` must not pay for.
   const { diagnoseHere } = await import('./diagnostics/standalone.ts');
-  const { reportText } = await import('./diagnostics/run.ts');
+  const { reportText } = await import('../../face/report.ts');
   report ??= await diagnoseHere(settings);
   console.log(json ? JSON.stringify(report, null, 2) : reportText(report));
   return report.summary.result === 'fail' ? 1 : 0;

@@ -1,5 +1,6 @@
 /**
- * The catalogue of texts a person reads that are built from technical parts:
+ * The texts a person reads that are built from technical parts (the state's
+ * words are face/strings.ts, the checks' main/core/diagnostics/catalogue.ts):
  * validation issues (zod), malformed addresses, what discovery found on a
  * port. Every such text is Russian and comes from here, so none of the
  * libraries' English leaks into a message (the English goes to messageEn/logs).

@@ -7,7 +7,7 @@
  */
 import { PaymentView } from '../../protocol/events.ts';
 import type { Status } from '../../protocol/local.ts';
-import { strings, type Lang } from '../../protocol/strings.ts';
+import { strings, type Lang } from '../../face/strings.ts';
 
 export type NoticeKind = 'link_lost' | 'link_back' | 'front_down' | 'payment' | 'mismatch';
 

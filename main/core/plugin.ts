@@ -13,7 +13,7 @@ import { createProbe, type Probe, type ProbeOptions } from './front/probe.ts';
 import { sessionFile } from './front/session-file.ts';
 import type { Settings } from './settings.ts';
 import { MS_PER } from './table.ts';
-import type { Upstream } from './tunnel/upstream.ts';
+import type { Upstream } from './upstream.ts';
 
 export type ProbeOverrides = Partial<Pick<ProbeOptions, 'discover' | 'identify' | 'makeClient' | 'timeoutMs'>>;
 

@@ -17,7 +17,7 @@ export function levelOf(front: FrontStatus, tunnel: TunnelStatus): Level {
 
 /**
  * The companion's whole level, as `status --check`, the CLI, the tray and the
- * window read it (protocol/face.ts faceOf states the same verdict in words;
+ * window read it (face/face.ts faceOf states the same verdict in words;
  * tests/unit/verdict.test.ts holds the two together): the parts' level, made
  * an error by a feed that cannot store (disk) or by a payment EVVA PAY must look
  * at (mismatch, order deleted: the guest may have paid twice), and at least a

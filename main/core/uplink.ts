@@ -19,7 +19,7 @@ import { startTunnel, type FeedPort, type TunnelHandle, type TunnelOptions } fro
 import { pair, type DeviceFile } from './tunnel/pair.ts';
 import { relayEndpoints, TunnelError } from './tunnel/problems.ts';
 import { proxyFor } from './tunnel/proxy.ts';
-import type { Upstream } from './tunnel/upstream.ts';
+import type { Upstream } from './upstream.ts';
 
 export type TunnelOverrides = Partial<Pick<TunnelOptions, 'timing' | 'backoff' | 'ca' | 'env' | 'networkPollMs'>>;
 

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LOCAL_API_FILE, LocalApiFile, type LiveMessage } from '../../protocol/local.ts';
 import { verifyCompanion } from '../core/api/proof.ts';
-import { strings } from '../../protocol/strings.ts';
+import { strings } from '../../face/strings.ts';
 import { readJsonFile } from '../core/files.ts';
 import { LOCK_FILE, pidAlive } from '../core/lock.ts';
 import { startCore, type ChildLike, type CoreOptions, type Failure } from './core.ts';

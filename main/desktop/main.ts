@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BaseWindow, BrowserWindow, clipboard, dialog, ipcMain, Menu, Notification, safeStorage, screen, session, shell, Tray, utilityProcess } from 'electron';
-import { reportOf } from '../../protocol/face.ts';
+import { reportOf } from '../../face/face.ts';
 import type { LiveMessage, Status } from '../../protocol/local.ts';
 import { createNotices, paymentOf } from '../core/notices.ts';
 import { defaultDataDir } from '../core/settings.ts';

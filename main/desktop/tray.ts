@@ -4,9 +4,9 @@
  */
 import type { Menu as MenuType, MenuItemConstructorOptions, NativeImage, Tray as TrayType } from 'electron';
 import path from 'node:path';
-import { faceOf, tooltipOf, type Tone } from '../../protocol/face.ts';
+import { faceOf, tooltipOf, type Tone } from '../../face/face.ts';
 import type { Status } from '../../protocol/local.ts';
-import { strings } from '../../protocol/strings.ts';
+import { strings } from '../../face/strings.ts';
 import type { LoginState } from './login.ts';
 
 export interface TrayActions {

@@ -11,7 +11,7 @@ import {
   BACKLOG_COUNT_MAX, ListQuery, VERDICT_ORDER, type AuditList, type ConsoleWebhook, type PaymentList, type RecentEvents, type VenueDetail,
   type VenuePage, type VenueRow, type Verdict,
 } from '../../protocol/console.ts';
-import type { Face } from '../../protocol/face.ts';
+import type { Face } from '../../face/face.ts';
 import type { FrontStatus, Status } from '../../protocol/local.ts';
 import { VenueId } from '../../protocol/relay.ts';
 import type { FaceRow, PageSpec, RowExtras } from '../db/console.ts';

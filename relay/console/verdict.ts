@@ -5,10 +5,10 @@
  * face function. This file is the relay's only import of that function, so
  * when it moves, one import changes.
  */
-import { faceOf, hhmm, type Face } from '../../protocol/face.ts';
+import { faceOf, hhmm, type Face } from '../../face/face.ts';
 import type { Verdict } from '../../protocol/console.ts';
 import type { FrontStatus, Status, TunnelStatus } from '../../protocol/local.ts';
-import type { Lang } from '../../protocol/strings.ts';
+import type { Lang } from '../../face/strings.ts';
 import type { FaceRow } from '../db/console.ts';
 
 /** What the relay knows of a venue that bears on its verdict. */

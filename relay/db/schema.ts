@@ -113,7 +113,7 @@ export interface FeedRefusedTable {
 export interface VenueFaceColumns {
   /** The companion's whole status as it last reported it (JSON), null before the first report of this connection. */
   status_json: string | null;
-  /** The verdict's tone (protocol/face.ts), null until judged. */
+  /** The verdict's tone (face/face.ts), null until judged. */
   face_tone: string | null;
   /** The tone's place in VERDICT_ORDER (worst first); 9 until judged. */
   face_rank: Generated<number>;

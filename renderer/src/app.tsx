@@ -1,7 +1,7 @@
 /** The frame: navigation, language switch, and the screen for the current path. */
 import { useEffect, useRef, useState } from 'react';
-import { faceOf } from '../../protocol/face.ts';
-import { strings, type Lang } from '../../protocol/strings.ts';
+import { faceOf } from '../../face/face.ts';
+import { strings, type Lang } from '../../face/strings.ts';
 import { call } from './api.ts';
 import { desktop } from './bridge.ts';
 import { useLive } from './live.ts';

@@ -1,7 +1,7 @@
 /** Small shared pieces: the tone mark (shape + colour + word), cards, buttons, the language context. */
 import { createContext, useContext, type ReactNode } from 'react';
-import type { Card, Tone } from '../../protocol/face.ts';
-import { strings, type Lang, type Strings } from '../../protocol/strings.ts';
+import type { Card, Tone } from '../../face/face.ts';
+import { strings, type Lang, type Strings } from '../../face/strings.ts';
 
 export const LangContext = createContext<{ lang: Lang; t: Strings; setLang(l: Lang): void }>({ lang: 'ru', t: strings('ru'), setLang: () => undefined });
 

@@ -14,7 +14,7 @@ import { startTunnel, type TunnelHandle, type TunnelOptions } from '../../main/c
 import { pair } from '../../main/core/tunnel/pair.ts';
 import { TunnelError } from '../../main/core/tunnel/problems.ts';
 import type { Problem } from '../../protocol/local.ts';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../main/core/upstream.ts';
 import type { CreateVenueResponse } from '../../protocol/relay.ts';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/server.ts';
 

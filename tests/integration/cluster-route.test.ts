@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CommandError, createCommands } from '../../main/core/commands.ts';
 import { silentLogger } from '../../common/logger.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { SupportCommands } from '../../protocol/diagnostics.ts';
 import { keyFingerprint } from '../../relay/auth.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor, type RunningRelay } from '../helpers/relay.ts';

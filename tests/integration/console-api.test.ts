@@ -12,7 +12,7 @@ import { SIGNIN_FAIL_DELAY_MS, type AuditList, type VenueDetail, type VenuePage 
 import type { Status } from '../../protocol/local.ts';
 import { TUNNEL_PROTOCOL, encodeControl } from '../../protocol/tunnel.ts';
 import { keyFingerprint } from '../../relay/auth.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, startRelay, tempDir, tunnelFor, waitFor, type RunningRelay } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
 import { DEVICE_FILE, loadDevice, pair } from '../../main/core/tunnel/pair.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { REVOCATION_POLL_MS } from '../../relay/tunnels.ts';
 import { API_KEY, COMPANION, createVenue, relayWithDataDir, problemOf, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 

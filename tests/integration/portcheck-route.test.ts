@@ -5,7 +5,7 @@
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PORTCHECK_PATH, PortCheckResult } from '../../protocol/diagnostics.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { pairedVenue, relayWithDataDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];

@@ -12,7 +12,7 @@ import { VenueList } from '../../protocol/relay.ts';
 import { FD_HEADROOM_MIN, fdLimit, tunnelCap } from '../../relay/limits.ts';
 import { STORE_FILE } from '../../relay/db/open.ts';
 import { openStore } from '../../relay/db/store.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { API_KEY, createVenue, pairedVenue, relayWithDataDir, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { CreateVenueResponse, VenueList } from '../../protocol/relay.ts';
 import { QUERY_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from '../../relay/db/open.ts';
 import { arrivals, envelope } from '../helpers/feedpeers.ts';

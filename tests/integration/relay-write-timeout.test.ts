@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterAll, expect, it } from 'vitest';
-import type { UpstreamRequest, UpstreamResponse } from '../../main/core/tunnel/upstream.ts';
+import type { UpstreamRequest, UpstreamResponse } from '../../main/core/upstream.ts';
 import { API_KEY, pairedVenue, relayWithDataDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

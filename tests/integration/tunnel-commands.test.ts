@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandError, createCommands } from '../../main/core/commands.ts';
 import { silentLogger } from '../../common/logger.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { CommandFailed } from '../../relay/link.ts';
 import { pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 

@@ -10,7 +10,7 @@ import {
   CloseCode, MAX_CHUNK_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, decodeFrame, encodeControl, encodeData, encodeHead,
   type ControlFrame, type ReqFrame,
 } from '../../protocol/tunnel.ts';
-import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream, UpstreamRequest } from '../../main/core/upstream.ts';
 import { API_KEY, COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

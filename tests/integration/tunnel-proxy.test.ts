@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { pair, loadDevice } from '../../main/core/tunnel/pair.ts';
 import { startConnectProxy } from '../helpers/connect-proxy.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, relayWithDataDir, type startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../protocol/local.ts';
 import { CloseCode, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, encodeControl } from '../../protocol/tunnel.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import {
   API_KEY, COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor,
 } from '../helpers/relay.ts';

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   BinaryType, CloseCode, TUNNEL_PROTOCOL, TUNNEL_REVISION, decodeFrame, encodeControl, encodeData, encodeFrame, encodeHead, type Frame,
 } from '../../protocol/tunnel.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { COMPANION, pairedVenue, relayWithDataDir, tunnelFor, venueCall, waitFor } from '../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -8,7 +8,7 @@ import { resources } from '../../protocol/front.ts';
 import { VenueView } from '../../protocol/relay.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
-import type { Upstream, UpstreamRequest } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream, UpstreamRequest } from '../../main/core/upstream.ts';
 import { RECORDER_TOKEN, startRecorder } from '../helpers/recorder.ts';
 import {
   API_KEY, COMPANION, createVenue, fetchUpstream, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor, type RunningRelay,

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_WINDOW_BYTES } from '../../protocol/tunnel.ts';
 import type { TunnelHandle } from '../../main/core/tunnel/client.ts';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../main/core/upstream.ts';
 import { API_KEY, pairedVenue, startRelay, tempDir, tunnelFor, waitFor, type RunningRelay } from '../helpers/relay.ts';
 
 const MB = 1024 * 1024;

@@ -6,7 +6,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock, type Clock } from '../../common/clock.ts';
 import { WAKE_CHECK_MS } from '../../main/core/tunnel/client.ts';
-import type { Upstream } from '../../main/core/tunnel/upstream.ts';
+import type { Upstream } from '../../main/core/upstream.ts';
 import { pairedVenue, startRelay, tempDir, tunnelFor, waitFor } from '../helpers/relay.ts';
 
 const ok: Upstream = { async forward() { return { status: 204, headers: {}, body: null }; } };

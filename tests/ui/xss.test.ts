@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { faceOf, tooltipOf } from '../../protocol/face.ts';
+import { faceOf, tooltipOf } from '../../face/face.ts';
 import type { Status } from '../../protocol/local.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import { runBin, startBin, type Proc } from '../helpers/proc.ts';

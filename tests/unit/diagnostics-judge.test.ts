@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { judgeMenu, judgePayment, judgeStaff } from '../../main/core/diagnostics/pos.ts';
 import { buildMenu, normaliseOrder, normaliseStaff } from '../../main/core/iiko/normalise.ts';
 import { atLeast } from '../../main/core/diagnostics/plugin.ts';
-import { runChecks, reportText } from '../../main/core/diagnostics/run.ts';
+import { runChecks } from '../../main/core/diagnostics/run.ts';
+import { reportText } from '../../face/report.ts';
 import { realClock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/logger.ts';
 

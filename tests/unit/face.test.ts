@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { faceOf, reportOf } from '../../protocol/face.ts';
+import { faceOf, reportOf } from '../../face/face.ts';
 import type { Status } from '../../protocol/local.ts';
 
 const base = (): Status => ({

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, RecvCredit, SendCredit, STREAM_WINDOW_BYTES,
-  MAX_PATH_CHARS, ControlFrame, decodeFrame, encodeControl, encodeData, encodeHead, forwardableHeaders, type HeartbeatClock,
+  CloseCode, FrameError, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, STREAM_WINDOW_BYTES,
+  MAX_PATH_CHARS, ControlFrame, decodeFrame, encodeControl, encodeData, encodeHead, forwardableHeaders,
 } from '../../protocol/tunnel.ts';
+import { Heartbeat, RecvCredit, SendCredit, type HeartbeatClock } from '../../common/mux.ts';
 
 const text = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 function refusal(data: Buffer, binary: boolean): FrameError {

@@ -7,11 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  CloseCode, DATA_HEADER_BYTES, Heartbeat, SendCredit, DEAD_AFTER_MS, DEFAULT_REQUEST_TIMEOUT_MS, FrameError, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS,
+  CloseCode, DATA_HEADER_BYTES, DEAD_AFTER_MS, DEFAULT_REQUEST_TIMEOUT_MS, FrameError, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS,
   HELLO_TIMEOUT_MS, HOP_BY_HOP, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_HEADER_VALUE_CHARS,
   MAX_HEADERS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, MAX_STREAM_ID, MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, STREAM_WINDOW_BYTES,
   TUNNEL_PATH, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, decodeFrame, encodeControl, encodeData, forwardableHeaders,
 } from '../../protocol/tunnel.ts';
+import { Heartbeat, SendCredit } from '../../common/mux.ts';
 
 const decode = (f: unknown) => decodeFrame(Buffer.from(JSON.stringify(f)), false);
 function refusal(f: unknown): FrameError {

@@ -4,7 +4,8 @@
  * reach the plugin, and a caller key is stripped under any spelling.
  */
 import { describe, expect, it } from 'vitest';
-import { admitted, check, DEFAULT_GATE_POLICY, keyLike, withoutKeys } from '../../main/core/tunnel/gate.ts';
+import { admitted, check, DEFAULT_GATE_POLICY } from '../../main/core/tunnel/gate.ts';
+import { keyLike, withoutKeys } from '../../main/core/upstream.ts';
 
 const FRONT = '127.0.0.1:9042';
 const verdict = (path: string) => check({ method: 'GET', path, headers: {} }, DEFAULT_GATE_POLICY, FRONT);

@@ -3,7 +3,7 @@ import type { FrontStatus, TunnelStatus } from '../../protocol/local.ts';
 import { levelOf } from '../../main/core/status.ts';
 import { describe as describeStatus } from '../../main/core/cli.ts';
 import { tunnelProblem } from '../../main/core/tunnel/problems.ts';
-import { versionFromPage } from '../../main/core/front/client.ts';
+import { versionFromPage } from '../../protocol/front.ts';
 import { explain, FrontError } from '../../main/core/front/errors.ts';
 
 const front = (state: FrontStatus['state']): FrontStatus => ({ state, url: null, latencyMs: null, checkedAt: null, since: null, source: null });

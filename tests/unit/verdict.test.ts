@@ -1,11 +1,11 @@
 /**
  * One verdict: the level `status --check` and the CLI report (main/core/status.ts overallLevel) and the words the
- * tray and the window show (protocol/face.ts faceOf) must never disagree. Before, a full disk under the log made
+ * tray and the window show (face/face.ts faceOf) must never disagree. Before, a full disk under the log made
  * `status --check` exit with a warning while the tray said «Всё работает», and a payment EVVA PAY could not match
  * (the guest may have paid twice) turned only the feed card red.
  */
 import { describe, expect, it } from 'vitest';
-import { faceOf, type Tone } from '../../protocol/face.ts';
+import { faceOf, type Tone } from '../../face/face.ts';
 import type { FeedStatus, Level, PaymentsSummary, Status } from '../../protocol/local.ts';
 import { overallLevel } from '../../main/core/status.ts';
 

@@ -12,7 +12,7 @@ import type Yazl from 'yazl';
 import type { Report } from '../../../protocol/diagnostics.ts';
 import { redact, redactText } from '../../../common/redact.ts';
 import { recentLines } from './logs.ts';
-import { reportText } from './run.ts';
+import { reportText } from '../../../face/report.ts';
 
 /** How far back the bundle's logs go. */
 export const BUNDLE_LOG_WINDOW_MS = 24 * 3_600_000;

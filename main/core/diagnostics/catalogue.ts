@@ -1,10 +1,12 @@
 /**
- * Every text a diagnostics report shows, Russian first with its English twin
- * beside it, so the two can never drift apart. Checks return a Finding built
+ * What each diagnostics check finds, Russian first with its English twin
+ * beside it, so the two can never drift apart (the report's frame around
+ * them, the words of the table, are face/strings.ts `report`). Checks return a Finding built
  * from these entries; the runner turns it into the report's Russian fields and `en`.
  */
 import type { CheckId, CheckResult } from '../../../protocol/diagnostics.ts';
-import { stamp } from '../../../protocol/face.ts';
+import { stamp } from '../../../face/face.ts';
+import { strings } from '../../../face/strings.ts';
 
 /** One text in both languages. */
 export interface Text { ru: string; en: string }
@@ -298,9 +300,8 @@ export const SUMMARY = {
   fail: (n: number) => t(`Есть проблемы: ${n}. EVVA не сможет полноценно работать с заведением, пока они не исправлены.`, `${n} failures: EVVA cannot fully work with the venue until they are fixed.`),
 };
 
-export const RESULT_WORD: Record<CheckResult, Text> = {
-  ok: t('норма', 'ok'), warn: t('внимание', 'warning'), fail: t('ошибка', 'failure'), skip: t('пропущено', 'skipped'),
-};
+export const RESULT_WORD = Object.fromEntries((['ok', 'warn', 'fail', 'skip'] as const)
+  .map((r) => [r, t(strings('ru').report.result[r], strings('en').report.result[r])])) as Record<CheckResult, Text>;
 
 function fmtSec(ms: number, lang: 'ru' | 'en' = 'ru'): string {
   const s = (ms / 1000).toFixed(1);

@@ -6,8 +6,7 @@
 import type { Check, CheckId, CheckResult, Report } from '../../../protocol/diagnostics.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
-import { stamp } from '../../../protocol/face.ts';
-import { crashed, RESULT_WORD, SUMMARY, timedOut, TITLES, type Finding } from './catalogue.ts';
+import { crashed, SUMMARY, timedOut, TITLES, type Finding } from './catalogue.ts';
 
 /** No check may take longer than this, so a whole run stays under 5 s. */
 export const RUN_BUDGET_MS = 4_700;
@@ -81,28 +80,4 @@ function summarize(checks: Check[], startedAt: string, durationMs: number, ctx: 
   const result = counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok';
   const text = result === 'fail' ? SUMMARY.fail(counts.fail) : result === 'warn' ? SUMMARY.warn(counts.warn) : SUMMARY.ok;
   return { result, counts, text: text.ru, textEn: text.en, startedAt, durationMs, companion: ctx.companion, venueId: ctx.venueId };
-}
-
-const TABLE_WORDS = {
-  ru: { head: 'Проверка EVVA Companion', venue: 'заведение', fix: 'Что делать', command: 'Команда', total: 'Итог', counts: ['норма', 'внимание', 'ошибка', 'пропущено'], ms: 'мс' },
-  en: { head: 'EVVA Companion check', venue: 'venue', fix: 'What to do', command: 'Command', total: 'Result', counts: ['ok', 'warning', 'failure', 'skipped'], ms: 'ms' },
-};
-
-/** The report as a table for a terminal or report.txt: Russian, or English from the checks' `en` twins. */
-export function reportText(r: Report, lang: 'ru' | 'en' = 'ru'): string {
-  const w = TABLE_WORDS[lang];
-  const text = (c: Report['checks'][number]) => (lang === 'en' && c.en ? c.en : c);
-  const lines = [`${w.head} ${r.summary.companion} — ${stamp(r.summary.startedAt, lang)}${r.summary.venueId ? `, ${w.venue} ${r.summary.venueId}` : ''}`, ''];
-  const width = Math.max(...r.checks.map((c) => text(c).title.length));
-  const word = Math.max(...Object.values(RESULT_WORD).map((x) => x[lang].length));
-  for (const c of r.checks) {
-    const t = text(c);
-    lines.push(`[${RESULT_WORD[c.result][lang].padEnd(word)}] ${t.title.padEnd(width)}  ${t.explanation}`);
-    if (t.fix && c.result !== 'ok') lines.push(`${' '.repeat(width + word + 5)}${w.fix}: ${t.fix}`);
-    if (c.command && c.result !== 'ok') lines.push(`${' '.repeat(width + word + 5)}${w.command}: ${c.command}`);
-  }
-  const n = r.summary.counts;
-  const summary = lang === 'en' ? r.summary.textEn ?? r.summary.text : r.summary.text;
-  lines.push('', `${w.total}: ${summary} (${w.counts[0]} ${n.ok}, ${w.counts[1]} ${n.warn}, ${w.counts[2]} ${n.fail}, ${w.counts[3]} ${n.skip}; ${r.summary.durationMs} ${w.ms})`);
-  return `${lines.join('\n')}\n`;
 }

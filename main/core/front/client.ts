@@ -16,14 +16,14 @@
 import { Readable } from 'node:stream';
 import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import type { z } from 'zod';
-import { DEFAULT_MAX_ANSWER_BYTES, LICENCE_REFUSAL, LoginToken, VERSION_HEADER } from '../../../protocol/front.ts';
+import { DEFAULT_MAX_ANSWER_BYTES, LICENCE_REFUSAL, LoginToken, VERSION_HEADER, versionFromPage } from '../../../protocol/front.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { deadline, type Deadline } from './deadline.ts';
-import { FrontError, isFrontError } from './errors.ts';
+import { FrontError, isFrontError } from '../upstream.ts';
 import { MAX_RECORD_BYTES, RecordReader } from './records.ts';
-import { keyLike, withoutKeys } from '../tunnel/gate.ts';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from '../tunnel/upstream.ts';
+import { keyLike, withoutKeys } from '../upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../upstream.ts';
 
 /** How long one plugin call may take before it counts as a timeout. */
 export const FRONT_TIMEOUT_MS = 8_000;
@@ -481,14 +481,6 @@ export function toFrontError(e: unknown, timedOut: boolean): FrontError {
     return new FrontError('timeout', code, { cause: e });
   }
   return new FrontError('unreachable', code, { cause: e });
-}
-
-/** The version the root page shows: `<meta name="generator" content="... 7.4.6012.0">` or a dotted number in text. */
-export function versionFromPage(html: string): string | undefined {
-  const meta = /<meta\s+name=["']generator["']\s+content=["'][^"']*?(\d+(?:\.\d+){1,3})["']/i.exec(html);
-  if (meta) return meta[1];
-  const text = /(?:version|версия)[^0-9]{0,20}(\d+(?:\.\d+){1,3})/i.exec(html);
-  return text?.[1];
 }
 
 function keyLikeCookie(c: string): boolean {

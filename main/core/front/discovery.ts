@@ -4,9 +4,9 @@
  * like the plugin (its root page and its API's behaviour), not merely if it is open.
  */
 import { Agent, fetch, type Response } from 'undici';
-import { DEFAULT_FRONT_PORT, VERSION_HEADER } from '../../../protocol/front.ts';
+import { DEFAULT_FRONT_PORT, VERSION_HEADER, versionFromPage } from '../../../protocol/front.ts';
 import { FrontError } from './errors.ts';
-import { toFrontError, versionFromPage } from './client.ts';
+import { toFrontError } from './client.ts';
 import { notPluginWhy } from '../messages.ts';
 
 /**

@@ -5,35 +5,10 @@
 import type { Problem } from '../../../protocol/local.ts';
 import { portOf } from '../../../protocol/url.ts';
 
-export type FrontErrorCode =
-  | 'unreachable'    // nothing answers (connection refused, reset, DNS)
-  | 'timeout'        // it accepted the request but did not answer in time
-  | 'unlicensed'     // login refused: no free licence slot / module not licensed
-  | 'bad_response'   // it answered, but not like the plugin (HTML, broken JSON, wrong shape)
-  | 'http'           // it answered with an unexpected HTTP status (500, 404 ...)
-  | 'auth'           // still 401 right after a fresh login
-  | 'too_large'      // an answer read whole was over the cap (frontMaxAnswerBytes)
-  | 'not_plugin'     // discovery: the port answers, but it is not the plugin
-  | 'not_found';     // discovery: no port answered like the plugin
-
-export class FrontError extends Error {
-  readonly code: FrontErrorCode;
-  readonly status?: number;
-  /** Extra detail for logs and support (never shown as the main message). */
-  readonly detail?: string;
-
-  constructor(code: FrontErrorCode, detail?: string, opts: { status?: number; cause?: unknown } = {}) {
-    super(`${code}${detail ? `: ${detail}` : ''}`, { cause: opts.cause });
-    this.name = 'FrontError';
-    this.code = code;
-    this.status = opts.status;
-    this.detail = detail;
-  }
-}
-
-export function isFrontError(e: unknown): e is FrontError {
-  return e instanceof FrontError;
-}
+// The failure type itself is part of the tunnel↔plugin contract (main/core/upstream.ts), so the tunnel can
+// classify it without importing front/; named here too, as front/ and its callers always have.
+export { FrontError, isFrontError, type FrontErrorCode } from '../upstream.ts';
+import { FrontError, isFrontError } from '../upstream.ts';
 
 /** The person-facing explanation of a plugin failure at `url` (a port is named when known). */
 export function explain(err: unknown, url: string | null): Problem {

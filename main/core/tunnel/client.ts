@@ -26,7 +26,7 @@ import type { Commands } from '../commands.ts';
 import { CompanionLink, DEFAULT_TUNNEL_LIMITS, type LinkTiming, type TunnelLimits } from './link.ts';
 import { TunnelError, relayEndpoints, tunnelProblem, type RelayEndpoints, type TunnelProblemCode } from './problems.ts';
 import { proxyFor } from './proxy.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream } from '../upstream.ts';
 
 /** The WebSocket handshake (TCP, TLS, proxy CONNECT, upgrade) must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -18,6 +18,7 @@
  * caller key in the query under any spelling.
  */
 import { DEFAULTS } from '../table.ts';
+import { withoutKeys } from '../upstream.ts';
 
 export interface GatePolicy {
   /** Methods allowed besides nothing; GET and HEAD by default. CONNECT and TRACE are refused whatever this says. */
@@ -138,29 +139,6 @@ function pathShape(path: string): true | string {
   if (rest.length > 0) return 'path deeper than /api/<resource>/<key>';
   if (!KEY_RE.test(key)) return 'key is not ASCII or percent-encoded';
   return true;
-}
-
-/** True for a query parameter name that means `key` to some server: any case, any escaping, padding, brackets, width. */
-export function keyLike(name: string): boolean {
-  let n = name;
-  for (let i = 0; i < 3; i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(n.replace(/\+/g, ' '));
-    } catch {
-      break;
-    }
-    if (next === n) break;
-    n = next;
-  }
-  // NFKC changes nothing in ASCII; skipping it there keeps ICU's tables out of memory for the usual names.
-  // eslint-disable-next-line no-control-regex
-  return (/^[\x00-\x7f]*$/.test(n) ? n : n.normalize('NFKC')).toLowerCase().replace(/[^a-z0-9]/g, '') === 'key';
-}
-
-/** The query without any caller key; other parameters byte for byte, in order. */
-export function withoutKeys(query: string): string[] {
-  return query.split('&').filter((p) => p && !keyLike(p.split('=')[0] ?? ''));
 }
 
 /**

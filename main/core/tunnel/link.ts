@@ -8,17 +8,18 @@ import type { WebSocket } from 'ws';
 import type { Envelope } from '../../../protocol/events.ts';
 import type { FrontStatus, Status } from '../../../protocol/local.ts';
 import {
-  CloseCode, FrameError, Heartbeat, MAX_CHUNK_BYTES, RecvCredit, SendCredit, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
+  CloseCode, FrameError, MAX_CHUNK_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
   decodeFrame, encodeControl, encodeData, encodeFrame, forwardableHeaders,
   type ControlFrame, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
+import { Heartbeat, RecvCredit, SendCredit } from '../../../common/mux.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
-import { isFrontError } from '../front/errors.ts';
+import { isFrontError } from '../upstream.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { admitted, check, type GatePolicy } from './gate.ts';
 import { DEFAULTS } from '../table.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream } from '../upstream.ts';
 
 /** The reason a stream that completed normally is finished with (one object: no stack trace per exchange). */
 const DONE = new Error('done');

@@ -1,7 +1,7 @@
 /** The console's frame: the session (sign-in or the signed-in header), the language, and the screen for the path. */
 import { useEffect, useRef, useState } from 'react';
 import type { SessionView } from '../../../protocol/console.ts';
-import { strings, type Lang } from '../../../protocol/strings.ts';
+import { strings, type Lang } from '../../../face/strings.ts';
 import { LangContext } from '../../src/ui.tsx';
 import { call, whenSignedOut } from './api.ts';
 import { ConsoleContext, when } from './ctx.ts';

@@ -1,9 +1,9 @@
 /**
  * The support console's own words, Russian first, English beside it. The
  * venue's face, cards, checks, payments and events read from the shared
- * catalogue (protocol/strings.ts), exactly as the companion's window says them.
+ * catalogue (face/strings.ts), exactly as the companion's window says them.
  */
-import type { Lang } from '../../../protocol/strings.ts';
+import type { Lang } from '../../../face/strings.ts';
 
 const ru = {
   title: 'Консоль поддержки EVVA',

@@ -6,8 +6,9 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import type { AuditEntry, Check, Report } from '../../../protocol/diagnostics.ts';
-import { hhmm, stamp, when, type Tone } from '../../../protocol/face.ts';
-import { strings, type Lang } from '../../../protocol/strings.ts';
+import { hhmm, when, type Tone } from '../../../face/face.ts';
+import { reportText } from '../../../face/report.ts';
+import type { Lang } from '../../../face/strings.ts';
 import { call, href } from '../api.ts';
 import type { Live } from '../live.ts';
 import { Button, Mark, useT } from '../ui.tsx';
@@ -18,24 +19,6 @@ export const TONE: Record<Check['result'], Tone | 'none'> = { ok: 'green', warn:
 export function textsOf(c: Check, lang: Lang): { title: string; explanation: string; fix: string | null } {
   const x = lang === 'en' && c.en ? c.en : c;
   return { title: x.title, explanation: x.explanation, fix: x.fix ?? null };
-}
-
-/**
- * The plain-text report for support: the summary line, then each check with
- * its result in words, its explanation and fix, all in the page's language,
- * the time as the venue writes it (with the offset, for support far away).
- */
-export function reportText(r: Report, lang: Lang, venue?: string | null): string {
-  const t = strings(lang);
-  const s = r.summary;
-  return [
-    `${t.appName} ${s.companion} — ${stamp(s.startedAt, lang)}${venue ?? s.venueId ? ` · ${venue ?? s.venueId}` : ''}`,
-    lang === 'en' && s.textEn ? s.textEn : s.text,
-    ...r.checks.map((c) => {
-      const x = textsOf(c, lang);
-      return `- ${t.diag.result[c.result]}: ${x.title} — ${x.explanation}${x.fix && c.result !== 'ok' ? ` ${t.diag.fix}: ${x.fix}` : ''}`;
-    }),
-  ].join('\n');
 }
 
 /** The checks of a report, each with its explanation and fix (also EVVA's support console shows a venue's report this way). */

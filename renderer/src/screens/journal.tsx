@@ -5,11 +5,11 @@
  * happened. New rows arrive live; older ones page in on request.
  */
 import { useEffect, useId, useState } from 'react';
-import { when } from '../../../protocol/face.ts';
+import { when } from '../../../face/face.ts';
 import { PaymentView, type Envelope } from '../../../protocol/events.ts';
 import type { FeedOrder, FeedStaff } from '../../../protocol/feed.ts';
 import type { JournalKind, JournalPage, JournalRow } from '../../../protocol/local.ts';
-import { strings, type Lang } from '../../../protocol/strings.ts';
+import { strings, type Lang } from '../../../face/strings.ts';
 import { call } from '../api.ts';
 import { mergeRows, type Live } from '../live.ts';
 import { Button, useT } from '../ui.tsx';

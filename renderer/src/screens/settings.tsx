@@ -5,7 +5,7 @@
  * the environment) outranks this form, so it is shown and not editable.
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import type { Lang } from '../../../protocol/strings.ts';
+import type { Lang } from '../../../face/strings.ts';
 import { call } from '../api.ts';
 import { desktop } from '../bridge.ts';
 import { Button, useT } from '../ui.tsx';

@@ -3,7 +3,7 @@
  * expired code is explained in the UI's language and what was typed stays.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { faceOf, portOf } from '../../../protocol/face.ts';
+import { faceOf, portOf } from '../../../face/face.ts';
 import type { FrontCheck, PairResult } from '../../../protocol/local.ts';
 import { call } from '../api.ts';
 import { desktop } from '../bridge.ts';

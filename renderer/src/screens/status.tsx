@@ -1,5 +1,5 @@
 /** Статус: one sentence answers "is it working?", four cards give the detail, the last events follow. */
-import { faceOf, when } from '../../../protocol/face.ts';
+import { faceOf, when } from '../../../face/face.ts';
 import type { Live } from '../live.ts';
 import type { Route } from '../router.ts';
 import { Button, Mark, StateCard, useT } from '../ui.tsx';

@@ -5,9 +5,10 @@
  */
 import { useRef, useState } from 'react';
 import type { Report } from '../../../../protocol/diagnostics.ts';
-import { hhmm } from '../../../../protocol/face.ts';
+import { hhmm } from '../../../../face/face.ts';
 import { Button, useT } from '../../../src/ui.tsx';
-import { ReportChecks, TONE, reportText } from '../../../src/screens/diagnostics.tsx';
+import { ReportChecks, TONE } from '../../../src/screens/diagnostics.tsx';
+import { reportText } from '../../../../face/report.ts';
 import { call } from '../api.ts';
 import { useC } from '../ctx.ts';
 import { errorText } from './errors.ts';

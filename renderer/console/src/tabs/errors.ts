@@ -1,5 +1,5 @@
 /** A failed console call in words a support person can act on: the known codes from the catalogue, else the relay's own message. */
-import type { Lang } from '../../../../protocol/strings.ts';
+import type { Lang } from '../../../../face/strings.ts';
 import type { Answer } from '../api.ts';
 import type { ConsoleStrings } from '../strings.ts';
 

@@ -4,9 +4,9 @@
  * tests all say the same thing. Optional blocks other parts add to the status
  * (feed, port exposure) are read defensively: absent means "no data", never 0.
  */
-import type { Status } from './local.ts';
+import type { Status } from '../protocol/local.ts';
 import { strings, type Lang } from './strings.ts';
-import { portOf } from './url.ts';
+import { portOf } from '../protocol/url.ts';
 
 export { portOf };
 

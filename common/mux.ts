@@ -1,9 +1,10 @@
 /**
  * The mechanics both ends of a link run the same way: the heartbeat, the
- * flow-control credit of each stream, and the batching of writes. They live
- * beside the constants they implement (limits.ts).
+ * flow-control credit of each stream. Runtime code, so not in protocol/ (the
+ * wire only): both links (main/core/tunnel/link.ts, relay/link.ts) run it, on
+ * the constants it implements (protocol/tunnel/limits.ts).
  */
-import { DEAD_AFTER_MS, HEARTBEAT_CHECK_MS, PING_INTERVAL_MS, STREAM_WINDOW_BYTES } from './limits.ts';
+import { DEAD_AFTER_MS, HEARTBEAT_CHECK_MS, PING_INTERVAL_MS, STREAM_WINDOW_BYTES } from '../protocol/tunnel/limits.ts';
 
 /** The part of the core Clock the heartbeat needs (structural, so protocol/ imports nothing from main/). */
 export interface HeartbeatClock {

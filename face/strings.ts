@@ -1,6 +1,14 @@
 /**
- * Every string the UI and the tray show, Russian first, English beside it.
- * One catalogue: the renderer, the tray and the notifications read from here.
+ * Every string the window, the tray, the notifications, the CLI's status and
+ * the diagnostics report show, Russian first, English beside it: the one
+ * catalogue of what the companion says about its state. Three smaller
+ * catalogues each hold one kind of text and point here for the rest:
+ *  - main/core/diagnostics/catalogue.ts: the checks' findings (explanation,
+ *    fix), built by the core where the facts are;
+ *  - main/core/messages.ts: texts built from technical parts (validation
+ *    issues, addresses, what a port answered), Russian, English to the logs;
+ *  - renderer/console/src/strings.ts: the support console's own words (its
+ *    tabs and controls), for EVVA staff, not the venue.
  * Functions take the values a sentence needs, so word order stays natural.
  */
 export type Lang = 'ru' | 'en';
@@ -195,6 +203,12 @@ const ru = {
     } as Record<'queued' | 'notified' | 'pending-close' | 'reconciled' | 'mismatch' | 'order-deleted', string>,
     time: 'Время',
     what: 'Событие',
+  },
+  /** The diagnostics report as text (terminal, report.txt, the copy button in the window and the console): face/report.ts. */
+  report: {
+    head: 'Проверка EVVA Companion', venue: 'заведение', fix: 'Что делать', command: 'Команда', total: 'Итог', ms: 'мс',
+    counts: ['норма', 'внимание', 'ошибка', 'пропущено'] as [string, string, string, string],
+    result: { ok: 'норма', warn: 'внимание', fail: 'ошибка', skip: 'пропущено' } as Record<'ok' | 'warn' | 'fail' | 'skip', string>,
   },
   diag: {
     title: 'Диагностика',
@@ -455,6 +469,11 @@ const en: Strings = {
     },
     time: 'Time',
     what: 'Event',
+  },
+  report: {
+    head: 'EVVA Companion check', venue: 'venue', fix: 'What to do', command: 'Command', total: 'Result', ms: 'ms',
+    counts: ['ok', 'warning', 'failure', 'skipped'],
+    result: { ok: 'ok', warn: 'warning', fail: 'failure', skip: 'skipped' },
   },
   diag: {
     title: 'Diagnostics',
