@@ -207,8 +207,6 @@ const ru = {
   /** The diagnostics report as text (terminal, report.txt, the copy button in the window and the console): face/report.ts. */
   report: {
     head: 'Проверка EVVA Companion', venue: 'заведение', fix: 'Что делать', command: 'Команда', total: 'Итог', ms: 'мс',
-    counts: ['норма', 'внимание', 'ошибка', 'пропущено'] as [string, string, string, string],
-    result: { ok: 'норма', warn: 'внимание', fail: 'ошибка', skip: 'пропущено' } as Record<'ok' | 'warn' | 'fail' | 'skip', string>,
   },
   diag: {
     title: 'Диагностика',
@@ -472,8 +470,6 @@ const en: Strings = {
   },
   report: {
     head: 'EVVA Companion check', venue: 'venue', fix: 'What to do', command: 'Command', total: 'Result', ms: 'ms',
-    counts: ['ok', 'warning', 'failure', 'skipped'],
-    result: { ok: 'ok', warn: 'warning', fail: 'failure', skip: 'skipped' },
   },
   diag: {
     title: 'Diagnostics',

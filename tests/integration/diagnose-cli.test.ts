@@ -33,8 +33,8 @@ describe('evva-companion diagnose', () => {
     await sim.stopListening();
     const table = await runBin('evva-companion.js', ['diagnose', '--data-dir', d.dir, '--front-url', sim.url]);
     expect(table.code).toBe(1);
-    expect(table.out).toMatch(/\[ошибка\s*\] Плагин iikoFront Web API/);
-    expect(table.out).toMatch(/Что делать:/);
+    expect(table.out).toMatch(/^- не работает: Плагин iikoFront Web API — /m);
+    expect(table.out).toMatch(/^ {2}Что делать: /m);
     expect(table.out).toMatch(/Итог: Есть проблемы/);
   });
 
@@ -54,10 +54,10 @@ describe('evva-relay support', () => {
     const env = { EVVA_RELAY_URL: v.relay.url, EVVA_RELAY_API_KEYS: API_KEY };
     const diag = await runBin('evva-relay.js', ['support', v.venueId, 'diagnose'], env);
     expect(diag.out).toMatch(/Проверка EVVA Companion .* заведение ven_/);
-    expect(diag.out).toMatch(/\[норма\s*\] Связь с EVVA \(туннель\)/);
+    expect(diag.out).toMatch(/^- в порядке: Связь с EVVA \(туннель\) — /m);
     expect(diag.code).toBe(0);
     const en = await runBin('evva-relay.js', ['support', v.venueId, 'diagnose', '--en'], env);
-    expect(en.out).toMatch(/\[ok\s*\] Link to EVVA \(tunnel\)/);
+    expect(en.out).toMatch(/^- fine: Link to EVVA \(tunnel\) — /m);
     const logs = await runBin('evva-relay.js', ['support', v.venueId, 'logs', '--lines', '50'], env);
     expect(logs.code).toBe(0);
     expect(logs.out).toContain('support cli marker line');

@@ -301,7 +301,7 @@ export const SUMMARY = {
 };
 
 export const RESULT_WORD = Object.fromEntries((['ok', 'warn', 'fail', 'skip'] as const)
-  .map((r) => [r, t(strings('ru').report.result[r], strings('en').report.result[r])])) as Record<CheckResult, Text>;
+  .map((r) => [r, t(strings('ru').diag.result[r], strings('en').diag.result[r])])) as Record<CheckResult, Text>;
 
 function fmtSec(ms: number, lang: 'ru' | 'en' = 'ru'): string {
   const s = (ms / 1000).toFixed(1);
