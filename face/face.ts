@@ -1,17 +1,17 @@
 /**
- * How a Status reads to a person: the tone (colour), the one sentence, what to
- * do, and the four cards. Pure, so the status screen, the tray tooltip and
- * tests all say the same thing. Optional blocks other parts add to the status
- * (feed, port exposure) are read defensively: absent means "no data", never 0.
+ * How a Status reads to a person: the verdict (tone, the one sentence, what to
+ * do: verdict.ts, the one place the state is judged) and the four cards. Pure,
+ * so the status screen, the tray, the CLI, the support console and tests all
+ * say the same thing. Optional blocks other parts add to the status (feed,
+ * port exposure) are read defensively: absent means "no data", never 0.
  */
 import type { Status } from '../protocol/local.ts';
 import { strings, type Lang } from './strings.ts';
 import { portOf } from '../protocol/url.ts';
+import { verdictOf, type Tone, type Verdict } from './verdict.ts';
 
 export { portOf };
-
-/** green: working; amber: degraded but relaying; red: not relaying; grey: not set up. */
-export type Tone = 'green' | 'amber' | 'red' | 'grey';
+export type { Tone };
 
 /** What the feed reports in `status.feed`, when it is there (every field optional). */
 export interface FeedView {
@@ -35,15 +35,8 @@ export interface Card {
   detail: string | null;
 }
 
-export interface Face {
-  tone: Tone;
-  sentence: string;
-  /** ISO time the situation began, when known. */
-  since: string | null;
-  /** One sentence saying what to do, for amber and red. */
-  todo: string | null;
-  /** Which button helps: open diagnostics, go to setup, or nothing. */
-  action: 'diagnostics' | 'setup' | 'journal' | null;
+/** The verdict (verdict.ts) and the cards that give the detail. */
+export interface Face extends Verdict {
   cards: Card[];
 }
 
@@ -88,43 +81,6 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
   const en = lang === 'en';
   const say = (p?: { message: string; messageEn?: string; hint?: string }) => (p ? (en && p.messageEn ? p.messageEn : p.message) : null);
 
-  let tone: Tone;
-  let sentence: string;
-  let since: string | null = null;
-  let todo: string | null = null;
-  let action: Face['action'] = null;
-  if (tunnel.state === 'unpaired' && !revoked) {
-    tone = 'grey'; sentence = t.sentence.unpaired; todo = t.todo.unpaired; action = 'setup';
-  } else if (revoked) {
-    tone = 'red'; sentence = t.sentence.revoked; since = tunnel.since; todo = t.todo.unpaired; action = 'setup';
-  } else if (front.state === 'down' || front.state === 'unlicensed') {
-    tone = 'red'; since = front.since; action = 'diagnostics';
-    sentence = front.state === 'down' ? t.sentence.frontDown : t.sentence.frontUnlicensed;
-    todo = (!en && front.error?.hint) || t.todo.frontDown;
-  } else if (tunnel.state === 'offline') {
-    tone = 'red'; sentence = t.sentence.offline; since = tunnel.since; action = 'diagnostics';
-    todo = (!en && tunnel.error?.hint) || t.todo.offline;
-  } else if (tunnel.state === 'connecting') {
-    tone = 'amber'; sentence = t.sentence.connecting; since = tunnel.since; todo = t.todo.connecting;
-  } else if (front.state === 'unknown') {
-    tone = 'amber'; sentence = t.sentence.frontChecking;
-  } else if (feed?.stuck?.why === 'orders' || feed?.stuck?.why === 'disk') {
-    // The plugin answers and the link is up, yet orders do not flow: not «Всё работает».
-    tone = 'red'; action = 'diagnostics';
-    sentence = feed.stuck.why === 'orders' ? t.sentence.ordersStuck : t.sentence.diskStuck;
-    todo = feed.stuck.why === 'orders' ? t.todo.ordersStuck : t.todo.diskStuck;
-  } else if (feed?.mismatches) {
-    // EVVA PAY took money for an order iiko closed otherwise, or deleted: the guest may have paid twice.
-    tone = 'red'; sentence = t.sentence.paymentAlarm(feed.mismatches); todo = t.todo.paymentAlarm; action = 'journal';
-  } else if (feed?.awaitingClose) {
-    tone = 'amber'; sentence = t.sentence.payments(feed.awaitingClose); todo = t.todo.payments; action = 'journal';
-  } else if (status.logs?.state === 'console_only') {
-    // Everything relays, but the companion's log is not kept: support would have nothing to read.
-    tone = 'amber'; sentence = t.sentence.logsLost; todo = t.todo.logsLost;
-  } else {
-    tone = 'green'; sentence = t.sentence.ok; since = latest(front.since, tunnel.since);
-  }
-
   const port = portOf(front.url);
   const cards: Card[] = [
     {
@@ -153,7 +109,7 @@ export function faceOf(status: Status, lang: Lang, time: (iso: string) => string
     portCard(status, lang, port),
     feedCard(feed, lang, time),
   ];
-  return { tone, sentence, since, todo: tone === 'green' || tone === 'grey' ? (tone === 'grey' ? todo : null) : todo, action, cards };
+  return { ...verdictOf(status, lang), cards };
 }
 
 function portCard(status: Status, lang: Lang, port: string | null): Card {
@@ -200,12 +156,6 @@ export function tooltipOf(status: Status, lang: Lang = 'ru'): string {
     ? t.tray.tooltip(face.sentence, portOf(status.front.url), ms(status.tunnel.rttMs))
     : t.tray.tooltip(face.sentence, null, null);
   return line.length <= 60 ? line : `${line.slice(0, 59)}…`;
-}
-
-function latest(a: string | null, b: string | null): string | null {
-  if (!a) return b;
-  if (!b) return a;
-  return a > b ? a : b;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 } from './settings.ts';
 import { TunnelError } from './tunnel/problems.ts';
 import { VERSION } from '../../common/version.ts';
+import { judge, verdictOf, type Situation } from '../../face/verdict.ts';
 
 const HELP = `EVVA Companion ${VERSION}: связь iikoFront (плагин Front Web API) с EVVA без настройки роутера.
 
@@ -307,8 +308,10 @@ async function login(flags: SettingsFlags): Promise<number> {
   }
 }
 
-/** `status --check`: the exit code a monitoring system (Nagios, Zabbix) reads. */
-const CHECK_EXIT = { ok: 0, warn: 1, error: 2 } as const;
+/** `status --check`: the exit code a monitoring system (Nagios, Zabbix) reads, from the one verdict (face/verdict.ts). */
+export function checkExit(s: Status): 0 | 1 | 2 {
+  return ({ ok: 0, warn: 1, error: 2 } as const)[judge(s).level];
+}
 
 async function status(flags: SettingsFlags, json: boolean, check: boolean): Promise<number> {
   const settings = loadSettings(flags);
@@ -333,12 +336,8 @@ async function status(flags: SettingsFlags, json: boolean, check: boolean): Prom
   const s = Status.safeParse(body);
   if (!s.success) { console.error('Компаньон прислал неожиданный ответ о состоянии.'); return check ? 3 : 1; }
   if (json) console.log(JSON.stringify(s.data, null, 2));
-  else {
-    // The window's own sentence for what the lines below do not cover (orders stuck, payments); loaded only here.
-    const { faceOf } = await import('../../face/face.ts');
-    console.log(describe(s.data, faceOf(s.data, 'ru')));
-  }
-  return check ? CHECK_EXIT[s.data.level] : 0;
+  else console.log(describe(s.data));
+  return check ? checkExit(s.data) : 0;
 }
 
 const SOURCE_TEXT: Record<SettingSource, (spec?: SettingSpec) => string> = {
@@ -401,9 +400,13 @@ export function problemLines(p: Problem, indent = ''): string[] {
   return [`${indent}${p.message}`, ...(p.hint ? [`${indent}Что делать: ${p.hint}`] : []), ...(p.command ? [`${indent}Команда: ${p.command}`] : [])];
 }
 
-/** The status as a sysadmin reads it in a terminal. */
-export function describe(s: Status, face?: { sentence: string; todo: string | null; action: string | null }): string {
-  const head = { ok: 'всё в порядке', warn: 'требует внимания', error: 'есть проблема' }[s.level];
+/** Situations of the orders and payments the lines about the plugin and the link do not cover. */
+const FEED_SITUATIONS: ReadonlySet<Situation> = new Set(['diskStuck', 'ordersStuck', 'paymentAlarm', 'payments']);
+
+/** The status as a sysadmin reads it in a terminal: the verdict's level first, then each part. */
+export function describe(s: Status): string {
+  const v = verdictOf(s, 'ru');
+  const head = { ok: 'всё в порядке', warn: 'требует внимания', error: 'есть проблема' }[v.level];
   const f = s.front;
   const frontLine = f.state === 'up'
     ? `работает, ${f.url}, ${f.latencyMs} мс${f.version ? `, версия ${f.version}` : ''}`
@@ -428,9 +431,9 @@ export function describe(s: Status, face?: { sentence: string; todo: string | nu
     if (s.logs.error.hint) lines.push(`    Что делать: ${s.logs.error.hint}`);
   }
   // Orders that do not flow and payments that need the cashier: the same words the tray and the window show.
-  if (face && s.front.state === 'up' && s.tunnel.state === 'connected' && (face.action === 'journal' || /заказы/.test(face.sentence))) {
-    lines.push(`  Заказы и оплаты: ${face.sentence}`);
-    if (face.todo) lines.push(`    Что делать: ${face.todo}`);
+  if (FEED_SITUATIONS.has(v.situation)) {
+    lines.push(`  Заказы и оплаты: ${v.sentence}`);
+    if (v.todo) lines.push(`    Что делать: ${v.todo}`);
   }
   return lines.join('\n');
 }

@@ -2,13 +2,14 @@
  * The companion's whole state, assembled from its parts as the local API
  * serves it, and pushed to whoever watches (the UI, the desktop shell, the
  * relay) when something a person would notice changed. The level itself is
- * judged in status.ts.
+ * the one verdict's (face/verdict.ts), so status --check says what the tray
+ * and the window say.
  */
 import type { ActivityItem, FeedStatus, FrontStatus, PaymentsSummary, PortStatus, Problem, Status, TunnelStatus } from '../../protocol/local.ts';
+import { withLevel } from '../../face/verdict.ts';
 import type { Clock } from '../../common/clock.ts';
 import { VERSION } from '../../common/version.ts';
 import { createActivity } from './activity.ts';
-import { overallLevel } from './status.ts';
 
 /** The log sink's health (the CLI passes its Log). */
 export interface LogHealth { fileProblem(): Problem | null; onFileProblem(fn: (p: Problem) => void): void }
@@ -55,15 +56,13 @@ export function createState(d: StateDeps): State {
     const payments = d.payments();
     const port = d.port();
     const problem = d.logs?.fileProblem() ?? null;
-    // Logs lost to a full disk need a person, but EVVA still works: a warning, not an error (status.ts).
-    const s: Status = {
-      level: overallLevel({ front, tunnel, feed, ...(payments ? { payments } : {}), logsLost: problem !== null }),
+    const s: Omit<Status, 'level'> = {
       version: VERSION, startedAt: d.startedAt, front, tunnel, feed,
       ...(payments ? { payments } : {}),
       ...(port ? { port } : {}),
     };
     if (d.logs) s.logs = problem ? { state: 'console_only', error: problem } : { state: 'file' };
-    return s;
+    return withLevel(s);
   };
 
   const publish = () => {

@@ -2,10 +2,12 @@
  * A venue's verdict as the companion itself states it: the status the
  * companion last reported (or, from an older companion, the plugin state it
  * reported), with the link as the relay sees it, read by the companion's own
- * face function. This file is the relay's only import of that function, so
- * when it moves, one import changes.
+ * face function (face/face.ts, worded from the one verdict, face/verdict.ts).
+ * This file is the relay's only import of those, so when they move, one
+ * import changes.
  */
 import { faceOf, hhmm, type Face } from '../../face/face.ts';
+import { withLevel } from '../../face/verdict.ts';
 import type { Verdict } from '../../protocol/console.ts';
 import type { FrontStatus, Status, TunnelStatus } from '../../protocol/local.ts';
 import type { Lang } from '../../face/strings.ts';
@@ -51,11 +53,9 @@ export function statusAsSeen(f: VenueFacts): Status {
   } else {
     tunnel = { ...base, state: 'offline', since: iso(f.lastSeenAt ?? f.pairedAt) };
   }
-  if (reported) return { ...reported, tunnel };
-  return {
-    level: 'ok', version: f.companionVersion ?? '—', startedAt: iso(f.connectedAt ?? f.createdAt) as string,
-    front: f.front ?? UNKNOWN_FRONT, tunnel,
-  };
+  // The level the companion would give it with this link (what it reported was judged with its own view of the link).
+  if (reported) return withLevel({ ...reported, tunnel });
+  return withLevel({ version: f.companionVersion ?? '—', startedAt: iso(f.connectedAt ?? f.createdAt) as string, front: f.front ?? UNKNOWN_FRONT, tunnel });
 }
 
 /** The venue's face (sentence, tone, what to do, the four cards) in `lang`; `time` formats the times inside sentences. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FrontStatus, TunnelStatus } from '../../protocol/local.ts';
-import { levelOf } from '../../main/core/status.ts';
+import { judge } from '../../face/verdict.ts';
 import { describe as describeStatus } from '../../main/core/cli.ts';
 import { tunnelProblem } from '../../main/core/tunnel/problems.ts';
 import { versionFromPage } from '../../protocol/front.ts';
@@ -8,6 +8,7 @@ import { explain, FrontError } from '../../main/core/front/errors.ts';
 
 const front = (state: FrontStatus['state']): FrontStatus => ({ state, url: null, latencyMs: null, checkedAt: null, since: null, source: null });
 const tunnel = (state: TunnelStatus['state']): TunnelStatus => ({ state, since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null });
+const levelOf = (f: FrontStatus, t: TunnelStatus) => judge({ version: '1', startedAt: '', front: f, tunnel: t }).level;
 
 describe('overall level', () => {
   it('is ok only when the plugin is up and the tunnel connected', () => {
