@@ -4,7 +4,7 @@
  * sandboxed preload cannot be an ES module.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { CHANNELS, type Bridge } from './bridge.ts';
+import { CHANNELS, type Bridge } from '../protocol/bridge.ts';
 
 const api = ipcRenderer.sendSync(CHANNELS.api) as { apiUrl: string; token: string } | null;
 

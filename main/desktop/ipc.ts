@@ -3,7 +3,7 @@
  * that the sender is a frame of the companion's own UI, and checks its argument.
  */
 import type { IpcMain } from 'electron';
-import { CHANNELS } from '../../preload/bridge.ts';
+import { CHANNELS } from '../../protocol/bridge.ts';
 import { senderAllowed } from './guards.ts';
 
 export interface IpcHandlers {

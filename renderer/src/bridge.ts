@@ -1,5 +1,5 @@
 /** What the Electron preload hands the page (absent in a plain browser, where the cookie does the work). */
-import type { Bridge } from '../../preload/bridge.ts';
+import type { Bridge } from '../../protocol/bridge.ts';
 
 declare global {
   interface Window { evva?: Bridge }

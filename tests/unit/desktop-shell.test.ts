@@ -25,7 +25,7 @@ import { CANCELLED_AFTER_MS, enableSessionEnd, STOP_WAIT_MS } from '../../main/d
 import { enableSingleInstance } from '../../main/desktop/single.ts';
 import { enableTray, iconFile, menuTemplate, toneOf, tooltipFor, type MenuState } from '../../main/desktop/tray.ts';
 import { enableWindow, fitWindow, webPreferences } from '../../main/desktop/window.ts';
-import { CHANNELS } from '../../preload/bridge.ts';
+import { CHANNELS } from '../../protocol/bridge.ts';
 import { ROOT } from '../helpers/proc.ts';
 import { createStandIn, emptyRegistry, scriptedChild, type ScriptedChild, type StandIn, type StandInMenu, type StandInOptions } from '../standin/electron.ts';
 

@@ -1,5 +1,6 @@
 /**
- * The contract between the preload and the page: the local API's address and
+ * The contract between the preload and the page (an IPC wire: the main
+ * process answers on these channels, main/desktop/ipc.ts): the local API's address and
  * token, and a few named desktop calls. Nothing else crosses the bridge.
  */
 export interface Bridge {
