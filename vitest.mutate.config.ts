@@ -6,16 +6,16 @@ import { defineConfig } from 'vitest/config';
  * bounded. Without the variable, every test that covers a mutated module.
  */
 const all = [
-  'tests/unit/gate-check.test.ts',
-  'tests/unit/gate-allowlist.test.ts',
-  'tests/unit/log.test.ts',
-  'tests/unit/relay-pairing.test.ts',
-  'tests/unit/relay-rewrite.test.ts',
-  'tests/unit/frames-codec.test.ts',
-  'tests/unit/frames-limits.test.ts',
-  'tests/integration/local-api.test.ts',
-  'tests/integration/relay-pairing.test.ts',
-  'tests/integration/tunnel-links.test.ts',
+  'tests/unit/companion/gate-check.test.ts',
+  'tests/unit/companion/gate-allowlist.test.ts',
+  'tests/unit/companion/log-redaction.test.ts',
+  'tests/unit/relay/pairing.test.ts',
+  'tests/unit/relay/rewrite.test.ts',
+  'tests/unit/protocol/frames-codec.test.ts',
+  'tests/unit/protocol/frames-limits.test.ts',
+  'tests/integration/companion/local-api.test.ts',
+  'tests/integration/relay/pairing-http.test.ts',
+  'tests/integration/companion/tunnel-links.test.ts',
 ];
 
 export default defineConfig({

@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
  * `npm run test:unit`: the edit loop. Only tests/unit/** (pure parts, in
  * process, no servers), without tests/machine.ts: none of them starts
  * Chromium, Postgres, Redis or HAProxy, so checking for them would only cost
- * time. dist/ is still built once first: tests/unit/packaging.test.ts reads
+ * time. dist/ is still built once first: tests/unit/desktop/packaging.test.ts reads
  * the bundles, and a stale dist/ would make it judge old code.
  * `npm test` (vitest.config.ts) runs these too, with everything else.
  */

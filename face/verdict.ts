@@ -5,7 +5,7 @@
  * support console's list), the sentence and what to do (the tooltip, the
  * window's first line, the CLI, the console). Nothing else judges the state:
  * every reader derives from `judge`, so they cannot disagree
- * (tests/unit/verdict.test.ts walks every state through all of them).
+ * (tests/unit/companion/verdict.test.ts walks every state through all of them).
  *
  * The situations are tried in order, the first that holds wins. Every red one
  * comes before every amber or grey one, so the level is the worst that holds:

@@ -33,14 +33,14 @@ function redactionLines(): string {
 }
 
 export const MODULES: Record<string, Module> = {
-  gate: { mutate: () => 'main/core/tunnel/gate.ts', tests: ['tests/unit/gate-check.test.ts', 'tests/unit/gate-allowlist.test.ts'] },
-  guard: { mutate: () => 'main/core/api/guard.ts', tests: ['tests/integration/local-api.test.ts'] },
-  redaction: { mutate: redactionLines, tests: ['tests/unit/log.test.ts'] },
-  pairing: { mutate: () => 'relay/pairing.ts', tests: ['tests/unit/relay-pairing.test.ts', 'tests/integration/relay-pairing.test.ts'] },
-  rewrite: { mutate: () => 'relay/rewrite.ts', tests: ['tests/unit/relay-rewrite.test.ts'] },
-  outbox: { mutate: () => 'main/core/outbox/store.ts', tests: ['tests/unit/outbox.test.ts'] },
-  sender: { mutate: () => 'main/core/outbox/sender.ts', tests: ['tests/unit/outbox.test.ts'] },
-  frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/frames-codec.test.ts', 'tests/unit/frames-limits.test.ts', 'tests/unit/frames-hotpath.test.ts', 'tests/integration/tunnel-links.test.ts'] },
+  gate: { mutate: () => 'main/core/tunnel/gate.ts', tests: ['tests/unit/companion/gate-check.test.ts', 'tests/unit/companion/gate-allowlist.test.ts'] },
+  guard: { mutate: () => 'main/core/api/guard.ts', tests: ['tests/integration/companion/local-api.test.ts'] },
+  redaction: { mutate: redactionLines, tests: ['tests/unit/companion/log-redaction.test.ts'] },
+  pairing: { mutate: () => 'relay/pairing.ts', tests: ['tests/unit/relay/pairing.test.ts', 'tests/integration/relay/pairing-http.test.ts'] },
+  rewrite: { mutate: () => 'relay/rewrite.ts', tests: ['tests/unit/relay/rewrite.test.ts'] },
+  outbox: { mutate: () => 'main/core/outbox/store.ts', tests: ['tests/unit/companion/outbox.test.ts'] },
+  sender: { mutate: () => 'main/core/outbox/sender.ts', tests: ['tests/unit/companion/outbox.test.ts'] },
+  frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/protocol/frames-codec.test.ts', 'tests/unit/protocol/frames-limits.test.ts', 'tests/unit/frames-hotpath.test.ts', 'tests/integration/companion/tunnel-links.test.ts'] },
 };
 
 interface Score { module: string; mutate: string; killed: number; survived: number; noCoverage: number; timeout: number; ignored: number; score: number; minutes: number; survivors: string[] }

@@ -1,7 +1,7 @@
 /**
  * docs/settings.md, generated from the settings table (main/core/table.ts:
  * schema, default, unit and description of each key, as SETTING_SPECS).
- * `npm run docs:settings` rewrites it; tests/unit/settings-doc.test.ts fails
+ * `npm run docs:settings` rewrites it; tests/unit/companion/settings-doc.test.ts fails
  * when the file and the table differ.
  */
 import fs from 'node:fs';

@@ -6,7 +6,7 @@
  * once. Keys say their unit (`…Ms`, `…Sec`, `…Min`, `…Hours`, `…Days`, `…Bytes`)
  * and the same name and unit go from settings.json through `Settings` to the
  * module that uses the value, which converts to milliseconds where it sets a
- * timer; tests/unit/settings-table.test.ts checks the names against the units.
+ * timer; tests/unit/companion/settings-table.test.ts checks the names against the units.
  *
  * This file is a leaf (zod, the wire constants, the proxy parser): modules that
  * need a default without settings (tests, tools) import it from here.

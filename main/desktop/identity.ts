@@ -16,7 +16,7 @@
 import path from 'node:path';
 import type { App } from 'electron';
 
-/** Must equal electron-builder.yml's appId (tests/unit/packaging.test.ts checks it). */
+/** Must equal electron-builder.yml's appId (tests/unit/desktop/packaging.test.ts checks it). */
 export const APP_ID = 'ru.evva.companion';
 /** Must equal package.json's productName and electron-builder.yml's productName. */
 export const PRODUCT_NAME = 'EVVA Companion';

@@ -1,5 +1,5 @@
 /**
- * A first node that only forwards (tests/integration/hop.test.ts): every call
+ * A first node that only forwards (tests/integration/relay/cluster-hop.test.ts): every call
  * goes over the hop to the target given as argv[2], so the test can watch this
  * process's peak memory while large bodies stream through it. `GET /__mem`
  * answers { baseline, peak } in bytes (peak = VmHWM, the kernel's high-water

@@ -1,5 +1,5 @@
 /**
- * Child process of harden-caps.test.ts: the plugin client alone, in a fresh
+ * Child process of integration/companion/front-read-caps.test.ts: the plugin client alone, in a fresh
  * Node, reads `/api/orders` from PLUGIN_URL and prints what it got and the
  * process's peak RSS (VmHWM) before and after, so the test sees the memory
  * one answer cost without the test runner's own heap in the way.

@@ -7,7 +7,7 @@
  * product under PrimaryComponent, kitchens and a pickup counter among the
  * sections, deleted orders left out of /api/orders, and the live plugin's
  * recorded /api/kitchenorders answer (tests/fixtures/iiko/plugin-kitchenorders.json).
- * Tests of issue 17 feed the companion from it, so they do not depend on the
+ * The iiko fidelity tests feed the companion from it, so they do not depend on the
  * simulator agreeing with the companion.
  */
 import fs from 'node:fs';

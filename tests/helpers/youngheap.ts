@@ -1,5 +1,5 @@
 /**
- * Child process of tests/unit/heap.test.ts: allocates like a busy companion
+ * Child process of tests/integration/common/heap.test.ts: allocates like a busy companion
  * (short-lived objects, a working set that survives a few scavenges), with
  * keepHeapSmall(), capYoungGeneration(8 MB) or neither, and prints the young
  * generation's size at the end and at its largest.

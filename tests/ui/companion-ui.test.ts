@@ -1,5 +1,5 @@
 /**
- * Issue 20 in real Chromium, against the real companion, simulator and relay
+ * The companion's window in real Chromium, against the real companion, simulator and relay
  * started through their bins: the remote-diagnostics switch tells the truth
  * and works; the wizard keeps only a port where the plugin answers; the
  * Журнал is the companion's own, the same after a reload, in a second window
@@ -74,7 +74,7 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-describe('what a sysadmin and a cashier meet (issue 20)', () => {
+describe('what a sysadmin and a cashier meet', () => {
   it('Настройки shows the remote-diagnostics switch as it is, and it switches EVVA support off and on', async () => {
     const { context, page } = await loggedIn();
     await nav(page, 'Настройки');

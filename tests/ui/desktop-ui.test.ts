@@ -94,7 +94,7 @@ describe('the UI served by the companion', () => {
     expect(new URL(page.url()).pathname).toBe('/');
     expect(page.url()).not.toContain('once=');
     await sentence(page, 'Не настроено: введите код привязки');
-    // A browser session, not the API token: it outlives a restart of the companion (issue 20 item 5).
+    // A browser session, not the API token: it outlives a restart of the companion.
     const [cookie] = await a.cookies();
     expect(cookie).toMatchObject({ name: 'evva_session', httpOnly: true, sameSite: 'Strict' });
     expect(cookie!.value).not.toBe(token());
@@ -162,7 +162,7 @@ describe('the UI served by the companion', () => {
     await shoot(page, 'ru-setup-3');
     await page.getByRole('button', { name: 'Готово' }).click();
     await sentence(page, 'Всё работает');
-    // The venue by the name EVVA gave it, not ven_… (issue 20 item 11).
+    // The venue by the name EVVA gave it, not ven_….
     expect(await page.locator('[data-card="tunnel"]').innerText()).toContain('Кафе «Тест»');
     await shoot(page, 'ru-status');
     await context.close();
@@ -178,7 +178,7 @@ describe('the UI served by the companion', () => {
     sim = await startSim(sim.port);
     await sentence(page, 'Всё работает', 40_000);
     await page.locator('.recent').getByText('iikoFront перестал отвечать').waitFor();
-    // Back up within minutes of the last time: folded into that row with a count (issue 20 item 11).
+    // Back up within minutes of the last time: folded into that row with a count.
     await page.locator('.recent').getByText(/^iikoFront отвечает( — \d+ раза? с \d\d:\d\d)?$/).first().waitFor();
     await context.close();
   }, 120_000);
@@ -191,7 +191,7 @@ describe('the UI served by the companion', () => {
     await page.getByRole('button', { name: 'Сохранить' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();
-    // Named by the field's own label, never by its settings key (issue 20 item 7).
+    // Named by the field's own label, never by its settings key.
     const why = page.locator('#e-proxy');
     expect(await why.innerText()).toContain('Прокси для связи с EVVA: нужен адрес HTTP-прокси');
     expect(await page.locator('.settings').innerText()).not.toMatch(/frontUrl|probeIntervalSec|relayUrl|EVVA_PROXY|--proxy|settings\.json/);
@@ -284,7 +284,7 @@ describe('the UI served by the companion', () => {
     await page.getByText('Отчёт скопирован.').waitFor();
     const copied = await page.evaluate<string>('navigator.clipboard.readText()');
     expect(copied).toContain(api.summary.companion);
-    // Results in words and the time as the venue writes it, not [ok] tags and ISO (issue 20 item 7).
+    // Results in words and the time as the venue writes it, not [ok] tags and ISO.
     expect(copied).toMatch(/^- (в порядке|требует внимания|не работает|не проверялось): Плагин iikoFront Web API — /m);
     expect(copied).not.toMatch(/\[(ok|warn|fail|skip)\]|\d{4}-\d\d-\d\dT/);
     expect(copied.split('\n').filter((l) => l.startsWith('- '))).toHaveLength(api.checks.length);

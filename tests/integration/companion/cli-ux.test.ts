@@ -1,0 +1,175 @@
+/**
+ * `evva-companion` as a newcomer meets it: pairing that shows
+ * progress and gives up with a hint, exit codes for monitoring, help and
+ * version, and the effective settings with where each came from.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pair, PAIR_TIMEOUT_MS } from '../../../main/core/tunnel/pair.ts';
+import { TunnelError } from '../../../main/core/tunnel/problems.ts';
+import { freePort, ROOT, runBin, startBin } from '../../helpers/proc.ts';
+import { COMPANION } from '../../helpers/relay.ts';
+
+const dirs: string[] = [];
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-cli-ux-')); dirs.push(d); return d; };
+
+/** Connections the silent servers accepted (so a test can say nobody was contacted). */
+let accepted = 0;
+const silentHits = () => accepted;
+/** A "relay" that accepts connections and never says a word. */
+async function silentServer(): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  accepted = 0;
+  const s = net.createServer((c) => { accepted += 1; sockets.add(c); c.on('error', () => {}); });
+  closers.push(() => { for (const c of sockets) c.destroy(); return new Promise((r) => s.close(r)); });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return (s.address() as net.AddressInfo).port;
+}
+
+describe('evva-companion pair against a relay that never answers', () => {
+  it('pair() gives up after its timeout with a hint to check the address, and does not promise to reconnect', async () => {
+    const port = await silentServer();
+    const t0 = performance.now();
+    try {
+      await pair({ code: 'K7QF-2MXD', relayUrl: `http://127.0.0.1:${port}`, dataDir: tmp(), companion: COMPANION, timeoutMs: 1_500 });
+      throw new Error('should have failed');
+    } catch (e) {
+      expect(e).toBeInstanceOf(TunnelError);
+      const p = (e as TunnelError).problem;
+      expect(p.code).toBe('relay_timeout');
+      expect(p.message).toMatch(/не ответил за 2 с/);
+      expect(p.hint).toMatch(/адрес сервера EVVA/);
+      expect(p.command).toMatch(/--relay-url/);
+      expect(p.hint).not.toMatch(/сам/);
+    }
+    expect(performance.now() - t0).toBeGreaterThan(1_400);
+  });
+
+  it('the bin shows progress while it waits, then the timeout and the hint (exit 1)', async () => {
+    const port = await silentServer();
+    const r = await runBin('evva-companion.js', ['pair', 'K7QF-2MXD', '--relay-url', `http://127.0.0.1:${port}`, '--data-dir', tmp()]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/связываюсь с сервером EVVA http:\/\/127\.0\.0\.1/);
+    expect(r.out).toMatch(/жду ответа сервера EVVA \(\d+ с\)/);
+    expect(r.out).toMatch(new RegExp(`не ответил за ${PAIR_TIMEOUT_MS / 1000} с`));
+    expect(r.out).toMatch(/Что делать: Проверьте адрес сервера EVVA/);
+    expect(r.out).toMatch(/Команда: evva-companion pair КОД --relay-url/);
+    expect(r.out).not.toMatch(/переподключится сам/);
+  }, 40_000);
+
+  it('refuses a code that cannot be one at once, before contacting the server or the running companion', async () => {
+    // A relay address nothing listens on: were it contacted, the answer would be «Не удаётся связаться».
+    const port = await silentServer();
+    const r = await runBin('evva-companion.js', ['pair', 'abc', '--relay-url', `http://127.0.0.1:${port}`, '--data-dir', tmp()]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Код привязки «abc» записан неверно/);
+    expect(r.out).not.toMatch(/связываюсь с сервером/);
+    expect(silentHits()).toBe(0);
+  });
+});
+
+describe('every bin', () => {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  it.each(['evva-companion.js', 'evva-relay.js', 'evva-sim.js'])('%s has --version, help, and exits 2 on bad usage', async (bin) => {
+    const [v, help, bad] = await Promise.all([runBin(bin, ['--version']), runBin(bin, ['help']), runBin(bin, ['--no-such-flag'])]);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(version);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--version/);
+    expect(bad.code).toBe(2);
+  }, 30_000);
+
+  it('evva-sim: the plugin version is --plugin-version, and a stray argument is a usage error', async () => {
+    const stray = await runBin('evva-sim.js', ['7.9.1.0']);
+    expect(stray.code).toBe(2);
+    expect(stray.out).toMatch(/--plugin-version/);
+  });
+
+  it('evva-relay serve without API keys is a usage error (exit 2) that says keys need 16+ characters', async () => {
+    const r = await runBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', tmp()], { EVVA_RELAY_API_KEYS: '' });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/16\+ characters/);
+  });
+});
+
+describe('evva-companion settings and status --check', () => {
+  it('settings shows each effective value and where it came from, with the proxy password masked', async () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ apiPort: 9300 }));
+    const r = await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir, '--log-level', 'debug'], { EVVA_PROXY: 'http://bob:s3cret@proxy.corp:3128' });
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.out) as { dataDir: { value: string; source: string }; settings: Record<string, { value: unknown; source: string }> };
+    expect(body.dataDir).toEqual({ value: dir, source: 'flag' });
+    expect(body.settings.apiPort).toEqual({ value: 9300, source: 'file' });
+    expect(body.settings.logLevel).toEqual({ value: 'debug', source: 'flag' });
+    expect(body.settings.proxy).toEqual({ value: 'http://bob:***@proxy.corp:3128', source: 'env' });
+    expect(body.settings.moduleId?.source).toBe('default');
+    expect(r.out).not.toContain('s3cret');
+    const text = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(text.out).toMatch(/apiPort\s+9300\s+\(settings\.json\)/);
+    expect(text.out).toMatch(/docs\/settings\.md/);
+  });
+
+  it('settings asks the running companion, which runs with a flag this shell does not pass', async () => {
+    const dir = tmp();
+    const text = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(text.out).toMatch(/Компаньон не запущен/);
+    expect(JSON.parse((await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir])).out)).toMatchObject({ running: false });
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', url, '--log-level', 'warn']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    const r = await runBin('evva-companion.js', ['settings', '--json', '--data-dir', dir]);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.out) as { running: boolean; pid: number; settings: Record<string, { value: unknown; source: string }> };
+    expect(body).toMatchObject({ running: true, pid: run.child.pid });
+    expect(body.settings.frontUrl).toEqual({ value: url, source: 'flag' });
+    expect(body.settings.logLevel).toEqual({ value: 'warn', source: 'flag' });
+    const human = await runBin('evva-companion.js', ['settings', '--data-dir', dir]);
+    expect(human.out).toMatch(/Настройки работающего компаньона/);
+    expect(human.out).toMatch(new RegExp(`frontUrl\\s+${url.replace(/\./g, '\\.')}\\s+\\(параметр --front-url\\)`));
+  }, 60_000);
+
+  it('status --check exits like a Nagios check: 2 when the plugin is down, 3 when not running', async () => {
+    const dir = tmp();
+    expect((await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir])).code).toBe(3);
+    const closed = await freePort(); // nobody listens there: the plugin is down
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', `http://127.0.0.1:${closed}`, '--log-level', 'error']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    let r = { code: -1 as number | string, out: '' };
+    for (let i = 0; i < 50 && r.code !== 2; i++) {
+      r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
+      if (r.code !== 2) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/есть проблема/);
+    // Without --check the status command itself succeeded: exit 0.
+    expect((await runBin('evva-companion.js', ['status', '--data-dir', dir])).code).toBe(0);
+  }, 60_000);
+
+  it('status --check exits 1 (warn) while the plugin is up but the companion is not paired yet', async () => {
+    const dir = tmp();
+    const sim = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--quiet']);
+    closers.push(() => sim.stop());
+    const [, simUrl] = await sim.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', simUrl!, '--log-level', 'error']);
+    closers.push(() => run.stop());
+    await run.waitFor(/Компаньон запущен/);
+    let r = { code: -1 as number | string, out: '' };
+    for (let i = 0; i < 50 && r.code !== 1; i++) {
+      r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
+      if (r.code !== 1) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/требует внимания/);
+  }, 60_000);
+});
