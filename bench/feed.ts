@@ -77,7 +77,7 @@ async function relayEnd(onEvent: (e: Envelope) => void): Promise<End> {
     count: () => seen.size,
     async companion(sim, pollMs) {
       const added = await runBin('evva-relay', ['venue', 'add', 'Bench', '--json', '--data-dir', relayDir]);
-      const { pairingCode } = JSON.parse(added.out) as { pairingCode: string };
+      const { pairingCode } = JSON.parse(added.stdout) as { pairingCode: string };
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-feed-'));
       const paired = await runBin('evva-companion', ['pair', pairingCode, '--relay-url', relayUrl!, '--data-dir', dir]);
       if (paired.code !== 0) throw new Error(`pairing failed: ${paired.out}`);

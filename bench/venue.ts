@@ -56,7 +56,7 @@ async function rig(sim: Sim) {
     { EVVA_RELAY_WEBHOOK_SECRET: SECRET });
   const [, relayUrl] = await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/);
   const added = await runBin('evva-relay', ['venue', 'add', 'Bench', '--json', '--data-dir', relayDir]);
-  const { pairingCode } = JSON.parse(added.out) as { pairingCode: string };
+  const { pairingCode } = JSON.parse(added.stdout) as { pairingCode: string };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-venue-'));
   const paired = await runBin('evva-companion', ['pair', pairingCode, '--relay-url', relayUrl!, '--data-dir', dir]);
   if (paired.code !== 0) throw new Error(`pairing failed: ${paired.out}`);

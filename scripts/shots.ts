@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     await p.getByRole('button', { name: lang === 'ru' ? 'Привязать' : 'Pair' }).click();
     await p.getByRole('alert').waitFor();
   });
-  const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Скриншот»', '--json', '--data-dir', relayDir])).out) as { venueId: string; pairingCode: string };
+  const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Скриншот»', '--json', '--data-dir', relayDir])).stdout) as { venueId: string; pairingCode: string };
   await local('/api/pair', 'POST', { code: venue.pairingCode, relayUrl });
   // Paired, the plugin not found: step 2 with a port that fails its check.
   await shoot('setup-2-missing', async (p, lang) => {

@@ -10,6 +10,8 @@ export interface Proc {
   child: ChildProcess;
   /** Everything written so far to stdout and stderr. */
   output(): string;
+  /** What was written so far to stdout alone (a bin's --json answer, without its notes on stderr). */
+  stdout(): string;
   /** Resolves when the output matches; rejects after `ms` with the output so far. */
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code (or signal name). */
@@ -31,14 +33,17 @@ export function startScript(file: string, args: string[], env: NodeJS.ProcessEnv
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let stdout = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => { out += d.toString(); for (const l of listeners) l(); };
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return {
     child,
     output: () => out,
+    stdout: () => stdout,
     exited,
     waitFor(re, ms = 20_000) {
       return new Promise((resolve, reject) => {
@@ -66,10 +71,10 @@ export function startScript(file: string, args: string[], env: NodeJS.ProcessEnv
 }
 
 /** Runs a bin to completion. */
-export async function runBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | string; out: string }> {
+export async function runBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | string; out: string; stdout: string }> {
   const p = startBin(bin, args, env);
   const code = await p.exited;
-  return { code, out: p.output() };
+  return { code, out: p.output(), stdout: p.stdout() };
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */

@@ -62,7 +62,7 @@ beforeAll(async () => {
   relay = { url: (await r.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!, dir: relayDir };
   companion = { proc: null as unknown as Proc, dir: tmp('companion'), port: await freePort(), closed: await freePort() };
   await startCompanion();
-  const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Двадцать»', '--json', '--data-dir', relay.dir])).out) as { venueId: string; pairingCode: string };
+  const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Двадцать»', '--json', '--data-dir', relay.dir])).stdout) as { venueId: string; pairingCode: string };
   venueId = venue.venueId;
   const paired = await local('/api/pair', { method: 'POST', body: JSON.stringify({ code: venue.pairingCode, relayUrl: relay.url }) });
   expect(paired.status, await paired.clone().text()).toBe(200);

@@ -150,7 +150,7 @@ describe('the UI served by the companion', () => {
     expect(await code.inputValue()).toBe('ZZZZ-ZZZZ');
     await shoot(page, 'ru-setup-1-error');
 
-    const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Тест»', '--json', '--data-dir', relay.dir])).out) as { venueId: string; pairingCode: string };
+    const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Тест»', '--json', '--data-dir', relay.dir])).stdout) as { venueId: string; pairingCode: string };
     // Typed in lower case without the dash: accepted as the same code.
     await code.fill(venue.pairingCode.replace('-', '').toLowerCase());
     await page.getByRole('button', { name: 'Привязать' }).click();

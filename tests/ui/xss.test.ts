@@ -59,7 +59,7 @@ beforeAll(async () => {
   const relay = startBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', relayDir, '--api-key', KEY]);
   procs.push(relay);
   relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
-  const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе', '--json', '--data-dir', relayDir])).out) as { venueId: string; pairingCode: string };
+  const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Кафе', '--json', '--data-dir', relayDir])).stdout) as { venueId: string; pairingCode: string };
   venueId = venue.venueId;
   companionDir = tmp('companion');
   const paired = await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir]);

@@ -102,7 +102,7 @@ describe('docs/install.ru.md, followed', () => {
     const relay = startBin('evva-relay.js', ['serve', '--port', '0', '--data-dir', relayDir, '--api-key', KEY]);
     procs.push(relay);
     const relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
-    const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Ресторан по инструкции', '--json', '--data-dir', relayDir])).out) as { pairingCode: string };
+    const venue = JSON.parse((await runBin('evva-relay.js', ['venue', 'add', 'Ресторан по инструкции', '--json', '--data-dir', relayDir])).stdout) as { pairingCode: string };
 
     const dataDir = tmp('data');
     const apiPort = await freePort();

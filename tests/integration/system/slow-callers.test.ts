@@ -30,7 +30,7 @@ beforeAll(async () => {
   procs.push(relay);
   relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
   const added = await runBin('evva-relay.js', ['venue', 'add', 'Кафе', '--json', '--data-dir', relayDir]);
-  const venue = JSON.parse(added.out) as { venueId: string; pairingCode: string };
+  const venue = JSON.parse(added.stdout) as { venueId: string; pairingCode: string };
   venueId = venue.venueId;
   const dir = tmp('companion');
   const paired = await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', dir]);

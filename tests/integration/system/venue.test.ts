@@ -36,7 +36,7 @@ async function startRelayProc(port: number, dataDir: string): Promise<{ proc: Pr
 async function addVenue(dataDir: string): Promise<{ venueId: string; pairingCode: string }> {
   const r = await runBin('evva-relay.js', ['venue', 'add', 'Кафе «Тест»', '--json', '--data-dir', dataDir]);
   expect(r.code, r.out).toBe(0);
-  return JSON.parse(r.out) as { venueId: string; pairingCode: string };
+  return JSON.parse(r.stdout) as { venueId: string; pairingCode: string };
 }
 
 /**
