@@ -40,7 +40,8 @@ export const MODULES: Record<string, Module> = {
   rewrite: { mutate: () => 'relay/rewrite.ts', tests: ['tests/unit/relay/rewrite.test.ts'] },
   outbox: { mutate: () => 'main/core/outbox/store.ts', tests: ['tests/unit/companion/outbox.test.ts'] },
   sender: { mutate: () => 'main/core/outbox/sender.ts', tests: ['tests/unit/companion/outbox.test.ts'] },
-  frames: { mutate: () => 'protocol/tunnel.ts', tests: ['tests/unit/protocol/frames-codec.test.ts', 'tests/unit/protocol/frames-limits.test.ts', 'tests/unit/frames-hotpath.test.ts', 'tests/integration/companion/tunnel-links.test.ts'] },
+  // protocol/tunnel.ts is only the index of protocol/tunnel/ since the split; the frames' validation is codec.ts.
+  frames: { mutate: () => 'protocol/tunnel/codec.ts', tests: ['tests/unit/protocol/frames-codec.test.ts', 'tests/unit/protocol/frames-limits.test.ts', 'tests/unit/protocol/frames-binary.test.ts', 'tests/integration/companion/tunnel-links.test.ts'] },
 };
 
 interface Score { module: string; mutate: string; killed: number; survived: number; noCoverage: number; timeout: number; ignored: number; score: number; minutes: number; survivors: string[] }

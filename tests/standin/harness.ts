@@ -93,6 +93,8 @@ export function startShell(o: ShellOptions): Shell {
   };
   const child = fork(path.join(ROOT, 'tests/standin/child.ts'), [o.main ?? path.join(ROOT, 'dist/node/desktop.js')], {
     cwd: ROOT, env, execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // A process group of its own, so kill() can wait until the app's utility processes are gone too.
+    detached: true,
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d; });
@@ -135,9 +137,38 @@ export function startShell(o: ShellOptions): Shell {
       throw new Error(`timed out waiting for ${what}; last state:\n${JSON.stringify(last, null, 2)}\n--- app output:\n${out}`);
     },
     async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
+      const group = child.pid;
+      // The app and its utility processes end together, as the OS ends Electron's: the whole group at once. (The
+      // core would end itself when its app's channel closes, parent-port.mjs, but only once its event loop runs, and
+      // the test's next step removes the data folder it may still be writing logs to: a flake, ENOTEMPTY, once.)
+      if (group !== undefined) { try { process.kill(-group, 'SIGKILL'); } catch { /* already gone */ } }
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      if (group === undefined) return;
+      const end = Date.now() + 10_000;
+      while (groupAlive(group) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     },
   };
+}
+
+/**
+ * Whether a process of the group still runs. A killed process stays a zombie until it is reaped, and one whose parent
+ * died is reaped by PID 1 when that gets round to it (seconds, in a container): a zombie writes nothing, so only
+ * running members count. Read from /proc where there is one; elsewhere any member counts.
+ */
+function groupAlive(group: number): boolean {
+  if (!fs.existsSync('/proc/self/stat')) {
+    try { process.kill(-group, 0); return true; } catch { return false; }
+  }
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try { stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8'); } catch { continue; }
+    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so read after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === group && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
 }
