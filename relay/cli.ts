@@ -34,7 +34,8 @@ import { CreateVenueResponse, IikoId, WebhookFormat, type VenueView } from '../p
 import { AdminError, SERVING_FILE, adminCall, apiKeyFrom, servingRelay } from './admin.ts';
 import { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
-import { createRelay, trustSetting } from './server.ts';
+import { createRelay } from './server.ts';
+import { trustSetting } from './edge.ts';
 import { supportCommand } from './supportcli.ts';
 import { openStore, type RelayStore } from './db/store.ts';
 import { capYoungGeneration } from '../common/heap.ts';

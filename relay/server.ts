@@ -6,14 +6,12 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
-import { isLoopbackHost } from '../common/loopback.ts';
-import { MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookUrl } from '../protocol/relay.ts';
+import { RelayErrorCode } from '../protocol/relay.ts';
 import { GOAWAY_DRAIN_MS, WS_MAX_PAYLOAD_BYTES, TUNNEL_PATH, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM } from '../protocol/tunnel.ts';
 import { MIN_API_KEY_CHARS, apiKeyCheck, bearer } from './auth.ts';
 import { EventIntake, createFeedMetrics, eventRoutes } from './events.ts';
@@ -22,7 +20,7 @@ import { DEFAULT_RETENTION_DAYS, Retention } from './retention.ts';
 import { DEFAULT_LINK_TIMING, type LinkTiming } from './link.ts';
 import { DEFAULT_DRAIN_TIMING, Drain, readiness, type DrainTiming } from './drain.ts';
 import { createMetrics, type RelayMetrics } from './metrics.ts';
-import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, sourceKey, type RateLimit } from './pairing.ts';
+import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, type RateLimit } from './pairing.ts';
 import { LISTEN_BACKLOG, fdLimit, tunnelCap } from './limits.ts';
 import { frontProxy } from './forward.ts';
 import { openStore, type RelayStore } from './db/store.ts';
@@ -30,11 +28,8 @@ import { portCheckRoute, supportRoutes } from './support.ts';
 import { TunnelRegistry } from './tunnels.ts';
 import { pairRoute, venueRoutes } from './venues.ts';
 import { Payments, paymentRoutes, type PaymentOptions } from './payments.ts';
-import { Webhooks, cleartext, webhookRoutes, type WebhookOptions } from './webhooks.ts';
-import type { WebhookTarget } from './db/feed.ts';
+import { Webhooks, cleartext, webhookRoutes, webhookTarget, type WebhookOptions } from './webhooks.ts';
 import { iikoRoutes } from './iiko.ts';
-import { hostProblem } from './hooks/destination.ts';
-import { maskUrl } from './hooks/mask.ts';
 import { createCluster } from './cluster/cluster.ts';
 import type { ClusterNode, ClusterOptions } from './cluster/parts.ts';
 import { createClusterMetrics } from './cluster/metrics.ts';
@@ -43,28 +38,7 @@ import { clusterRoute } from './cluster/route.ts';
 import { claimLinks, wireCluster } from './cluster/wire.ts';
 import { announce } from './admin.ts';
 import { mountConsole } from './console/mount.ts';
-
-/** How long a connection may take to say what it wants, and how many may be open. */
-export interface ServerLimits {
-  /** The request line and headers must arrive within this (slowloris). */
-  headersTimeoutMs: number;
-  /** The whole request (headers and body) must arrive within this; an upgraded tunnel is not a request any more. */
-  requestTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveTimeoutMs: number;
-  /** How often the server looks for connections past those deadlines. */
-  checkIntervalMs: number;
-  /** Open connections in all, tunnels included (keep `ulimit -n` above it). */
-  maxConnections: number;
-  /** Open connections from one address. Not applied to loopback (a local proxy, tests) unless `capLoopback`, nor with trustProxy (every client is then a proxy). */
-  maxConnectionsPerSource: number;
-  capLoopback: boolean;
-}
-
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, checkIntervalMs: 1_000,
-  maxConnections: 20_000, maxConnectionsPerSource: 256, capLoopback: false,
-};
+import { DEFAULT_SERVER_LIMITS, capPerSource, destroySocket, peerOf, refuseUpgrade, secureReq, trustSetting, type ServerLimits } from './edge.ts';
 
 export interface RelayOptions {
   dataDir: string;
@@ -404,101 +378,4 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       await store.close();
     },
   };
-}
-
-function destroySocket(this: Duplex): void {
-  this.destroy();
-}
-
-/**
- * The tunnel's source address, found the way Express finds `req.ip` (walking
- * X-Forwarded-For from the right while the hop is trusted), so a client can
- * never name the address the port probe-back will target.
- */
-export function peerOf(req: IncomingMessage, trusted: (addr: string, i: number) => boolean): string | null {
-  const hops = [req.socket.remoteAddress ?? '', ...String(req.headers['x-forwarded-for'] ?? '').split(',').map((x) => x.trim()).filter(Boolean).reverse()];
-  let i = 0;
-  while (i < hops.length - 1 && trusted(hops[i] as string, i)) i++;
-  const raw = hops[i] || null;
-  return raw ? raw.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') : null;
-}
-
-/** Whether the caller reached the relay over https: its own TLS, an https public URL, or a trusted proxy that says so. */
-function secureReq(req: IncomingMessage, opts: RelayOptions, trusted: (addr: string, i: number) => boolean): boolean {
-  if (opts.tls || /^https:/i.test(opts.publicUrl ?? '')) return true;
-  return trusted(req.socket.remoteAddress ?? '', 0) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
-}
-
-/**
- * The relay-wide webhook, checked: in the evva format a URL needs a secret of at
- * least MIN_WEBHOOK_SECRET_CHARS; in the iiko-cloud format it needs the
- * handler's authToken (a secret, when given, also signs). Throws in English, for operators.
- */
-function webhookTarget(o: WebhookOptions | undefined): WebhookTarget | null {
-  if (!o?.url) {
-    if (o?.secret || o?.authToken) throw new Error('a webhook secret or auth token without --webhook-url');
-    return null;
-  }
-  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${maskUrl(o.url)}`);
-  // Names are resolved (and checked again) at every connect; what can be judged now is judged now.
-  const refused = hostProblem(new URL(o.url).hostname, { allowLoopback: o.allowLoopback ?? false });
-  if (refused) {
-    throw new Error(`--webhook-url must point to a public address: ${refused}${isLoopbackHost(new URL(o.url).hostname) ? ' (a receiver on this machine is for tests and the demo only: --allow-loopback-webhooks)' : ''}`);
-  }
-  const format = o.format ?? 'evva';
-  if (o.secret !== undefined && o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
-    throw new Error(`the webhook secret must have at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
-  }
-  if (format === 'evva' && !o.secret) {
-    throw new Error(`--webhook-url needs a secret of at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
-  }
-  if (format === 'iiko-cloud' && !o.authToken) {
-    throw new Error('--webhook-format iiko-cloud needs the authToken the iiko Cloud handler expects (EVVA_RELAY_WEBHOOK_AUTH_TOKEN or --webhook-auth-token-file)');
-  }
-  return { url: o.url, secret: o.secret ?? null, format, authToken: o.authToken ?? null };
-}
-
-/** Drops a new connection when its address already holds maxConnectionsPerSource open ones. */
-function capPerSource(server: Server, lim: ServerLimits, behindProxy: boolean, log: Logger): void {
-  if (behindProxy) return;
-  const open = new Map<string, number>();
-  let warned = 0;
-  server.on('connection', (socket: Socket) => {
-    const raw = (socket.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.)/i, '');
-    if (!lim.capLoopback && isLoopbackHost(raw)) return;
-    const ip = sourceKey(raw);
-    const n = (open.get(ip) ?? 0) + 1;
-    if (n > lim.maxConnectionsPerSource) {
-      // One line a minute at most: the flood must not fill the disk through the log.
-      if (Date.now() - warned > 60_000) {
-        warned = Date.now();
-        log.warn('connection refused: too many open from one address', { ip, max: lim.maxConnectionsPerSource });
-      }
-      socket.destroy();
-      return;
-    }
-    open.set(ip, n);
-    socket.once('close', () => {
-      const left = (open.get(ip) ?? 1) - 1;
-      if (left <= 0) open.delete(ip); else open.set(ip, left);
-    });
-  });
-}
-
-/** Express's `trust proxy` value for a hop count or an address list; refuses anything that would trust every hop. */
-export function trustSetting(t: number | string[] | undefined): number | string[] | false {
-  if (t === undefined) return false;
-  if (typeof t === 'number') {
-    if (!Number.isInteger(t) || t < 0 || t > 10) throw new Error(`trustProxy: a hop count from 0 to 10, got ${t}`);
-    return t === 0 ? false : t;
-  }
-  if (t.length === 0 || t.some((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))) throw new Error(`trustProxy: proxy addresses or subnets (10.0.0.5, 10.1.0.0/16), got ${t.join(',')}`);
-  return t;
-}
-
-function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {
-  const body = JSON.stringify(message ? { error, message } : { error });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[status] ?? 'Error';
-  const retry = status === 503 ? 'Retry-After: 10\r\n' : '';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${retry}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

@@ -11,13 +11,13 @@ import express, { type Router } from 'express';
 import type { Clock } from '../common/clock.ts';
 import { isLoopbackHost } from '../common/loopback.ts';
 import type { Logger } from '../common/logger.ts';
-import { FeedErrorCode, RelayErrorCode, WebhookSettings, type WebhookFormat, type WebhookView } from '../protocol/relay.ts';
+import { FeedErrorCode, MIN_WEBHOOK_SECRET_CHARS, RelayErrorCode, WebhookSettings, WebhookUrl, type WebhookFormat, type WebhookView } from '../protocol/relay.ts';
 import { DELIVERY_HEADER, signWebhook } from '../protocol/signature.ts';
 import { cloudBody } from './cloudformat.ts';
 import { toWebhookEvent, type FeedMetrics } from './events.ts';
 import type { FeedStore, WebhookBatch, WebhookTarget } from './db/feed.ts';
 import { deliver } from './hooks/deliver.ts';
-import { destinationProblem, guardedAgent, type DestinationPolicy } from './hooks/destination.ts';
+import { destinationProblem, guardedAgent, hostProblem, type DestinationPolicy } from './hooks/destination.ts';
 import { failureLabel, failureText } from './hooks/failure.ts';
 import { maskUrl, originOf as origin } from './hooks/mask.ts';
 import type { RelayStore } from './db/store.ts';
@@ -280,4 +280,33 @@ export function webhookRoutes(d: WebhookRouteDeps): Router {
     } catch (e) { next(e); }
   });
   return r;
+}
+
+/**
+ * The relay-wide webhook, checked: in the evva format a URL needs a secret of at
+ * least MIN_WEBHOOK_SECRET_CHARS; in the iiko-cloud format it needs the
+ * handler's authToken (a secret, when given, also signs). Throws in English, for operators.
+ */
+export function webhookTarget(o: WebhookOptions | undefined): WebhookTarget | null {
+  if (!o?.url) {
+    if (o?.secret || o?.authToken) throw new Error('a webhook secret or auth token without --webhook-url');
+    return null;
+  }
+  if (!WebhookUrl.safeParse(o.url).success) throw new Error(`--webhook-url must be an http(s) URL, got ${maskUrl(o.url)}`);
+  // Names are resolved (and checked again) at every connect; what can be judged now is judged now.
+  const refused = hostProblem(new URL(o.url).hostname, { allowLoopback: o.allowLoopback ?? false });
+  if (refused) {
+    throw new Error(`--webhook-url must point to a public address: ${refused}${isLoopbackHost(new URL(o.url).hostname) ? ' (a receiver on this machine is for tests and the demo only: --allow-loopback-webhooks)' : ''}`);
+  }
+  const format = o.format ?? 'evva';
+  if (o.secret !== undefined && o.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+    throw new Error(`the webhook secret must have at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
+  }
+  if (format === 'evva' && !o.secret) {
+    throw new Error(`--webhook-url needs a secret of at least ${MIN_WEBHOOK_SECRET_CHARS} characters (EVVA_RELAY_WEBHOOK_SECRET or --webhook-secret-file)`);
+  }
+  if (format === 'iiko-cloud' && !o.authToken) {
+    throw new Error('--webhook-format iiko-cloud needs the authToken the iiko Cloud handler expects (EVVA_RELAY_WEBHOOK_AUTH_TOKEN or --webhook-auth-token-file)');
+  }
+  return { url: o.url, secret: o.secret ?? null, format, authToken: o.authToken ?? null };
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import { PAIRING_ALPHABET, PAIRING_CODE_RE, PAIRING_TTL_MS } from '../../../protocol/relay.ts';
 import { PAIR_LIMIT_GLOBAL, PAIR_LIMIT_PER_IP, Pairing, RateLimiter, newPairingCode, newVenueId, normalizePairingCode, sha256, sourceKey } from '../../../relay/pairing.ts';
-import { trustSetting } from '../../../relay/server.ts';
+import { trustSetting } from '../../../relay/edge.ts';
 import { openStore, type RelayStore } from '../../../relay/db/store.ts';
 import { tempDir } from '../../helpers/relay.ts';
 

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { probeBack, refusal } from '../../../relay/probeback.ts';
-import { peerOf } from '../../../relay/server.ts';
+import { peerOf } from '../../../relay/edge.ts';
 
 describe('probe-back address rules', () => {
   it.each([
