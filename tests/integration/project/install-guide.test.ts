@@ -163,11 +163,11 @@ describe('docs/install.ru.md, followed', () => {
   }, 240_000);
 
   it('quotes only texts the companion, its installer or Windows really show', () => {
-    const corpus: string[] = [read('resources/installer.nsh'), read('main/core/api/ui.ts'), read('main/core/diagnostics/catalogue.ts'), read('main/core/cli.ts')];
+    const corpus: string[] = [read('resources/installer.nsh'), read('main/core/api/ui.ts'), read('main/core/diagnostics/catalogue.ts'), read('main/core/cli.ts'), read('main/core/summary.ts')];
     const patterns: RegExp[] = [];
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // What the CLI prints: its template strings, with any value where a \${…} goes (the run above checks the real output).
-    for (const [, tpl] of read('main/core/cli.ts').matchAll(/`([^`\n]{8,})`/g)) {
+    for (const [, tpl] of [read('main/core/cli.ts'), read('main/core/summary.ts')].join('\n').matchAll(/`([^`\n]{8,})`/g)) {
       // Only templates with words of their own: `${a}\n${b}` would match anything.
       if ((tpl!.replace(/\$\{[^}]*\}/g, '').match(/\p{L}/gu) ?? []).length < 6) continue;
       patterns.push(new RegExp(`^${esc(tpl!.trim()).replace(/\\\$\\\{[^}]*\\\}/g, '.+?')}$`));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FrontStatus, TunnelStatus } from '../../../protocol/local.ts';
 import { judge } from '../../../face/verdict.ts';
-import { describe as describeStatus } from '../../../main/core/cli.ts';
+import { describe as describeStatus } from '../../../main/core/summary.ts';
 import { tunnelProblem } from '../../../main/core/tunnel/problems.ts';
 import { versionFromPage } from '../../../protocol/front.ts';
 import { explain, FrontError } from '../../../main/core/front/errors.ts';

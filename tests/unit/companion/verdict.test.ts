@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { faceOf } from '../../../face/face.ts';
 import { SITUATIONS, judge, withLevel, type Situation } from '../../../face/verdict.ts';
 import type { FeedStatus, FrontStatus, Level, PaymentsSummary, Status, TunnelStatus } from '../../../protocol/local.ts';
-import { checkExit, describe as cliText } from '../../../main/core/cli.ts';
+import { checkExit, describe as cliText } from '../../../main/core/summary.ts';
 import { iconFile, toneOf as trayTone, tooltipFor } from '../../../main/desktop/tray.ts';
 import { verdictOf as consoleVerdict, type VenueFacts } from '../../../relay/console/verdict.ts';
 
