@@ -163,11 +163,13 @@ describe('docs/install.ru.md, followed', () => {
   }, 240_000);
 
   it('quotes only texts the companion, its installer or Windows really show', () => {
-    const corpus: string[] = [read('resources/installer.nsh'), read('main/core/api/ui.ts'), read('main/core/diagnostics/catalogue.ts'), read('main/core/cli.ts'), read('main/core/summary.ts')];
+    // The CLI's text: the commands, the status text and the pair command.
+    const CLI_FILES = ['main/core/cli.ts', 'main/core/summary.ts', 'main/core/pairing.ts'];
+    const corpus: string[] = [read('resources/installer.nsh'), read('main/core/api/ui.ts'), read('main/core/diagnostics/catalogue.ts'), ...CLI_FILES.map(read)];
     const patterns: RegExp[] = [];
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // What the CLI prints: its template strings, with any value where a \${…} goes (the run above checks the real output).
-    for (const [, tpl] of [read('main/core/cli.ts'), read('main/core/summary.ts')].join('\n').matchAll(/`([^`\n]{8,})`/g)) {
+    for (const [, tpl] of CLI_FILES.map(read).join('\n').matchAll(/`([^`\n]{8,})`/g)) {
       // Only templates with words of their own: `${a}\n${b}` would match anything.
       if ((tpl!.replace(/\$\{[^}]*\}/g, '').match(/\p{L}/gu) ?? []).length < 6) continue;
       patterns.push(new RegExp(`^${esc(tpl!.trim()).replace(/\\\$\\\{[^}]*\\\}/g, '.+?')}$`));
