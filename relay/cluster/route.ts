@@ -12,7 +12,8 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS } from '../../protoc
 import type { TunnelRegistry } from '../tunnels.ts';
 import { bearer, keyFingerprint } from '../auth.ts';
 import type { Follow } from './follow.ts';
-import { HOP_DEFAULT_BODY_BYTES, Prover, answerProof, createHopAgent, forward, hopAuth, refuseHop, withBody, type HopCaller, type HopDenied } from './hop.ts';
+import { HOP_DEFAULT_BODY_BYTES, createHopAgent, forward, hopAuth, refuseHop, withBody, type HopCaller, type HopDenied } from './hop.ts';
+import { Prover, answerProof } from './proof.ts';
 import { hopOutcome, type ClusterMetrics } from './metrics.ts';
 import type { ClusterNode, Owner } from './parts.ts';
 
