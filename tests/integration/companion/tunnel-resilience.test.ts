@@ -14,6 +14,7 @@ import type { Upstream } from '../../../main/core/upstream.ts';
 import {
   API_KEY, COMPANION, pairedVenue, startRelay, tempDir, tunnelFor, venueCall, waitFor,
 } from '../../helpers/relay.ts';
+import { runBin } from '../../helpers/proc.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
@@ -176,13 +177,13 @@ describe('tunnel resilience', () => {
     await waitFor(() => tunnel.status().state === 'connected', 'connected');
     const link = relay.relay.tunnels.get(venue.venueId)!;
     // Without the relay's API key the command refuses, rather than write behind the running relay's back.
-    const keyless = await run(['venue', 'revoke', venue.venueId, '--data-dir', relay.dataDir], { EVVA_RELAY_API_KEYS: '' });
+    const keyless = await runBin('evva-relay.js', ['venue', 'revoke', venue.venueId, '--data-dir', relay.dataDir], { EVVA_RELAY_API_KEYS: '' });
     expect(keyless.code).toBe(2);
-    expect(keyless.err).toMatch(/a relay is running at http:\/\/127\.0\.0\.1:\d+: give its API key/);
+    expect(keyless.out).toMatch(/a relay is running at http:\/\/127\.0\.0\.1:\d+: give its API key/);
     expect(link.closed).toBe(false);
-    const out = await run(['venue', 'revoke', venue.venueId, '--data-dir', relay.dataDir], { EVVA_RELAY_API_KEYS: API_KEY });
-    expect(out.code, out.err).toBe(0);
-    expect(out.err).toContain(`done through the running relay at ${relay.url}`);
+    const revoked = await runBin('evva-relay.js', ['venue', 'revoke', venue.venueId, '--data-dir', relay.dataDir], { EVVA_RELAY_API_KEYS: API_KEY });
+    expect(revoked.code, revoked.out).toBe(0);
+    expect(revoked.out).toContain(`done through the running relay at ${relay.url}`);
     // Pushed, not polled: the relay closed the link before it answered the command.
     expect(link.closed).toBe(true);
     await waitFor(() => tunnel.status().state === 'unpaired', 'the companion is told', 3000);
@@ -317,17 +318,6 @@ function rawSession(relayUrl: string, token: string, act: (ws: WebSocket) => voi
     ws.on('open', () => act(ws));
     ws.on('close', (code, reason) => { clearTimeout(timer); resolve({ code, reason: reason.toString() }); });
     ws.on('error', () => {});
-  });
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['bin/evva-relay.js', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('close', (code) => resolve({ code, out, err }));
   });
 }
 

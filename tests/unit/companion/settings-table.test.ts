@@ -28,7 +28,7 @@ const VENUE_FILE = {
   frontMaxAnswerBytes: 1_048_576,
   logLevel: 'debug',
   relayUrl: 'https://relay.example',
-  proxy: '10.0.0.1:3128',
+  proxy: '127.0.0.9:3128',
   allowInsecure: true,
   allowRemoteDiagnostics: false,
   externalPort: 19042,
@@ -46,7 +46,7 @@ describe('the settings table', () => {
   it('loads a venue\'s settings.json from before the table, every field under its old name and unit', () => {
     fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(VENUE_FILE));
     const s = loadSettings({ dataDir: dir }, {});
-    expect(s).toMatchObject({ ...VENUE_FILE, frontUrl: 'http://127.0.0.1:9043', proxy: 'http://10.0.0.1:3128' });
+    expect(s).toMatchObject({ ...VENUE_FILE, frontUrl: 'http://127.0.0.1:9043', proxy: 'http://127.0.0.9:3128' });
     for (const { key } of ROWS) expect(s.sources[key], key).toBe('file');
     // `evva-companion settings` shows each value as the file spells it: seconds stay seconds.
     const shown = effectiveSettings(s, {}).settings;
