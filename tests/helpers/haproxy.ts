@@ -138,8 +138,9 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
     for (let i = 0; ; i++) {
       if (gone) throw new Error(`haproxy exited at start-up:\n${out}`);
       // The runtime API's socket is bound separately from the frontend port, and under load
-      // it can appear after the port accepts: wait for both (a test read ENOENT once).
-      if (await accepts(port) && fs.existsSync(socket)) break;
+      // it can appear after the port accepts (a test read ENOENT once), and exist a moment
+      // before it answers (ECONNREFUSED once, at load 30): wait until it answers a command.
+      if (await accepts(port) && fs.existsSync(socket) && await answers(socket)) break;
       if (i >= 200) throw new Error(`haproxy did not listen on ${port} within 10 s:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -170,6 +171,15 @@ function accepts(port: number): Promise<boolean> {
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
+}
+
+/** True when HAProxy's runtime API answers `show info` on its socket. */
+async function answers(socket: string): Promise<boolean> {
+  try {
+    return (await command(socket, 'show info')).includes('Pid:');
+  } catch {
+    return false;
+  }
 }
 
 /** One command on HAProxy's runtime API; resolves with the whole answer. */
