@@ -2,12 +2,48 @@
  * Vitest global setup: builds dist/ once before any test runs. The UI tests
  * serve dist/renderer and tests/integration/project/compiled-bins runs dist/node;
  * building once here keeps parallel test files from rebuilding under each other.
+ *
+ * It also compiles the Electron stand-in's process (tests/standin/child.ts and
+ * electron.ts) to plain JavaScript in .tmp/standin/, so the desktop shell's
+ * tests run the app's built bundle under plain Node, as the other bins run,
+ * rather than under tsx, whose loader sees every module the app imports
+ * (EVVA_FROM_SOURCE=1 keeps tsx; tests/standin/harness.ts picks).
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 
 export default function setup(): void {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+  buildStandIn(root);
+}
+
+/**
+ * One file at a time, types erased and `./x.ts` imports rewritten to `./x.js` (no bundling: the stand-in finds its
+ * .mjs neighbours next to itself, so those are copied beside it). Node 20 runs .js as ESM here (package.json "type").
+ */
+function buildStandIn(root: string): void {
+  const from = path.join(root, 'tests/standin');
+  const to = path.join(root, '.tmp/standin');
+  fs.rmSync(to, { recursive: true, force: true });
+  fs.mkdirSync(to, { recursive: true });
+  for (const name of fs.readdirSync(from)) {
+    const file = path.join(from, name);
+    if (name.endsWith('.mjs')) { fs.copyFileSync(file, path.join(to, name)); continue; }
+    if (!name.endsWith('.ts') || name === 'harness.ts') continue;
+    const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
+      fileName: file,
+      reportDiagnostics: true,
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, rewriteRelativeImportExtensions: true,
+        verbatimModuleSyntax: true, isolatedModules: true, sourceMap: false,
+      },
+    });
+    const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+    if (errors.length) throw new Error(`tests/standin/${name}: ${errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
+    fs.writeFileSync(path.join(to, name.replace(/\.ts$/, '.js')), out.outputText);
+  }
 }

@@ -5,7 +5,8 @@
  * the "A JavaScript error occurred in the main process" dialog when the app
  * has no handler of its own, then `ready`.
  *
- *   node --expose-gc --import tsx tests/standin/child.ts <main.js>
+ *   node --expose-gc .tmp/standin/child.js <main.js>   (compiled by tests/build.ts)
+ *   node --expose-gc --import tsx tests/standin/child.ts <main.js>   (EVVA_FROM_SOURCE=1)
  *
  * Options come in EVVA_STANDIN (JSON: StandInOptions minus functions, plus the
  * registry as entries). The test drives it over the IPC channel (harness.ts):

@@ -91,8 +91,12 @@ export function startShell(o: ShellOptions): Shell {
       secondInstance: o.secondInstance, registry: o.registry, argv: o.argv, resourcesPath: o.resourcesPath, keyVersion: o.keyVersion,
     }),
   };
-  const child = fork(path.join(ROOT, 'tests/standin/child.ts'), [o.main ?? path.join(ROOT, 'dist/node/desktop.js')], {
-    cwd: ROOT, env, execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  // The stand-in compiled by tests/build.ts, under plain Node as Electron runs the bundle; from source (through tsx,
+  // whose loader then sees every module the app loads too) with EVVA_FROM_SOURCE=1.
+  const fromSource = Boolean(process.env.EVVA_FROM_SOURCE);
+  const script = fromSource ? path.join(ROOT, 'tests/standin/child.ts') : path.join(ROOT, '.tmp/standin/child.js');
+  const child = fork(script, [o.main ?? path.join(ROOT, 'dist/node/desktop.js')], {
+    cwd: ROOT, env, execArgv: fromSource ? ['--expose-gc', '--import', 'tsx'] : ['--expose-gc'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     // A process group of its own, so kill() can wait until the app's utility processes are gone too.
     detached: true,
   });
