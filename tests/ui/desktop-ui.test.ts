@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import type { Report } from '../../protocol/diagnostics.ts';
+import { LoginLink } from '../../protocol/local.ts';
 import { unzip } from '../helpers/zip.ts';
 import { launch, shoot } from './browser.ts';
 
@@ -30,11 +31,21 @@ async function startSim(port = 0) {
   return { proc, url: url!, port: Number(new URL(url!).port) };
 }
 
-/** The one-time login link the companion prints, or a fresh one from `evva-companion login`. */
-async function loginLink(): Promise<string> {
+/** A fresh one-time login link from `evva-companion login`, which prints what the running companion answers. */
+async function cliLoginLink(): Promise<string> {
   const r = await runBin('evva-companion.js', ['login', '--data-dir', companion.dir]);
   expect(r.code, r.out).toBe(0);
   return /(http:\/\/127\.0\.0\.1:\d+\/login\?once=\S+)/.exec(r.out)![1]!;
+}
+
+/**
+ * A fresh one-time login link, asked of the running companion as `evva-companion login` asks it (the first test runs
+ * the command itself; a bin start per test cost a second or more of CPU each).
+ */
+async function loginLink(): Promise<string> {
+  const r = await fetch(`${companion.api}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${token()}` } });
+  expect(r.status).toBe(200);
+  return LoginLink.parse(await r.json()).url;
 }
 
 async function loggedIn(): Promise<{ context: BrowserContext; page: Page }> {
@@ -86,7 +97,7 @@ afterAll(async () => {
 });
 
 describe('the UI served by the companion', () => {
-  it('logs in once through the printed link, with an HttpOnly SameSite=Strict cookie and no token in the address', async () => {
+  it('logs in once through the printed link, with an HttpOnly SameSite=Strict cookie and no token in the address; `evva-companion login` prints a fresh one', async () => {
     const printed = /(http:\/\/127\.0\.0\.1:\d+\/login\?once=\S+)/.exec(companion.proc.output())![1]!;
     const a = await browser.newContext();
     const page = await a.newPage();
@@ -107,6 +118,10 @@ describe('the UI served by the companion', () => {
     // Without the cookie the app itself asks for a login instead of showing anything.
     await again.goto(`${companion.api}/`);
     await again.getByRole('heading', { name: 'Нужен вход' }).waitFor();
+    // `evva-companion login` prints a fresh link that does open it.
+    await again.goto(await cliLoginLink());
+    expect(new URL(again.url()).pathname).toBe('/');
+    await sentence(again, 'Не настроено: введите код привязки');
     await Promise.all([a.close(), b.close()]);
   });
 
