@@ -8,8 +8,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { judge } from '../../../face/verdict.ts';
 import { pair, PAIR_TIMEOUT_MS } from '../../../main/core/tunnel/pair.ts';
 import { TunnelError } from '../../../main/core/tunnel/problems.ts';
+import { LocalApiFile, Status } from '../../../protocol/local.ts';
 import { freePort, ROOT, runBin, startBin } from '../../helpers/proc.ts';
 import { COMPANION } from '../../helpers/relay.ts';
 
@@ -20,6 +22,25 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-cli-ux-')); dirs.push(d); return d; };
+
+/**
+ * Waits until the running companion's verdict (the one `status --check` turns into its exit code) is `level`, asking
+ * its local API: a bin start per try cost a second of CPU each. The bin then runs once, for what it prints and exits.
+ */
+async function verdictBecomes(dir: string, level: 'ok' | 'warn' | 'error', ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  let last: string;
+  for (;;) {
+    try {
+      const api = LocalApiFile.parse(JSON.parse(fs.readFileSync(path.join(dir, 'local-api.json'), 'utf8')));
+      const s = Status.parse(await (await fetch(`${api.url}/api/status`, { headers: { authorization: `Bearer ${api.token}` } })).json());
+      last = judge(s).level;
+      if (last === level) return;
+    } catch (e) { last = String(e); }
+    if (Date.now() > end) throw new Error(`the companion's verdict never became ${level}; last: ${last}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** Connections the silent servers accepted (so a test can say nobody was contacted). */
 let accepted = 0;
@@ -145,12 +166,9 @@ describe('evva-companion settings and status --check', () => {
     const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', `http://127.0.0.1:${closed}`, '--log-level', 'error']);
     closers.push(() => run.stop());
     await run.waitFor(/Компаньон запущен/);
-    let r = { code: -1 as number | string, out: '' };
-    for (let i = 0; i < 50 && r.code !== 2; i++) {
-      r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
-      if (r.code !== 2) await new Promise((res) => setTimeout(res, 200));
-    }
-    expect(r.code).toBe(2);
+    await verdictBecomes(dir, 'error');
+    const r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
+    expect(r.code, r.out).toBe(2);
     expect(r.out).toMatch(/есть проблема/);
     // Without --check the status command itself succeeded: exit 0.
     expect((await runBin('evva-companion.js', ['status', '--data-dir', dir])).code).toBe(0);
@@ -164,12 +182,9 @@ describe('evva-companion settings and status --check', () => {
     const run = startBin('evva-companion.js', ['run', '--data-dir', dir, '--api-port', '0', '--front-url', simUrl!, '--log-level', 'error']);
     closers.push(() => run.stop());
     await run.waitFor(/Компаньон запущен/);
-    let r = { code: -1 as number | string, out: '' };
-    for (let i = 0; i < 50 && r.code !== 1; i++) {
-      r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
-      if (r.code !== 1) await new Promise((res) => setTimeout(res, 200));
-    }
-    expect(r.code).toBe(1);
+    await verdictBecomes(dir, 'warn');
+    const r = await runBin('evva-companion.js', ['status', '--check', '--data-dir', dir]);
+    expect(r.code, r.out).toBe(1);
     expect(r.out).toMatch(/требует внимания/);
   }, 60_000);
 });
