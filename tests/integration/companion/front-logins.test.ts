@@ -1,7 +1,8 @@
 /**
  * Plugin logins never leak a licence slot. A login answered after the
  * caller gave up is used (and logged out on close), not abandoned; and after
- * kill -9 the next start logs the old token out before taking a new one.
+ * kill -9 the next start logs the old token out before taking a new one, and
+ * is not stopped by the lock the killed run left behind.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -65,7 +66,7 @@ describe('after kill -9', () => {
     throw new Error(`plugin never up:\n${p.output()}`);
   }
 
-  it('the next start logs the killed run\'s token out, so one slot stays held, and the token file is 0600', async () => {
+  it('the next start logs the killed run\'s token out, so one slot stays held, the token file is 0600, and the lock left behind stops nobody', async () => {
     const sim = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--quiet']);
     procs.push(sim);
     const simUrl = (await sim.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
@@ -76,11 +77,16 @@ describe('after kill -9', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     await first.stop('SIGKILL');
     expect(await liveTokens(simUrl)).toBe(1); // the killed run's token still holds its slot
+    // The killed run cleaned nothing up: its single-instance lock is still there (single-instance.test.ts).
+    const lock = path.join(dir, 'companion.lock');
+    expect(fs.existsSync(lock)).toBe(true);
 
     const second = await startUp(dir, simUrl);
     expect(await liveTokens(simUrl)).toBe(1);
-    expect(await second.stop('SIGTERM')).toBe(0);
+    const code = await second.stop('SIGTERM');
+    expect(code, second.output()).toBe(0);
     expect(await liveTokens(simUrl)).toBe(0);
     expect(fs.existsSync(file)).toBe(false);
+    expect(fs.existsSync(lock)).toBe(false);
   }, 60_000);
 });

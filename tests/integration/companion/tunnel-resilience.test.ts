@@ -1,10 +1,8 @@
 /**
  * The link under stress: the relay restarting, a silently dead link, go-away,
- * revocation, bad tokens, malformed frames, and the companion process killed.
+ * revocation, bad tokens, malformed frames.
  * Measured numbers are printed so the issue's note can quote them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../../protocol/local.ts';
@@ -16,8 +14,6 @@ import {
 } from '../../helpers/relay.ts';
 import { runBin } from '../../helpers/proc.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
-
-const ROOT = new URL('../../..', import.meta.url).pathname;
 
 /** An upstream that answers `/api/slow?ms=N` after N ms and everything else at once. */
 const echo: Upstream = {
@@ -267,37 +263,9 @@ describe('tunnel resilience', () => {
     expect(problem.message).toMatch(/[а-яё]/i);
     await waitFor(() => connections > 1, 'reconnected', 5000);
   });
-
-  it('is back online after the companion process is killed and started again', async () => {
-    const { relay, venue } = await setup();
-    const env = { ...process.env, RELAY: relay.url, TOKEN: venue.deviceToken, VENUE: venue.venueId };
-    const script = `
-      import { startTunnel } from './main/core/tunnel/client.ts';
-      import { realClock } from './common/clock.ts';
-      import { silentLogger } from './common/logger.ts';
-      const upstream = { async forward(req) { return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from('pid ' + process.pid); })() }; } };
-      const t = startTunnel({ relayUrl: process.env.RELAY, deviceToken: process.env.TOKEN, venueId: process.env.VENUE, upstream,
-        companion: { version: 'child', hostname: 'child' }, frontOrigin: null, clock: realClock, logger: silentLogger, proxy: null,
-        onStatus: (s) => console.log(s.state) });
-    `;
-    const start = () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
-      cleanups.push(() => { child.kill('SIGKILL'); });
-      return child;
-    };
-    const first = start();
-    await lineMatching(first, /^connected$/, 15_000);
-    const a = await venueCall(relay.url, venue.venueId, '/api/who');
-    expect(a.text).toBe(`pid ${first.pid}`);
-    first.kill('SIGKILL');
-    await waitFor(async () => (await venueCall(relay.url, venue.venueId, '/api/who')).status === 503, 'venue offline after the kill', 5000);
-    const second = start();
-    const t0 = performance.now();
-    await lineMatching(second, /^connected$/, 15_000);
-    const b = await venueCall(relay.url, venue.venueId, '/api/who');
-    expect(b.text).toBe(`pid ${second.pid}`);
-    console.log(`companion killed (SIGKILL): relay saw it offline at once; the restarted process was online ${Math.round(performance.now() - t0)} ms after spawn`);
-  });
+  // The companion process killed with -9 and started again is proven with the real bin, in
+  // tests/integration/system/venue.test.ts ("is back online after the companion is killed and restarted"): the relay
+  // answers 503 once the process is gone and 200 through the restarted one. A tunnel-only copy of it ran here.
 });
 
 /** Opens a raw WebSocket with a device token and reports the HTTP status of a refused upgrade (0 when it opened). */
@@ -318,19 +286,5 @@ function rawSession(relayUrl: string, token: string, act: (ws: WebSocket) => voi
     ws.on('open', () => act(ws));
     ws.on('close', (code, reason) => { clearTimeout(timer); resolve({ code, reason: reason.toString() }); });
     ws.on('error', () => {});
-  });
-}
-
-function lineMatching(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => { rl.close(); reject(new Error(`no line matching ${re} within ${timeoutMs} ms`)); }, timeoutMs);
-    rl.on('line', (line) => {
-      if (re.test(line)) {
-        clearTimeout(timer);
-        rl.close();
-        resolve(line);
-      }
-    });
   });
 }
