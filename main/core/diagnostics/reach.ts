@@ -4,7 +4,6 @@
  * forwarding, which the relay probes back at the address the tunnel came from.
  * (The tunnel link itself is main/core/tunnel/link.ts.)
  */
-import { Agent, fetch, ProxyAgent } from 'undici';
 import { PORTCHECK_PATH, PortCheckResult, type Report } from '../../../protocol/diagnostics.ts';
 import { pageFingerprint } from '../../../protocol/fingerprint.ts';
 import type { PortStatus, TunnelStatus } from '../../../protocol/local.ts';
@@ -130,6 +129,8 @@ export async function askRelay(o: { httpBase: string; deviceToken: string; proxy
   // httpBase is relayEndpoints().httpBase: the relay's origin and any path prefix it is served under.
   const url = `${o.httpBase}${PORTCHECK_PATH}`;
   const tls = o.ca ? { ca: o.ca } : undefined;
+  // undici (for its proxy support) loads only when a check asks: the idle companion does not carry it (front/wire.ts says why).
+  const { Agent, fetch, ProxyAgent } = await import('undici');
   const dispatcher = o.proxy ? new ProxyAgent({ uri: o.proxy, ...(tls ? { requestTls: tls } : {}) }) : tls ? new Agent({ connect: tls }) : undefined;
   try {
     const res = await fetch(url, {

@@ -12,9 +12,9 @@
  * for calls EVVA makes through the tunnel. Slow or stuck tunnel callers can
  * fill theirs; the probe's check still gets through, so a healthy plugin never
  * looks down because of them. Every deadline is a timer of ours (deadline.ts).
+ * The pools are node:http's (wire.ts says why not undici).
  */
-import { Readable } from 'node:stream';
-import { Agent, fetch, type Dispatcher, type Response } from 'undici';
+import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { DEFAULT_MAX_ANSWER_BYTES, LICENCE_REFUSAL, LoginToken, VERSION_HEADER, versionFromPage } from '../../../protocol/front.ts';
 import type { Clock } from '../../../common/clock.ts';
@@ -23,6 +23,7 @@ import { deadline, type Deadline } from './deadline.ts';
 import { FrontError, isFrontError } from '../upstream.ts';
 import { MAX_RECORD_BYTES, RecordReader } from './records.ts';
 import { keyLike, withoutKeys } from '../upstream.ts';
+import { drain, exchange, header, pool, type Answer } from './wire.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../upstream.ts';
 
 /** How long one plugin call may take before it counts as a timeout. */
@@ -53,6 +54,8 @@ export const LOGOUT_TIMEOUT_MS = 2_000;
  * (iiko/front.api.sdk issue 111), so concurrent calls queue here instead.
  */
 export const FRONT_MAX_CONNECTIONS = 6;
+/** An idle connection to the plugin is closed after this long. */
+const KEEP_ALIVE_MS = 4_000;
 
 /**
  * Where the session tokens are kept across runs: the one held now and every one
@@ -102,8 +105,9 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   const origin = new URL(opts.baseUrl).origin;
   const timeoutMs = opts.timeoutMs ?? FRONT_TIMEOUT_MS;
   const maxAnswerBytes = opts.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
-  const control = new Agent({ connections: CONTROL_CONNECTIONS, keepAliveTimeout: 4_000, connect: { timeout: timeoutMs } });
-  const tunnel = new Agent({ connections: FRONT_MAX_CONNECTIONS, keepAliveTimeout: 4_000, connect: { timeout: timeoutMs } });
+  // Idle connections close after 4 s; every call's own deadline bounds connecting too.
+  const control = pool(origin, CONTROL_CONNECTIONS, KEEP_ALIVE_MS);
+  const tunnel = pool(origin, FRONT_MAX_CONNECTIONS, KEEP_ALIVE_MS);
   const log = opts.logger.child({ part: 'front' });
   const { clock } = opts;
   const store = opts.sessionStore;
@@ -125,19 +129,11 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   let closed = false;    // no requests at all
 
   /** One HTTP exchange within `d`, on the control pool unless told otherwise. */
-  async function request(path: string, d: Deadline, init: { method?: string; headers?: Record<string, string>; body?: AsyncIterable<Uint8Array> | null; pool?: Agent } = {}): Promise<Response> {
+  async function request(path: string, d: Deadline, init: { headers?: Record<string, string> } = {}): Promise<Answer> {
     if (closed) throw new FrontError('unreachable', 'client closed');
     try {
-      const res = await fetch(origin + path, {
-        method: init.method ?? 'GET',
-        headers: init.headers,
-        body: init.body ?? undefined,
-        duplex: init.body ? 'half' : undefined,
-        signal: d.signal,
-        redirect: 'manual',
-        dispatcher: init.pool ?? control,
-      } as Parameters<typeof fetch>[1]);
-      const v = res.headers.get(VERSION_HEADER);
+      const res = await exchange(control, origin, path, { headers: init.headers, signal: d.signal });
+      const v = header(res.headers, VERSION_HEADER);
       if (v) seenVersion = v.slice(0, 64);
       return res;
     } catch (e) {
@@ -151,10 +147,10 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
    * left out as it streams in, never held or parsed (records.ts), and one such answer
    * that is a single value is refused.
    */
-  async function readText(res: Response, d: Deadline, records = false): Promise<string> {
-    const declared = Number(res.headers.get('content-length') ?? NaN);
+  async function readText(res: Answer, d: Deadline, records = false, path?: string): Promise<string> {
+    const declared = Number(header(res.headers, 'content-length') ?? NaN);
     if (declared > maxAnswerBytes) {
-      await res.body?.cancel().catch(() => undefined);
+      res.body.destroy();
       throw new FrontError('too_large', `${declared} bytes declared, limit ${maxAnswerBytes}`);
     }
     // An answer declared no larger than one record cannot hold a larger one: read it plainly.
@@ -162,11 +158,12 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     const parts: Buffer[] = [];
     let total = 0;
     try {
-      for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+      // Leaving the loop early (too large, a failure) destroys the body and drops its connection.
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
         total += chunk.byteLength;
         if (total > maxAnswerBytes) throw new FrontError('too_large', `over ${maxAnswerBytes} bytes`);
         if (reader) reader.push(chunk);
-        else parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        else parts.push(chunk);
       }
     } catch (e) {
       throw toFrontError(e, d.timedOut());
@@ -175,7 +172,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     const kept = reader.end();
     if (kept.dropped) {
       log.warn('plugin records over the size limit left out of an answer', {
-        path: res.url ? new URL(res.url).pathname : undefined, dropped: kept.dropped, largestBytes: kept.largest, limitBytes: MAX_RECORD_BYTES,
+        path: path?.split('?')[0], dropped: kept.dropped, largestBytes: kept.largest, limitBytes: MAX_RECORD_BYTES,
       });
     }
     return kept.text;
@@ -258,7 +255,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     let result: 'done' | 'kept' | 'unanswered' = 'unanswered';
     try {
       const res = await request(`/api/logout/${encodeURIComponent(t)}`, d);
-      await res.body?.cancel();
+      await drain(res.body);
       // 2xx: logged out; 4xx: the plugin does not know the token, so it holds no slot.
       result = res.status < 500 ? 'done' : 'kept';
     } catch {
@@ -287,19 +284,19 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
 
   /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
   /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
-  async function withSession<R extends { status?: number; statusCode?: number }>(
+  async function withSession<R extends { status: number }>(
     call: (t: string) => Promise<R>, canRetry: boolean, deadline: AbortSignal, discard: (r: R) => Promise<unknown>,
   ): Promise<R> {
     // A held token needs no waiting (and no abort listener per call, the tunnel's hot path).
     const first = token ?? await sessionWithin(deadline);
     const res = await call(first);
-    if ((res.status ?? res.statusCode) !== 401) return res;
+    if (res.status !== 401) return res;
     await discard(res);
     await invalidate(first);
     if (!canRetry) throw new FrontError('auth', 'plugin answered 401', { status: 401 });
     const second = await sessionWithin(deadline);
     const again = await call(second);
-    if ((again.status ?? again.statusCode) === 401) {
+    if (again.status === 401) {
       await discard(again);
       await invalidate(second);
       throw new FrontError('auth', 'plugin answered 401 right after login', { status: 401 });
@@ -307,10 +304,10 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     return again;
   }
 
-  /** The tunnel's call: undici's request on the tunnel pool (Node streams, no web-stream objects) within `d`. */
-  function raw(path: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | null, d: Deadline): Promise<Dispatcher.ResponseData> {
+  /** The tunnel's call: a request on the tunnel pool within `d`, its body streamed both ways. */
+  function raw(path: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | null, d: Deadline): Promise<Answer> {
     if (closed) return Promise.reject(new FrontError('unreachable', 'client closed'));
-    return tunnel.request({ origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ? Readable.from(body, { objectMode: false }) : null, signal: d.signal });
+    return exchange(tunnel, origin, path, { method, headers, body, signal: d.signal });
   }
 
   return {
@@ -319,11 +316,11 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
     async get(path, schema, o = {}) {
       const sep = path.includes('?') ? '&' : '?';
       const d = deadline(clock, o.timeoutMs ?? timeoutMs, o.signal);
-      let res: Response;
+      let res: Answer;
       let text: string;
       try {
         res = await withSession((t) => request(`${path}${sep}key=${encodeURIComponent(t)}`, d), true, d.signal, cancelBody);
-        text = await readText(res, d, true);
+        text = await readText(res, d, true, path);
       } finally {
         d.clear();
       }
@@ -363,20 +360,20 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
         const res = await withSession((t) => {
           const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
           return raw(`${pathname}?${q}`, req.method, headers, req.body, d);
-        }, canRetry, d.signal, (r) => r.body.dump().catch(() => undefined));
+        }, canRetry, d.signal, (r) => drain(r.body));
         const out: Record<string, string> = {};
         for (const [name, value] of Object.entries(res.headers)) {
           if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
         }
         const v = out[VERSION_HEADER];
         if (v) seenVersion = v.slice(0, 64);
-        if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
-          // No body by definition (fetch gave null here too): the relay gets one res frame.
-          await res.body.dump().catch(() => undefined);
+        if (req.method === 'HEAD' || res.status === 204 || res.status === 304) {
+          // No body by definition: the relay gets one res frame.
+          await drain(res.body);
           d.clear();
-          return { status: res.statusCode, headers: out, body: null };
+          return { status: res.status, headers: out, body: null };
         }
-        return { status: res.statusCode, headers: out, body: bodyOf(res.body, d) };
+        return { status: res.status, headers: out, body: bodyOf(res.body, d) };
       } catch (e) {
         d.clear();
         throw toFrontError(e, d.timedOut());
@@ -405,7 +402,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
         await landed;
       }
       closed = true;
-      await Promise.all([control.close(), tunnel.close()]).catch(() => undefined);
+      await Promise.all([control.close(), tunnel.close()]);
     },
   };
 }
@@ -431,7 +428,7 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
  * the deadline is cleared exactly once when the body ends, fails or is given
  * up (`return()` also works before the first read, unlike a generator's).
  */
-function bodyOf(body: Dispatcher.ResponseData['body'], d: Deadline): AsyncIterable<Uint8Array> {
+function bodyOf(body: IncomingMessage, d: Deadline): AsyncIterable<Uint8Array> {
   return {
     [Symbol.asyncIterator]() {
       const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
@@ -448,9 +445,9 @@ function bodyOf(body: Dispatcher.ResponseData['body'], d: Deadline): AsyncIterab
         },
         async return() {
           d.clear();
-          // dump, not destroy: a body read to its declared end keeps its keep-alive connection;
-          // an abandoned one is read on for at most undici's dump limit, then its connection is closed.
-          void body.dump().catch(() => undefined);
+          // drain, not destroy: a body read to its declared end keeps its keep-alive connection;
+          // an abandoned one is read on for at most DRAIN_BYTES (wire.ts), then its connection is closed.
+          void drain(body);
           return { done: true as const, value: undefined };
         },
       };
@@ -458,10 +455,10 @@ function bodyOf(body: Dispatcher.ResponseData['body'], d: Deadline): AsyncIterab
   };
 }
 
-const cancelBody = (r: Response) => r.body?.cancel() ?? Promise.resolve();
+const cancelBody = (r: Answer) => drain(r.body);
 
-function parseJson(text: string, res: Response): unknown {
-  const type = res.headers.get('content-type') ?? '';
+function parseJson(text: string, res: Answer): unknown {
+  const type = header(res.headers, 'content-type') ?? '';
   if (/text\/html/i.test(type) || /^\s*</.test(text)) throw new FrontError('bad_response', 'HTML вместо JSON');
   try {
     return JSON.parse(text);
@@ -474,9 +471,10 @@ function parseJson(text: string, res: Response): unknown {
 export function toFrontError(e: unknown, timedOut: boolean): FrontError {
   if (isFrontError(e)) return e;
   if (timedOut) return new FrontError('timeout', undefined, { cause: e });
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const err = e as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError') return new FrontError('timeout', undefined, { cause: e });
-  const code = err?.cause?.code ?? err?.name ?? 'error';
+  // fetch (pairing, the reach check) puts the socket's code in `cause`; node:http (the plugin client) on the error itself.
+  const code = err?.cause?.code ?? err?.code ?? err?.name ?? 'error';
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new FrontError('timeout', code, { cause: e });
   }

@@ -3,11 +3,11 @@
  * short list of likely ports on 127.0.0.1. A port counts only if it answers
  * like the plugin (its root page and its API's behaviour), not merely if it is open.
  */
-import { Agent, fetch, type Response } from 'undici';
 import { DEFAULT_FRONT_PORT, VERSION_HEADER, versionFromPage } from '../../../protocol/front.ts';
 import { FrontError } from './errors.ts';
 import { toFrontError } from './client.ts';
 import { notPluginWhy } from '../messages.ts';
+import { exchange, header, pool, type Answer } from './wire.ts';
 
 /**
  * Ports tried when nothing is configured, in order (docs/iiko-front-web-api.md
@@ -75,21 +75,21 @@ export function judge(s: Seen): { plugin: true } | { plugin: false; why: string 
  */
 export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Promise<Identity> {
   const origin = new URL(url).origin;
-  const dispatcher = new Agent({ connections: 1, connect: { timeout: timeoutMs } });
+  const connection = pool(origin, 1, timeoutMs);
   try {
-    const root = await fetch(`${origin}/`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const root = await exchange(connection, origin, '/', { signal: AbortSignal.timeout(timeoutMs) });
     const html = await readAtMost(root, PAGE_READ_BYTES);
-    const pluginPage = root.headers.has(VERSION_HEADER) || PLUGIN_PAGE.test(html);
-    const api = await fetch(`${origin}/api/orders`, { dispatcher, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const pluginPage = header(root.headers, VERSION_HEADER) !== undefined || PLUGIN_PAGE.test(html);
+    const api = await exchange(connection, origin, '/api/orders', { signal: AbortSignal.timeout(timeoutMs) });
     const apiText = await readAtMost(api, 2_048);
-    const verdict = judge({ rootStatus: root.status, pluginPage, apiStatus: api.status, apiText, apiType: api.headers.get('content-type') ?? '' });
+    const verdict = judge({ rootStatus: root.status, pluginPage, apiStatus: api.status, apiText, apiType: header(api.headers, 'content-type') ?? '' });
     if (!verdict.plugin) return { kind: 'not_plugin', url: origin, why: verdict.why, pluginPage };
-    const version = root.headers.get(VERSION_HEADER) ?? api.headers.get(VERSION_HEADER) ?? versionFromPage(html);
+    const version = header(root.headers, VERSION_HEADER) ?? header(api.headers, VERSION_HEADER) ?? versionFromPage(html);
     return { kind: 'plugin', url: origin, ...(version ? { version: version.slice(0, 64) } : {}) };
   } catch (e) {
     return { kind: 'unreachable', url: origin, error: toFrontError(e, (e as Error)?.name === 'TimeoutError') };
   } finally {
-    void dispatcher.close().catch(() => undefined);
+    connection.agent.destroy();
   }
 }
 
@@ -119,17 +119,13 @@ export async function discover(opts: { host?: string; ports?: readonly number[];
 }
 
 /** The first `max` bytes of an answer as text; the rest is not read (the connection is dropped). */
-async function readAtMost(res: Response, max: number): Promise<string> {
+async function readAtMost(res: Answer, max: number): Promise<string> {
   const parts: Buffer[] = [];
   let total = 0;
-  const reader = res.body?.getReader();
-  if (!reader) return '';
-  while (total < max) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-    total += value.byteLength;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    total += chunk.byteLength;
+    if (total >= max) break; // leaving the loop destroys the body
   }
-  await reader.cancel().catch(() => undefined);
   return Buffer.concat(parts).subarray(0, max).toString('utf8');
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
-import { Agent, fetch, ProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { Problem } from '../../../protocol/local.ts';
 import { ErrorBody, normalizePairingCode, PairResponse } from '../../../protocol/relay.ts';
@@ -59,6 +59,8 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
   checkWritable(opts.dataDir);
   const url = `${ends.httpBase}/v1/pair`;
   const proxyUrl = proxyFor(new URL(url), { proxy: opts.proxy, env: opts.env });
+  // undici (for its proxy support) loads only when pairing runs: the idle companion does not carry it (front/wire.ts says why).
+  const { Agent, fetch, ProxyAgent } = await import('undici');
   const dispatcher: Dispatcher | undefined = proxyUrl
     ? new ProxyAgent({ uri: proxyUrl, ...(opts.ca ? { requestTls: { ca: opts.ca } } : {}) })
     : opts.ca ? new Agent({ connect: { ca: opts.ca } }) : undefined;
