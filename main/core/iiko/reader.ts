@@ -13,6 +13,7 @@ import {
   buildMenu, kitchensOf, normaliseDelivery, normaliseKitchenOrder, normaliseOrder, normaliseSection, normaliseStaff, normaliseTable,
   productIds, type KitchenOrderView, type OrderContext,
 } from './normalise.ts';
+import { byName } from './names.ts';
 import { isHall, type CourierList } from './rules.ts';
 import type { FeedDelivery } from '../../../protocol/feed.ts';
 
@@ -38,10 +39,10 @@ export async function orNone<T>(p: Promise<T>): Promise<T | null> {
 
 const list = (c: FrontClient, path: string, o?: ReadOptions) => c.get(path, List, o);
 
-/** Staff as the user contract shows them, sorted by name; `couriers` is the venue's list (feed.courierCodes). */
+/** Staff as the user contract shows them, sorted by name as a Russian POS PC sorts them (names.ts); `couriers` is the venue's list (feed.courierCodes). */
 export async function readStaff(c: FrontClient, couriers: CourierList, o?: ReadOptions): Promise<FeedStaff[]> {
   return (await list(c, '/api/users', o)).map((u) => normaliseStaff(u, couriers)).filter((s): s is FeedStaff => s !== null)
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => byName(a.name, b.name));
 }
 
 /** The probe's health read: the sections list, which every plugin serves (a 404 here is not "none"). */
