@@ -132,7 +132,10 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   async function request(path: string, d: Deadline, init: { headers?: Record<string, string> } = {}): Promise<Answer> {
     if (closed) throw new FrontError('unreachable', 'client closed');
     try {
-      const res = await exchange(control, origin, path, { headers: init.headers, signal: d.signal });
+      // As fetch did: the WHATWG URL parser percent-encodes what may not go raw on the wire
+      // (the payment check's `$orderby=Number desc` has a space). The tunnel's paths go as the gate let them through.
+      const u = new URL(path, origin);
+      const res = await exchange(control, origin, u.pathname + u.search, { headers: init.headers, signal: d.signal });
       const v = header(res.headers, VERSION_HEADER);
       if (v) seenVersion = v.slice(0, 64);
       return res;
