@@ -106,10 +106,14 @@ describe('diagnostics find real problems', () => {
   });
 
   it('fails the tunnel and port checks with the router hint when the relay is gone', async () => {
-    const v = await goodVenue();
+    // The first retry a minute away, so the tunnel stays offline while the checks run: with the default backoff
+    // (under 0.5 s) a retry could be under way (state connecting, a warning) when the tunnel check looks.
+    const v = await goodVenue({ agent: { tunnel: { env: { NO_PROXY: '127.0.0.1,localhost' }, backoff: { baseMs: 60_000, capMs: 60_000, random: () => 1 } } } });
     await v.relay.close();
-    await new Promise((r) => setTimeout(r, 300));
+    // Waits for the tunnel to notice the relay is gone (a fixed 300 ms sleep was too short on a loaded machine).
+    await waitFor(() => v.agent.status().tunnel.state === 'offline', 'the tunnel offline after the relay closed', 15_000);
     const r = await v.diagnose();
+    expect(check(r, 'tunnel').evidence).toMatchObject({ state: 'offline' });
     expect(check(r, 'tunnel').result).toBe('fail');
     const port = check(r, 'port');
     expect(port.result).toBe('fail');
