@@ -77,6 +77,11 @@ defaults
     timeout tunnel 1h
     timeout http-request 10s
     timeout queue 5s
+    # Without it HAProxy gives a check only its inter (300 ms here) to connect and answer: on a loaded test machine
+    # a busy relay answered /readyz in 300-360 ms, HAProxy took all three nodes out and back within seconds, and the
+    # venue hash moved under cluster-affinity's calls (hops it counted as a failure). A draining node answers 503 at
+    # once and a killed one refuses the connection, so this delays no test's "taken out"; only a hung node is slower.
+    timeout check 5s
     # The relay sees the client's address (pairing limits, the port probe-back): it runs with --trust-proxy.
     option forwardfor
     # A call whose node refused the connection or died before answering goes to another node...
