@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditList, BUNDLE_CHUNK_BYTES, LogTail, Report } from '../../../protocol/diagnostics.ts';
-import { API_KEY } from '../../helpers/relay.ts';
+import { API_KEY, waitFor } from '../../helpers/relay.ts';
 import { unzip } from '../../helpers/zip.ts';
 import { startVenue, type Venue } from '../../helpers/venue.ts';
 
@@ -47,6 +47,20 @@ function secretsIn(text: string, v: Venue): string[] {
   const secret = v.deviceToken.slice(4); // the part after evd_
   return [PROXY_PASSWORD, PAIRING_CODE, PAIRING_CODE.toLowerCase(), secret, '345-12-34', 'PlainPassw0rdQ', 'JsonT0kenQ', '731952', 'Sess10nKeyQ',
     '345 67 82', PHONE_BARE].filter((s) => text.includes(s));
+}
+
+let marks = 0;
+/**
+ * Waits until every line logged so far is in the log files on disk: the file transport writes asynchronously and in
+ * order, so a line logged last and found on disk means the ones before it are there too. (A fixed 300-500 ms sleep
+ * stood here; on a loaded machine 1 500 lines may take longer than that to reach the disk.)
+ */
+async function logsOnDisk(v: Venue): Promise<void> {
+  const mark = `log on disk up to mark ${++marks}.`;
+  v.log.info(mark);
+  const dir = path.join(v.dataDir, 'logs');
+  const has = () => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => fs.readFileSync(path.join(dir, f), 'utf8').includes(mark));
+  await waitFor(has, `the line "${mark}" in ${dir}`, 20_000, 50);
 }
 
 async function support(v: Venue, what: string, init: { method?: string } = {}) {
@@ -89,7 +103,7 @@ describe('remote support through the relay', () => {
 
   it('returns the newest log lines, redacted: no proxy password, pairing code, device token or whole phone', async () => {
     const v = await plantedVenue();
-    await new Promise((r) => setTimeout(r, 300)); // the file transport writes asynchronously
+    await logsOnDisk(v);
     const r = await support(v, 'logs?lines=200');
     expect(r.status).toBe(200);
     const tail = LogTail.parse(JSON.parse(r.body.toString('utf8')));
@@ -111,7 +125,7 @@ describe('remote support through the relay', () => {
   it('cuts a long tail to one control frame and says how many older lines it left out', async () => {
     const v = await plantedVenue();
     for (let i = 0; i < 1500; i++) v.log.info(`line ${i} ${'x'.repeat(80)}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await logsOnDisk(v);
     const r = await support(v, 'logs?lines=2000');
     expect(r.status).toBe(200);
     const tail = LogTail.parse(JSON.parse(r.body.toString('utf8')));
@@ -127,7 +141,7 @@ describe('remote support through the relay', () => {
     // Enough hard-to-compress lines that the zip takes several bundle.read chunks.
     // Distinct messages: the log limits repeats of one message.
     for (let i = 0; i < 1500; i++) v.log.debug(`noise ${i}`, { blob: randomBytes(60).toString('base64url') });
-    await new Promise((r) => setTimeout(r, 500));
+    await logsOnDisk(v);
     const r = await support(v, 'bundle');
     expect(r.status).toBe(200);
     expect(r.body.length).toBeGreaterThan(2 * BUNDLE_CHUNK_BYTES);
@@ -149,7 +163,7 @@ describe('remote support through the relay', () => {
   it('frees the bundle slots of downloads abandoned after their first bytes, so the next one starts at once', async () => {
     const v = await plantedVenue();
     for (let i = 0; i < 1500; i++) v.log.debug(`noise ${i}`, { blob: randomBytes(60).toString('base64url') });
-    await new Promise((r) => setTimeout(r, 500));
+    await logsOnDisk(v);
     // Two callers (the companion holds at most two bundles at once) read the first bytes and hang up.
     for (let n = 0; n < 2; n++) await firstBytesThenHangUp(`${v.relay.url}/v1/venues/${v.venueId}/bundle`);
     // The companion used to hold both for its idle minute ("another bundle is being taken"); now the relay tells it at once.
@@ -212,7 +226,7 @@ describe('remote support through the relay', () => {
 describe('the bundle on the local API', () => {
   it('is a zip with the report in Russian and no planted secret', async () => {
     const v = await plantedVenue();
-    await new Promise((r) => setTimeout(r, 300));
+    await logsOnDisk(v);
     const r = await v.local('/api/diagnostics/bundle');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-disposition')).toMatch(/evva-diagnostics-.*\.zip/);
