@@ -36,7 +36,7 @@ function* bigBody(total: number, hash: { value: string }): Generator<Uint8Array>
 
 /** Bytes the plugin has produced and the caller has read: their difference is everything in flight, anywhere. */
 const flow = { produced: 0, consumed: 0, maxLead: 0 };
-/** More than this in flight means nothing held the plugin back (the window is 256 KB; kernel socket buffers add some). */
+/** More than this in flight means nothing held the plugin back: the window is 256 KB, and the caller's loopback socket buffers held up to 6.5 MB more in a run where the caller paused until the plugin stopped. */
 const MAX_LEAD = 16 * MB;
 
 /**
