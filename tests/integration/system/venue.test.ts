@@ -56,8 +56,15 @@ async function pairedVenue(relayPort = 0, settings?: object) {
   return { relay, relayDir, venue, dir };
 }
 
-function startCompanion(dataDir: string, frontUrl: string, apiPort: number): Proc {
-  return track(startBin('evva-companion.js', ['run', '--data-dir', dataDir, '--front-url', frontUrl, '--api-port', String(apiPort)]));
+/**
+ * Starts `evva-companion run` and resolves once it says it started. How long a process takes to boot is the
+ * machine's speed (over 15 s at load 20), so it gets a bound of its own; the waits that follow, from a running
+ * companion, are about the product.
+ */
+async function startCompanion(dataDir: string, frontUrl: string, apiPort: number): Promise<Proc> {
+  const p = track(startBin('evva-companion.js', ['run', '--data-dir', dataDir, '--front-url', frontUrl, '--api-port', String(apiPort)]));
+  await p.waitFor(/Компаньон запущен/, 60_000);
+  return p;
 }
 
 async function companionStatus(dataDir: string): Promise<Status | null> {
@@ -106,7 +113,7 @@ describe('the whole system, as real processes', PROCESSES, () => {
     expect(paired.out).toContain(venue.venueId);
     expect(fs.statSync(path.join(dir, 'device.json')).mode & 0o777).toBe(0o600);
 
-    startCompanion(dir, simUrl, await freePort());
+    await startCompanion(dir, simUrl, await freePort());
     const { value: ok } = await until('companion ok', 15_000, async () => {
       const s = await localStatus(dir);
       return s?.level === 'ok' ? s : null;
@@ -141,7 +148,7 @@ describe('the whole system, as real processes', PROCESSES, () => {
     const relayDir = tmp('relay');
     const relay = await startRelayProc(0, relayDir);
     const dir = tmp('companion');
-    startCompanion(dir, simUrl, await freePort());
+    await startCompanion(dir, simUrl, await freePort());
     await until('companion up', 15_000, async () => (await localStatus(dir))?.tunnel.state === 'unpaired');
     const wrong = await runBin('evva-companion.js', ['pair', 'AAAA-BBBB', '--relay-url', relay.url, '--data-dir', dir]);
     expect(wrong.code).toBe(1);
@@ -160,7 +167,7 @@ describe('the whole system, as real processes', PROCESSES, () => {
     const system = await pairedVenue(relayPort);
     const { relayDir, venue, dir } = system;
     let relay = system.relay;
-    startCompanion(dir, simUrl, await freePort());
+    await startCompanion(dir, simUrl, await freePort());
     await until('connected', 15_000, async () => (await localStatus(dir))?.tunnel.state === 'connected');
 
     // A call in flight when the relay dies: the plugin is slow, so it is still streaming.
@@ -183,15 +190,15 @@ describe('the whole system, as real processes', PROCESSES, () => {
     const simUrl = await startSimProc();
     const { relay, venue, dir } = await pairedVenue();
     const apiPort = await freePort();
-    const first = startCompanion(dir, simUrl, apiPort);
+    const first = await startCompanion(dir, simUrl, apiPort);
     await until('connected', 15_000, async () => (await localStatus(dir))?.tunnel.state === 'connected');
     await first.stop('SIGKILL');
     await until('relay sees it offline', 10_000, async () => (await venueApi(relay.url, venue.venueId, '/api/tables')).status === 503);
 
-    startCompanion(dir, simUrl, apiPort);
+    await startCompanion(dir, simUrl, apiPort);
     const t0 = performance.now();
     await until('connected again', 15_000, async () => (await venueApi(relay.url, venue.venueId, '/api/tables')).status === 200);
-    console.log(`companion killed and restarted: venue online ${Math.round(performance.now() - t0)} ms after the new process was spawned`);
+    console.log(`companion killed and restarted: venue online ${Math.round(performance.now() - t0)} ms after the new process started`);
 
     // The plugin stops: EVVA sees it in the venue view, and calls answer 502 rather than hanging.
     await fetch(`${simUrl}/_sim/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ forMs: 60_000 }) });
@@ -269,7 +276,7 @@ describe('a large answer through real processes', { timeout: 240_000 }, () => {
   it('arrives whole while neither the relay nor the companion grows by half its size', async () => {
     // Above the 100 MiB default response limit, which a settings file may raise.
     const { relay, venue, dir } = await pairedVenue(0, { tunnel: { maxResponseBytes: SIZE + 1024 } });
-    const companion = startCompanion(dir, bigUrl, await freePort());
+    const companion = await startCompanion(dir, bigUrl, await freePort());
     await until('connected', 15_000, async () => (await localStatus(dir))?.level === 'ok');
     // Warm both paths with a small call so start-up allocations are not counted.
     expect((await venueApi(relay.url, venue.venueId, '/api/sections')).status).toBe(200);
