@@ -109,6 +109,14 @@ export class SendCredit {
     this.available = window;
   }
 
+  /**
+   * Takes up to `max` bytes of credit now, or 0 when there is none (or the stream failed):
+   * a sender with credit in hand (every small answer) sends without a promise and a turn.
+   */
+  tryTake(max: number): number {
+    return this.failed || this.available <= 0 ? 0 : this.consume(max);
+  }
+
   take(max: number): Promise<number> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.available > 0) return Promise.resolve(this.consume(max));

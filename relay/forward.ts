@@ -27,6 +27,8 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
  * it, a plugin connection) for ever.
  */
 export const RESPONSE_WRITE_TIMEOUT_MS = 30_000;
+/** Link replacement lists kept for reuse (one per venue and Host it is called by, in practice a handful). */
+const REPLACEMENTS_KEPT = 1_000;
 /** Request headers of the EVVA call that never reach the companion. */
 const CALLER_ONLY = new Set(['authorization', 'cookie', TIMEOUT_HEADER]);
 
@@ -77,6 +79,23 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
   const defaultTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const maxBody = deps.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const writeTimeoutMs = deps.responseWriteTimeoutMs ?? RESPONSE_WRITE_TIMEOUT_MS;
+  const publicBase = deps.publicUrl === undefined ? undefined : deps.publicUrl.replace(/\/+$/, '');
+  /**
+   * The link replacements per plugin origin and venue base, made once and reused (rewriteWhole
+   * keeps its prepared form per list): building them was per-call work for an answer that is
+   * the same for every call of a venue. Bounded: cleared when it grows past REPLACEMENTS_KEPT.
+   */
+  const replacements = new Map<string, Array<[string, string]>>();
+  const replacementsFor = (origin: string, venueBase: string): Array<[string, string]> => {
+    const key = `${origin}\n${venueBase}`;
+    let r = replacements.get(key);
+    if (!r) {
+      if (replacements.size >= REPLACEMENTS_KEPT) replacements.clear();
+      r = linkReplacements(origin, venueBase);
+      replacements.set(key, r);
+    }
+    return r;
+  };
 
   return (req, res) => {
     const url = req.url ?? '';
@@ -134,7 +153,8 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
     for (const h of CALLER_ONLY) delete headers[h];
     const hopped = deps.hopOrigin?.(req);
     const origin = hopped ? `${hopped.proto}://${hopped.host}` : `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`;
-    const venueBase = `${(deps.publicUrl ?? origin).replace(/\/+$/, '')}/v1/venues/${venueId}/front`;
+    const base = publicBase ?? (origin.endsWith('/') ? origin.replace(/\/+$/, '') : origin);
+    const venueBase = `${base}/v1/venues/${venueId}/front`;
 
     let rewriter: LinkRewriter | null = null;
     let unacked = 0;
@@ -156,7 +176,7 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
         const origin = link.frontOrigin;
         let links: Array<[string, string]> | null = null;
         if (f.body && origin && isTextual(h['content-type']) && !h['content-encoding']) {
-          links = linkReplacements(origin, venueBase);
+          links = replacementsFor(origin, venueBase);
           delete h['content-length'];
         }
         res.statusCode = f.status;

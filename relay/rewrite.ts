@@ -31,7 +31,11 @@ export function linkReplacements(frontOrigin: string, venueBase: string): Array<
  * itself when nothing matched.
  */
 export function rewriteWhole(body: Buffer, replacements: Array<[string, string]>): Buffer {
-  const pairs = replacements.filter(([from]) => from.length > 0).map(([from, to]) => [latin1Of(from), latin1Of(to)] as const);
+  let pairs = prepared.get(replacements);
+  if (!pairs) {
+    pairs = replacements.filter(([from]) => from.length > 0).map(([from, to]) => [latin1Of(from), latin1Of(to)] as const);
+    prepared.set(replacements, pairs);
+  }
   const s = body.toString('latin1');
   const next = pairs.map(([from]) => s.indexOf(from));
   let out = '';
@@ -53,6 +57,9 @@ export function rewriteWhole(body: Buffer, replacements: Array<[string, string]>
   if (pos === 0) return body;
   return Buffer.from(out + s.slice(pos), 'latin1');
 }
+
+/** The Latin-1 forms rewriteWhole searches for, per replacements list (the relay reuses one list per venue and origin). */
+const prepared = new WeakMap<Array<[string, string]>, ReadonlyArray<readonly [string, string]>>();
 
 /** `text`'s UTF-8 bytes as a Latin-1 string (ASCII, every URL here, is itself). */
 function latin1Of(text: string): string {

@@ -494,8 +494,10 @@ export class CompanionLink {
         let off = 0;
         while (off < chunk.byteLength && !s.done) {
           // The upstream is not read again until the relay has room: this is what bounds memory.
-          const n = await s.send.take(Math.min(MAX_CHUNK_BYTES, chunk.byteLength - off));
-          await this.socketRoom(s);
+          const want = Math.min(MAX_CHUNK_BYTES, chunk.byteLength - off);
+          const n = s.send.tryTake(want) || await s.send.take(want);
+          // Waits only when the socket's queue is over the mark (an async call per chunk was a promise and a turn for nothing).
+          if (this.o.ws.bufferedAmount > LINK_SEND_HIGH_WATER) await this.socketRoom(s);
           if (s.done) break;
           const part = chunk.subarray(off, off + n);
           off += n;

@@ -345,4 +345,19 @@ describe('send credit edges', () => {
     expect(c.grant(1)).toBe(false);
     expect(await c.take(1_000)).toBe(100);
   });
+
+  it('hands credit over at once when there is some, and nothing when there is none or the stream failed', async () => {
+    const c = new SendCredit(100);
+    expect(c.tryTake(60)).toBe(60);
+    expect(c.tryTake(60)).toBe(40);
+    expect(c.tryTake(1)).toBe(0);
+    expect(c.maxOutstanding).toBe(100);
+    const waiting = c.take(10);
+    expect(c.grant(30)).toBe(true);
+    await expect(waiting).resolves.toBe(10);
+    expect(c.tryTake(100)).toBe(20);
+    c.grant(5);
+    c.fail(new Error('stream gone'));
+    expect(c.tryTake(5)).toBe(0);
+  });
 });
