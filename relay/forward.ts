@@ -162,15 +162,31 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
     let writeTimer: NodeJS.Timeout | undefined;
     let stream: RelayStream | null = null;
 
-    const timer = deps.clock.setTimeout(() => {
+    // The call's deadline bounds each time the answer stands still: the wait for the head, then
+    // every gap between body chunks (the companion keeps the same one). One timer per call: a
+    // chunk only stamps the time, and the timer, when it fires early, sets itself for what is left.
+    let movedAt = started;
+    let headSeen = false;
+    const expire = () => {
+      if (outcome) return;
+      const left = movedAt + timeoutMs - deps.clock.mono();
+      if (left > 0) {
+        timer = deps.clock.setTimeout(expire, left);
+        return;
+      }
       stream?.cancel('timeout');
-      fail('timeout', 504, RelayErrorCode.timeout, `the plugin did not answer within ${timeoutMs} ms`);
-    }, timeoutMs);
+      fail('timeout', 504, RelayErrorCode.timeout, headSeen
+        ? `the plugin's answer stood still for ${timeoutMs} ms`
+        : `the plugin did not answer within ${timeoutMs} ms`);
+    };
+    let timer = deps.clock.setTimeout(expire, timeoutMs);
 
     stream = link.open({ method: req.method ?? 'GET', path, headers, body: hasBody, timeoutMs }, {
       onHead(f: ResFrame, whole?: Buffer) {
-        deps.clock.clearTimeout(timer);
+        if (whole || !f.body) deps.clock.clearTimeout(timer);
         if (outcome) return;
+        headSeen = true;
+        movedAt = deps.clock.mono();
         if (f.status < 200) return fail('bad_gateway', 502, RelayErrorCode.badGateway, `plugin answered ${f.status}`);
         const h = forwardableHeaders(f.headers);
         const origin = link.frontOrigin;
@@ -202,6 +218,7 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
       },
       onData(chunk) {
         if (outcome) return;
+        movedAt = deps.clock.mono();
         deps.metrics.bytes.inc({ direction: 'from_venue' }, chunk.length);
         const out = rewriter ? rewriter.push(chunk) : chunk;
         if (out.length === 0 || res.write(out)) {

@@ -58,7 +58,11 @@ export const DEAD_AFTER_MS = 8_000;
 export const HEARTBEAT_CHECK_MS = 1_000;
 /** How long the relay waits for hello after the upgrade, and the companion for welcome after hello. */
 export const HELLO_TIMEOUT_MS = 5_000;
-/** Default per-request timeout: the wait for the response head, and the longest gap between body chunks from the plugin. */
+/**
+ * Default per-request deadline: the longest an answer may stand still, i.e.
+ * the wait for the response head and then each gap between body chunks (both
+ * ends restart it with every chunk); never a bound on the whole transfer.
+ */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 /** Longest per-request timeout a req frame may ask for. */
 export const MAX_REQUEST_TIMEOUT_MS = 120_000;

@@ -109,11 +109,45 @@ class ServedStream {
     this.wake?.();
   }
 
-  /** Arms the stream's one deadline: head, body and every wait for relay credit all fall under it. */
+  /** When the answer last moved (the req, the head, a body frame sent), on the clock's monotonic time. */
+  private movedAt = 0;
+  private deadlineMs = 0;
+  private onDeadline: (() => void) | null = null;
+  private clock: Clock | null = null;
+
+  /**
+   * Arms the stream's deadline: `ms` is the longest the answer may stand
+   * still, i.e. the wait for the head and then each gap between body frames
+   * (a wait for relay credit is such a gap). It is not a bound on the whole
+   * transfer: a large answer that keeps moving runs as long as it moves.
+   */
   arm(clock: Clock, ms: number, onFire: () => void): void {
+    this.clock = clock;
+    this.deadlineMs = ms;
+    this.onDeadline = onFire;
+    this.movedAt = clock.mono();
     clock.clearTimeout(this.timer);
-    this.timer = clock.setTimeout(onFire, ms);
+    this.timer = clock.setTimeout(this.expire, ms);
   }
+  /**
+   * The answer moved: the deadline starts again from now. Hot path (once per
+   * frame), so it only stamps the time; the one timer, when it fires, sets
+   * itself again for what is left instead of a timer per frame.
+   */
+  moved(): void {
+    if (this.clock) this.movedAt = this.clock.mono();
+  }
+  private readonly expire = (): void => {
+    const clock = this.clock;
+    if (!clock || this.done) return;
+    const left = this.movedAt + this.deadlineMs - clock.mono();
+    if (left > 0) {
+      this.timer = clock.setTimeout(this.expire, left);
+      return;
+    }
+    this.timer = undefined;
+    this.onDeadline?.();
+  };
   disarm(clock: Clock): void {
     clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -436,9 +470,11 @@ export class CompanionLink {
   private async serve(s: ServedStream): Promise<void> {
     const { clock, upstream, limits, log } = this.o;
     const req = s.req;
-    // One deadline for the whole exchange, credit waits included: a caller that stops
-    // reading cannot hold a plugin connection past the time the relay gave the call.
-    s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the exchange did not finish within ${req.timeoutMs} ms`));
+    // The deadline bounds each time the answer stands still (the head, then every gap between
+    // frames, credit waits included), as the relay does: a caller that stops reading lets go of
+    // the plugin connection one deadline after the last frame, and a large answer that keeps
+    // streaming is never cut for its size.
+    s.arm(clock, req.timeoutMs, () => this.fail(s, 'timeout', `the answer stood still for ${req.timeoutMs} ms`));
     // Only allowlisted headers and no caller key reach the plugin (see gate.ts).
     const target = admitted(req.path, forwardableHeaders(req.headers));
     let res;
@@ -474,7 +510,10 @@ export class CompanionLink {
     const it = res.body[Symbol.asyncIterator]();
     /** Revision 2: the head waits for the first body bytes and leaves with them (and with `end` when that is all). */
     let headPending = this.rev >= 2;
-    if (!headPending) this.sendControl({ t: 'res', sid: s.sid, ...head, body: true });
+    if (!headPending) {
+      this.sendControl({ t: 'res', sid: s.sid, ...head, body: true });
+      s.moved();
+    }
     try {
       for (;;) {
         const next = await it.next();
@@ -501,6 +540,7 @@ export class CompanionLink {
           if (s.done) break;
           const part = chunk.subarray(off, off + n);
           off += n;
+          s.moved();
           if (headPending) {
             headPending = false;
             // The declared length reached in the first frame: that is the whole answer, end included.
