@@ -135,7 +135,7 @@ describe('streaming through the tunnel', () => {
     let received = 0;
     const hash = createHash('sha256');
     try {
-      // One deadline covers the whole exchange: give 50 MB on a loaded machine the longest one.
+      // The deadline bounds each gap between chunks: on a loaded machine give those gaps the longest one.
       const res = await fetch(`${base}/api/big`, { headers: { authorization: `Bearer ${API_KEY}`, 'x-evva-timeout-ms': '120000' } });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-length')).toBeNull();
