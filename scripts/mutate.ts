@@ -24,7 +24,9 @@ interface Module {
 
 export const MODULES: Record<string, Module> = {
   gate: { mutate: () => 'main/core/tunnel/gate.ts', tests: ['tests/unit/companion/gate-check.test.ts', 'tests/unit/companion/gate-allowlist.test.ts'] },
-  guard: { mutate: () => 'main/core/api/guard.ts', tests: ['tests/integration/companion/local-api.test.ts'] },
+  // The door's session cookie and browser checks (Origin, Fetch-Metadata) are proven where the UI's API is: ui-api and
+  // local-api-trust; local-api alone left them uncovered (64.6% on 2026-12-07).
+  guard: { mutate: () => 'main/core/api/guard.ts', tests: ['tests/integration/companion/local-api.test.ts', 'tests/integration/companion/local-api-trust.test.ts', 'tests/integration/companion/ui-api.test.ts'] },
   // The redaction itself (common/redact.ts, which the companion's and the relay's logs both run); log.ts only calls it.
   redaction: { mutate: () => 'common/redact.ts', tests: ['tests/unit/companion/log-redaction.test.ts'] },
   pairing: { mutate: () => 'relay/pairing.ts', tests: ['tests/unit/relay/pairing.test.ts', 'tests/integration/relay/pairing-http.test.ts'] },
