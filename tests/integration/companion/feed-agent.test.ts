@@ -96,7 +96,7 @@ describe('the feed through a real tunnel', () => {
   });
 
   it('sends staff, tables and the menu, then only what changed; menu.sync sends a fresh snapshot', async () => {
-    const { sim, peer } = await setup({ feed: { courierCodes: ['Курьеров Иван'] } });
+    const { sim, peer, agent } = await setup({ feed: { courierCodes: ['Курьеров Иван'] } });
     const menu = await waitFor('a menu snapshot', () => peer.ordered().find((e) => e.eventType === 'MenuSnapshot'));
     expect((menu.eventInfo as unknown as MenuInfo).sections.length).toBeGreaterThan(0);
     await waitFor('staff', () => peer.ordered().some((e) => e.eventType === 'StaffUpdate'));
@@ -114,7 +114,13 @@ describe('the feed through a real tunnel', () => {
     await waitFor('table 40', () => peer.ordered().some((e) => e.eventType === 'TablesUpdate' && JSON.stringify(e.eventInfo).includes('"number":40')));
     const count = (t: string) => peer.ordered().filter((e) => e.eventType === t).length;
     const before = { staff: count('StaffUpdate'), tables: count('TablesUpdate') };
-    await new Promise((r) => setTimeout(r, 2_500));
+    // Two more staff and tables polls, both begun after the snapshot, then every event they wrote reached the relay.
+    const lastOk = async () => Object.fromEntries(Status.parse(await api(agent, '/api/status')).feed!.pollers.map((p) => [p.name, p.lastOkAt]));
+    for (let round = 0; round < 2; round++) {
+      const was = await lastOk();
+      await waitFor('a staff and a tables poll', async () => { const now = await lastOk(); return now.staff !== was.staff && now.tables !== was.tables; });
+    }
+    await waitFor('nothing queued', async () => Status.parse(await api(agent, '/api/status')).feed!.backlog === 0);
     expect({ staff: count('StaffUpdate'), tables: count('TablesUpdate') }).toEqual(before);
     const r = await peer.command('menu.sync', undefined);
     expect(r).toEqual({ ok: true, result: { queued: true } });
@@ -218,7 +224,8 @@ describe('payments', () => {
   }
 
   it('reminds on the live stream while a paid order stays open', async () => {
-    const { sim, peer, agent } = await setup();
+    // No close races the reminder here, so its time can be the shortest the setting allows (0.6 s).
+    const { sim, peer, agent } = await setup({ feed: { paymentCloseAfterMin: 0.01 } });
     const ws = new WebSocket(`${agent.api.url.replace('http', 'ws')}/api/live`, { headers: { authorization: `Bearer ${agent.api.token}` } });
     const got: LiveMessage[] = [];
     ws.on('message', (d) => got.push(LiveMessage.parse(JSON.parse(String(d)))));
