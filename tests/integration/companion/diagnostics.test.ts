@@ -103,6 +103,9 @@ describe('diagnostics find real problems', () => {
     expect(check(r, 'tunnel').result).toBe('ok');
     // The runner's budget is 4.7 s; the margin is for a loaded CI machine (the bench measures the real number).
     expect(r.summary.durationMs).toBeLessThan(7_000);
+    // The hung plugin goes away (its sockets close) before the agent stops: the probe and the polls it still waits on
+    // fail at once, and the stop's logout is refused instead of waiting out its own deadline (8 s of cleanup otherwise).
+    await v.sim.stopListening();
   });
 
   it('fails the tunnel and port checks with the router hint when the relay is gone', async () => {
