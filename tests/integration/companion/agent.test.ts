@@ -114,7 +114,8 @@ describe('agent', () => {
   });
 
   it('says the plugin is unlicensed when every slot is taken', async () => {
-    const { agent, sim } = await setup({ simOpts: { licenceSlots: 1 } });
+    // Checks every second: the next check after the restart is what finds the slot taken (the 3 s default is proven above).
+    const { agent, sim } = await setup({ simOpts: { licenceSlots: 1 }, file: { probeIntervalSec: 1 } });
     await until(agent, (s) => s.front.state === 'up', 5_000);
     await sim.restart();
     await fetch(`${sim.url}/api/login/2050`); // someone else takes the only slot
