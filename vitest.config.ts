@@ -13,8 +13,8 @@ export default defineConfig({
     // Integration tests start real servers on loopback ports; keep runs bounded and readable.
     pool: 'forks',
     // At least two files at a time, also on a 2-core machine (vitest's default there is one): most test time is
-    // waiting on real processes, sockets and timers (one worker kept the 2 cores about a third busy: 1 050 s of
-    // wall for about 600 s of CPU), so a second file fills the gaps.
+    // waiting on real processes, sockets and timers. A whole run costs 680-740 s of CPU (user+sys, measured on
+    // 2026-12-07), which one worker spread over 880-1 050 s of wall: the 2 cores were about 40% busy.
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
     // The bins run the compiled JavaScript: tests/build.ts has just built dist/ from this source, so it is never
     // stale, and a start costs a third of the CPU of a tsx start (measured on evva-relay --help: 0.85 s user
