@@ -286,7 +286,6 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   }
 
   /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
-  /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
   async function withSession<R extends { status: number }>(
     call: (t: string) => Promise<R>, canRetry: boolean, deadline: AbortSignal, discard: (r: R) => Promise<unknown>,
   ): Promise<R> {

@@ -117,7 +117,7 @@ export function exchange(on: Pool, origin: string, path: string, o: Exchange = {
   });
 }
 
-/** The first value of a header as a string. */
+/** A header's value as one string (a repeated header's values joined with ", ", as fetch's Headers.get did). */
 export function header(h: IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v.join(', ') : v;
