@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) { s.closeAllConnections(); s.close(); }
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
-const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-harden-')); dirs.push(d); return d; };
+const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-trust-')); dirs.push(d); return d; };
 
 /** Sends raw bytes and resolves with whatever comes back before the socket closes (or 3 s pass). */
 function raw(port: number, text: string): Promise<string> {
