@@ -106,9 +106,17 @@ describe('link rewriting', () => {
   it('only textual content types are rewritten', () => {
     const textual = ['application/json; charset=utf-8', 'text/html', 'application/problem+json', 'application/xml', ' Application/JSON ; charset=utf-8',
       'image/svg+xml', 'application/atom+xml;charset=utf-8', 'application/javascript', 'TEXT/PLAIN'];
-    for (const t of textual) expect(isTextual(t), t).toBe(true);
     const binary = ['application/octet-stream', 'image/png', undefined, '', 'application/zip', 'application/xml-dtd-not', 'application/jsonx', 'x-text/plain'];
-    for (const t of binary) expect(isTextual(t), String(t)).toBe(false);
+    // Each type is judged once and remembered: asked again (and after a hundred others pushed the memory
+    // past its bound), the answer is the same.
+    const many = Array.from({ length: 100 }, (_, i) => (i % 2 ? `text/x-${i}` : `image/x-${i}`));
+    for (let pass = 0; pass < 3; pass++) {
+      for (const t of textual) expect(isTextual(t), t).toBe(true);
+      for (const t of binary) expect(isTextual(t), String(t)).toBe(false);
+      for (const [i, t] of many.entries()) expect(isTextual(t), t).toBe(i % 2 === 1);
+    }
+    expect(isTextual(`text/${'x'.repeat(200)}`)).toBe(true);
+    expect(isTextual(`image/${'x'.repeat(200)}`)).toBe(false);
   });
 
   it('rewrites bodies dense with both link forms, cut anywhere, exactly like a whole-string replace', () => {
@@ -140,12 +148,20 @@ describe('rewriting a whole body at once', () => {
     return Buffer.concat([rw.push(body), rw.flush()]);
   };
 
-  it('gives exactly what the chunked rewriter gives, on bodies built from every kind of piece', () => {
+  // A venue's links grow (the relay's base is longer than the plugin's origin): rewritten on the bytes alone.
+  // Links that shrink or keep their length, and lists that mix both, take the string path: each must give
+  // exactly what the chunked rewriter gives.
+  it.each([
+    ['replacements longer than the links (the bytes path)', linkReplacements(ORIGIN, BASE)],
+    ['replacements of the same length', linkReplacements(ORIGIN, 'https://relay.evva.ru')],
+    ['replacements shorter than the links (the string path)', linkReplacements(ORIGIN, 'https://r.ru/v')],
+    ['one longer and one shorter (the string path)', [[ORIGIN, BASE], [escOrigin, 'x']] as Array<[string, string]>],
+    ['a Cyrillic replacement', linkReplacements(ORIGIN, 'https://релей.рф/v1/venues/ven_abc/front')],
+  ])('gives exactly what the chunked rewriter gives, on bodies built from every kind of piece: %s', (_name, pairs) => {
     // Pieces that meet in every order: both needles, their prefixes, Cyrillic, bytes that are not UTF-8.
     const pieces = [ORIGIN, escOrigin, ORIGIN.slice(0, 10), escOrigin.slice(0, 9), '/api/orders/1', 'Анна', '"', '\\', 'h', '9042', Buffer.from([0xff, 0xfe, 0x80]).toString('latin1')];
     let seed = 7;
     const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 8; };
-    const pairs = linkReplacements(ORIGIN, BASE);
     let rewritten = 0;
     for (let i = 0; i < 3000; i++) {
       const parts = Array.from({ length: 1 + (rnd() % 12) }, () => pieces[rnd() % pieces.length]!);
@@ -161,6 +177,17 @@ describe('rewriting a whole body at once', () => {
     const pairs: Array<[string, string]> = [['http://a', 'X'], ['http://ab', 'Y'], ['', 'never']];
     expect(rewriteWhole(Buffer.from('http://ab http://a http://abc'), pairs).toString()).toBe('Y X Yc');
     expect(streamed(Buffer.from('http://ab http://a http://abc'), pairs).toString()).toBe('Y X Yc');
+  });
+
+  it('rewrites an answer with hundreds of links (more than its first scratch space holds) and one that starts and ends with a link', () => {
+    const pairs = linkReplacements(ORIGIN, BASE);
+    const many = Buffer.from(`[${Array.from({ length: 500 }, (_, i) => `"${ORIGIN}/api/orders/${i}"`).join(',')}]`);
+    const out = rewriteWhole(many, pairs);
+    expect(out.equals(streamed(many, pairs))).toBe(true);
+    expect(out.toString().split(`${BASE}/api/orders/`).length - 1).toBe(500);
+    expect(out.toString()).not.toContain(ORIGIN);
+    const edges = Buffer.from(`${ORIGIN}/a ${escOrigin}\\/b ${ORIGIN}`);
+    expect(rewriteWhole(edges, pairs).toString()).toBe(`${BASE}/a ${BASE.replace(/\//g, '\\/')}\\/b ${BASE}`);
   });
 
   it('returns the body itself when nothing matches, and carries non-ASCII replacements byte for byte', () => {
