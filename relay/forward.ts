@@ -113,10 +113,13 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
       const secs = (deps.clock.mono() - started) / 1000;
       deps.metrics.requests.inc({ outcome: o });
       deps.metrics.latency.observe({ outcome: o }, secs);
-      // Every call is counted in /metrics; a line per call only at debug, or when it went wrong.
+      // Every call is counted in /metrics; a line per call only at debug, or when it went wrong
+      // (a call that went well builds no line at all unless debug is on).
+      const quiet = o === 'ok' || o === 'cancelled';
+      if (quiet && deps.log.enabled?.('debug') === false) return;
       // The query may carry a caller's key: log the path only.
       const meta = { venueId, method: req.method, path: m[2] || '/', status, outcome: o, ms: Math.round(secs * 1000) };
-      if (o === 'ok' || o === 'cancelled') deps.log.debug('venue call', meta);
+      if (quiet) deps.log.debug('venue call', meta);
       else deps.log.info('venue call', meta);
     };
     const fail = (o: RequestOutcome, status: number, error: string, message?: string): true => {
@@ -149,8 +152,7 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
     const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
     if (declared > maxBody) return fail('too_large', 413, RelayErrorCode.tooLarge, `request body over ${maxBody} bytes`);
 
-    const headers = forwardableHeaders(req.headers);
-    for (const h of CALLER_ONLY) delete headers[h];
+    const headers = forwardableHeaders(req.headers, CALLER_ONLY);
     const hopped = deps.hopOrigin?.(req);
     const origin = hopped ? `${hopped.proto}://${hopped.host}` : `${schemeOf(req, deps)}://${req.headers.host ?? 'localhost'}`;
     const base = publicBase ?? (origin.endsWith('/') ? origin.replace(/\/+$/, '') : origin);
@@ -196,22 +198,18 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
           delete h['content-length'];
         }
         res.statusCode = f.status;
-        for (const [k, v] of Object.entries(h)) {
-          try {
-            res.setHeader(k, v);
-          } catch {
-            // A header Node refuses to send (odd characters from the plugin) is dropped, not fatal.
-          }
-        }
         if (whole) {
           // The whole answer is here: rewrite it, say its length, and send head and body in one write.
           if (whole.length) deps.metrics.bytes.inc({ direction: 'from_venue' }, whole.length);
           const body = links ? rewriteWhole(whole, links) : whole;
-          if (f.body && req.method !== 'HEAD') res.setHeader('content-length', body.length);
-          done('ok', res.statusCode);
-          res.end(f.body && req.method !== 'HEAD' ? body : undefined);
+          const withBody = f.body && req.method !== 'HEAD';
+          if (withBody) h['content-length'] = String(body.length);
+          writeHead(res, f.status, h);
+          done('ok', f.status);
+          res.end(withBody ? body : undefined);
           return;
         }
+        setHeaders(res, h);
         if (links) rewriter = new LinkRewriter(links);
         // Headers go out with the first body chunk when it is already here (same tick); otherwise on their own now.
         if (f.body) queueMicrotask(() => { if (!res.headersSent && !outcome) res.flushHeaders(); });
@@ -285,6 +283,34 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
     });
     return true;
   };
+}
+
+/**
+ * The plugin's head, written at once: one flat list into writeHead, which Node checks as it writes, instead
+ * of a setHeader per header (each checked and kept in the response's own header map, then written from it).
+ * Node refuses the whole list if one header has characters it will not send: then each is set on its own
+ * and that one is dropped, as before.
+ */
+function writeHead(res: ServerResponse, status: number, h: Record<string, string>): void {
+  const flat: string[] = [];
+  for (const k in h) flat.push(k, h[k] as string);
+  try {
+    res.writeHead(status, flat);
+  } catch {
+    setHeaders(res, h);
+    res.writeHead(status);
+  }
+}
+
+/** Sets each forwardable header of the plugin's answer; one Node refuses to send (odd characters) is dropped, not fatal. */
+function setHeaders(res: ServerResponse, h: Record<string, string>): void {
+  for (const k in h) {
+    try {
+      res.setHeader(k, h[k] as string);
+    } catch {
+      // dropped: see above
+    }
+  }
 }
 
 /** The caller's scheme: X-Forwarded-Proto only when the operator said a trusted proxy sets it. */

@@ -221,7 +221,7 @@ export class RelayLink {
     this.nextSid += 2; // relay-opened streams are odd; even ids are reserved for the companion
     const s = new RelayStream(sid, this, handlers);
     this.streams.set(sid, s);
-    this.sendFrame({ t: 'req', sid, ...req });
+    this.sendFrame({ t: 'req', sid, method: req.method, path: req.path, headers: req.headers, body: req.body, timeoutMs: req.timeoutMs });
     return s;
   }
 

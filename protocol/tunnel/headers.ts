@@ -25,8 +25,13 @@ const HEADER_VALUE_BAD_RE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
  * values, at most MAX_HEADERS of them and MAX_HEADER_BYTES in total. Whatever
  * the input, the result always passes the req/res frame validators, so odd
  * headers from a caller or the plugin can never get a link closed.
+ *
+ * `drop` names (lower-case) more headers the caller keeps to itself: they are
+ * left out here rather than deleted afterwards, because `delete` turns the
+ * result into a slow dictionary object that every later reader pays for, and
+ * so a dropped header does not count against the limits.
  */
-export function forwardableHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+export function forwardableHeaders(h: Record<string, string | string[] | undefined>, drop?: ReadonlySet<string>): Record<string, string> {
   const out: Record<string, string> = {};
   const named = connectionNames(h['connection'] ?? h['Connection']);
   let count = 0;
@@ -35,7 +40,7 @@ export function forwardableHeaders(h: Record<string, string | string[] | undefin
     const v = h[k];
     if (v === undefined || !Object.hasOwn(h, k)) continue;
     const name = k.toLowerCase();
-    if (HOP_BY_HOP.has(name) || named?.has(name) || !HEADER_NAME_RE.test(name)) continue;
+    if (HOP_BY_HOP.has(name) || drop?.has(name) || named?.has(name) || !HEADER_NAME_RE.test(name)) continue;
     const value = Array.isArray(v) ? v.join(', ') : String(v);
     if (value.length > MAX_HEADER_VALUE_CHARS || HEADER_VALUE_BAD_RE.test(value)) continue;
     const size = name.length + utf8Length(value);
