@@ -160,91 +160,82 @@ function latin1Of(text: string): string {
   return /^[\x00-\x7f]*$/.test(text) ? text : Buffer.from(text).toString('latin1');
 }
 
-/** A fresh copy of bytes [a, b) of carry ++ c (small: at most the carry kept between chunks). */
-function copyRange(carry: Buffer, c: Buffer, a: number, b: number): Buffer {
-  const cl = carry.length;
-  if (b <= a) return Buffer.alloc(0);
-  if (a >= cl) return Buffer.from(c.subarray(a - cl, b - cl));
-  return Buffer.concat([carry.subarray(a, Math.min(b, cl)), c.subarray(Math.max(a, cl) - cl, b - cl)]);
-}
-
 export class LinkRewriter {
-  private readonly needles: Array<{ from: Buffer; to: Buffer }>;
+  /** The needles and their replacements as Latin-1 strings of their UTF-8 bytes (one character per byte). */
+  private readonly pairs: ReadonlyArray<readonly [string, string]>;
   private readonly keep: number;
-  private carry: Buffer = Buffer.alloc(0);
+  /** The held-back bytes (at most keep), as a Latin-1 string. */
+  private carry = '';
   /** Replacements made so far (for tests and logs). */
   count = 0;
 
   constructor(pairs: Array<[string, string]>) {
-    this.needles = pairs.filter(([f]) => f.length > 0).map(([f, t]) => ({ from: Buffer.from(f), to: Buffer.from(t) }));
-    this.keep = Math.max(0, ...this.needles.map((n) => n.from.length - 1));
+    this.pairs = pairs.filter(([f]) => f.length > 0).map(([f, t]) => [latin1Of(f), latin1Of(t)] as const);
+    this.keep = Math.max(0, ...this.pairs.map(([from]) => from.length - 1));
   }
 
   /**
-   * Rewrites what can be decided now; the returned bytes are final. Linear in
-   * the chunk (each needle's next match is remembered, not searched again per
-   * match), and the chunk is copied at most once, into the answer: a chunk
-   * with nothing to replace comes back as a view of itself.
+   * Rewrites what can be decided now; the returned bytes are final. The chunk
+   * is searched as a Latin-1 string (byte-exact for any encoding) with the
+   * engine's own substring search, and the answer is built as one string and
+   * written out once: a buffer search and a copy per link (a call into C++
+   * each, thousands per MiB of a list of orders) cost twice as much
+   * (docs/performance.md, "one big stream"). Linear in the chunk: each
+   * needle's next match is remembered, not searched again per match. A chunk
+   * with nothing to replace (and nothing held back) comes back as a view of itself.
    */
   push(chunk: Uint8Array): Buffer {
     const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const carry = this.carry;
     const cl = carry.length;
-    const total = cl + c.length;
-    // Positions are in the virtual buffer carry ++ c. A match that starts in the carry
-    // ends within `head` (needles are at most keep + 1 long), so only head is joined.
-    const head = cl ? Buffer.concat([carry, c.subarray(0, this.keep)]) : carry;
-    const find = (needle: Buffer, from: number): number => {
-      if (from < cl) {
-        const i = head.indexOf(needle, from);
+    const body = c.toString('latin1');
+    // Positions are in the virtual string carry ++ body, never built: joining the two would
+    // copy the chunk once more. A match that starts in the carry ends within `head`
+    // (needles are at most keep + 1 long), so only head is joined.
+    const head = cl ? carry + body.slice(0, this.keep) : '';
+    const find = (from: string, pos: number): number => {
+      if (pos < cl) {
+        const i = head.indexOf(from, pos);
         if (i >= 0 && i < cl) return i;
-        from = cl;
+        pos = cl;
       }
-      const j = c.indexOf(needle, from - cl);
+      const j = body.indexOf(from, pos - cl);
       return j < 0 ? -1 : j + cl;
     };
-    const next = this.needles.map((n) => find(n.from, 0));
-    const pieces: Array<[number, number] | Buffer> = [];
+    const slice = (a: number, b: number): string =>
+      b <= cl ? carry.slice(a, b) : a >= cl ? body.slice(a - cl, b - cl) : carry.slice(a) + body.slice(0, b - cl);
+    const pairs = this.pairs;
+    const next = pairs.map(([from]) => find(from, 0));
+    let out = '';
     let pos = 0;
     for (;;) {
       let k = -1;
-      for (let i = 0; i < next.length; i++) {
-        let at = next[i] as number;
-        if (at >= 0 && at < pos) next[i] = at = find((this.needles[i] as { from: Buffer }).from, pos);
-        const best = k < 0 ? -1 : (next[k] as number);
-        if (at >= 0 && (best < 0 || at < best || (at === best && this.needles[i]!.from.length > this.needles[k]!.from.length))) k = i;
+      for (let i = 0; i < pairs.length; i++) {
+        const from = pairs[i]![0];
+        if (next[i]! >= 0 && next[i]! < pos) next[i] = find(from, pos);
+        const at = next[i]!;
+        if (at >= 0 && (k < 0 || at < next[k]! || (at === next[k]! && from.length > pairs[k]![0].length))) k = i;
       }
       if (k < 0) break;
-      const at = next[k] as number;
-      const n = this.needles[k]!;
-      if (at > pos) pieces.push([pos, at]);
-      pieces.push(n.to);
-      pos = at + n.from.length;
-      next[k] = find(n.from, pos);
+      const [from, to] = pairs[k]!;
+      out += slice(pos, next[k]!) + to;
+      pos = next[k]! + from.length;
+      next[k] = find(from, pos);
       this.count++;
     }
     // Bytes that could still be the start of a needle wait for the next chunk.
+    const total = cl + body.length;
     const safeEnd = Math.max(pos, total - this.keep);
-    if (safeEnd > pos) pieces.push([pos, safeEnd]);
-    this.carry = copyRange(carry, c, safeEnd, total);
-    if (pieces.length === 1 && Array.isArray(pieces[0]) && pieces[0][0] >= cl) return c.subarray(pieces[0][0] - cl, pieces[0][1] - cl);
-    let size = 0;
-    for (const p of pieces) size += Array.isArray(p) ? p[1] - p[0] : p.length;
-    const out = Buffer.allocUnsafe(size);
-    let o = 0;
-    for (const p of pieces) {
-      if (!Array.isArray(p)) { o += p.copy(out, o); continue; }
-      const [a, b] = p;
-      if (a < cl) o += carry.copy(out, o, a, Math.min(b, cl));
-      if (b > cl) o += c.copy(out, o, Math.max(a, cl) - cl, b - cl);
-    }
-    return out;
+    this.carry = slice(safeEnd, total);
+    if (pos === 0 && cl === 0) return c.subarray(0, safeEnd);
+    out += slice(pos, safeEnd);
+    return Buffer.from(out, 'latin1');
   }
 
   /** The held-back tail, at the end of the body. */
   flush(): Buffer {
-    const rest = this.carry;
-    this.carry = Buffer.alloc(0);
+    const rest = Buffer.from(this.carry, 'latin1');
+    this.carry = '';
     return rest;
   }
 }
