@@ -32,6 +32,12 @@ const SSHD = '/usr/sbin/sshd';
 /** Per round and target: measured sequential requests (after WARMUP), 5 MiB streams, and the c=32 phase. */
 const PLAN = { warmup: 20, seq2k: 300, seq64k: 60, streams5m: 3, concurrency: 32, c32Ms: 2_000, c32MaxRequests: 100_000 };
 const QUICK = { warmup: 10, seq2k: 100, seq64k: 20, streams5m: 2, concurrency: 32, c32Ms: 1_000, c32MaxRequests: 100_000 };
+type Plan = typeof PLAN;
+/**
+ * `--set only=5m`: the one-stream phase alone, more streams per round (the small-request phases,
+ * and the idle and strace phases, skipped), for work on the big-answer path.
+ */
+const ONLY_5M: Plan = { warmup: 2, seq2k: 0, seq64k: 0, streams5m: 8, concurrency: 32, c32Ms: 0, c32MaxRequests: 0 };
 /** The whole benchmark gives up after this long. */
 const TIME_LIMIT_MS = 10 * 60_000;
 /** Quiet time at the end to measure what an idle tunnel costs. */
@@ -61,6 +67,8 @@ interface RoundResult {
   seq2k: number[];
   seq64k: number[];
   mbps5m: number[];
+  /** CPU µs per MiB of the 5 MiB answers, each process on the path (the whole phase over the bytes it carried). */
+  cpu5m: Record<string, number>;
   c32: { reqs: number; ms: number; cpuUs: Record<string, number> };
   seqCpuUs: Record<string, number>;
 }
@@ -138,7 +146,7 @@ function cpuDelta(a: Record<string, number>, b: Record<string, number>, per: num
   return out;
 }
 
-async function round(t: Target, plan: typeof PLAN, deadline: number): Promise<RoundResult> {
+async function round(t: Target, plan: Plan, deadline: number): Promise<RoundResult> {
   const check = () => { if (performance.now() > deadline) throw new Error(`bench exceeded ${TIME_LIMIT_MS} ms`); };
   for (let i = 0; i < plan.warmup; i++) await get(t, '2k', t.seq);
   const seq2k: number[] = [];
@@ -158,12 +166,16 @@ async function round(t: Target, plan: typeof PLAN, deadline: number): Promise<Ro
     seq64k.push(performance.now() - t0);
   }
   const mbps5m: number[] = [];
+  const m0 = cpuOf(t.procs);
+  let mib = 0;
   for (let i = 0; i < plan.streams5m; i++) {
     check();
     const t0 = performance.now();
     const n = await get(t, '5m', t.seq);
     mbps5m.push(n / 1e6 / ((performance.now() - t0) / 1000));
+    mib += n / 1024 / 1024;
   }
+  const cpu5m = cpuDelta(m0, cpuOf(t.procs), mib);
   // c=32: `concurrency` callers, each sending its next request as soon as the last is answered.
   let reqs = 0;
   const p0 = cpuOf(t.procs);
@@ -176,7 +188,7 @@ async function round(t: Target, plan: typeof PLAN, deadline: number): Promise<Ro
     }
   }));
   const ms = performance.now() - t0;
-  return { seq2k, seq64k, mbps5m, c32: { reqs, ms, cpuUs: cpuDelta(p0, cpuOf(t.procs), reqs) }, seqCpuUs };
+  return { seq2k, seq64k, mbps5m, cpu5m, c32: { reqs, ms, cpuUs: cpuDelta(p0, cpuOf(t.procs), Math.max(reqs, 1)) }, seqCpuUs };
 }
 
 /** sshd on a loopback port with throwaway keys, and `ssh -R` forwarding a loopback port on it to the plugin. */
@@ -214,7 +226,8 @@ async function startSsh(dir: string, pluginPort: number): Promise<{ sshd: Starte
 }
 
 export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
-  const plan = opts.quick ? QUICK : PLAN;
+  const only5m = opts.set?.only === '5m';
+  const plan = only5m ? ONLY_5M : opts.quick ? QUICK : PLAN;
   const rounds = opts.rounds ?? (opts.quick ? 2 : 5);
   const deadline = performance.now() + TIME_LIMIT_MS;
   const dir = mkdtempSync(join(tmpdir(), 'evva-bench-'));
@@ -302,7 +315,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     // Idle: no calls for IDLE_MS; what the relay and the companion cost just holding the tunnel (heartbeats, plugin checks).
     const idlePids: Record<string, number> = { relay: relay.pid, companion: companion.pid };
     const i0 = Object.fromEntries(Object.entries(idlePids).map(([k, pid]) => [k, cpuUs(pid)]));
-    await new Promise((r) => setTimeout(r, IDLE_MS));
+    if (!only5m) await new Promise((r) => setTimeout(r, IDLE_MS));
     const idleCpu = Object.fromEntries(Object.entries(idlePids).map(([k, pid]) => [k, ((cpuUs(pid) - i0[k]!) / (IDLE_MS * 1000)) * 100]));
     const rss = Object.fromEntries(Object.entries({
       plugin: plugin.pid, relay: relay.pid, companion: companion.pid,
@@ -313,7 +326,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
 
     // System calls per request of each process on each path, counted by strace (slow under strace: counts only, no times).
     const syscalls = new Map<TargetName, Record<string, SyscallCounts>>();
-    if (opts.set?.strace !== '0') {
+    if (opts.set?.strace !== '0' && !only5m) {
       if (!existsSync(STRACE)) notes.push('syscall counts skipped: strace is not installed (apt-get install strace)');
       else {
         for (const t of targets) {
@@ -391,7 +404,36 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       })),
       notes: ['Counted while the path served the requests; includes every thread (libuv pool, V8) and the idle work in that time (heartbeats, plugin checks).'],
     };
-    return { tables: [lat, cpu, mem, ...(syscalls.size ? [sys] : [])], targets: judged(results, rounds, 'skipped' in ssh ? ssh.skipped : null), data: { plan, rounds, summary, rss, idleCpu, syscalls: Object.fromEntries(syscalls), loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
+    // One big stream: MB/s, time to last byte and CPU per MiB of each process, and each tunnel against ssh -R and
+    // against the baseline checkout round by round (a ratio within a round, then the median: a noisy round moves both sides).
+    const sshRounds = results.get('ssh -R');
+    const baseName = targets.find((t) => t.name.startsWith('tunnel@'))?.name;
+    const baseRounds = baseName ? results.get(baseName) : undefined;
+    const procs5m = ['relay', 'companion', 'sshd', 'ssh', 'plugin', 'client'];
+    const hop5m = (r: RoundResult) => ['relay', 'companion', 'sshd', 'ssh'].reduce((a, p) => a + (r.cpu5m[p] ?? 0), 0);
+    const perRound = (rs: RoundResult[], other: RoundResult[] | undefined, fn: (r: RoundResult) => number) =>
+      (other ? median(rs.map((x, i) => fn(x) / fn(other[i]!))) : NaN);
+    const big: BenchTable = {
+      title: `One 5 MiB answer at a time (${plan.streams5m} per round × ${rounds} rounds): throughput, CPU µs per MiB of each process (medians over rounds), and ratios within each round (median over rounds)`,
+      columns: ['path', 'MB/s', 'ms per answer', ...(sshRounds ? ['MB/s vs ssh -R'] : []), ...(baseRounds ? [`MB/s vs ${baseName}`, `path CPU vs ${baseName}`] : []),
+        ...procs5m.map((p) => (p === 'client' ? 'bench client' : p)), 'path total (excl. client, plugin)'],
+      rows: targets.map((t) => {
+        const rs = results.get(t.name)!;
+        const mbps = median(rs.flatMap((x) => x.mbps5m));
+        const mb = (r: RoundResult) => median(r.mbps5m);
+        const c = (p: string) => (rs[0]!.cpu5m[p] === undefined ? NaN : median(rs.map((x) => x.cpu5m[p]!)));
+        const tunnelish = t.name.startsWith('tunnel');
+        return [t.name, f(mbps, 0), f(t.expect['5m'] / 1e3 / mbps, 1),
+          ...(sshRounds ? [t.name === 'ssh -R' ? '' : `${f(perRound(rs, sshRounds, mb), 2)}x`] : []),
+          ...(baseRounds ? (tunnelish && t.name !== baseName ? [`${f(perRound(rs, baseRounds, mb), 2)}x`, `${f(perRound(rs, baseRounds, hop5m), 2)}x`] : ['', '']) : []),
+          ...procs5m.map((p) => (Number.isNaN(c(p)) ? '' : f(c(p), 0))), t.name === 'direct' ? '' : f(median(rs.map(hop5m)), 0)];
+      }),
+      notes: [`ms per answer from the median MB/s. CPU from /proc/<pid>/stat (10 ms ticks) around the ${plan.streams5m} answers of a round, over the MiB they carried; load average now ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}.`],
+    };
+    const tables = only5m ? [big] : [lat, cpu, big, mem, ...(syscalls.size ? [sys] : [])];
+    const judgedNow = judged(results, rounds, 'skipped' in ssh ? ssh.skipped : null);
+    if (only5m) for (const k of ['addedP50', 'c32', 'cpu']) judgedNow[k] = { notMeasured: 'not measured: --set only=5m ran the 5 MiB phase alone' };
+    return { tables, targets: judgedNow, data: { plan, rounds, summary, rss, idleCpu, syscalls: Object.fromEntries(syscalls), loadavg: (await import('node:os')).loadavg(), raw: Object.fromEntries(results) } };
   } finally {
     await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
     await Promise.all(started.reverse().map((s) => s.stop()));
