@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, MAX_CHUNK_BYTES,
-  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION,
+  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   decodeFrame, encodeControl, encodeData, encodeFrame,
   type ControlFrame, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
@@ -18,6 +18,16 @@ import { Heartbeat, RecvCredit, SendCredit } from '../common/mux.ts';
 
 /** The reason of a stream that ended normally (one object: no stack trace per exchange). */
 const ENDED = new Error('ended');
+/**
+ * Response credit consumed by the caller is handed back at once when this much is owed, and
+ * otherwise at the end of the event-loop turn, in one window frame for everything the turn
+ * consumed. A relay that falls behind reads several frames of a stream per turn; a window frame
+ * for each (a ws frame and a write on the relay, a read and a dispatch on the companion) was a
+ * tenth of its CPU for a big answer (docs/performance.md, "one big stream"). Half the window:
+ * the companion always keeps at least half of it in flight, and a slow caller still holds it
+ * back, since nothing is owed before the caller's socket has taken the bytes.
+ */
+export const GRANT_AT_BYTES = STREAM_WINDOW_BYTES / 2;
 /** A companion reports the plugin state when it changes: more status frames than this per window is abuse, and closes the link. */
 export const STATUS_FLOOD = { max: 120, windowMs: 10_000 };
 
@@ -52,6 +62,8 @@ export class RelayStream {
   readonly send = new SendCredit();
   readonly recv = new RecvCredit();
   done = false;
+  /** Response bytes the caller has taken and the companion has not yet been granted back (GRANT_AT_BYTES). */
+  owed = 0;
   constructor(readonly id: number, private readonly link: RelayLink, readonly handlers: StreamHandlers) {}
 
   /** Sends request body bytes within credit; resolves once all of `chunk` is on the socket's queue. */
@@ -68,9 +80,19 @@ export class RelayStream {
   end(): void {
     if (!this.done) this.link.sendFrame({ t: 'end', sid: this.id });
   }
-  /** Gives the companion `bytes` more credit for the response body. */
+  /** The caller took `bytes` of the response body: the companion gets them back as credit (at once, or at the end of the turn). */
   consumed(bytes: number): void {
     if (this.done || bytes <= 0) return;
+    const first = this.owed === 0;
+    this.owed += bytes;
+    if (this.owed >= GRANT_AT_BYTES) this.grantOwed();
+    else if (first) this.link.oweLater(this);
+  }
+  /** Sends the credit owed, if any (and the stream is still open). */
+  grantOwed(): void {
+    const bytes = this.owed;
+    if (this.done || bytes <= 0) return;
+    this.owed = 0;
     this.recv.grant(bytes);
     this.link.sendFrame({ t: 'window', sid: this.id, bytes });
   }
@@ -139,6 +161,8 @@ export class RelayLink {
   /** Bytes received/sent in body chunks, for metrics. */
   bytesIn = 0;
   bytesOut = 0;
+  /** Streams owing credit at the end of this turn (made with the first: most links never stream a big answer). */
+  private owing: RelayStream[] | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -223,6 +247,21 @@ export class RelayLink {
     this.streams.set(sid, s);
     this.sendFrame({ t: 'req', sid, method: req.method, path: req.path, headers: req.headers, body: req.body, timeoutMs: req.timeoutMs });
     return s;
+  }
+
+  /** Grants `s`'s owed credit at the end of this event-loop turn, with every other stream's of this link. */
+  oweLater(s: RelayStream): void {
+    const owing = (this.owing ??= []);
+    owing.push(s);
+    if (owing.length === 1) setImmediate(grantOwing, this);
+  }
+
+  /** @internal the end of the turn (grantOwing): every stream's owed credit goes out. */
+  grantOwing(): void {
+    const owing = this.owing;
+    if (!owing) return;
+    this.owing = null;
+    for (const s of owing) s.grantOwed();
   }
 
   /** Stops new streams, tells the companion to reconnect, and closes once in-flight streams end (or drainMs passes). */
@@ -464,6 +503,9 @@ function onWsClose(this: LinkedSocket, code: number, reason: Buffer): void {
 }
 function onWsError(this: LinkedSocket, err: Error): void {
   this[LINK]?.log.warn('tunnel socket error', { err: err.message });
+}
+function grantOwing(link: RelayLink): void {
+  link.grantOwing();
 }
 function onHelloTimeout(link: RelayLink): void {
   if (!link.hello) link.close(CloseCode.helloTimeout, 'no hello');
