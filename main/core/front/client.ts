@@ -12,9 +12,8 @@
  * for calls EVVA makes through the tunnel. Slow or stuck tunnel callers can
  * fill theirs; the probe's check still gets through, so a healthy plugin never
  * looks down because of them. Every deadline is a timer of ours (deadline.ts).
- * The pools are node:http's (wire.ts says why not undici).
+ * The pools are wire.ts's own HTTP/1.1 client on node:net (it says why not undici or node:http).
  */
-import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { DEFAULT_MAX_ANSWER_BYTES, LICENCE_REFUSAL, LoginToken, VERSION_HEADER, versionFromPage } from '../../../protocol/front.ts';
 import type { Clock } from '../../../common/clock.ts';
@@ -23,7 +22,7 @@ import { deadline, type Deadline } from './deadline.ts';
 import { FrontError, isFrontError } from '../upstream.ts';
 import { MAX_RECORD_BYTES, RecordReader } from './records.ts';
 import { keyLike, withoutKeys } from '../upstream.ts';
-import { drain, exchange, header, pool, type Answer } from './wire.ts';
+import { drain, exchange, header, pool, type Answer, type Body } from './wire.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../upstream.ts';
 
 /** How long one plugin call may take before it counts as a timeout. */
@@ -363,10 +362,8 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
           const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
           return raw(`${pathname}?${q}`, req.method, headers, req.body, d);
         }, canRetry, d.signal, (r) => drain(r.body));
-        const out: Record<string, string> = {};
-        for (const [name, value] of Object.entries(res.headers)) {
-          if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-        }
+        // Lower-case names, repeats already joined (wire.ts), and owned by this call alone.
+        const out = res.headers;
         const v = out[VERSION_HEADER];
         if (v) seenVersion = v.slice(0, 64);
         if (req.method === 'HEAD' || res.status === 204 || res.status === 304) {
@@ -430,7 +427,7 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
  * the deadline is cleared exactly once when the body ends, fails or is given
  * up (`return()` also works before the first read, unlike a generator's).
  */
-function bodyOf(body: IncomingMessage, d: Deadline): AsyncIterable<Uint8Array> {
+function bodyOf(body: Body, d: Deadline): AsyncIterable<Uint8Array> {
   return {
     [Symbol.asyncIterator]() {
       const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
@@ -475,7 +472,7 @@ export function toFrontError(e: unknown, timedOut: boolean): FrontError {
   if (timedOut) return new FrontError('timeout', undefined, { cause: e });
   const err = e as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError') return new FrontError('timeout', undefined, { cause: e });
-  // fetch (pairing, the reach check) puts the socket's code in `cause`; node:http (the plugin client) on the error itself.
+  // fetch (pairing, the reach check) puts the socket's code in `cause`; wire.ts (the plugin client) on the error itself.
   const code = err?.cause?.code ?? err?.code ?? err?.name ?? 'error';
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new FrontError('timeout', code, { cause: e });

@@ -89,7 +89,7 @@ export async function identify(url: string, timeoutMs = IDENTIFY_TIMEOUT_MS): Pr
   } catch (e) {
     return { kind: 'unreachable', url: origin, error: toFrontError(e, (e as Error)?.name === 'TimeoutError') };
   } finally {
-    connection.agent.destroy();
+    connection.destroy();
   }
 }
 
