@@ -283,6 +283,8 @@ export class Parser {
           this.sink.data(pos === 0 ? buf : buf.subarray(pos));
           return;
         case S_DONE:
+          // Bytes after this read's answer end it uncleanly; bytes when no answer is due are an error.
+          if (!this.finished) return this.fail('HPE_INVALID_CONSTANT', 'bytes when no answer is due');
           extra = true;
           break loop;
         default:
@@ -301,11 +303,10 @@ export class Parser {
       this.state = S_DONE;
       return this.sink.end(false);
     }
-    if (this.state === S_HEAD && !this.seen) return; // the connection's close says it (and may retry)
-    if (this.state === S_DONE || this.state === S_DEAD) return;
-    const e = this.state === S_HEAD ? hangUp() : cutShort();
+    // Before the answer's head the connection's close says it: a retry if nothing came, else a hang-up.
+    if (this.state === S_HEAD || this.state === S_DONE || this.state === S_DEAD) return;
     this.state = S_DEAD;
-    this.sink.fail(e);
+    this.sink.fail(cutShort());
   }
 
   /** Gives up: nothing more is reported. */
@@ -600,7 +601,7 @@ class Conn implements Sink {
   // ---- the socket's events ------------------------------------------------
 
   private readonly onData = (chunk: Buffer): void => {
-    if (!this.call) return this.kill(new WireError('HPE_INVALID_CONSTANT', 'bytes when no answer is due'));
+    // With no call the parser is idle and refuses the bytes (the connection is then closed).
     this.parser.feed(chunk);
   };
 
