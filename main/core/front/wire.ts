@@ -902,6 +902,9 @@ class Call implements Answer, Body, AsyncIterator<Buffer> {
       else this.finish();
       return Promise.resolve();
     }
+    const d = this.draining;
+    // Drained twice (the tunnel's give-up and a caller's cleanup): both wait for the one drain.
+    if (d) return new Promise<void>((done) => { const first = d.done; d.done = () => { first(); done(); }; });
     return new Promise<void>((done) => {
       const timer = setTimeout(() => this.destroy(), DRAIN_MS);
       timer.unref();
