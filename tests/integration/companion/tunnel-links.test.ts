@@ -63,8 +63,12 @@ async function companionAgainst(script: (send: (f: ControlFrame | Buffer) => voi
 }
 
 const welcome: ControlFrame = { t: 'welcome', v: TUNNEL_PROTOCOL, venueId: 'ven_raw', linkId: 'raw' };
-const within = <T>(p: Promise<T>, ms: number, what: string) =>
-  Promise.race([p, new Promise<never>((_r, j) => setTimeout(() => j(new Error(`no ${what} within ${ms} ms`)), ms))]);
+/** The timer is cleared once `p` settles: the file shares its worker with the next file (vitest.config.ts). */
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_r, j) => { timer = setTimeout(() => j(new Error(`no ${what} within ${ms} ms`)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+};
 
 describe('the companion against a misbehaving relay', () => {
   it('closes the link with a protocol error when a request arrives before welcome, and never serves it', async () => {
