@@ -13,6 +13,7 @@ import { FD_HEADROOM_MIN, fdLimit, tunnelCap } from '../../../relay/limits.ts';
 import { STORE_FILE } from '../../../relay/db/open.ts';
 import { openStore } from '../../../relay/db/store.ts';
 import type { Upstream } from '../../../main/core/upstream.ts';
+import type { TunnelStatus } from '../../../protocol/local.ts';
 import { API_KEY, createVenue, pairedVenue, relayWithDataDir, startRelay, tempDir, tunnelFor, waitFor } from '../../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -87,10 +88,13 @@ describe('relay at scale', () => {
     const ta = tunnelFor(relay.url, a, ok);
     cleanups.push(() => ta.stop());
     await waitFor(() => ta.status().state === 'connected', 'A connected');
-    const tb = tunnelFor(relay.url, b, ok);
+    // Every status B reports, not a poll: B goes back to 'connecting' at its first retry, so a poll that first sees
+    // the refusal may already read the retry's state (failed so at load 2-5).
+    const seen: TunnelStatus[] = [];
+    const tb = tunnelFor(relay.url, b, ok, { onStatus: (s) => seen.push(s) });
     cleanups.push(() => tb.stop());
-    await waitFor(() => tb.status().error?.code === 'relay_error', 'B refused');
-    expect(tb.status().state).toBe('offline');
+    await waitFor(() => seen.some((s) => s.error?.code === 'relay_error'), 'B refused');
+    expect(seen.find((s) => s.error?.code === 'relay_error')?.state).toBe('offline');
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
     const call = await fetch(`${relay.url}/v1/venues/${a.venueId}/front/api/x`, { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(call.status).toBe(204);
