@@ -1,7 +1,10 @@
 /**
  * What the two files on the built main bundle share (bundle.test.ts, bundle-os.test.ts): a fake PC per test, the
  * simulated plugin, shells started against the Electron stand-in and killed after each test, and a paired data dir.
- * Importing it registers the per-test hooks in the importing file.
+ * Each file calls `useFixture()` once at its top: the per-test hooks are registered by that call, not by the import,
+ * because test files share a worker's module graph (vitest.config.ts, project `shared`): a module imported by the
+ * second file of a worker is not evaluated again, so hooks registered on import would run for the first file only,
+ * and the second would start its shells against the first file's closed simulator.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,16 +21,19 @@ const shells: Shell[] = [];
 export const closers: Array<() => Promise<unknown> | unknown> = [];
 export let machine: Machine;
 export let sim: Sim;
-beforeEach(async () => {
-  machine = fakeMachine();
-  sim = await startSim({ port: 0, auto: false });
-});
-afterEach(async () => {
-  await Promise.all(shells.splice(0).map((s) => s.kill()));
-  for (const c of closers.splice(0).reverse()) await c();
-  await sim.close();
-  machine.remove();
-});
+/** Registers the per-test hooks in the calling file: a fresh fake PC and simulator before each test, all cleaned after. */
+export function useFixture(): void {
+  beforeEach(async () => {
+    machine = fakeMachine();
+    sim = await startSim({ port: 0, auto: false });
+  });
+  afterEach(async () => {
+    await Promise.all(shells.splice(0).map((s) => s.kill()));
+    for (const c of closers.splice(0).reverse()) await c();
+    await sim.close();
+    machine.remove();
+  });
+}
 
 /** The companion's environment for these tests: the simulated plugin, any free API port. */
 export const coreEnv = () => ({ EVVA_FRONT_URL: sim.url, EVVA_API_PORT: '0', EVVA_LOG_LEVEL: 'info' });

@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../standin/child.ts';
-import { APP_ID, apiOf, green, launch, machine, noDialog, paired, sim, until } from './bundle-fixture.ts';
+import { APP_ID, apiOf, green, launch, machine, noDialog, paired, sim, until, useFixture } from './bundle-fixture.ts';
+
+useFixture();
 
 describe.each(['win32', 'linux'] as const)('the built main bundle on %s, as the old shell tests had it', (platform) => {
   it('hides to the tray when closed; a second launch brings the window back, and a second copy quits at once', async () => {

@@ -12,7 +12,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataDirOf } from '../../standin/harness.ts';
-import { APP_ID, apiOf, closers, green, launch, machine, noDialog, paired, sim, until } from './bundle-fixture.ts';
+import { APP_ID, apiOf, closers, green, launch, machine, noDialog, paired, sim, until, useFixture } from './bundle-fixture.ts';
+
+useFixture();
 
 describe.each(['win32', 'linux'] as const)('the built main bundle on %s', (platform) => {
   it('starts: no rule broken, a tray shown, the core forked from a file that exists and serving, no default menu', async () => {
