@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Upstream } from '../../../main/core/upstream.ts';
+import type { TunnelStatus } from '../../../protocol/local.ts';
 import { pair, loadDevice } from '../../../main/core/tunnel/pair.ts';
 import { startConnectProxy } from '../../helpers/connect-proxy.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, relayWithDataDir, type startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../../helpers/relay.ts';
@@ -57,11 +58,15 @@ describe('tunnel through proxies and TLS', () => {
     const v = await pairedVenue(relay.url, dataDir);
     const refusing = await startConnectProxy(403);
     cleanups.push(() => refusing.close());
-    const t1 = tunnelFor(relay.url, v, hello, { proxy: refusing.url, env: {} });
+    // Every status the tunnel reports, not a poll: it goes back to 'connecting' at its first retry, keeping the
+    // error, so a poll that first sees the refusal may read the retry's state (failed so in a fresh-clone CI run).
+    const seen: TunnelStatus[] = [];
+    const t1 = tunnelFor(relay.url, v, hello, { proxy: refusing.url, env: {}, onStatus: (s) => seen.push(s) });
     cleanups.push(() => t1.stop());
-    await waitFor(() => t1.status().error?.code === 'proxy_refused', 'proxy_refused', 5000);
-    expect(t1.status().state).toBe('offline');
-    expect(t1.status().error?.message).toMatch(/Прокси-сервер отказал/);
+    await waitFor(() => seen.some((s) => s.error?.code === 'proxy_refused'), 'proxy_refused', 5000);
+    const refused = seen.find((s) => s.error?.code === 'proxy_refused')!;
+    expect(refused.state).toBe('offline');
+    expect(refused.error?.message).toMatch(/Прокси-сервер отказал/);
     await t1.stop();
     const gone = await startConnectProxy();
     const goneUrl = gone.url;
