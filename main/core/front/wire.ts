@@ -234,12 +234,17 @@ export class Parser {
           if (!this.head(buf.toString('latin1', 0, at))) return;
           break;
         }
-        case S_LENGTH: {
+        case S_LENGTH:
+        case S_DATA: {
+          // Body bytes: up to the declared length, or to the end of the current chunk.
           const n = Math.min(this.left, buf.length - pos);
           this.left -= n;
           this.sink.data(buf.subarray(pos, pos + n));
           pos += n;
-          if (this.left === 0) this.done();
+          if (this.left === 0) {
+            if (this.state === S_LENGTH) this.done();
+            else this.state = S_DATA_CR;
+          }
           break;
         }
         case S_SIZE:
@@ -269,14 +274,6 @@ export class Parser {
             const colon = text.indexOf(':');
             if (colon <= 0 || !TOKEN.test(text.slice(0, colon)) || BAD_VALUE.test(text)) return this.fail('HPE_INVALID_HEADER_TOKEN', 'bad trailer field');
           }
-          break;
-        }
-        case S_DATA: {
-          const n = Math.min(this.left, buf.length - pos);
-          this.left -= n;
-          this.sink.data(buf.subarray(pos, pos + n));
-          pos += n;
-          if (this.left === 0) this.state = S_DATA_CR;
           break;
         }
         case S_DATA_CR:
