@@ -1,5 +1,7 @@
 import os from 'node:os';
+import path from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * Files that need a process of their own (vitest's `isolate`), each for a reason found in the file, not guessed
@@ -13,16 +15,54 @@ export const OWN_PROCESS = [
   'tests/integration/companion/front-read-caps.test.ts',
 ];
 
+/**
+ * Files that take longest (30-120 s each in a whole run: the whole system as real processes, Chromium, the desktop
+ * bundle, three-relay clusters, CLIs started dozens of times), as path prefixes relative to the root. They start
+ * first, so that no worker is left with one of them while the others have finished: with four workers a 100 s file
+ * started last is 100 s of tail. Measured per file in the reporter's output; the rest take under 30 s.
+ */
+export const START_FIRST = [
+  'tests/ui/',
+  'tests/integration/system/',
+  'tests/integration/desktop/',
+  'tests/integration/relay/cluster-',
+  'tests/integration/relay/cli',
+  'tests/integration/relay/store-postgres',
+  'tests/integration/companion/cli-ux',
+  'tests/integration/project/',
+];
+
+/**
+ * Vitest's own order (its cache's durations, longest first, when a run on this checkout left them; else larger files
+ * first), with the START_FIRST files ahead when vitest has no durations: a fresh clone, as in CI, has none.
+ */
+class HeavyFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const known = sorted.every((f) => this.ctx.cache.getFileTestResults(`${f.project.name}:${path.relative(this.ctx.config.root, f.moduleId)}`));
+    if (known) return sorted;
+    const heavy = (f: TestSpecification): number => {
+      const rel = path.relative(this.ctx.config.root, f.moduleId).split(path.sep).join('/');
+      return START_FIRST.some((p) => rel.startsWith(p)) ? 0 : 1;
+    };
+    // Projects stay in vitest's order (a shared worker is reused only while the next file is of its project).
+    const rank = new Map(sorted.map((f, i) => [f, i]));
+    return [...sorted].sort((a, b) =>
+      a.project.name !== b.project.name ? rank.get(a)! - rank.get(b)! : heavy(a) - heavy(b) || rank.get(a)! - rank.get(b)!);
+  }
+}
+
 /** What both projects set alike (a project does not inherit the root's `test` options unless it extends them). */
 const common = {
   testTimeout: 30_000,
   hookTimeout: 30_000,
   // Forks, not threads: files.test.ts and log-limits.test.ts set process.umask, which a worker thread may not.
   pool: 'forks',
-  // At least two files at a time, also on a 2-core machine (vitest's default there is one): most test time is
-  // waiting on real processes, sockets and timers. A whole run costs 680-740 s of CPU (user+sys, measured on
-  // 2026-12-07), which one worker spread over 880-1 050 s of wall: the 2 cores were about 40% busy.
-  maxWorkers: Math.max(2, os.availableParallelism() - 1),
+  // At least four files at a time, also on a 2-core machine (vitest's default there is one): most test time is
+  // waiting on real processes, sockets and timers. With two workers a whole run's files added up to 841 s and took
+  // 440 s of wall (a fresh clone, load 2-3) while the run used ~540 s of CPU: the 2 cores were about 60% busy.
+  // With four, the CPU is the bound (docs/testing.md, "How long a run takes").
+  maxWorkers: Math.max(4, os.availableParallelism()),
 } as const;
 
 export default defineConfig({
@@ -38,6 +78,7 @@ export default defineConfig({
     // source through tsx instead (a stack trace with .ts lines, say).
     env: { EVVA_FROM_SOURCE: process.env.EVVA_FROM_SOURCE ?? '' },
     reporters: ['default'],
+    sequence: { sequencer: HeavyFirst },
     ...common,
     projects: [
       {
