@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RESTART_MIN_MS } from '../../../main/desktop/core.ts';
 import { dataDirOf } from '../../standin/harness.ts';
 import { APP_ID, apiOf, closers, green, launch, machine, noDialog, paired, sim, until, useFixture } from './bundle-fixture.ts';
 
@@ -94,8 +95,9 @@ describe.each(['win32', 'linux'] as const)('the built main bundle on %s', (platf
     const shell = launch(platform, { env: { EVVA_API_PORT: String(port) }, argv: ['--hidden'] });
     const s = await shell.until((x) => (noDialog(x), x.trays[0]?.image.includes('tray-red') === true), 30_000, 'a red tray');
     expect(s.trays[0]!.tooltip).toContain(`Порт ${port} уже занят`);
-    // Well past the crash schedule's first restarts (1 s, 2 s, 4 s): still one attempt, one notice.
-    await new Promise((r) => setTimeout(r, 7_500));
+    // Three times the crash schedule's first pause (1 s; a port failure waits SLOW_RETRY_MS, a minute): were the
+    // failure taken for a crash, the second core would have been forked by now (planted: two children at 3 s).
+    await new Promise((r) => setTimeout(r, 3 * RESTART_MIN_MS));
     const later = await shell.state();
     expect(later.children).toHaveLength(1);
     expect(later.notifications.map((n) => n.title)).toEqual(['EVVA Companion не запущен']);

@@ -69,26 +69,32 @@ describe('evva-relay CLI', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/organization's UUID/);
     const env = { EVVA_RELAY_API_KEYS: KEY, EVVA_RELAY_WEBHOOK_SECRET: '', EVVA_RELAY_WEBHOOK_AUTH_TOKEN: '' };
-    const noToken = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--allow-loopback-webhooks', '--webhook-format', 'iiko-cloud'], env);
+    // Two serves refused at their flags, before either opens the data dir: side by side.
+    const [noToken, badFormat] = await Promise.all([
+      run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--allow-loopback-webhooks', '--webhook-format', 'iiko-cloud'], env),
+      run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--allow-loopback-webhooks', '--webhook-format', 'cloud'], env),
+    ]);
     expect(noToken.code).not.toBe(0);
     expect(noToken.out + noToken.err).toMatch(/iiko-cloud needs the authToken/);
-    const badFormat = await run(['serve', '--port', '0', '--data-dir', d, '--webhook-url', 'http://127.0.0.1:9/hook', '--allow-loopback-webhooks', '--webhook-format', 'cloud'], env);
     expect(badFormat.code).not.toBe(0);
     expect(badFormat.err).toMatch(/evva or iiko-cloud/);
   }, MANY_STARTS_MS);
 
   it('refuses bad flags and unknown commands with a message and a non-zero exit', async () => {
-    const bad = await run(['venues', '--bogus']);
+    // Four starts that share nothing (each its own data dir, or none): side by side.
+    const [bad, unknown, noKey, badRevoke] = await Promise.all([
+      run(['venues', '--bogus']),
+      run(['fly']),
+      run(['serve', '--port', '0', '--data-dir', dir()], { EVVA_RELAY_API_KEYS: '' }),
+      run(['venue', 'revoke', 'ven_nope', '--data-dir', dir()]),
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/bogus/);
     expect(bad.err).toMatch(/usage/);
-    const unknown = await run(['fly']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.err).toMatch(/unknown command: fly/);
-    const noKey = await run(['serve', '--port', '0', '--data-dir', dir()], { EVVA_RELAY_API_KEYS: '' });
     expect(noKey.code).not.toBe(0);
     expect(noKey.err).toMatch(/API keys/);
-    const badRevoke = await run(['venue', 'revoke', 'ven_nope', '--data-dir', dir()]);
     expect(badRevoke.code).not.toBe(0);
   }, MANY_STARTS_MS);
 
