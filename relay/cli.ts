@@ -35,7 +35,7 @@ import { AdminError, SERVING_FILE, adminCall, apiKeyFrom, servingRelay } from '.
 import type { createRelayLogger } from './log.ts';
 import { Pairing } from './pairing.ts';
 import { trustSetting } from './edge.ts';
-import { openStore, type RelayStore } from './db/store.ts';
+import type { RelayStore } from './db/store.ts';
 import { capYoungGeneration } from '../common/heap.ts';
 
 const USAGE = `usage:
@@ -101,8 +101,10 @@ function storeFlags(values: Values): { store: string | undefined; storePool: num
 }
 
 /** The store the flags name (the data dir's SQLite file unless --store). */
-function openFrom(values: Values): Promise<RelayStore> {
+async function openFrom(values: Values): Promise<RelayStore> {
   const { store, storePool } = storeFlags(values);
+  // Loaded when a command writes the store itself (kysely, better-sqlite3), not for --version or a refused flag.
+  const { openStore } = await import('./db/store.ts');
   return openStore({ dataDir: dataDir(values['data-dir']), url: store, pool: storePool });
 }
 
