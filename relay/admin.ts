@@ -12,7 +12,6 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetch } from 'undici';
 
 /** Written in the data dir by a listening relay, removed when it closes. */
 export const SERVING_FILE = 'serving.json';
@@ -89,6 +88,8 @@ export class AdminError extends Error {
 /** One call to a running relay's API; resolves to the JSON body of a 2xx answer, else rejects with an AdminError. */
 export async function adminCall(base: string, key: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, timeoutMs = 20_000): Promise<unknown> {
   let res;
+  // undici is loaded on the first call, not at import: a venue command that writes the store directly never calls.
+  const { fetch } = await import('undici');
   try {
     res = await fetch(`${base}${path}`, {
       method,
