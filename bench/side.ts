@@ -19,7 +19,10 @@ import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
+import { balancedOrder } from './_order.ts';
 import { BODY_SIZES, type BodySize } from './_plugin.ts';
 import { STRACE, countSyscalls, cpuUs, freePort, rssMb, startLogged, type Started, type SyscallCounts } from './_proc.ts';
 import type { Measured } from './_targets.ts';
@@ -146,6 +149,24 @@ function cpuDelta(a: Record<string, number>, b: Record<string, number>, per: num
   return out;
 }
 
+/** Time for the last target's after-effects (collections in the client, the plugin and the bins, socket buffers) to pass. */
+const SETTLE_MS = 300;
+/** The bench client's own collector (made on first use: the flag changes this process's V8 for good). */
+let collect: (() => void) | null | undefined;
+/** Between two targets: the client's garbage is collected now, not in the next target's time, and the dust settles. */
+async function settle(): Promise<void> {
+  if (collect === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      collect = runInNewContext('gc') as () => void;
+    } catch {
+      collect = null;
+    }
+  }
+  collect?.();
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+}
+
 async function round(t: Target, plan: Plan, deadline: number): Promise<RoundResult> {
   const check = () => { if (performance.now() > deadline) throw new Error(`bench exceeded ${TIME_LIMIT_MS} ms`); };
   for (let i = 0; i < plan.warmup; i++) await get(t, '2k', t.seq);
@@ -235,7 +256,8 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const dispatchers: Dispatcher[] = [];
   const node = process.execPath;
   // --set prof=1: CPU profiles of the relay and the companion (written on exit into the kept temp dir).
-  const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
+  // --set gc=1: V8's --trace-gc into each bin's log, and the collections of each bin counted under the 5 MiB table.
+  const prof = [...(opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : []), ...(opts.set?.gc ? ['--trace-gc'] : [])];
   const notes: string[] = [];
   try {
     const plugin = startLogged(node, ['--import', 'tsx', join(ROOT, 'bench', '_plugin.ts')], join(dir, 'plugin.log'));
@@ -307,9 +329,13 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     if (opts.progress) opts.progress('warm-up round done');
     const results = new Map<TargetName, RoundResult[]>(targets.map((t) => [t.name, []]));
     for (let r = 0; r < rounds; r++) {
-      // Rotate the order each round so no target always runs first (or right after another's load).
-      const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
-      for (const t of order) results.get(t.name)!.push(await round(t, plan, deadline));
+      // Each target follows each other one equally often (balancedOrder), and starts after the previous
+      // one's after-effects have settled: the target run after another pays for its load otherwise.
+      for (const i of balancedOrder(targets.length, r)) {
+        const t = targets[i]!;
+        await settle();
+        results.get(t.name)!.push(await round(t, plan, deadline));
+      }
       if (opts.progress) opts.progress(`round ${r + 1}/${rounds} done`);
     }
     // Idle: no calls for IDLE_MS; what the relay and the companion cost just holding the tunnel (heartbeats, plugin checks).
@@ -428,7 +454,12 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
           ...(baseRounds ? (tunnelish && t.name !== baseName ? [`${f(perRound(rs, baseRounds, mb), 2)}x`, `${f(perRound(rs, baseRounds, hop5m), 2)}x`] : ['', '']) : []),
           ...procs5m.map((p) => (Number.isNaN(c(p)) ? '' : f(c(p), 0))), t.name === 'direct' ? '' : f(median(rs.map(hop5m)), 0)];
       }),
-      notes: [`ms per answer from the median MB/s. CPU from /proc/<pid>/stat (10 ms ticks) around the ${plan.streams5m} answers of a round, over the MiB they carried; load average now ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}.`],
+      notes: [`ms per answer from the median MB/s. CPU from /proc/<pid>/stat (10 ms ticks) around the ${plan.streams5m} answers of a round, over the MiB they carried; load average now ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+        ...(opts.set?.gc ? [`Collections over the whole run (--trace-gc, every isolate of the process): ${started.filter((p) => /(relay|companion)[^/]*\.log$/.test(p.log)).map((p) => {
+          const text = readFileSync(p.log, 'utf8');
+          const count = (re: RegExp) => text.match(re)?.length ?? 0;
+          return `${p.log.split('/').pop()!.replace(/\.log$/, '')} ${count(/: Scavenge /g)} scavenges, ${count(/: Mark-Compact/g)} mark-compacts`;
+        }).join('; ')}.`] : [])],
     };
     const tables = only5m ? [big] : [lat, cpu, big, mem, ...(syscalls.size ? [sys] : [])];
     const judgedNow = judged(results, rounds, 'skipped' in ssh ? ssh.skipped : null);
