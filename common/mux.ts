@@ -96,16 +96,20 @@ export class Heartbeat {
 /**
  * Send-side credit of one stream: `take` resolves with how many bytes may be
  * sent now (≥ 1, ≤ max) once the peer has granted any, so a sender never has
- * more than STREAM_WINDOW_BYTES unacknowledged.
+ * more unacknowledged than the window the peer gave: STREAM_WINDOW_BYTES at
+ * first, and from revision 4 up to `limit` if the peer grows it (it grants
+ * more than it took back).
  */
 export class SendCredit {
   private available: number;
+  /** Bytes sent and not yet granted back. */
+  private outstanding = 0;
   private waiter: { resolve: (n: number) => void; reject: (e: unknown) => void; max: number } | null = null;
   private failed: unknown = null;
   /** The most bytes ever outstanding (sent, not yet granted back): what the tests assert on. */
   maxOutstanding = 0;
 
-  constructor(private readonly window: number = STREAM_WINDOW_BYTES) {
+  constructor(window: number = STREAM_WINDOW_BYTES, private readonly limit: number = window) {
     this.available = window;
   }
 
@@ -124,10 +128,15 @@ export class SendCredit {
     return new Promise((resolve, reject) => { this.waiter = { resolve, reject, max }; });
   }
 
-  /** The peer's window frame; returns false when it would exceed the window (a protocol violation). */
+  /**
+   * The peer's window frame; returns false when the credit in hand would exceed the
+   * most the peer may give (a protocol violation). A grant is first what was sent;
+   * the rest, if any, grows the window.
+   */
   grant(bytes: number): boolean {
-    if (this.available + bytes > this.window) return false;
+    if (this.available + bytes > this.limit) return false;
     this.available += bytes;
+    this.outstanding = Math.max(0, this.outstanding - bytes);
     const w = this.waiter;
     if (w && this.available > 0) {
       this.waiter = null;
@@ -147,7 +156,8 @@ export class SendCredit {
   private consume(max: number): number {
     const n = Math.min(max, this.available);
     this.available -= n;
-    this.maxOutstanding = Math.max(this.maxOutstanding, this.window - this.available);
+    this.outstanding += n;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
     return n;
   }
 }

@@ -9,9 +9,9 @@ import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
-  CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, MAX_CHUNK_BYTES,
-  MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
-  decodeFrame, encodeControl, encodeData, encodeFrame,
+  CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, LINK_WINDOW_GROWTH_BYTES, MAX_CHUNK_BYTES,
+  MAX_STREAM_WINDOW_BYTES, MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
+  WINDOW_GROW_MS, decodeFrame, encodeControl, encodeData, encodeFrame, maxWindow,
   type ControlFrame, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
 import { Heartbeat, RecvCredit, SendCredit } from '../common/mux.ts';
@@ -25,7 +25,8 @@ const ENDED = new Error('ended');
  * for each (a ws frame and a write on the relay, a read and a dispatch on the companion) was a
  * tenth of its CPU for a big answer (docs/performance.md, "one big stream"). Half the window:
  * the companion always keeps at least half of it in flight, and a slow caller still holds it
- * back, since nothing is owed before the caller's socket has taken the bytes.
+ * back, since nothing is owed before the caller's socket has taken the bytes. A stream whose
+ * window grew (revision 4) is granted at half of its own window.
  */
 export const GRANT_AT_BYTES = STREAM_WINDOW_BYTES / 2;
 /** A companion reports the plugin state when it changes: more status frames than this per window is abuse, and closes the link. */
@@ -59,12 +60,20 @@ export type OpenRequest = Omit<ReqFrame, 't' | 'sid'>;
 
 /** One exchange the relay opened; the proxy drives it. */
 export class RelayStream {
-  readonly send = new SendCredit();
+  readonly send: SendCredit;
   readonly recv = new RecvCredit();
   done = false;
   /** Response bytes the caller has taken and the companion has not yet been granted back (GRANT_AT_BYTES). */
   owed = 0;
-  constructor(readonly id: number, private readonly link: RelayLink, readonly handlers: StreamHandlers) {}
+  /** The response credit this stream may have: STREAM_WINDOW_BYTES, grown on a revision-4 link (grantOwed). */
+  window = STREAM_WINDOW_BYTES;
+  /** Since when, and how much, the caller has taken in this measure of its pace (a window's worth each). */
+  private paceAt: number;
+  private paceBytes = 0;
+  constructor(readonly id: number, private readonly link: RelayLink, readonly handlers: StreamHandlers) {
+    this.send = new SendCredit(STREAM_WINDOW_BYTES, maxWindow(link.rev));
+    this.paceAt = link.monoNow();
+  }
 
   /** Sends request body bytes within credit; resolves once all of `chunk` is on the socket's queue. */
   async write(chunk: Uint8Array): Promise<void> {
@@ -85,7 +94,7 @@ export class RelayStream {
     if (this.done || bytes <= 0) return;
     const first = this.owed === 0;
     this.owed += bytes;
-    if (this.owed >= GRANT_AT_BYTES) this.grantOwed();
+    if (this.owed >= this.window / 2) this.grantOwed();
     else if (first) this.link.oweLater(this);
   }
   /** Sends the credit owed, if any (and the stream is still open). */
@@ -93,8 +102,27 @@ export class RelayStream {
     const bytes = this.owed;
     if (this.done || bytes <= 0) return;
     this.owed = 0;
-    this.recv.grant(bytes);
-    this.link.sendFrame({ t: 'window', sid: this.id, bytes });
+    const more = this.link.rev >= 4 ? this.growth(bytes) : 0;
+    this.recv.grant(bytes + more);
+    this.link.sendFrame({ t: 'window', sid: this.id, bytes: bytes + more });
+  }
+  /**
+   * Revision 4: how much to grow the window by with this grant. When the caller took a whole
+   * window within WINDOW_GROW_MS, the window held the answer back (not the caller): it grows by
+   * STREAM_WINDOW_BYTES, up to MAX_STREAM_WINDOW_BYTES and within the link's LINK_WINDOW_GROWTH_BYTES.
+   * A slower caller never grows it: nothing is owed before its socket has taken the bytes.
+   */
+  private growth(taken: number): number {
+    this.paceBytes += taken;
+    if (this.paceBytes < this.window) return 0;
+    const now = this.link.monoNow();
+    const fast = now - this.paceAt < WINDOW_GROW_MS;
+    this.paceAt = now;
+    this.paceBytes = 0;
+    if (!fast || this.window >= MAX_STREAM_WINDOW_BYTES) return 0;
+    const more = this.link.takeGrowth(Math.min(STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_BYTES - this.window));
+    this.window += more;
+    return more;
   }
   /** Abandons the stream (caller gone, timeout); the companion stops the upstream call. */
   cancel(reason: string): void {
@@ -163,6 +191,8 @@ export class RelayLink {
   bytesOut = 0;
   /** Streams owing credit at the end of this turn (made with the first: most links never stream a big answer). */
   private owing: RelayStream[] | null = null;
+  /** Revision 4: window growth still to give this link's streams (LINK_WINDOW_GROWTH_BYTES; back when a grown stream ends). */
+  private growthLeft = LINK_WINDOW_GROWTH_BYTES;
 
   constructor(
     private readonly ws: WebSocket,
@@ -249,6 +279,18 @@ export class RelayLink {
     return s;
   }
 
+  /** The clock's monotonic time (a stream's pace). */
+  monoNow(): number {
+    return this.clock.mono();
+  }
+
+  /** Up to `bytes` of window growth from this link's LINK_WINDOW_GROWTH_BYTES (what is left of it). */
+  takeGrowth(bytes: number): number {
+    const n = Math.min(bytes, this.growthLeft);
+    this.growthLeft -= n;
+    return n;
+  }
+
   /** Grants `s`'s owed credit at the end of this event-loop turn, with every other stream's of this link. */
   oweLater(s: RelayStream): void {
     const owing = (this.owing ??= []);
@@ -315,6 +357,7 @@ export class RelayLink {
     if (s.done) return;
     s.done = true;
     s.send.fail(err);
+    this.growthLeft += s.window - STREAM_WINDOW_BYTES;
     this.streams.delete(s.id);
     this.maybeDrained();
   }

@@ -17,7 +17,7 @@
  *           path (u16 length + UTF-8), headers                                                (revision 3)
  *   res     sid u32, status u16, flags u8 (1 = end: nothing follows), headers, payload 0..MAX_CHUNK_BYTES   (revision 3)
  *   end     sid u32                                                                          (revision 3)
- *   window  sid u32, bytes u32                                                               (revision 3)
+ *   window  sid u32, bytes u32 (at most maxWindow(rev): 256 KiB, 1 MiB from revision 4)      (revision 3)
  *   cancel  sid u32, reason as UTF-8 to the end of the frame (may be empty)                  (revision 3)
  *   ping    id u32 (in place of the stream id)                                               (revision 3)
  *   pong    id u32                                                                           (revision 3)
@@ -26,7 +26,7 @@
 import {
   CloseCode, DATA_HEADER_BYTES, MAX_CANCEL_REASON_CHARS, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES,
   MAX_FRAME_HEADER_VALUE_CHARS, MAX_HEADER_NAME_CHARS, MAX_HEADERS, MAX_METHOD_CHARS, MAX_PATH_CHARS,
-  MAX_REQUEST_TIMEOUT_MS, MAX_STREAM_ID, STREAM_WINDOW_BYTES,
+  MAX_REQUEST_TIMEOUT_MS, MAX_STREAM_ID, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES,
 } from './limits.ts';
 import { BinaryType, ControlFrame, FrameError, HeadJson, TUNNEL_REVISION, type Frame, type HeadFrame, type ReqFrame } from './frames.ts';
 
@@ -64,7 +64,7 @@ export function encodeFrame(frame: ExchangeFrame, rev: number): Buffer | string 
     case 'req': return encodeReq(frame);
     case 'end': return fixed(BinaryType.end, frame.sid);
     case 'window': {
-      if (!isCount(frame.bytes, 1, STREAM_WINDOW_BYTES)) throw new FrameError(CloseCode.protocolError, `window of ${frame.bytes} bytes`);
+      if (!isCount(frame.bytes, 1, maxWindow(rev))) throw new FrameError(CloseCode.protocolError, `window of ${frame.bytes} bytes`);
       const out = fixed(BinaryType.window, frame.sid, 4);
       out.writeUInt32BE(frame.bytes, DATA_HEADER_BYTES);
       return out;
@@ -116,6 +116,11 @@ export function encodeHead(streamId: number, head: { status: number; headers: Re
   json.copy(out, HEAD_HEADER_BYTES);
   out.set(payload, HEAD_HEADER_BYTES + json.length);
   return out;
+}
+
+/** The most credit one stream may have on a link of revision `rev` (and so the largest window frame). */
+export function maxWindow(rev: number): number {
+  return rev >= 4 ? MAX_STREAM_WINDOW_BYTES : STREAM_WINDOW_BYTES;
 }
 
 /** A frame of `type` for stream `sid` with `extra` bytes after the stream id (filled by the caller). */
@@ -274,7 +279,7 @@ function decodeBinary(buf: Buffer, rev: number): Frame {
     case BinaryType.window: {
       exact(buf, DATA_HEADER_BYTES + 4, 'window');
       const bytes = buf.readUInt32BE(DATA_HEADER_BYTES);
-      if (bytes < 1 || bytes > STREAM_WINDOW_BYTES) throw new FrameError(CloseCode.protocolError, `window of ${bytes} bytes`);
+      if (bytes < 1 || bytes > maxWindow(rev)) throw new FrameError(CloseCode.protocolError, `window of ${bytes} bytes`);
       return { t: 'window', sid: id, bytes };
     }
     case BinaryType.cancel: {

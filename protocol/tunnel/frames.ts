@@ -29,8 +29,11 @@ export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
  *       that are rare or carry free-form bodies (hello, welcome, error,
  *       goaway, status, cmd, cmd_result, event, ack), and the JSON forms of
  *       the others stay valid (a ping sent before welcome is JSON).
+ *  - 4: a receiver may grow a stream's window beyond STREAM_WINDOW_BYTES, up to
+ *       MAX_STREAM_WINDOW_BYTES, by granting more than it took (the relay does it
+ *       for a response whose caller keeps up: WINDOW_GROW_MS). Frames unchanged.
  */
-export const TUNNEL_REVISION = 3;
+export const TUNNEL_REVISION = 4;
 /** The relay path of the WebSocket upgrade. */
 export const TUNNEL_PATH = '/v1/tunnel';
 /**

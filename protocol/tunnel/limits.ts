@@ -33,6 +33,25 @@ export const WS_MAX_PAYLOAD_BYTES = 2 * MAX_FRAME_BYTES;
  * round two, ninth part); a bigger window multiplies what a slow caller makes each end hold.
  */
 export const STREAM_WINDOW_BYTES = 256 * 1024;
+/**
+ * Revision 4: the most credit one stream may have, per direction. A receiver may grow a stream's
+ * window from STREAM_WINDOW_BYTES up to this by granting more than it took (WINDOW_GROW_MS says
+ * when the relay does); a sender on a revision-3 link refuses any such grant (flowControl).
+ */
+export const MAX_STREAM_WINDOW_BYTES = 1024 * 1024;
+/**
+ * Revision 4: credit beyond STREAM_WINDOW_BYTES the relay gives all streams of one link together,
+ * so what one link can make the relay hold stays MAX_STREAMS_PER_LINK × STREAM_WINDOW_BYTES + this
+ * (64 MiB + 4 MiB), however many of its answers are big.
+ */
+export const LINK_WINDOW_GROWTH_BYTES = 4 * 1024 * 1024;
+/**
+ * Revision 4: a stream's window grows by STREAM_WINDOW_BYTES (up to MAX_STREAM_WINDOW_BYTES and
+ * within LINK_WINDOW_GROWTH_BYTES) when its reader took a whole window within this long: then the
+ * window, not the reader, held the answer back. A reader slower than a window per this long
+ * (2.5 MB/s at 256 KiB) never grows it, so a slow caller costs the relay no more than before.
+ */
+export const WINDOW_GROW_MS = 100;
 /** Streams one link may hold open at once; a req beyond it is answered with error `overloaded`. */
 export const MAX_STREAMS_PER_LINK = 256;
 /** Largest stream id; ids are never reused on one link. */

@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import type { Envelope } from '../../../protocol/events.ts';
 import type { FrontStatus, Status } from '../../../protocol/local.ts';
 import {
-  CloseCode, FrameError, MAX_CHUNK_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead,
+  CloseCode, FrameError, MAX_CHUNK_BYTES, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead, maxWindow,
   decodeFrame, encodeControl, encodeData, encodeFrame, forwardableHeaders,
   type ControlFrame, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
@@ -30,10 +30,15 @@ export interface TunnelLimits {
   /** Streams served at once; more are answered with overloaded. */
   maxStreams: number;
 }
-/** The table's answer limit (tunnel.maxResponseBytes) and 64 concurrent calls: low enough to bound memory (64 × 256 KiB credit). */
+/** The table's answer limit (tunnel.maxResponseBytes) and 64 concurrent calls: low enough to bound memory (64 × 256 KiB credit, and at most LINK_WINDOW_GROWTH_BYTES more the relay may grow it by). */
 export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = { maxResponseBytes: DEFAULTS.tunnel.maxResponseBytes, maxStreams: 64 };
-/** Above this many bytes queued on the socket, response pumps wait: the link, not only each stream, stays bounded. */
-export const LINK_SEND_HIGH_WATER = 1024 * 1024;
+/**
+ * Above this many bytes queued on the socket, response pumps wait: the link, not only each stream,
+ * stays bounded. Above one stream's largest window (with its frames' headers), so one big answer
+ * alone never waits here: 1 MiB was, once the window could grow to 1 MiB, and its pump slept in
+ * HIGH_WATER_POLL_MS steps (docs/performance.md, round two, ninth part).
+ */
+export const LINK_SEND_HIGH_WATER = 2 * MAX_STREAM_WINDOW_BYTES;
 /** How often a pump re-checks a full socket queue. */
 const HIGH_WATER_POLL_MS = 5;
 
@@ -70,7 +75,8 @@ export interface CompanionLinkOptions {
 
 class ServedStream {
   readonly abort = new AbortController();
-  readonly send = new SendCredit();
+  /** Response credit: STREAM_WINDOW_BYTES, which the relay may grow up to MAX_STREAM_WINDOW_BYTES from revision 4. */
+  readonly send: SendCredit;
   readonly recv = new RecvCredit();
   done = false;
   private queue: Buffer[] = [];
@@ -79,7 +85,9 @@ class ServedStream {
   private received = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly sid: number, readonly req: ReqFrame, private readonly link: CompanionLink) {}
+  constructor(readonly sid: number, readonly req: ReqFrame, private readonly link: CompanionLink) {
+    this.send = new SendCredit(STREAM_WINDOW_BYTES, maxWindow(link.rev));
+  }
 
   /** The request body as the Upstream pulls it; credit goes back to the relay as each chunk is taken. */
   async *body(): AsyncGenerator<Uint8Array> {

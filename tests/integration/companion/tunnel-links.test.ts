@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
-  CloseCode, MAX_CHUNK_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, decodeFrame, encodeControl, encodeData, encodeHead,
+  CloseCode, MAX_CHUNK_BYTES, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, decodeFrame, encodeControl, encodeData,
+  encodeFrame, encodeHead,
   type ControlFrame, type ReqFrame,
 } from '../../../protocol/tunnel.ts';
 import type { Upstream, UpstreamRequest } from '../../../main/core/upstream.ts';
@@ -129,6 +130,41 @@ describe('the companion against a misbehaving relay', () => {
     await waitFor(() => received.some((f) => f.t === 'pong' && f.id === 77), 'pong after a full window of body', 5_000);
     expect(isClosed).toBe(false);
     expect(up.calls).toHaveLength(1);
+  });
+});
+
+describe('the companion takes a grown window only from a relay of revision 4', () => {
+  /** The relay's grant to a served response (the upstream holds it open, so nothing is sent from it yet). */
+  const grantAt = async (rev: number, bytes: number[]) => {
+    const { closed, received } = await companionAgainst((send) => {
+      send({ ...welcome, rev } as ControlFrame);
+      send(req(1));
+      for (const b of bytes) send(encodeFrame({ t: 'window', sid: 1, bytes: b }, rev));
+      send(encodeFrame({ t: 'ping', id: 78 }, rev));
+    }, holdingUpstream());
+    return { closed, received };
+  };
+
+  it('from a revision-4 relay, credit up to MAX_STREAM_WINDOW_BYTES in all, and keeps the link', async () => {
+    let isClosed = false;
+    const { closed, received } = await grantAt(4, [STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_BYTES - 2 * STREAM_WINDOW_BYTES]);
+    void closed.then(() => { isClosed = true; });
+    await waitFor(() => received.some((f) => f.t === 'pong' && f.id === 78), 'pong after the grants', 5_000);
+    expect(isClosed).toBe(false);
+  });
+
+  it('closes the link with flowControl for credit past MAX_STREAM_WINDOW_BYTES from a revision-4 relay', async () => {
+    const { closed } = await grantAt(4, [MAX_STREAM_WINDOW_BYTES - STREAM_WINDOW_BYTES, 1]);
+    const c = await within(closed, 5_000, 'close');
+    expect(c.code).toBe(CloseCode.flowControl);
+    expect(c.reason).toMatch(/granted beyond its window/);
+  });
+
+  it('closes the link with flowControl for any credit past STREAM_WINDOW_BYTES from a revision-3 relay (an older one)', async () => {
+    const { closed } = await grantAt(3, [1]);
+    const c = await within(closed, 5_000, 'close');
+    expect(c.code).toBe(CloseCode.flowControl);
+    expect(c.reason).toMatch(/granted beyond its window/);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BinaryType, CloseCode, ControlFrame, FrameError, MAX_CANCEL_REASON_CHARS, MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES,
   MAX_FRAME_HEADER_VALUE_CHARS, MAX_HEADER_NAME_CHARS, MAX_HEADERS, MAX_METHOD_CHARS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS,
-  MAX_STREAM_ID, STREAM_WINDOW_BYTES, TUNNEL_REVISION, decodeFrame, encodeFrame, encodeHead, type ExchangeFrame,
+  MAX_STREAM_ID, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES, TUNNEL_REVISION, decodeFrame, encodeFrame, encodeHead, type ExchangeFrame,
 } from '../../../protocol/tunnel.ts';
 
 // Revision 3 sends the frames of every exchange in binary form. Each must
@@ -110,7 +110,7 @@ describe('revision 3 binary frames', () => {
       [patched(r, 11 + 3 + 2 + '/api/orders'.length + 1, [0, 0]), /^bad 'req' frame: header name$/],
       [Buffer.concat([bin(r), Buffer.from([0])]), /^bad 'req' frame: bytes after its headers$/],
       [patched({ t: 'window', sid: 1, bytes: 1 }, 5, [0, 0, 0, 0]), /^window of 0 bytes$/],
-      [patched({ t: 'window', sid: 1, bytes: 1 }, 5, [0, 4, 0, 1]), new RegExp(`^window of ${STREAM_WINDOW_BYTES + 1} bytes$`)],
+      [patched({ t: 'window', sid: 1, bytes: 1 }, 5, [0, 0x10, 0, 1]), new RegExp(`^window of ${MAX_STREAM_WINDOW_BYTES + 1} bytes$`)],
       [Buffer.concat([bin({ t: 'end', sid: 1 }), Buffer.from([0])]), /^'end' frame of 6 bytes, not 5$/],
       [Buffer.concat([bin({ t: 'window', sid: 1, bytes: 1 }), Buffer.from([0])]), /^'window' frame of 10 bytes, not 9$/],
       [Buffer.concat([bin({ t: 'ping', id: 1 }), Buffer.from([0])]), /^'ping' frame of 6 bytes, not 5$/],
@@ -131,6 +131,20 @@ describe('revision 3 binary frames', () => {
     expect(decodeFrame(res(100, 0), true)).toMatchObject({ status: 100, end: false });
     // A heartbeat id may be 0 (the JSON form allows it too); a stream id may not.
     expect(decodeFrame(bin({ t: 'pong', id: 0 }), true)).toEqual({ t: 'pong', id: 0 });
+  });
+
+  it('grant a stream at most 256 KiB on a revision-3 link, and up to 1 MiB from revision 4 (a window that grows)', () => {
+    /** A window frame whose bytes field says `bytes` (written past the encoder's check). */
+    const windowOf = (bytes: number) => { const b = Buffer.from(bin({ t: 'window', sid: 1, bytes: 1 })); b.writeUInt32BE(bytes, 5); return b; };
+    const over256k = windowOf(STREAM_WINDOW_BYTES + 1);
+    expect(refusal(over256k, 3).message).toBe(`window of ${STREAM_WINDOW_BYTES + 1} bytes`);
+    expect(decodeFrame(over256k, true, 4)).toEqual({ t: 'window', sid: 1, bytes: STREAM_WINDOW_BYTES + 1 });
+    expect(decodeFrame(encodeFrame({ t: 'window', sid: 1, bytes: MAX_STREAM_WINDOW_BYTES }, 4) as Buffer, true, 4))
+      .toEqual({ t: 'window', sid: 1, bytes: MAX_STREAM_WINDOW_BYTES });
+    expect(refusal(windowOf(MAX_STREAM_WINDOW_BYTES + 1), 4).message).toBe(`window of ${MAX_STREAM_WINDOW_BYTES + 1} bytes`);
+    // The encoder refuses what the link's peer would refuse.
+    expect(encodeRefusal(() => encodeFrame({ t: 'window', sid: 1, bytes: STREAM_WINDOW_BYTES + 1 }, 3)).message).toMatch(/window of/);
+    expect(encodeRefusal(() => encodeFrame({ t: 'window', sid: 1, bytes: MAX_STREAM_WINDOW_BYTES + 1 }, 4)).message).toMatch(/window of/);
   });
 
   it('refuse fields the encoder is handed out of bounds, instead of writing a frame the peer refuses', () => {
