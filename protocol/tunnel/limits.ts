@@ -8,8 +8,8 @@
 
 /**
  * Largest body chunk in one binary frame; bodies of any size stream as many such chunks.
- * Four times the frames (16 KiB) cost 3–11% more of the path's CPU per MiB, so four times
- * fewer (256 KiB) would save 1–3% (docs/performance.md, round two, ninth part): kept, not negotiated.
+ * The same on every revision: four times the frames (16 KiB) cost 3–11% more of the path's
+ * CPU per MiB, so four times fewer would save 1–3% (docs/performance.md, round two, ninth part).
  */
 export const MAX_CHUNK_BYTES = 64 * 1024;
 /** Bytes in a binary frame before the payload: type (1) + stream id (4). */
@@ -28,9 +28,8 @@ export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + DATA_HEADER_BYTES;
  */
 export const WS_MAX_PAYLOAD_BYTES = 2 * MAX_FRAME_BYTES;
 /**
- * Credit each stream starts with, per direction: at most this many body bytes are ever unacknowledged.
- * One 5 MiB answer ran no faster, within the bench's noise, with 1 MiB or 128 KiB (docs/performance.md,
- * round two, ninth part); a bigger window multiplies what a slow caller makes each end hold.
+ * Credit each stream starts with, per direction: until the receiver grows it (revision 4,
+ * MAX_STREAM_WINDOW_BYTES), at most this many body bytes are ever unacknowledged.
  */
 export const STREAM_WINDOW_BYTES = 256 * 1024;
 /**

@@ -79,7 +79,7 @@ describe('protocol revisions', () => {
   });
 
   it('the companion answers in one head frame on a revision 2 link, and with res/data/end to an old relay', async () => {
-    for (const relayRev of [undefined, 1, 2, TUNNEL_REVISION]) {
+    for (const relayRev of [undefined, 1, 2, 3, TUNNEL_REVISION]) {
       // A stand-in relay: welcome with the given revision (none = an old relay), then one req.
       const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => TUNNEL_PROTOCOL });
       cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
@@ -108,9 +108,10 @@ describe('protocol revisions', () => {
         const head = got.find((f) => f.t === 'head');
         expect(head).toMatchObject({ sid: 1, status: 200, end: true });
         expect((head as { payload: Buffer }).payload.toString()).toBe(BODY);
-        // Revision 3: the binary response head; revision 2: the head frame with its JSON head.
-        expect(types).toContain(relayRev === 3 ? BinaryType.res : BinaryType.head);
-        expect(types).not.toContain(relayRev === 3 ? BinaryType.head : BinaryType.res);
+        // Revision 3 on: the binary response head; revision 2: the head frame with its JSON head.
+        const binary = (relayRev ?? 1) >= 3;
+        expect(types).toContain(binary ? BinaryType.res : BinaryType.head);
+        expect(types).not.toContain(binary ? BinaryType.head : BinaryType.res);
       } else {
         expect(kinds).toEqual(['res', 'data', 'end']);
       }
