@@ -139,8 +139,9 @@ describe('the companion takes a grown window only from a relay of revision 4', (
     const { closed, received } = await companionAgainst((send) => {
       send({ ...welcome, rev } as ControlFrame);
       send(req(1));
-      for (const b of bytes) send(encodeFrame({ t: 'window', sid: 1, bytes: b }, rev));
-      send(encodeFrame({ t: 'ping', id: 78 }, rev));
+      // Revision 3 on, exchange frames are binary.
+      for (const b of bytes) send(encodeFrame({ t: 'window', sid: 1, bytes: b }, rev) as Buffer);
+      send(encodeFrame({ t: 'ping', id: 78 }, rev) as Buffer);
     }, holdingUpstream());
     return { closed, received };
   };
