@@ -48,6 +48,11 @@ const nodeEntries = {
   desktop: at('main/desktop/main.ts'),
   'desktop-core': at('main/desktop/core-entry.ts'),
 };
+// A chunk holding any module of relay/ or sim/ is reached only from the relay and simulator bins (the desktop bundles
+// never import those folders: docs/architecture.md), so every module in it is; such chunks are named bin-*, and the
+// desktop app leaves them out (electron-builder.yml), as it leaves out relay.js and sim.js. Without the prefix, a chunk
+// the relay CLI loads on demand (its store, with kysely) would be packed into the app (tests/unit/desktop/packaging).
+const binsOnly = (ids) => ids.some((id) => /^(relay|sim)\//.test(path.relative(root, id).split(path.sep).join('/')));
 await build({
   configFile: false, logLevel: quiet, root,
   // Vite externalizes every dependency of an SSR build by default; zod is pulled in.
@@ -57,7 +62,7 @@ await build({
     rollupOptions: {
       input: Object.fromEntries(Object.entries(nodeEntries).filter(([, f]) => fs.existsSync(f))),
       external,
-      output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
+      output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: (c) => (binsOnly(c.moduleIds) ? 'bin-[name]-[hash].js' : '[name]-[hash].js') },
     },
   },
 });
