@@ -96,7 +96,7 @@ export function trustSetting(t: number | string[] | undefined): number | string[
 
 export function refuseUpgrade(socket: Duplex, status: number, error: string, message?: string): void {
   const body = JSON.stringify(message ? { error, message } : { error });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 503: 'Service Unavailable' }[status] ?? 'Error';
   const retry = status === 503 ? 'Retry-After: 10\r\n' : '';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${retry}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

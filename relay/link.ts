@@ -1,10 +1,10 @@
 /**
  * The relay's end of one tunnel WebSocket: hello/welcome, heartbeats, and the
- * streams the relay opens on it. Every frame from the socket is validated;
+ * streams the relay opens on it (its frames on the socket: relay/socket.ts). Every frame from the socket is validated;
  * a bad one closes this link with a reason and touches nothing else.
  */
 import { randomBytes } from 'node:crypto';
-import type { WebSocket } from 'ws';
+import type { SocketHandler, TunnelSocket } from './socket.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
@@ -155,7 +155,10 @@ export interface LinkEvents {
 
 export type EventFrame = Extract<ControlFrame, { t: 'event' }>;
 
-export class RelayLink {
+/** What a link needs of its socket (relay/socket.ts TunnelSocket; tests may give a fake). */
+export type LinkSocket = Pick<TunnelSocket, 'bind' | 'open' | 'send' | 'close' | 'terminate'>;
+
+export class RelayLink implements SocketHandler {
   readonly id = randomBytes(6).toString('hex');
   readonly connectedAt: number;
   lastSeenAt: number;
@@ -195,7 +198,7 @@ export class RelayLink {
   private growthLeft = LINK_WINDOW_GROWTH_BYTES;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: LinkSocket,
     readonly venueId: string,
     readonly tokenHash: string,
     private readonly clock: Clock,
@@ -206,14 +209,11 @@ export class RelayLink {
   ) {
     this.connectedAt = clock.now();
     this.lastSeenAt = this.connectedAt;
-    // The link itself answers the heartbeat (heartbeatPing, heartbeatDead) and the socket's events (module-level
-    // handlers that find it on the socket): a relay holds 10 000 idle links, and closures per link add up.
+    // The link itself answers the heartbeat (heartbeatPing, heartbeatDead) and the socket's events (SocketHandler):
+    // a relay holds 10 000 idle links, and closures per link add up.
     this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
     this.helloTimer = clock.setTimeout(() => onHelloTimeout(this), timing.helloTimeoutMs);
-    (ws as LinkedSocket)[LINK] = this;
-    ws.on('message', onWsMessage);
-    ws.on('close', onWsClose);
-    ws.on('error', onWsError);
+    ws.bind(this);
   }
 
   /** This link's logger, with the venue in every line. */
@@ -331,7 +331,7 @@ export class RelayLink {
   }
 
   private send(data: Buffer | string): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.closed || !this.ws.open) return;
     this.ws.send(data);
   }
 
@@ -383,12 +383,17 @@ export class RelayLink {
     this.events.onClose(this, code, reason);
   }
 
-  /** @internal the socket's close (onWsClose). */
+  /** @internal the socket's close (SocketHandler). */
   onSocketClose(code: number, reason: string): void {
     if (!this.closed) this.teardown(code, reason || 'socket closed');
   }
 
-  /** @internal a message from the socket (onWsMessage). */
+  /** @internal the socket failed, or refused a frame from the companion (SocketHandler); its close follows. */
+  onSocketError(err: Error): void {
+    this.log.warn('tunnel socket error', { err: err.message });
+  }
+
+  /** @internal a message from the socket (SocketHandler). */
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     let frame: Frame;
@@ -535,18 +540,6 @@ export class RelayLink {
   }
 }
 
-/** The link a socket belongs to, kept on the socket so its event handlers can be shared by every link. */
-const LINK = Symbol('evva.relayLink');
-type LinkedSocket = WebSocket & { [LINK]?: RelayLink };
-function onWsMessage(this: LinkedSocket, data: Buffer, isBinary: boolean): void {
-  this[LINK]?.onMessage(data, isBinary);
-}
-function onWsClose(this: LinkedSocket, code: number, reason: Buffer): void {
-  this[LINK]?.onSocketClose(code, reason.toString());
-}
-function onWsError(this: LinkedSocket, err: Error): void {
-  this[LINK]?.log.warn('tunnel socket error', { err: err.message });
-}
 function grantOwing(link: RelayLink): void {
   link.grantOwing();
 }

@@ -8,7 +8,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import { realClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
 import { RelayErrorCode } from '../protocol/relay.ts';
@@ -36,6 +35,7 @@ import { createClusterMetrics } from './cluster/metrics.ts';
 import { Follow } from './cluster/follow.ts';
 import { clusterRoute } from './cluster/route.ts';
 import { claimLinks, wireCluster } from './cluster/wire.ts';
+import { accept, handshake, type TunnelSocket } from './socket.ts';
 import { announce } from './admin.ts';
 import { mountConsole } from './console/mount.ts';
 import { DEFAULT_SERVER_LIMITS, capPerSource, destroySocket, peerOf, refuseUpgrade, secureReq, trustSetting, type ServerLimits } from './edge.ts';
@@ -269,12 +269,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     : createHttpServer(serverOptions, handle);
   server.maxConnections = lim.maxConnections;
   capPerSource(server, lim, opts.trustProxy !== undefined, log);
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: WS_MAX_PAYLOAD_BYTES,
-    perMessageDeflate: false,
-    handleProtocols: (protocols) => (protocols.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false),
-  });
+  // Every tunnel's socket until it closes (close() drops them). Frames are read and written straight on the socket
+  // (relay/socket.ts): no extension is negotiated (no permessage-deflate), a message is at most WS_MAX_PAYLOAD_BYTES.
+  const tunnelSockets = new Set<TunnelSocket>();
 
   // Every open socket counts against the fd limit; tunnels stop before it, the API does not.
   let sockets = 0;
@@ -307,6 +304,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     if (!offered.includes(TUNNEL_PROTOCOL)) {
       return refuseUpgrade(socket, 426, 'unsupported_version', `this relay speaks ${TUNNEL_PROTOCOL}`);
     }
+    // The WebSocket handshake's own checks (method, Upgrade, key, version), before the token costs a store lookup.
+    const hs = handshake(req);
+    if (!hs.ok) return refuseUpgrade(socket, hs.status, RelayErrorCode.badRequest, hs.message);
     const token = bearer(req.headers.authorization);
     void (token ? pairing.authenticate(token) : Promise.resolve(null)).then((who) => {
       if (!who) {
@@ -314,7 +314,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         return refuseUpgrade(socket, 401, RelayErrorCode.unauthorized, 'device token not accepted');
       }
       if (socket.destroyed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => registry.attach(ws, who.venueId, who.tokenHash, peerOf(req, trustFn), hint));
+      if (closed) return refuseUpgrade(socket, 503, RelayErrorCode.overloaded, 'relay node shutting down; reconnect');
+      const ts = accept(socket, head, hs.key, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, tunnelSockets);
+      if (ts) registry.attach(ts, who.venueId, who.tokenHash, peerOf(req, trustFn), hint);
     }, (e: unknown) => {
       // The store is unreachable (Postgres restarting): the companion retries with backoff, maybe on another node.
       log.warn('tunnel refused: the store is unreachable', { err: String(e) });
@@ -368,8 +370,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       unwire?.();
       unannounce();
       await cluster?.stop().catch(() => { /* Redis away: the leases run out on their own */ });
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
+      for (const ts of tunnelSockets) ts.terminate();
       await new Promise<void>((resolve) => {
         if (!server.listening) return resolve();
         server.close(() => resolve());

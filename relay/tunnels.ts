@@ -6,13 +6,12 @@
  * on a shared store only, within REVOCATION_POLL_MS when a message was lost or
  * another process wrote the store directly.
  */
-import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import { CloseCode, GOAWAY_DRAIN_MS, type HelloFrame } from '../protocol/tunnel.ts';
 import { MOVE_WAIT_MS } from '../protocol/cluster.ts';
-import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkEvents, type LinkTiming } from './link.ts';
+import { RelayLink, DEFAULT_LINK_TIMING, type EventFrame, type LinkEvents, type LinkSocket, type LinkTiming } from './link.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayStore } from './db/store.ts';
 
@@ -120,7 +119,7 @@ export class TunnelRegistry {
   }
 
   /** Takes an authenticated, upgraded socket; it becomes the venue's current link once its hello is valid. */
-  attach(ws: WebSocket, venueId: string, tokenHash: string, peer: string | null = null, hint: string | null = null): RelayLink {
+  attach(ws: LinkSocket, venueId: string, tokenHash: string, peer: string | null = null, hint: string | null = null): RelayLink {
     const link = new RelayLink(ws, venueId, tokenHash, this.clock, this.log, this.linkEvents, this.timing);
     link.peer = peer;
     link.hinted = hint === venueId;

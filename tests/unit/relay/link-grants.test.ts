@@ -1,10 +1,8 @@
-import { EventEmitter } from 'node:events';
-import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { realClock, type Clock } from '../../../common/clock.ts';
 import { manualClock } from '../../helpers/clock.ts';
 import { silentLogger } from '../../../common/logger.ts';
-import { GRANT_AT_BYTES, RelayLink, type RelayStream } from '../../../relay/link.ts';
+import { GRANT_AT_BYTES, RelayLink, type LinkSocket, type RelayStream } from '../../../relay/link.ts';
 import {
   LINK_WINDOW_GROWTH_BYTES, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION, WINDOW_GROW_MS,
   decodeFrame, encodeControl, encodeData, encodeHead, type Frame,
@@ -13,13 +11,14 @@ import {
 /** A socket that records what the relay sends; the test feeds the companion's frames straight into the link. */
 function fakeSocket() {
   const sent: Frame[] = [];
-  const ws = Object.assign(new EventEmitter(), {
-    OPEN: 1, readyState: 1,
+  const ws: LinkSocket = {
+    open: true,
+    bind() { /* the test calls the link's handlers itself */ },
     send(data: Buffer | string) { sent.push(decodeFrame(typeof data === 'string' ? Buffer.from(data) : data, typeof data !== 'string', TUNNEL_REVISION)); },
     close() { /* not under test */ },
     terminate() { /* not under test */ },
-  });
-  return { ws: ws as unknown as WebSocket, sent };
+  };
+  return { ws, sent };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
