@@ -47,6 +47,11 @@ export const WsCode = { normal: 1000, protocolError: 1002, noStatus: 1005, abnor
 export const CLOSE_WAIT_MS = 2_000;
 /** Most fragments one message may come in (the companion's `ws` never fragments; a peer sending 1-byte fragments is refused early). */
 export const MAX_FRAGMENTS = 64;
+/**
+ * A ping is answered only while less than this waits in the socket's send queue: a peer that pings and never
+ * reads would otherwise grow the relay's memory without bound (RFC 6455 5.5.3 lets a pong answer only the latest ping).
+ */
+export const PONG_BACKLOG_BYTES = 1024 * 1024;
 /** Payloads up to this size are copied behind their header and leave in one write; larger ones go as two writes in one `writev`. */
 const COPY_MAX_BYTES = 16 * 1024;
 /** The longest close reason: a control frame's 125 bytes less the code. */
@@ -408,7 +413,7 @@ export class TunnelSocket implements FrameSink {
 
   /** @internal */
   ping(payload: Buffer): void {
-    if (this.state === OPEN) this.write(Opcode.pong, payload);
+    if (this.state === OPEN && this.socket.writableLength < PONG_BACKLOG_BYTES) this.write(Opcode.pong, payload);
   }
 
   /** @internal a pong answers no ping of ours: the tunnel's heartbeat is its own frames. */

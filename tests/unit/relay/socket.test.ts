@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WS_MAX_PAYLOAD_BYTES } from '../../../protocol/tunnel.ts';
-import { FrameReader, MAX_FRAGMENTS, Opcode, WsCode, acceptKey, handshake, unmask, type FrameSink } from '../../../relay/socket.ts';
+import {
+  FrameReader, MAX_FRAGMENTS, Opcode, PONG_BACKLOG_BYTES, TunnelSocket, WsCode, acceptKey, handshake, unmask, type FrameSink, type SocketHandler,
+} from '../../../relay/socket.ts';
 
 /** A frame as a client sends it: masked (unless told), FIN set (unless told), with the shortest length encoding (unless told). */
 function frame(op: number, payload: Buffer | string, o: { fin?: boolean; masked?: boolean; rsv?: number; len?: 'short' | '16' | '64'; key?: Buffer } = {}): Buffer {
@@ -187,5 +191,40 @@ describe('the relay checks a WebSocket upgrade', () => {
     }
     for (const v of ['', '12', 'x']) expect(handshake(req({ 'sec-websocket-version': v })), v).toMatchObject({ ok: false, status: 400, message: expect.stringMatching(/Version/) });
     for (const p of ['a, a', 'a b', 'a,,b', 'ok, bad"']) expect(handshake(req({ 'sec-websocket-protocol': p })), p).toMatchObject({ ok: false, status: 400, message: expect.stringMatching(/Protocol/) });
+  });
+});
+
+describe("the relay's tunnel socket", () => {
+  /** Just enough of a socket: what is written, and how much waits in its send queue. */
+  function fakeSocket(queued: number) {
+    const written: Buffer[] = [];
+    const s = Object.assign(new EventEmitter(), {
+      readable: true, writable: true, writableLength: queued,
+      write(b: Buffer) { written.push(Buffer.from(b)); return true; },
+      cork() {}, uncork() {}, end() {}, destroy() {},
+    });
+    return { socket: s as unknown as Duplex, written };
+  }
+  const handler: SocketHandler = { onMessage() {}, onSocketClose() {}, onSocketError() {} };
+
+  it('answers pings while its send queue is short, and not a peer that pings and never reads', () => {
+    const reading = fakeSocket(0);
+    new TunnelSocket(reading.socket, frame(Opcode.ping, 'hi'), WS_MAX_PAYLOAD_BYTES).bind(handler);
+    expect(reading.written).toEqual([Buffer.from([0x8a, 2, 0x68, 0x69])]);
+    const stuck = fakeSocket(PONG_BACKLOG_BYTES);
+    new TunnelSocket(stuck.socket, frame(Opcode.ping, 'hi'), WS_MAX_PAYLOAD_BYTES).bind(handler);
+    expect(stuck.written).toEqual([]);
+  });
+
+  it('writes each frame in one write, its length in the shortest form', () => {
+    const { socket, written } = fakeSocket(0);
+    const ts = new TunnelSocket(socket, Buffer.alloc(0), WS_MAX_PAYLOAD_BYTES);
+    ts.bind(handler);
+    ts.send('{"t":"welcome"}');
+    ts.send(Buffer.alloc(200, 7));
+    ts.send('я'.repeat(100)); // 200 bytes of UTF-8: the length is in bytes
+    expect(written.map((b) => [...b.subarray(0, 4)])).toEqual([[0x81, 15, 0x7b, 0x22], [0x82, 126, 0, 200], [0x81, 126, 0, 200]]);
+    expect(written.map((b) => b.length)).toEqual([17, 204, 204]);
+    expect(written[2]!.subarray(4).toString()).toBe('я'.repeat(100));
   });
 });
