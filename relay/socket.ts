@@ -337,7 +337,10 @@ export function accept(socket: Duplex, head: Buffer, key: string, protocol: stri
     return null;
   }
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`);
-  return new TunnelSocket(socket, head, maxPayload, live);
+  // Frames the client sent with its request are read as the socket's first data, once a handler is bound and the
+  // link fully made (as ws did), never inside the link's constructor.
+  if (head.length > 0) socket.unshift(head);
+  return new TunnelSocket(socket, maxPayload, live);
 }
 
 /** One tunnel's WebSocket on its socket (the contract is at the top of this file). */
@@ -345,15 +348,13 @@ export class TunnelSocket implements FrameSink {
   private state = OPEN;
   private handler: SocketHandler | null = null;
   private readonly reader: FrameReader;
-  private head: Buffer | null;
   private closeCode: number = WsCode.abnormal;
   private closeReason = '';
   private sentClose = false;
   private closeTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly socket: Duplex, head: Buffer, maxPayload: number, private readonly live?: Set<TunnelSocket>) {
+  constructor(private readonly socket: Duplex, maxPayload: number, private readonly live?: Set<TunnelSocket>) {
     this.reader = new FrameReader(this, maxPayload);
-    this.head = head.length > 0 ? head : null;
     live?.add(this);
   }
 
@@ -368,9 +369,6 @@ export class TunnelSocket implements FrameSink {
     s.on('end', onEnd);
     s.on('close', onClose);
     s.on('error', onError);
-    const head = this.head;
-    this.head = null;
-    if (head) this.reader.push(Buffer.from(head));
   }
 
   get open(): boolean {

@@ -12,7 +12,11 @@ import { TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES } from '../../../protocol/tunnel.
 import { CLOSE_WAIT_MS, WsCode, accept, handshake, type SocketHandler, type TunnelSocket } from '../../../relay/socket.ts';
 
 /** What the server side of one connection heard. */
-interface Heard { socket: TunnelSocket; messages: Array<[string, boolean]>; errors: string[]; closed: Promise<[number, string]> }
+interface Heard {
+  socket: TunnelSocket; messages: Array<[string, boolean]>; errors: string[]; closed: Promise<[number, string]>;
+  /** Messages heard before bind() returned (a link is still being made then: there must be none). */
+  duringBind: number;
+}
 
 let server: Server;
 let url: string;
@@ -28,7 +32,7 @@ beforeAll(async () => {
     if (!hs.ok) return void socket.end(`HTTP/1.1 ${hs.status} No\r\nConnection: close\r\n\r\n`);
     const ts = accept(socket, head, hs.key, TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES, live)!;
     let closed!: (v: [number, string]) => void;
-    const heard: Heard = { socket: ts, messages: [], errors: [], closed: new Promise((r) => { closed = r; }) };
+    const heard: Heard = { socket: ts, messages: [], errors: [], closed: new Promise((r) => { closed = r; }), duringBind: 0 };
     // An echo server: what comes in goes back as it came (text as text, bytes as bytes).
     const handler: SocketHandler = {
       onMessage(data, isBinary) {
@@ -39,6 +43,7 @@ beforeAll(async () => {
       onSocketError: (err) => void heard.errors.push(err.message),
     };
     ts.bind(handler);
+    heard.duringBind = heard.messages.length;
     accepted.push(heard);
     nextAccepted?.(heard);
   });
@@ -186,6 +191,7 @@ describe("the relay's WebSocket frames on the socket, with a peer that breaks th
     ]));
     const heard = await side;
     await expect.poll(() => heard.messages).toEqual([['hi', false]]);
+    expect(heard.duringBind).toBe(0);
     sock.destroy();
     await heard.closed;
   });

@@ -195,7 +195,7 @@ describe('the relay checks a WebSocket upgrade', () => {
 });
 
 describe("the relay's tunnel socket", () => {
-  /** Just enough of a socket: what is written, and how much waits in its send queue. */
+  /** Just enough of a socket: what is written, and how much waits in its send queue; `arrive` is the peer's bytes. */
   function fakeSocket(queued: number) {
     const written: Buffer[] = [];
     const s = Object.assign(new EventEmitter(), {
@@ -203,22 +203,24 @@ describe("the relay's tunnel socket", () => {
       write(b: Buffer) { written.push(Buffer.from(b)); return true; },
       cork() {}, uncork() {}, end() {}, destroy() {},
     });
-    return { socket: s as unknown as Duplex, written };
+    return { socket: s as unknown as Duplex, written, arrive: (b: Buffer) => void s.emit('data', b) };
   }
   const handler: SocketHandler = { onMessage() {}, onSocketClose() {}, onSocketError() {} };
 
   it('answers pings while its send queue is short, and not a peer that pings and never reads', () => {
     const reading = fakeSocket(0);
-    new TunnelSocket(reading.socket, frame(Opcode.ping, 'hi'), WS_MAX_PAYLOAD_BYTES).bind(handler);
+    new TunnelSocket(reading.socket, WS_MAX_PAYLOAD_BYTES).bind(handler);
+    reading.arrive(frame(Opcode.ping, 'hi'));
     expect(reading.written).toEqual([Buffer.from([0x8a, 2, 0x68, 0x69])]);
     const stuck = fakeSocket(PONG_BACKLOG_BYTES);
-    new TunnelSocket(stuck.socket, frame(Opcode.ping, 'hi'), WS_MAX_PAYLOAD_BYTES).bind(handler);
+    new TunnelSocket(stuck.socket, WS_MAX_PAYLOAD_BYTES).bind(handler);
+    stuck.arrive(frame(Opcode.ping, 'hi'));
     expect(stuck.written).toEqual([]);
   });
 
   it('writes each frame in one write, its length in the shortest form', () => {
     const { socket, written } = fakeSocket(0);
-    const ts = new TunnelSocket(socket, Buffer.alloc(0), WS_MAX_PAYLOAD_BYTES);
+    const ts = new TunnelSocket(socket, WS_MAX_PAYLOAD_BYTES);
     ts.bind(handler);
     ts.send('{"t":"welcome"}');
     ts.send(Buffer.alloc(200, 7));
