@@ -1,7 +1,8 @@
 /**
  * The relay's end of one tunnel WebSocket: hello/welcome, heartbeats, and the
- * streams the relay opens on it (its frames on the socket: relay/socket.ts). Every frame from the socket is validated;
- * a bad one closes this link with a reason and touches nothing else.
+ * streams the relay opens on it (its WebSocket frames: relay/socket.ts). Every
+ * frame from the socket is validated; a bad one closes this link with a reason
+ * and touches nothing else.
  */
 import { randomBytes } from 'node:crypto';
 import type { SocketHandler, TunnelSocket } from './socket.ts';
