@@ -22,9 +22,10 @@ export const MAX_CONTROL_FRAME_BYTES = 64 * 1024;
 /** Largest frame either side sends or accepts; a bigger one closes the link with frameTooLarge and a reason. */
 export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + DATA_HEADER_BYTES;
 /**
- * The WebSocket library's own hard limit (ws `maxPayload`), a backstop above
+ * The hard limit of one WebSocket message (the relay's frame reader,
+ * relay/socket.ts; ws `maxPayload` on the companion), a backstop above
  * MAX_FRAME_BYTES: frames between the two are refused by the codec with a
- * reason; beyond it ws closes with 1009 before buffering any more.
+ * reason; beyond it the WebSocket layer closes with 1009 before buffering any more.
  */
 export const WS_MAX_PAYLOAD_BYTES = 2 * MAX_FRAME_BYTES;
 /**
@@ -103,7 +104,7 @@ export const CloseCode = {
   normal: 1000,
   /** The relay or the companion is shutting down. */
   goingAway: 1001,
-  /** ws itself: a message larger than WS_MAX_PAYLOAD_BYTES (no reason text). */
+  /** The WebSocket layer itself: a message larger than WS_MAX_PAYLOAD_BYTES (the relay says so in the reason; ws gives none). */
   tooBig: 1009,
   /** A frame failed validation: bad JSON, unknown type, wrong shape, bad binary header, unknown stream. */
   protocolError: 4000,
