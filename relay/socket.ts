@@ -419,24 +419,23 @@ export class TunnelSocket implements FrameSink {
 
   /** @internal the peer's close: answered with the same code and reason, then the socket ends. */
   closeFrame(code: number, reason: string): void {
-    this.closeCode = code;
-    this.closeReason = reason;
-    if (this.state === OPEN) {
-      this.state = CLOSING;
-      this.sendClose(code === WsCode.noStatus ? 0 : code, reason);
-    }
-    this.socket.end();
+    this.finish(code, reason, code === WsCode.noStatus ? 0 : code);
   }
 
   /** @internal the peer broke the protocol: it hears why, the handler hears it as an error (and as the close's code and reason), and the socket ends. */
   refuse(code: number, reason: string): void {
+    this.finish(code, reason, code);
+    this.handler?.onSocketError(new Error(`WebSocket frame refused: ${reason}`));
+  }
+
+  /** Keeps why the socket ends (for onSocketClose), sends `answer` in a close frame unless one went (0: no code), and ends the socket. */
+  private finish(code: number, reason: string, answer: number): void {
     this.closeCode = code;
     this.closeReason = reason;
     if (this.state === OPEN) {
       this.state = CLOSING;
-      this.sendClose(code, reason);
+      this.sendClose(answer, reason);
     }
-    this.handler?.onSocketError(new Error(`WebSocket frame refused: ${reason}`));
     this.socket.end();
   }
 
