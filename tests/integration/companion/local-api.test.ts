@@ -6,7 +6,13 @@ import { startApi, type Api } from '../../../main/core/api/server.ts';
 import { silentLogger } from '../../../common/logger.ts';
 
 const TOKEN = 'test-token-0123456789';
-let status: Status;
+/** What the companion reports until a test changes it (a test that changes it puts it back: the tests run in any order). */
+const START: Status = {
+  level: 'warn', version: '0.0.0', startedAt: new Date().toISOString(),
+  front: { state: 'up', url: 'http://127.0.0.1:9042', latencyMs: 3, checkedAt: null, since: null, source: 'settings' },
+  tunnel: { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null },
+};
+let status: Status = START;
 let api: Api;
 let port: number;
 
@@ -24,11 +30,6 @@ function raw(path: string, headers: Record<string, string>): Promise<{ status: n
 }
 
 beforeAll(async () => {
-  status = {
-    level: 'warn', version: '0.0.0', startedAt: new Date().toISOString(),
-    front: { state: 'up', url: 'http://127.0.0.1:9042', latencyMs: 3, checkedAt: null, since: null, source: 'settings' },
-    tunnel: { state: 'unpaired', since: null, rttMs: null, reconnects: 0, venueId: null, relayUrl: null },
-  };
   api = await startApi({
     port: 0, token: TOKEN, logger: silentLogger, status: () => status,
     metrics: async () => ({ contentType: 'text/plain', body: 'evva_front_up 1\n' }),
@@ -119,6 +120,7 @@ describe('local API', () => {
     await expect.poll(() => messages.length).toBe(2);
     expect(messages[1]).toMatchObject({ type: 'status', status: { level: 'error' } });
     ws.close();
+    status = START;
   });
 
   it('refuses a live WebSocket without the token, or from another site', async () => {

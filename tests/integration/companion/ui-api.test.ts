@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Status } from '../../../protocol/local.ts';
 import { startAgent, type Agent } from '../../../main/core/agent.ts';
 import { LOGIN_TTL_MS } from '../../../main/core/api/login.ts';
@@ -219,12 +219,21 @@ describe('settings from the UI', () => {
     return { status: res.status, body: await res.json() as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
   };
 
+  /** settings.json as saved, or null before anything is: the tests run in any order, so none assumes another ran. */
+  const saved = (): string | null => { try { return fs.readFileSync(path.join(dir, 'settings.json'), 'utf8'); } catch { return null; } };
+
   beforeAll(async () => {
     sim = await startSim({ port: 0, auto: false });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-ui-settings-'));
     agent = await startAgent({ settings: loadSettings({ dataDir: dir, apiPort: '0' }, {}), logger: silentLogger, probe: { discover: async () => ({ found: null, tried: [] }) as never } });
   });
   afterAll(async () => { await agent.stop(); await sim.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  // Each test starts from the values a fresh companion has (the tests run in any order): the ones a test here changes
+  // go back to their defaults, through the same API (moduleId and language are never changed here).
+  beforeEach(async () => {
+    const r = await call('PUT', '/api/settings', { frontUrl: null, probeIntervalSec: 3, proxy: null, allowRemoteDiagnostics: true });
+    expect(r.status).toBe(200);
+  });
 
   it('reads the values in force', async () => {
     const r = await call('GET', '/api/settings');
@@ -232,6 +241,7 @@ describe('settings from the UI', () => {
   });
 
   it('refuses a bad value by its name and changes nothing', async () => {
+    const before = saved();
     const r = await call('PUT', '/api/settings', { probeIntervalSec: 0, moduleId: '2050' });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('bad_settings');
@@ -239,7 +249,7 @@ describe('settings from the UI', () => {
     expect(r.body.error.message).toContain('probeIntervalSec');
     // The form names the field by its label: the problem alone, without the key.
     expect(r.body.error.problems).toEqual([{ field: 'probeIntervalSec', message: 'слишком маленькое значение: нужно не меньше 1' }]);
-    expect(fs.existsSync(path.join(dir, 'settings.json'))).toBe(false);
+    expect(saved()).toBe(before);
   });
 
   it('refuses fields the UI may not change, by name', async () => {
@@ -279,7 +289,7 @@ describe('settings from the UI', () => {
   });
 
   it('checks a port for the plugin without saving it: the plugin is found, a closed port is explained', async () => {
-    const before = fs.readFileSync(path.join(dir, 'settings.json'), 'utf8');
+    const before = saved();
     const found = await call('POST', '/api/front/check', { port: sim.port });
     expect(found.body).toMatchObject({ found: true, url: sim.url });
     const closed = (await import('../../helpers/proc.ts')).freePort;
@@ -288,10 +298,13 @@ describe('settings from the UI', () => {
     expect(missing.body).toMatchObject({ found: false, problem: { code: 'unreachable' } });
     expect(missing.body.problem.message).toContain(String(port));
     expect((await call('POST', '/api/front/check', { port: 0 })).status).toBe(400);
-    expect(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).toBe(before);
+    expect(saved()).toBe(before);
   });
 
   it('records state changes in the activity list, newest first', async () => {
+    // The plugin comes up (it may already be: the tests run in any order), which the list shows first.
+    expect((await call('PUT', '/api/settings', { frontUrl: sim.url })).status).toBe(200);
+    await expect.poll(() => agent.status().front.state, { timeout: 15_000 }).toBe('up');
     const r = await call('GET', '/api/activity?limit=5');
     const items = r.body.items as Array<{ part: string; state: string }>;
     expect(items[0]).toMatchObject({ part: 'front', state: 'up' });
