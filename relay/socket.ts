@@ -21,6 +21,9 @@
  *   frame) and its errors (a refused frame is reported as one, with the reason).
  * - `send` writes a text (string) or binary (Buffer) frame, nothing once the
  *   socket is closing; `bufferedAmount` is what the socket has not yet taken.
+ *   The first frame of a turn of the event loop is written at once, the rest
+ *   of that turn's frames leave together in one write when it ends
+ *   (common/coalesce.ts).
  * - `close(code, reason)` sends a close frame and ends the socket when the
  *   peer answers, or drops it after CLOSE_WAIT_MS; `terminate()` drops it at
  *   once. The handler hears the peer's close code and reason; when this side
@@ -38,6 +41,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
+import { Coalescer } from '../common/coalesce.ts';
 
 /** RFC 6455 opcodes. */
 export const Opcode = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
@@ -352,9 +356,11 @@ export class TunnelSocket implements FrameSink {
   private closeReason = '';
   private sentClose = false;
   private closeTimer: NodeJS.Timeout | undefined;
+  private readonly batch: Coalescer;
 
   constructor(private readonly socket: Duplex, maxPayload: number, private readonly live?: Set<TunnelSocket>) {
     this.reader = new FrameReader(this, maxPayload);
+    this.batch = new Coalescer(socket);
     live?.add(this);
   }
 
@@ -399,6 +405,8 @@ export class TunnelSocket implements FrameSink {
   terminate(): void {
     if (this.state === CLOSED) return;
     this.state = CLOSING;
+    // Frames held for the end of this turn go first, as they would have without the coalescing.
+    this.batch.flush();
     this.socket.destroy();
   }
 
@@ -497,10 +505,11 @@ export class TunnelSocket implements FrameSink {
     const frame = Buffer.allocUnsafe(hl + len);
     writeHeader(frame, Opcode.text, len);
     frame.write(text, hl);
+    this.batch.before();
     this.socket.write(frame);
   }
 
-  /** One frame (server frames are never masked): one write, or two in one writev for a large payload. */
+  /** One frame (server frames are never masked): one write, or two in one writev for a large payload; held with the turn's others after its first. */
   private write(op: number, payload: Buffer): void {
     const len = payload.length;
     const hl = headerLength(len);
@@ -508,11 +517,13 @@ export class TunnelSocket implements FrameSink {
       const frame = Buffer.allocUnsafe(hl + len);
       writeHeader(frame, op, len);
       payload.copy(frame, hl);
+      this.batch.before();
       this.socket.write(frame);
       return;
     }
     const header = Buffer.allocUnsafe(hl);
     writeHeader(header, op, len);
+    this.batch.before();
     this.socket.cork();
     this.socket.write(header);
     this.socket.write(payload);

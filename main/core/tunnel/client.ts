@@ -26,6 +26,7 @@ import type { Commands } from '../commands.ts';
 import { CompanionLink, DEFAULT_TUNNEL_LIMITS, type LinkTiming, type TunnelLimits } from './link.ts';
 import { TunnelError, relayEndpoints, tunnelProblem, type RelayEndpoints, type TunnelProblemCode } from './problems.ts';
 import { proxyFor } from './proxy.ts';
+import type { Corkable } from '../../../common/coalesce.ts';
 import type { Upstream } from '../upstream.ts';
 
 /** The WebSocket handshake (TCP, TLS, proxy CONNECT, upgrade) must finish within this. */
@@ -270,10 +271,13 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     ws.on('close', (code, reason) => {
       if (!a.link) fail('relay_unreachable', { detail: `closed ${code} ${reason.toString()}` });
     });
+    // The socket under ws, so the link can gather a turn's frames into one write (ws sends each frame on its own).
+    let socket: Corkable | null = null;
+    ws.once('upgrade', (res) => { socket = res.socket; });
     ws.on('open', () => {
       if (stopped || a.failed) return void ws.terminate();
       a.link = new CompanionLink({
-        ws, clock, log, upstream: opts.upstream, policy, limits, timing, companion: opts.companion,
+        ws, socket, clock, log, upstream: opts.upstream, policy, limits, timing, companion: opts.companion,
         frontOrigin, front, commands: opts.commands, onAck: (ids) => opts.feed?.ack(ids), events: {
           onWelcome: (link) => promote(a, link),
           onGoaway: (link, g) => onGoaway(link, g.reason, g.drainMs),

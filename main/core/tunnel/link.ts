@@ -13,6 +13,7 @@ import {
   type ControlFrame, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
 import { Heartbeat, RecvCredit, SendCredit } from '../../../common/mux.ts';
+import { Coalescer, type Corkable } from '../../../common/coalesce.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../upstream.ts';
@@ -57,6 +58,11 @@ export interface CompanionLinkEvents {
 
 export interface CompanionLinkOptions {
   ws: WebSocket;
+  /**
+   * The socket under `ws` (the upgrade response's): frames sent in one turn of the event loop after its first
+   * leave in one write at the turn's end (common/coalesce.ts). Without it each frame is its own write.
+   */
+  socket?: Corkable | null;
   clock: Clock;
   log: Logger;
   upstream: Upstream;
@@ -188,9 +194,11 @@ export class CompanionLink {
   private drainTimer: NodeJS.Timeout | undefined;
   private readonly o: CompanionLinkOptions;
   private readonly frontHost: string | undefined;
+  private readonly batch: Coalescer | null;
 
   constructor(o: CompanionLinkOptions) {
     this.o = o;
+    this.batch = o.socket ? new Coalescer(o.socket) : null;
     this.frontHost = o.frontOrigin ? new URL(o.frontOrigin).host : undefined;
     const { ws, clock } = o;
     this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: o.timing.pingIntervalMs, deadAfterMs: o.timing.deadAfterMs, checkMs: o.timing.checkMs });
@@ -259,7 +267,7 @@ export class CompanionLink {
     const ws = this.o.ws;
     if (ws.readyState === ws.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = this.o.clock.setTimeout(() => { ws.terminate(); resolve(); }, ms);
+      const t = this.o.clock.setTimeout(() => { this.drop(); resolve(); }, ms);
       ws.once('close', () => { this.o.clock.clearTimeout(t); resolve(); });
     });
   }
@@ -267,14 +275,20 @@ export class CompanionLink {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.teardown(code, reason);
-    try { this.o.ws.close(code, reason); } catch { this.o.ws.terminate(); }
-    const t = this.o.clock.setTimeout(() => this.o.ws.terminate(), 2_000);
+    try { this.o.ws.close(code, reason); } catch { this.drop(); }
+    const t = this.o.clock.setTimeout(() => this.drop(), 2_000);
     t.unref?.();
   }
 
   terminate(code: number, reason: string): void {
     if (this.closed) return;
     this.teardown(code, reason);
+    this.drop();
+  }
+
+  /** Drops the socket, after the frames held for the end of this turn (they would have been written without the coalescing). */
+  private drop(): void {
+    this.batch?.flush();
     this.o.ws.terminate();
   }
 
@@ -297,6 +311,7 @@ export class CompanionLink {
 
   private send(data: Buffer | string): void {
     if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
+    this.batch?.before();
     this.o.ws.send(data);
   }
 
