@@ -14,12 +14,12 @@
  * at most 5 000 calls, and 10 minutes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
-import { freePort, startLogged, type Started } from './_proc.ts';
+import { STRACE, countSyscalls, freePort, startLogged, type Started } from './_proc.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -62,18 +62,20 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     const plugin = startLogged(node, ['--import', 'tsx', join(ROOT, 'bench', '_plugin.ts')], join(dir, 'plugin.log'));
     started.push(plugin);
     const pluginUrl = (await plugin.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
+    // --set prof=1: V8 CPU profiles of each relay and companion (written on exit into the kept temp dir, with --keep).
+    const prof = opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [];
     const roots: Array<[string, string]> = [['this checkout', ROOT]];
     if (opts.set?.baseline) roots.push([opts.set.label ?? 'baseline', resolve(opts.set.baseline)]);
     for (const [i, [name, root]] of roots.entries()) {
       const bin = (b: string) => join(root, 'bin', b);
       const relayDir = join(dir, `relay${i}`);
-      const relay = startLogged(node, [bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay${i}.log`));
+      const relay = startLogged(node, [...prof, bin('evva-relay.js'), 'serve', '--port', '0', '--data-dir', relayDir, '--api-key', API_KEY], join(dir, `relay${i}.log`));
       started.push(relay);
       const relayUrl = (await relay.waitFor(/"listening":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
       const venue = JSON.parse(execFileSync(node, [bin('evva-relay.js'), 'venue', 'add', 'Bench', '--json', '--data-dir', relayDir], { encoding: 'utf8' })) as { venueId: string; pairingCode: string };
       const companionDir = join(dir, `companion${i}`);
       execFileSync(node, [bin('evva-companion.js'), 'pair', venue.pairingCode, '--relay-url', relayUrl, '--data-dir', companionDir], { encoding: 'utf8' });
-      const companion = startLogged(node, [bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, `companion${i}.log`));
+      const companion = startLogged(node, [...prof, bin('evva-companion.js'), 'run', '--data-dir', companionDir, '--front-url', pluginUrl, '--api-port', String(await freePort())], join(dir, `companion${i}.log`));
       started.push(companion);
       pairs.push({ name, relay, companion, base: `${relayUrl}/v1/venues/${venue.venueId}/front`, pool: new Pool(relayUrl, { connections: CONCURRENCY, keepAliveTimeout: 60_000 }) });
     }
@@ -114,6 +116,21 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         res.get(p.name)!.push(await run(p, calls));
       }
     }
+    // --set strace=N: after the blocks, N calls per pair (alternating pairs is not possible under strace) with
+    // `strace -c -f` on its relay and companion: system calls per call, reads and writes apart.
+    const straceCalls = Math.min(5_000, Number(opts.set?.strace ?? 0));
+    const syscalls: BenchTable['rows'] = [];
+    if (straceCalls > 0 && !existsSync(STRACE)) syscalls.push(['strace is not installed (apt-get install strace)', '', '', '', '', '']);
+    else if (straceCalls > 0) {
+      const of = (calls: Record<string, number>, names: string[]) => names.reduce((a, n) => a + (calls[n] ?? 0), 0);
+      for (const p of pairs) {
+        const counts = await countSyscalls({ relay: p.relay.pid, companion: p.companion.pid }, dir, async () => { await run(p, straceCalls); });
+        for (const [proc, c] of Object.entries(counts)) {
+          syscalls.push([p.name, proc, ...[['read', 'readv', 'recvfrom', 'recvmsg'], ['write', 'writev', 'sendto', 'sendmsg'], ['epoll_wait', 'epoll_pwait', 'epoll_pwait2']]
+            .map((names) => (of(c.calls, names) / straceCalls).toFixed(2)), (c.total / straceCalls).toFixed(2)]);
+        }
+      }
+    }
     const rows = pairs.map((p) => {
       const bs = res.get(p.name)!;
       return [p.name, median(bs.map((x) => x.relay)).toFixed(0), median(bs.map((x) => x.companion)).toFixed(0), median(bs.map((x) => x.rps)).toFixed(0)];
@@ -137,6 +154,14 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
         columns: ['process', 'median of per-block ratios', 'quartiles', 'ratio of the sums'],
         rows: [ratio('relay'), ratio('companion')],
         notes: ['A ratio that moves for a process both checkouts run unchanged is the noise of this run.'],
+      });
+    }
+    if (syscalls.length > 0) {
+      tables.push({
+        title: `System calls per 2.4 KB call at c=${CONCURRENCY} (strace -c -f, ${straceCalls} calls per checkout after the blocks)`,
+        columns: ['checkout', 'process', 'reads', 'writes', 'epoll waits', 'all'],
+        rows: syscalls,
+        notes: ['Every thread; strace slows each call, so more calls meet in one turn than without it: a count, not a rate.'],
       });
     }
     return { tables, data: { blocks, calls, raw: Object.fromEntries(res) } };
