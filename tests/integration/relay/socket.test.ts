@@ -6,9 +6,11 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TUNNEL_PROTOCOL, WS_MAX_PAYLOAD_BYTES } from '../../../protocol/tunnel.ts';
+import { Coalescer } from '../../../common/coalesce.ts';
 import { CLOSE_WAIT_MS, WsCode, accept, handshake, type SocketHandler, type TunnelSocket } from '../../../relay/socket.ts';
 
 /** What the server side of one connection heard. */
@@ -146,6 +148,27 @@ describe("the relay's WebSocket frames on the socket, with the companion's ws cl
     expect(heard.messages).toEqual([]);
   });
 
+  it("gathers the companion's frames of one turn after the first into one write on ws's own socket (the upgrade's)", async () => {
+    // What the companion's link does (main/core/tunnel/client.ts hands it the upgrade response's socket): were that
+    // not the socket ws writes on, nothing would be held and each frame would be its own write.
+    const side = new Promise<Heard>((r) => { nextAccepted = r; });
+    const ws = new WebSocket(url, TUNNEL_PROTOCOL, { perMessageDeflate: false });
+    const opened = once(ws, 'open'); // emitted in the same turn as the upgrade
+    const [res] = await once(ws, 'upgrade') as [{ socket: Socket }];
+    await opened;
+    const heard = await side;
+    const batch = new Coalescer(res.socket);
+    const sendAll = (...msgs: string[]) => { for (const m of msgs) { batch.before(); ws.send(m); } };
+    sendAll('one');
+    expect(ws.bufferedAmount).toBe(0); // the first of the turn went to the kernel at once
+    sendAll('two', 'three');
+    expect(ws.bufferedAmount).toBe(2 * (2 + 4) + 3 + 5); // two masked headers and their payloads, held
+    await nextTurn();
+    expect(ws.bufferedAmount).toBe(0);
+    await expect.poll(() => heard.messages).toEqual([['one', false], ['two', false], ['three', false]]);
+    ws.terminate();
+  });
+
   it('terminate drops the socket at once (the companion sees 1006)', async () => {
     const { heard, closed } = await client();
     heard.socket.terminate();
@@ -166,6 +189,41 @@ describe("the relay's WebSocket frames on the socket, with a peer that breaks th
     sock.end();
     expect(await heard.closed).toEqual([WsCode.protocolError, 'client frame not masked']);
     expect(heard.messages).toEqual([]);
+  });
+
+  it("writes its first frame of a turn at once, the rest of the turn in one write at the turn's end, in order", async () => {
+    const { sock, heard, bytes } = await raw();
+    heard.socket.send('a');
+    expect(heard.socket.bufferedAmount).toBe(0);
+    heard.socket.send(Buffer.from('cc'));
+    heard.socket.send('b');
+    expect(heard.socket.bufferedAmount).toBe(4 + 3); // two frames held: 2-byte headers, 2 and 1 bytes
+    await nextTurn();
+    expect(heard.socket.bufferedAmount).toBe(0);
+    const body = () => bytes().subarray(bytes().indexOf('\r\n\r\n') + 4);
+    await expect.poll(body).toEqual(Buffer.from([0x81, 1, 0x61, 0x82, 2, 0x63, 0x63, 0x81, 1, 0x62]));
+    // The next turn's first frame is not held either; a large frame after it is (its header and payload in one writev).
+    heard.socket.send('d');
+    expect(heard.socket.bufferedAmount).toBe(0);
+    heard.socket.send(Buffer.alloc(20_000, 0x65));
+    expect(heard.socket.bufferedAmount).toBe(4 + 20_000);
+    await nextTurn();
+    await expect.poll(() => body().length).toBe(10 + 3 + 4 + 20_000);
+    expect(body().subarray(13, 17)).toEqual(Buffer.from([0x82, 126, 0x4e, 0x20]));
+    sock.destroy();
+    await heard.closed;
+  });
+
+  it('terminate writes the frames it held for the end of the turn before dropping the socket', async () => {
+    const { sock, heard, bytes } = await raw();
+    heard.socket.send('a');
+    heard.socket.send('b');
+    expect(heard.socket.bufferedAmount).toBe(3);
+    heard.socket.terminate();
+    await once(sock, 'end');
+    expect(bytes().subarray(bytes().indexOf('\r\n\r\n') + 4)).toEqual(Buffer.from([0x81, 1, 0x61, 0x81, 1, 0x62]));
+    expect((await heard.closed)[0]).toBe(WsCode.abnormal);
+    sock.destroy();
   });
 
   it('drops a peer that never answers its close within CLOSE_WAIT_MS', async () => {
