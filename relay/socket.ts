@@ -7,8 +7,9 @@
  * Receiver, a Writable stream fed by the socket's Readable; its Sender's cork,
  * two writes and uncork; the GC and write barrier their state costs) and ~1 KB
  * of its objects per link (docs/performance.md, round two, third and tenth
- * parts). Here a socket's `data` goes straight into a small parser, and each
- * frame leaves in one socket write.
+ * parts). Here a socket's `data` goes straight into a small parser, and the
+ * frames of one turn of the event loop leave in at most two socket writes
+ * (the first at once, the rest together; common/coalesce.ts).
  *
  * The contract (what relay/link.ts uses):
  * - `handshake(req)` checks an upgrade request as `ws` did (GET, `Upgrade:
