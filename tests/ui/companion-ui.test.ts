@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, runBin, startBin, type Proc } from '../helpers/proc.ts';
-import { launch } from './browser.ts';
+import { keepFailure, launch } from './browser.ts';
 
 const KEY = 'ui20-test-api-key-0123456789abcdef';
 const procs: Proc[] = [];
@@ -67,6 +67,9 @@ beforeAll(async () => {
   const paired = await local('/api/pair', { method: 'POST', body: JSON.stringify({ code: venue.pairingCode, relayUrl: relay.url }) });
   expect(paired.status, await paired.clone().text()).toBe(200);
 }, 120_000);
+
+// A failed test leaves its pages' screenshot, HTML and console under .tmp/ui-failures/ (the path is printed).
+afterEach((ctx) => keepFailure(browser, ctx));
 
 afterAll(async () => {
   await browser?.close();

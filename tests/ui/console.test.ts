@@ -9,11 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../protocol/diagnostics.ts';
 import { ROOT, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import { unzip } from '../helpers/zip.ts';
-import { launch } from './browser.ts';
+import { keepFailure, launch } from './browser.ts';
 
 const KEY = 'console-ui-key-0123456789abcdef';
 const FINGERPRINT = createHash('sha256').update(KEY).digest('hex').slice(0, 12);
@@ -105,6 +105,9 @@ beforeAll(async () => {
   context = await browser.newContext({ viewport: VIEW, locale: 'ru-RU', acceptDownloads: true });
   page = await context.newPage();
 }, 300_000);
+
+// A failed test leaves its pages' screenshot, HTML and console under .tmp/ui-failures/ (the path is printed).
+afterEach((ctx) => keepFailure(browser, ctx));
 
 afterAll(async () => {
   await browser?.close();

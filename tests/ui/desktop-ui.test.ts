@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import type { Report } from '../../protocol/diagnostics.ts';
 import { LoginLink } from '../../protocol/local.ts';
 import { unzip } from '../helpers/zip.ts';
-import { launch, shoot } from './browser.ts';
+import { keepFailure, launch, shoot } from './browser.ts';
 
 const KEY = 'ui-test-api-key-0123456789abcdef';
 const procs: Proc[] = [];
@@ -89,6 +89,9 @@ beforeAll(async () => {
   await proc.waitFor(/login\?once=/);
   companion = { proc, api: api!, dir };
 }, 120_000);
+
+// A failed test leaves its pages' screenshot, HTML and console under .tmp/ui-failures/ (the path is printed).
+afterEach((ctx) => keepFailure(browser, ctx));
 
 afterAll(async () => {
   await browser?.close();

@@ -12,12 +12,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faceOf, tooltipOf } from '../../face/face.ts';
 import type { Status } from '../../protocol/local.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import { runBin, startBin, type Proc } from '../helpers/proc.ts';
-import { launch } from './browser.ts';
+import { keepFailure, launch } from './browser.ts';
 
 const KEY = 'ui-xss-api-key-0123456789abcdef';
 /** Each payload marks anything it manages to create with data-xss, and sets window.__xss if it ever runs. */
@@ -69,6 +69,9 @@ beforeAll(async () => {
   procs.push(companion);
   api = (await companion.waitFor(/Локальный API: (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 }, 120_000);
+
+// A failed test leaves its pages' screenshot, HTML and console under .tmp/ui-failures/ (the path is printed).
+afterEach((ctx) => keepFailure(browser, ctx));
 
 afterAll(async () => {
   await browser?.close();
