@@ -25,6 +25,12 @@ const deps = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDepe
 const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || deps.some((d) => !bundled.has(d) && (id === d || id.startsWith(`${d}/`)));
 const quiet = process.argv.includes('--quiet') ? 'warn' : 'info';
 
+// The bundles are the ones users get, whoever builds them. Vite keeps a NODE_ENV it finds, and vitest runs
+// tests/build.ts with NODE_ENV=test: the UI tests were served React's development build, which no user gets
+// (StrictMode runs every effect twice: two loads of Настройки, one of which could erase what the test had just
+// typed; two live sockets a page; development-only checks costing CPU).
+process.env.NODE_ENV = 'production';
+
 const started = Date.now();
 fs.rmSync(at('dist'), { recursive: true, force: true });
 
