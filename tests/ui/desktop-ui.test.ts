@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import type { Report } from '../../protocol/diagnostics.ts';
@@ -48,8 +48,9 @@ async function loginLink(): Promise<string> {
   return LoginLink.parse(await r.json()).url;
 }
 
-async function loggedIn(): Promise<{ context: BrowserContext; page: Page }> {
+async function loggedIn(before?: (context: BrowserContext) => Promise<void>): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, locale: 'ru-RU' });
+  await before?.(context);
   const page = await context.newPage();
   await page.goto(await loginLink());
   return { context, page };
@@ -201,11 +202,20 @@ describe('the UI served by the companion', () => {
     await context.close();
   }, 120_000);
 
-  it('saves settings through the API, refusing a bad value by its name', async () => {
-    const { context, page } = await loggedIn();
+  it('saves settings through the API, refusing a bad value by its name; what was typed outlives the page losing the companion', async () => {
+    // The page's live socket, passed through to the companion, so the test can drop it as a companion restart would.
+    const live: WebSocketRoute[] = [];
+    const { context, page } = await loggedIn((c) => c.routeWebSocket(/\/api\/live$/, (ws) => { ws.connectToServer(); live.push(ws); }));
     await nav(page, 'Настройки');
     const proxy = page.getByLabel('Прокси для связи с EVVA');
     await proxy.fill('не адрес');
+    // The live channel drops and comes back: the page shows nothing of a companion that does not answer, then draws
+    // Настройки anew, with what the sysadmin had typed still there.
+    await expect.poll(() => live.length).toBe(1);
+    await live[0]!.close();
+    await expect.poll(() => live.length, { timeout: 30_000 }).toBe(2);
+    await proxy.waitFor();
+    expect(await proxy.inputValue()).toBe('не адрес');
     await page.getByRole('button', { name: 'Сохранить' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();

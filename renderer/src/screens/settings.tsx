@@ -3,6 +3,11 @@
  * them at once. A bad value comes back with its field and is shown there, by
  * the field's own label. A value set when the companion started (a flag or
  * the environment) outranks this form, so it is shown and not editable.
+ *
+ * What the sysadmin typed and has not saved is kept in `draft`, outside the
+ * screen: the screen is re-mounted when the page's live channel drops and
+ * returns (app.tsx shows nothing of a companion that does not answer), and a
+ * load of the saved values that answers late must not erase it either.
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import type { Lang } from '../../../face/strings.ts';
@@ -25,6 +30,14 @@ const toForm = (v: Values): Form => ({
   journalDays: String(v.journalDays),
 });
 
+/** The fields typed and not yet saved, by name (kept for the life of the page, across re-mounts of the screen). */
+let draft: Partial<Form> = {};
+/** Notes a typed value; one typed back to the saved value is no longer a change. */
+const remember = (name: keyof Form, value: string, saved: string) => {
+  const { [name]: _was, ...rest } = draft;
+  draft = value === saved ? rest : { ...rest, [name]: value };
+};
+
 interface Message { ok: boolean; text: string; fields: string[]; problems: Array<{ field: string; message: string }> }
 
 export function SettingsScreen() {
@@ -37,8 +50,16 @@ export function SettingsScreen() {
   const [remote, setRemote] = useState<{ ok: boolean; text: string } | null>(null);
 
   useEffect(() => {
-    void call<View>('GET', '/api/settings').then((r) => { if (r.ok) { setSaved(r.data); setForm(toForm(r.data.values)); } });
-    if (desktop) void desktop.getStartAtLogin().then(setLogin);
+    // An answer for a screen already gone is dropped (React runs this twice in development, and a re-mount starts
+    // another load); what was typed is laid over the saved values, never under them.
+    let gone = false;
+    void call<View>('GET', '/api/settings').then((r) => {
+      if (gone || !r.ok) return;
+      setSaved(r.data);
+      setForm({ ...toForm(r.data.values), ...draft });
+    });
+    if (desktop) void desktop.getStartAtLogin().then((on) => { if (!gone) setLogin(on); });
+    return () => { gone = true; };
   }, []);
   if (!form || !saved) return <div><h1 tabIndex={-1}>{t.settings.title}</h1><p className="muted">…</p></div>;
 
@@ -59,7 +80,7 @@ export function SettingsScreen() {
     setBusy(true);
     const r = await call<View>('PUT', '/api/settings', patch);
     setBusy(false);
-    if (r.ok) { setSaved(r.data); setForm(toForm(r.data.values)); setMessage({ ok: true, text: t.settings.saved, fields: [], problems: [] }); return; }
+    if (r.ok) { draft = {}; setSaved(r.data); setForm(toForm(r.data.values)); setMessage({ ok: true, text: t.settings.saved, fields: [], problems: [] }); return; }
     if (r.status === 0) { setMessage({ ok: false, text: t.common.offline, fields: [], problems: [] }); return; }
     const fields = r.error.fields ?? [];
     const problems = (r.error as { problems?: Array<{ field: string; message: string }> }).problems ?? [];
@@ -83,7 +104,7 @@ export function SettingsScreen() {
         {help ? <p id={`h-${name}`} className="help">{help}</p> : null}
         <input id={`f-${name}`} name={name} type={type} value={form[name]} spellCheck={false} readOnly={fixed}
           aria-invalid={bad ? true : undefined} aria-describedby={described}
-          onChange={(e) => setForm({ ...form, [name]: e.target.value })} />
+          onChange={(e) => { const value = e.target.value; remember(name, value, before[name]); setForm((f) => f && { ...f, [name]: value }); }} />
         {fixed ? <p id={`l-${name}`} className="locked">{t.settings.locked}</p> : null}
         {bad ? <p id={`e-${name}`} className="field-error">{`${labels[name]}: ${bad}`}</p> : null}
       </div>
