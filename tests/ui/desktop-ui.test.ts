@@ -56,6 +56,17 @@ async function loggedIn(before?: (context: BrowserContext) => Promise<void>): Pr
   return { context, page };
 }
 
+/**
+ * One browser session for the tests that need nothing of their own (a context and its page cost about two seconds of
+ * CPU to make, and there were thirteen): each such test still signs in through a fresh one-time link in it.
+ */
+let session: { context: BrowserContext; page: Page } | undefined;
+async function signedIn(): Promise<Page> {
+  if (!session) session = await loggedIn();
+  else await session.page.goto(await loginLink());
+  return session.page;
+}
+
 /** Drives the simulator like a waiter would (its /_sim control API). */
 async function control<T = { Id: string; Number: number; ResultSum: number }>(method: string, route: string, body?: unknown): Promise<T> {
   const r = await fetch(`${sim.url}/_sim/${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -155,7 +166,7 @@ describe('the UI served by the companion', () => {
   });
 
   it('pairs a venue in three steps; a wrong code is explained in Russian and what was typed stays', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await nav(page, 'Настройка');
     await page.getByTestId('step').filter({ hasText: 'Шаг 1 из 3' }).waitFor();
     const code = page.getByLabel('Код привязки', { exact: true });
@@ -184,11 +195,10 @@ describe('the UI served by the companion', () => {
     // The venue by the name EVVA gave it, not ven_….
     expect(await page.locator('[data-card="tunnel"]').innerText()).toContain('Кафе «Тест»');
     await shoot(page, 'ru-status');
-    await context.close();
   }, 120_000);
 
   it('turns red within seconds when the plugin stops and green when it returns, and logs both', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await sentence(page, 'Всё работает');
     await sim.proc.stop('SIGKILL');
     await sentence(page, 'Есть проблема: iikoFront не отвечает', 30_000);
@@ -199,7 +209,6 @@ describe('the UI served by the companion', () => {
     await page.locator('.recent').getByText('iikoFront перестал отвечать').waitFor();
     // Back up within minutes of the last time: folded into that row with a count.
     await page.locator('.recent').getByText(/^iikoFront отвечает( — \d+ раза? с \d\d:\d\d)?$/).first().waitFor();
-    await context.close();
   }, 120_000);
 
   it('saves settings through the API, refusing a bad value by its name; what was typed outlives the page losing the companion', async () => {
@@ -236,7 +245,7 @@ describe('the UI served by the companion', () => {
   }, 60_000);
 
   it('shows every screen in Russian and switches to English and back', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await sentence(page, 'Всё работает');
     for (const [name, shot] of [['Статус', 'status'], ['Журнал', 'journal'], ['Диагностика', 'diagnostics'], ['Настройки', 'settings'], ['Настройка', 'setup']] as const) {
       await nav(page, name);
@@ -267,16 +276,16 @@ describe('the UI served by the companion', () => {
       await shoot(page, `en-${shot}`);
     }
     // The language is the companion's setting: a new page opens in English too.
-    const other = await context.newPage();
+    const other = await session!.context.newPage();
     await other.goto(`${companion.api}/`);
     await sentence(other, 'Everything works');
     await other.getByRole('button', { name: /^RU/ }).click();
     await sentence(other, 'Всё работает');
-    await context.close();
+    await other.close();
   }, 90_000);
 
   it('is usable from the keyboard: Tab reaches the navigation and Enter opens a screen', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await sentence(page, 'Всё работает');
     let reached = false;
     for (let i = 0; i < 10 && !reached; i++) {
@@ -287,10 +296,9 @@ describe('the UI served by the companion', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Журнал' }).waitFor();
     expect(await page.evaluate<string>('document.activeElement?.tagName')).toBe('H1');
-    await context.close();
   });
   it('runs the diagnostics: each check with its explanation, the report copied, the bundle saved with report.json', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await nav(page, 'Диагностика');
     await page.getByText('ещё не проверялось').waitFor();
     await page.getByRole('button', { name: 'Запустить проверку' }).click();
@@ -307,7 +315,7 @@ describe('the UI served by the companion', () => {
     expect(await page.locator('[data-check="plugin"]').innerText()).toContain(String(sim.port));
     await shoot(page, 'ru-diagnostics-run');
 
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: companion.api });
+    await session!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: companion.api });
     await page.getByRole('button', { name: 'Скопировать отчёт' }).click();
     await page.getByText('Отчёт скопирован.').waitFor();
     const copied = await page.evaluate<string>('navigator.clipboard.readText()');
@@ -322,7 +330,6 @@ describe('the UI served by the companion', () => {
     const files = await unzip(fs.readFileSync((await download.path())!));
     const report = JSON.parse(files.get('report.json') ?? 'null') as Report | null;
     expect(report?.checks.map((c) => c.id)).toEqual(api.checks.map((c) => c.id));
-    await context.close();
   }, 120_000);
 
   it('shows the port check the diagnostics ran on the status card, and «ещё не проверялось» before', async () => {
@@ -330,16 +337,15 @@ describe('the UI served by the companion', () => {
     const r = await fetch(`${companion.api}/api/status`, { headers: { authorization: `Bearer ${token()}` } });
     const port = ((await r.json()) as { port?: { explanation: string; exposed: boolean | null } }).port;
     expect(port).toBeDefined();
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await sentence(page, 'Всё работает');
     const card = await page.locator('[data-card="port"]').innerText();
     expect(card).not.toContain('ещё не проверялось');
     expect(card).toMatch(/проверено в \d\d:\d\d/);
-    await context.close();
   }, 60_000);
 
   it('lists orders in the Журнал as they change in the simulator', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await nav(page, 'Журнал');
     await page.getByRole('heading', { level: 1, name: 'Журнал' }).waitFor();
     const o = await control('POST', 'orders', { tableNum: 7, items: [{ productCode: '02401', amount: 2 }] });
@@ -355,11 +361,10 @@ describe('the UI served by the companion', () => {
     await shoot(page, 'en-journal-orders');
     await page.getByRole('button', { name: /^RU/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Журнал' }).waitFor();
-    await context.close();
   }, 120_000);
 
   it('shows a payment EVVA posted to the relay on the status and in the Журнал, with the EVVAP instruction', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
     await sentence(page, 'Всё работает');
     const o = await control('POST', 'orders', { tableNum: 5, items: [{ productCode: '02401', amount: 1 }] });
     const venue = await venueId();
@@ -388,6 +393,5 @@ describe('the UI served by the companion', () => {
     await control('POST', `orders/${o.Id}/close`, { paymentType: 'EVVAP' });
     await nav(page, 'Статус');
     await sentence(page, 'Всё работает', 60_000);
-    await context.close();
   }, 180_000);
 });
