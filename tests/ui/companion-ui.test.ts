@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LoginLink } from '../../protocol/local.ts';
 import { freePort, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import { keepFailure, launch } from './browser.ts';
 
@@ -38,10 +39,14 @@ const api = () => `http://127.0.0.1:${companion.port}`;
 const token = () => (JSON.parse(fs.readFileSync(path.join(companion.dir, 'local-api.json'), 'utf8')) as { token: string }).token;
 const local = async (p: string, init: RequestInit = {}) => fetch(`${api()}${p}`, { ...init, headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', ...init.headers } });
 
+/**
+ * Signs a fresh browser in through a one-time link, asked of the running companion as `evva-companion login` asks it
+ * (desktop-ui.test.ts runs the command itself; a bin start per test cost about a second of CPU).
+ */
 async function loggedIn(): Promise<{ context: BrowserContext; page: Page }> {
-  const r = await runBin('evva-companion.js', ['login', '--data-dir', companion.dir]);
-  expect(r.code, r.out).toBe(0);
-  const link = /(http:\/\/127\.0\.0\.1:\d+\/login\?once=\S+)/.exec(r.out)![1]!;
+  const r = await fetch(`${api()}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${token()}` } });
+  expect(r.status).toBe(200);
+  const link = LoginLink.parse(await r.json()).url;
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'ru-RU' });
   const page = await context.newPage();
   await page.goto(link);

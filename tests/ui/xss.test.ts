@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faceOf, tooltipOf } from '../../face/face.ts';
-import type { Status } from '../../protocol/local.ts';
+import { LoginLink, type Status } from '../../protocol/local.ts';
 import { startSim, type Sim } from '../../sim/index.ts';
 import { runBin, startBin, type Proc } from '../helpers/proc.ts';
 import { keepFailure, launch } from './browser.ts';
@@ -88,8 +88,10 @@ async function watchedPage(): Promise<{ page: Page; incidents: string[] }> {
   page.on('dialog', (d) => { incidents.push(`dialog: ${d.message()}`); void d.dismiss(); });
   page.on('pageerror', (e) => incidents.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) incidents.push(`console: ${m.text()}`); });
-  const login = await runBin('evva-companion.js', ['login', '--data-dir', companionDir]);
-  await page.goto(/(http:\/\/127\.0\.0\.1:\d+\/login\?once=\S+)/.exec(login.out)![1]!);
+  // A one-time link asked of the running companion as `evva-companion login` asks it (a bin start is a second of CPU).
+  const link = await fetch(`${api}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${token()}` } });
+  expect(link.status).toBe(200);
+  await page.goto(LoginLink.parse(await link.json()).url);
   return { page, incidents };
 }
 
