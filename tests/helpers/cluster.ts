@@ -7,9 +7,9 @@
  * `evva-companion` bin paired through HAProxy. A webhook receiver records
  * every event the nodes deliver. `stop()` kills everything it started.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { fetch } from 'undici';
 import { DRAIN_MAX_MS, RedisKeys, Readiness } from '../../protocol/cluster.ts';
 import { startReceiver } from './feedpeers.ts';
@@ -69,9 +69,13 @@ export interface Cluster {
   /** Waits until HAProxy sees each named node in the given state (UP or DOWN). */
   balancerSees(states: Record<string, 'UP' | 'DOWN'>, ms?: number): Promise<void>;
   /** The node holding the venue's tunnel, from Redis (null when no live claim). */
-  owner(venueId: string): string | null;
-  /** A new venue: a sim, a companion paired through HAProxy, connected. */
-  venue(name?: string): Promise<ClusterVenue>;
+  owner(venueId: string): Promise<string | null>;
+  /**
+   * A new venue: a sim, a companion paired through HAProxy, connected. Its feed polls the sim every 250 ms (`fast`,
+   * so iiko's changes reach the receiver within a test's time), or at the intervals the companion ships with
+   * (`shipped`: orders every second, staff every minute, tables every five) for a test that reads no events.
+   */
+  venue(name?: string, o?: { feed?: 'fast' | 'shipped' }): Promise<ClusterVenue>;
   /** A venue API call (`/v1/venues/:id/front…`) through `base` (default HAProxy). */
   front(venueId: string, p: string, base?: string): Promise<{ status: number; text: string; headers: Headers }>;
   /** Webhook events accepted by the receiver, one per event id, in arrival order. */
@@ -160,7 +164,7 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
   };
   await balancerSees(Object.fromEntries(nodes.map((n) => [n.name, 'UP' as const])));
 
-  const venue: Cluster['venue'] = async (name = 'Кафе') => {
+  const venue: Cluster['venue'] = async (name = 'Кафе', vo = {}) => {
     const sim = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--seed', '1', '--licence-slots', '5']);
     stops.push(() => sim.stop('SIGKILL'));
     const simUrl = (await sim.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
@@ -171,10 +175,14 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     stops.push(() => d.remove());
     const paired = await runBin('evva-companion.js', ['pair', v.pairingCode, '--relay-url', lb.url, '--data-dir', d.dir]);
     if (paired.code !== 0) throw new Error(`pairing through HAProxy failed: ${paired.out}`);
-    // Short polls so the feed produces events within a test's time.
-    fs.writeFileSync(path.join(d.dir, 'settings.json'), JSON.stringify({
-      feed: { ordersIntervalMs: 250, staffIntervalSec: 1, tablesIntervalSec: 1, paymentCloseAfterMin: 0.1 },
-    }));
+    // Short polls so the feed produces events within a test's time. They cost CPU for as long as the venue runs (a
+    // cluster with one such venue used 0.18 of a core idle, 0.11 without it), so a test that reads no events
+    // leaves the companion's own intervals.
+    if ((vo.feed ?? 'fast') === 'fast') {
+      fs.writeFileSync(path.join(d.dir, 'settings.json'), JSON.stringify({
+        feed: { ordersIntervalMs: 250, staffIntervalSec: 1, tablesIntervalSec: 1, paymentCloseAfterMin: 0.1 },
+      }));
+    }
     const companion = startBin('evva-companion.js', ['run', '--data-dir', d.dir, '--front-url', simUrl, '--api-port', '0']);
     stops.push(() => companion.stop('SIGKILL'));
     await companion.waitFor(/Локальный API/, 30_000);
@@ -192,6 +200,11 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     };
   };
 
+  // One connection for the test's reads of the claims. A redis-cli per read cost a process start each, and the waits
+  // for a claim read it every 20-100 ms for up to a minute (cluster-security waits out the companion's retry).
+  const peek = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  peek.on('error', () => undefined); // a test that kills Redis sees the failed read itself
+  stops.push(() => peek.disconnect());
   const accepted = () => receiver.accepted() as unknown as ReturnType<Cluster['events']>;
   return {
     url: lb.url, nodes, pg, redis, lb, receiver, start, readiness, balancerSees, venue,
@@ -202,9 +215,8 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     },
     kill9: async (n) => { await n.proc?.stop('SIGKILL'); },
     term: async (n) => (n.proc ? n.proc.stop('SIGTERM', DRAIN_MAX_MS + 10_000) : 'not running'),
-    owner(venueId) {
-      const port = new URL(redis.url).port;
-      const v = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', port, '--raw', 'GET', RedisKeys.owner(venueId)], { encoding: 'utf8' }).trim();
+    async owner(venueId) {
+      const v = await peek.get(RedisKeys.owner(venueId));
       return v ? (v.split(' ')[0] ?? null) : null;
     },
     async front(venueId, p, base = lb.url) {

@@ -36,7 +36,7 @@ describe('venue affinity behind HAProxy', () => {
 
   beforeAll(async () => {
     c = await startCluster();
-    for (let i = 1; i <= 4; i++) venues.push(await c.venue(`Кафе ${i}`));
+    for (let i = 1; i <= 4; i++) venues.push(await c.venue(`Кафе ${i}`, { feed: 'shipped' })); // no events read here
   }, 240_000);
 
   afterAll(async () => { await c?.stop(); }, 60_000);
@@ -56,7 +56,7 @@ describe('venue affinity behind HAProxy', () => {
 
   it('after a node restart, the tunnels it hashes to come back to it and no call fails meanwhile', async () => {
     const v = venues[0]!;
-    const home = c.node(c.owner(v.venueId)!);
+    const home = c.node((await c.owner(v.venueId))!);
     const failures: string[] = [];
     let calls = 0;
     let running = true;
@@ -82,8 +82,8 @@ describe('venue affinity behind HAProxy', () => {
     })();
 
     expect(await c.term(home)).toBe(0);
-    await waitFor(() => { const o = c.owner(v.venueId); return o !== null && o !== home.name; }, 'the venue moved off its draining node', 15_000, 100);
-    const away = c.node(c.owner(v.venueId)!);
+    await waitFor(async () => { const o = await c.owner(v.venueId); return o !== null && o !== home.name; }, 'the venue moved off its draining node', 15_000, 100);
+    const away = c.node((await c.owner(v.venueId))!);
     phase = 'moved';
     await c.start(home);
     phase = 'started';
@@ -91,7 +91,7 @@ describe('venue affinity behind HAProxy', () => {
     direct = true;
     phase = 'up';
     const backAt = performance.now();
-    await waitFor(() => c.owner(v.venueId) === home.name, `the tunnel back on ${home.name}`, 30_000, 100);
+    await waitFor(async () => (await c.owner(v.venueId)) === home.name, `the tunnel back on ${home.name}`, 30_000, 100);
     const tookMs = performance.now() - backAt;
     phase = 'back';
     expect(await counter(away, 'evva_relay_cluster_tunnels_moved_total', `to="${home.name}"`)).toBe(1);

@@ -52,7 +52,7 @@ describe('kill -9 of the node holding a venue', () => {
     await caughtUp();
     expect(c.duplicates()).toEqual([]);
 
-    const holder = c.owner(v.venueId)!;
+    const holder = (await c.owner(v.venueId))!;
     expect(holder).toMatch(/^n\d$/);
     const killedAt = performance.now();
     await c.kill9(c.node(holder));
@@ -69,7 +69,7 @@ describe('kill -9 of the node holding a venue', () => {
     }
     expect(backMs, 'the venue answered again').toBeGreaterThan(0);
     expect(backMs).toBeLessThanOrEqual(BACK_WITHIN_MS);
-    const now = c.owner(v.venueId);
+    const now = await c.owner(v.venueId);
     expect(now).not.toBe(holder);
     expect(c.nodes.map((n) => n.name)).toContain(now);
     console.log(`failover: venue back ${Math.round(backMs)} ms after kill -9 of ${holder}, now on ${now}`);

@@ -69,7 +69,7 @@ describe('a Redis restart and a Postgres restart', () => {
     await c.redis.restart();
     await allReady();
     await c.balancerSees({ n1: 'UP', n2: 'UP', n3: 'UP' });
-    await waitFor(() => c.owner(v.venueId) !== null, 'the venue claimed again in the new Redis', 20_000, 100);
+    await waitFor(async () => (await c.owner(v.venueId)) !== null, 'the venue claimed again in the new Redis', 20_000, 100);
     await waitFor(async () => (await c.front(v.venueId, '/api/orders?$top=1')).status === 200, 'venue calls through HAProxy', 20_000, 200);
     await order(3);
     await caughtUp('after Redis');

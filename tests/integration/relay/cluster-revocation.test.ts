@@ -48,7 +48,7 @@ describe('a revocation issued on one node', () => {
       // Paired through one node, connected to another: the store is shared.
       const venue = await pairThrough(issuer.url);
       const link = await rawCompanion(holder.url, venue.deviceToken);
-      await waitFor(() => c.owner(venue.venueId) === holder.name, `${holder.name} holding ${venue.venueId}`, 10_000, 50);
+      await waitFor(async () => (await c.owner(venue.venueId)) === holder.name, `${holder.name} holding ${venue.venueId}`, 10_000, 50);
 
       // Counted from the moment the issuer has answered (the revocation is issued: written to the shared store and
       // published on the bus) to the holder's close, which may come first (then 0): the time the issuer's own

@@ -64,7 +64,7 @@ describe('a rolling restart of every node', () => {
       await c.start(n);
       await c.balancerSees({ [n.name]: 'UP' });
       // Every venue is held by a live node before the next one goes.
-      for (const v of venues) await waitFor(() => c.owner(v.venueId) !== null, `${v.venueId} held`, 15_000, 100);
+      for (const v of venues) await waitFor(async () => (await c.owner(v.venueId)) !== null, `${v.venueId} held`, 15_000, 100);
     }
     running = false;
     ordering = false;

@@ -56,7 +56,7 @@ describe('the console on a cluster', () => {
   }, 60_000);
 
   it('runs diagnostics through the node without the venue\'s tunnel, audited under the key\'s fingerprint', async () => {
-    const owner = c.owner(v.venueId);
+    const owner = await c.owner(v.venueId);
     expect(owner).not.toBeNull();
     const other = c.nodes.find((n) => n.name !== owner)!;
     const { cookie } = await signIn(c.node(owner!), API_KEY, '10.2.2.2');
