@@ -191,7 +191,7 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     }
     const companion = startBin('evva-companion.js', ['run', '--data-dir', d.dir, '--front-url', simUrl, '--api-port', '0']);
     stops.push(() => companion.stop('SIGKILL'));
-    await companion.waitFor(/Локальный API/, 30_000);
+    await companion.waitFor(/Локальный API/, 60_000); // setup, as a node's start: over 30 s twice at load 25-35
     await waitFor(async () => {
       const r = await fetch(`${lb.url}/v1/venues/${v.venueId}`, { headers: auth });
       return r.status === 200 && ((await r.json()) as { online?: boolean }).online === true;
