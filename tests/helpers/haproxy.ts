@@ -236,7 +236,7 @@ export async function relaysBehindHaproxy(names: string[], cleanups: Array<() =>
   const start = async (n: PlainNode) => {
     n.proc = startBin('evva-relay.js', ['serve', '--port', String(n.port), '--data-dir', n.dir, '--trust-proxy', '127.0.0.1'],
       { EVVA_RELAY_API_KEYS: API_KEY });
-    await n.proc.waitFor(/\{"listening":/, 30_000);
+    await n.proc.waitFor(/\{"listening":/, 60_000); // setup: three starts at once passed 30 s twice at load 22-27, as cluster nodes had
   };
   await Promise.all(nodes.map(start));
   const lb = await startHaproxy({ ...o, backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })) });
