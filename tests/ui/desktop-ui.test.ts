@@ -57,6 +57,23 @@ async function loggedIn(before?: (context: BrowserContext) => Promise<void>): Pr
 }
 
 /**
+ * A signed-in page whose live socket passes through the test, so the test can drop it as a companion restart would:
+ * the page then shows nothing of a companion that does not answer and draws the screen anew when it returns.
+ * `drop()` resolves once the page has its next live socket.
+ */
+async function droppable(): Promise<{ context: BrowserContext; page: Page; drop(): Promise<void> }> {
+  const live: WebSocketRoute[] = [];
+  const { context, page } = await loggedIn((c) => c.routeWebSocket(/\/api\/live$/, (ws) => { ws.connectToServer(); live.push(ws); }));
+  const drop = async () => {
+    await expect.poll(() => live.length).toBeGreaterThan(0);
+    const had = live.length;
+    await live[had - 1]!.close();
+    await expect.poll(() => live.length, { timeout: 30_000 }).toBe(had + 1);
+  };
+  return { context, page, drop };
+}
+
+/**
  * One browser session for the tests that need nothing of their own (a context and its page cost about two seconds of
  * CPU to make, and there were thirteen): each such test still signs in through a fresh one-time link in it.
  */
@@ -165,13 +182,18 @@ describe('the UI served by the companion', () => {
     await context.close();
   });
 
-  it('pairs a venue in three steps; a wrong code is explained in Russian and what was typed stays', async () => {
-    const page = await signedIn();
+  it('pairs a venue in three steps; a wrong code is explained in Russian and what was typed stays, also when the page loses the companion', async () => {
+    const { context, page, drop } = await droppable();
     await nav(page, 'Настройка');
     await page.getByTestId('step').filter({ hasText: 'Шаг 1 из 3' }).waitFor();
     const code = page.getByLabel('Код привязки', { exact: true });
     await code.fill('zzzz-zzzz');
     await page.getByLabel('Адрес сервера EVVA').fill(relay.url);
+    // The live channel drops and returns (a companion restart): Настройка is drawn anew with what was typed.
+    await drop();
+    await code.waitFor();
+    expect(await code.inputValue()).toBe('ZZZZ-ZZZZ');
+    expect(await page.getByLabel('Адрес сервера EVVA').inputValue()).toBe(relay.url);
     await shoot(page, 'ru-setup-1');
     await page.getByRole('button', { name: 'Привязать' }).click();
     const problem = page.getByRole('alert');
@@ -186,6 +208,10 @@ describe('the UI served by the companion', () => {
     await page.getByRole('button', { name: 'Привязать' }).click();
     await page.getByTestId('step').filter({ hasText: 'Шаг 2 из 3' }).waitFor({ timeout: 30_000 });
     await page.getByText(`Нашли iikoFront на порту ${sim.port}`).waitFor({ timeout: 30_000 });
+    // Halfway through, the same: the sysadmin is still at step 2, not sent back to the code.
+    await drop();
+    await page.getByTestId('step').filter({ hasText: 'Шаг 2 из 3' }).waitFor({ timeout: 30_000 });
+    await page.getByText(`Нашли iikoFront на порту ${sim.port}`).waitFor({ timeout: 30_000 });
     await shoot(page, 'ru-setup-2');
     await page.getByRole('button', { name: 'Дальше' }).click();
     await page.getByTestId('done-sentence').filter({ hasText: 'Всё работает' }).waitFor({ timeout: 30_000 });
@@ -195,6 +221,11 @@ describe('the UI served by the companion', () => {
     // The venue by the name EVVA gave it, not ven_….
     expect(await page.locator('[data-card="tunnel"]').innerText()).toContain('Кафе «Тест»');
     await shoot(page, 'ru-status');
+    // A finished setup starts at step 1 again, with nothing typed.
+    await nav(page, 'Настройка');
+    await page.getByTestId('step').filter({ hasText: 'Шаг 1 из 3' }).waitFor();
+    expect(await code.inputValue()).toBe('');
+    await context.close();
   }, 120_000);
 
   it('turns red within seconds when the plugin stops and green when it returns, and logs both', async () => {
@@ -212,17 +243,13 @@ describe('the UI served by the companion', () => {
   }, 120_000);
 
   it('saves settings through the API, refusing a bad value by its name; what was typed outlives the page losing the companion', async () => {
-    // The page's live socket, passed through to the companion, so the test can drop it as a companion restart would.
-    const live: WebSocketRoute[] = [];
-    const { context, page } = await loggedIn((c) => c.routeWebSocket(/\/api\/live$/, (ws) => { ws.connectToServer(); live.push(ws); }));
+    const { context, page, drop } = await droppable();
     await nav(page, 'Настройки');
     const proxy = page.getByLabel('Прокси для связи с EVVA');
     await proxy.fill('не адрес');
     // The live channel drops and comes back: the page shows nothing of a companion that does not answer, then draws
     // Настройки anew, with what the sysadmin had typed still there.
-    await expect.poll(() => live.length).toBe(1);
-    await live[0]!.close();
-    await expect.poll(() => live.length, { timeout: 30_000 }).toBe(2);
+    await drop();
     await proxy.waitFor();
     expect(await proxy.inputValue()).toBe('не адрес');
     await page.getByRole('button', { name: 'Сохранить' }).click();

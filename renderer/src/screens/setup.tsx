@@ -1,6 +1,13 @@
 /**
  * Настройка: three steps — the pairing code, the plugin, done. A wrong or
  * expired code is explained in the UI's language and what was typed stays.
+ *
+ * The step and what was typed are kept in `kept`, outside the screen, as
+ * Настройки keeps its draft: the screen is re-mounted when the page's live
+ * channel drops and returns (app.tsx shows nothing of a companion that does
+ * not answer, as when it restarts), and a sysadmin halfway through must find
+ * the same step and the same code. A paired code and a finished setup are
+ * forgotten.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { faceOf, portOf } from '../../../face/face.ts';
@@ -11,9 +18,17 @@ import type { Live } from '../live.ts';
 import type { Route } from '../router.ts';
 import { Button, Mark, problemText, useT } from '../ui.tsx';
 
+/** The step and the fields typed and not yet used, for the life of the page (across re-mounts of the screen). */
+const kept: { step: 1 | 2 | 3; code: string; relay: string; port: string } = { step: 1, code: '', relay: '', port: '' };
+/** A `useState` whose value is also written to `kept[name]`, and starts from it. */
+function useKept<K extends keyof typeof kept>(name: K): [(typeof kept)[K], (v: (typeof kept)[K]) => void] {
+  const [value, set] = useState(kept[name]);
+  return [value, (v) => { kept[name] = v; set(v); }];
+}
+
 export function Setup({ live, go }: { live: Live; go(r: Route): void }) {
   const { t } = useT();
-  const [step, setStep] = useState<1 | 2 | 3>(1);
+  const [step, setStep] = useKept('step');
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => { if (step > 1) heading.current?.focus(); }, [step]);
   const titles = [t.setup.codeTitle, t.setup.frontTitle, t.setup.doneTitle];
@@ -32,15 +47,15 @@ export function Setup({ live, go }: { live: Live; go(r: Route): void }) {
       <h2 ref={heading} tabIndex={-1} className="sr-only">{titles[step - 1]}</h2>
       {step === 1 && <CodeStep live={live} next={() => setStep(2)} />}
       {step === 2 && <FrontStep live={live} next={() => setStep(3)} back={() => setStep(1)} />}
-      {step === 3 && <DoneStep live={live} finish={() => { if (desktop) void desktop.hide(); go('status'); }} />}
+      {step === 3 && <DoneStep live={live} finish={() => { kept.step = 1; kept.port = ''; if (desktop) void desktop.hide(); go('status'); }} />}
     </div>
   );
 }
 
 function CodeStep({ live, next }: { live: Live; next(): void }) {
   const { t, lang } = useT();
-  const [code, setCode] = useState('');
-  const [relay, setRelay] = useState('');
+  const [code, setCode] = useKept('code');
+  const [relay, setRelay] = useKept('relay');
   const [needRelay, setNeedRelay] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ message: string; hint: string | null } | null>(null);
@@ -56,7 +71,7 @@ function CodeStep({ live, next }: { live: Live; next(): void }) {
     setError(null);
     const r = await call<PairResult>('POST', '/api/pair', { code: code.trim(), ...(relay.trim() ? { relayUrl: relay.trim() } : {}) });
     setBusy(false);
-    if (r.ok) { await live.refresh(); next(); return; }
+    if (r.ok) { kept.code = ''; kept.relay = ''; await live.refresh(); next(); return; }
     if (r.error.code === 'relay_url_missing') setNeedRelay(true);
     setError(r.status === 0 ? { message: t.common.offline, hint: null } : problemText(r.error.message ? r.error : { message: t.common.unknownError }, lang));
   };
@@ -95,7 +110,7 @@ function CodeStep({ live, next }: { live: Live; next(): void }) {
 function FrontStep({ live, next, back }: { live: Live; next(): void; back(): void }) {
   const { t, lang } = useT();
   const front = live.status!.front;
-  const [port, setPort] = useState('');
+  const [port, setPort] = useKept('port');
   const [error, setError] = useState<{ message: string; hint: string | null } | null>(null);
   const [busy, setBusy] = useState(false);
   const found = front.state === 'up' || front.state === 'unlicensed';
