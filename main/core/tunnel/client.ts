@@ -27,6 +27,7 @@ import { CompanionLink, DEFAULT_TUNNEL_LIMITS, type LinkTiming, type TunnelLimit
 import { TunnelError, relayEndpoints, tunnelProblem, type RelayEndpoints, type TunnelProblemCode } from './problems.ts';
 import { proxyFor } from './proxy.ts';
 import type { Corkable } from '../../../common/coalesce.ts';
+import type { FrameSocket } from './dataframe.ts';
 import type { Upstream } from '../upstream.ts';
 
 /** The WebSocket handshake (TCP, TLS, proxy CONNECT, upgrade) must finish within this. */
@@ -271,8 +272,9 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
     ws.on('close', (code, reason) => {
       if (!a.link) fail('relay_unreachable', { detail: `closed ${code} ${reason.toString()}` });
     });
-    // The socket under ws, so the link can gather a turn's frames into one write (ws sends each frame on its own).
-    let socket: Corkable | null = null;
+    // The socket under ws, so the link can gather a turn's frames into one write (ws sends each frame on its own)
+    // and write its data frames from reused buffers (dataframe.ts).
+    let socket: (Corkable & FrameSocket) | null = null;
     ws.once('upgrade', (res) => { socket = res.socket; });
     ws.on('open', () => {
       if (stopped || a.failed) return void ws.terminate();

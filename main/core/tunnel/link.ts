@@ -14,6 +14,7 @@ import {
 } from '../../../protocol/tunnel.ts';
 import { Heartbeat, RecvCredit, SendCredit } from '../../../common/mux.ts';
 import { Coalescer, type Corkable } from '../../../common/coalesce.ts';
+import { writeDataFrame, type FrameSocket } from './dataframe.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../upstream.ts';
@@ -60,9 +61,10 @@ export interface CompanionLinkOptions {
   ws: WebSocket;
   /**
    * The socket under `ws` (the upgrade response's): frames sent in one turn of the event loop after its first
-   * leave in one write at the turn's end (common/coalesce.ts). Without it each frame is its own write.
+   * leave in one write at the turn's end (common/coalesce.ts), and data frames are written on it from reused
+   * buffers (dataframe.ts). Without it each frame is its own write through `ws`.
    */
-  socket?: Corkable | null;
+  socket?: (Corkable & FrameSocket) | null;
   clock: Clock;
   log: Logger;
   upstream: Upstream;
@@ -598,7 +600,13 @@ export class CompanionLink {
   private sendData(sid: number, payload: Uint8Array): void {
     if (this.closed) return;
     this.stats.bytesOut += payload.byteLength;
-    this.send(encodeData(sid, payload));
+    const socket = this.o.socket;
+    if (!socket) {
+      this.send(encodeData(sid, payload));
+    } else if (this.o.ws.readyState === this.o.ws.OPEN) {
+      this.batch!.before();
+      writeDataFrame(socket, sid, payload);
+    }
     this.stats.maxSocketQueued = Math.max(this.stats.maxSocketQueued, this.o.ws.bufferedAmount);
   }
 
