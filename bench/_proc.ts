@@ -87,6 +87,21 @@ export function cpuUs(pid: number): number {
   return total;
 }
 
+/**
+ * Minor page faults so far of `pid` and every live descendant (/proc/<pid>/stat field 10): each is a page the
+ * process touched for the first time since it was mapped (malloc handing out memory it had given back, say).
+ */
+export function minorFaults(pid: number): number {
+  let total = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      total += Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+    } catch { /* exited between the listing and the read */ }
+  }
+  return total;
+}
+
 /** Resident set size (MB) of `pid` and its descendants, and the peak of each summed. */
 export function rssMb(pid: number): { rss: number; peak: number } {
   let rss = 0;

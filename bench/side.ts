@@ -24,7 +24,7 @@ import { runInNewContext } from 'node:vm';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { balancedOrder } from './_order.ts';
 import { BODY_SIZES, type BodySize } from './_plugin.ts';
-import { STRACE, countSyscalls, cpuUs, freePort, rssMb, startLogged, type Started, type SyscallCounts } from './_proc.ts';
+import { STRACE, countSyscalls, cpuUs, freePort, minorFaults, rssMb, startLogged, type Started, type SyscallCounts } from './_proc.ts';
 import type { Measured } from './_targets.ts';
 import type { BenchOptions, BenchResult, BenchTable } from './run.ts';
 
@@ -72,6 +72,8 @@ interface RoundResult {
   mbps5m: number[];
   /** CPU µs per MiB of the 5 MiB answers, each process on the path (the whole phase over the bytes it carried). */
   cpu5m: Record<string, number>;
+  /** Minor page faults per MiB of the 5 MiB answers, each process. */
+  faults5m: Record<string, number>;
   c32: { reqs: number; ms: number; cpuUs: Record<string, number> };
   seqCpuUs: Record<string, number>;
 }
@@ -188,6 +190,8 @@ async function round(t: Target, plan: Plan, deadline: number): Promise<RoundResu
   }
   const mbps5m: number[] = [];
   const m0 = cpuOf(t.procs);
+  const faults = () => Object.fromEntries(Object.entries(t.procs).map(([k, pid]) => [k, minorFaults(pid)]));
+  const g0 = faults();
   let mib = 0;
   for (let i = 0; i < plan.streams5m; i++) {
     check();
@@ -197,6 +201,8 @@ async function round(t: Target, plan: Plan, deadline: number): Promise<RoundResu
     mib += n / 1024 / 1024;
   }
   const cpu5m = cpuDelta(m0, cpuOf(t.procs), mib);
+  const faults5m = cpuDelta(g0, faults(), mib);
+  delete faults5m.client;
   // c=32: `concurrency` callers, each sending its next request as soon as the last is answered.
   let reqs = 0;
   const p0 = cpuOf(t.procs);
@@ -209,7 +215,7 @@ async function round(t: Target, plan: Plan, deadline: number): Promise<RoundResu
     }
   }));
   const ms = performance.now() - t0;
-  return { seq2k, seq64k, mbps5m, cpu5m, c32: { reqs, ms, cpuUs: cpuDelta(p0, cpuOf(t.procs), Math.max(reqs, 1)) }, seqCpuUs };
+  return { seq2k, seq64k, mbps5m, cpu5m, faults5m, c32: { reqs, ms, cpuUs: cpuDelta(p0, cpuOf(t.procs), Math.max(reqs, 1)) }, seqCpuUs };
 }
 
 /** sshd on a loopback port with throwaway keys, and `ssh -R` forwarding a loopback port on it to the plugin. */
@@ -455,6 +461,10 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
           ...procs5m.map((p) => (Number.isNaN(c(p)) ? '' : f(c(p), 0))), t.name === 'direct' ? '' : f(median(rs.map(hop5m)), 0)];
       }),
       notes: [`ms per answer from the median MB/s. CPU from /proc/<pid>/stat (10 ms ticks) around the ${plan.streams5m} answers of a round, over the MiB they carried; load average now ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+        `Minor page faults per MiB (median over rounds; one per 4 KiB page touched afresh, 256 per MiB if every byte lands on new memory): ${targets.filter((t) => t.name.startsWith('tunnel')).map((t) => {
+          const rs = results.get(t.name)!;
+          return `${t.name} relay ${f(median(rs.map((x) => x.faults5m.relay!)), 0)}, companion ${f(median(rs.map((x) => x.faults5m.companion!)), 0)}`;
+        }).join('; ')}.`,
         ...(opts.set?.gc ? [`Collections over the whole run (--trace-gc, every isolate of the process): ${started.filter((p) => /(relay|companion)[^/]*\.log$/.test(p.log)).map((p) => {
           const text = readFileSync(p.log, 'utf8');
           const count = (re: RegExp) => text.match(re)?.length ?? 0;
