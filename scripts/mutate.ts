@@ -6,7 +6,7 @@
  * reports/mutation/summary.json. Not part of `npm test` (docs/testing.md).
  *
  * Options: `--concurrency N` (default 2). Modules: gate guard redaction
- * pairing rewrite outbox sender frames socket coalesce (all when none is named).
+ * pairing rewrite outbox sender frames socket coalesce dataframe (all when none is named).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,6 +38,8 @@ export const MODULES: Record<string, Module> = {
   socket: { mutate: () => 'relay/socket.ts', tests: ['tests/unit/relay/socket.test.ts', 'tests/integration/relay/socket.test.ts'] },
   // Both ends' write coalescing: a frame held and never written would stall a call, one never held costs a write.
   coalesce: { mutate: () => 'common/coalesce.ts', tests: ['tests/unit/common/coalesce.test.ts', 'tests/integration/relay/socket.test.ts'] },
+  // The companion's data frames, masked on the socket from reused buffers: a wrong byte or a buffer reused too early corrupts an answer.
+  dataframe: { mutate: () => 'main/core/tunnel/dataframe.ts', tests: ['tests/unit/companion/tunnel-dataframe.test.ts'] },
   frames: { mutate: () => 'protocol/tunnel/codec.ts', tests: ['tests/unit/protocol/frames-codec.test.ts', 'tests/unit/protocol/frames-limits.test.ts', 'tests/unit/protocol/frames-binary.test.ts', 'tests/integration/companion/tunnel-links.test.ts'] },
 };
 
