@@ -14,8 +14,13 @@ import { pair, loadDevice } from '../../../main/core/tunnel/pair.ts';
 import { startConnectProxy } from '../../helpers/connect-proxy.ts';
 import { API_KEY, COMPANION, createVenue, pairedVenue, relayWithDataDir, type startRelay, tempDir, tunnelFor, venueCall, waitFor } from '../../helpers/relay.ts';
 
+/** 600 KiB in three pieces: the companion's data frames (dataframe.ts) on the socket, past the first window. */
+const BIG = Buffer.from(Array.from({ length: 600 * 1024 }, (_, i) => (i * 7 + (i >> 10)) & 0xff));
 const hello: Upstream = {
   async forward(req) {
+    if (req.path === '/api/big') {
+      return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: (async function* () { for (let i = 0; i < 3; i++) yield BIG.subarray(i * 200 * 1024, (i + 1) * 200 * 1024); })() };
+    }
     return { status: 200, headers: { 'content-type': 'text/plain' }, body: (async function* () { yield Buffer.from(`hello ${req.path}`); })() };
   },
 };
@@ -115,6 +120,8 @@ describe('tunnel through proxies and TLS', () => {
     cleanups.push(() => dispatcher.close());
     const res = await undiciFetch(`${relay.url}/v1/venues/${d.venueId}/front/api/x`, { headers: { authorization: `Bearer ${API_KEY}` }, dispatcher });
     expect(await res.text()).toBe('hello /api/x');
+    const big = await undiciFetch(`${relay.url}/v1/venues/${d.venueId}/front/api/big`, { headers: { authorization: `Bearer ${API_KEY}` }, dispatcher });
+    expect(Buffer.from(await big.arrayBuffer()).equals(BIG), 'a 600 KiB answer over wss, byte for byte').toBe(true);
     const untrusted = tunnelFor(relay.url, d, hello, {});
     cleanups.push(() => untrusted.stop());
     await waitFor(() => untrusted.status().error?.code === 'tls_error', 'tls_error', 5000);
