@@ -1,7 +1,8 @@
 /**
  * Helper process of bench/load.ts: holds many protocol-speaking tunnels to a
  * relay, as that many companions would. Each one sends hello (this revision),
- * pings every PING_INTERVAL_MS like a companion, answers the relay's pings,
+ * pings every PING_INTERVAL_MS like a companion (every FOLLOWER_PING_INTERVAL_MS
+ * once welcomed at a revision where the relay leads), answers the relay's pings,
  * answers every req with a 1 KB head frame, and reconnects with the
  * companion's own backoff after losing its link. Like the companion it names
  * its venue in the tunnel URL (the balancer's venue hash) and, on go-away,
@@ -21,7 +22,7 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../main/core/tunnel/backoff.ts';
-import { PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeFrame, encodeHead } from '../protocol/tunnel.ts';
+import { FOLLOWER_PING_INTERVAL_MS, PING_INTERVAL_MS, RELAY_LEADS_REVISION, TUNNEL_PROTOCOL, TUNNEL_REVISION, TUNNEL_VENUE_PARAM, decodeFrame, encodeControl, encodeFrame, encodeHead } from '../protocol/tunnel.ts';
 
 const [relayUrl, tokensFile, fromArg, countArg, sourceArg] = process.argv.slice(2);
 const localAddress = sourceArg === '-' ? undefined : sourceArg;
@@ -76,7 +77,7 @@ function openNow(v: { venueId: string; token: string }, backoff: Backoff): void 
     // Spread the pings of many links over the interval, as independent companions would be.
     pinger = setTimeout(function tick() {
       if (ws.readyState === ws.OPEN) ws.send(encodeFrame({ t: 'ping', id: ++pingId }, rev));
-      pinger = setTimeout(tick, PING_INTERVAL_MS);
+      pinger = setTimeout(tick, rev >= RELAY_LEADS_REVISION ? FOLLOWER_PING_INTERVAL_MS : PING_INTERVAL_MS);
     }, Math.random() * PING_INTERVAL_MS);
   });
   ws.on('message', (data, isBinary) => {

@@ -22,9 +22,11 @@ export interface HeartbeatOwner {
 }
 
 /**
- * Sends a ping every PING_INTERVAL_MS and tells its owner once when nothing has
+ * Sends a ping every `pingIntervalMs` and tells its owner once when nothing has
  * been received for DEAD_AFTER_MS. Every received frame must be reported with
- * `seen()`; pongs with `pong(id)`, which updates `rttMs`.
+ * `seen()`; pongs with `pong(id)`, which updates `rttMs`. The interval changes
+ * when the link's revision says which side leads (`pingEvery`); the silence
+ * bound never does.
  */
 export class Heartbeat {
   rttMs: number | null = null;
@@ -35,14 +37,17 @@ export class Heartbeat {
   private sentAt: Map<number, number> | null = null;
   private timer: NodeJS.Timeout | undefined;
   private dead = false;
+  /** This heartbeat's own copy (pingEvery changes it). */
+  private readonly timing: { pingIntervalMs: number; deadAfterMs: number; checkMs: number };
 
   constructor(
     private readonly clock: HeartbeatClock,
     private readonly owner: HeartbeatOwner,
-    private readonly timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
+    timing = { pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS },
     /** True when the owner calls `tick()` from a timer shared by many links (the relay), instead of one timer each. */
     shared = false,
   ) {
+    this.timing = { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs };
     this.lastRx = clock.mono();
     if (!shared) {
       this.timer = clock.setInterval(() => this.tick(), timing.checkMs);
@@ -60,6 +65,11 @@ export class Heartbeat {
     if (at === undefined) return;
     this.sentAt?.delete(id);
     this.rttMs = Math.round((this.clock.mono() - at) * 10) / 10;
+  }
+
+  /** Pings every `ms` from now on (the next one `ms` after the last). */
+  pingEvery(ms: number): void {
+    this.timing.pingIntervalMs = ms;
   }
 
   silentMs(): number {

@@ -11,7 +11,7 @@ import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, LINK_WINDOW_GROWTH_BYTES, MAX_CHUNK_BYTES,
-  MAX_STREAM_WINDOW_BYTES, MAX_STREAMS_PER_LINK, RELAY_PING_INTERVAL_MS, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
+  MAX_STREAM_WINDOW_BYTES, MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RELAY_LEADS_REVISION, RELAY_PING_INTERVAL_MS, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   WINDOW_GROW_MS, decodeFrame, encodeControl, encodeData, encodeFrame, maxWindow,
   type ControlFrame, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
@@ -34,13 +34,16 @@ export const GRANT_AT_BYTES = STREAM_WINDOW_BYTES / 2;
 export const STATUS_FLOOD = { max: 120, windowMs: 10_000 };
 
 export interface LinkTiming {
+  /** The relay's pings where it leads the heartbeat (revision 5 on: PING_INTERVAL_MS). */
   pingIntervalMs: number;
+  /** The relay's pings where the companion leads (older revisions: for the RTT figure only). */
+  followPingIntervalMs: number;
   deadAfterMs: number;
   checkMs: number;
   helloTimeoutMs: number;
 }
 export const DEFAULT_LINK_TIMING: LinkTiming = {
-  pingIntervalMs: RELAY_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
+  pingIntervalMs: PING_INTERVAL_MS, followPingIntervalMs: RELAY_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
 };
 
 /** What the proxy hears about one stream; exactly one of onEnd/onError ends it. */
@@ -177,6 +180,8 @@ export class RelayLink implements SocketHandler {
   private nextSid = 1;
   private statusWindow = { start: 0, count: 0 };
   private readonly heartbeat: Heartbeat;
+  /** The ping interval once the revision says the relay leads (the heartbeat follows until hello). */
+  private readonly leadPingMs: number;
   private helloTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   /** Commands sent and not yet answered, by id (made with the first command: most links never get one). */
@@ -212,7 +217,9 @@ export class RelayLink implements SocketHandler {
     this.lastSeenAt = this.connectedAt;
     // The link itself answers the heartbeat (heartbeatPing, heartbeatDead) and the socket's events (SocketHandler):
     // a relay holds 10 000 idle links, and closures per link add up.
-    this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: timing.pingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
+    // Until hello says which side leads, the relay pings as a follower (an older companion leads itself).
+    this.heartbeat = new Heartbeat(clock, this, { pingIntervalMs: timing.followPingIntervalMs, deadAfterMs: timing.deadAfterMs, checkMs: timing.checkMs }, true);
+    this.leadPingMs = timing.pingIntervalMs;
     this.helloTimer = clock.setTimeout(() => onHelloTimeout(this), timing.helloTimeoutMs);
     ws.bind(this);
   }
@@ -222,7 +229,7 @@ export class RelayLink implements SocketHandler {
     return (this.logger ??= this.parentLog.child({ venueId: this.venueId }));
   }
 
-  /** Heartbeat: a ping is due (every RELAY_PING_INTERVAL_MS, for the RTT figure). */
+  /** Heartbeat: a ping is due (every PING_INTERVAL_MS where the relay leads; else every RELAY_PING_INTERVAL_MS, for the RTT figure). */
   heartbeatPing(id: number): void {
     this.sendFrame({ t: 'ping', id });
   }
@@ -430,6 +437,8 @@ export class RelayLink implements SocketHandler {
         this.hello = f;
         this.frontOrigin = f.frontOrigin;
         this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
+        // The companion stops leading once it hears this revision in welcome; the relay's next pings keep it alive.
+        if (this.rev >= RELAY_LEADS_REVISION) this.heartbeat.pingEvery(this.leadPingMs);
         this.clock.clearTimeout(this.helloTimer);
         this.helloTimer = undefined;
         this.sendControl({

@@ -32,8 +32,11 @@ export const TUNNEL_PROTOCOL = 'evva-tunnel.1';
  *  - 4: a receiver may grow a stream's window beyond STREAM_WINDOW_BYTES, up to
  *       MAX_STREAM_WINDOW_BYTES, by granting more than it took (the relay does it
  *       for a response whose caller keeps up: WINDOW_GROW_MS). Frames unchanged.
+ *  - 5: the relay leads the heartbeat (RELAY_LEADS_REVISION): it pings every
+ *       PING_INTERVAL_MS and the companion answers, pinging only every
+ *       FOLLOWER_PING_INTERVAL_MS for its RTT figure. Frames unchanged.
  */
-export const TUNNEL_REVISION = 4;
+export const TUNNEL_REVISION = 5;
 /** The relay path of the WebSocket upgrade. */
 export const TUNNEL_PATH = '/v1/tunnel';
 /**

@@ -71,14 +71,29 @@ export const MAX_CANCEL_REASON_CHARS = 200;
 
 // ---- timings ----------------------------------------------------------------
 
-/** How often the companion sends a ping; any frame received counts as life (the relay answers with pong). */
+/**
+ * How often the side that leads the heartbeat pings: the relay on a link of
+ * revision 5 or later (RELAY_LEADS_REVISION), the companion before that. The
+ * other side answers each ping with a pong, and any frame received counts as
+ * life, so each side hears from the other at least this often.
+ */
 export const PING_INTERVAL_MS = 3_000;
 /**
- * How often the relay pings, for its RTT figure only: heartbeats are one-way
- * (the companion's pings keep both sides alive), so 10 000 idle links cost the
- * relay one pong per link per 3 s and no timer of their own.
+ * How often the side that follows pings, for its RTT figure only: 10 000 idle
+ * links cost the relay one ping and one pong per link per 3 s and no timer of
+ * their own either way.
  */
-export const RELAY_PING_INTERVAL_MS = 30_000;
+export const FOLLOWER_PING_INTERVAL_MS = 30_000;
+/** The relay's pings on a link older than RELAY_LEADS_REVISION, where the companion leads. */
+export const RELAY_PING_INTERVAL_MS = FOLLOWER_PING_INTERVAL_MS;
+/**
+ * From this revision the relay leads the heartbeat. Why: a relay answering
+ * 10 000 companions' pings wakes for nearly every one (they arrive spread over
+ * the interval); pinging them from its one shared sweep, a third of the links
+ * each second, it writes them in one turn and their pongs come back together,
+ * read many to a wake-up (docs/performance.md, round two, thirteenth part).
+ */
+export const RELAY_LEADS_REVISION = 5;
 /** Silence after which a side declares the link dead and terminates it (a link dies within DEAD_AFTER_MS + HEARTBEAT_CHECK_MS < 10 s). */
 export const DEAD_AFTER_MS = 8_000;
 /** How often each side checks for silence. */

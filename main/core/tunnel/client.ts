@@ -16,7 +16,7 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import WebSocket from 'ws';
 import type { FrontStatus, Problem, Status, TunnelState, TunnelStatus } from '../../../protocol/local.ts';
 import {
-  CloseCode, DEAD_AFTER_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM,
+  CloseCode, DEAD_AFTER_MS, FOLLOWER_PING_INTERVAL_MS, GOAWAY_DRAIN_MS, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, WS_MAX_PAYLOAD_BYTES, PING_INTERVAL_MS, TUNNEL_PROTOCOL, TUNNEL_VENUE_PARAM,
 } from '../../../protocol/tunnel.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
@@ -134,7 +134,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
   const policy = opts.policy ?? DEFAULT_GATE_POLICY;
   const limits: TunnelLimits = { ...DEFAULT_TUNNEL_LIMITS, ...opts.limits };
   const timing: LinkTiming = {
-    pingIntervalMs: PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS, ...opts.timing,
+    pingIntervalMs: PING_INTERVAL_MS, followPingIntervalMs: FOLLOWER_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS, ...opts.timing,
   };
   const b = opts.backoff ?? {};
   const backoff = new Backoff(b.random ?? Math.random, b.baseMs ?? BACKOFF_BASE_MS, b.capMs ?? BACKOFF_CAP_MS);

@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import type { Envelope } from '../../../protocol/events.ts';
 import type { FrontStatus, Status } from '../../../protocol/local.ts';
 import {
-  CloseCode, FrameError, MAX_CHUNK_BYTES, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead, maxWindow,
+  CloseCode, FrameError, MAX_CHUNK_BYTES, MAX_STREAM_WINDOW_BYTES, STREAM_WINDOW_BYTES, RELAY_LEADS_REVISION, TUNNEL_PROTOCOL, TUNNEL_REVISION, encodeHead, maxWindow,
   decodeFrame, encodeControl, encodeData, encodeFrame, forwardableHeaders,
   type ControlFrame, type ExchangeFrame, type Frame, type GoawayFrame, type ReqFrame, type StreamErrorCode, type WelcomeFrame,
 } from '../../../protocol/tunnel.ts';
@@ -45,7 +45,10 @@ export const LINK_SEND_HIGH_WATER = 2 * MAX_STREAM_WINDOW_BYTES;
 const HIGH_WATER_POLL_MS = 5;
 
 export interface LinkTiming {
+  /** The companion's pings where it leads the heartbeat (a relay older than revision 5: PING_INTERVAL_MS). */
   pingIntervalMs: number;
+  /** The companion's pings where the relay leads (revision 5 on: FOLLOWER_PING_INTERVAL_MS, for the RTT figure only). */
+  followPingIntervalMs: number;
   deadAfterMs: number;
   checkMs: number;
   helloTimeoutMs: number;
@@ -382,6 +385,8 @@ export class CompanionLink {
         this.welcome = f;
         if (f.now !== undefined) this.clockSkewMs = Math.round(this.o.clock.now() - (this.o.clock.mono() - this.helloAt) / 2 - f.now);
         this.rev = f.rev ?? 1;
+        // From this revision the relay pings every PING_INTERVAL_MS and this side answers (docs/protocol.md, "Heartbeats").
+        if (this.rev >= RELAY_LEADS_REVISION) this.heartbeat.pingEvery(this.o.timing.followPingIntervalMs);
         this.o.clock.clearTimeout(this.helloTimer);
         this.o.events.onWelcome(this, f);
         return;
