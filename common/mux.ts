@@ -37,6 +37,10 @@ export class Heartbeat {
   private sentAt: Map<number, number> | null = null;
   private timer: NodeJS.Timeout | undefined;
   private dead = false;
+  /** Set by pingEvery: this side leads, so the peer speaks only when asked. */
+  private leads = false;
+  /** When the first ping since the last frame received left (-Infinity: none yet). */
+  private askedAt = -Infinity;
   /** This heartbeat's own copy (pingEvery changes it). */
   private readonly timing: { pingIntervalMs: number; deadAfterMs: number; checkMs: number };
 
@@ -67,9 +71,17 @@ export class Heartbeat {
     this.rttMs = Math.round((this.clock.mono() - at) * 10) / 10;
   }
 
-  /** Pings every `ms` from now on (the next one `ms` after the last). */
-  pingEvery(ms: number): void {
+  /**
+   * Pings every `ms` from now on (the next one `ms` after the last). `leads`:
+   * the peer answers our pings and sends nothing of its own, so a silence is
+   * the peer's only once we asked: the link is dead when nothing came for
+   * DEAD_AFTER_MS and our first ping since then has waited DEAD_AFTER_MS less one
+   * interval. With pings on time that is the same bound; a side that pings late
+   * (its event loop behind, under load) does not blame its peer for the wait.
+   */
+  pingEvery(ms: number, leads = false): void {
     this.timing.pingIntervalMs = ms;
+    this.leads = leads;
   }
 
   silentMs(): number {
@@ -85,7 +97,7 @@ export class Heartbeat {
   tick(): void {
     if (this.dead) return;
     const now = this.clock.mono();
-    if (now - this.lastRx > this.timing.deadAfterMs) {
+    if (now - this.lastRx > this.timing.deadAfterMs && (!this.leads || (this.askedAt > this.lastRx && now - this.askedAt >= this.timing.deadAfterMs - this.timing.pingIntervalMs))) {
       this.dead = true;
       this.stop();
       this.owner.heartbeatDead(now - this.lastRx);
@@ -93,6 +105,7 @@ export class Heartbeat {
     }
     if (now - this.lastPing >= this.timing.pingIntervalMs - this.timing.checkMs / 2) {
       this.lastPing = now;
+      if (this.askedAt <= this.lastRx) this.askedAt = now;
       const id = this.nextId++;
       const sentAt = (this.sentAt ??= new Map());
       sentAt.set(id, now);

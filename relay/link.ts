@@ -438,7 +438,7 @@ export class RelayLink implements SocketHandler {
         this.frontOrigin = f.frontOrigin;
         this.rev = Math.min(f.rev ?? 1, TUNNEL_REVISION);
         // The companion stops leading once it hears this revision in welcome; the relay's next pings keep it alive.
-        if (this.rev >= RELAY_LEADS_REVISION) this.heartbeat.pingEvery(this.leadPingMs);
+        if (this.rev >= RELAY_LEADS_REVISION) this.heartbeat.pingEvery(this.leadPingMs, true);
         this.clock.clearTimeout(this.helloTimer);
         this.helloTimer = undefined;
         this.sendControl({

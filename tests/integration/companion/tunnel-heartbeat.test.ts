@@ -13,7 +13,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RELAY_LEADS_REVISION, TUNNEL_PROTOCOL, decodeFrame, encodeControl, encodeFrame, type Frame } from '../../../protocol/tunnel.ts';
 import type { Upstream } from '../../../main/core/upstream.ts';
-import type { TunnelStatus } from '../../../main/core/tunnel/client.ts';
+import type { TunnelStatus } from '../../../protocol/local.ts';
 import { COMPANION, pairedVenue, relayWithDataDir, tunnelFor, waitFor } from '../../helpers/relay.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -234,6 +234,49 @@ describe('heartbeat', () => {
     expect(deadAt).toBeLessThanOrEqual(7000 + 9000);
   });
 
+  it('leading, declares a peer that stopped answering dead within the same bound', () => {
+    const clock = fakeClock();
+    let last = 0;
+    let deadAt = -1;
+    const hb = new Heartbeat(clock, { heartbeatPing: (id) => { last = id; }, heartbeatDead: () => { deadAt = clock.mono(); } },
+      { pingIntervalMs: 30_000, deadAfterMs: 8000, checkMs: 1000 });
+    hb.pingEvery(3000, true);
+    // The peer answers every ping for 10 s, then nothing.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      hb.seen();
+      hb.pong(last);
+    }
+    expect(deadAt).toBe(-1);
+    clock.advance(12_000);
+    expect(deadAt).toBeGreaterThan(10_000 + 8000);
+    expect(deadAt).toBeLessThanOrEqual(10_000 + 9000);
+  });
+
+  it('leading, does not blame the peer for its own late ping, and still drops a peer that does not answer it', () => {
+    let t = 0;
+    const clock: HeartbeatClock = { mono: () => t, setInterval: () => { throw new Error('shared: ticked by its owner'); }, clearInterval: () => {} };
+    const pings: number[] = [];
+    let deadAt = -1;
+    const hb = new Heartbeat(clock, { heartbeatPing: (id) => pings.push(id), heartbeatDead: () => { deadAt = t; } },
+      { pingIntervalMs: 3000, deadAfterMs: 8000, checkMs: 1000 }, true);
+    hb.pingEvery(3000, true);
+    hb.tick(); // the first ping, at 0; answered at once
+    hb.seen();
+    // The owner is behind (an event loop busy for 7.5 s): its next check, and ping, come late.
+    t = 7500;
+    hb.tick();
+    expect(pings.length).toBe(2);
+    t = 8500;
+    hb.tick();
+    // 8.5 s without a frame, but the peer was asked only 1 s ago.
+    expect(deadAt).toBe(-1);
+    // It never answers: dead once the late ping has waited the bound less one interval.
+    for (t = 9000; t <= 14_000 && deadAt < 0; t += 1000) hb.tick();
+    expect(deadAt).toBeGreaterThanOrEqual(7500 + 8000 - 3000);
+    expect(deadAt).toBeLessThanOrEqual(7500 + 8000 - 3000 + 1000);
+  });
+
   it('measures RTT from ping to pong', () => {
     const clock = fakeClock();
     let last = 0;
