@@ -21,6 +21,19 @@ export const REVOCATION_POLL_MS = 1_000;
 export const LAST_SEEN_PERSIST_MS = 30_000;
 /** The plugin state a venue reports is written at most this often; in between only the latest is kept. */
 export const STATUS_WRITE_MS = 1_000;
+/**
+ * Links the heartbeat sweep checks in one turn of the event loop; the rest
+ * follow in the next turns. Why: from revision 5 the sweep writes the pings,
+ * about a third of the links each second; 10 000 links' third in one turn
+ * would hold every proxied call for ~50 ms, a slice of this many holds it for
+ * a few (about 170 pings).
+ */
+export const SWEEP_SLICE_LINKS = 512;
+
+/** Goes on with a registry's heartbeat sweep (module-level: no closure per sweep). */
+function sweepOn(r: TunnelRegistry): void {
+  r.sweepSlice();
+}
 
 /** What the feed does with a tunnel (wired by the server): store its events, and send what waited for it. */
 export interface FeedHooks {
@@ -87,6 +100,9 @@ export class TunnelRegistry {
   private readonly persistTimer: NodeJS.Timeout;
   /** One timer for the heartbeats of every link (not one per link). */
   private readonly heartbeatTimer: NodeJS.Timeout;
+  /** The sweep under way: the links it has still to check (null between sweeps), and its next slice. */
+  private sweeping: IterableIterator<RelayLink> | null = null;
+  private sweepNext: NodeJS.Immediate | undefined;
   /** The store's token mark last checked for revocations by other processes or nodes. */
   private seenVersion = -1;
   /** A check still waiting for the store is not started again (a slow store must not pile them up). */
@@ -111,7 +127,9 @@ export class TunnelRegistry {
     // Pushed: a token changed by this process (re-pairing, revocation) closes the venue's old links at once.
     this.unsubscribe = store.onTokenChange((venueId) => this.recheck(venueId));
     this.heartbeatTimer = clock.setInterval(() => {
-      for (const l of this.all) l.tick();
+      // A sweep still going (a relay too busy to finish one within checkMs) starts over: every link is checked from now.
+      this.sweeping = this.all.values();
+      this.sweepSlice();
     }, timing.checkMs);
     this.pollTimer?.unref?.();
     this.persistTimer.unref?.();
@@ -299,6 +317,22 @@ export class TunnelRegistry {
     return [...this.current.keys()];
   }
 
+  /** @internal checks the next SWEEP_SLICE_LINKS links of the sweep, and schedules the rest for the next turn. */
+  sweepSlice(): void {
+    this.sweepNext = undefined;
+    const it = this.sweeping;
+    if (!it) return;
+    for (let i = 0; i < SWEEP_SLICE_LINKS; i++) {
+      const r = it.next();
+      if (r.done) {
+        this.sweeping = null;
+        return;
+      }
+      r.value.tick();
+    }
+    this.sweepNext ??= setImmediate(sweepOn, this);
+  }
+
   /** Closes every link of the venue at once with `revoked`. */
   revoke(venueId: string): void {
     for (const l of [...this.all]) if (l.venueId === venueId) l.close(CloseCode.revoked, 'device token revoked');
@@ -309,6 +343,8 @@ export class TunnelRegistry {
     this.clock.clearInterval(this.pollTimer);
     this.clock.clearInterval(this.persistTimer);
     this.clock.clearInterval(this.heartbeatTimer);
+    clearImmediate(this.sweepNext);
+    this.sweeping = null;
     this.unsubscribe();
     for (const [venueId, w] of this.frontWrites) {
       this.clock.clearTimeout(w.timer);
