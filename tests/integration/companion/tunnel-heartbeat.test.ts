@@ -74,6 +74,26 @@ async function rawRelay(rev: number, pingMs: number) {
   return me;
 }
 
+/** A real companion on a stand-in relay of revision `rev`, connected and left idle past the silence bound. */
+async function idleCompanionOn(rev: number, relayPingMs: number) {
+  const r = await rawRelay(rev, relayPingMs);
+  const states: Array<{ at: number; s: TunnelStatus }> = [];
+  const tunnel = tunnelFor(r.url, { venueId: 'v1', deviceToken: 'token' }, nothing, { timing, onStatus: (s) => states.push({ at: performance.now(), s }) });
+  cleanups.push(() => tunnel.stop());
+  await waitFor(() => tunnel.status().state === 'connected', 'connected');
+  await sleep(timing.deadAfterMs + 500);
+  /** After `silence()` makes the relay silent: how long until the companion dropped the link, as dead. */
+  const droppedAfter = async (silence: () => void) => {
+    const t0 = performance.now();
+    silence();
+    await waitFor(() => states.some((e) => e.at >= t0 && e.s.state !== 'connected'), 'the companion dropped the silent link', BOUND_MS + SLACK_MS + 1_000);
+    const lost = states.find((e) => e.at >= t0 && e.s.state !== 'connected')!;
+    expect(lost.s.error?.code).toBe('link_dead');
+    return lost.at - t0;
+  };
+  return { r, droppedAfter };
+}
+
 /** How many of `times` fell in the last `ms`. */
 const within = (times: number[], ms: number) => times.filter((t) => t >= performance.now() - ms).length;
 
@@ -130,38 +150,19 @@ describe('the heartbeat, led by the relay from revision 5', () => {
   }, 20_000);
 
   it('a companion welcomed at revision 5 answers and stops leading, and drops the link within the bound once the relay goes silent', async () => {
-    const r = await rawRelay(RELAY_LEADS_REVISION, timing.pingIntervalMs);
-    const states: Array<{ at: number; s: TunnelStatus }> = [];
-    const tunnel = tunnelFor(r.url, { venueId: 'v1', deviceToken: 'token' }, nothing, { timing, onStatus: (s) => states.push({ at: performance.now(), s }) });
-    cleanups.push(() => tunnel.stop());
-    await waitFor(() => tunnel.status().state === 'connected', 'connected');
-    await sleep(timing.deadAfterMs + 500);
+    const { r, droppedAfter } = await idleCompanionOn(RELAY_LEADS_REVISION, timing.pingIntervalMs);
     expect(r.links).toBe(1);
     // At most its first ping (sent before it heard the revision): it follows now.
     expect(within(r.pingsIn, timing.deadAfterMs)).toBe(0);
-    const t0 = performance.now();
-    r.pinging = false;
-    await waitFor(() => states.some((e) => e.at >= t0 && e.s.state !== 'connected'), 'the companion dropped the silent link', BOUND_MS + SLACK_MS + 1_000);
-    const lost = states.find((e) => e.at >= t0 && e.s.state !== 'connected')!;
-    expect(lost.s.error?.code).toBe('link_dead');
-    expect(lost.at - t0).toBeGreaterThanOrEqual(timing.deadAfterMs - timing.pingIntervalMs);
-    expect(lost.at - t0).toBeLessThan(BOUND_MS + SLACK_MS);
+    const ms = await droppedAfter(() => { r.pinging = false; });
+    expect(ms).toBeGreaterThanOrEqual(timing.deadAfterMs - timing.pingIntervalMs);
+    expect(ms).toBeLessThan(BOUND_MS + SLACK_MS);
   }, 20_000);
 
   it('a companion welcomed by an older relay (revision 4) leads: it pings every interval, and drops the link once the relay stops answering', async () => {
-    const r = await rawRelay(RELAY_LEADS_REVISION - 1, 60_000);
-    const states: Array<{ at: number; s: TunnelStatus }> = [];
-    const tunnel = tunnelFor(r.url, { venueId: 'v1', deviceToken: 'token' }, nothing, { timing, onStatus: (s) => states.push({ at: performance.now(), s }) });
-    cleanups.push(() => tunnel.stop());
-    await waitFor(() => tunnel.status().state === 'connected', 'connected');
-    await sleep(timing.deadAfterMs + 500);
+    const { r, droppedAfter } = await idleCompanionOn(RELAY_LEADS_REVISION - 1, 60_000);
     expect(r.links).toBe(1);
     expect(within(r.pingsIn, timing.deadAfterMs)).toBeGreaterThanOrEqual(3);
-    const t0 = performance.now();
-    r.answering = false;
-    await waitFor(() => states.some((e) => e.at >= t0 && e.s.state !== 'connected'), 'the companion dropped the silent link', BOUND_MS + SLACK_MS + 1_000);
-    const lost = states.find((e) => e.at >= t0 && e.s.state !== 'connected')!;
-    expect(lost.s.error?.code).toBe('link_dead');
-    expect(lost.at - t0).toBeLessThan(BOUND_MS + SLACK_MS);
+    expect(await droppedAfter(() => { r.answering = false; })).toBeLessThan(BOUND_MS + SLACK_MS);
   }, 20_000);
 });
