@@ -2,7 +2,8 @@
  * `npm run bench -- idle [--set tunnels=10000] [--set helpers=5] [--set secs=30] [--set baseline=DIR]`:
  * one real relay process (the compiled `evva-relay serve`, logging to a file)
  * holding `tunnels` idle tunnels, measured, not extrapolated: RSS and the
- * share of a core it spends on them (each tunnel pings every 3 s, as a
+ * share of a core it spends on them (one ping and one pong per tunnel every
+ * 3 s: the relay pings from revision 5 on, the tunnel before it, as a
  * companion does). The tunnels are held by helper processes
  * (bench/_tunnels.ts) that speak the protocol as companions of this checkout
  * do, at whatever revision the relay agrees to. With `baseline=DIR` that
@@ -109,7 +110,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
       columns: ['process', 'tunnels up', 'connect from cold', 'relay CPU, % of a core', 'relay RSS MB', 'RSS per tunnel'],
       rows: results.map((r) => [r.label, r.tunnels, `${r.connectS.toFixed(1)} s`, r.cpuPct.toFixed(1), r.rssMb.toFixed(0), r.rssPerTunnelKb ? `${r.rssPerTunnelKb.toFixed(1)} KB (an empty relay: ${emptyRss.toFixed(0)} MB)` : '']),
       notes: [
-        `every tunnel pings every 3 s and is answered; ulimit -n ${limit}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+        `one ping and its pong per tunnel every 3 s (sent by the relay from revision 5, by the tunnel before); ulimit -n ${limit}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
       ],
     };
     const me = results[0]!;
