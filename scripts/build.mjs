@@ -3,7 +3,8 @@
  * `npm run build`: one Vite build (no tsx) that produces
  *   dist/renderer/  the UI (React), served by the core and loaded by Electron;
  *   dist/console/   the support console (React), served by the relay at /console/;
- *   dist/node/      the bins (companion, relay, sim), the Electron main process and the core's utilityProcess entry (ESM);
+ *   dist/node/      the bins (companion, relay, sim), the Electron main process and the core's utilityProcess entry (ESM),
+ *                   with their dependencies bundled in (not better-sqlite3, Electron's own, nor those loaded on first use);
  *   dist/preload/   the Electron preload (CommonJS: a sandboxed preload cannot be an ES module).
  * Plain JavaScript so it runs on a fresh clone before anything is compiled (`prepare`).
  * Why not electron-vite: see docs/desktop.md ("Build").
@@ -17,12 +18,14 @@ import { build } from 'vite';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const at = (p) => path.join(root, p);
-const pkg = JSON.parse(fs.readFileSync(at('package.json'), 'utf8'));
-// Dependencies stay outside the bundles (native better-sqlite3, and npm keeps them installed anyway).
-// zod is bundled: loading its ~100 module files was a large part of `evva-companion status`'s start-up.
-const bundled = new Set(['zod']);
-const deps = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {}), 'electron'];
-const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || deps.some((d) => !bundled.has(d) && (id === d || id.startsWith(`${d}/`)));
+// The dependencies are bundled into dist/node: a bin's start was mostly Node loading module files one by one
+// (`evva-relay serve` read ~740 of them: kysely alone 263, undici 110, express, winston and logform with their small
+// helpers), and a few large files cost far less CPU than many small ones (docs/testing.md, "How long a run takes").
+// Left outside: native better-sqlite3 and the optional native helpers ws looks for, Electron and electron-store
+// (the desktop shell's, loaded by Electron), tsx (the bins from source), and what the code itself loads on first use
+// with createRequire (pg, ioredis, prom-client, yazl: not at start, and not at all by most commands).
+const kept = ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pg-native', 'electron', 'electron-store', 'tsx'];
+const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || kept.some((d) => id === d || id.startsWith(`${d}/`));
 const quiet = process.argv.includes('--quiet') ? 'warn' : 'info';
 
 // The bundles are the ones users get, whoever builds them. Vite keeps a NODE_ENV it finds, and vitest runs
@@ -61,8 +64,10 @@ const nodeEntries = {
 const binsOnly = (ids) => ids.some((id) => /^(relay|sim)\//.test(path.relative(root, id).split(path.sep).join('/')));
 await build({
   configFile: false, logLevel: quiet, root,
-  // Vite externalizes every dependency of an SSR build by default; zod is pulled in.
-  ssr: { noExternal: [...bundled] },
+  // Vite externalizes every dependency of an SSR build by default: here all but `kept` are pulled in, resolved as
+  // Node resolves them (a package's `main` and its `node` export, not the ESM `module` build Vite prefers: moment's
+  // ESM build, required by the log rotation, is a namespace where the code expects the function).
+  ssr: { noExternal: true, resolve: { mainFields: ['main'], conditions: ['node'] } },
   build: {
     ssr: true, outDir: at('dist/node'), emptyOutDir: true, target: 'node20', sourcemap: true, minify: false,
     rollupOptions: {

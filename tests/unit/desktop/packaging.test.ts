@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Minimatch } from 'minimatch';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { APP_ID, PRODUCT_NAME } from '../../../main/desktop/identity.ts';
@@ -72,6 +73,29 @@ function closure(names: string[]): Set<string> {
   return seen;
 }
 
+/**
+ * What a built file loads, read from its syntax tree (the dependencies bundled into it carry JSDoc such as
+ * `import('../api/api-request')` that a text search would follow): static imports and re-exports, `import('…')`,
+ * a package loaded on first use with `createRequire(…)('…')` (prom-client at the first scrape, yazl at the first
+ * bundle), and a bundled dependency's own require of a package left outside (`__require('bufferutil')` in ws).
+ */
+function specifiers(text: string): string[] {
+  const out: string[] = [];
+  const literal = (n: ts.Node | undefined) => { if (n && ts.isStringLiteral(n)) out.push(n.text); };
+  const walk = (n: ts.Node): void => {
+    if (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) literal(n.moduleSpecifier);
+    else if (ts.isCallExpression(n) && n.arguments.length === 1) {
+      const callee = n.expression;
+      if (callee.kind === ts.SyntaxKind.ImportKeyword
+        || (ts.isCallExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'createRequire')
+        || (ts.isIdentifier(callee) && callee.text === '__require')) literal(n.arguments[0]);
+    }
+    ts.forEachChild(n, walk);
+  };
+  walk(ts.createSourceFile('x.js', text, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS));
+  return out;
+}
+
 /** Every dist file the desktop bundles load, and the packages they import. */
 function reachable(entries: string[]): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
@@ -79,15 +103,7 @@ function reachable(entries: string[]): { files: Set<string>; packages: Set<strin
   const visit = (rel: string) => {
     if (files.has(rel)) return;
     files.add(rel);
-    const text = fs.readFileSync(path.join(ROOT, rel), 'utf8');
-    const specs = [
-      ...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']/gm),
-      ...text.matchAll(/^\s*import\s*["']([^"']+)["']/gm),
-      ...text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g),
-      // A package loaded on first use (prom-client at the first scrape, yazl at the first bundle) is still loaded.
-      ...text.matchAll(/\bcreateRequire\([^)]*\)\(\s*["']([^"']+)["']\s*\)/g),
-    ].map((m) => m[1]!);
-    for (const s of specs) {
+    for (const s of specifiers(fs.readFileSync(path.join(ROOT, rel), 'utf8'))) {
       if (s.startsWith('.')) visit(path.posix.join(path.posix.dirname(rel), s));
       else if (!s.startsWith('node:') && s !== 'electron') packages.add(s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!);
     }
@@ -144,7 +160,8 @@ describe('electron-builder.yml', () => {
     // Files deep inside a kept package stay (the exclusion names whole packages only).
     expect(moduleFiles('node_modules/better-sqlite3/build/Release/better_sqlite3.node')).toBe(true);
     expect(moduleFiles('node_modules/pg/lib/client.js')).toBe(false);
-    expect(moduleFiles('node_modules/winston/node_modules/readable-stream/package.json')).toBe(true);
+    expect(moduleFiles('node_modules/conf/node_modules/env-paths/package.json')).toBe(true);
+    expect(moduleFiles('node_modules/winston/lib/winston.js')).toBe(false);
   });
 
   it('copies outside the asar every icon the tray and the window ask for', () => {
