@@ -22,9 +22,10 @@ const at = (p) => path.join(root, p);
 // (`evva-relay serve` read ~740 of them: kysely alone 263, undici 110, express, winston and logform with their small
 // helpers), and a few large files cost far less CPU than many small ones (docs/testing.md, "How long a run takes").
 // Left outside: native better-sqlite3 and the optional native helpers ws looks for, Electron and electron-store
-// (the desktop shell's, loaded by Electron), tsx (the bins from source), and what the code itself loads on first use
-// with createRequire (pg, ioredis, prom-client, yazl: not at start, and not at all by most commands).
-const kept = ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pg-native', 'electron', 'electron-store', 'tsx'];
+// (the desktop shell's, loaded by Electron), tsx (the bins from source), optional packages a dependency looks for
+// only when installed (kerberos for a Negotiate proxy, pg-native), and what the code itself loads on first use with
+// createRequire (pg, ioredis, prom-client, yazl: not at start, and not at all by most commands).
+const kept = ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pg-native', 'kerberos', 'electron', 'electron-store', 'tsx'];
 const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || kept.some((d) => id === d || id.startsWith(`${d}/`));
 const quiet = process.argv.includes('--quiet') ? 'warn' : 'info';
 
