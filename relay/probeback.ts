@@ -7,7 +7,6 @@
  * runs with the explicit test flag.
  */
 import { isIPv6 } from 'node:net';
-import { Agent, fetch } from 'undici';
 import type { PortCheckResult } from '../protocol/diagnostics.ts';
 import { pageFingerprint } from '../protocol/fingerprint.ts';
 import { VERSION_HEADER, versionFromPage } from '../protocol/front.ts';
@@ -31,6 +30,8 @@ export async function probeBack(ip: string, port: number, allowLoopback: boolean
   const refused = refusal(ip, allowLoopback);
   if (refused) return { ip, port, outcome: 'refused', detail: refused };
   const host = isIPv6(ip) ? `[${ip}]` : ip;
+  // Loaded by the first probe, not by the relay's start.
+  const { Agent, fetch } = await import('undici');
   const dispatcher = new Agent({ connect: { timeout: PROBE_BACK_TIMEOUT_MS }, keepAliveTimeout: 1 });
   try {
     const res = await fetch(`http://${host}:${port}/`, {

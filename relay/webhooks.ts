@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import express, { type Router } from 'express';
+import type { Dispatcher } from 'undici';
 import type { Clock } from '../common/clock.ts';
 import { isLoopbackHost } from '../common/loopback.ts';
 import type { Logger } from '../common/logger.ts';
@@ -72,8 +73,8 @@ export class Webhooks {
   /** Aborts every attempt in flight when the relay stops. */
   private readonly stopper = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Every webhook socket goes through the destination policy, checked on the address it connects to. */
-  private readonly dispatcher;
+  /** Every webhook socket goes through the destination policy, checked on the address it connects to; made by the first delivery. */
+  private dispatcher: Promise<Dispatcher> | null = null;
   private poller: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -87,7 +88,10 @@ export class Webhooks {
   ) {
     const { url: _u, secret: _s, format: _f, authToken: _a, ...timing } = opts;
     this.o = { ...WEBHOOK_DEFAULTS, nodeId: hostname(), ...stripUndefined(timing) } as Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
-    this.dispatcher = guardedAgent(this.policy, { connections: 4, keepAliveTimeout: 4_000, connectTimeoutMs: this.o.timeoutMs });
+  }
+
+  private agent(): Promise<Dispatcher> {
+    return this.dispatcher ??= guardedAgent(this.policy, { connections: 4, keepAliveTimeout: 4_000, connectTimeoutMs: this.o.timeoutMs });
   }
 
   /** Where receivers may be (the routes check a new URL against it too). */
@@ -113,7 +117,7 @@ export class Webhooks {
     this.clock.clearInterval(this.poller);
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.stopper.abort();
-    await this.dispatcher.close().catch(() => undefined);
+    await this.dispatcher?.then((d) => d.close()).catch(() => undefined);
   }
 
   /** New events were stored for the venue: deliver now unless a delivery for it is already running. */
@@ -200,7 +204,7 @@ export class Webhooks {
     // An iiko Cloud handler authenticates with the authToken it registered, as Cloud sends it: the Authorization header
     // (it takes the place of Basic credentials from the URL).
     if (target.authToken) headers.authorization = target.authToken;
-    const failure = await deliver({ url: target.url, body, headers }, { dispatcher: this.dispatcher, timeoutMs: this.o.timeoutMs, clock: this.clock, stop: this.stopper.signal });
+    const failure = await deliver({ url: target.url, body, headers }, { dispatcher: await this.agent(), timeoutMs: this.o.timeoutMs, clock: this.clock, stop: this.stopper.signal });
     this.metrics.deliveries.inc({ result: failure ? failureLabel(failure) : 'ok' });
     return failure ? failureText(failure) : null;
   }

@@ -7,7 +7,7 @@
  * A receiver can therefore cost the relay neither memory nor time beyond
  * these, whatever it sends back.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Clock } from '../../common/clock.ts';
 import { errorFailure, statusFailure, type Failure } from './failure.ts';
 
@@ -39,6 +39,8 @@ export async function deliver(post: Post, o: DeliverOptions): Promise<Failure | 
     abort.abort();
   }, o.timeoutMs);
   try {
+    // Loaded by the first delivery (a relay's start does not pay for undici); then it is cached.
+    const { request } = await import('undici');
     const { url, basic } = credentials(post.url);
     const res = await request(url, {
       method: 'POST', body: post.body, dispatcher: o.dispatcher, signal: abort.signal,
