@@ -11,7 +11,7 @@ import type { Logger } from '../common/logger.ts';
 import type { FrontStatus, Status } from '../protocol/local.ts';
 import {
   CloseCode, DEAD_AFTER_MS, FrameError, HEARTBEAT_CHECK_MS, HELLO_TIMEOUT_MS, LINK_WINDOW_GROWTH_BYTES, MAX_CHUNK_BYTES,
-  MAX_STREAM_WINDOW_BYTES, MAX_STREAMS_PER_LINK, PING_INTERVAL_MS, RELAY_LEADS_REVISION, RELAY_PING_INTERVAL_MS, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
+  MAX_STREAM_WINDOW_BYTES, MAX_STREAMS_PER_LINK, FOLLOWER_PING_INTERVAL_MS, PING_INTERVAL_MS, RELAY_LEADS_REVISION, STREAM_WINDOW_BYTES, TUNNEL_PROTOCOL, TUNNEL_REVISION,
   WINDOW_GROW_MS, decodeFrame, encodeControl, encodeData, encodeFrame, maxWindow,
   type ControlFrame, type ExchangeFrame, type Frame, type HelloFrame, type ReqFrame, type ResFrame, type StreamErrorCode,
 } from '../protocol/tunnel.ts';
@@ -43,7 +43,7 @@ export interface LinkTiming {
   helloTimeoutMs: number;
 }
 export const DEFAULT_LINK_TIMING: LinkTiming = {
-  pingIntervalMs: PING_INTERVAL_MS, followPingIntervalMs: RELAY_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
+  pingIntervalMs: PING_INTERVAL_MS, followPingIntervalMs: FOLLOWER_PING_INTERVAL_MS, deadAfterMs: DEAD_AFTER_MS, checkMs: HEARTBEAT_CHECK_MS, helloTimeoutMs: HELLO_TIMEOUT_MS,
 };
 
 /** What the proxy hears about one stream; exactly one of onEnd/onError ends it. */
@@ -229,7 +229,7 @@ export class RelayLink implements SocketHandler {
     return (this.logger ??= this.parentLog.child({ venueId: this.venueId }));
   }
 
-  /** Heartbeat: a ping is due (every PING_INTERVAL_MS where the relay leads; else every RELAY_PING_INTERVAL_MS, for the RTT figure). */
+  /** Heartbeat: a ping is due (every PING_INTERVAL_MS where the relay leads; else every FOLLOWER_PING_INTERVAL_MS, for the RTT figure). */
   heartbeatPing(id: number): void {
     this.sendFrame({ t: 'ping', id });
   }

@@ -84,8 +84,6 @@ export const PING_INTERVAL_MS = 3_000;
  * their own either way.
  */
 export const FOLLOWER_PING_INTERVAL_MS = 30_000;
-/** The relay's pings on a link older than RELAY_LEADS_REVISION, where the companion leads. */
-export const RELAY_PING_INTERVAL_MS = FOLLOWER_PING_INTERVAL_MS;
 /**
  * From this revision the relay leads the heartbeat. Why: a relay answering
  * 10 000 companions' pings wakes for nearly every one (they arrive spread over

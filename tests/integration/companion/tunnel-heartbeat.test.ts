@@ -145,7 +145,7 @@ describe('the heartbeat, led by the relay from revision 5', () => {
     await sleep(timing.deadAfterMs + 500);
     expect(c.closed).toBeNull();
     expect(c.pongsIn).toBeGreaterThanOrEqual(5);
-    // The relay's own pings follow RELAY_PING_INTERVAL_MS (30 s): the one when the link was new, no more.
+    // The relay's own pings follow FOLLOWER_PING_INTERVAL_MS (30 s): the one when the link was new, no more.
     expect(c.pingsIn.length).toBeLessThanOrEqual(1);
   }, 20_000);
 
