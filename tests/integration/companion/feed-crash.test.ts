@@ -73,11 +73,37 @@ describe('the outbox survives kill -9', () => {
     await proc.waitFor(/Локальный API/, 30_000);
     await sleep(1_000);
     sim.setAuto(false);
-    // Quiet: the last changes are polled, written and acknowledged.
-    let quiet = 0;
+    const byOrder = (): Map<string, FeedOrder[]> => {
+      const m = new Map<string, FeedOrder[]>();
+      for (const e of peer!.ordered()) {
+        if (!e.eventType.endsWith('OrderUpdate')) continue;
+        const o = e.eventInfo.order as FeedOrder;
+        m.set(o.id, [...(m.get(o.id) ?? []), o]);
+      }
+      return m;
+    };
+    // The orders whose last state at the peer is not the sim's. The plugin never lists a Deleted order: one deleted
+    // before any poll could list it (the seeded morning's, or one opened and deleted while the companion was down)
+    // leaves nothing to send. Seen once, its deletion must arrive.
+    const behind = (): string[] => {
+      const seen = byOrder();
+      return sim!.world.orders.filter((o) => {
+        const s = seen.get(o.id);
+        if (!s) return o.status !== 'Deleted';
+        return s.at(-1)!.revision !== o.revision || s.at(-1)!.iikoStatus !== o.status;
+      }).map((o) => `${o.number} ${o.status} r${o.revision}`);
+    };
+    // Caught up: the peer shows every order's current state. Waited for, not slept on: a deletion that is the
+    // plugin's latest change shows no gap in the revisions, so the companion finds it at its next sweep of the
+    // open orders (DEFAULT_SWEEP_MS), which can be seconds after the last poll.
     const t0 = Date.now();
+    while (behind().length > 0 && Date.now() - t0 < 30_000) await sleep(250);
+    expect(behind(), 'orders whose latest state never reached the peer').toEqual([]);
+    // Then quiet: nothing more is written, sent or resent.
+    let quiet = 0;
     let last = -1;
-    while (quiet < 3 && Date.now() - t0 < 30_000) {
+    const t1 = Date.now();
+    while (quiet < 3 && Date.now() - t1 < 30_000) {
       await sleep(500);
       const s = await status();
       const size = peer.events.size;
@@ -93,17 +119,10 @@ describe('the outbox survives kill -9', () => {
     expect(peer.frames()).toBeGreaterThan(peer.events.size); // some were resent after the kills, and dropped by eventId
 
     // Nothing lost: the last event of every order in the sim shows its current state.
-    const byOrder = new Map<string, FeedOrder[]>();
-    for (const e of peer.ordered()) {
-      if (!e.eventType.endsWith('OrderUpdate')) continue;
-      const o = e.eventInfo.order as FeedOrder;
-      byOrder.set(o.id, [...(byOrder.get(o.id) ?? []), o]);
-    }
+    const final = byOrder();
     expect(sim.world.orders.length).toBeGreaterThan(10);
     for (const o of sim.world.orders) {
-      const seen = byOrder.get(o.id);
-      // The plugin never lists a Deleted order: one deleted before any poll could list it (the seeded morning's,
-      // or one opened and deleted while the companion was down) leaves nothing to send. Seen once, its deletion must arrive.
+      const seen = final.get(o.id);
       if (!seen && o.status === 'Deleted') continue;
       expect(seen, `order ${o.number}`).toBeDefined();
       expect([seen!.at(-1)!.revision, seen!.at(-1)!.iikoStatus], `order ${o.number}`).toEqual([o.revision, o.status]);
