@@ -51,6 +51,13 @@ export interface WebhookOptions {
   allowLoopback?: boolean;
 }
 
+/**
+ * On stop, attempts in flight get this long to be answered and recorded before they are cut: a receiver that
+ * takes the batch while the relay drains is then not sent it again by the next node (a duplicate it would have
+ * to drop by eventId). A receiver slower than this gets the batch again, same delivery id, after the restart.
+ */
+export const STOP_GRACE_MS = 3_000;
+
 export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, baseBackoffMs: 1_000, maxBackoffMs: 60_000, pollMs: 1_000, batchMax: 100, allowLoopback: false } as const;
 
 /** True when events would cross a network in clear text (plain http to anything but this machine). */
@@ -69,6 +76,8 @@ export const NO_ORGANIZATION = 'the iiko-cloud format needs the venue\'s iiko or
 export class Webhooks {
   private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
   private readonly busy = new Set<string>();
+  /** The deliveries running now (stop waits for them a moment). */
+  private readonly running = new Set<Promise<void>>();
   private readonly again = new Set<string>();
   /** Aborts every attempt in flight when the relay stops. */
   private readonly stopper = new AbortController();
@@ -111,12 +120,22 @@ export class Webhooks {
     void this.poll();
   }
 
-  /** Stops: no new attempts; attempts in flight are aborted (their batch is resent, same delivery id, after a restart). */
+  /**
+   * Stops: no new attempts; an attempt in flight has STOP_GRACE_MS to be answered and recorded, then it is
+   * aborted (its batch is resent, same delivery id, after a restart or by another node).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.clock.clearInterval(this.poller);
     for (const t of this.timers) this.clock.clearTimeout(t);
+    const settled = Promise.allSettled([...this.running]);
+    if (this.running.size > 0) {
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([settled, new Promise<void>((resolve) => { grace = this.clock.setTimeout(resolve, STOP_GRACE_MS); })]);
+      this.clock.clearTimeout(grace);
+    }
     this.stopper.abort();
+    await settled;
     await this.dispatcher?.then((d) => d.close()).catch(() => undefined);
   }
 
@@ -129,10 +148,12 @@ export class Webhooks {
       return;
     }
     this.busy.add(venueId);
-    void this.run(venueId).catch((e: unknown) => this.log.error('webhook delivery broke', { venueId, err: String(e) })).finally(() => {
+    const run: Promise<void> = this.run(venueId).catch((e: unknown) => this.log.error('webhook delivery broke', { venueId, err: String(e) })).finally(() => {
+      this.running.delete(run);
       this.busy.delete(venueId);
       if (this.again.delete(venueId)) this.kick(venueId);
     });
+    this.running.add(run);
   }
 
   /** The receiver for the venue's events: its own, else the relay-wide one, else none. */
@@ -163,13 +184,14 @@ export class Webhooks {
       const body = await this.bodyOf(venueId, target, batch);
       // The iiko-cloud format without an organization id is refused, not sent half-right: kept, retried, shown on the webhook view.
       const failure = body.ok ? await this.post(target, body.body, batch) : body.error;
-      if (this.stopped) return;
+      // A 2xx is recorded even while stopping: the receiver has the batch, and must not get it again.
       if (failure === null) {
         await this.feed.finishBatch(venueId, this.o.nodeId, batch.deliveryId, this.clock.now());
         const done = this.clock.now();
         for (const e of batch.events) this.metrics.deliveryLatency.observe(Math.max(0, done - e.storedAt) / 1000);
         continue;
       }
+      if (this.stopped) return; // cut by the stop: resent as it is, same delivery id
       const exp = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** Math.min(batch.attempts, 30));
       const delay = Math.round(exp * (0.5 + Math.random() * 0.5));
       await this.feed.failBatch(venueId, this.o.nodeId, batch.deliveryId, failure, this.clock.now() + delay);

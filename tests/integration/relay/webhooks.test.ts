@@ -121,6 +121,22 @@ describe('webhooks', () => {
     expect(rx.accepted().map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('a relay stopped while the receiver is answering records the batch, so it is not sent again after a restart', async () => {
+    // The receiver takes each batch at once and answers 2xx 400 ms later: the relay is stopped in between.
+    const rx = await startReceiver(() => 200, 0, 400);
+    cleanups.push(() => rx.close());
+    const { state, venue, send, relayDir } = await setup(rx.url);
+    await send(1, 3);
+    await waitFor(() => rx.requests.length === 1, 'the first POST in flight');
+    await state.relay.close();
+    state.relay = await startRelay({ dataDir: relayDir, webhooks: { ...fast, url: rx.url, secret: SECRET } });
+    const peer = await rawCompanion(state.relay.url, venue.deviceToken);
+    cleanups.push(() => peer.close());
+    peer.event(envelope(venue.venueId, 4));
+    await waitFor(() => rx.accepted().some((e) => e.seq === 4), 'a new event after the restart', 15_000);
+    expect(rx.accepted().map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+  });
+
   it('lets a venue have its own receiver through the API, never showing the secret', async () => {
     const relayWide = await startReceiver();
     cleanups.push(() => relayWide.close());
