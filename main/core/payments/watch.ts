@@ -7,6 +7,9 @@
  *   with a reminder on the live stream every such period after that;
  * - deleted (or gone from the plugin) → `order-deleted` (an alarm).
  * Every change is a PaymentUpdate event written with the ledger row.
+ * A waiting payment whose order the feed does not know (a restart forgot the
+ * finished order, or the notice's own fetch failed) has its order fetched by
+ * id, so it is never stuck because the poll will not list that order again.
  */
 import { PaymentNotice, type PaymentState, type PaymentView } from '../../../protocol/events.ts';
 import type { FeedOrder } from '../../../protocol/feed.ts';
@@ -20,6 +23,11 @@ import { DEFAULTS, MS_PER } from '../table.ts';
 
 /** EVVA's sum counts as covering the payment within a kopeck. */
 const EPSILON = 0.005;
+/**
+ * A waiting payment's unknown order is asked for at every check while the plugin finds it; each miss (no such
+ * order, no plugin) doubles the wait, up to this, so a payment for an order the plugin never had costs little.
+ */
+export const ORDER_ASK_CAP_MS = 60_000;
 
 export interface Payments {
   /** The `payment.notice` command: validates, stores once, answers the current view. */
@@ -81,6 +89,11 @@ export function createPayments(o: PaymentsOptions): Payments {
   const log = o.logger.child({ part: 'payments' });
   const closeAfterMs = (o.paymentCloseAfterMin ?? DEFAULTS.feed.paymentCloseAfterMin) * MS_PER.min;
   const reminded = new Map<string, number>();
+  const checkMs = Math.max(200, Math.min(5_000, closeAfterMs / 4));
+  /** Unknown orders asked for in vain, by paymentId: how often, and not before when to ask again. */
+  const asks = new Map<string, { misses: number; next: number }>();
+  let asking: Promise<void> | null = null;
+  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
   /** The row as others see it, with the order's number and table when the feed knows the order (so the cashier can find it). */
@@ -111,12 +124,39 @@ export function createPayments(o: PaymentsOptions): Payments {
 
   function check(): void {
     const now = o.clock.now();
+    const unknown: PaymentRow[] = [];
     for (const row of o.ledger.active()) {
-      const after = settle(row, o.feed.order(row.orderId));
+      const order = o.feed.order(row.orderId);
+      if (!order) unknown.push(row);
+      const after = settle(row, order);
       if (after.state === 'pending-close' && after === row && now - (reminded.get(row.paymentId) ?? 0) >= closeAfterMs) {
         reminded.set(row.paymentId, now);
         o.onChange?.(publicView(row), true);
       }
+    }
+    for (const id of asks.keys()) if (!unknown.some((r) => r.paymentId === id)) asks.delete(id);
+    if (unknown.length && !asking) asking = ask(unknown).finally(() => { asking = null; });
+  }
+
+  /**
+   * Fetches the orders the feed does not know (the poll only lists open orders, so a finished one it forgot never
+   * comes back by itself) and settles their payments; the fetch also puts the order back into the feed.
+   */
+  async function ask(rows: PaymentRow[]): Promise<void> {
+    for (const row of rows) {
+      const now = o.clock.now();
+      const prev = asks.get(row.paymentId);
+      if (prev && now < prev.next) continue;
+      const order = await o.feed.fetchOrder(row.orderId).catch(() => null);
+      if (stopped) return;
+      if (!order) {
+        const misses = (prev?.misses ?? 0) + 1;
+        asks.set(row.paymentId, { misses, next: o.clock.now() + Math.min(ORDER_ASK_CAP_MS, checkMs * 2 ** misses) });
+        continue;
+      }
+      asks.delete(row.paymentId);
+      const current = o.ledger.get(row.paymentId);
+      if (current && (current.state === 'notified' || current.state === 'pending-close')) settle(current, order);
     }
   }
 
@@ -168,12 +208,14 @@ export function createPayments(o: PaymentsOptions): Payments {
       return { total, byState, alarms: (byState.mismatch ?? 0) + (byState['order-deleted'] ?? 0), pendingClose: byState['pending-close'] ?? 0 };
     },
     start() {
+      stopped = false;
       timer = o.clock.setInterval(() => {
         try { check(); } catch (e) { log.warn('payment check failed', { err: (e as Error).message }); }
-      }, Math.max(200, Math.min(5_000, closeAfterMs / 4)));
+      }, checkMs);
       timer.unref?.();
     },
     stop() {
+      stopped = true;
       o.clock.clearInterval(timer);
     },
   };

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import type { Envelope, PaymentView } from '../../../protocol/events.ts';
 import type { FeedOrder, FeedStaff, MenuInfo } from '../../../protocol/feed.ts';
@@ -237,6 +238,29 @@ describe('payments', () => {
     await waitFor('a reminder', () => payments().some((m) => m.reminder && m.payment.state === 'pending-close'), 20_000);
     expect(payments().filter((m) => !m.reminder).map((m) => m.payment.state)).toEqual(['notified', 'pending-close']);
     ws.close();
+  });
+
+  it('settles a payment whose deleted order the restarted companion no longer knows (kill -9 between the two writes)', async () => {
+    // A check every 5 s (a quarter of 0.4 min, capped at 5 s): the restarted feed's first poll, well before it,
+    // forgets the finished order it finds on disk and not in the plugin's list.
+    const { sim, peer } = await setup({ feed: { paymentCloseAfterMin: 0.4 } });
+    const o = sim.act.createOrder({ tableNum: 3, items: [{ productCode: code(sim), amount: 1 }] });
+    await waitFor('order seen', () => ordersOf(peer, o.Id.toLowerCase()).length > 0);
+    await peer.command('payment.notice', notice('pay-k', o.Id, o.ResultSum!));
+    sim.act.deleteOrder(o.Id);
+    // A change after the deletion shows it as a gap in the revisions: the feed looks at once, not at its next sweep.
+    sim.act.createOrder({ tableNum: 4, items: [{ productCode: code(sim), amount: 1 }] });
+    await waitFor('order-deleted', () => paymentsOf(peer, 'pay-k').some((p) => p.state === 'order-deleted'));
+    await agent!.stop();
+    agent = null;
+    // What a kill -9 between the order's commit and the payment's leaves: the order known Deleted, its payment still notified.
+    const db = new Database(path.join(dir, 'feed.sqlite'));
+    expect(db.prepare("UPDATE payments SET state = 'notified', detail = NULL WHERE payment_id = 'pay-k'").run().changes).toBe(1);
+    db.close();
+    agent = await startAgent({ settings: loadSettings({ dataDir: dir, apiPort: '0', frontUrl: sim.url }, {}), logger: silentLogger });
+    await waitFor('order-deleted after the restart', () => paymentsOf(peer, 'pay-k').filter((p) => p.state === 'order-deleted').length === 2, 15_000);
+    const list = PaymentsList.parse(await api(agent, '/api/payments'));
+    expect(list.payments.map((p) => [p.paymentId, p.state])).toEqual([['pay-k', 'order-deleted']]);
   });
 
   it('refuses a malformed notice with bad_args', async () => {
