@@ -6,6 +6,23 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** Vitest's hooks when running under it (the bench and scripts use these helpers too). */
+const runner = process.env.VITEST ? await import('vitest') : null;
+/** How much of each bin's output a failed test prints: its end, where the failure is. */
+const PRINTED_ON_FAILURE = 16_000;
+
+/** Prints `output` when the test that started the process fails; nothing when it passes. */
+function printOnFailure(name: string, output: () => string): void {
+  try {
+    runner?.onTestFailed(() => {
+      const out = output();
+      console.error(`--- output of ${name}${out.length > PRINTED_ON_FAILURE ? ` (its last ${PRINTED_ON_FAILURE} characters)` : ''} ---\n${out.slice(-PRINTED_ON_FAILURE)}`);
+    });
+  } catch {
+    // Started outside a test (a beforeAll, say): there is no test to attach the output to.
+  }
+}
+
 export interface Proc {
   child: ChildProcess;
   /** Everything written so far to stdout and stderr. */
@@ -40,6 +57,7 @@ export function startScript(file: string, args: string[], env: NodeJS.ProcessEnv
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  printOnFailure(`${path.basename(file)}${args[0] && !args[0].startsWith('-') ? ` ${args[0]}` : ''} (pid ${child.pid})`, () => out);
   return {
     child,
     output: () => out,
