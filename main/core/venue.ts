@@ -103,7 +103,7 @@ export function openVenue(d: VenueDeps): Venue {
         d.onEvents(events);
         d.onChange();
       },
-      onOrders: (orders) => payments?.onOrders(orders),
+      alongOrders: (orders) => payments?.settleWith(orders) ?? null,
     });
     payments = createPayments({
       ledger, venueId, feed, clock, logger, paymentCloseAfterMin: settings.feed.paymentCloseAfterMin,

@@ -52,8 +52,11 @@ export interface FeedOptions {
   settings: FeedSettings;
   /** Called after events are on disk (send them, stream them). */
   onWritten(events: Envelope[]): void;
-  /** Called with every order whose state changed, after its event is on disk (payments watch these). */
-  onOrders?(orders: FeedOrder[]): void;
+  /**
+   * Asked with every order whose state changed, before its event is written: what goes in the same transaction
+   * (the payments these orders settle), and what to call once it is on disk.
+   */
+  alongOrders?(orders: FeedOrder[]): { batch: Required<Pick<Batch, 'events' | 'also'>>; written(): void } | null;
 }
 
 export interface Feed {
@@ -95,11 +98,12 @@ export function createFeed(o: FeedOptions): Feed {
     return out;
   }
 
-  function guard(what: string, fn: () => void): void {
+  function guard<T>(what: string, fn: () => T): T | null {
     try {
-      fn();
+      return fn();
     } catch (e) {
       log.error(`feed listener ${what} failed`, { err: e instanceof Error ? e.message : String(e) });
+      return null;
     }
   }
 
@@ -119,8 +123,10 @@ export function createFeed(o: FeedOptions): Feed {
       venueId, intervalMs: o.settings.ordersIntervalMs, outbox, rule: { nameContains: o.settings.evvaPaymentName }, catalog, now: () => o.clock.mono(), logger: log,
       sweepMs: o.settings.sweepMs,
       write: (batch, changed) => {
-        write(batch);
-        if (changed.length) guard('onOrders', () => o.onOrders?.(changed));
+        // A bug in working out the payments' moves costs those moves, never the orders' write.
+        const along = changed.length ? guard('alongOrders', () => o.alongOrders?.(changed) ?? null) : null;
+        write(along ? { ...batch, events: [...batch.events, ...along.batch.events], also: along.batch.also } : batch);
+        if (along) guard('alongOrders', () => along.written());
       },
       unknownProduct: () => {
         // A product added to the menu since its last poll: fetch the menu again so its GUID is known.

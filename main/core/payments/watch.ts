@@ -18,6 +18,7 @@ import type { Clock } from '../../../common/clock.ts';
 import { CommandError } from '../commands.ts';
 import type { Feed } from '../feed/feed.ts';
 import type { Logger } from '../../../common/logger.ts';
+import type { Batch } from '../outbox/store.ts';
 import type { Ledger, PaymentRow } from './ledger.ts';
 import { DEFAULTS, MS_PER } from '../table.ts';
 
@@ -32,12 +33,21 @@ export const ORDER_ASK_CAP_MS = 60_000;
 export interface Payments {
   /** The `payment.notice` command: validates, stores once, answers the current view. */
   notice(args: unknown): Promise<PaymentView>;
-  /** Orders whose state changed (from the feed). */
-  onOrders(orders: FeedOrder[]): void;
+  /**
+   * The moves that orders whose state changed decide for their payments, as writes for the orders' own
+   * transaction (so no crash can leave an order's new state on disk without its payment's), and what to
+   * call once that transaction committed; null when no payment moves.
+   */
+  settleWith(orders: FeedOrder[]): Settlement | null;
   list(limit?: number): PaymentView[];
   summary(): PaymentsSummary;
   start(): void;
   stop(): void;
+}
+
+export interface Settlement {
+  batch: Required<Pick<Batch, 'events' | 'also'>>;
+  written(): void;
 }
 
 export interface PaymentsOptions {
@@ -51,6 +61,9 @@ export interface PaymentsOptions {
   /** A payment changed state (`reminder` false) or is still waiting for the order to close (`reminder` true). */
   onChange?(view: PaymentView, reminder: boolean): void;
 }
+
+/** A payment's move to another state: the row before and after, and the order that decided it (named in the view). */
+interface Move { row: PaymentRow; next: PaymentRow; detail: string | undefined; order: FeedOrder | null; at: number }
 
 const rub = (n: number) => `${Math.round(n * 100) / 100} ₽`;
 
@@ -106,20 +119,42 @@ export function createPayments(o: PaymentsOptions): Payments {
     };
   };
 
+  /** The move `order` decides for `row`, or null when the payment stays as it is. */
+  function moveOf(row: PaymentRow, order: FeedOrder | null): Move | null {
+    const at = o.clock.now();
+    const verdict = judge(row, order, at, closeAfterMs);
+    if (!verdict || (verdict.state === row.state && verdict.detail === row.detail)) return null;
+    const next: PaymentRow = { ...row, state: verdict.state, updatedAt: new Date(at).toISOString(), ...(verdict.detail ? { detail: verdict.detail } : {}) };
+    return { row, next, detail: verdict.detail, order, at };
+  }
+
+  /** The moves' events and ledger rows, for one transaction. */
+  function batchOf(moves: Move[]): Settlement['batch'] {
+    return {
+      events: moves.map((m) => ({ type: 'PaymentUpdate' as const, info: publicView(m.next, m.order) })),
+      also: (db) => { for (const m of moves) o.ledger.update(m.row.paymentId, m.next.state, m.detail, m.at)(db); },
+    };
+  }
+
+  /** Once the moves are on disk: the log, the reminder's clock, the listener. */
+  function announce(moves: Move[]): void {
+    for (const m of moves) {
+      log.info('payment state changed', { paymentId: m.row.paymentId, from: m.row.state, to: m.next.state });
+      if (m.next.state === 'pending-close') reminded.set(m.row.paymentId, m.at);
+      o.onChange?.(publicView(m.next, m.order), false);
+    }
+  }
+
   function settle(row: PaymentRow, order: FeedOrder | null): PaymentRow {
-    const now = o.clock.now();
-    const verdict = judge(row, order, now, closeAfterMs);
-    if (!verdict || (verdict.state === row.state && verdict.detail === row.detail)) return row;
-    const next: PaymentRow = { ...row, state: verdict.state, updatedAt: new Date(now).toISOString(), ...(verdict.detail ? { detail: verdict.detail } : {}) };
+    const move = moveOf(row, order);
+    if (!move) return row;
     try {
-      o.feed.write({ events: [{ type: 'PaymentUpdate', info: publicView(next, order) }], also: o.ledger.update(row.paymentId, verdict.state, verdict.detail, now) });
+      o.feed.write(batchOf([move]));
     } catch {
       return row; // The disk refused; the feed shows the problem and the next check tries again.
     }
-    log.info('payment state changed', { paymentId: row.paymentId, from: row.state, to: verdict.state });
-    if (verdict.state === 'pending-close') reminded.set(row.paymentId, now);
-    o.onChange?.(publicView(next, order), false);
-    return next;
+    announce([move]);
+    return move.next;
   }
 
   function check(): void {
@@ -192,14 +227,16 @@ export function createPayments(o: PaymentsOptions): Payments {
       o.onChange?.(publicView(row, order), false);
       return publicView(settle(o.ledger.get(n.paymentId) ?? row, order), order);
     },
-    onOrders(orders) {
+    settleWith(orders) {
       const active = o.ledger.active();
-      if (active.length === 0) return;
+      if (active.length === 0) return null;
       const byId = new Map(orders.map((x) => [x.id, x]));
-      for (const row of active) {
+      const moves = active.flatMap((row) => {
         const order = byId.get(row.orderId);
-        if (order) settle(row, order);
-      }
+        const move = order ? moveOf(row, order) : null;
+        return move ? [move] : [];
+      });
+      return moves.length ? { batch: batchOf(moves), written: () => announce(moves) } : null;
     },
     list: (limit = 500) => o.ledger.list(limit).map((r) => publicView(r)),
     summary() {

@@ -240,7 +240,7 @@ describe('payments', () => {
     ws.close();
   });
 
-  it('settles a payment whose deleted order the restarted companion no longer knows (kill -9 between the two writes)', async () => {
+  it('settles a payment whose deleted order the restarted companion no longer knows', async () => {
     // A check every 5 s (a quarter of 0.4 min, capped at 5 s): the restarted feed's first poll, well before it,
     // forgets the finished order it finds on disk and not in the plugin's list.
     const { sim, peer } = await setup({ feed: { paymentCloseAfterMin: 0.4 } });
@@ -253,7 +253,7 @@ describe('payments', () => {
     await waitFor('order-deleted', () => paymentsOf(peer, 'pay-k').some((p) => p.state === 'order-deleted'));
     await agent!.stop();
     agent = null;
-    // What a kill -9 between the order's commit and the payment's leaves: the order known Deleted, its payment still notified.
+    // What a kill -9 between the order's commit and the payment's left while they were two: the order known Deleted, its payment notified.
     const db = new Database(path.join(dir, 'feed.sqlite'));
     expect(db.prepare("UPDATE payments SET state = 'notified', detail = NULL WHERE payment_id = 'pay-k'").run().changes).toBe(1);
     db.close();
