@@ -56,7 +56,13 @@ export interface FeedOptions {
    * Asked with every order whose state changed, before its event is written: what goes in the same transaction
    * (the payments these orders settle), and what to call once it is on disk.
    */
-  alongOrders?(orders: FeedOrder[]): { batch: Required<Pick<Batch, 'events' | 'also'>>; written(): void } | null;
+  alongOrders?(orders: FeedOrder[]): AlongOrders | null;
+}
+
+/** Writes that go in the same transaction as a chunk of orders, and what to call once they are on disk. */
+export interface AlongOrders {
+  batch: Required<Pick<Batch, 'events' | 'also'>>;
+  written(): void;
 }
 
 export interface Feed {

@@ -16,9 +16,8 @@ import type { FeedOrder } from '../../../protocol/feed.ts';
 import type { PaymentsSummary } from '../../../protocol/local.ts';
 import type { Clock } from '../../../common/clock.ts';
 import { CommandError } from '../commands.ts';
-import type { Feed } from '../feed/feed.ts';
+import type { AlongOrders, Feed } from '../feed/feed.ts';
 import type { Logger } from '../../../common/logger.ts';
-import type { Batch } from '../outbox/store.ts';
 import type { Ledger, PaymentRow } from './ledger.ts';
 import { DEFAULTS, MS_PER } from '../table.ts';
 
@@ -38,16 +37,11 @@ export interface Payments {
    * transaction (so no crash can leave an order's new state on disk without its payment's), and what to
    * call once that transaction committed; null when no payment moves.
    */
-  settleWith(orders: FeedOrder[]): Settlement | null;
+  settleWith(orders: FeedOrder[]): AlongOrders | null;
   list(limit?: number): PaymentView[];
   summary(): PaymentsSummary;
   start(): void;
   stop(): void;
-}
-
-export interface Settlement {
-  batch: Required<Pick<Batch, 'events' | 'also'>>;
-  written(): void;
 }
 
 export interface PaymentsOptions {
@@ -129,7 +123,7 @@ export function createPayments(o: PaymentsOptions): Payments {
   }
 
   /** The moves' events and ledger rows, for one transaction. */
-  function batchOf(moves: Move[]): Settlement['batch'] {
+  function batchOf(moves: Move[]): AlongOrders['batch'] {
     return {
       events: moves.map((m) => ({ type: 'PaymentUpdate' as const, info: publicView(m.next, m.order) })),
       also: (db) => { for (const m of moves) o.ledger.update(m.row.paymentId, m.next.state, m.detail, m.at)(db); },
