@@ -2,7 +2,7 @@
  * Vitest global setup: makes sure the machine has the programs the tests start
  * themselves, before any test runs, so `npm test` works on a fresh machine.
  *
- *  - Chromium (the UI tests drive Debian's /usr/bin/chromium; nothing is downloaded);
+ *  - Chromium's headless shell (the UI tests drive Debian's /usr/bin/chromium-headless-shell; nothing is downloaded);
  *  - Postgres, Redis and HAProxy (the relay's store and cluster tests run them on loopback);
  *  - libfaketime (the chaos soak moves the companion's clock with it; a test checks that it can).
  *
@@ -32,7 +32,7 @@ const postgresPresent = (): boolean => {
 };
 
 export const NEEDS: Need[] = [
-  { pkg: 'chromium', why: 'the UI tests drive it (tests/ui)', present: () => fs.existsSync(CHROMIUM) },
+  { pkg: 'chromium-headless-shell', why: 'the UI tests drive it (tests/ui)', present: () => fs.existsSync(CHROMIUM) },
   { pkg: 'postgresql', why: 'the relay store and console tests run a real Postgres', present: postgresPresent },
   { pkg: 'redis-server', why: 'the cluster tests run a real Redis', present: () => fs.existsSync(REDIS_SERVER) },
   { pkg: 'haproxy', why: 'the cluster tests put a real HAProxy in front of the relays', present: () => fs.existsSync(HAPROXY) },

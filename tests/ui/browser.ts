@@ -1,6 +1,10 @@
 /**
- * Debian's Chromium driven by playwright-core, for the UI tests. No browser is
- * downloaded: a missing /usr/bin/chromium fails the tests (CI installs it).
+ * Debian's Chromium driven by playwright-core, for the UI tests: its headless shell (the Debian package
+ * chromium-headless-shell, Chromium's old headless mode, which Playwright's own headless runs use too), the same
+ * Blink and V8 as /usr/bin/chromium without the full browser around them. It cost about half the CPU of
+ * /usr/bin/chromium on the same pages (docs/testing.md), and the UI tests are most of their CPU in Chromium. No
+ * browser is downloaded: a missing one fails the tests (`npm test` installs it on Debian, tests/machine.ts);
+ * EVVA_CHROMIUM=/usr/bin/chromium runs them in the full browser.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { TestContext } from 'vitest';
 import { ROOT } from '../helpers/proc.ts';
 
-export const CHROMIUM = process.env.EVVA_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM = process.env.EVVA_CHROMIUM ?? '/usr/bin/chromium-headless-shell';
 /** Screenshots for people to look at; git ignores this folder. */
 export const SHOTS = path.join(ROOT, 'tests', 'ui', 'screenshots');
 /** What a failed UI test left on screen, one folder per failure (git ignores .tmp/). */
@@ -47,7 +51,7 @@ function listen(context: BrowserContext): void {
  */
 export async function launch(): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package "chromium" (.ci/run does).`);
+    throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package "chromium-headless-shell" (npm test does on Debian as root).`);
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

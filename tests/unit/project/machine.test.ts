@@ -32,7 +32,7 @@ describe('npm test sets the machine up (tests/machine.ts)', () => {
   });
 
   it('knows the programs the tests start themselves, each by its Debian package, and finds them on this machine', () => {
-    expect(NEEDS.map((n) => n.pkg)).toEqual(['chromium', 'postgresql', 'redis-server', 'haproxy', 'faketime']);
+    expect(NEEDS.map((n) => n.pkg)).toEqual(['chromium-headless-shell', 'postgresql', 'redis-server', 'haproxy', 'faketime']);
     // The global setup ran before this file: whatever was missing is installed now, or the run stopped.
     expect(NEEDS.filter((n) => !n.present()).map((n) => n.pkg)).toEqual([]);
   });
