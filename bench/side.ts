@@ -263,7 +263,12 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   const node = process.execPath;
   // --set prof=1: CPU profiles of the relay and the companion (written on exit into the kept temp dir).
   // --set gc=1: V8's --trace-gc into each bin's log, and the collections of each bin counted under the 5 MiB table.
-  const prof = [...(opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : []), ...(opts.set?.gc ? ['--trace-gc'] : [])];
+  // --set perfmap=1: V8 writes /tmp/perf-<pid>.map, so `perf record -p <pid>` names the bins' JavaScript (CPU time, kernel included).
+  const prof = [
+    ...(opts.set?.prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : []),
+    ...(opts.set?.gc ? ['--trace-gc'] : []),
+    ...(opts.set?.perfmap ? ['--perf-basic-prof-only-functions'] : []),
+  ];
   const notes: string[] = [];
   try {
     const plugin = startLogged(node, ['--import', 'tsx', join(ROOT, 'bench', '_plugin.ts')], join(dir, 'plugin.log'));

@@ -12,7 +12,7 @@ import type { Logger } from '../common/logger.ts';
 import { RelayErrorCode, TIMEOUT_HEADER } from '../protocol/relay.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_PATH_CHARS, MAX_REQUEST_TIMEOUT_MS, forwardableHeaders, type ResFrame, type StreamErrorCode } from '../protocol/tunnel.ts';
 import type { RelayMetrics, RequestOutcome } from './metrics.ts';
-import { LinkRewriter, isTextual, linkReplacements, rewriteWhole } from './rewrite.ts';
+import { LinkRewriter, isTextual, linkReplacements, rewriteWhole, whenWritten } from './rewrite.ts';
 import type { RelayStore } from './db/store.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 import type { RelayStream } from './link.ts';
@@ -218,8 +218,9 @@ export function frontProxy(deps: ForwardDeps): FrontHandler {
         if (outcome) return;
         movedAt = deps.clock.mono();
         deps.metrics.bytes.inc({ direction: 'from_venue' }, chunk.length);
+        // A rewritten chunk is in a buffer lent by the rewriter: it goes back once the caller's socket has taken it.
         const out = rewriter ? rewriter.push(chunk) : chunk;
-        if (out.length === 0 || res.write(out)) {
+        if (out.length === 0 || res.write(out, rewriter ? whenWritten(out) : undefined)) {
           stream?.consumed(chunk.length);
           return;
         }

@@ -160,29 +160,79 @@ function latin1Of(text: string): string {
   return /^[\x00-\x7f]*$/.test(text) ? text : Buffer.from(text).toString('latin1');
 }
 
+/**
+ * Buffers LinkRewriter writes its rewritten chunks into, lent to the caller until its socket has
+ * taken them (whenWritten): a fresh buffer per chunk was new memory for every 64 KiB of a big
+ * answer, and building each chunk as a string first cost a copy into the JS heap, its
+ * flattening and a copy out (a tenth of the relay's CPU per MiB; docs/performance.md, round
+ * two, fourteenth part). A chunk that needs more than LENT_BYTES gets a buffer of its own.
+ */
+export const LENT_BYTES = 128 * 1024;
+/** Lent buffers kept for reuse once given back (2 MiB at most; a big answer has a window's worth in flight). */
+export const LENT_KEPT = 16;
+const lentFree: Buffer[] = [];
+/** The whole buffers of the pool, by their memory, so a view of one is known when it comes back. */
+const lentOwned = new WeakMap<ArrayBufferLike, Buffer>();
+
+function borrow(size: number): Buffer {
+  if (size > LENT_BYTES) return Buffer.allocUnsafe(size);
+  let b = lentFree.pop();
+  if (!b) {
+    b = Buffer.allocUnsafe(LENT_BYTES);
+    lentOwned.set(b.buffer, b);
+  }
+  return b;
+}
+
+function giveBack(this: Buffer): void {
+  if (lentFree.length < LENT_KEPT && !lentFree.includes(this)) lentFree.push(this);
+}
+
+/**
+ * The write callback for a chunk LinkRewriter.push returned: it gives the chunk's buffer back for
+ * reuse, so pass it to the write that sends the chunk and call it only once that write is done
+ * (never earlier: the next chunk may be written into the same memory). Undefined for a chunk
+ * that is not lent (a view of the caller's own bytes, or too big for the pool).
+ */
+export function whenWritten(chunk: Buffer): (() => void) | undefined {
+  const whole = lentOwned.get(chunk.buffer);
+  return whole && giveBack.bind(whole);
+}
+
+/** Lent buffers waiting for reuse (tests). */
+export function lentWaiting(): number {
+  return lentFree.length;
+}
+
 export class LinkRewriter {
   /** The needles and their replacements as Latin-1 strings of their UTF-8 bytes (one character per byte). */
   private readonly pairs: ReadonlyArray<readonly [string, string]>;
+  /** Each replacement's bytes, by the index of its pair. */
+  private readonly toBytes: Buffer[];
   private readonly keep: number;
   /** The held-back bytes (at most keep), as a Latin-1 string. */
   private carry = '';
   /** Replacements made so far (for tests and logs). */
   count = 0;
+  /** Where each match of the chunk being pushed starts and whose it is (pairs of numbers), reused by every push. */
+  private hits = new Int32Array(64);
 
   constructor(pairs: Array<[string, string]>) {
     this.pairs = pairs.filter(([f]) => f.length > 0).map(([f, t]) => [latin1Of(f), latin1Of(t)] as const);
+    this.toBytes = this.pairs.map(([, to]) => Buffer.from(to, 'latin1'));
     this.keep = Math.max(0, ...this.pairs.map(([from]) => from.length - 1));
   }
 
   /**
    * Rewrites what can be decided now; the returned bytes are final. The chunk
    * is searched as a Latin-1 string (byte-exact for any encoding) with the
-   * engine's own substring search, and the answer is built as one string and
-   * written out once: a buffer search and a copy per link (a call into C++
-   * each, thousands per MiB of a list of orders) cost twice as much
-   * (docs/performance.md, "one big stream"). Linear in the chunk: each
-   * needle's next match is remembered, not searched again per match. A chunk
-   * with nothing to replace (and nothing held back) comes back as a view of itself.
+   * engine's own substring search (a buffer search per link, a call into C++
+   * each, thousands per MiB of a list of orders, cost twice as much:
+   * docs/performance.md, "one big stream"); the answer is copied from the chunk
+   * and the replacements' bytes into a lent buffer (whenWritten gives it back).
+   * Linear in the chunk: each needle's next match is remembered, not searched
+   * again per match. A chunk with nothing to replace (and nothing held back)
+   * comes back as a view of itself.
    */
   push(chunk: Uint8Array): Buffer {
     const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -202,11 +252,11 @@ export class LinkRewriter {
       const j = body.indexOf(from, pos - cl);
       return j < 0 ? -1 : j + cl;
     };
-    const slice = (a: number, b: number): string =>
-      b <= cl ? carry.slice(a, b) : a >= cl ? body.slice(a - cl, b - cl) : carry.slice(a) + body.slice(0, b - cl);
     const pairs = this.pairs;
     const next = pairs.map(([from]) => find(from, 0));
-    let out = '';
+    let hits = this.hits;
+    let count = 0;
+    let grow = 0;
     let pos = 0;
     for (;;) {
       let k = -1;
@@ -217,19 +267,45 @@ export class LinkRewriter {
         if (at >= 0 && (k < 0 || at < next[k]! || (at === next[k]! && from.length > pairs[k]![0].length))) k = i;
       }
       if (k < 0) break;
-      const [from, to] = pairs[k]!;
-      out += slice(pos, next[k]!) + to;
-      pos = next[k]! + from.length;
+      const at = next[k]!;
+      const from = pairs[k]![0];
+      if (count + 2 > hits.length) {
+        const more = new Int32Array(hits.length * 2);
+        more.set(hits);
+        this.hits = hits = more;
+      }
+      hits[count++] = at;
+      hits[count++] = k;
+      grow += this.toBytes[k]!.length - from.length;
+      pos = at + from.length;
       next[k] = find(from, pos);
-      this.count++;
     }
+    this.count += count / 2;
     // Bytes that could still be the start of a needle wait for the next chunk.
     const total = cl + body.length;
     const safeEnd = Math.max(pos, total - this.keep);
-    this.carry = slice(safeEnd, total);
-    if (pos === 0 && cl === 0) return c.subarray(0, safeEnd);
-    out += slice(pos, safeEnd);
-    return Buffer.from(out, 'latin1');
+    this.carry = safeEnd >= cl ? body.slice(safeEnd - cl) : carry.slice(safeEnd) + body;
+    if (count === 0 && cl === 0) return c.subarray(0, safeEnd);
+    const size = safeEnd + grow;
+    if (size === 0) return EMPTY;
+    const out = borrow(size);
+    // The stretches between matches, from the carry (its bytes made only when one is copied) and the chunk.
+    const carryBytes = cl ? Buffer.from(carry, 'latin1') : EMPTY;
+    let o = 0;
+    const copy = (a: number, b: number): void => {
+      if (a < cl) o += carryBytes.copy(out, o, a, Math.min(b, cl));
+      if (b > cl) o += c.copy(out, o, Math.max(a - cl, 0), b - cl);
+    };
+    let p = 0;
+    for (let h = 0; h < count; h += 2) {
+      const at = hits[h]!;
+      const k = hits[h + 1]!;
+      copy(p, at);
+      o += this.toBytes[k]!.copy(out, o);
+      p = at + pairs[k]![0].length;
+    }
+    copy(p, safeEnd);
+    return out.subarray(0, o);
   }
 
   /** The held-back tail, at the end of the body. */
@@ -239,3 +315,5 @@ export class LinkRewriter {
     return rest;
   }
 }
+
+const EMPTY = Buffer.alloc(0);

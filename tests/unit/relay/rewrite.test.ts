@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LinkRewriter, isTextual, linkReplacements, rewriteWhole } from '../../../relay/rewrite.ts';
+import { LENT_BYTES, LENT_KEPT, LinkRewriter, isTextual, lentWaiting, linkReplacements, rewriteWhole, whenWritten } from '../../../relay/rewrite.ts';
 
 const ORIGIN = 'http://127.0.0.1:9042';
 const BASE = 'https://relay.evva.ru/v1/venues/ven_abc/front';
@@ -196,5 +196,78 @@ describe('rewriting a whole body at once', () => {
     const out = rewriteWhole(Buffer.from(`[${ORIGIN}/x]`), [[ORIGIN, 'https://релей.рф/v1']]);
     expect(out.toString()).toBe('[https://релей.рф/v1/x]');
     expect(rewriteWhole(Buffer.from('[http://хост/x]'), [['http://хост', 'https://r']]).toString()).toBe('[https://r/x]');
+  });
+});
+
+describe('the buffers a rewritten chunk is lent in', () => {
+  const pairs = linkReplacements(ORIGIN, BASE);
+  const chunkOf = (i: number) => Buffer.from(`[{"Url":"${ORIGIN}/api/orders/${i}","n":${i}}]`.padEnd(2_000, ' '));
+  const want = (i: number) => chunkOf(i).toString().split(ORIGIN).join(BASE);
+  /** Takes every buffer waiting for reuse out of the pool (each test starts with none waiting). */
+  const drain = () => {
+    const rw = new LinkRewriter(pairs);
+    for (let i = 0; i <= LENT_KEPT && lentWaiting() > 0; i++) rw.push(chunkOf(0));
+    expect(lentWaiting()).toBe(0);
+  };
+
+  it('never lends a buffer again while the write of the chunk in it is not done, and lends it again once it is', () => {
+    drain();
+    const rw = new LinkRewriter(pairs);
+    const lent: Buffer[] = [];
+    for (let i = 0; i < 5; i++) lent.push(rw.push(chunkOf(i)));
+    // Five chunks in flight: five different buffers, each still holding its own chunk.
+    expect(new Set(lent.map((b) => b.buffer)).size).toBe(5);
+    const flushed = rw.flush();
+    const all = Array.from({ length: 5 }, (_, i) => want(i)).join('');
+    const intact = () => Buffer.concat([...lent, flushed]).toString();
+    expect(intact()).toBe(all);
+    // Until a write is done nothing comes back: a new chunk gets a buffer of its own, and the five are untouched.
+    const other = new LinkRewriter(pairs).push(chunkOf(9));
+    expect(lent.some((b) => b.buffer === other.buffer)).toBe(false);
+    expect(intact()).toBe(all);
+    // The second chunk's write is done: the next chunk is written into that same memory.
+    const done = whenWritten(lent[1]!);
+    expect(done).toBeTypeOf('function');
+    done!();
+    expect(lentWaiting()).toBe(1);
+    const again = new LinkRewriter(pairs).push(chunkOf(7));
+    expect(again.buffer).toBe(lent[1]!.buffer);
+    expect(lentWaiting()).toBe(0);
+  });
+
+  it('takes a buffer back once however often its callback runs', () => {
+    drain();
+    const out = new LinkRewriter(pairs).push(chunkOf(1));
+    const done = whenWritten(out)!;
+    done();
+    done();
+    whenWritten(out)!();
+    expect(lentWaiting()).toBe(1);
+    const rw = new LinkRewriter(pairs);
+    const a = rw.push(chunkOf(2));
+    const b = rw.push(chunkOf(3));
+    expect(a.buffer).toBe(out.buffer);
+    expect(b.buffer).not.toBe(a.buffer);
+  });
+
+  it('keeps at most LENT_KEPT buffers for reuse', () => {
+    drain();
+    const rw = new LinkRewriter(pairs);
+    const outs = Array.from({ length: LENT_KEPT + 5 }, (_, i) => rw.push(chunkOf(i)));
+    for (const o of outs) whenWritten(o)!();
+    expect(lentWaiting()).toBe(LENT_KEPT);
+    drain();
+  });
+
+  it('lends nothing for a chunk it hands back as it came, or one too big for its buffers', () => {
+    const plain = Buffer.alloc(5_000, 'a');
+    const rw = new LinkRewriter(pairs);
+    expect(whenWritten(rw.push(plain))).toBeUndefined();
+    expect(whenWritten(Buffer.alloc(10))).toBeUndefined();
+    const big = Buffer.from(`${ORIGIN}/x `.repeat(Math.ceil(LENT_BYTES / 10)));
+    const out = new LinkRewriter(pairs).push(big);
+    expect(out.length).toBeGreaterThan(LENT_BYTES);
+    expect(whenWritten(out)).toBeUndefined();
+    expect(out.toString()).toBe(big.toString().split(ORIGIN).join(BASE).slice(0, out.length));
   });
 });
