@@ -289,7 +289,7 @@ export class LinkRewriter {
     const size = safeEnd + grow;
     if (size === 0) return EMPTY;
     const out = borrow(size);
-    // The stretches between matches, from the carry (its bytes made only when one is copied) and the chunk.
+    // The stretches between matches, from the held-back bytes (made into bytes again here) and the chunk.
     const carryBytes = cl ? Buffer.from(carry, 'latin1') : EMPTY;
     let o = 0;
     const copy = (a: number, b: number): void => {
