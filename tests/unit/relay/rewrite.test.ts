@@ -259,6 +259,34 @@ describe('the buffers a rewritten chunk is lent in', () => {
     drain();
   });
 
+  it('lends a buffer for a chunk that grows up to LENT_BYTES, not past it, and both come out whole', () => {
+    drain();
+    // Links that grow by (BASE - ORIGIN) bytes each: sized so that the rewritten chunk lands just under, then just over.
+    const link = `${ORIGIN}/x `;
+    const grows = BASE.length - ORIGIN.length;
+    const fits = Math.floor(LENT_BYTES / (link.length + grows)) - 1;
+    for (const [n, lent] of [[fits, true], [fits + 2, false]] as const) {
+      const text = link.repeat(n);
+      const rw = new LinkRewriter(pairs);
+      const out = rw.push(Buffer.from(text));
+      expect(text.length, 'the chunk itself fits').toBeLessThan(LENT_BYTES);
+      expect(out.length + rw.flush().length > LENT_BYTES, `${n} links`).toBe(!lent);
+      expect(whenWritten(out) !== undefined, `${n} links`).toBe(lent);
+      expect(out.toString()).toBe(text.split(ORIGIN).join(BASE).slice(0, out.length));
+    }
+  });
+
+  it('lends nothing when all there is to send is held back', () => {
+    drain();
+    const rw = new LinkRewriter(pairs);
+    rw.push(Buffer.from(`${ORIGIN}/a http:`));
+    // A few more bytes that could still begin a link: nothing is sent yet, so nothing is lent.
+    const out = rw.push(Buffer.from('//1'));
+    expect(out.length).toBe(0);
+    expect(whenWritten(out)).toBeUndefined();
+    expect(Buffer.concat([out, rw.flush()]).toString()).toBe('/a http://1');
+  });
+
   it('lends nothing for a chunk it hands back as it came, or one too big for its buffers', () => {
     const plain = Buffer.alloc(5_000, 'a');
     const rw = new LinkRewriter(pairs);
