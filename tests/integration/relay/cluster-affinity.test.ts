@@ -96,8 +96,13 @@ describe('venue affinity behind HAProxy', () => {
     phase = 'back';
     expect(await counter(away, 'evva_relay_cluster_tunnels_moved_total', `to="${home.name}"`)).toBe(1);
 
-    // Settled: the venue's calls no longer hop.
-    await new Promise((res) => setTimeout(res, 1_000));
+    // Settled: the venue's calls no longer hop. Waited for (ten calls in a row that add no hop), not slept on: a
+    // fixed second was once too short at load 25-35 (four more hops). Then twenty more must add none.
+    await waitFor(async () => {
+      const was = await hops();
+      for (let i = 0; i < 10; i++) await c.front(v.venueId, '/api/orders?$top=1');
+      return (await hops()) === was;
+    }, 'the venue\'s calls no longer hopping', 20_000, 100);
     const settled = await hops();
     for (let i = 0; i < 20; i++) expect((await c.front(v.venueId, '/api/orders?$top=1')).status).toBe(200);
     expect(await hops(), c.lb.output()).toBe(settled);
