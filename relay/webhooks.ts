@@ -75,9 +75,8 @@ export const NO_ORGANIZATION = 'the iiko-cloud format needs the venue\'s iiko or
 
 export class Webhooks {
   private readonly o: Required<Omit<WebhookOptions, 'url' | 'secret' | 'format' | 'authToken'>>;
-  private readonly busy = new Set<string>();
-  /** The deliveries running now (stop waits for them a moment). */
-  private readonly running = new Set<Promise<void>>();
+  /** The delivery running for each venue (one at a time; stop waits for them a moment). */
+  private readonly busy = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   /** Aborts every attempt in flight when the relay stops. */
   private readonly stopper = new AbortController();
@@ -128,8 +127,8 @@ export class Webhooks {
     this.stopped = true;
     this.clock.clearInterval(this.poller);
     for (const t of this.timers) this.clock.clearTimeout(t);
-    const settled = Promise.allSettled([...this.running]);
-    if (this.running.size > 0) {
+    const settled = Promise.allSettled([...this.busy.values()]);
+    if (this.busy.size > 0) {
       let grace: NodeJS.Timeout | undefined;
       await Promise.race([settled, new Promise<void>((resolve) => { grace = this.clock.setTimeout(resolve, STOP_GRACE_MS); })]);
       this.clock.clearTimeout(grace);
@@ -147,13 +146,10 @@ export class Webhooks {
       this.again.add(venueId);
       return;
     }
-    this.busy.add(venueId);
-    const run: Promise<void> = this.run(venueId).catch((e: unknown) => this.log.error('webhook delivery broke', { venueId, err: String(e) })).finally(() => {
-      this.running.delete(run);
+    this.busy.set(venueId, this.run(venueId).catch((e: unknown) => this.log.error('webhook delivery broke', { venueId, err: String(e) })).finally(() => {
       this.busy.delete(venueId);
       if (this.again.delete(venueId)) this.kick(venueId);
-    });
-    this.running.add(run);
+    }));
   }
 
   /** The receiver for the venue's events: its own, else the relay-wide one, else none. */

@@ -132,7 +132,7 @@ export function createFeed(o: FeedOptions): Feed {
         // A bug in working out the payments' moves costs those moves, never the orders' write.
         const along = changed.length ? guard('alongOrders', () => o.alongOrders?.(changed) ?? null) : null;
         write(along ? { ...batch, events: [...batch.events, ...along.batch.events], also: along.batch.also } : batch);
-        if (along) guard('alongOrders', () => along.written());
+        if (along) guard('alongOrders written', () => along.written());
       },
       unknownProduct: () => {
         // A product added to the menu since its last poll: fetch the menu again so its GUID is known.
