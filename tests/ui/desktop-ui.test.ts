@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runBin, startBin, type Proc } from '../helpers/proc.ts';
 import type { Report } from '../../protocol/diagnostics.ts';
@@ -48,8 +48,34 @@ async function loginLink(): Promise<string> {
   return LoginLink.parse(await r.json()).url;
 }
 
-async function loggedIn(before?: (context: BrowserContext) => Promise<void>): Promise<{ context: BrowserContext; page: Page }> {
+/** Requests each page has sent and has not had answered yet, for `settled`. */
+const unanswered = new WeakMap<Page, number>();
+function countRequests(context: BrowserContext): void {
+  const add = (r: Request, n: number) => { const page = r.frame().page(); unanswered.set(page, (unanswered.get(page) ?? 0) + n); };
+  context.on('request', (r) => add(r, 1));
+  context.on('requestfinished', (r) => add(r, -1));
+  context.on('requestfailed', (r) => add(r, -1));
+}
+
+/**
+ * Before a screenshot: the screen has what it loads (no "…" placeholder, no request of the page unanswered) and has
+ * drawn it (a frame has passed). It waits for that, not for a fixed time, so a loaded machine only makes it longer.
+ */
+async function settled(page: Page): Promise<void> {
+  await page.locator('main p.muted').filter({ hasText: /^…$/ }).waitFor({ state: 'detached' });
+  await expect.poll(() => unanswered.get(page) ?? 0, { interval: 20, timeout: 30_000 }).toBe(0);
+  await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => resolve(null)))');
+}
+
+/** A browser session with no cookie yet, at the size the screenshots are taken at. */
+async function newContext(): Promise<BrowserContext> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, locale: 'ru-RU' });
+  countRequests(context);
+  return context;
+}
+
+async function loggedIn(before?: (context: BrowserContext) => Promise<void>): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await newContext();
   await before?.(context);
   const page = await context.newPage();
   await page.goto(await loginLink());
@@ -59,18 +85,28 @@ async function loggedIn(before?: (context: BrowserContext) => Promise<void>): Pr
 /**
  * A signed-in page whose live socket passes through the test, so the test can drop it as a companion restart would:
  * the page then shows nothing of a companion that does not answer and draws the screen anew when it returns.
- * `drop()` resolves once the page has its next live socket.
+ * `drop()` resolves once the page has its next live socket. The tests that drop it share one such browser session (a
+ * context and page are about a second of CPU to make), each signing in anew through a fresh one-time link.
  */
-async function droppable(): Promise<{ context: BrowserContext; page: Page; drop(): Promise<void> }> {
-  const live: WebSocketRoute[] = [];
-  const { context, page } = await loggedIn((c) => c.routeWebSocket(/\/api\/live$/, (ws) => { ws.connectToServer(); live.push(ws); }));
+let routed: { page: Page; live: WebSocketRoute[] } | undefined;
+async function droppable(): Promise<{ page: Page; drop(): Promise<void> }> {
+  // Sockets of the pages signed in before this one are not this page's: only one opened since counts.
+  const before = routed?.live.length ?? 0;
+  if (!routed) {
+    const live: WebSocketRoute[] = [];
+    const { page } = await loggedIn((c) => c.routeWebSocket(/\/api\/live$/, (ws) => { ws.connectToServer(); live.push(ws); }));
+    routed = { page, live };
+  } else {
+    await routed.page.goto(await loginLink());
+  }
+  const { page, live } = routed;
   const drop = async () => {
-    await expect.poll(() => live.length).toBeGreaterThan(0);
+    await expect.poll(() => live.length).toBeGreaterThan(before);
     const had = live.length;
     await live[had - 1]!.close();
     await expect.poll(() => live.length, { timeout: 30_000 }).toBe(had + 1);
   };
-  return { context, page, drop };
+  return { page, drop };
 }
 
 /**
@@ -131,7 +167,7 @@ afterAll(async () => {
 describe('the UI served by the companion', () => {
   it('logs in once through the printed link, with an HttpOnly SameSite=Strict cookie and no token in the address; `evva-companion login` prints a fresh one', async () => {
     const printed = /(http:\/\/127\.0\.0\.1:\d+\/login\?once=\S+)/.exec(companion.proc.output())![1]!;
-    const a = await browser.newContext();
+    const a = await newContext();
     const page = await a.newPage();
     await page.goto(printed);
     expect(new URL(page.url()).pathname).toBe('/');
@@ -154,11 +190,14 @@ describe('the UI served by the companion', () => {
     await again.goto(await cliLoginLink());
     expect(new URL(again.url()).pathname).toBe('/');
     await sentence(again, 'Не настроено: введите код привязки');
-    await Promise.all([a.close(), b.close()]);
+    await b.close();
+    // The signed-in session is kept for the tests that need nothing of their own (`signedIn`).
+    session = { context: a, page };
   });
 
   it('refuses the cookie on calls from a page of another origin, even on the same host', async () => {
-    const { context, page } = await loggedIn();
+    const page = await signedIn();
+    const context = session!.context;
     await sentence(page, 'Не настроено');
     const probe = (p: Page, method: string, apiPath: string) => Promise.all([
       p.waitForResponse((r) => r.url() === `${companion.api}${apiPath}`),
@@ -178,12 +217,11 @@ describe('the UI served by the companion', () => {
     const bare = await stranger.newPage();
     await bare.goto(sim.url);
     expect((await probe(bare, 'GET', '/api/status')).status).toBe(401);
-    await stranger.close();
-    await context.close();
+    await Promise.all([stranger.close(), foreign.close()]);
   });
 
   it('pairs a venue in three steps; a wrong code is explained in Russian and what was typed stays, also when the page loses the companion', async () => {
-    const { context, page, drop } = await droppable();
+    const { page, drop } = await droppable();
     await nav(page, 'Настройка');
     await page.getByTestId('step').filter({ hasText: 'Шаг 1 из 3' }).waitFor();
     const code = page.getByLabel('Код привязки', { exact: true });
@@ -225,7 +263,6 @@ describe('the UI served by the companion', () => {
     await nav(page, 'Настройка');
     await page.getByTestId('step').filter({ hasText: 'Шаг 1 из 3' }).waitFor();
     expect(await code.inputValue()).toBe('');
-    await context.close();
   }, 120_000);
 
   it('turns red within seconds when the plugin stops and green when it returns, and logs both', async () => {
@@ -243,7 +280,7 @@ describe('the UI served by the companion', () => {
   }, 120_000);
 
   it('saves settings through the API, refusing a bad value by its name; what was typed outlives the page losing the companion', async () => {
-    const { context, page, drop } = await droppable();
+    const { page, drop } = await droppable();
     await nav(page, 'Настройки');
     const proxy = page.getByLabel('Прокси для связи с EVVA');
     await proxy.fill('не адрес');
@@ -268,7 +305,6 @@ describe('the UI served by the companion', () => {
     const stored = JSON.parse(fs.readFileSync(path.join(companion.dir, 'settings.json'), 'utf8')) as Record<string, unknown>;
     expect(stored).toMatchObject({ probeIntervalSec: 5 });
     expect(stored.proxy ?? null).toBeNull();
-    await context.close();
   }, 60_000);
 
   it('shows every screen in Russian and switches to English and back', async () => {
@@ -282,7 +318,7 @@ describe('the UI served by the companion', () => {
         await page.getByRole('button', { name: 'Запустить проверку' }).click();
         await page.getByTestId('diag-summary').waitFor({ timeout: 60_000 });
       }
-      await page.waitForTimeout(300);
+      await settled(page);
       await shoot(page, `ru-${shot}`);
     }
     await nav(page, 'Статус');
@@ -299,7 +335,7 @@ describe('the UI served by the companion', () => {
         // The English page shows the report's English twin of each check.
         await page.locator('[data-check="plugin"]').getByRole('heading', { name: /iikoFront Web API plugin/ }).waitFor();
       }
-      await page.waitForTimeout(300);
+      await settled(page);
       await shoot(page, `en-${shot}`);
     }
     // The language is the companion's setting: a new page opens in English too.
