@@ -40,17 +40,21 @@ const token = () => (JSON.parse(fs.readFileSync(path.join(companion.dir, 'local-
 const local = async (p: string, init: RequestInit = {}) => fetch(`${api()}${p}`, { ...init, headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', ...init.headers } });
 
 /**
- * Signs a fresh browser in through a one-time link, asked of the running companion as `evva-companion login` asks it
- * (desktop-ui.test.ts runs the command itself; a bin start per test cost about a second of CPU).
+ * Signs the browser in through a one-time link, asked of the running companion as `evva-companion login` asks it
+ * (desktop-ui.test.ts runs the command itself; a bin start per test cost about a second of CPU). The tests share one
+ * browser session (a context and its page are about a second of CPU to make); each signs in anew in it.
  */
+let session: { context: BrowserContext; page: Page } | undefined;
 async function loggedIn(): Promise<{ context: BrowserContext; page: Page }> {
   const r = await fetch(`${api()}/api/login-link`, { method: 'POST', headers: { authorization: `Bearer ${token()}` } });
   expect(r.status).toBe(200);
   const link = LoginLink.parse(await r.json()).url;
-  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'ru-RU' });
-  const page = await context.newPage();
-  await page.goto(link);
-  return { context, page };
+  if (!session) {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'ru-RU' });
+    session = { context, page: await context.newPage() };
+  }
+  await session.page.goto(link);
+  return session;
 }
 const sentence = (page: Page, text: string | RegExp, timeout = 30_000) => page.getByTestId('sentence').filter({ hasText: text }).waitFor({ timeout });
 const nav = (page: Page, name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
@@ -84,7 +88,7 @@ afterAll(async () => {
 
 describe('what a sysadmin and a cashier meet', () => {
   it('Настройки shows the remote-diagnostics switch as it is, and it switches EVVA support off and on', async () => {
-    const { context, page } = await loggedIn();
+    const { page } = await loggedIn();
     await nav(page, 'Настройки');
     const box = page.getByLabel('Разрешить EVVA удалённую диагностику');
     await box.waitFor();
@@ -100,11 +104,10 @@ describe('what a sysadmin and a cashier meet', () => {
     await page.getByLabel('Разрешить EVVA удалённую диагностику').check();
     await page.getByText('Удалённая диагностика разрешена.').waitFor();
     expect(await support()).toBe(200);
-    await context.close();
   }, 60_000);
 
   it('the wizard saves a typed port only after the plugin answered there', async () => {
-    const { context, page } = await loggedIn();
+    const { page } = await loggedIn();
     await nav(page, 'Настройка');
     await page.getByText('Компаньон уже привязан к заведению Кафе «Двадцать»').waitFor();
     await page.getByRole('button', { name: 'Дальше' }).click();
@@ -122,7 +125,6 @@ describe('what a sysadmin and a cashier meet', () => {
     await page.getByRole('button', { name: 'Проверить этот порт' }).click();
     await page.getByText(`Нашли iikoFront на порту ${sim.port}`).waitFor({ timeout: 30_000 });
     expect(stored().frontUrl).toBe(sim.url);
-    await context.close();
   }, 90_000);
 
   it('the Журнал is the companion\'s: the same rows, at the times things happened, after a reload, in a second window and after a restart; a stopped companion reads as stopped and the browser stays signed in', async () => {
@@ -168,6 +170,5 @@ describe('what a sysadmin and a cashier meet', () => {
     // The restart adds its own link and plugin rows; every order row is still there, unchanged.
     const after = await rows(page);
     expect(after.filter((r) => r.includes('Заказ №'))).toEqual(before.filter((r) => r.includes('Заказ №')));
-    await context.close();
   }, 240_000);
 });
