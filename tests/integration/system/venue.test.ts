@@ -12,7 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Status } from '../../../protocol/local.ts';
 import { TIMEOUT_HEADER } from '../../../protocol/relay.ts';
 import { MAX_REQUEST_TIMEOUT_MS } from '../../../protocol/tunnel.ts';
+import { pair } from '../../../main/core/tunnel/pair.ts';
 import { freePort, runBin, startBin, type Proc } from '../../helpers/proc.ts';
+import { COMPANION } from '../../helpers/relay.ts';
 
 const KEY = 'system-test-api-key-0123456789';
 const procs: Proc[] = [];
@@ -42,17 +44,22 @@ async function addVenue(dataDir: string): Promise<{ venueId: string; pairingCode
 }
 
 /**
- * A relay with one venue and a companion data dir paired to it by the CLI, as
- * a sysadmin does it; `settings` is written to settings.json first.
+ * A relay with one venue and a companion data dir paired to it, for the tests whose subject comes after pairing; `settings`
+ * is written to settings.json first. The venue is made over the relay's API and paired with the code `evva-companion pair`
+ * runs, in this process: the first two tests run both CLIs as a sysadmin does, and a bin start here would cost about a
+ * second of CPU per test for what they already show.
  */
 async function pairedVenue(relayPort = 0, settings?: object) {
   const relayDir = tmp('relay');
   const relay = await startRelayProc(relayPort, relayDir);
-  const venue = await addVenue(relayDir);
+  const made = await fetch(`${relay.url}/v1/venues`, {
+    method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Кафе «Тест»' }),
+  });
+  expect(made.status).toBe(201);
+  const venue = (await made.json()) as { venueId: string; pairingCode: string };
   const dir = tmp('companion');
   if (settings) fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(settings));
-  const paired = await runBin('evva-companion.js', ['pair', venue.pairingCode, '--relay-url', relay.url, '--data-dir', dir]);
-  expect(paired.code, paired.out).toBe(0);
+  await pair({ code: venue.pairingCode, relayUrl: relay.url, dataDir: dir, companion: COMPANION });
   return { relay, relayDir, venue, dir };
 }
 
