@@ -13,9 +13,10 @@ import { Status } from '../../../protocol/local.ts';
 import { startFakePlugin, type FakePlugin } from '../../helpers/plugin.ts';
 import { pair } from '../../../main/core/tunnel/pair.ts';
 import { freePort, startBin, type Proc } from '../../helpers/proc.ts';
-import { COMPANION } from '../../helpers/relay.ts';
 
 const KEY = 'starvation-test-api-key-0123456789';
+/** Who pairs in this process: not imported from helpers/relay.ts, which would load the whole relay here. */
+const COMPANION = { version: '0.1.0-test', hostname: 'pos-test' };
 const procs: Proc[] = [];
 const dirs: string[] = [];
 const tmp = (p: string) => { const d = fs.mkdtempSync(path.join(os.tmpdir(), `evva-starve-${p}-`)); dirs.push(d); return d; };

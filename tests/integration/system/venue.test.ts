@@ -14,9 +14,10 @@ import { TIMEOUT_HEADER } from '../../../protocol/relay.ts';
 import { MAX_REQUEST_TIMEOUT_MS } from '../../../protocol/tunnel.ts';
 import { pair } from '../../../main/core/tunnel/pair.ts';
 import { freePort, runBin, startBin, type Proc } from '../../helpers/proc.ts';
-import { COMPANION } from '../../helpers/relay.ts';
 
 const KEY = 'system-test-api-key-0123456789';
+/** Who pairs in this process (`pairedVenue`): not imported from helpers/relay.ts, which would load the whole relay here. */
+const COMPANION = { version: '0.1.0-test', hostname: 'pos-test' };
 const procs: Proc[] = [];
 const dirs: string[] = [];
 const tmp = (p: string) => { const d = fs.mkdtempSync(path.join(os.tmpdir(), `evva-sys-${p}-`)); dirs.push(d); return d; };
