@@ -44,17 +44,13 @@ export function launch(platform: NodeJS.Platform, extra: Partial<ShellOptions> =
   return shell;
 }
 
-/**
- * A data dir already paired with a tunnel peer (the relay's side). The feed polls at the companion's own intervals
- * unless `fastFeed` (orders every 150 ms): only a test that waits for an event needs it, and a core polling the plugin
- * that fast costs CPU in the core and in the simulator for every second the others run.
- */
-export async function paired(platform: NodeJS.Platform, user?: string, o: { fastFeed?: boolean } = {}): Promise<{ peer: Peer; dir: string }> {
+/** A data dir already paired with a tunnel peer (the relay's side), with a fast feed. */
+export async function paired(platform: NodeJS.Platform, user?: string): Promise<{ peer: Peer; dir: string }> {
   const peer = await startPeer({ token: TOKEN, venueId: VENUE });
   closers.push(() => peer.close());
   const dir = dataDirOf(machine, platform, user);
   fs.mkdirSync(dir, { recursive: true });
-  if (o.fastFeed) fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ feed: { ordersIntervalMs: 150, staffIntervalSec: 1, tablesIntervalSec: 1 } }));
+  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ feed: { ordersIntervalMs: 150, staffIntervalSec: 1, tablesIntervalSec: 1 } }));
   fs.writeFileSync(path.join(dir, 'device.json'), JSON.stringify({ relayUrl: peer.url, venueId: VENUE, deviceToken: TOKEN, pairedAt: new Date().toISOString() }));
   return { peer, dir };
 }

@@ -57,7 +57,7 @@ describe.each(['win32', 'linux'] as const)('the built main bundle on %s', (platf
   }, 60_000);
 
   it('shows a payment to close, and a click on it opens the journal even after the notification object was collected', async () => {
-    const { peer } = await paired(platform, undefined, { fastFeed: true });
+    const { peer } = await paired(platform);
     const shell = launch(platform, { argv: ['--hidden'] });
     await shell.until((x) => (noDialog(x), green(x)), 30_000, 'green');
     const order = sim.act.createOrder({ tableNum: 5, items: [{ productCode: sim.world.products.find((p) => p.active)!.code, amount: 1 }] });
