@@ -118,10 +118,11 @@ export class FrameReader {
   private op = 0;
   private fin = false;
   private key: Buffer | null = null;
-  /** The fragments of a data message still open, its opcode and bytes so far. */
+  /** The fragments of a data message still open (the empty ones not kept), its opcode, bytes and fragments so far. */
   private frags: Buffer[] | null = null;
   private fragOp = 0;
   private fragBytes = 0;
+  private fragCount = 0;
   stopped = false;
 
   constructor(private readonly sink: FrameSink, private readonly maxPayload: number) {}
@@ -224,7 +225,7 @@ export class FrameReader {
     }
     if (op < Opcode.close) {
       if ((this.frags ? this.fragBytes : 0) + len > this.maxPayload) return this.fail(WsCode.tooBig, `message over ${this.maxPayload} bytes`);
-      if (op === Opcode.continuation && this.frags!.length >= MAX_FRAGMENTS) return this.fail(WsCode.tooBig, `message in over ${MAX_FRAGMENTS} fragments`);
+      if (op === Opcode.continuation && this.fragCount >= MAX_FRAGMENTS) return this.fail(WsCode.tooBig, `message in over ${MAX_FRAGMENTS} fragments`);
     }
     this.op = op;
     this.fin = fin;
@@ -241,11 +242,14 @@ export class FrameReader {
       this.frags = [payload];
       this.fragOp = op;
       this.fragBytes = payload.length;
+      this.fragCount = 1;
       return;
     }
     const frags = this.frags!;
     if (payload.length > 0) frags.push(payload);
     this.fragBytes += payload.length;
+    // Counted whether kept or not: empty fragments must not make a message endless.
+    this.fragCount++;
     if (!this.fin) return;
     this.frags = null;
     this.deliver(frags.length === 1 ? frags[0]! : Buffer.concat(frags, this.fragBytes), this.fragOp);

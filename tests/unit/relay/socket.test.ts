@@ -133,6 +133,9 @@ describe('the relay reads client WebSocket frames', () => {
     [`a message in over ${MAX_FRAGMENTS} fragments`, Buffer.concat([
       frame(Opcode.text, 'a', { fin: false }), ...Array.from({ length: MAX_FRAGMENTS }, () => frame(Opcode.continuation, 'a', { fin: false })),
     ]), WsCode.tooBig, /fragments/],
+    [`a message in over ${MAX_FRAGMENTS} fragments, empty ones too`, Buffer.concat([
+      frame(Opcode.binary, 'a', { fin: false }), ...Array.from({ length: MAX_FRAGMENTS }, () => frame(Opcode.continuation, '', { fin: false })),
+    ]), WsCode.tooBig, /fragments/],
     ['a 64-bit length with the top bit set', header64(Opcode.binary, 0x8000_0000, 5), WsCode.protocolError, /top bit/],
     ['a 64-bit length of 4 GiB or more', header64(Opcode.binary, 1, 0), WsCode.tooBig, /over/],
     ['text that is not UTF-8', frame(Opcode.text, Buffer.from([0x7b, 0xff, 0x7d])), WsCode.invalidData, /UTF-8/],
