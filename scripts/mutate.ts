@@ -35,7 +35,7 @@ export const MODULES: Record<string, Module> = {
   sender: { mutate: () => 'main/core/outbox/sender.ts', tests: ['tests/unit/companion/outbox.test.ts'] },
   // protocol/tunnel.ts is only the index of protocol/tunnel/ since the split; the frames' validation is codec.ts.
   // The relay's WebSocket handshake checks (run before the token is) and its frame reader (every byte a companion sends).
-  socket: { mutate: () => 'relay/socket.ts', tests: ['tests/unit/relay/socket.test.ts', 'tests/integration/relay/socket.test.ts'] },
+  socket: { mutate: () => 'relay/socket.ts', tests: ['tests/unit/relay/socket.test.ts', 'tests/unit/relay/socket-fuzz.test.ts', 'tests/integration/relay/socket.test.ts'] },
   // Both ends' write coalescing: a frame held and never written would stall a call, one never held costs a write.
   coalesce: { mutate: () => 'common/coalesce.ts', tests: ['tests/unit/common/coalesce.test.ts', 'tests/integration/relay/socket.test.ts'] },
   // The companion's data frames, masked on the socket from reused buffers: a wrong byte or a buffer reused too early corrupts an answer.
