@@ -65,6 +65,11 @@ export interface AlongOrders {
   written(): void;
 }
 
+/** Both batches' extra writes, in order, in the one transaction (neither replaces the other). */
+function alsoBoth(first: Batch['also'], then: NonNullable<Batch['also']>): NonNullable<Batch['also']> {
+  return first ? (db) => { first(db); then(db); } : then;
+}
+
 export interface Feed {
   start(): void;
   stop(): Promise<void>;
@@ -131,7 +136,7 @@ export function createFeed(o: FeedOptions): Feed {
       write: (batch, changed) => {
         // A bug in working out the payments' moves costs those moves, never the orders' write.
         const along = changed.length ? guard('alongOrders', () => o.alongOrders?.(changed) ?? null) : null;
-        write(along ? { ...batch, events: [...batch.events, ...along.batch.events], also: along.batch.also } : batch);
+        write(along ? { ...batch, events: [...batch.events, ...along.batch.events], also: alsoBoth(batch.also, along.batch.also) } : batch);
         if (along) guard('alongOrders written', () => along.written());
       },
       unknownProduct: () => {
