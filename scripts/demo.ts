@@ -88,15 +88,18 @@ function runOnce(bin: string, args: string[]): Promise<string> {
 
 async function waitFor(url: string, ms = 20_000, headers: Record<string, string> = {}, ok = (status: number) => status < 500): Promise<void> {
   const until = Date.now() + ms;
+  // The last answer goes into the error: "502 … unlicensed" says what to do, "did not answer" alone does not.
+  let last = 'ни одного ответа';
   while (Date.now() < until) {
     try {
       const r = await fetch(url, { headers, signal: AbortSignal.timeout(1_000) });
-      await r.text();
+      const body = await r.text();
       if (ok(r.status)) return;
+      last = `последний ответ ${r.status}: ${body.slice(0, 300)}`;
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${url} не ответил за ${ms / 1000} с`);
+  throw new Error(`${url} не ответил как ждали за ${ms / 1000} с (${last})`);
 }
 
 let stopping = false;
