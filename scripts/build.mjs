@@ -21,11 +21,12 @@ const at = (p) => path.join(root, p);
 // The dependencies are bundled into dist/node: a bin's start was mostly Node loading module files one by one
 // (`evva-relay serve` read ~740 of them: kysely alone 263, undici 110, express, winston and logform with their small
 // helpers), and a few large files cost far less CPU than many small ones (docs/testing.md, "How long a run takes").
-// Left outside: native better-sqlite3 and the optional native helpers ws looks for, Electron and electron-store
-// (the desktop shell's, loaded by Electron), tsx (the bins from source), optional packages a dependency looks for
+// The desktop shell's electron-store is bundled too: with conf and ajv it was ~100 files, a quarter of the shell's
+// CPU to its tray (docs/desktop.md, "Build"). Left outside: native better-sqlite3 and the optional native helpers ws
+// looks for, Electron (the app's host), tsx (the bins from source), optional packages a dependency looks for
 // only when installed (kerberos for a Negotiate proxy, pg-native), and what the code itself loads on first use with
 // createRequire (pg, ioredis, prom-client, yazl: not at start, and not at all by most commands).
-const kept = ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pg-native', 'kerberos', 'electron', 'electron-store', 'tsx'];
+const kept = ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pg-native', 'kerberos', 'electron', 'tsx'];
 const external = (id) => id.startsWith('node:') || builtinModules.includes(id) || kept.some((d) => id === d || id.startsWith(`${d}/`));
 const quiet = process.argv.includes('--quiet') ? 'warn' : 'info';
 
