@@ -193,12 +193,44 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   };
 }
 
-/** Brings the schema up to date; throws (with the failing migration's error) if any step fails. */
+/**
+ * The names of the migrations this database has run, or null when it has run none (no migration table yet).
+ * One query, where Kysely's Migrator reads the whole schema twice to find its own tables (SQLite: a query per table).
+ */
+async function applied(db: Kysely<unknown>, dialect: Dialect): Promise<string[] | null> {
+  if (dialect === 'postgres') {
+    // Asked first, so that a fresh database does not log a failed statement.
+    const { rows } = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(db);
+    if (!rows[0]?.t) return null;
+  }
+  try {
+    return (await sql<{ name: string }>`select name from kysely_migration`.execute(db)).rows.map((r) => r.name);
+  } catch {
+    return null; // no such table: the Migrator makes it
+  }
+}
+
+/**
+ * Brings the schema up to date; throws (with the failing migration's error) if any step fails.
+ * A database that has run exactly these migrations is left as it is after one read: every start of a relay or
+ * venue command opens the store, most of them on a current schema. On SQLite the migrations run in one
+ * transaction, so a failed step leaves the file as it was, a second process opening a new file at the same time
+ * waits for the first instead of racing it, and the file is synced once rather than at each of about fifty
+ * statements (Kysely runs SQLite's DDL outside a transaction: its adapter says SQLite has none for DDL).
+ */
 export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const all = migrations(dialect);
+  const done = await applied(db, dialect);
+  if (done && done.length === Object.keys(all).length && Object.keys(all).every((name) => done.includes(name))) return;
+  const provider: MigrationProvider = { getMigrations: async () => all };
+  const sqlite = dialect === 'sqlite';
+  // IMMEDIATE: the write lock up front, as the store's own transactions take it (relay/db/open.ts).
+  if (sqlite) await sql`begin immediate`.execute(db);
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
+    if (sqlite) await sql`rollback`.execute(db).catch(() => undefined);
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`store migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+  if (sqlite) await sql`commit`.execute(db);
 }

@@ -418,6 +418,52 @@ describe('an existing relay.sqlite from the hand-written store', () => {
   });
 });
 
+describe('migrating a SQLite file', () => {
+  /** A migrated file with its migration records changed by `edit`, then opened again. */
+  async function reopenAfter(edit: string): Promise<RelayStore> {
+    const d = tempDir('store-migrations');
+    try {
+      await (await openStore({ dataDir: d.dir })).close();
+      const raw = new Database(join(d.dir, STORE_FILE));
+      raw.exec(edit);
+      raw.close();
+      return await openStore({ dataDir: d.dir });
+    } finally {
+      d.remove();
+    }
+  }
+
+  it('runs a migration the file has no record of, rather than taking the file as current', async () => {
+    // 0005's first step adds a column the file already has: running it again is what fails here.
+    await expect(reopenAfter("DELETE FROM kysely_migration WHERE name = '0005_console'")).rejects.toThrow(/store migration 0005_console failed: .*status_json/);
+  });
+
+  it('refuses a file migrated by a newer relay (a migration it does not know)', async () => {
+    await expect(reopenAfter("INSERT INTO kysely_migration VALUES ('0099_future', '2030-01-01T00:00:00.000Z')")).rejects.toThrow(/0099_future is missing/);
+  });
+
+  it('leaves the file as it was: the steps before it are rolled back with it, and the error names it', async () => {
+    const d = tempDir('store-failed-migration');
+    try {
+      // A venues table that already has a column 0005_console adds: 0001-0004 pass on it, 0005 cannot.
+      const odd = new Database(join(d.dir, STORE_FILE));
+      odd.exec('CREATE TABLE venues (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, token_hash TEXT, pending_token_hash TEXT, status_json TEXT)');
+      odd.close();
+      await expect(openStore({ dataDir: d.dir })).rejects.toThrow(/store migration 0005_console failed: .*status_json/);
+      const after = new Database(join(d.dir, STORE_FILE), { readonly: true });
+      try {
+        const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+        const columns = after.prepare('SELECT name FROM pragma_table_info(\'venues\') ORDER BY cid').pluck().all();
+        expect({ tables, columns }).toEqual({ tables: ['venues'], columns: ['id', 'name', 'created_at', 'token_hash', 'pending_token_hash', 'status_json'] });
+      } finally {
+        after.close();
+      }
+    } finally {
+      d.remove();
+    }
+  });
+});
+
 /** Copied verbatim from the hand-written stores' migrations (relay/store.ts v1+v2, relay/feedstore.ts v1, before relay/db/). */
 const OLD_SCHEMA = `
   CREATE TABLE venues (
