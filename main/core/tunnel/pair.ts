@@ -59,11 +59,12 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
   checkWritable(opts.dataDir);
   const url = `${ends.httpBase}/v1/pair`;
   const proxyUrl = proxyFor(new URL(url), { proxy: opts.proxy, env: opts.env });
-  // undici (for its proxy support) loads only when pairing runs: the idle companion does not carry it (front/wire.ts says why).
-  const { Agent, fetch, ProxyAgent } = await import('undici');
-  const dispatcher: Dispatcher | undefined = proxyUrl
-    ? new ProxyAgent({ uri: proxyUrl, ...(opts.ca ? { requestTls: { ca: opts.ca } } : {}) })
-    : opts.ca ? new Agent({ connect: { ca: opts.ca } }) : undefined;
+  // undici only for what Node's own fetch cannot do, a proxy or an extra CA: evaluating its bundle was most of what
+  // `pair` cost beyond a bare start (docs/testing.md, "How long a run takes"), and most pairings need neither.
+  const undici = proxyUrl || opts.ca ? await import('undici') : null;
+  const dispatcher: Dispatcher | undefined = !undici ? undefined : proxyUrl
+    ? new undici.ProxyAgent({ uri: proxyUrl, ...(opts.ca ? { requestTls: { ca: opts.ca } } : {}) })
+    : new undici.Agent({ connect: { ca: opts.ca! } });
   let status: number;
   let body: unknown;
   const timeoutMs = opts.timeoutMs ?? PAIR_TIMEOUT_MS;
@@ -71,13 +72,13 @@ export async function pair(opts: PairOptions): Promise<{ venueId: string; relayU
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new Error('pairing timed out')), timeoutMs);
   try {
-    const res = await fetch(url, {
+    const init = {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ pairingCode: pretty, companion: opts.companion }),
       signal: abort.signal,
-      ...(dispatcher ? { dispatcher } : {}),
-    });
+    };
+    const res = undici && dispatcher ? await undici.fetch(url, { ...init, dispatcher }) : await fetch(url, init);
     status = res.status;
     body = await res.json().catch(() => null);
   } catch (e) {
