@@ -88,8 +88,8 @@ export class AdminError extends Error {
 /** One call to a running relay's API; resolves to the JSON body of a 2xx answer, else rejects with an AdminError. */
 export async function adminCall(base: string, key: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, timeoutMs = 20_000): Promise<unknown> {
   let res;
-  // undici is loaded on the first call, not at import: a venue command that writes the store directly never calls.
-  const { fetch } = await import('undici');
+  // Node's own fetch: nothing here needs undici's dispatcher, and evaluating the undici bundle cost a `venue add`
+  // through the running relay about as much CPU as the rest of the command (docs/testing.md, "How long a run takes").
   try {
     res = await fetch(`${base}${path}`, {
       method,
