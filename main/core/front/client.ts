@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import { DEFAULT_MAX_ANSWER_BYTES, LICENCE_REFUSAL, LoginToken, VERSION_HEADER, versionFromPage } from '../../../protocol/front.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
-import { deadline, type Deadline } from './deadline.ts';
+import { Backstop, deadline, type Cutoff, type Deadline } from './deadline.ts';
 import { FrontError, isFrontError } from '../upstream.ts';
 import { MAX_RECORD_BYTES, RecordReader } from './records.ts';
 import { keyLike, withoutKeys } from '../upstream.ts';
@@ -275,7 +275,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   }
 
   /** The session, or a timeout when the caller's deadline passes first (the shared login goes on). */
-  function sessionWithin(deadline: AbortSignal): Promise<string> {
+  function sessionWithin(deadline: Cutoff): Promise<string> {
     if (deadline.aborted) return Promise.reject(new FrontError('timeout'));
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(new FrontError('timeout', 'login did not finish in time'));
@@ -286,7 +286,7 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
 
   /** Runs `call` with the session; on 401 logs in again once and retries. All within `deadline`. */
   async function withSession<R extends { status: number }>(
-    call: (t: string) => Promise<R>, canRetry: boolean, deadline: AbortSignal, discard: (r: R) => Promise<unknown>,
+    call: (t: string) => Promise<R>, canRetry: boolean, deadline: Cutoff, discard: (r: R) => Promise<unknown>,
   ): Promise<R> {
     // A held token needs no waiting (and no abort listener per call, the tunnel's hot path).
     const first = token ?? await sessionWithin(deadline);
@@ -306,9 +306,9 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
   }
 
   /** The tunnel's call: a request on the tunnel pool within `d`, its body streamed both ways. */
-  function raw(path: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | null, d: Deadline): Promise<Answer> {
+  function raw(path: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | null, d: Backstop): Promise<Answer> {
     if (closed) return Promise.reject(new FrontError('unreachable', 'client closed'));
-    return exchange(tunnel, origin, path, { method, headers, body, signal: d.signal });
+    return exchange(tunnel, origin, path, { method, headers, body, signal: d });
   }
 
   return {
@@ -356,12 +356,12 @@ export function createFrontClient(opts: FrontClientOptions): FrontClient {
       const headers = withoutCallerKey(req.headers);
       const canRetry = req.body === null;
       // The relay's deadline ends the call through req.signal; the backstop covers a signal that never fires.
-      const d = deadline(clock, FORWARD_BACKSTOP_MS, req.signal);
+      const d = new Backstop(clock, FORWARD_BACKSTOP_MS, req.signal);
       try {
         const res = await withSession((t) => {
           const q = [...query, `key=${encodeURIComponent(t)}`].join('&');
           return raw(`${pathname}?${q}`, req.method, headers, req.body, d);
-        }, canRetry, d.signal, (r) => drain(r.body));
+        }, canRetry, d, (r) => drain(r.body));
         // Lower-case names, repeats already joined (wire.ts), and owned by this call alone.
         const out = res.headers;
         const v = out[VERSION_HEADER];
@@ -427,7 +427,7 @@ function withoutCallerKey(headers: Record<string, string>): Record<string, strin
  * the deadline is cleared exactly once when the body ends, fails or is given
  * up (`return()` also works before the first read, unlike a generator's).
  */
-function bodyOf(body: Body, d: Deadline): AsyncIterable<Uint8Array> {
+function bodyOf(body: Body, d: Pick<Deadline, 'clear' | 'timedOut'>): AsyncIterable<Uint8Array> {
   return {
     [Symbol.asyncIterator]() {
       const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;

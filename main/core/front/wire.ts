@@ -47,6 +47,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Cutoff } from './deadline.ts';
 
 /** Answer headers: lower-case names; a repeated header's values joined with ", ". */
 export type Headers = Record<string, string>;
@@ -71,7 +72,8 @@ export interface Exchange {
   headers?: Record<string, string>;
   /** Sent as it streams (chunked unless the headers declare its length). */
   body?: AsyncIterable<Uint8Array> | null;
-  signal?: AbortSignal;
+  /** An AbortSignal, or the tunnel's Backstop (deadline.ts). */
+  signal?: Cutoff;
 }
 
 /** Keep-alive connections to one origin, and the exchanges under way on them. */
@@ -676,7 +678,7 @@ class Call implements Answer, Body, AsyncIterator<Buffer> {
     path: string,
     headers: Record<string, string> | undefined,
     private readonly source: AsyncIterable<Uint8Array> | null,
-    private readonly signal: AbortSignal | null,
+    private readonly signal: Cutoff | null,
   ) {
     if (!TOKEN.test(method)) throw new WireError('ERR_INVALID_HTTP_TOKEN', 'Method must be a valid HTTP token');
     if (path === '' || BAD_PATH.test(path)) throw new WireError('ERR_UNESCAPED_CHARACTERS', 'Request path contains unescaped characters');
