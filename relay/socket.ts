@@ -40,12 +40,11 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { Coalescer } from '../common/coalesce.ts';
+import { Opcode, headerLength, unmask, writeHeader } from '../common/wsframe.ts';
 
-/** RFC 6455 opcodes. */
-export const Opcode = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
+export { Opcode } from '../common/wsframe.ts';
 /** RFC 6455 close codes the transport itself uses. */
 export const WsCode = { normal: 1000, protocolError: 1002, noStatus: 1005, abnormal: 1006, invalidData: 1007, tooBig: 1009 } as const;
 /** How long a close frame waits for the peer's before the socket is dropped. */
@@ -64,25 +63,6 @@ const MAX_REASON_BYTES = 123;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/**
- * bufferutil (an optional dependency, the one `ws` uses) unmasks in native code; without it the loop below does.
- * Loaded with require so the bundler leaves the native module alone.
- */
-const native = ((): { unmask(data: Buffer, mask: Buffer): void } | null => {
-  try {
-    return createRequire(import.meta.url)('bufferutil') as { unmask(data: Buffer, mask: Buffer): void };
-  } catch {
-    return null;
-  }
-})();
-
-/** Unmasks `data` in place with the 4-byte key at `key[at]`. */
-export function unmask(data: Buffer, key: Buffer, at: number): void {
-  // Below 32 bytes (every heartbeat) the call into native code costs more than the loop.
-  if (native && data.length >= 32) return native.unmask(data, at === 0 && key.length === 4 ? key : key.subarray(at, at + 4));
-  for (let i = 0; i < data.length; i++) data[i]! ^= key[at + (i & 3)]!;
-}
 
 /** A close code a peer may send (RFC 6455 7.4; 1004-1006 and 1015 are never on the wire). */
 export function validCloseCode(code: number): boolean {
@@ -533,24 +513,6 @@ export class TunnelSocket implements FrameSink {
     this.socket.write(header);
     this.socket.write(payload);
     this.socket.uncork();
-  }
-}
-
-function headerLength(len: number): number {
-  return len < 126 ? 2 : len < 0x1_0000 ? 4 : 10;
-}
-
-function writeHeader(b: Buffer, op: number, len: number): void {
-  b[0] = 0x80 | op;
-  if (len < 126) {
-    b[1] = len;
-  } else if (len < 0x1_0000) {
-    b[1] = 126;
-    b.writeUInt16BE(len, 2);
-  } else {
-    b[1] = 127;
-    b.writeUInt32BE(Math.floor(len / 0x1_0000_0000), 2);
-    b.writeUInt32BE(len >>> 0, 6);
   }
 }
 

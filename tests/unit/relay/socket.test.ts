@@ -5,8 +5,9 @@ import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WS_MAX_PAYLOAD_BYTES } from '../../../protocol/tunnel.ts';
 import {
-  FrameReader, MAX_FRAGMENTS, Opcode, PONG_BACKLOG_BYTES, TunnelSocket, WsCode, acceptKey, handshake, unmask, type FrameSink, type SocketHandler,
+  FrameReader, MAX_FRAGMENTS, Opcode, PONG_BACKLOG_BYTES, TunnelSocket, WsCode, acceptKey, handshake, type FrameSink, type SocketHandler,
 } from '../../../relay/socket.ts';
+import { mask, unmask } from '../../../common/wsframe.ts';
 
 /** A frame as a client sends it: masked (unless told), FIN set (unless told), with the shortest length encoding (unless told). */
 function frame(op: number, payload: Buffer | string, o: { fin?: boolean; masked?: boolean; rsv?: number; len?: 'short' | '16' | '64'; key?: Buffer } = {}): Buffer {
@@ -173,6 +174,13 @@ describe('the relay reads client WebSocket frames', () => {
       const inPlace = Buffer.from(masked);
       unmask(inPlace, Buffer.concat([Buffer.from('xx'), key]), 2);
       expect(inPlace.equals(data), `${n} bytes`).toBe(true);
+      // The client's side (the companion): masking into another buffer at an offset, and in place.
+      const out = Buffer.alloc(n + 3);
+      mask(data, key, out, 3, n);
+      expect(out.subarray(3).equals(masked), `${n} bytes masked`).toBe(true);
+      const again = Buffer.from(data);
+      mask(again, key, again, 0, n);
+      expect(again.equals(masked), `${n} bytes masked in place`).toBe(true);
     }
   });
 });
