@@ -273,7 +273,7 @@ export function startTunnel(opts: TunnelOptions): TunnelHandle {
       if (!a.link) fail('relay_unreachable', { detail: `closed ${code} ${reason.toString()}` });
     });
     // The socket under ws, so the link can gather a turn's frames into one write (ws sends each frame on its own)
-    // and write its data frames from reused buffers (dataframe.ts).
+    // and write its frames itself, masked (dataframe.ts).
     let socket: (Corkable & FrameSocket) | null = null;
     ws.once('upgrade', (res) => { socket = res.socket; });
     ws.on('open', () => {

@@ -1,7 +1,9 @@
 /**
- * The companion's data frames (a chunk of an answer), written as masked
- * binary WebSocket messages straight on the socket under `ws`, from buffers
- * that are reused once the socket has taken them.
+ * The companion's frames, written as masked WebSocket messages straight on the
+ * socket under `ws`: data frames (a chunk of an answer) from buffers that are
+ * reused once the socket has taken them, every other message in one buffer
+ * of its own (`writeMessage`). `ws` still makes the handshake, reads the
+ * relay's frames and sends the close frame.
  *
  * Why: through `ws` each 64 KiB chunk took three fresh 64 KiB buffers (the
  * plugin socket's read, `encodeData`'s copy behind its 5-byte header, and
@@ -20,21 +22,28 @@
  * (`perMessageDeflate: false`), so nothing else can be in the frame. Frames
  * written here and through `ws.send` go to one socket in the order they are
  * written, and count in `ws.bufferedAmount` alike (it reads the socket's queue).
+ *
+ * The other messages (heads, whole small answers, window, ping and pong
+ * frames, JSON control frames) went through `ws.send` until round two's
+ * sixteenth part: its Sender made a header buffer and a masked copy of each,
+ * then corked the socket for two writes. Here a message is one buffer, its
+ * header and masked payload written once. The header layout and the masking
+ * are the relay's (common/wsframe.ts).
  */
-import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
 import { BinaryType } from '../../../protocol/tunnel/frames.ts';
 import { DATA_HEADER_BYTES, MAX_CHUNK_BYTES } from '../../../protocol/tunnel/limits.ts';
+import { HEADER_MAX_BYTES, Opcode, headerLength, mask, unmask, writeHeader } from '../../../common/wsframe.ts';
 
-/** The part of a net.Socket (or tls.TLSSocket) a data frame is written to. */
+/** The part of a net.Socket (or tls.TLSSocket) a frame is written to. */
 export interface FrameSocket {
-  write(data: Uint8Array, cb: (err?: Error | null) => void): boolean;
+  write(data: Uint8Array, cb?: (err?: Error | null) => void): boolean;
 }
 
-/** The longest WebSocket header a data frame needs: 2 bytes, a 64-bit length, a 4-byte mask key. */
-const WS_HEADER_MAX_BYTES = 14;
 /** A whole data frame of the largest chunk. */
-const FRAME_MAX_BYTES = WS_HEADER_MAX_BYTES + DATA_HEADER_BYTES + MAX_CHUNK_BYTES;
+const FRAME_MAX_BYTES = HEADER_MAX_BYTES + DATA_HEADER_BYTES + MAX_CHUNK_BYTES;
+/** A message up to this size (header included) is written from a buffer of its own size (Node's slab below 4 KiB); a larger one from the free list. */
+const SMALL_FRAME_BYTES = 16 * 1024;
 /**
  * Buffers kept for reuse (~1 MiB at most, and only after a big answer): a stream's window in flight is 4-16
  * frames; a frame written while none is free gets a new buffer, which is dropped if the list is full when it
@@ -48,26 +57,21 @@ const free: Buffer[] = [];
 const random = Buffer.alloc(RANDOM_POOL_BYTES);
 let randomAt = RANDOM_POOL_BYTES;
 
-/** bufferutil (the optional dependency `ws` uses) masks in native code; loaded with require so the bundler leaves it alone. */
-const native = ((): { mask(source: Uint8Array, mask: Uint8Array, output: Uint8Array, offset: number, length: number): void } | null => {
-  try {
-    return createRequire(import.meta.url)('bufferutil') as never;
-  } catch {
-    return null;
-  }
-})();
-
 /** The key for the payload: the frame's key turned by the data header's 5 bytes, so byte i of the payload takes key[(5 + i) & 3]. */
 const turned = Buffer.alloc(4);
 
-/** Writes `output[offset + i] = source[i] ^ key[i & 3]`. */
-function mask(source: Uint8Array, key: Uint8Array, output: Buffer, offset: number, length: number): void {
-  if (native && length >= 32) return native.mask(source, key, output, offset, length);
-  for (let i = 0; i < length; i++) output[offset + i] = source[i]! ^ key[i & 3]!;
-}
-
 function giveBack(this: Buffer): void {
   if (free.length < FRAME_POOL_MAX) free.push(this);
+}
+
+/** Writes a fresh random mask key at `buf[at]` (RFC 6455 5.3: unpredictable, one per frame). */
+function putKey(buf: Buffer, at: number): void {
+  if (randomAt === RANDOM_POOL_BYTES) {
+    randomFillSync(random);
+    randomAt = 0;
+  }
+  random.copy(buf, at, randomAt, randomAt + 4);
+  randomAt += 4;
 }
 
 /**
@@ -77,26 +81,11 @@ function giveBack(this: Buffer): void {
 export function writeDataFrame(socket: FrameSocket, streamId: number, payload: Uint8Array): void {
   if (payload.byteLength > MAX_CHUNK_BYTES) throw new RangeError('chunk too large');
   const len = DATA_HEADER_BYTES + payload.byteLength;
-  const hl = (len < 126 ? 2 : len < 0x1_0000 ? 4 : 10) + 4;
+  const hl = headerLength(len, true);
   const buf = free.pop() ?? Buffer.allocUnsafe(FRAME_MAX_BYTES);
-  buf[0] = 0x82; // FIN, binary
-  if (len < 126) {
-    buf[1] = 0x80 | len;
-  } else if (len < 0x1_0000) {
-    buf[1] = 0x80 | 126;
-    buf.writeUInt16BE(len, 2);
-  } else {
-    buf[1] = 0x80 | 127;
-    buf.writeUInt32BE(0, 2);
-    buf.writeUInt32BE(len, 6);
-  }
-  if (randomAt === RANDOM_POOL_BYTES) {
-    randomFillSync(random);
-    randomAt = 0;
-  }
+  writeHeader(buf, Opcode.binary, len, true);
   const k = hl - 4;
-  random.copy(buf, k, randomAt, randomAt + 4);
-  randomAt += 4;
+  putKey(buf, k);
   // The data header (type, stream id), masked by hand: five bytes.
   const sid = streamId >>> 0;
   buf[hl] = BinaryType.data ^ buf[k]!;
@@ -107,6 +96,31 @@ export function writeDataFrame(socket: FrameSocket, streamId: number, payload: U
   for (let i = 0; i < 4; i++) turned[i] = buf[k + ((i + DATA_HEADER_BYTES) & 3)]!;
   mask(payload, turned, buf, hl + DATA_HEADER_BYTES, payload.byteLength);
   socket.write(buf.subarray(0, hl + len), giveBack.bind(buf));
+}
+
+/**
+ * Writes `data` to `socket` as one masked WebSocket message, text for a string and binary for bytes, in one
+ * write: what `ws.send` sends, without its Sender (a header buffer, a masked copy, a cork and two writes per
+ * message). `data` is read before this returns and never kept.
+ */
+export function writeMessage(socket: FrameSocket, data: Uint8Array | string): void {
+  const text = typeof data === 'string';
+  const len = text ? Buffer.byteLength(data) : data.byteLength;
+  const hl = headerLength(len, true);
+  const size = hl + len;
+  const pooled = size > SMALL_FRAME_BYTES && size <= FRAME_MAX_BYTES;
+  const buf = pooled ? free.pop() ?? Buffer.allocUnsafe(FRAME_MAX_BYTES) : Buffer.allocUnsafe(size);
+  writeHeader(buf, text ? Opcode.text : Opcode.binary, len, true);
+  putKey(buf, hl - 4);
+  if (text) {
+    buf.write(data, hl, len, 'utf8');
+    // XOR both ways: masking the text where it was written.
+    unmask(buf.subarray(hl, size), buf, hl - 4);
+  } else {
+    mask(data, buf.subarray(hl - 4, hl), buf, hl, len);
+  }
+  if (pooled) socket.write(buf.subarray(0, size), giveBack.bind(buf));
+  else socket.write(buf);
 }
 
 /** Buffers waiting for reuse (tests). */

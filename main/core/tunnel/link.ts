@@ -14,7 +14,7 @@ import {
 } from '../../../protocol/tunnel.ts';
 import { Heartbeat, RecvCredit, SendCredit } from '../../../common/mux.ts';
 import { Coalescer, type Corkable } from '../../../common/coalesce.ts';
-import { writeDataFrame, type FrameSocket } from './dataframe.ts';
+import { writeDataFrame, writeMessage, type FrameSocket } from './dataframe.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { CommandOutcome, Commands } from '../commands.ts';
 import { isFrontError } from '../upstream.ts';
@@ -64,8 +64,8 @@ export interface CompanionLinkOptions {
   ws: WebSocket;
   /**
    * The socket under `ws` (the upgrade response's): frames sent in one turn of the event loop after its first
-   * leave in one write at the turn's end (common/coalesce.ts), and data frames are written on it from reused
-   * buffers (dataframe.ts). Without it each frame is its own write through `ws`.
+   * leave in one write at the turn's end (common/coalesce.ts), and every frame but the close is written on it,
+   * masked, without `ws`'s Sender (dataframe.ts). Without it each frame is its own write through `ws`.
    */
   socket?: (Corkable & FrameSocket) | null;
   clock: Clock;
@@ -316,8 +316,10 @@ export class CompanionLink {
 
   private send(data: Buffer | string): void {
     if (this.closed || this.o.ws.readyState !== this.o.ws.OPEN) return;
-    this.batch?.before();
-    this.o.ws.send(data);
+    const socket = this.o.socket;
+    if (!socket) return this.o.ws.send(data);
+    this.batch!.before();
+    writeMessage(socket, data);
   }
 
   private teardown(code: number, reason: string): void {

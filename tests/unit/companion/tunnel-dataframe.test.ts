@@ -7,13 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { encodeData } from '../../../protocol/tunnel/codec.ts';
 import { MAX_CHUNK_BYTES } from '../../../protocol/tunnel/limits.ts';
-import { FRAME_POOL_MAX, pooledFrames, writeDataFrame, type FrameSocket } from '../../../main/core/tunnel/dataframe.ts';
+import { FRAME_POOL_MAX, pooledFrames, writeDataFrame, writeMessage, type FrameSocket } from '../../../main/core/tunnel/dataframe.ts';
 
 /** Records each write, the bytes as they are now (not a copy), and holds its callback until `finish`. */
 class HeldSocket implements FrameSocket {
   writes: Array<{ data: Uint8Array; done: (err?: Error | null) => void }> = [];
-  write(data: Uint8Array, cb: (err?: Error | null) => void): boolean {
-    this.writes.push({ data, done: cb });
+  write(data: Uint8Array, cb?: (err?: Error | null) => void): boolean {
+    this.writes.push({ data, done: cb ?? (() => {}) });
     return true;
   }
   finish(): void {
@@ -99,5 +99,35 @@ describe('data frames on the socket', () => {
 
   it('refuses a chunk over MAX_CHUNK_BYTES', () => {
     expect(() => writeDataFrame(new HeldSocket(), 1, Buffer.alloc(MAX_CHUNK_BYTES + 1))).toThrow(/chunk too large/);
+  });
+});
+
+describe('other messages on the socket (writeMessage)', () => {
+  it('writes a string as a masked text message and bytes as a masked binary one, each with its own key', () => {
+    const s = new HeldSocket();
+    const text = '{"t":"status","note":"ёжик 𝄞"}';
+    writeMessage(s, text);
+    writeMessage(s, payloadOf(300, 4));
+    const t = readFrame(s.writes[0]!.data);
+    const b = readFrame(s.writes[1]!.data);
+    expect({ fin: t.fin, opcode: t.opcode, masked: t.masked, text: t.payload.toString() }).toEqual({ fin: true, opcode: 1, masked: true, text });
+    expect({ fin: b.fin, opcode: b.opcode, masked: b.masked }).toEqual({ fin: true, opcode: 2, masked: true });
+    expect(b.payload.equals(payloadOf(300, 4))).toBe(true);
+    expect(Buffer.from(s.writes[0]!.data.subarray(2, 6)).equals(Buffer.from(s.writes[1]!.data.subarray(4, 8)))).toBe(false);
+    s.finish();
+  });
+
+  it('a large message is built in a pooled buffer the socket must give back first; a small one never takes one', () => {
+    const s = new HeldSocket();
+    s.finish();
+    const big = [payloadOf(40_000, 1), payloadOf(40_000, 2), payloadOf(40_000, 3)];
+    for (const p of big) writeMessage(s, p);
+    writeMessage(s, payloadOf(100, 5));
+    // Each large one intact as written: none was built in a buffer another write still held.
+    big.forEach((p, i) => expect(readFrame(s.writes[i]!.data).payload.equals(p), `message ${i}`).toBe(true));
+    expect(new Set(s.writes.slice(0, 3).map((w) => w.data.buffer)).size).toBe(3);
+    const pooled = pooledFrames();
+    s.finish();
+    expect(pooledFrames()).toBe(Math.min(FRAME_POOL_MAX, pooled + 3));
   });
 });

@@ -7,10 +7,15 @@
  * hears, at the latest when the reference can decide it (a refusal from a
  * frame's header before any of its payload), and nothing after a close or a
  * refusal. The generator is seeded, so a failure names the case that made it.
+ * The last block turns the reference on the companion's own writer (the
+ * client role): what it writes must read back as exactly what it was given.
  */
 import { describe, expect, it } from 'vitest';
 import { WS_MAX_PAYLOAD_BYTES } from '../../../protocol/tunnel.ts';
 import { FrameReader, MAX_FRAGMENTS, Opcode, WsCode, type FrameSink } from '../../../relay/socket.ts';
+import { writeDataFrame, writeMessage } from '../../../main/core/tunnel/dataframe.ts';
+import { encodeData } from '../../../protocol/tunnel/codec.ts';
+import { MAX_CHUNK_BYTES } from '../../../protocol/tunnel/limits.ts';
 
 /** mulberry32: a small seeded generator, so each case can be made again from its seed. */
 function rng(seed: number): (n: number) => number {
@@ -345,5 +350,61 @@ describe('the relay reads any client bytes as a plain RFC 6455 reader would', ()
       expect(want).toHaveLength(1);
       expect(want[0]!.event[0]).toBe('refuse');
     }
+  });
+});
+
+/**
+ * The client's side: the companion writes its frames itself (main/core/tunnel/dataframe.ts), masked as RFC 6455
+ * 5.3 asks, and `ws` only reads. Whatever messages it is given, in whatever order, the bytes it writes must be read
+ * back by the reference above (and by the relay's reader, cut anywhere) as exactly those messages, each one frame
+ * (FIN, the shortest length form, masked), each with its own key.
+ */
+describe('the companion writes frames that the reference reads back as exactly its messages', () => {
+  it('random text, binary and data messages at every length form, written in any order', () => {
+    const keys = new Set<string>();
+    let frames = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const rnd = rng(3_000_000 + seed);
+      const writes: Buffer[] = [];
+      // A socket that copies what it is given and is done with it at once (so pooled buffers are reused at once too).
+      const socket = { write: (d: Uint8Array, cb?: () => void) => { writes.push(Buffer.from(d)); cb?.(); return true; } };
+      const want: Event[] = [];
+      for (let m = 0, n = 1 + rnd(12); m < n; m++) {
+        const kind = rnd(3);
+        // Up to what the link may send (text comes out up to 11 bytes longer than asked: its longest word is 12).
+        const len = size(rnd, WS_MAX_PAYLOAD_BYTES, kind === 2 ? MAX_CHUNK_BYTES : WS_MAX_PAYLOAD_BYTES - 11);
+        if (kind === 0) {
+          const t = text(rnd, len).toString();
+          writeMessage(socket, t);
+          want.push(['message', Buffer.from(t).toString('hex'), false]);
+        } else if (kind === 1) {
+          const b = bytesOf(rnd, len);
+          writeMessage(socket, b);
+          want.push(['message', b.toString('hex'), true]);
+        } else {
+          const sid = rnd(2 ** 31) * 2 + 1;
+          const b = bytesOf(rnd, len);
+          writeDataFrame(socket, sid, b);
+          want.push(['message', encodeData(sid, b).toString('hex'), true]);
+        }
+      }
+      expect(writes).toHaveLength(want.length);
+      for (const w of writes) {
+        const len7 = w[1]! & 0x7f;
+        const hl = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + 4;
+        const len = w.length - hl;
+        // One frame a write: FIN, masked, the length in its shortest form.
+        expect([w[0]! & 0xf0, w[1]! & 0x80, len7]).toEqual([0x80, 0x80, len < 126 ? len : len < 0x1_0000 ? 126 : 127]);
+        keys.add(w.subarray(hl - 4, hl).toString('hex'));
+        frames++;
+      }
+      const bytes = Buffer.concat(writes);
+      const label = `client seed ${seed}: ${bytes.length} bytes`;
+      const heard = reference(bytes, WS_MAX_PAYLOAD_BYTES);
+      if (JSON.stringify(asEvents(heard)) !== JSON.stringify(want)) expect(asEvents(heard), label).toEqual(want);
+      check(rnd, bytes, WS_MAX_PAYLOAD_BYTES, label);
+    }
+    // Keys are random per frame (a repeat among a few hundred 32-bit keys would be a broken generator, not chance).
+    expect(keys.size).toBe(frames);
   });
 });
