@@ -6,7 +6,7 @@
  * reports/mutation/summary.json. Not part of `npm test` (docs/testing.md).
  *
  * Options: `--concurrency N` (default 2). Modules: gate guard redaction
- * pairing rewrite outbox sender frames socket coalesce dataframe (all when none is named).
+ * pairing rewrite outbox sender frames socket wsframe coalesce dataframe (all when none is named).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,10 +36,12 @@ export const MODULES: Record<string, Module> = {
   // protocol/tunnel.ts is only the index of protocol/tunnel/ since the split; the frames' validation is codec.ts.
   // The relay's WebSocket handshake checks (run before the token is) and its frame reader (every byte a companion sends).
   socket: { mutate: () => 'relay/socket.ts', tests: ['tests/unit/relay/socket.test.ts', 'tests/unit/relay/socket-fuzz.test.ts', 'tests/integration/relay/socket.test.ts'] },
+  // The frame header layout and the masking, both ends' (the relay reads and writes with it, the companion writes).
+  wsframe: { mutate: () => 'common/wsframe.ts', tests: ['tests/unit/relay/socket.test.ts', 'tests/unit/relay/socket-fuzz.test.ts', 'tests/unit/companion/tunnel-dataframe.test.ts'] },
   // Both ends' write coalescing: a frame held and never written would stall a call, one never held costs a write.
   coalesce: { mutate: () => 'common/coalesce.ts', tests: ['tests/unit/common/coalesce.test.ts', 'tests/integration/relay/socket.test.ts'] },
-  // The companion's data frames, masked on the socket from reused buffers: a wrong byte or a buffer reused too early corrupts an answer.
-  dataframe: { mutate: () => 'main/core/tunnel/dataframe.ts', tests: ['tests/unit/companion/tunnel-dataframe.test.ts'] },
+  // The companion's frames, masked on the socket (data frames from reused buffers): a wrong byte or a buffer reused too early corrupts an answer.
+  dataframe: { mutate: () => 'main/core/tunnel/dataframe.ts', tests: ['tests/unit/companion/tunnel-dataframe.test.ts', 'tests/unit/relay/socket-fuzz.test.ts'] },
   frames: { mutate: () => 'protocol/tunnel/codec.ts', tests: ['tests/unit/protocol/frames-codec.test.ts', 'tests/unit/protocol/frames-limits.test.ts', 'tests/unit/protocol/frames-binary.test.ts', 'tests/integration/companion/tunnel-links.test.ts'] },
 };
 
