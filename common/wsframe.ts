@@ -33,12 +33,16 @@ const NATIVE_FROM_BYTES = 32;
 
 /** Unmasks `data` in place with the 4-byte key at `key[at]`. */
 export function unmask(data: Buffer, key: Buffer, at: number): void {
+  // bufferutil checks no bounds: a key shorter than 4 bytes would be read past its end in native code.
+  if (at < 0 || at + 4 > key.length) throw new RangeError('mask key out of bounds');
   if (native && data.length >= NATIVE_FROM_BYTES) return native.unmask(data, at === 0 && key.length === 4 ? key : key.subarray(at, at + 4));
   for (let i = 0; i < data.length; i++) data[i]! ^= key[at + (i & 3)]!;
 }
 
 /** Writes `output[offset + i] = source[i] ^ key[i & 3]` for `length` bytes (`source` may be `output` at `offset`). */
 export function mask(source: Uint8Array, key: Uint8Array, output: Buffer, offset: number, length: number): void {
+  // bufferutil checks no bounds: a wrong offset or length would read or write past a buffer in native code.
+  if (length < 0 || offset < 0 || length > source.length || offset + length > output.length || key.length < 4) throw new RangeError('mask out of bounds');
   if (native && length >= NATIVE_FROM_BYTES) return native.mask(source, key, output, offset, length);
   for (let i = 0; i < length; i++) output[offset + i] = source[i]! ^ key[i & 3]!;
 }
