@@ -7,18 +7,22 @@
  * electron.ts) to plain JavaScript in .tmp/standin/, so the desktop shell's
  * tests run the app's built bundle under plain Node, as the other bins run,
  * rather than under tsx, whose loader sees every module the app imports
- * (EVVA_FROM_SOURCE=1 keeps tsx; tests/standin/harness.ts picks).
+ * (EVVA_FROM_SOURCE=1 keeps tsx; tests/standin/harness.ts picks), and writes
+ * the copy of the bundle that the stand-in runs, whose `electron` import names
+ * the stand-in (tests/standin/bundle.ts: no resolve hook, no loader thread).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { writeStandInBundle } from './standin/bundle.ts';
 
 export default function setup(): void {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
   buildStandIn(root);
+  writeStandInBundle(root, path.join(root, '.tmp/standin/electron-module.mjs'));
 }
 
 /**
@@ -33,7 +37,7 @@ function buildStandIn(root: string): void {
   for (const name of fs.readdirSync(from)) {
     const file = path.join(from, name);
     if (name.endsWith('.mjs')) { fs.copyFileSync(file, path.join(to, name)); continue; }
-    if (!name.endsWith('.ts') || name === 'harness.ts') continue;
+    if (!name.endsWith('.ts') || name === 'harness.ts' || name === 'bundle.ts') continue;
     const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
       fileName: file,
       reportDiagnostics: true,

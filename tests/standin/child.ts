@@ -8,11 +8,13 @@
  *   node --expose-gc .tmp/standin/child.js <main.js>   (compiled by tests/build.ts)
  *   node --expose-gc --import tsx tests/standin/child.ts <main.js>   (EVVA_FROM_SOURCE=1)
  *
+ * <main.js> imports the stand-in's electron-module.mjs where the app imports
+ * `electron`: the bundle's copy that bundle.ts writes (no resolve hook here).
+ *
  * Options come in EVVA_STANDIN (JSON: StandInOptions minus functions, plus the
  * registry as entries). The test drives it over the IPC channel (harness.ts):
  * `{ id, cmd, args }` answered `{ id, ok, value | error }`.
  */
-import { register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createStandIn, emptyRegistry } from './electron.ts';
@@ -143,7 +145,6 @@ process.on('message', (m: { id: number; cmd: string; args?: unknown[] }) => {
 });
 void control.exited.then((code) => { send({ event: 'exit', code }); setImmediate(() => process.exit(code)); });
 
-register(new URL('./hooks.mjs', import.meta.url).href);
 const loaded = () => { control.ready(); send({ event: 'ready' }); };
 import(pathToFileURL(path.resolve(main)).href).then(loaded, (error: unknown) => {
   // lib/browser/init.ts: a main module that fails to load goes to uncaughtException; the app still gets ready.

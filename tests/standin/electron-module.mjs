@@ -1,5 +1,5 @@
-// What `import … from 'electron'` resolves to in a process started by
-// tests/standin/child.ts: the stand-in that child.ts created.
+// What the bundle's copy (tests/standin/bundle.ts) imports where the app
+// imports `electron`: the stand-in that child.ts created.
 const e = globalThis.__evvaStandIn.electron;
 export const app = e.app;
 export const session = e.session;

@@ -1,19 +1,19 @@
 /**
- * Starts an Electron main script (by default the real built bundle,
- * dist/node/desktop.js) in its own Node process against the stand-in
- * (child.ts), and drives it: state, clicks, the Windows session end.
+ * Starts the real built bundle (dist/node/desktop.js, run as the copy whose
+ * `electron` import names the stand-in: bundle.ts) in its own Node process
+ * against the stand-in (child.ts), and drives it: state, clicks, the Windows
+ * session end.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../helpers/proc.ts';
+import { STANDIN_BUNDLE_DIR } from './bundle.ts';
 import type { Snapshot } from './child.ts';
 
 export interface ShellOptions {
   platform: NodeJS.Platform;
-  /** The main script; default the built bundle. */
-  main?: string;
   /** The app folder (its package.json names the app); default the repository. */
   appPath?: string;
   isPackaged?: boolean;
@@ -95,7 +95,8 @@ export function startShell(o: ShellOptions): Shell {
   // whose loader then sees every module the app loads too) with EVVA_FROM_SOURCE=1.
   const fromSource = Boolean(process.env.EVVA_FROM_SOURCE);
   const script = fromSource ? path.join(ROOT, 'tests/standin/child.ts') : path.join(ROOT, '.tmp/standin/child.js');
-  const child = fork(script, [o.main ?? path.join(ROOT, 'dist/node/desktop.js')], {
+  // The built bundle, as the copy whose `electron` import names the stand-in (bundle.ts; tests/build.ts writes it).
+  const child = fork(script, [path.join(ROOT, STANDIN_BUNDLE_DIR, 'desktop.js')], {
     cwd: ROOT, env, execArgv: fromSource ? ['--expose-gc', '--import', 'tsx'] : ['--expose-gc'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     // A process group of its own, so kill() can wait until the app's utility processes are gone too.
     detached: true,

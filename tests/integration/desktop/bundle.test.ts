@@ -12,10 +12,28 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESTART_MIN_MS } from '../../../main/desktop/core.ts';
+import { ROOT } from '../../helpers/proc.ts';
+import { STANDIN_BUNDLE_DIR } from '../../standin/bundle.ts';
 import { dataDirOf } from '../../standin/harness.ts';
 import { APP_ID, apiOf, closers, green, launch, machine, noDialog, paired, sim, until, useFixture } from './bundle-fixture.ts';
 
 useFixture();
+
+it('runs the product\'s bundle: the copy the stand-in starts differs from dist/node/desktop.js only in its electron import', () => {
+  // tests/standin/bundle.ts: the copy imports the stand-in's module where the bundle imports `electron` (no resolve
+  // hook), and loads the built chunks themselves through symlinks.
+  const dir = path.join(ROOT, STANDIN_BUNDLE_DIR);
+  const built = fs.readFileSync(path.join(ROOT, 'dist/node/desktop.js'), 'utf8');
+  const copy = fs.readFileSync(path.join(dir, 'desktop.js'), 'utf8');
+  expect(copy.split('from "../standin/electron-module.mjs"')).toHaveLength(2);
+  expect(copy.replace('from "../standin/electron-module.mjs"', 'from "electron"')).toBe(built);
+  expect(fs.existsSync(path.join(dir, '../standin/electron-module.mjs'))).toBe(true);
+  // The bundle finds the app (icons, the core, the page) at `../..` from its own file, as from dist/node.
+  expect(path.resolve(dir, '../..')).toBe(ROOT);
+  const chunks = fs.readdirSync(dir).filter((n) => n !== 'desktop.js');
+  expect(chunks.sort()).toEqual(fs.readdirSync(path.join(ROOT, 'dist/node')).filter((n) => n.endsWith('.js') && n !== 'desktop.js').sort());
+  for (const n of chunks) expect(fs.realpathSync(path.join(dir, n)), n).toBe(path.join(ROOT, 'dist/node', n));
+});
 
 describe.each(['win32', 'linux'] as const)('the built main bundle on %s', (platform) => {
   it('starts: no rule broken, a tray shown, the core forked from a file that exists and serving, no default menu', async () => {
