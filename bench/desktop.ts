@@ -6,13 +6,18 @@
  * exists, and the shell's and its core's when the tray first shows the
  * core's status. With `baseline=DIR` (another built checkout) both bundles
  * start alternately, round by round, under this checkout's stand-in, so only
- * the product differs. CPU from /proc (Linux), each process's own threads.
+ * the product differs (each bundle as the copy whose `electron` import names
+ * the stand-in, tests/standin/bundle.ts, written into its checkout's
+ * .tmp/bench-desktop). With `standin=own` each checkout's bundle runs under
+ * its own stand-in as its own tests start it instead, to compare harnesses.
+ * CPU from /proc (Linux), each process's own threads.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeStandInBundle } from '../tests/standin/bundle.ts';
 import type { BenchOptions, BenchResult } from './run.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,8 +35,11 @@ function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
+/** How an app's shell starts: the stand-in's process and the main script it runs. */
+interface Launch { app: string; child: string; main: string }
+
 /** One start of `app`'s bundle on a fresh fake PC (Linux branch), until the tray shows the core's status. */
-async function once(app: string): Promise<Start> {
+async function once({ app, child: standIn, main }: Launch): Promise<Start> {
   const pc = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-bench-desktop-'));
   const home = path.join(pc, 'home');
   fs.mkdirSync(home);
@@ -40,7 +48,7 @@ async function once(app: string): Promise<Start> {
     EVVA_DATA_DIR: path.join(pc, 'data'), EVVA_STANDIN: JSON.stringify({ platform: 'linux', appPath: app }),
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--expose-gc', path.join(root, '.tmp/standin/child.js'), path.join(app, 'dist/node/desktop.js')], {
+  const child = spawn(process.execPath, ['--expose-gc', standIn, main], {
     cwd: app, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true,
   });
   let err = '';
@@ -82,7 +90,7 @@ const spread = (xs: number[], digits = 0) => `${quantile(xs, 0.5).toFixed(digits
 export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
   if (!fs.existsSync('/proc/self/stat')) throw new Error('bench/desktop reads CPU from /proc (Linux only)');
   // The tests' global setup builds dist/ and compiles the stand-in to .tmp/standin.
-  if (!fs.existsSync(path.join(root, '.tmp/standin/child.js')) || !fs.existsSync(path.join(root, 'dist/node/desktop.js'))) {
+  if (!['.tmp/standin/child.js', '.tmp/desktop/desktop.js', 'dist/node/desktop.js'].every((f) => fs.existsSync(path.join(root, f)))) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', "const m = await import('./tests/build.ts'); m.default()"], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('building dist/ and the stand-in failed');
   }
@@ -92,13 +100,23 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     if (!fs.existsSync(path.join(base, 'dist/node/desktop.js'))) throw new Error(`${base} has no dist/node/desktop.js: run npm run build there`);
     apps.push([opts.set.label ?? 'baseline', base]);
   }
+  const own = opts.set?.standin === 'own';
+  const launches = apps.map(([, app]): Launch => {
+    if (!own) return { app, child: path.join(root, '.tmp/standin/child.js'), main: writeStandInBundle(app, path.join(root, '.tmp/standin/electron-module.mjs'), '.tmp/bench-desktop') };
+    // As that checkout's tests start it: the copy its tests/build.ts wrote, or (before tests/standin/bundle.ts) the
+    // bundle itself, whose `electron` that stand-in resolves with a hook.
+    const copy = path.join(app, '.tmp/desktop/desktop.js');
+    const child = path.join(app, '.tmp/standin/child.js');
+    if (!fs.existsSync(child)) throw new Error(`${app} has no compiled stand-in: run its tests' global setup (tests/build.ts)`);
+    return { app, child, main: fs.existsSync(copy) ? copy : path.join(app, 'dist/node/desktop.js') };
+  });
   const rounds = opts.quick ? 4 : (opts.rounds ?? ROUNDS);
   const starts = apps.map(() => [] as Start[]);
   const loads: number[] = [];
   for (let i = 0; i < rounds; i++) {
     // Alternate which goes first, so neither always starts on a machine the other has just warmed.
     const order = i % 2 ? [...apps.keys()].reverse() : [...apps.keys()];
-    for (const j of order) starts[j]!.push(await once(apps[j]![1]));
+    for (const j of order) starts[j]!.push(await once(launches[j]!));
     loads.push(os.loadavg()[0]!);
     opts.progress?.(`round ${i + 1}/${rounds}`);
   }
@@ -107,7 +125,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
     return [name, spread(s.map((x) => x.trayShell)), spread(s.map((x) => x.readyShell)), spread(s.map((x) => x.readyCore)),
       spread(s.map((x) => x.readyShell + x.readyCore)), spread(s.map((x) => x.readyMs))];
   });
-  const notes = [`${rounds} rounds, load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${os.cpus().length} CPUs; CPU from /proc in 10 ms steps`];
+  const notes = [`${rounds} rounds, load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${os.cpus().length} CPUs; CPU from /proc in 10 ms steps; ${own ? 'each checkout under its own stand-in' : 'all under this checkout\'s stand-in'}`];
   if (apps.length === 2) {
     const ratio = (k: (x: Start) => number) => spread(starts[0]!.map((x, i) => k(x) / k(starts[1]![i]!)), 2);
     notes.push(`this checkout / ${apps[1]![0]}, per round: shell to its tray ${ratio((x) => x.trayShell)}, shell and core to the status ${ratio((x) => x.readyShell + x.readyCore)}`);
