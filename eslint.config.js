@@ -61,7 +61,7 @@ const folders = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'release/**', 'renderer/dist/**', 'coverage/**', '.stryker-tmp/**', 'reports/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'release/**', 'renderer/dist/**', 'coverage/**', '.stryker-tmp/**', 'reports/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
