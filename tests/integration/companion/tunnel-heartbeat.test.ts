@@ -41,8 +41,11 @@ async function rawCompanion(relayUrl: string, token: string, rev: number, pingMs
     }
     if (f.t === 'pong') me.pongsIn++;
   });
+  // Hello from the open event itself, as the companion sends it (main/core/tunnel/client.ts). Sent after
+  // `await once(ws, 'open')` it went out a turn later: a relay ping read with the 101 in one chunk (the relay pings
+  // a new link at its first heartbeat tick) was answered first, and a pong before hello is refused (4000).
+  ws.once('open', () => ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, rev, companion: COMPANION, frontOrigin: null })));
   await once(ws, 'open');
-  ws.send(encodeControl({ t: 'hello', v: TUNNEL_PROTOCOL, rev, companion: COMPANION, frontOrigin: null }));
   if (pingMs) {
     let id = 0;
     const t = setInterval(() => { if (ws.readyState === ws.OPEN) ws.send(encodeFrame({ t: 'ping', id: ++id }, rev)); }, pingMs);
