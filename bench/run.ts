@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- NAME...] [--rounds N] [--quick] [--json PATH] [--keep]`:
+ * `npm run bench [-- NAME...] [--rounds N] [--quick] [--json PATH] [--keep] [--set K=V] [--help]`:
  * runs the named benchmarks of bench/ (default, or the name `targets`: the
  * four that measure issue 23's targets, `side memory cli idle`) and prints
  * their tables, then a last "Targets" table: each target with the value this
@@ -64,18 +64,29 @@ export function formatTable(t: BenchTable): string {
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, keep: { type: 'boolean' }, set: { type: 'string', multiple: true } },
-  });
   const dir = fileURLToPath(new URL('.', import.meta.url));
+  const names = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_')).map((f) => basename(f, '.ts')).sort();
+  const usage = `usage: npm run bench [-- NAME...] [--rounds N] [--quick] [--json PATH] [--keep] [--set KEY=VALUE]...
+  NAME: ${names.join(', ')}; or targets (the default: ${TARGET_BENCHES.join(' ')})`;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, keep: { type: 'boolean' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
   const wanted = (positionals.length ? positionals : ['targets']).flatMap((p) => (p === 'targets' ? TARGET_BENCHES : [p]));
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_'))
-    .filter((f) => wanted.includes(basename(f, '.ts')))
-    .sort();
+  const files = names.filter((n) => wanted.includes(n)).map((n) => `${n}.ts`);
   if (files.length === 0) {
-    console.error(`no benchmark matches ${wanted.join(', ')}`);
+    console.error(`no benchmark matches ${wanted.join(', ')}\n${usage}`);
     process.exit(2);
   }
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
