@@ -75,11 +75,10 @@ export interface Cluster {
   /** The node holding the venue's tunnel, from Redis (null when no live claim). */
   owner(venueId: string): Promise<string | null>;
   /**
-   * A new venue: a sim, a companion paired through HAProxy, connected. Its feed polls the sim every 250 ms (`fast`,
-   * so iiko's changes reach the receiver within a test's time), or at the intervals the companion ships with
-   * (`shipped`: orders every second, staff every minute, tables every five) for a test that reads no events.
+   * A new venue: a sim, a companion paired through HAProxy, connected. Its feed polls the sim at the intervals the
+   * companion ships with (orders every second): iiko's orders reach the receiver within a second or two.
    */
-  venue(name?: string, o?: { feed?: 'fast' | 'shipped' }): Promise<ClusterVenue>;
+  venue(name?: string): Promise<ClusterVenue>;
   /** A venue API call (`/v1/venues/:id/front…`) through `base` (default HAProxy). */
   front(venueId: string, p: string, base?: string): Promise<{ status: number; text: string; headers: Headers }>;
   /** Webhook events accepted by the receiver, one per event id, in arrival order. */
@@ -168,7 +167,7 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
   };
   await balancerSees(Object.fromEntries(nodes.map((n) => [n.name, 'UP' as const])));
 
-  const venue: Cluster['venue'] = async (name = 'Кафе', vo = {}) => {
+  const venue: Cluster['venue'] = async (name = 'Кафе') => {
     const sim = startBin('evva-sim.js', ['--port', '0', '--no-auto', '--seed', '1', '--licence-slots', '5']);
     stops.push(() => sim.stop('SIGKILL'));
     const simUrl = (await sim.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
@@ -181,14 +180,8 @@ async function build(o: ClusterOptions, stops: Array<() => Promise<unknown> | vo
     // Pairing across nodes is cluster-pairing.test.ts's; the CLI's `pair` is system/venue.test.ts's.
     await pair({ code: v.pairingCode, relayUrl: lb.url, dataDir: d.dir, companion: { version: VERSION, hostname: os.hostname() } })
       .catch((e: unknown) => { throw new Error(`pairing through HAProxy failed: ${JSON.stringify(e instanceof TunnelError ? e.problem : String(e))}`); });
-    // Short polls so the feed produces events within a test's time. They cost CPU for as long as the venue runs (a
-    // cluster with one such venue used 0.18 of a core idle, 0.11 without it), so a test that reads no events
-    // leaves the companion's own intervals.
-    if ((vo.feed ?? 'fast') === 'fast') {
-      fs.writeFileSync(path.join(d.dir, 'settings.json'), JSON.stringify({
-        feed: { ordersIntervalMs: 250, staffIntervalSec: 1, tablesIntervalSec: 1, paymentCloseAfterMin: 0.1 },
-      }));
-    }
+    // The companion's shipped feed intervals: 250 ms order polls (and staff and tables every second) cost the companion
+    // and the sim CPU for as long as the venue runs, and no test here needs an order sooner than within a second.
     const companion = startBin('evva-companion.js', ['run', '--data-dir', d.dir, '--front-url', simUrl, '--api-port', '0']);
     stops.push(() => companion.stop('SIGKILL'));
     await companion.waitFor(/Локальный API/, 60_000); // setup, as a node's start: over 30 s twice at load 25-35

@@ -36,7 +36,7 @@ describe('venue affinity behind HAProxy', () => {
 
   beforeAll(async () => {
     c = await startCluster();
-    for (let i = 1; i <= 4; i++) venues.push(await c.venue(`Кафе ${i}`, { feed: 'shipped' })); // no events read here
+    for (let i = 1; i <= 4; i++) venues.push(await c.venue(`Кафе ${i}`));
   }, 240_000);
 
   afterAll(async () => { await c?.stop(); }, 60_000);

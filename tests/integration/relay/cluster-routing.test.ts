@@ -35,7 +35,7 @@ describe('a cluster answers every venue through any node as a single relay would
     cleanups.push(() => single.close());
     singleUrl = single.url;
     for (let i = 1; i <= 3; i++) {
-      const v = await c.venue(`Кафе ${i}`, { feed: 'shipped' }); // the calls are compared, not the events
+      const v = await c.venue(`Кафе ${i}`);
       // The same plugin behind a single relay: a second companion paired with it.
       const dir = tempDir('single-companion');
       cleanups.push(() => dir.remove());

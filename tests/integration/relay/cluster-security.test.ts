@@ -64,7 +64,7 @@ describe('the cluster against a Redis writer and a hop eavesdropper', () => {
 
   beforeAll(async () => {
     c = await startCluster({ taps: true });
-    v = await c.venue('Кафе', { feed: 'shipped' }); // it reads no events
+    v = await c.venue('Кафе');
     await waitFor(async () => (await c.owner(v.venueId)) !== null, 'the venue claimed', 10_000);
     owner = c.node((await c.owner(v.venueId))!);
     other = c.nodes.find((n) => n !== owner)!;
