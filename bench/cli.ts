@@ -29,7 +29,7 @@ function timed(args: string[]): number {
 export interface CliResult { name: string; median: number; ratio: number }
 
 export async function bench(opts: BenchOptions = {}): Promise<BenchResult> {
-  if (!fs.existsSync(path.join(root, 'dist/node/companion.js'))) spawnSync(process.execPath, ['scripts/build.mjs', '--quiet'], { cwd: root, stdio: 'inherit' });
+  if (!fs.existsSync(path.join(root, 'dist/cli/companion.cjs'))) spawnSync(process.execPath, ['scripts/build.mjs', '--quiet'], { cwd: root, stdio: 'inherit' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evva-bench-cli-'));
   const companion = spawn(process.execPath, ['bin/evva-companion.js', 'run', '--data-dir', dir, '--api-port', '0', '--front-url', 'http://127.0.0.1:1'], { cwd: root, stdio: 'ignore' });
   try {

@@ -422,5 +422,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-if (code >= 0) process.exitCode = code;
+/** Runs this process's command line (bin/evva-relay.js calls it); `serve` leaves the exit code to its shutdown. */
+export async function runCommandLine(): Promise<void> {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exitCode = code;
+}

@@ -3,8 +3,9 @@
  * `npm run build`: one Vite build (no tsx) that produces
  *   dist/renderer/  the UI (React), served by the core and loaded by Electron;
  *   dist/console/   the support console (React), served by the relay at /console/;
- *   dist/node/      the bins (companion, relay, sim), the Electron main process and the core's utilityProcess entry (ESM),
- *                   with their dependencies bundled in (not better-sqlite3, Electron's own, nor those loaded on first use);
+ *   dist/node/      the Electron main process and the core's utilityProcess entry (ESM),
+ *   dist/cli/       the bins (companion, relay, sim: CommonJS, for their code cache: bin/code-cache.js),
+ *                   both with their dependencies bundled in (not better-sqlite3, Electron's own, nor those loaded on first use);
  *   dist/preload/   the Electron preload (CommonJS: a sandboxed preload cannot be an ES module).
  * Plain JavaScript so it runs on a fresh clone before anything is compiled (`prepare`).
  * Why not electron-vite: see docs/desktop.md ("Build").
@@ -18,7 +19,7 @@ import { build } from 'vite';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const at = (p) => path.join(root, p);
-// The dependencies are bundled into dist/node: a bin's start was mostly Node loading module files one by one
+// The dependencies are bundled into dist/node and dist/cli: a bin's start was mostly Node loading module files one by one
 // (`evva-relay serve` read ~740 of them: kysely alone 263, undici 110, express, winston and logform with their small
 // helpers), and a few large files cost far less CPU than many small ones (docs/testing.md, "How long a run takes").
 // The desktop shell's electron-store is bundled too: with conf and ajv it was ~100 files, a quarter of the shell's
@@ -52,33 +53,28 @@ await build({
   build: { outDir: at('dist/console'), emptyOutDir: true, target: 'chrome120', sourcemap: false, assetsInlineLimit: 0 },
 });
 
-const nodeEntries = {
-  companion: at('main/core/cli.ts'),
-  relay: at('relay/cli.ts'),
-  sim: at('sim/cli.ts'),
-  desktop: at('main/desktop/main.ts'),
-  'desktop-core': at('main/desktop/core-entry.ts'),
-};
-// A chunk holding any module of relay/ or sim/ is reached only from the relay and simulator bins (the desktop bundles
-// never import those folders: docs/architecture.md), so every module in it is; such chunks are named bin-*, and the
-// desktop app leaves them out (electron-builder.yml), as it leaves out relay.js and sim.js. Without the prefix, a chunk
-// the relay CLI loads on demand (its store, with kysely) would be packed into the app (tests/unit/desktop/packaging).
-const binsOnly = (ids) => ids.some((id) => /^(relay|sim)\//.test(path.relative(root, id).split(path.sep).join('/')));
-await build({
+// Vite externalizes every dependency of an SSR build by default: here all but `kept` are pulled in, resolved as
+// Node resolves them (a package's `main` and its `node` export, not the ESM `module` build Vite prefers: moment's
+// ESM build, required by the log rotation, is a namespace where the code expects the function).
+const nodeBuild = (entries, outDir, output) => build({
   configFile: false, logLevel: quiet, root,
-  // Vite externalizes every dependency of an SSR build by default: here all but `kept` are pulled in, resolved as
-  // Node resolves them (a package's `main` and its `node` export, not the ESM `module` build Vite prefers: moment's
-  // ESM build, required by the log rotation, is a namespace where the code expects the function).
   ssr: { noExternal: true, resolve: { mainFields: ['main'], conditions: ['node'] } },
   build: {
-    ssr: true, outDir: at('dist/node'), emptyOutDir: true, target: 'node20', sourcemap: true, minify: false,
-    rollupOptions: {
-      input: Object.fromEntries(Object.entries(nodeEntries).filter(([, f]) => fs.existsSync(f))),
-      external,
-      output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: (c) => (binsOnly(c.moduleIds) ? 'bin-[name]-[hash].js' : '[name]-[hash].js') },
-    },
+    ssr: true, outDir: at(outDir), emptyOutDir: true, target: 'node20', sourcemap: true, minify: false,
+    rollupOptions: { input: Object.fromEntries(Object.entries(entries).filter(([, f]) => fs.existsSync(f))), external, output },
   },
 });
+
+// The Electron main process and the core's utilityProcess entry, as ES modules (Electron 28+ loads them).
+await nodeBuild({ desktop: at('main/desktop/main.ts'), 'desktop-core': at('main/desktop/core-entry.ts') }, 'dist/node',
+  { format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' });
+
+// The bins, as CommonJS with chunks of their own: bin/launch.js compiles them with a V8 code cache (bin/code-cache.js),
+// which Node 20 offers only for scripts, not for ES modules; a start then compiles almost nothing, and Node's CommonJS
+// loader costs less per file than its ES one (docs/testing.md, "A bin's start"). Each entry exports `runCommandLine()` (the bin
+// awaits it: a top-level await has no CommonJS form). Their own folder keeps them out of the desktop app (electron-builder.yml).
+await nodeBuild({ companion: at('main/core/cli.ts'), relay: at('relay/cli.ts'), sim: at('sim/cli.ts') }, 'dist/cli',
+  { format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs' });
 
 if (fs.existsSync(at('preload/index.ts'))) {
   await build({

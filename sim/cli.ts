@@ -142,4 +142,5 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-await main();
+/** Runs this process's command line (bin/evva-sim.js calls it). */
+export const runCommandLine = main;

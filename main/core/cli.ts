@@ -361,9 +361,8 @@ async function find(json: boolean): Promise<number> {
   return 1;
 }
 
-// Run when executed as the bin (bin/evva-companion.js imports this module).
-if (!process.env.VITEST) {
+/** Runs this process's command line (bin/evva-companion.js calls it), then exits: no waiting for idle keep-alive sockets or log file handles. */
+export async function runCommandLine(): Promise<void> {
   process.exitCode = await main(process.argv.slice(2));
-  // Done: do not wait for idle keep-alive sockets or log file handles.
   setImmediate(() => process.exit());
 }

@@ -1,6 +1,6 @@
 /**
- * The bins as `npm ci` leaves them: running the compiled dist/node (every
- * other test runs the TypeScript source, EVVA_FROM_SOURCE=1). dist/ is built by tests/build.ts.
+ * The bins as `npm ci` leaves them: running the compiled dist/cli (EVVA_FROM_SOURCE=1
+ * runs the TypeScript source instead). dist/ is built by tests/build.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,12 +19,12 @@ afterAll(async () => {
 });
 
 describe('compiled bins', () => {
-  it('run from dist/node, not through tsx', async () => {
-    // NODE_DEBUG=esm names every module the loader resolves.
-    const r = await runBin('evva-companion.js', ['--version'], { ...compiled, NODE_DEBUG: 'esm' });
+  it('run from dist/cli, not through tsx', async () => {
+    // NODE_DEBUG=module names every CommonJS file Node loads.
+    const r = await runBin('evva-companion.js', ['--version'], { ...compiled, NODE_DEBUG: 'module' });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^0\.\d+\.\d+/m);
-    expect(r.out).toContain('dist/node/companion.js');
+    expect(r.out).toContain('dist/cli/companion.cjs');
     expect(r.out).not.toContain('main/core/cli.ts');
   });
 
@@ -41,11 +41,11 @@ describe('compiled bins', () => {
       if (!out.includes('работает')) await new Promise((r) => setTimeout(r, 250));
     }
     expect(out).toContain('iikoFront (плагин Front Web API): работает');
-    // status stays light: none of the agent's heavy dependencies is loaded (NODE_DEBUG=esm lists every module).
-    // They are bundled into dist/node (scripts/build.mjs): a loaded chunk's source map names the packages it holds.
-    const loaded = (await runBin('evva-companion.js', ['status', '--data-dir', dir], { ...compiled, NODE_DEBUG: 'esm' })).out;
-    expect(loaded).toContain('dist/node/companion.js');
-    const chunks = [...new Set([...loaded.matchAll(/file:\/\/(\S+\/dist\/node\/[^/\s]+\.js)\b/g)].map((m) => m[1]!))];
+    // status stays light: none of the agent's heavy dependencies is loaded (NODE_DEBUG=module lists every file).
+    // They are bundled into dist/cli (scripts/build.mjs): a loaded chunk's source map names the packages it holds.
+    const loaded = (await runBin('evva-companion.js', ['status', '--data-dir', dir], { ...compiled, NODE_DEBUG: 'module' })).out;
+    expect(loaded).toContain('dist/cli/companion.cjs');
+    const chunks = [...new Set([...loaded.matchAll(/load "(\/\S+\/dist\/cli\/[^/\s"]+\.cjs)"/g)].map((m) => m[1]!))];
     expect(chunks.length).toBeGreaterThan(1);
     // (rolldown's own runtime helpers come without a map: they have no source.)
     const sources = chunks.filter((c) => fs.existsSync(`${c}.map`)).flatMap((c) => (JSON.parse(fs.readFileSync(`${c}.map`, 'utf8')) as { sources: string[] }).sources);

@@ -80,7 +80,7 @@ describe('docs/install.ru.md, followed', () => {
     execFileSync('tar', ['-xzf', path.join(packDir, tgz), '-C', packDir]);
     const pkg = path.join(packDir, 'package');
     for (const f of ['bin/evva-companion.js', 'dist/renderer/index.html', 'docs/install.ru.md']) expect(fs.existsSync(path.join(pkg, f)), f).toBe(true);
-    expect(fs.readdirSync(path.join(pkg, 'dist/node')).some((f) => f.startsWith('companion'))).toBe(true);
+    expect(fs.readdirSync(path.join(pkg, 'dist/cli')).some((f) => f.startsWith('companion'))).toBe(true);
     expect(fs.existsSync(path.join(pkg, 'tests'))).toBe(false);
     // npm install would fetch the dependencies; here the repository's stand in for them.
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
