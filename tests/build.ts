@@ -1,6 +1,6 @@
 /**
  * Vitest global setup: builds dist/ once before any test runs. The UI tests
- * serve dist/renderer and tests/integration/project/compiled-bins runs dist/node;
+ * serve dist/renderer and tests/integration/project/compiled-bins runs dist/cli;
  * building once here keeps parallel test files from rebuilding under each other.
  *
  * It also compiles the Electron stand-in's process (tests/standin/child.ts and

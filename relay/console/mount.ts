@@ -80,7 +80,7 @@ const HANDED_ON: ReadonlyArray<{ method: string; re: RegExp; to(id: string, quer
 /** The outcome an audit row names for an API answer. */
 const OUTCOMES: Record<number, string> = { 400: 'bad_request', 403: 'refused', 404: 'unknown_venue', 409: 'conflict', 429: 'rate_limited', 503: 'venue_offline', 504: 'timeout' };
 
-/** Where the built page is: next to the compiled relay (dist/node → dist/console) or from the source tree. */
+/** Where the built page is: next to the compiled relay (dist/cli → dist/console) or from the source tree. */
 export function findConsoleDir(): string | null {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.join(here, '../console'), path.join(here, '../../dist/console')];

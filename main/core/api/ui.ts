@@ -10,7 +10,7 @@ import type { Logins } from './login.ts';
 import { sessionCookie } from './login.ts';
 import type { UiSessions } from './sessions.ts';
 
-/** Where the built UI is: next to the compiled core (dist/node → dist/renderer) or from the source tree. */
+/** Where the built UI is: next to the compiled core (dist/node or dist/cli → dist/renderer) or from the source tree. */
 export function findUiDir(): string | null {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.join(here, '../renderer'), path.join(here, '../../../dist/renderer'), path.join(here, '../../dist/renderer')];
