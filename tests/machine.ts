@@ -13,9 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { findLibfaketime } from '../scripts/chaos/faketime.ts';
-import { CHROMIUM } from './ui/browser.ts';
-import { HAPROXY } from './helpers/haproxy.ts';
-import { REDIS_SERVER } from './helpers/redis.ts';
+import { CHROMIUM, HAPROXY, REDIS_SERVER } from './helpers/programs.ts';
 
 export interface Need {
   /** The Debian package that brings it. */

@@ -10,9 +10,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort, startBin, type Proc } from './proc.ts';
+import { HAPROXY } from './programs.ts';
 import { API_KEY, tempDir, waitFor } from './relay.ts';
-
-export const HAPROXY = '/usr/sbin/haproxy';
 
 export interface Backend {
   /** The server's name in HAProxy (and in `servers()`). */

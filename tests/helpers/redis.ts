@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-
-export const REDIS_SERVER = '/usr/bin/redis-server';
+import { REDIS_SERVER } from './programs.ts';
 
 export interface TestRedis {
   url: string;

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { TestContext } from 'vitest';
+import { CHROMIUM } from '../helpers/programs.ts';
 import { ROOT } from '../helpers/proc.ts';
 
-export const CHROMIUM = process.env.EVVA_CHROMIUM ?? '/usr/bin/chromium-headless-shell';
 /** Screenshots for people to look at; git ignores this folder. */
 export const SHOTS = path.join(ROOT, 'tests', 'ui', 'screenshots');
 /** What a failed UI test left on screen, one folder per failure (git ignores .tmp/). */

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DRAIN_MAX_MS, DRAIN_NOTICE_MS } from '../../../protocol/cluster.ts';
-import { HAPROXY, VENUE_HASH, haproxyConfig } from '../../helpers/haproxy.ts';
+import { VENUE_HASH, haproxyConfig } from '../../helpers/haproxy.ts';
+import { HAPROXY } from '../../helpers/programs.ts';
 import { ROOT } from '../../helpers/proc.ts';
 import { tempDir } from '../../helpers/relay.ts';
 
