@@ -15,21 +15,23 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { transformWithOxc } from 'vite';
 import { writeStandInBundle } from './standin/bundle.ts';
 
-export default function setup(): void {
+export default async function setup(): Promise<void> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
-  buildStandIn(root);
+  await buildStandIn(root);
   writeStandInBundle(root, path.join(root, '.tmp/standin/electron-module.mjs'));
 }
 
 /**
  * One file at a time, types erased and `./x.ts` imports rewritten to `./x.js` (no bundling: the stand-in finds its
  * .mjs neighbours next to itself, so those are copied beside it). Node 20 runs .js as ESM here (package.json "type").
+ * Vite's Oxc transform, which vitest's process has loaded already: TypeScript's transpileModule made the same
+ * modules but loading TypeScript cost this process about 0.9 s of CPU a run.
  */
-function buildStandIn(root: string): void {
+async function buildStandIn(root: string): Promise<void> {
   const from = path.join(root, 'tests/standin');
   const to = path.join(root, '.tmp/standin');
   fs.rmSync(to, { recursive: true, force: true });
@@ -38,16 +40,11 @@ function buildStandIn(root: string): void {
     const file = path.join(from, name);
     if (name.endsWith('.mjs')) { fs.copyFileSync(file, path.join(to, name)); continue; }
     if (!name.endsWith('.ts') || name === 'harness.ts' || name === 'bundle.ts') continue;
-    const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
-      fileName: file,
-      reportDiagnostics: true,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, rewriteRelativeImportExtensions: true,
-        verbatimModuleSyntax: true, isolatedModules: true, sourceMap: false,
-      },
+    // Throws on a syntax error, naming the file.
+    const out = await transformWithOxc(fs.readFileSync(file, 'utf8'), file, {
+      lang: 'ts', target: 'es2022', sourcemap: false,
+      typescript: { rewriteImportExtensions: 'rewrite', onlyRemoveTypeImports: true },
     });
-    const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-    if (errors.length) throw new Error(`tests/standin/${name}: ${errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
-    fs.writeFileSync(path.join(to, name.replace(/\.ts$/, '.js')), out.outputText);
+    fs.writeFileSync(path.join(to, name.replace(/\.ts$/, '.js')), out.code);
   }
 }
