@@ -12,6 +12,7 @@ import { VENUE_HASH, haproxyConfig } from '../../helpers/haproxy.ts';
 import { HAPROXY } from '../../helpers/programs.ts';
 import { ROOT } from '../../helpers/proc.ts';
 import { tempDir } from '../../helpers/relay.ts';
+import { cacheDir } from '../../../bin/code-cache.js';
 
 const read = (f: string) => fs.readFileSync(path.join(ROOT, 'deploy', f), 'utf8');
 /** The config's lines without comments and indentation. */
@@ -83,5 +84,10 @@ describe('deploy/', () => {
     expect(value('ProtectSystem')).toBe('strict');
     expect(value('ReadWritePaths')).toBe('/var/lib/evva-relay');
     expect(exec).toContain('--data-dir /var/lib/evva-relay');
+    // The code cache (bin/code-cache.js) lands in the folder systemd makes writable for the unit, not in a home
+    // ProtectHome hides, where the relay would silently compile from source at every start.
+    const env = Object.fromEntries(lines.filter((l) => l.startsWith('Environment=')).map((l) => l.slice('Environment='.length).split('=', 2)));
+    expect(cacheDir(env, 'linux').startsWith(`/var/cache/${value('CacheDirectory')}/`)).toBe(true);
+    expect(value('CacheDirectoryMode')).toBe('0700');
   });
 });
